@@ -1,0 +1,1 @@
+"""The Shield Mutual client library: relay pool, keystore, aid workflows."""

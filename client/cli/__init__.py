@@ -1,0 +1,1 @@
+"""The `mas` command line, one Typer module per command group."""

@@ -1,0 +1,1 @@
+"""The Shield Mutual relay: websockets server, ingest pipeline, policy and stores."""

@@ -1,0 +1,1 @@
+"""The pure Nostr core: no sockets, no asyncio, no SQL, no printing."""
