@@ -136,7 +136,9 @@ class Event:
         return False
 
     def signature_valid(self) -> bool:
-        return keys.verify(bytes.fromhex(self.pubkey), bytes.fromhex(self.id), bytes.fromhex(self.sig))
+        return keys.verify(
+            bytes.fromhex(self.pubkey), bytes.fromhex(self.id), bytes.fromhex(self.sig)
+        )
 
     def verify(self) -> None:
         """Raise :class:`EventError` unless the id matches the content and the signature holds."""
@@ -190,6 +192,4 @@ def sign(
         raise EventError(f"event kind must be an integer from 0 to {MAX_KIND}")
     pubkey = secret.public_hex
     id_bytes = sha256(serialize(pubkey, when, kind, tag_list, content)).digest()
-    return Event(
-        id_bytes.hex(), pubkey, when, kind, tag_list, content, secret.sign(id_bytes).hex()
-    )
+    return Event(id_bytes.hex(), pubkey, when, kind, tag_list, content, secret.sign(id_bytes).hex())

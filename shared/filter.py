@@ -1,0 +1,146 @@
+"""NIP-01 filters: a strict model and the pure matcher every store must agree with.
+
+Validation is strict (exact 64-char hex for ids, authors, ``#e`` and ``#p``; unknown
+fields refused) because a silently ignored typo turns into "match everything". The
+matcher is the reference the SQLite store is differentially tested against.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shieldmutual.shared.errors import FilterError
+from shieldmutual.shared.event import MAX_KIND, Event
+
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
+_TAG_KEY = re.compile(r"#[A-Za-z]\Z").match
+# Letters and digits only, as SQLite FTS5's unicode61 tokenizer splits words.
+_WORD = re.compile(r"[^\W_]+")
+# Tags whose values are event ids or public keys, so must be exact hex (NIP-01).
+_HEX_TAGS = frozenset("ep")
+# Tags of aid requests (NIP-99) that search reads besides content.
+SEARCH_TAGS = ("title", "summary")
+
+
+def _strings(key: str, value: Any, hex64: bool) -> frozenset[str]:
+    if not isinstance(value, list):
+        raise FilterError(f"filter {key!r} must be an array")
+    for item in value:
+        if not isinstance(item, str):
+            raise FilterError(f"filter {key!r} must contain only strings")
+        if hex64 and not _HEX64(item):
+            raise FilterError(f"filter {key!r} values must be 64 lowercase hex characters")
+    return frozenset(value)
+
+
+def _timestamp(key: str, value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise FilterError(f"filter {key!r} must be a non-negative integer")
+    return value
+
+
+def search_terms(query: str) -> tuple[str, ...]:
+    """Lower-cased words of a NIP-50 query; ``key:value`` extensions are ignored."""
+    words = (part for part in query.split() if ":" not in part)
+    return tuple(w.lower() for part in words for w in _WORD.findall(part))
+
+
+def searchable_text(event: Event) -> str:
+    """The text NIP-50 search looks at: content plus the title and summary of listings."""
+    extra = [tag[1] for tag in event.tags if len(tag) > 1 and tag[0] in SEARCH_TAGS]
+    return " ".join([event.content, *extra])
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """One filter; ``None`` means "no constraint", an empty set matches nothing."""
+
+    ids: frozenset[str] | None = None
+    authors: frozenset[str] | None = None
+    kinds: frozenset[int] | None = None
+    tags: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    since: int | None = None
+    until: int | None = None
+    limit: int | None = None
+    search: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Filter:
+        if not isinstance(data, dict):
+            raise FilterError("filter must be a JSON object")
+        values: dict[str, Any] = {}
+        tags: dict[str, frozenset[str]] = {}
+        for key, value in data.items():
+            if key in ("ids", "authors"):
+                values[key] = _strings(key, value, hex64=True)
+            elif key == "kinds":
+                if not isinstance(value, list) or not all(
+                    type(k) is int and 0 <= k <= MAX_KIND for k in value
+                ):
+                    raise FilterError(f"filter 'kinds' must be integers from 0 to {MAX_KIND}")
+                values["kinds"] = frozenset(value)
+            elif key in ("since", "until", "limit"):
+                values[key] = _timestamp(key, value)
+            elif key == "search":
+                if not isinstance(value, str):
+                    raise FilterError("filter 'search' must be a string")
+                values["search"] = value
+            elif _TAG_KEY(key):
+                tags[key[1]] = _strings(key, value, hex64=key[1] in _HEX_TAGS)
+            else:
+                raise FilterError(f"unknown filter field {key!r}")
+        return cls(tags=tags, **values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.ids is not None:
+            out["ids"] = sorted(self.ids)
+        if self.authors is not None:
+            out["authors"] = sorted(self.authors)
+        if self.kinds is not None:
+            out["kinds"] = sorted(self.kinds)
+        for letter, values in sorted(self.tags.items()):
+            out["#" + letter] = sorted(values)
+        for key in ("since", "until", "limit", "search"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def is_empty_result(self) -> bool:
+        """True when the filter can match nothing (an empty list, or since > until)."""
+        sets = (self.ids, self.authors, self.kinds, *self.tags.values())
+        if any(s is not None and not s for s in sets):
+            return True
+        if self.limit == 0:
+            return True
+        return self.since is not None and self.until is not None and self.since > self.until
+
+    def matches(self, event: Event) -> bool:
+        """Every condition holds; ``limit`` is ignored (it bounds stored results only)."""
+        if self.ids is not None and event.id not in self.ids:
+            return False
+        if self.authors is not None and event.pubkey not in self.authors:
+            return False
+        if self.kinds is not None and event.kind not in self.kinds:
+            return False
+        if self.since is not None and event.created_at < self.since:
+            return False
+        if self.until is not None and event.created_at > self.until:
+            return False
+        for letter, wanted in self.tags.items():
+            if not any(len(t) > 1 and t[0] == letter and t[1] in wanted for t in event.tags):
+                return False
+        if self.search is not None:
+            terms = search_terms(self.search)
+            if terms:
+                words = {w.lower() for w in _WORD.findall(searchable_text(event))}
+                return all(term in words for term in terms)
+        return True
+
+
+def matches_any(filters: Iterable[Filter], event: Event) -> bool:
+    return any(f.matches(event) for f in filters)
