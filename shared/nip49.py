@@ -1,0 +1,123 @@
+"""NIP-49 ``ncryptsec``: a secret key sealed under a passphrase (scrypt + XChaCha20-Poly1305).
+
+``cryptography`` has ChaCha20-Poly1305 but not its 24-byte-nonce XChaCha variant, so the
+subkey step, HChaCha20, is done here (draft-irtf-cfrg-xchacha section 2.2); the AEAD
+itself stays in the vetted library. HChaCha20 only runs once per seal/open, so pure
+Python speed does not matter next to scrypt.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import unicodedata
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from shieldmutual.shared import keys, nip19
+from shieldmutual.shared.errors import CryptoError, EncodingError
+
+PREFIX = "ncryptsec"
+VERSION = 0x02
+KEY_INSECURE, KEY_SECURE, KEY_UNKNOWN = 0x00, 0x01, 0x02
+# 2**22 rounds need 4 GiB; the NIP's table stops there. A larger log_n in a pasted
+# ncryptsec would only exhaust memory, so it is refused before scrypt runs.
+MAX_LOG_N = 22
+_LENGTH = 91  # version, log_n, salt 16, nonce 24, key security, ciphertext 32 + tag 16
+_MASK = 0xFFFFFFFF
+
+
+def _quarter_round(s: list[int], a: int, b: int, c: int, d: int) -> None:
+    s[a] = (s[a] + s[b]) & _MASK
+    s[d] ^= s[a]
+    s[d] = (s[d] << 16 | s[d] >> 16) & _MASK
+    s[c] = (s[c] + s[d]) & _MASK
+    s[b] ^= s[c]
+    s[b] = (s[b] << 12 | s[b] >> 20) & _MASK
+    s[a] = (s[a] + s[b]) & _MASK
+    s[d] ^= s[a]
+    s[d] = (s[d] << 8 | s[d] >> 24) & _MASK
+    s[c] = (s[c] + s[d]) & _MASK
+    s[b] ^= s[c]
+    s[b] = (s[b] << 7 | s[b] >> 25) & _MASK
+
+
+def hchacha20(key: bytes, nonce16: bytes) -> bytes:
+    """The ChaCha20 core with no final feed-forward; words 0-3 and 12-15 form the subkey."""
+    if len(key) != 32 or len(nonce16) != 16:
+        raise CryptoError("HChaCha20 needs a 32-byte key and a 16-byte nonce")
+    state = [0x61707865, 0x3320646E, 0x79622D32, 0x6B206574]
+    state += struct.unpack("<8I", key) + struct.unpack("<4I", nonce16)
+    for _ in range(10):
+        _quarter_round(state, 0, 4, 8, 12)
+        _quarter_round(state, 1, 5, 9, 13)
+        _quarter_round(state, 2, 6, 10, 14)
+        _quarter_round(state, 3, 7, 11, 15)
+        _quarter_round(state, 0, 5, 10, 15)
+        _quarter_round(state, 1, 6, 11, 12)
+        _quarter_round(state, 2, 7, 8, 13)
+        _quarter_round(state, 3, 4, 9, 14)
+    return struct.pack("<8I", *state[:4], *state[12:])
+
+
+def _xchacha(key: bytes, nonce24: bytes) -> tuple[ChaCha20Poly1305, bytes]:
+    if len(nonce24) != 24:
+        raise CryptoError("XChaCha20-Poly1305 needs a 24-byte nonce")
+    return ChaCha20Poly1305(hchacha20(key, nonce24[:16])), bytes(4) + nonce24[16:]
+
+
+def xchacha20poly1305_encrypt(key: bytes, nonce24: bytes, data: bytes, aad: bytes) -> bytes:
+    """Ciphertext with its 16-byte Poly1305 tag appended."""
+    aead, nonce12 = _xchacha(key, nonce24)
+    return aead.encrypt(nonce12, data, aad)
+
+
+def xchacha20poly1305_decrypt(key: bytes, nonce24: bytes, data: bytes, aad: bytes) -> bytes:
+    aead, nonce12 = _xchacha(key, nonce24)
+    try:
+        return aead.decrypt(nonce12, data, aad)
+    except InvalidTag:
+        raise CryptoError("XChaCha20-Poly1305 authentication failed") from None
+
+
+def _symmetric_key(password: str, salt: bytes, log_n: int) -> bytes:
+    normalized = unicodedata.normalize("NFKC", password).encode("utf-8")
+    return Scrypt(salt=salt, length=32, n=1 << log_n, r=8, p=1).derive(normalized)
+
+
+def encrypt(secret: bytes, password: str, log_n: int = 16, key_security: int = KEY_UNKNOWN) -> str:
+    """Seal ``secret`` as ``ncryptsec1...``; ``key_security`` records how it was handled."""
+    if not isinstance(secret, bytes | bytearray) or not keys.is_valid_secret(bytes(secret)):
+        raise EncodingError("secret key must be 32 bytes and a valid secp256k1 scalar")
+    if type(log_n) is not int or not 1 <= log_n <= MAX_LOG_N:
+        raise EncodingError(f"log_n must be an integer from 1 to {MAX_LOG_N}")
+    if key_security not in (KEY_INSECURE, KEY_SECURE, KEY_UNKNOWN):
+        raise EncodingError("key_security must be 0x00, 0x01 or 0x02")
+    salt, nonce, ad = os.urandom(16), os.urandom(24), bytes([key_security])
+    sealed = xchacha20poly1305_encrypt(
+        _symmetric_key(password, salt, log_n), nonce, bytes(secret), ad
+    )
+    return nip19.bech32_encode(PREFIX, bytes([VERSION, log_n]) + salt + nonce + ad + sealed)
+
+
+def decrypt(ncryptsec: str, password: str) -> bytes:
+    """The 32-byte secret key; CryptoError when the passphrase does not open it."""
+    hrp, data = nip19.bech32_decode(ncryptsec.strip())
+    if hrp != PREFIX:
+        raise EncodingError(f"expected {PREFIX}, got {hrp}")
+    if len(data) != _LENGTH:
+        raise EncodingError(f"{PREFIX} data must be {_LENGTH} bytes, got {len(data)}")
+    version, log_n = data[0], data[1]
+    if version != VERSION:
+        raise CryptoError(f"unknown ncryptsec version {version}")
+    if not 1 <= log_n <= MAX_LOG_N:
+        raise CryptoError(f"ncryptsec log_n {log_n} is outside 1..{MAX_LOG_N}")
+    salt, nonce, ad, sealed = data[2:18], data[18:42], data[42:43], data[43:]
+    if ad[0] not in (KEY_INSECURE, KEY_SECURE, KEY_UNKNOWN):
+        raise CryptoError(f"unknown ncryptsec key security byte {ad[0]}")
+    try:
+        return xchacha20poly1305_decrypt(_symmetric_key(password, salt, log_n), nonce, sealed, ad)
+    except CryptoError:
+        raise CryptoError("wrong passphrase or corrupted ncryptsec") from None

@@ -1,0 +1,151 @@
+"""NIP-49 ncryptsec: the spec's vector, XChaCha20 draft vectors, errors, rust-nostr interop."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import nostr_sdk
+import pytest
+
+from shieldmutual.shared import nip19, nip49
+from shieldmutual.shared.errors import CryptoError, EncodingError
+from shieldmutual.shared.keys import SecretKey
+
+SPEC_NCRYPTSEC = (
+    "ncryptsec1qgg9947rlpvqu76pj5ecreduf9jxhselq2nae2kghhvd5g7dgjtcxfqtd67p9m0w57lspw8gsq6yph"
+    "nm8623nsl8xn9j4jdzz84zm3frztj3z7s35vpzmqf6ksu8r89qk5z2zxfmu5gv8th8wclt0h4p"
+)
+SPEC_SECRET = "3501454135014541350145413501453fefb02227e449e57cf4d3a3ce05378683"
+SECRET = bytes.fromhex("67dea2ed018072d675f5415ecfaed7d2597555e202d85b3d65ea4e58d2d92ffa")
+
+
+def test_spec_vector_decrypts():
+    assert nip49.decrypt(SPEC_NCRYPTSEC, "nostr").hex() == SPEC_SECRET
+    hrp, data = nip19.bech32_decode(SPEC_NCRYPTSEC)
+    assert (hrp, len(data), data[0], data[1]) == ("ncryptsec", 91, 0x02, 16)
+
+
+def test_spec_vector_with_wrong_password():
+    with pytest.raises(CryptoError, match=r"^wrong passphrase or corrupted ncryptsec$"):
+        nip49.decrypt(SPEC_NCRYPTSEC, "Nostr")
+
+
+# --- XChaCha20-Poly1305 building blocks (draft-irtf-cfrg-xchacha-03) ------------------------
+
+
+def test_hchacha20_draft_vector():
+    subkey = nip49.hchacha20(bytes(range(32)), bytes.fromhex("000000090000004a0000000031415927"))
+    assert subkey.hex() == "82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc"
+
+
+def test_xchacha20poly1305_draft_vector():
+    key = bytes(range(0x80, 0xA0))
+    nonce = bytes(range(0x40, 0x58))
+    aad = bytes.fromhex("50515253c0c1c2c3c4c5c6c7")
+    plaintext = (
+        b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for "
+        b"the future, sunscreen would be it."
+    )
+    sealed = nip49.xchacha20poly1305_encrypt(key, nonce, plaintext, aad)
+    assert sealed[:32].hex() == "bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb"
+    assert sealed[-16:].hex() == "c0875924c1c7987947deafd8780acf49"
+    assert nip49.xchacha20poly1305_decrypt(key, nonce, sealed, aad) == plaintext
+    with pytest.raises(CryptoError, match="authentication failed"):
+        nip49.xchacha20poly1305_decrypt(key, nonce, sealed, aad + b"!")
+
+
+# --- round trips (log_n 4 keeps scrypt fast) -------------------------------------------------
+
+
+@pytest.mark.parametrize("security", [nip49.KEY_INSECURE, nip49.KEY_SECURE, nip49.KEY_UNKNOWN])
+def test_round_trip_and_layout(security):
+    text = nip49.encrypt(SECRET, "correct horse", log_n=4, key_security=security)
+    assert text.startswith("ncryptsec1")
+    assert nip49.decrypt(text, "correct horse") == SECRET
+    _, data = nip19.bech32_decode(text)
+    assert (len(data), data[0], data[1], data[42]) == (91, 0x02, 4, security)
+
+
+def test_default_key_security_is_unknown_and_encryption_is_randomised():
+    first = nip49.encrypt(SECRET, "pw", log_n=4)
+    second = nip49.encrypt(SECRET, "pw", log_n=4)
+    assert first != second
+    assert nip19.bech32_decode(first)[1][42] == nip49.KEY_UNKNOWN
+
+
+def test_wrong_password():
+    text = nip49.encrypt(SECRET, "right", log_n=4)
+    with pytest.raises(CryptoError, match=r"^wrong passphrase or corrupted ncryptsec$"):
+        nip49.decrypt(text, "wrong")
+
+
+def test_password_is_nfkc_normalized():
+    typed = "\u212b\u2126\u1e9b\u0323"  # the spec's example: Å Ω ẛ̣ in compatibility forms
+    normalized = unicodedata.normalize("NFKC", typed)
+    assert normalized.encode() == bytes([0xC3, 0x85, 0xCE, 0xA9, 0xE1, 0xB9, 0xA9])
+    text = nip49.encrypt(SECRET, typed, log_n=4)
+    assert nip49.decrypt(text, normalized) == SECRET
+    assert nip49.decrypt(text, unicodedata.normalize("NFD", typed)) == SECRET
+    with pytest.raises(CryptoError):
+        nip49.decrypt(text, "\u00c5\u03a9")
+
+
+def _reencode(text: str, index: int, value: int) -> str:
+    _, data = nip19.bech32_decode(text)
+    changed = bytearray(data)
+    changed[index] = value
+    return nip19.bech32_encode("ncryptsec", bytes(changed))
+
+
+def test_tampering_is_detected():
+    text = nip49.encrypt(SECRET, "pw", log_n=4, key_security=nip49.KEY_SECURE)
+    for index, value in ((42, nip49.KEY_INSECURE), (50, 0), (90, 0), (5, 0), (30, 0)):
+        original = nip19.bech32_decode(text)[1][index]
+        tampered = _reencode(text, index, value if value != original else value + 1)
+        with pytest.raises(CryptoError, match="wrong passphrase or corrupted"):
+            nip49.decrypt(tampered, "pw")
+
+
+def test_malformed_ncryptsec():
+    text = nip49.encrypt(SECRET, "pw", log_n=4)
+    with pytest.raises(CryptoError, match="unknown ncryptsec version 1"):
+        nip49.decrypt(_reencode(text, 0, 1), "pw")
+    with pytest.raises(CryptoError, match="log_n 40 is outside"):
+        nip49.decrypt(_reencode(text, 1, 40), "pw")  # refused before scrypt would run
+    with pytest.raises(CryptoError, match="key security byte 7"):
+        nip49.decrypt(_reencode(text, 42, 7), "pw")
+    with pytest.raises(EncodingError, match="expected ncryptsec, got nsec"):
+        nip49.decrypt(nip19.nsec_encode(SECRET), "pw")
+    with pytest.raises(EncodingError, match="must be 91 bytes, got 90"):
+        nip49.decrypt(nip19.bech32_encode("ncryptsec", bytes(90)), "pw")
+    with pytest.raises(EncodingError, match="checksum"):
+        nip49.decrypt(text[:-1] + ("q" if text[-1] != "q" else "p"), "pw")
+
+
+def test_encrypt_argument_checks():
+    with pytest.raises(EncodingError, match="secret key"):
+        nip49.encrypt(bytes(32), "pw", log_n=4)
+    with pytest.raises(EncodingError, match="secret key"):
+        nip49.encrypt(SECRET[:31], "pw", log_n=4)
+    with pytest.raises(EncodingError, match="log_n"):
+        nip49.encrypt(SECRET, "pw", log_n=0)
+    with pytest.raises(EncodingError, match="log_n"):
+        nip49.encrypt(SECRET, "pw", log_n=nip49.MAX_LOG_N + 1)
+    with pytest.raises(EncodingError, match="key_security"):
+        nip49.encrypt(SECRET, "pw", log_n=4, key_security=3)
+
+
+# --- interop with rust-nostr ----------------------------------------------------------------
+
+
+def test_interop_with_nostr_sdk_both_ways():
+    key = SecretKey.generate()
+    ours = nip49.encrypt(key.secret, "p\u00e4ssword", log_n=4)
+    opened = nostr_sdk.EncryptedSecretKey.from_bech32(ours).decrypt("p\u00e4ssword")
+    assert opened.to_hex() == key.secret.hex()
+
+    theirs = nostr_sdk.EncryptedSecretKey(
+        nostr_sdk.SecretKey.from_bytes(key.secret), "p\u00e4ssword", 4, nostr_sdk.KeySecurity.MEDIUM
+    ).to_bech32()
+    assert nip49.decrypt(theirs, "p\u00e4ssword") == key.secret
+    assert nip19.bech32_decode(theirs)[1][42] == nip49.KEY_SECURE
