@@ -185,11 +185,19 @@ def sign(
     created_at: int | None = None,
 ) -> Event:
     """Build, hash and sign an event. ``created_at`` defaults to now."""
-    tag_list = [list(tag) for tag in tags]
+    # A str is a Sequence[str] too: keep it whole so _check_tags rejects it, not split it.
+    tag_list: Any = (
+        tags if isinstance(tags, str) else [t if isinstance(t, str) else list(t) for t in tags]
+    )
     _check_tags(tag_list)
     when = int(time.time()) if created_at is None else created_at
+    # The same rules as from_dict: never sign what we would refuse to parse.
+    if type(when) is not int or not 0 <= when < 2**63:
+        raise EventError("event created_at must be a non-negative integer")
     if type(kind) is not int or not 0 <= kind <= MAX_KIND:
         raise EventError(f"event kind must be an integer from 0 to {MAX_KIND}")
+    if not isinstance(content, str):
+        raise EventError("event content must be a string")
     pubkey = secret.public_hex
     id_bytes = sha256(serialize(pubkey, when, kind, tag_list, content)).digest()
     return Event(id_bytes.hex(), pubkey, when, kind, tag_list, content, secret.sign(id_bytes).hex())

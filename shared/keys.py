@@ -78,7 +78,7 @@ class SecretKey:
         aux = os.urandom(32) if aux_rand is None else aux_rand
         _check_len(aux, 32, "auxiliary randomness")
         sig = ffi.new("unsigned char[64]")
-        if not lib.secp256k1_schnorrsig_sign(_CTX, sig, msg32, self._keypair, aux):
+        if not lib.secp256k1_schnorrsig_sign(_CTX, sig, bytes(msg32), self._keypair, bytes(aux)):
             raise EncodingError("signing failed")
         return bytes(sig)
 
@@ -107,6 +107,12 @@ def is_valid_public(pubkey: bytes) -> bool:
 
 def verify(pubkey: bytes, msg: bytes, sig: bytes) -> bool:
     """BIP-340 verification. Malformed keys or signatures are simply False."""
+    if type(pubkey) is not bytes or type(msg) is not bytes or type(sig) is not bytes:
+        # bytearray / memoryview are fine, anything else (str, None, ...) is not a key.
+        try:
+            pubkey, msg, sig = (bytes(memoryview(v)) for v in (pubkey, msg, sig))
+        except TypeError:
+            return False
     if len(pubkey) != 32 or len(sig) != 64:
         return False
     parsed = _parse_xonly(pubkey)
@@ -124,7 +130,7 @@ def ecdh_x(secret: bytes, pubkey: bytes) -> bytes:
     point = ffi.new("secp256k1_pubkey *")
     if not lib.secp256k1_ec_pubkey_parse(_CTX, point, b"\x02" + bytes(pubkey), 33):
         raise EncodingError("public key is not on the curve")
-    if not lib.secp256k1_ec_pubkey_tweak_mul(_CTX, point, secret):
+    if not lib.secp256k1_ec_pubkey_tweak_mul(_CTX, point, bytes(secret)):
         raise EncodingError("ECDH failed")
     out = ffi.new("unsigned char[33]")
     size = ffi.new("size_t *", 33)
