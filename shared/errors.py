@@ -9,7 +9,8 @@ lookup table, and the CLI prints ``str(error)`` as its one-line message.
     │   ├── EventError               an event that does not parse, hash or verify
     │   ├── FilterError              a REQ/COUNT filter that breaks NIP-01 rules
     │   ├── MessageError             a client<->relay message of the wrong shape
-    │   └── EncodingError            NIP-19 / hex / bech32 input that does not decode
+    │   ├── EncodingError            NIP-19 / hex / bech32 input that does not decode
+    │   └── AidError                 a mutual aid event or template that breaks docs/PROTOCOL.md
     ├── CryptoError       error:     decryption or MAC failure (NIP-44, NIP-49 passphrase)
     ├── BlockedError      blocked:   refused by policy for who sent it or what it is
     ├── RateLimitedError  rate-limited: too much, too fast
@@ -49,6 +50,10 @@ class MessageError(InvalidError):
 
 
 class EncodingError(InvalidError):
+    pass
+
+
+class AidError(InvalidError):
     pass
 
 

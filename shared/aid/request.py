@@ -1,0 +1,334 @@
+"""The aid request: a NIP-99 classified listing (kind 30402) in one standard format.
+
+NIP-99 was chosen so that marketplace apps already show a title, summary, price,
+location and Markdown body; NIP-23 readers show the body as an article. The request is
+addressable (``30402:<pubkey>:<d>``), so editing it (a new status, a better story)
+replaces it everywhere and every pledge, update and report keeps pointing at it.
+
+Tags carry the machine-readable facts; the Markdown content carries the human story
+under fixed ``##`` headings so it can be pasted into a blog or email as is. Parsing
+reads facts from tags and only *Story* and *Details* from the content: the *How to
+help* section is always regenerated from the payment and action tags, so a stale or
+edited copy in the text can never redirect money.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.common import (
+    MAX_GEOHASH,
+    MUTUAL_AID,
+    Address,
+    EventLike,
+    EventTemplate,
+    Origin,
+    Tags,
+    check_amount,
+    check_currency,
+    check_geohash,
+    check_hex64,
+    check_language,
+    check_line,
+    check_text,
+    check_timestamp,
+    first,
+    first_full,
+    format_amount,
+    label_tags,
+    labels,
+    normalize_text,
+    one,
+    parse_amount,
+    parse_timestamp,
+    require_kind,
+    values,
+)
+from shieldmutual.shared.aid.helping import (
+    Action,
+    CallFlood,
+    OtherAction,
+    Payment,
+    SignWave,
+    how_to_help,
+    parse_action,
+    parse_payment,
+)
+from shieldmutual.shared.aid.society import (
+    MAS_PREFIX,
+    language_of,
+    language_tags,
+    society_slugs,
+    society_tags,
+    validate_slug,
+)
+from shieldmutual.shared.errors import AidError
+
+STATUS_NAMESPACE = "mas.status"
+BENEFICIARY = "beneficiary"
+# The fixed second-level headings of the content, in order. Export adds "Progress".
+STORY, DETAILS, HOW_TO_HELP, PROGRESS = "Story", "Details", "How to help", "Progress"
+HEADINGS = (STORY, DETAILS, HOW_TO_HELP, PROGRESS)
+_HEADING_LINES = {f"## {h}": h for h in HEADINGS}
+
+_URL = re.compile(r"https?://\S+\Z").match
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    FUNDED = "funded"
+    CLOSED = "closed"
+
+
+# NIP-99's own status vocabulary ("active" / "sold"), so marketplaces hide funded requests.
+NIP99_STATUS = {Status.OPEN: "active", Status.FUNDED: "sold", Status.CLOSED: "sold"}
+_FROM_NIP99 = {"active": Status.OPEN, "sold": Status.FUNDED}
+
+
+def new_identifier() -> str:
+    """A fresh random ``d``: short, collision-free, and revealing nothing about the request."""
+    return secrets.token_hex(8)
+
+
+def geohash_tags(geohash: str) -> Tags:
+    """Every prefix as its own ``g`` tag, so exact-match ``#g`` filters work at any size."""
+    return [["g", geohash[:n]] for n in range(len(geohash), 0, -1)]
+
+
+@dataclass(frozen=True, slots=True)
+class AidRequest:
+    """One aid request. ``identifier`` is the ``d`` tag; set it with :func:`new_identifier`."""
+
+    title: str
+    summary: str
+    story: str
+    location: str
+    details: str = ""
+    amount: Decimal | None = None
+    currency: str | None = None
+    deadline: int | None = None
+    language: str | None = None
+    geohash: str | None = None
+    status: Status = Status.OPEN
+    societies: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+    payments: tuple[Payment, ...] = ()
+    actions: tuple[Action, ...] = ()
+    images: tuple[str, ...] = ()
+    identifier: str = ""
+    published_at: int | None = None
+    expiration: int | None = None
+    # Champions: a request signed by an emergency key names the member it is for.
+    beneficiary: str | None = None
+    origin: Origin | None = None
+
+    def __post_init__(self) -> None:
+        check_line(self.title, "title", 200)
+        check_line(self.summary, "summary", 500)
+        check_line(self.location, "location", 200)
+        for what, text in (("story", self.story), ("details", self.details)):
+            check_text(text, what, empty=what == "details")
+            for line in text.split("\n"):
+                if line.rstrip() in _HEADING_LINES:
+                    raise AidError(f"{what} must not contain the fixed heading {line.rstrip()!r}")
+        if (self.amount is None) != (self.currency is None):
+            raise AidError("amount and currency go together: give both or neither")
+        if self.amount is not None:
+            check_amount(self.amount)
+            check_currency(self.currency)
+        for what, stamp in (("deadline", self.deadline), ("published_at", self.published_at)):
+            if stamp is not None:
+                check_timestamp(stamp, what)
+        if self.expiration is not None:
+            check_timestamp(self.expiration, "expiration")
+        if self.language is not None:
+            check_language(self.language)
+        if self.geohash is not None:
+            check_geohash(self.geohash)
+        if not isinstance(self.status, Status):
+            raise AidError(f"status must be one of {', '.join(Status)}")
+        for slug in self.societies:
+            validate_slug(slug)
+        for tag in self.hashtags:
+            check_hashtag(tag)
+        for url in self.images:
+            if not _URL(check_line(url, "image URL", 1000)):
+                raise AidError(f"image must be an http(s) URL, got {url!r}")
+        if self.identifier:
+            check_line(self.identifier, "identifier (d)", 100)
+        if self.beneficiary is not None:
+            check_hex64(self.beneficiary, "beneficiary")
+        if not all(isinstance(p, Payment) for p in self.payments):
+            raise AidError("payments must be Payment objects")
+        if not all(isinstance(a, CallFlood | SignWave | OtherAction) for a in self.actions):
+            raise AidError("actions must be CallFlood, SignWave or OtherAction objects")
+
+    def address(self, pubkey: str) -> Address:
+        return Address(kinds.CLASSIFIED, pubkey, self.identifier)
+
+    def to_tags(self) -> Tags:
+        """All tags; ``identifier`` and ``published_at`` must be set (see the template)."""
+        if not self.identifier:
+            raise AidError("request has no identifier (d); use new_identifier()")
+        if self.published_at is None:
+            raise AidError("request has no published_at")
+        tags: Tags = [
+            ["d", self.identifier],
+            ["title", self.title],
+            ["summary", self.summary],
+            ["published_at", str(self.published_at)],
+            ["location", self.location],
+        ]
+        if self.amount is not None and self.currency is not None:
+            tags.append(["price", format_amount(self.amount), self.currency])
+        tags.append(["status", NIP99_STATUS[self.status]])
+        tags += label_tags(self.status.value, STATUS_NAMESPACE)
+        if self.language:
+            tags += language_tags(self.language)
+        if self.geohash:
+            tags += geohash_tags(self.geohash)
+        tags += society_tags(self.societies)
+        tags += [["t", tag] for tag in dict.fromkeys(self.hashtags)]
+        if self.deadline is not None:
+            tags.append(["deadline", str(self.deadline)])
+        tags += [p.tag() for p in self.payments]
+        tags += [a.tag() for a in self.actions]
+        tags += [["image", url] for url in self.images]
+        if self.expiration is not None:
+            tags.append(["expiration", str(self.expiration)])
+        if self.beneficiary:
+            # NIP-57 zap split: zapping apps pay the member, not the emergency key.
+            tags += [["p", self.beneficiary, "", BENEFICIARY], ["zap", self.beneficiary, "", "1"]]
+        return tags
+
+    def content(self) -> str:
+        """The Markdown body: Story, Details (when given), How to help."""
+        parts = [f"## {STORY}\n\n{self.story}"]
+        if self.details:
+            parts.append(f"## {DETAILS}\n\n{self.details}")
+        parts.append(f"## {HOW_TO_HELP}\n\n{how_to_help(self.payments, self.actions)}")
+        return "\n\n".join(parts) + "\n"
+
+    @classmethod
+    def from_event(cls, event: EventLike) -> AidRequest:
+        return parse_request(event)
+
+
+def check_hashtag(tag: object) -> str:
+    text = check_line(tag, "hashtag", 64)
+    if text != text.lower() or any(c in text for c in " #,") or text.startswith(MAS_PREFIX):
+        raise AidError(f"hashtag must be lowercase, without spaces, '#', ',' or 'mas-': {tag!r}")
+    if text == MUTUAL_AID:
+        raise AidError(f"{MUTUAL_AID!r} is added automatically")
+    return text
+
+
+def split_sections(text: str) -> tuple[str, dict[str, str]]:
+    """Text before the first fixed heading, and each fixed section's body (stripped)."""
+    preamble: list[str] = []
+    sections: dict[str, list[str]] = {}
+    current = preamble
+    for line in normalize_text(text).split("\n"):
+        heading = _HEADING_LINES.get(line.rstrip())
+        if heading is None:
+            current.append(line)
+        elif heading in sections:
+            raise AidError(f"section '## {heading}' appears twice")
+        else:
+            current = sections[heading] = []
+    return "\n".join(preamble).strip(), {k: "\n".join(v).strip() for k, v in sections.items()}
+
+
+def _status(tags: Tags) -> Status:
+    found = labels(tags, STATUS_NAMESPACE)
+    if found:
+        try:
+            return Status(found[0])
+        except ValueError:
+            raise AidError(f"unknown request status {found[0]!r}") from None
+    nip99 = first(tags, "status")
+    if nip99 in _FROM_NIP99:
+        return _FROM_NIP99[nip99]
+    raise AidError("request has no status label ['l', 'open|funded|closed', 'mas.status']")
+
+
+def _geohash(tags: Tags) -> str | None:
+    found = values(tags, "g")
+    if not found:
+        return None
+    longest = check_geohash(max(found, key=len))
+    if any(not longest.startswith(g) for g in found):
+        raise AidError("request 'g' tags must all be prefixes of one coarse geohash")
+    assert len(longest) <= MAX_GEOHASH
+    return longest
+
+
+def parse_request(event: EventLike) -> AidRequest:
+    """Kind 30402 back into an :class:`AidRequest`, enforcing the rules of docs/PROTOCOL.md."""
+    require_kind(event, kinds.CLASSIFIED, "aid request")
+    tags = event.tags
+    what = "aid request"
+    if MUTUAL_AID not in values(tags, "t"):
+        raise AidError("not an aid request: kind 30402 without ['t', 'mutualaid']")
+    preamble, sections = split_sections(event.content)
+    if STORY in sections:
+        if preamble:
+            raise AidError("aid request has text before '## Story'")
+        story, details = sections[STORY], sections.get(DETAILS, "")
+    else:  # edited elsewhere without our headings: keep the whole text as the story
+        story, details = preamble, ""
+    price = first_full(tags, "price")
+    amount = currency = None
+    if price is not None:
+        if len(price) < 3:
+            raise AidError("price must be ['price', number, currency]")
+        amount, currency = parse_amount(price[1], "price"), check_currency(price[2])
+    hashtags = []
+    for tag in values(tags, "t"):
+        low = tag.lower()
+        if low != MUTUAL_AID and not low.startswith(MAS_PREFIX) and low not in hashtags:
+            try:
+                hashtags.append(check_hashtag(low))
+            except AidError:
+                continue  # hashtags are decoration; a foreign odd one must not hide a request
+    beneficiaries = [t[1] for t in tags if len(t) > 3 and t[0] == "p" and t[3] == BENEFICIARY]
+    if len(beneficiaries) > 1:
+        raise AidError("aid request names more than one beneficiary")
+    published_at = parse_timestamp(one(tags, "published_at", what), "published_at")
+    return AidRequest(
+        title=one(tags, "title", what),
+        summary=one(tags, "summary", what),
+        story=story,
+        location=one(tags, "location", what),
+        details=details,
+        amount=amount,
+        currency=currency,
+        deadline=parse_timestamp(first(tags, "deadline"), "deadline"),
+        language=language_of(tags),
+        geohash=_geohash(tags),
+        status=_status(tags),
+        societies=society_slugs(tags),
+        hashtags=tuple(hashtags),
+        payments=tuple(parse_payment(t) for t in tags if t[0] == "payment"),
+        actions=tuple(parse_action(t) for t in tags if t[0] == "action"),
+        images=tuple(values(tags, "image")),
+        identifier=one(tags, "d", what),
+        published_at=published_at,
+        expiration=parse_timestamp(first(tags, "expiration"), "expiration"),
+        beneficiary=beneficiaries[0] if beneficiaries else None,
+        origin=Origin.of(event),
+    )
+
+
+def request_event_template(request: AidRequest, *, now: int | None = None) -> EventTemplate:
+    """The unsigned kind 30402 event. A first publication gets ``published_at = now``."""
+    if request.published_at is None:
+        when = int(time.time()) if now is None else check_timestamp(now, "now")
+        request = replace(request, published_at=when)
+    return EventTemplate(kinds.CLASSIFIED, request.content(), request.to_tags())
