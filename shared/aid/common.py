@@ -29,6 +29,7 @@ MAX_LINE = 300
 MAX_TEXT = 32_000
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
+_TOKEN = re.compile(r"[a-z][a-z0-9-]{0,31}\Z").match
 _AMOUNT = re.compile(r"(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?\Z").match
 _CURRENCY = re.compile(r"[A-Za-z][A-Za-z0-9]{2,7}\Z").match
 _LANGUAGE = re.compile(r"[a-z]{2}\Z").match
@@ -176,6 +177,13 @@ def require_label(event: EventLike, label: str, what: str) -> None:
 def check_hex64(value: object, what: str) -> str:
     if not isinstance(value, str) or not _HEX64(value):
         raise AidError(f"{what} must be 64 lowercase hex characters")
+    return value
+
+
+def check_token(value: object, what: str) -> str:
+    """A short lowercase word (payment method, action type): forward-compatible vocabulary."""
+    if not isinstance(value, str) or not _TOKEN(value):
+        raise AidError(f"{what} must be a short lowercase word, got {value!r}")
     return value
 
 

@@ -13,10 +13,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from shieldmutual.shared.aid.common import check_line
+from shieldmutual.shared.aid.common import check_line, check_token
 from shieldmutual.shared.errors import AidError
 
-_TOKEN = re.compile(r"[a-z][a-z0-9-]{0,31}\Z").match
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]{2,31}\Z").match
 _LIGHTNING = re.compile(r"([^@\s]+@[^@\s]+\.[^@\s]+|(lnurl|lno1)[0-9a-z]+)\Z", re.IGNORECASE).match
 _ONCHAIN = re.compile(r"[A-Za-z0-9]{14,100}\Z").match
@@ -30,8 +29,7 @@ class Payment:
     value: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.method, str) or not _TOKEN(self.method):
-            raise AidError(f"payment method must be a short lowercase word, got {self.method!r}")
+        check_token(self.method, "payment method")
         check_line(self.value, f"{self.method} payment", 512)
         if self.method == "lightning" and not _LIGHTNING(self.value):
             raise AidError(f"lightning payment must be a lightning address, got {self.value!r}")
@@ -86,8 +84,7 @@ class OtherAction:
     values: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.type, str) or not _TOKEN(self.type):
-            raise AidError(f"action type must be a short lowercase word, got {self.type!r}")
+        check_token(self.type, "action type")
         for value in self.values:
             check_line(value, f"{self.type} action", 2000, empty=True)
 

@@ -157,6 +157,9 @@ class AidRequest:
             validate_slug(slug)
         for tag in self.hashtags:
             check_hashtag(tag)
+        for what, items in (("societies", self.societies), ("hashtags", self.hashtags)):
+            if len(set(items)) != len(items):
+                raise AidError(f"{what} must not repeat")
         for url in self.images:
             if not _URL(check_line(url, "image URL", 1000)):
                 raise AidError(f"image must be an http(s) URL, got {url!r}")
@@ -194,7 +197,7 @@ class AidRequest:
         if self.geohash:
             tags += geohash_tags(self.geohash)
         tags += society_tags(self.societies)
-        tags += [["t", tag] for tag in dict.fromkeys(self.hashtags)]
+        tags += [["t", tag] for tag in self.hashtags]
         if self.deadline is not None:
             tags.append(["deadline", str(self.deadline)])
         tags += [p.tag() for p in self.payments]

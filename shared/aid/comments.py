@@ -1,0 +1,317 @@
+"""Pledges, confirmations and updates: NIP-22 comments (kind 1111) on an aid request.
+
+NIP-22 comments thread under any addressable event, so apps that show comments show
+these under the request with no new kind: uppercase ``A/K/P`` name the request (root),
+lowercase ``a/e/k/p`` the parent. A NIP-32 self-label ``["l", "pledge" | "received" |
+"update", "mas"]`` says what the comment is, and the content is always a plain sentence
+a human can read in any app (NIP-22 content is plain text, not Markdown).
+
+A *private* pledge is the same tag set in a kind 14 rumor (NIP-17) that the client
+seals and gift-wraps (NIP-59) to the recipient alone, so DM apps show it as a message
+and nobody else learns who offered what.
+
+Confirmations name the helper (a ``p`` tag) only when the helper agreed: being seen to
+help someone in trouble can itself be dangerous.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.common import (
+    Address,
+    EventLike,
+    EventTemplate,
+    Origin,
+    Tags,
+    check_amount,
+    check_currency,
+    check_hex64,
+    check_relay,
+    check_text,
+    check_token,
+    first,
+    first_full,
+    format_amount,
+    label_tags,
+    labels,
+    normalize_text,
+    one,
+    parse_amount,
+    values,
+)
+from shieldmutual.shared.errors import AidError
+
+PLEDGE, RECEIVED, UPDATE = "pledge", "received", "update"
+_LABELS = (PLEDGE, RECEIVED, UPDATE)
+MAX_NOTE = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRef:
+    """A request's address, plus (optionally) the exact version's id and a relay hint."""
+
+    address: Address
+    event_id: str | None = None
+    relay: str = ""
+
+    def __post_init__(self) -> None:
+        if self.address.kind != kinds.CLASSIFIED:
+            raise AidError(f"{self.address} is not an aid request (kind 30402)")
+        if self.event_id is not None:
+            check_hex64(self.event_id, "request event id")
+        if self.relay:
+            check_relay(self.relay)
+
+    @classmethod
+    def of(cls, event: EventLike, relay: str = "") -> RequestRef:
+        return cls(Address.of(event), event.id, relay)
+
+    @property
+    def author(self) -> str:
+        return self.address.pubkey
+
+
+def _check_money(amount: Decimal | None, currency: str | None) -> None:
+    if (amount is None) != (currency is None):
+        raise AidError("amount and currency go together: give both or neither")
+    if amount is not None:
+        check_amount(amount)
+        check_currency(currency)
+
+
+def _money_tags(amount: Decimal | None, currency: str | None) -> Tags:
+    if amount is None or currency is None:
+        return []
+    return [["amount", format_amount(amount), currency]]
+
+
+def _money(tags: Tags) -> tuple[Decimal | None, str | None]:
+    tag = first_full(tags, "amount")
+    if tag is None:
+        return None, None
+    if len(tag) < 3:
+        raise AidError("amount must be ['amount', number, currency]")
+    return parse_amount(tag[1]), check_currency(tag[2])
+
+
+def _root_tags(ref: RequestRef) -> Tags:
+    coordinate, relay = str(ref.address), ref.relay
+    return [["A", coordinate, relay], ["K", str(kinds.CLASSIFIED)], ["P", ref.author, relay]]
+
+
+def _request_parent_tags(ref: RequestRef, *, with_id: bool = True) -> Tags:
+    tags = [["a", str(ref.address), ref.relay]]
+    if ref.event_id and with_id:
+        tags.append(["e", ref.event_id, ref.relay, ref.author])
+    return [*tags, ["k", str(kinds.CLASSIFIED)], ["p", ref.author, ref.relay]]
+
+
+def _parse_root(event: EventLike, what: str) -> RequestRef:
+    tags = event.tags
+    root = first_full(tags, "A")
+    if root is None or first(tags, "K") != str(kinds.CLASSIFIED):
+        raise AidError(
+            f"{what} must be scoped to an aid request: ['A', '30402:...'], ['K', '30402']"
+        )
+    address = Address.parse(root[1], kinds.CLASSIFIED)
+    if one(tags, "P", what) != address.pubkey:
+        raise AidError(f"{what}: the 'P' tag must be the request's author")
+    relay = root[2] if len(root) > 2 else ""
+    # The version's id is the parent ``e`` only when the parent is the request itself.
+    event_id = first(tags, "e") if first(tags, "k") == str(kinds.CLASSIFIED) else None
+    return RequestRef(address, event_id, relay)
+
+
+def _require_label(event: EventLike, kind: int, label: str, what: str) -> None:
+    if event.kind != kind:
+        raise AidError(f"{what} must be kind {kind}, got {event.kind}")
+    found = [value for value in labels(event.tags) if value in _LABELS]
+    if found != [label]:
+        raise AidError(f"{what} must carry exactly the label ['l', {label!r}, 'mas']")
+
+
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    """An offer of money (amount + currency), of an action (its type), or both."""
+
+    request: RequestRef
+    amount: Decimal | None = None
+    currency: str | None = None
+    action: str | None = None
+    note: str = ""
+    private: bool = False
+    origin: Origin | None = None
+
+    def __post_init__(self) -> None:
+        _check_money(self.amount, self.currency)
+        if self.action is not None:
+            check_token(self.action, "pledged action")
+        if self.amount is None and self.action is None:
+            raise AidError("a pledge offers an amount, an action, or both")
+        check_text(self.note, "pledge note", MAX_NOTE)
+
+    def default_note(self) -> str:
+        parts = []
+        if self.amount is not None:
+            parts.append(f"{format_amount(self.amount)} {self.currency}")
+        if self.action is not None:
+            parts.append(f"to join the {self.action} action")
+        return "I pledge " + " and ".join(parts) + "."
+
+
+def pledge_template(pledge: Pledge) -> EventTemplate:
+    """Public: kind 1111 comment. Private: a kind 14 rumor to seal and gift-wrap (NIP-59)."""
+    tags = _root_tags(pledge.request)
+    tags += _request_parent_tags(pledge.request, with_id=not pledge.private)
+    tags += label_tags(PLEDGE)
+    tags += _money_tags(pledge.amount, pledge.currency)
+    if pledge.action:
+        tags.append(["action", pledge.action])
+    kind = kinds.DIRECT_MESSAGE if pledge.private else kinds.COMMENT
+    return EventTemplate(kind, pledge.note or pledge.default_note(), tags)
+
+
+def parse_pledge(event: EventLike) -> Pledge:
+    """A public pledge (kind 1111) or an unwrapped private one (kind 14 rumor)."""
+    private = event.kind == kinds.DIRECT_MESSAGE
+    _require_label(event, kinds.DIRECT_MESSAGE if private else kinds.COMMENT, PLEDGE, "pledge")
+    amount, currency = _money(event.tags)
+    action = first(event.tags, "action")
+    pledge = Pledge(_parse_root(event, "pledge"), amount, currency, action, "", private)
+    note = normalize_text(event.content)
+    note = "" if note == pledge.default_note() else note
+    return Pledge(pledge.request, amount, currency, action, note, private, Origin.of(event))
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """The recipient says help arrived; ``helper`` is named only with their consent."""
+
+    request: RequestRef
+    amount: Decimal | None = None
+    currency: str | None = None
+    helper: str | None = None
+    pledge_id: str | None = None
+    note: str = ""
+    origin: Origin | None = None
+
+    def __post_init__(self) -> None:
+        _check_money(self.amount, self.currency)
+        if self.helper is not None and check_hex64(self.helper, "helper") == self.request.author:
+            raise AidError("the helper cannot be the request's own author")
+        if self.pledge_id is not None:
+            check_hex64(self.pledge_id, "pledge id")
+            if self.helper is None:
+                raise AidError("replying to a pledge names its author: set helper (with consent)")
+        check_text(self.note, "confirmation note", MAX_NOTE)
+
+    def default_note(self) -> str:
+        got = f" {format_amount(self.amount)} {self.currency}" if self.amount else ""
+        return f"Help received{got}. Thank you!"
+
+
+def confirmation_template(c: Confirmation, *, helper_consents: bool = False) -> EventTemplate:
+    """Kind 1111 labelled ``received``; refuses to name a helper without their consent."""
+    if c.helper is not None and not helper_consents:
+        raise AidError("the helper is named only with their consent (helper_consents=True)")
+    tags = _root_tags(c.request)
+    if c.pledge_id is not None and c.helper is not None:
+        relay = c.request.relay
+        tags += [["e", c.pledge_id, relay, c.helper], ["k", str(kinds.COMMENT)], ["p", c.helper]]
+    else:
+        tags += _request_parent_tags(c.request)
+        if c.helper is not None and c.helper != c.request.author:
+            tags.append(["p", c.helper])
+    tags += label_tags(RECEIVED) + _money_tags(c.amount, c.currency)
+    return EventTemplate(kinds.COMMENT, c.note or c.default_note(), tags)
+
+
+def parse_confirmation(event: EventLike) -> Confirmation:
+    _require_label(event, kinds.COMMENT, RECEIVED, "confirmation")
+    ref = _parse_root(event, "confirmation")
+    amount, currency = _money(event.tags)
+    others = [p for p in values(event.tags, "p") if p != ref.author]
+    helper = check_hex64(others[0], "helper") if others else None
+    pledge_id = None
+    if first(event.tags, "k") == str(kinds.COMMENT):
+        pledge_id = one(event.tags, "e", "confirmation")
+    draft = Confirmation(ref, amount, currency, helper, pledge_id)
+    note = normalize_text(event.content)
+    note = "" if note == draft.default_note() else note
+    return Confirmation(ref, amount, currency, helper, pledge_id, note, Origin.of(event))
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """A short news item from the recipient; long accounts belong in a spending report."""
+
+    request: RequestRef
+    text: str
+    origin: Origin | None = None
+
+    def __post_init__(self) -> None:
+        check_text(self.text, "update", MAX_NOTE, empty=False)
+
+
+def update_template(update: Update) -> EventTemplate:
+    tags = _root_tags(update.request) + _request_parent_tags(update.request) + label_tags(UPDATE)
+    return EventTemplate(kinds.COMMENT, update.text, tags)
+
+
+def parse_update(event: EventLike) -> Update:
+    _require_label(event, kinds.COMMENT, UPDATE, "update")
+    return Update(_parse_root(event, "update"), normalize_text(event.content), Origin.of(event))
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Totals per currency (never converted): pledged by anyone, received as confirmed."""
+
+    pledges: int = 0
+    pledged: Mapping[str, Decimal] = field(default_factory=dict)
+    confirmations: int = 0
+    received: Mapping[str, Decimal] = field(default_factory=dict)
+    updates: tuple[Update, ...] = ()
+
+
+def tally(address: Address, recipients: Collection[str], events: Iterable[EventLike]) -> Progress:
+    """Progress of one request from its comments; only ``recipients`` may confirm or update.
+
+    ``recipients`` is the request's author plus its beneficiary when a champion published
+    it. Invalid or unrelated events are skipped; each event id counts once.
+    """
+    pledged: dict[str, Decimal] = {}
+    received: dict[str, Decimal] = {}
+    seen: set[str] = set()
+    pledges = confirmations = 0
+    updates: list[Update] = []
+    for event in events:
+        if event.id in seen:
+            continue
+        seen.add(event.id)
+        found = [v for v in labels(event.tags) if v in _LABELS]
+        parser = {PLEDGE: parse_pledge, RECEIVED: parse_confirmation, UPDATE: parse_update}
+        try:
+            item = parser[found[0]](event) if len(found) == 1 else None
+        except AidError:
+            continue
+        if item is None or item.request.address != address:
+            continue
+        if isinstance(item, Pledge):
+            pledges += 1
+            if item.amount is not None and item.currency is not None:
+                pledged[item.currency] = pledged.get(item.currency, Decimal(0)) + item.amount
+        elif event.pubkey not in recipients:
+            continue
+        elif isinstance(item, Confirmation):
+            confirmations += 1
+            if item.amount is not None and item.currency is not None:
+                received[item.currency] = received.get(item.currency, Decimal(0)) + item.amount
+        elif isinstance(item, Update):
+            updates.append(item)
+    updates.sort(key=lambda u: u.origin.created_at if u.origin else 0)
+    return Progress(pledges, pledged, confirmations, received, tuple(updates))
