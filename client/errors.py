@@ -1,0 +1,42 @@
+"""Errors the client adds to the shared tree, each with the `mas` exit code it maps to.
+
+    ShieldError (shared/errors.py)
+    ├── InvalidError
+    │   ├── ConfigError        a config file or option value that makes no sense   exit 2
+    │   └── TimeParseError     a --since/--until we cannot read                    exit 2
+    ├── CryptoError
+    │   └── PassphraseError    no passphrase available, or the two did not match  exit 4
+    └── ClientError                                                              exit 1
+        ├── IdentityError      no such identity, or the name is taken             exit 1
+        └── RelayError         relays unreachable, or fewer acks than asked        exit 3
+
+The CLI's one error boundary (cli/main.py) turns any of these into ``error: <message>``.
+"""
+
+from __future__ import annotations
+
+from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
+
+
+class ClientError(ShieldError):
+    """A client-side failure that is not the user's input being malformed."""
+
+
+class ConfigError(InvalidError):
+    pass
+
+
+class TimeParseError(InvalidError):
+    pass
+
+
+class PassphraseError(CryptoError):
+    pass
+
+
+class IdentityError(ClientError):
+    pass
+
+
+class RelayError(ClientError):
+    """Not enough relays answered: unreachable, timed out, or too few acknowledgements."""
