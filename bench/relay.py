@@ -154,6 +154,14 @@ def cpu_seconds(pid: int) -> float:
     return total / CLK_TCK
 
 
+def machine_cpu() -> float:
+    """Busy CPU-seconds of the whole machine (all cores), from /proc/stat."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
 def rss_kb(pid: int) -> int:
     total = 0
     for p in proc_tree(pid):
@@ -489,13 +497,14 @@ async def scenario_ingest(relay: Relay, data: Dataset, conns: int, window: int) 
     shares = [data.frames[i::conns] for i in range(conns)]
     clients = [await _load.connect(relay.port, lambda s=s: Pipeliner(s, window)) for s in shares]
     timeout = max(300.0, len(data.frames) / 50)
-    cpu_r0, cpu_g0 = cpu_seconds(relay.pid), time.process_time()
+    cpu_r0, cpu_g0, cpu_m0 = cpu_seconds(relay.pid), time.process_time(), machine_cpu()
     t0 = time.perf_counter()
     for c in clients:
         c.start()
     await asyncio.wait([c.done for c in clients], timeout=timeout)
     t1 = max((c.finished or time.perf_counter()) for c in clients)
     cpu_r, cpu_g = cpu_seconds(relay.pid) - cpu_r0, time.process_time() - cpu_g0
+    cpu_m = machine_cpu() - cpu_m0
     wall = t1 - t0
     for c in clients:
         c.close()
@@ -508,7 +517,9 @@ async def scenario_ingest(relay: Relay, data: Dataset, conns: int, window: int) 
         "rejections": dict(rejections.most_common(5)),
         "wall_s": wall,
         "events_per_s": acked / wall if wall else 0.0,
+        "events_per_cpu_s": acked / cpu_r if cpu_r else float("nan"),
         "relay_cpu": cpu_r / wall,
+        "machine_cpu": cpu_m / wall,
         "gen_cpu": cpu_g / wall,
         "gen_cpu_max": cpu_g / wall,
     }
@@ -582,13 +593,14 @@ async def scenario_query(relay: Relay, data: Dataset, conns: int) -> dict[str, A
     encoded = [(shape, orjson.dumps(flt)) for shape, flt in data.reqs]
     shares = [encoded[i::conns] for i in range(conns)]
     clients = [await _load.connect(relay.port, lambda s=s: Querier(s)) for s in shares]
-    cpu_r0, cpu_g0 = cpu_seconds(relay.pid), time.process_time()
+    cpu_r0, cpu_g0, cpu_m0 = cpu_seconds(relay.pid), time.process_time(), machine_cpu()
     t0 = time.perf_counter()
     for c in clients:
         c.advance()
     await asyncio.wait([c.done for c in clients], timeout=max(300.0, len(encoded) / 5))
     t1 = max((c.finished or time.perf_counter()) for c in clients)
     cpu_r, cpu_g = cpu_seconds(relay.pid) - cpu_r0, time.process_time() - cpu_g0
+    cpu_m = machine_cpu() - cpu_m0
     wall = t1 - t0
     for c in clients:
         c.close()
@@ -604,11 +616,13 @@ async def scenario_query(relay: Relay, data: Dataset, conns: int) -> dict[str, A
         "completed": len(lat),
         "wall_s": wall,
         "reqs_per_s": len(lat) / wall if wall else 0.0,
+        "reqs_per_cpu_s": len(lat) / cpu_r if cpu_r else float("nan"),
         "median_ms": 1000 * statistics.median(lat) if lat else float("nan"),
         "p99_ms": 1000 * pct(lat, 0.99),
         "events_per_shape": per_shape,
         "problems": dict(problems.most_common(5)),
         "relay_cpu": cpu_r / wall,
+        "machine_cpu": cpu_m / wall,
         "gen_cpu": cpu_g / wall,
         "gen_cpu_max": cpu_g / wall,
     }
@@ -680,7 +694,7 @@ async def scenario_fanout(
         total = int(rate * seconds)
         for _, conn in workers:
             conn.send(("go",))
-        cpu_r0, cpu_g0 = cpu_seconds(relay.pid), time.process_time()
+        cpu_r0, cpu_g0, cpu_m0 = cpu_seconds(relay.pid), time.process_time(), machine_cpu()
         t0 = time.perf_counter()
         for i in range(total):
             delay = t0 + i / rate - time.perf_counter()
@@ -708,6 +722,7 @@ async def scenario_fanout(
             notes += msg[4]
         wall = time.perf_counter() - t0
         cpu_r, cpu_g = cpu_seconds(relay.pid) - cpu_r0, time.process_time() - cpu_g0
+        cpu_m = machine_cpu() - cpu_m0
         pub.close()
     finally:
         for p, _ in workers:
@@ -731,6 +746,7 @@ async def scenario_fanout(
         "max_ms": 1000 * lat[-1] if lat else float("nan"),
         "wall_s": wall,
         "relay_cpu": cpu_r / wall,
+        "machine_cpu": cpu_m / wall,
         "gen_cpu": (cpu_g + sum(cpu_workers)) / wall,
         "gen_cpu_max": max([cpu_g, *cpu_workers]) / wall,
         "gen_procs": 1 + len(cpu_workers),
@@ -784,9 +800,11 @@ async def bench_relay(relay: Relay, data: Dataset, args: argparse.Namespace) -> 
     async def run(scn: str, coro: Any) -> None:
         nonlocal prof
         prof = profile(scn)
-        log(f"{relay.name}: {scn} ...")
+        load = os.getloadavg()[0]
+        log(f"{relay.name}: {scn} ... (1-min load average {load:.2f})")
         try:
             res[scn] = await coro
+            res[scn]["loadavg"] = load
         except Exception as exc:
             res[scn] = {"error": repr(exc)}
             log(f"{relay.name}: {scn} failed: {exc!r}\n{relay.log_tail()}")
@@ -850,16 +868,18 @@ def saturation(r: dict[str, Any], ncpu: int) -> str:
     """Who is the bottleneck, from CPU seconds over the scenario's wall time."""
     relay, gen, gen_max = r.get("relay_cpu", 0.0), r.get("gen_cpu", 0.0), r.get("gen_cpu_max", 0.0)
     procs = r.get("gen_procs", 1)
+    other = max(0.0, r.get("machine_cpu", relay + gen) - relay - gen)
     text = (
         f"relay {100 * relay:.0f}% of a core; load generator {100 * gen:.0f}% in {procs} "
-        f"process(es), busiest {100 * gen_max:.0f}%; machine {100 * (relay + gen) / ncpu:.0f}% "
-        f"of {ncpu} cores"
+        f"process(es), busiest {100 * gen_max:.0f}%; bench {100 * (relay + gen) / ncpu:.0f}% "
+        f"of {ncpu} cores; other processes {100 * other:.0f}% of a core; "
+        f"load average {r.get('loadavg', float('nan')):.2f} before"
     )
     if relay >= 0.85:
         return text + " -> the relay saturates (CPU-bound)"
     if gen_max >= 0.85:
         return text + " -> the load generator saturates"
-    if relay + gen >= 0.9 * ncpu:
+    if relay + gen + other >= 0.9 * ncpu:
         return text + " -> the machine's cores are all busy"
     return text + " -> neither side is CPU-bound (latency, I/O or pacing)"
 
@@ -919,6 +939,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                 ]
                 or blank,
             ),
+            row("events per relay CPU-s", "ingest", "events_per_cpu_s", 0, ""),
             row("elapsed s", "ingest", "wall_s", 2, ""),
         ]
         out.append(
@@ -933,6 +954,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     if "query" in args.scenarios:
         rows = [
             row("REQs/s", "query", "reqs_per_s", 0, STRFRY["reqs"]),
+            row("REQs per relay CPU-s", "query", "reqs_per_cpu_s", 0, ""),
             row(
                 "median ms to EOSE",
                 "query",
