@@ -36,6 +36,7 @@ from shieldmutual.shared.aid.common import (
     first,
     first_full,
     format_amount,
+    hinted,
     label_tags,
     labels,
     normalize_text,
@@ -100,14 +101,18 @@ def _money(tags: Tags) -> tuple[Decimal | None, str | None]:
 
 def _root_tags(ref: RequestRef) -> Tags:
     coordinate, relay = str(ref.address), ref.relay
-    return [["A", coordinate, relay], ["K", str(kinds.CLASSIFIED)], ["P", ref.author, relay]]
+    return [
+        hinted("A", coordinate, relay),
+        ["K", str(kinds.CLASSIFIED)],
+        hinted("P", ref.author, relay),
+    ]
 
 
 def _request_parent_tags(ref: RequestRef, *, with_id: bool = True) -> Tags:
-    tags = [["a", str(ref.address), ref.relay]]
+    tags = [hinted("a", str(ref.address), ref.relay)]
     if ref.event_id and with_id:
         tags.append(["e", ref.event_id, ref.relay, ref.author])
-    return [*tags, ["k", str(kinds.CLASSIFIED)], ["p", ref.author, ref.relay]]
+    return [*tags, ["k", str(kinds.CLASSIFIED)], hinted("p", ref.author, ref.relay)]
 
 
 def _parse_root(event: EventLike, what: str) -> RequestRef:

@@ -118,6 +118,11 @@ class Address:
 # --- tags -----------------------------------------------------------------------------
 
 
+def hinted(name: str, value: str, relay: str = "") -> list[str]:
+    """A pointer tag with its relay hint only when there is one (no trailing ``""``)."""
+    return [name, value, relay] if relay else [name, value]
+
+
 def values(tags: Tags, name: str) -> list[str]:
     return [tag[1] for tag in tags if len(tag) > 1 and tag[0] == name]
 

@@ -29,6 +29,7 @@ from shieldmutual.shared.aid.common import (
     check_relay,
     check_text,
     first,
+    hinted,
     one,
     require_kind,
     values,
@@ -78,7 +79,7 @@ def announcement_template(announcement: Announcement) -> EventTemplate:
     hashtags = " ".join("#" + tag[1] for tag in tags)
     relay = announcement.relays[0] if announcement.relays else ""
     # NIP-18: a nostr: mention in content is mirrored by a q tag (address form).
-    tags.insert(0, ["q", str(announcement.request), relay])
+    tags.insert(0, hinted("q", str(announcement.request), relay))
     content = f"{announcement.text}\n\n{announcement.link}\n\n{hashtags}"
     return EventTemplate(kinds.TEXT_NOTE, content, tags)
 
@@ -87,7 +88,6 @@ def parse_announcement(event: EventLike) -> Announcement:
     require_kind(event, kinds.TEXT_NOTE, "announcement")
     if MUTUAL_AID not in values(event.tags, "t"):
         raise AidError("announcement must carry ['t', 'mutualaid']")
-    address = Address.parse(one(event.tags, "q", "announcement"), kinds.CLASSIFIED)
     match = _NADDR.search(event.content)
     if match is None:
         raise AidError("announcement content has no nostr:naddr link to the request")
@@ -95,9 +95,11 @@ def parse_announcement(event: EventLike) -> Announcement:
         pointer = nip19.naddr_decode(match.group(1))
     except InvalidError as exc:
         raise AidError(f"announcement link does not decode: {exc}") from None
-    linked = Address(pointer.kind, pointer.pubkey, pointer.identifier)
-    if linked != address:
-        raise AidError("announcement link and 'q' tag point at different requests")
+    address = Address(pointer.kind, pointer.pubkey, pointer.identifier)
+    if address.kind != kinds.CLASSIFIED:
+        raise AidError("announcement link does not point at an aid request (kind 30402)")
+    if str(address) not in values(event.tags, "q"):
+        raise AidError("announcement link has no matching 'q' tag (NIP-18)")
     text = event.content[: match.start()].strip()
     return Announcement(address, text, society_slugs(event.tags), pointer.relays, Origin.of(event))
 
@@ -154,11 +156,11 @@ def syndication_template(syndication: Syndication) -> EventTemplate:
     ref = syndication.request
     tags = [
         ["k", str(kinds.CLASSIFIED)],
-        ["a", str(ref.address), ref.relay],
-        ["e", ref.event_id or "", ref.relay],
-        ["p", ref.author, ref.relay],
+        hinted("a", str(ref.address), ref.relay),
+        ["e", ref.event_id or "", ref.relay],  # NIP-18: the e tag MUST carry a relay URL
+        hinted("p", ref.author, ref.relay),
         *society_tags(syndication.targets),
-        *(["a", str(c), ref.relay] for c in syndication.communities),
+        *(hinted("a", str(c), ref.relay) for c in syndication.communities),
     ]
     return EventTemplate(kinds.GENERIC_REPOST, syndication.embedded, tags)
 

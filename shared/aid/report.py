@@ -25,6 +25,7 @@ from shieldmutual.shared.aid.common import (
     check_text,
     check_timestamp,
     first,
+    hinted,
     label_tags,
     normalize_text,
     one,
@@ -84,7 +85,7 @@ def report_template(report: Report, *, now: int | None = None) -> EventTemplate:
         ["title", report.title],
         *([["summary", report.summary]] if report.summary else []),
         ["published_at", str(report.published_at)],
-        ["a", str(report.request), report.relay],
+        hinted("a", str(report.request), report.relay),
         *society_tags(report.societies),
         *label_tags(REPORT),
     ]

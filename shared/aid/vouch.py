@@ -26,6 +26,7 @@ from shieldmutual.shared.aid.common import (
     check_hex64,
     check_relay,
     check_text,
+    hinted,
     label_tags,
     labels,
     normalize_text,
@@ -66,7 +67,7 @@ class Vouch:
 
 
 def vouch_template(vouch: Vouch) -> EventTemplate:
-    tags = [*label_tags(VOUCH), ["p", vouch.subject, vouch.relay]]
+    tags = [*label_tags(VOUCH), hinted("p", vouch.subject, vouch.relay)]
     return EventTemplate(kinds.LABEL, vouch.reason, tags)
 
 

@@ -56,7 +56,7 @@ def test_announcement_links_the_request(people: People, request_obj: AidRequest)
 def test_announcement_link_must_match_its_q_tag(people: People, request_obj: AidRequest) -> None:
     template = announcement_template(Announcement.of(request_obj, people.alice.public_hex))
     tags = [["q", f"30402:{people.bob.public_hex}:rent-raid", ""], *template.tags[1:]]
-    with pytest.raises(AidError, match="different requests"):
+    with pytest.raises(AidError, match="matching 'q'"):
         parse_announcement(people.sign(people.bob, (1, template.content, tags)))
     with pytest.raises(AidError, match="no nostr:naddr"):
         parse_announcement(people.sign(people.bob, (1, "see my request", template.tags)))
