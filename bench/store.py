@@ -1,0 +1,128 @@
+"""Micro-benchmark of the SQLite store alone: ingest rate and REQ-shaped query latency.
+
+    python bench/store.py [--events 20000] [--queries 2000] [--in-flight 500]
+
+Events are signed before the clock starts (the relay verifies before it saves), then
+saved with ``--in-flight`` saves outstanding, as a busy relay would. Queries are the
+shapes clients send most: an author's notes, the latest of a kind, a hashtag, and a
+handful of ids. Latency is measured one query at a time; queries/s with 16 at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.keys import SecretKey
+
+START = 1_700_000_000
+HASHTAGS = [f"mas-society-{i}" for i in range(30)]
+
+
+def corpus(count: int, rng: random.Random) -> list[Event]:
+    """Notes with hashtags, replies and mentions, reactions, profiles and listings."""
+    keys = [SecretKey(rng.randbytes(32)) for _ in range(50)]
+    events: list[Event] = []
+    for i in range(count):
+        key = rng.choice(keys)
+        when = START + i * 3 + rng.randrange(3)
+        roll = rng.random()
+        tags: list[list[str]] = [["t", rng.choice(HASHTAGS)]]
+        if events and roll < 0.3:
+            parent = rng.choice(events)
+            tags += [["e", parent.id], ["p", parent.pubkey]]
+        if roll < 0.85:
+            kind, content = 1, f"note {i} about {rng.choice(['rent', 'bail', 'food', 'legal'])}"
+        elif roll < 0.93:
+            kind, content = 7, "+"
+        elif roll < 0.96:
+            kind, content, tags = 0, '{"name":"member"}', []
+        else:
+            kind, content = 30402, f"aid request {i}"
+            tags += [["d", f"request-{rng.randrange(200)}"], ["title", "help needed"]]
+        events.append(sign(key, kind, content, tags, created_at=when))
+    return events
+
+
+async def ingest(store: SQLiteStore, events: list[Event], in_flight: int) -> float:
+    raws = [e.to_json() for e in events]
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(event: Event, raw: bytes) -> None:
+        async with gate:
+            await store.save(event, raw)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(e, r) for e, r in zip(events, raws, strict=True)))
+    return time.perf_counter() - start
+
+
+def req_filters(events: list[Event], count: int, rng: random.Random) -> list[list[Filter]]:
+    authors = sorted({e.pubkey for e in events})
+    shapes: list[dict[str, Any]] = []
+    for i in range(count):
+        shape = i % 4
+        if shape == 0:
+            shapes.append({"authors": [rng.choice(authors)], "kinds": [1], "limit": 50})
+        elif shape == 1:
+            shapes.append({"kinds": [1], "limit": 50})
+        elif shape == 2:
+            shapes.append({"#t": [rng.choice(HASHTAGS)], "limit": 50})
+        else:
+            shapes.append({"ids": [rng.choice(events).id for _ in range(10)]})
+    return [[Filter.from_dict(s)] for s in shapes]
+
+
+async def run(args: argparse.Namespace) -> None:
+    rng = random.Random(7)
+    began = time.perf_counter()
+    events = corpus(args.events, rng)
+    print(f"signed {len(events)} events in {time.perf_counter() - began:.1f}s (not timed)")
+    with tempfile.TemporaryDirectory() as folder:
+        async with SQLiteStore(Path(folder) / "bench.db") as store:
+            seconds = await ingest(store, events, args.in_flight)
+            print(
+                f"ingest: {len(events) / seconds:,.0f} events/s "
+                f"({seconds:.2f}s, {store.commits} commits)"
+            )
+            reqs = req_filters(events, args.queries, rng)
+            now = START + 10 * args.events
+            latencies = []
+            for filters in reqs:
+                start = time.perf_counter()
+                await store.query(filters, now)
+                latencies.append(time.perf_counter() - start)
+            latencies.sort()
+            median = statistics.median(latencies) * 1000
+            p99 = latencies[int(len(latencies) * 0.99)] * 1000
+            print(f"query latency: median {median:.2f} ms, p99 {p99:.2f} ms (one at a time)")
+            gate = asyncio.Semaphore(16)
+
+            async def one(filters: list[Filter]) -> None:
+                async with gate:
+                    await store.query(filters, now)
+
+            start = time.perf_counter()
+            await asyncio.gather(*(one(f) for f in reqs))
+            print(f"queries: {len(reqs) / (time.perf_counter() - start):,.0f}/s (16 at once)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--queries", type=int, default=2_000)
+    parser.add_argument("--in-flight", type=int, default=500)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""The SQLite schema and connection settings of :class:`~.sqlite.SQLiteStore`.
+
+Ids and public keys are stored as 32-byte BLOBs, not 64-char hex TEXT: every index
+holding them is half the size, so more of it stays in cache, and comparing raw bytes
+sorts exactly like comparing lowercase hex, so "ties by lowest id" is ``ORDER BY id``.
+Each event's exact JSON is kept in ``raw`` (the last column, so reading the other
+columns never touches its overflow pages) and is sent as is, never re-encoded.
+
+Tag rows carry the event's ``created_at`` so a tag lookup walks its index in time
+order, and the ``tags`` table is its own index (``WITHOUT ROWID``). Only single-letter
+tags are kept because only those can be named in a filter (``#x``). The full-text table
+holds what :func:`shieldmutual.shared.filter.searchable_text` returns, tokenized the
+way the pure matcher splits words (see ``FTS_TOKENIZER``).
+
+Deleting an event row (replaced, deleted by its author, expired) removes its tag and
+full-text rows in a trigger, so no code path can leave them behind.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+# unicode61 folds case like the matcher's str.lower(); remove_diacritics 0 keeps "café"
+# distinct from "cafe" as the matcher does; categories 'L* N*' makes letters and digits
+# the only word characters, exactly Python's ``[^\W_]`` (the default would also count
+# private-use characters as word characters).
+FTS_TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N*'"
+
+SCHEMA = f"""
+CREATE TABLE events (
+    rid INTEGER PRIMARY KEY,
+    id BLOB NOT NULL,
+    pubkey BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    -- the d tag of an addressable event, '' for a replaceable one, NULL otherwise
+    d_tag TEXT,
+    -- NIP-40 expiration, NULL when the event has none
+    expiration INTEGER,
+    raw BLOB NOT NULL
+);
+CREATE UNIQUE INDEX events_id ON events (id);
+CREATE INDEX events_created ON events (created_at);
+CREATE INDEX events_pubkey ON events (pubkey, created_at);
+CREATE INDEX events_kind ON events (kind, created_at);
+CREATE INDEX events_pubkey_kind ON events (pubkey, kind, created_at);
+-- One row per replaceable/addressable address: the database itself refuses a second.
+CREATE UNIQUE INDEX events_address ON events (pubkey, kind, d_tag) WHERE d_tag IS NOT NULL;
+CREATE INDEX events_expiration ON events (expiration) WHERE expiration IS NOT NULL;
+
+CREATE TABLE tags (
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    rid INTEGER NOT NULL,
+    PRIMARY KEY (name, value, created_at, rid)
+) WITHOUT ROWID;
+CREATE INDEX tags_rid ON tags (rid);
+
+CREATE VIRTUAL TABLE search_text USING fts5 (text, tokenize = "{FTS_TOKENIZER}", columnsize = 0);
+
+-- NIP-09 tombstones. An id deletion only binds events by the requester, who may have
+-- asked before the event arrived, so the requester is part of the key.
+CREATE TABLE deleted_ids (
+    id BLOB NOT NULL,
+    pubkey BLOB NOT NULL,
+    PRIMARY KEY (id, pubkey)
+) WITHOUT ROWID;
+-- Every version of an address up to deleted_at is gone and may not come back.
+CREATE TABLE deleted_addresses (
+    pubkey BLOB NOT NULL,
+    kind INTEGER NOT NULL,
+    d_tag TEXT NOT NULL,
+    deleted_at INTEGER NOT NULL,
+    PRIMARY KEY (pubkey, kind, d_tag)
+) WITHOUT ROWID;
+
+CREATE TRIGGER events_cleanup AFTER DELETE ON events BEGIN
+    DELETE FROM tags WHERE rid = old.rid;
+    DELETE FROM search_text WHERE rowid = old.rid;
+END;
+
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+# synchronous=NORMAL in WAL mode: a commit is durable once its frames are written to the
+# WAL file, so an acknowledged event survives a crash of this process; only an OS crash
+# or power loss can lose the last few commits (never corrupting the database).
+WRITER_PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -65536",  # 64 MiB
+    "PRAGMA mmap_size = 268435456",  # 256 MiB
+    "PRAGMA journal_size_limit = 67108864",  # truncate the WAL back to 64 MiB
+)
+
+READER_PRAGMAS = (
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -32768",  # 32 MiB each
+    "PRAGMA mmap_size = 268435456",
+)

@@ -1,0 +1,159 @@
+"""The rules that need atomicity, run on the writer's thread inside its open transaction.
+
+Each function takes the writer's :class:`sqlite3.Connection` and is called between
+``BEGIN IMMEDIATE`` and ``COMMIT`` by :class:`~.sqlite.SQLiteStore`, so a decision
+("is there a newer version?") and the write that follows it can never interleave with
+another save. They are synchronous on purpose: a whole batch of saves runs in one hop
+to the writer thread instead of one hop per statement.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+from shieldmutual.relay.store.base import SaveResult
+from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import searchable_text
+from shieldmutual.shared.kinds import DELETION, is_addressable, is_ephemeral, is_replaceable
+
+STORED = SaveResult(True, "")
+DUPLICATE = SaveResult(True, "duplicate: already have this event")
+# Not stored, and harmless to the client: what it sent is obsolete here, so "duplicate".
+SUPERSEDED = SaveResult(False, "duplicate: a newer version of this event is already stored")
+DELETED = SaveResult(False, "blocked: this event was deleted by its author")
+
+_MAX_INT64 = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]{1,19}\Z").match
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
+
+
+def expiration_of(event: Event) -> int | None:
+    """The NIP-40 expiration (first ``expiration`` tag) or ``None`` when absent or not
+    a plain decimal timestamp; a value past the 64-bit range never expires."""
+    value = event.first_tag("expiration")
+    if value is None or not _DIGITS(value):
+        return None
+    expiration = int(value)
+    return expiration if expiration <= _MAX_INT64 else None
+
+
+def address_of(event: Event) -> str | None:
+    """The ``d`` part of the event's replaceable address ('' for replaceable kinds),
+    or ``None`` for kinds that are never replaced."""
+    if is_addressable(event.kind):
+        return event.d_tag
+    if is_replaceable(event.kind):
+        return ""
+    return None
+
+
+def _is_index_tag(tag: list[str]) -> bool:
+    """Only single-letter tags can be named in a filter (``#x``), so only they are indexed."""
+    name = tag[0]
+    return len(tag) > 1 and len(name) == 1 and name.isascii() and name.isalpha()
+
+
+def save_event(db: sqlite3.Connection, event: Event, raw: bytes) -> SaveResult:
+    """Store ``event`` unless it is known, deleted or superseded; apply it if a deletion."""
+    if is_ephemeral(event.kind):
+        return STORED
+    event_id = bytes.fromhex(event.id)
+    pubkey = bytes.fromhex(event.pubkey)
+    if db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone():
+        return DUPLICATE
+    # Deleting a deletion has no effect (NIP-09), so a tombstone never blocks kind 5.
+    if (
+        event.kind != DELETION
+        and db.execute(
+            "SELECT 1 FROM deleted_ids WHERE id = ? AND pubkey = ?", (event_id, pubkey)
+        ).fetchone()
+    ):
+        return DELETED
+    d_tag = address_of(event)
+    if d_tag is not None:
+        refusal = _make_room(db, event, event_id, pubkey, d_tag)
+        if refusal is not None:
+            return refusal
+    rid = db.execute(
+        "INSERT INTO events (id, pubkey, created_at, kind, d_tag, expiration, raw)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (event_id, pubkey, event.created_at, event.kind, d_tag, expiration_of(event), raw),
+    ).lastrowid
+    db.executemany(
+        "INSERT OR IGNORE INTO tags (name, value, created_at, rid) VALUES (?, ?, ?, ?)",
+        [(t[0], t[1], event.created_at, rid) for t in event.tags if _is_index_tag(t)],
+    )
+    text = searchable_text(event)
+    if text.strip():
+        db.execute("INSERT INTO search_text (rowid, text) VALUES (?, ?)", (rid, text))
+    if event.kind == DELETION:
+        _apply_deletion(db, event, pubkey)
+    return STORED
+
+
+def _make_room(
+    db: sqlite3.Connection, event: Event, event_id: bytes, pubkey: bytes, d_tag: str
+) -> SaveResult | None:
+    """Refuse a deleted or older version of an address, or remove the version it replaces.
+
+    The newest ``created_at`` wins and, on a tie, the lowest id, so every relay
+    converges on the same version whatever order the versions arrive in.
+    """
+    key = (pubkey, event.kind, d_tag)
+    tombstone = db.execute(
+        "SELECT deleted_at FROM deleted_addresses WHERE pubkey = ? AND kind = ? AND d_tag = ?",
+        key,
+    ).fetchone()
+    if tombstone is not None and event.created_at <= tombstone[0]:
+        return DELETED
+    current = db.execute(
+        "SELECT rid, created_at, id FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ?",
+        key,
+    ).fetchone()
+    if current is None:
+        return None
+    rid, created_at, current_id = current
+    if created_at > event.created_at or (created_at == event.created_at and current_id < event_id):
+        return SUPERSEDED
+    db.execute("DELETE FROM events WHERE rid = ?", (rid,))
+    return None
+
+
+def _apply_deletion(db: sqlite3.Connection, deletion: Event, pubkey: bytes) -> None:
+    """NIP-09: remove the author's own referenced events and remember the request.
+
+    ``e`` tags name ids, which may not have arrived yet: the tombstone keeps the
+    requester so it only ever binds that author's events. ``a`` tags remove every
+    version of the author's address up to the deletion's ``created_at``.
+    """
+    for value in deletion.tag_values("e"):
+        if not _HEX64(value):
+            continue
+        target = bytes.fromhex(value)
+        db.execute(
+            "DELETE FROM events WHERE id = ? AND pubkey = ? AND kind != ?",
+            (target, pubkey, DELETION),
+        )
+        db.execute("INSERT OR IGNORE INTO deleted_ids (id, pubkey) VALUES (?, ?)", (target, pubkey))
+    for value in deletion.tag_values("a"):
+        parts = value.split(":", 2)
+        if len(parts) != 3 or parts[1] != deletion.pubkey or not _DIGITS(parts[0]):
+            continue
+        kind, d_tag = int(parts[0]), parts[2]
+        if not (is_replaceable(kind) or is_addressable(kind)):
+            continue
+        db.execute(
+            "DELETE FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ? AND created_at <= ?",
+            (pubkey, kind, d_tag, deletion.created_at),
+        )
+        db.execute(
+            "INSERT INTO deleted_addresses (pubkey, kind, d_tag, deleted_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT DO UPDATE SET deleted_at = max(deleted_at, excluded.deleted_at)",
+            (pubkey, kind, d_tag, deletion.created_at),
+        )
+
+
+def delete_expired(db: sqlite3.Connection, now: int) -> int:
+    """Remove events whose expiration is at or before ``now`` (NIP-40: expired *at* it)."""
+    return db.execute("DELETE FROM events WHERE expiration <= ?", (now,)).rowcount
