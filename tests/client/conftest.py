@@ -1,0 +1,149 @@
+"""Client test fixtures, and a scriptable misbehaving relay: forged events, silence, AUTH.
+
+Our own relay never forges signatures, goes silent or sends events that do not match,
+so the pool's defences against such relays are tested against this stand-in. Everything
+a well-behaved relay does is tested against the real ``mas-relay`` in tests/e2e.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from websockets.asyncio.server import Server, ServerConnection, serve
+
+from shieldmutual.shared.event import Event
+
+OkRule = Callable[[dict[str, Any]], tuple[bool, str] | None]
+
+
+class FakeRelay:
+    """``stored`` events (raw dicts, forged or not) answer every REQ, then EOSE.
+
+    ``ok`` decides the answer to EVENT: ``(accepted, message)``, or None for silence.
+    ``eose=False`` never sends EOSE. ``challenge`` sends AUTH on connect; with
+    ``require_auth`` REQs are CLOSED ``auth-required:`` until the client authenticates.
+    """
+
+    def __init__(
+        self,
+        stored: list[dict[str, Any]] | None = None,
+        *,
+        ok: OkRule | None = lambda e: (True, ""),
+        eose: bool = True,
+        challenge: str | None = None,
+        require_auth: bool = False,
+    ) -> None:
+        self.stored = list(stored or [])
+        self.ok = ok
+        self.eose = eose
+        self.challenge = challenge
+        self.require_auth = require_auth
+        self.reqs: list[list[Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.auth_events: list[dict[str, Any]] = []
+        self.connections: set[ServerConnection] = set()
+        self.connected = asyncio.Event()
+        self.got_req = asyncio.Event()
+        self._subs: dict[ServerConnection, set[str]] = {}
+        self._server: Server | None = None
+        self.url = ""
+
+    async def __aenter__(self) -> FakeRelay:
+        self._server = await serve(self._handle, "127.0.0.1", 0)
+        port = next(iter(self._server.sockets)).getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def drop_all(self) -> None:
+        """Cut every client connection (as a crash or network drop would)."""
+        for ws in list(self.connections):
+            ws.transport.abort()
+        self.connected.clear()
+
+    async def push(self, event: dict[str, Any]) -> None:
+        """Send a live event to every open subscription."""
+        for ws, subs in list(self._subs.items()):
+            for sub in subs:
+                with contextlib.suppress(Exception):
+                    await ws.send(orjson.dumps(["EVENT", sub, event]).decode())
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        self.connections.add(ws)
+        self._subs[ws] = set()
+        self.connected.set()
+        authed = False
+        try:
+            if self.challenge:
+                await ws.send(orjson.dumps(["AUTH", self.challenge]).decode())
+            async for raw in ws:
+                msg = orjson.loads(raw)
+                if msg[0] == "REQ":
+                    self.reqs.append(msg)
+                    self.got_req.set()
+                    sub = msg[1]
+                    if self.require_auth and not authed:
+                        await ws.send(orjson.dumps(["CLOSED", sub, "auth-required: who?"]).decode())
+                        continue
+                    self._subs[ws].add(sub)
+                    for event in self.stored:
+                        await ws.send(orjson.dumps(["EVENT", sub, event]).decode())
+                    if self.eose:
+                        await ws.send(orjson.dumps(["EOSE", sub]).decode())
+                elif msg[0] == "CLOSE":
+                    self._subs[ws].discard(msg[1])
+                elif msg[0] == "EVENT":
+                    self.events.append(msg[1])
+                    answer = self.ok(msg[1]) if self.ok else None
+                    if answer is not None:
+                        frame = ["OK", msg[1]["id"], answer[0], answer[1]]
+                        await ws.send(orjson.dumps(frame).decode())
+                elif msg[0] == "AUTH":
+                    self.auth_events.append(msg[1])
+                    event = Event.from_dict(msg[1])
+                    good = (
+                        event.is_valid()
+                        and event.kind == 22242
+                        and event.first_tag("challenge") == self.challenge
+                    )
+                    authed = authed or good
+                    await ws.send(orjson.dumps(["OK", event.id, good, ""]).decode())
+        except Exception:
+            pass
+        finally:
+            self.connections.discard(ws)
+            self._subs.pop(ws, None)
+
+    async def send_raw(self, frame: str) -> None:
+        """Send any text frame to every connection (malformed messages)."""
+        for ws in list(self.connections):
+            await ws.send(frame)
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Await a condition by polling the event loop (never a fixed sleep)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+def fake_relay() -> type[FakeRelay]:
+    """The :class:`FakeRelay` class: ``async with fake_relay(stored=[...]) as relay``."""
+    return FakeRelay
+
+
+@pytest.fixture
+def until() -> Callable[..., Any]:
+    """``await until(lambda: condition, timeout=5)``."""
+    return wait_for

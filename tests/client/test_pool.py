@@ -1,0 +1,281 @@
+"""The pool against scripted relays: per-relay results, de-duplication, verification,
+EOSE tracking, timeouts, resume after a drop, and NIP-42.
+
+Well-behaved relays are covered against the real mas-relay in tests/e2e; these relays
+misbehave on purpose (forged signatures, silence, events that do not match).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from typing import Any
+
+import pytest
+
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool import EOSE, Pool, PoolOptions, RelayState, Status
+from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.keys import SecretKey
+
+KEY = SecretKey(bytes.fromhex("22" * 32))
+FAST = PoolOptions(connect_timeout=2, ok_timeout=0.5, eose_timeout=1, backoff_base=0.05)
+
+
+def note(text: str, created_at: int | None = None, kind: int = 1) -> Event:
+    return sign(KEY, kind, text, [["t", "mas-test"]], created_at)
+
+
+def forged(event: Event) -> dict[str, Any]:
+    data = event.to_dict()
+    data["sig"] = ("0" if data["sig"][0] != "0" else "1") + data["sig"][1:]
+    return data
+
+
+def dead_url() -> str:
+    """A loopback port nobody listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"ws://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_publish_reports_every_relay_kind_of_answer(fake_relay: Any) -> None:
+    async def go() -> None:
+        async with (
+            fake_relay() as ok,
+            fake_relay(ok=lambda e: (True, "duplicate: have it")) as dup,
+            fake_relay(ok=lambda e: (False, "blocked: not here")) as rejecting,
+            fake_relay(ok=None) as silent,
+        ):
+            dead = dead_url()
+            urls = [ok.url, dup.url, rejecting.url, silent.url, dead]
+            event = note("hello")
+            async with Pool(urls, options=FAST) as pool:
+                report = await pool.publish(event)
+            by = {r.relay: r for r in report.results}
+            assert [r.relay for r in report.results] == urls
+            assert by[ok.url].status is Status.ACCEPTED
+            assert by[dup.url].status is Status.DUPLICATE
+            assert by[rejecting.url].status is Status.REJECTED
+            assert by[rejecting.url].message == "blocked: not here"
+            assert by[silent.url].status is Status.TIMEOUT
+            assert by[dead].status is Status.UNREACHABLE
+            assert by[dead].message == "connection refused"
+            assert report.acks == 2 and report.ok(2) and not report.ok(3)
+            assert all(r.event_id == event.id for r in report.results)
+            assert ok.events == [event.to_dict()]
+            assert by[ok.url].to_dict()["status"] == "accepted"
+
+    asyncio.run(go())
+
+
+def test_a_silent_relay_does_not_delay_the_others(fake_relay: Any) -> None:
+    async def go() -> None:
+        stored = [note("first").to_dict()]
+        options = PoolOptions(ok_timeout=3, eose_timeout=3, connect_timeout=3)
+        async with (
+            fake_relay(stored, eose=False, ok=None) as silent,
+            fake_relay(stored) as good,
+            Pool([silent.url, good.url], options=options) as pool,
+        ):
+            start = time.monotonic()
+            async with pool.subscribe([{"kinds": [1]}]) as sub:
+                first = await anext(aiter(sub))
+                assert first.content == "first"
+                assert time.monotonic() - start < 1.5
+                rest = [e async for e in sub]
+            assert rest == []
+            assert sub.stats[good.url].status is RelayState.EOSE
+            assert sub.stats[silent.url].status is RelayState.TIMEOUT
+            assert time.monotonic() - start >= 3
+
+    asyncio.run(go())
+
+
+def test_subscription_dedupes_verifies_and_counts(fake_relay: Any) -> None:
+    async def go() -> None:
+        a, b, c = note("a"), note("b"), note("c")
+        wrong_kind = note("x", kind=7)
+        bad_shape = {**a.to_dict(), "id": "nope"}
+        async with (
+            fake_relay([a.to_dict(), b.to_dict(), forged(c)]) as r1,
+            fake_relay([b.to_dict(), c.to_dict(), wrong_kind.to_dict(), bad_shape]) as r2,
+        ):
+            async with Pool([r1.url, r2.url], options=FAST) as pool:
+                sub = pool.subscribe([{"kinds": [1]}])
+                async with sub:
+                    items = [item async for item in sub.items()]
+            events = [i for i in items if isinstance(i, Event)]
+            assert sorted(e.content for e in events) == ["a", "b", "c"]
+            assert items[-1] is EOSE
+            assert sub.eose.is_set()
+            assert sub.received == 3
+            assert sub.stats[r1.url].invalid == 1  # forged c
+            assert sub.stats[r2.url].invalid == 2  # kind 7 does not match, bad shape
+            assert sub.invalid == 3
+            assert sub.duplicates == 1  # b from the second relay
+            assert {s.status for s in sub.stats.values()} == {RelayState.EOSE}
+
+    asyncio.run(go())
+
+
+def test_a_forged_copy_cannot_suppress_the_genuine_event(fake_relay: Any) -> None:
+    async def go() -> None:
+        genuine = note("real")
+        async with fake_relay([forged(genuine)]) as liar, fake_relay([genuine.to_dict()]) as ok:
+            async with Pool([liar.url, ok.url], options=FAST) as pool:
+                # The liar answers first: its connection is opened and its REQ sent first.
+                events = await pool.fetch([{"ids": [genuine.id]}])
+            assert events == [genuine]
+
+    asyncio.run(go())
+
+
+def test_unreachable_and_closed_relays_count_towards_eose(fake_relay: Any) -> None:
+    async def go() -> None:
+        async with (
+            fake_relay([note("x").to_dict()]) as good,
+            fake_relay(challenge="c", require_auth=True) as closing,
+        ):
+            dead = dead_url()
+            options = PoolOptions(eose_timeout=10, connect_timeout=2, backoff_base=0.05)
+            async with Pool([good.url, dead, closing.url], options=options) as pool:
+                start = time.monotonic()
+                async with pool.subscribe([{"kinds": [1]}]) as sub:
+                    events = [e async for e in sub]
+                assert time.monotonic() - start < 5
+            assert len(events) == 1
+            assert sub.stats[dead].status is RelayState.UNREACHABLE
+            assert sub.stats[closing.url].status is RelayState.CLOSED
+            assert sub.stats[closing.url].message.startswith("auth-required:")
+            assert sub.stats[good.url].eose_after is not None
+
+    asyncio.run(go())
+
+
+def test_stream_resumes_after_a_drop_with_since_and_without_limit(
+    fake_relay: Any, until: Any
+) -> None:
+    async def go() -> None:
+        old = note("old", created_at=int(time.time()) - 5000)
+        async with fake_relay([old.to_dict()]) as relay:
+            options = PoolOptions(eose_timeout=5, backoff_base=0.05, resume_slack=10)
+            async with Pool([relay.url], options=options) as pool:
+                sub = pool.subscribe([{"kinds": [1], "limit": 5}], stream=True)
+                async with sub:
+                    items = aiter(sub.items())
+                    assert (await anext(items)).content == "old"
+                    assert await anext(items) is EOSE
+                    before_drop = int(time.time())
+                    relay.got_req.clear()
+                    await relay.drop_all()
+                    await until(lambda: relay.got_req.is_set())
+                    resumed = relay.reqs[-1][2]
+                    assert "limit" not in resumed
+                    assert before_drop - 12 <= resumed["since"] <= before_drop - 9
+                    # The stored event is sent again on resume; it is not repeated.
+                    live = note("live")
+                    await relay.push(live.to_dict())
+                    assert (await anext(items)).content == "live"
+                stats = sub.stats[relay.url]
+                assert stats.reconnects == 1
+                assert stats.duplicates == 1  # "old" again, dropped
+
+    asyncio.run(go())
+
+
+def test_drop_before_eose_repeats_the_original_filters(fake_relay: Any, until: Any) -> None:
+    async def go() -> None:
+        async with fake_relay(eose=False) as relay:
+            options = PoolOptions(eose_timeout=5, backoff_base=0.05)
+            async with Pool([relay.url], options=options) as pool:
+                sub = pool.subscribe([{"kinds": [1], "limit": 5}], stream=True)
+                async with sub:
+                    await until(lambda: len(relay.reqs) == 1)
+                    await relay.drop_all()
+                    await until(lambda: len(relay.reqs) == 2)
+                    assert relay.reqs[1][2] == {"kinds": [1], "limit": 5}
+                    assert relay.reqs[0][1] == relay.reqs[1][1]  # same subscription id
+
+    asyncio.run(go())
+
+
+def test_publish_after_the_relay_dropped_us_reconnects(fake_relay: Any, until: Any) -> None:
+    async def go() -> None:
+        async with fake_relay() as relay, Pool([relay.url], options=FAST) as pool:
+            assert (await pool.publish(note("1"))).acks == 1
+            await relay.drop_all()
+            report = await pool.publish(note("2"))
+            assert report.acks == 1, report.results
+
+    asyncio.run(go())
+
+
+def test_nip42_auth_then_retry(fake_relay: Any) -> None:
+    async def go() -> None:
+        stored = [note("secret stuff").to_dict()]
+        async with fake_relay(stored, challenge="chal-1", require_auth=True) as relay:
+            async with Pool([relay.url], options=FAST, auth=KEY) as pool:
+                events = await pool.fetch([{"kinds": [1]}])
+            assert [e.content for e in events] == ["secret stuff"]
+            auth = Event.from_dict(relay.auth_events[0])
+            assert auth.kind == 22242 and auth.is_valid()
+            assert auth.first_tag("relay") == relay.url
+            assert auth.first_tag("challenge") == "chal-1"
+            assert auth.pubkey == KEY.public_hex
+
+    asyncio.run(go())
+
+
+def test_subscription_ids_differ_per_relay(fake_relay: Any) -> None:
+    async def go() -> None:
+        async with fake_relay() as r1, fake_relay() as r2:
+            async with Pool([r1.url, r2.url], options=FAST) as pool:
+                await pool.fetch([{"kinds": [1]}])
+            assert r1.reqs[0][1] != r2.reqs[0][1]
+
+    asyncio.run(go())
+
+
+def test_malformed_messages_do_not_break_the_connection(fake_relay: Any, until: Any) -> None:
+    async def go() -> None:
+        async with fake_relay(eose=False) as relay, Pool([relay.url], options=FAST) as pool:
+            sub = pool.subscribe([{"kinds": [1]}], stream=True)
+            async with sub:
+                await until(lambda: relay.reqs)
+                sub_id = relay.reqs[0][1]
+                for frame in ["not json", "[]", '["EVENT"]', f'["EVENT","{sub_id}",{{}}]']:
+                    await relay.send_raw(frame)
+                await relay.push(note("after").to_dict())
+                assert (await anext(aiter(sub))).content == "after"
+            assert sub.stats[relay.url].invalid == 1  # the one addressed to us
+
+    asyncio.run(go())
+
+
+def test_no_relays_is_a_relay_error() -> None:
+    async def go() -> None:
+        async with Pool([]) as pool:
+            with pytest.raises(RelayError):
+                await pool.publish(note("x"))
+            with pytest.raises(RelayError):
+                pool.subscribe([{"kinds": [1]}])
+
+    asyncio.run(go())
+
+
+def test_close_ends_open_subscriptions(fake_relay: Any) -> None:
+    async def go() -> None:
+        async with fake_relay(eose=False) as relay:
+            pool = Pool([relay.url], options=FAST)
+            sub = await pool.subscribe([{"kinds": [1]}], stream=True).start()
+            consumer = asyncio.ensure_future(asyncio.wait_for(_drain(sub), 5))
+            await pool.close()
+            assert await consumer == []
+
+    asyncio.run(go())
+
+
+async def _drain(sub: Any) -> list[Event]:
+    return [e async for e in sub]
