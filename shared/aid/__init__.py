@@ -5,6 +5,7 @@ definitions), ``request`` (NIP-99 aid requests) with ``helping`` (payments and a
 and ``markdown`` (template and export), ``notes`` (announcement, syndication),
 ``comments`` (pledges, confirmations, updates), ``report`` (NIP-23 spending reports),
 ``vouch`` (NIP-32 vouches and champion attestations), ``capital`` (the facts a member
-weighs, never a score) and ``parse`` (one dispatcher for mixed feeds). Builders return unsigned templates; nothing here does I/O.
+weighs, never a score) and ``parse`` (one dispatcher for mixed feeds). Builders return
+unsigned templates; nothing here does I/O.
 docs/PROTOCOL.md is the specification these modules implement.
 """

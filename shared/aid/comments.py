@@ -287,7 +287,8 @@ def tally(address: Address, recipients: Collection[str], events: Iterable[EventL
     """Progress of one request from its comments; only ``recipients`` may confirm or update.
 
     ``recipients`` is the request's author plus its beneficiary when a champion published
-    it. Invalid or unrelated events are skipped; each event id counts once.
+    it. Invalid or unrelated events are skipped; each event id counts once. Signatures
+    are the caller's to check (the relay pool verifies what it receives).
     """
     pledged: dict[str, Decimal] = {}
     received: dict[str, Decimal] = {}

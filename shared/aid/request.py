@@ -23,7 +23,6 @@ from enum import StrEnum
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
-    MAX_GEOHASH,
     MUTUAL_AID,
     Address,
     EventLike,
@@ -175,6 +174,10 @@ class AidRequest:
     def address(self, pubkey: str) -> Address:
         return Address(kinds.CLASSIFIED, pubkey, self.identifier)
 
+    def naddr(self, pubkey: str, relays: tuple[str, ...] = ()) -> str:
+        """The NIP-19 ``naddr1...`` people share (prefix ``nostr:`` for a NIP-21 link)."""
+        return self.address(pubkey).naddr(relays)
+
     def to_tags(self) -> Tags:
         """All tags; ``identifier`` and ``published_at`` must be set (see the template)."""
         if not self.identifier:
@@ -265,10 +268,9 @@ def _geohash(tags: Tags) -> str | None:
     found = values(tags, "g")
     if not found:
         return None
-    longest = check_geohash(max(found, key=len))
+    longest = check_geohash(max(found, key=len))  # refuses more than MAX_GEOHASH
     if any(not longest.startswith(g) for g in found):
         raise AidError("request 'g' tags must all be prefixes of one coarse geohash")
-    assert len(longest) <= MAX_GEOHASH
     return longest
 
 
@@ -305,10 +307,11 @@ def parse_request(event: EventLike) -> AidRequest:
         raise AidError("aid request names more than one beneficiary")
     published_at = parse_timestamp(one(tags, "published_at", what), "published_at")
     return AidRequest(
-        title=one(tags, "title", what),
-        summary=one(tags, "summary", what),
+        # Outer spaces from other apps are harmless; everything else must already be right.
+        title=one(tags, "title", what).strip(),
+        summary=one(tags, "summary", what).strip(),
         story=story,
-        location=one(tags, "location", what),
+        location=one(tags, "location", what).strip(),
         details=details,
         amount=amount,
         currency=currency,
