@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from typer.testing import CliRunner
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from shieldmutual.client.cli.main import main
 from shieldmutual.shared.event import Event
 
 OkRule = Callable[[dict[str, Any]], tuple[bool, str] | None]
@@ -147,3 +152,50 @@ def fake_relay() -> type[FakeRelay]:
 def until() -> Callable[..., Any]:
     """``await until(lambda: condition, timeout=5)``."""
     return wait_for
+
+
+# ---- running the real CLI in-process ------------------------------------------------------
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.stdout.splitlines() if line.strip()]
+
+    def json_lines(self) -> list[Any]:
+        return [orjson.loads(line) for line in self.lines]
+
+
+@pytest.fixture
+def mas_home(tmp_path: Path) -> Path:
+    return tmp_path / "mas-home"
+
+
+@pytest.fixture
+def mas(mas_home: Path) -> Callable[..., Run]:
+    """``mas("id", "new", "alice", input=..., env=...)`` runs main() with MAS_HOME=tmp.
+
+    The passphrase comes from MAS_PASSPHRASE ("test passphrase" unless ``env`` changes
+    it) and scrypt runs at log_n 4, so sealing keys costs nothing in tests.
+    """
+    base = {
+        "MAS_HOME": str(mas_home),
+        "MAS_PASSPHRASE": "test passphrase",
+        "MAS_SCRYPT_LOG_N": "4",
+        "COLUMNS": "200",
+    }
+
+    def run(*args: str, input: str | None = None, env: dict[str, str | None] | None = None) -> Run:
+        runner = CliRunner()
+        with runner.isolation(input=input, env={**base, **(env or {})}) as (out, err, _):
+            code = main(list(args))
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return Run(code, out.getvalue().decode(), err.getvalue().decode())
+
+    return run

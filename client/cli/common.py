@@ -1,0 +1,261 @@
+"""What every command module shares: the per-invocation state, common options, helpers.
+
+A new command group module needs only::
+
+    import typer
+    from shieldmutual.client.cli import common
+
+    app = typer.Typer(help="...", no_args_is_help=True)
+
+    @app.command()
+    def something(ctx: typer.Context, relay: common.RelayOption = None,
+                  as_: common.AsOption = None, json_: common.JsonOption = False) -> None:
+        state = common.state(ctx)
+        secret = state.signer(as_)                      # unlocks the identity once
+        async def go(): async with state.pool(relay) as pool: ...
+        common.run(go())
+
+and one line in cli/main.py's ``COMMAND_GROUPS``. Raise ShieldError subclasses (or
+``typer.Exit(code)``) for failures; main()'s error boundary prints them on one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Annotated, Any, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+
+from shieldmutual.client.config import Config, Paths, normalize_relays
+from shieldmutual.client.errors import IdentityError, RelayError
+from shieldmutual.client.keystore import Keystore, get_passphrase
+from shieldmutual.client.pool import Pool, PoolOptions
+from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.keys import SecretKey
+
+T = TypeVar("T")
+
+# Exit codes (documented in `mas --help` and cli/main.py).
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_RELAYS = 3
+EXIT_AUTH = 4
+EXIT_INTERRUPTED = 130
+
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", metavar="NAME", help="Identity to use (default: `mas id use`)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="JSON lines on stdout, for scripts.")]
+RelayOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-r", "--relay", metavar="URL", help="Relay to use instead of the configured ones."
+    ),
+]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+@dataclass
+class State:
+    """Per-invocation state, made by the root callback and found with :func:`state`."""
+
+    paths: Paths
+    json: bool = False
+    as_name: str | None = None
+    verbose: bool = False
+    out: Console = field(default_factory=lambda: _console(stderr=False))
+    err: Console = field(default_factory=lambda: _console(stderr=True))
+    _config: Config | None = None
+    _keystore: Keystore | None = None
+
+    # -- configuration --
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = Config.load(self.paths.config_file)
+        return self._config
+
+    def save_config(self) -> None:
+        self.config.save(self.paths.config_file)
+
+    @property
+    def keystore(self) -> Keystore:
+        if self._keystore is None:
+            self._keystore = Keystore(self.paths.keys_dir)
+        return self._keystore
+
+    def want_json(self, flag: bool) -> bool:
+        return flag or self.json
+
+    # -- relays --
+
+    def relays(self, override: list[str] | None) -> list[str]:
+        relays = normalize_relays(override) if override else list(self.config.relays)
+        if not relays:
+            raise RelayError("no relays: add one with `mas relays add URL` or pass -r URL")
+        return relays
+
+    def pool(self, override: list[str] | None, auth: SecretKey | None = None) -> Pool:
+        t = self.config.timeouts
+        options = PoolOptions(connect_timeout=t.connect, ok_timeout=t.ok, eose_timeout=t.eose)
+        return Pool(self.relays(override), options=options, auth=auth)
+
+    # -- identities --
+
+    def identity_name(self, as_: str | None = None) -> str:
+        """``--as`` on the command, then on ``mas``, then the default, then the only one."""
+        name = as_ or self.as_name or self.config.identity
+        if name:
+            return name
+        identities = self.keystore.list()
+        if len(identities) == 1:
+            return identities[0].name
+        if not identities:
+            raise IdentityError("no identity yet: create one with `mas id new NAME`")
+        raise IdentityError("several identities and no default: pass --as NAME or `mas id use`")
+
+    def signer(self, as_: str | None = None, throwaway: bool = False) -> SecretKey:
+        """The secret key to sign with, unlocked once (prompting for the passphrase)."""
+        if throwaway:
+            secret = SecretKey.generate()
+            self.note(f"signing with a throwaway key {_npub(secret.public_hex)} (not stored)")
+            return secret
+        name = self.identity_name(as_)
+        self.keystore.get(name)  # "no such identity" before asking for a passphrase
+        return self.keystore.unlock(name, get_passphrase(f"Passphrase for {name}: "))
+
+    # -- messages on stderr --
+
+    def note(self, message: str) -> None:
+        self.err.print(message, style="dim", markup=False, highlight=False)
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
+
+    def status(self, message: str) -> contextlib.AbstractContextManager[Any]:
+        """A spinner on stderr while waiting, only when a person is watching."""
+        if self.err.is_terminal and not self.json:
+            return self.err.status(message)
+        return contextlib.nullcontext()
+
+    # -- stdout --
+
+    def emit_json(self, value: Any) -> None:
+        """One JSON line on stdout, flushed at once so pipes see it as it arrives."""
+        self.emit_line(orjson.dumps(value).decode())
+
+    def emit_line(self, text: str) -> None:
+        stream = self.out.file
+        stream.write(text + "\n")
+        stream.flush()
+
+
+def _console(stderr: bool) -> Console:
+    """A console that does not wrap tables at 80 columns when writing to a file or pipe."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, width=max(console.width, 160))
+    return console
+
+
+def _npub(pubkey: str) -> str:
+    from shieldmutual.shared import nip19
+
+    return nip19.npub_encode(pubkey)
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State(Paths.resolve())
+    return root.obj
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one command's coroutine on a fresh event loop."""
+    return asyncio.run(coro)
+
+
+def stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# ---- JSON values from stdin ------------------------------------------------------------
+
+MAX_VALUE = 4 * 2**20
+
+
+def read_json_values(stream: IO[str]) -> Iterator[tuple[int, Any]]:
+    """(line number, value) for each JSON value, one per line or spread over several lines.
+
+    A line that does not parse is joined with the next ones until the value is complete,
+    so pretty-printed JSON works too; what is still incomplete at the end is an error.
+    """
+    buffer = ""
+    start = 0
+    for number, line in enumerate(stream, 1):
+        if not buffer and not line.strip():
+            continue
+        if not buffer:
+            start = number
+        buffer += line
+        try:
+            value = orjson.loads(buffer)
+        except orjson.JSONDecodeError:
+            if len(buffer) > MAX_VALUE:
+                raise InvalidError(f"stdin line {start}: not valid JSON") from None
+            continue
+        buffer = ""
+        yield start, value
+    if buffer.strip():
+        try:
+            orjson.loads(buffer)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidError(f"stdin line {start}: not valid JSON ({exc})") from None
+
+
+async def aiter_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
+    """Consume a blocking iterator (stdin) in a daemon thread, as items arrive.
+
+    A daemon thread rather than ``to_thread``: a read blocked on a pipe that never closes
+    must not keep the process alive after the command has finished or failed.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    slots = threading.Semaphore(1024)  # back-pressure: at most this many items read ahead
+
+    def put(item: tuple[str, Any]) -> None:
+        slots.acquire()
+        loop.call_soon_threadsafe(queue.put_nowait, item)
+
+    def pump() -> None:
+        try:
+            for item in iterator:
+                put(("item", item))
+            put(("end", None))
+        except BaseException as exc:
+            with contextlib.suppress(RuntimeError):  # the loop may be closed already
+                put(("error", exc))
+
+    threading.Thread(target=pump, name="mas-stdin", daemon=True).start()
+    while True:
+        kind, value = await queue.get()
+        slots.release()
+        if kind == "end":
+            return
+        if kind == "error":
+            raise value
+        yield value

@@ -1,0 +1,414 @@
+"""`mas event`, `mas req`, `mas verify`: nak's generic commands.
+
+stdout carries only JSON lines (events, or results with --json), each flushed as it is
+written, so ``mas req ... | mas event -r other-relay`` re-publishes as events arrive.
+Everything for people (tables, progress, summaries) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+import typer
+
+from shieldmutual.client.cli import common, render
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool import EOSE, Pool, PublishReport, RelayState
+from shieldmutual.client.timeparse import parse_time
+from shieldmutual.shared import event as event_mod
+from shieldmutual.shared import nip19
+from shieldmutual.shared.errors import EncodingError, EventError, InvalidError
+from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.keys import SecretKey
+
+app = typer.Typer()
+
+MAX_IN_FLIGHT = 64
+
+
+# ---- pure helpers (unit-tested) -------------------------------------------------------
+
+
+def parse_tag(text: str) -> list[str]:
+    """``key=value`` -> ``[key, value]``; ``key=v1;v2;v3`` -> ``[key, v1, v2, v3]`` (nak)."""
+    key, sep, rest = text.partition("=")
+    if not key:
+        raise InvalidError(f"tag {text!r} must look like key=value")
+    return [key, *rest.split(";")] if sep else [key]
+
+
+def pubkey_hex(text: str) -> str:
+    """A public key from hex, npub or nprofile."""
+    value = text.strip()
+    lowered = value.lower()
+    if lowered.startswith(("npub1", "nprofile1", "nostr:")):
+        kind, decoded = nip19.decode(value)
+        if kind == "npub" and isinstance(decoded, str):
+            return decoded
+        if isinstance(decoded, nip19.Profile):
+            return decoded.pubkey
+        raise EncodingError(f"expected a public key, got {kind}")
+    return _hex64(value, "public key")
+
+
+def event_id_hex(text: str) -> str:
+    """An event id from hex, note or nevent."""
+    value = text.strip()
+    lowered = value.lower()
+    if lowered.startswith(("note1", "nevent1", "nostr:")):
+        kind, decoded = nip19.decode(value)
+        if kind == "note" and isinstance(decoded, str):
+            return decoded
+        if isinstance(decoded, nip19.EventPointer):
+            return decoded.id
+        raise EncodingError(f"expected an event id, got {kind}")
+    return _hex64(value, "event id")
+
+
+def _hex64(value: str, what: str) -> str:
+    lowered = value.lower()
+    if len(lowered) != 64 or any(c not in "0123456789abcdef" for c in lowered):
+        raise EncodingError(f"{what} must be 64 hex characters or NIP-19 ({value[:20]!r})")
+    return lowered
+
+
+def build_filter(
+    *,
+    kinds: Iterable[int] = (),
+    authors: Iterable[str] = (),
+    ids: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = None,
+    search: str | None = None,
+    now: int | None = None,
+) -> Filter:
+    """A filter from `mas req` flags. A tag without ``=`` is a hashtag (``#t``)."""
+    data: dict[str, Any] = {}
+    if kinds:
+        data["kinds"] = sorted(set(kinds))
+    if authors:
+        data["authors"] = sorted({pubkey_hex(a) for a in authors})
+    if ids:
+        data["ids"] = sorted({event_id_hex(i) for i in ids})
+    for text in tags:
+        key, sep, value = text.partition("=")
+        if not sep:
+            key, value = "t", text
+        if len(key) != 1 or not key.isalpha():
+            raise InvalidError(f"tag filter {text!r}: the key must be one letter (e.g. t=food)")
+        if key == "p":
+            value = pubkey_hex(value)
+        elif key == "e":
+            value = event_id_hex(value)
+        data.setdefault("#" + key, []).append(value)
+    if since is not None:
+        data["since"] = parse_time(since, now)
+    if until is not None:
+        data["until"] = parse_time(until, now)
+    if limit is not None:
+        data["limit"] = limit
+    if search is not None:
+        data["search"] = search
+    return Filter.from_dict(data)
+
+
+TEMPLATE_FIELDS = frozenset({"kind", "content", "tags", "created_at"})
+
+
+def event_from_stdin(
+    value: Any,
+    *,
+    signer: Any,
+    kind: int | None,
+    tags: list[list[str]],
+    created_at: int | None,
+) -> Event:
+    """A signed event from one stdin JSON value.
+
+    A complete signed event is passed on unchanged (after checking it) unless flags change
+    it; anything else is a template (kind, content, tags, created_at) that flags extend
+    and ``signer()`` signs.
+    """
+    if not isinstance(value, dict):
+        raise EventError("each stdin value must be a JSON object (an event or a template)")
+    changes = kind is not None or bool(tags) or created_at is not None
+    if "sig" in value and "id" in value and not changes:
+        event = Event.from_dict(value)
+        event.verify()
+        return event
+    base_tags = value.get("tags", [])
+    if not isinstance(base_tags, list):
+        raise EventError("event tags must be an array")
+    the_kind = kind if kind is not None else value.get("kind", 1)
+    when = created_at if created_at is not None else value.get("created_at")
+    content = value.get("content", "")
+    return event_mod.sign(signer(), the_kind, content, [*base_tags, *tags], when)
+
+
+# ---- mas event ----------------------------------------------------------------------------
+
+KindOpt = Annotated[int | None, typer.Option("-k", "--kind", help="Event kind (default 1).")]
+MinAcksOpt = Annotated[
+    int,
+    typer.Option("--min-acks", min=0, help="Exit 0 only if this many relays accept each event."),
+]
+
+
+@app.command("event")
+def event_cmd(
+    ctx: typer.Context,
+    kind: KindOpt = None,
+    content: Annotated[str | None, typer.Option("-c", "--content", help="Content.")] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option("-t", "--tag", metavar="KEY=VALUE", help="Tag; KEY=v1;v2 for more values."),
+    ] = None,
+    e: Annotated[
+        list[str] | None, typer.Option("-e", metavar="ID", help="Shortcut for -t e=ID.")
+    ] = None,
+    p: Annotated[
+        list[str] | None, typer.Option("-p", metavar="PUBKEY", help="Shortcut for -t p=PUBKEY.")
+    ] = None,
+    d: Annotated[str | None, typer.Option("-d", help="Shortcut for -t d=VALUE.")] = None,
+    created_at: Annotated[
+        str | None, typer.Option("--created-at", help="Time, e.g. 'now', '1h ago', unix.")
+    ] = None,
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOpt = 1,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Sign and print, do not publish.")
+    ] = False,
+    throwaway: Annotated[
+        bool, typer.Option("--throwaway", help="Sign with a fresh key that is not stored.")
+    ] = False,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Sign an event from flags, or events from JSON on stdin, and publish to every relay.
+
+    stdout: the signed event JSON (one line each); with --json, one result line per relay.
+    stderr: a table of what each relay said. Events on stdin are read when stdin is not a
+    terminal and -c is not given: complete signed events are passed on unchanged (unless
+    -k/-t/--created-at change them), templates are signed.
+    """
+    state = common.state(ctx)
+    json_out = state.want_json(json_)
+    extra_tags = [parse_tag(t) for t in tag or []]
+    extra_tags += [["e", event_id_hex(x)] for x in e or []]
+    extra_tags += [["p", pubkey_hex(x)] for x in p or []]
+    if d is not None:
+        extra_tags.append(["d", d])
+    when = parse_time(created_at) if created_at is not None else None
+    relays = None if dry_run else state.relays(relay)
+
+    secret: list[SecretKey] = []
+
+    def signer() -> SecretKey:
+        if not secret:
+            secret.append(state.signer(as_, throwaway))
+        return secret[0]
+
+    from_stdin = content is None and not common.stdin_is_terminal()
+
+    async def events() -> Any:
+        if from_stdin:
+            async for line, value in common.aiter_thread(common.read_json_values(sys.stdin)):
+                try:
+                    yield event_from_stdin(
+                        value, signer=signer, kind=kind, tags=extra_tags, created_at=when
+                    )
+                except InvalidError as exc:
+                    raise type(exc)(f"stdin line {line}: {exc}") from None
+            return
+        yield event_mod.sign(signer(), 1 if kind is None else kind, content or "", extra_tags, when)
+
+    failures = common.run(_publish_all(state, events(), relays, min_acks, json_out, from_stdin))
+    if failures:
+        raise RelayError(
+            f"{failures} event(s) reached fewer than {min_acks} relay(s)"
+            if failures > 1 or from_stdin
+            else f"fewer than {min_acks} relay(s) accepted the event"
+        )
+
+
+async def _publish_all(
+    state: common.State,
+    events: Any,
+    relays: list[str] | None,
+    min_acks: int,
+    json_out: bool,
+    many: bool,
+) -> int:
+    """Publish as events arrive, up to MAX_IN_FLIGHT at once; the number that failed."""
+    count = failures = 0
+    if relays is None:  # --dry-run
+        async for event in events:
+            state.emit_line(event.to_json().decode())
+            count += 1
+        if not count:
+            raise InvalidError("no events on stdin")
+        return 0
+    slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+    def show(report: PublishReport) -> None:
+        nonlocal failures
+        failures += not report.ok(min_acks)
+        if json_out:
+            for r in report.results:
+                state.emit_json(r.to_dict())
+        elif many:
+            render.print_stderr(state.err, render.publish_line(report, min_acks))
+        else:
+            render.print_stderr(state.err, render.publish_table(report, min_acks))
+
+    async def one(pool: Pool, event: Event) -> None:
+        try:
+            show(await pool.publish(event))
+        finally:
+            slots.release()
+
+    pending: set[asyncio.Task[None]] = set()
+    async with state.pool(relays) as pool:
+        try:
+            async for event in events:
+                if not json_out:
+                    state.emit_line(event.to_json().decode())
+                await slots.acquire()
+                count += 1
+                if many:
+                    task = asyncio.get_running_loop().create_task(one(pool, event))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                else:
+                    with state.status(f"publishing to {len(relays)} relays…"):
+                        await one(pool, event)
+        finally:
+            # Bad input stops reading, but what was already sent still gets its answers.
+            if pending:
+                await asyncio.gather(*pending)
+    if not count:
+        raise InvalidError("no events on stdin (or pass -c CONTENT)")
+    return failures
+
+
+# ---- mas req ------------------------------------------------------------------------------
+
+
+@app.command("req")
+def req_cmd(
+    ctx: typer.Context,
+    kind: Annotated[list[int] | None, typer.Option("-k", "--kind", help="Kind (repeat).")] = None,
+    author: Annotated[
+        list[str] | None,
+        typer.Option("-a", "--author", metavar="PUBKEY", help="Author, hex or npub (repeat)."),
+    ] = None,
+    id_: Annotated[
+        list[str] | None,
+        typer.Option("-i", "--id", metavar="ID", help="Event id, hex or note (repeat)."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-t", "--tag", metavar="X=VALUE", help="Tag filter #X (repeat); a bare VALUE is #t."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="e.g. '2 days ago', 1h, 2024-05-01.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Same forms as --since.")] = None,
+    limit: Annotated[int | None, typer.Option("-l", "--limit", min=0)] = None,
+    search: Annotated[str | None, typer.Option("--search", help="NIP-50 search.")] = None,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="Keep following new events after the stored ones.")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.1, help="Seconds to wait for EOSE.")
+    ] = None,
+    relay: common.RelayOption = None,
+) -> None:
+    """Query relays; verified, de-duplicated events as JSON lines on stdout.
+
+    Without --stream it stops when every relay has sent its stored events (EOSE) or timed
+    out, and exits 3 if none answered. With --stream it follows new events, reconnecting
+    to relays that drop and resuming without loss, until interrupted.
+    """
+    state = common.state(ctx)
+    flt = build_filter(
+        kinds=kind or (),
+        authors=author or (),
+        ids=id_ or (),
+        tags=tag or (),
+        since=since,
+        until=until,
+        limit=limit,
+        search=search,
+    )
+    relays = state.relays(relay)
+
+    async def go() -> bool:
+        async with state.pool(relays) as pool:
+            sub = pool.subscribe([flt], stream=stream, eose_timeout=timeout)
+            async with sub:
+                with state.status(f"waiting for {len(relays)} relays…") as spinner:
+                    async for item in sub.items():
+                        if item is EOSE:
+                            if spinner is not None:
+                                spinner.stop()
+                            if stream:
+                                state.note("end of stored events; following new ones")
+                            continue
+                        state.emit_line(item.to_json().decode())  # type: ignore[union-attr]
+            render.print_stderr(state.err, render.subscription_summary(sub))
+            return any(s.status == RelayState.EOSE for s in sub.stats.values())
+
+    if not common.run(go()):
+        raise RelayError("no relay answered")
+
+
+# ---- mas verify ---------------------------------------------------------------------------
+
+
+@app.command("verify")
+def verify_cmd(ctx: typer.Context, json_: common.JsonOption = False) -> None:
+    """Check the id and signature of each event on stdin.
+
+    Valid events are passed through to stdout unchanged, so it can sit in a pipe; each
+    invalid one is reported on stderr. With --json: one result line per event instead.
+    Exits 1 if any event is invalid.
+    """
+    state = common.state(ctx)
+    json_out = state.want_json(json_)
+    total = bad = 0
+    for line, value in common.read_json_values(sys.stdin):
+        total += 1
+        event_id = value.get("id") if isinstance(value, dict) else None
+        try:
+            event = Event.from_dict(value)
+            event.verify()
+        except InvalidError as exc:
+            bad += 1
+            if json_out:
+                state.emit_json({"id": event_id, "valid": False, "error": str(exc)})
+            else:
+                state.err.print(
+                    f"invalid (stdin line {line}) {event_id or ''}: {exc}",
+                    style="red",
+                    markup=False,
+                    highlight=False,
+                )
+            continue
+        if json_out:
+            state.emit_json({"id": event.id, "valid": True, "error": None})
+        else:
+            state.emit_line(event.to_json().decode())
+    if not total:
+        raise InvalidError("no events on stdin")
+    state.note(f"{total - bad} valid, {bad} invalid")
+    if bad:
+        raise typer.Exit(common.EXIT_FAILURE)

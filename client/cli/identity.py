@@ -1,0 +1,238 @@
+"""`mas id`: identities are keypairs, kept only as NIP-49 ncryptsec."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from shieldmutual.client.cli import common, render
+from shieldmutual.client.errors import IdentityError
+from shieldmutual.client.keystore import Identity, get_passphrase, parse_secret
+from shieldmutual.shared import nip19
+from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.keys import SecretKey
+
+app = typer.Typer(
+    help="Identities: create, import, list, choose, show, export, remove.",
+    no_args_is_help=True,
+)
+
+NameArg = Annotated[str | None, typer.Argument(metavar="NAME", help="Identity name.")]
+
+
+def _describe(state: common.State, ident: Identity) -> dict[str, object]:
+    return {
+        "name": ident.name,
+        "npub": ident.npub,
+        "pubkey": ident.pubkey,
+        "default": ident.name == state.config.identity,
+        "throwaway": ident.throwaway,
+        "created_at": ident.created_at,
+    }
+
+
+def _store(state: common.State, name: str | None, secret: SecretKey, **kw: bool) -> Identity:
+    name = name or state.keystore.suggest_name(secret.public_hex)
+    if state.keystore.exists(name):  # before the passphrase prompt, not after
+        raise IdentityError(f"an identity named {name!r} already exists")
+    passphrase = get_passphrase(f"New passphrase for {name}: ", confirm=True)
+    return state.keystore.add(name, secret, passphrase, **kw)
+
+
+def _made_default_if_first(state: common.State, ident: Identity) -> None:
+    if state.config.identity is None or not state.keystore.exists(state.config.identity):
+        state.config.identity = ident.name
+        state.save_config()
+
+
+def _report(state: common.State, ident: Identity, verb: str, json_: bool) -> None:
+    if state.want_json(json_):
+        state.emit_json(_describe(state, ident))
+        return
+    default = " (default)" if ident.name == state.config.identity else ""
+    state.out.print(f"{verb} identity {ident.name}{default}", markup=False)
+    state.out.print(ident.npub, markup=False)
+
+
+@app.command("new")
+def new(
+    ctx: typer.Context,
+    name: NameArg = None,
+    throwaway: Annotated[
+        bool,
+        typer.Option(
+            "--throwaway",
+            help="A one-off key: not stored unless NAME is given (then marked throwaway).",
+        ),
+    ] = False,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="With --throwaway and no NAME: print the nsec too.")
+    ] = False,
+    json_: common.JsonOption = False,
+) -> None:
+    """Create a new keypair. The secret is sealed with your passphrase (or MAS_PASSPHRASE)."""
+    state = common.state(ctx)
+    secret = SecretKey.generate()
+    if throwaway and name is None:
+        npub = nip19.npub_encode(secret.public_hex)
+        nsec = nip19.nsec_encode(secret.secret) if reveal else None
+        if state.want_json(json_):
+            state.emit_json({"npub": npub, "pubkey": secret.public_hex, "nsec": nsec})
+        else:
+            state.out.print(npub, markup=False)
+            if nsec:
+                state.out.print(nsec, markup=False)
+        state.note("throwaway key: not stored" + ("" if reveal else "; --reveal prints its nsec"))
+        return
+    ident = _store(state, name, secret, throwaway=throwaway, handled_securely=True)
+    _made_default_if_first(state, ident)
+    _report(state, ident, "created", json_)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    name: NameArg = None,
+    secret: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[SECRET]",
+            help="nsec, hex or ncryptsec. Better left out: it is then read from a prompt "
+            "or stdin, and stays out of shell history.",
+        ),
+    ] = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Import a secret key (nsec, hex or ncryptsec) from a prompt or stdin."""
+    state = common.state(ctx)
+    if secret is not None:
+        state.warn(
+            "a secret on the command line can leak through shell history and process "
+            "lists; prefer the prompt or stdin"
+        )
+        text = secret
+    elif common.stdin_is_terminal():
+        import getpass
+
+        text = getpass.getpass("Secret key (nsec, hex or ncryptsec): ")
+    else:
+        text = next((line for line in sys.stdin if line.strip()), "")
+    if not text.strip():
+        raise InvalidError("no secret key given (stdin was empty)")
+    parsed = parse_secret(text)
+    if parsed.ncryptsec is not None:
+        target = name
+        if target is None:
+            # Open it once to learn the public key the suggested name is made from.
+            from shieldmutual.shared import nip49
+
+            passphrase = get_passphrase("Passphrase of this ncryptsec: ")
+            pub = SecretKey(nip49.decrypt(parsed.ncryptsec, passphrase)).public_hex
+            target = state.keystore.suggest_name(pub)
+        else:
+            passphrase = get_passphrase("Passphrase of this ncryptsec: ")
+        ident = state.keystore.add_ncryptsec(target, parsed.ncryptsec, passphrase)
+    else:
+        assert parsed.secret is not None
+        ident = _store(state, name, parsed.secret, handled_securely=False)
+    _made_default_if_first(state, ident)
+    _report(state, ident, "imported", json_)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_: common.JsonOption = False) -> None:
+    """List identities; * marks the default."""
+    state = common.state(ctx)
+    identities = state.keystore.list()
+    if state.want_json(json_):
+        for ident in identities:
+            state.emit_json(_describe(state, ident))
+        return
+    if not identities:
+        state.note("no identities yet: create one with `mas id new NAME`")
+        return
+    state.out.print(render.identity_table(identities, state.config.identity))
+
+
+@app.command("use")
+def use(ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME")]) -> None:
+    """Make NAME the default identity."""
+    state = common.state(ctx)
+    ident = state.keystore.get(name)
+    state.config.identity = ident.name
+    state.save_config()
+    state.note(f"default identity is now {ident.name}")
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: NameArg = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Show an identity's npub and nprofile (with up to three of your relays)."""
+    state = common.state(ctx)
+    ident = state.keystore.get(name or state.identity_name(as_))
+    nprofile = ident.nprofile(state.config.relays[:3])
+    if state.want_json(json_):
+        state.emit_json({**_describe(state, ident), "nprofile": nprofile})
+        return
+    for label, value in (
+        ("name", ident.name),
+        ("npub", ident.npub),
+        ("pubkey", ident.pubkey),
+        ("nprofile", nprofile),
+    ):
+        state.out.print(f"{label:9}{value}", markup=False)
+
+
+def _confirm(state: common.State, question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not common.stdin_is_terminal():
+        raise InvalidError("this needs a confirmation: run it in a terminal or add --yes")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(common.EXIT_FAILURE)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    name: NameArg = None,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Print the secret key in clear (nsec).")
+    ] = False,
+    yes: common.YesOption = False,
+    as_: common.AsOption = None,
+) -> None:
+    """Print the ncryptsec (safe to back up); with --reveal, the nsec in clear."""
+    state = common.state(ctx)
+    name = name or state.identity_name(as_)
+    if not reveal:
+        state.emit_line(state.keystore.ncryptsec(name))
+        return
+    state.keystore.get(name)
+    _confirm(state, f"Print the secret key of {name} in clear?", yes)
+    secret = state.keystore.unlock(name, get_passphrase(f"Passphrase for {name}: "))
+    state.warn("anyone who sees this nsec can act as you; keep it off screens and logs")
+    state.emit_line(nip19.nsec_encode(secret.secret))
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    yes: common.YesOption = False,
+) -> None:
+    """Delete an identity's key file (export it first if you may need it again)."""
+    state = common.state(ctx)
+    ident = state.keystore.get(name)
+    _confirm(state, f"Delete identity {ident.name} ({ident.npub}) for good?", yes)
+    state.keystore.remove(name)
+    if state.config.identity == name:
+        state.config.identity = None
+        state.save_config()
+    state.note(f"removed identity {name}")

@@ -1,0 +1,87 @@
+"""`mas relays`: the default relay list in the config file, and relay health checks."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from shieldmutual.client.cli import common, render
+from shieldmutual.client.config import normalize_relay_url, normalize_relays
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.relayinfo import check_relay
+
+app = typer.Typer(help="The relays mas uses by default, and their health.", no_args_is_help=True)
+
+UrlsArg = Annotated[list[str], typer.Argument(metavar="URL...", help="Relay URLs.")]
+
+
+def _show(state: common.State, json_: bool) -> None:
+    if state.want_json(json_):
+        for url in state.config.relays:
+            state.emit_json({"relay": url})
+    elif state.config.relays:
+        state.out.print(render.relay_list_table(state.config.relays))
+    else:
+        state.note("no relays configured: add one with `mas relays add URL`")
+
+
+@app.command("add")
+def add(ctx: typer.Context, urls: UrlsArg, json_: common.JsonOption = False) -> None:
+    """Add relays to the default list."""
+    state = common.state(ctx)
+    state.config.relays = normalize_relays([*state.config.relays, *urls])
+    state.save_config()
+    _show(state, json_)
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, urls: UrlsArg, json_: common.JsonOption = False) -> None:
+    """Remove relays from the default list."""
+    state = common.state(ctx)
+    gone = {normalize_relay_url(u) for u in urls}
+    missing = gone - set(state.config.relays)
+    if missing:
+        raise RelayError(f"not in the relay list: {', '.join(sorted(missing))}")
+    state.config.relays = [r for r in state.config.relays if r not in gone]
+    state.save_config()
+    _show(state, json_)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_: common.JsonOption = False) -> None:
+    """Show the default relays."""
+    _show(common.state(ctx), json_)
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    urls: Annotated[
+        list[str] | None, typer.Argument(metavar="[URL...]", help="Default: your relays.")
+    ] = None,
+    relay: common.RelayOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per relay.")] = 5.0,
+    json_: common.JsonOption = False,
+) -> None:
+    """NIP-11 document, supported NIPs and round-trip time of each relay.
+
+    Exits 3 when any relay cannot be reached.
+    """
+    state = common.state(ctx)
+    targets = state.relays([*(urls or []), *(relay or [])] or None)
+
+    async def go() -> list:
+        with state.status(f"checking {len(targets)} relays…"):
+            return await asyncio.gather(*(check_relay(u, timeout) for u in targets))
+
+    checks = common.run(go())
+    if state.want_json(json_):
+        for c in checks:
+            state.emit_json(c.to_dict())
+    else:
+        state.out.print(render.relay_check_table(checks))
+    failed = [c.relay for c in checks if not c.ok]
+    if failed:
+        raise RelayError(f"unreachable: {', '.join(failed)}")

@@ -1,0 +1,143 @@
+"""Rich rendering for people. Functions take the console to print on; nothing is global."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from shieldmutual.client.keystore import Identity
+from shieldmutual.client.pool import PublishReport, RelayState, Status, Subscription
+from shieldmutual.client.relayinfo import RelayCheck
+
+STATUS_STYLE = {
+    Status.ACCEPTED: "green",
+    Status.DUPLICATE: "cyan",
+    Status.REJECTED: "red",
+    Status.TIMEOUT: "yellow",
+    Status.UNREACHABLE: "red",
+}
+STATE_STYLE = {
+    RelayState.EOSE: "green",
+    RelayState.WAITING: "cyan",
+    RelayState.CONNECTING: "cyan",
+    RelayState.TIMEOUT: "yellow",
+    RelayState.UNREACHABLE: "red",
+    RelayState.CLOSED: "red",
+}
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def publish_table(report: PublishReport, min_acks: int) -> Table:
+    ok = report.ok(min_acks)
+    title = Text.assemble(
+        ("event ", "bold"),
+        (report.event.id, ""),
+        (f"  {report.acks}/{len(report.results)} relays hold it", "green" if ok else "red"),
+    )
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("relay", overflow="fold")
+    table.add_column("result")
+    table.add_column("message", overflow="fold")
+    table.add_column("time", justify="right")
+    for r in report.results:
+        style = STATUS_STYLE[r.status]
+        table.add_row(r.relay, Text(str(r.status), style=style), r.message, _ms(r.elapsed))
+    return table
+
+
+def publish_line(report: PublishReport, min_acks: int) -> Text:
+    """One line per event when many are published (e.g. events piped from `mas req`)."""
+    ok = report.ok(min_acks)
+    text = Text.assemble(
+        ("ok  " if ok else "FAIL", "green" if ok else "red"),
+        f" {report.event.id} {report.acks}/{len(report.results)}",
+    )
+    for r in report.results:
+        if not r.ok:
+            text.append(f"  {r.relay}: {r.status}", style=STATUS_STYLE[r.status])
+            if r.message:
+                text.append(f" ({r.message})")
+    return text
+
+
+def identity_table(identities: Sequence[Identity], default: str | None) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("")
+    table.add_column("name", style="bold")
+    table.add_column("npub", overflow="fold")
+    table.add_column("created")
+    table.add_column("")
+    for ident in identities:
+        created = time.strftime("%Y-%m-%d", time.localtime(ident.created_at))
+        table.add_row(
+            "*" if ident.name == default else "",
+            ident.name,
+            ident.npub,
+            created,
+            "throwaway" if ident.throwaway else "",
+        )
+    return table
+
+
+def relay_list_table(relays: Iterable[str]) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("relay")
+    for url in relays:
+        table.add_row(url)
+    return table
+
+
+def relay_check_table(checks: Sequence[RelayCheck]) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("relay", overflow="fold")
+    table.add_column("status")
+    table.add_column("name", overflow="fold")
+    table.add_column("software", overflow="fold")
+    table.add_column("NIPs", overflow="fold")
+    table.add_column("connect", justify="right")
+    table.add_column("rtt", justify="right")
+    for c in checks:
+        status = Text("ok", style="green") if c.ok else Text(c.error or "failed", style="red")
+        software = " ".join(
+            str(c.info[k]) for k in ("software", "version") if isinstance(c.info.get(k), str)
+        )
+        name = str(c.info.get("name", "")) if c.info else Text(c.info_error, style="dim")
+        table.add_row(
+            c.relay,
+            status,
+            name,
+            software,
+            ", ".join(map(str, c.nips)),
+            "" if c.connect_ms is None else f"{c.connect_ms:.0f} ms",
+            "" if c.rtt_ms is None else f"{c.rtt_ms:.0f} ms",
+        )
+    return table
+
+
+def subscription_summary(sub: Subscription) -> Text:
+    """``12 events from 3 relays; ws://x: timeout`` for stderr at the end of `mas req`."""
+    text = Text(f"{sub.received} events from {len(sub.stats)} relays")
+    extra = []
+    if sub.duplicates:
+        extra.append(f"{sub.duplicates} duplicates dropped")
+    if sub.invalid:
+        extra.append(f"{sub.invalid} invalid dropped")
+    if extra:
+        text.append(" (" + ", ".join(extra) + ")")
+    for stats in sub.stats.values():
+        if stats.status not in (RelayState.EOSE, RelayState.WAITING):
+            text.append(f"; {stats.relay}: {stats.status}", style=STATE_STYLE[stats.status])
+            if stats.message:
+                text.append(f" ({stats.message})")
+    return text
+
+
+def print_stderr(console: Console, renderable: Text | Table | str) -> None:
+    console.print(renderable, markup=False, highlight=False)
