@@ -77,6 +77,7 @@ from shieldmutual.shared.messages import (
 log = logging.getLogger("shieldmutual.client.pool")
 
 AUTH_KIND = 22242
+TRANSIENT_CLOSED = frozenset({"error", "rate-limited"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +400,7 @@ class RelayConnection:
             if msg.message.startswith("auth-required:") and self.auth_key is not None:
                 self._spawn(self._retry_req_after_auth(msg.subscription_id, sub, msg.message))
             else:
-                sub._on_closed(self.url, msg.message)
+                self._closed_by_relay(msg.subscription_id, sub, msg.message)
         elif isinstance(msg, RelayNotice):
             log.info("%s: NOTICE %s", self.url, msg.message)
         elif isinstance(msg, RelayAuth):
@@ -435,8 +436,16 @@ class RelayConnection:
         ws = self._ws
         if ws is not None and await self._wait_authed() and self._subs.get(sub_id) is sub:
             await self._send_req(ws, sub_id, sub)
-        else:
-            sub._on_closed(self.url, message)
+        elif self._subs.get(sub_id) is sub:
+            self._closed_by_relay(sub_id, sub, message)
+
+    def _closed_by_relay(self, sub_id: str, sub: Subscription, message: str) -> None:
+        """CLOSED: a refusal (auth-required, restricted, blocked, invalid...) is final for
+        this relay; a transient one (``error:``, ``rate-limited:``) is tried again on the
+        next reconnect, as a relay that is shutting down may send it."""
+        if message.partition(":")[0] not in TRANSIENT_CLOSED:
+            del self._subs[sub_id]
+        sub._on_closed(self.url, message)
 
     # -- outgoing --
 
@@ -629,6 +638,8 @@ class Subscription:
         """Send CLOSE to every relay and end iteration (events already queued still come)."""
         if self._stop():
             await self._detach_all()
+        elif self._closing is not None:
+            await asyncio.gather(self._closing, return_exceptions=True)
 
     async def __aenter__(self) -> Subscription:
         return await self.start()
@@ -685,7 +696,7 @@ class Subscription:
     def _on_req_sent(self, url: str) -> None:
         stats = self.stats[url]
         stats.req_eosed = False
-        if stats.status in (RelayState.CONNECTING, RelayState.UNREACHABLE):
+        if stats.status in (RelayState.CONNECTING, RelayState.UNREACHABLE, RelayState.CLOSED):
             stats.status = RelayState.WAITING
             stats.message = ""
 
@@ -727,8 +738,6 @@ class Subscription:
 
     def _on_unreachable(self, url: str, message: str) -> None:
         stats = self.stats[url]
-        if stats.status == RelayState.CLOSED:
-            return
         stats.status = RelayState.UNREACHABLE
         stats.message = message
         if not stats.answered:
@@ -737,8 +746,6 @@ class Subscription:
 
     def _on_disconnect(self, url: str, last_alive: float) -> None:
         stats = self.stats[url]
-        if stats.status == RelayState.CLOSED:
-            return
         if stats.req_eosed:
             stats.resume_since = max(0, int(last_alive) - self._pool.options.resume_slack)
         stats.req_eosed = False
