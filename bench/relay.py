@@ -286,11 +286,27 @@ logging:
 """
 
 
+MAS_RELAY_CONFIG = """\
+# Written by bench/relay.py. Fairness: the per-connection rate limits are off (nostr-relay
+# runs without any); everything else is mas-relay's default.
+[rate_limits]
+events_per_second = 0
+reqs_per_second = 0
+
+[server]
+uvloop = {uvloop}
+log_level = "WARNING"
+"""
+
+
 class Relay:
-    def __init__(self, name: str, exe: str, config: str | None = None) -> None:
+    def __init__(
+        self, name: str, exe: str, config: str | None = None, uvloop: bool = False
+    ) -> None:
         self.name = name
         self.exe = exe
         self.config = config
+        self.uvloop = uvloop
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -299,7 +315,11 @@ class Relay:
         if self.name == "ours":
             argv = [self.exe, "--host", _load.HOST, "--port", str(self.port)]
             argv += ["--db", str(workdir / "relay.db")]
-            return argv + (["--config", self.config] if self.config else [])
+            config = self.config
+            if config is None:
+                config = str(workdir / "mas-relay.toml")
+                Path(config).write_text(MAS_RELAY_CONFIG.format(uvloop=str(self.uvloop).lower()))
+            return [*argv, "--config", config]
         cfg = workdir / "nostr-relay.yaml"
         cfg.write_text(
             NOSTR_RELAY_CONFIG.format(db=workdir / "nostr.sqlite3", host=_load.HOST, port=self.port)
@@ -1084,7 +1104,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: small N everywhere")
     p.add_argument("--relays", default="ours,nostr-relay", help="comma list: ours, nostr-relay")
     p.add_argument("--mas-relay", help="mas-relay executable (default: next to this python)")
-    p.add_argument("--mas-relay-config", help="--config FILE passed to mas-relay")
+    p.add_argument(
+        "--mas-relay-config", help="--config FILE for mas-relay (default: rate limits off)"
+    )
+    p.add_argument("--ours-uvloop", action="store_true", help="run mas-relay with uvloop = true")
     p.add_argument("--nostr-relay", help=f"nostr-relay executable (default {DEFAULT_NOSTR_RELAY})")
     p.add_argument("--scenarios", default="ingest,query,fanout,connections")
     p.add_argument("--events", type=int, help="ingest N (default 20000; quick 2000)")
@@ -1132,11 +1155,14 @@ async def amain(args: argparse.Namespace) -> int:
             if broken:
                 print(f"ours: {exe} --help failed ({broken}); skipped")
             elif exe:
-                relays.append(Relay("ours", exe, args.mas_relay_config))
-                print(
-                    f"ours: {exe}"
-                    + (f" --config {args.mas_relay_config}" if args.mas_relay_config else "")
+                relays.append(Relay("ours", exe, args.mas_relay_config, args.ours_uvloop))
+                how = (
+                    f"--config {args.mas_relay_config}"
+                    if args.mas_relay_config
+                    else f"rate limits off, uvloop {'on' if args.ours_uvloop else 'off'}, "
+                    "log level WARNING, other settings default"
                 )
+                print(f"ours: {exe} ({how})")
             else:
                 print("ours: mas-relay not found (pass --mas-relay PATH); skipped")
         elif name == "nostr-relay":
