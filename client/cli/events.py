@@ -16,7 +16,7 @@ import typer
 
 from shieldmutual.client.cli import common, render
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.pool import EOSE, Pool, PublishReport, RelayState
+from shieldmutual.client.pool import EOSE, Pool, PublishReport
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip19
@@ -365,7 +365,7 @@ def req_cmd(
                             continue
                         state.emit_line(item.to_json().decode())  # type: ignore[union-attr]
             render.print_stderr(state.err, render.subscription_summary(sub))
-            return any(s.status == RelayState.EOSE for s in sub.stats.values())
+            return any(s.eose_after is not None for s in sub.stats.values())
 
     if not common.run(go()):
         raise RelayError("no relay answered")

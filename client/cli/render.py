@@ -132,7 +132,8 @@ def subscription_summary(sub: Subscription) -> Text:
     if extra:
         text.append(" (" + ", ".join(extra) + ")")
     for stats in sub.stats.values():
-        if stats.status not in (RelayState.EOSE, RelayState.WAITING):
+        done = stats.status == RelayState.CLOSED and stats.eose_after is not None
+        if stats.status not in (RelayState.EOSE, RelayState.WAITING) and not done:
             text.append(f"; {stats.relay}: {stats.status}", style=STATE_STYLE[stats.status])
             if stats.message:
                 text.append(f" ({stats.message})")
