@@ -90,6 +90,7 @@ class PoolOptions:
     backoff_base: float = 0.25
     backoff_max: float = 30.0
     resume_slack: int = 60
+    rate_limit_wait: float = 30.0  # keep retrying a "rate-limited:" publish this long
     ping_interval: float | None = 20.0
     max_message_size: int = 4 * 2**20
 
@@ -514,10 +515,19 @@ class RelayConnection:
             return PublishResult(self.url, event.id, status, message, time.monotonic() - start)
 
         frame = ClientEvent(event).encode()
+        delay = self.options.backoff_base
         try:
             ok = await self._send_and_wait_ok(event.id, frame)
             needs_auth = not ok.accepted and ok.prefix == "auth-required"
             if needs_auth and self.auth_key is not None and await self._wait_authed():
+                ok = await self._send_and_wait_ok(event.id, frame)
+            # rate-limited: slow down and try again, within the rate_limit_wait budget.
+            while not ok.accepted and ok.prefix == "rate-limited":
+                pause = delay * random.uniform(0.5, 1.0)
+                if time.monotonic() - start + pause > self.options.rate_limit_wait:
+                    break
+                await asyncio.sleep(pause)
+                delay = min(delay * 2, 5.0)
                 ok = await self._send_and_wait_ok(event.id, frame)
         except _RelayDown as exc:
             return result(Status.TIMEOUT if exc.timed_out else Status.UNREACHABLE, str(exc))

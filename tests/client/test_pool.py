@@ -212,6 +212,29 @@ def test_publish_after_the_relay_dropped_us_reconnects(fake_relay: Any, until: A
     asyncio.run(go())
 
 
+def test_rate_limited_publish_is_retried(fake_relay: Any) -> None:
+    answers = iter([(False, "rate-limited: slow down"), (False, "rate-limited: again")])
+
+    def ok(event: dict[str, Any]) -> tuple[bool, str]:
+        return next(answers, (True, ""))
+
+    async def go() -> None:
+        async with fake_relay(ok=ok) as relay, Pool([relay.url], options=FAST) as pool:
+            report = await pool.publish(note("patient"))
+            assert report.results[0].status is Status.ACCEPTED
+            assert len(relay.events) == 3
+        stubborn = PoolOptions(backoff_base=0.05, rate_limit_wait=0.3)
+        async with (
+            fake_relay(ok=lambda e: (False, "rate-limited: no")) as relay,
+            Pool([relay.url], options=stubborn) as pool,
+        ):
+            result = (await pool.publish(note("x"))).results[0]
+            assert result.status is Status.REJECTED and result.message == "rate-limited: no"
+            assert result.elapsed < 1
+
+    asyncio.run(go())
+
+
 def test_nip42_auth_then_retry(fake_relay: Any) -> None:
     async def go() -> None:
         stored = [note("secret stuff").to_dict()]
