@@ -233,12 +233,15 @@ class Keystore:
         self._write(identity, sealed)
         return identity
 
-    def add_ncryptsec(self, name: str, ncryptsec: str, passphrase: str) -> Identity:
-        """Store an existing ncryptsec unchanged, after checking ``passphrase`` opens it."""
-        check_name(name)
-        if self.exists(name):
+    def add_ncryptsec(self, name: str | None, ncryptsec: str, passphrase: str) -> Identity:
+        """Store an existing ncryptsec unchanged, after checking ``passphrase`` opens it.
+
+        ``name=None`` picks :meth:`suggest_name` from the public key inside.
+        """
+        if name is not None and self.exists(name):
             raise IdentityError(f"an identity named {name!r} already exists")
         secret = SecretKey(nip49.decrypt(ncryptsec, passphrase))
+        name = name or self.suggest_name(secret.public_hex)
         identity = Identity(name, secret.public_hex, int(time.time()))
         self._write(identity, ncryptsec.strip().lower())
         return identity

@@ -123,17 +123,10 @@ def import_(
         raise InvalidError("no secret key given (stdin was empty)")
     parsed = parse_secret(text)
     if parsed.ncryptsec is not None:
-        target = name
-        if target is None:
-            # Open it once to learn the public key the suggested name is made from.
-            from shieldmutual.shared import nip49
-
-            passphrase = get_passphrase("Passphrase of this ncryptsec: ")
-            pub = SecretKey(nip49.decrypt(parsed.ncryptsec, passphrase)).public_hex
-            target = state.keystore.suggest_name(pub)
-        else:
-            passphrase = get_passphrase("Passphrase of this ncryptsec: ")
-        ident = state.keystore.add_ncryptsec(target, parsed.ncryptsec, passphrase)
+        if name is not None and state.keystore.exists(name):
+            raise IdentityError(f"an identity named {name!r} already exists")
+        passphrase = get_passphrase("Passphrase of this ncryptsec: ")
+        ident = state.keystore.add_ncryptsec(name, parsed.ncryptsec, passphrase)
     else:
         assert parsed.secret is not None
         ident = _store(state, name, parsed.secret, handled_securely=False)

@@ -81,6 +81,8 @@ def test_add_ncryptsec_keeps_it_and_checks_the_passphrase(store: Keystore) -> No
     ident = store.add_ncryptsec("x", sealed, "theirs")
     assert ident.pubkey == SECRET.public_hex
     assert store.ncryptsec("x") == sealed
+    unnamed = store.add_ncryptsec(None, nip49.encrypt(SECRET.secret, "t", log_n=4), "t")
+    assert unnamed.name == store.suggest_name(SECRET.public_hex).removesuffix("-2")
 
 
 def test_security_byte_records_how_the_key_was_handled(store: Keystore) -> None:
