@@ -1,0 +1,99 @@
+"""Pure helpers behind the commands: tags, filters from flags, stdin JSON values."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+
+from shieldmutual.client.cli.common import aiter_thread, read_json_values
+from shieldmutual.client.cli.events import build_filter, event_id_hex, parse_tag, pubkey_hex
+from shieldmutual.shared import nip19
+from shieldmutual.shared.errors import EncodingError, FilterError, InvalidError
+
+PK = "ab" * 32
+EID = "cd" * 32
+
+
+def test_parse_tag() -> None:
+    assert parse_tag("t=food") == ["t", "food"]
+    assert parse_tag("e=id;wss://r;root") == ["e", "id", "wss://r", "root"]
+    assert parse_tag("t=") == ["t", ""]
+    assert parse_tag("x=a=b") == ["x", "a=b"]
+    assert parse_tag("flag") == ["flag"]
+    with pytest.raises(InvalidError):
+        parse_tag("=v")
+
+
+def test_keys_and_ids_from_any_form() -> None:
+    assert pubkey_hex(PK.upper()) == PK
+    assert pubkey_hex(nip19.npub_encode(PK)) == PK
+    assert pubkey_hex("nostr:" + nip19.nprofile_encode(PK, ["wss://r"])) == PK
+    assert event_id_hex(nip19.note_encode(EID)) == EID
+    assert event_id_hex(nip19.nevent_encode(EID, [], PK, 1)) == EID
+    for bad in ["", "ab", nip19.note_encode(EID)]:
+        with pytest.raises(EncodingError):
+            pubkey_hex(bad)
+    with pytest.raises(EncodingError):
+        event_id_hex(nip19.npub_encode(PK))
+
+
+def test_build_filter() -> None:
+    flt = build_filter(
+        kinds=[1, 1, 30402],
+        authors=[nip19.npub_encode(PK)],
+        ids=[EID],
+        tags=["food", "t=rent", "e=" + nip19.note_encode(EID), "p=" + nip19.npub_encode(PK)],
+        since="1h",
+        until="now",
+        limit=5,
+        search="bail fund",
+        now=10_000,
+    )
+    assert flt.to_dict() == {
+        "ids": [EID],
+        "authors": [PK],
+        "kinds": [1, 30402],
+        "#e": [EID],
+        "#p": [PK],
+        "#t": ["food", "rent"],
+        "since": 6400,
+        "until": 10_000,
+        "limit": 5,
+        "search": "bail fund",
+    }
+    assert build_filter().to_dict() == {}
+    with pytest.raises(InvalidError):
+        build_filter(tags=["tt=x"])
+    with pytest.raises(FilterError):
+        build_filter(limit=-1)
+
+
+def test_read_json_values_lines_and_pretty_printed() -> None:
+    text = '{"a": 1}\n\n[1,\n 2]\n"s"\n{\n "b":\n  2\n}\n'
+    assert list(read_json_values(io.StringIO(text))) == [
+        (1, {"a": 1}),
+        (3, [1, 2]),
+        (5, "s"),
+        (6, {"b": 2}),
+    ]
+    with pytest.raises(InvalidError, match="line 2"):
+        list(read_json_values(io.StringIO('{"a": 1}\n{"b": \n')))
+
+
+def test_aiter_thread_delivers_in_order_and_raises() -> None:
+    async def collect(items: object) -> list[int]:
+        return [x async for x in aiter_thread(iter(items))]  # type: ignore[call-overload]
+
+    assert asyncio.run(collect(range(3000))) == list(range(3000))
+
+    def failing():  # type: ignore[no-untyped-def]
+        yield 1
+        raise InvalidError("boom")
+
+    async def drain() -> list[int]:
+        return [x async for x in aiter_thread(failing())]
+
+    with pytest.raises(InvalidError, match="boom"):
+        asyncio.run(drain())
