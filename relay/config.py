@@ -1,0 +1,255 @@
+"""Relay configuration: frozen dataclasses read from a TOML file, then command-line flags.
+
+The file has five tables, each mapped to one dataclass below; every key is optional
+and an unknown key or a value of the wrong type is an error (a typo that silently
+falls back to a default would be worse). ``docker/relay.toml`` is the commented example.
+
+    [server]       where it listens and stores, connection settings
+    [limits]       sizes and counts, advertised in NIP-11 ``limitation``
+    [rate_limits]  per-connection token buckets (0 turns one off)
+    [policy]       who may write what: auth, aid-only mode, block and allow lists
+    [info]         the NIP-11 document's descriptive fields
+
+Precedence: defaults < ``--config FILE`` < ``--host/--port/--db`` flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shieldmutual.shared.errors import ShieldError
+from shieldmutual.shared.messages import MAX_SUBSCRIPTION_ID
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7777
+
+
+class ConfigError(ShieldError):
+    """The configuration file or a flag is not usable."""
+
+    prefix = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    # SQLite file; "" means platformdirs' user_data_dir("shieldmutual")/relay.db.
+    db: str = ""
+    # The public URL clients use (wss://relay.example.org). NIP-42 AUTH events must
+    # name this relay; the Host header a client connected with is always accepted too.
+    url: str = ""
+    # permessage-deflate costs CPU and ~100 KB of zlib state per connection.
+    compression: bool = False
+    max_connections: int = 0  # 0: no limit
+    ping_interval: float = 30.0  # seconds between keepalive pings; 0: none
+    close_timeout: float = 5.0  # seconds to wait for a closing handshake
+    # A reader slower than the events it asked for: bytes queued for one connection
+    # before the relay closes it (1008) rather than buffer without bound.
+    max_outgoing_bytes: int = 4 * 1024 * 1024
+    # Worker threads for signature checks (libsecp256k1 releases the GIL); 0: inline.
+    verify_threads: int = 1
+    store_readers: int = 2
+    store_batch_max: int = 500
+    expire_interval: float = 300.0  # seconds between NIP-40 sweeps; 0: never sweep
+    shutdown_timeout: float = 10.0  # seconds to finish in-flight saves on SIGTERM
+    uvloop: bool = False  # use uvloop when it is installed
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    max_message_length: int = 131_072  # bytes of one websocket message
+    max_event_size: int = 65_536  # bytes of one event's JSON
+    max_content_length: int = 32_768  # characters of content
+    max_event_tags: int = 2_000
+    max_subscriptions: int = 20  # open REQs per connection
+    max_filters: int = 10  # filters in one REQ or COUNT
+    max_subid_length: int = MAX_SUBSCRIPTION_ID
+    max_limit: int = 5_000  # a filter's limit is clamped to this
+    default_limit: int = 500  # results of a filter without limit
+    created_at_lower_limit: int = 94_608_000  # seconds in the past (3 years); 0: no limit
+    created_at_upper_limit: int = 900  # seconds in the future; 0: no limit
+    min_pow_difficulty: int = 0  # NIP-13 leading zero bits; 0: no proof of work
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitsConfig:
+    events_per_second: float = 20.0
+    events_burst: int = 200
+    reqs_per_second: float = 10.0  # REQ and COUNT
+    reqs_burst: int = 100
+    # Malformed messages; once this bucket is empty the connection is closed (1008).
+    invalid_per_second: float = 1.0
+    invalid_burst: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyConfig:
+    auth_required: bool = False  # NIP-42 before any REQ, COUNT or EVENT
+    aid_only: bool = False  # accept only mutual aid traffic (see policy.reject_not_aid)
+    blocked_pubkeys: frozenset[str] = frozenset()
+    blocked_kinds: frozenset[int] = frozenset()
+    # When not empty only these authors may publish (a private relay).
+    allowed_pubkeys: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class InfoConfig:
+    name: str = "mas-relay"
+    description: str = "A Shield Mutual relay for resilient mutual aid societies."
+    pubkey: str = ""
+    contact: str = ""
+    icon: str = ""
+    software: str = "shieldmutual mas-relay"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    info: InfoConfig = field(default_factory=InfoConfig)
+
+    @property
+    def restricted_writes(self) -> bool:
+        """NIP-11: some condition beyond a valid signature decides what is accepted."""
+        p = self.policy
+        return bool(
+            p.auth_required or p.aid_only or p.allowed_pubkeys or self.limits.min_pow_difficulty
+        )
+
+    def replace(self, section: str, **changes: Any) -> Config:
+        """A copy with some keys of one table changed (validated like the file)."""
+        current = getattr(self, section)
+        merged = {f.name: getattr(current, f.name) for f in dataclasses.fields(current)}
+        merged.update(changes)
+        return dataclasses.replace(self, **{section: _build(section, merged)})
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerConfig,
+    "limits": LimitsConfig,
+    "rate_limits": RateLimitsConfig,
+    "policy": PolicyConfig,
+    "info": InfoConfig,
+}
+
+
+def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
+    where = f"[{section}] {key}"
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return value
+    if isinstance(default, int):
+        if type(value) is not int:
+            raise ConfigError(f"{where} must be an integer")
+        if value < 0:
+            raise ConfigError(f"{where} must not be negative")
+        return value
+    if isinstance(default, float):
+        if type(value) not in (int, float) or value < 0:
+            raise ConfigError(f"{where} must be a non-negative number")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string")
+        return value
+    if isinstance(default, frozenset):
+        if not isinstance(value, list | tuple | set | frozenset):
+            raise ConfigError(f"{where} must be a list")
+        try:
+            return frozenset(value)
+        except TypeError:
+            raise ConfigError(f"{where} must be a list of plain values") from None
+    raise ConfigError(f"{where}: unsupported setting")  # pragma: no cover
+
+
+def _build(section: str, values: dict[str, Any]) -> Any:
+    cls = _SECTIONS[section]
+    defaults = cls()
+    known = {f.name for f in dataclasses.fields(cls)}
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting [{section}] {key}")
+        out[key] = _coerce(section, key, value, getattr(defaults, key))
+    built = cls(**out)
+    _check(section, built)
+    return built
+
+
+def _hex64(values: frozenset[str], where: str) -> None:
+    for value in values:
+        if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdef"):
+            raise ConfigError(f"{where} must list 64-character lowercase hex public keys")
+
+
+def _check(section: str, built: Any) -> None:
+    if isinstance(built, ServerConfig):
+        if built.port > 65535:
+            raise ConfigError("[server] port must be at most 65535")
+        if built.store_readers < 1 or built.store_batch_max < 1:
+            raise ConfigError("[server] store_readers and store_batch_max must be at least 1")
+    elif isinstance(built, LimitsConfig):
+        if not 1 <= built.max_subid_length <= MAX_SUBSCRIPTION_ID:
+            raise ConfigError(f"[limits] max_subid_length must be 1 to {MAX_SUBSCRIPTION_ID}")
+        if not 0 < built.default_limit <= built.max_limit:
+            raise ConfigError("[limits] need 0 < default_limit <= max_limit")
+        if built.max_message_length < 1024:
+            raise ConfigError("[limits] max_message_length must be at least 1024")
+        if built.min_pow_difficulty > 256:
+            raise ConfigError("[limits] min_pow_difficulty must be at most 256")
+    elif isinstance(built, PolicyConfig):
+        _hex64(built.blocked_pubkeys, "[policy] blocked_pubkeys")
+        _hex64(built.allowed_pubkeys, "[policy] allowed_pubkeys")
+        if not all(type(k) is int and 0 <= k <= 65535 for k in built.blocked_kinds):
+            raise ConfigError("[policy] blocked_kinds must list kinds from 0 to 65535")
+    elif isinstance(built, InfoConfig) and built.pubkey:
+        _hex64(frozenset([built.pubkey]), "[info] pubkey")
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Build a :class:`Config` from parsed TOML (tables of keys)."""
+    sections: dict[str, Any] = {}
+    for name, values in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"unknown table [{name}] (expected one of {', '.join(_SECTIONS)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        sections[name] = _build(name, values)
+    return Config(**sections)
+
+
+def load(path: str | Path | None) -> Config:
+    """Defaults, updated from the TOML file at ``path`` when one is given."""
+    if path is None:
+        return Config()
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return from_dict(data)
+
+
+def with_flags(
+    config: Config, *, host: str | None = None, port: int | None = None, db: str | None = None
+) -> Config:
+    """Apply the command-line flags, which win over the file."""
+    changes: dict[str, Any] = {}
+    if host is not None:
+        changes["host"] = host
+    if port is not None:
+        changes["port"] = port
+    if db is not None:
+        changes["db"] = db
+    return config.replace("server", **changes) if changes else config

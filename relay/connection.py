@@ -1,0 +1,591 @@
+"""One websocket connection: its read loop, its state, its limits and its writer.
+
+Everything a client can send arrives in :meth:`Connection.run`, whose single ``except``
+is the boundary between the client's bytes and the rest of the relay: any fault while
+handling a message is logged and ends only this connection (1011), never the relay.
+Expected refusals never reach it: every malformed or refused message is answered with
+the NIP-01 reply that names it (``OK false``, ``CLOSED`` or ``NOTICE``), see
+:data:`~shieldmutual.relay.ingest.BAD_ID` and the messages below.
+
+Work that waits (saving an event, querying stored events, counting) runs in tasks so
+one connection can pipeline EVENTs and a slow query never holds up its CLOSE. At most
+:data:`MAX_BUSY` such tasks per connection; beyond that the loop stops reading, which
+pushes back on the client through TCP.
+
+Outgoing frames go through a per-connection queue drained by one writer task. Live
+events are queued without waiting; when a client reads so slowly that more than
+``[server] max_outgoing_bytes`` pile up, the connection is closed with 1008 rather
+than buffered without bound. Stored results wait for room instead, so a large REQ is
+paced by its reader and never trips that limit by itself.
+
+Nothing here logs an IP address or any client identifier: connections are numbered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+import orjson
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
+from shieldmutual.relay import policy
+from shieldmutual.relay.ingest import check_auth as check_auth_event
+from shieldmutual.relay.ingest import host_address
+from shieldmutual.relay.store.base import SaveResult
+from shieldmutual.relay.subscriptions import Subscription
+from shieldmutual.shared.errors import StoreError
+from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.kinds import GIFT_WRAP
+from shieldmutual.shared.messages import (
+    ClientAuth,
+    ClientClose,
+    ClientCount,
+    ClientEvent,
+    ClientReq,
+    ParseError,
+    parse_client_message,
+)
+
+if TYPE_CHECKING:
+    from shieldmutual.relay.server import Relay
+
+log = logging.getLogger("shieldmutual.relay")
+
+MAX_BUSY = 1000  # in-flight saves/queries per connection before reading pauses
+YIELD_EVERY = 32  # messages handled back to back before letting other connections run
+MAX_PENDING_LIVE = 10_000  # live events held for one subscription until its EOSE
+_WRAPS = frozenset({GIFT_WRAP})
+_numbers = itertools.count(1)
+
+SHUTTING_DOWN = "error: the relay is shutting down"
+AUTH_FOR_WRAPS = "auth-required: gift wraps (kind 1059) are served only to their recipient"
+AUTH_FOR_ALL = "auth-required: this relay serves only authenticated clients"
+
+
+# ---- frames ----------------------------------------------------------------------
+
+
+def ok_frame(event_id: str, accepted: bool, message: str) -> bytes:
+    return orjson.dumps(["OK", event_id, accepted, message])
+
+
+def closed_frame(sub_id: str, message: str) -> bytes:
+    return orjson.dumps(["CLOSED", sub_id, message])
+
+
+def notice_frame(message: str) -> bytes:
+    return orjson.dumps(["NOTICE", message])
+
+
+def eose_frame(sub_id: str) -> bytes:
+    return orjson.dumps(["EOSE", sub_id])
+
+
+def count_frame(sub_id: str, count: int) -> bytes:
+    return orjson.dumps(["COUNT", sub_id, {"count": count}])
+
+
+# ---- rate limits -----------------------------------------------------------------
+
+
+class Bucket:
+    """A token bucket: ``rate`` tokens a second up to ``burst``; rate 0 never runs dry."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(max(burst, 1))
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        if not self.rate:
+            return True
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+# ---- gift wrap privacy -----------------------------------------------------------
+
+
+def _wrap_filter_for(flt: Filter, authed: Iterable[str]) -> Filter | None:
+    """The part of ``flt`` that asks for kind 1059 and that this connection may see:
+    wraps whose ``p`` tag names one of its authenticated keys. None: nothing."""
+    mine = frozenset(authed)
+    if not mine:
+        return None
+    wanted = flt.tags.get("p")
+    visible = mine if wanted is None else wanted & mine
+    if not visible:
+        return None
+    return dataclasses.replace(flt, kinds=_WRAPS, tags={**flt.tags, "p": visible})
+
+
+def wrap_safe_filters(
+    filters: Sequence[Filter], authed: Iterable[str]
+) -> tuple[list[Filter], bool, bool]:
+    """Filters for the store that leave out gift wraps this connection may not see.
+
+    Returns ``(filters, refused, needs_check)``: ``refused`` when every filter asks for
+    wraps only and none can be served (unauthenticated: CLOSED auth-required);
+    ``needs_check`` when results may still hold others' wraps (a filter without
+    ``kinds``, or with 1059 among other kinds), which :meth:`Connection.visible`
+    removes from the results.
+    """
+    authed = frozenset(authed)
+    out: list[Filter] = []
+    wraps_only = True
+    needs_check = False
+    for flt in filters:
+        if flt.kinds is None:
+            out.append(flt)
+            wraps_only = False
+            needs_check = True
+        elif GIFT_WRAP not in flt.kinds:
+            out.append(flt)
+            wraps_only = False
+        elif flt.kinds == _WRAPS:
+            restricted = _wrap_filter_for(flt, authed)
+            if restricted is not None:
+                out.append(restricted)
+        else:
+            wraps_only = False
+            if authed:
+                out.append(flt)
+                needs_check = True
+            else:
+                out.append(dataclasses.replace(flt, kinds=flt.kinds - _WRAPS))
+    refused = wraps_only and not out and not authed
+    return out, refused, needs_check
+
+
+class Connection:
+    """The relay side of one websocket."""
+
+    def __init__(self, relay: Relay, ws: ServerConnection) -> None:
+        config = relay.config
+        self.relay = relay
+        self.ws = ws
+        self.number = next(_numbers)
+        self.limits = config.limits
+        self.subs: dict[str, Subscription] = {}
+        self.authed: set[str] = set()
+        self.challenge = secrets.token_urlsafe(24)
+        host = ws.request.headers.get("Host", "") if ws.request is not None else ""
+        self.host = host_address(host) if host else None
+        rates = config.rate_limits
+        self.event_bucket = Bucket(rates.events_per_second, rates.events_burst)
+        self.req_bucket = Bucket(rates.reqs_per_second, rates.reqs_burst)
+        self.invalid_bucket = Bucket(rates.invalid_per_second, rates.invalid_burst)
+        # outgoing
+        self.max_out = config.server.max_outgoing_bytes
+        self.out: deque[bytes] = deque()
+        self.out_bytes = 0
+        self.closing = False
+        self._writer: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._drained: list[asyncio.Future[None]] = []
+        # in-flight work
+        self.busy = 0
+        self._room: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- the read loop ---------------------------------------------------------
+
+    async def run(self) -> None:
+        relay = self.relay
+        relay.connections.add(self)
+        try:
+            await self.ws.send(orjson.dumps(["AUTH", self.challenge]), text=True)
+            handled = 0
+            while True:
+                message = await self.ws.recv()
+                self.handle(message)
+                handled += 1
+                if self.closing:  # the relay closed it (flood, slow reader)
+                    await self.ws.wait_closed()
+                    break
+                if self.busy >= MAX_BUSY:
+                    self._room = asyncio.get_running_loop().create_future()
+                    await self._room
+                elif handled % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("connection %d: internal error; closing it", self.number)
+            self.closing = True
+            await self.ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+        finally:
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        self.closing = True
+        for sub in self.subs.values():
+            self._drop(sub)
+        self.subs.clear()
+        self.out.clear()
+        self.out_bytes = 0
+        if self._writer is not None:
+            self._writer.cancel()
+        for future in self._drained:
+            if not future.done():
+                future.cancel()
+        self.relay.connections.discard(self)
+
+    def handle(self, message: str | bytes) -> None:
+        """Answer one message; never raises for anything the client sent."""
+        if isinstance(message, bytes):
+            self._invalid("invalid: binary frames are not supported; send JSON as text")
+            return
+        limit = self.limits.max_message_length
+        if len(message) * 4 > limit:  # only then can its UTF-8 form be over the limit
+            size = len(message.encode("utf-8", "surrogatepass"))
+            if size > limit:
+                self._invalid(f"invalid: message is {size} bytes, more than {limit}")
+                return
+        try:
+            msg = parse_client_message(message)
+        except ParseError as exc:
+            self._refuse(exc)
+            return
+        if isinstance(msg, ClientEvent):
+            self.on_event(msg.event)
+        elif isinstance(msg, ClientReq):
+            self.on_req(msg.subscription_id, msg.filters)
+        elif isinstance(msg, ClientClose):
+            self.on_close(msg.subscription_id)
+        elif isinstance(msg, ClientCount):
+            self.on_count(msg.subscription_id, msg.filters)
+        elif isinstance(msg, ClientAuth):
+            self.on_auth(msg.event)
+
+    def _refuse(self, exc: ParseError) -> None:
+        """A message that does not parse: OK or CLOSED when its id was readable."""
+        message = exc.wire()
+        event_id = exc.event_id
+        if event_id is not None and 0 < len(event_id) <= 64:
+            self._count_invalid()
+            self.send(ok_frame(event_id, False, message))
+        elif exc.subscription_id is not None:
+            self._count_invalid()
+            old = self.subs.pop(exc.subscription_id, None)
+            if old is not None:
+                self._drop(old)
+            self.send(closed_frame(exc.subscription_id, message))
+        else:
+            self._invalid(message)
+
+    def _invalid(self, message: str) -> None:
+        if self._count_invalid():
+            self.send(notice_frame(message))
+
+    def _count_invalid(self) -> bool:
+        """Take a token for a malformed message; False when the connection was closed."""
+        if self.invalid_bucket.take():
+            return True
+        self.close(CloseCode.POLICY_VIOLATION, "rate-limited: too many invalid messages")
+        return False
+
+    # ---- EVENT -----------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        if not self.event_bucket.take():
+            rate = self.relay.config.rate_limits.events_per_second
+            self.send(ok_frame(event.id, False, f"rate-limited: at most {rate:g} events a second"))
+            return
+        if self.relay.stopping:
+            self.send(ok_frame(event.id, False, SHUTTING_DOWN))
+            return
+        raw = event.to_json()
+        ctx = policy.Context(self.relay.config, int(time.time()), self.authed, len(raw))
+        refusal = self.relay.ingest.screen(event, ctx)
+        if refusal is not None:
+            self.send(ok_frame(event.id, False, refusal))
+            return
+        self._spawn(self._accept(event, raw), durable=True)
+
+    async def _accept(self, event: Event, raw: bytes) -> None:
+        try:
+            result = await self.relay.ingest.accept(event, raw)
+        except StoreError as exc:
+            log.warning("connection %d: event not stored: %s", self.number, exc)
+            result = SaveResult(False, exc.wire())
+        except Exception:
+            log.exception("connection %d: event not stored", self.number)
+            result = SaveResult(False, "error: could not store the event")
+        self.send(ok_frame(event.id, result.accepted, result.message))
+        self.relay.ingest.fan_out(event, raw, result)
+
+    # ---- REQ / CLOSE -----------------------------------------------------------
+
+    def _filters_refusal(self, sub_id: str, filters: Sequence[Filter]) -> str | None:
+        """Checks shared by REQ and COUNT; the CLOSED message, or None."""
+        limits = self.limits
+        if len(sub_id) > limits.max_subid_length:
+            return f"invalid: subscription id is longer than {limits.max_subid_length}"
+        if not self.req_bucket.take():
+            rate = self.relay.config.rate_limits.reqs_per_second
+            return f"rate-limited: at most {rate:g} REQ or COUNT a second"
+        if self.relay.stopping:
+            return SHUTTING_DOWN
+        if self.relay.config.policy.auth_required and not self.authed:
+            return AUTH_FOR_ALL
+        if len(filters) > limits.max_filters:
+            return f"invalid: at most {limits.max_filters} filters in one request"
+        return None
+
+    def on_req(self, sub_id: str, filters: Sequence[Filter]) -> None:
+        old = self.subs.pop(sub_id, None)
+        if old is not None:  # a reused id replaces the old subscription
+            self._drop(old)
+        refusal = self._filters_refusal(sub_id, filters)
+        if refusal is None and len(self.subs) >= self.limits.max_subscriptions:
+            refusal = (
+                f"blocked: at most {self.limits.max_subscriptions} open subscriptions;"
+                " CLOSE one first"
+            )
+        stored: list[Filter] = []
+        needs_check = False
+        if refusal is None:
+            stored, refused, needs_check = wrap_safe_filters(filters, self.authed)
+            if refused:
+                refusal = AUTH_FOR_WRAPS
+        if refusal is not None:
+            self.send(closed_frame(sub_id, refusal))
+            return
+        sub = Subscription(self, sub_id, filters)
+        self.subs[sub_id] = sub
+        self.relay.index.add(sub)  # live first, so nothing slips between query and EOSE
+        sub.task = self._spawn(self._backfill(sub, stored, needs_check))
+
+    async def _backfill(self, sub: Subscription, filters: list[Filter], needs_check: bool) -> None:
+        try:
+            rows = await self.relay.store.query(filters, int(time.time())) if filters else []
+        except StoreError as exc:
+            log.warning("connection %d: query failed: %s", self.number, exc)
+            self._end(sub, exc.wire())
+            return
+        if needs_check:
+            rows = self.visible(rows)
+        head = b'["EVENT",' + orjson.dumps(sub.sub_id) + b","
+        low = self.max_out // 2
+        for raw in rows:
+            if self.out_bytes > low:
+                await self._wait_drained()
+            self.send(head + raw + b"]")
+        self.send(eose_frame(sub.sub_id))
+        pending, sub.pending = sub.pending, None
+        if pending:
+            have = {orjson.loads(raw)["id"] for raw in rows}
+            for event_id, frame in pending:
+                if event_id not in have:
+                    self.send(frame)
+
+    def _end(self, sub: Subscription, message: str) -> None:
+        """Close a subscription from the relay's side."""
+        if self.subs.get(sub.sub_id) is sub:
+            del self.subs[sub.sub_id]
+            self._drop(sub)
+        self.send(closed_frame(sub.sub_id, message))
+
+    def _drop(self, sub: Subscription) -> None:
+        self.relay.index.remove(sub)
+        task = sub.task
+        if isinstance(task, asyncio.Task) and not task.done():
+            task.cancel()
+        sub.task = None
+        sub.pending = None
+
+    def on_close(self, sub_id: str) -> None:
+        sub = self.subs.pop(sub_id, None)
+        if sub is not None:
+            self._drop(sub)
+
+    # ---- COUNT -----------------------------------------------------------------
+
+    def on_count(self, sub_id: str, filters: Sequence[Filter]) -> None:
+        refusal = self._filters_refusal(sub_id, filters)
+        if refusal is None:
+            stored, refused, _ = wrap_safe_filters(filters, self.authed)
+            if refused:
+                refusal = AUTH_FOR_WRAPS
+        if refusal is not None:
+            self.send(closed_frame(sub_id, refusal))
+            return
+        self._spawn(self._count(sub_id, stored))
+
+    async def _count(self, sub_id: str, filters: list[Filter]) -> None:
+        now = int(time.time())
+        store = self.relay.store
+        try:
+            total = await store.count(filters, now) if filters else 0
+            # Filters that could match any kind also count others' gift wraps: take
+            # those out, then add back the ones addressed to this connection's keys.
+            open_ended = [f for f in filters if f.kinds is None or len(f.kinds) > 1]
+            open_ended = [f for f in open_ended if f.kinds is None or GIFT_WRAP in f.kinds]
+            if open_ended:
+                wraps = [dataclasses.replace(f, kinds=_WRAPS) for f in open_ended]
+                mine = [m for w in wraps if (m := _wrap_filter_for(w, self.authed)) is not None]
+                total -= await store.count(wraps, now)
+                if mine:
+                    total += await store.count(mine, now)
+        except StoreError as exc:
+            log.warning("connection %d: count failed: %s", self.number, exc)
+            self.send(closed_frame(sub_id, exc.wire()))
+            return
+        self.send(count_frame(sub_id, total))
+
+    # ---- AUTH ------------------------------------------------------------------
+
+    def on_auth(self, event: Event) -> None:
+        if not self.event_bucket.take():
+            self.send(ok_frame(event.id, False, "rate-limited: too many AUTH attempts"))
+            return
+        addresses = list(self.relay.addresses)
+        if self.host is not None:
+            addresses.append(self.host)
+        refusal = check_auth_event(event, self.challenge, addresses, int(time.time()))
+        if refusal is None:
+            self.authed.add(event.pubkey)
+            log.debug("connection %d: authenticated a key", self.number)
+        self.send(ok_frame(event.id, refusal is None, refusal or ""))
+
+    # ---- what this connection may see -----------------------------------------
+
+    def can_see(self, event: Event) -> bool:
+        if event.kind != GIFT_WRAP:
+            return True
+        authed = self.authed
+        return bool(authed) and any(p in authed for p in event.tag_values("p"))
+
+    def visible(self, rows: list[bytes]) -> list[bytes]:
+        """Stored results without gift wraps addressed to someone else."""
+        out = []
+        for raw in rows:
+            # Cheap screen: a wrap's JSON holds the digits 1059; few other events do.
+            if b"1059" in raw:
+                data = orjson.loads(raw)
+                if data.get("kind") == GIFT_WRAP:
+                    recipients = {t[1] for t in data.get("tags", ()) if len(t) > 1 and t[0] == "p"}
+                    if not recipients & self.authed:
+                        continue
+            out.append(raw)
+        return out
+
+    # ---- outgoing --------------------------------------------------------------
+
+    def send(self, frame: bytes) -> None:
+        """Queue a frame; never waits. Overflowing the queue closes the connection."""
+        if self.closing:
+            return
+        self.out.append(frame)
+        self.out_bytes += len(frame)
+        if self.out_bytes > self.max_out:
+            self.too_slow()
+            return
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+        elif self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def too_slow(self) -> None:
+        """The client does not read what it asked for: close instead of buffering."""
+        log.info("connection %d: closing a reader too slow for its subscriptions", self.number)
+        self.close(CloseCode.POLICY_VIOLATION, f"too slow: over {self.max_out} bytes waiting")
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self.out.clear()
+        self.out_bytes = 0
+        self._spawn(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        await self.ws.close(code, reason)
+
+    async def _write(self) -> None:
+        ws = self.ws
+        out = self.out
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                while out:
+                    frame = out.popleft()
+                    self.out_bytes -= len(frame)
+                    await ws.send(frame, text=True)
+                    if self._drained and self.out_bytes <= self.max_out // 4:
+                        self._wake_drained()
+                self._wake_drained()
+                self._wakeup = loop.create_future()
+                await self._wakeup
+                self._wakeup = None
+        except ConnectionClosed:
+            self.closing = True
+            self._wake_drained()
+
+    def _wake_drained(self) -> None:
+        waiters, self._drained = self._drained, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    async def _wait_drained(self) -> None:
+        if self.closing:
+            raise ConnectionClosed(None, None)
+        future = asyncio.get_running_loop().create_future()
+        self._drained.append(future)
+        await future
+        if self.closing:
+            raise ConnectionClosed(None, None)
+
+    async def flush(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until every queued frame went to the socket."""
+        if self.out and not self.closing:
+            future = asyncio.get_running_loop().create_future()
+            self._drained.append(future)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, timeout)
+
+    # ---- tasks -----------------------------------------------------------------
+
+    def _spawn(self, coro: object, *, durable: bool = False) -> asyncio.Task[None]:
+        """Run ``coro`` as this connection's work; ``durable`` work (saves) also
+        counts for the relay's shutdown, which waits for it."""
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self.busy += 1
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        if durable:
+            self.relay.track(task)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self.busy -= 1
+        if not task.cancelled():
+            exc = task.exception()
+            if exc is not None and not isinstance(exc, ConnectionClosed):
+                log.error("connection %d: task failed", self.number, exc_info=exc)
+        room = self._room
+        if room is not None and not room.done() and self.busy < MAX_BUSY // 2:
+            room.set_result(None)

@@ -1,0 +1,104 @@
+"""``mas-relay``: run the relay until SIGTERM or SIGINT, then stop cleanly (exit 0).
+
+    mas-relay                                   # ws://127.0.0.1:7777, data dir store
+    mas-relay --port 0 --db /tmp/relay.db       # any free port; see the ready line
+    mas-relay --host 0.0.0.0 --config /etc/mas-relay.toml
+
+One line on stderr says where it listens once it accepts connections, with the port
+actually bound: ``mas-relay ready on ws://HOST:PORT``. Exit status: 0 after a clean
+stop, 2 for a bad flag or configuration, 1 when it cannot start (port taken...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from shieldmutual.relay import config as config_mod
+from shieldmutual.relay.config import DEFAULT_HOST, DEFAULT_PORT, Config, ConfigError
+from shieldmutual.relay.server import Relay, default_db_path
+
+log = logging.getLogger("shieldmutual.relay")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mas-relay",
+        description="Shield Mutual's Nostr relay for resilient mutual aid societies.",
+        epilog="SIGTERM or SIGINT stops it after committing every acknowledged event.",
+    )
+    p.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
+    p.add_argument(
+        "--port", type=int, help=f"port to listen on, 0 for any free one (default {DEFAULT_PORT})"
+    )
+    p.add_argument(
+        "--db", metavar="PATH", help=f"SQLite database file (default {default_db_path()})"
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML configuration: limits, policy, NIP-11 info (example: docker/relay.toml)",
+    )
+    return p
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # websockets' own INFO lines (every refused handshake, every HTTP request) are noise.
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+
+
+async def run(config: Config) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    relay = Relay(config)
+    await relay.start()
+    try:
+        print(f"mas-relay ready on {relay.url}", file=sys.stderr, flush=True)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await relay.stop()
+    log.info("stopped cleanly")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = config_mod.with_flags(
+            config_mod.load(args.config), host=args.host, port=args.port, db=args.db
+        )
+    except ConfigError as exc:
+        print(f"mas-relay: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(config.server.log_level)
+    runner = asyncio.run
+    if config.server.uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed; using asyncio's event loop")
+        else:
+            runner = uvloop.run
+    try:
+        runner(run(config))
+    except OSError as exc:
+        print(f"mas-relay: cannot start: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""What the relay accepts: small reject functions, khatru style.
+
+Each function looks at one verified event and the :class:`Context` of the connection
+that sent it and returns ``None`` to let it through or a NIP-01 prefixed message that
+goes back verbatim in ``["OK", <id>, false, <message>]``. :func:`build` picks the
+functions the configuration turns on, cheapest first; :func:`check` runs them in order
+and the first refusal wins. A new rule is a new function plus one line in :func:`build`.
+
+Aid-only mode (``[policy] aid_only = true``) is for community relays that carry mutual
+aid traffic and nothing else. An event is accepted when it carries a ``t`` tag that
+starts with ``mas-`` or equals ``mutualaid`` (any kind, so requests, announcements,
+comments, pledges, reports, labels, reactions and reposts that belong to a society all
+pass), or when its kind is one the aid workflows need without such a tag:
+
+* 0 profiles (who is asking), 5 deletions (anyone must be able to take back what they
+  published), 1059 gift wraps (private pledges, check-ins, champion messages),
+  10002 relay lists and 10050 DM relay lists (so wraps can be routed).
+
+Kind 3 follow lists are refused: following a society is a local filter in the client,
+and a relay holding its members' follow graphs would be the membership list this
+project promises never exists. Bare kind 1 notes, 7 reactions, 16 reposts, 1111
+comments, 1985 labels and 30023 reports are accepted only with a society tag. Kind
+22242 (NIP-42) is never accepted as an EVENT, in any mode; it goes in AUTH.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Set
+from dataclasses import dataclass
+
+from shieldmutual.relay.config import Config
+from shieldmutual.shared import kinds
+from shieldmutual.shared.event import Event
+
+AID_TAG = "mutualaid"
+AID_PREFIX = "mas-"
+# Kinds the aid workflows need even without a society tag (see the module docstring).
+AID_SUPPORT_KINDS = frozenset(
+    {kinds.METADATA, kinds.DELETION, kinds.GIFT_WRAP, kinds.RELAY_LIST, kinds.DM_RELAY_LIST}
+)
+
+
+@dataclass(slots=True)
+class Context:
+    """What a reject function may know about the publishing connection."""
+
+    config: Config
+    now: int
+    authed: Set[str]  # public keys this connection proved with NIP-42
+    size: int = 0  # bytes of the event's JSON
+
+
+Reject = Callable[[Event, Context], str | None]
+
+
+def reject_kind_22242(event: Event, ctx: Context) -> str | None:
+    if event.kind == kinds.CLIENT_AUTH:
+        return "invalid: kind 22242 is only for AUTH messages"
+    return None
+
+
+def reject_event_too_large(event: Event, ctx: Context) -> str | None:
+    limit = ctx.config.limits.max_event_size
+    if ctx.size > limit:
+        return f"invalid: event is {ctx.size} bytes, more than {limit}"
+    return None
+
+
+def reject_too_many_tags(event: Event, ctx: Context) -> str | None:
+    limit = ctx.config.limits.max_event_tags
+    if len(event.tags) > limit:
+        return f"invalid: event has {len(event.tags)} tags, more than {limit}"
+    return None
+
+
+def reject_content_too_long(event: Event, ctx: Context) -> str | None:
+    limit = ctx.config.limits.max_content_length
+    if len(event.content) > limit:
+        return f"invalid: content is {len(event.content)} characters, more than {limit}"
+    return None
+
+
+def reject_created_at_out_of_range(event: Event, ctx: Context) -> str | None:
+    limits = ctx.config.limits
+    if limits.created_at_upper_limit and event.created_at > ctx.now + limits.created_at_upper_limit:
+        return (
+            "invalid: created_at is too far in the future "
+            f"(more than {limits.created_at_upper_limit} s ahead)"
+        )
+    if limits.created_at_lower_limit and event.created_at < ctx.now - limits.created_at_lower_limit:
+        return f"invalid: created_at is too old (more than {limits.created_at_lower_limit} s ago)"
+    return None
+
+
+def expiration(event: Event) -> int | None:
+    """NIP-40 expiration timestamp, or None when absent or not a decimal number."""
+    value = event.first_tag("expiration")
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19:
+        return None
+    return int(value)
+
+
+def reject_expired(event: Event, ctx: Context) -> str | None:
+    when = expiration(event)
+    if when is not None and when <= ctx.now:
+        return "invalid: event has expired"
+    return None
+
+
+def pow_difficulty(event_id: str) -> int:
+    """NIP-13: leading zero bits of the id."""
+    value = int(event_id, 16)
+    return 256 - value.bit_length()
+
+
+def reject_insufficient_pow(event: Event, ctx: Context) -> str | None:
+    wanted = ctx.config.limits.min_pow_difficulty
+    have = pow_difficulty(event.id)
+    if have < wanted:
+        return f"pow: difficulty {have} is less than {wanted}"
+    # A nonce commits to a target; a lucky hash below its own target does not count.
+    for tag in event.tags:
+        if len(tag) > 2 and tag[0] == "nonce":
+            target = tag[2]
+            if not (target.isascii() and target.isdigit()) or int(target) < wanted:
+                return f"pow: committed target {target[:8]!r} is less than {wanted}"
+            break
+    return None
+
+
+def reject_unauthenticated(event: Event, ctx: Context) -> str | None:
+    if not ctx.authed:
+        return "auth-required: this relay accepts events only from authenticated clients"
+    return None
+
+
+def reject_protected(event: Event, ctx: Context) -> str | None:
+    """NIP-70: an event with a ``["-"]`` tag only from its authenticated author."""
+    if event.pubkey not in ctx.authed and any(tag[0] == "-" for tag in event.tags):
+        return "auth-required: this event may only be published by its author"
+    return None
+
+
+def reject_blocked_pubkey(event: Event, ctx: Context) -> str | None:
+    if event.pubkey in ctx.config.policy.blocked_pubkeys:
+        return "blocked: this public key may not publish here"
+    return None
+
+
+def reject_blocked_kind(event: Event, ctx: Context) -> str | None:
+    if event.kind in ctx.config.policy.blocked_kinds:
+        return f"blocked: kind {event.kind} is not accepted here"
+    return None
+
+
+def reject_not_allowed(event: Event, ctx: Context) -> str | None:
+    if event.pubkey not in ctx.config.policy.allowed_pubkeys:
+        return "restricted: only listed authors may publish here"
+    return None
+
+
+def is_aid_traffic(event: Event) -> bool:
+    if event.kind in AID_SUPPORT_KINDS:
+        return True
+    for tag in event.tags:
+        if len(tag) > 1 and tag[0] == "t":
+            value = tag[1].lower()
+            if value == AID_TAG or value.startswith(AID_PREFIX):
+                return True
+    return False
+
+
+def reject_not_aid(event: Event, ctx: Context) -> str | None:
+    if not is_aid_traffic(event):
+        return (
+            "blocked: this relay only accepts mutual aid traffic "
+            f"(a 't' tag '{AID_PREFIX}<society>' or '{AID_TAG}')"
+        )
+    return None
+
+
+def reject_gift_wrap_without_recipient(event: Event, ctx: Context) -> str | None:
+    """A wrap is served only to its ``p`` recipient; without one nobody could read it."""
+    if event.kind == kinds.GIFT_WRAP and not event.tag_values("p"):
+        return "invalid: a gift wrap needs a 'p' tag naming its recipient"
+    return None
+
+
+def build(config: Config) -> list[Reject]:
+    """The reject functions this configuration turns on, cheapest and commonest first."""
+    limits, policy = config.limits, config.policy
+    rules: list[Reject] = [
+        reject_kind_22242,
+        reject_event_too_large,
+        reject_too_many_tags,
+        reject_content_too_long,
+    ]
+    if limits.created_at_upper_limit or limits.created_at_lower_limit:
+        rules.append(reject_created_at_out_of_range)
+    rules.append(reject_expired)
+    if limits.min_pow_difficulty:
+        rules.append(reject_insufficient_pow)
+    if policy.blocked_pubkeys:
+        rules.append(reject_blocked_pubkey)
+    if policy.blocked_kinds:
+        rules.append(reject_blocked_kind)
+    if policy.auth_required:
+        rules.append(reject_unauthenticated)
+    rules.append(reject_protected)
+    if policy.allowed_pubkeys:
+        rules.append(reject_not_allowed)
+    if policy.aid_only:
+        rules.append(reject_not_aid)
+    rules.append(reject_gift_wrap_without_recipient)
+    return rules
+
+
+def check(rules: list[Reject], event: Event, ctx: Context) -> str | None:
+    """The first refusal, or None when every rule lets the event through."""
+    for rule in rules:
+        message = rule(event, ctx)
+        if message is not None:
+            return message
+    return None

@@ -1,0 +1,268 @@
+"""The relay process: the websockets server, plain HTTP on the same port, and shutdown.
+
+:class:`Relay` ties the pieces together (store, ingest, live index, connections) and
+owns their lifecycle::
+
+    async with Relay(config) as relay:       # opens the store, starts listening
+        print(relay.url)                     # ws://127.0.0.1:<bound port>
+        await relay.serve_until(stop_event)  # then a graceful stop
+
+Plain HTTP requests (no ``Upgrade: websocket``) are answered in ``process_request``:
+``Accept: application/nostr+json`` gets the NIP-11 document with CORS headers, ``GET /``
+from a browser a one-page explanation, ``OPTIONS`` a CORS preflight answer.
+
+Graceful stop (SIGTERM/SIGINT in :mod:`~shieldmutual.relay.main`): stop listening,
+refuse new EVENT/REQ, wait for in-flight saves to commit and their OKs to reach the
+clients, close every connection with 1001, then close the store (which commits
+whatever is still queued and checkpoints the WAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import html
+import http
+import logging
+import time
+from pathlib import Path
+from types import TracebackType
+
+import orjson
+import platformdirs
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+
+from shieldmutual.relay import nip11, policy
+from shieldmutual.relay.config import Config
+from shieldmutual.relay.connection import Connection
+from shieldmutual.relay.ingest import Ingest, Verifier, relay_address
+from shieldmutual.relay.store.base import EventStore
+from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.relay.subscriptions import Index
+
+log = logging.getLogger("shieldmutual.relay")
+
+NOSTR_JSON = "application/nostr+json"
+CORS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Headers", "*"),
+    ("Access-Control-Allow-Methods", "GET, OPTIONS"),
+)
+PING_TIMEOUT = 20.0
+
+
+def default_db_path() -> Path:
+    """``relay.db`` in the platform's per-user data directory."""
+    return Path(platformdirs.user_data_dir("shieldmutual")) / "relay.db"
+
+
+def db_path(config: Config) -> Path:
+    path = Path(config.server.db).expanduser() if config.server.db else default_db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def http_response(status: int, body: bytes, content_type: str, *extra: tuple[str, str]) -> Response:
+    headers = Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Length", str(len(body))),
+            ("Content-Type", content_type),
+            *extra,
+        ]
+    )
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+def _html_page(config: Config, nip11_doc: dict[str, object]) -> bytes:
+    info = config.info
+    nips = ", ".join(str(n) for n in nip11.SUPPORTED_NIPS)
+    text = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(info.name)}</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 2em auto; line-height: 1.5">
+<h1>{html.escape(info.name)}</h1>
+<p>{html.escape(info.description)}</p>
+<p>This is a <a href="https://github.com/nostr-protocol/nips">Nostr</a> relay. Add this
+page's address (with <code>ws://</code> or <code>wss://</code> instead of
+<code>http://</code> or <code>https://</code>) to a Nostr client, or use
+<code>mas</code>, the Shield Mutual command line.</p>
+<p>Supported NIPs: {nips}. Software: {html.escape(str(nip11_doc.get("software", "")))}
+{html.escape(str(nip11_doc.get("version", "")))}.</p>
+</body></html>
+"""
+    return text.encode("utf-8")
+
+
+class Relay:
+    """One relay: a store, the ingest pipeline, the live index and its connections."""
+
+    def __init__(self, config: Config, store: EventStore | None = None) -> None:
+        self.config = config
+        server = config.server
+        self.store: EventStore = store or SQLiteStore(
+            db_path(config),
+            batch_max=server.store_batch_max,
+            readers=server.store_readers,
+            default_limit=config.limits.default_limit,
+            max_limit=config.limits.max_limit,
+        )
+        self.index = Index()
+        self.verifier = Verifier(server.verify_threads)
+        self.ingest = Ingest(self.store, self.index, policy.build(config), self.verifier)
+        self.connections: set[Connection] = set()
+        own = relay_address(server.url) if server.url else None
+        # (host, port) pairs AUTH events may name, besides the Host each client used.
+        self.addresses: list[tuple[str, int | None]] = [own] if own else []
+        self.stopping = False
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._server: Server | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopped: asyncio.Future[None] | None = None
+        doc = nip11.document(config)
+        self._nip11 = orjson.dumps(doc)
+        self._html = _html_page(config, doc)
+
+    # ---- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the store, then start listening."""
+        server = self.config.server
+        await self.store.open()
+        ping = server.ping_interval or None
+        self._server = await serve(
+            self._handler,
+            server.host,
+            server.port,
+            process_request=self._process_request,
+            compression="deflate" if server.compression else None,
+            # Messages up to twice the advertised limit get a NOTICE; larger ones
+            # close the connection (1009) before they are even buffered.
+            max_size=2 * self.config.limits.max_message_length,
+            max_queue=16,
+            write_limit=2**16,
+            ping_interval=ping,
+            ping_timeout=PING_TIMEOUT if ping else None,
+            close_timeout=server.close_timeout,
+            server_header="mas-relay",
+            logger=logging.getLogger("websockets.server"),
+        )
+        if server.expire_interval:
+            self._sweeper = asyncio.create_task(self._sweep(server.expire_interval))
+
+    @property
+    def host(self) -> str:
+        assert self._server is not None, "the relay is not started"
+        host = self._server.sockets[0].getsockname()[0]
+        return f"[{host}]" if ":" in host else host
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "the relay is not started"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """``ws://HOST:PORT`` with the port actually bound (useful with port 0)."""
+        return f"ws://{self.host}:{self.port}"
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        """Remember work that must finish before shutdown (saving an event)."""
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def stop(self) -> None:
+        """Graceful stop; idempotent (later callers wait for the first)."""
+        if self._stopped is not None:
+            await asyncio.shield(self._stopped)
+            return
+        self._stopped = asyncio.get_running_loop().create_future()
+        try:
+            await self._stop()
+        finally:
+            self._stopped.set_result(None)
+
+    async def _stop(self) -> None:
+        self.stopping = True
+        timeout = self.config.server.shutdown_timeout
+        if self._server is not None:
+            self._server.server.close()  # stop accepting; open connections stay
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        if self._inflight:
+            log.info("finishing %d events being saved", len(self._inflight))
+            await asyncio.wait(set(self._inflight), timeout=timeout)
+        if self.connections:
+            await asyncio.gather(*(c.flush(min(timeout, 2.0)) for c in list(self.connections)))
+        if self._server is not None:
+            self._server.close(code=CloseCode.GOING_AWAY, reason="relay shutting down")
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), timeout)
+            except TimeoutError:
+                log.warning("connections still open after %gs; closing anyway", timeout)
+        await self.store.close()
+        self.verifier.close()
+
+    async def __aenter__(self) -> Relay:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def serve_until(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set, then stop gracefully."""
+        await stop.wait()
+        await self.stop()
+
+    async def _sweep(self, interval: float) -> None:
+        """NIP-40: expired events are never served (the store filters them out of every
+        query); this only reclaims their space now and then."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                removed = await self.store.delete_expired(int(time.time()))
+            except Exception:
+                log.exception("could not remove expired events")
+            else:
+                if removed:
+                    log.info("removed %d expired events", removed)
+
+    # ---- connections -----------------------------------------------------------
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        await Connection(self, ws).run()
+
+    def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP on the websocket port: NIP-11, a page for browsers, CORS."""
+        headers = request.headers
+        if headers.get("Upgrade", "").lower() == "websocket":
+            if self.stopping:
+                return http_response(503, b"shutting down\n", "text/plain; charset=utf-8")
+            limit = self.config.server.max_connections
+            if limit and len(self.connections) >= limit:
+                return http_response(503, b"too many connections\n", "text/plain; charset=utf-8")
+            return None  # carry on with the websocket handshake
+        method = getattr(request, "method", "GET")
+        if method == "OPTIONS":
+            return http_response(204, b"", "text/plain; charset=utf-8", *CORS)
+        if method != "GET":
+            return http_response(405, b"method not allowed\n", "text/plain; charset=utf-8")
+        if NOSTR_JSON in headers.get("Accept", ""):
+            return http_response(200, self._nip11, NOSTR_JSON, *CORS)
+        if request.path.split("?", 1)[0] == "/":
+            return http_response(200, self._html, "text/html; charset=utf-8")
+        return http_response(404, b"not found\n", "text/plain; charset=utf-8")
