@@ -1,0 +1,230 @@
+"""End-to-end fixtures: real ``mas-relay`` processes on loopback, and the real ``mas`` CLI.
+
+``relays(3)`` starts three relays, each with its own SQLite file; ``relay.kill()`` and
+``relay.restart()`` stop and bring one back on the same port and database, as a crash
+and a restart would. ``mas(...)`` runs the installed console script with MAS_HOME in a
+temporary folder; ``mas_stream(...)`` starts one in the background (e.g. ``req --stream``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import pytest
+
+BIN = Path(sys.executable).parent
+# Another relay executable taking the same flags can be tried with MAS_E2E_RELAY=/path.
+RELAY_EXE = os.environ.get("MAS_E2E_RELAY") or str(BIN / "mas-relay")
+READY = re.compile(r"mas-relay ready on (ws://\S+)")
+START_TIMEOUT = 20.0
+
+
+def _pump(stream: IO[str], sink: queue.Queue[str | None], keep: list[str]) -> None:
+    for line in stream:
+        keep.append(line)
+        sink.put(line)
+    sink.put(None)
+
+
+class RelayProcess:
+    """One ``mas-relay`` subprocess; its URL stays the same across restarts."""
+
+    def __init__(self, db: Path, host: str = "127.0.0.1") -> None:
+        self.db = db
+        self.host = host
+        self.port = 0
+        self.url = ""
+        self.proc: subprocess.Popen[str] | None = None
+        self.log: list[str] = []
+
+    def start(self) -> RelayProcess:
+        assert self.proc is None
+        cmd = [RELAY_EXE, "--host", self.host, "--port", str(self.port)]
+        cmd += ["--db", str(self.db)]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        lines: queue.Queue[str | None] = queue.Queue()
+        assert self.proc.stderr is not None
+        threading.Thread(
+            target=_pump, args=(self.proc.stderr, lines, self.log), daemon=True
+        ).start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.kill()
+                raise RuntimeError(f"mas-relay not ready in {START_TIMEOUT}s: {self.log}") from None
+            if line is None:
+                raise RuntimeError(f"mas-relay exited: {''.join(self.log)}")
+            match = READY.search(line)
+            if match:
+                self.url = match.group(1)
+                self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+                return self
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no goodbye to clients."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            self.proc = None
+
+    def restart(self) -> RelayProcess:
+        """Start again on the same port and database (retrying while the port frees up)."""
+        self.kill()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                return self.start()
+            except RuntimeError:
+                self.proc = None
+                if time.monotonic() > deadline:
+                    raise
+
+
+@pytest.fixture
+def relays(tmp_path: Path) -> Iterator[Callable[[int], list[RelayProcess]]]:
+    """``relays(3)``: that many fresh relays, stopped at the end of the test."""
+    started: list[RelayProcess] = []
+
+    def make(count: int) -> list[RelayProcess]:
+        new = [RelayProcess(tmp_path / f"relay{len(started) + i}.sqlite") for i in range(count)]
+        for relay in new:
+            relay.start()
+            started.append(relay)
+        return new
+
+    yield make
+    for relay in started:
+        relay.stop()
+
+
+# ---- the CLI as a user runs it ------------------------------------------------------------
+
+
+@dataclass
+class Done:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.stdout.splitlines() if line.strip()]
+
+    def json_lines(self) -> list[Any]:
+        return [orjson.loads(line) for line in self.lines]
+
+
+@pytest.fixture
+def mas_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        MAS_HOME=str(tmp_path / "mas-home"),
+        MAS_PASSPHRASE="e2e passphrase",
+        MAS_SCRYPT_LOG_N="4",
+        COLUMNS="200",
+    )
+    return env
+
+
+@pytest.fixture
+def mas(mas_env: dict[str, str]) -> Callable[..., Done]:
+    """Run the installed ``mas`` console script to completion."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 60) -> Done:
+        result = subprocess.run(
+            [str(BIN / "mas"), *args],
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=mas_env,
+            timeout=timeout,
+        )
+        return Done(result.returncode, result.stdout, result.stderr)
+
+    return run
+
+
+class Streaming:
+    """A background ``mas`` whose stdout lines are collected as they arrive."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [str(BIN / "mas"), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self.stderr: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        threading.Thread(
+            target=_pump, args=(self.proc.stdout, self._lines, self.lines), daemon=True
+        ).start()
+        threading.Thread(
+            target=_pump, args=(self.proc.stderr, queue.Queue(), self.stderr), daemon=True
+        ).start()
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20) -> None:
+        """Wait until ``predicate()`` holds, re-checking whenever a line arrives."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"condition not met; stderr: {''.join(self.stderr)}")
+            with contextlib.suppress(queue.Empty):
+                self._lines.get(timeout=min(remaining, 0.2))
+
+    def events(self) -> list[dict[str, Any]]:
+        return [orjson.loads(line) for line in list(self.lines) if line.strip()]
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=20)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def mas_stream(mas_env: dict[str, str]) -> Iterator[Callable[..., Streaming]]:
+    started: list[Streaming] = []
+
+    def start(*args: str) -> Streaming:
+        streaming = Streaming(list(args), mas_env)
+        started.append(streaming)
+        return streaming
+
+    yield start
+    for streaming in started:
+        streaming.kill()
