@@ -467,7 +467,8 @@ class RelayConnection:
             self._ensure_supervisor()
             timeout = self.options.connect_timeout
             try:
-                await asyncio.wait_for(asyncio.shield(attempt), timeout + 1)
+                async with asyncio.timeout(timeout + 1):
+                    await asyncio.shield(attempt)
             except TimeoutError:
                 raise _RelayDown(f"no connection within {timeout:g}s", timed_out=True) from None
         finally:
@@ -496,7 +497,8 @@ class RelayConnection:
         self._waiters += 1
         try:
             await ws.send(frame)
-            return await asyncio.wait_for(fut, self.options.ok_timeout)
+            async with asyncio.timeout(self.options.ok_timeout):  # no extra task, unlike wait_for
+                return await fut
         except ConnectionClosed:
             raise _RelayDown("connection lost before OK") from None
         finally:
@@ -803,6 +805,8 @@ class Pool:
     async def publish(self, event: Event, relays: Iterable[str] | None = None) -> PublishReport:
         """Send ``event`` to every relay concurrently; one :class:`PublishResult` each."""
         targets = self._targets(relays)
+        if len(targets) == 1:
+            return PublishReport(event, (await self.connection(targets[0]).publish(event),))
         results = await asyncio.gather(*(self.connection(u).publish(event) for u in targets))
         return PublishReport(event, tuple(results))
 
