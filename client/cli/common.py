@@ -61,6 +61,13 @@ RelayOption = Annotated[
         "-r", "--relay", metavar="URL", help="Relay to use instead of the configured ones."
     ),
 ]
+AuthOption = Annotated[
+    bool,
+    typer.Option(
+        "--auth",
+        help="Answer relays' NIP-42 challenges with the identity (tells them who you are).",
+    ),
+]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 

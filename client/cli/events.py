@@ -187,6 +187,7 @@ def event_cmd(
     throwaway: Annotated[
         bool, typer.Option("--throwaway", help="Sign with a fresh key that is not stored.")
     ] = False,
+    auth: common.AuthOption = False,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -228,7 +229,10 @@ def event_cmd(
             return
         yield event_mod.sign(signer(), 1 if kind is None else kind, content or "", extra_tags, when)
 
-    failures = common.run(_publish_all(state, events(), relays, min_acks, json_out, from_stdin))
+    auth_key = signer() if auth and not dry_run else None
+    failures = common.run(
+        _publish_all(state, events(), relays, min_acks, json_out, from_stdin, auth_key)
+    )
     if failures:
         raise RelayError(
             f"{failures} event(s) reached fewer than {min_acks} relay(s)"
@@ -244,6 +248,7 @@ async def _publish_all(
     min_acks: int,
     json_out: bool,
     many: bool,
+    auth: SecretKey | None = None,
 ) -> int:
     """Publish as events arrive, up to MAX_IN_FLIGHT at once; the number that failed."""
     count = failures = 0
@@ -274,7 +279,7 @@ async def _publish_all(
             slots.release()
 
     pending: set[asyncio.Task[None]] = set()
-    async with state.pool(relays) as pool:
+    async with state.pool(relays, auth=auth) as pool:
         try:
             async for event in events:
                 if not json_out:
@@ -331,6 +336,8 @@ def req_cmd(
         float | None, typer.Option("--timeout", min=0.1, help="Seconds to wait for EOSE.")
     ] = None,
     relay: common.RelayOption = None,
+    auth: common.AuthOption = False,
+    as_: common.AsOption = None,
 ) -> None:
     """Query relays; verified, de-duplicated events as JSON lines on stdout.
 
@@ -350,9 +357,10 @@ def req_cmd(
         search=search,
     )
     relays = state.relays(relay)
+    auth_key = state.signer(as_) if auth else None
 
     async def go() -> bool:
-        async with state.pool(relays) as pool:
+        async with state.pool(relays, auth=auth_key) as pool:
             sub = pool.subscribe([flt], stream=stream, eose_timeout=timeout)
             async with sub:
                 with state.status(f"waiting for {len(relays)} relays…") as spinner:

@@ -42,8 +42,9 @@ def _pump(stream: IO[str], sink: queue.Queue[str | None], keep: list[str]) -> No
 class RelayProcess:
     """One ``mas-relay`` subprocess; its URL stays the same across restarts."""
 
-    def __init__(self, db: Path, host: str = "127.0.0.1") -> None:
+    def __init__(self, db: Path, host: str = "127.0.0.1", config: Path | None = None) -> None:
         self.db = db
+        self.config = config
         self.host = host
         self.port = 0
         self.url = ""
@@ -54,6 +55,8 @@ class RelayProcess:
         assert self.proc is None
         cmd = [RELAY_EXE, "--host", self.host, "--port", str(self.port)]
         cmd += ["--db", str(self.db)]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             text=True,
@@ -110,12 +113,22 @@ class RelayProcess:
 
 
 @pytest.fixture
-def relays(tmp_path: Path) -> Iterator[Callable[[int], list[RelayProcess]]]:
-    """``relays(3)``: that many fresh relays, stopped at the end of the test."""
+def relays(tmp_path: Path) -> Iterator[Callable[..., list[RelayProcess]]]:
+    """``relays(3)``: that many fresh relays, stopped at the end of the test.
+
+    ``relays(1, config="[policy]\nauth_required = true")`` passes a relay TOML config.
+    """
     started: list[RelayProcess] = []
 
-    def make(count: int) -> list[RelayProcess]:
-        new = [RelayProcess(tmp_path / f"relay{len(started) + i}.sqlite") for i in range(count)]
+    def make(count: int, config: str | None = None) -> list[RelayProcess]:
+        config_file = None
+        if config is not None:
+            config_file = tmp_path / f"relay{len(started)}.toml"
+            config_file.write_text(config)
+        new = [
+            RelayProcess(tmp_path / f"relay{len(started) + i}.sqlite", config=config_file)
+            for i in range(count)
+        ]
         for relay in new:
             relay.start()
             started.append(relay)

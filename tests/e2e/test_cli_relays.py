@@ -188,3 +188,34 @@ def test_stream_keeps_every_event_once_across_a_relay_restart(
 
     assert seen() == [a, b, c, d]  # nothing lost, nothing repeated, in order
     assert stream.interrupt() == 130
+
+
+def test_nip42_auth_when_the_relay_asks(mas: Any, relays: Any) -> None:
+    (relay,) = relays(1, config="[policy]\nauth_required = true\n")
+    setup_identity(mas)
+    refused = mas("event", "-c", "x", "-r", relay.url)
+    assert refused.code == 3 and "auth-required" in refused.stderr
+    accepted = mas("event", "-c", "x", "-r", relay.url, "--auth", "--json")
+    assert accepted.code == 0, accepted.stderr
+    assert accepted.json_lines()[0]["status"] == "accepted"
+    assert mas("req", "-k", "1", "-r", relay.url).code == 3
+    read = mas("req", "-k", "1", "-r", relay.url, "--auth")
+    assert read.code == 0 and len(read.lines) == 1
+
+
+def test_gift_wraps_only_reach_their_recipient(mas: Any, relays: Any) -> None:
+    (relay,) = relays(1)
+    setup_identity(mas, "alice")
+    bob = setup_identity(mas, "bob")
+    wrap = mas(
+        "event", "--throwaway", "-k", "1059", "-p", bob["npub"], "-c", "sealed", "-r", relay.url
+    )
+    assert wrap.code == 0, wrap.stderr
+    wrap_id = Event.from_json(wrap.lines[0]).id
+    query = ("req", "-k", "1059", "--tag", "p=" + bob["npub"], "-r", relay.url)
+    anonymous = mas(*query)
+    assert anonymous.code == 3 and "auth-required" in anonymous.stderr
+    assert mas(*query, "--auth", "--as", "alice").lines == []
+    as_bob = mas(*query, "--auth", "--as", "bob")
+    assert as_bob.code == 0, as_bob.stderr
+    assert [Event.from_json(line).id for line in as_bob.lines] == [wrap_id]
