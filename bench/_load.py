@@ -257,7 +257,7 @@ class Subscriber(WsClient):
         elif payload.startswith(b'["EOSE"'):
             if not self.eose.done():
                 self.eose.set_result(None)
-        elif len(self.errors) < 20:
+        elif len(self.errors) < 20 and not payload.startswith(b'["AUTH"'):
             self.errors.append(payload[:200].decode("utf-8", "replace"))
 
     def lost(self) -> None:
