@@ -12,6 +12,7 @@ import contextlib
 import os
 import queue
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -188,12 +189,13 @@ def mas(mas_env: dict[str, str]) -> Callable[..., Done]:
 
 
 class Streaming:
-    """A background ``mas`` whose stdout lines are collected as they arrive."""
+    """A background command (``mas ...``, or a shell pipeline of them) whose stdout lines
+    are collected as they arrive. It runs in its own process group, killed as a whole."""
 
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.proc = subprocess.Popen(
-            [str(BIN / "mas"), *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env=env,
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=env, start_new_session=True,
         )  # fmt: skip
         self.lines: list[str] = []
         self.stderr: list[str] = []
@@ -224,17 +226,24 @@ class Streaming:
         return self.proc.wait(timeout=20)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
 
 
 @pytest.fixture
 def mas_stream(mas_env: dict[str, str]) -> Iterator[Callable[..., Streaming]]:
+    """``mas_stream("req", "--stream", ...)`` runs ``mas`` in the background;
+    ``mas_stream(["req", ...], ["event", ...])`` runs ``mas A | mas B`` through sh."""
     started: list[Streaming] = []
 
-    def start(*args: str) -> Streaming:
-        streaming = Streaming(list(args), mas_env)
+    def start(*args: Any) -> Streaming:
+        if args and isinstance(args[0], list):
+            line = " | ".join(shlex.join([str(BIN / "mas"), *stage]) for stage in args)
+            argv = ["/bin/sh", "-c", line]
+        else:
+            argv = [str(BIN / "mas"), *args]
+        streaming = Streaming(argv, mas_env)
         started.append(streaming)
         return streaming
 

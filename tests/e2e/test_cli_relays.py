@@ -219,3 +219,23 @@ def test_gift_wraps_only_reach_their_recipient(mas: Any, relays: Any) -> None:
     as_bob = mas(*query, "--auth", "--as", "bob")
     assert as_bob.code == 0, as_bob.stderr
     assert [Event.from_json(line).id for line in as_bob.lines] == [wrap_id]
+
+
+def test_live_stream_piped_into_event_republishes_as_events_arrive(
+    mas: Any, mas_stream: Any, relays: Any
+) -> None:
+    """`mas req --stream | mas event -r other`: each line is flushed as it arrives, so a
+    live event reaches the other relay while both commands are still running."""
+    source, target = relays(2)
+    setup_identity(mas)
+    pipeline = mas_stream(
+        ["req", "--stream", "-r", source.url, "-t", "mas-relay-live"],
+        ["event", "-r", target.url, "--json"],
+    )
+    for i in range(3):
+        sent = mas("event", "-r", source.url, "-c", f"live {i}", "-t", "t=mas-relay-live")
+        sent_id = Event.from_json(sent.lines[0]).id
+        pipeline.wait_for(lambda i=sent_id: any(r["id"] == i for r in pipeline.events()))
+    assert [r["status"] for r in pipeline.events()] == ["accepted"] * 3
+    copied = mas("req", "-r", target.url, "-t", "mas-relay-live")
+    assert len(copied.lines) == 3
