@@ -1,0 +1,365 @@
+"""Mutual aid over the relay pool: find a request and everything said about it.
+
+shared/aid turns events into objects; this module is the I/O edge that fetches those
+events from many relays at once, so every command (request, feed, export, pledge,
+confirm, update, report, whois) reads a request the same way and nothing is fetched
+twice in two slightly different manners.
+
+API (async unless noted; ``pool`` is a :class:`~shieldmutual.client.pool.Pool`)::
+
+    pointer = parse_pointer("naddr1...")   # sync; also nostr:naddr1... or 30402:<pk>:<d>
+    pointer.address, pointer.relays        # Address, relay hints from the naddr
+
+    found = await fetch_request(pool, pointer)     # RequestRecord (latest version)
+    found.event, found.request, found.address, found.naddr(relays)
+    # raises NotFoundError (exit 1) when no relay holds a valid version
+
+    thread = await fetch_thread(pool, found)       # Thread: what was said about it
+    thread.pledges, thread.confirmations, thread.updates   # parsed, recipients checked
+    thread.reports, thread.syndications, thread.progress   # Progress (comments.tally)
+    thread.champion        # ChampionCheck: NONE / VERIFIED(member) / UNVERIFIED
+    thread.recipients      # who may confirm, update and report
+
+    found, thread = await load_request(pool, "naddr1...")   # both in one call
+
+    original = await resolve_syndication(pool, syndication_event)  # Event | None
+    societies = await fetch_societies(pool, slugs=("leeds",))       # list[SocietyRecord]
+
+    report = await publish(pool, secret, template)          # sign + publish everywhere
+    require_acks(report, min_acks=1)                         # sync; RelayError (exit 3)
+
+Every event the pool hands over has been verified (id and signature), so the counting
+functions of shared/aid can trust authors. Relay hints in an naddr are queried too:
+a request published elsewhere must still be found from a link someone pasted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from shieldmutual.client.config import normalize_relay_url
+from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.shared import event as event_mod
+from shieldmutual.shared import kinds, nip19
+from shieldmutual.shared.aid.comments import (
+    Confirmation,
+    Pledge,
+    Progress,
+    Update,
+    parse_confirmation,
+    parse_pledge,
+    tally,
+)
+from shieldmutual.shared.aid.common import Address, EventTemplate, labels
+from shieldmutual.shared.aid.notes import Syndication, parse_syndication
+from shieldmutual.shared.aid.report import Report, parse_report
+from shieldmutual.shared.aid.request import AidRequest, parse_request
+from shieldmutual.shared.aid.society import Society, mas_tag, parse_society
+from shieldmutual.shared.aid.vouch import champion_for
+from shieldmutual.shared.errors import AidError, InvalidError
+from shieldmutual.shared.event import Event
+from shieldmutual.shared.keys import SecretKey
+
+
+class NotFoundError(ClientError):
+    """No relay holds a valid version of what was asked for (exit 1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPointer:
+    """Where a request lives: its address and the relays an naddr suggested."""
+
+    address: Address
+    relays: tuple[str, ...] = ()
+
+    @property
+    def coordinate(self) -> str:
+        return str(self.address)
+
+
+def parse_pointer(text: str) -> RequestPointer:
+    """An aid request pointer from ``naddr1...``, ``nostr:naddr1...`` or ``30402:<pk>:<d>``."""
+    value = text.strip()
+    if value[:1].isdigit():
+        return RequestPointer(Address.parse(value, kinds.CLASSIFIED))
+    try:
+        kind, decoded = nip19.decode(value)
+    except InvalidError as exc:
+        raise AidError(f"not an naddr or 30402:<pubkey>:<d> coordinate: {exc}") from None
+    if not isinstance(decoded, nip19.AddressPointer):
+        raise AidError(f"expected an naddr of an aid request, got {kind}")
+    if decoded.kind != kinds.CLASSIFIED:
+        raise AidError(f"the naddr points at kind {decoded.kind}, not an aid request (30402)")
+    address = Address(decoded.kind, decoded.pubkey, decoded.identifier)
+    return RequestPointer(address, _usable_relays(decoded.relays))
+
+
+def _usable_relays(hints: Iterable[str]) -> tuple[str, ...]:
+    """Hints that are valid relay URLs; a bad hint is skipped, never fatal."""
+    good = []
+    for hint in hints:
+        try:
+            good.append(normalize_relay_url(hint))
+        except InvalidError:
+            continue
+    return tuple(dict.fromkeys(good))
+
+
+def _targets(pool: Pool, extra: Sequence[str] = ()) -> list[str]:
+    return list(dict.fromkeys([*pool.relays, *extra]))
+
+
+def latest(events: Iterable[Event]) -> Event | None:
+    """The current version of an addressable event: newest, then lowest id (NIP-01)."""
+    return min(events, key=lambda e: (-e.created_at, e.id), default=None)
+
+
+def current_versions(events: Iterable[Event]) -> list[Event]:
+    """The latest version per ``(kind, pubkey, d)``, newest first (relays may hold old ones)."""
+    versions: dict[tuple[int, str, str], list[Event]] = {}
+    for event in events:
+        versions.setdefault((event.kind, event.pubkey, event.d_tag), []).append(event)
+    found = [latest(group) for group in versions.values()]
+    return sorted((e for e in found if e is not None), key=lambda e: (-e.created_at, e.id))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """The latest valid version of a request, as event and object."""
+
+    event: Event
+    request: AidRequest
+    relays: tuple[str, ...] = ()  # where it was looked for (hints first)
+
+    @property
+    def address(self) -> Address:
+        return Address.of(self.event)
+
+    def naddr(self, relays: Sequence[str] | None = None) -> str:
+        """NIP-19 naddr with up to three relay hints (default: where it was looked for)."""
+        hints = tuple(self.relays if relays is None else relays)[:3]
+        return self.address.naddr(hints)
+
+
+async def fetch_request(pool: Pool, pointer: RequestPointer) -> RequestRecord:
+    """The latest valid version of the request at ``pointer`` across the pool and hints."""
+    address = pointer.address
+    relays = _targets(pool, pointer.relays)
+    flt = {"kinds": [address.kind], "authors": [address.pubkey], "#d": [address.identifier]}
+    events = [e for e in await pool.fetch([flt], relays) if e.d_tag == address.identifier]
+    errors = []
+    for event in sorted(events, key=lambda e: (-e.created_at, e.id)):
+        try:
+            request = parse_request(event)
+        except AidError as exc:
+            errors.append(str(exc))
+            continue
+        return RequestRecord(event, request, tuple(dict.fromkeys([*pointer.relays, *relays])))
+    if errors:
+        raise NotFoundError(f"no valid version of {address} ({errors[0]})")
+    raise NotFoundError(f"no relay holds the request {address}")
+
+
+class ChampionState(StrEnum):
+    NONE = "none"  # the author asks for themself
+    VERIFIED = "verified"  # published by a champion; the member's attestation was found
+    UNVERIFIED = "unverified"  # names a beneficiary without (or with a deleted) attestation
+
+
+@dataclass(frozen=True, slots=True)
+class ChampionCheck:
+    state: ChampionState
+    member: str | None = None  # the beneficiary named by the request
+
+    @property
+    def verified(self) -> bool:
+        return self.state is ChampionState.VERIFIED
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """Everything relays hold about one request, parsed and checked."""
+
+    recipients: frozenset[str]
+    champion: ChampionCheck
+    progress: Progress
+    pledges: tuple[Pledge, ...] = ()
+    confirmations: tuple[Confirmation, ...] = ()
+    reports: tuple[Report, ...] = ()
+    syndications: tuple[Syndication, ...] = ()
+    events: tuple[Event, ...] = field(default=(), repr=False)
+
+    @property
+    def updates(self) -> tuple[Update, ...]:
+        return self.progress.updates
+
+
+def thread_filters(address: Address, beneficiary: str | None = None) -> list[dict]:
+    """Comments, syndications and reports of ``address``, and the champion check."""
+    coordinate = str(address)
+    filters: list[dict] = [
+        {"kinds": [kinds.COMMENT], "#A": [coordinate]},
+        {"kinds": [kinds.GENERIC_REPOST, kinds.LONG_FORM], "#a": [coordinate]},
+    ]
+    if beneficiary is not None:
+        filters.append({"kinds": [kinds.LABEL], "authors": [beneficiary], "#p": [address.pubkey]})
+    return filters
+
+
+def build_thread(found: RequestRecord, events: Iterable[Event]) -> Thread:
+    """Pure: sort fetched events into a :class:`Thread` (tested without relays)."""
+    request, address = found.request, found.address
+    events = list({e.id: e for e in events}.values())
+    attestations = [e for e in events if e.kind == kinds.LABEL]
+    member = champion_for(request, attestations)
+    if request.beneficiary is None:
+        champion = ChampionCheck(ChampionState.NONE)
+    elif member is not None:
+        champion = ChampionCheck(ChampionState.VERIFIED, member)
+    else:
+        champion = ChampionCheck(ChampionState.UNVERIFIED, request.beneficiary)
+    recipients = frozenset({address.pubkey, *([member] if member else [])})
+    comments = [e for e in events if e.kind == kinds.COMMENT]
+    pledges: list[Pledge] = []
+    confirmations: list[Confirmation] = []
+    for event in sorted(comments, key=lambda e: (e.created_at, e.id)):
+        found_labels = labels(event.tags)
+        try:
+            if "pledge" in found_labels:
+                pledge = parse_pledge(event)
+                if pledge.request.address == address:
+                    pledges.append(pledge)
+            elif "received" in found_labels and event.pubkey in recipients:
+                confirmation = parse_confirmation(event)
+                if confirmation.request.address == address:
+                    confirmations.append(confirmation)
+        except AidError:
+            continue
+    return Thread(
+        recipients=recipients,
+        champion=champion,
+        progress=tally(address, recipients, comments),
+        pledges=tuple(pledges),
+        confirmations=tuple(confirmations),
+        reports=_reports(address, recipients, events),
+        syndications=_syndications(address, events),
+        events=tuple(events),
+    )
+
+
+def _reports(
+    address: Address, recipients: frozenset[str], events: list[Event]
+) -> tuple[Report, ...]:
+    """Latest version of each recipient's report about ``address``, oldest first."""
+    mine = [e for e in events if e.kind == kinds.LONG_FORM and e.pubkey in recipients]
+    reports = []
+    for event in reversed(current_versions(mine)):
+        try:
+            report = parse_report(event)
+        except AidError:
+            continue
+        if report.request == address:
+            reports.append(report)
+    return tuple(reports)
+
+
+def _syndications(address: Address, events: list[Event]) -> tuple[Syndication, ...]:
+    found = []
+    for event in sorted(events, key=lambda e: (e.created_at, e.id)):
+        if event.kind != kinds.GENERIC_REPOST:
+            continue
+        try:
+            syndication = parse_syndication(event)
+        except AidError:
+            continue
+        if syndication.request.address == address:
+            found.append(syndication)
+    return tuple(found)
+
+
+async def fetch_thread(pool: Pool, found: RequestRecord) -> Thread:
+    """Pledges, confirmations, updates, reports, syndications and the champion check."""
+    filters = thread_filters(found.address, found.request.beneficiary)
+    events = await pool.fetch(filters, _targets(pool, found.relays))
+    return build_thread(found, events)
+
+
+async def load_request(pool: Pool, text: str) -> tuple[RequestRecord, Thread]:
+    """The request named by ``text`` (an naddr) and its thread."""
+    found = await fetch_request(pool, parse_pointer(text))
+    return found, await fetch_thread(pool, found)
+
+
+async def resolve_syndication(pool: Pool, event: Event) -> Event | None:
+    """The request a kind 16 syndication reposts: embedded (verified) or fetched.
+
+    The embedded copy is the exact version that was shared; when the content is empty,
+    the latest version is fetched from the pool and the syndication's relay hint.
+    ``None`` when the syndication is invalid or no relay holds the request.
+    """
+    try:
+        syndication = parse_syndication(event)
+        embedded = syndication.embedded_event()
+    except AidError:
+        return None
+    if embedded is not None:
+        return embedded
+    hints = _usable_relays([syndication.request.relay] if syndication.request.relay else [])
+    try:
+        found = await fetch_request(pool, RequestPointer(syndication.request.address, hints))
+    except NotFoundError:
+        return None
+    return found.event
+
+
+@dataclass(frozen=True, slots=True)
+class SocietyRecord:
+    event: Event
+    society: Society
+
+
+async def fetch_societies(
+    pool: Pool, slugs: Sequence[str] = (), authors: Sequence[str] = ()
+) -> list[SocietyRecord]:
+    """Society definitions (kind 34550 with ``t mutualaid``), latest per author and slug.
+
+    Several people may describe the same slug; all are returned, newest first, and the
+    caller (the user) chooses whose description to believe.
+    """
+    flt: dict = {"kinds": [kinds.COMMUNITY], "#t": [mas_tag(s) for s in slugs] or ["mutualaid"]}
+    if authors:
+        flt["authors"] = list(authors)
+    records = []
+    for event in current_versions(await pool.fetch([flt])):
+        try:
+            society = parse_society(event)
+        except AidError:
+            continue
+        if not slugs or society.slug in slugs:
+            records.append(SocietyRecord(event, society))
+    return records
+
+
+async def publish(
+    pool: Pool, secret: SecretKey, template: EventTemplate, relays: Sequence[str] | None = None
+) -> PublishReport:
+    """Sign ``template`` with ``secret`` and publish it to every relay (or ``relays``)."""
+    event = event_mod.sign(secret, template.kind, template.content, template.tags)
+    return await pool.publish(event, relays)
+
+
+def require_acks(report: PublishReport, min_acks: int = 1) -> None:
+    """:class:`RelayError` (exit 3) unless at least ``min_acks`` relays hold the event."""
+    if not report.ok(min_acks):
+        why = "; ".join(
+            f"{r.relay}: {r.status}" + (f" ({r.message})" if r.message else "")
+            for r in report.results
+            if not r.ok
+        )
+        raise RelayError(
+            f"only {report.acks} of {len(report.results)} relays accepted event "
+            f"{report.event.id[:12]}… (needed {min_acks}): {why}"
+        )
