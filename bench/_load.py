@@ -233,8 +233,9 @@ async def connect_many(port: int, factories: list[Any], parallel: int = 64) -> l
 class Subscriber(WsClient):
     """Holds one live subscription and records delivery latency per event."""
 
-    def __init__(self, sub_id: str, tag: str, lat: array, errors: list[str]) -> None:
+    def __init__(self, sub_id: str, tag: str, lat: array, seqs: array, errors: list[str]) -> None:
         super().__init__()
+        self.seqs = seqs
         self.sub_id = sub_id
         self.req = orjson.dumps(["REQ", sub_id, {"kinds": [1], "#t": [tag]}])
         self.eose: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -250,9 +251,11 @@ class Subscriber(WsClient):
     def handle(self, payload: bytes) -> None:
         if payload.startswith(b'["EVENT"'):
             # content is "bench-fanout <seq> <unix time sent>"; no JSON parse needed
-            start = payload.index(b" ", payload.index(_FANOUT_MARK) + len(_FANOUT_MARK)) + 1
+            seq_at = payload.index(_FANOUT_MARK) + len(_FANOUT_MARK)
+            start = payload.index(b" ", seq_at) + 1
             sent = float(payload[start : payload.index(b'"', start)])
             self.lat.append(self.now - sent)
+            self.seqs.append(int(payload[seq_at : start - 1]))
             self.received += 1
         elif payload.startswith(b'["EOSE"'):
             if not self.eose.done():
@@ -279,9 +282,11 @@ def fanout_worker(
 async def _fanout(port: int, first: int, count: int, tag: str, conn: Any) -> None:
     loop = asyncio.get_running_loop()
     lat: array = array("d")
+    seqs: array = array("l")
     errors: list[str] = []
     factories = [
-        (lambda i=i: Subscriber(f"fan{i}", tag, lat, errors)) for i in range(first, first + count)
+        (lambda i=i: Subscriber(f"fan{i}", tag, lat, seqs, errors))
+        for i in range(first, first + count)
     ]
     subs = [s for s in await connect_many(port, factories) if isinstance(s, Subscriber)]
     failed = count - len(subs)
@@ -308,4 +313,4 @@ async def _fanout(port: int, first: int, count: int, tag: str, conn: Any) -> Non
     per_sub = [s.received for s in ready]
     for s in subs:
         s.close()
-    conn.send(("done", lat.tobytes(), per_sub, cpu, list(errors)))
+    conn.send(("done", lat.tobytes(), seqs.tobytes(), per_sub, cpu, list(errors)))

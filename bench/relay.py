@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -719,6 +720,13 @@ class Publisher(_load.WsClient):
         self.acked = 0
         self.accepted = 0
         self.rejections: Counter[str] = Counter()
+        self.sent: dict[str, float] = {}
+        self.ok_lat: list[float] = []
+        self.now = 0.0
+
+    def data_received(self, data: bytes) -> None:
+        self.now = time.time()
+        super().data_received(data)
 
     def handle(self, payload: bytes) -> None:
         if payload.startswith(b'["OK"'):
@@ -727,6 +735,9 @@ class Publisher(_load.WsClient):
             self.accepted += msg[2] is True
             if msg[2] is not True:
                 self.rejections[str(msg[3])[:60]] += 1
+            sent = self.sent.pop(msg[1], None)
+            if sent is not None:
+                self.ok_lat.append(self.now - sent)
 
 
 async def _recv(conn: Any, timeout: float) -> Any:
@@ -782,8 +793,9 @@ async def scenario_fanout(
             delay = t0 + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            content = f"bench-fanout {i} {time.time():.6f}"
-            ev = nostr_event.sign(author, 1, content, [["t", tag]])
+            now = time.time()
+            ev = nostr_event.sign(author, 1, f"bench-fanout {i} {now:.6f}", [["t", tag]])
+            pub.sent[ev.id] = now
             pub.send(b'["EVENT",' + ev.to_json() + b"]")
         t_pub = time.perf_counter() - t0
         deadline = time.monotonic() + 60
@@ -792,6 +804,7 @@ async def scenario_fanout(
         for _, conn in workers:
             conn.send(("expect", pub.accepted, 5.0))
         lat_arr = array("d")
+        seq_arr = array("l")
         per_sub: list[int] = []
         cpu_workers: list[float] = []
         for _, conn in workers:
@@ -799,9 +812,10 @@ async def scenario_fanout(
             if msg[0] != "done":
                 raise RuntimeError(f"fan-out worker failed: {msg}")
             lat_arr.frombytes(msg[1])
-            per_sub += msg[2]
-            cpu_workers.append(msg[3])
-            notes += msg[4]
+            seq_arr.frombytes(msg[2])
+            per_sub += msg[3]
+            cpu_workers.append(msg[4])
+            notes += msg[5]
         wall = time.perf_counter() - t0
         cpu_r, cpu_g = cpu_seconds(relay.pid) - cpu_r0, time.process_time() - cpu_g0
         cpu_m = machine_cpu() - cpu_m0
@@ -813,6 +827,16 @@ async def scenario_fanout(
                 p.terminate()
     lat = sorted(lat_arr)
     expected = pub.accepted * subs
+    # Per event: the first and the last subscriber served. The first is the ingest path
+    # (verify, commit, match); last - first is the relay's loop over 200 sockets.
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    for seq, x in zip(seq_arr, lat_arr, strict=True):
+        if x < first.get(seq, math.inf):
+            first[seq] = x
+        if x > last.get(seq, -math.inf):
+            last[seq] = x
+    ok_lat = sorted(pub.ok_lat)
     return {
         "subs": subs,
         "subs_ready": ready,
@@ -826,6 +850,11 @@ async def scenario_fanout(
         "median_ms": 1000 * statistics.median(lat) if lat else float("nan"),
         "p99_ms": 1000 * pct(lat, 0.99),
         "max_ms": 1000 * lat[-1] if lat else float("nan"),
+        "ok_median_ms": 1000 * statistics.median(ok_lat) if ok_lat else float("nan"),
+        "ok_p99_ms": 1000 * pct(ok_lat, 0.99),
+        "first_median_ms": 1000 * statistics.median(first.values()) if first else float("nan"),
+        "last_median_ms": 1000 * statistics.median(last.values()) if last else float("nan"),
+        "last_p99_ms": 1000 * pct(sorted(last.values()), 0.99),
         "wall_s": wall,
         "relay_cpu": cpu_r / wall,
         "machine_cpu": cpu_m / wall,
@@ -1071,6 +1100,11 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                 "p99 ms live", "fanout", "p99_ms", 1, STRFRY["live_p99"], "< 100", lambda v: v < 100
             ),
             row("max ms live", "fanout", "max_ms", 1, ""),
+            row("  median ms to OK (publisher)", "fanout", "ok_median_ms", 1, ""),
+            row("  p99 ms to OK (publisher)", "fanout", "ok_p99_ms", 1, ""),
+            row("  median ms, first subscriber", "fanout", "first_median_ms", 1, ""),
+            row("  median ms, last subscriber", "fanout", "last_median_ms", 1, ""),
+            row("  p99 ms, last subscriber", "fanout", "last_p99_ms", 1, ""),
             raw(
                 "delivered / expected",
                 [
