@@ -1,0 +1,180 @@
+"""NIP-59 gift wraps: a rumor (unsigned event) sealed (kind 13) and wrapped (kind 1059).
+
+Why three layers: the *rumor* carries the message but no signature, so a leaked rumor
+proves nothing about its author (deniability). The *seal* is signed by the real author
+and encrypted to the recipient, so only the recipient learns who wrote it. The *wrap*
+is signed by a one-time key and names only the recipient, so relays and onlookers see
+"someone sent something to R" and nothing else. Seal and wrap timestamps are moved up
+to two days into the past at random, so the time of sending does not leak either.
+
+Unwrapping checks every layer: the wrap's and seal's signatures, the kinds, and that
+the rumor's ``pubkey`` equals the seal's signer (otherwise anyone could seal a rumor
+that claims another author). Pure: no I/O; randomness comes from :mod:`secrets`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from shieldmutual.shared import kinds, nip44
+from shieldmutual.shared.errors import CryptoError, EventError
+from shieldmutual.shared.event import Event, Tags, _check_tags, compute_id, sign
+from shieldmutual.shared.keys import SecretKey
+
+# NIP-59: "created_at SHOULD be tweaked ... up to two days in the past".
+MAX_TWEAK = 2 * 24 * 60 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Rumor:
+    """An unsigned event with its id: what the sender really said, and deniable."""
+
+    id: str
+    pubkey: str
+    created_at: int
+    kind: int
+    tags: Tags
+    content: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "pubkey": self.pubkey,
+            "created_at": self.created_at,
+            "kind": self.kind,
+            "tags": self.tags,
+            "content": self.content,
+        }
+
+    def to_json(self) -> str:
+        return orjson.dumps(self.to_dict()).decode()
+
+    def tag_values(self, name: str) -> list[str]:
+        return [tag[1] for tag in self.tags if len(tag) > 1 and tag[0] == name]
+
+    def first_tag(self, name: str) -> str | None:
+        values = self.tag_values(name)
+        return values[0] if values else None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Rumor:
+        """Parse a rumor; a missing id is computed, a wrong one is refused."""
+        if not isinstance(data, dict):
+            raise EventError("rumor must be a JSON object")
+        probe = {**data, "id": data.get("id") or "0" * 64, "sig": "0" * 128}
+        shape = Event.from_dict(probe)  # the same field checks as a signed event
+        expected = compute_id(shape.pubkey, shape.created_at, shape.kind, shape.tags, shape.content)
+        if data.get("id") and data["id"] != expected:
+            raise EventError("rumor id does not match its content")
+        return cls(expected, shape.pubkey, shape.created_at, shape.kind, shape.tags, shape.content)
+
+
+@dataclass(frozen=True, slots=True)
+class Unwrapped:
+    """What a recipient learns from a gift wrap: who sealed it, and what they said."""
+
+    sender: str
+    rumor: Rumor
+    wrap_id: str
+    seal: Event
+
+
+def make_rumor(
+    author: str,
+    kind: int,
+    content: str,
+    tags: Iterable[Sequence[str]] = (),
+    created_at: int | None = None,
+) -> Rumor:
+    """An unsigned event by ``author`` (hex pubkey), stamped with the real time."""
+    tag_list = [list(tag) for tag in tags]
+    _check_tags(tag_list)
+    when = int(time.time()) if created_at is None else created_at
+    event_id = compute_id(author, when, kind, tag_list, content)
+    return Rumor(event_id, author, when, kind, tag_list, content)
+
+
+def random_past(now: int | None = None) -> int:
+    """A timestamp uniformly within the two days before ``now``."""
+    base = int(time.time()) if now is None else now
+    return base - secrets.randbelow(MAX_TWEAK + 1)
+
+
+def _encrypt(secret: SecretKey, recipient: str, plaintext: str) -> str:
+    key = nip44.get_conversation_key(secret.secret, bytes.fromhex(recipient))
+    return nip44.encrypt(plaintext, key)
+
+
+def _decrypt(secret: SecretKey, sender: str, payload: str) -> str:
+    key = nip44.get_conversation_key(secret.secret, bytes.fromhex(sender))
+    return nip44.decrypt(payload, key)
+
+
+def seal(author: SecretKey, recipient: str, rumor: Rumor, now: int | None = None) -> Event:
+    """Kind 13 by the real author, no tags, the rumor NIP-44-encrypted to ``recipient``."""
+    if rumor.pubkey != author.public_hex:
+        raise EventError("a seal must be signed by the rumor's author")
+    content = _encrypt(author, recipient, rumor.to_json())
+    return sign(author, kinds.SEAL, content, [], random_past(now))
+
+
+def gift_wrap(
+    sealed: Event,
+    recipient: str,
+    extra_tags: Iterable[Sequence[str]] = (),
+    now: int | None = None,
+) -> Event:
+    """Kind 1059 by a fresh one-time key, naming only ``recipient`` in its ``p`` tag."""
+    one_time = SecretKey.generate()
+    content = _encrypt(one_time, recipient, sealed.to_json().decode())
+    tags = [["p", recipient], *(list(t) for t in extra_tags)]
+    return sign(one_time, kinds.GIFT_WRAP, content, tags, random_past(now))
+
+
+def wrap(
+    author: SecretKey,
+    recipient: str,
+    rumor: Rumor,
+    extra_tags: Iterable[Sequence[str]] = (),
+    now: int | None = None,
+) -> Event:
+    """Seal then gift-wrap ``rumor`` for ``recipient``: the usual one-call form."""
+    return gift_wrap(seal(author, recipient, rumor, now), recipient, extra_tags, now)
+
+
+def unwrap(recipient: SecretKey, wrapped: Event) -> Unwrapped:
+    """Open a gift wrap addressed to ``recipient``; raise unless every layer checks out.
+
+    Raises :class:`CryptoError` when it is not for us or was tampered with, and
+    :class:`EventError` when a layer is malformed or the rumor claims another author.
+    """
+    if wrapped.kind != kinds.GIFT_WRAP:
+        raise EventError(f"a gift wrap is kind {kinds.GIFT_WRAP}, not {wrapped.kind}")
+    wrapped.verify()
+    seal_text = _decrypt(recipient, wrapped.pubkey, wrapped.content)
+    sealed = Event.from_json(seal_text)
+    if sealed.kind != kinds.SEAL:
+        raise EventError(f"a seal is kind {kinds.SEAL}, not {sealed.kind}")
+    sealed.verify()
+    try:
+        rumor_data = orjson.loads(_decrypt(recipient, sealed.pubkey, sealed.content))
+    except orjson.JSONDecodeError as exc:
+        raise EventError(f"rumor is not valid JSON: {exc}") from None
+    rumor = Rumor.from_dict(rumor_data)
+    if rumor.pubkey != sealed.pubkey:
+        raise EventError("rumor author differs from the seal's signer (impersonation)")
+    return Unwrapped(sealed.pubkey, rumor, wrapped.id, sealed)
+
+
+def try_unwrap(recipient: SecretKey, wrapped: Event) -> Unwrapped | None:
+    """:func:`unwrap`, or None for a wrap that is not ours or does not check out."""
+    try:
+        return unwrap(recipient, wrapped)
+    except (CryptoError, EventError):
+        return None
