@@ -218,11 +218,12 @@ class Connection:
             handled = 0
             while True:
                 message = await self.ws.recv()
+                if self.closing:
+                    # The relay is closing it (flood, slow reader, shutdown): keep
+                    # reading, unanswered, so the client's close frame gets through.
+                    continue
                 self.handle(message)
                 handled += 1
-                if self.closing:  # the relay closed it (flood, slow reader)
-                    await self.ws.wait_closed()
-                    break
                 if self.busy >= MAX_BUSY:
                     self._room = asyncio.get_running_loop().create_future()
                     await self._room
@@ -521,7 +522,21 @@ class Connection:
         self._spawn(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
-        await self.ws.close(code, reason)
+        # websockets' close() first drains the write buffer, which never happens when
+        # the client stopped reading: give it close_timeout, then drop the TCP stream.
+        try:
+            async with asyncio.timeout(self.relay.config.server.close_timeout or None):
+                await self.ws.close(code, reason)
+        except TimeoutError:
+            self.ws.transport.abort()
+
+    async def shutdown(self, flush_timeout: float) -> None:
+        """For the relay's stop: send what is queued (OKs of committed events), then
+        close with 1001."""
+        await self.flush(flush_timeout)
+        if not self.closing:
+            self.closing = True
+            await self._close(CloseCode.GOING_AWAY, "relay shutting down")
 
     async def _write(self) -> None:
         ws = self.ws

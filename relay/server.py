@@ -201,7 +201,8 @@ class Relay:
             log.info("finishing %d events being saved", len(self._inflight))
             await asyncio.wait(set(self._inflight), timeout=timeout)
         if self.connections:
-            await asyncio.gather(*(c.flush(min(timeout, 2.0)) for c in list(self.connections)))
+            flush = min(timeout, 2.0)
+            await asyncio.gather(*(c.shutdown(flush) for c in list(self.connections)))
         if self._server is not None:
             self._server.close(code=CloseCode.GOING_AWAY, reason="relay shutting down")
             try:
