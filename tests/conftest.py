@@ -1,0 +1,330 @@
+"""Fixtures for testing against a real relay (shared by every test folder).
+
+Relay-focused and dependency-free beyond the test extra; client-only fixtures live in
+tests/client/conftest.py and tests/e2e/conftest.py. Async tests run under
+pytest-asyncio (``asyncio_mode = "auto"`` in pyproject.toml).
+
+``start_relay(**sections)``  async factory: a :class:`~shieldmutual.relay.server.Relay`
+                             in this test's event loop on 127.0.0.1, port 0, with a
+                             real SQLite file under ``tmp_path``; keyword arguments
+                             change config tables, e.g.
+                             ``await start_relay(policy={"aid_only": True})``.
+                             Stopped (gracefully) at teardown.
+``relay``                    one such relay with the default configuration.
+``connect(url)``             async factory: a :class:`WsClient` (closed at teardown)
+                             that has already read the relay's AUTH challenge.
+``relay_process(...)``       factory: the real ``mas-relay`` console script as a
+                             subprocess on port 0; returns a :class:`RelayProcess`
+                             once its ready line was read (never a fixed sleep).
+``keys``                     a few fixed secret keys: ``keys.alice``, ``keys.bob``...
+``note``                     ``note(key, "text", kind=1, tags=[...], at=None)``: signed event
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+
+from shieldmutual.relay.config import Config
+from shieldmutual.relay.server import Relay
+from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.keys import SecretKey
+
+TIMEOUT = 5.0
+READY = re.compile(r"mas-relay ready on (ws://\S+)")
+_barriers = itertools.count(1)
+
+
+# ---- keys and events --------------------------------------------------------------
+
+
+@pytest.fixture
+def keys() -> SimpleNamespace:
+    """Fixed keys so failures reproduce: alice, bob, carol, dave."""
+    return SimpleNamespace(
+        **{
+            name: SecretKey(bytes([i + 1]) * 32)
+            for i, name in enumerate(("alice", "bob", "carol", "dave"))
+        }
+    )
+
+
+def make_note(
+    key: SecretKey,
+    content: str = "",
+    *,
+    kind: int = 1,
+    tags: Sequence[Sequence[str]] = (),
+    at: int | None = None,
+) -> Event:
+    """A signed event, dated now unless ``at`` is given."""
+    return sign(key, kind, content, tags, created_at=int(time.time()) if at is None else at)
+
+
+@pytest.fixture
+def note() -> Callable[..., Event]:
+    """``note(key, "text", kind=1, tags=[["t", "x"]], at=None)``: a signed event."""
+    return make_note
+
+
+# ---- a tiny websocket client ---------------------------------------------------------
+
+
+class WsClient:
+    """JSON messages over one websocket, every wait bounded by ``timeout``."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.challenge: str | None = None
+        self.inbox: list[list[Any]] = []  # messages read while waiting for another
+
+    async def send(self, *message: Any) -> None:
+        """Send ``[*message]`` as JSON text; Event objects are turned into dicts."""
+        items = [m.to_dict() if isinstance(m, Event) else m for m in message]
+        await self.ws.send(orjson.dumps(items).decode())
+
+    async def send_raw(self, data: str | bytes) -> None:
+        await self.ws.send(data)
+
+    async def recv(self, timeout: float = TIMEOUT) -> list[Any]:
+        """The next message (from the inbox first)."""
+        if self.inbox:
+            return self.inbox.pop(0)
+        async with asyncio.timeout(timeout):
+            return orjson.loads(await self.ws.recv())
+
+    async def expect(
+        self, predicate: Callable[[list[Any]], bool], timeout: float = TIMEOUT
+    ) -> list[Any]:
+        """The first message ``predicate`` accepts; others are kept in the inbox."""
+        for i, message in enumerate(self.inbox):
+            if predicate(message):
+                return self.inbox.pop(i)
+        skipped: list[list[Any]] = []
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    message = orjson.loads(await self.ws.recv())
+                    if predicate(message):
+                        return message
+                    skipped.append(message)
+        finally:
+            self.inbox.extend(skipped)
+
+    async def publish(self, event: Event | dict[str, Any], timeout: float = TIMEOUT) -> list[Any]:
+        """Send EVENT and return the relay's ``["OK", id, accepted, message]``."""
+        event_id = event.id if isinstance(event, Event) else event.get("id")
+        await self.send("EVENT", event)
+        return await self.expect(lambda m: m[0] == "OK" and m[1] == event_id, timeout)
+
+    async def req(
+        self, sub_id: str, *filters: dict[str, Any], timeout: float = TIMEOUT
+    ) -> list[dict[str, Any]]:
+        """Stored events for a REQ, in the order sent, up to its EOSE. A CLOSED
+        instead raises :class:`Closed` with the relay's message."""
+        await self.send("REQ", sub_id, *filters)
+        return await self.collect(sub_id, timeout)
+
+    async def collect(self, sub_id: str, timeout: float = TIMEOUT) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        while True:
+            message = await self.expect(
+                lambda m: m[0] in ("EVENT", "EOSE", "CLOSED") and m[1] == sub_id, timeout
+            )
+            if message[0] == "EOSE":
+                return events
+            if message[0] == "CLOSED":
+                raise Closed(message[2])
+            events.append(message[2])
+
+    async def refused(self, verb: str, sub_id: str, *filters: dict[str, Any]) -> str:
+        """Send REQ or COUNT that the relay must refuse; its CLOSED message."""
+        await self.send(verb, sub_id, *filters)
+        message = await self.expect(
+            lambda m: m[0] in ("EOSE", "COUNT", "CLOSED") and m[1] == sub_id
+        )
+        assert message[0] == "CLOSED", f"expected CLOSED, got {message}"
+        return str(message[2])
+
+    async def count(self, sub_id: str, *filters: dict[str, Any]) -> int:
+        await self.send("COUNT", sub_id, *filters)
+        message = await self.expect(lambda m: m[0] in ("COUNT", "CLOSED") and m[1] == sub_id)
+        if message[0] == "CLOSED":
+            raise Closed(message[2])
+        return int(message[2]["count"])
+
+    async def auth(self, key: SecretKey, relay_url: str, challenge: str | None = None) -> list[Any]:
+        """Answer the relay's challenge (NIP-42); returns the OK."""
+        tags = [["relay", relay_url], ["challenge", challenge or self.challenge or ""]]
+        event = sign(key, 22242, "", tags)
+        await self.send("AUTH", event)
+        return await self.expect(lambda m: m[0] == "OK" and m[1] == event.id)
+
+    async def barrier(self) -> list[list[Any]]:
+        """Everything the relay sent before it answered a fresh no-op REQ: the relay
+        handles one connection's messages in order, so this is "all sent so far"
+        (live events queued before the barrier's EOSE) without sleeping."""
+        sub_id = f"barrier-{next(_barriers)}"
+        await self.send("REQ", sub_id, {"ids": ["0" * 64]})
+        await self.expect(lambda m: m[0] == "EOSE" and m[1] == sub_id)
+        await self.send("CLOSE", sub_id)
+        seen, self.inbox = self.inbox, []
+        return seen
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class Closed(Exception):
+    """The relay answered a REQ or COUNT with CLOSED; ``str()`` is its message."""
+
+
+async def open_client(url: str, **kwargs: Any) -> WsClient:
+    """Connect and read the AUTH challenge our relay sends first."""
+    ws = await ws_connect(url, open_timeout=TIMEOUT, **kwargs)
+    client = WsClient(ws)
+    first = await client.recv()
+    if first[0] == "AUTH":
+        client.challenge = first[1]
+    else:
+        client.inbox.append(first)
+    return client
+
+
+@pytest.fixture
+async def connect() -> AsyncIterator[Callable[..., Awaitable[WsClient]]]:
+    """``client = await connect(relay.url)``; extra keyword arguments go to
+    websockets' ``connect`` (e.g. ``max_queue=1`` for a client that stops reading)."""
+    clients: list[WsClient] = []
+
+    async def make(url: str, **kwargs: Any) -> WsClient:
+        client = await open_client(url, **kwargs)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await client.close()
+
+
+# ---- in-process relay ----------------------------------------------------------------
+
+
+def relay_config(db: Path, **sections: dict[str, Any]) -> Config:
+    """Defaults, on 127.0.0.1 port 0 with ``db``, no expiry sweeps, then ``sections``."""
+    config = Config().replace(
+        "server", host="127.0.0.1", port=0, db=str(db), expire_interval=0.0, close_timeout=1.0
+    )
+    for section, values in sections.items():
+        config = config.replace(section, **values)
+    return config
+
+
+@pytest.fixture
+async def start_relay(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Relay]]]:
+    started: list[Relay] = []
+
+    async def start(**sections: dict[str, Any]) -> Relay:
+        relay = Relay(relay_config(tmp_path / f"relay{len(started)}.db", **sections))
+        await relay.start()
+        started.append(relay)
+        return relay
+
+    yield start
+    for relay in started:
+        await relay.stop()
+
+
+@pytest.fixture
+async def relay(start_relay: Callable[..., Awaitable[Relay]]) -> Relay:
+    return await start_relay()
+
+
+# ---- the console script as a subprocess ----------------------------------------------
+
+
+class RelayProcess:
+    """A running ``mas-relay``; ``url`` from its ready line, ``log`` its stderr lines."""
+
+    def __init__(self, proc: subprocess.Popen[str], db: Path) -> None:
+        self.proc = proc
+        self.db = db
+        self.url = ""
+        self.log: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        assert proc.stderr is not None
+        threading.Thread(target=self._pump, args=(proc.stderr,), daemon=True).start()
+
+    def _pump(self, stream: Any) -> None:
+        for line in stream:
+            self.log.append(line)
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_ready(self, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"mas-relay not ready in {timeout}s: {self.log}") from None
+            if line is None:
+                raise RuntimeError(f"mas-relay exited: {''.join(self.log)}")
+            match = READY.search(line)
+            if match:
+                self.url = match.group(1)
+                return self.url
+
+    def terminate(self, timeout: float = 20.0) -> int:
+        """SIGTERM, then the exit status (waits at most ``timeout``)."""
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def relay_process(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
+    """``proc = relay_process("--config", path)``: ``mas-relay --host 127.0.0.1 --port 0
+    --db <tmp>/relay.db [args]``, ready (its URL in ``proc.url``). Killed at teardown
+    if the test left it running."""
+    started: list[RelayProcess] = []
+    exe = Path(sys.executable).parent / "mas-relay"
+
+    def start(*args: str, db: Path | None = None) -> RelayProcess:
+        path = db or tmp_path / f"process{len(started)}.db"
+        cmd = [str(exe), "--host", "127.0.0.1", "--port", "0", "--db", str(path), *args]
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        relay = RelayProcess(proc, path)
+        started.append(relay)
+        relay.wait_ready()
+        return relay
+
+    yield start
+    for relay in started:
+        relay.kill()
