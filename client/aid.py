@@ -54,9 +54,10 @@ from shieldmutual.shared.aid.comments import (
     tally,
 )
 from shieldmutual.shared.aid.common import Address, EventTemplate, labels
+from shieldmutual.shared.aid.feed import read_listing
 from shieldmutual.shared.aid.notes import Syndication, parse_syndication
 from shieldmutual.shared.aid.report import Report, parse_report
-from shieldmutual.shared.aid.request import AidRequest, parse_request
+from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import Society, mas_tag, parse_society
 from shieldmutual.shared.aid.vouch import champion_for
 from shieldmutual.shared.errors import AidError, InvalidError
@@ -108,8 +109,9 @@ def _usable_relays(hints: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(good))
 
 
-def _targets(pool: Pool, extra: Sequence[str] = ()) -> list[str]:
-    return list(dict.fromkeys([*pool.relays, *extra]))
+def _targets(pool: Pool, hints: Sequence[str] = ()) -> list[str]:
+    """The pool's relays, then the usable hints (a malformed hint must not fail a query)."""
+    return list(dict.fromkeys([*pool.relays, *_usable_relays(hints)]))
 
 
 def latest(events: Iterable[Event]) -> Event | None:
@@ -149,15 +151,19 @@ async def fetch_request(pool: Pool, pointer: RequestPointer) -> RequestRecord:
     address = pointer.address
     relays = _targets(pool, pointer.relays)
     flt = {"kinds": [address.kind], "authors": [address.pubkey], "#d": [address.identifier]}
-    events = [e for e in await pool.fetch([flt], relays) if e.d_tag == address.identifier]
+    async with pool.subscribe([flt], relays) as sub:
+        events = [e async for e in sub if e.d_tag == address.identifier]
+    if not events and not any(s.eose_after is not None for s in sub.stats.values()):
+        raise RelayError(f"no relay answered (asked {len(relays)}) for {address}")
     errors = []
     for event in sorted(events, key=lambda e: (-e.created_at, e.id)):
         try:
-            request = parse_request(event)
+            request = read_listing(event)  # ours, or another app's mas- tagged listing
         except AidError as exc:
             errors.append(str(exc))
             continue
-        return RequestRecord(event, request, tuple(dict.fromkeys([*pointer.relays, *relays])))
+        hints = _usable_relays(pointer.relays)
+        return RequestRecord(event, request, tuple(dict.fromkeys([*hints, *relays])))
     if errors:
         raise NotFoundError(f"no valid version of {address} ({errors[0]})")
     raise NotFoundError(f"no relay holds the request {address}")
