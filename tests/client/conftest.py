@@ -17,11 +17,17 @@ from typing import Any
 
 import orjson
 import pytest
+import typer.models
 from typer.testing import CliRunner
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from shieldmutual.client.cli import helping, trust
+from shieldmutual.client.cli import main as cli_main
 from shieldmutual.client.cli.main import main
+from shieldmutual.client.pool import Pool
+from shieldmutual.shared import nip19
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.keys import SecretKey
 
 OkRule = Callable[[dict[str, Any]], tuple[bool, str] | None]
 
@@ -199,3 +205,67 @@ def mas(mas_home: Path) -> Callable[..., Run]:
             return Run(code, out.getvalue().decode(), err.getvalue().decode())
 
     return run
+
+
+# ---- several people, each with their own MAS_HOME (aid commands) ---------------------------
+
+
+@dataclass
+class Person:
+    """Someone with their own `mas` setup (MAS_HOME) and a known key, for aid stories."""
+
+    name: str
+    secret: SecretKey
+    home: Path
+    _mas: Callable[..., Run]
+
+    @property
+    def pubkey(self) -> str:
+        return str(self.secret.public_hex)
+
+    @property
+    def npub(self) -> str:
+        return nip19.npub_encode(self.pubkey)
+
+    def __call__(self, *args: str, input: str | None = None) -> Run:
+        return self._mas(*args, input=input, env={"MAS_HOME": str(self.home)})
+
+
+@pytest.fixture
+def person(tmp_path: Path, mas: Callable[..., Run]) -> Callable[..., Person]:
+    """``alice = person("alice", keys.alice)``: that key imported into alice's own MAS_HOME."""
+
+    def make(name: str, secret: SecretKey) -> Person:
+        who = Person(name, secret, tmp_path / f"home-{name}", mas)
+        imported = who("id", "import", name, input=nip19.nsec_encode(secret.secret))
+        assert imported.code == 0, imported.stderr
+        return who
+
+    return make
+
+
+def store_events(url: str, *events: Event) -> None:
+    """Store signed events on a relay through the client pool (setup for a test)."""
+
+    async def go() -> None:
+        async with Pool([url]) as pool:
+            for event in events:
+                report = await pool.publish(event)
+                assert report.ok(), report.results
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def push() -> Callable[..., None]:
+    """``push(relay.url, event, ...)``: store signed events before the CLI runs."""
+    return store_events
+
+
+@pytest.fixture
+def aid_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mount the aid command groups on `mas` for a test, if cli/main.py does not yet."""
+    mounted = [info.typer_instance for info in cli_main.app.registered_groups]
+    extra = [typer.models.TyperInfo(g) for g in (helping.app, trust.app) if g not in mounted]
+    groups = [*cli_main.app.registered_groups, *extra]
+    monkeypatch.setattr(cli_main.app, "registered_groups", groups)

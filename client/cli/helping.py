@@ -1,0 +1,405 @@
+"""`mas pledge`, `mas confirm`, `mas update`, `mas report`: helping, and saying it arrived.
+
+Each command finds the request behind an naddr with ``client.aid`` (every relay of the
+pool plus the naddr's hints), builds the event with ``shared.aid`` and publishes it to
+every relay, printing what each relay said. Money never moves through here: a pledge is
+a promise, the payment goes straight to the person (docs/PROTOCOL.md §8-11).
+
+Privacy is the default wherever a person could be put at risk:
+
+* a pledge can be private (``--private``): a kind 14 rumor sealed and gift-wrapped
+  (NIP-59) to the request's author alone; relays see only a one-time key;
+* a confirmation names the helper only with ``--helper NPUB --helper-consents``;
+* only the person helped (the request's author, or the member a verified champion
+  spoke for) may confirm, update or report: clients ignore anyone else's, so publishing
+  one would only mislead.
+
+stdout: one line naming the new event (``nevent``/``naddr``), or one JSON object with
+``--json``; stderr: the per-relay table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shieldmutual.client import aid
+from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.errors import ClientError
+from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.shared import nip19, nip59
+from shieldmutual.shared.aid.comments import (
+    Confirmation,
+    Pledge,
+    RequestRef,
+    Update,
+    confirmation_template,
+    pledge_template,
+    update_template,
+)
+from shieldmutual.shared.aid.common import Address, check_currency, normalize_text, parse_amount
+from shieldmutual.shared.aid.helping import CallFlood, SignWave
+from shieldmutual.shared.aid.report import Report, report_template
+from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.event import Event
+
+app = typer.Typer()
+
+NaddrArg = Annotated[
+    str, typer.Argument(metavar="NADDR", help="The request: naddr1..., or 30402:<pubkey>:<d>.")
+]
+AmountOption = Annotated[
+    str | None, typer.Option("--amount", help="A plain number, e.g. 50 or 12.5.")
+]
+CurrencyOption = Annotated[
+    str | None, typer.Option("--currency", help="e.g. GBP, EUR, sats (needed with --amount).")
+]
+MessageOption = Annotated[
+    str | None, typer.Option("-m", "--message", help="Your words (default: a plain sentence).")
+]
+MinAcksOption = Annotated[
+    int, typer.Option("--min-acks", min=1, help="Fail (exit 3) unless this many relays accept.")
+]
+
+
+# ---- pure helpers (unit-tested) -------------------------------------------------------
+
+
+def money(amount: str | None, currency: str | None) -> tuple[Decimal | None, str | None]:
+    """``--amount``/``--currency`` checked together, before any key is unlocked."""
+    if (amount is None) != (currency is None):
+        raise InvalidError("--amount and --currency go together: give both or neither")
+    if amount is None or currency is None:
+        return None, None
+    return parse_amount(amount.strip()), check_currency(currency.strip())
+
+
+def action_types(found: aid.RequestRecord) -> list[str]:
+    """The action types a request asks people to join, in its order."""
+    names = []
+    for action in found.request.actions:
+        if isinstance(action, CallFlood):
+            names.append("call")
+        elif isinstance(action, SignWave):
+            names.append("signwave")
+        else:
+            names.append(action.type)
+    return list(dict.fromkeys(names))
+
+
+def note_text(text: str | None) -> str:
+    """A message as people type it: line endings normalized, outer blank space off."""
+    return normalize_text(text or "")
+
+
+def report_identifier(address: Address) -> str:
+    """One report per request and author, so publishing again edits it (NIP-23)."""
+    if len(address.identifier) <= 90:
+        return f"{address.identifier}-report"
+    return "report-" + hashlib.sha256(str(address).encode()).hexdigest()[:16]
+
+
+def split_title(text: str) -> tuple[str | None, str]:
+    """A Markdown file's leading ``# Title`` line (if any) and the body after it."""
+    body = normalize_text(text)
+    first, _, rest = body.partition("\n")
+    if first.startswith("# ") and first[2:].strip():
+        return first[2:].strip(), normalize_text(rest)
+    return None, body
+
+
+def require_recipient(signer: str, found: aid.RequestRecord, thread: aid.Thread, what: str) -> None:
+    """Only the person helped may confirm, update or report; refuse before publishing."""
+    if signer in thread.recipients:
+        return
+    who = "the request's author"
+    if thread.champion.member:
+        who += " or the member a verified champion published it for"
+    raise ClientError(
+        f"only {who} can publish a {what} for this request; clients ignore anyone else's "
+        f"(use --as to pick the identity that made it)"
+    )
+
+
+# ---- publishing and output --------------------------------------------------------------
+
+
+def show_published(
+    state: common.State,
+    report: PublishReport,
+    min_acks: int,
+    json_out: bool,
+    pointer: str,
+    **extra: Any,
+) -> None:
+    """The per-relay table on stderr, then the pointer (or one JSON object) on stdout."""
+    if json_out:
+        state.emit_json(
+            {
+                "id": report.event.id,
+                "kind": report.event.kind,
+                "pointer": pointer,
+                **extra,
+                "acks": report.acks,
+                "relays": [r.to_dict() for r in report.results],
+                "event": report.event.to_dict(),
+            }
+        )
+    else:
+        render.print_stderr(state.err, render.publish_table(report, min_acks))
+        state.emit_line(pointer)
+    aid.require_acks(report, min_acks)
+
+
+def nevent(event: Event, relays: list[str]) -> str:
+    """A shareable pointer to a new event, with up to three relay hints."""
+    return nip19.nevent_encode(event.id, tuple(relays[:3]), event.pubkey, event.kind)
+
+
+async def _load(pool: Pool, naddr: str) -> tuple[aid.RequestRecord, aid.Thread]:
+    return await aid.load_request(pool, naddr)
+
+
+def _ref(found: aid.RequestRecord) -> RequestRef:
+    return RequestRef.of(found.event, found.relays[0] if found.relays else "")
+
+
+# ---- mas pledge ------------------------------------------------------------------------
+
+
+@app.command("pledge")
+def pledge(
+    ctx: typer.Context,
+    naddr: NaddrArg,
+    amount: AmountOption = None,
+    currency: CurrencyOption = None,
+    action: Annotated[
+        str | None,
+        typer.Option("--action", metavar="TYPE", help="An action of the request you will join."),
+    ] = None,
+    message: MessageOption = None,
+    private: Annotated[
+        bool,
+        typer.Option(
+            "--private", help="Gift-wrap it to the requester alone (NIP-59); nobody else sees it."
+        ),
+    ] = False,
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Promise money (--amount/--currency), an action (--action call), or both.
+
+    A pledge is a promise: pay the person directly with one of the request's payment
+    methods. Public pledges show as comments under the request; --private ones reach
+    only the requester, and relays learn neither who pledged nor what.
+    """
+    state = common.state(ctx)
+    value, unit = money(amount, currency)
+    if value is None and action is None:
+        raise InvalidError("pledge an amount (--amount 50 --currency GBP), an --action, or both")
+    note = note_text(message)
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+
+    async def go() -> tuple[PublishReport, str]:
+        async with state.pool(relays) as pool:
+            with state.status("finding the request…"):
+                found = await aid.fetch_request(pool, aid.parse_pointer(naddr))
+            if action is not None and action not in action_types(found):
+                asked = ", ".join(action_types(found)) or "none"
+                raise InvalidError(f"the request asks for no {action!r} action (it asks: {asked})")
+            offer = Pledge(_ref(found), value, unit, action, note, private)
+            template = pledge_template(offer)
+            if private:
+                rumor = nip59.make_rumor(secret.public_hex, *template)
+                report = await pool.publish(nip59.wrap(secret, found.address.pubkey, rumor))
+                return report, "private pledge gift-wrapped to " + nip19.npub_encode(
+                    found.address.pubkey
+                )
+            report = await aid.publish(pool, secret, template)
+            return report, nevent(report.event, relays)
+
+    report, pointer = common.run(go())
+    show_published(state, report, min_acks, state.want_json(json_), pointer, private=private)
+
+
+# ---- mas confirm -----------------------------------------------------------------------
+
+
+@app.command("confirm")
+def confirm(
+    ctx: typer.Context,
+    naddr: NaddrArg,
+    amount: AmountOption = None,
+    currency: CurrencyOption = None,
+    helper: Annotated[
+        str | None,
+        typer.Option("--helper", metavar="NPUB", help="Name who helped (needs their consent)."),
+    ] = None,
+    helper_consents: Annotated[
+        bool,
+        typer.Option("--helper-consents", help="The helper agreed to be named in public."),
+    ] = False,
+    message: MessageOption = None,
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Say, as the person helped, that help arrived (optionally how much).
+
+    Being seen to help someone in trouble can be dangerous, so the helper is named only
+    with --helper NPUB --helper-consents; then the confirmation replies to their public
+    pledge when there is one, and counts for them in `mas whois`.
+    """
+    state = common.state(ctx)
+    value, unit = money(amount, currency)
+    helper_key = pubkey_hex(helper) if helper is not None else None
+    if helper_key is not None and not helper_consents:
+        raise InvalidError("a helper is named only with their consent: add --helper-consents")
+    if helper_key is None and helper_consents:
+        raise InvalidError("--helper-consents needs --helper NPUB")
+    note = note_text(message)
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+
+    async def go() -> PublishReport:
+        async with state.pool(relays) as pool:
+            with state.status("finding the request…"):
+                found, thread = await _load(pool, naddr)
+            require_recipient(secret.public_hex, found, thread, "confirmation")
+            pledge_id = None
+            if helper_key is not None:
+                theirs = [p for p in thread.pledges if p.origin and p.origin.pubkey == helper_key]
+                pledge_id = theirs[-1].origin.id if theirs and theirs[-1].origin else None
+            c = Confirmation(_ref(found), value, unit, helper_key, pledge_id, note)
+            template = confirmation_template(c, helper_consents=helper_consents)
+            return await aid.publish(pool, secret, template)
+
+    report = common.run(go())
+    show_published(
+        state, report, min_acks, state.want_json(json_), nevent(report.event, relays),
+        helper=helper_key,
+    )  # fmt: skip
+
+
+# ---- mas update ------------------------------------------------------------------------
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    naddr: NaddrArg,
+    text: Annotated[
+        str | None, typer.Argument(metavar="[TEXT]", help="The news; read from stdin if omitted.")
+    ] = None,
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Post short news under your request (plain text). Long accounts: `mas report`."""
+    state = common.state(ctx)
+    if text is None:
+        if common.stdin_is_terminal():
+            raise InvalidError("give the update as an argument or on stdin")
+        text = sys.stdin.read()
+    news = note_text(text)
+    if not news:
+        raise InvalidError("the update is empty")
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+
+    async def go() -> PublishReport:
+        async with state.pool(relays) as pool:
+            with state.status("finding the request…"):
+                found, thread = await _load(pool, naddr)
+            require_recipient(secret.public_hex, found, thread, "update")
+            return await aid.publish(pool, secret, update_template(Update(_ref(found), news)))
+
+    report = common.run(go())
+    show_published(state, report, min_acks, state.want_json(json_), nevent(report.event, relays))
+
+
+# ---- mas report ------------------------------------------------------------------------
+
+
+def read_source(path: Path) -> str:
+    """The report's Markdown from a file, or from stdin for ``-``."""
+    if str(path) == "-":
+        return sys.stdin.read()
+    return path.read_text(encoding="utf-8")
+
+
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    naddr: NaddrArg,
+    from_: Annotated[
+        Path,
+        typer.Option(
+            "--from",
+            metavar="FILE",
+            help="Markdown; a first line '# Title' is the title; - is stdin.",
+        ),
+    ],
+    title: Annotated[str | None, typer.Option("--title", help="Title (overrides '# ...').")] = None,
+    summary: Annotated[str, typer.Option("--summary", help="One line for previews.")] = "",
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Publish (or edit) the spending report of your request: a NIP-23 article.
+
+    Say what arrived and where it went; blog-style Nostr apps show it as a post. Running
+    it again replaces your earlier report for the same request.
+    """
+    state = common.state(ctx)
+    heading, body = split_title(read_source(from_))
+    the_title = (title or heading or "").strip()
+    if not the_title:
+        raise InvalidError(
+            "the report needs a title: start the file with '# Title' or pass --title"
+        )
+    if not body:
+        raise InvalidError("the report is empty")
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+
+    async def go() -> tuple[PublishReport, Report]:
+        async with state.pool(relays) as pool:
+            with state.status("finding the request…"):
+                found, thread = await _load(pool, naddr)
+            require_recipient(secret.public_hex, found, thread, "spending report")
+            identifier = report_identifier(found.address)
+            earlier = [
+                r for r in thread.reports
+                if r.identifier == identifier and r.origin and r.origin.pubkey == secret.public_hex
+            ]  # fmt: skip
+            spending = Report(
+                title=the_title,
+                body=body,
+                request=found.address,
+                summary=summary.strip(),
+                societies=found.request.societies,
+                identifier=identifier,
+                published_at=earlier[-1].published_at if earlier else None,
+                relay=found.relays[0] if found.relays else "",
+            )
+            return await aid.publish(pool, secret, report_template(spending)), spending
+
+    published, spending = common.run(go())
+    address = spending.address(published.event.pubkey)
+    show_published(
+        state, published, min_acks, state.want_json(json_), address.naddr(tuple(relays[:3])),
+        address=str(address),
+    )  # fmt: skip
