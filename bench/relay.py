@@ -966,7 +966,8 @@ def fnum(v: Any, digits: int = 0) -> str:
 def ratio(a: Any, b: Any) -> str:
     if not isinstance(a, int | float) or not isinstance(b, int | float) or not b or a != a:
         return "-"
-    return f"{a / b:.2f}x"
+    r = a / b
+    return f"{r:.2f}x" if r >= 0.1 else f"{r:.2g}x"
 
 
 def verdict(v: Any, ok: Any) -> str:
