@@ -1,0 +1,160 @@
+"""The society feed over the pool: followed tags in, de-duplicated requests out.
+
+One subscription (``{"kinds": [30402, 16, 1], "#t": <followed tags>}``) across every
+relay brings requests, the syndications that relay requests into followed societies,
+and announcements. Syndications are resolved to the request they repost (the embedded
+copy, verified, or the request fetched from the relays), and announcements of requests
+not seen yet are resolved the same way, so a member who follows only ``mas-north``
+still sees a request published in ``mas-leeds-care`` and relayed into ``mas-north``.
+:class:`~shieldmutual.shared.aid.feed.Feed` does the pure part (latest version per
+address, filters); this module only fetches::
+
+    reader = FeedReader(pool, ["mas-north"], Feed(FeedFilter(language="en")), stream=True)
+    async for item in reader.items():      # FeedItem, or pool.EOSE once
+        ...
+    reader.subscription.stats              # per-relay state, for error reporting
+
+``stream=False`` ends after the stored events (and every resolution they started).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from shieldmutual.client.aid import NotFoundError, RequestPointer, fetch_request
+from shieldmutual.client.pool import EOSE, Pool, Subscription
+from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.feed import Feed, FeedItem, Via
+from shieldmutual.shared.aid.notes import parse_announcement, parse_syndication
+from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.event import Event
+
+FEED_KINDS = (kinds.CLASSIFIED, kinds.GENERIC_REPOST, kinds.TEXT_NOTE)
+
+
+def follow_filter(tags: Sequence[str], since: int | None = None) -> dict[str, Any]:
+    """The one REQ filter of a feed: every followed ``mas-`` tag, requests and pointers."""
+    flt: dict[str, Any] = {"kinds": list(FEED_KINDS), "#t": list(dict.fromkeys(tags))}
+    if since is not None:
+        flt["since"] = since
+    return flt
+
+
+class FeedReader:
+    """Reads a feed from ``pool``; see the module docstring."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        tags: Sequence[str],
+        feed: Feed,
+        *,
+        stream: bool,
+        since: int | None = None,
+        eose_timeout: float | None = None,
+    ) -> None:
+        self.pool = pool
+        self.feed = feed
+        self.subscription: Subscription = pool.subscribe(
+            [follow_filter(tags, since)], stream=stream, eose_timeout=eose_timeout
+        )
+        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self._pending: set[asyncio.Task[None]] = set()
+        self._resolving: set[str] = set()  # addresses fetched once already
+        self._waiters: set[asyncio.Task[None]] = set()
+
+    async def items(self) -> AsyncIterator[FeedItem | object]:
+        """New or changed items as they arrive; :data:`EOSE` once, after the stored ones."""
+        async with self.subscription as sub:
+            pump = asyncio.get_running_loop().create_task(self._pump(sub))
+            try:
+                while True:
+                    message = await self._queue.get()
+                    what = message[0]
+                    if what == "event":
+                        item = self._take(message[1])
+                    elif what == "offer":
+                        item = self.feed.offer(message[1], message[2])
+                    elif self._pending:  # "eose" / "end": first let resolutions finish
+                        self._requeue_after_pending(message)
+                        continue
+                    elif what == "eose":
+                        item = EOSE
+                    else:
+                        return
+                    if item is not None:
+                        yield item
+            finally:
+                tasks = [pump, *self._pending, *self._waiters]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _pump(self, sub: Subscription) -> None:
+        async for item in sub.items():
+            await self._queue.put(("eose",) if item is EOSE else ("event", item))
+        await self._queue.put(("end",))
+
+    def _requeue_after_pending(self, message: tuple[Any, ...]) -> None:
+        waiting = set(self._pending)
+
+        async def later() -> None:
+            await asyncio.wait(waiting)
+            await self._queue.put(message)
+
+        task = asyncio.get_running_loop().create_task(later())
+        self._waiters.add(task)
+        task.add_done_callback(self._waiters.discard)
+
+    def _take(self, event: Event) -> FeedItem | None:
+        """A stored or live event from the subscription."""
+        if event.kind == kinds.CLASSIFIED:
+            return self.feed.offer(event)
+        try:
+            if event.kind == kinds.GENERIC_REPOST:
+                return self._take_repost(event)
+            if event.kind == kinds.TEXT_NOTE:
+                announcement = parse_announcement(event)
+                key = str(announcement.request)
+                if key not in self.feed.items:
+                    pointer = RequestPointer(announcement.request, announcement.relays)
+                    self._spawn(key, self._resolve_pointer(pointer, None))
+        except AidError:
+            return None  # an ordinary note or repost that merely carries a mas- hashtag
+        return None
+
+    def _take_repost(self, event: Event) -> FeedItem | None:
+        """A syndication: the embedded copy now, and the latest version fetched once."""
+        syndication = parse_syndication(event)
+        via = Via(event.pubkey, syndication.targets, event.id)
+        ref = syndication.request
+        key = str(ref.address)
+        known = self.feed.items.get(key)
+        embedded = syndication.embedded_event()
+        item = None
+        if embedded is not None:
+            item = self.feed.offer(embedded, via)
+        elif known is not None:
+            item = self.feed.offer(known.event, via)
+        # The shared copy may be an old version (open, since funded): fetch the latest.
+        hints = (ref.relay,) if ref.relay else ()
+        self._spawn(key, self._resolve_pointer(RequestPointer(ref.address, hints), via))
+        return item
+
+    def _spawn(self, key: str, coro: Any) -> None:
+        if key in self._resolving:
+            coro.close()
+            return
+        self._resolving.add(key)
+        task = asyncio.get_running_loop().create_task(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _resolve_pointer(self, pointer: RequestPointer, via: Via | None) -> None:
+        try:
+            found = await fetch_request(self.pool, pointer)
+        except (NotFoundError, AidError):
+            return
+        await self._queue.put(("offer", found.event, via))

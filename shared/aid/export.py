@@ -1,0 +1,177 @@
+"""A request for the world outside Nostr: JSON, plain text, safe HTML and an email.
+
+Requests are written to be pasted into blogs, press releases and mailing lists, so
+``mas export`` renders the same standalone Markdown (:func:`markdown.render_markdown`)
+in other forms:
+
+* :func:`request_dict` / :func:`progress_dict`: JSON-ready dicts (amounts as strings,
+  never floats, so ``12.50`` stays exact) shared by ``--json`` everywhere;
+* :func:`render_text`: plain text for SMS, chat and plain-text mail;
+* :func:`render_html`: a standalone HTML page. The Markdown comes from strangers, so it
+  goes through markdown-it-py (CommonMark, already installed as Rich's dependency) with
+  raw HTML *off* (escaped, never passed through), images off (a remote image in an
+  email is a tracking pixel) and links limited to http(s), mailto and nostr;
+* :func:`email_message`: an RFC 5322 ``multipart/alternative`` message (text + HTML),
+  Subject from the title, that ``sendmail -t`` accepts as it stands.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from email.headerregistry import Address as MailAddress
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+
+from markdown_it import MarkdownIt
+
+from shieldmutual.shared.aid.comments import Progress
+from shieldmutual.shared.aid.common import format_amount
+from shieldmutual.shared.aid.helping import CallFlood, SignWave
+from shieldmutual.shared.aid.markdown import render_markdown
+from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.errors import AidError
+
+_SAFE_SCHEMES = ("http://", "https://", "mailto:", "nostr:")
+
+
+def request_dict(request: AidRequest, naddr: str | None = None) -> dict[str, Any]:
+    """Every field of a request as JSON-ready values (the event's origin included)."""
+    r = request
+    actions: list[dict[str, Any]] = []
+    for action in r.actions:
+        if isinstance(action, CallFlood):
+            call = {"number": action.number, "target": action.target, "script": action.script}
+            actions.append({"type": "call", **call})
+        elif isinstance(action, SignWave):
+            actions.append(
+                {"type": "signwave", "place": action.place, "time": action.time.isoformat()}
+            )
+        else:
+            actions.append({"type": action.type, "values": list(action.values)})
+    origin = r.origin
+    return {
+        "naddr": naddr,
+        "id": origin.id if origin else None,
+        "author": origin.pubkey if origin else None,
+        "created_at": origin.created_at if origin else None,
+        "identifier": r.identifier,
+        "title": r.title,
+        "summary": r.summary,
+        "status": r.status.value,
+        "amount": format_amount(r.amount) if r.amount is not None else None,
+        "currency": r.currency,
+        "location": r.location,
+        "geohash": r.geohash,
+        "language": r.language,
+        "deadline": r.deadline,
+        "published_at": r.published_at,
+        "societies": list(r.societies),
+        "hashtags": list(r.hashtags),
+        "story": r.story,
+        "details": r.details,
+        "payments": [{"method": p.method, "value": p.value} for p in r.payments],
+        "actions": actions,
+        "images": list(r.images),
+        "beneficiary": r.beneficiary,
+        "expiration": r.expiration,
+    }
+
+
+def progress_dict(progress: Progress) -> dict[str, Any]:
+    def money(totals: Any) -> dict[str, str]:
+        return {currency: format_amount(v) for currency, v in sorted(totals.items())}
+
+    return {
+        "pledges": progress.pledges,
+        "pledged": money(progress.pledged),
+        "confirmations": progress.confirmations,
+        "received": money(progress.received),
+        "updates": [
+            {"text": u.text, "created_at": u.origin.created_at if u.origin else None}
+            for u in progress.updates
+        ],
+    }
+
+
+def render_text(
+    request: AidRequest, *, progress: Progress | None = None, link: str | None = None
+) -> str:
+    """Plain text: Markdown headings become underlined titles, bold markers go."""
+    lines = []
+    for line in render_markdown(request, progress=progress, link=link).split("\n"):
+        if line.startswith("# "):
+            lines += [line[2:], "=" * len(line[2:])]
+        elif line.startswith("## "):
+            lines += [line[3:], "-" * len(line[3:])]
+        elif line == "---":
+            continue
+        elif line.startswith("**") and line.endswith("**") and len(line) > 4:
+            lines.append(line[2:-2])
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _markdown_it() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).disable("image")
+    md.validateLink = lambda url: url.strip().lower().startswith(_SAFE_SCHEMES)  # type: ignore[method-assign]
+    return md
+
+
+def render_html(
+    request: AidRequest, *, progress: Progress | None = None, link: str | None = None
+) -> str:
+    """A standalone, escaped HTML page (no scripts, styles from outside, or images)."""
+    body = _markdown_it().render(render_markdown(request, progress=progress, link=None))
+    if link:
+        href = html.escape(link, quote=True)
+        body += f'<hr>\n<p>Follow, pledge or share on Nostr: <a href="{href}">{href}</a></p>\n'
+    lang = f' lang="{html.escape(request.language)}"' if request.language else ""
+    return (
+        f'<!DOCTYPE html>\n<html{lang}>\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(request.title)}</title>\n</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+
+
+def _mail_address(text: str, what: str) -> MailAddress:
+    """One ``Name <user@host>`` or ``user@host``; refuses header injection and lists."""
+    if any(c in text for c in "\r\n,;"):
+        raise AidError(f"{what} must be one address on one line, got {text!r}")
+    name, _, rest = text.strip().rpartition("<")
+    addr = rest.rstrip(">").strip() if _ else text.strip()
+    user, at, domain = addr.partition("@")
+    if not at or not user or "." not in domain or any(c.isspace() for c in addr):
+        raise AidError(f"{what} is not an email address: {text!r}")
+    try:
+        return MailAddress(display_name=name.strip().strip('"'), addr_spec=addr)
+    except (ValueError, IndexError) as exc:
+        raise AidError(f"{what} is not an email address: {text!r} ({exc})") from None
+
+
+def email_message(
+    request: AidRequest,
+    *,
+    progress: Progress | None = None,
+    link: str | None = None,
+    to: str | None = None,
+    sender: str | None = None,
+    now: datetime | None = None,
+) -> EmailMessage:
+    """RFC 5322 ``multipart/alternative``: the text part, then the HTML part."""
+    message = EmailMessage()
+    message["Subject"] = request.title
+    if sender:
+        message["From"] = _mail_address(sender, "--from")
+    if to:
+        message["To"] = _mail_address(to, "--to")
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    domain = sender.rpartition("@")[2].rstrip(">").strip() if sender else "shieldmutual.invalid"
+    message["Message-ID"] = make_msgid(domain=domain)
+    # Quoted-printable keeps both parts readable in a mail spool, unlike base64.
+    text = render_text(request, progress=progress, link=link)
+    message.set_content(text, cte="quoted-printable")
+    page = render_html(request, progress=progress, link=link)
+    message.add_alternative(page, subtype="html", cte="quoted-printable")
+    return message

@@ -1,0 +1,180 @@
+"""What a society feed shows: requests from followed tags, once each, newest version wins.
+
+A follow filter (``{"#t": [...followed tags]}``) returns requests, the syndications that
+relay requests into those societies, and announcements, from many relays. This module is
+the pure part of turning that stream into a list a person can read:
+
+* :func:`read_listing` reads a kind 30402 event as an aid request, tolerating NIP-99
+  listings written by other apps: a listing someone tagged ``mas-<slug>`` belongs to
+  that society even without ``["t", "mutualaid"]``, and NIP-99 makes title, summary,
+  location and published_at SHOULDs, so missing ones are filled in for display;
+* :class:`FeedFilter` is the language / place (geohash prefix) / status filter;
+* :class:`Feed` keeps the latest version of each request address, remembers through
+  which syndications it arrived, and says whether an offered event changes anything,
+  so the same request from three relays and two reposts shows once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.common import MUTUAL_AID, Address, EventLike, Origin, Tags, values
+from shieldmutual.shared.aid.request import AidRequest, Status, parse_request
+from shieldmutual.shared.aid.society import society_slugs
+from shieldmutual.shared.errors import AidError
+
+UNTITLED = "(untitled listing)"
+UNKNOWN_PLACE = "(no location given)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Shim:
+    """The same event with tags completed for parsing (never signed or published)."""
+
+    id: str
+    pubkey: str
+    created_at: int
+    kind: int
+    tags: Tags
+    content: str
+
+
+def _completed(event: EventLike) -> _Shim:
+    blank = {"title", "summary", "location"}
+    tags = [list(t) for t in event.tags if not (t[0] in blank and (len(t) < 2 or not t[1].strip()))]
+    have = {t[0] for t in tags if len(t) > 1}
+    title = next((t[1].strip() for t in tags if t[0] == "title"), "")
+    lines = (line.strip().lstrip("#").strip() for line in event.content.splitlines())
+    first_line = next((line for line in lines if line), "")
+    fill = {
+        "title": first_line[:200] or UNTITLED,
+        "summary": title or first_line[:500] or UNTITLED,
+        "location": UNKNOWN_PLACE,
+        "published_at": str(event.created_at),
+        "status": "active",
+    }
+    tags += [[name, value] for name, value in fill.items() if name not in have]
+    if MUTUAL_AID not in values(tags, "t"):
+        tags.append(["t", MUTUAL_AID])
+    return _Shim(event.id, event.pubkey, event.created_at, event.kind, tags, event.content)
+
+
+def read_listing(event: EventLike) -> AidRequest:
+    """An aid request from a kind 30402 event; foreign ``mas-`` listings are completed.
+
+    Our own requests parse strictly. A listing from another app is accepted when it
+    carries a society tag: missing NIP-99 fields are filled for display (the original
+    event is untouched, so its id and signature still verify). Everything else that
+    is wrong (a precise geohash, a bad price) is still refused with :class:`AidError`.
+    """
+    if event.kind != kinds.CLASSIFIED:
+        raise AidError(f"not a listing: kind {event.kind}")
+    try:
+        return parse_request(event)
+    except AidError:
+        if not society_slugs(event.tags):
+            raise
+    return parse_request(_completed(event))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFilter:
+    """Which requests to show; empty fields mean "any"."""
+
+    language: str | None = None
+    place: str | None = None
+    statuses: frozenset[Status] = frozenset()
+
+    def matches(self, request: AidRequest) -> bool:
+        if self.language and request.language != self.language:
+            return False
+        if self.statuses and request.status not in self.statuses:
+            return False
+        if self.place:
+            # Either area contains the other: a request for "gcw" concerns "gcwcv" too.
+            area = request.geohash
+            if not area or not (area.startswith(self.place) or self.place.startswith(area)):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Via:
+    """A syndication that brought a request into ``into`` (society slugs)."""
+
+    by: str
+    into: tuple[str, ...]
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """One request as the feed shows it now."""
+
+    event: EventLike
+    request: AidRequest
+    via: tuple[Via, ...] = ()
+    version: int = 1  # how many versions of this address the feed has shown
+
+    @property
+    def address(self) -> Address:
+        return Address.of(self.event)
+
+    @property
+    def origin(self) -> Origin:
+        return Origin.of(self.event)
+
+
+@dataclass
+class Feed:
+    """The de-duplicated feed: latest version per address, with its syndications."""
+
+    filter: FeedFilter = field(default_factory=FeedFilter)
+    items: dict[str, FeedItem] = field(default_factory=dict)
+    hidden: set[str] = field(default_factory=set)  # addresses the filter rejects now
+
+    def offer(self, event: EventLike, via: Via | None = None) -> FeedItem | None:
+        """Take a request event (direct or reposted); the item to show if anything changed.
+
+        ``None`` when it is an older or the same version without a new syndication, when
+        it is not a readable request, or when the filter hides it.
+        """
+        try:
+            request = read_listing(event)
+        except AidError:
+            return None
+        key = str(Address.of(event))
+        current = self.items.get(key)
+        if current is not None:
+            newer = (event.created_at, _neg(event.id)) > (
+                current.event.created_at,
+                _neg(current.event.id),
+            )
+            new_via = via is not None and via.id not in {v.id for v in current.via}
+            if not newer and not new_via:
+                return None
+            vias = current.via + ((via,) if new_via and via is not None else ())
+            item = (
+                FeedItem(event, request, vias, current.version + 1)
+                if newer
+                else replace(current, via=vias)
+            )
+        else:
+            item = FeedItem(event, request, (via,) if via is not None else ())
+        self.items[key] = item
+        if not self.filter.matches(item.request):
+            self.hidden.add(key)
+            return None
+        self.hidden.discard(key)
+        return item
+
+    def visible(self) -> list[FeedItem]:
+        """Items the filter shows, newest publication first."""
+        shown = [i for k, i in self.items.items() if k not in self.hidden]
+        return sorted(shown, key=lambda i: (-(i.request.published_at or 0), -i.event.created_at))
+
+
+def _neg(event_id: str) -> str:
+    """Order ids so that the *lowest* id wins ties, as NIP-01 says for replaceable events."""
+    return "".join(chr(255 - ord(c)) for c in event_id)
