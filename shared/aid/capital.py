@@ -25,7 +25,7 @@ from shieldmutual.shared.aid.comments import parse_confirmation, parse_pledge
 from shieldmutual.shared.aid.common import Address, check_hex64, labels
 from shieldmutual.shared.aid.report import parse_report
 from shieldmutual.shared.aid.request import AidRequest, Status, parse_request
-from shieldmutual.shared.aid.vouch import parse_attestation, parse_vouch
+from shieldmutual.shared.aid.vouch import parse_attestation, parse_revocation, parse_vouch
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event
 
@@ -104,10 +104,14 @@ def summarize(
     first_seen = min((e.created_at for e in ordered if e.pubkey == pubkey), default=None)
 
     emergency_keys: set[str] = set()
+    revoked: set[str] = set()
     for event in ordered:
         if event.kind == kinds.LABEL and event.pubkey == pubkey:
             with suppress(AidError):
                 emergency_keys.add(parse_attestation(event).emergency_key)
+            with suppress(AidError):
+                revoked.add(parse_revocation(event).emergency_key)
+    emergency_keys -= revoked  # a removed champion's key speaks for nobody
 
     requests: dict[Address, tuple[AidRequest, bool]] = {}
     reports: dict[Address, Address] = {}

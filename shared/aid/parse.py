@@ -33,10 +33,13 @@ from shieldmutual.shared.aid.request import AidRequest, parse_request
 from shieldmutual.shared.aid.society import Society, parse_society
 from shieldmutual.shared.aid.vouch import (
     EMERGENCY_KEY,
+    REVOKED,
     VOUCH,
     Attestation,
+    Revocation,
     Vouch,
     parse_attestation,
+    parse_revocation,
     parse_vouch,
 )
 from shieldmutual.shared.errors import AidError
@@ -52,6 +55,7 @@ AidObject = (
     | Report
     | Vouch
     | Attestation
+    | Revocation
 )
 
 _BY_KIND: dict[int, Callable[[EventLike], AidObject]] = {
@@ -67,6 +71,7 @@ _BY_LABEL: dict[str, Callable[[EventLike], AidObject]] = {
     UPDATE: parse_update,
     VOUCH: parse_vouch,
     EMERGENCY_KEY: parse_attestation,
+    REVOKED: parse_revocation,
 }
 _LABELLED = {kinds.COMMENT, kinds.DIRECT_MESSAGE, kinds.LABEL}
 

@@ -11,12 +11,19 @@ their champions together with E's secret. It is published only when a champion r
 the alarm, next to a request signed by E that names the member as beneficiary; a client
 that finds a valid attestation shows "published by a champion for <member>". The
 attestation links the member and E, never the member and a champion.
+
+A *revocation* is the member withdrawing E (``["l", "emergency-key-revoked", "mas"]`` on
+the ``p`` of E), after removing a champion who holds E's secret. It is published at
+once and handed to the remaining champions to re-publish, so a removed champion who
+publishes with E anyway is shown as revoked. The champion check query
+``{"kinds": [1985], "authors": [member], "#p": [E]}`` returns both labels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
@@ -35,7 +42,7 @@ from shieldmutual.shared.aid.common import (
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
 
-VOUCH, EMERGENCY_KEY = "vouch", "emergency-key"
+VOUCH, EMERGENCY_KEY, REVOKED = "vouch", "emergency-key", "emergency-key-revoked"
 
 
 def _single_target(event: EventLike, label: str, what: str) -> tuple[str, str]:
@@ -103,21 +110,84 @@ def parse_attestation(event: EventLike) -> Attestation:
     return Attestation(key, normalize_text(event.content), Origin.of(event))
 
 
+@dataclass(frozen=True, slots=True)
+class Revocation:
+    """The member (author) says ``emergency_key`` no longer speaks for them."""
+
+    emergency_key: str
+    reason: str = ""
+    origin: Origin | None = None
+
+    def __post_init__(self) -> None:
+        check_hex64(self.emergency_key, "revoked emergency key")
+        check_text(self.reason, "revocation reason", 2000)
+
+
+def revocation_template(revocation: Revocation) -> EventTemplate:
+    tags = [*label_tags(REVOKED), ["p", revocation.emergency_key]]
+    return EventTemplate(kinds.LABEL, revocation.reason, tags)
+
+
+def parse_revocation(event: EventLike) -> Revocation:
+    key, _relay = _single_target(event, REVOKED, "revocation")
+    return Revocation(key, normalize_text(event.content), Origin.of(event))
+
+
+class ChampionStatus(StrEnum):
+    NONE = "none"  # no beneficiary: an ordinary request
+    VERIFIED = "verified"  # the beneficiary attested the request's key and never revoked it
+    REVOKED = "revoked"  # attested, but the beneficiary has since revoked that key
+    UNVERIFIED = "unverified"  # names a beneficiary, but no attestation was found
+
+
+@dataclass(frozen=True, slots=True)
+class ChampionCheck:
+    """What a reader may say about who a request speaks for."""
+
+    status: ChampionStatus
+    member: str | None = None
+    attestation: Attestation | None = None
+    revocation: Revocation | None = None
+
+
+def check_champion(request: AidRequest, label_events: Iterable[EventLike]) -> ChampionCheck:
+    """Verify a champion-published request against the member's kind 1985 labels.
+
+    ``label_events`` are events from the champion check query (others are ignored); their
+    signatures are the caller's to check. A revocation wins over any attestation,
+    whatever the order, because a removed champion could re-publish an old attestation.
+    """
+    if request.beneficiary is None or request.origin is None:
+        return ChampionCheck(ChampionStatus.NONE)
+    member, key = request.beneficiary, request.origin.pubkey
+    attestation = revocation = None
+    for event in label_events:
+        if event.pubkey != member:
+            continue
+        try:
+            if REVOKED in labels(event.tags):
+                found = parse_revocation(event)
+                if found.emergency_key == key:
+                    revocation = found
+            else:
+                parsed = parse_attestation(event)
+                if parsed.emergency_key == key:
+                    attestation = parsed
+        except AidError:
+            continue
+    if revocation is not None:
+        return ChampionCheck(ChampionStatus.REVOKED, member, attestation, revocation)
+    if attestation is not None:
+        return ChampionCheck(ChampionStatus.VERIFIED, member, attestation)
+    return ChampionCheck(ChampionStatus.UNVERIFIED, member)
+
+
 def champion_for(request: AidRequest, attestations: Iterable[EventLike]) -> str | None:
-    """The member a champion-published request speaks for, if a valid attestation exists.
+    """The member a champion-published request speaks for, if a valid, unrevoked
+    attestation exists (see :func:`check_champion` for the reason when it does not).
 
     The request must name a beneficiary and come from a key the beneficiary attested.
     Signatures are the caller's to check (events from a relay pool are verified).
     """
-    if request.beneficiary is None or request.origin is None:
-        return None
-    for event in attestations:
-        try:
-            attestation = parse_attestation(event)
-        except AidError:
-            continue
-        if event.pubkey == request.beneficiary and attestation.emergency_key == (
-            request.origin.pubkey
-        ):
-            return request.beneficiary
-    return None
+    check = check_champion(request, attestations)
+    return check.member if check.status is ChampionStatus.VERIFIED else None
