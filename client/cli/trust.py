@@ -1,0 +1,333 @@
+"""`mas whois` and `mas vouch`: the public record about a person, weighed by the reader.
+
+There is no central score (docs/PROTOCOL.md §15): `mas whois` fetches what the relays
+hold about one pubkey and summarizes it locally with ``shared.aid.capital.summarize``:
+requests made and how they ended, spending reports, pledges made, help that recipients
+confirmed, vouches received, first seen. Vouches from people *you* trust are marked;
+"trust" is local too: your own identities and the people they vouched for. No follow
+list of people is kept or published anywhere.
+
+`mas vouch` publishes a NIP-32 label under your own key. A vouch is a public link
+between two people, so the command says so before it publishes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from shieldmutual.client import aid
+from shieldmutual.client.cli import common
+from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.cli.helping import show_published
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.shared import kinds, nip19
+from shieldmutual.shared.aid import capital
+from shieldmutual.shared.aid.comments import parse_confirmation
+from shieldmutual.shared.aid.common import Address, labels
+from shieldmutual.shared.aid.vouch import VOUCH, Vouch, parse_vouch, vouch_template
+from shieldmutual.shared.errors import AidError, InvalidError
+from shieldmutual.shared.event import Event
+
+app = typer.Typer()
+
+# Kinds that say something about a person's history; the earliest of them is "first seen".
+HISTORY_KINDS = (
+    kinds.METADATA,
+    kinds.TEXT_NOTE,
+    kinds.GENERIC_REPOST,
+    kinds.COMMENT,
+    kinds.LABEL,
+    kinds.LONG_FORM,
+    kinds.CLASSIFIED,
+    kinds.COMMUNITY,
+)
+
+WhoArg = Annotated[
+    str, typer.Argument(metavar="NPUB", help="npub, nprofile, hex, or one of your identity names.")
+]
+TimeoutOption = Annotated[
+    float | None, typer.Option("--timeout", min=0.1, help="Seconds to wait for each relay.")
+]
+
+
+# ---- pure helpers (unit-tested) -------------------------------------------------------
+
+
+def whois_filters(pubkey: str, mine: Collection[str]) -> list[dict[str, Any]]:
+    """The person's own history, what others said about them, and your own vouches.
+
+    Requests published by a champion name the member with a ``p`` tag, so they come
+    with the ``#p`` query; the member's attestation comes with the history.
+    """
+    filters: list[dict[str, Any]] = [
+        {"authors": [pubkey], "kinds": list(HISTORY_KINDS)},
+        {"kinds": [kinds.COMMENT, kinds.LABEL, kinds.CLASSIFIED], "#p": [pubkey]},
+    ]
+    if mine:
+        filters.append({"kinds": [kinds.LABEL], "authors": sorted(mine), "#l": [VOUCH]})
+    return filters
+
+
+def trusted_by(mine: Collection[str], events: Iterable[Event]) -> dict[str, str]:
+    """Whom the reader trusts, and why: their own identities and whom those vouched for."""
+    why = {pubkey: "your identity" for pubkey in mine}
+    for event in events:
+        if event.pubkey not in mine or event.kind != kinds.LABEL:
+            continue
+        if VOUCH not in labels(event.tags) or not event.is_valid():
+            continue
+        try:
+            why.setdefault(parse_vouch(event).subject, "you vouched for them")
+        except AidError:
+            continue
+    return why
+
+
+def requests_to_resolve(pubkey: str, events: Iterable[Event]) -> list[Address]:
+    """Requests behind confirmations that name ``pubkey`` but are signed by someone
+    other than the request's author: a beneficiary's confirmation counts only if the
+    request (published by a champion) says so, and that request may not be fetched yet."""
+    wanted: dict[Address, None] = {}
+    for event in events:
+        if event.kind != kinds.COMMENT or "received" not in labels(event.tags):
+            continue
+        try:
+            confirmation = parse_confirmation(event)
+        except AidError:
+            continue
+        address = confirmation.request.address
+        if confirmation.helper == pubkey and event.pubkey != address.pubkey:
+            wanted[address] = None
+    return list(wanted)
+
+
+def _npub(pubkey: str) -> str:
+    return nip19.npub_encode(pubkey)
+
+
+def _money(amount: Any, currency: str | None) -> str | None:
+    return None if amount is None else f"{amount} {currency}"
+
+
+def capital_dict(
+    facts: capital.SocialCapital, why: dict[str, str], relays: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The JSON form of `mas whois`: facts only, no totals across kinds."""
+    hints = tuple(relays)[:3]
+    return {
+        "pubkey": facts.pubkey,
+        "npub": _npub(facts.pubkey),
+        "yours": why.get(facts.pubkey) == "your identity",
+        "first_seen": facts.first_seen,
+        "requests": [
+            {
+                "address": str(r.address),
+                "naddr": r.address.naddr(hints),
+                "title": r.title,
+                "status": str(r.status),
+                "published_at": r.published_at,
+                "by_champion": r.by_champion,
+                "reported": r.reported,
+            }
+            for r in facts.requests
+        ],
+        "requests_by_status": {str(k): v for k, v in facts.requests_by_status().items()},
+        "unreported": [str(r.address) for r in facts.unreported],
+        "reports": [str(a) for a in facts.reports],
+        "pledges_made": facts.pledges_made,
+        "help_confirmed": [
+            {
+                "recipient": h.recipient,
+                "recipient_npub": _npub(h.recipient),
+                "request": str(h.request),
+                "amount": _money(h.amount, h.currency),
+                "created_at": h.created_at,
+            }
+            for h in facts.help_confirmed
+        ],
+        "vouches": [
+            {
+                "voucher": v.voucher,
+                "voucher_npub": _npub(v.voucher),
+                "trusted": v.trusted,
+                "why_trusted": why.get(v.voucher),
+                "reason": v.reason,
+                "created_at": v.created_at,
+            }
+            for v in sorted(facts.vouches, key=lambda v: (not v.trusted, -v.created_at))
+        ],
+    }
+
+
+def _date(when: int | None) -> str:
+    return "—" if when is None else time.strftime("%Y-%m-%d", time.gmtime(when))
+
+
+def render_capital(console: Console, data: dict[str, Any]) -> None:
+    """Facts for people, grouped as the protocol lists them; no score, no total."""
+    head = Text.assemble(("whois ", "bold"), data["npub"])
+    if data["yours"]:
+        head.append("  (one of your identities)", style="cyan")
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    by_status = ", ".join(f"{n} {s}" for s, n in data["requests_by_status"].items() if n)
+    summary.add_row("first seen", _date(data["first_seen"]))
+    summary.add_row(
+        "requests made", f"{len(data['requests'])}" + (f" ({by_status})" * bool(by_status))
+    )
+    summary.add_row("reports published", str(len(data["reports"])))
+    summary.add_row("pledges made", str(data["pledges_made"]))
+    summary.add_row("help confirmed", f"{len(data['help_confirmed'])} (by the people helped)")
+    trusted = sum(v["trusted"] for v in data["vouches"])
+    summary.add_row("vouches", f"{len(data['vouches'])} ({trusted} from people you trust)")
+    parts: list[Any] = [head, summary]
+    if data["requests"]:
+        table = Table(title="requests", title_justify="left", show_edge=False, pad_edge=False)
+        for column in ("published", "title", "status", "report", ""):
+            table.add_column(column, overflow="fold")
+        for r in data["requests"]:
+            report = "yes" if r["reported"] else ("—" if r["status"] == "open" else "none yet")
+            table.add_row(
+                _date(r["published_at"]), r["title"], r["status"], report,
+                "by a verified champion" if r["by_champion"] else "",
+            )  # fmt: skip
+        parts.append(table)
+    if data["help_confirmed"]:
+        table = Table(title="help confirmed", title_justify="left", show_edge=False, pad_edge=False)
+        for column in ("date", "confirmed by", "amount"):
+            table.add_column(column, overflow="fold")
+        for h in data["help_confirmed"]:
+            table.add_row(_date(h["created_at"]), h["recipient_npub"], h["amount"] or "—")
+        parts.append(table)
+    if data["vouches"]:
+        table = Table(title="vouches", title_justify="left", show_edge=False, pad_edge=False)
+        for column in ("date", "from", "trusted", "reason"):
+            table.add_column(column, overflow="fold")
+        for v in data["vouches"]:
+            mark = Text(v["why_trusted"], style="green") if v["trusted"] else Text("")
+            table.add_row(_date(v["created_at"]), v["voucher_npub"], mark, v["reason"])
+        parts.append(table)
+    if not (data["requests"] or data["reports"] or data["pledges_made"] or data["vouches"]):
+        parts.append(Text("No public history on these relays: weigh that yourself.", style="dim"))
+    console.print(Group(*parts), markup=False, highlight=False)
+
+
+# ---- commands -------------------------------------------------------------------------
+
+
+def resolve_pubkey(state: common.State, who: str) -> str:
+    """A pubkey from npub/nprofile/hex, or the name of one of your identities."""
+    if state.keystore.exists(who) if _is_name(who) else False:
+        return state.keystore.get(who).pubkey
+    return pubkey_hex(who)
+
+
+def _is_name(text: str) -> bool:
+    try:
+        from shieldmutual.client.keystore import check_name
+
+        check_name(text)
+    except InvalidError:
+        return False
+    return True
+
+
+async def gather(
+    pool: Pool, pubkey: str, mine: Collection[str], timeout: float | None
+) -> tuple[list[Event], bool]:
+    """Everything relays hold about ``pubkey`` (two rounds at most); whether any answered."""
+    sub = pool.subscribe(whois_filters(pubkey, mine), eose_timeout=timeout)
+    async with sub:
+        events = [event async for event in sub]
+    answered = any(s.eose_after is not None for s in sub.stats.values())
+    missing = requests_to_resolve(pubkey, events)
+    if missing:
+        filters = [
+            {"kinds": [a.kind], "authors": [a.pubkey], "#d": [a.identifier]} for a in missing
+        ]
+        events += await pool.fetch(filters, eose_timeout=timeout)
+    return events, answered
+
+
+@app.command("whois")
+def whois(
+    ctx: typer.Context,
+    who: WhoArg,
+    relay: common.RelayOption = None,
+    timeout: TimeoutOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """The public record about a person, computed here from what relays hold.
+
+    Requests made and how they ended, spending reports, pledges made, help that the
+    people helped confirmed, vouches received (marked when they come from you or from
+    someone you vouched for), and when they were first seen. No score: you decide.
+    """
+    state = common.state(ctx)
+    pubkey = resolve_pubkey(state, who)
+    mine = {ident.pubkey for ident in state.keystore.list()}
+    relays = state.relays(relay)
+
+    async def go() -> tuple[list[Event], bool]:
+        async with state.pool(relays) as pool:
+            with state.status(f"asking {len(relays)} relays about {_npub(pubkey)[:16]}…"):
+                return await gather(pool, pubkey, mine, timeout)
+
+    events, answered = common.run(go())
+    if not answered:
+        raise RelayError("no relay answered")
+    why = trusted_by(mine, events)
+    facts = capital.summarize(pubkey, events, trusted=why.keys())
+    data = capital_dict(facts, why, relays)
+    if state.want_json(json_):
+        state.emit_json(data)
+    else:
+        render_capital(state.out, data)
+
+
+@app.command("vouch")
+def vouch(
+    ctx: typer.Context,
+    who: WhoArg,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why you trust them (public, optional).")
+    ] = "",
+    relay: common.RelayOption = None,
+    min_acks: Annotated[
+        int, typer.Option("--min-acks", min=1, help="Fail unless this many relays accept it.")
+    ] = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Say in public, under your key, that you know and trust this person.
+
+    A vouch is a public link between the two of you: vouch only where being linked is
+    safe. Withdraw it with `mas event -k 5 -e <id>` (a NIP-09 deletion).
+    """
+    state = common.state(ctx)
+    subject = resolve_pubkey(state, who)
+    relays = state.relays(relay)
+    template = vouch_template(Vouch(subject, " ".join(reason.split("\n")).strip()))
+    secret = state.signer(as_)
+    if secret.public_hex == subject:
+        raise InvalidError("a vouch for yourself means nothing")
+    state.warn(f"this publicly links you with {_npub(subject)}")
+
+    async def go() -> PublishReport:
+        async with state.pool(relays) as pool:
+            return await aid.publish(pool, secret, template)
+
+    report = common.run(go())
+    pointer = nip19.nevent_encode(
+        report.event.id, tuple(relays[:3]), secret.public_hex, kinds.LABEL
+    )
+    show_published(state, report, min_acks, state.want_json(json_), pointer, subject=subject)
