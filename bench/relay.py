@@ -857,6 +857,7 @@ async def scenario_fanout(
         "last_p99_ms": 1000 * pct(sorted(last.values()), 0.99),
         "wall_s": wall,
         "relay_cpu": cpu_r / wall,
+        "relay_us_per_delivery": 1e6 * cpu_r / len(lat) if lat else float("nan"),
         "machine_cpu": cpu_m / wall,
         "gen_cpu": (cpu_g + sum(cpu_workers)) / wall,
         "gen_cpu_max": max([cpu_g, *cpu_workers]) / wall,
@@ -1114,6 +1115,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
                 ],
             ),
             row("publish rate ev/s", "fanout", "publish_rate", 1, "200"),
+            row("relay CPU us per delivery", "fanout", "relay_us_per_delivery", 1, ""),
         ]
         out.append(
             table(
