@@ -1,0 +1,171 @@
+"""The champion messages, the check-in schedule and the emergency request, all pure."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from shieldmutual.shared import nip59
+from shieldmutual.shared.aid import champion
+from shieldmutual.shared.aid.champion import (
+    CheckIn,
+    Health,
+    Member,
+    Package,
+    Release,
+    checkin_rumor,
+    emergency_request,
+    fold,
+    package_rumor,
+    parse_message,
+    release_rumor,
+    watch,
+)
+from shieldmutual.shared.aid.markdown import render_template
+from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.aid.vouch import (
+    Attestation,
+    Revocation,
+    attestation_template,
+    revocation_template,
+)
+from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.keys import SecretKey
+
+People = Any
+T0 = 1_800_000_000
+
+
+@pytest.fixture
+def package(people: People, request_obj: AidRequest) -> Package:
+    emergency = people.emergency
+    attestation = people.sign(
+        people.alice, attestation_template(Attestation(emergency.public_hex, "speaks for me"))
+    )
+    return Package(
+        people.alice.public_hex,
+        emergency.secret.hex(),
+        attestation,
+        render_template(request_obj),
+        12 * 3600,
+        ("wss://relay.example.org",),
+        (),
+        T0,
+    )
+
+
+def _deliver(people: People, rumor: nip59.Rumor) -> Any:
+    """Wrap as the member and unwrap as the champion (bob), like the relays in between."""
+    return parse_message(
+        nip59.unwrap(people.bob, nip59.wrap(people.alice, people.bob.public_hex, rumor))
+    )
+
+
+def test_package_round_trip_names_only_its_champion(people: People, package: Package) -> None:
+    rumor = package_rumor(package, people.bob.public_hex, now=T0)
+    assert rumor.tag_values("p") == [people.bob.public_hex]  # no other champion listed
+    assert people.emergency.secret.hex() not in rumor.content  # DM apps show only the sentence
+    received = _deliver(people, rumor)
+    assert received == package
+    assert received.emergency_key.public_hex == people.emergency.public_hex
+    assert Package.from_dict(received.to_dict()) == package
+
+
+def test_package_is_checked_on_arrival(people: People, package: Package) -> None:
+    with pytest.raises(AidError, match="another key"):
+        package_rumor(replace(package, emergency_secret=people.carol.secret.hex()), "ab" * 32)
+    by_bob = people.sign(people.bob, attestation_template(Attestation(people.emergency.public_hex)))
+    with pytest.raises(AidError, match="not signed by the member"):
+        package_rumor(replace(package, attestation=by_bob), "ab" * 32)
+    with pytest.raises(AidError):
+        package_rumor(replace(package, request_markdown="no front matter"), "ab" * 32)
+    with pytest.raises(AidError, match="interval"):
+        package_rumor(replace(package, interval=0), "ab" * 32)
+    # Someone else cannot hand over alice's package: the seal's signer is the member.
+    forged = nip59.make_rumor(
+        people.carol.public_hex, 14, "x", package_rumor(package, "ab" * 32).tags
+    )
+    with pytest.raises(AidError, match="not signed by the member"):
+        parse_message(
+            nip59.unwrap(people.bob, nip59.wrap(people.carol, people.bob.public_hex, forged))
+        )
+
+
+def test_package_carries_revocations(people: People, package: Package) -> None:
+    old = SecretKey.generate()
+    revocation = people.sign(people.alice, revocation_template(Revocation(old.public_hex)))
+    with_revocation = replace(package, revocations=(revocation,))
+    assert _deliver(people, package_rumor(with_revocation, people.bob.public_hex, T0)) == (
+        with_revocation
+    )
+    by_carol = people.sign(people.carol, revocation_template(Revocation(old.public_hex)))
+    with pytest.raises(AidError, match="revocation"):
+        package_rumor(replace(package, revocations=(by_carol,)), "ab" * 32)
+
+
+def test_checkin_and_release_messages(people: People) -> None:
+    alice, bob = people.alice.public_hex, people.bob.public_hex
+    checkin = _deliver(people, checkin_rumor(alice, bob, 3600, now=T0 + 5))
+    assert checkin == CheckIn(alice, T0 + 5, 3600)
+    assert _deliver(people, release_rumor(alice, bob, now=T0 + 9)) == Release(alice, T0 + 9)
+    plain = nip59.make_rumor(alice, 14, "just a chat", [["p", bob]])
+    assert _deliver(people, plain) is None
+    with pytest.raises(AidError, match="interval"):
+        checkin_rumor(alice, bob, 0)
+
+
+def test_a_request_too_big_for_a_gift_wrap_is_refused(
+    people: People, package: Package, request_obj: AidRequest
+) -> None:
+    long_text = ("word " * 6000).strip()  # each section is valid on its own
+    huge = render_template(replace(request_obj, story=long_text, details=long_text))
+    with pytest.raises(AidError, match="too long"):
+        package_rumor(replace(package, request_markdown=huge), people.bob.public_hex)
+
+
+def test_fold_adds_refreshes_rotates_and_releases(people: People, package: Package) -> None:
+    alice = people.alice.public_hex
+    stranger = CheckIn(people.carol.public_hex, T0 + 1, 60)
+    state = fold({}, [CheckIn(alice, T0 + 100, 3600), package, stranger])
+    assert list(state) == [alice]  # the stranger's check-in counts for nothing
+    assert (state[alice].last_seen, state[alice].interval) == (T0 + 100, 3600)
+    stale = fold(state, [CheckIn(alice, T0 + 50, 60)])
+    assert stale[alice].last_seen == T0 + 100  # an older check-in arriving late changes nothing
+    rotated = replace(package, created_at=T0 + 200, interval=7200)
+    state = fold(state, [rotated])
+    assert state[alice].package == rotated and state[alice].interval == 7200
+    assert fold(state, [Release(alice, T0 + 150)]) == state  # older than the new package
+    assert fold(state, [Release(alice, T0 + 300)]) == {}
+    # Re-applying everything from the relays gives the same answer (idempotent).
+    everything = [package, CheckIn(alice, T0 + 100, 3600), rotated, Release(alice, T0 + 300)]
+    assert fold({}, everything) == fold(fold({}, everything), everything) == {}
+
+
+def test_schedule(package: Package) -> None:
+    member = Member(package, T0, 4000)
+    assert champion.grace(4000) == 1000
+    assert watch(member, T0 + 4000).health is Health.OK
+    assert watch(member, T0 + 4001).health is Health.DUE
+    assert watch(member, T0 + 5000).health is Health.DUE
+    late = watch(member, T0 + 5001)
+    assert late.health is Health.OVERDUE and (late.due_at, late.overdue_at) == (
+        T0 + 4000,
+        T0 + 5000,
+    )
+    assert late.to_dict(T0 + 5001)["silent_for"] == 5001 and late.to_dict(0)["overdue"] is True
+    assert champion.format_duration(12 * 3600) == "12h"
+    assert champion.format_duration(90061) == "1d 1h"
+    assert champion.format_duration(0) == "0s"
+
+
+def test_emergency_request(people: People, package: Package) -> None:
+    request = emergency_request(package, "Held at the central station since Monday.", now=T0)
+    assert request.beneficiary == people.alice.public_hex
+    assert request.published_at == T0 and request.identifier
+    assert "Held at the central station since Monday." in request.details
+    assert "Added by a champion on" in request.details
+    assert request.title == package.request.title
+    plain = emergency_request(package, now=T0)
+    assert plain.details == package.request.details
