@@ -17,7 +17,8 @@ API (async unless noted; ``pool`` is a :class:`~shieldmutual.client.pool.Pool`):
     thread = await fetch_thread(pool, found)       # Thread: what was said about it
     thread.pledges, thread.confirmations, thread.updates   # parsed, recipients checked
     thread.reports, thread.syndications, thread.progress   # Progress (comments.tally)
-    thread.champion        # ChampionCheck: NONE / VERIFIED(member) / UNVERIFIED
+    thread.champion        # shared.aid.vouch.ChampionCheck: status NONE / VERIFIED /
+                           # REVOKED / UNVERIFIED, and the member named as beneficiary
     thread.recipients      # who may confirm, update and report
 
     found, thread = await load_request(pool, "naddr1...")   # both in one call
@@ -37,7 +38,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
 from shieldmutual.client.config import normalize_relay_url
 from shieldmutual.client.errors import ClientError, RelayError
@@ -59,7 +59,7 @@ from shieldmutual.shared.aid.notes import Syndication, parse_syndication
 from shieldmutual.shared.aid.report import Report, parse_report
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import Society, mas_tag, parse_society
-from shieldmutual.shared.aid.vouch import champion_for
+from shieldmutual.shared.aid.vouch import ChampionCheck, ChampionStatus, check_champion
 from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
@@ -169,22 +169,6 @@ async def fetch_request(pool: Pool, pointer: RequestPointer) -> RequestRecord:
     raise NotFoundError(f"no relay holds the request {address}")
 
 
-class ChampionState(StrEnum):
-    NONE = "none"  # the author asks for themself
-    VERIFIED = "verified"  # published by a champion; the member's attestation was found
-    UNVERIFIED = "unverified"  # names a beneficiary without (or with a deleted) attestation
-
-
-@dataclass(frozen=True, slots=True)
-class ChampionCheck:
-    state: ChampionState
-    member: str | None = None  # the beneficiary named by the request
-
-    @property
-    def verified(self) -> bool:
-        return self.state is ChampionState.VERIFIED
-
-
 @dataclass(frozen=True, slots=True)
 class Thread:
     """Everything relays hold about one request, parsed and checked."""
@@ -204,7 +188,8 @@ class Thread:
 
 
 def thread_filters(address: Address, beneficiary: str | None = None) -> list[dict]:
-    """Comments, syndications and reports of ``address``, and the champion check."""
+    """Comments, syndications and reports of ``address``, and the champion check
+    (the beneficiary's attestations and revocations of the request's key)."""
     coordinate = str(address)
     filters: list[dict] = [
         {"kinds": [kinds.COMMENT], "#A": [coordinate]},
@@ -219,14 +204,8 @@ def build_thread(found: RequestRecord, events: Iterable[Event]) -> Thread:
     """Pure: sort fetched events into a :class:`Thread` (tested without relays)."""
     request, address = found.request, found.address
     events = list({e.id: e for e in events}.values())
-    attestations = [e for e in events if e.kind == kinds.LABEL]
-    member = champion_for(request, attestations)
-    if request.beneficiary is None:
-        champion = ChampionCheck(ChampionState.NONE)
-    elif member is not None:
-        champion = ChampionCheck(ChampionState.VERIFIED, member)
-    else:
-        champion = ChampionCheck(ChampionState.UNVERIFIED, request.beneficiary)
+    champion = check_champion(request, [e for e in events if e.kind == kinds.LABEL])
+    member = champion.member if champion.status is ChampionStatus.VERIFIED else None
     recipients = frozenset({address.pubkey, *([member] if member else [])})
     comments = [e for e in events if e.kind == kinds.COMMENT]
     pledges: list[Pledge] = []

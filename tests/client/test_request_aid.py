@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from shieldmutual.client.aid import (
-    ChampionState,
     NotFoundError,
     fetch_societies,
     load_request,
@@ -35,7 +34,13 @@ from shieldmutual.shared.aid.notes import Syndication, syndication_template
 from shieldmutual.shared.aid.report import Report, report_template
 from shieldmutual.shared.aid.request import AidRequest, Status, request_event_template
 from shieldmutual.shared.aid.society import Society, society_event_template
-from shieldmutual.shared.aid.vouch import Attestation, attestation_template
+from shieldmutual.shared.aid.vouch import (
+    Attestation,
+    ChampionStatus,
+    Revocation,
+    attestation_template,
+    revocation_template,
+)
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import sign
 
@@ -85,7 +90,7 @@ async def test_request_and_its_thread(relay: Any, keys: Any) -> None:
         found, thread = await load_request(pool, naddr)
         assert found.event.id == newer.id and found.request.status is Status.FUNDED
         assert parse_pointer(found.naddr()).address == ref.address
-        assert thread.champion.state is ChampionState.NONE
+        assert thread.champion.status is ChampionStatus.NONE
         assert [p.amount for p in thread.pledges] == [Decimal(50)]
         assert [c.amount for c in thread.confirmations] == [Decimal(50)]
         assert thread.progress.received == {"GBP": Decimal(50)}
@@ -107,15 +112,21 @@ async def test_champion_attestation_is_checked(relay: Any, keys: Any) -> None:
         require_acks(await publish(pool, emergency, request_event_template(request)))
         coordinate = f"30402:{emergency.public_hex}:held"
         _, thread = await load_request(pool, coordinate)
-        assert thread.champion.state is ChampionState.UNVERIFIED
+        assert thread.champion.status is ChampionStatus.UNVERIFIED
         assert thread.recipients == {emergency.public_hex}
 
         attestation = attestation_template(Attestation(emergency.public_hex))
         require_acks(await publish(pool, member, attestation))
         _, thread = await load_request(pool, coordinate)
-        assert thread.champion.state is ChampionState.VERIFIED
+        assert thread.champion.status is ChampionStatus.VERIFIED
         assert thread.champion.member == member.public_hex
         assert member.public_hex in thread.recipients
+
+        revocation = revocation_template(Revocation(emergency.public_hex, "lost the key"))
+        require_acks(await publish(pool, member, revocation))
+        _, thread = await load_request(pool, coordinate)
+        assert thread.champion.status is ChampionStatus.REVOKED
+        assert thread.recipients == {emergency.public_hex}
 
 
 async def test_societies_latest_version_per_author(relay: Any, keys: Any) -> None:
