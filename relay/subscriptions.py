@@ -22,6 +22,10 @@ from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.messages import event_frame
 
+# Live events held for one subscription until its EOSE; a client whose stored results
+# take so long to send that more pile up than this is too slow and gets closed.
+MAX_PENDING = 10_000
+
 
 class Subscriber(Protocol):
     """The side of a connection the index talks to."""
@@ -31,6 +35,9 @@ class Subscriber(Protocol):
 
     def send(self, frame: bytes) -> None:
         """Queue a frame without waiting."""
+
+    def too_slow(self) -> None:
+        """Close the connection: it cannot keep up with what it asked for."""
 
 
 class Subscription:
@@ -48,6 +55,9 @@ class Subscription:
     def deliver(self, event: Event, raw: bytes) -> None:
         frame = event_frame(self.sub_id, raw)
         if self.pending is not None:
+            if len(self.pending) >= MAX_PENDING:
+                self.conn.too_slow()
+                return
             self.pending.append((event.id, frame))
         else:
             self.conn.send(frame)

@@ -104,8 +104,9 @@ async def test_since_and_until_are_inclusive(relay, connect, keys):
 async def test_one_eose_after_stored_then_live_events_without_limit(relay, connect, keys, note):
     sub = await connect(relay.url)
     pub = await connect(relay.url)
-    await pub.publish(note(keys.alice, "stored 1"))
-    await pub.publish(note(keys.alice, "stored 2"))
+    now = int(time.time())
+    await pub.publish(note(keys.alice, "stored 1", at=now - 2))
+    await pub.publish(note(keys.alice, "stored 2", at=now - 1))
     await sub.send("REQ", "live", {"kinds": [1], "limit": 1})
     first = await sub.recv()
     assert first[0] == "EVENT" and first[2]["content"] == "stored 2"
