@@ -1,0 +1,237 @@
+"""Rich rendering of requests, feeds and societies for people (cli/render.py is the core's).
+
+Every function returns a renderable or takes the console to print on; nothing is
+global. Text from events is printed with markup off (a title like ``[red]`` stays
+literal); story and details go through Rich's Markdown, which cannot run anything
+(the request parser has already refused control characters, so no terminal escapes).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from shieldmutual.client.aid import RequestRecord, SocietyRecord, Thread
+from shieldmutual.client.state import Follow
+from shieldmutual.shared import nip19
+from shieldmutual.shared.aid.common import format_amount
+from shieldmutual.shared.aid.feed import FeedItem
+from shieldmutual.shared.aid.helping import how_to_help
+from shieldmutual.shared.aid.request import AidRequest, Status
+from shieldmutual.shared.aid.vouch import ChampionStatus
+
+STATUS_STYLE = {Status.OPEN: "green", Status.FUNDED: "cyan", Status.CLOSED: "dim"}
+
+
+def short_npub(pubkey: str) -> str:
+    npub = nip19.npub_encode(pubkey)
+    return f"{npub[:12]}…{npub[-6:]}"
+
+
+def day(stamp: int | None) -> str:
+    return "" if stamp is None else time.strftime("%Y-%m-%d", time.gmtime(stamp))
+
+
+def asking(request: AidRequest) -> str:
+    if request.amount is None:
+        return ""
+    return f"{format_amount(request.amount)} {request.currency}"
+
+
+def money(totals: Mapping[str, Decimal]) -> str:
+    return ", ".join(f"{format_amount(v)} {c}" for c, v in sorted(totals.items())) or "none yet"
+
+
+def status_text(status: Status) -> Text:
+    return Text(status.value, style=STATUS_STYLE[status])
+
+
+def _heading(text: str) -> Text:
+    return Text(f"\n{text}", style="bold underline")
+
+
+def request_preview(request: AidRequest, author: str | None = None) -> RenderableType:
+    """What will be published: the facts, the story, and how people can help."""
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column(overflow="fold")
+    rows = [
+        ("status", status_text(request.status)),
+        ("asking", asking(request)),
+        ("where", request.location + (f"  (geohash {request.geohash})" if request.geohash else "")),
+        ("language", request.language or ""),
+        ("deadline", day(request.deadline)),
+        ("societies", " ".join(f"mas-{s}" for s in request.societies)),
+        ("tags", " ".join(request.hashtags)),
+        ("by", short_npub(author) if author else ""),
+    ]
+    for name, value in rows:
+        if value:
+            facts.add_row(name, value if isinstance(value, Text) else Text(value))
+    parts: list[RenderableType] = [
+        Text(request.title, style="bold"),
+        Text(request.summary, style="italic"),
+        facts,
+        _heading("Story"),
+        Markdown(request.story),
+    ]
+    if request.details:
+        parts += [_heading("Details"), Markdown(request.details)]
+    parts += [_heading("How to help"), Markdown(how_to_help(request.payments, request.actions))]
+    return Group(*parts)
+
+
+def champion_line(thread: Thread) -> Text | None:
+    """The attribution of a request published with an emergency key, or a warning."""
+    check = thread.champion
+    if check.status is ChampionStatus.NONE or check.member is None:
+        return None
+    who = short_npub(check.member)
+    if check.status is ChampionStatus.VERIFIED:
+        return Text(f"published by a champion for {who} (attestation verified)", style="green")
+    if check.status is ChampionStatus.REVOKED:
+        return Text(
+            f"warning: {who} has revoked the key that published this; it does not speak for them",
+            style="red",
+        )
+    return Text(
+        f"warning: claims to be for {who}, but no attestation from them was found (unverified)",
+        style="yellow",
+    )
+
+
+def request_view(found: RequestRecord, thread: Thread, naddr: str) -> RenderableType:
+    """`mas request show`: the request, then everything said about it."""
+    parts: list[RenderableType] = []
+    line = champion_line(thread)
+    if line is not None:
+        parts.append(line)
+    parts.append(request_preview(found.request, found.event.pubkey))
+    p = thread.progress
+    progress = Table.grid(padding=(0, 2))
+    progress.add_column(style="bold")
+    progress.add_column()
+    progress.add_row("pledged", f"{money(p.pledged)} in {p.pledges} public pledges")
+    progress.add_row("received", f"{money(p.received)} in {p.confirmations} confirmations")
+    parts += [_heading("Progress"), progress]
+    if thread.pledges:
+        table = Table(show_edge=False, pad_edge=False, title="pledges", title_justify="left")
+        for column in ("when", "who", "amount", "action", "note"):
+            table.add_column(column, overflow="fold")
+        for pledge in thread.pledges:
+            o = pledge.origin
+            amount = f"{format_amount(pledge.amount)} {pledge.currency}" if pledge.amount else ""
+            table.add_row(
+                day(o.created_at if o else None),
+                short_npub(o.pubkey) if o else "",
+                amount,
+                pledge.action or "",
+                pledge.note,
+            )
+        parts.append(table)
+    for update in thread.updates:
+        when = day(update.origin.created_at if update.origin else None)
+        parts.append(Text(f"update {when}: {update.text}"))
+    for report in thread.reports:
+        parts += [_heading(f"Report: {report.title}"), Markdown(report.body)]
+    for syndication in thread.syndications:
+        by = short_npub(syndication.origin.pubkey) if syndication.origin else "someone"
+        into = " ".join(f"mas-{s}" for s in syndication.targets)
+        parts.append(Text(f"relayed into {into} by {by}", style="dim"))
+    parts.append(Text(f"\n{naddr}", style="dim"))
+    return Panel(Group(*parts), expand=False)
+
+
+def requests_table(items: Sequence[FeedItem], naddrs: Mapping[str, str]) -> Table:
+    """`mas request list` and the live feed: one row per request, newest first."""
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("published")
+    table.add_column("status")
+    table.add_column("title", overflow="fold", max_width=40)
+    table.add_column("asking", justify="right")
+    table.add_column("where", overflow="fold", max_width=20)
+    table.add_column("societies", overflow="fold")
+    table.add_column("naddr", overflow="fold")
+    for item in items:
+        r = item.request
+        societies = {*r.societies, *(s for v in item.via for s in v.into)}
+        table.add_row(
+            day(r.published_at),
+            status_text(r.status),
+            Text(r.title),
+            asking(r),
+            Text(r.location),
+            " ".join(f"mas-{s}" for s in sorted(societies)),
+            naddrs.get(str(item.address), ""),
+        )
+    return table
+
+
+def feed_line(item: FeedItem, naddr: str, new: bool) -> Text:
+    """One line per request for a feed piped to a file (not a terminal)."""
+    r = item.request
+    via = "".join(f" (via mas-{', mas-'.join(v.into)})" for v in item.via[-1:])
+    mark = "new " if new else ("edit" if item.version > 1 else "    ")
+    text = Text(f"{mark} {r.status.value:<6} {r.title}")
+    if r.amount is not None:
+        text.append(f" — {asking(r)}")
+    text.append(f" — {r.location}{via} {naddr}")
+    return text
+
+
+def societies_table(rows: Iterable[Mapping[str, Any]]) -> Table:
+    """`mas society list`: rows as ``society.society_dict`` makes them (also the JSON)."""
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("", "tag", "name", "language", "requests", "members", "described by"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            "*" if row.get("following") else "",
+            row["tag"],
+            Text(row["name"] or ""),
+            row["language"] or "",
+            str(row.get("requests", "")),
+            " ".join(row["members"]),
+            short_npub(row["author"]) if row["author"] else Text("no definition", style="dim"),
+        )
+    return table
+
+
+def society_view(record: SocietyRecord, naddr: str) -> RenderableType:
+    s = record.society
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column(overflow="fold")
+    facts.add_row("tag", s.tag)
+    if s.language:
+        facts.add_row("language", s.language)
+    for relay in s.relays:
+        facts.add_row("relay", relay)
+    for member in s.members:
+        facts.add_row("member", f"mas-{member.identifier} ({short_npub(member.pubkey)})")
+    facts.add_row("described by", nip19.npub_encode(record.event.pubkey))
+    facts.add_row("updated", day(record.event.created_at))
+    facts.add_row("naddr", naddr)
+    body: list[RenderableType] = [Text(s.name, style="bold")]
+    if s.description:
+        body.append(Text(s.description))
+    return Panel(Group(*body, facts), expand=False)
+
+
+def follows_table(follows: Iterable[Follow]) -> Table:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("tag", "since", "also follows (syndicate members)"):
+        table.add_column(column, overflow="fold")
+    for follow in follows:
+        since = datetime.fromtimestamp(follow.since, UTC).strftime("%Y-%m-%d")
+        table.add_row(f"mas-{follow.slug}", since, " ".join(f"mas-{m}" for m in follow.members))
+    return table

@@ -1,0 +1,334 @@
+"""`mas society create/show/list` and `mas follow/unfollow/following`.
+
+A society *is* its tag, ``mas-<slug>``: creating one needs nothing but a slug, and a
+published definition (NIP-72 kind 34550: name, description, language, relays, and for a
+syndicate its member societies) only describes it. Following is local state
+(client/state.py): it is never published, and the only thing a relay ever learns is
+the query a feed sends, like any other search.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Annotated, Any
+
+import typer
+
+from shieldmutual.client import aid
+from shieldmutual.client.cli import aidrender, common
+from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.cli.helping import MinAcksOption, show_published
+from shieldmutual.client.errors import ClientError
+from shieldmutual.client.pool import Pool
+from shieldmutual.client.state import LocalState
+from shieldmutual.shared import kinds, nip19
+from shieldmutual.shared.aid.common import Address
+from shieldmutual.shared.aid.society import (
+    Society,
+    mas_tag,
+    slug_from_tag,
+    society_event_template,
+    society_slugs,
+    validate_slug,
+)
+from shieldmutual.shared.errors import AidError
+
+app = typer.Typer(
+    help="Mutual aid societies: a society is its tag, mas-<slug>; definitions describe it.",
+    no_args_is_help=True,
+)
+follows = typer.Typer()
+
+TagArg = Annotated[str, typer.Argument(metavar="mas-SLUG", help="The society's tag (or slug).")]
+TagsArg = Annotated[list[str], typer.Argument(metavar="mas-SLUG...", help="Society tags.")]
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", metavar="NPUB", help="Only the definition published by this person."),
+]
+
+
+def parse_slug(text: str) -> str:
+    """``mas-leeds`` or ``leeds`` -> ``leeds`` (the tag form is what people share)."""
+    value = text.strip()
+    slug = slug_from_tag(value)
+    return slug if slug is not None else validate_slug(value)
+
+
+def member_address(text: str) -> Address | None:
+    """A member society given as naddr or ``34550:<pubkey>:<slug>``; None for a bare tag."""
+    value = text.strip()
+    if value[:1].isdigit():
+        return Address.parse(value, kinds.COMMUNITY)
+    if value.startswith(("naddr1", "nostr:naddr1")):
+        pointer = nip19.naddr_decode(value)
+        if pointer.kind != kinds.COMMUNITY:
+            raise AidError(f"--member {text!r} is not a society definition (kind 34550)")
+        return Address(pointer.kind, pointer.pubkey, validate_slug(pointer.identifier))
+    return None
+
+
+def pick_definition(
+    records: list[aid.SocietyRecord], slug: str, me: str | None = None
+) -> aid.SocietyRecord:
+    """The one definition to use: the only one, else mine; several others need --by."""
+    if not records:
+        raise aid.NotFoundError(
+            f"no relay holds a definition of mas-{slug}; pass its naddr or 34550:<pubkey>:{slug}"
+        )
+    mine = [r for r in records if r.event.pubkey == me]
+    if len(records) == 1 or mine:
+        return (mine or records)[0]
+    authors = ", ".join(aidrender.short_npub(r.event.pubkey) for r in records)
+    raise ClientError(f"mas-{slug} is described by several people ({authors}): choose with --by")
+
+
+def society_dict(record: aid.SocietyRecord | None, slug: str, **extra: Any) -> dict[str, Any]:
+    s = record.society if record else None
+    return {
+        "tag": mas_tag(slug),
+        "slug": slug,
+        "name": s.name if s else None,
+        "description": s.description if s else None,
+        "language": s.language if s else None,
+        "relays": list(s.relays) if s else [],
+        "members": [mas_tag(m.identifier) for m in s.members] if s else [],
+        "author": record.event.pubkey if record else None,
+        "naddr": s.address(record.event.pubkey).naddr() if s and record else None,
+        **extra,
+    }
+
+
+# ---- mas society create / show / list ---------------------------------------------------
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    slug: Annotated[str, typer.Argument(metavar="SLUG", help="e.g. leeds-care -> mas-leeds-care")],
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    description: Annotated[str | None, typer.Option("--description", help="Plain text.")] = None,
+    language: Annotated[str | None, typer.Option("--language", help="ISO-639-1, e.g. en.")] = None,
+    society_relay: Annotated[
+        list[str] | None,
+        typer.Option("--society-relay", metavar="URL", help="A relay its people use (repeat)."),
+    ] = None,
+    member: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--member",
+            metavar="mas-SLUG|NADDR",
+            help="Make it a syndicate of this society (repeat).",
+        ),
+    ] = None,
+    publish: Annotated[
+        bool,
+        typer.Option("--publish/--no-publish", help="Publish a definition (kind 34550)."),
+    ] = True,
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Start a society. Its tag, mas-SLUG, is all it needs; anyone may use it.
+
+    By default a definition describing it (name, description, language, relays; for a
+    syndicate, its member societies) is published. It names no people: a society has no
+    membership list. --no-publish only checks the slug and prints the tag.
+    """
+    state = common.state(ctx)
+    slug = parse_slug(slug)
+    json_out = state.want_json(json_)
+    if not publish:
+        if json_out:
+            state.emit_json({"tag": mas_tag(slug), "slug": slug, "published": False})
+        else:
+            state.emit_line(mas_tag(slug))
+        state.note(f"nothing published; follow it with `mas follow {mas_tag(slug)}`")
+        return
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+
+    async def go() -> tuple[Any, str]:
+        async with state.pool(relays) as pool:
+            members = [await _member(pool, text, secret.public_hex) for text in member or ()]
+            society = Society(
+                slug,
+                (name or slug).strip(),
+                (description or "").strip(),
+                language,
+                tuple(society_relay or ()),
+                tuple(members),
+            )
+            report = await aid.publish(pool, secret, society_event_template(society))
+            return report, society.address(secret.public_hex).naddr(relays[:3])
+
+    report, naddr = common.run(go())
+    show_published(state, report, min_acks, json_out, naddr, tag=mas_tag(slug), published=True)
+
+
+async def _member(pool: Pool, text: str, me: str) -> Address:
+    address = member_address(text)
+    if address is not None:
+        return address
+    slug = parse_slug(text)
+    record = pick_definition(await aid.fetch_societies(pool, [slug]), slug, me)
+    return record.society.address(record.event.pubkey)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    tag: TagArg,
+    by: ByOption = None,
+    relay: common.RelayOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Every published definition of a society (several people may describe one)."""
+    state = common.state(ctx)
+    slug = parse_slug(tag)
+    authors = [pubkey_hex(by)] if by else []
+    relays = state.relays(relay)
+
+    async def go() -> list[aid.SocietyRecord]:
+        async with state.pool(relays) as pool:
+            with state.status(f"looking for mas-{slug}…"):
+                return await aid.fetch_societies(pool, [slug], authors)
+
+    records = common.run(go())
+    if not records:
+        raise aid.NotFoundError(
+            f"no relay holds a definition of mas-{slug} (a society needs none: its tag is enough)"
+        )
+    following = slug in LocalState.load(state.paths).follows
+    for record in records:
+        data = society_dict(record, slug, following=following)
+        if state.want_json(json_):
+            state.emit_json(data)
+        else:
+            state.out.print(aidrender.society_view(record, data["naddr"]))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Recent requests to scan for tags in use.")
+    ] = 500,
+    relay: common.RelayOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Discover societies on the relays: published definitions and tags used by requests.
+
+    * marks the societies you follow.
+    """
+    state = common.state(ctx)
+    relays = state.relays(relay)
+
+    async def go() -> tuple[list[aid.SocietyRecord], Counter[str]]:
+        async with state.pool(relays) as pool:
+            with state.status("discovering societies…"):
+                flt = {"kinds": [kinds.CLASSIFIED], "#t": ["mutualaid"], "limit": limit}
+                records, requests = await asyncio.gather(
+                    aid.fetch_societies(pool), pool.fetch([flt])
+                )
+        counts = Counter(s for e in aid.current_versions(requests) for s in society_slugs(e.tags))
+        return records, counts
+
+    records, counts = common.run(go())
+    followed = set(LocalState.load(state.paths).follows)
+    rows = [society_dict(r, r.society.slug, requests=counts[r.society.slug]) for r in records]
+    defined = {r.society.slug for r in records}
+    rows += [society_dict(None, s, requests=n) for s, n in counts.most_common() if s not in defined]
+    for row in rows:
+        row["following"] = row["slug"] in followed
+        if state.want_json(json_):
+            state.emit_json(row)
+    if not state.want_json(json_):
+        if rows:
+            state.out.print(aidrender.societies_table(rows))
+        else:
+            state.note("no societies found on these relays")
+
+
+# ---- mas follow / unfollow / following ----------------------------------------------------
+
+
+@follows.command("follow")
+def follow(
+    ctx: typer.Context,
+    tags: TagsArg,
+    members: Annotated[
+        bool,
+        typer.Option("--members", help="Also follow a syndicate's member societies (looked up)."),
+    ] = False,
+    by: ByOption = None,
+    relay: common.RelayOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Follow societies in your feed. Kept on this device only: nothing is published.
+
+    With --members, a syndicate's definition is looked up on the relays (a read, like
+    any query) and its member societies are followed through it.
+    """
+    state = common.state(ctx)
+    slugs = [parse_slug(t) for t in tags]
+    expanded: dict[str, list[str]] = {slug: [] for slug in slugs}
+    if members:
+        authors = [pubkey_hex(by)] if by else []
+        relays = state.relays(relay)
+
+        async def go() -> None:
+            async with state.pool(relays) as pool:
+                for slug in slugs:
+                    found = await aid.fetch_societies(pool, [slug], authors)
+                    record = pick_definition(found, slug)
+                    expanded[slug] = [m.identifier for m in record.society.members]
+
+        common.run(go())
+    local = LocalState.load(state.paths)
+    changed = {slug: local.follow(slug, expanded[slug]) for slug in slugs}
+    local.save()
+    for slug in slugs:
+        entry = local.follows[slug]
+        if state.want_json(json_):
+            state.emit_json({"tag": mas_tag(slug), "members": list(entry.members),
+                             "changed": changed[slug]})  # fmt: skip
+        else:
+            also = f" (and {', '.join(f'mas-{m}' for m in entry.members)})" if entry.members else ""
+            state.emit_line(f"following mas-{slug}{also}")
+    state.note(f"kept locally in {local.path}; nothing was published")
+
+
+@follows.command("unfollow")
+def unfollow(ctx: typer.Context, tags: TagsArg, json_: common.JsonOption = False) -> None:
+    """Stop following societies (local only, like following)."""
+    state = common.state(ctx)
+    slugs = [parse_slug(t) for t in tags]
+    local = LocalState.load(state.paths)
+    missing = [f"mas-{s}" for s in slugs if s not in local.follows]
+    if missing:
+        raise ClientError(f"not following {', '.join(missing)} (see `mas following`)")
+    for slug in slugs:
+        local.unfollow(slug)
+        if state.want_json(json_):
+            state.emit_json({"tag": mas_tag(slug), "following": False})
+        else:
+            state.emit_line(f"no longer following mas-{slug}")
+    local.save()
+
+
+@follows.command("following")
+def following(ctx: typer.Context, json_: common.JsonOption = False) -> None:
+    """The societies you follow (from this device's local state)."""
+    state = common.state(ctx)
+    local = LocalState.load(state.paths)
+    entries = sorted(local.follows.values(), key=lambda f: f.slug)
+    if state.want_json(json_):
+        for f in entries:
+            state.emit_json({"tag": mas_tag(f.slug), "since": f.since,
+                             "members": list(f.members), "tags": list(f.tags)})  # fmt: skip
+    elif entries:
+        state.out.print(aidrender.follows_table(entries))
+    else:
+        state.note("not following any society yet: `mas follow mas-<slug>`")
