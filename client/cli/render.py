@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
@@ -34,14 +34,15 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
 
 
-def publish_table(report: PublishReport, min_acks: int) -> Table:
+def publish_table(report: PublishReport, min_acks: int) -> Group:
+    """A heading line with the event id and the ack count, then one row per relay."""
     ok = report.ok(min_acks)
-    title = Text.assemble(
+    heading = Text.assemble(
         ("event ", "bold"),
-        (report.event.id, ""),
+        report.event.id,
         (f"  {report.acks}/{len(report.results)} relays hold it", "green" if ok else "red"),
     )
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table = Table(show_edge=False, pad_edge=False)
     table.add_column("relay", overflow="fold")
     table.add_column("result")
     table.add_column("message", overflow="fold")
@@ -49,7 +50,7 @@ def publish_table(report: PublishReport, min_acks: int) -> Table:
     for r in report.results:
         style = STATUS_STYLE[r.status]
         table.add_row(r.relay, Text(str(r.status), style=style), r.message, _ms(r.elapsed))
-    return table
+    return Group(heading, table)
 
 
 def publish_line(report: PublishReport, min_acks: int) -> Text:
@@ -108,7 +109,10 @@ def relay_check_table(checks: Sequence[RelayCheck]) -> Table:
         software = " ".join(
             str(c.info[k]) for k in ("software", "version") if isinstance(c.info.get(k), str)
         )
-        name = str(c.info.get("name", "")) if c.info else Text(c.info_error, style="dim")
+        if c.info:
+            name: str | Text = str(c.info.get("name", ""))
+        else:  # a NIP-11 problem is only news when the relay itself answered
+            name = Text(c.info_error if c.ok else "", style="dim")
         table.add_row(
             c.relay,
             status,
@@ -140,5 +144,5 @@ def subscription_summary(sub: Subscription) -> Text:
     return text
 
 
-def print_stderr(console: Console, renderable: Text | Table | str) -> None:
+def print_stderr(console: Console, renderable: Text | Table | Group | str) -> None:
     console.print(renderable, markup=False, highlight=False)
