@@ -71,6 +71,15 @@ def _duration(text: str) -> int | None:
     return total if parts else None
 
 
+def parse_duration(text: str) -> int:
+    """Seconds in a duration people type (``12h``, ``1d``, ``90m``, ``1h30m``, ``3600``)."""
+    value = text.strip().lower()
+    seconds = int(value) if value.isdigit() else _duration(value)
+    if not seconds:
+        raise TimeParseError(f"cannot read duration {text!r}; try '12h', '1d' or '30m'")
+    return seconds
+
+
 def _local_midnight(now: int, days_back: int) -> int:
     day = datetime.fromtimestamp(now).astimezone()
     midnight = day.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days_back)

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from shieldmutual.client.errors import TimeParseError
-from shieldmutual.client.timeparse import parse_time
+from shieldmutual.client.timeparse import parse_duration, parse_time
 
 NOW = 1_714_521_600  # 2024-05-01T00:00:00Z
 
@@ -72,3 +72,24 @@ def test_default_now_is_current_time() -> None:
     import time
 
     assert abs(parse_time("now") - time.time()) < 5
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("12h", 43200),
+        ("1d", 86400),
+        ("90m", 5400),
+        ("1h30m", 5400),
+        ("3600", 3600),
+        ("2 days", 172800),
+    ],
+)
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0", "soon", "12x", "-1h"])
+def test_parse_duration_refuses(text: str) -> None:
+    with pytest.raises(TimeParseError, match="duration"):
+        parse_duration(text)

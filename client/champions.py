@@ -1,0 +1,274 @@
+"""The champion workflows over relays: hand-over, rotation, check-ins, watching, activation.
+
+Who talks to whom is the secret here, so three rules shape every function:
+
+* Gift wraps are *sent* through a pool that never authenticates as the sender (the CLI
+  gives it a throwaway NIP-42 key): a relay that saw the member's AUTH next to a wrap
+  for a champion would learn exactly the link this feature must hide.
+* Gift wraps are *read* through a pool authenticated as the reader, because relays
+  serve kind 1059 only to the recipient named in the wrap.
+* Local records live only in the sealed :class:`~shieldmutual.client.vault.Vault`.
+
+Nothing here publishes anything public except what a person explicitly asked for: the
+member's revocation on ``champion remove``, and the champion's activation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.shared import kinds, nip17, nip59
+from shieldmutual.shared.aid.champion import (
+    ATTESTATION_NOTE,
+    Member,
+    Package,
+    checkin_rumor,
+    emergency_request,
+    fold,
+    package_rumor,
+    parse_message,
+    release_rumor,
+)
+from shieldmutual.shared.aid.notes import Announcement, announcement_template
+from shieldmutual.shared.aid.request import request_event_template
+from shieldmutual.shared.aid.vouch import (
+    Attestation,
+    Revocation,
+    attestation_template,
+    revocation_template,
+)
+from shieldmutual.shared.errors import AidError, EventError
+from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.keys import SecretKey
+
+DEFAULT_INTERVAL = 24 * 3600
+REVOCATION_NOTE = "This emergency key no longer speaks for me."
+
+
+class ChampionError(ClientError):
+    """A champion command that cannot proceed (unknown champion, no package...)."""
+
+
+# ---- gift wraps over relays ---------------------------------------------------------------
+
+
+async def dm_relays(pool: Pool, pubkey: str) -> list[str]:
+    """The relays ``pubkey`` asked to receive DMs on (their newest kind 10050), or []."""
+    events = await pool.fetch([{"kinds": [kinds.DM_RELAY_LIST], "authors": [pubkey], "limit": 1}])
+    for event in events:  # newest first
+        try:
+            return nip17.parse_dm_relay_list(event)
+        except EventError:
+            continue
+    return []
+
+
+async def deliver(pool: Pool, wrap: Event, extra_relays: Sequence[str] = ()) -> PublishReport:
+    """Publish one gift wrap to the pool's relays and the recipient's DM relays."""
+    targets = list(dict.fromkeys([*pool.relays, *extra_relays]))
+    return await pool.publish(wrap, targets)
+
+
+async def inbox(pool: Pool, me: SecretKey) -> list[nip59.Unwrapped]:
+    """Every gift wrap addressed to ``me`` that opens and checks out, oldest rumor first.
+
+    Wrap timestamps are randomized, so no ``since`` can be trusted: all are fetched. A
+    :class:`RelayError` when no relay answered (unreachable, or refused our AUTH): an
+    empty inbox must mean "nothing there", never "could not look".
+    """
+    wraps = []
+    async with pool.subscribe([{"kinds": [kinds.GIFT_WRAP], "#p": [me.public_hex]}]) as sub:
+        wraps = [event async for event in sub]
+    if not any(s.eose_after is not None for s in sub.stats.values()):
+        why = "; ".join(f"{s.relay}: {s.status} {s.message}".strip() for s in sub.stats.values())
+        raise RelayError(f"no relay let us read our messages ({why})")
+    opened = [u for w in wraps if (u := nip59.try_unwrap(me, w)) is not None]
+    return sorted(opened, key=lambda u: (u.rumor.created_at, u.rumor.id))
+
+
+# ---- the member's side ----------------------------------------------------------------------
+
+
+@dataclass
+class MyChampions:
+    """The member's sealed record: E, its attestation, the request, and who holds them."""
+
+    emergency: str | None = None  # E's secret, hex
+    attestation: Event | None = None
+    request_markdown: str | None = None
+    interval: int = DEFAULT_INTERVAL
+    champions: dict[str, dict[str, Any]] = field(default_factory=dict)  # pubkey -> info
+    revocations: list[Event] = field(default_factory=list)
+    last_checkin: int | None = None
+
+    @classmethod
+    def from_vault(cls, data: dict[str, Any]) -> MyChampions:
+        raw = data.get("member") or {}
+        attestation = raw.get("attestation")
+        return cls(
+            raw.get("emergency"),
+            Event.from_dict(attestation) if attestation else None,
+            raw.get("request_markdown"),
+            int(raw.get("interval", DEFAULT_INTERVAL)),
+            dict(raw.get("champions", {})),
+            [Event.from_dict(e) for e in raw.get("revocations", [])],
+            raw.get("last_checkin"),
+        )
+
+    def to_vault(self, data: dict[str, Any]) -> None:
+        data["member"] = {
+            "emergency": self.emergency,
+            "attestation": self.attestation.to_dict() if self.attestation else None,
+            "request_markdown": self.request_markdown,
+            "interval": self.interval,
+            "champions": self.champions,
+            "revocations": [e.to_dict() for e in self.revocations],
+            "last_checkin": self.last_checkin,
+        }
+
+    @property
+    def emergency_pubkey(self) -> str | None:
+        return SecretKey.from_hex(self.emergency).public_hex if self.emergency else None
+
+    def new_emergency_key(self, member: SecretKey, now: int) -> None:
+        """Create E and the member's attestation for it (kept private until activation)."""
+        emergency = SecretKey.generate()
+        template = attestation_template(Attestation(emergency.public_hex, ATTESTATION_NOTE))
+        self.emergency = emergency.secret.hex()
+        self.attestation = sign(member, *template, created_at=now)
+
+    def revoke(self, member: SecretKey, now: int) -> Event:
+        """Sign the revocation of the current E and make a new E; returns the revocation."""
+        old = self.emergency_pubkey
+        if old is None:
+            raise ChampionError("there is no emergency key to revoke")
+        revocation = sign(
+            member, *revocation_template(Revocation(old, REVOCATION_NOTE)), created_at=now
+        )
+        self.revocations.append(revocation)
+        self.new_emergency_key(member, now)
+        return revocation
+
+    def package(self, member: str, relays: Sequence[str], now: int) -> Package:
+        if self.emergency is None or self.attestation is None or self.request_markdown is None:
+            raise ChampionError("no emergency request yet: pass --request FILE.md")
+        return Package(
+            member,
+            self.emergency,
+            self.attestation,
+            self.request_markdown,
+            self.interval,
+            tuple(relays),
+            tuple(self.revocations),
+            now,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One private message's delivery: to whom, and what the relays said."""
+
+    champion: str
+    what: str
+    report: PublishReport
+
+
+async def send_packages(
+    send: Pool,
+    member: SecretKey,
+    mine: MyChampions,
+    champions: Iterable[str],
+    now: int,
+) -> list[Sent]:
+    """Hand the current package to each champion (gift-wrapped, one per champion)."""
+    package = mine.package(member.public_hex, send.relays, now)
+    out = []
+    for champion in champions:
+        wrap = nip59.wrap(member, champion, package_rumor(package, champion, now))
+        relays = mine.champions.get(champion, {}).get("relays", [])
+        out.append(Sent(champion, "package", await deliver(send, wrap, relays)))
+    return out
+
+
+async def send_checkins(send: Pool, member: SecretKey, mine: MyChampions, now: int) -> list[Sent]:
+    """An "I'm OK" to every champion; each wrap names one champion only."""
+    if not mine.champions:
+        raise ChampionError("you have no champions yet: `mas champion add NPUB --request FILE.md`")
+    out = []
+    for champion, info in mine.champions.items():
+        rumor = checkin_rumor(member.public_hex, champion, mine.interval, now)
+        wrap = nip59.wrap(member, champion, rumor)
+        out.append(Sent(champion, "checkin", await deliver(send, wrap, info.get("relays", []))))
+    mine.last_checkin = now
+    return out
+
+
+async def send_release(
+    send: Pool, member: SecretKey, champion: str, relays: Sequence[str], now: int
+) -> Sent:
+    wrap = nip59.wrap(member, champion, release_rumor(member.public_hex, champion, now))
+    return Sent(champion, "release", await deliver(send, wrap, relays))
+
+
+# ---- the champion's side -------------------------------------------------------------------
+
+
+def members_from_vault(data: dict[str, Any]) -> dict[str, Member]:
+    out = {}
+    for pubkey, raw in (data.get("championing") or {}).items():
+        package = Package.from_dict(raw["package"])
+        out[pubkey] = Member(package, int(raw["last_seen"]), int(raw["interval"]))
+    return out
+
+
+def members_to_vault(data: dict[str, Any], members: dict[str, Member]) -> None:
+    data["championing"] = {
+        pubkey: {"package": m.package.to_dict(), "last_seen": m.last_seen, "interval": m.interval}
+        for pubkey, m in members.items()
+    }
+
+
+def apply_inbox(members: dict[str, Member], opened: Iterable[nip59.Unwrapped]) -> dict[str, Member]:
+    """Fold the champion messages among ``opened`` into ``members`` (bad ones skipped)."""
+    messages = []
+    for item in opened:
+        try:
+            message = parse_message(item)
+        except AidError:
+            continue  # a damaged or forged package must not stop the watch
+        if message is not None:
+            messages.append(message)
+    return fold(members, messages)
+
+
+def member_relays(members: Iterable[Member]) -> list[str]:
+    """Where the members publish: a champion watches these besides their own relays."""
+    return list(dict.fromkeys(url for m in members for url in m.package.relays))
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    """What a champion publishes, in order: proof first, then the request."""
+
+    attestation: Event
+    revocations: tuple[Event, ...]
+    request: Event
+    announcement: Event
+
+    @property
+    def events(self) -> list[Event]:
+        return [self.attestation, *self.revocations, self.request, self.announcement]
+
+
+def activation(package: Package, facts: str, now: int, relays: Sequence[str] = ()) -> Activation:
+    """Sign the member's request with E, naming the member as beneficiary."""
+    emergency = package.emergency_key
+    request = emergency_request(package, facts, now)
+    request_event = sign(emergency, *request_event_template(request), created_at=now)
+    note = Announcement.of(request, emergency.public_hex, tuple(relays[:1]))
+    announcement = sign(emergency, *announcement_template(note), created_at=now)
+    return Activation(package.attestation, package.revocations, request_event, announcement)
