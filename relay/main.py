@@ -52,8 +52,11 @@ def _configure_logging(level: str) -> None:
         level=getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # websockets' own INFO lines (every refused handshake, every HTTP request) are noise.
-    logging.getLogger("websockets").setLevel(logging.WARNING)
+    # Libraries stay at WARNING whatever the level: websockets' INFO/DEBUG lines describe
+    # every handshake and frame, and aiosqlite's DEBUG lines every query with its
+    # parameters (what clients asked for) - neither belongs in a privacy-minded log.
+    for name in ("websockets", "aiosqlite", "asyncio"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 async def run(config: Config) -> None:

@@ -38,7 +38,7 @@ from websockets.http11 import Request, Response
 
 from shieldmutual.relay import nip11, policy
 from shieldmutual.relay.config import Config
-from shieldmutual.relay.connection import Connection
+from shieldmutual.relay.connection import WRITE_BUFFER, Connection
 from shieldmutual.relay.ingest import Ingest, Verifier, relay_address
 from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
@@ -135,8 +135,19 @@ class Relay:
         """Open the store, then start listening."""
         server = self.config.server
         await self.store.open()
+        try:
+            self._server = await self._serve()
+        except BaseException:  # port taken, bad address...: leave nothing half-open
+            await self.store.close()
+            self.verifier.close()
+            raise
+        if server.expire_interval:
+            self._sweeper = asyncio.create_task(self._sweep(server.expire_interval))
+
+    async def _serve(self) -> Server:
+        server = self.config.server
         ping = server.ping_interval or None
-        self._server = await serve(
+        return await serve(
             self._handler,
             server.host,
             server.port,
@@ -146,15 +157,13 @@ class Relay:
             # close the connection (1009) before they are even buffered.
             max_size=2 * self.config.limits.max_message_length,
             max_queue=16,
-            write_limit=2**16,
+            write_limit=WRITE_BUFFER,
             ping_interval=ping,
             ping_timeout=PING_TIMEOUT if ping else None,
             close_timeout=server.close_timeout,
             server_header="mas-relay",
             logger=logging.getLogger("websockets.server"),
         )
-        if server.expire_interval:
-            self._sweeper = asyncio.create_task(self._sweep(server.expire_interval))
 
     @property
     def host(self) -> str:

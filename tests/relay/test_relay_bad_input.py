@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from shieldmutual.shared.event import sign
 
@@ -185,3 +185,19 @@ async def test_a_reader_that_stops_reading_is_closed_and_others_are_unaffected(
     async with asyncio.timeout(10):
         while len(relay.connections) != 2:
             await asyncio.sleep(0.05)
+
+
+async def test_max_connections_answers_503_over_the_limit(start_relay, connect):
+    relay = await start_relay(server={"max_connections": 1})
+    await connect(relay.url)
+    with pytest.raises(InvalidStatus) as info:
+        await connect(relay.url)
+    assert info.value.response.status_code == 503
+
+
+@pytest.mark.parametrize("compression", [False, True])
+async def test_compression_only_when_configured(start_relay, connect, compression):
+    relay = await start_relay(server={"compression": compression})
+    client = await connect(relay.url)  # the websockets client offers permessage-deflate
+    assert bool(client.ws.protocol.extensions) is compression
+    assert await client.req("s", {"kinds": [1]}) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -41,6 +42,19 @@ def test_a_bad_config_exits_2_with_a_one_line_message(tmp_path):
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip() == "mas-relay: unknown setting [limits] max_subscriptons"
+
+
+def test_a_taken_port_exits_1(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [EXE, "--port", str(port), "--db", str(tmp_path / "r.db")],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith("mas-relay: cannot start:")
 
 
 def test_default_store_is_in_the_platform_data_directory(tmp_path):
@@ -94,3 +108,26 @@ async def test_sigterm_commits_every_acknowledged_event(relay_process, connect, 
             assert ok[3] == "error: the relay is shutting down", ok
     assert accepted <= stored_ids(relay.db)
     assert "stopped cleanly" in "".join(relay.log)
+
+
+async def test_no_ip_address_is_logged_even_at_debug(relay_process, connect, keys, tmp_path):
+    config = tmp_path / "relay.toml"
+    config.write_text('[server]\nlog_level = "DEBUG"\n')
+    relay = relay_process("--config", str(config))
+    client = await connect(relay.url)
+    await client.auth(keys.alice, relay.url)
+    await client.publish(sign(keys.alice, 1, "hello"))
+    await client.send_raw("not json")
+    await client.req("s", {"kinds": [1]})
+    await client.close()
+    assert relay.terminate() == 0
+    after_ready = "".join(relay.log).split(relay.url, 1)[1]
+    assert "DEBUG" in after_ready  # it did log at debug level
+    assert "127.0.0.1" not in after_ready
+    assert keys.alice.public_hex not in after_ready
+
+
+def test_sigint_stops_cleanly_too(relay_process):
+    relay = relay_process()
+    relay.proc.send_signal(2)  # SIGINT, as Ctrl-C
+    assert relay.proc.wait(timeout=20) == 0
