@@ -1,9 +1,10 @@
 """End-to-end fixtures: real ``mas-relay`` processes on loopback, and the real ``mas`` CLI.
 
-``relays(3)`` starts three relays, each with its own SQLite file; ``relay.kill()`` and
-``relay.restart()`` stop and bring one back on the same port and database, as a crash
-and a restart would. ``mas(...)`` runs the installed console script with MAS_HOME in a
-temporary folder; ``mas_stream(...)`` starts one in the background (e.g. ``req --stream``).
+``relays(3)`` starts three relays (through the shared ``relay_process`` fixture), each
+with its own SQLite file; ``relay.kill()`` and ``relay.restart()`` stop one and bring it
+back on the same port and database, as a crash and a restart would. ``mas(...)`` runs
+the installed console script with MAS_HOME in a temporary folder; ``mas_stream(...)``
+starts one in the background (e.g. ``req --stream``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import re
 import shlex
 import signal
 import subprocess
@@ -27,9 +27,6 @@ import orjson
 import pytest
 
 BIN = Path(sys.executable).parent
-# Another relay executable taking the same flags can be tried with MAS_E2E_RELAY=/path.
-RELAY_EXE = os.environ.get("MAS_E2E_RELAY") or str(BIN / "mas-relay")
-READY = re.compile(r"mas-relay ready on (ws://\S+)")
 START_TIMEOUT = 20.0
 
 
@@ -40,104 +37,57 @@ def _pump(stream: IO[str], sink: queue.Queue[str | None], keep: list[str]) -> No
     sink.put(None)
 
 
-class RelayProcess:
-    """One ``mas-relay`` subprocess; its URL stays the same across restarts."""
+class RelayNode:
+    """One relay of a test network, started with the shared ``relay_process`` fixture
+    (tests/conftest.py). Its URL, port and database stay the same across restarts."""
 
-    def __init__(self, db: Path, host: str = "127.0.0.1", config: Path | None = None) -> None:
+    def __init__(self, start: Callable[..., Any], db: Path, args: list[str]) -> None:
+        self._start = start
         self.db = db
-        self.config = config
-        self.host = host
-        self.port = 0
-        self.url = ""
-        self.proc: subprocess.Popen[str] | None = None
-        self.log: list[str] = []
-
-    def start(self) -> RelayProcess:
-        assert self.proc is None
-        cmd = [RELAY_EXE, "--host", self.host, "--port", str(self.port)]
-        cmd += ["--db", str(self.db)]
-        if self.config is not None:
-            cmd += ["--config", str(self.config)]
-        self.proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        lines: queue.Queue[str | None] = queue.Queue()
-        assert self.proc.stderr is not None
-        threading.Thread(
-            target=_pump, args=(self.proc.stderr, lines, self.log), daemon=True
-        ).start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                self.kill()
-                raise RuntimeError(f"mas-relay not ready in {START_TIMEOUT}s: {self.log}") from None
-            if line is None:
-                raise RuntimeError(f"mas-relay exited: {''.join(self.log)}")
-            match = READY.search(line)
-            if match:
-                self.url = match.group(1)
-                self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
-                return self
+        self.args = args
+        self.proc = start(*args, db=db)
+        self.url: str = self.proc.url
+        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
 
     def kill(self) -> None:
         """SIGKILL, as a crash: no goodbye to clients."""
-        if self.proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-            self.proc = None
+        self.proc.kill()
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-            self.proc = None
-
-    def restart(self) -> RelayProcess:
+    def restart(self) -> RelayNode:
         """Start again on the same port and database (retrying while the port frees up)."""
         self.kill()
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            try:
-                return self.start()
+            try:  # a later --port wins over the fixture's --port 0
+                self.proc = self._start(*self.args, "--port", str(self.port), db=self.db)
+                return self
             except RuntimeError:
-                self.proc = None
                 if time.monotonic() > deadline:
                     raise
 
 
 @pytest.fixture
-def relays(tmp_path: Path) -> Iterator[Callable[..., list[RelayProcess]]]:
-    """``relays(3)``: that many fresh relays, stopped at the end of the test.
+def relays(tmp_path: Path, relay_process: Callable[..., Any]) -> Callable[..., list[RelayNode]]:
+    """``relays(3)``: that many fresh relays (killed at the end of the test).
 
     ``relays(1, config="[policy]\nauth_required = true")`` passes a relay TOML config.
     """
-    started: list[RelayProcess] = []
+    count_so_far = 0
 
-    def make(count: int, config: str | None = None) -> list[RelayProcess]:
-        config_file = None
+    def make(count: int, config: str | None = None) -> list[RelayNode]:
+        nonlocal count_so_far
+        args: list[str] = []
         if config is not None:
-            config_file = tmp_path / f"relay{len(started)}.toml"
+            config_file = tmp_path / f"relay-config{count_so_far}.toml"
             config_file.write_text(config)
-        new = [
-            RelayProcess(tmp_path / f"relay{len(started) + i}.sqlite", config=config_file)
-            for i in range(count)
-        ]
-        for relay in new:
-            relay.start()
-            started.append(relay)
-        return new
+            args = ["--config", str(config_file)]
+        nodes = []
+        for _ in range(count):
+            nodes.append(RelayNode(relay_process, tmp_path / f"node{count_so_far}.db", args))
+            count_so_far += 1
+        return nodes
 
-    yield make
-    for relay in started:
-        relay.stop()
+    return make
 
 
 # ---- the CLI as a user runs it ------------------------------------------------------------
