@@ -1,0 +1,152 @@
+"""`mas export NADDR --format markdown|html|text|email|json`: a request for outside Nostr.
+
+Blogs, press releases and mailing lists reach people no relay does. The request is
+fetched (latest version) with its progress, and rendered by shared/aid (markdown.py,
+export.py): escaped HTML, and an RFC 5322 text+HTML email that ``sendmail -t`` can
+send as it is (``mas export NADDR --format email --to list@example.org | sendmail -t``).
+Every format ends with the ``nostr:naddr`` link so readers can pledge and follow.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+
+from shieldmutual.client import aid
+from shieldmutual.client.cli import common
+from shieldmutual.client.cli.helping import NaddrArg
+from shieldmutual.client.config import write_private
+from shieldmutual.shared.aid.common import format_amount
+from shieldmutual.shared.aid.export import (
+    email_message,
+    progress_dict,
+    render_html,
+    render_text,
+    request_dict,
+)
+from shieldmutual.shared.aid.markdown import render_markdown
+
+app = typer.Typer()
+
+
+class Format(StrEnum):
+    MARKDOWN = "markdown"
+    HTML = "html"
+    TEXT = "text"
+    EMAIL = "email"
+    JSON = "json"
+
+
+def view_dict(found: aid.RequestRecord, thread: aid.Thread, naddr: str) -> dict[str, Any]:
+    """A request and its thread as JSON (`mas request show --json`, `mas export --format json`)."""
+
+    def who(origin: Any) -> dict[str, Any]:
+        return {"id": origin.id, "author": origin.pubkey, "created_at": origin.created_at}
+
+    def amount(value: Decimal | None) -> str | None:
+        return None if value is None else format_amount(value)
+
+    return {
+        **request_dict(found.request, naddr),
+        "champion": {"status": str(thread.champion.status), "member": thread.champion.member},
+        "progress": progress_dict(thread.progress),
+        "pledges": [
+            {
+                **who(p.origin),
+                "amount": amount(p.amount),
+                "currency": p.currency,
+                "action": p.action,
+                "note": p.note,
+            }
+            for p in thread.pledges
+        ],
+        "confirmations": [
+            {
+                **who(c.origin),
+                "amount": amount(c.amount),
+                "currency": c.currency,
+                "helper": c.helper,
+                "note": c.note,
+            }
+            for c in thread.confirmations
+        ],
+        "reports": [
+            {**who(r.origin), "title": r.title, "summary": r.summary, "body": r.body}
+            for r in thread.reports
+        ],
+        "syndications": [{**who(s.origin), "into": list(s.targets)} for s in thread.syndications],
+        "event": found.event.to_dict(),
+    }
+
+
+def render(
+    fmt: Format,
+    found: aid.RequestRecord,
+    thread: aid.Thread | None,
+    naddr: str,
+    to: str | None = None,
+    sender: str | None = None,
+) -> str:
+    """The export as text; ``thread`` None leaves progress out."""
+    link = "nostr:" + naddr
+    progress = thread.progress if thread is not None else None
+    request = found.request
+    if fmt is Format.MARKDOWN:
+        return render_markdown(request, progress=progress, link=link)
+    if fmt is Format.HTML:
+        return render_html(request, progress=progress, link=link)
+    if fmt is Format.TEXT:
+        return render_text(request, progress=progress, link=link)
+    if fmt is Format.EMAIL:
+        message = email_message(request, progress=progress, link=link, to=to, sender=sender)
+        return message.as_string()
+    if thread is None:
+        return orjson.dumps(request_dict(request, naddr)).decode() + "\n"
+    return orjson.dumps(view_dict(found, thread, naddr)).decode() + "\n"
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    naddr: NaddrArg,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="markdown, html, text, email or json.")
+    ] = Format.MARKDOWN,
+    to: Annotated[str | None, typer.Option("--to", help="Email: the To address.")] = None,
+    sender: Annotated[str | None, typer.Option("--from", help="Email: the From address.")] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Include pledges and updates.")
+    ] = True,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this file (0600).")
+    ] = None,
+    relay: common.RelayOption = None,
+) -> None:
+    """Export a request for a blog (markdown, html), chat (text), a list (email) or code.
+
+    Example: mas export NADDR -f email --to list@example.org --from me@example.org | sendmail -t
+    """
+    state = common.state(ctx)
+    if (to or sender) and fmt is not Format.EMAIL:
+        raise typer.BadParameter("--to and --from are for --format email")
+    relays = state.relays(relay)
+
+    async def go() -> tuple[aid.RequestRecord, aid.Thread | None]:
+        async with state.pool(relays) as pool:
+            with state.status("fetching the request…"):
+                found = await aid.fetch_request(pool, aid.parse_pointer(naddr))
+                return found, (await aid.fetch_thread(pool, found)) if progress else None
+
+    found, thread = common.run(go())
+    text = render(fmt, found, thread, found.naddr(), to, sender)
+    if output is not None:
+        write_private(output, text.encode("utf-8"), mode=0o600)
+        state.note(f"wrote {output}")
+    else:
+        state.out.file.write(text)
+        state.out.file.flush()

@@ -1,0 +1,196 @@
+"""`mas feed`: the requests of every followed society, from every relay, live.
+
+Followed societies come from local state (client/state.py); the relays only see a
+query for some hashtags. Requests arrive once each (several relays, reposts and
+edits are merged by shared/aid/feed.py), syndicated reposts are resolved to the
+request they carry, and the language / place / status filters apply to what is shown.
+
+People get a live Rich table; with ``--json`` each request is one JSON line, flushed as
+it arrives, so a pipe or a file sees it at once. ``--bell`` rings the terminal bell for
+requests this device has never shown before. ``--once`` stops after the stored
+requests (scripts, tests) and ``--timeout S`` after S seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+
+from shieldmutual.client.cli import aidrender, common
+from shieldmutual.client.cli.society import parse_slug
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.feed import FeedReader
+from shieldmutual.client.pool import EOSE, Pool, Subscription
+from shieldmutual.client.state import LocalState
+from shieldmutual.client.timeparse import parse_time
+from shieldmutual.shared.aid.common import check_geohash, check_language
+from shieldmutual.shared.aid.export import request_dict
+from shieldmutual.shared.aid.feed import Feed, FeedFilter, FeedItem
+from shieldmutual.shared.aid.request import Status
+from shieldmutual.shared.aid.society import mas_tag
+from shieldmutual.shared.errors import AidError, InvalidError
+
+app = typer.Typer()
+
+SocietyFilterOpt = Annotated[
+    list[str] | None,
+    typer.Option("--society", metavar="mas-SLUG", help="Instead of the followed ones (repeat)."),
+]
+LanguageFilterOpt = Annotated[
+    str | None, typer.Option("--language", help="Only requests in this language (e.g. en).")
+]
+PlaceFilterOpt = Annotated[
+    str | None, typer.Option("--place", metavar="GEOHASH", help="Only near this geohash prefix.")
+]
+StatusFilterOpt = Annotated[
+    list[str] | None, typer.Option("--status", help="open, funded or closed (repeat).")
+]
+MAX_ROWS = 40
+
+
+def feed_filter(
+    language: str | None, place: str | None, statuses: Sequence[str] | None
+) -> FeedFilter:
+    """The filter from flags, each value checked (exit 2 with a one-line message)."""
+    try:
+        wanted = frozenset(Status(s.strip().lower()) for s in statuses or ())
+    except ValueError:
+        raise AidError(f"--status must be open, funded or closed, got {statuses}") from None
+    return FeedFilter(
+        language=check_language(language.strip().lower()) if language else None,
+        place=check_geohash(place.strip().lower()) if place else None,
+        statuses=wanted,
+    )
+
+
+def feed_tags(state: common.State, societies: Sequence[str] | None) -> list[str]:
+    """``--society`` tags, else the followed ones (with syndicate members)."""
+    if societies:
+        return [mas_tag(parse_slug(s)) for s in societies]
+    tags = LocalState.load(state.paths).follow_tags()
+    if not tags:
+        raise InvalidError("not following any society: `mas follow mas-<slug>` or --society")
+    return tags
+
+
+def item_naddr(item: FeedItem, relays: Sequence[str]) -> str:
+    return item.address.naddr(tuple(relays[:2]))
+
+
+def item_dict(item: FeedItem, naddr: str, new: bool | None = None) -> dict[str, Any]:
+    """One feed or list line: the request's fields, how it arrived, and the event."""
+    return {
+        **request_dict(item.request, naddr),
+        "new": new,
+        "version": item.version,
+        "via": [{"by": v.by, "into": [mas_tag(s) for s in v.into], "id": v.id} for v in item.via],
+        "event": item.event.to_dict(),  # type: ignore[attr-defined]
+    }
+
+
+def answered(sub: Subscription) -> bool:
+    return any(s.eose_after is not None for s in sub.stats.values())
+
+
+async def read_stored(
+    pool: Pool, tags: Sequence[str], flt: FeedFilter, timeout: float | None = None
+) -> tuple[list[FeedItem], Subscription]:
+    """The stored requests of ``tags`` (for `mas request list`), resolved and filtered."""
+    reader = FeedReader(pool, tags, Feed(flt), stream=False, eose_timeout=timeout)
+    async for _ in reader.items():
+        pass
+    return reader.feed.visible(), reader.subscription
+
+
+@app.command("feed")
+def feed(
+    ctx: typer.Context,
+    society: SocietyFilterOpt = None,
+    language: LanguageFilterOpt = None,
+    place: PlaceFilterOpt = None,
+    status: StatusFilterOpt = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only requests since, e.g. '2 weeks ago'.")
+    ] = None,
+    bell: Annotated[bool, typer.Option("--bell", help="Ring the bell for new requests.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Stop after the stored requests (for scripts).")
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.1, help="Stop after this many seconds.")
+    ] = None,
+    relay: common.RelayOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Requests from the societies you follow, across all relays, live.
+
+    Follows live on this device only (`mas follow`); relays see a query, never a list.
+    Exits 3 with --once if no relay answered; Ctrl-C ends a live feed (exit 130).
+    """
+    state = common.state(ctx)
+    tags = feed_tags(state, society)
+    flt = feed_filter(language, place, status)
+    relays = state.relays(relay)
+    start = parse_time(since) if since else None
+    json_out = state.want_json(json_)
+    local = LocalState.load(state.paths)
+    live = not json_out and state.out.is_terminal
+
+    def ring() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            state.err.file.write("\a")
+            state.err.file.flush()
+
+    async def go() -> Subscription:
+        async with state.pool(relays) as pool:
+            reader = FeedReader(pool, tags, Feed(flt), stream=not once, since=start,
+                                eose_timeout=timeout)  # fmt: skip
+            naddrs: dict[str, str] = {}
+            stored_done, unseen = False, 0
+            view = Live(console=state.out, auto_refresh=False) if live else None
+            with view or contextlib.nullcontext():
+                async for item in reader.items():
+                    if item is EOSE:
+                        stored_done = True
+                        if bell and unseen:
+                            ring()
+                        if not once:
+                            state.note("end of stored requests; following new ones (Ctrl-C ends)")
+                        continue
+                    assert isinstance(item, FeedItem)
+                    key = str(item.address)
+                    naddrs[key] = item_naddr(item, relays)
+                    new = local.mark_seen(key)
+                    if new and bell and stored_done:
+                        ring()
+                    unseen += new
+                    if json_out:
+                        state.emit_json(item_dict(item, naddrs[key], new))
+                    elif view is not None:
+                        rows = reader.feed.visible()[:MAX_ROWS]
+                        view.update(aidrender.requests_table(rows, naddrs), refresh=True)
+                    else:
+                        line = aidrender.feed_line(item, naddrs[key], new)
+                        state.out.print(line, markup=False, highlight=False)
+            return reader.subscription
+
+    async def bounded() -> Subscription | None:
+        if timeout is None or once:
+            return await go()
+        try:
+            async with asyncio.timeout(timeout):
+                return await go()
+        except TimeoutError:
+            return None
+
+    try:
+        sub = common.run(bounded())
+    finally:
+        local.save()
+    if sub is not None and once and not answered(sub):
+        raise RelayError("no relay answered")

@@ -1,0 +1,403 @@
+"""`mas request template/new/show/list/update/close` and `mas relay-request`.
+
+A request is a NIP-99 listing (kind 30402) published to every relay with a kind 1
+announcement for apps that show only notes; editing republishes the same address.
+Input is one format, the request file (``mas request template`` prints one that is
+valid as it stands), whether it comes from a file, flags or prompts (requestdraft.py).
+
+stdout: the request's naddr (or one JSON object with --json); stderr: the preview and
+what each relay said.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shieldmutual.client import aid
+from shieldmutual.client.cli import aidrender, common
+from shieldmutual.client.cli import requestdraft as draft
+from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.cli.export import view_dict
+from shieldmutual.client.cli.feed import (
+    LanguageFilterOpt,
+    PlaceFilterOpt,
+    SocietyFilterOpt,
+    StatusFilterOpt,
+    answered,
+    feed_filter,
+    item_dict,
+    item_naddr,
+    read_stored,
+)
+from shieldmutual.client.cli.helping import (
+    MinAcksOption,
+    NaddrArg,
+    nevent,
+    read_source,
+    show_published,
+)
+from shieldmutual.client.cli.society import parse_slug
+from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.pool import PublishReport
+from shieldmutual.client.state import LocalState
+from shieldmutual.shared import event as event_mod
+from shieldmutual.shared.aid.draft import compose, example_request
+from shieldmutual.shared.aid.markdown import parse_template, render_template
+from shieldmutual.shared.aid.notes import (
+    Announcement,
+    Syndication,
+    announcement_template,
+    syndication_template,
+)
+from shieldmutual.shared.aid.request import new_identifier, request_event_template
+from shieldmutual.shared.aid.society import mas_tag
+from shieldmutual.shared.errors import InvalidError
+
+app = typer.Typer(
+    help="Aid requests: ask for help, read, list, edit and close.", no_args_is_help=True
+)
+top = typer.Typer()
+
+FromOpt = Annotated[
+    Path | None, typer.Option("--from", metavar="FILE", help="A request file ('-' for stdin).")
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Publish without the preview prompt.")]
+
+
+# ---- template / new ----------------------------------------------------------------------
+
+
+@app.command("template")
+def template(
+    ctx: typer.Context,
+    naddr: Annotated[
+        str | None, typer.Argument(metavar="[NADDR]", help="Print this request to edit it.")
+    ] = None,
+    relay: common.RelayOption = None,
+) -> None:
+    """Print a request file: an example in mas-example, valid as it stands, or NADDR's.
+
+    mas request template > r.md; edit r.md; mas request new --from r.md
+    """
+    state = common.state(ctx)
+    if naddr is None:
+        state.emit_line(render_template(example_request(int(time.time())), hints=True).rstrip())
+        return
+    relays = state.relays(relay)
+
+    async def go() -> aid.RequestRecord:
+        async with state.pool(relays) as pool:
+            return await aid.fetch_request(pool, aid.parse_pointer(naddr))
+
+    state.emit_line(render_template(common.run(go()).request).rstrip())
+
+
+@app.command("new")
+def new(
+    ctx: typer.Context,
+    from_: FromOpt = None,
+    interactive: Annotated[
+        bool, typer.Option("-i", "--interactive", help="Ask for each field.")
+    ] = False,
+    title: draft.TitleOpt = None,
+    summary: draft.SummaryOpt = None,
+    story: draft.StoryOpt = None,
+    details: draft.DetailsOpt = None,
+    location: draft.LocationOpt = None,
+    amount: draft.AmountOpt = None,
+    currency: draft.CurrencyOpt = None,
+    deadline: draft.DeadlineOpt = None,
+    language: draft.LanguageOpt = None,
+    geohash: draft.GeohashOpt = None,
+    society: draft.SocietyOpt = None,
+    tag: draft.TagOpt = None,
+    lightning: draft.LightningOpt = None,
+    onchain: draft.OnchainOpt = None,
+    other: draft.OtherOpt = None,
+    call: draft.CallOpt = None,
+    signwave: draft.SignwaveOpt = None,
+    announce: Annotated[
+        bool, typer.Option("--announce/--no-announce", help="Also post a kind 1 note.")
+    ] = True,
+    yes: YesOpt = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the signed events, publish nothing.")
+    ] = False,
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Ask for help: from a file (--from), flags, or prompts (-i, or a bare terminal).
+
+    Shows a preview and asks before publishing (--yes skips it). Publishes the request
+    and an announcement note, then prints the request's naddr.
+    """
+    state = common.state(ctx)
+    fields = draft.flag_fields(
+        title=title, summary=summary, location=location, amount=amount, currency=currency,
+        deadline=deadline, language=language, geohash=geohash, society=society, tag=tag,
+        lightning=lightning, onchain=onchain, other=other, call=call, signwave=signwave,
+    )  # fmt: skip
+    base = read_source(from_) if from_ is not None else ""
+    bare = from_ is None and not fields and story is None and common.stdin_is_terminal()
+    if interactive or bare:
+        followed = sorted(LocalState.load(state.paths).follows)
+        fields, story, details = draft.ask_fields(state, followed)
+    request = parse_template(compose(base, fields, story=story, details=details))
+    if not request.identifier:
+        request = replace(request, identifier=new_identifier())
+    relays = state.relays(relay) if not dry_run else []
+    stdin_used = from_ is not None and str(from_) == "-"
+    author = draft.author_pubkey(state, as_)
+    if not dry_run:
+        draft.confirm_publish(state, request, author, relays, yes=yes, stdin_used=stdin_used)
+    secret = state.signer(as_)
+    event = event_mod.sign(secret, *request_event_template(request))
+    note = Announcement.of(request, secret.public_hex, relays[:2])
+    announcement = event_mod.sign(secret, *announcement_template(note))
+    if dry_run:
+        state.emit_line(event.to_json().decode())
+        state.emit_line(announcement.to_json().decode())
+        return
+
+    async def go() -> tuple[PublishReport, PublishReport | None]:
+        async with state.pool(relays) as pool:
+            with state.status(f"publishing to {len(relays)} relays…"):
+                report = await pool.publish(event)
+                if not announce or not report.ok(min_acks):
+                    return report, None
+                return report, await pool.publish(announcement)
+
+    report, noted = common.run(go())
+    draft.show_request(state, report, min_acks, state.want_json(json_), noted)
+
+
+# ---- show / list ---------------------------------------------------------------------------
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    naddr: NaddrArg,
+    relay: common.RelayOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """A request: story, details, how to help, progress, pledges, updates and reports."""
+    state = common.state(ctx)
+    relays = state.relays(relay)
+
+    async def go() -> tuple[aid.RequestRecord, aid.Thread]:
+        async with state.pool(relays) as pool:
+            with state.status("fetching the request and what was said about it…"):
+                return await aid.load_request(pool, naddr)
+
+    found, thread = common.run(go())
+    link = found.naddr()
+    if state.want_json(json_):
+        state.emit_json(view_dict(found, thread, link))
+    else:
+        state.out.print(aidrender.request_view(found, thread, link))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    society: SocietyFilterOpt = None,
+    status: StatusFilterOpt = None,
+    language: LanguageFilterOpt = None,
+    place: PlaceFilterOpt = None,
+    author: Annotated[
+        str | None, typer.Option("--author", metavar="NPUB", help="Only this person's.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 50,
+    relay: common.RelayOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Requests in societies (default: the ones you follow, else every mutual aid request).
+
+    Includes requests relayed into them (syndications); newest first.
+    """
+    state = common.state(ctx)
+    tags = [mas_tag(parse_slug(s)) for s in society or ()]
+    tags = tags or LocalState.load(state.paths).follow_tags() or ["mutualaid"]
+    flt = feed_filter(language, place, status)
+    who = pubkey_hex(author) if author else None
+    relays = state.relays(relay)
+
+    async def go() -> tuple[list, bool]:
+        async with state.pool(relays) as pool:
+            with state.status("collecting requests…"):
+                items, sub = await read_stored(pool, tags, flt)
+        return items, answered(sub)
+
+    items, ok = common.run(go())
+    if not ok:
+        raise RelayError("no relay answered")
+    items = [i for i in items if who is None or i.event.pubkey == who][:limit]
+    naddrs = {str(i.address): item_naddr(i, relays) for i in items}
+    if state.want_json(json_):
+        for item in items:
+            state.emit_json(item_dict(item, naddrs[str(item.address)]))
+    elif items:
+        state.out.print(aidrender.requests_table(items, naddrs))
+    else:
+        state.note("no requests found")
+
+
+# ---- update / close --------------------------------------------------------------------------
+
+
+def _edit(
+    state: common.State,
+    naddr: str,
+    edit: dict,
+    *,
+    base_file: Path | None,
+    story: str | None,
+    details: str | None,
+    relay: list[str] | None,
+    yes: bool,
+    min_acks: int,
+    as_: str | None,
+    json_out: bool,
+) -> None:
+    """Republish the request at ``naddr`` with changes (same address, published_at kept)."""
+    json_out = state.want_json(json_out)
+    relays = state.relays(relay)
+    author = draft.author_pubkey(state, as_)
+
+    async def fetch() -> aid.RequestRecord:
+        async with state.pool(relays) as pool:
+            return await aid.fetch_request(pool, aid.parse_pointer(naddr))
+
+    found = common.run(fetch())
+    if found.address.pubkey != author:
+        raise ClientError("only the request's author can edit it (use --as to pick that identity)")
+    current = found.request
+    base = read_source(base_file) if base_file is not None else render_template(current)
+    changed = parse_template(compose(base, edit, story=story, details=details))
+    changed = replace(
+        changed,
+        identifier=current.identifier,
+        published_at=current.published_at,
+        beneficiary=current.beneficiary,
+        origin=current.origin,
+    )
+    if changed == current:
+        state.note("nothing changed; nothing published")
+        state.emit_line(found.naddr())
+        return
+    stdin_used = base_file is not None and str(base_file) == "-"
+    draft.confirm_publish(state, changed, author, relays, yes=yes, stdin_used=stdin_used,
+                          what="Publish this new version")  # fmt: skip
+    secret = state.signer(as_)
+    # A new version must be newer than the one relays hold, even within the same second.
+    when = max(int(time.time()), found.event.created_at + 1)
+    event = event_mod.sign(secret, *request_event_template(changed), created_at=when)
+
+    async def go() -> PublishReport:
+        async with state.pool(relays) as pool:
+            return await pool.publish(event)
+
+    draft.show_request(state, common.run(go()), min_acks, json_out)
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    naddr: NaddrArg,
+    status: draft.StatusOpt = None,
+    from_: FromOpt = None,
+    title: draft.TitleOpt = None,
+    summary: draft.SummaryOpt = None,
+    story: draft.StoryOpt = None,
+    details: draft.DetailsOpt = None,
+    location: draft.LocationOpt = None,
+    amount: draft.AmountOpt = None,
+    currency: draft.CurrencyOpt = None,
+    deadline: draft.DeadlineOpt = None,
+    yes: YesOpt = False,
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Edit your request: its status (--status funded), a field, or all of it (--from).
+
+    Pledges, updates and reports stay attached: the address does not change. For ways
+    to help, societies and the rest, edit the file:
+    mas request template NADDR > r.md; (edit r.md); mas request update NADDR --from r.md
+    """
+    state = common.state(ctx)
+    fields = draft.flag_fields(
+        title=title, summary=summary, location=location, amount=amount, currency=currency,
+        deadline=deadline, status=status,
+    )  # fmt: skip
+    if not fields and from_ is None and story is None and details is None:
+        raise InvalidError("nothing to change: give --status, a field flag, or --from FILE")
+    _edit(state, naddr, fields, base_file=from_, story=story, details=details, relay=relay,
+          yes=yes, min_acks=min_acks, as_=as_, json_out=json_)  # fmt: skip
+
+
+@app.command("close")
+def close(
+    ctx: typer.Context,
+    naddr: NaddrArg,
+    yes: YesOpt = False,
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Mark your request closed: no longer needed. (Funded? use update --status funded.)"""
+    state = common.state(ctx)
+    _edit(state, naddr, {"status": "closed"}, base_file=None, story=None, details=None,
+          relay=relay, yes=yes, min_acks=min_acks, as_=as_, json_out=json_)  # fmt: skip
+
+
+# ---- relay-request ---------------------------------------------------------------------------
+
+
+@top.command("relay-request")
+def relay_request(
+    ctx: typer.Context,
+    naddr: NaddrArg,
+    to: Annotated[
+        list[str],
+        typer.Option("--to", metavar="mas-SLUG", help="Society to relay it into (repeat)."),
+    ],
+    relay: common.RelayOption = None,
+    min_acks: MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Relay (syndicate) a request into other societies, so their followers see it.
+
+    Publishes a NIP-18 repost (kind 16) carrying the exact signed request; anyone may
+    relay any request. Prints the repost's nevent.
+    """
+    state = common.state(ctx)
+    targets = tuple(dict.fromkeys(parse_slug(t) for t in to))
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+
+    async def go() -> PublishReport:
+        async with state.pool(relays) as pool:
+            found = await aid.fetch_request(pool, aid.parse_pointer(naddr))
+            already = [f"mas-{t}" for t in targets if t in found.request.societies]
+            if already:
+                state.warn(f"the request is already in {', '.join(already)}")
+            hint = found.relays[0] if found.relays else ""
+            template = syndication_template(Syndication.of(found.event, targets, hint))
+            return await aid.publish(pool, secret, template)
+
+    report = common.run(go())
+    pointer = nevent(report.event, [r.relay for r in report.results if r.ok])
+    show_published(state, report, min_acks, state.want_json(json_), pointer,
+                   into=[mas_tag(t) for t in targets])  # fmt: skip

@@ -1,0 +1,208 @@
+"""Drafting a request from flags or prompts, and the preview before anything is published.
+
+Flags and answers become lines of the one request-file format (shared/aid/draft.py),
+so a value typed on the command line is checked exactly like the same line in a file.
+The preview shows what the world will see, because a published request cannot be
+unpublished everywhere: relays keep copies, and NIP-09 deletion is only a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+from rich.prompt import Prompt
+
+from shieldmutual.client.aid import require_acks
+from shieldmutual.client.cli import aidrender, common, render
+from shieldmutual.client.cli.society import parse_slug
+from shieldmutual.client.errors import ClientError
+from shieldmutual.client.pool import PublishReport
+from shieldmutual.shared.aid.common import Address, coarse_geohash
+from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.aid.society import mas_tag
+from shieldmutual.shared.errors import InvalidError
+
+TitleOpt = Annotated[str | None, typer.Option("--title", help="One line.")]
+SummaryOpt = Annotated[str | None, typer.Option("--summary", help="One sentence.")]
+StoryOpt = Annotated[str | None, typer.Option("--story", help="The story (Markdown).")]
+DetailsOpt = Annotated[str | None, typer.Option("--details", help="Details (Markdown).")]
+LocationOpt = Annotated[
+    str | None, typer.Option("--location", help="Coarse place in words, or 'online'.")
+]
+AmountOpt = Annotated[str | None, typer.Option("--amount", help="e.g. 400 (with --currency).")]
+CurrencyOpt = Annotated[str | None, typer.Option("--currency", help="e.g. GBP, EUR, sats.")]
+DeadlineOpt = Annotated[
+    str | None, typer.Option("--deadline", help="2026-06-01 (end of day UTC) or ISO time.")
+]
+LanguageOpt = Annotated[str | None, typer.Option("--language", help="ISO-639-1, e.g. en.")]
+GeohashOpt = Annotated[
+    str | None, typer.Option("--geohash", help="Cut to 5 characters (about 5 km) for privacy.")
+]
+SocietyOpt = Annotated[
+    list[str] | None, typer.Option("--society", metavar="mas-SLUG", help="Society (repeat).")
+]
+TagOpt = Annotated[list[str] | None, typer.Option("--tag", help="Extra hashtag (repeat).")]
+LightningOpt = Annotated[
+    list[str] | None, typer.Option("--lightning", help="Your lightning address (repeat).")
+]
+OnchainOpt = Annotated[list[str] | None, typer.Option("--onchain", help="Bitcoin address.")]
+OtherOpt = Annotated[
+    list[str] | None, typer.Option("--other", help="Another way to pay you, in words.")
+]
+CallOpt = Annotated[
+    list[str] | None,
+    typer.Option("--call", metavar="'NUMBER | WHO | SCRIPT'", help="A call flood (repeat)."),
+]
+SignwaveOpt = Annotated[
+    list[str] | None,
+    typer.Option("--signwave", metavar="'PLACE | TIME'", help="A sign wave (repeat)."),
+]
+StatusOpt = Annotated[str | None, typer.Option("--status", help="open, funded or closed.")]
+
+
+def flag_fields(
+    *,
+    title: str | None = None,
+    summary: str | None = None,
+    location: str | None = None,
+    amount: str | None = None,
+    currency: str | None = None,
+    deadline: str | None = None,
+    language: str | None = None,
+    geohash: str | None = None,
+    status: str | None = None,
+    society: Sequence[str] | None = None,
+    tag: Sequence[str] | None = None,
+    lightning: Sequence[str] | None = None,
+    onchain: Sequence[str] | None = None,
+    other: Sequence[str] | None = None,
+    call: Sequence[str] | None = None,
+    signwave: Sequence[str] | None = None,
+) -> dict[str, str | list[str]]:
+    """Front matter lines for the flags that were given (others keep the file's value)."""
+    fields: dict[str, str | list[str]] = {}
+    single = {
+        "title": title,
+        "summary": summary,
+        "location": location,
+        "amount": amount,
+        "currency": currency,
+        "deadline": deadline,
+        "language": language,
+        "status": status,
+        "geohash": coarse_geohash(geohash) if geohash else geohash,
+    }
+    fields.update({k: v for k, v in single.items() if v is not None})
+    if society:
+        fields["societies"] = ", ".join(parse_slug(s) for s in society)
+    if tag:
+        fields["tags"] = ", ".join(t.strip().lstrip("#") for t in tag)
+    repeated = {"lightning": lightning, "onchain": onchain, "other": other}
+    repeated |= {"call": call, "signwave": signwave}
+    fields.update({k: list(v) for k, v in repeated.items() if v})
+    return fields
+
+
+def _ask_block(name: str) -> str:
+    """Several lines of Markdown, ended by a line with a single '.'."""
+    typer.echo(f"{name} (Markdown; end with a line containing only '.'):", err=True)
+    lines = []
+    while True:
+        line = input()
+        if line.strip() == ".":
+            return "\n".join(lines).strip()
+        lines.append(line)
+
+
+def ask_fields(
+    state: common.State, societies: Sequence[str]
+) -> tuple[dict[str, str | list[str]], str, str]:
+    """Prompts for a new request on the terminal: (front matter fields, story, details)."""
+    console = state.err
+
+    def ask(question: str, default: str = "") -> str:
+        return Prompt.ask(question, console=console, default=default, show_default=bool(default))
+
+    fields: dict[str, str | list[str]] = {
+        "title": ask("Title (one line)"),
+        "summary": ask("Summary (one sentence)"),
+        "location": ask("Where (coarse: a town, a district, or 'online')"),
+        "language": ask("Language (ISO-639-1)", "en"),
+        "geohash": ask("Geohash (optional, at most 5 characters)"),
+        "societies": ask("Societies (comma-separated)", ", ".join(societies)),
+        "amount": ask("Amount asked (optional, e.g. 400)"),
+    }
+    if fields["amount"]:
+        fields["currency"] = ask("Currency", "GBP")
+    fields["deadline"] = ask("Deadline (optional, e.g. 2026-06-01)")
+    fields["lightning"] = [ask("Your lightning address (optional)")]
+    fields["other"] = [ask("Another way to pay you, in words (optional)")]
+    fields["call"] = [ask("Call flood (optional): number | who | what to say")]
+    fields["signwave"] = [ask("Sign wave (optional): place | 2026-06-01T17:00+01:00")]
+    story = _ask_block("Story")
+    details = _ask_block("Details (optional)")
+    return {k: v for k, v in fields.items() if v}, story, details
+
+
+def confirm_publish(
+    state: common.State,
+    request: AidRequest,
+    author: str,
+    relays: Sequence[str],
+    *,
+    yes: bool,
+    stdin_used: bool,
+    what: str = "Publish",
+) -> None:
+    """Preview on stderr, then ask (unless --yes); declining is exit 1, nothing published."""
+    if not request.societies:
+        state.warn("no society tag: only people who search for it will find it (--society)")
+    state.err.print(Panel(aidrender.request_preview(request, author), title="preview"))
+    if yes:
+        return
+    if stdin_used:
+        raise InvalidError("the request was read from stdin, so confirm with --yes instead")
+    societies = " ".join(mas_tag(s) for s in request.societies)
+    question = f"{what} to {len(relays)} relay(s) as {aidrender.short_npub(author)} {societies}?"
+    try:
+        agreed = typer.confirm(question, err=True)
+    except typer.Abort:
+        agreed = False
+    if not agreed:
+        raise ClientError("nothing was published (answer y, or pass --yes in scripts)")
+
+
+def author_pubkey(state: common.State, as_: str | None) -> str:
+    """The identity's public key, known without unlocking it (for the preview)."""
+    return state.keystore.get(state.identity_name(as_)).pubkey
+
+
+def show_request(
+    state: common.State,
+    report: PublishReport,
+    min_acks: int,
+    json_out: bool,
+    announcement: PublishReport | None = None,
+) -> None:
+    """Per-relay tables on stderr, the naddr (or one JSON object) on stdout."""
+    hints = [r.relay for r in report.results if r.ok][:3]
+    naddr = Address.of(report.event).naddr(hints)
+    if json_out:
+        extra: dict[str, Any] = {}
+        if announcement is not None:
+            extra = {"id": announcement.event.id, "acks": announcement.acks,
+                     "relays": [r.to_dict() for r in announcement.results]}  # fmt: skip
+        data = {"naddr": naddr, "id": report.event.id, "acks": report.acks}
+        data["relays"] = [r.to_dict() for r in report.results]
+        data["announcement"] = extra or None
+        state.emit_json({**data, "event": report.event.to_dict()})
+    else:
+        render.print_stderr(state.err, render.publish_table(report, min_acks))
+        if announcement is not None:
+            state.note("announcement note (kind 1) for apps that show only notes:")
+            render.print_stderr(state.err, render.publish_table(announcement, min_acks))
+        state.emit_line(naddr)
+    require_acks(report, min_acks)
