@@ -239,7 +239,7 @@ class Connection:
         except Exception:
             log.exception("connection %d: internal error; closing it", self.number)
             self.closing = True
-            await self.ws.close(CloseCode.INTERNAL_ERROR, "internal error")
+            await self._close(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
             self._cleanup()
 
@@ -458,7 +458,8 @@ class Connection:
             log.warning("connection %d: count failed: %s", self.number, exc)
             self.send(closed_frame(sub_id, exc.wire()))
             return
-        self.send(count_frame(sub_id, total))
+        # The counts are separate reads; a wrap stored between them must not make it < 0.
+        self.send(count_frame(sub_id, max(total, 0)))
 
     # ---- AUTH ------------------------------------------------------------------
 
