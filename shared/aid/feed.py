@@ -42,7 +42,11 @@ class _Shim:
 
 def _completed(event: EventLike) -> _Shim:
     blank = {"title", "summary", "location"}
-    tags = [list(t) for t in event.tags if not (t[0] in blank and (len(t) < 2 or not t[1].strip()))]
+    tags = [
+        list(t)
+        for t in event.tags
+        if not (t[0] in blank and (len(t) < 2 or not t[1].strip())) and not _zero_price(t)
+    ]
     have = {t[0] for t in tags if len(t) > 1}
     title = next((t[1].strip() for t in tags if t[0] == "title"), "")
     lines = (line.strip().lstrip("#").strip() for line in event.content.splitlines())
@@ -58,6 +62,11 @@ def _completed(event: EventLike) -> _Shim:
     if MUTUAL_AID not in values(tags, "t"):
         tags.append(["t", MUTUAL_AID])
     return _Shim(event.id, event.pubkey, event.created_at, event.kind, tags, event.content)
+
+
+def _zero_price(tag: list[str]) -> bool:
+    """Marketplaces write ``["price", "0", ...]`` for "free"; MAS-1 says no price tag."""
+    return tag[0] == "price" and len(tag) > 1 and tag[1].strip().strip("0.") == ""
 
 
 def read_listing(event: EventLike) -> AidRequest:

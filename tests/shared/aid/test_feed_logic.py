@@ -80,3 +80,9 @@ def test_filter_hides_a_request_once_it_changes(people: Any, request_obj: Any) -
         feed.offer(sign(people.alice, *request_event_template(closed), created_at=NOW + 5)) is None
     )
     assert feed.visible() == []
+
+
+def test_a_zero_price_means_no_amount_in_foreign_listings(people: Any) -> None:
+    tags = [["d", "free"], ["title", "Free sofa"], ["price", "0", "GBP"], ["t", "mas-a"]]
+    request = read_listing(sign(people.bob, 30402, "Free to a family.", tags, created_at=NOW))
+    assert request.amount is None and request.currency is None
