@@ -42,7 +42,7 @@ from shieldmutual.client.cli.helping import (
     show_published,
 )
 from shieldmutual.client.cli.society import parse_slug
-from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import event as event_mod
@@ -253,61 +253,6 @@ def list_(
 # ---- update / close --------------------------------------------------------------------------
 
 
-def _edit(
-    state: common.State,
-    naddr: str,
-    edit: dict,
-    *,
-    base_file: Path | None,
-    story: str | None,
-    details: str | None,
-    relay: list[str] | None,
-    yes: bool,
-    min_acks: int,
-    as_: str | None,
-    json_out: bool,
-) -> None:
-    """Republish the request at ``naddr`` with changes (same address, published_at kept)."""
-    json_out = state.want_json(json_out)
-    relays = state.relays(relay)
-    author = draft.author_pubkey(state, as_)
-
-    async def fetch() -> aid.RequestRecord:
-        async with state.pool(relays) as pool:
-            return await aid.fetch_request(pool, aid.parse_pointer(naddr))
-
-    found = common.run(fetch())
-    if found.address.pubkey != author:
-        raise ClientError("only the request's author can edit it (use --as to pick that identity)")
-    current = found.request
-    base = read_source(base_file) if base_file is not None else render_template(current)
-    changed = parse_template(compose(base, edit, story=story, details=details))
-    changed = replace(
-        changed,
-        identifier=current.identifier,
-        published_at=current.published_at,
-        beneficiary=current.beneficiary,
-        origin=current.origin,
-    )
-    if changed == current:
-        state.note("nothing changed; nothing published")
-        state.emit_line(found.naddr())
-        return
-    stdin_used = base_file is not None and str(base_file) == "-"
-    draft.confirm_publish(state, changed, author, relays, yes=yes, stdin_used=stdin_used,
-                          what="Publish this new version")  # fmt: skip
-    secret = state.signer(as_)
-    # A new version must be newer than the one relays hold, even within the same second.
-    when = max(int(time.time()), found.event.created_at + 1)
-    event = event_mod.sign(secret, *request_event_template(changed), created_at=when)
-
-    async def go() -> PublishReport:
-        async with state.pool(relays) as pool:
-            return await pool.publish(event)
-
-    draft.show_request(state, common.run(go()), min_acks, json_out)
-
-
 @app.command("update")
 def update(
     ctx: typer.Context,
@@ -341,8 +286,19 @@ def update(
     )  # fmt: skip
     if not fields and from_ is None and story is None and details is None:
         raise InvalidError("nothing to change: give --status, a field flag, or --from FILE")
-    _edit(state, naddr, fields, base_file=from_, story=story, details=details, relay=relay,
-          yes=yes, min_acks=min_acks, as_=as_, json_out=json_)  # fmt: skip
+    draft.edit_request(
+        state,
+        naddr,
+        fields,
+        base_file=from_,
+        story=story,
+        details=details,
+        relay=relay,
+        yes=yes,
+        min_acks=min_acks,
+        as_=as_,
+        json_out=json_,
+    )
 
 
 @app.command("close")
@@ -357,8 +313,19 @@ def close(
 ) -> None:
     """Mark your request closed: no longer needed. (Funded? use update --status funded.)"""
     state = common.state(ctx)
-    _edit(state, naddr, {"status": "closed"}, base_file=None, story=None, details=None,
-          relay=relay, yes=yes, min_acks=min_acks, as_=as_, json_out=json_)  # fmt: skip
+    draft.edit_request(
+        state,
+        naddr,
+        {"status": "closed"},
+        base_file=None,
+        story=None,
+        details=None,
+        relay=relay,
+        yes=yes,
+        min_acks=min_acks,
+        as_=as_,
+        json_out=json_,
+    )
 
 
 # ---- relay-request ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Drafting a request from flags or prompts, and the preview before anything is published.
+"""Drafting a request from flags or prompts, the preview, and (re)publishing it.
 
 Flags and answers become lines of the one request-file format (shared/aid/draft.py),
 so a value typed on the command line is checked exactly like the same line in a file.
@@ -8,20 +8,28 @@ unpublished everywhere: relays keep copies, and NIP-09 deletion is only a reques
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.panel import Panel
 from rich.prompt import Prompt
 
+from shieldmutual.client import aid
 from shieldmutual.client.aid import require_acks
 from shieldmutual.client.cli import aidrender, common, render
+from shieldmutual.client.cli.helping import read_source
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.pool import PublishReport
+from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.aid.common import Address, coarse_geohash
-from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.aid.draft import compose
+from shieldmutual.shared.aid.markdown import parse_template, render_template
+from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import InvalidError
 
@@ -206,3 +214,58 @@ def show_request(
             render.print_stderr(state.err, render.publish_table(announcement, min_acks))
         state.emit_line(naddr)
     require_acks(report, min_acks)
+
+
+def edit_request(
+    state: common.State,
+    naddr: str,
+    edit: dict,
+    *,
+    base_file: Path | None,
+    story: str | None,
+    details: str | None,
+    relay: list[str] | None,
+    yes: bool,
+    min_acks: int,
+    as_: str | None,
+    json_out: bool,
+) -> None:
+    """Republish the request at ``naddr`` with changes (same address, published_at kept)."""
+    json_out = state.want_json(json_out)
+    relays = state.relays(relay)
+    author = author_pubkey(state, as_)
+
+    async def fetch() -> aid.RequestRecord:
+        async with state.pool(relays) as pool:
+            return await aid.fetch_request(pool, aid.parse_pointer(naddr))
+
+    found = common.run(fetch())
+    if found.address.pubkey != author:
+        raise ClientError("only the request's author can edit it (use --as to pick that identity)")
+    current = found.request
+    base = read_source(base_file) if base_file is not None else render_template(current)
+    changed = parse_template(compose(base, edit, story=story, details=details))
+    changed = replace(
+        changed,
+        identifier=current.identifier,
+        published_at=current.published_at,
+        beneficiary=current.beneficiary,
+        origin=current.origin,
+    )
+    if changed == current:
+        state.note("nothing changed; nothing published")
+        state.emit_line(found.naddr())
+        return
+    stdin_used = base_file is not None and str(base_file) == "-"
+    confirm_publish(state, changed, author, relays, yes=yes, stdin_used=stdin_used,
+                          what="Publish this new version")  # fmt: skip
+    secret = state.signer(as_)
+    # A new version must be newer than the one relays hold, even within the same second.
+    when = max(int(time.time()), found.event.created_at + 1)
+    event = event_mod.sign(secret, *request_event_template(changed), created_at=when)
+
+    async def go() -> PublishReport:
+        async with state.pool(relays) as pool:
+            return await pool.publish(event)
+
+    show_request(state, common.run(go()), min_acks, json_out)
