@@ -15,7 +15,8 @@ member's revocation on ``champion remove``, and the champion's activation.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import random
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,10 +68,19 @@ async def dm_relays(pool: Pool, pubkey: str) -> list[str]:
     return []
 
 
-async def deliver(pool: Pool, wrap: Event, extra_relays: Sequence[str] = ()) -> PublishReport:
-    """Publish one gift wrap to the pool's relays and the recipient's DM relays."""
-    targets = list(dict.fromkeys([*pool.relays, *extra_relays]))
-    return await pool.publish(wrap, targets)
+Connect = Callable[[], Pool]
+
+
+async def deliver(connect: Connect, wrap: Event, extra_relays: Sequence[str] = ()) -> PublishReport:
+    """Publish one gift wrap to our relays and the recipient's DM relays.
+
+    Each wrap goes over connections of its own (``connect()`` makes a fresh pool, with
+    a fresh throwaway AUTH key): wraps to two champions sent down one connection would
+    tell the relay that both have the same correspondent.
+    """
+    async with connect() as pool:
+        targets = list(dict.fromkeys([*pool.relays, *extra_relays]))
+        return await pool.publish(wrap, targets)
 
 
 async def inbox(pool: Pool, me: SecretKey) -> list[nip59.Unwrapped]:
@@ -177,41 +187,52 @@ class Sent:
     report: PublishReport
 
 
-async def send_packages(
-    send: Pool,
-    member: SecretKey,
-    mine: MyChampions,
-    champions: Iterable[str],
-    now: int,
-) -> list[Sent]:
-    """Hand the current package to each champion (gift-wrapped, one per champion)."""
-    package = mine.package(member.public_hex, send.relays, now)
-    out = []
-    for champion in champions:
-        wrap = nip59.wrap(member, champion, package_rumor(package, champion, now))
-        relays = mine.champions.get(champion, {}).get("relays", [])
-        out.append(Sent(champion, "package", await deliver(send, wrap, relays)))
+def _shuffled(items: Iterable[str]) -> list[str]:
+    """Send order says nothing about who was added first."""
+    out = list(items)
+    random.SystemRandom().shuffle(out)
     return out
 
 
-async def send_checkins(send: Pool, member: SecretKey, mine: MyChampions, now: int) -> list[Sent]:
+async def send_packages(
+    connect: Connect,
+    member: SecretKey,
+    mine: MyChampions,
+    champions: Iterable[str],
+    relays: Sequence[str],
+    now: int,
+) -> list[Sent]:
+    """Hand the current package to each champion (gift-wrapped, one per champion)."""
+    package = mine.package(member.public_hex, relays, now)
+    out = []
+    for champion in _shuffled(champions):
+        wrap = nip59.wrap(member, champion, package_rumor(package, champion, now))
+        extra = mine.champions.get(champion, {}).get("relays", [])
+        out.append(Sent(champion, "package", await deliver(connect, wrap, extra)))
+    return out
+
+
+async def send_checkins(
+    connect: Connect, member: SecretKey, mine: MyChampions, now: int
+) -> list[Sent]:
     """An "I'm OK" to every champion; each wrap names one champion only."""
     if not mine.champions:
         raise ChampionError("you have no champions yet: `mas champion add NPUB --request FILE.md`")
     out = []
-    for champion, info in mine.champions.items():
+    for champion in _shuffled(mine.champions):
         rumor = checkin_rumor(member.public_hex, champion, mine.interval, now)
         wrap = nip59.wrap(member, champion, rumor)
-        out.append(Sent(champion, "checkin", await deliver(send, wrap, info.get("relays", []))))
+        extra = mine.champions[champion].get("relays", [])
+        out.append(Sent(champion, "checkin", await deliver(connect, wrap, extra)))
     mine.last_checkin = now
     return out
 
 
 async def send_release(
-    send: Pool, member: SecretKey, champion: str, relays: Sequence[str], now: int
+    connect: Connect, member: SecretKey, champion: str, relays: Sequence[str], now: int
 ) -> Sent:
     wrap = nip59.wrap(member, champion, release_rumor(member.public_hex, champion, now))
-    return Sent(champion, "release", await deliver(send, wrap, relays))
+    return Sent(champion, "release", await deliver(connect, wrap, relays))
 
 
 # ---- the champion's side -------------------------------------------------------------------
@@ -237,7 +258,7 @@ def apply_inbox(members: dict[str, Member], opened: Iterable[nip59.Unwrapped]) -
     messages = []
     for item in opened:
         try:
-            message = parse_message(item)
+            message = parse_message(item.rumor)
         except AidError:
             continue  # a damaged or forged package must not stop the watch
         if message is not None:

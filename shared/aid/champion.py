@@ -28,14 +28,23 @@ from enum import StrEnum
 import orjson
 
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.common import check_relay, first, label_tags, labels, values
+from shieldmutual.shared.aid.common import (
+    EventLike,
+    check_relay,
+    first,
+    label_tags,
+    labels,
+    require_kind,
+    require_label,
+    values,
+)
 from shieldmutual.shared.aid.markdown import parse_template
 from shieldmutual.shared.aid.request import AidRequest, new_identifier
 from shieldmutual.shared.aid.vouch import parse_attestation, parse_revocation
 from shieldmutual.shared.errors import AidError, EventError, InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
-from shieldmutual.shared.nip59 import Rumor, Unwrapped, make_rumor
+from shieldmutual.shared.nip59 import Rumor, make_rumor
 
 PACKAGE, CHECKIN, RELEASE = "champion-package", "checkin", "champion-release"
 MIN_INTERVAL = 1  # seconds; tests use tiny intervals, people use hours
@@ -187,8 +196,10 @@ def _interval(tags: list[list[str]], what: str) -> int:
     return check_interval(int(raw))
 
 
-def parse_package(message: Unwrapped) -> Package:
-    rumor = message.rumor
+def parse_package(rumor: EventLike) -> Package:
+    """A hand-over, from the rumor of an unwrapped gift (whose author unwrap proved)."""
+    require_kind(rumor, kinds.DIRECT_MESSAGE, "champion package")
+    require_label(rumor, PACKAGE, "champion package")
     tags = rumor.tags
     secret, attestation, markdown = (
         first(tags, k) for k in ("emergency-key", "attestation", "request")
@@ -197,7 +208,7 @@ def parse_package(message: Unwrapped) -> Package:
         raise AidError("package: emergency-key, attestation and request are required")
     return check_package(
         Package(
-            message.sender,
+            rumor.pubkey,
             secret,
             _event(attestation, "attestation"),
             markdown,
@@ -237,22 +248,34 @@ def release_rumor(member: str, champion: str, now: int | None = None) -> Rumor:
     return _rumor(member, champion, RELEASE, text, [], now)
 
 
+def parse_checkin(rumor: EventLike) -> CheckIn:
+    require_kind(rumor, kinds.DIRECT_MESSAGE, "check-in")
+    require_label(rumor, CHECKIN, "check-in")
+    return CheckIn(rumor.pubkey, rumor.created_at, _interval(rumor.tags, "check-in"))
+
+
+def parse_release(rumor: EventLike) -> Release:
+    require_kind(rumor, kinds.DIRECT_MESSAGE, "champion release")
+    require_label(rumor, RELEASE, "champion release")
+    return Release(rumor.pubkey, rumor.created_at)
+
+
 Message = Package | CheckIn | Release
+_PARSERS = {PACKAGE: parse_package, CHECKIN: parse_checkin, RELEASE: parse_release}
 
 
-def parse_message(message: Unwrapped) -> Message | None:
-    """The champion message in an unwrapped gift, or None for anything else (a DM...)."""
-    rumor = message.rumor
+def parse_message(rumor: EventLike) -> Message | None:
+    """The champion message in a rumor, or None for anything else (a plain DM...).
+
+    Pass the rumor of an unwrapped gift: :func:`~shieldmutual.shared.nip59.unwrap`
+    has proved its ``pubkey`` is the seal's signer, so the member really sent it.
+    """
     if rumor.kind != kinds.DIRECT_MESSAGE:
         return None
-    found = [label for label in labels(rumor.tags) if label in (PACKAGE, CHECKIN, RELEASE)]
+    found = [label for label in labels(rumor.tags) if label in _PARSERS]
     if len(found) != 1:
         return None
-    if found[0] == PACKAGE:
-        return parse_package(message)
-    if found[0] == CHECKIN:
-        return CheckIn(message.sender, rumor.created_at, _interval(rumor.tags, "check-in"))
-    return Release(message.sender, rumor.created_at)
+    return _PARSERS[found[0]](rumor)
 
 
 # ---- what a champion knows about each member ---------------------------------------------

@@ -10,6 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.champion import (
+    CHECKIN,
+    PACKAGE,
+    RELEASE,
+    CheckIn,
+    Package,
+    Release,
+    parse_checkin,
+    parse_package,
+    parse_release,
+)
 from shieldmutual.shared.aid.comments import (
     PLEDGE,
     RECEIVED,
@@ -56,6 +67,9 @@ AidObject = (
     | Vouch
     | Attestation
     | Revocation
+    | Package
+    | CheckIn
+    | Release
 )
 
 _BY_KIND: dict[int, Callable[[EventLike], AidObject]] = {
@@ -72,6 +86,9 @@ _BY_LABEL: dict[str, Callable[[EventLike], AidObject]] = {
     VOUCH: parse_vouch,
     EMERGENCY_KEY: parse_attestation,
     REVOKED: parse_revocation,
+    PACKAGE: parse_package,
+    CHECKIN: parse_checkin,
+    RELEASE: parse_release,
 }
 _LABELLED = {kinds.COMMENT, kinds.DIRECT_MESSAGE, kinds.LABEL}
 

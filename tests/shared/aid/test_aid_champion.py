@@ -24,6 +24,7 @@ from shieldmutual.shared.aid.champion import (
     watch,
 )
 from shieldmutual.shared.aid.markdown import render_template
+from shieldmutual.shared.aid.parse import parse_aid_event
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.vouch import (
     Attestation,
@@ -58,9 +59,8 @@ def package(people: People, request_obj: AidRequest) -> Package:
 
 def _deliver(people: People, rumor: nip59.Rumor) -> Any:
     """Wrap as the member and unwrap as the champion (bob), like the relays in between."""
-    return parse_message(
-        nip59.unwrap(people.bob, nip59.wrap(people.alice, people.bob.public_hex, rumor))
-    )
+    opened = nip59.unwrap(people.bob, nip59.wrap(people.alice, people.bob.public_hex, rumor))
+    return parse_message(opened.rumor)
 
 
 def test_package_round_trip_names_only_its_champion(people: People, package: Package) -> None:
@@ -87,10 +87,9 @@ def test_package_is_checked_on_arrival(people: People, package: Package) -> None
     forged = nip59.make_rumor(
         people.carol.public_hex, 14, "x", package_rumor(package, "ab" * 32).tags
     )
+    opened = nip59.unwrap(people.bob, nip59.wrap(people.carol, people.bob.public_hex, forged))
     with pytest.raises(AidError, match="not signed by the member"):
-        parse_message(
-            nip59.unwrap(people.bob, nip59.wrap(people.carol, people.bob.public_hex, forged))
-        )
+        parse_message(opened.rumor)
 
 
 def test_package_carries_revocations(people: People, package: Package) -> None:
@@ -112,6 +111,8 @@ def test_checkin_and_release_messages(people: People) -> None:
     assert _deliver(people, release_rumor(alice, bob, now=T0 + 9)) == Release(alice, T0 + 9)
     plain = nip59.make_rumor(alice, 14, "just a chat", [["p", bob]])
     assert _deliver(people, plain) is None
+    # The protocol's one dispatcher knows them too.
+    assert parse_aid_event(checkin_rumor(alice, bob, 60, now=T0)) == CheckIn(alice, T0, 60)
     with pytest.raises(AidError, match="interval"):
         checkin_rumor(alice, bob, 0)
 
