@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import typer
 
-from shieldmutual.client.cli import feed, request, society
+from shieldmutual.client.cli import export, feed, request, society
 from shieldmutual.client.cli import main as cli_main
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip19
@@ -31,7 +31,7 @@ def request_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     """Mount the request, feed and society groups if cli/main.py does not yet."""
     mounted = {info.typer_instance for info in cli_main.app.registered_groups}
     wanted = [(request.app, "request"), (request.top, None), (feed.app, None),
-              (society.app, "society"), (society.follows, None)]  # fmt: skip
+              (society.app, "society"), (society.follows, None), (export.app, None)]  # fmt: skip
     extra = [typer.models.TyperInfo(g, name=n) for g, n in wanted if g not in mounted]
     monkeypatch.setattr(
         cli_main.app, "registered_groups", [*cli_main.app.registered_groups, *extra]
@@ -186,3 +186,29 @@ def test_list_relay_request_and_champion_attribution(story: Any, person: Any, ke
     assert carol("event", *r, input=attestation.to_json().decode()).code == 0
     verified = carol("request", "show", naddr, *r)
     assert "published by a champion for" in verified.stdout
+
+
+def test_dry_run_signs_without_publishing(person: Any, keys: Any, tmp_path: Path) -> None:
+    sam = person("sam", keys.alice)
+    path = tmp_path / "r.md"
+    path.write_text(sam("request", "template").stdout)
+    dry = sam("request", "new", "--from", str(path), "--dry-run")
+    assert dry.code == 0, dry.stderr
+    request_event, note = (Event.from_json(line) for line in dry.lines)
+    request_event.verify()
+    assert request_event.kind == 30402 and note.kind == 1
+    assert parse_announcement(note).request.identifier == request_event.d_tag
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("request",), ("request", "template"), ("request", "new"), ("request", "show"),
+        ("request", "list"), ("request", "update"), ("request", "close"), ("relay-request",),
+        ("feed",), ("society",), ("society", "create"), ("society", "show"), ("society", "list"),
+        ("follow",), ("unfollow",), ("following",), ("export",),
+    ],
+)  # fmt: skip
+def test_help_everywhere(mas: Any, command: tuple[str, ...]) -> None:
+    shown = mas(*command, "--help")
+    assert shown.code == 0 and "Usage: mas" in shown.stdout
