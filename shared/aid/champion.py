@@ -20,6 +20,7 @@ that runs a little late does not raise the alarm. Pure: no I/O; ``now`` is a par
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ from shieldmutual.shared.aid.common import (
     values,
 )
 from shieldmutual.shared.aid.markdown import parse_template
-from shieldmutual.shared.aid.request import AidRequest, new_identifier
+from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.vouch import parse_attestation, parse_revocation
 from shieldmutual.shared.errors import AidError, EventError, InvalidError
 from shieldmutual.shared.event import Event
@@ -365,10 +366,13 @@ def emergency_request(package: Package, facts: str = "", now: int = 0) -> AidReq
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M UTC")
         added = f"Added by a champion on {stamp}:\n\n{facts.strip()}"
         details = f"{details}\n\n{added}" if details else added
+    # Without an id in the file, d comes from E: every champion who activates edits the
+    # same request instead of publishing another one.
+    derived = hashlib.sha256(b"mas emergency request " + package.emergency_key.public_key)
     return replace(
         request,
         details=details,
         beneficiary=package.member,
-        identifier=request.identifier or new_identifier(),
+        identifier=request.identifier or derived.hexdigest()[:16],
         published_at=now,
     )

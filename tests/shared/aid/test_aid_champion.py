@@ -168,5 +168,14 @@ def test_emergency_request(people: People, package: Package) -> None:
     assert "Held at the central station since Monday." in request.details
     assert "Added by a champion on" in request.details
     assert request.title == package.request.title
-    plain = emergency_request(package, now=T0)
+    plain = emergency_request(package, now=T0 + 60)
     assert plain.details == package.request.details
+    assert plain.identifier == request.identifier == "rent-raid"  # the file's own id
+    # Without one, d comes from E: a second champion activating edits the same request.
+    no_id = replace(
+        package, request_markdown=render_template(replace(package.request, identifier=""))
+    )
+    first, second = emergency_request(no_id, now=T0), emergency_request(no_id, now=T0 + 9)
+    assert first.identifier == second.identifier and len(first.identifier) == 16
+    other_key = replace(no_id, emergency_secret="05" * 32)
+    assert emergency_request(other_key, now=T0).identifier != first.identifier
