@@ -8,7 +8,8 @@ a promise, the payment goes straight to the person (docs/PROTOCOL.md §8-11).
 Privacy is the default wherever a person could be put at risk:
 
 * a pledge can be private (``--private``): a kind 14 rumor sealed and gift-wrapped
-  (NIP-59) to the request's author alone; relays see only a one-time key;
+  (NIP-59) to the request's author alone, delivered to your relays and to the DM
+  relays the author listed (NIP-17 kind 10050); relays see only a one-time key;
 * a confirmation names the helper only with ``--helper NPUB --helper-consents``;
 * only the person helped (the request's author, or the member a verified champion
   spoke for) may confirm, update or report: clients ignore anyone else's, so publishing
@@ -22,17 +23,19 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from shieldmutual.client import aid
+from shieldmutual.client import aid, champions
 from shieldmutual.client.cli import common, render
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip19, nip59
 from shieldmutual.shared.aid.comments import (
     Confirmation,
@@ -48,6 +51,7 @@ from shieldmutual.shared.aid.helping import CallFlood, SignWave
 from shieldmutual.shared.aid.report import Report, report_template
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer()
 
@@ -157,6 +161,13 @@ def show_published(
     aid.require_acks(report, min_acks)
 
 
+def fresh_pool(state: common.State, relays: list[str]) -> Pool:
+    """Connections of their own for one gift wrap, answering AUTH with a throwaway key:
+    a relay that saw the helper's AUTH (or their other traffic) next to the wrap would
+    learn who pledged (the same rule as `mas dm` and the champion messages)."""
+    return state.pool(relays, auth=SecretKey.generate())
+
+
 def nevent(event: Event, relays: list[str]) -> str:
     """A shareable pointer to a new event, with up to three relay hints."""
     return nip19.nevent_encode(event.id, tuple(relays[:3]), event.pubkey, event.kind)
@@ -219,11 +230,12 @@ def pledge(
             offer = Pledge(_ref(found), value, unit, action, note, private)
             template = pledge_template(offer)
             if private:
+                recipient = found.address.pubkey
                 rumor = nip59.make_rumor(secret.public_hex, *template)
-                report = await pool.publish(nip59.wrap(secret, found.address.pubkey, rumor))
-                return report, "private pledge gift-wrapped to " + nip19.npub_encode(
-                    found.address.pubkey
-                )
+                wrap = nip59.wrap(secret, recipient, rumor)
+                inbox = await champions.dm_relays(pool, recipient)  # their NIP-17 DM relays
+                report = await champions.deliver(lambda: fresh_pool(state, relays), wrap, inbox)
+                return report, "private pledge gift-wrapped to " + nip19.npub_encode(recipient)
             report = await aid.publish(pool, secret, template)
             return report, nevent(report.event, relays)
 
@@ -395,7 +407,12 @@ def report_cmd(
                 published_at=earlier[-1].published_at if earlier else None,
                 relay=found.relays[0] if found.relays else "",
             )
-            return await aid.publish(pool, secret, report_template(spending)), spending
+            # An edit must be newer than the version relays hold, even within the same second.
+            when = int(time.time())
+            if earlier and earlier[-1].origin:
+                when = max(when, earlier[-1].origin.created_at + 1)
+            event = event_mod.sign(secret, *report_template(spending), created_at=when)
+            return await pool.publish(event), spending
 
     published, spending = common.run(go())
     address = spending.address(published.event.pubkey)

@@ -19,7 +19,7 @@ import pytest
 from shieldmutual.client import aid
 from shieldmutual.client.cli import helping
 from shieldmutual.client.pool import Pool
-from shieldmutual.shared import nip19, nip59
+from shieldmutual.shared import nip17, nip19, nip59
 from shieldmutual.shared.aid.comments import parse_pledge
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.helping import CallFlood, Payment
@@ -176,12 +176,18 @@ def test_confirmation_without_a_helper_names_nobody(story: Any) -> None:
     assert {t[1] for t in event.tags if t[0] == "p"} == {story.sam.pubkey}
 
 
-def test_private_pledge_reaches_only_the_requester(story: Any, keys: Any) -> None:
+def test_private_pledge_reaches_only_the_requester(
+    story: Any, keys: Any, relay_process: Any, push: Any
+) -> None:
+    # Sam asks for private messages on another relay too (NIP-17 kind 10050).
+    inbox = relay_process()
+    push(story.url, nip17.dm_relay_list(keys.alice, [inbox.url]))
     done = story.bob("pledge", story.naddr, "--amount", "100", "--currency", "GBP", "--private",
                      "-m", "From the night shift.", "-r", story.url, "--json")  # fmt: skip
     assert done.code == 0, done.stderr
     result = done.json_lines()[0]
     assert result["kind"] == 1059 and result["private"] is True
+    assert {r["relay"] for r in result["relays"] if r["ok"]} == {story.url, inbox.url}
     assert result["event"]["pubkey"] != story.bob.pubkey  # a one-time key
     assert story.sam.npub in result["pointer"]
 
@@ -191,6 +197,7 @@ def test_private_pledge_reaches_only_the_requester(story: Any, keys: Any) -> Non
     assert fetch(story.url, {"kinds": [1059]}, auth=keys.carol) == []
     (wrap,) = fetch(story.url, {"kinds": [1059], "#p": [story.sam.pubkey]}, auth=keys.alice)
     assert wrap.id == result["id"]
+    assert [e.id for e in fetch(inbox.url, {"kinds": [1059]}, auth=keys.alice)] == [wrap.id]
     opened = nip59.unwrap(keys.alice, wrap)
     assert opened.sender == story.bob.pubkey
     pledge = parse_pledge(opened.rumor)
