@@ -12,11 +12,14 @@ one connection can pipeline EVENTs and a slow query never holds up its CLOSE. At
 :data:`MAX_BUSY` such tasks per connection; beyond that the loop stops reading, which
 pushes back on the client through TCP.
 
-Outgoing frames go through a per-connection queue drained by one writer task. Live
-events are queued without waiting; when a client reads so slowly that more than
-``[server] max_outgoing_bytes`` pile up, the connection is closed with 1008 rather
-than buffered without bound. Stored results wait for room instead, so a large REQ is
-paced by its reader and never trips that limit by itself.
+Outgoing frames are framed by websockets' sans-I/O protocol as soon as they are
+ready and written to the socket once per loop iteration, all of a connection's frames
+together (see :meth:`Connection.send`). When the socket's write buffer is full they
+wait instead in a per-connection queue drained by a writer task. Live events never
+wait: when a client reads so slowly that more than ``[server] max_outgoing_bytes`` pile
+up, the connection is closed with 1008 rather than buffered without bound. Stored
+results wait for room instead, so a large REQ is paced by its reader and never trips
+that limit by itself.
 
 Nothing here logs an IP address or any client identifier: connections are numbered.
 """
