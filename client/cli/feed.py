@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.live import Live
+from rich.text import Text
 
 from shieldmutual.client.cli import aidrender, common
 from shieldmutual.client.cli.society import parse_slug
@@ -152,7 +153,8 @@ def feed(
                                 eose_timeout=timeout)  # fmt: skip
             naddrs: dict[str, str] = {}
             stored_done, unseen = False, 0
-            view = Live(console=state.out, auto_refresh=False) if live else None
+            waiting = Text(f"waiting for requests in {' '.join(tags)}…", style="dim")
+            view = Live(waiting, console=state.out, auto_refresh=False) if live else None
             with view or contextlib.nullcontext():
                 async for item in reader.items():
                     if item is EOSE:
