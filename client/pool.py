@@ -39,6 +39,7 @@ Design:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -217,6 +218,17 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return text or type(exc).__name__
 
 
+class _Attempt(asyncio.Event):
+    """Set when a connection attempt ends (either way), or after its timeout."""
+
+    timed_out = False
+
+    def time_out(self) -> None:
+        if not self.is_set():
+            self.timed_out = True
+            self.set()
+
+
 class _RelayDown(Exception):
     def __init__(self, message: str, timed_out: bool = False) -> None:
         super().__init__(message)
@@ -235,7 +247,7 @@ class RelayConnection:
         self.last_alive = 0.0  # wall-clock time of the last frame received
         self._ws: ClientConnection | None = None
         self._supervisor: asyncio.Task[None] | None = None
-        self._attempt: asyncio.Future[None] | None = None
+        self._attempt: _Attempt | None = None
         self._wake = asyncio.Event()
         self._pending_ok: dict[str, list[asyncio.Future[RelayOk]]] = {}
         self._subs: dict[str, Subscription] = {}
@@ -244,6 +256,10 @@ class RelayConnection:
         self._challenge: str | None = None
         self._authed = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._ok_deadlines: collections.deque[tuple[float, asyncio.Future[RelayOk]]] = (
+            collections.deque()
+        )
+        self._sweeper: asyncio.Task[None] | None = None
 
     # -- state --
 
@@ -300,8 +316,8 @@ class RelayConnection:
             await asyncio.wait_for(self._wake.wait(), delay * random.uniform(0.5, 1.0))
 
     def _finish_attempt(self) -> None:
-        if self._attempt is not None and not self._attempt.done():
-            self._attempt.set_result(None)
+        if self._attempt is not None:
+            self._attempt.set()
         self._attempt = None
 
     async def _connect_once(self) -> ClientConnection | None:
@@ -459,20 +475,22 @@ class RelayConnection:
             raise _RelayDown("pool is closed")
         if self._ws is not None and self._ws is not stale:
             return self._ws
-        if self._attempt is None or self._attempt.done():
-            self._attempt = asyncio.get_running_loop().create_future()
         attempt = self._attempt
+        if attempt is None or attempt.is_set():
+            # One event and one timer per connection attempt, however many publishes wait.
+            attempt = self._attempt = _Attempt()
+            asyncio.get_running_loop().call_later(
+                self.options.connect_timeout + 1, attempt.time_out
+            )
+            self._ensure_supervisor()
         self._waiters += 1
         try:
-            self._ensure_supervisor()
-            timeout = self.options.connect_timeout
-            try:
-                async with asyncio.timeout(timeout + 1):
-                    await asyncio.shield(attempt)
-            except TimeoutError:
-                raise _RelayDown(f"no connection within {timeout:g}s", timed_out=True) from None
+            await attempt.wait()
         finally:
             self._waiters -= 1
+        if attempt.timed_out:
+            timeout = self.options.connect_timeout
+            raise _RelayDown(f"no connection within {timeout:g}s", timed_out=True)
         if self._ws is None or self._ws is stale:
             message = self.last_error or "unreachable"
             raise _RelayDown(message, timed_out=message.startswith("no connection within"))
@@ -492,13 +510,18 @@ class RelayConnection:
             return await self._send_once(ws, event_id, frame)
 
     async def _send_once(self, ws: ClientConnection, event_id: str, frame: str) -> RelayOk:
-        fut: asyncio.Future[RelayOk] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[RelayOk] = loop.create_future()
         self._pending_ok.setdefault(event_id, []).append(fut)
+        # One sweeper per connection enforces the OK timeout: every wait has the same
+        # length, so deadlines are queued in order and no timer is armed per event.
+        self._ok_deadlines.append((loop.time() + self.options.ok_timeout, fut))
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = loop.create_task(self._sweep_ok_deadlines())
         self._waiters += 1
         try:
             await ws.send(frame)
-            async with asyncio.timeout(self.options.ok_timeout):  # no extra task, unlike wait_for
-                return await fut
+            return await fut
         except ConnectionClosed:
             raise _RelayDown("connection lost before OK") from None
         finally:
@@ -508,6 +531,19 @@ class RelayConnection:
                 futures.remove(fut)
                 if not futures:
                     del self._pending_ok[event_id]
+
+    async def _sweep_ok_deadlines(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadlines = self._ok_deadlines
+        while deadlines:
+            when, fut = deadlines[0]
+            if fut.done():
+                deadlines.popleft()
+            elif (delay := when - loop.time()) > 0:
+                await asyncio.sleep(delay)
+            else:
+                deadlines.popleft()
+                fut.set_exception(TimeoutError())
 
     async def publish(self, event: Event) -> PublishResult:
         """Send one event and wait for its OK; never raises for network trouble."""
@@ -562,14 +598,14 @@ class RelayConnection:
     async def close(self) -> None:
         self._closed = True
         self._wake.set()
-        for task in [self._supervisor, *self._tasks]:
+        for task in [self._supervisor, self._sweeper, *self._tasks]:
             if task is not None and not task.done():
                 task.cancel()
         ws = self._ws
         if ws is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 2)
-        for task in [self._supervisor, *self._tasks]:
+        for task in [self._supervisor, self._sweeper, *self._tasks]:
             if task is not None:
                 with contextlib.suppress(BaseException):
                     await task
