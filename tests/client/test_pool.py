@@ -307,3 +307,26 @@ def test_close_ends_open_subscriptions(fake_relay: Any) -> None:
 
 async def _drain(sub: Any) -> list[Event]:
     return [e async for e in sub]
+
+
+def test_a_relay_that_never_completes_the_handshake_times_out() -> None:
+    async def go() -> None:
+        held: list[asyncio.StreamWriter] = []
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            held.append(writer)  # TCP accepted, websocket handshake never answered
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        options = PoolOptions(connect_timeout=0.5, eose_timeout=5, backoff_base=0.05)
+        async with server, Pool([url], options=options) as pool:
+            result = (await pool.publish(note("x"))).results[0]
+            assert result.status is Status.TIMEOUT
+            assert result.message == "no connection within 0.5s"
+            async with pool.subscribe([{"kinds": [1]}]) as sub:
+                assert [e async for e in sub] == []
+            assert sub.stats[url].status is RelayState.UNREACHABLE
+            for writer in held:
+                writer.close()
+
+    asyncio.run(go())
