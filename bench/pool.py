@@ -19,7 +19,11 @@ fan-in    the same N events stored on every relay, one REQ (kind + tag, limit N)
             from every relay; the pool verifies the first copy and drops the rest)
           events/s of distinct events delivered, and pool time / direct (+verify) time.
 
-Each publish run uses freshly signed events, so no relay ever answers "duplicate".
+Each row also gives this process's CPU time per event (the client side only; the relays
+are other processes): on a shared 2-core machine the relays and the client compete for
+the same cores, so client CPU is the steadier measure of the pool's own cost. Each
+publish run uses freshly signed events, so no relay ever answers "duplicate". mas-relay
+runs with its per-connection rate limits off (they are for strangers, not benchmarks).
 """
 
 from __future__ import annotations
