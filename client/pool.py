@@ -42,6 +42,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import inspect
 import logging
 import random
 import secrets
@@ -78,6 +79,10 @@ from shieldmutual.shared.messages import (
 log = logging.getLogger("shieldmutual.client.pool")
 
 AUTH_KIND = 22242
+# websockets >= 15 honours the system proxy settings; loopback must never go through one.
+_NO_PROXY: dict[str, Any] = (
+    {"proxy": None} if "proxy" in inspect.signature(connect).parameters else {}
+)
 TRANSIENT_CLOSED = frozenset({"error", "rate-limited"})
 
 
@@ -335,7 +340,7 @@ class RelayConnection:
                     ping_interval=self.options.ping_interval,
                     ping_timeout=self.options.ping_interval,
                     close_timeout=2,
-                    proxy=None if local else True,
+                    **(_NO_PROXY if local else {}),
                 ),
                 timeout,
             )
