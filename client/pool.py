@@ -97,6 +97,7 @@ class PoolOptions:
     backoff_max: float = 30.0
     resume_slack: int = 60
     rate_limit_wait: float = 30.0  # keep retrying a "rate-limited:" publish this long
+    seen_limit: int = 500_000  # event ids a subscription remembers for de-duplication
     ping_interval: float | None = 20.0
     max_message_size: int = 4 * 2**20
 
@@ -643,7 +644,9 @@ class Subscription:
         self._pool = pool
         # Matching ignores NIP-50 search: what "matches a search" is the relay's call.
         self._match = tuple(dataclasses.replace(f, search=None) for f in self.filters)
+        # Ids delivered, newest last; bounded so a stream that runs for weeks stays small.
         self._seen: set[str] = set()
+        self._seen_order: collections.deque[str] = collections.deque()
         self._queue: asyncio.Queue[Event | _Marker] = asyncio.Queue()
         self._sub_ids: dict[str, str] = {url: secrets.token_hex(8) for url in relays}
         self._started = 0.0
@@ -762,6 +765,9 @@ class Subscription:
             stats.invalid += 1
             return
         self._seen.add(event.id)
+        self._seen_order.append(event.id)
+        if len(self._seen_order) > self._pool.options.seen_limit:
+            self._seen.discard(self._seen_order.popleft())
         stats.events += 1
         self.received += 1
         if not self._closed:

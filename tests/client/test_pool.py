@@ -330,3 +330,19 @@ def test_a_relay_that_never_completes_the_handshake_times_out() -> None:
                 writer.close()
 
     asyncio.run(go())
+
+
+def test_the_seen_set_is_bounded(fake_relay: Any) -> None:
+    async def go() -> None:
+        events = [note(f"n{i}", created_at=1_700_000_000 + i) for i in range(5)]
+        async with fake_relay([e.to_dict() for e in events]) as relay:
+            options = PoolOptions(seen_limit=3, eose_timeout=5)
+            async with Pool([relay.url], options=options) as pool:
+                sub = pool.subscribe([{"kinds": [1]}])
+                async with sub:
+                    got = [e async for e in sub]
+            assert len(got) == 5
+            assert len(sub._seen) == 3 and set(sub._seen_order) == sub._seen
+            assert sub._seen == {e.id for e in got[-3:]}
+
+    asyncio.run(go())
