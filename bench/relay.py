@@ -1185,6 +1185,29 @@ def find_exe(given: str | None, default: Path | None, name: str) -> str | None:
     return shutil.which(name)
 
 
+def git_describe() -> str:
+    """The commit the benchmarked code comes from, and whether the tree differs from it."""
+    repo = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "log", "-1", "--format=%h %cs"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--", "relay", "shared"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+    return f"git {head}" + (" + uncommitted changes in relay/ or shared/" if dirty else "")
+
+
 def runs_help(exe: str) -> str:
     """'' when ``exe --help`` works, else why not (the relay may not be installed yet)."""
     try:
@@ -1245,6 +1268,7 @@ async def amain(args: argparse.Namespace) -> int:
         f"{platform.python_implementation()} {platform.python_version()}"
     )
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f} at start")
     print(raise_nofile(2 * args.conns + 1000))
     relays: list[Relay] = []
     for name in args.relays:
