@@ -178,7 +178,7 @@ def feed(
                         view.update(aidrender.requests_table(rows, naddrs), refresh=True)
                     else:
                         line = aidrender.feed_line(item, naddrs[key], new)
-                        state.out.print(line, markup=False, highlight=False)
+                        state.out.print(line, markup=False, highlight=False, soft_wrap=True)
             return reader.subscription
 
     async def bounded() -> Subscription | None:
