@@ -26,7 +26,7 @@ from typing import Annotated
 
 import typer
 
-from shieldmutual.client.cli import codec, common, events, identity, relays
+from shieldmutual.client.cli import codec, common, events, helping, identity, relays, trust
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
@@ -56,6 +56,8 @@ COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
     (relays.app, "relays"),
     (events.app, None),  # event, req, verify
     (codec.app, None),  # encode ..., decode
+    (helping.app, None),  # pledge, confirm, update, report
+    (trust.app, None),  # whois, vouch
 ]
 for group, group_name in COMMAND_GROUPS:
     app.add_typer(group, name=group_name)
