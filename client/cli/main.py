@@ -26,7 +26,19 @@ from typing import Annotated
 
 import typer
 
-from shieldmutual.client.cli import codec, common, events, helping, identity, relays, trust
+from shieldmutual.client.cli import (
+    codec,
+    common,
+    events,
+    export,
+    feed,
+    helping,
+    identity,
+    relays,
+    request,
+    society,
+    trust,
+)
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
@@ -58,6 +70,12 @@ COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
     (codec.app, None),  # encode ..., decode
     (helping.app, None),  # pledge, confirm, update, report
     (trust.app, None),  # whois, vouch
+    (society.app, "society"),  # create, show, list
+    (society.follows, None),  # follow, unfollow, following
+    (request.app, "request"),  # template, new, show, list, update, close
+    (request.top, None),  # relay-request
+    (feed.app, None),  # feed
+    (export.app, None),  # export
 ]
 for group, group_name in COMMAND_GROUPS:
     app.add_typer(group, name=group_name)

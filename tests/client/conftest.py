@@ -17,12 +17,9 @@ from typing import Any
 
 import orjson
 import pytest
-import typer.models
 from typer.testing import CliRunner
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from shieldmutual.client.cli import helping, trust
-from shieldmutual.client.cli import main as cli_main
 from shieldmutual.client.cli.main import main
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip19
@@ -260,12 +257,3 @@ def store_events(url: str, *events: Event) -> None:
 def push() -> Callable[..., None]:
     """``push(relay.url, event, ...)``: store signed events before the CLI runs."""
     return store_events
-
-
-@pytest.fixture
-def aid_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mount the aid command groups on `mas` for a test, if cli/main.py does not yet."""
-    mounted = [info.typer_instance for info in cli_main.app.registered_groups]
-    extra = [typer.models.TyperInfo(g) for g in (helping.app, trust.app) if g not in mounted]
-    groups = [*cli_main.app.registered_groups, *extra]
-    monkeypatch.setattr(cli_main.app, "registered_groups", groups)

@@ -28,8 +28,6 @@ from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 
-pytestmark = pytest.mark.usefixtures("aid_commands")
-
 RENT = AidRequest(
     title="Rent after the raid",
     summary="Sam lost two weeks of work after the raid.",

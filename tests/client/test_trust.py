@@ -24,8 +24,6 @@ from shieldmutual.shared.aid.vouch import Attestation, Vouch, attestation_templa
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 
-pytestmark = pytest.mark.usefixtures("aid_commands")
-
 FOOD = AidRequest(
     title="Food for the week",
     summary="Groceries while the benefits claim is stuck.",
