@@ -12,10 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
-import typer
 
-from shieldmutual.client.cli import export
-from shieldmutual.client.cli import main as cli_main
 from shieldmutual.shared.aid.comments import Pledge, RequestRef, pledge_template
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.helping import Payment
@@ -34,15 +31,6 @@ REQUEST = AidRequest(
     payments=(Payment("lightning", "sam@pay.example"),),
     identifier="rent",
 )
-
-
-@pytest.fixture(autouse=True)
-def export_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mount `mas export` if cli/main.py does not yet."""
-    mounted = {info.typer_instance for info in cli_main.app.registered_groups}
-    if export.app not in mounted:
-        groups = [*cli_main.app.registered_groups, typer.models.TyperInfo(export.app)]
-        monkeypatch.setattr(cli_main.app, "registered_groups", groups)
 
 
 @pytest.fixture

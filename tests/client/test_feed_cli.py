@@ -12,10 +12,7 @@ from typing import Any
 
 import nostr_sdk
 import pytest
-import typer
 
-from shieldmutual.client.cli import feed, request, society
-from shieldmutual.client.cli import main as cli_main
 from shieldmutual.shared.aid.comments import RequestRef
 from shieldmutual.shared.aid.helping import Payment
 from shieldmutual.shared.aid.notes import (
@@ -28,17 +25,6 @@ from shieldmutual.shared.aid.request import AidRequest, Status, request_event_te
 from shieldmutual.shared.event import sign
 
 NOW = int(time.time())
-
-
-@pytest.fixture(autouse=True)
-def feed_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mount the feed, request and society groups if cli/main.py does not yet."""
-    mounted = {info.typer_instance for info in cli_main.app.registered_groups}
-    wanted = [(request.app, "request"), (request.top, None), (feed.app, None),
-              (society.app, "society"), (society.follows, None)]  # fmt: skip
-    extra = [typer.models.TyperInfo(g, name=n) for g, n in wanted if g not in mounted]
-    groups = [*cli_main.app.registered_groups, *extra]
-    monkeypatch.setattr(cli_main.app, "registered_groups", groups)
 
 
 def aid_request(title: str, society: str, **changes: Any) -> AidRequest:

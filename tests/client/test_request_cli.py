@@ -13,10 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import typer
 
-from shieldmutual.client.cli import export, feed, request, society
-from shieldmutual.client.cli import main as cli_main
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.markdown import parse_template
@@ -24,18 +21,6 @@ from shieldmutual.shared.aid.notes import parse_announcement, parse_syndication
 from shieldmutual.shared.aid.request import Status, parse_request, request_event_template
 from shieldmutual.shared.aid.vouch import Attestation, attestation_template
 from shieldmutual.shared.event import Event, sign
-
-
-@pytest.fixture(autouse=True)
-def request_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mount the request, feed and society groups if cli/main.py does not yet."""
-    mounted = {info.typer_instance for info in cli_main.app.registered_groups}
-    wanted = [(request.app, "request"), (request.top, None), (feed.app, None),
-              (society.app, "society"), (society.follows, None), (export.app, None)]  # fmt: skip
-    extra = [typer.models.TyperInfo(g, name=n) for g, n in wanted if g not in mounted]
-    monkeypatch.setattr(
-        cli_main.app, "registered_groups", [*cli_main.app.registered_groups, *extra]
-    )
 
 
 def stored(url: str, flt: dict[str, Any]) -> list[Event]:

@@ -11,28 +11,9 @@ import asyncio
 import stat
 from typing import Any
 
-import pytest
-import typer
-
-from shieldmutual.client.cli import main as cli_main
-from shieldmutual.client.cli import society
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip19
 from shieldmutual.shared.event import Event
-
-
-@pytest.fixture(autouse=True)
-def society_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mount `mas society` and the follow commands if cli/main.py does not yet."""
-    mounted = {info.typer_instance for info in cli_main.app.registered_groups}
-    extra = [
-        typer.models.TyperInfo(group, name=name)
-        for group, name in ((society.app, "society"), (society.follows, None))
-        if group not in mounted
-    ]
-    monkeypatch.setattr(
-        cli_main.app, "registered_groups", [*cli_main.app.registered_groups, *extra]
-    )
 
 
 def everything(url: str) -> list[Event]:
