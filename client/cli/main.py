@@ -27,8 +27,10 @@ from typing import Annotated
 import typer
 
 from shieldmutual.client.cli import (
+    champion,
     codec,
     common,
+    dm,
     events,
     export,
     feed,
@@ -76,6 +78,9 @@ COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
     (request.top, None),  # relay-request
     (feed.app, None),  # feed
     (export.app, None),  # export
+    (dm.app, "dm"),
+    (champion.app, "champion"),
+    (champion.checkin_app, None),  # checkin
 ]
 for group, group_name in COMMAND_GROUPS:
     app.add_typer(group, name=group_name)

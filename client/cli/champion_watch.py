@@ -1,0 +1,255 @@
+"""`mas champion watch` and `mas champion activate`: the champion's side.
+
+`watch` reads the gift wraps addressed to you (authenticated as you, NIP-42), keeps
+the hand-overs, check-ins and stand-downs in the sealed vault, and shows each member's
+last check-in and when it becomes overdue, live, with a bell when someone goes silent.
+It never publishes anything: silence can have innocent reasons, so a person must find
+out what happened and then decide.
+
+`activate` is that decision. After an explicit confirmation (``--yes`` for scripts) it
+publishes, signed by the member's emergency key E and through a connection that never
+authenticates as you: the member's attestation for E, earlier revocations, the
+member's request with them as beneficiary plus your facts, and an announcement note.
+No published event names you.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from shieldmutual.client.champions import (
+    ChampionError,
+    activation,
+    apply_inbox,
+    inbox,
+    member_relays,
+    members_from_vault,
+    members_to_vault,
+)
+from shieldmutual.client.cli import common
+from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool import PublishReport
+from shieldmutual.client.timeparse import parse_time
+from shieldmutual.client.vault import Vault
+from shieldmutual.shared import nip19
+from shieldmutual.shared.aid.champion import Health, Member, format_duration, watch
+from shieldmutual.shared.aid.request import parse_request
+from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.keys import SecretKey
+
+STYLE = {Health.OK: "green", Health.DUE: "yellow", Health.OVERDUE: "bold red"}
+
+
+def _when(stamp: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
+
+
+def watch_table(members: Sequence[Member], now: int) -> Table:
+    table = Table(title="Members you champion", title_justify="left", show_edge=False)
+    for column in ("member", "last check-in", "every", "overdue at", "status"):
+        table.add_column(column, overflow="fold")
+    for member in sorted(members, key=lambda m: watch(m, now).overdue_at):
+        w = watch(member, now)
+        status = str(w.health)
+        if w.health is Health.OVERDUE:
+            status = f"OVERDUE by {format_duration(now - w.overdue_at)}"
+        table.add_row(
+            nip19.npub_encode(member.pubkey),
+            f"{_when(w.last_seen)} ({format_duration(now - w.last_seen)} ago)",
+            format_duration(w.interval),
+            _when(w.overdue_at),
+            Text(status, style=STYLE[w.health]),
+        )
+    return table
+
+
+def alarm_lines(members: Sequence[Member], now: int) -> list[str]:
+    lines = []
+    for member in members:
+        w = watch(member, now)
+        if w.health is Health.OVERDUE:
+            npub = nip19.npub_encode(member.pubkey)
+            lines.append(
+                f"ALARM: {npub} has not checked in for {format_duration(now - w.last_seen)}. "
+                "Find out what happened; nothing has been published. If they need help: "
+                f"mas champion activate {npub}"
+            )
+    return lines
+
+
+def _ring(state: common.State, force: bool) -> None:
+    if force or state.err.is_terminal:
+        state.err.file.write("\a")
+        state.err.file.flush()
+
+
+async def sync(state: common.State, secret: SecretKey, relays: list[str]) -> dict[str, Member]:
+    """Read our gift wraps from our relays and the members' relays; update the vault."""
+    vault = Vault.of(state.paths, secret)
+    known = members_from_vault(vault.load())
+    targets = list(dict.fromkeys([*relays, *member_relays(known.values())]))
+    async with state.pool(targets, auth=secret) as pool:
+        opened = await inbox(pool, secret)
+    with vault.edit() as data:
+        members = apply_inbox(members_from_vault(data), opened)
+        members_to_vault(data, members)
+    return members
+
+
+def watch_cmd(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Look once, print, and exit.")] = False,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", metavar="TIME", help="Judge as if it were this time (tests)."),
+    ] = None,
+    refresh: Annotated[
+        float, typer.Option("--refresh", min=1, help="Seconds between looks at the relays.")
+    ] = 60,
+    bell: Annotated[
+        bool, typer.Option("--bell/--no-bell", help="Ring the terminal bell when overdue.")
+    ] = True,
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Watch the members you champion: last check-in, when overdue, and an alarm."""
+    state = common.state(ctx)
+    fixed = parse_time(now) if now else None
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+
+    def clock() -> int:
+        return fixed if fixed is not None else int(time.time())
+
+    def emit_json(members: dict[str, Member]) -> None:
+        for member in members.values():
+            row = watch(member, clock()).to_dict(clock())
+            state.emit_json({**row, "member": nip19.npub_encode(member.pubkey)})
+
+    if once:
+        members = common.run(sync(state, secret, relays))
+        if state.want_json(json_):
+            emit_json(members)
+        else:
+            state.out.print(watch_table(list(members.values()), clock()))
+        alarms = alarm_lines(list(members.values()), clock())
+        for line in alarms:
+            state.err.print(line, style="bold red", markup=False, highlight=False)
+        if alarms and bell:
+            _ring(state, force=False)
+        return
+    _live(state, secret, relays, clock, refresh, bell, json_, emit_json)
+
+
+def _live(
+    state: common.State,
+    secret: SecretKey,
+    relays: list[str],
+    clock: Any,
+    refresh: float,
+    bell: bool,
+    json_: bool,
+    emit_json: Any,
+) -> None:
+    """Look at the relays every ``refresh`` seconds; redraw every second in between."""
+    alarmed: set[str] = set()
+    last_json: dict[str, str] = {}
+    with Live(console=state.err, auto_refresh=False, transient=False) as live:
+        while True:
+            members = common.run(sync(state, secret, relays))
+            deadline = time.monotonic() + refresh
+            while time.monotonic() < deadline:
+                now = clock()
+                overdue = {p for p, m in members.items() if watch(m, now).health is Health.OVERDUE}
+                if overdue - alarmed and bell:
+                    _ring(state, force=True)
+                alarmed = overdue
+                if state.want_json(json_):
+                    for pubkey, member in members.items():
+                        status = str(watch(member, now).health)
+                        if last_json.get(pubkey) != status:
+                            last_json[pubkey] = status
+                            emit_json({pubkey: member})
+                alarms = [
+                    Text(line, style="bold red")
+                    for line in alarm_lines(list(members.values()), now)
+                ]
+                live.update(Group(watch_table(list(members.values()), now), *alarms), refresh=True)
+                time.sleep(1)  # the redraw tick of a live view, not a wait in a test
+
+
+def activate_cmd(
+    ctx: typer.Context,
+    member: Annotated[str, typer.Argument(metavar="MEMBER", help="The member (npub or hex).")],
+    facts: Annotated[
+        str, typer.Option("--facts", metavar="TEXT", help="What you know: when, where, what.")
+    ] = "",
+    yes: common.YesOption = False,
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Publish a member's emergency request on their behalf, signed by their emergency key."""
+    state = common.state(ctx)
+    member_hex = pubkey_hex(member)
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+    members = members_from_vault(Vault.of(state.paths, secret).load())
+    if member_hex not in members:
+        members = common.run(sync(state, secret, relays))
+    if member_hex not in members:
+        raise ChampionError(f"you hold no champion hand-over from {nip19.npub_encode(member_hex)}")
+    package = members[member_hex].package
+    targets = list(dict.fromkeys([*relays, *package.relays]))
+    act = activation(package, facts, int(time.time()), targets)
+    request = parse_request(act.request)
+    state.err.print(
+        Text.assemble(
+            ("About to publish, signed by the emergency key, for ", "bold"),
+            (nip19.npub_encode(member_hex), "bold"),
+            f"\n  {request.title}\n  {request.summary}\n",
+            f"  facts: {facts or '(none added)'}\n  relays: {', '.join(targets)}",
+        )
+    )
+    if not yes:
+        if not common.stdin_is_terminal():
+            raise InvalidError(
+                "activation needs a person's confirmation: run it in a terminal or pass --yes"
+            )
+        typer.confirm(
+            "Publish this request now? A person should have confirmed the emergency", abort=True
+        )
+
+    async def go() -> list[PublishReport]:
+        async with state.pool(targets, auth=SecretKey.generate()) as pool:
+            return [await pool.publish(event) for event in act.events]
+
+    reports = common.run(go())
+    request_report = reports[act.events.index(act.request)]
+    naddr = request.naddr(act.request.pubkey, tuple(targets[:2]))
+    if state.want_json(json_):
+        state.emit_json(
+            {
+                "naddr": naddr,
+                "member": nip19.npub_encode(member_hex),
+                "results": [r.to_dict() for rep in reports for r in rep.results],
+            }
+        )
+    else:
+        for rep in reports:
+            state.note(
+                f"kind {rep.event.kind} {rep.event.id[:12]}…: {rep.acks}/{len(rep.results)} relays"
+            )
+        state.emit_line(naddr)
+    if not request_report.ok() or not reports[0].ok():
+        raise RelayError("the request or the attestation reached no relay")

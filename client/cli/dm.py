@@ -1,0 +1,203 @@
+"""`mas dm send|read|relays`: NIP-17 private messages, gift-wrapped so relays learn nothing.
+
+* ``send`` wraps one kind 14 message per recipient plus one for yourself (so you can
+  read what you sent), and publishes through a pool that authenticates, if a relay
+  asks, with a throwaway key: never with yours, which would tie you to the recipient.
+  The recipient's wrap also goes to the relays on their kind 10050 list.
+* ``read`` authenticates as you (NIP-42), because relays serve gift wraps only to the
+  person they are addressed to, and shows the messages that open and verify.
+  Champion check-ins, hand-overs and stand-downs are hidden unless ``--all``;
+  `mas champion watch` is where they matter. Private pledges show as the messages they are.
+* ``relays`` publishes (with URLs) or shows (without) your kind 10050 DM relay list.
+
+stdout: one JSON line per message with ``--json``, else a table; stderr: relay results.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from shieldmutual.client import champions
+from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.config import normalize_relays
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.shared import kinds, nip17, nip19
+from shieldmutual.shared.aid.champion import CHECKIN, PACKAGE, RELEASE
+from shieldmutual.shared.aid.common import labels, normalize_text
+from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.keys import SecretKey
+
+app = typer.Typer(
+    help="Private messages (NIP-17): send, read, and where to receive them.", no_args_is_help=True
+)
+CHAMPION_LABELS = frozenset({PACKAGE, CHECKIN, RELEASE})
+
+
+def _short(pubkey: str) -> str:
+    npub = nip19.npub_encode(pubkey)
+    return npub[:14] + "…" + npub[-6:]
+
+
+def _when(stamp: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
+
+
+@app.command("send")
+def send_cmd(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Argument(metavar="NPUB", help="The recipient (npub or hex).")],
+    message: Annotated[
+        str | None, typer.Argument(help="The text; read from stdin when omitted.")
+    ] = None,
+    subject: Annotated[str | None, typer.Option("--subject", help="A subject line.")] = None,
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Send a private message. Relays see only a one-time key and the recipient."""
+    state = common.state(ctx)
+    recipient = pubkey_hex(to)
+    text = normalize_text(message if message is not None else sys.stdin.read())
+    if not text:
+        raise InvalidError("the message is empty")
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+    rumor = nip17.dm_rumor(secret.public_hex, [recipient], text, subject=subject)
+    wraps = nip17.wrap_dm(secret, rumor)
+
+    def connect() -> Pool:  # a fresh connection per wrap, never authenticated as you
+        return state.pool(relays, auth=SecretKey.generate())
+
+    async def go() -> list[tuple[str, PublishReport]]:
+        async with connect() as lookup:
+            theirs = await champions.dm_relays(lookup, recipient)
+            mine = await champions.dm_relays(lookup, secret.public_hex)
+        results = []
+        for owner, wrap in wraps.items():
+            extra = theirs if owner == recipient else mine
+            results.append((owner, await champions.deliver(connect, wrap, extra)))
+        return results
+
+    results = common.run(go())
+    delivered = dict(results)[recipient]
+    if state.want_json(json_):
+        state.emit_json(
+            {
+                "id": rumor.id,
+                "to": nip19.npub_encode(recipient),
+                "results": [r.to_dict() for _, rep in results for r in rep.results],
+            }
+        )
+    else:
+        render.print_stderr(state.err, render.publish_table(delivered, 1))
+        state.emit_line(rumor.id)
+    if not delivered.ok():
+        raise RelayError("no relay accepted the message for the recipient")
+
+
+@app.command("read")
+def read_cmd(
+    ctx: typer.Context,
+    from_: Annotated[
+        str | None, typer.Option("--from", metavar="NPUB", help="Only messages from this person.")
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Include Shield Mutual check-ins and hand-overs.")
+    ] = False,
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Your private messages, oldest first (authenticates to relays as you)."""
+    state = common.state(ctx)
+    only = pubkey_hex(from_) if from_ else None
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+
+    async def go() -> list[nip17.DirectMessage]:
+        async with state.pool(relays, auth=secret) as pool:
+            opened = await champions.inbox(pool, secret)
+        out = []
+        for item in opened:
+            if item.rumor.kind != kinds.DIRECT_MESSAGE:
+                continue
+            if not all_ and set(labels(item.rumor.tags)) & CHAMPION_LABELS:
+                continue
+            if only is not None and item.sender != only:
+                continue
+            out.append(nip17.parse_dm(item))
+        return out
+
+    messages = common.run(go())
+    if state.want_json(json_):
+        for m in messages:
+            state.emit_json(
+                {
+                    "id": m.id,
+                    "from": nip19.npub_encode(m.sender),
+                    "to": [nip19.npub_encode(p) for p in m.recipients],
+                    "created_at": m.created_at,
+                    "subject": m.subject,
+                    "content": m.content,
+                }
+            )
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("when", "from", "to", "message"):
+        table.add_column(column, overflow="fold")
+    me = secret.public_hex
+    for m in messages:
+        to = ", ".join("you" if p == me else _short(p) for p in m.recipients)
+        body = f"[{m.subject}] {m.content}" if m.subject else m.content
+        table.add_row(_when(m.created_at), "you" if m.sender == me else _short(m.sender), to, body)
+    state.out.print(table, markup=False, highlight=False)
+    state.note(f"{len(messages)} messages")
+
+
+@app.command("relays")
+def relays_cmd(
+    ctx: typer.Context,
+    urls: Annotated[
+        list[str] | None, typer.Argument(metavar="[URL]...", help="Publish this list.")
+    ] = None,
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Publish where you want DMs delivered (kind 10050), or show the current list."""
+    state = common.state(ctx)
+    relays = state.relays(relay)
+    secret = state.signer(as_)
+    if urls:
+        event = nip17.dm_relay_list(secret, normalize_relays(urls))
+
+        async def publish() -> PublishReport:
+            async with state.pool(relays) as pool:
+                return await pool.publish(event)
+
+        report = common.run(publish())
+        render.print_stderr(state.err, render.publish_table(report, 1))
+        if not report.ok():
+            raise RelayError("no relay accepted the DM relay list")
+        found = nip17.parse_dm_relay_list(event)
+    else:
+
+        async def lookup() -> list[str]:
+            async with state.pool(relays) as pool:
+                return await champions.dm_relays(pool, secret.public_hex)
+
+        found = common.run(lookup())
+    if state.want_json(json_):
+        state.emit_json({"relays": found})
+    else:
+        for url in found:
+            state.emit_line(url)
+        if not found:
+            state.note("no DM relay list published (`mas dm relays URL...` to publish one)")

@@ -1,0 +1,74 @@
+"""`mas champion`, `mas checkin` and `mas dm`: refusals before anything is sent, and the
+sealed records, run in-process against a real `mas-relay` subprocess where relays matter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shieldmutual.shared.aid.markdown import render_template
+from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.nip19 import npub_encode
+
+NOWHERE = ["-r", "ws://127.0.0.1:9"]  # never contacted: every case fails before the network
+
+
+def _identity(mas: Any, name: str = "sam") -> dict[str, Any]:
+    made = mas("id", "new", name, "--json")
+    assert made.code == 0, made.stderr
+    return made.json_lines()[0]
+
+
+def _request(tmp_path: Path) -> Path:
+    path = tmp_path / "request.md"
+    path.write_text(render_template(AidRequest("Help", "Sam needs help.", "Story.", "Leeds")))
+    return path
+
+
+def _sealed_files(mas_home: Path) -> list[Path]:
+    return list((mas_home / "state").rglob("*.sealed"))
+
+
+def test_refusals_come_before_anything_is_sent(mas: Any, mas_home: Path, tmp_path: Path) -> None:
+    me = _identity(mas)
+    friend = npub_encode(SecretKey.generate().public_hex)
+    broken = tmp_path / "broken.md"
+    broken.write_text("no front matter here\n")
+
+    bad_file = mas("champion", "add", friend, "--request", str(broken), *NOWHERE)
+    assert bad_file.code == 2 and "error:" in bad_file.stderr
+    bad_interval = mas("champion", "add", friend, "--every", "soon", *NOWHERE)
+    assert bad_interval.code == 2 and "duration" in bad_interval.stderr
+    myself = mas("champion", "add", me["npub"], "--request", str(_request(tmp_path)), *NOWHERE)
+    assert myself.code == 1 and "your own champion" in myself.stderr
+    no_request = mas("champion", "add", friend, *NOWHERE)
+    assert no_request.code == 1 and "--request" in no_request.stderr
+    assert mas("champion", "remove", friend, *NOWHERE).code == 1
+    lonely = mas("checkin", *NOWHERE)
+    assert lonely.code == 1 and "no champions" in lonely.stderr
+    assert mas("dm", "send", friend, "", *NOWHERE).code == 2
+    assert _sealed_files(mas_home) == []  # nothing was recorded either
+
+
+def test_records_are_sealed_and_need_the_passphrase(
+    mas: Any, mas_home: Path, tmp_path: Path, relay_process: Any
+) -> None:
+    relay = relay_process()
+    _identity(mas)
+    champion = SecretKey.generate()
+    npub = npub_encode(champion.public_hex)
+    added = mas("champion", "add", npub, "--request", str(_request(tmp_path)), "-r", relay.url)
+    assert added.code == 0, added.stderr
+    (listed,) = mas("champion", "list", "--json").json_lines()
+    assert listed["npub"] == npub and listed["role"] == "my-champion"
+    (sealed,) = _sealed_files(mas_home)
+    assert champion.public_hex.encode() not in sealed.read_bytes()
+    assert npub.encode() not in sealed.read_bytes()
+    wrong = mas("champion", "list", env={"MAS_PASSPHRASE": "not it"})
+    assert wrong.code == 4 and npub not in wrong.stdout + wrong.stderr
+    # Someone with nothing to watch sees nothing, and nothing is published on a timer.
+    watched = mas("champion", "watch", "--once", "--json", "-r", relay.url)
+    assert watched.code == 0 and watched.lines == []
+    nobody = mas("champion", "activate", npub, "--yes", "-r", relay.url)
+    assert nobody.code == 1 and "no champion hand-over" in nobody.stderr

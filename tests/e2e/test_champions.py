@@ -1,0 +1,248 @@
+"""Champions end to end: four people, each with their own MAS_HOME, over two real relays.
+
+The story: a member names two champions and checks in, then goes silent; a champion's
+watch raises the alarm (judged at a later time with --now, never by sleeping); the
+champion activates; a third person sees the request attributed to the member through a
+verified champion; the member comes back, removes that champion, and the request is
+shown as revoked. Then every event the relays stored is read straight from their SQLite
+files to prove that no public event links the member and a champion.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from shieldmutual.shared import kinds, nip19
+from shieldmutual.shared.aid.markdown import render_template
+from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.event import Event
+
+BIN = Path(sys.executable).parent
+TWELVE_HOURS = 12 * 3600
+
+
+@dataclass
+class Done:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.stdout.splitlines() if line.strip()]
+
+    def json_lines(self) -> list[Any]:
+        return [orjson.loads(line) for line in self.lines]
+
+
+@dataclass
+class Person:
+    """One person at their own computer: their own MAS_HOME, same relays."""
+
+    name: str
+    env: dict[str, str]
+    npub: str = ""
+    pubkey: str = ""
+    calls: list[list[str]] = field(default_factory=list)
+
+    def __call__(self, *args: str, input: str | None = None, ok: bool = True) -> Done:
+        self.calls.append(list(args))
+        result = subprocess.run(
+            [str(BIN / "mas"), *args],
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=60,
+        )
+        done = Done(result.returncode, result.stdout, result.stderr)
+        if ok:
+            assert done.code == 0, f"{self.name}: mas {' '.join(args)}\n{done.stderr}"
+        return done
+
+    def watch(self, *extra: str) -> list[dict[str, Any]]:
+        return self("champion", "watch", "--once", "--json", "--no-bell", *extra).json_lines()
+
+
+def _people(tmp_path: Path, base: dict[str, str], urls: list[str]) -> list[Person]:
+    people = []
+    for name in ("member", "champion1", "champion2", "third"):
+        env = {**base, "MAS_HOME": str(tmp_path / f"home-{name}")}
+        person = Person(name, env)
+        identity = person("id", "new", name, "--json").json_lines()[0]
+        person.npub, person.pubkey = identity["npub"], identity["pubkey"]
+        person("relays", "add", *urls)
+        people.append(person)
+    return people
+
+
+def _request_file(tmp_path: Path) -> Path:
+    request = AidRequest(
+        title="Sam has been detained",
+        summary="Sam was detained; a lawyer is needed before the hearing.",
+        story="If you read this, I could not check in. Please help with legal costs.",
+        location="Leeds",
+        language="en",
+        societies=("leeds-care",),
+    )
+    path = tmp_path / "emergency.md"
+    path.write_text(render_template(request), encoding="utf-8")
+    return path
+
+
+def run_story(tmp_path: Path, base: dict[str, str], relays: Any) -> dict[str, Any]:
+    r1, r2 = relays(2)
+    member, c1, c2, third = _people(tmp_path, base, [r1.url, r2.url])
+    request_file = _request_file(tmp_path)
+
+    # The member names two champions; the hand-over is private.
+    member("champion", "add", c1.npub, "--request", str(request_file), "--every", "12h")
+    member("champion", "add", c2.npub)
+    mine = member("champion", "list", "--json").json_lines()
+    assert {row["npub"] for row in mine} == {c1.npub, c2.npub}
+    assert {row["interval"] for row in mine} == {TWELVE_HOURS}
+    for champion in (c1, c2):
+        (row,) = champion.watch()
+        assert row["member"] == member.npub and row["status"] == "ok"
+
+    # A check-in reaches both champions.
+    sent = member("checkin", "--json").json_lines()
+    assert {row["champion"] for row in sent} == {c1.npub, c2.npub}
+    assert all(row["acks"] == 2 for row in sent)
+    (seen,) = c1.watch()
+    last = seen["last_checkin"]
+    assert seen["interval"] == TWELVE_HOURS and not seen["overdue"]
+
+    # The member goes silent: judged 15 hours and a minute later, the alarm is raised.
+    later = str(last + TWELVE_HOURS + TWELVE_HOURS // 4 + 60)
+    for champion in (c1, c2):
+        alarm = champion("champion", "watch", "--once", "--json", "--no-bell", "--now", later)
+        (row,) = alarm.json_lines()
+        assert row["overdue"] and row["status"] == "overdue"
+        assert "ALARM" in alarm.stderr and member.npub in alarm.stderr
+    human = c1("champion", "watch", "--once", "--no-bell", "--now", later)
+    assert "OVERDUE" in human.stdout
+
+    # Nothing was published automatically, and activation wants a person's yes.
+    public = third("req", "-k", "30402", "-k", "1985", "-k", "1")
+    assert public.lines == []
+    refused = c1("champion", "activate", member.npub, "--facts", "x", ok=False)
+    assert refused.code == 2 and "--yes" in refused.stderr
+    assert third("req", "-k", "30402").lines == []
+
+    facts = "Detained at the march on Monday; the hearing is on Friday."
+    activated = c1("champion", "activate", member.npub, "--facts", facts, "--yes", "--json")
+    (result,) = activated.json_lines()
+    naddr = result["naddr"]
+    assert {r["relay"] for r in result["results"] if r["ok"]} == {r1.url, r2.url}
+
+    # A third person sees it attributed to the member through a verified champion.
+    shown = third("request", "show", naddr)
+    text = " ".join((shown.stdout + shown.stderr).split())
+    assert "published by a champion for" in text and "attestation verified" in text
+    assert facts in text
+    pointer = nip19.naddr_decode(naddr)
+    assert pointer.pubkey not in (member.pubkey, c1.pubkey, c2.pubkey)  # signed by E
+
+    # The member is back and removes champion1: the old key is revoked, publicly.
+    member("champion", "remove", c1.npub)
+    assert {row["npub"] for row in member("champion", "list", "--json").json_lines()} == {c2.npub}
+    revoked = third("request", "show", naddr)
+    text = " ".join((revoked.stdout + revoked.stderr).split())
+    assert "revoked" in text and "attestation verified" not in text
+    assert c1.watch() == []  # told to stand down
+    (still,) = c2.watch()  # the remaining champion holds the new key
+    assert still["member"] == member.npub
+    return {"relays": [r1, r2], "member": member, "champions": [c1, c2], "third": third}
+
+
+def test_champion_story_end_to_end(tmp_path: Path, mas_env: dict[str, str], relays: Any) -> None:
+    run_story(tmp_path, mas_env, relays)
+
+
+def _stored_events(db: Path) -> list[Event]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return [Event.from_json(raw) for (raw,) in conn.execute("SELECT raw FROM events")]
+
+
+def test_no_public_event_links_member_and_champion(
+    tmp_path: Path, mas_env: dict[str, str], relays: Any
+) -> None:
+    story = run_story(tmp_path, mas_env, relays)
+    member = story["member"].pubkey
+    champion_keys = {c.pubkey for c in story["champions"]}
+    champion_npubs = {c.npub for c in story["champions"]}
+    for relay in story["relays"]:
+        assert relay.proc.terminate() == 0  # a graceful stop: every acknowledged event is on disk
+        events = _stored_events(relay.db)
+        assert events, "the story stored nothing?"
+        public = [e for e in events if e.kind != kinds.GIFT_WRAP]
+        wraps = [e for e in events if e.kind == kinds.GIFT_WRAP]
+        assert {e.kind for e in public} >= {kinds.LABEL, kinds.CLASSIFIED, kinds.TEXT_NOTE}
+        for event in public:
+            text = event.to_json().decode()
+            for key in champion_keys | champion_npubs:
+                assert key not in text, f"a public event names a champion: {text}"
+            assert event.pubkey not in champion_keys
+        for wrap in wraps:
+            (recipient,) = wrap.tag_values("p")  # one recipient and nothing else in the open
+            assert [t[0] for t in wrap.tags] == ["p"]
+            assert wrap.pubkey not in champion_keys | {member}  # a one-time key
+            assert member not in wrap.to_json().decode()
+            assert recipient in champion_keys
+        # No AUTH event (which would tie a connection to a key) was stored.
+        assert not [e for e in events if e.kind == kinds.CLIENT_AUTH]
+        # The relay's own log names nobody.
+        log = "".join(relay.proc.log)
+        for key in champion_keys | {member}:
+            assert key not in log
+    # Local records are sealed: a seized laptop names no champion (member's side) and no
+    # member (champion's side) without the passphrase.
+    sides = [(story["member"], champion_keys | champion_npubs)]
+    sides += [(c, {member, story["member"].npub}) for c in story["champions"]]
+    for person, secrets in sides:
+        files = [p for p in Path(person.env["MAS_HOME"]).rglob("*") if p.is_file()]
+        assert any(p.suffix == ".sealed" for p in files)
+        for path in files:
+            data = path.read_bytes()
+            for key in secrets:
+                assert key.encode() not in data, f"{path} names {key} in the clear"
+
+
+def test_live_watch_rings_when_silence_outlasts_a_tiny_interval(
+    tmp_path: Path, mas: Any, mas_stream: Any, relays: Any
+) -> None:
+    """The live view, as a script sees it (--json): ok, then overdue once a one-second
+    interval and its grace pass with no check-in, then ok again after one. Every wait is
+    for a condition, with a timeout; the interval is tiny so real time is enough."""
+    (relay,) = relays(1)
+    ids = {}
+    for name in ("sam", "ada"):
+        made = mas("id", "new", name, "--json")
+        assert made.code == 0, made.stderr
+        ids[name] = made.json_lines()[0]
+    assert mas("relays", "add", relay.url).code == 0
+    added = mas(
+        "--as", "sam", "champion", "add", ids["ada"]["npub"],
+        "--request", str(_request_file(tmp_path)), "--every", "1s",
+    )  # fmt: skip
+    assert added.code == 0, added.stderr
+    watch = mas_stream("--as", "ada", "champion", "watch", "--json", "--refresh", "1", "--no-bell")
+
+    def statuses() -> list[str]:
+        return [row["status"] for row in watch.events()]
+
+    watch.wait_for(lambda: "overdue" in statuses())
+    assert statuses()[-1] == "overdue" and watch.events()[-1]["member"] == ids["sam"]["npub"]
+    assert mas("--as", "sam", "checkin").code == 0
+    watch.wait_for(lambda: statuses()[-1] != "overdue")
+    assert watch.events()[-1]["last_checkin"] > watch.events()[0]["last_checkin"]
+    assert mas("--as", "ada", "req", "-k", "30402", "-k", "1985").lines == []  # published nothing
