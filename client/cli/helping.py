@@ -15,13 +15,12 @@ Privacy is the default wherever a person could be put at risk:
   spoke for) may confirm, update or report: clients ignore anyone else's, so publishing
   one would only mislead.
 
-stdout: one line naming the new event (``nevent``/``naddr``), or one JSON object with
-``--json``; stderr: the per-relay table.
+stdout: the new event's ``nevent``/``naddr`` (one JSON object with ``--json``); stderr:
+the per-relay table.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import time
 from decimal import Decimal
@@ -46,9 +45,9 @@ from shieldmutual.shared.aid.comments import (
     pledge_template,
     update_template,
 )
-from shieldmutual.shared.aid.common import Address, check_currency, normalize_text, parse_amount
+from shieldmutual.shared.aid.common import check_currency, normalize_text, parse_amount
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
-from shieldmutual.shared.aid.report import Report, report_template
+from shieldmutual.shared.aid.report import Report, report_identifier, report_template, split_title
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
@@ -95,27 +94,6 @@ def action_types(found: aid.RequestRecord) -> list[str]:
         else:
             names.append(action.type)
     return list(dict.fromkeys(names))
-
-
-def note_text(text: str | None) -> str:
-    """A message as people type it: line endings normalized, outer blank space off."""
-    return normalize_text(text or "")
-
-
-def report_identifier(address: Address) -> str:
-    """One report per request and author, so publishing again edits it (NIP-23)."""
-    if len(address.identifier) <= 90:
-        return f"{address.identifier}-report"
-    return "report-" + hashlib.sha256(str(address).encode()).hexdigest()[:16]
-
-
-def split_title(text: str) -> tuple[str | None, str]:
-    """A Markdown file's leading ``# Title`` line (if any) and the body after it."""
-    body = normalize_text(text)
-    first, _, rest = body.partition("\n")
-    if first.startswith("# ") and first[2:].strip():
-        return first[2:].strip(), normalize_text(rest)
-    return None, body
 
 
 def require_recipient(signer: str, found: aid.RequestRecord, thread: aid.Thread, what: str) -> None:
@@ -173,10 +151,6 @@ def nevent(event: Event, relays: list[str]) -> str:
     return nip19.nevent_encode(event.id, tuple(relays[:3]), event.pubkey, event.kind)
 
 
-async def _load(pool: Pool, naddr: str) -> tuple[aid.RequestRecord, aid.Thread]:
-    return await aid.load_request(pool, naddr)
-
-
 def _ref(found: aid.RequestRecord) -> RequestRef:
     return RequestRef.of(found.event, found.relays[0] if found.relays else "")
 
@@ -216,7 +190,7 @@ def pledge(
     value, unit = money(amount, currency)
     if value is None and action is None:
         raise InvalidError("pledge an amount (--amount 50 --currency GBP), an --action, or both")
-    note = note_text(message)
+    note = normalize_text(message or "")
     relays = state.relays(relay)
     secret = state.signer(as_)
 
@@ -279,14 +253,14 @@ def confirm(
         raise InvalidError("a helper is named only with their consent: add --helper-consents")
     if helper_key is None and helper_consents:
         raise InvalidError("--helper-consents needs --helper NPUB")
-    note = note_text(message)
+    note = normalize_text(message or "")
     relays = state.relays(relay)
     secret = state.signer(as_)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
             with state.status("finding the request…"):
-                found, thread = await _load(pool, naddr)
+                found, thread = await aid.load_request(pool, naddr)
             require_recipient(secret.public_hex, found, thread, "confirmation")
             pledge_id = None
             if helper_key is not None:
@@ -324,7 +298,7 @@ def update(
         if common.stdin_is_terminal():
             raise InvalidError("give the update as an argument or on stdin")
         text = sys.stdin.read()
-    news = note_text(text)
+    news = normalize_text(text)
     if not news:
         raise InvalidError("the update is empty")
     relays = state.relays(relay)
@@ -333,7 +307,7 @@ def update(
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
             with state.status("finding the request…"):
-                found, thread = await _load(pool, naddr)
+                found, thread = await aid.load_request(pool, naddr)
             require_recipient(secret.public_hex, found, thread, "update")
             return await aid.publish(pool, secret, update_template(Update(_ref(found), news)))
 
@@ -390,7 +364,7 @@ def report_cmd(
     async def go() -> tuple[PublishReport, Report]:
         async with state.pool(relays) as pool:
             with state.status("finding the request…"):
-                found, thread = await _load(pool, naddr)
+                found, thread = await aid.load_request(pool, naddr)
             require_recipient(secret.public_hex, found, thread, "spending report")
             identifier = report_identifier(found.address)
             earlier = [

@@ -10,6 +10,7 @@ merely links to the request.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, replace
 
@@ -71,6 +72,23 @@ class Report:
 
     def address(self, pubkey: str) -> Address:
         return Address(kinds.LONG_FORM, pubkey, self.identifier)
+
+
+def report_identifier(request: Address) -> str:
+    """The ``d`` of the report on ``request``: one per request and author, so publishing
+    it again edits it (NIP-23) instead of adding a second report."""
+    if len(request.identifier) <= 90:
+        return f"{request.identifier}-report"
+    return "report-" + hashlib.sha256(str(request).encode()).hexdigest()[:16]
+
+
+def split_title(markdown: str) -> tuple[str | None, str]:
+    """A report file's leading ``# Title`` line (if any) and the body after it."""
+    body = normalize_text(markdown)
+    first_line, _, rest = body.partition("\n")
+    if first_line.startswith("# ") and first_line[2:].strip():
+        return first_line[2:].strip(), normalize_text(rest)
+    return None, body
 
 
 def report_template(report: Report, *, now: int | None = None) -> EventTemplate:

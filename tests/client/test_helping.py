@@ -93,19 +93,6 @@ def test_money_is_checked_before_any_key_is_unlocked() -> None:
         helping.money("5", "£")
 
 
-def test_report_file_title_and_identifier() -> None:
-    assert helping.split_title("# Where it went\r\n\n## Spent\n- rent\n") == (
-        "Where it went",
-        "## Spent\n- rent",
-    )
-    assert helping.split_title("## Spent\n- rent") == (None, "## Spent\n- rent")
-    short = Address(30402, "ab" * 32, "4f1c")
-    assert helping.report_identifier(short) == "4f1c-report"
-    long = Address(30402, "ab" * 32, "x" * 100)
-    ident = helping.report_identifier(long)
-    assert ident.startswith("report-") and ident == helping.report_identifier(long)
-
-
 def test_action_types_of_a_request(keys: Any) -> None:
     found = aid.RequestRecord(sign(keys.alice, *request_event_template(RENT)), RENT)
     assert helping.action_types(found) == ["call"]
