@@ -27,6 +27,7 @@ from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.helping import show_published
 from shieldmutual.client.errors import RelayError
+from shieldmutual.client.keystore import check_name
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.aid import capital
@@ -226,19 +227,11 @@ def render_capital(console: Console, data: dict[str, Any]) -> None:
 
 def resolve_pubkey(state: common.State, who: str) -> str:
     """A pubkey from npub/nprofile/hex, or the name of one of your identities."""
-    if state.keystore.exists(who) if _is_name(who) else False:
-        return state.keystore.get(who).pubkey
-    return pubkey_hex(who)
-
-
-def _is_name(text: str) -> bool:
     try:
-        from shieldmutual.client.keystore import check_name
-
-        check_name(text)
+        mine = state.keystore.exists(check_name(who))
     except InvalidError:
-        return False
-    return True
+        mine = False
+    return state.keystore.get(who).pubkey if mine else pubkey_hex(who)
 
 
 async def gather(
