@@ -23,8 +23,8 @@ API (async unless noted; ``pool`` is a :class:`~shieldmutual.client.pool.Pool`):
 
     found, thread = await load_request(pool, "naddr1...")   # both in one call
 
-    original = await resolve_syndication(pool, syndication_event)  # Event | None
     societies = await fetch_societies(pool, slugs=("leeds",))       # list[SocietyRecord]
+    current_versions(events)       # sync: latest per (kind, pubkey, d), newest first
 
     report = await publish(pool, secret, template)          # sign + publish everywhere
     require_acks(report, min_acks=1)                         # sync; RelayError (exit 3)
@@ -276,28 +276,6 @@ async def load_request(pool: Pool, text: str) -> tuple[RequestRecord, Thread]:
     """The request named by ``text`` (an naddr) and its thread."""
     found = await fetch_request(pool, parse_pointer(text))
     return found, await fetch_thread(pool, found)
-
-
-async def resolve_syndication(pool: Pool, event: Event) -> Event | None:
-    """The request a kind 16 syndication reposts: embedded (verified) or fetched.
-
-    The embedded copy is the exact version that was shared; when the content is empty,
-    the latest version is fetched from the pool and the syndication's relay hint.
-    ``None`` when the syndication is invalid or no relay holds the request.
-    """
-    try:
-        syndication = parse_syndication(event)
-        embedded = syndication.embedded_event()
-    except AidError:
-        return None
-    if embedded is not None:
-        return embedded
-    hints = _usable_relays([syndication.request.relay] if syndication.request.relay else [])
-    try:
-        found = await fetch_request(pool, RequestPointer(syndication.request.address, hints))
-    except NotFoundError:
-        return None
-    return found.event
 
 
 @dataclass(frozen=True, slots=True)

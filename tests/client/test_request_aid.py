@@ -15,7 +15,6 @@ from shieldmutual.client.aid import (
     parse_pointer,
     publish,
     require_acks,
-    resolve_syndication,
 )
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import Pool, PoolOptions
@@ -97,9 +96,6 @@ async def test_request_and_its_thread(relay: Any, keys: Any) -> None:
         assert [u.text for u in thread.updates] == ["Half covered."]
         assert [r.title for r in thread.reports] == ["Where it went"]
         assert [s.targets for s in thread.syndications] == [("north",)]
-
-        reposts = await pool.fetch([{"kinds": [16]}])
-        assert (await resolve_syndication(pool, reposts[0])).id == newer.id  # type: ignore[union-attr]
 
         with pytest.raises(NotFoundError):
             await load_request(pool, str(Address(30402, sam.public_hex, "missing")))
