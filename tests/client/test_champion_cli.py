@@ -72,3 +72,13 @@ def test_records_are_sealed_and_need_the_passphrase(
     assert watched.code == 0 and watched.lines == []
     nobody = mas("champion", "activate", npub, "--yes", "-r", relay.url)
     assert nobody.code == 1 and "no champion hand-over" in nobody.stderr
+
+
+def test_every_command_has_help(mas: Any) -> None:
+    for command in (
+        ["dm", "send"], ["dm", "read"], ["dm", "relays"], ["champion", "add"],
+        ["champion", "list"], ["champion", "remove"], ["champion", "watch"],
+        ["champion", "activate"], ["checkin"],
+    ):  # fmt: skip
+        shown = mas(*command, "--help")
+        assert shown.code == 0 and "Usage: mas " + " ".join(command) in shown.stdout
