@@ -130,6 +130,8 @@ def test_feed_filters_and_human_output(world: Any) -> None:
     assert people.code == 0 and "Relayed" in people.stdout and "via mas-north" in people.stdout
     other = dave("feed", "--json", "--once", "--society", "mas-york", *relays).json_lines()
     assert [i["title"] for i in other] == ["Fetched"]
+    live = dave("feed", "--json", "--timeout", "3", *relays)  # a live feed, bounded
+    assert live.code == 0 and len(live.lines) == 5 and "following new ones" in live.stderr
 
 
 def test_feed_errors(person: Any, keys: Any) -> None:

@@ -154,6 +154,10 @@ def test_list_relay_request_and_champion_attribution(story: Any, person: Any, ke
     assert north[0]["via"][0]["into"] == ["mas-north"]
     assert carol("request", "list", "--society", "north", "--status", "closed", "--json",
                  *r).json_lines() == []  # fmt: skip
+    by_sam = carol("request", "list", "--society", "mas-north", "--author", story.sam.npub, *r)
+    assert "Rent after the raid" in by_sam.stdout
+    by_carol = carol("request", "list", "--society", "mas-north", "--author", carol.npub, *r)
+    assert by_carol.code == 0 and "no requests found" in by_carol.stderr
     table = carol("request", "list", "--society", "mas-example", *r)
     assert "Rent after the raid" in table.stdout
 
