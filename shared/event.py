@@ -69,8 +69,31 @@ def _has_other_controls(tags: Tags, content: str) -> bool:
     )
 
 
+class EventFields:
+    """What a signed :class:`Event` and an unsigned rumor share: the dict form and tag look-ups.
+
+    Subclasses are ``@dataclass(slots=True)``, so ``__slots__`` lists their fields in order.
+    """
+
+    __slots__ = ()
+    tags: Tags
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def tag_values(self, name: str) -> list[str]:
+        """Second element of every tag called ``name``, in order."""
+        return [tag[1] for tag in self.tags if len(tag) > 1 and tag[0] == name]
+
+    def first_tag(self, name: str) -> str | None:
+        for tag in self.tags:
+            if len(tag) > 1 and tag[0] == name:
+                return tag[1]
+        return None
+
+
 @dataclass(frozen=True, slots=True)
-class Event:
+class Event(EventFields):
     """A signed event. Construct through :func:`sign`, :meth:`from_dict` or :meth:`from_json`."""
 
     id: str
@@ -113,17 +136,6 @@ class Event:
             raise EventError(f"event is not valid JSON: {exc}") from None
         return cls.from_dict(data)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "pubkey": self.pubkey,
-            "created_at": self.created_at,
-            "kind": self.kind,
-            "tags": self.tags,
-            "content": self.content,
-            "sig": self.sig,
-        }
-
     def to_json(self) -> bytes:
         return orjson.dumps(self.to_dict())
 
@@ -149,16 +161,6 @@ class Event:
 
     def is_valid(self) -> bool:
         return self.id_matches() and self.signature_valid()
-
-    def tag_values(self, name: str) -> list[str]:
-        """Second element of every tag called ``name``, in order."""
-        return [tag[1] for tag in self.tags if len(tag) > 1 and tag[0] == name]
-
-    def first_tag(self, name: str) -> str | None:
-        for tag in self.tags:
-            if len(tag) > 1 and tag[0] == name:
-                return tag[1]
-        return None
 
     @property
     def d_tag(self) -> str:

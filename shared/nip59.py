@@ -24,7 +24,7 @@ import orjson
 
 from shieldmutual.shared import kinds, nip44
 from shieldmutual.shared.errors import CryptoError, EventError
-from shieldmutual.shared.event import Event, Tags, _check_tags, compute_id, sign
+from shieldmutual.shared.event import Event, EventFields, Tags, _check_tags, compute_id, sign
 from shieldmutual.shared.keys import SecretKey
 
 # NIP-59: "created_at SHOULD be tweaked ... up to two days in the past".
@@ -32,7 +32,7 @@ MAX_TWEAK = 2 * 24 * 60 * 60
 
 
 @dataclass(frozen=True, slots=True)
-class Rumor:
+class Rumor(EventFields):
     """An unsigned event with its id: what the sender really said, and deniable."""
 
     id: str
@@ -42,25 +42,8 @@ class Rumor:
     tags: Tags
     content: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "pubkey": self.pubkey,
-            "created_at": self.created_at,
-            "kind": self.kind,
-            "tags": self.tags,
-            "content": self.content,
-        }
-
     def to_json(self) -> str:
         return orjson.dumps(self.to_dict()).decode()
-
-    def tag_values(self, name: str) -> list[str]:
-        return [tag[1] for tag in self.tags if len(tag) > 1 and tag[0] == name]
-
-    def first_tag(self, name: str) -> str | None:
-        values = self.tag_values(name)
-        return values[0] if values else None
 
     @classmethod
     def from_dict(cls, data: Any) -> Rumor:
