@@ -192,8 +192,8 @@ def check_token(value: object, what: str) -> str:
     return value
 
 
-def check_line(value: object, what: str, max_len: int = MAX_LINE, *, empty: bool = False) -> str:
-    """One line of text: no line breaks or controls, no outer spaces, bounded length."""
+def _check_str(value: object, what: str, max_len: int, empty: bool, outer: str) -> str:
+    """What one line and multi-line text share: text, not empty, bounded, no outer `outer`."""
     if not isinstance(value, str):
         raise AidError(f"{what} must be text")
     if not value and not empty:
@@ -201,7 +201,13 @@ def check_line(value: object, what: str, max_len: int = MAX_LINE, *, empty: bool
     if len(value) > max_len:
         raise AidError(f"{what} is longer than {max_len} characters")
     if value != value.strip():
-        raise AidError(f"{what} must not start or end with spaces")
+        raise AidError(f"{what} must not start or end with {outer}")
+    return value
+
+
+def check_line(value: object, what: str, max_len: int = MAX_LINE, *, empty: bool = False) -> str:
+    """One line of text: no line breaks or controls, no outer spaces, bounded length."""
+    value = _check_str(value, what, max_len, empty, "spaces")
     if any(unicodedata.category(c) in _BREAKING for c in value):
         raise AidError(f"{what} must be one line without control characters")
     return value
@@ -209,14 +215,7 @@ def check_line(value: object, what: str, max_len: int = MAX_LINE, *, empty: bool
 
 def check_text(value: object, what: str, max_len: int = MAX_TEXT, *, empty: bool = True) -> str:
     """Multi-line text: ``\\n`` line breaks only (no ``\\r``), no outer blank space."""
-    if not isinstance(value, str):
-        raise AidError(f"{what} must be text")
-    if not value and not empty:
-        raise AidError(f"{what} must not be empty")
-    if len(value) > max_len:
-        raise AidError(f"{what} is longer than {max_len} characters")
-    if value != value.strip():
-        raise AidError(f"{what} must not start or end with blank space")
+    value = _check_str(value, what, max_len, empty, "blank space")
     bad = [c for c in value if c != "\n" and c != "\t" and unicodedata.category(c) in _BREAKING]
     if bad:
         raise AidError(f"{what} contains control character {bad[0]!r}")
