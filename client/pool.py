@@ -783,22 +783,22 @@ class Subscription:
         stats.message = ""
         if stats.eose_after is None:
             stats.eose_after = time.monotonic() - self._started
-        if not stats.answered:
-            stats.answered = True
-            self._check_eose()
+        self._answered(stats)
 
     def _on_closed(self, url: str, message: str) -> None:
-        stats = self.stats[url]
-        stats.status = RelayState.CLOSED
-        stats.message = message
-        if not stats.answered:
-            stats.answered = True
-            self._check_eose()
+        self._end(url, RelayState.CLOSED, message)
 
     def _on_unreachable(self, url: str, message: str) -> None:
+        self._end(url, RelayState.UNREACHABLE, message)
+
+    def _end(self, url: str, status: RelayState, message: str) -> None:
         stats = self.stats[url]
-        stats.status = RelayState.UNREACHABLE
+        stats.status = status
         stats.message = message
+        self._answered(stats)
+
+    def _answered(self, stats: RelaySubStats) -> None:
+        """The first answer from a relay (EOSE, CLOSED or unreachable) counts towards EOSE."""
         if not stats.answered:
             stats.answered = True
             self._check_eose()
