@@ -27,17 +27,22 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Annotated, Any, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
 
+from shieldmutual.client import aid
+from shieldmutual.client.cli import render
 from shieldmutual.client.config import Config, Paths, normalize_relays
 from shieldmutual.client.errors import IdentityError, RelayError
 from shieldmutual.client.keystore import Keystore, get_passphrase
-from shieldmutual.client.pool import Pool, PoolOptions
+from shieldmutual.client.pool import Pool, PoolOptions, PublishReport
+from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
 
 T = TypeVar("T")
@@ -69,6 +74,12 @@ AuthOption = Annotated[
     ),
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+NaddrArg = Annotated[
+    str, typer.Argument(metavar="NADDR", help="The request: naddr1..., or 30402:<pubkey>:<d>.")
+]
+MinAcksOption = Annotated[
+    int, typer.Option("--min-acks", min=1, help="Fail (exit 3) unless this many relays accept.")
+]
 
 
 @dataclass
@@ -176,8 +187,6 @@ def _console(stderr: bool) -> Console:
 
 
 def _npub(pubkey: str) -> str:
-    from shieldmutual.shared import nip19
-
     return nip19.npub_encode(pubkey)
 
 
@@ -266,3 +275,58 @@ async def aiter_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
         if kind == "error":
             raise value
         yield value
+
+
+# ---- publishing: what every command that publishes one event prints ------------------
+
+
+def show_published(
+    state: State,
+    report: PublishReport,
+    min_acks: int,
+    json_out: bool,
+    pointer: str,
+    **extra: Any,
+) -> None:
+    """The per-relay table on stderr, then the pointer (or one JSON object) on stdout."""
+    if json_out:
+        state.emit_json(
+            {
+                "id": report.event.id,
+                "kind": report.event.kind,
+                "pointer": pointer,
+                **extra,
+                "acks": report.acks,
+                "relays": [r.to_dict() for r in report.results],
+                "event": report.event.to_dict(),
+            }
+        )
+    else:
+        render.print_stderr(state.err, render.publish_table(report, min_acks))
+        state.emit_line(pointer)
+    aid.require_acks(report, min_acks)
+
+
+def show_nevent(
+    state: State,
+    report: PublishReport,
+    min_acks: int,
+    json_flag: bool,
+    relays: list[str],
+    **extra: Any,
+) -> None:
+    """:func:`show_published` with the new event's nevent (hinting ``relays``) as the pointer."""
+    pointer = nevent(report.event, relays)
+    show_published(state, report, min_acks, state.want_json(json_flag), pointer, **extra)
+
+
+def nevent(event: Event, relays: list[str]) -> str:
+    """A shareable pointer to a new event, with up to three relay hints."""
+    return nip19.nevent_encode(event.id, tuple(relays[:3]), event.pubkey, event.kind)
+
+
+def read_source(path: Path) -> str:
+    """Markdown (a report, a request file) from a file, or from stdin for ``-``."""
+    if str(path) == "-":
+        return sys.stdin.read()
+    return path.read_text(encoding="utf-8")

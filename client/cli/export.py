@@ -19,7 +19,6 @@ import typer
 
 from shieldmutual.client import aid
 from shieldmutual.client.cli import common
-from shieldmutual.client.cli.helping import NaddrArg
 from shieldmutual.client.config import write_private
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.export import (
@@ -113,7 +112,7 @@ def render(
 @app.command("export")
 def export(
     ctx: typer.Context,
-    naddr: NaddrArg,
+    naddr: common.NaddrArg,
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="markdown, html, text, email or json.")
     ] = Format.MARKDOWN,

@@ -25,12 +25,12 @@ import sys
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from shieldmutual.client import aid, champions
-from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.pool import Pool, PublishReport
@@ -49,14 +49,10 @@ from shieldmutual.shared.aid.common import check_currency, normalize_text, parse
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
 from shieldmutual.shared.aid.report import Report, report_identifier, report_template, split_title
 from shieldmutual.shared.errors import InvalidError
-from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer()
 
-NaddrArg = Annotated[
-    str, typer.Argument(metavar="NADDR", help="The request: naddr1..., or 30402:<pubkey>:<d>.")
-]
 AmountOption = Annotated[
     str | None, typer.Option("--amount", help="A plain number, e.g. 50 or 12.5.")
 ]
@@ -65,9 +61,6 @@ CurrencyOption = Annotated[
 ]
 MessageOption = Annotated[
     str | None, typer.Option("-m", "--message", help="Your words (default: a plain sentence).")
-]
-MinAcksOption = Annotated[
-    int, typer.Option("--min-acks", min=1, help="Fail (exit 3) unless this many relays accept.")
 ]
 
 
@@ -109,34 +102,17 @@ def require_recipient(signer: str, found: aid.RequestRecord, thread: aid.Thread,
     )
 
 
+async def load_as_recipient(
+    state: common.State, pool: Pool, naddr: str, signer: SecretKey, what: str
+) -> tuple[aid.RequestRecord, aid.Thread]:
+    """The request and its thread, refusing unless ``signer`` may publish a ``what`` for it."""
+    with state.status("finding the request…"):
+        found, thread = await aid.load_request(pool, naddr)
+    require_recipient(signer.public_hex, found, thread, what)
+    return found, thread
+
+
 # ---- publishing and output --------------------------------------------------------------
-
-
-def show_published(
-    state: common.State,
-    report: PublishReport,
-    min_acks: int,
-    json_out: bool,
-    pointer: str,
-    **extra: Any,
-) -> None:
-    """The per-relay table on stderr, then the pointer (or one JSON object) on stdout."""
-    if json_out:
-        state.emit_json(
-            {
-                "id": report.event.id,
-                "kind": report.event.kind,
-                "pointer": pointer,
-                **extra,
-                "acks": report.acks,
-                "relays": [r.to_dict() for r in report.results],
-                "event": report.event.to_dict(),
-            }
-        )
-    else:
-        render.print_stderr(state.err, render.publish_table(report, min_acks))
-        state.emit_line(pointer)
-    aid.require_acks(report, min_acks)
 
 
 def fresh_pool(state: common.State, relays: list[str]) -> Pool:
@@ -144,11 +120,6 @@ def fresh_pool(state: common.State, relays: list[str]) -> Pool:
     a relay that saw the helper's AUTH (or their other traffic) next to the wrap would
     learn who pledged (the same rule as `mas dm` and the champion messages)."""
     return state.pool(relays, auth=SecretKey.generate())
-
-
-def nevent(event: Event, relays: list[str]) -> str:
-    """A shareable pointer to a new event, with up to three relay hints."""
-    return nip19.nevent_encode(event.id, tuple(relays[:3]), event.pubkey, event.kind)
 
 
 def _ref(found: aid.RequestRecord) -> RequestRef:
@@ -161,7 +132,7 @@ def _ref(found: aid.RequestRecord) -> RequestRef:
 @app.command("pledge")
 def pledge(
     ctx: typer.Context,
-    naddr: NaddrArg,
+    naddr: common.NaddrArg,
     amount: AmountOption = None,
     currency: CurrencyOption = None,
     action: Annotated[
@@ -176,7 +147,7 @@ def pledge(
         ),
     ] = False,
     relay: common.RelayOption = None,
-    min_acks: MinAcksOption = 1,
+    min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -211,10 +182,10 @@ def pledge(
                 report = await champions.deliver(lambda: fresh_pool(state, relays), wrap, inbox)
                 return report, "private pledge gift-wrapped to " + nip19.npub_encode(recipient)
             report = await aid.publish(pool, secret, template)
-            return report, nevent(report.event, relays)
+            return report, common.nevent(report.event, relays)
 
     report, pointer = common.run(go())
-    show_published(state, report, min_acks, state.want_json(json_), pointer, private=private)
+    common.show_published(state, report, min_acks, state.want_json(json_), pointer, private=private)
 
 
 # ---- mas confirm -----------------------------------------------------------------------
@@ -223,7 +194,7 @@ def pledge(
 @app.command("confirm")
 def confirm(
     ctx: typer.Context,
-    naddr: NaddrArg,
+    naddr: common.NaddrArg,
     amount: AmountOption = None,
     currency: CurrencyOption = None,
     helper: Annotated[
@@ -236,7 +207,7 @@ def confirm(
     ] = False,
     message: MessageOption = None,
     relay: common.RelayOption = None,
-    min_acks: MinAcksOption = 1,
+    min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -259,9 +230,7 @@ def confirm(
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
-            with state.status("finding the request…"):
-                found, thread = await aid.load_request(pool, naddr)
-            require_recipient(secret.public_hex, found, thread, "confirmation")
+            found, thread = await load_as_recipient(state, pool, naddr, secret, "confirmation")
             pledge_id = None
             if helper_key is not None:
                 theirs = [p for p in thread.pledges if p.origin and p.origin.pubkey == helper_key]
@@ -271,10 +240,7 @@ def confirm(
             return await aid.publish(pool, secret, template)
 
     report = common.run(go())
-    show_published(
-        state, report, min_acks, state.want_json(json_), nevent(report.event, relays),
-        helper=helper_key,
-    )  # fmt: skip
+    common.show_nevent(state, report, min_acks, json_, relays, helper=helper_key)
 
 
 # ---- mas update ------------------------------------------------------------------------
@@ -283,12 +249,12 @@ def confirm(
 @app.command("update")
 def update(
     ctx: typer.Context,
-    naddr: NaddrArg,
+    naddr: common.NaddrArg,
     text: Annotated[
         str | None, typer.Argument(metavar="[TEXT]", help="The news; read from stdin if omitted.")
     ] = None,
     relay: common.RelayOption = None,
-    min_acks: MinAcksOption = 1,
+    min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -306,29 +272,20 @@ def update(
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
-            with state.status("finding the request…"):
-                found, thread = await aid.load_request(pool, naddr)
-            require_recipient(secret.public_hex, found, thread, "update")
+            found, _ = await load_as_recipient(state, pool, naddr, secret, "update")
             return await aid.publish(pool, secret, update_template(Update(_ref(found), news)))
 
     report = common.run(go())
-    show_published(state, report, min_acks, state.want_json(json_), nevent(report.event, relays))
+    common.show_nevent(state, report, min_acks, json_, relays)
 
 
 # ---- mas report ------------------------------------------------------------------------
 
 
-def read_source(path: Path) -> str:
-    """The report's Markdown from a file, or from stdin for ``-``."""
-    if str(path) == "-":
-        return sys.stdin.read()
-    return path.read_text(encoding="utf-8")
-
-
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
-    naddr: NaddrArg,
+    naddr: common.NaddrArg,
     from_: Annotated[
         Path,
         typer.Option(
@@ -340,7 +297,7 @@ def report_cmd(
     title: Annotated[str | None, typer.Option("--title", help="Title (overrides '# ...').")] = None,
     summary: Annotated[str, typer.Option("--summary", help="One line for previews.")] = "",
     relay: common.RelayOption = None,
-    min_acks: MinAcksOption = 1,
+    min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -350,7 +307,7 @@ def report_cmd(
     it again replaces your earlier report for the same request.
     """
     state = common.state(ctx)
-    heading, body = split_title(read_source(from_))
+    heading, body = split_title(common.read_source(from_))
     the_title = (title or heading or "").strip()
     if not the_title:
         raise InvalidError(
@@ -363,9 +320,7 @@ def report_cmd(
 
     async def go() -> tuple[PublishReport, Report]:
         async with state.pool(relays) as pool:
-            with state.status("finding the request…"):
-                found, thread = await aid.load_request(pool, naddr)
-            require_recipient(secret.public_hex, found, thread, "spending report")
+            found, thread = await load_as_recipient(state, pool, naddr, secret, "spending report")
             identifier = report_identifier(found.address)
             earlier = [
                 r for r in thread.reports
@@ -390,7 +345,7 @@ def report_cmd(
 
     published, spending = common.run(go())
     address = spending.address(published.event.pubkey)
-    show_published(
+    common.show_published(
         state, published, min_acks, state.want_json(json_), address.naddr(tuple(relays[:3])),
         address=str(address),
     )  # fmt: skip

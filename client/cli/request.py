@@ -34,13 +34,6 @@ from shieldmutual.client.cli.feed import (
     item_naddr,
     read_stored,
 )
-from shieldmutual.client.cli.helping import (
-    MinAcksOption,
-    NaddrArg,
-    nevent,
-    read_source,
-    show_published,
-)
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
@@ -129,7 +122,7 @@ def new(
         bool, typer.Option("--dry-run", help="Print the signed events, publish nothing.")
     ] = False,
     relay: common.RelayOption = None,
-    min_acks: MinAcksOption = 1,
+    min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -144,7 +137,7 @@ def new(
         deadline=deadline, language=language, geohash=geohash, society=society, tag=tag,
         lightning=lightning, onchain=onchain, other=other, call=call, signwave=signwave,
     )  # fmt: skip
-    base = read_source(from_) if from_ is not None else ""
+    base = common.read_source(from_) if from_ is not None else ""
     bare = from_ is None and not fields and story is None and common.stdin_is_terminal()
     if interactive or bare:
         followed = sorted(LocalState.load(state.paths).follows)
@@ -184,7 +177,7 @@ def new(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    naddr: NaddrArg,
+    naddr: common.NaddrArg,
     relay: common.RelayOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -256,7 +249,7 @@ def list_(
 @app.command("update")
 def update(
     ctx: typer.Context,
-    naddr: NaddrArg,
+    naddr: common.NaddrArg,
     status: draft.StatusOpt = None,
     from_: FromOpt = None,
     title: draft.TitleOpt = None,
@@ -269,7 +262,7 @@ def update(
     deadline: draft.DeadlineOpt = None,
     yes: YesOpt = False,
     relay: common.RelayOption = None,
-    min_acks: MinAcksOption = 1,
+    min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -304,10 +297,10 @@ def update(
 @app.command("close")
 def close(
     ctx: typer.Context,
-    naddr: NaddrArg,
+    naddr: common.NaddrArg,
     yes: YesOpt = False,
     relay: common.RelayOption = None,
-    min_acks: MinAcksOption = 1,
+    min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -334,13 +327,13 @@ def close(
 @top.command("relay-request")
 def relay_request(
     ctx: typer.Context,
-    naddr: NaddrArg,
+    naddr: common.NaddrArg,
     to: Annotated[
         list[str],
         typer.Option("--to", metavar="mas-SLUG", help="Society to relay it into (repeat)."),
     ],
     relay: common.RelayOption = None,
-    min_acks: MinAcksOption = 1,
+    min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -365,6 +358,6 @@ def relay_request(
             return await aid.publish(pool, secret, template)
 
     report = common.run(go())
-    pointer = nevent(report.event, [r.relay for r in report.results if r.ok])
-    show_published(state, report, min_acks, state.want_json(json_), pointer,
+    pointer = common.nevent(report.event, [r.relay for r in report.results if r.ok])
+    common.show_published(state, report, min_acks, state.want_json(json_), pointer,
                    into=[mas_tag(t) for t in targets])  # fmt: skip

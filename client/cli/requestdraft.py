@@ -21,7 +21,6 @@ from rich.prompt import Prompt
 from shieldmutual.client import aid
 from shieldmutual.client.aid import require_acks
 from shieldmutual.client.cli import aidrender, common, render
-from shieldmutual.client.cli.helping import read_source
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.pool import PublishReport
@@ -243,7 +242,7 @@ def edit_request(
     if found.address.pubkey != author:
         raise ClientError("only the request's author can edit it (use --as to pick that identity)")
     current = found.request
-    base = read_source(base_file) if base_file is not None else render_template(current)
+    base = common.read_source(base_file) if base_file is not None else render_template(current)
     changed = parse_template(compose(base, edit, story=story, details=details))
     changed = replace(
         changed,

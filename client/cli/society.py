@@ -18,7 +18,6 @@ import typer
 from shieldmutual.client import aid
 from shieldmutual.client.cli import aidrender, common
 from shieldmutual.client.cli.events import pubkey_hex
-from shieldmutual.client.cli.helping import MinAcksOption, show_published
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.pool import Pool
 from shieldmutual.client.state import LocalState
@@ -126,7 +125,7 @@ def create(
         typer.Option("--publish/--no-publish", help="Publish a definition (kind 34550)."),
     ] = True,
     relay: common.RelayOption = None,
-    min_acks: MinAcksOption = 1,
+    min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -164,7 +163,9 @@ def create(
             return report, society.address(secret.public_hex).naddr(relays[:3])
 
     report, naddr = common.run(go())
-    show_published(state, report, min_acks, json_out, naddr, tag=mas_tag(slug), published=True)
+    common.show_published(
+        state, report, min_acks, json_out, naddr, tag=mas_tag(slug), published=True
+    )
 
 
 async def _member(pool: Pool, text: str, me: str) -> Address:

@@ -25,7 +25,6 @@ from rich.text import Text
 from shieldmutual.client import aid
 from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import pubkey_hex
-from shieldmutual.client.cli.helping import show_published
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.keystore import check_name
 from shieldmutual.client.pool import Pool, PublishReport
@@ -320,7 +319,4 @@ def vouch(
             return await aid.publish(pool, secret, template)
 
     report = common.run(go())
-    pointer = nip19.nevent_encode(
-        report.event.id, tuple(relays[:3]), secret.public_hex, kinds.LABEL
-    )
-    show_published(state, report, min_acks, state.want_json(json_), pointer, subject=subject)
+    common.show_nevent(state, report, min_acks, json_, relays, subject=subject)
