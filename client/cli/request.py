@@ -280,18 +280,9 @@ def update(
     if not fields and from_ is None and story is None and details is None:
         raise InvalidError("nothing to change: give --status, a field flag, or --from FILE")
     draft.edit_request(
-        state,
-        naddr,
-        fields,
-        base_file=from_,
-        story=story,
-        details=details,
-        relay=relay,
-        yes=yes,
-        min_acks=min_acks,
-        as_=as_,
-        json_out=json_,
-    )
+        state, naddr, fields, relay=relay, yes=yes, min_acks=min_acks, as_=as_, json_out=json_,
+        base_file=from_, story=story, details=details,
+    )  # fmt: skip
 
 
 @app.command("close")
@@ -306,18 +297,9 @@ def close(
 ) -> None:
     """Mark your request closed: no longer needed. (Funded? use update --status funded.)"""
     state = common.state(ctx)
+    edit = {"status": "closed"}
     draft.edit_request(
-        state,
-        naddr,
-        {"status": "closed"},
-        base_file=None,
-        story=None,
-        details=None,
-        relay=relay,
-        yes=yes,
-        min_acks=min_acks,
-        as_=as_,
-        json_out=json_,
+        state, naddr, edit, relay=relay, yes=yes, min_acks=min_acks, as_=as_, json_out=json_
     )
 
 

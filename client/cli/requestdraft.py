@@ -220,14 +220,14 @@ def edit_request(
     naddr: str,
     edit: dict,
     *,
-    base_file: Path | None,
-    story: str | None,
-    details: str | None,
     relay: list[str] | None,
     yes: bool,
     min_acks: int,
     as_: str | None,
     json_out: bool,
+    base_file: Path | None = None,
+    story: str | None = None,
+    details: str | None = None,
 ) -> None:
     """Republish the request at ``naddr`` with changes (same address, published_at kept)."""
     json_out = state.want_json(json_out)
