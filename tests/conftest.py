@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -257,6 +258,31 @@ async def start_relay(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[R
 @pytest.fixture
 async def relay(start_relay: Callable[..., Awaitable[Relay]]) -> Relay:
     return await start_relay()
+
+
+# ---- what a `mas` run gave (in-process or as a subprocess) ---------------------------
+
+
+@dataclass
+class MasResult:
+    """Exit code and output of one `mas` run; ``lines`` skips blank ones."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in self.stdout.splitlines() if line.strip()]
+
+    def json_lines(self) -> list[Any]:
+        return [orjson.loads(line) for line in self.lines]
+
+
+@pytest.fixture
+def mas_result() -> type[MasResult]:
+    """The :class:`MasResult` class, for fixtures and tests that run `mas` themselves."""
+    return MasResult
 
 
 # ---- the console script as a subprocess ----------------------------------------------

@@ -160,27 +160,13 @@ def until() -> Callable[..., Any]:
 # ---- running the real CLI in-process ------------------------------------------------------
 
 
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        return [line for line in self.stdout.splitlines() if line.strip()]
-
-    def json_lines(self) -> list[Any]:
-        return [orjson.loads(line) for line in self.lines]
-
-
 @pytest.fixture
 def mas_home(tmp_path: Path) -> Path:
     return tmp_path / "mas-home"
 
 
 @pytest.fixture
-def mas(mas_home: Path) -> Callable[..., Run]:
+def mas(mas_home: Path, mas_result: type[Any]) -> Callable[..., Any]:
     """``mas("id", "new", "alice", input=..., env=...)`` runs main() with MAS_HOME=tmp.
 
     The passphrase comes from MAS_PASSPHRASE ("test passphrase" unless ``env`` changes
@@ -193,13 +179,13 @@ def mas(mas_home: Path) -> Callable[..., Run]:
         "COLUMNS": "200",
     }
 
-    def run(*args: str, input: str | None = None, env: dict[str, str | None] | None = None) -> Run:
+    def run(*args: str, input: str | None = None, env: dict[str, str | None] | None = None) -> Any:
         runner = CliRunner()
         with runner.isolation(input=input, env={**base, **(env or {})}) as (out, err, _):
             code = main(list(args))
             sys.stdout.flush()
             sys.stderr.flush()
-            return Run(code, out.getvalue().decode(), err.getvalue().decode())
+            return mas_result(code, out.getvalue().decode(), err.getvalue().decode())
 
     return run
 
@@ -214,7 +200,7 @@ class Person:
     name: str
     secret: SecretKey
     home: Path
-    _mas: Callable[..., Run]
+    _mas: Callable[..., Any]
 
     @property
     def pubkey(self) -> str:
@@ -224,12 +210,12 @@ class Person:
     def npub(self) -> str:
         return nip19.npub_encode(self.pubkey)
 
-    def __call__(self, *args: str, input: str | None = None) -> Run:
+    def __call__(self, *args: str, input: str | None = None) -> Any:
         return self._mas(*args, input=input, env={"MAS_HOME": str(self.home)})
 
 
 @pytest.fixture
-def person(tmp_path: Path, mas: Callable[..., Run]) -> Callable[..., Person]:
+def person(tmp_path: Path, mas: Callable[..., Any]) -> Callable[..., Person]:
     """``alice = person("alice", keys.alice)``: that key imported into alice's own MAS_HOME."""
 
     def make(name: str, secret: SecretKey) -> Person:

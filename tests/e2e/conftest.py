@@ -19,10 +19,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
+import nostr_sdk
 import orjson
 import pytest
 
@@ -93,20 +95,6 @@ def relays(tmp_path: Path, relay_process: Callable[..., Any]) -> Callable[..., l
 # ---- the CLI as a user runs it ------------------------------------------------------------
 
 
-@dataclass
-class Done:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        return [line for line in self.stdout.splitlines() if line.strip()]
-
-    def json_lines(self) -> list[Any]:
-        return [orjson.loads(line) for line in self.lines]
-
-
 @pytest.fixture
 def mas_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
@@ -120,20 +108,31 @@ def mas_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def mas(mas_env: dict[str, str]) -> Callable[..., Done]:
-    """Run the installed ``mas`` console script to completion."""
+def run_mas(mas_result: type[Any]) -> Callable[..., Any]:
+    """``run_mas(env, *args, input=None, timeout=60)``: the installed ``mas`` script with
+    ``env`` as its whole environment, run to completion; a :class:`MasResult`."""
 
-    def run(*args: str, input: str | None = None, timeout: float = 60) -> Done:
+    def run(env: dict[str, str], *args: str, input: str | None = None, timeout: float = 60) -> Any:
         result = subprocess.run(
             [str(BIN / "mas"), *args],
             input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            env=mas_env,
+            env=env,
             timeout=timeout,
         )
-        return Done(result.returncode, result.stdout, result.stderr)
+        return mas_result(result.returncode, result.stdout, result.stderr)
+
+    return run
+
+
+@pytest.fixture
+def mas(mas_env: dict[str, str], run_mas: Callable[..., Any]) -> Callable[..., Any]:
+    """Run the installed ``mas`` console script to completion."""
+
+    def run(*args: str, input: str | None = None, timeout: float = 60) -> Any:
+        return run_mas(mas_env, *args, input=input, timeout=timeout)
 
     return run
 
@@ -200,3 +199,33 @@ def mas_stream(mas_env: dict[str, str]) -> Iterator[Callable[..., Streaming]]:
     yield start
     for streaming in started:
         streaming.kill()
+
+
+# ---- an independent implementation: rust-nostr (nostr_sdk) --------------------------------
+
+
+async def _rust_fetch(url: str, flt: nostr_sdk.Filter) -> list[nostr_sdk.Event]:
+    client = nostr_sdk.Client()
+    await client.add_relay(nostr_sdk.RelayUrl.parse(url))
+    await client.connect()
+    try:
+        return await client.fetch_events(nostr_sdk.ReqTarget.auto([flt]), timedelta(seconds=10))
+    finally:
+        await client.shutdown()
+
+
+async def _rust_send(url: str, event: nostr_sdk.Event) -> Any:
+    client = nostr_sdk.Client()
+    await client.add_relay(nostr_sdk.RelayUrl.parse(url))
+    await client.connect(timedelta(seconds=10))
+    try:
+        return await client.send_event(event)
+    finally:
+        await client.shutdown()
+
+
+@pytest.fixture
+def rust_nostr() -> SimpleNamespace:
+    """nostr_sdk's own client, a fresh connection per call: ``await rust_nostr.fetch(url,
+    filter)`` (its events) and ``await rust_nostr.send(url, event)`` (its send output)."""
+    return SimpleNamespace(fetch=_rust_fetch, send=_rust_send)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,28 +39,8 @@ The van carries food to forty households every Saturday.
 ISO_4217ISH = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
-async def _fetch(url: str, flt: nostr_sdk.Filter) -> list[nostr_sdk.Event]:
-    client = nostr_sdk.Client()
-    await client.add_relay(nostr_sdk.RelayUrl.parse(url))
-    await client.connect()
-    try:
-        return await client.fetch_events(nostr_sdk.ReqTarget.auto([flt]), timedelta(seconds=10))
-    finally:
-        await client.shutdown()
-
-
-async def _send(url: str, event: nostr_sdk.Event) -> Any:
-    client = nostr_sdk.Client()
-    await client.add_relay(nostr_sdk.RelayUrl.parse(url))
-    await client.connect(timedelta(seconds=10))
-    try:
-        return await client.send_event(event)
-    finally:
-        await client.shutdown()
-
-
 def test_a_request_by_mas_is_a_verified_nip99_listing_in_rust_nostr(
-    mas: Any, relays: Any, tmp_path: Path
+    mas: Any, relays: Any, rust_nostr: Any, tmp_path: Path
 ) -> None:
     (relay,) = relays(1)
     assert mas("id", "new", "sam").code == 0
@@ -82,7 +61,7 @@ def test_a_request_by_mas_is_a_verified_nip99_listing_in_rust_nostr(
         .author(coordinate.public_key())
         .identifier(coordinate.identifier())
     )
-    (event,) = asyncio.run(_fetch(relay.url, flt))
+    (event,) = asyncio.run(rust_nostr.fetch(relay.url, flt))
     assert event.verify() and event.verify_id() and event.verify_signature()
     mine = nip19.naddr_decode(naddr)
     assert event.author().to_hex() == mine.pubkey
@@ -105,7 +84,9 @@ def test_a_request_by_mas_is_a_verified_nip99_listing_in_rust_nostr(
     assert "## Story" in event.content() and "van@pay.example" in event.content()
 
 
-def test_a_listing_signed_by_rust_nostr_shows_up_in_mas_feed(mas: Any, relays: Any) -> None:
+def test_a_listing_signed_by_rust_nostr_shows_up_in_mas_feed(
+    mas: Any, relays: Any, rust_nostr: Any
+) -> None:
     (relay,) = relays(1)
     keys = nostr_sdk.Keys.generate()
     tags = [
@@ -123,7 +104,7 @@ def test_a_listing_signed_by_rust_nostr_shows_up_in_mas_feed(mas: Any, relays: A
         .tags([nostr_sdk.Tag.parse(tag) for tag in tags])
         .finalize(keys)
     )
-    sent = asyncio.run(_send(relay.url, listing))
+    sent = asyncio.run(rust_nostr.send(relay.url, listing))
     assert len(sent.success) == 1, sent.failed
 
     assert mas("follow", "mas-cardiff-care").code == 0

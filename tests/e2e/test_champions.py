@@ -11,35 +11,17 @@ files to prove that no public event links the member and a champion.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.aid.markdown import render_template
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.event import Event
 
-BIN = Path(sys.executable).parent
 TWELVE_HOURS = 12 * 3600
-
-
-@dataclass
-class Done:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def lines(self) -> list[str]:
-        return [line for line in self.stdout.splitlines() if line.strip()]
-
-    def json_lines(self) -> list[Any]:
-        return [orjson.loads(line) for line in self.lines]
 
 
 @dataclass
@@ -48,22 +30,14 @@ class Person:
 
     name: str
     env: dict[str, str]
+    run_mas: Callable[..., Any]
     npub: str = ""
     pubkey: str = ""
     calls: list[list[str]] = field(default_factory=list)
 
-    def __call__(self, *args: str, input: str | None = None, ok: bool = True) -> Done:
+    def __call__(self, *args: str, input: str | None = None, ok: bool = True) -> Any:
         self.calls.append(list(args))
-        result = subprocess.run(
-            [str(BIN / "mas"), *args],
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=60,
-        )
-        done = Done(result.returncode, result.stdout, result.stderr)
+        done = self.run_mas(self.env, *args, input=input)
         if ok:
             assert done.code == 0, f"{self.name}: mas {' '.join(args)}\n{done.stderr}"
         return done
@@ -72,11 +46,13 @@ class Person:
         return self("champion", "watch", "--once", "--json", "--no-bell", *extra).json_lines()
 
 
-def _people(tmp_path: Path, base: dict[str, str], urls: list[str]) -> list[Person]:
+def _people(
+    tmp_path: Path, base: dict[str, str], urls: list[str], run_mas: Callable[..., Any]
+) -> list[Person]:
     people = []
     for name in ("member", "champion1", "champion2", "third"):
         env = {**base, "MAS_HOME": str(tmp_path / f"home-{name}")}
-        person = Person(name, env)
+        person = Person(name, env, run_mas)
         identity = person("id", "new", name, "--json").json_lines()[0]
         person.npub, person.pubkey = identity["npub"], identity["pubkey"]
         person("relays", "add", *urls)
@@ -98,9 +74,11 @@ def _request_file(tmp_path: Path) -> Path:
     return path
 
 
-def run_story(tmp_path: Path, base: dict[str, str], relays: Any) -> dict[str, Any]:
+def run_story(
+    tmp_path: Path, base: dict[str, str], relays: Any, run_mas: Callable[..., Any]
+) -> dict[str, Any]:
     r1, r2 = relays(2)
-    member, c1, c2, third = _people(tmp_path, base, [r1.url, r2.url])
+    member, c1, c2, third = _people(tmp_path, base, [r1.url, r2.url], run_mas)
     request_file = _request_file(tmp_path)
 
     # The member names two champions; the hand-over is private.
@@ -164,8 +142,10 @@ def run_story(tmp_path: Path, base: dict[str, str], relays: Any) -> dict[str, An
     return {"relays": [r1, r2], "member": member, "champions": [c1, c2], "third": third}
 
 
-def test_champion_story_end_to_end(tmp_path: Path, mas_env: dict[str, str], relays: Any) -> None:
-    run_story(tmp_path, mas_env, relays)
+def test_champion_story_end_to_end(
+    tmp_path: Path, mas_env: dict[str, str], relays: Any, run_mas: Callable[..., Any]
+) -> None:
+    run_story(tmp_path, mas_env, relays, run_mas)
 
 
 def _stored_events(db: Path) -> list[Event]:
@@ -174,9 +154,9 @@ def _stored_events(db: Path) -> list[Event]:
 
 
 def test_no_public_event_links_member_and_champion(
-    tmp_path: Path, mas_env: dict[str, str], relays: Any
+    tmp_path: Path, mas_env: dict[str, str], relays: Any, run_mas: Callable[..., Any]
 ) -> None:
-    story = run_story(tmp_path, mas_env, relays)
+    story = run_story(tmp_path, mas_env, relays, run_mas)
     member = story["member"].pubkey
     champion_keys = {c.pubkey for c in story["champions"]}
     champion_npubs = {c.npub for c in story["champions"]}

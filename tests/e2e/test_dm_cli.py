@@ -7,8 +7,7 @@ use; Alice's message still reaches him there. A message from rust-nostr shows up
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +19,25 @@ from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
 
-BIN = Path(sys.executable).parent
-
 
 class Person:
-    def __init__(self, name: str, tmp_path: Path, base: dict[str, str], relays: list[str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        tmp_path: Path,
+        base: dict[str, str],
+        relays: list[str],
+        run_mas: Callable[..., Any],
+    ) -> None:
         self.env = {**base, "MAS_HOME": str(tmp_path / f"home-{name}")}
+        self.run_mas = run_mas
         identity = orjson.loads(self("id", "new", name, "--json").stdout)
         self.npub, self.pubkey = identity["npub"], identity["pubkey"]
         self("relays", "add", *relays)
 
-    def __call__(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(BIN / "mas"), *args],
-            input=input,
-            stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=60,
-        )
-        assert result.returncode == 0, f"mas {' '.join(args)}: {result.stderr}"
+    def __call__(self, *args: str, input: str | None = None) -> Any:
+        result = self.run_mas(self.env, *args, input=input)
+        assert result.code == 0, f"mas {' '.join(args)}: {result.stderr}"
         return result
 
     def inbox(self, *extra: str) -> list[dict[str, Any]]:
@@ -48,10 +45,12 @@ class Person:
         return [orjson.loads(line) for line in out.splitlines() if line.strip()]
 
 
-def test_send_read_and_the_dm_relay_list(tmp_path: Path, mas_env: dict[str, str], relays: Any):
+def test_send_read_and_the_dm_relay_list(
+    tmp_path: Path, mas_env: dict[str, str], relays: Any, run_mas: Callable[..., Any]
+):
     shared, bobs_own = relays(2)
-    alice = Person("alice", tmp_path, mas_env, [shared.url])
-    bob = Person("bob", tmp_path, mas_env, [shared.url, bobs_own.url])
+    alice = Person("alice", tmp_path, mas_env, [shared.url], run_mas)
+    bob = Person("bob", tmp_path, mas_env, [shared.url, bobs_own.url], run_mas)
     listed = bob("dm", "relays", bobs_own.url, "--json", "-r", shared.url)
     assert orjson.loads(listed.stdout) == {"relays": [bobs_own.url]}
     assert orjson.loads(alice("dm", "relays", "--json").stdout) == {"relays": []}
@@ -78,10 +77,10 @@ def test_send_read_and_the_dm_relay_list(tmp_path: Path, mas_env: dict[str, str]
 
 
 async def test_dm_cli_interoperates_with_rust_nostr(
-    tmp_path: Path, mas_env: dict[str, str], relays: Any
+    tmp_path: Path, mas_env: dict[str, str], relays: Any, run_mas: Callable[..., Any]
 ) -> None:
     (relay,) = relays(1)
-    alice = Person("alice", tmp_path, mas_env, [relay.url])
+    alice = Person("alice", tmp_path, mas_env, [relay.url], run_mas)
     rust = nostr_sdk.Keys.generate()
     made = nostr_sdk.nip17_make_private_msg(
         rust, nostr_sdk.PublicKey.parse(alice.pubkey), "from rust-nostr"

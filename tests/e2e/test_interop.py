@@ -7,7 +7,6 @@ it; events nostr_sdk signs and publishes are read, verified and re-published by 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import nostr_sdk
@@ -16,27 +15,9 @@ import orjson
 from shieldmutual.shared.event import Event
 
 
-async def _fetch(url: str, flt: nostr_sdk.Filter) -> list[nostr_sdk.Event]:
-    client = nostr_sdk.Client()
-    await client.add_relay(nostr_sdk.RelayUrl.parse(url))
-    await client.connect()
-    try:
-        return await client.fetch_events(nostr_sdk.ReqTarget.auto([flt]), timedelta(seconds=10))
-    finally:
-        await client.shutdown()
-
-
-async def _send(url: str, event: nostr_sdk.Event) -> Any:
-    client = nostr_sdk.Client()
-    await client.add_relay(nostr_sdk.RelayUrl.parse(url))
-    await client.connect(timedelta(seconds=10))
-    try:
-        return await client.send_event(event)
-    finally:
-        await client.shutdown()
-
-
-def test_nostr_sdk_reads_and_verifies_what_mas_publishes(mas: Any, relays: Any) -> None:
+def test_nostr_sdk_reads_and_verifies_what_mas_publishes(
+    mas: Any, relays: Any, rust_nostr: Any
+) -> None:
     (relay,) = relays(1)
     assert mas("id", "new", "alice").code == 0
     content = 'aid: "rent" \\ café 🙏\nline two\ttab'
@@ -47,7 +28,7 @@ def test_nostr_sdk_reads_and_verifies_what_mas_publishes(mas: Any, relays: Any) 
     assert published.code == 0, published.stderr
     event_id = published.json_lines()[0]["id"]
 
-    theirs = asyncio.run(_fetch(relay.url, nostr_sdk.Filter().hashtag("mas-interop")))
+    theirs = asyncio.run(rust_nostr.fetch(relay.url, nostr_sdk.Filter().hashtag("mas-interop")))
     assert len(theirs) == 1
     event = theirs[0]
     assert event.verify() and event.verify_id() and event.verify_signature()
@@ -57,7 +38,9 @@ def test_nostr_sdk_reads_and_verifies_what_mas_publishes(mas: Any, relays: Any) 
     assert tags == [["t", "mas-interop"], ["summary", "one", "two"]]
 
 
-def test_mas_reads_verifies_and_republishes_what_nostr_sdk_signs(mas: Any, relays: Any) -> None:
+def test_mas_reads_verifies_and_republishes_what_nostr_sdk_signs(
+    mas: Any, relays: Any, rust_nostr: Any
+) -> None:
     source, target = relays(2)
     keys = nostr_sdk.Keys.generate()
     theirs = (
@@ -65,7 +48,7 @@ def test_mas_reads_verifies_and_republishes_what_nostr_sdk_signs(mas: Any, relay
         .tags([nostr_sdk.Tag.hashtag("mas-interop")])
         .finalize(keys)
     )
-    output = asyncio.run(_send(source.url, theirs))
+    output = asyncio.run(rust_nostr.send(source.url, theirs))
     assert len(output.success) == 1, output.failed
 
     read = mas("req", "-r", source.url, "-t", "mas-interop")
@@ -81,5 +64,5 @@ def test_mas_reads_verifies_and_republishes_what_nostr_sdk_signs(mas: Any, relay
     republished = mas("event", "-r", target.url, "--json", input=theirs.as_json())
     assert republished.code == 0, republished.stderr
     assert republished.json_lines()[0]["id"] == ours.id  # passed on unchanged
-    copy = asyncio.run(_fetch(target.url, nostr_sdk.Filter().id(theirs.id())))
+    copy = asyncio.run(rust_nostr.fetch(target.url, nostr_sdk.Filter().id(theirs.id())))
     assert [e.id().to_hex() for e in copy] == [ours.id]
