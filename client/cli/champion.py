@@ -22,7 +22,6 @@ from rich.table import Table
 
 from shieldmutual.client.champions import (
     ChampionError,
-    Connect,
     MyChampions,
     Sent,
     dm_relays,
@@ -39,7 +38,6 @@ from shieldmutual.client.vault import Vault
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.champion import check_interval, format_duration, watch
 from shieldmutual.shared.aid.markdown import parse_template
-from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer(
     help="Champions: people who ask for help on your behalf if you go silent.",
@@ -51,11 +49,6 @@ EveryOption = Annotated[
     str | None,
     typer.Option("--every", metavar="DURATION", help="Check-in interval, e.g. 12h or 1d."),
 ]
-
-
-def _sender(state: common.State, relays: list[str]) -> Connect:
-    """Fresh connections per message, answering AUTH with a throwaway key, never yours."""
-    return lambda: state.pool(relays, auth=SecretKey.generate())
 
 
 def _interval(every: str | None) -> int | None:
@@ -127,7 +120,7 @@ def add_cmd(
         others = [c for c in mine.champions if c != champion] if changed else []
 
         async def go() -> list[Sent]:
-            connect = _sender(state, relays)
+            connect = state.anonymous_pools(relays)
             async with connect() as lookup:
                 found = await dm_relays(lookup, champion)
             mine.champions[champion] = {"added_at": now, "relays": found}
@@ -214,7 +207,7 @@ def remove_cmd(
         removed = mine.champions.pop(champion)
 
         async def go() -> list[Sent]:
-            connect = _sender(state, relays)
+            connect = state.anonymous_pools(relays)
             async with connect() as pool:
                 report = await pool.publish(revocation)
             if not report.ok():
@@ -251,7 +244,7 @@ def checkin_cmd(
             mine.interval = interval or mine.interval
 
             async def go(mine: MyChampions = mine) -> list[Sent]:
-                connect = _sender(state, relays)
+                connect = state.anonymous_pools(relays)
                 return await send_checkins(connect, secret, mine, int(time.time()))
 
             failed = _report(state, common.run(go()), json_)

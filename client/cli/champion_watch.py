@@ -231,7 +231,7 @@ def activate_cmd(
         )
 
     async def go() -> list[PublishReport]:
-        async with state.pool(targets, auth=SecretKey.generate()) as pool:
+        async with state.anonymous_pools(targets)() as pool:
             return [await pool.publish(event) for event in act.events]
 
     reports = common.run(go())

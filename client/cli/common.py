@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import sys
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated, Any, TypeVar
@@ -127,6 +127,12 @@ class State:
         t = self.config.timeouts
         options = PoolOptions(connect_timeout=t.connect, ok_timeout=t.ok, eose_timeout=t.eose)
         return Pool(self.relays(override), options=options, auth=auth)
+
+    def anonymous_pools(self, relays: list[str]) -> Callable[[], Pool]:
+        """A maker of fresh connections that answer AUTH with a throwaway key, never yours:
+        a relay that saw your AUTH (or your other traffic) next to a gift wrap would learn
+        who sent it. One pool per message (DMs, private pledges, champion messages)."""
+        return lambda: self.pool(relays, auth=SecretKey.generate())
 
     # -- identities --
 

@@ -27,12 +27,11 @@ from shieldmutual.client.cli import common, render
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.client.pool import PublishReport
 from shieldmutual.shared import kinds, nip17, nip19
 from shieldmutual.shared.aid.champion import CHECKIN, PACKAGE, RELEASE
 from shieldmutual.shared.aid.common import labels, normalize_text
 from shieldmutual.shared.errors import InvalidError
-from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer(
     help="Private messages (NIP-17): send, read, and where to receive them.", no_args_is_help=True
@@ -72,8 +71,7 @@ def send_cmd(
     rumor = nip17.dm_rumor(secret.public_hex, [recipient], text, subject=subject)
     wraps = nip17.wrap_dm(secret, rumor)
 
-    def connect() -> Pool:  # a fresh connection per wrap, never authenticated as you
-        return state.pool(relays, auth=SecretKey.generate())
+    connect = state.anonymous_pools(relays)  # a fresh connection per wrap
 
     async def go() -> list[tuple[str, PublishReport]]:
         async with connect() as lookup:

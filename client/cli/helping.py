@@ -115,13 +115,6 @@ async def load_as_recipient(
 # ---- publishing and output --------------------------------------------------------------
 
 
-def fresh_pool(state: common.State, relays: list[str]) -> Pool:
-    """Connections of their own for one gift wrap, answering AUTH with a throwaway key:
-    a relay that saw the helper's AUTH (or their other traffic) next to the wrap would
-    learn who pledged (the same rule as `mas dm` and the champion messages)."""
-    return state.pool(relays, auth=SecretKey.generate())
-
-
 def _ref(found: aid.RequestRecord) -> RequestRef:
     return RequestRef.of(found.event, found.relays[0] if found.relays else "")
 
@@ -179,7 +172,7 @@ def pledge(
                 rumor = nip59.make_rumor(secret.public_hex, *template)
                 wrap = nip59.wrap(secret, recipient, rumor)
                 inbox = await champions.dm_relays(pool, recipient)  # their NIP-17 DM relays
-                report = await champions.deliver(lambda: fresh_pool(state, relays), wrap, inbox)
+                report = await champions.deliver(state.anonymous_pools(relays), wrap, inbox)
                 return report, "private pledge gift-wrapped to " + nip19.npub_encode(recipient)
             report = await aid.publish(pool, secret, template)
             return report, common.nevent(report.event, relays)
