@@ -43,30 +43,29 @@ def parse_tag(text: str) -> list[str]:
 
 def pubkey_hex(text: str) -> str:
     """A public key from hex, npub or nprofile."""
-    value = text.strip()
-    lowered = value.lower()
-    if lowered.startswith(("npub1", "nprofile1", "nostr:")):
-        kind, decoded = nip19.decode(value)
-        if kind == "npub" and isinstance(decoded, str):
-            return decoded
-        if isinstance(decoded, nip19.Profile):
-            return decoded.pubkey
-        raise EncodingError(f"expected a public key, got {kind}")
-    return _hex64(value, "public key")
+    return _hex_or_nip19(text, "a public key", ("npub1", "nprofile1"), nip19.Profile, "pubkey")
 
 
 def event_id_hex(text: str) -> str:
     """An event id from hex, note or nevent."""
+    return _hex_or_nip19(text, "an event id", ("note1", "nevent1"), nip19.EventPointer, "id")
+
+
+def _hex_or_nip19(
+    text: str, expected: str, prefixes: tuple[str, str], pointer: type, attr: str
+) -> str:
+    """Hex, or NIP-19 (``nostr:`` too): the bare form (first of ``prefixes``) or a ``pointer``'s
+    ``attr``. ``expected`` is what errors call it, with its article ("a public key")."""
     value = text.strip()
     lowered = value.lower()
-    if lowered.startswith(("note1", "nevent1", "nostr:")):
+    if lowered.startswith((*prefixes, "nostr:")):
         kind, decoded = nip19.decode(value)
-        if kind == "note" and isinstance(decoded, str):
+        if kind == prefixes[0][:-1] and isinstance(decoded, str):
             return decoded
-        if isinstance(decoded, nip19.EventPointer):
-            return decoded.id
-        raise EncodingError(f"expected an event id, got {kind}")
-    return _hex64(value, "event id")
+        if isinstance(decoded, pointer):
+            return str(getattr(decoded, attr))
+        raise EncodingError(f"expected {expected}, got {kind}")
+    return _hex64(value, expected.split(" ", 1)[1])
 
 
 def _hex64(value: str, what: str) -> str:
