@@ -101,8 +101,7 @@ def add_cmd(
     if markdown is not None:
         parse_template(markdown)  # a broken file is refused before anything is sent
     interval = _interval(every)
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
     if champion == secret.public_hex:
         raise ChampionError("you cannot be your own champion")
     now = int(time.time())
@@ -196,8 +195,7 @@ def remove_cmd(
     """Remove a champion: revoke the emergency key they hold and hand a new one to the rest."""
     state = common.state(ctx)
     champion = pubkey_hex(npub)
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
     now = int(time.time())
     with Vault.of(state.paths, secret).edit() as data:
         mine = MyChampions.from_vault(data)
@@ -235,8 +233,7 @@ def checkin_cmd(
     """Tell every champion you are OK. With --every, keep doing it; without, once (cron)."""
     state = common.state(ctx)
     interval = _interval(every)
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
     vault = Vault.of(state.paths, secret)
     while True:
         with vault.edit() as data:

@@ -125,8 +125,7 @@ def watch_cmd(
     """Watch the members you champion: last check-in, when overdue, and an alarm."""
     state = common.state(ctx)
     fixed = parse_time(now) if now else None
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
 
     def clock() -> int:
         return fixed if fixed is not None else int(time.time())
@@ -202,8 +201,7 @@ def activate_cmd(
     """Publish a member's emergency request on their behalf, signed by their emergency key."""
     state = common.state(ctx)
     member_hex = pubkey_hex(member)
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
     members = members_from_vault(Vault.of(state.paths, secret).load())
     if member_hex not in members:
         members = common.run(sync(state, secret, relays))

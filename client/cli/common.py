@@ -123,6 +123,14 @@ class State:
             raise RelayError("no relays: add one with `mas relays add URL` or pass -r URL")
         return relays
 
+    def relays_and_signer(
+        self, override: list[str] | None, as_: str | None = None
+    ) -> tuple[list[str], SecretKey]:
+        """What a command that signs and publishes needs: the relays (``-r`` or the
+        configured ones; checked first, so a missing relay fails before any passphrase
+        prompt) and the unlocked key (``--as``)."""
+        return self.relays(override), self.signer(as_)
+
     def pool(self, override: list[str] | None, auth: SecretKey | None = None) -> Pool:
         t = self.config.timeouts
         options = PoolOptions(connect_timeout=t.connect, ok_timeout=t.ok, eose_timeout=t.eose)

@@ -66,8 +66,7 @@ def send_cmd(
     text = normalize_text(message if message is not None else sys.stdin.read())
     if not text:
         raise InvalidError("the message is empty")
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
     rumor = nip17.dm_rumor(secret.public_hex, [recipient], text, subject=subject)
     wraps = nip17.wrap_dm(secret, rumor)
 
@@ -116,8 +115,7 @@ def read_cmd(
     """Your private messages, oldest first (authenticates to relays as you)."""
     state = common.state(ctx)
     only = pubkey_hex(from_) if from_ else None
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> list[nip17.DirectMessage]:
         async with state.pool(relays, auth=secret) as pool:
@@ -171,8 +169,7 @@ def relays_cmd(
 ) -> None:
     """Publish where you want DMs delivered (kind 10050), or show the current list."""
     state = common.state(ctx)
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
     if urls:
         event = nip17.dm_relay_list(secret, normalize_relays(urls))
 

@@ -155,8 +155,7 @@ def pledge(
     if value is None and action is None:
         raise InvalidError("pledge an amount (--amount 50 --currency GBP), an --action, or both")
     note = normalize_text(message or "")
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> tuple[PublishReport, str]:
         async with state.pool(relays) as pool:
@@ -218,8 +217,7 @@ def confirm(
     if helper_key is None and helper_consents:
         raise InvalidError("--helper-consents needs --helper NPUB")
     note = normalize_text(message or "")
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
@@ -260,8 +258,7 @@ def update(
     news = normalize_text(text)
     if not news:
         raise InvalidError("the update is empty")
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
@@ -308,8 +305,7 @@ def report_cmd(
         )
     if not body:
         raise InvalidError("the report is empty")
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> tuple[PublishReport, Report]:
         async with state.pool(relays) as pool:

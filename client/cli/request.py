@@ -326,8 +326,7 @@ def relay_request(
     """
     state = common.state(ctx)
     targets = tuple(dict.fromkeys(parse_slug(t) for t in to))
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:

@@ -145,8 +145,7 @@ def create(
             state.emit_line(mas_tag(slug))
         state.note(f"nothing published; follow it with `mas follow {mas_tag(slug)}`")
         return
-    relays = state.relays(relay)
-    secret = state.signer(as_)
+    relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> tuple[Any, str]:
         async with state.pool(relays) as pool:
