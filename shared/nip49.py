@@ -25,6 +25,10 @@ KEY_INSECURE, KEY_SECURE, KEY_UNKNOWN = 0x00, 0x01, 0x02
 # 2**22 rounds need 4 GiB; the NIP's table stops there. A larger log_n in a pasted
 # ncryptsec would only exhaust memory, so it is refused before scrypt runs.
 MAX_LOG_N = 22
+# scrypt needs 128 * r * 2**log_n bytes: 1 GiB and a few seconds at 20, which a laptop or
+# a phone still manages; 21 and 22 (2 and 4 GiB, 16 s) can stall or kill a small machine
+# before the user was even asked anything, so untrusted input above 20 needs consent.
+SAFE_LOG_N = 20
 _LENGTH = 91  # version, log_n, salt 16, nonce 24, key security, ciphertext 32 + tag 16
 _MASK = 0xFFFFFFFF
 
@@ -102,14 +106,33 @@ def encrypt(secret: bytes, password: str, log_n: int = 16, key_security: int = K
     return nip19.bech32_encode(PREFIX, bytes([VERSION, log_n]) + salt + nonce + ad + sealed)
 
 
-def decrypt(ncryptsec: str, password: str) -> bytes:
-    """The 32-byte secret key; CryptoError when the passphrase does not open it."""
+def _payload(ncryptsec: str) -> bytes:
     hrp, data = nip19.bech32_decode(ncryptsec.strip())
     if hrp != PREFIX:
         raise EncodingError(f"expected {PREFIX}, got {hrp}")
     if len(data) != _LENGTH:
         raise EncodingError(f"{PREFIX} data must be {_LENGTH} bytes, got {len(data)}")
+    return data
+
+
+def log_n_of(ncryptsec: str) -> int:
+    """The scrypt cost an ncryptsec asks for, read without any scrypt work."""
+    return _payload(ncryptsec)[1]
+
+
+def decrypt(ncryptsec: str, password: str, max_log_n: int = SAFE_LOG_N) -> bytes:
+    """The 32-byte secret key; CryptoError when the passphrase does not open it.
+
+    A cost above ``max_log_n`` is refused (EncodingError) before scrypt runs; callers
+    raise ``max_log_n`` only when the user allowed it or the ncryptsec is our own.
+    """
+    data = _payload(ncryptsec)
     version, log_n = data[0], data[1]
+    if max_log_n < log_n <= MAX_LOG_N:
+        raise EncodingError(
+            f"ncryptsec log_n {log_n} is above {max_log_n} ({(1 << log_n) // 1024} MiB of"
+            f" memory for scrypt); if you trust it, retry with --allow-log-n {log_n}"
+        )
     if version != VERSION:
         raise CryptoError(f"unknown ncryptsec version {version}")
     if not 1 <= log_n <= MAX_LOG_N:

@@ -149,3 +149,29 @@ def test_interop_with_nostr_sdk_both_ways():
     ).to_bech32()
     assert nip49.decrypt(theirs, "p\u00e4ssword") == key.secret
     assert nip19.bech32_decode(theirs)[1][42] == nip49.KEY_SECURE
+
+
+# --- the log_n policy: an untrusted ncryptsec must not cost gigabytes before any question ----
+
+
+def _with_log_n(text: str, log_n: int) -> str:
+    """The same ncryptsec claiming another scrypt cost (what an attacker can paste)."""
+    _, data = nip19.bech32_decode(text)
+    return nip19.bech32_encode(nip49.PREFIX, data[:1] + bytes([log_n]) + data[2:])
+
+
+def test_log_n_above_the_safe_limit_is_refused_before_scrypt(monkeypatch: pytest.MonkeyPatch):
+    heavy = _with_log_n(nip49.encrypt(SECRET, "pw", log_n=4), 22)
+    assert nip49.log_n_of(heavy) == 22
+    # Any scrypt work at all would be the bug (log_n 22 took 16 s and 4 GiB before).
+    monkeypatch.setattr(nip49, "Scrypt", None)
+    with pytest.raises(EncodingError, match=r"log_n 22 is above 20 .*--allow-log-n 22"):
+        nip49.decrypt(heavy, "pw")
+
+
+def test_a_higher_log_n_opens_only_when_allowed():
+    sealed = nip49.encrypt(SECRET, "pw", log_n=4)
+    with pytest.raises(EncodingError, match="log_n 4 is above 3"):
+        nip49.decrypt(sealed, "pw", max_log_n=3)
+    assert nip49.decrypt(sealed, "pw", max_log_n=4) == SECRET
+    assert nip49.SAFE_LOG_N == 20 and nip49.decrypt(sealed, "pw") == SECRET
