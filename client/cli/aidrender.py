@@ -1,9 +1,8 @@
 """Rich rendering of requests, feeds and societies for people (cli/render.py is the core's).
 
 Every function returns a renderable or takes the console to print on; nothing is
-global. Text from events is printed with markup off (a title like ``[red]`` stays
-literal); story and details go through Rich's Markdown, which cannot run anything
-(the request parser has already refused control characters, so no terminal escapes).
+global. Text from events goes only through render.py's door (``untrusted``, a Text with
+escapes made visible, never markup) or ``untrusted_markdown`` for story and details.
 """
 
 from __future__ import annotations
@@ -15,12 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client.aid import RequestRecord, SocietyRecord, Thread
+from shieldmutual.client.cli.render import untrusted, untrusted_markdown
 from shieldmutual.client.state import Follow
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.common import format_amount
@@ -56,7 +55,7 @@ def status_text(status: Status) -> Text:
 
 
 def _heading(text: str) -> Text:
-    return Text(f"\n{text}", style="bold underline")
+    return untrusted(f"\n{text}", "bold underline", multiline=True)
 
 
 def request_preview(request: AidRequest, author: str | None = None) -> RenderableType:
@@ -76,17 +75,18 @@ def request_preview(request: AidRequest, author: str | None = None) -> Renderabl
     ]
     for name, value in rows:
         if value:
-            facts.add_row(name, value if isinstance(value, Text) else Text(value))
+            facts.add_row(name, value if isinstance(value, Text) else untrusted(value))
     parts: list[RenderableType] = [
-        Text(request.title, style="bold"),
-        Text(request.summary, style="italic"),
+        untrusted(request.title, "bold"),
+        untrusted(request.summary, "italic"),
         facts,
         _heading("Story"),
-        Markdown(request.story),
+        untrusted_markdown(request.story),
     ]
     if request.details:
-        parts += [_heading("Details"), Markdown(request.details)]
-    parts += [_heading("How to help"), Markdown(how_to_help(request.payments, request.actions))]
+        parts += [_heading("Details"), untrusted_markdown(request.details)]
+    how = how_to_help(request.payments, request.actions)
+    parts += [_heading("How to help"), untrusted_markdown(how)]
     return Group(*parts)
 
 
@@ -120,8 +120,9 @@ def request_view(found: RequestRecord, thread: Thread, naddr: str) -> Renderable
     progress = Table.grid(padding=(0, 2))
     progress.add_column(style="bold")
     progress.add_column()
-    progress.add_row("pledged", f"{money(p.pledged)} in {p.pledges} public pledges")
-    progress.add_row("received", f"{money(p.received)} in {p.confirmations} confirmations")
+    progress.add_row("pledged", untrusted(f"{money(p.pledged)} in {p.pledges} public pledges"))
+    received = f"{money(p.received)} in {p.confirmations} confirmations"
+    progress.add_row("received", untrusted(received))
     parts += [_heading("Progress"), progress]
     if thread.pledges:
         table = Table(show_edge=False, pad_edge=False, title="pledges", title_justify="left")
@@ -133,20 +134,21 @@ def request_view(found: RequestRecord, thread: Thread, naddr: str) -> Renderable
             table.add_row(
                 day(o.created_at if o else None),
                 short_npub(o.pubkey) if o else "",
-                amount,
-                pledge.action or "",
-                pledge.note,
+                untrusted(amount),
+                untrusted(pledge.action or ""),
+                untrusted(pledge.note),
             )
         parts.append(table)
     for update in thread.updates:
         when = day(update.origin.created_at if update.origin else None)
-        parts.append(Text(f"update {when}: {update.text}"))
+        parts.append(untrusted(f"update {when}: {update.text}", multiline=True))
     for report in thread.reports:
-        parts += [_heading(f"Report: {report.title}"), Markdown(report.body)]
+        title = untrusted(f"\nReport: {report.title}", "bold underline", multiline=True)
+        parts += [title, untrusted_markdown(report.body)]
     for syndication in thread.syndications:
         by = short_npub(syndication.origin.pubkey) if syndication.origin else "someone"
         into = " ".join(f"mas-{s}" for s in syndication.targets)
-        parts.append(Text(f"relayed into {into} by {by}", style="dim"))
+        parts.append(untrusted(f"relayed into {into} by {by}", "dim"))
     parts.append(Text(f"\n{naddr}", style="dim"))
     return Panel(Group(*parts), expand=False)
 
@@ -167,10 +169,10 @@ def requests_table(items: Sequence[FeedItem], naddrs: Mapping[str, str]) -> Tabl
         table.add_row(
             day(r.published_at),
             status_text(r.status),
-            Text(r.title),
-            asking(r),
-            Text(r.location),
-            " ".join(f"mas-{s}" for s in sorted(societies)),
+            untrusted(r.title),
+            untrusted(asking(r)),
+            untrusted(r.location),
+            untrusted(" ".join(f"mas-{s}" for s in sorted(societies))),
             naddrs.get(str(item.address), ""),
         )
     return table
@@ -181,10 +183,10 @@ def feed_line(item: FeedItem, naddr: str, new: bool) -> Text:
     r = item.request
     via = "".join(f" (via mas-{', mas-'.join(v.into)})" for v in item.via[-1:])
     mark = "new " if new else ("edit" if item.version > 1 else "    ")
-    text = Text(f"{mark} {r.status.value:<6} {r.title}")
+    text = untrusted(f"{mark} {r.status.value:<6} {r.title}")
     if r.amount is not None:
-        text.append(f" — {asking(r)}")
-    text.append(f" — {r.location}{via} {naddr}")
+        text.append(untrusted(f" — {asking(r)}"))
+    text.append(untrusted(f" — {r.location}{via} {naddr}"))
     return text
 
 
@@ -196,11 +198,11 @@ def societies_table(rows: Iterable[Mapping[str, Any]]) -> Table:
     for row in rows:
         table.add_row(
             "*" if row.get("following") else "",
-            row["tag"],
-            Text(row["name"] or ""),
-            row["language"] or "",
+            untrusted(row["tag"]),
+            untrusted(row["name"] or ""),
+            untrusted(row["language"] or ""),
             str(row.get("requests", "")),
-            " ".join(row["members"]),
+            untrusted(" ".join(row["members"])),
             short_npub(row["author"]) if row["author"] else Text("no definition", style="dim"),
         )
     return table
@@ -211,19 +213,19 @@ def society_view(record: SocietyRecord, naddr: str) -> RenderableType:
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")
-    facts.add_row("tag", s.tag)
+    facts.add_row("tag", untrusted(s.tag))
     if s.language:
-        facts.add_row("language", s.language)
+        facts.add_row("language", untrusted(s.language))
     for relay in s.relays:
-        facts.add_row("relay", relay)
+        facts.add_row("relay", untrusted(relay))
     for member in s.members:
-        facts.add_row("member", f"mas-{member.identifier} ({short_npub(member.pubkey)})")
+        facts.add_row("member", untrusted(f"mas-{member.identifier} ({short_npub(member.pubkey)})"))
     facts.add_row("described by", nip19.npub_encode(record.event.pubkey))
     facts.add_row("updated", day(record.event.created_at))
     facts.add_row("naddr", naddr)
-    body: list[RenderableType] = [Text(s.name, style="bold")]
+    body: list[RenderableType] = [untrusted(s.name, "bold")]
     if s.description:
-        body.append(Text(s.description))
+        body.append(untrusted(s.description, multiline=True))
     return Panel(Group(*body, facts), expand=False)
 
 
@@ -233,5 +235,6 @@ def follows_table(follows: Iterable[Follow]) -> Table:
         table.add_column(column, overflow="fold")
     for follow in follows:
         since = datetime.fromtimestamp(follow.since, UTC).strftime("%Y-%m-%d")
-        table.add_row(f"mas-{follow.slug}", since, " ".join(f"mas-{m}" for m in follow.members))
+        members = " ".join(f"mas-{m}" for m in follow.members)
+        table.add_row(untrusted(f"mas-{follow.slug}"), since, untrusted(members))
     return table

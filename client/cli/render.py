@@ -1,4 +1,12 @@
-"""Rich rendering for people. Functions take the console to print on; nothing is global."""
+"""Rich rendering for people. Functions take the console to print on; nothing is global.
+
+:func:`untrusted` (and :func:`untrusted_markdown` for stories and reports) is the one
+door for text from outside (events, relay messages, NIP-11 documents, URLs): it shows
+terminal escapes and bidi controls as visible escapes (shared/untrusted.py) and returns a
+``Text``, which Rich never parses for markup. A plain ``str`` handed to a Table cell or
+``print`` would be parsed (``[link=...]``, ``[on red]``), so external text never goes
+anywhere as a ``str``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,14 @@ import time
 from collections.abc import Iterable, Sequence
 
 from rich.console import Console, Group
+from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client.keystore import Identity
 from shieldmutual.client.pool import PublishReport, RelayState, Status, Subscription
 from shieldmutual.client.relayinfo import RelayCheck
+from shieldmutual.shared.untrusted import visible
 
 STATUS_STYLE = {
     Status.ACCEPTED: "green",
@@ -28,6 +38,17 @@ STATE_STYLE = {
     RelayState.UNREACHABLE: "red",
     RelayState.CLOSED: "red",
 }
+
+
+def untrusted(text: object, style: str = "", *, multiline: bool = False) -> Text:
+    """External text as a Text: escapes visible, markup inert; ``multiline`` keeps ``\n``."""
+    return Text(visible(str(text), multiline=multiline), style=style)
+
+
+def untrusted_markdown(text: str) -> Markdown:
+    """A stranger's Markdown (a story, a report) with escapes visible. Links are shown as
+    ``text (url)``, not as terminal hyperlinks whose text could name another address."""
+    return Markdown(visible(text, multiline=True), hyperlinks=False)
 
 
 def _ms(seconds: float) -> str:
@@ -49,7 +70,8 @@ def publish_table(report: PublishReport, min_acks: int) -> Group:
     table.add_column("time", justify="right")
     for r in report.results:
         style = STATUS_STYLE[r.status]
-        table.add_row(r.relay, Text(str(r.status), style=style), r.message, _ms(r.elapsed))
+        status = Text(str(r.status), style=style)
+        table.add_row(untrusted(r.relay), status, untrusted(r.message), _ms(r.elapsed))
     return Group(heading, table)
 
 
@@ -62,9 +84,9 @@ def publish_line(report: PublishReport, min_acks: int) -> Text:
     )
     for r in report.results:
         if not r.ok:
-            text.append(f"  {r.relay}: {r.status}", style=STATUS_STYLE[r.status])
+            text.append(f"  {visible(r.relay)}: {r.status}", style=STATUS_STYLE[r.status])
             if r.message:
-                text.append(f" ({r.message})")
+                text.append(f" ({visible(r.message)})")
     return text
 
 
@@ -79,7 +101,7 @@ def identity_table(identities: Sequence[Identity], default: str | None) -> Table
         created = time.strftime("%Y-%m-%d", time.localtime(ident.created_at))
         table.add_row(
             "*" if ident.name == default else "",
-            ident.name,
+            untrusted(ident.name),
             ident.npub,
             created,
             "throwaway" if ident.throwaway else "",
@@ -91,7 +113,7 @@ def relay_list_table(relays: Iterable[str]) -> Table:
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("relay")
     for url in relays:
-        table.add_row(url)
+        table.add_row(untrusted(url))
     return table
 
 
@@ -105,19 +127,19 @@ def relay_check_table(checks: Sequence[RelayCheck]) -> Table:
     table.add_column("connect", justify="right")
     table.add_column("rtt", justify="right")
     for c in checks:
-        status = Text("ok", style="green") if c.ok else Text(c.error or "failed", style="red")
+        status = Text("ok", style="green") if c.ok else untrusted(c.error or "failed", "red")
         software = " ".join(
             str(c.info[k]) for k in ("software", "version") if isinstance(c.info.get(k), str)
         )
         if c.info:
-            name: str | Text = str(c.info.get("name", ""))
+            name = untrusted(c.info.get("name", ""))
         else:  # a NIP-11 problem is only news when the relay itself answered
-            name = Text(c.info_error if c.ok else "", style="dim")
+            name = untrusted(c.info_error if c.ok else "", "dim")
         table.add_row(
-            c.relay,
+            untrusted(c.relay),
             status,
             name,
-            software,
+            untrusted(software),
             ", ".join(map(str, c.nips)),
             "" if c.connect_ms is None else f"{c.connect_ms:.0f} ms",
             "" if c.rtt_ms is None else f"{c.rtt_ms:.0f} ms",
@@ -138,9 +160,10 @@ def subscription_summary(sub: Subscription) -> Text:
     for stats in sub.stats.values():
         done = stats.status == RelayState.CLOSED and stats.eose_after is not None
         if stats.status not in (RelayState.EOSE, RelayState.WAITING) and not done:
-            text.append(f"; {stats.relay}: {stats.status}", style=STATE_STYLE[stats.status])
+            relay = visible(stats.relay)
+            text.append(f"; {relay}: {stats.status}", style=STATE_STYLE[stats.status])
             if stats.message:
-                text.append(f" ({stats.message})")
+                text.append(f" ({visible(stats.message)})")
     return text
 
 
