@@ -1,0 +1,351 @@
+"""Soak: does mas-relay stay fast and level off in memory under hours of ordinary use?
+
+Issue 10 saw REQ->EOSE p50/p99 go from 1.3/5.6 ms to 3.3/48.8 ms over a 10-minute,
+50-connection soak while RSS rose steadily (42 -> 98 MB, ~3.7 MB/min). This script
+repeats that load for longer and says whether it still happens:
+
+* one fresh ``mas-relay`` subprocess on a temporary database (bench/relay.py's ``Relay``),
+  default settings except log level WARNING, unless ``--config`` is given;
+* ``--conns`` well-behaved connections (default 50). Each one, every ``--interval``
+  seconds (jittered), publishes a signed kind-1 note and runs one small REQ of four
+  shapes (topic, author, recent notes, ids), closing it at EOSE; every fifth connection
+  also holds a live subscription on its topic. All well within the default rate limits;
+* every ``--sample-seconds`` (default 60, fewer for short runs so there are at least 8
+  samples): relay RSS (VmRSS), relay CPU, REQ->EOSE and publish->OK p50/p99 of that
+  window, live deliveries, errors; a table at the end and a verdict: RSS levels off when
+  the least-squares slope over the last half of the run is at most a quarter of the
+  first half's, or under ``--flat-mb-per-min``; latency holds when the median p99 of
+  the last half is within 2x (+ 5 ms) of the first half's.
+
+Usage:  python bench/soak.py [--minutes 60] [--conns 50] [--json-out FILE]
+        python bench/soak.py --minutes 2     # smoke run
+Only 127.0.0.1 is ever contacted; the run ends after ``--minutes`` plus shutdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import random
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _load
+
+import relay as relay_bench  # bench/relay.py: the subprocess, RSS and CPU helpers
+from shieldmutual.shared import event as nostr_event
+from shieldmutual.shared import keys
+
+SOAK_CONFIG = """\
+# Written by bench/soak.py: mas-relay's defaults (rate limits included; the soak's
+# connections stay well under them), logging at WARNING so the log is not the load.
+[server]
+log_level = "WARNING"
+"""
+TOPICS = 10
+REPLY_TIMEOUT = 10.0  # a REQ or EVENT unanswered this long counts as an error
+
+
+@dataclass
+class Window:
+    """What the connections measured since the last sample."""
+
+    eose_ms: list[float] = field(default_factory=list)
+    ok_ms: list[float] = field(default_factory=list)
+    live_ms: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def error(self, what: str) -> None:
+        key = what[:80]
+        self.errors[key] = self.errors.get(key, 0) + 1
+
+
+@dataclass
+class Sample:
+    minute: float
+    rss_mb: float
+    relay_cpu: float  # share of one core since the previous sample
+    reqs: int
+    eose_p50_ms: float
+    eose_p99_ms: float
+    publishes: int
+    ok_p50_ms: float
+    ok_p99_ms: float
+    live: int
+    live_p99_ms: float
+    errors: dict[str, int]
+
+
+class SoakClient(_load.WsClient):
+    """One well-behaved user: answers arrive as futures keyed by event or sub id."""
+
+    def __init__(self, stats: list[Window]) -> None:
+        super().__init__()
+        self.stats = stats  # stats[0] is the current window; the sampler swaps it
+        self.waiting: dict[str, asyncio.Future[list[Any]]] = {}
+        self.live_sub = ""
+
+    def handle(self, payload: bytes) -> None:
+        msg = orjson.loads(payload)
+        verb = msg[0]
+        if verb == "EVENT" and msg[1] == self.live_sub:
+            sent = float(msg[2]["content"].rpartition(" ")[2])
+            self.stats[0].live_ms.append(1000 * (time.time() - sent))
+        elif verb in ("OK", "EOSE", "CLOSED"):
+            waiter = self.waiting.pop(msg[1], None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(msg)
+            elif verb == "CLOSED":
+                self.stats[0].error(f"CLOSED {msg[2]}")
+        elif verb == "NOTICE":
+            self.stats[0].error(f"NOTICE {msg[1]}")
+
+    def lost(self) -> None:
+        for waiter in self.waiting.values():
+            if not waiter.done():
+                waiter.set_exception(ConnectionError("connection closed"))
+        self.waiting.clear()
+
+    async def ask(self, key: str, message: list[Any]) -> tuple[list[Any], float]:
+        """Send ``message``, wait for the reply about ``key``; (reply, milliseconds)."""
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiting[key] = waiter
+        t0 = time.perf_counter()
+        self.send(orjson.dumps(message))
+        try:
+            async with asyncio.timeout(REPLY_TIMEOUT):
+                reply = await waiter
+        finally:
+            self.waiting.pop(key, None)
+        return reply, 1000 * (time.perf_counter() - t0)
+
+
+async def user(
+    port: int, n: int, args: argparse.Namespace, stats: list[Window], stop: asyncio.Event
+) -> None:
+    """Publish and query until ``stop``; reconnect (and count it) if the relay drops us."""
+    rng = random.Random(args.seed * 1000 + n)
+    key = keys.SecretKey(hashlib.sha256(b"shieldmutual-soak-%d" % n).digest())
+    topic = f"soak{n % TOPICS}"
+    recent: list[str] = []
+    seq = 0
+    while not stop.is_set():
+        try:
+            client = await _load.connect(port, lambda: SoakClient(stats))
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            stats[0].error(f"connect: {exc!r}")
+            await asyncio.sleep(1.0)
+            continue
+        try:
+            if n % 5 == 0:
+                client.live_sub = "live"
+                flt = {"kinds": [1], "#t": [topic], "since": int(time.time())}
+                await client.ask("live", ["REQ", "live", flt])
+            while not stop.is_set() and client.is_open:
+                seq += 1
+                note = nostr_event.sign(key, 1, f"soak {n} {seq} {time.time()}", [["t", topic]])
+                reply, ms = await client.ask(note.id, ["EVENT", note.to_dict()])
+                if reply[2] is True:
+                    stats[0].ok_ms.append(ms)
+                    recent = [note.id, *recent[:9]]
+                else:
+                    stats[0].error(f"OK false {reply[3]}")
+                sub = f"q{seq}"
+                reply, ms = await client.ask(sub, ["REQ", sub, query(rng, key, topic, recent)])
+                if reply[0] == "EOSE":
+                    stats[0].eose_ms.append(ms)
+                    client.send(orjson.dumps(["CLOSE", sub]))
+                else:
+                    stats[0].error(f"CLOSED {reply[2]}")
+                # pacing of a person's client, not a wait for a condition
+                await asyncio.sleep(args.interval * rng.uniform(0.5, 1.5))
+        except (ConnectionError, TimeoutError) as exc:
+            stats[0].error(f"{type(exc).__name__}: {exc}")
+        finally:
+            client.close()
+
+
+def query(rng: random.Random, key: keys.SecretKey, topic: str, recent: list[str]) -> dict[str, Any]:
+    """One of four small shapes a client app sends all the time."""
+    shape = rng.randrange(4)
+    if shape == 0:
+        return {"kinds": [1], "#t": [topic], "limit": 20}
+    if shape == 1:
+        return {"authors": [key.public_hex], "limit": 10}
+    if shape == 2:
+        return {"kinds": [1], "limit": 20}
+    return {"ids": recent[:5] or ["0" * 64]}
+
+
+def summarize(window: Window, minute: float, rss_kb: int, cpu: float, seconds: float) -> Sample:
+    eose, ok, live = sorted(window.eose_ms), sorted(window.ok_ms), sorted(window.live_ms)
+    p = relay_bench.pct
+    return Sample(
+        minute=round(minute, 2),
+        rss_mb=round(rss_kb / 1024, 1),
+        relay_cpu=round(cpu / seconds, 3) if seconds else 0.0,
+        reqs=len(eose),
+        eose_p50_ms=round(p(eose, 0.5), 2),
+        eose_p99_ms=round(p(eose, 0.99), 2),
+        publishes=len(ok),
+        ok_p50_ms=round(p(ok, 0.5), 2),
+        ok_p99_ms=round(p(ok, 0.99), 2),
+        live=len(live),
+        live_p99_ms=round(p(live, 0.99), 2),
+        errors=dict(window.errors),
+    )
+
+
+def slope(samples: list[Sample]) -> float:
+    """Least-squares MB per minute; 0 with fewer than two samples."""
+    if len(samples) < 2:
+        return 0.0
+    fit = statistics.linear_regression([s.minute for s in samples], [s.rss_mb for s in samples])
+    return fit.slope
+
+
+def verdict(samples: list[Sample], flat: float) -> tuple[bool, list[str]]:
+    """(passed, lines): RSS levels off and REQ->EOSE p99 holds."""
+    if len(samples) < 4:
+        return False, ["too few samples for a verdict (run longer or sample more often)"]
+    half = len(samples) // 2
+    first, last = slope(samples[:half]), slope(samples[half:])
+    levels = last <= flat or last <= first / 4
+    # medians of each half's p99s, so one slow warm-up minute is not the baseline
+    p99_first = statistics.median(s.eose_p99_ms for s in samples[:half])
+    p99_last = statistics.median(s.eose_p99_ms for s in samples[half:])
+    holds = p99_last <= 2 * p99_first + 5
+    lines = [
+        f"RSS slope: first half {first:+.2f} MB/min, last half {last:+.2f} MB/min "
+        f"(levels off if <= {flat:g} MB/min or <= a quarter of the first half): "
+        + ("LEVELS OFF" if levels else "STILL GROWING"),
+        f"REQ->EOSE p99, median of each half: first {p99_first:.1f} ms, last {p99_last:.1f} ms "
+        "(holds if last <= 2 x first + 5 ms): " + ("HOLDS" if holds else "DEGRADES"),
+    ]
+    return levels and holds, lines
+
+
+def table(samples: list[Sample]) -> str:
+    head = (
+        f"{'min':>6} {'RSS MB':>7} {'CPU':>5} {'REQs':>6} {'EOSE p50':>9} {'p99':>7} "
+        f"{'pubs':>6} {'OK p50':>7} {'p99':>7} {'live':>6} {'live p99':>9} errors"
+    )
+    rows = [head, "-" * len(head)]
+    for s in samples:
+        errors = sum(s.errors.values())
+        rows.append(
+            f"{s.minute:6.1f} {s.rss_mb:7.1f} {s.relay_cpu:5.2f} {s.reqs:6d} "
+            f"{s.eose_p50_ms:9.2f} {s.eose_p99_ms:7.2f} {s.publishes:6d} {s.ok_p50_ms:7.2f} "
+            f"{s.ok_p99_ms:7.2f} {s.live:6d} {s.live_p99_ms:9.2f} {errors}"
+        )
+    return "\n".join(rows)
+
+
+async def soak(args: argparse.Namespace) -> int:
+    exe = relay_bench.find_exe(args.mas_relay, None, "mas-relay")
+    if not exe:
+        print("mas-relay not found (pass --mas-relay PATH)")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
+        config = args.config
+        if config is None:
+            config = str(Path(tmp) / "mas-relay.toml")
+            Path(config).write_text(SOAK_CONFIG)
+        relay = relay_bench.Relay("ours", exe, config)
+        await relay.start()
+        try:
+            samples = await drive(relay, args)
+        finally:
+            relay.stop()
+    print()
+    print(table(samples))
+    errors: dict[str, int] = {}
+    for s in samples:
+        for what, n in s.errors.items():
+            errors[what] = errors.get(what, 0) + n
+    if errors:
+        print("errors: " + json.dumps(errors)[:1000])
+    passed, lines = verdict(samples, args.flat_mb_per_min)
+    print("\n".join(lines))
+    print("verdict: " + ("PASS" if passed else "FAIL"))
+    if args.json_out:
+        Path(args.json_out).write_text(
+            json.dumps({"args": vars(args), "samples": [asdict(s) for s in samples]}, indent=2)
+        )
+    return 0 if passed else 2
+
+
+async def drive(relay: relay_bench.Relay, args: argparse.Namespace) -> list[Sample]:
+    stats = [Window()]
+    stop = asyncio.Event()
+    users = [asyncio.create_task(user(relay.port, n, args, stats, stop)) for n in range(args.conns)]
+    samples: list[Sample] = []
+    start = last = time.monotonic()
+    cpu_last = relay_bench.cpu_seconds(relay.pid)
+    end = start + 60 * args.minutes
+    relay_bench.log(f"soak: {args.conns} connections for {args.minutes:g} min on port {relay.port}")
+    try:
+        while (now := time.monotonic()) < end:
+            await asyncio.sleep(min(args.sample_seconds, end - now))  # the sampling clock
+            if relay.proc is None or relay.proc.poll() is not None:
+                raise RuntimeError(f"mas-relay exited:\n{relay.log_tail()}")
+            window, stats[0] = stats[0], Window()
+            now, cpu = time.monotonic(), relay_bench.cpu_seconds(relay.pid)
+            rss = relay_bench.rss_kb(relay.pid)
+            sample = summarize(window, (now - start) / 60, rss, cpu - cpu_last, now - last)
+            last, cpu_last = now, cpu
+            samples.append(sample)
+            relay_bench.log(
+                f"{sample.minute:6.1f} min  RSS {sample.rss_mb:.1f} MB  "
+                f"EOSE p50/p99 {sample.eose_p50_ms:.1f}/{sample.eose_p99_ms:.1f} ms  "
+                f"{sample.reqs} REQs  errors {sum(sample.errors.values())}"
+            )
+    finally:
+        stop.set()
+        await asyncio.wait(users, timeout=REPLY_TIMEOUT + 5)
+        for task in users:
+            task.cancel()
+    return samples
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--minutes", type=float, default=60.0, help="length of the soak")
+    p.add_argument("--conns", type=int, default=50, help="well-behaved connections")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between a user's rounds")
+    p.add_argument("--sample-seconds", type=float, help="default 60, or minutes*60/8 if shorter")
+    p.add_argument("--flat-mb-per-min", type=float, default=0.2, help="RSS slope that is flat")
+    p.add_argument("--mas-relay", help="mas-relay executable (default: next to this python)")
+    p.add_argument("--config", help="--config FILE for mas-relay (default: see SOAK_CONFIG)")
+    p.add_argument("--json-out", metavar="FILE", help="write the samples as JSON")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--no-uvloop", dest="uvloop", action="store_false", help="plain asyncio loop")
+    a = p.parse_args(argv)
+    if a.sample_seconds is None:
+        a.sample_seconds = min(60.0, a.minutes * 60 / 8)
+    return a
+
+
+def main() -> int:
+    args = parse_args()
+    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"source: {relay_bench.git_describe()}")
+    return _load.run(soak(args), args.uvloop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
