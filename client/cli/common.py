@@ -44,6 +44,7 @@ from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.untrusted import json_text, visible
 
 T = TypeVar("T")
 
@@ -168,11 +169,15 @@ class State:
 
     # -- messages on stderr --
 
+    # Messages often quote a relay or an event, so they go through the text door too.
+
     def note(self, message: str) -> None:
-        self.err.print(message, style="dim", markup=False, highlight=False)
+        text = visible(message, multiline=True)
+        self.err.print(text, style="dim", markup=False, highlight=False)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"warning: {message}", style="yellow", markup=False, highlight=False)
+        text = visible(f"warning: {message}", multiline=True)
+        self.err.print(text, style="yellow", markup=False, highlight=False)
 
     def status(self, message: str) -> contextlib.AbstractContextManager[Any]:
         """A spinner on stderr while waiting, only when a person is watching."""
@@ -184,7 +189,12 @@ class State:
 
     def emit_json(self, value: Any) -> None:
         """One JSON line on stdout, flushed at once so pipes see it as it arrives."""
-        self.emit_line(orjson.dumps(value).decode())
+        self.emit_encoded(orjson.dumps(value))
+
+    def emit_encoded(self, encoded: bytes) -> None:
+        """Encoded JSON (an event's ``to_json()``) as one line, with C1, DEL and bidi
+        characters as ``\\u`` escapes: the same JSON value, but safe on a terminal."""
+        self.emit_line(json_text(encoded.decode()))
 
     def emit_line(self, text: str) -> None:
         stream = self.out.file

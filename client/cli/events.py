@@ -24,6 +24,7 @@ from shieldmutual.shared.errors import EncodingError, EventError, InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.untrusted import one_line
 
 app = typer.Typer()
 
@@ -253,7 +254,7 @@ async def _publish_all(
     count = failures = 0
     if relays is None:  # --dry-run
         async for event in events:
-            state.emit_line(event.to_json().decode())
+            state.emit_encoded(event.to_json())
             count += 1
         if not count:
             raise InvalidError("no events on stdin")
@@ -282,7 +283,7 @@ async def _publish_all(
         try:
             async for event in events:
                 if not json_out:
-                    state.emit_line(event.to_json().decode())
+                    state.emit_encoded(event.to_json())
                 await slots.acquire()
                 count += 1
                 if many:
@@ -370,7 +371,7 @@ def req_cmd(
                             if stream:
                                 state.note("end of stored events; following new ones")
                             continue
-                        state.emit_line(item.to_json().decode())  # type: ignore[union-attr]
+                        state.emit_encoded(item.to_json())  # type: ignore[union-attr]
             render.print_stderr(state.err, render.subscription_summary(sub))
             return any(s.eose_after is not None for s in sub.stats.values())
 
@@ -404,7 +405,7 @@ def verify_cmd(ctx: typer.Context, json_: common.JsonOption = False) -> None:
                 state.emit_json({"id": event_id, "valid": False, "error": str(exc)})
             else:
                 state.err.print(
-                    f"invalid (stdin line {line}) {event_id or ''}: {exc}",
+                    one_line(f"invalid (stdin line {line}) {event_id or ''}: {exc}"),
                     style="red",
                     markup=False,
                     highlight=False,
@@ -413,7 +414,7 @@ def verify_cmd(ctx: typer.Context, json_: common.JsonOption = False) -> None:
         if json_out:
             state.emit_json({"id": event.id, "valid": True, "error": None})
         else:
-            state.emit_line(event.to_json().decode())
+            state.emit_encoded(event.to_json())
     if not total:
         raise InvalidError("no events on stdin")
     state.note(f"{total - bad} valid, {bad} invalid")

@@ -44,6 +44,7 @@ from shieldmutual.client.cli import (
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
+from shieldmutual.shared.untrusted import one_line
 
 try:  # typer >= 0.16 vendors click; older versions raise click's own exceptions
     from typer.exceptions import TyperException as _UsageBase
@@ -130,13 +131,9 @@ def exit_code(exc: BaseException) -> int:
     return common.EXIT_FAILURE
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _fail(message: str, code: int) -> int:
     try:
-        sys.stderr.write(f"error: {_one_line(message)}\n")
+        sys.stderr.write(f"error: {one_line(message)}\n")  # errors quote relays and events
         sys.stderr.flush()
     except (OSError, ValueError):
         pass

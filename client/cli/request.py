@@ -155,8 +155,8 @@ def new(
     note = Announcement.of(request, secret.public_hex, relays[:2])
     announcement = event_mod.sign(secret, *announcement_template(note))
     if dry_run:
-        state.emit_line(event.to_json().decode())
-        state.emit_line(announcement.to_json().decode())
+        state.emit_encoded(event.to_json())
+        state.emit_encoded(announcement.to_json())
         return
 
     async def go() -> tuple[PublishReport, PublishReport | None]:
