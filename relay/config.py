@@ -20,6 +20,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from shieldmutual.shared.errors import ShieldError
 from shieldmutual.shared.messages import MAX_SUBSCRIPTION_ID
@@ -40,9 +41,12 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     # SQLite file; "" means platformdirs' user_data_dir("shieldmutual")/relay.db.
     db: str = ""
-    # The public URL clients use (wss://relay.example.org). NIP-42 AUTH events must
-    # name this relay; the Host header a client connected with is always accepted too.
+    # The public URL clients use (wss://relay.example.org), and any others it is known
+    # by. NIP-42 AUTH events must name one of them; with none set, the listen address
+    # (and localhost when listening on loopback). The Host header is never trusted: a
+    # relay that took it as its own name would accept AUTH events signed for another.
     url: str = ""
+    urls: frozenset[str] = frozenset()
     # permessage-deflate costs CPU and ~100 KB of zlib state per connection.
     compression: bool = False
     max_connections: int = 0  # 0: no limit
@@ -191,12 +195,25 @@ def _hex64(values: frozenset[str], where: str) -> None:
             raise ConfigError(f"{where} must list 64-character lowercase hex public keys")
 
 
+def _check_url(url: object) -> None:
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        ok = parts is not None and parts.scheme in ("ws", "wss") and bool(parts.hostname)
+        ok = ok and parts is not None and parts.port != 0
+    except ValueError:  # a port that is not a number
+        ok = False
+    if not ok:
+        raise ConfigError(f"[server] url and urls must be ws:// or wss:// URLs, not {url!r}")
+
+
 def _check(section: str, built: Any) -> None:
     if isinstance(built, ServerConfig):
         if built.port > 65535:
             raise ConfigError("[server] port must be at most 65535")
         if built.store_readers < 1 or built.store_batch_max < 1:
             raise ConfigError("[server] store_readers and store_batch_max must be at least 1")
+        for url in {built.url, *built.urls} - {""}:
+            _check_url(url)
     elif isinstance(built, LimitsConfig):
         if not 1 <= built.max_subid_length <= MAX_SUBSCRIPTION_ID:
             raise ConfigError(f"[limits] max_subid_length must be 1 to {MAX_SUBSCRIPTION_ID}")

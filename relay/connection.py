@@ -45,7 +45,6 @@ from websockets.protocol import State
 
 from shieldmutual.relay import policy
 from shieldmutual.relay.ingest import check_auth as check_auth_event
-from shieldmutual.relay.ingest import host_address
 from shieldmutual.relay.store.base import SaveResult
 from shieldmutual.relay.subscriptions import Subscription
 from shieldmutual.shared.errors import StoreError
@@ -195,8 +194,6 @@ class Connection:
         self.subs: dict[str, Subscription] = {}
         self.authed: set[str] = set()
         self.challenge = secrets.token_urlsafe(24)
-        host = ws.request.headers.get("Host", "") if ws.request is not None else ""
-        self.host = host_address(host) if host else None
         rates = config.rate_limits
         self.event_bucket = Bucket(rates.events_per_second, rates.events_burst)
         self.req_bucket = Bucket(rates.reqs_per_second, rates.reqs_burst)
@@ -470,10 +467,7 @@ class Connection:
         if not self.event_bucket.take():
             self.send(ok_frame(event.id, False, "rate-limited: too many AUTH attempts"))
             return
-        addresses = list(self.relay.addresses)
-        if self.host is not None:
-            addresses.append(self.host)
-        refusal = check_auth_event(event, self.challenge, addresses, int(time.time()))
+        refusal = check_auth_event(event, self.challenge, self.relay.addresses, int(time.time()))
         if refusal is None:
             self.authed.add(event.pubkey)
             log.debug("connection %d: authenticated a key", self.number)

@@ -17,7 +17,7 @@ NIP-42 AUTH events are checked here too (:func:`check_auth`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Set
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
@@ -157,24 +157,15 @@ def relay_address(url: str) -> tuple[str, int | None] | None:
     return host.lower(), port
 
 
-def host_address(host_header: str) -> tuple[str, int | None] | None:
-    """``(host, port)`` of an HTTP Host header (no scheme, so any port is explicit
-    except 80 and 443, which clients leave out of their URLs)."""
-    address = relay_address("ws://" + host_header)
-    if address is not None and address[1] == 443:
-        return address[0], None
-    return address
-
-
 def check_auth(
     event: Event,
     challenge: str,
-    addresses: Iterable[tuple[str, int | None]],
+    addresses: Set[tuple[str, int | None]],
     now: int,
 ) -> str | None:
     """None when ``event`` is a valid NIP-42 answer to ``challenge`` for this relay,
     else the ``invalid:`` message for the OK. ``addresses`` are the relay's own
-    ``(host, port)`` pairs (its configured URL and the Host the client used)."""
+    ``(host, port)`` pairs (its configured URLs, else its listen address)."""
     if event.kind != CLIENT_AUTH:
         return f"invalid: AUTH event must be kind {CLIENT_AUTH}"
     if not event.id_matches():
@@ -186,7 +177,7 @@ def check_auth(
     relay_url = event.first_tag("relay")
     if relay_url is None:
         return "invalid: AUTH event needs a 'relay' tag"
-    if relay_address(relay_url) not in set(addresses):
+    if relay_address(relay_url) not in addresses:
         return "invalid: AUTH event names another relay"
     if not event.signature_valid():
         return BAD_SIGNATURE

@@ -53,6 +53,9 @@ CORS = (
     ("Access-Control-Allow-Methods", "GET, OPTIONS"),
 )
 PING_TIMEOUT = 20.0
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_ANY = frozenset({"0.0.0.0", "::", ""})
+_ANY_OR_LOOPBACK = _LOOPBACK | _ANY
 
 
 def default_db_path() -> Path:
@@ -117,9 +120,8 @@ class Relay:
         self.verifier = Verifier(server.verify_threads)
         self.ingest = Ingest(self.store, self.index, policy.build(config), self.verifier)
         self.connections: set[Connection] = set()
-        own = relay_address(server.url) if server.url else None
-        # (host, port) pairs AUTH events may name, besides the Host each client used.
-        self.addresses: list[tuple[str, int | None]] = [own] if own else []
+        # (host, port) pairs a NIP-42 AUTH event may name: set once listening.
+        self.addresses: frozenset[tuple[str, int | None]] = frozenset()
         self.stopping = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
@@ -141,6 +143,7 @@ class Relay:
             await self.store.close()
             self.verifier.close()
             raise
+        self.addresses = self._auth_addresses()
         if server.expire_interval:
             self._sweeper = asyncio.create_task(self._sweep(server.expire_interval))
 
@@ -180,6 +183,26 @@ class Relay:
     def url(self) -> str:
         """``ws://HOST:PORT`` with the port actually bound (useful with port 0)."""
         return f"ws://{self.host}:{self.port}"
+
+    def _auth_addresses(self) -> frozenset[tuple[str, int | None]]:
+        """The relay's own names for AUTH: the configured public URLs, else where it
+        listens. Never a client's Host header, or a relay at evil.example could pass our
+        challenge to a victim and replay the AUTH (naming evil.example) here."""
+        server = self.config.server
+        configured = {server.url, *server.urls} - {""}
+        if configured:
+            return frozenset(a for url in configured if (a := relay_address(url)) is not None)
+        hosts = {server.host.strip("[]").lower()}
+        if hosts & _ANY_OR_LOOPBACK:
+            hosts |= _LOOPBACK
+        if hosts & _ANY:
+            log.warning(
+                "no [server] url set: AUTH accepts only ws://localhost:%d; set url to the"
+                " address clients use",
+                self.port,
+            )
+        names = (f"[{h}]" if ":" in h else h for h in hosts - _ANY)
+        return frozenset(a for h in names if (a := relay_address(f"ws://{h}:{self.port}")))
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Remember work that must finish before shutdown (saving an event)."""

@@ -107,6 +107,39 @@ async def test_auth_accepts_the_configured_public_url(start_relay, connect, keys
     assert (await client.auth(keys.alice, "wss://relay.example.org/"))[2] is True
 
 
+@pytest.mark.parametrize("server", [{}, {"url": "wss://relay.example.org"}])
+async def test_auth_naming_the_host_header_is_not_this_relay(start_relay, connect, keys, server):
+    """Issue 10 #5: a relay at evil.example passes our challenge to a victim, who signs an
+    AUTH naming wss://evil.example; replayed here with Host: evil.example it must fail."""
+    relay = await start_relay(server=server)
+    publisher = await connect(relay.url)
+    wrap = wrap_for(keys.alice)
+    assert (await publisher.publish(wrap))[2] is True
+    # Host: evil.example on this relay's real socket (websockets' host/port override).
+    evil = await connect("ws://evil.example", host="127.0.0.1", port=relay.port)
+    ok = await evil.auth(keys.alice, "wss://evil.example")
+    assert ok[2] is False and ok[3] == "invalid: AUTH event names another relay"
+    assert (await evil.refused("REQ", "w", {"kinds": [1059]})).startswith("auth-required:")
+
+
+async def test_auth_binds_to_the_configured_urls_only(start_relay, connect, keys):
+    urls = ["wss://relay.example.org", "wss://mas.example.net/nostr"]
+    relay = await start_relay(server={"url": urls[0], "urls": urls[1:]})
+    for url in urls:
+        client = await connect(relay.url)
+        assert (await client.auth(keys.alice, url))[2] is True
+    # Once public URLs are configured the listen address is not one of them.
+    client = await connect(relay.url)
+    assert (await client.auth(keys.alice, relay.url))[2] is False
+
+
+async def test_auth_without_a_configured_url_binds_to_the_listen_address(relay, connect, keys):
+    client = await connect(relay.url)
+    assert (await client.auth(keys.alice, f"ws://localhost:{relay.port}"))[2] is True
+    assert (await client.auth(keys.bob, f"ws://127.0.0.1:{relay.port}/"))[2] is True
+    assert (await client.auth(keys.carol, f"ws://localhost:{relay.port + 1}"))[2] is False
+
+
 async def test_bad_auth_events_are_refused(relay, connect, keys):
     client = await connect(relay.url)
     now = int(time.time())

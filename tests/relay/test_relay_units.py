@@ -14,7 +14,7 @@ from shieldmutual.relay import config as config_mod
 from shieldmutual.relay import policy
 from shieldmutual.relay.config import Config, ConfigError
 from shieldmutual.relay.connection import Bucket, wrap_safe_filters
-from shieldmutual.relay.ingest import check_auth, host_address, relay_address
+from shieldmutual.relay.ingest import check_auth, relay_address
 from shieldmutual.relay.nip11 import document
 from shieldmutual.relay.subscriptions import Index, Subscription
 from shieldmutual.shared.event import Event, sign
@@ -73,6 +73,8 @@ def test_config_file_then_flags(tmp_path):
         ("[limits]\ndefault_limit = 600\nmax_limit = 500\n", "default_limit <= max_limit"),
         ("[limits]\nmax_subid_length = 65\n", "max_subid_length must be 1 to 64"),
         ("[server]\nport = 70000\n", "port must be at most 65535"),
+        ('[server]\nurls = ["relay.example.org"]\n', "must be ws:// or wss:// URLs"),
+        ('[server]\nurl = "https://relay.example.org"\n', "must be ws:// or wss:// URLs"),
         ("not toml [", "is not valid TOML"),
     ],
 )
@@ -157,16 +159,10 @@ def test_relay_address(url, address):
     assert relay_address(url) == address
 
 
-def test_host_header_address():
-    assert host_address("127.0.0.1:7777") == ("127.0.0.1", 7777)
-    assert host_address("relay.example.org") == ("relay.example.org", None)
-    assert host_address("relay.example.org:443") == ("relay.example.org", None)
-
-
 def test_check_auth_happy_path_and_window():
     now = int(time.time())
     tags = [["relay", "ws://127.0.0.1:7777"], ["challenge", "c"]]
-    here = [("127.0.0.1", 7777)]
+    here = {("127.0.0.1", 7777)}
     assert check_auth(sign(ALICE, 22242, "", tags, created_at=now), "c", here, now) is None
     late = sign(ALICE, 22242, "", tags, created_at=now - 601)
     assert "minutes" in (check_auth(late, "c", here, now) or "")
