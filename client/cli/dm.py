@@ -32,6 +32,7 @@ from shieldmutual.shared import kinds, nip17, nip19
 from shieldmutual.shared.aid.champion import CHECKIN, PACKAGE, RELEASE
 from shieldmutual.shared.aid.common import labels, normalize_text
 from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.untrusted import visible
 
 app = typer.Typer(
     help="Private messages (NIP-17): send, read, and where to receive them.", no_args_is_help=True
@@ -152,7 +153,8 @@ def read_cmd(
     for m in messages:
         to = ", ".join("you" if p == me else _short(p) for p in m.recipients)
         body = f"[{m.subject}] {m.content}" if m.subject else m.content
-        table.add_row(_when(m.created_at), "you" if m.sender == me else _short(m.sender), to, body)
+        who = "you" if m.sender == me else _short(m.sender)
+        table.add_row(_when(m.created_at), who, to, render.untrusted(body, multiline=True))
     state.out.print(table, markup=False, highlight=False)
     state.note(f"{len(messages)} messages")
 
@@ -193,6 +195,6 @@ def relays_cmd(
         state.emit_json({"relays": found})
     else:
         for url in found:
-            state.emit_line(url)
+            state.emit_line(visible(url))
         if not found:
             state.note("no DM relay list published (`mas dm relays URL...` to publish one)")
