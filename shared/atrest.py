@@ -1,14 +1,20 @@
-"""Sealing local files with an identity's secret key, so a seized disk reveals nothing.
+"""Sealing local files, so a seized disk reveals neither what they say nor how much.
 
-Who champions whom must not be readable from a laptop without the passphrase. The
-passphrase already seals the identity (NIP-49, scrypt); rather than a second scrypt
-per command, the file key is derived from the unlocked identity secret with HKDF, so
-the one passphrase opens both and changing it re-protects both.
+Two kinds of key open local files, both derived with HKDF per purpose so one file's key
+never opens another's:
 
-Format: ``MAS1 || nonce(24) || XChaCha20-Poly1305(padded JSON, aad = MAS1 || pubkey ||
-purpose)``. The associated data binds a file to its owner and purpose, so files cannot
-be swapped between identities or uses. The plaintext is padded to a multiple of 4 KiB
-so the size of the file does not tell how many champions or members it lists.
+* the *home key*: 32 random bytes made once per home and kept only sealed under the
+  passphrase (NIP-49, scrypt). Settings, the identity list and the followed societies
+  are sealed with it, so one passphrase (or the agent) opens them all;
+* an *identity secret*: a champion's vault is bound to the identity it belongs to, so it
+  opens only where that identity was unlocked.
+
+Format: ``MAS1 || nonce(24) || XChaCha20-Poly1305(padded data, aad)``; the associated
+data binds a file to its owner (the identity's public key, or the home) and purpose, so
+files cannot be swapped between identities or uses. The plaintext is padded to a size
+class, a power of two with a floor (64 KiB unless the caller says otherwise), so the
+file's size does not tell how many societies, champions or members it lists: only the
+order of magnitude once it outgrows the floor.
 """
 
 from __future__ import annotations
@@ -23,25 +29,33 @@ from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.nip49 import xchacha20poly1305_decrypt, xchacha20poly1305_encrypt
 
 MAGIC = b"MAS1"
-BLOCK = 4096
+FLOOR = 64 * 1024
 _SALT = b"shieldmutual/at-rest/v1"
+_HOME = b"home"
 _NONCE = 24
 _TAG = 16
+OVERHEAD = len(MAGIC) + _NONCE + _TAG
+
+
+def derive(root: bytes, purpose: str) -> bytes:
+    """A 32-byte key for one purpose, derived from (and only from) ``root``."""
+    hkdf = HKDF(hashes.SHA256(), 32, _SALT, purpose.encode("utf-8"))
+    return hkdf.derive(root)
 
 
 def file_key(secret: SecretKey, purpose: str) -> bytes:
-    """A 32-byte key for one purpose, derived from (and only from) the identity secret."""
-    hkdf = HKDF(hashes.SHA256(), 32, _SALT, purpose.encode("utf-8"))
-    return hkdf.derive(secret.secret)
+    """The key of an identity's file for ``purpose``."""
+    return derive(secret.secret, purpose)
 
 
-def _aad(secret: SecretKey, purpose: str) -> bytes:
-    return MAGIC + secret.public_key + purpose.encode("utf-8")
+def size_class(length: int, floor: int = FLOOR) -> int:
+    """The padded size for ``length`` bytes: the next power of two, at least ``floor``."""
+    return max(floor, 1 << max(0, length - 1).bit_length())
 
 
-def _pad(data: bytes) -> bytes:
+def _pad(data: bytes, floor: int) -> bytes:
     body = len(data).to_bytes(4, "big") + data
-    return body + bytes(-len(body) % BLOCK)
+    return body + bytes(size_class(len(body), floor) - len(body))
 
 
 def _unpad(padded: bytes) -> bytes:
@@ -51,24 +65,41 @@ def _unpad(padded: bytes) -> bytes:
     return padded[4 : 4 + size]
 
 
-def seal(secret: SecretKey, purpose: str, data: bytes) -> bytes:
-    """Encrypt ``data`` for ``secret``'s owner and ``purpose``; a fresh nonce every time."""
+def _seal(key: bytes, aad: bytes, data: bytes, floor: int) -> bytes:
     nonce = os.urandom(_NONCE)
-    ciphertext = xchacha20poly1305_encrypt(
-        file_key(secret, purpose), nonce, _pad(data), _aad(secret, purpose)
-    )
-    return MAGIC + nonce + ciphertext
+    return MAGIC + nonce + xchacha20poly1305_encrypt(key, nonce, _pad(data, floor), aad)
+
+
+def _open(key: bytes, aad: bytes, blob: bytes, whose: str) -> bytes:
+    if len(blob) < OVERHEAD or not blob.startswith(MAGIC):
+        raise CryptoError("not a sealed Shield Mutual file")
+    nonce = blob[len(MAGIC) : len(MAGIC) + _NONCE]
+    try:
+        padded = xchacha20poly1305_decrypt(key, nonce, blob[len(MAGIC) + _NONCE :], aad)
+    except CryptoError:
+        raise CryptoError(f"sealed file does not open with this {whose} (or was altered)") from None
+    return _unpad(padded)
+
+
+def seal(secret: SecretKey, purpose: str, data: bytes, floor: int = FLOOR) -> bytes:
+    """Encrypt ``data`` for ``secret``'s owner and ``purpose``; a fresh nonce every time."""
+    aad = MAGIC + secret.public_key + purpose.encode("utf-8")
+    return _seal(file_key(secret, purpose), aad, data, floor)
 
 
 def open_sealed(secret: SecretKey, purpose: str, blob: bytes) -> bytes:
     """The data :func:`seal` sealed; :class:`CryptoError` for another key, purpose or damage."""
-    if len(blob) < len(MAGIC) + _NONCE + _TAG or not blob.startswith(MAGIC):
-        raise CryptoError("not a sealed Shield Mutual file")
-    nonce = blob[len(MAGIC) : len(MAGIC) + _NONCE]
-    try:
-        padded = xchacha20poly1305_decrypt(
-            file_key(secret, purpose), nonce, blob[len(MAGIC) + _NONCE :], _aad(secret, purpose)
-        )
-    except CryptoError:
-        raise CryptoError("sealed file does not open with this identity (or was altered)") from None
-    return _unpad(padded)
+    aad = MAGIC + secret.public_key + purpose.encode("utf-8")
+    return _open(file_key(secret, purpose), aad, blob, "identity")
+
+
+def seal_home(home_key: bytes, purpose: str, data: bytes, floor: int = FLOOR) -> bytes:
+    """Encrypt ``data`` with the home key's subkey for ``purpose``."""
+    aad = MAGIC + _HOME + purpose.encode("utf-8")
+    return _seal(derive(home_key, purpose), aad, data, floor)
+
+
+def open_home(home_key: bytes, purpose: str, blob: bytes) -> bytes:
+    """The data :func:`seal_home` sealed; :class:`CryptoError` otherwise."""
+    aad = MAGIC + _HOME + purpose.encode("utf-8")
+    return _open(derive(home_key, purpose), aad, blob, "home key")
