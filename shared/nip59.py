@@ -7,6 +7,13 @@ is signed by a one-time key and names only the recipient, so relays and onlooker
 "someone sent something to R" and nothing else. Seal and wrap timestamps are moved up
 to two days into the past at random, so the time of sending does not leak either.
 
+Every wrap is one of a few fixed sizes: the seal's JSON is padded with trailing JSON
+whitespace up to a size bucket before it is encrypted into the wrap, so a relay cannot
+tell a check-in from a hand-over, a DM or a private pledge by its length. NIP-44 pads
+too, but only to powers of two and their eighths, which still separates small kinds.
+Whitespace after a JSON value is part of JSON (RFC 8259), so every client that parses
+the seal reads it unchanged; the rumor, its id and the seal's signature are untouched.
+
 Unwrapping checks every layer: the wrap's and seal's signatures, the kinds, and that
 the rumor's ``pubkey`` equals the seal's signer (otherwise anyone could seal a rumor
 that claims another author). Pure: no I/O; randomness comes from :mod:`secrets`.
@@ -29,6 +36,11 @@ from shieldmutual.shared.keys import SecretKey
 
 # NIP-59: "created_at SHOULD be tweaked ... up to two days in the past".
 MAX_TWEAK = 2 * 24 * 60 * 60
+# Seal JSON sizes in bytes. Each is a fixed point of NIP-44's padding, so a seal padded
+# to it gives exactly one wrap length: about 11 KB, 28 KB and 55 KB of wrap JSON, the
+# last still under the common 64 KiB event limit. The smallest holds every check-in, DM,
+# pledge and a hand-over with a request file of a few KB, so these all look alike.
+SEAL_BUCKETS = (8192, 20480, 40960)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +119,25 @@ def seal(author: SecretKey, recipient: str, rumor: Rumor, now: int | None = None
     return sign(author, kinds.SEAL, content, [], random_past(now))
 
 
+def pad_seal(sealed: Event) -> str:
+    """The seal's JSON followed by spaces up to the smallest bucket that holds it (a seal
+    larger than every bucket stays as it is: rare, and refused by most relays anyway)."""
+    text = sealed.to_json().decode()
+    size = len(text.encode())
+    target = next((bucket for bucket in SEAL_BUCKETS if bucket >= size), size)
+    return text + " " * (target - size)
+
+
 def gift_wrap(
     sealed: Event,
     recipient: str,
     extra_tags: Iterable[Sequence[str]] = (),
     now: int | None = None,
 ) -> Event:
-    """Kind 1059 by a fresh one-time key, naming only ``recipient`` in its ``p`` tag."""
+    """Kind 1059 by a fresh one-time key, naming only ``recipient`` in its ``p`` tag, its
+    size one of :data:`SEAL_BUCKETS`' (``extra_tags`` add to it: same tags, same size)."""
     one_time = SecretKey.generate()
-    content = _encrypt(one_time, recipient, sealed.to_json().decode())
+    content = _encrypt(one_time, recipient, pad_seal(sealed))
     tags = [["p", recipient], *(list(t) for t in extra_tags)]
     return sign(one_time, kinds.GIFT_WRAP, content, tags, random_past(now))
 

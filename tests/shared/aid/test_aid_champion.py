@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from shieldmutual.shared import nip59
+from shieldmutual.shared import kinds, nip17, nip59
 from shieldmutual.shared.aid import champion
 from shieldmutual.shared.aid.champion import (
     CheckIn,
@@ -23,6 +24,8 @@ from shieldmutual.shared.aid.champion import (
     release_rumor,
     watch,
 )
+from shieldmutual.shared.aid.comments import Pledge, RequestRef, pledge_template
+from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.markdown import render_template
 from shieldmutual.shared.aid.parse import parse_aid_event
 from shieldmutual.shared.aid.request import AidRequest
@@ -179,3 +182,27 @@ def test_emergency_request(people: People, package: Package) -> None:
     assert first.identifier == second.identifier and len(first.identifier) == 16
     other_key = replace(no_id, emergency_secret="05" * 32)
     assert emergency_request(other_key, now=T0).identifier != first.identifier
+
+
+# ---- sizes: a relay must not tell the kinds of private message apart --------------------
+
+
+def test_every_private_message_kind_makes_a_wrap_of_the_same_size(
+    people: People, package: Package
+) -> None:
+    """Finding: wrap sizes separated hand-overs, check-ins, DMs and private pledges."""
+    alice, bob = people.alice, people.bob.public_hex
+    ref = RequestRef(Address(kinds.CLASSIFIED, bob, "rent"))
+    pledge = Pledge(ref, Decimal(50), "GBP", None, "here you go", True)
+    rumors = {
+        "package": package_rumor(package, bob, T0),
+        "checkin": checkin_rumor(alice.public_hex, bob, 3600, T0),
+        "release": release_rumor(alice.public_hex, bob, T0),
+        "dm": nip17.dm_rumor(alice.public_hex, [bob], "ok?"),
+        "long dm": nip17.dm_rumor(alice.public_hex, [bob], "word " * 800),
+        "pledge": nip59.make_rumor(alice.public_hex, *pledge_template(pledge)),
+    }
+    sizes = {name: len(nip59.wrap(alice, bob, r).to_json()) for name, r in rumors.items()}
+    assert len(set(sizes.values())) == 1, sizes
+    for name, rumor in rumors.items():  # and each still opens to what was said
+        assert nip59.unwrap(people.bob, nip59.wrap(alice, bob, rumor)).rumor == rumor, name
