@@ -42,9 +42,10 @@ import orjson
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import serve
 
 from shieldmutual.relay.config import Config
-from shieldmutual.relay.server import Relay
+from shieldmutual.relay.server import Relay, http_response
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 
@@ -354,3 +355,209 @@ def relay_process(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
     yield start
     for relay in started:
         relay.kill()
+
+
+# ---- a hostile relay (client defences: escapes, huge frames, silence, floods) ---------
+
+
+ESC_NOTICE = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m \u202egnp.exe [bold red]x[/]"
+"""Terminal escapes (OSC window title, clear screen, SGR colour), U+202E (right-to-left
+override) and Rich markup: everything a relay's text must never do to our terminal."""
+ESC_STRINGS = (
+    "\x1b]0;pwned\x07",
+    "\x1b[2J",
+    "\x1b[31m",
+    "\u202e",
+    "[bold red]x[/]",
+    "\x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\",
+)
+ESC_INFO: dict[str, Any] = {
+    "name": f"relay {ESC_NOTICE}",
+    "description": f"hello\n{ESC_NOTICE}\r\x1b[1A\x1b[Kforged line",
+    "pubkey": ESC_NOTICE,
+    "contact": "[link=http://evil.example]mailto:x[/link]\x1b]0;pwned\x07",
+    "software": f"{ESC_NOTICE}soft",
+    "version": "\x1b[2J1.0",
+    "supported_nips": [1, 11, "\x1b[2J", 42],
+    "limitation": {"max_message_length": ESC_NOTICE, "auth_required": "\x1b[2J"},
+    "posting_policy": "\u202ehttp://evil.example",
+}
+FLOOD_KEY = SecretKey(bytes([0x66]) * 32)
+FLOOD_AT = int(time.time())  # every flood of this test session is dated now
+_flood_cache: dict[tuple[int, str], list[bytes]] = {}
+
+
+def flood_frames(count: int, tag: str = "mas-flood") -> list[bytes]:
+    """``count`` distinct valid signed kind 1 events tagged ``["t", tag]``, as JSON (signed
+    once per session: 100k cost ~3 s)."""
+    cached = _flood_cache.get((count, tag))
+    if cached is None:
+        cached = _flood_cache[(count, tag)] = [
+            orjson.dumps(sign(FLOOD_KEY, 1, f"flood {i}", [["t", tag]], FLOOD_AT).to_dict())
+            for i in range(count)
+        ]
+    return cached
+
+
+class HostileRelay:
+    """A real websocket server on 127.0.0.1 (port 0) that misbehaves as a test says.
+
+    ``async with HostileRelay(**behaviour) as relay`` (``hostile_relay`` is this class);
+    ``relay.url`` is ``ws://127.0.0.1:PORT`` and ``relay.http_url`` the same as http://.
+    Behaviour (constructor keywords, also attributes a test may change while it runs):
+
+    ``stored``       events (``Event`` or raw dicts, forged or not) sent for every REQ.
+    ``eose``         False: never send EOSE (nor CLOSED): a relay that stays silent.
+    ``flood``        after the stored events (and EOSE, if any), send this many distinct valid
+                     signed kind 1 events tagged ``["t", flood_tag]`` to each REQ, as fast
+                     as the client reads (stops at CLOSE). ``flood_key``/``FLOOD_AT`` made them.
+    ``notice``       a ``NOTICE`` sent first on every connection.
+    ``ok_false``     answer every EVENT ``["OK", id, false, ok_false]`` (default: OK true).
+    ``ok``           False: never answer EVENT at all.
+    ``closed``       answer every REQ ``["CLOSED", sub, closed]`` instead of events.
+    ``oversize``     send one text frame of this many bytes first on every connection
+                     (e.g. ``10 * 2**20``), then behave as told.
+    ``info``         the NIP-11 document served over HTTP on the same port to a GET with
+                     ``Accept: application/nostr+json`` (``ESC_INFO`` is one full of escapes).
+
+    What it saw: ``connections`` (websocket handshakes accepted, ever), ``open`` (live
+    ones), ``http_requests`` (NIP-11 GETs), ``reqs`` (REQ messages), ``events`` (EVENT
+    payloads), ``closes`` (CLOSE sub ids), ``flooded`` (flood events sent). Helpers:
+    ``await relay.until(lambda: relay.connections >= 2, timeout=5)``, ``await
+    relay.send_all(frame)`` (any text to every connection), ``await relay.push(event)`` (a
+    live event to every open subscription). Module constants: ``ESC_NOTICE`` (one string
+    with every escape), ``ESC_STRINGS`` (each alone), ``ESC_INFO``, ``flood_frames()``.
+    """
+
+    def __init__(
+        self,
+        stored: Sequence[Event | dict[str, Any]] = (),
+        *,
+        eose: bool = True,
+        flood: int = 0,
+        flood_tag: str = "mas-flood",
+        notice: str | None = None,
+        ok_false: str | None = None,
+        ok: bool = True,
+        closed: str | None = None,
+        oversize: int = 0,
+        info: dict[str, Any] | None = None,
+    ) -> None:
+        self.stored = [e.to_dict() if isinstance(e, Event) else e for e in stored]
+        self.eose = eose
+        self.flood = flood
+        self.flood_tag = flood_tag
+        self.notice = notice
+        self.ok_false = ok_false
+        self.ok = ok
+        self.closed = closed
+        self.oversize = oversize
+        self.info = info if info is not None else {"name": "hostile", "supported_nips": [1, 11]}
+        self.connections = 0
+        self.http_requests = 0
+        self.open: set[Any] = set()
+        self.reqs: list[list[Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.closes: list[str] = []
+        self.flooded = 0
+        self.url = ""
+        self.http_url = ""
+        self._subs: dict[Any, dict[str, asyncio.Task[None]]] = {}
+        self._server: Any = None
+
+    async def __aenter__(self) -> HostileRelay:
+        self._server = await serve(
+            self._handle, "127.0.0.1", 0, process_request=self._http, max_size=2**24,
+            compression=None,
+        )  # fmt: skip
+        port = next(iter(self._server.sockets)).getsockname()[1]
+        self.url = f"ws://127.0.0.1:{port}"
+        self.http_url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                await asyncio.sleep(0.01)
+
+    def _http(self, ws: Any, request: Any) -> Any:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        self.http_requests += 1
+        return http_response(200, orjson.dumps(self.info), "application/nostr+json")
+
+    async def send_all(self, frame: str | bytes) -> None:
+        for ws in list(self.open):
+            with contextlib.suppress(Exception):
+                await ws.send(frame)
+
+    async def push(self, event: Event | dict[str, Any]) -> None:
+        data = event.to_dict() if isinstance(event, Event) else event
+        for ws, subs in list(self._subs.items()):
+            for sub in list(subs):
+                with contextlib.suppress(Exception):
+                    await ws.send(orjson.dumps(["EVENT", sub, data]).decode())
+
+    async def _send(self, ws: Any, *message: Any) -> None:
+        await ws.send(orjson.dumps(list(message)).decode())
+
+    async def _handle(self, ws: Any) -> None:
+        self.connections += 1
+        self.open.add(ws)
+        subs = self._subs[ws] = {}
+        try:
+            if self.oversize:
+                await ws.send('["NOTICE","' + "x" * self.oversize + '"]')
+            if self.notice is not None:
+                await self._send(ws, "NOTICE", self.notice)
+            async for raw in ws:
+                msg = orjson.loads(raw)
+                if msg[0] == "REQ":
+                    self.reqs.append(msg)
+                    if self.closed is not None:
+                        await self._send(ws, "CLOSED", msg[1], self.closed)
+                        continue
+                    old = subs.pop(msg[1], None)
+                    if old is not None:
+                        old.cancel()
+                    subs[msg[1]] = asyncio.get_running_loop().create_task(self._answer(ws, msg[1]))
+                elif msg[0] == "CLOSE":
+                    self.closes.append(msg[1])
+                    task = subs.pop(msg[1], None)
+                    if task is not None:
+                        task.cancel()
+                elif msg[0] == "EVENT":
+                    self.events.append(msg[1])
+                    if self.ok:
+                        accepted = self.ok_false is None
+                        await self._send(ws, "OK", msg[1]["id"], accepted, self.ok_false or "")
+                elif msg[0] == "AUTH":
+                    await self._send(ws, "OK", msg[1]["id"], True, "")
+        except Exception:  # a client that goes away mid-flood is what this relay is for
+            pass
+        finally:
+            self.open.discard(ws)
+            for task in self._subs.pop(ws, {}).values():
+                task.cancel()
+
+    async def _answer(self, ws: Any, sub: str) -> None:
+        with contextlib.suppress(Exception):
+            for event in self.stored:
+                await self._send(ws, "EVENT", sub, event)
+            if self.eose:
+                await self._send(ws, "EOSE", sub)
+            prefix = b'["EVENT",' + orjson.dumps(sub) + b","
+            for frame in flood_frames(self.flood, self.flood_tag) if self.flood else ():
+                await ws.send((prefix + frame + b"]").decode())
+                self.flooded += 1
+
+
+@pytest.fixture
+def hostile_relay() -> type[HostileRelay]:
+    """The :class:`HostileRelay` class: ``async with hostile_relay(eose=False) as relay``."""
+    return HostileRelay
