@@ -1,36 +1,42 @@
-"""Where the client keeps things, and its TOML configuration.
+"""Where the client keeps things, and its configuration.
 
 Paths come from ``platformdirs`` (``~/.config/shieldmutual``, ``~/.local/share/shieldmutual``
 and ``~/.local/state/shieldmutual`` on Linux). ``MAS_HOME=DIR`` puts everything under DIR
-instead: ``DIR/config.toml``, ``DIR/keys/``, ``DIR/state/`` (tests, and people who keep a
-separate setup on a removable drive).
+instead: ``DIR/config.toml``, ``DIR/settings.sealed``, ``DIR/home.key``, ``DIR/keys/``,
+``DIR/state/`` (tests, and people who keep a separate setup on a removable drive). Every
+file is 0600 and every folder 0700; :meth:`Paths.tighten` fixes homes made before that.
 
-The config file is small and written by ``mas`` itself, so it is written by a tiny TOML
-emitter here rather than a dependency; it is read with the standard ``tomllib``::
+The configuration has two halves. What names nothing (timeouts, the metadata opt-out)
+is plain TOML in ``config.toml``, so commands that need only that ask for no passphrase::
 
-    identity = "alice"                      # the default for --as
-    relays = ["wss://relay.example.org"]    # the default for -r
-
+    seal_identities = true                  # false: identity names/pubkeys readable
+                                            # without the passphrase (see keystore.py)
     [timeouts]                              # seconds
     connect = 5.0
     ok = 10.0
     eose = 10.0
+
+What says who you are or where you talk (the relay list, the default identity) is kept
+in ``settings.sealed`` with the home key (client/vault.py); a ``relays`` or ``identity``
+still found in an old plain file is read, and moved into the sealed half on the next save.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
 from shieldmutual.client.errors import ConfigError
+from shieldmutual.shared import relayurl
+from shieldmutual.shared.errors import InvalidError
 
 APP_NAME = "shieldmutual"
 HOME_ENV = "MAS_HOME"
@@ -47,13 +53,47 @@ class Paths:
         env = os.environ if environ is None else environ
         home = env.get(HOME_ENV)
         if home:
-            root = Path(home).expanduser()
+            root = Path(home).expanduser().absolute()
             return cls(root / "config.toml", root / "keys", root / "state")
         return cls(
             Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml",
             Path(platformdirs.user_data_dir(APP_NAME)) / "keys",
             Path(platformdirs.user_state_dir(APP_NAME)),
         )
+
+    @property
+    def home_key_file(self) -> Path:
+        """The random home key, sealed under the passphrase (NIP-49); beside ``keys/``."""
+        return self.keys_dir.parent / "home.key"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.config_file.with_name("settings.sealed")
+
+    def roots(self) -> list[Path]:
+        """The folders that are ours alone (one with MAS_HOME, three without)."""
+        return list(dict.fromkeys((self.config_file.parent, self.keys_dir.parent, self.state_dir)))
+
+    def tighten(self) -> None:
+        """Make our folders 0700 and our files 0600, for homes made before that rule."""
+        for root in self.roots():
+            if not root.is_dir():
+                continue
+            for folder, _, files in os.walk(root):
+                _chmod(Path(folder), 0o700)
+                for name in files:
+                    _chmod(Path(folder) / name, 0o600)
+
+
+def _chmod(path: Path, mode: int) -> None:
+    """Set ``mode`` on a file or folder of ours; symlinks and sockets are left alone."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:  # a temporary file renamed meanwhile
+        return
+    ours = stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)
+    if ours and stat.S_IMODE(info.st_mode) != mode:
+        os.chmod(path, mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +108,9 @@ class Config:
     relays: list[str] = field(default_factory=list)
     identity: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    seal_identities: bool = True
+    # True when an old plain config.toml still names relays or the identity.
+    plain_private: bool = False
 
     @classmethod
     def load(cls, path: Path) -> Config:
@@ -78,7 +121,9 @@ class Config:
             return cls()
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        return cls.from_dict(data, str(path))
+        config = cls.from_dict(data, str(path))
+        config.plain_private = "relays" in data or "identity" in data
+        return config
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> Config:
@@ -98,13 +143,26 @@ class Config:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ConfigError(f"{where}: timeout {key!r} must be a positive number")
             values[key] = float(value)
-        return cls([normalize_relay_url(r) for r in relays], identity, Timeouts(**values))
+        seal_identities = data.get("seal_identities", True)
+        if not isinstance(seal_identities, bool):
+            raise ConfigError(f"{where}: 'seal_identities' must be true or false")
+        relay_list = [normalize_relay_url(r) for r in relays]
+        return cls(relay_list, identity, Timeouts(**values), seal_identities)
+
+    def private_part(self) -> dict[str, Any]:
+        """What goes into the sealed settings: it names relays and an identity."""
+        return {"relays": self.relays, "identity": self.identity}
+
+    def apply_private(self, data: dict[str, Any], where: str) -> None:
+        """Take the relays and identity from the sealed settings (when there are any)."""
+        if data:
+            sealed = Config.from_dict(data, where)
+            self.relays, self.identity = sealed.relays, sealed.identity
 
     def to_toml(self) -> str:
+        """The plain half only: nothing in it names a person, a relay or a society."""
         lines = ["# Shield Mutual client configuration, written by `mas`.", ""]
-        if self.identity is not None:
-            lines.append(f"identity = {toml_str(self.identity)}")
-        lines.append("relays = [" + ", ".join(toml_str(r) for r in self.relays) + "]")
+        lines.append(f"seal_identities = {'true' if self.seal_identities else 'false'}")
         if self.timeouts != Timeouts():
             t = self.timeouts
             lines += ["", "[timeouts]", f"connect = {t.connect}", f"ok = {t.ok}"]
@@ -112,7 +170,8 @@ class Config:
         return "\n".join(lines) + "\n"
 
     def save(self, path: Path) -> None:
-        write_private(path, self.to_toml().encode("utf-8"), mode=0o644)
+        write_private(path, self.to_toml().encode("utf-8"), mode=0o600)
+        self.plain_private = False
 
 
 def toml_str(value: str) -> str:
@@ -122,7 +181,7 @@ def toml_str(value: str) -> str:
 
 def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
     """Write ``data`` atomically (temp file + rename) with ``mode``; parents made 0700."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
@@ -137,36 +196,21 @@ def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
         raise
 
 
-def normalize_relay_url(url: str) -> str:
-    """``ws://`` or ``wss://`` URL, lowercase scheme and host, no bare trailing slash.
+def private_dir(path: Path) -> Path:
+    """``path`` and every missing parent made 0700 (``mkdir(parents=True)`` would give the
+    parents the umask's mode, e.g. a world-readable MAS_HOME)."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    return path
 
-    A URL without a scheme gets ``wss://``, or ``ws://`` for localhost and 127.x hosts.
-    """
-    text = url.strip()
-    if not text:
-        raise ConfigError("relay URL is empty")
-    if "://" not in text:
-        host = text.split("/")[0].split(":")[0].lower()
-        local = host in ("localhost", "::1") or host.startswith("127.")
-        text = ("ws://" if local else "wss://") + text
+
+def normalize_relay_url(url: str) -> str:
+    """shared/relayurl.py's rule, failing as a :class:`ConfigError` (a user's input)."""
     try:
-        parts = urlsplit(text)
-        port = parts.port  # raises ValueError on a bad port
-    except ValueError as exc:
-        raise ConfigError(f"relay URL {url!r} is not valid: {exc}") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("ws", "wss"):
-        raise ConfigError(f"relay URL {url!r} must start with ws:// or wss://")
-    if not parts.hostname:
-        raise ConfigError(f"relay URL {url!r} has no host")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = host if port is None else f"{host}:{port}"
-    if parts.username or parts.password:
-        raise ConfigError(f"relay URL {url!r} must not contain a user name or password")
-    path = "" if parts.path == "/" else parts.path
-    return urlunsplit((scheme, netloc, path, parts.query, ""))
+        return relayurl.normalize_relay_url(url)
+    except InvalidError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def normalize_relays(urls: Iterable[str]) -> list[str]:

@@ -1,0 +1,56 @@
+"""Relay URLs: the one rule for every place one enters (config, -r, society definitions,
+champion packages, naddr/nevent hints, 10050 lists).
+
+A relay URL is shown on screens and used to connect, so it must be exactly what it looks
+like: ``ws://`` or ``wss://``, a host, no user name or password, and no whitespace,
+control, bidi or other invisible character anywhere (one would repaint the screen, or
+make ``wss://evil.example`` read as another host). It is refused, never cleaned up: a
+cleaned-up URL would be a different relay than the one its author named.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.untrusted import is_hidden
+
+MAX_URL = 512
+_LOCAL = ("localhost", "::1")
+
+
+def normalize_relay_url(url: str) -> str:
+    """``ws://`` or ``wss://`` URL, lowercase scheme and host, no bare trailing slash.
+
+    A URL without a scheme gets ``wss://``, or ``ws://`` for localhost and 127.x hosts;
+    spaces around it (a paste) are dropped. Raises :class:`InvalidError`.
+    """
+    text = url.strip(" ")
+    if not text:
+        raise InvalidError("relay URL is empty")
+    if len(text) > MAX_URL:
+        raise InvalidError(f"relay URL is longer than {MAX_URL} characters")
+    if any(c.isspace() or is_hidden(c) for c in text):
+        raise InvalidError(f"relay URL {url!r} contains spaces or control characters")
+    if "://" not in text:
+        host = text.split("/")[0].split(":")[0].lower()
+        local = host in _LOCAL or host.startswith("127.")
+        text = ("ws://" if local else "wss://") + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # raises ValueError on a bad port
+    except ValueError as exc:
+        raise InvalidError(f"relay URL {url!r} is not valid: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("ws", "wss"):
+        raise InvalidError(f"relay URL {url!r} must start with ws:// or wss://")
+    if not parts.hostname:
+        raise InvalidError(f"relay URL {url!r} has no host")
+    if parts.username or parts.password:
+        raise InvalidError(f"relay URL {url!r} must not contain a user name or password")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    path = "" if parts.path == "/" else parts.path
+    return urlunsplit((scheme, netloc, path, parts.query, ""))

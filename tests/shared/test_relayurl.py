@@ -1,0 +1,67 @@
+"""shared/relayurl.py: a relay URL with a control, bidi or space in it is refused wherever
+it enters (the config rule, society definitions, champion packages, nostr pointers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shieldmutual.shared.aid.common import check_relay
+from shieldmutual.shared.aid.society import parse_society
+from shieldmutual.shared.errors import AidError, InvalidError
+from shieldmutual.shared.event import sign
+from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.relayurl import normalize_relay_url
+
+HOSTILE_URLS = [
+    "wss://relay.example\x1b]0;pwned\x07",
+    "wss://relay.example/\x1b[2J",
+    "wss://relay.example/\x9b31m",
+    "wss://relay.example/\x7f",
+    "wss://\u202eelpmaxe.live",
+    "wss://relay.example/\u2028x",
+    "wss://relay.example/\u200b",
+    "wss://relay.example/a b",
+    "wss://relay.example\t",
+    "wss://relay.example\n",
+    "\x00wss://relay.example",
+    "https://relay.example",
+    "javascript:alert(1)",
+    "wss://" + "a" * 600 + ".example",
+]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_hostile_relay_urls_are_refused(url: str) -> None:
+    with pytest.raises(InvalidError) as caught:
+        normalize_relay_url(url)
+    message = str(caught.value)
+    assert message.isprintable(), message  # the refusal itself shows no raw escape
+    with pytest.raises(AidError):
+        check_relay(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("wss://Relay.Example.org/", "wss://relay.example.org"),
+        (" wss://a.example ", "wss://a.example"),
+        ("localhost:7777", "ws://localhost:7777"),
+        ("wss://relé.example/path?x=1", "wss://relé.example/path?x=1"),
+    ],
+)
+def test_ordinary_relay_urls_are_normalized(url: str, expected: str) -> None:
+    assert normalize_relay_url(url) == expected
+
+
+def test_an_event_keeps_its_relay_as_written() -> None:
+    assert check_relay("wss://Relay.Example/") == "wss://Relay.Example/"
+    with pytest.raises(AidError):
+        check_relay(" wss://relay.example")
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS[:8])
+def test_a_society_definition_with_a_hostile_relay_is_refused(url: str) -> None:
+    tags = [["d", "leeds"], ["t", "mas-leeds"], ["name", "Leeds"], ["relay", url]]
+    event = sign(SecretKey(b"\x01" * 32), 34550, "", tags, created_at=1_700_000_000)
+    with pytest.raises(AidError, match="relay must be"):
+        parse_society(event)
