@@ -4,7 +4,9 @@ Who talks to whom is the secret here, so three rules shape every function:
 
 * Gift wraps are *sent* through a pool that never authenticates as the sender (the CLI
   gives it a throwaway NIP-42 key): a relay that saw the member's AUTH next to a wrap
-  for a champion would learn exactly the link this feature must hide.
+  for a champion would learn exactly the link this feature must hide. This module only
+  builds the :class:`~shieldmutual.client.private_send.Outgoing` items; private_send
+  sends each on its own connection at its own random moment.
 * Gift wraps are *read* through a pool authenticated as the reader, because relays
   serve kind 1059 only to the recipient named in the wrap.
 * Local records live only in the sealed :class:`~shieldmutual.client.vault.Vault`.
@@ -16,17 +18,20 @@ member's revocation on ``champion remove``, and the champion's activation.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from shieldmutual.client.errors import ClientError, RelayError
-from shieldmutual.client.pool import Pool, PublishReport
-from shieldmutual.shared import kinds, nip17, nip59
+from shieldmutual.client.pool import Pool
+from shieldmutual.client.private_send import Outgoing
+from shieldmutual.shared import kinds, nip59
 from shieldmutual.shared.aid.champion import (
     ATTESTATION_NOTE,
     Member,
+    Message,
     Package,
+    by_consent,
     checkin_rumor,
     emergency_request,
     fold,
@@ -42,7 +47,7 @@ from shieldmutual.shared.aid.vouch import (
     attestation_template,
     revocation_template,
 )
-from shieldmutual.shared.errors import AidError, EventError
+from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 
@@ -55,32 +60,6 @@ class ChampionError(ClientError):
 
 
 # ---- gift wraps over relays ---------------------------------------------------------------
-
-
-async def dm_relays(pool: Pool, pubkey: str) -> list[str]:
-    """The relays ``pubkey`` asked to receive DMs on (their newest kind 10050), or []."""
-    events = await pool.fetch([{"kinds": [kinds.DM_RELAY_LIST], "authors": [pubkey], "limit": 1}])
-    for event in events:  # newest first
-        try:
-            return nip17.parse_dm_relay_list(event)
-        except EventError:
-            continue
-    return []
-
-
-Connect = Callable[[], Pool]
-
-
-async def deliver(connect: Connect, wrap: Event, extra_relays: Sequence[str] = ()) -> PublishReport:
-    """Publish one gift wrap to our relays and the recipient's DM relays.
-
-    Each wrap goes over connections of its own (``connect()`` makes a fresh pool, with
-    a fresh throwaway AUTH key): wraps to two champions sent down one connection would
-    tell the relay that both have the same correspondent.
-    """
-    async with connect() as pool:
-        targets = list(dict.fromkeys([*pool.relays, *extra_relays]))
-        return await pool.publish(wrap, targets)
 
 
 async def inbox(pool: Pool, me: SecretKey) -> list[nip59.Unwrapped]:
@@ -178,96 +157,139 @@ class MyChampions:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Sent:
-    """One private message's delivery: to whom, and what the relays said."""
-
-    champion: str
-    what: str
-    report: PublishReport
-
-
 def _shuffled(items: Iterable[str]) -> list[str]:
-    """Send order says nothing about who was added first."""
+    """Item order says nothing about who was added first."""
     out = list(items)
     random.SystemRandom().shuffle(out)
     return out
 
 
-async def send_packages(
-    connect: Connect,
+def package_items(
     member: SecretKey,
     mine: MyChampions,
     champions: Iterable[str],
     relays: Sequence[str],
     now: int,
-) -> list[Sent]:
-    """Hand the current package to each champion (gift-wrapped, one per champion)."""
+) -> list[Outgoing]:
+    """The current package for each champion (gift-wrapped, one per champion)."""
     package = mine.package(member.public_hex, relays, now)
-    out = []
-    for champion in _shuffled(champions):
-        wrap = nip59.wrap(member, champion, package_rumor(package, champion, now))
-        extra = mine.champions.get(champion, {}).get("relays", [])
-        out.append(Sent(champion, "package", await deliver(connect, wrap, extra)))
-    return out
+    return [
+        Outgoing(
+            nip59.wrap(member, champion, package_rumor(package, champion, now)),
+            "package",
+            champion,
+            tuple(mine.champions.get(champion, {}).get("relays", [])),
+        )
+        for champion in _shuffled(champions)
+    ]
 
 
-async def send_checkins(
-    connect: Connect, member: SecretKey, mine: MyChampions, now: int
-) -> list[Sent]:
-    """An "I'm OK" to every champion; each wrap names one champion only."""
+def checkin_items(member: SecretKey, mine: MyChampions, now: int) -> list[Outgoing]:
+    """An "I'm OK" for every champion; each wrap names one champion only."""
     if not mine.champions:
         raise ChampionError("you have no champions yet: `mas champion add NPUB --request FILE.md`")
-    out = []
-    for champion in _shuffled(mine.champions):
-        rumor = checkin_rumor(member.public_hex, champion, mine.interval, now)
-        wrap = nip59.wrap(member, champion, rumor)
-        extra = mine.champions[champion].get("relays", [])
-        out.append(Sent(champion, "checkin", await deliver(connect, wrap, extra)))
-    mine.last_checkin = now
-    return out
+    return [
+        Outgoing(
+            nip59.wrap(
+                member, champion, checkin_rumor(member.public_hex, champion, mine.interval, now)
+            ),
+            "checkin",
+            champion,
+            tuple(mine.champions[champion].get("relays", [])),
+        )
+        for champion in _shuffled(mine.champions)
+    ]
 
 
-async def send_release(
-    connect: Connect, member: SecretKey, champion: str, relays: Sequence[str], now: int
-) -> Sent:
+def release_item(member: SecretKey, champion: str, relays: Sequence[str], now: int) -> Outgoing:
     wrap = nip59.wrap(member, champion, release_rumor(member.public_hex, champion, now))
-    return Sent(champion, "release", await deliver(connect, wrap, relays))
+    return Outgoing(wrap, "release", champion, tuple(relays))
 
 
 # ---- the champion's side -------------------------------------------------------------------
 
 
-def members_from_vault(data: dict[str, Any]) -> dict[str, Member]:
-    out = {}
-    for pubkey, raw in (data.get("championing") or {}).items():
-        package = Package.from_dict(raw["package"])
-        out[pubkey] = Member(package, int(raw["last_seen"]), int(raw["interval"]))
-    return out
-
-
-def members_to_vault(data: dict[str, Any], members: dict[str, Member]) -> None:
-    data["championing"] = {
-        pubkey: {"package": m.package.to_dict(), "last_seen": m.last_seen, "interval": m.interval}
-        for pubkey, m in members.items()
-    }
-
-
-def apply_inbox(members: dict[str, Member], opened: Iterable[nip59.Unwrapped]) -> dict[str, Member]:
-    """Fold the champion messages among ``opened`` into ``members`` (bad ones skipped)."""
-    messages = []
+def _messages(opened: Iterable[nip59.Unwrapped]) -> list[Message]:
+    out = []
     for item in opened:
         try:
             message = parse_message(item.rumor)
         except AidError:
             continue  # a damaged or forged package must not stop the watch
         if message is not None:
-            messages.append(message)
-    return fold(members, messages)
+            out.append(message)
+    return out
+
+
+@dataclass
+class Championing:
+    """The champion's sealed record: the members they agreed to watch, the packages that
+    wait for a yes, and whom they said yes or no to."""
+
+    members: dict[str, Member] = field(default_factory=dict)
+    pending: dict[str, Package] = field(default_factory=dict)
+    accepted: set[str] = field(default_factory=set)
+    declined: dict[str, int] = field(default_factory=dict)  # member -> package time
+
+    @classmethod
+    def from_vault(cls, data: dict[str, Any]) -> Championing:
+        members = {
+            pubkey: Member(
+                Package.from_dict(raw["package"]), int(raw["last_seen"]), int(raw["interval"])
+            )
+            for pubkey, raw in (data.get("championing") or {}).items()
+        }
+        pending = {k: Package.from_dict(v) for k, v in (data.get("pending") or {}).items()}
+        consent = data.get("consent") or {}
+        # Members recorded before consent existed were accepted by being kept.
+        accepted = set(consent.get("accepted", ())) | set(members)
+        return cls(members, pending, accepted, dict(consent.get("declined", {})))
+
+    def to_vault(self, data: dict[str, Any]) -> None:
+        data["championing"] = {
+            pubkey: {
+                "package": m.package.to_dict(),
+                "last_seen": m.last_seen,
+                "interval": m.interval,
+            }
+            for pubkey, m in self.members.items()
+        }
+        data["pending"] = {pubkey: p.to_dict() for pubkey, p in self.pending.items()}
+        data["consent"] = {"accepted": sorted(self.accepted), "declined": self.declined}
+
+    def apply(self, opened: Iterable[nip59.Unwrapped]) -> None:
+        """Fold what arrived: accepted members' messages count, other packages wait."""
+        kept, waiting = by_consent(_messages(opened), self.accepted, self.declined)
+        self.members = fold(self.members, kept)
+        for pubkey, package in waiting.items():
+            current = self.pending.get(pubkey)
+            if current is None or package.created_at >= current.created_at:
+                self.pending[pubkey] = package
+
+    def accept(self, member: str) -> Member:
+        package = self.pending.pop(member, None)
+        if package is None:
+            raise ChampionError(
+                "no hand-over from them is waiting: run `mas champion watch --once` to look"
+            )
+        self.accepted.add(member)
+        self.declined.pop(member, None)
+        self.members = fold(self.members, [package])
+        return self.members[member]
+
+    def decline(self, member: str) -> None:
+        """Say no to a waiting package, or stop championing a member."""
+        package = self.pending.pop(member, None)
+        current = self.members.pop(member, None)
+        if package is None and current is None:
+            raise ChampionError("no hand-over from them, and you do not champion them")
+        latest = max(p.created_at for p in (package, current and current.package) if p)
+        self.accepted.discard(member)
+        self.declined[member] = latest
 
 
 def member_relays(members: Iterable[Member]) -> list[str]:
-    """Where the members publish: a champion watches these besides their own relays."""
+    """Where accepted members publish: a champion watches these besides their own relays."""
     return list(dict.fromkeys(url for m in members for url in m.package.relays))
 
 
@@ -285,11 +307,12 @@ class Activation:
         return [self.attestation, *self.revocations, self.request, self.announcement]
 
 
-def activation(package: Package, facts: str, now: int, relays: Sequence[str] = ()) -> Activation:
-    """Sign the member's request with E, naming the member as beneficiary."""
+def activation(package: Package, facts: str, now: int) -> Activation:
+    """Sign the member's request with E, naming the member as beneficiary. The only relay
+    hint is the member's own: the champion's relays would point at the champion."""
     emergency = package.emergency_key
     request = emergency_request(package, facts, now)
     request_event = sign(emergency, *request_event_template(request), created_at=now)
-    note = Announcement.of(request, emergency.public_hex, tuple(relays[:1]))
+    note = Announcement.of(request, emergency.public_hex, package.relays[:1])
     announcement = sign(emergency, *announcement_template(note), created_at=now)
     return Activation(package.attestation, package.revocations, request_event, announcement)

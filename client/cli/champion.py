@@ -22,17 +22,17 @@ from rich.table import Table
 
 from shieldmutual.client.champions import (
     ChampionError,
+    Championing,
     MyChampions,
-    Sent,
-    dm_relays,
-    members_from_vault,
-    send_checkins,
-    send_packages,
-    send_release,
+    checkin_items,
+    package_items,
+    release_item,
 )
 from shieldmutual.client.cli import champion_watch, common
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool import PublishReport
+from shieldmutual.client.private_send import Outgoing, dm_relays
 from shieldmutual.client.timeparse import parse_duration
 from shieldmutual.client.vault import Vault
 from shieldmutual.shared import nip19
@@ -55,26 +55,23 @@ def _interval(every: str | None) -> int | None:
     return check_interval(parse_duration(every)) if every else None
 
 
-def _report(state: common.State, sent: list[Sent], json_: bool) -> list[Sent]:
-    """Print one line per message; the ones no relay accepted."""
-    failed = [s for s in sent if not s.report.ok()]
-    for s in sent:
-        if state.want_json(json_):
+Sent = list[tuple[Outgoing, PublishReport]]
+
+
+def _send(state: common.State, relays: list[str], items: list[Outgoing], json_: bool) -> Sent:
+    """Send apart (progress on stderr), a JSON line each with --json; the ones that failed."""
+    sent = list(zip(items, state.send_private(relays, items), strict=True))
+    if state.want_json(json_):
+        for item, report in sent:
             state.emit_json(
                 {
-                    "champion": nip19.npub_encode(s.champion),
-                    "message": s.what,
-                    "acks": s.report.acks,
-                    "relays": len(s.report.results),
+                    "champion": nip19.npub_encode(item.to) if item.to else None,
+                    "message": item.what,
+                    "acks": report.acks,
+                    "relays": len(report.results),
                 }
             )
-        else:
-            mark = "ok  " if s.report.ok() else "FAIL"
-            state.note(
-                f"{mark} {s.what} to {nip19.npub_encode(s.champion)}: "
-                f"{s.report.acks}/{len(s.report.results)} relays"
-            )
-    return failed
+    return [(item, report) for item, report in sent if not report.ok()]
 
 
 @app.command("add")
@@ -118,16 +115,14 @@ def add_cmd(
             mine.new_emergency_key(secret, now)
         others = [c for c in mine.champions if c != champion] if changed else []
 
-        async def go() -> list[Sent]:
-            connect = state.anonymous_pools(relays)
-            async with connect() as lookup:
-                found = await dm_relays(lookup, champion)
-            mine.champions[champion] = {"added_at": now, "relays": found}
-            return await send_packages(connect, secret, mine, [champion, *others], relays, now)
+        async def lookup() -> list[str]:
+            async with state.anonymous_pools(relays)() as pool:
+                return await dm_relays(pool, champion)
 
-        sent = common.run(go())
-        failed = _report(state, sent, json_)
-        if any(s.champion == champion for s in failed):
+        mine.champions[champion] = {"added_at": now, "relays": common.run(lookup())}
+        items = package_items(secret, mine, [champion, *others], relays, now)
+        failed = _send(state, relays, items, json_)
+        if any(item.to == champion for item, _ in failed):
             raise RelayError("no relay accepted the hand-over; nothing was recorded")
         mine.to_vault(data)
     state.note(
@@ -145,7 +140,8 @@ def list_cmd(
     secret = state.signer(as_)
     data = Vault.of(state.paths, secret).load()
     mine = MyChampions.from_vault(data)
-    members = members_from_vault(data)
+    championing = Championing.from_vault(data)
+    members = championing.members
     now = int(time.time())
     if state.want_json(json_):
         for pubkey, info in mine.champions.items():
@@ -163,6 +159,8 @@ def list_cmd(
             state.emit_json(
                 {"role": "i-champion", **row, "member": nip19.npub_encode(member.pubkey)}
             )
+        for pubkey in championing.pending:
+            state.emit_json({"role": "pending", "member": nip19.npub_encode(pubkey)})
         return
     if mine.champions:
         table = Table(title="Your champions", title_justify="left", show_edge=False)
@@ -177,7 +175,8 @@ def list_cmd(
         state.note(f"check-in every {format_duration(mine.interval)}; last sent: {when}")
     if members:
         state.out.print(champion_watch.watch_table(list(members.values()), now))
-    if not mine.champions and not members:
+    champion_watch.note_pending(state, championing)
+    if not mine.champions and not members and not championing.pending:
         state.note("no champions, and you champion nobody (`mas champion add NPUB`)")
 
 
@@ -203,22 +202,20 @@ def remove_cmd(
             raise ChampionError(f"{nip19.npub_encode(champion)} is not one of your champions")
         revocation = mine.revoke(secret, now)
         removed = mine.champions.pop(champion)
-
-        async def go() -> list[Sent]:
-            connect = state.anonymous_pools(relays)
-            async with connect() as pool:
-                report = await pool.publish(revocation)
-            if not report.ok():
-                raise RelayError("no relay accepted the revocation; nothing was changed")
-            state.note(f"revocation of the old emergency key: {report.acks} relays")
-            sent = await send_packages(connect, secret, mine, list(mine.champions), relays, now)
-            if not quiet:
-                relays_of = removed.get("relays", [])
-                sent.append(await send_release(connect, secret, champion, relays_of, now))
-            return sent
-
-        _report(state, common.run(go()), json_)
+        items = [
+            Outgoing(revocation, "revocation of the old emergency key"),
+            *package_items(secret, mine, list(mine.champions), relays, now),
+        ]
+        if not quiet:
+            items.append(release_item(secret, champion, removed.get("relays", []), now))
+        # The champions now hold the new key whatever the relays said: record it.
         mine.to_vault(data)
+        failed = _send(state, relays, items, json_)
+    if any(item.event is revocation for item, _ in failed):
+        raise RelayError(
+            "no relay accepted the revocation; your remaining champions hold it in their "
+            "new package and publish it if they act for you"
+        )
     state.note(f"{nip19.npub_encode(champion)} removed; the emergency key they held is revoked")
 
 
@@ -239,12 +236,9 @@ def checkin_cmd(
         with vault.edit() as data:
             mine = MyChampions.from_vault(data)
             mine.interval = interval or mine.interval
-
-            async def go(mine: MyChampions = mine) -> list[Sent]:
-                connect = state.anonymous_pools(relays)
-                return await send_checkins(connect, secret, mine, int(time.time()))
-
-            failed = _report(state, common.run(go()), json_)
+            now = int(time.time())
+            failed = _send(state, relays, checkin_items(secret, mine, now), json_)
+            mine.last_checkin = now
             mine.to_vault(data)
         if interval is None:
             if failed:
@@ -254,4 +248,6 @@ def checkin_cmd(
 
 
 app.command("watch")(champion_watch.watch_cmd)
+app.command("accept")(champion_watch.accept_cmd)
+app.command("decline")(champion_watch.decline_cmd)
 app.command("activate")(champion_watch.activate_cmd)

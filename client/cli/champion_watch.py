@@ -27,12 +27,10 @@ from rich.text import Text
 
 from shieldmutual.client.champions import (
     ChampionError,
+    Championing,
     activation,
-    apply_inbox,
     inbox,
     member_relays,
-    members_from_vault,
-    members_to_vault,
 )
 from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import pubkey_hex
@@ -92,17 +90,29 @@ def _ring(state: common.State, force: bool) -> None:
         state.err.file.flush()
 
 
-async def sync(state: common.State, secret: SecretKey, relays: list[str]) -> dict[str, Member]:
-    """Read our gift wraps from our relays and the members' relays; update the vault."""
+async def sync(state: common.State, secret: SecretKey, relays: list[str]) -> Championing:
+    """Read our gift wraps from our relays and the accepted members' relays; update the
+    vault. A pending hand-over's relays are never dialled: that is the stranger's lure."""
     vault = Vault.of(state.paths, secret)
-    known = members_from_vault(vault.load())
-    targets = list(dict.fromkeys([*relays, *member_relays(known.values())]))
+    known = Championing.from_vault(vault.load())
+    targets = list(dict.fromkeys([*relays, *member_relays(known.members.values())]))
     async with state.pool(targets, auth=secret) as pool:
         opened = await inbox(pool, secret)
     with vault.edit() as data:
-        members = apply_inbox(members_from_vault(data), opened)
-        members_to_vault(data, members)
-    return members
+        championing = Championing.from_vault(data)
+        championing.apply(opened)
+        championing.to_vault(data)
+    return championing
+
+
+def note_pending(state: common.State, championing: Championing) -> None:
+    """Say which hand-overs wait for a yes; nothing is watched or alarmed for them."""
+    for pubkey in championing.pending:
+        npub = nip19.npub_encode(pubkey)
+        state.warn(
+            f"{npub} asks you to be their champion; nothing is watched for them until you "
+            f"`mas champion accept {npub}` (or `mas champion decline {npub}`)"
+        )
 
 
 def watch_cmd(
@@ -136,7 +146,9 @@ def watch_cmd(
             state.emit_json({**row, "member": nip19.npub_encode(member.pubkey)})
 
     if once:
-        members = common.run(sync(state, secret, relays))
+        championing = common.run(sync(state, secret, relays))
+        note_pending(state, championing)
+        members = championing.members
         if state.want_json(json_):
             emit_json(members)
         else:
@@ -165,7 +177,7 @@ def _live(
     last_json: dict[str, str] = {}
     with Live(console=state.err, auto_refresh=False, transient=False) as live:
         while True:
-            members = common.run(sync(state, secret, relays))
+            members = common.run(sync(state, secret, relays)).members
             deadline = time.monotonic() + refresh
             while time.monotonic() < deadline:
                 now = clock()
@@ -187,12 +199,49 @@ def _live(
                 time.sleep(1)  # the redraw tick of a live view, not a wait in a test
 
 
+def _consent_cmd(ctx: typer.Context, member: str, as_: str | None, yes: bool) -> None:
+    state = common.state(ctx)
+    member_hex = pubkey_hex(member)
+    secret = state.signer(as_)
+    with Vault.of(state.paths, secret).edit() as data:
+        championing = Championing.from_vault(data)
+        if yes:
+            championing.accept(member_hex)
+        else:
+            championing.decline(member_hex)
+        championing.to_vault(data)
+    npub = nip19.npub_encode(member_hex)
+    state.note(
+        f"you champion {npub}: `mas champion watch` keeps an eye on their check-ins"
+        if yes
+        else f"declined {npub}: nothing of theirs is watched (a newer hand-over asks again)"
+    )
+
+
+MemberArg = Annotated[str, typer.Argument(metavar="MEMBER", help="The member (npub or hex).")]
+
+
+def accept_cmd(ctx: typer.Context, member: MemberArg, as_: common.AsOption = None) -> None:
+    """Agree to champion someone whose hand-over is waiting (local; publishes nothing)."""
+    _consent_cmd(ctx, member, as_, yes=True)
+
+
+def decline_cmd(ctx: typer.Context, member: MemberArg, as_: common.AsOption = None) -> None:
+    """Refuse a waiting hand-over, or stop championing someone (local; publishes nothing)."""
+    _consent_cmd(ctx, member, as_, yes=False)
+
+
 def activate_cmd(
     ctx: typer.Context,
-    member: Annotated[str, typer.Argument(metavar="MEMBER", help="The member (npub or hex).")],
+    member: MemberArg,
     facts: Annotated[
-        str, typer.Option("--facts", metavar="TEXT", help="What you know: when, where, what.")
-    ] = "",
+        str | None,
+        typer.Option(
+            "--facts",
+            metavar="-",
+            help="Add what you know (when, where, what): - reads it from stdin, or $EDITOR.",
+        ),
+    ] = None,
     yes: common.YesOption = False,
     relay: common.RelayOption = None,
     as_: common.AsOption = None,
@@ -201,15 +250,19 @@ def activate_cmd(
     """Publish a member's emergency request on their behalf, signed by their emergency key."""
     state = common.state(ctx)
     member_hex = pubkey_hex(member)
+    facts = common.private_text(facts, "activation facts").strip()
     relays, secret = state.relays_and_signer(relay, as_)
-    members = members_from_vault(Vault.of(state.paths, secret).load())
+    members = Championing.from_vault(Vault.of(state.paths, secret).load()).members
     if member_hex not in members:
-        members = common.run(sync(state, secret, relays))
+        members = common.run(sync(state, secret, relays)).members
     if member_hex not in members:
-        raise ChampionError(f"you hold no champion hand-over from {nip19.npub_encode(member_hex)}")
+        raise ChampionError(
+            f"you champion nobody called {nip19.npub_encode(member_hex)} "
+            "(a waiting hand-over needs `mas champion accept` first)"
+        )
     package = members[member_hex].package
     targets = list(dict.fromkeys([*relays, *package.relays]))
-    act = activation(package, facts, int(time.time()), targets)
+    act = activation(package, facts, int(time.time()))
     request = parse_request(act.request)
     state.err.print(
         Text.assemble(
@@ -234,7 +287,7 @@ def activate_cmd(
 
     reports = common.run(go())
     request_report = reports[act.events.index(act.request)]
-    naddr = request.naddr(act.request.pubkey, tuple(targets[:2]))
+    naddr = request.naddr(act.request.pubkey, package.relays[:2])
     if state.want_json(json_):
         state.emit_json(
             {

@@ -34,7 +34,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from shieldmutual.client import aid
+from shieldmutual.client import aid, private_send
 from shieldmutual.client.cli import render
 from shieldmutual.client.config import Config, Paths, normalize_relays
 from shieldmutual.client.errors import IdentityError, RelayError
@@ -142,6 +142,19 @@ class State:
         a relay that saw your AUTH (or your other traffic) next to a gift wrap would learn
         who sent it. One pool per message (DMs, private pledges, champion messages)."""
         return lambda: self.pool(relays, auth=SecretKey.generate())
+
+    def send_private(
+        self, relays: list[str], items: list[private_send.Outgoing]
+    ) -> list[PublishReport]:
+        """Send private items apart (client/private_send.py), a progress line for each."""
+        delays = private_send.delay_range()
+        self.note(private_send.announce(len(items), delays))
+
+        def progress(item: private_send.Outgoing, report: PublishReport) -> None:
+            self.note(private_send.describe(item, report))
+
+        connect = self.anonymous_pools(relays)
+        return run(private_send.send_apart(connect, items, progress, delays))
 
     # -- identities --
 
@@ -347,6 +360,22 @@ def show_nevent(
 def nevent(event: Event, relays: list[str]) -> str:
     """A shareable pointer to a new event, with up to three relay hints."""
     return nip19.nevent_encode(event.id, tuple(relays[:3]), event.pubkey, event.kind)
+
+
+def private_text(value: str | None, what: str) -> str:
+    """Text that may be private (a DM, a private pledge's note, activation facts): ``-``
+    reads it from stdin, or from $EDITOR when stdin is a terminal. Never from the command
+    line, where `ps` and the shell history would show it to others."""
+    if value is None:
+        return ""
+    if value != "-":
+        raise InvalidError(
+            f"{what} on the command line shows in `ps` and shell history: pass - and write it "
+            "on stdin (or in $EDITOR)"
+        )
+    if not stdin_is_terminal():
+        return sys.stdin.read()
+    return typer.edit("") or ""
 
 
 def read_source(path: Path) -> str:

@@ -1,9 +1,10 @@
 """`mas dm send|read|relays`: NIP-17 private messages, gift-wrapped so relays learn nothing.
 
 * ``send`` wraps one kind 14 message per recipient plus one for yourself (so you can
-  read what you sent), and publishes through a pool that authenticates, if a relay
-  asks, with a throwaway key: never with yours, which would tie you to the recipient.
-  The recipient's wrap also goes to the relays on their kind 10050 list.
+  read what you sent), and publishes each apart (client/private_send.py): its own
+  connection, its own random delay, AUTH with a throwaway key (never yours, which would
+  tie you to the recipient), and its recipient's kind 10050 relays looked up there. The
+  text comes from stdin or $EDITOR, never the command line (`ps`, shell history).
 * ``read`` authenticates as you (NIP-42), because relays serve gift wraps only to the
   person they are addressed to, and shows the messages that open and verify.
   Champion check-ins, hand-overs and stand-downs are hidden unless ``--all``;
@@ -15,7 +16,6 @@ stdout: one JSON line per message with ``--json``, else a table; stderr: relay r
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Annotated
 
@@ -28,6 +28,7 @@ from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
+from shieldmutual.client.private_send import Outgoing, dm_relays
 from shieldmutual.shared import kinds, nip17, nip19
 from shieldmutual.shared.aid.champion import CHECKIN, PACKAGE, RELEASE
 from shieldmutual.shared.aid.common import labels, normalize_text
@@ -54,8 +55,12 @@ def send_cmd(
     ctx: typer.Context,
     to: Annotated[str, typer.Argument(metavar="NPUB", help="The recipient (npub or hex).")],
     message: Annotated[
-        str | None, typer.Argument(help="The text; read from stdin when omitted.")
-    ] = None,
+        str,
+        typer.Argument(
+            metavar="[-]",
+            help="The text comes from stdin, or $EDITOR in a terminal; never the command line.",
+        ),
+    ] = "-",
     subject: Annotated[str | None, typer.Option("--subject", help="A subject line.")] = None,
     relay: common.RelayOption = None,
     as_: common.AsOption = None,
@@ -64,33 +69,26 @@ def send_cmd(
     """Send a private message. Relays see only a one-time key and the recipient."""
     state = common.state(ctx)
     recipient = pubkey_hex(to)
-    text = normalize_text(message if message is not None else sys.stdin.read())
+    text = normalize_text(common.private_text(message, "a private message"))
     if not text:
         raise InvalidError("the message is empty")
     relays, secret = state.relays_and_signer(relay, as_)
     rumor = nip17.dm_rumor(secret.public_hex, [recipient], text, subject=subject)
-    wraps = nip17.wrap_dm(secret, rumor)
-
-    connect = state.anonymous_pools(relays)  # a fresh connection per wrap
-
-    async def go() -> list[tuple[str, PublishReport]]:
-        async with connect() as lookup:
-            theirs = await champions.dm_relays(lookup, recipient)
-            mine = await champions.dm_relays(lookup, secret.public_hex)
-        results = []
-        for owner, wrap in wraps.items():
-            extra = theirs if owner == recipient else mine
-            results.append((owner, await champions.deliver(connect, wrap, extra)))
-        return results
-
-    results = common.run(go())
-    delivered = dict(results)[recipient]
+    # The recipient's wrap and your self-copy go apart, each asking for its own
+    # recipient's DM relays on its own connection: together they would show who wrote
+    # to whom, and with the self-copy even in which direction.
+    items = [
+        Outgoing(wrap, "message" if owner == recipient else "your copy", owner, lookup=True)
+        for owner, wrap in nip17.wrap_dm(secret, rumor).items()
+    ]
+    results = dict(zip([item.to for item in items], state.send_private(relays, items), strict=True))
+    delivered = results[recipient]
     if state.want_json(json_):
         state.emit_json(
             {
                 "id": rumor.id,
                 "to": nip19.npub_encode(recipient),
-                "results": [r.to_dict() for _, rep in results for r in rep.results],
+                "results": [r.to_dict() for rep in results.values() for r in rep.results],
             }
         )
     else:
@@ -188,7 +186,7 @@ def relays_cmd(
 
         async def lookup() -> list[str]:
             async with state.pool(relays) as pool:
-                return await champions.dm_relays(pool, secret.public_hex)
+                return await dm_relays(pool, secret.public_hex)
 
         found = common.run(lookup())
     if state.want_json(json_):

@@ -9,7 +9,8 @@ Privacy is the default wherever a person could be put at risk:
 
 * a pledge can be private (``--private``): a kind 14 rumor sealed and gift-wrapped
   (NIP-59) to the request's author alone, delivered to your relays and to the DM
-  relays the author listed (NIP-17 kind 10050); relays see only a one-time key;
+  relays the author listed (NIP-17 kind 10050), sent apart (client/private_send.py);
+  relays see only a one-time key, and its note comes from stdin or $EDITOR (``-m -``);
 * a confirmation names the helper only with ``--helper NPUB --helper-consents``;
 * only the person helped (the request's author, or the member a verified champion
   spoke for) may confirm, update or report: clients ignore anyone else's, so publishing
@@ -29,11 +30,12 @@ from typing import Annotated
 
 import typer
 
-from shieldmutual.client import aid, champions
+from shieldmutual.client import aid
 from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.client.private_send import Outgoing
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip19, nip59
 from shieldmutual.shared.aid.comments import (
@@ -154,10 +156,13 @@ def pledge(
     value, unit = money(amount, currency)
     if value is None and action is None:
         raise InvalidError("pledge an amount (--amount 50 --currency GBP), an --action, or both")
-    note = normalize_text(message or "")
+    # A private note must not show in `ps` or the shell history: stdin or $EDITOR only.
+    note = normalize_text(
+        common.private_text(message, "a private pledge's note") if private else message or ""
+    )
     relays, secret = state.relays_and_signer(relay, as_)
 
-    async def go() -> tuple[PublishReport, str]:
+    async def go() -> tuple[PublishReport | Outgoing, str]:
         async with state.pool(relays) as pool:
             with state.status("finding the request…"):
                 found = await aid.fetch_request(pool, aid.parse_pointer(naddr))
@@ -170,13 +175,14 @@ def pledge(
                 recipient = found.address.pubkey
                 rumor = nip59.make_rumor(secret.public_hex, *template)
                 wrap = nip59.wrap(secret, recipient, rumor)
-                inbox = await champions.dm_relays(pool, recipient)  # their NIP-17 DM relays
-                report = await champions.deliver(state.anonymous_pools(relays), wrap, inbox)
-                return report, "private pledge gift-wrapped to " + nip19.npub_encode(recipient)
+                item = Outgoing(wrap, "private pledge", recipient, lookup=True)
+                return item, "private pledge gift-wrapped to " + nip19.npub_encode(recipient)
             report = await aid.publish(pool, secret, template)
             return report, common.nevent(report.event, relays)
 
-    report, pointer = common.run(go())
+    sent, pointer = common.run(go())
+    # Sent apart, on a connection of its own with its own delay (client/private_send.py).
+    report = state.send_private(relays, [sent])[0] if isinstance(sent, Outgoing) else sent
     common.show_published(state, report, min_acks, state.want_json(json_), pointer, private=private)
 
 

@@ -13,6 +13,9 @@ recipient: champions do not learn who the other champions are.
 * ``checkin``: "I'm OK", with the ``interval`` until the next one.
 * ``champion-release``: the member no longer wants this person as a champion.
 
+Champions by consent: a package only counts once its receiver said yes to that member
+(:func:`by_consent`); until then it is pending and nothing is done for it.
+
 Schedule: a check-in is *due* one interval after the last sign of life (a check-in or
 the package), and *overdue* after a further grace of a quarter interval, so a cron job
 that runs a little late does not raise the alarm. Pure: no I/O; ``now`` is a parameter.
@@ -21,7 +24,7 @@ that runs a little late does not raise the alarm. Pure: no I/O; ``now`` is a par
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -313,6 +316,26 @@ def fold(members: dict[str, Member], messages: Iterable[Message]) -> dict[str, M
         elif (current := out.get(msg.member)) is not None and msg.at >= current.package.created_at:
             del out[msg.member]
     return out
+
+
+def by_consent(
+    messages: Iterable[Message], accepted: Collection[str], declined: Mapping[str, int]
+) -> tuple[list[Message], dict[str, Package]]:
+    """The messages of members this person agreed to champion, and the newest package of
+    anyone else: it waits for a yes. Anyone can gift-wrap a package to anyone; acting on
+    a stranger's would dial their relays, authenticate there as the victim and raise
+    alarms nobody agreed to. ``declined`` keeps out packages no newer than the one said
+    no to (a newer one, say after a rotation, asks again)."""
+    kept: list[Message] = []
+    pending: dict[str, Package] = {}
+    for msg in messages:
+        if msg.member in accepted:
+            kept.append(msg)
+        elif isinstance(msg, Package) and msg.created_at > declined.get(msg.member, -1):
+            current = pending.get(msg.member)
+            if current is None or msg.created_at >= current.created_at:
+                pending[msg.member] = msg
+    return kept, pending
 
 
 class Health(StrEnum):

@@ -176,6 +176,7 @@ def mas(mas_home: Path, mas_result: type[Any]) -> Callable[..., Any]:
         "MAS_HOME": str(mas_home),
         "MAS_PASSPHRASE": "test passphrase",
         "MAS_SCRYPT_LOG_N": "4",
+        "MAS_PRIVATE_DELAY": "0:0.05",  # private items still go apart, just not for minutes
         "COLUMNS": "200",
     }
 

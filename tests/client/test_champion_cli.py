@@ -47,7 +47,7 @@ def test_refusals_come_before_anything_is_sent(mas: Any, mas_home: Path, tmp_pat
     assert mas("champion", "remove", friend, *NOWHERE).code == 1
     lonely = mas("checkin", *NOWHERE)
     assert lonely.code == 1 and "no champions" in lonely.stderr
-    assert mas("dm", "send", friend, "", *NOWHERE).code == 2
+    assert mas("dm", "send", friend, *NOWHERE, input="").code == 2
     assert _sealed_files(mas_home) == []  # nothing was recorded either
 
 

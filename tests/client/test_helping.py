@@ -167,8 +167,11 @@ def test_private_pledge_reaches_only_the_requester(
     # Sam asks for private messages on another relay too (NIP-17 kind 10050).
     inbox = relay_process()
     push(story.url, nip17.dm_relay_list(keys.alice, [inbox.url]))
-    done = story.bob("pledge", story.naddr, "--amount", "100", "--currency", "GBP", "--private",
-                     "-m", "From the night shift.", "-r", story.url, "--json")  # fmt: skip
+    pledge = ("pledge", story.naddr, "--amount", "100", "--currency", "GBP", "--private")
+    # Finding: a private note on the command line shows in `ps` and the shell history.
+    on_the_line = story.bob(*pledge, "-m", "From the night shift.", "-r", story.url)
+    assert on_the_line.code == 2 and "shows in `ps`" in on_the_line.stderr
+    done = story.bob(*pledge, "-m", "-", "-r", story.url, "--json", input="From the night shift.")
     assert done.code == 0, done.stderr
     result = done.json_lines()[0]
     assert result["kind"] == 1059 and result["private"] is True

@@ -102,6 +102,7 @@ def mas_env(tmp_path: Path) -> dict[str, str]:
         MAS_HOME=str(tmp_path / "mas-home"),
         MAS_PASSPHRASE="e2e passphrase",
         MAS_SCRYPT_LOG_N="4",
+        MAS_PRIVATE_DELAY="0:0.05",  # private items still go apart, just not for minutes
         COLUMNS="200",
     )
     return env

@@ -87,7 +87,10 @@ def run_story(
     mine = member("champion", "list", "--json").json_lines()
     assert {row["npub"] for row in mine} == {c1.npub, c2.npub}
     assert {row["interval"] for row in mine} == {TWELVE_HOURS}
-    for champion in (c1, c2):
+    for champion in (c1, c2):  # champions by consent: a hand-over waits for a yes
+        waiting = champion("champion", "watch", "--once", "--json", "--no-bell")
+        assert waiting.json_lines() == [] and f"champion accept {member.npub}" in waiting.stderr
+        champion("champion", "accept", member.npub)
         (row,) = champion.watch()
         assert row["member"] == member.npub and row["status"] == "ok"
 
@@ -112,12 +115,13 @@ def run_story(
     # Nothing was published automatically, and activation wants a person's yes.
     public = third("req", "-k", "30402", "-k", "1985", "-k", "1")
     assert public.lines == []
-    refused = c1("champion", "activate", member.npub, "--facts", "x", ok=False)
+    refused = c1("champion", "activate", member.npub, "--facts", "-", input="x", ok=False)
     assert refused.code == 2 and "--yes" in refused.stderr
     assert third("req", "-k", "30402").lines == []
 
     facts = "Detained at the march on Monday; the hearing is on Friday."
-    activated = c1("champion", "activate", member.npub, "--facts", facts, "--yes", "--json")
+    activated = c1("champion", "activate", member.npub, "--facts", "-", "--yes", "--json",
+                   input=facts)  # fmt: skip
     (result,) = activated.json_lines()
     naddr = result["naddr"]
     assert {r["relay"] for r in result["results"] if r["ok"]} == {r1.url, r2.url}
@@ -215,6 +219,8 @@ def test_live_watch_rings_when_silence_outlasts_a_tiny_interval(
         "--request", str(_request_file(tmp_path)), "--every", "1s",
     )  # fmt: skip
     assert added.code == 0, added.stderr
+    assert mas("--as", "ada", "champion", "watch", "--once").code == 0  # sees it waiting
+    assert mas("--as", "ada", "champion", "accept", ids["sam"]["npub"]).code == 0
     watch = mas_stream("--as", "ada", "champion", "watch", "--json", "--refresh", "1", "--no-bell")
 
     def statuses() -> list[str]:

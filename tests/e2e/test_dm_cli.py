@@ -55,7 +55,7 @@ def test_send_read_and_the_dm_relay_list(
     assert orjson.loads(listed.stdout) == {"relays": [bobs_own.url]}
     assert orjson.loads(alice("dm", "relays", "--json").stdout) == {"relays": []}
 
-    sent = orjson.loads(alice("dm", "send", bob.npub, "hello bob", "--json").stdout)
+    sent = orjson.loads(alice("dm", "send", bob.npub, "--json", input="hello bob").stdout)
     assert {r["relay"] for r in sent["results"] if r["ok"]} >= {shared.url, bobs_own.url}
     alice("dm", "send", bob.npub, input="second line\nfrom stdin\n")
 
@@ -70,7 +70,7 @@ def test_send_read_and_the_dm_relay_list(
     assert all(m["from"] == alice.npub and m["to"] == [bob.npub] for m in only_his_relay)
     # Alice reads what she sent: her own copy of each message.
     assert sorted(m["content"] for m in alice.inbox()) == both
-    bob("dm", "send", alice.npub, "hi alice")
+    bob("dm", "send", alice.npub, input="hi alice")
     assert [m["content"] for m in alice.inbox("--from", bob.npub)] == ["hi alice"]
     human = bob("dm", "read").stdout
     assert "hello bob" in human and "hi alice" in human
@@ -91,7 +91,7 @@ async def test_dm_cli_interoperates_with_rust_nostr(
     assert message["content"] == "from rust-nostr"
     assert message["from"] == nip19.npub_encode(rust.public_key().to_hex())
 
-    alice("dm", "send", rust.public_key().to_bech32(), "from mas")
+    alice("dm", "send", rust.public_key().to_bech32(), input="from mas")
     their_secret = SecretKey(bytes.fromhex(rust.secret_key().to_hex()))
     async with Pool([relay.url], auth=their_secret) as pool:
         wraps = await pool.fetch([{"kinds": [kinds.GIFT_WRAP], "#p": [their_secret.public_hex]}])
