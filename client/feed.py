@@ -1,8 +1,11 @@
 """The society feed over the pool: followed tags in, de-duplicated requests out.
 
-One subscription (``{"kinds": [30402, 16, 1], "#t": <followed tags>}``) across every
-relay brings requests, the syndications that relay requests into followed societies,
-and announcements. Syndications are resolved to the request they repost (the embedded
+One subscription across every relay brings requests, the syndications that relay
+requests into followed societies, and announcements. It names no followed tag: every
+aid request (by kind), and every syndication and announcement (by the ``mutualaid``
+marker they all carry), and the followed tags are matched here. A relay that logs each
+REQ sees the same query from everybody, so it cannot rebuild anyone's follow list.
+Syndications are resolved to the request they repost (the embedded
 copy, verified, or the request fetched from the relays), and announcements of requests
 not seen yet are resolved the same way, so a member who follows only ``mas-north``
 still sees a request published in ``mas-leeds-care`` and relayed into ``mas-north``.
@@ -15,17 +18,22 @@ address, filters); this module only fetches::
     reader.subscription.stats              # per-relay state, for error reporting
 
 ``stream=False`` ends after the stored events (and every resolution they started).
+
+Relay hints inside other people's announcements and syndications are not dialled unless
+``follow_hints``: whoever publishes one would learn the IP address of every follower.
+The hints passed over are counted in ``skipped_hints`` so the command can say so.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
 from shieldmutual.client.aid import NotFoundError, RequestPointer, fetch_request
 from shieldmutual.client.pool import EOSE, Pool, Subscription
 from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.common import MUTUAL_AID, values
 from shieldmutual.shared.aid.feed import Feed, FeedItem, Via
 from shieldmutual.shared.aid.notes import parse_announcement, parse_syndication
 from shieldmutual.shared.errors import AidError
@@ -34,12 +42,21 @@ from shieldmutual.shared.event import Event
 FEED_KINDS = (kinds.CLASSIFIED, kinds.GENERIC_REPOST, kinds.TEXT_NOTE)
 
 
-def follow_filter(tags: Sequence[str], since: int | None = None) -> dict[str, Any]:
-    """The one REQ filter of a feed: every followed ``mas-`` tag, requests and pointers."""
-    flt: dict[str, Any] = {"kinds": list(FEED_KINDS), "#t": list(dict.fromkeys(tags))}
-    if since is not None:
-        flt["since"] = since
-    return flt
+def follow_filters(since: int | None = None) -> list[dict[str, Any]]:
+    """The feed's REQ: the same for everybody, whatever they follow."""
+    filters: list[dict[str, Any]] = [
+        {"kinds": [kinds.CLASSIFIED]},
+        {"kinds": [kinds.GENERIC_REPOST, kinds.TEXT_NOTE], "#t": [MUTUAL_AID]},
+    ]
+    for flt in filters:
+        if since is not None:
+            flt["since"] = since
+    return filters
+
+
+def followed(event: Event, tags: Collection[str]) -> bool:
+    """Whether ``event`` carries one of the followed tags (case as NIP-12 hashtags)."""
+    return any(value.lower() in tags for value in values(event.tags, "t"))
 
 
 class FeedReader:
@@ -54,11 +71,15 @@ class FeedReader:
         stream: bool,
         since: int | None = None,
         eose_timeout: float | None = None,
+        follow_hints: bool = False,
     ) -> None:
         self.pool = pool
         self.feed = feed
+        self.tags = frozenset(tag.lower() for tag in tags)
+        self.follow_hints = follow_hints
+        self.skipped_hints: set[str] = set()
         self.subscription: Subscription = pool.subscribe(
-            [follow_filter(tags, since)], stream=stream, eose_timeout=eose_timeout
+            follow_filters(since), stream=stream, eose_timeout=eose_timeout
         )
         self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self._pending: set[asyncio.Task[None]] = set()
@@ -110,6 +131,8 @@ class FeedReader:
 
     def _take(self, event: Event) -> FeedItem | None:
         """A stored or live event from the subscription."""
+        if not followed(event, self.tags):
+            return None
         if event.kind == kinds.CLASSIFIED:
             return self.feed.offer(event)
         try:
@@ -119,7 +142,7 @@ class FeedReader:
                 announcement = parse_announcement(event)
                 key = str(announcement.request)
                 if key not in self.feed.items:
-                    pointer = RequestPointer(announcement.request, announcement.relays)
+                    pointer = RequestPointer(announcement.request, self._hints(announcement.relays))
                     self._spawn(key, self._resolve_pointer(pointer, None))
         except AidError:
             return None  # an ordinary note or repost that merely carries a mas- hashtag
@@ -139,9 +162,16 @@ class FeedReader:
         elif known is not None:
             item = self.feed.offer(known.event, via)
         # The shared copy may be an old version (open, since funded): fetch the latest.
-        hints = (ref.relay,) if ref.relay else ()
+        hints = self._hints((ref.relay,) if ref.relay else ())
         self._spawn(key, self._resolve_pointer(RequestPointer(ref.address, hints), via))
         return item
+
+    def _hints(self, relays: Sequence[str]) -> tuple[str, ...]:
+        """A stranger's relay hints, only when the user agreed to dial them."""
+        if self.follow_hints:
+            return tuple(relays)
+        self.skipped_hints.update(url for url in relays if url not in self.pool.relays)
+        return ()
 
     def _spawn(self, key: str, coro: Any) -> None:
         if key in self._resolving:

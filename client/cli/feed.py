@@ -125,6 +125,13 @@ def feed(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0.1, help="Stop after this many seconds.")
     ] = None,
+    follow_hints: Annotated[
+        bool,
+        typer.Option(
+            "--follow-hints",
+            help="Also dial relays named inside other people's posts (they see your IP address).",
+        ),
+    ] = False,
     relay: common.RelayOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -150,7 +157,7 @@ def feed(
     async def go() -> Subscription:
         async with state.pool(relays) as pool:
             reader = FeedReader(pool, tags, Feed(flt), stream=not once, since=start,
-                                eose_timeout=timeout)  # fmt: skip
+                                eose_timeout=timeout, follow_hints=follow_hints)  # fmt: skip
             naddrs: dict[str, str] = {}
             stored_done, unseen = False, 0
             waiting = Text(f"waiting for requests in {' '.join(tags)}…", style="dim")
@@ -159,6 +166,11 @@ def feed(
                 async for item in reader.items():
                     if item is EOSE:
                         stored_done = True
+                        if reader.skipped_hints:
+                            state.note(
+                                f"{len(reader.skipped_hints)} relay(s) named in other people's "
+                                "posts were not dialled (--follow-hints dials them)"
+                            )
                         if bell and unseen:
                             ring()
                         if not once:

@@ -13,8 +13,9 @@ between two people, so the command says so before it publishes it.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Annotated, Any
 
 import typer
@@ -61,19 +62,21 @@ TimeoutOption = Annotated[
 # ---- pure helpers (unit-tested) -------------------------------------------------------
 
 
-def whois_filters(pubkey: str, mine: Collection[str]) -> list[dict[str, Any]]:
-    """The person's own history, what others said about them, and your own vouches.
+def whois_filters(pubkey: str) -> list[dict[str, Any]]:
+    """The person's own history and what others said about them.
 
     Requests published by a champion name the member with a ``p`` tag, so they come
     with the ``#p`` query; the member's attestation comes with the history.
     """
-    filters: list[dict[str, Any]] = [
+    return [
         {"authors": [pubkey], "kinds": list(HISTORY_KINDS)},
         {"kinds": [kinds.COMMENT, kinds.LABEL, kinds.CLASSIFIED], "#p": [pubkey]},
     ]
-    if mine:
-        filters.append({"kinds": [kinds.LABEL], "authors": sorted(mine), "#l": [VOUCH]})
-    return filters
+
+
+def vouches_filter(mine: str) -> dict[str, Any]:
+    """The vouches one of your identities published (one identity per query)."""
+    return {"kinds": [kinds.LABEL], "authors": [mine], "#l": [VOUCH]}
 
 
 def trusted_by(mine: Collection[str], events: Iterable[Event]) -> dict[str, str]:
@@ -234,20 +237,31 @@ def resolve_pubkey(state: common.State, who: str) -> str:
 
 
 async def gather(
-    pool: Pool, pubkey: str, mine: Collection[str], timeout: float | None
+    connect: Callable[[], Pool], pubkey: str, mine: Collection[str], timeout: float | None
 ) -> tuple[list[Event], bool]:
-    """Everything relays hold about ``pubkey`` (two rounds at most); whether any answered."""
-    sub = pool.subscribe(whois_filters(pubkey, mine), eose_timeout=timeout)
-    async with sub:
-        events = [event async for event in sub]
-    answered = any(s.eose_after is not None for s in sub.stats.values())
+    """Everything relays hold about ``pubkey`` (two rounds at most); whether any answered.
+
+    The person, and each of your identities' vouches, are asked for on connections of
+    their own: one REQ (or one socket) naming two of your identities, even a throwaway,
+    would tell the relay they are the same person.
+    """
+
+    async def ask(filters: list[dict[str, Any]]) -> tuple[list[Event], bool]:
+        async with connect() as pool, pool.subscribe(filters, eose_timeout=timeout) as sub:
+            events = [event async for event in sub]
+        return events, any(s.eose_after is not None for s in sub.stats.values())
+
+    rounds = await asyncio.gather(
+        ask(whois_filters(pubkey)), *(ask([vouches_filter(me)]) for me in sorted(mine))
+    )
+    events = [event for found, _ in rounds for event in found]
     missing = requests_to_resolve(pubkey, events)
     if missing:
         filters = [
             {"kinds": [a.kind], "authors": [a.pubkey], "#d": [a.identifier]} for a in missing
         ]
-        events += await pool.fetch(filters, eose_timeout=timeout)
-    return events, answered
+        events += (await ask(filters))[0]
+    return events, rounds[0][1]
 
 
 @app.command("whois")
@@ -270,9 +284,8 @@ def whois(
     relays = state.relays(relay)
 
     async def go() -> tuple[list[Event], bool]:
-        async with state.pool(relays) as pool:
-            with state.status(f"asking {len(relays)} relays about {_npub(pubkey)[:16]}…"):
-                return await gather(pool, pubkey, mine, timeout)
+        with state.status(f"asking {len(relays)} relays about {_npub(pubkey)[:16]}…"):
+            return await gather(lambda: state.pool(relays), pubkey, mine, timeout)
 
     events, answered = common.run(go())
     if not answered:

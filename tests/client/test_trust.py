@@ -74,11 +74,11 @@ def world(relay_process: Any, person: Any, push: Any, keys: Any) -> SimpleNamesp
 
 def test_filters_ask_for_history_mentions_and_own_vouches(keys: Any) -> None:
     pk = keys.bob.public_hex
-    history, about, mine = trust.whois_filters(pk, {keys.alice.public_hex})
+    history, about = trust.whois_filters(pk)
     assert history["authors"] == [pk] and 30402 in history["kinds"] and 1985 in history["kinds"]
     assert about == {"kinds": [1111, 1985, 30402], "#p": [pk]}
+    mine = trust.vouches_filter(keys.alice.public_hex)
     assert mine == {"kinds": [1985], "authors": [keys.alice.public_hex], "#l": ["vouch"]}
-    assert len(trust.whois_filters(pk, set())) == 2
 
 
 def test_trusted_by_counts_only_valid_vouches_by_your_identities(keys: Any) -> None:
