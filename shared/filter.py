@@ -1,8 +1,14 @@
 """NIP-01 filters: a strict model and the pure matcher every store must agree with.
 
 Validation is strict (exact 64-char hex for ids, authors, ``#e`` and ``#p``; unknown
-fields refused) because a silently ignored typo turns into "match everything". The
-matcher is the reference the SQLite store is differentially tested against.
+fields refused) because a silently ignored typo turns into "match everything". Every
+number is bounded when it is parsed (``since``, ``until`` and ``limit`` fit a signed
+64-bit integer, which is what SQLite stores), so no later layer meets a value it cannot
+handle. The matcher is the reference the SQLite store is differentially tested against.
+
+A NIP-50 search with words never matches a gift wrap (kind 1059): its content is
+ciphertext, and the relay keeps wraps out of its full-text index, whose segments would
+otherwise group them with the public events that arrived alongside them.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 from shieldmutual.shared.errors import FilterError
 from shieldmutual.shared.event import MAX_KIND, Event
+from shieldmutual.shared.kinds import GIFT_WRAP
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
 _TAG_KEY = re.compile(r"#[A-Za-z]\Z").match
@@ -23,6 +30,8 @@ _WORD = re.compile(r"[^\W_]+")
 _HEX_TAGS = frozenset("ep")
 # Tags of aid requests (NIP-99) that search reads besides content.
 SEARCH_TAGS = ("title", "summary")
+# The largest since, until or limit: SQLite's integers are signed 64-bit.
+MAX_FILTER_INT = 2**63 - 1
 
 
 def _strings(key: str, value: Any, hex64: bool) -> frozenset[str]:
@@ -36,9 +45,9 @@ def _strings(key: str, value: Any, hex64: bool) -> frozenset[str]:
     return frozenset(value)
 
 
-def _timestamp(key: str, value: Any) -> int:
-    if type(value) is not int or value < 0:
-        raise FilterError(f"filter {key!r} must be a non-negative integer")
+def _bounded(key: str, value: Any) -> int:
+    if type(value) is not int or not 0 <= value <= MAX_FILTER_INT:
+        raise FilterError(f"filter {key!r} must be an integer from 0 to 2^63-1")
     return value
 
 
@@ -83,7 +92,7 @@ class Filter:
                     raise FilterError(f"filter 'kinds' must be integers from 0 to {MAX_KIND}")
                 values["kinds"] = frozenset(value)
             elif key in ("since", "until", "limit"):
-                values[key] = _timestamp(key, value)
+                values[key] = _bounded(key, value)
             elif key == "search":
                 if not isinstance(value, str):
                     raise FilterError("filter 'search' must be a string")
@@ -137,6 +146,8 @@ class Filter:
         if self.search is not None:
             terms = search_terms(self.search)
             if terms:
+                if event.kind == GIFT_WRAP:
+                    return False
                 words = {w.lower() for w in _WORD.findall(searchable_text(event))}
                 return all(term in words for term in terms)
         return True

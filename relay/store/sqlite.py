@@ -10,16 +10,21 @@ The writer is a plain :mod:`sqlite3` connection on its own thread rather than an
 aiosqlite one because aiosqlite hops threads once per statement and a save takes
 about five; running a whole batch as one function costs one hop. Reads are one
 statement each, which is exactly what aiosqlite is for: ``readers`` read-only
-aiosqlite connections, used in turn, each reading the last committed snapshot (WAL)
-without ever waiting for the writer.
+aiosqlite connections, each reading the last committed snapshot (WAL) without ever
+waiting for the writer, shared fairly between clients by
+:class:`~.sqlite_readers.ReaderPool`.
+
+A query is read a page at a time (keyset pagination on ``created_at, id``), each page
+only when the caller asks for it, so a large result never sits in memory whole and a
+client that reads slowly holds no reader while it reads. Any failure of a read,
+whatever it is, reaches the caller as :class:`StoreError`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -29,15 +34,19 @@ from typing import Any, TypeVar, cast
 import aiosqlite
 
 from shieldmutual.relay.store import sqlite_write
-from shieldmutual.relay.store.base import SaveResult
+from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
 from shieldmutual.relay.store.sqlite_query import (
     Part,
+    Visible,
     batches,
     compile_filter,
     count_sql,
+    for_viewer,
+    page_sql,
     rids_sql,
     rows_sql,
 )
+from shieldmutual.relay.store.sqlite_readers import ReaderPool
 from shieldmutual.relay.store.sqlite_schema import (
     READER_PRAGMAS,
     SCHEMA,
@@ -51,10 +60,10 @@ from shieldmutual.shared.kinds import is_ephemeral
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
-Row = tuple[int, bytes, bytes]  # created_at, id, raw
 
 
-def _newest_first(row: Row) -> tuple[int, bytes]:
+def _newest_first(row: tuple[Any, ...]) -> tuple[int, bytes]:
+    """Rows start with ``created_at, id``: newest first, ties by lowest id."""
     return -row[0], row[1]
 
 
@@ -63,7 +72,8 @@ class SQLiteStore:
 
     ``path`` must be a file: readers open it separately. A filter without ``limit``
     gets ``default_limit`` results (an ``ids`` filter: as many as it names), and no
-    filter gets more than ``max_limit``.
+    filter gets more than ``max_limit``. COUNT stops at ``max_count`` (then answers
+    approximately) and any read statement is interrupted after ``max_query_seconds``.
     """
 
     def __init__(
@@ -71,25 +81,30 @@ class SQLiteStore:
         path: str | Path,
         *,
         batch_max: int = 500,
-        readers: int = 2,
+        readers: int = 4,
         default_limit: int = 500,
         max_limit: int = 5000,
+        max_count: int = 10_000,
+        max_query_seconds: float = 1.0,
     ) -> None:
-        if batch_max < 1 or readers < 1:
-            raise ValueError("batch_max and readers must be at least 1")
+        if batch_max < 1 or readers < 1 or max_count < 1:
+            raise ValueError("batch_max, readers and max_count must be at least 1")
         if not 0 < default_limit <= max_limit:
             raise ValueError("need 0 < default_limit <= max_limit")
+        if not max_query_seconds > 0:
+            raise ValueError("max_query_seconds must be positive")
         self._path = Path(path)
         self._batch_max = batch_max
         self._reader_count = readers
         self._default_limit = default_limit
         self._max_limit = max_limit
+        self._max_count = max_count
+        self._max_query_seconds = max_query_seconds
         self._queue: asyncio.Queue[tuple[Work, asyncio.Future[Any]] | None] = asyncio.Queue()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._writer: sqlite3.Connection | None = None
         self._writer_task: asyncio.Task[None] | None = None
-        self._readers: list[aiosqlite.Connection] = []
-        self._next_reader = 0
+        self._readers: ReaderPool | None = None
         self._commits = 0
         self._closed = False
 
@@ -117,13 +132,15 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         self._writer = await loop.run_in_executor(self._thread, self._open_writer)
         uri = self._path.resolve().as_uri() + "?mode=ro"
+        readers = []
         for _ in range(self._reader_count):
             reader = await aiosqlite.connect(
                 uri, uri=True, isolation_level=None, cached_statements=256
             )
             for pragma in READER_PRAGMAS:
                 await reader.execute_fetchall(pragma)
-            self._readers.append(reader)
+            readers.append(reader)
+        self._readers = ReaderPool(readers, self._max_query_seconds)
         self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
     def _open_writer(self) -> sqlite3.Connection:
@@ -151,9 +168,8 @@ class SQLiteStore:
         if self._writer_task is not None:
             self._queue.put_nowait(None)
             await self._writer_task
-        for reader in self._readers:
-            await reader.close()
-        self._readers.clear()
+        if self._readers is not None:
+            await self._readers.close()
         if self._writer is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._writer.close)
         self._thread.shutdown()
@@ -232,55 +248,138 @@ class SQLiteStore:
             return min(len(f.ids), self._max_limit)
         return self._default_limit
 
-    async def query(self, filters: Sequence[Filter], now: int) -> list[bytes]:
-        whole: list[Part] = []
-        split: list[tuple[int, list[Part]]] = []
-        for f in filters:
-            if f.is_empty_result():
-                continue
-            limit = self._limit(f)
-            parts = compile_filter(f, now, limit)
-            if len(parts) == 1:
-                whole += parts
-            else:
-                split.append((limit, parts))
-        results = [await self._rows(batch) for batch in batches(whole)]
+    async def query(
+        self,
+        filters: Sequence[Filter],
+        now: int,
+        *,
+        viewer: frozenset[str] = frozenset(),
+        owner: object = None,
+        page_size: int = 256,
+        cost: Cost | None = None,
+    ) -> AsyncIterator[list[bytes]]:
+        """Pages of at most ``page_size`` events, see :meth:`EventStore.query`.
+
+        Each page runs every filter that still has results to give from the cursor
+        on, limited to the smaller of its remaining limit and the page, and keeps the
+        newest ``page_size`` rows of the union. Whatever a filter returned beyond that
+        comes after the cursor, so the next page finds it again; the rows a filter did
+        place on the page are taken off its remaining limit.
+        """
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        owner = object() if owner is None else owner
+        try:
+            plans = self._visible(filters, viewer)
+            remaining = {tag: self._limit(v.filter) for tag, v in enumerate(plans)}
+        except Exception as exc:
+            raise StoreError(f"could not read the database: {exc}") from exc
+        before: tuple[int, bytes] | None = None
+        while remaining:
+            rows = await self._page(plans, remaining, now, before, page_size, owner, cost)
+            page = []
+            for _, _, raw, tags in rows:
+                # The pieces of a split filter each return up to its whole limit.
+                live = [tag for tag in tags if remaining.get(tag, 0) > 0]
+                if live:
+                    page.append(raw)
+                for tag in live:
+                    remaining[tag] -= 1
+            remaining = {tag: left for tag, left in remaining.items() if left > 0}
+            if page:
+                yield page
+            if len(rows) < page_size:
+                return
+            before = (rows[-1][0], rows[-1][1])
+
+    def _visible(self, filters: Sequence[Filter], viewer: frozenset[str]) -> list[Visible]:
+        plans = [for_viewer(f, viewer) for f in filters if not f.is_empty_result()]
+        return [v for v in plans if v is not None and not v.filter.is_empty_result()]
+
+    async def _page(
+        self,
+        plans: list[Visible],
+        remaining: dict[int, int],
+        now: int,
+        before: tuple[int, bytes] | None,
+        size: int,
+        owner: object,
+        cost: Cost | None,
+    ) -> list[tuple[int, bytes, bytes, set[int]]]:
+        try:
+            parts = [
+                part
+                for tag, left in remaining.items()
+                for part in compile_filter(plans[tag], now, min(left, size), before, tag)
+            ]
+            rows: dict[bytes, tuple[int, bytes, bytes, set[int]]] = {}
+            for batch in batches(parts):
+                fetched = await self._readers_or_fail().fetch(
+                    *page_sql(batch, size), owner=owner, cost=cost
+                )
+                for created_at, event_id, raw, tags in fetched:
+                    row = rows.setdefault(event_id, (created_at, event_id, raw, set()))
+                    row[3].update(int(tag) for tag in tags.split(","))
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"could not read the database: {exc}") from exc
+        return sorted(rows.values(), key=_newest_first)[:size]
+
+    async def count(
+        self,
+        filters: Sequence[Filter],
+        now: int,
+        *,
+        viewer: frozenset[str] = frozenset(),
+        owner: object = None,
+        cost: Cost | None = None,
+    ) -> CountResult:
+        """Distinct events matching any filter, each filter no further than its own
+        ``limit``; past ``max_count`` the answer is ``max_count``, approximate."""
+        owner = object() if owner is None else owner
+        cap = self._max_count + 1
+        try:
+            plans = self._visible(filters, viewer)
+            pieces = []
+            for v in plans:
+                limit = cap if v.filter.limit is None else min(v.filter.limit, cap)
+                pieces.append((limit, compile_filter(v, now, limit)))
+            total = await self._count(pieces, cap, owner, cost)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"could not read the database: {exc}") from exc
+        if total > self._max_count:
+            return CountResult(self._max_count, approximate=True)
+        return CountResult(total)
+
+    async def _count(
+        self, pieces: list[tuple[int, list[Part]]], cap: int, owner: object, cost: Cost | None
+    ) -> int:
+        readers = self._readers_or_fail()
+        whole = [parts[0] for _, parts in pieces if len(parts) == 1]
+        split = [(limit, parts) for limit, parts in pieces if len(parts) > 1]
+        groups = list(batches(whole))
+        if not split and len(groups) <= 1:
+            if not groups:
+                return 0
+            rows = await readers.fetch(*count_sql(groups[0], cap), owner=owner, cost=cost)
+            return int(rows[0][0])
+        rids: set[int] = set()
+        for group in groups:
+            rows = await readers.fetch(*rids_sql(group), owner=owner, cost=cost)
+            rids.update(row[0] for row in rows)
         for limit, parts in split:
             # Each piece of a split filter kept the whole limit: merge, then cut.
-            pieces = [row for part in parts for row in await self._rows([part])]
-            results.append(sorted(set(pieces), key=_newest_first)[:limit])
-        if len(results) == 1:
-            return [raw for _, _, raw in results[0]]
-        merged = {row[1]: row for rows in results for row in rows}
-        return [raw for _, _, raw in sorted(merged.values(), key=_newest_first)]
-
-    async def count(self, filters: Sequence[Filter], now: int) -> int:
-        """Distinct events matching any filter; ``limit`` plays no part (NIP-45)."""
-        parts = [
-            part
-            for f in (dataclasses.replace(f, limit=None) for f in filters)
-            if not f.is_empty_result()
-            for part in compile_filter(f, now, None)
-        ]
-        groups = list(batches(parts))
-        if not groups:
-            return 0
-        if len(groups) == 1:
-            return int((await self._fetch(*count_sql(groups[0])))[0][0])
-        rids = set()
-        for group in groups:
-            rids.update(row[0] for row in await self._fetch(*rids_sql(group)))
+            merged: set[tuple[int, bytes, int]] = set()
+            for part in parts:
+                rows = await readers.fetch(*rows_sql(part), owner=owner, cost=cost)
+                merged.update(tuple(row) for row in rows)
+            rids.update(row[2] for row in sorted(merged, key=_newest_first)[:limit])
         return len(rids)
 
-    async def _rows(self, parts: list[Part]) -> list[Row]:
-        return cast(list[Row], await self._fetch(*rows_sql(parts)))
-
-    async def _fetch(self, sql: str, params: list[object]) -> list[Any]:
-        if self._closed or not self._readers:
+    def _readers_or_fail(self) -> ReaderPool:
+        if self._closed or self._readers is None:
             raise StoreError("the store is not open")
-        reader = self._readers[self._next_reader % len(self._readers)]
-        self._next_reader += 1
-        try:
-            return list(await reader.execute_fetchall(sql, params))
-        except sqlite3.Error as exc:
-            raise StoreError(f"could not read the database: {exc}") from exc
+        return self._readers

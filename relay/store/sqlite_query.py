@@ -12,9 +12,15 @@ index in time order and stops at its own ``LIMIT``:
 
 The order is pinned (``CROSS JOIN``, ``INDEXED BY``) rather than left to the planner,
 which without statistics likes to scan by time and test the tag afterwards, the slow
-way round for selective tags such as ``#e`` and ``#p``. Parts are glued with
-``UNION ALL`` under one ``rid IN (...)``, which removes duplicates, and the raw JSON
-is read only for the rows that survive every limit.
+way round for selective tags such as ``#e`` and ``#p``.
+
+Who may see what is part of the WHERE clause, so it applies before ``LIMIT``: a gift
+wrap (kind 1059) is a row only for a reader one of whose keys is in its ``p`` tags
+(:func:`for_viewer`). Results are read a page at a time with keyset pagination: a
+part can start after a ``(created_at, id)`` cursor. A page glues the parts with
+``UNION ALL``, tags each row with the filters that returned it (so every filter's
+own limit can be counted down across pages), keeps the newest ``page`` distinct rows
+and reads the raw JSON only for those.
 """
 
 from __future__ import annotations
@@ -24,19 +30,55 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from shieldmutual.shared.filter import Filter, search_terms
+from shieldmutual.shared.kinds import GIFT_WRAP
 
 # SQLITE_MAX_VARIABLE_NUMBER of every build since 3.32; bigger filters are split.
 MAX_VARIABLES = 32766
+# Variables a part may use: one is left for the statement's page size or count cap.
+_BUDGET = MAX_VARIABLES - 1
 # Parts per statement, well under SQLITE_MAX_COMPOUND_SELECT (500).
 MAX_PARTS = 200
 
 
+_WRAPS = frozenset({GIFT_WRAP})
+
+
 @dataclass(frozen=True, slots=True)
 class Part:
-    """One filter's SELECT of ``created_at, id, rid`` and its bound values."""
+    """One filter's SELECT of ``created_at, id, rid`` and its bound values; ``tag``
+    numbers the filter it comes from (a split filter's parts share it)."""
 
     sql: str
     params: list[object]
+    tag: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Visible:
+    """A filter as one viewer may run it; ``viewer`` is set when the SQL must still
+    check each kind 1059 row's ``p`` tags against it."""
+
+    filter: Filter
+    viewer: frozenset[str] | None = None
+
+
+def for_viewer(f: Filter, viewer: frozenset[str]) -> Visible | None:
+    """``f`` restricted to the gift wraps addressed to ``viewer``; None: nothing left.
+
+    A filter that cannot return kind 1059 runs as is. One that asks only for wraps
+    and names no ``p`` gets ``#p: viewer``, which is exactly the rule and walks the
+    tag index. Otherwise each candidate wrap is checked in the SQL.
+    """
+    if f.kinds is not None and GIFT_WRAP not in f.kinds:
+        return Visible(f)
+    if not viewer:
+        if f.kinds is None:
+            return Visible(f, viewer)
+        rest = f.kinds - _WRAPS
+        return Visible(dataclasses.replace(f, kinds=rest)) if rest else None
+    if f.kinds == _WRAPS and "p" not in f.tags:
+        return Visible(dataclasses.replace(f, tags={**f.tags, "p": viewer}))
+    return Visible(f, viewer)
 
 
 def fts_query(search: str) -> str | None:
@@ -61,8 +103,16 @@ def _events_index(f: Filter) -> str:
     return "events_kind" if f.kinds is not None else "events_created"
 
 
-def select(f: Filter, now: int, limit: int | None) -> Part:
-    """The part for one non-empty filter; unordered and unlimited when ``limit`` is None."""
+def select(
+    v: Visible,
+    now: int,
+    limit: int | None,
+    before: tuple[int, bytes] | None = None,
+    tag: int = 0,
+) -> Part:
+    """The part for one non-empty filter; unordered and unlimited when ``limit`` is
+    None; only rows after ``before`` (newest first, ties lowest id) when given."""
+    f = v.filter
     where: list[str] = []
     params: list[object] = []
     tags = sorted(f.tags.items(), key=lambda item: (len(item[1]), item[0]))
@@ -97,6 +147,10 @@ def select(f: Filter, now: int, limit: int | None) -> Part:
     if f.until is not None:
         where.append(f"{when} <= ?")
         params.append(f.until)
+    if before is not None:
+        # The range alone walks the index; the OR only settles the ties at its edge.
+        where.append(f"{when} <= ? AND ({when} < ? OR e.id > ?)")
+        params += [before[0], before[0], before[1]]
     for letter, values in tags:
         params.append(letter)
         where.append(
@@ -107,6 +161,8 @@ def select(f: Filter, now: int, limit: int | None) -> Part:
     if search is not None:
         where.append("e.rid IN (SELECT rowid FROM search_text WHERE search_text MATCH ?)")
         params.append(search)
+    if v.viewer is not None:
+        where.append(_wrap_rule(v.viewer, params))
     # NIP-40: an event is expired from its expiration timestamp on.
     where.append("(e.expiration IS NULL OR e.expiration > ?)")
     params.append(now)
@@ -115,11 +171,24 @@ def select(f: Filter, now: int, limit: int | None) -> Part:
     if limit is not None:
         sql += f" ORDER BY {when} DESC, e.id LIMIT ?"
         params.append(limit)
-    return Part(sql, params)
+    return Part(sql, params, tag)
 
 
-def _halves(f: Filter) -> list[Filter]:
+def _wrap_rule(viewer: frozenset[str], params: list[object]) -> str:
+    """A gift wrap is a row only when a ``p`` tag names one of the viewer's keys."""
+    if not viewer:
+        return f"e.kind != {GIFT_WRAP}"
+    probe = (
+        "EXISTS (SELECT 1 FROM tags AS w WHERE w.name = 'p' AND "
+        + _in("w.value", sorted(viewer), params)
+        + " AND w.created_at = e.created_at AND w.rid = e.rid)"
+    )
+    return f"(e.kind != {GIFT_WRAP} OR {probe})"
+
+
+def _halves(v: Visible) -> list[Visible]:
     """Split the filter's longest list in two; the union of the halves is the filter."""
+    f = v.filter
     lists: dict[str, Collection[object]] = {
         name: values
         for name, values in (("ids", f.ids), ("authors", f.authors), ("kinds", f.kinds))
@@ -131,17 +200,25 @@ def _halves(f: Filter) -> list[Filter]:
     middle = len(values) // 2
     halves = (frozenset(values[:middle]), frozenset(values[middle:]))
     if name.startswith("#"):
-        return [dataclasses.replace(f, tags={**f.tags, name[1:]: half}) for half in halves]
-    return [dataclasses.replace(f, **{name: half}) for half in halves]
+        fs = [dataclasses.replace(f, tags={**f.tags, name[1:]: half}) for half in halves]
+    else:
+        fs = [dataclasses.replace(f, **{name: half}) for half in halves]
+    return [Visible(half, v.viewer) for half in fs]
 
 
-def compile_filter(f: Filter, now: int, limit: int | None) -> list[Part]:
+def compile_filter(
+    v: Visible,
+    now: int,
+    limit: int | None,
+    before: tuple[int, bytes] | None = None,
+    tag: int = 0,
+) -> list[Part]:
     """Parts whose union is the filter: one, unless its lists exceed ``MAX_VARIABLES``,
     in which case each part keeps the whole ``limit`` and the caller cuts the merge."""
-    part = select(f, now, limit)
-    if len(part.params) <= MAX_VARIABLES:
+    part = select(v, now, limit, before, tag)
+    if len(part.params) <= _BUDGET:
         return [part]
-    return [p for half in _halves(f) for p in compile_filter(half, now, limit)]
+    return [p for half in _halves(v) for p in compile_filter(half, now, limit, before, tag)]
 
 
 def batches(parts: Sequence[Part]) -> Iterator[list[Part]]:
@@ -149,7 +226,7 @@ def batches(parts: Sequence[Part]) -> Iterator[list[Part]]:
     batch: list[Part] = []
     used = 0
     for part in parts:
-        if batch and (used + len(part.params) > MAX_VARIABLES or len(batch) == MAX_PARTS):
+        if batch and (used + len(part.params) > _BUDGET or len(batch) == MAX_PARTS):
             yield batch
             batch, used = [], 0
         batch.append(part)
@@ -158,26 +235,37 @@ def batches(parts: Sequence[Part]) -> Iterator[list[Part]]:
         yield batch
 
 
+def page_sql(parts: Sequence[Part], size: int) -> tuple[str, list[object]]:
+    """``created_at, id, raw, tags`` of the newest ``size`` distinct rows of the parts,
+    ``tags`` listing (comma-separated) the parts' tags that returned each row. Rows
+    come unordered: the caller sorts the page, which is cheaper than sorting raw JSON."""
+    union = " UNION ALL ".join(
+        f"SELECT created_at, id, rid, {part.tag} AS f FROM ({part.sql})" for part in parts
+    )
+    sql = (
+        f"WITH u AS (SELECT created_at, id, rid, group_concat(f) AS fs FROM ({union})"
+        " GROUP BY rid ORDER BY created_at DESC, id LIMIT ?)"
+        " SELECT u.created_at, u.id, e.raw, u.fs FROM u CROSS JOIN events AS e ON e.rid = u.rid"
+    )
+    return sql, [value for part in parts for value in part.params] + [size]
+
+
 def _union(parts: Sequence[Part]) -> tuple[str, list[object]]:
     sql = " UNION ALL ".join(f"SELECT rid FROM ({part.sql})" for part in parts)
     return sql, [value for part in parts for value in part.params]
 
 
-def rows_sql(parts: Sequence[Part]) -> tuple[str, list[object]]:
-    """``created_at, id, raw`` of the union of ``parts``, newest first, ties lowest id."""
+def count_sql(parts: Sequence[Part], cap: int) -> tuple[str, list[object]]:
+    """How many distinct rows the parts return, counting no further than ``cap``."""
     union, params = _union(parts)
-    sql = (
-        f"SELECT created_at, id, raw FROM events WHERE rid IN ({union})"
-        " ORDER BY created_at DESC, id"
-    )
-    return sql, params
-
-
-def count_sql(parts: Sequence[Part]) -> tuple[str, list[object]]:
-    union, params = _union(parts)
-    return f"SELECT count(DISTINCT rid) FROM ({union})", params
+    return f"SELECT count(*) FROM (SELECT DISTINCT rid FROM ({union}) LIMIT ?)", [*params, cap]
 
 
 def rids_sql(parts: Sequence[Part]) -> tuple[str, list[object]]:
     union, params = _union(parts)
     return f"SELECT DISTINCT rid FROM ({union})", params
+
+
+def rows_sql(part: Part) -> tuple[str, list[object]]:
+    """``created_at, id, rid`` of one part, for merging the parts of a split filter."""
+    return f"SELECT created_at, id, rid FROM ({part.sql})", part.params

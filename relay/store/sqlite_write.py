@@ -5,17 +5,33 @@ Each function takes the writer's :class:`sqlite3.Connection` and is called betwe
 ("is there a newer version?") and the write that follows it can never interleave with
 another save. They are synchronous on purpose: a whole batch of saves runs in one hop
 to the writer thread instead of one hop per statement.
+
+Nothing in the file may tell the order in which events arrived (issue 9): NIP-59 gives
+gift wraps random ``created_at`` precisely so that their arrival time stays unknown,
+and a sequential rowid next to public events' timestamps would pin it to the second.
+So every event's ``rid`` (also the key of its tag and full-text rows) is 63 random
+bits, for public events too, lest the gaps in their sequence count the wraps between
+them. Gift wraps get no full-text row at all: their content is ciphertext, and FTS5
+writes each transaction's rows to a segment of their own, which would group a wrap
+with the public events committed alongside it.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 import sqlite3
 
 from shieldmutual.relay.store.base import SaveResult
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import searchable_text
-from shieldmutual.shared.kinds import DELETION, is_addressable, is_ephemeral, is_replaceable
+from shieldmutual.shared.kinds import (
+    DELETION,
+    GIFT_WRAP,
+    is_addressable,
+    is_ephemeral,
+    is_replaceable,
+)
 
 STORED = SaveResult(True, "")
 DUPLICATE = SaveResult(True, "duplicate: already have this event")
@@ -75,21 +91,36 @@ def save_event(db: sqlite3.Connection, event: Event, raw: bytes) -> SaveResult:
         refusal = _make_room(db, event, event_id, pubkey, d_tag)
         if refusal is not None:
             return refusal
-    rid = db.execute(
-        "INSERT INTO events (id, pubkey, created_at, kind, d_tag, expiration, raw)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (event_id, pubkey, event.created_at, event.kind, d_tag, expiration_of(event), raw),
-    ).lastrowid
+    row = (event_id, pubkey, event.created_at, event.kind, d_tag, expiration_of(event), raw)
+    rid = _insert(db, row)
     db.executemany(
         "INSERT OR IGNORE INTO tags (name, value, created_at, rid) VALUES (?, ?, ?, ?)",
         [(t[0], t[1], event.created_at, rid) for t in event.tags if _is_index_tag(t)],
     )
-    text = searchable_text(event)
+    text = "" if event.kind == GIFT_WRAP else searchable_text(event)
     if text.strip():
         db.execute("INSERT INTO search_text (rowid, text) VALUES (?, ?)", (rid, text))
     if event.kind == DELETION:
         _apply_deletion(db, event, pubkey)
     return STORED
+
+
+def _insert(db: sqlite3.Connection, row: tuple[object, ...]) -> int:
+    """Insert the event under a random rid; returns it. With 100 million events stored
+    a new rid collides with probability 10^-11: then it simply draws again."""
+    while True:
+        rid = secrets.randbits(63)
+        try:
+            db.execute(
+                "INSERT INTO events (rid, id, pubkey, created_at, kind, d_tag, expiration, raw)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (rid, *row),
+            )
+        except sqlite3.IntegrityError:
+            if not db.execute("SELECT 1 FROM events WHERE rid = ?", (rid,)).fetchone():
+                raise
+            continue
+        return rid
 
 
 def _make_room(

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from shieldmutual.shared.errors import FilterError
 from shieldmutual.shared.event import Event, sign
-from shieldmutual.shared.filter import Filter, matches_any, search_terms
+from shieldmutual.shared.filter import MAX_FILTER_INT, Filter, matches_any, search_terms
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.messages import ClientReq, ParseError, parse_client_message
 
 KEY = SecretKey(bytes.fromhex("11" * 32))
 OTHER = SecretKey(bytes.fromhex("22" * 32))
@@ -33,9 +34,14 @@ def note(**kw: object) -> Event:
         ({"kinds": ["1"]}, "filter 'kinds' must be integers from 0 to 65535"),
         ({"kinds": [70000]}, "filter 'kinds' must be integers from 0 to 65535"),
         ({"kinds": [True]}, "filter 'kinds' must be integers from 0 to 65535"),
-        ({"since": "yesterday"}, "filter 'since' must be a non-negative integer"),
-        ({"until": -1}, "filter 'until' must be a non-negative integer"),
-        ({"limit": 1.5}, "filter 'limit' must be a non-negative integer"),
+        ({"since": "yesterday"}, "filter 'since' must be an integer from 0 to 2^63-1"),
+        ({"until": -1}, "filter 'until' must be an integer from 0 to 2^63-1"),
+        ({"limit": 1.5}, "filter 'limit' must be an integer from 0 to 2^63-1"),
+        ({"limit": True}, "filter 'limit' must be an integer from 0 to 2^63-1"),
+        # issue 10 #1: these reached SQLite, which raised OverflowError, and got no reply.
+        ({"since": 2**63}, "filter 'since' must be an integer from 0 to 2^63-1"),
+        ({"until": 2**64 - 1}, "filter 'until' must be an integer from 0 to 2^63-1"),
+        ({"limit": 2**63}, "filter 'limit' must be an integer from 0 to 2^63-1"),
         ({"search": 5}, "filter 'search' must be a string"),
         ({"#e": ["not-hex"]}, "filter '#e' values must be 64 lowercase hex characters"),
         ({"#p": ["B" * 64]}, "filter '#p' values must be 64 lowercase hex characters"),
@@ -49,6 +55,26 @@ def test_invalid_filters_have_specific_messages(data: object, message: str) -> N
         Filter.from_dict(data)
     assert str(info.value) == message
     assert info.value.wire() == "invalid: " + message
+
+
+def test_numbers_up_to_the_64_bit_bound_are_accepted() -> None:
+    parsed = Filter.from_dict({"since": 0, "until": MAX_FILTER_INT, "limit": MAX_FILTER_INT})
+    assert (parsed.since, parsed.until, parsed.limit) == (0, 2**63 - 1, 2**63 - 1)
+
+
+@pytest.mark.parametrize("verb", ["REQ", "COUNT"])
+@pytest.mark.parametrize("field", ["since", "until", "limit"])
+def test_out_of_range_numbers_refuse_the_message_with_its_subscription(
+    verb: str, field: str
+) -> None:
+    """issue 10 #1: the relay can answer CLOSED "invalid: ..." because the error keeps
+    the subscription id; before, the value reached SQLite and nothing answered."""
+    with pytest.raises(ParseError) as info:
+        parse_client_message(f'["{verb}", "s1", {{"kinds": [1]}}, {{"{field}": {2**64 - 1}}}]')
+    assert info.value.subscription_id == "s1"
+    assert info.value.wire() == f"invalid: filter '{field}' must be an integer from 0 to 2^63-1"
+    message = parse_client_message(f'["REQ", "s1", {{"{field}": {MAX_FILTER_INT}}}]')
+    assert isinstance(message, ClientReq)
 
 
 def test_round_trip_to_dict() -> None:
@@ -120,6 +146,14 @@ def test_search_reads_words_of_content_title_and_summary() -> None:
     assert not Filter(search="bail rent").matches(event)
     assert not Filter(search="arr").matches(event)
     assert search_terms("Bail-fund, now! nsfw:false") == ("bail", "fund", "now")
+
+
+def test_search_never_matches_a_gift_wrap() -> None:
+    """A wrap's content is ciphertext; the store keeps wraps out of its search index."""
+    wrap = note(kind=1059, content="rent help", tags=[["p", OTHER.public_hex]])
+    assert Filter(search="rent").matches(note(content="rent help"))
+    assert not Filter(search="rent").matches(wrap)
+    assert Filter(search="lang:en").matches(wrap)  # no words: no constraint at all
 
 
 def test_matches_any_is_the_union() -> None:
