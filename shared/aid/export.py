@@ -29,7 +29,7 @@ from markdown_it import MarkdownIt
 from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
-from shieldmutual.shared.aid.markdown import render_markdown
+from shieldmutual.shared.aid.markdown import markdown_source, render_markdown
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
 
@@ -100,7 +100,7 @@ def render_text(
 ) -> str:
     """Plain text: Markdown headings become underlined titles, bold markers go."""
     lines = []
-    for line in render_markdown(request, progress=progress, link=link).split("\n"):
+    for line in markdown_source(request, progress=progress, link=link).split("\n"):
         if line.startswith("# "):
             lines += [line[2:], "=" * len(line[2:])]
         elif line.startswith("## "):

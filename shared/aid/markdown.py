@@ -8,14 +8,20 @@ a float, dates turn into objects). Every line is either blank, a ``#`` comment, 
 ``key: value`` with a known key; anything else is an error naming its line.
 
 :func:`render_markdown` is the export (blog, email, social media): title, summary, the
-key facts, the same sections as the event, and optionally progress and a link.
+key facts, the same sections as the event, and optionally progress and a link. The text
+comes from strangers and blogs render Markdown with raw HTML on, so it goes out through
+:func:`safe_markdown`: no tag survives as HTML, no link but http(s)/mailto, and no link
+text that names another address than the link's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+
+from markdown_it import MarkdownIt
 
 from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount, normalize_text, parse_amount
@@ -257,10 +263,74 @@ def _money(totals: Mapping[str, Decimal]) -> str:
     return ", ".join(f"{format_amount(v)} {c}" for c, v in sorted(totals.items())) or "none yet"
 
 
+# A link or image as strangers write it: ``[text](url "title")``; the url has no spaces
+# or angle brackets and balanced parentheses one deep (anything else is caught by the
+# check in safe_markdown).
+_LINK = re.compile(
+    r"!?\[(?P<text>[^\[\]\n]*)\]\(\s*(?P<url>(?:[^()\s<>]|\([^()\s<>]*\))*)(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
+    r"|(?P<lt><)"
+)
+_REFERENCE = re.compile(r"^( {0,3})\[(?=[^\]\n]*\]:)", re.MULTILINE)
+_SAFE_LINK = ("http://", "https://", "mailto:")
+_ADDRESS_LIKE = re.compile(r"[a-z][a-z0-9+.-]*:|www\.|\S+@\S+\.|\S+\.[a-z]{2,}(/|\Z)", re.I).search
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\\[\]()<>!`])")
+
+
+def _link(match: re.Match[str]) -> str:
+    if match["lt"]:
+        return "&lt;"  # no raw HTML, no <autolink> from outside
+    text, url = match["text"].replace("<", "&lt;").strip(), match["url"]
+    if not url.lower().startswith(_SAFE_LINK):
+        return text  # javascript:, data:, file:... the words stay, the link goes
+    # The true address is what readers see and what the link goes to: an autolink, after
+    # the words, or instead of them when they look like an address themselves.
+    if not text or _ADDRESS_LIKE(text) or text == url.removeprefix("mailto:"):
+        return f"<{url}>"
+    return f"{text} (<{url}>)"
+
+
+def _inert(markdown: str) -> bool:
+    """True when a CommonMark renderer that allows everything finds no raw HTML, no
+    image and no link but an http(s)/mailto autolink (whose text is its address)."""
+    md = MarkdownIt("commonmark", {"html": True})
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    tokens = md.parse(markdown)
+    for token in [*tokens, *(c for t in tokens for c in t.children or ())]:
+        if token.type in ("html_block", "html_inline", "image"):
+            return False
+        if token.type == "link_open" and (
+            token.markup != "autolink"
+            or not str(token.attrGet("href")).lower().startswith(_SAFE_LINK)
+        ):
+            return False
+    return True
+
+
+def safe_markdown(markdown: str) -> str:
+    """Markdown from strangers made fit for a blog: raw HTML escaped (``<`` is ``&lt;``),
+    links to anything but http(s) and mailto dropped (their words kept), every kept link
+    shown with its true address, images as links, reference definitions made literal.
+    Should anything still parse as HTML or as another link, every Markdown punctuation
+    character is escaped instead, so nothing is a link at all."""
+    out = _REFERENCE.sub(r"\1\\[", _LINK.sub(_link, markdown))
+    if _inert(out):
+        return out
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", markdown)
+
+
 def render_markdown(
     request: AidRequest, *, progress: Progress | None = None, link: str | None = None
 ) -> str:
-    """Standalone Markdown for a blog post or an email; ``link`` is e.g. ``nostr:naddr1...``."""
+    """Standalone Markdown for a blog post or an email, safe to publish
+    (:func:`safe_markdown`); ``link`` is e.g. ``nostr:naddr1...``."""
+    return safe_markdown(markdown_source(request, progress=progress, link=link))
+
+
+def markdown_source(
+    request: AidRequest, *, progress: Progress | None = None, link: str | None = None
+) -> str:
+    """The export's Markdown as its authors wrote it, for plain text (which nothing
+    interprets); anything that renders Markdown takes :func:`render_markdown`."""
     r = request
     facts = [f"- Status: {r.status.value}", f"- Where: {r.location}"]
     if r.amount is not None:

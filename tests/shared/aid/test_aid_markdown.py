@@ -8,12 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
 from shieldmutual.shared.aid.comments import Progress, RequestRef, Update
 from shieldmutual.shared.aid.common import Origin
 from shieldmutual.shared.aid.helping import CallFlood, Payment, SignWave
 from shieldmutual.shared.aid.markdown import (
     blank_template,
+    markdown_source,
     parse_template,
     render_markdown,
     render_template,
@@ -142,3 +144,65 @@ def test_export_is_standalone_markdown(request_obj: AidRequest) -> None:
     assert text.rstrip().endswith("nostr:naddr1example")
     plain = render_markdown(replace(request_obj, payments=(Payment("other", "Ask me"),)))
     assert "## Progress" not in plain and "- Other: Ask me" in plain
+
+
+# ---- issue 9: the export is published on blogs that render raw HTML ----------------------
+
+# (hostile Markdown, a fragment the export must not contain, one it must contain)
+HOSTILE_MARKDOWN = [
+    ("Hi <script>alert(1)</script>", "<script", "&lt;script>"),
+    ('<iframe src="https://evil.example"></iframe>', "<iframe", "&lt;iframe"),
+    ("<img src=x onerror=alert(1)>", "<img", "&lt;img src=x onerror=alert(1)>"),
+    ("[click](javascript:alert(1))", "javascript:", "click"),
+    ("[c](JaVaScRiPt:alert(1))", "JaVaScRiPt:", "c"),
+    ("[d](data:text/html;base64,PHNjcmlwdD4=)", "data:", "d"),
+    ("[e](&#106;avascript:alert(1))", "avascript:alert", "e"),
+    ("[x [y] z](javascript:q)", "](javascript", "javascript:q"),
+    ("<javascript:alert(1)>", "<javascript:", "&lt;javascript:alert(1)>"),
+    ("[t][r]\n\n[r]: javascript:alert(1)", "\n[r]:", "[t][r]"),
+    ("![pixel](https://track.example/p.gif)", "![", "pixel (<https://track.example/p.gif>)"),
+    ("[https://bank.example](https://evil.example)", "bank.example", "<https://evil.example>"),
+    ("[bank.example/login](https://evil.example)", "bank.example", "<https://evil.example>"),
+    ("[lawyer](https://lawyer.example)", "](", "lawyer (<https://lawyer.example>)"),
+    ("[m](mailto:desk@society.example)", "](", "m (<mailto:desk@society.example>)"),
+]
+
+
+def _links_and_html(markdown: str) -> list[tuple[str, str, str]]:
+    """What a renderer that allows everything finds: (type, href, text) of every link,
+    image and raw HTML token."""
+    md = MarkdownIt("commonmark", {"html": True})
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    found = []
+    for block in md.parse(markdown):
+        if block.type == "html_block":
+            found.append(("html", "", block.content))
+        children = block.children or []
+        for i, token in enumerate(children):
+            if token.type in ("html_inline", "image"):
+                found.append((token.type, str(token.attrGet("src") or ""), token.content))
+            elif token.type == "link_open":
+                found.append(("link", str(token.attrGet("href")), children[i + 1].content))
+    return found
+
+
+@pytest.mark.parametrize(("story", "absent", "present"), HOSTILE_MARKDOWN)
+def test_export_markdown_has_no_html_no_bad_link_and_no_spoofed_link_text(
+    request_obj: AidRequest, story: str, absent: str, present: str
+) -> None:
+    hostile = replace(
+        request_obj,
+        title=f"Rent {story}".replace("\n", " "),
+        story=story,
+        payments=(Payment("other", story.replace("\n", " ")),),
+    )
+    text = render_markdown(hostile, link="nostr:naddr1x")
+    assert absent not in text and present in text, text
+    for kind, href, shown in _links_and_html(text):
+        assert kind == "link", (kind, href, shown)
+        assert href.startswith(("https://", "mailto:")) and shown in (href, href[7:]), text
+
+
+def test_plain_text_export_keeps_the_authors_words(request_obj: AidRequest) -> None:
+    story = "Rent is < 400 & [lawyer](https://lawyer.example)"
+    assert story in markdown_source(replace(request_obj, story=story))
