@@ -52,9 +52,13 @@ class ServerConfig:
     max_connections: int = 0  # 0: no limit
     ping_interval: float = 30.0  # seconds between keepalive pings; 0: none
     close_timeout: float = 5.0  # seconds to wait for a closing handshake
-    # A reader slower than the events it asked for: bytes queued for one connection
-    # before the relay closes it (1008) rather than buffer without bound.
-    max_outgoing_bytes: int = 4 * 1024 * 1024
+    # Bytes the relay may hold for one connection: frames waiting to be sent, live
+    # events held while its stored results are sent, result pages in flight. Over it
+    # the connection is closed (1008) and everything it held is released.
+    max_connection_memory: int = 16 * 1024 * 1024
+    # The same, summed over every connection; over it the connection holding the most
+    # is closed first.
+    max_memory: int = 512 * 1024 * 1024
     # Worker threads for signature checks (libsecp256k1 releases the GIL); 0: inline.
     verify_threads: int = 1
     store_readers: int = 2
@@ -90,6 +94,10 @@ class RateLimitsConfig:
     # Malformed messages; once this bucket is empty the connection is closed (1008).
     invalid_per_second: float = 1.0
     invalid_burst: int = 20
+    # Seconds of store time (the statements a connection's REQs and COUNTs ran); once
+    # spent, new REQ/COUNT get CLOSED "rate-limited:" until it refills.
+    query_seconds_per_second: float = 0.5
+    query_seconds_burst: float = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +153,15 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 
 
+# Settings of earlier versions, with what took their place.
+_REPLACED = {
+    "server": {
+        "max_outgoing_bytes": "set max_connection_memory, which bounds every byte held"
+        " for one connection (queued frames, held live events, result pages)",
+    },
+}
+
+
 def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
     where = f"[{section}] {key}"
     if isinstance(default, bool):
@@ -181,6 +198,8 @@ def _build(section: str, values: dict[str, Any]) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     out: dict[str, Any] = {}
     for key, value in values.items():
+        if key in _REPLACED.get(section, {}):
+            raise ConfigError(f"[{section}] {key} is no longer used: {_REPLACED[section][key]}")
         if key not in known:
             raise ConfigError(f"unknown setting [{section}] {key}")
         out[key] = _coerce(section, key, value, getattr(defaults, key))
@@ -214,6 +233,10 @@ def _check(section: str, built: Any) -> None:
             raise ConfigError("[server] store_readers and store_batch_max must be at least 1")
         for url in {built.url, *built.urls} - {""}:
             _check_url(url)
+        if built.max_connection_memory < 1024 * 1024:
+            raise ConfigError("[server] max_connection_memory must be at least 1 MiB")
+        if built.max_memory < built.max_connection_memory:
+            raise ConfigError("[server] max_memory must be at least max_connection_memory")
     elif isinstance(built, LimitsConfig):
         if not 1 <= built.max_subid_length <= MAX_SUBSCRIPTION_ID:
             raise ConfigError(f"[limits] max_subid_length must be 1 to {MAX_SUBSCRIPTION_ID}")
@@ -223,6 +246,9 @@ def _check(section: str, built: Any) -> None:
             raise ConfigError("[limits] max_message_length must be at least 1024")
         if built.min_pow_difficulty > 256:
             raise ConfigError("[limits] min_pow_difficulty must be at most 256")
+    elif isinstance(built, RateLimitsConfig):
+        if built.query_seconds_per_second and not built.query_seconds_burst:
+            raise ConfigError("[rate_limits] query_seconds_burst must be more than 0")
     elif isinstance(built, PolicyConfig):
         _hex64(built.blocked_pubkeys, "[policy] blocked_pubkeys")
         _hex64(built.allowed_pubkeys, "[policy] allowed_pubkeys")

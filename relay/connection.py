@@ -15,11 +15,22 @@ pushes back on the client through TCP.
 Outgoing frames are framed by websockets' sans-I/O protocol as soon as they are
 ready and written to the socket once per loop iteration, all of a connection's frames
 together (see :meth:`Connection.send`). When the socket's write buffer is full they
-wait instead in a per-connection queue drained by a writer task. Live events never
-wait: when a client reads so slowly that more than ``[server] max_outgoing_bytes`` pile
-up, the connection is closed with 1008 rather than buffered without bound. Stored
-results wait for room instead, so a large REQ is paced by its reader and never trips
-that limit by itself.
+wait instead in a per-connection queue drained by a writer task.
+
+Memory: every byte the relay holds for a connection is charged to one budget,
+``[server] max_connection_memory``: frames queued or framed but not yet written, live
+events held back while its stored results are sent, and the result page in flight.
+Stored results are read one page at a time, at most one page per connection, and the
+next page only once the queue has drained, so a large REQ is paced by its reader; live
+events never wait, so a client that reads slower than they arrive goes over the budget
+and is closed with 1008, which releases everything it held at once. The relay adds the
+budgets up against ``[server] max_memory`` (see :meth:`Relay.reclaim
+<shieldmutual.relay.server.Relay.reclaim>`).
+
+Store time: each REQ/COUNT's statements are charged, in seconds, to a token bucket
+(``[rate_limits] query_seconds_*``); when it is empty new ones are refused. A query or
+count that fails for any reason ends with ``CLOSED "error: ..."``, logged (rate-limited),
+and frees its subscription slot.
 
 Nothing here logs an IP address or any client identifier: connections are numbered.
 """
@@ -28,13 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import itertools
 import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import orjson
@@ -45,9 +55,10 @@ from websockets.protocol import State
 
 from shieldmutual.relay import policy
 from shieldmutual.relay.ingest import check_auth as check_auth_event
-from shieldmutual.relay.store.base import SaveResult
+from shieldmutual.relay.limits import Bucket, TimeBucket
+from shieldmutual.relay.store.base import CountResult, SaveResult
 from shieldmutual.relay.subscriptions import Subscription
-from shieldmutual.shared.errors import StoreError
+from shieldmutual.shared.errors import ShieldError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.kinds import GIFT_WRAP
@@ -72,6 +83,9 @@ YIELD_EVERY = 32  # messages handled back to back before letting other connectio
 # write_limit, set in server.py, is the high-water mark the queued path waits on).
 WRITE_BUFFER = 2**16
 _WRAPS = frozenset({GIFT_WRAP})
+# What the relay holds per stored event id remembered while a REQ sends its stored
+# results (to drop live events it already sent): bytes object, set slot, hash.
+ID_BYTES = 120
 _numbers = itertools.count(1)
 
 SHUTTING_DOWN = "error: the relay is shutting down"
@@ -98,88 +112,18 @@ def eose_frame(sub_id: str) -> bytes:
     return orjson.dumps(["EOSE", sub_id])
 
 
-def count_frame(sub_id: str, count: int) -> bytes:
-    return orjson.dumps(["COUNT", sub_id, {"count": count}])
+def count_frame(sub_id: str, result: CountResult) -> bytes:
+    body: dict[str, object] = {"count": result.count}
+    if result.approximate:
+        body["approximate"] = True
+    return orjson.dumps(["COUNT", sub_id, body])
 
 
-# ---- rate limits -----------------------------------------------------------------
-
-
-class Bucket:
-    """A token bucket: ``rate`` tokens a second up to ``burst``; rate 0 never runs dry."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(max(burst, 1))
-        self.tokens = self.burst
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        if not self.rate:
-            return True
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-
-# ---- gift wrap privacy -----------------------------------------------------------
-
-
-def _wrap_filter_for(flt: Filter, authed: Iterable[str]) -> Filter | None:
-    """The part of ``flt`` that asks for kind 1059 and that this connection may see:
-    wraps whose ``p`` tag names one of its authenticated keys. None: nothing."""
-    mine = frozenset(authed)
-    if not mine:
-        return None
-    wanted = flt.tags.get("p")
-    visible = mine if wanted is None else wanted & mine
-    if not visible:
-        return None
-    return dataclasses.replace(flt, kinds=_WRAPS, tags={**flt.tags, "p": visible})
-
-
-def wrap_safe_filters(
-    filters: Sequence[Filter], authed: Iterable[str]
-) -> tuple[list[Filter], bool, bool]:
-    """Filters for the store that leave out gift wraps this connection may not see.
-
-    Returns ``(filters, refused, needs_check)``: ``refused`` when every filter asks for
-    wraps only and none can be served (unauthenticated: CLOSED auth-required);
-    ``needs_check`` when results may still hold others' wraps (a filter without
-    ``kinds``, or with 1059 among other kinds), which :meth:`Connection.visible`
-    removes from the results.
-    """
-    authed = frozenset(authed)
-    out: list[Filter] = []
-    wraps_only = True
-    needs_check = False
-    for flt in filters:
-        if flt.kinds is None:
-            out.append(flt)
-            wraps_only = False
-            needs_check = True
-        elif GIFT_WRAP not in flt.kinds:
-            out.append(flt)
-            wraps_only = False
-        elif flt.kinds == _WRAPS:
-            restricted = _wrap_filter_for(flt, authed)
-            if restricted is not None:
-                out.append(restricted)
-        else:
-            wraps_only = False
-            if authed:
-                out.append(flt)
-                needs_check = True
-            else:
-                out.append(dataclasses.replace(flt, kinds=flt.kinds - _WRAPS))
-    refused = wraps_only and not out and not authed
-    return out, refused, needs_check
+def stored_id(raw: bytes) -> bytes:
+    """The id of a stored event's JSON; ours always begins ``{"id":"<64 hex>"``."""
+    if raw.startswith(b'{"id":"'):
+        return raw[7:71]
+    return str(orjson.loads(raw)["id"]).encode()
 
 
 class Connection:
@@ -198,8 +142,14 @@ class Connection:
         self.event_bucket = Bucket(rates.events_per_second, rates.events_burst)
         self.req_bucket = Bucket(rates.reqs_per_second, rates.reqs_burst)
         self.invalid_bucket = Bucket(rates.invalid_per_second, rates.invalid_burst)
+        self.query_time = TimeBucket(rates.query_seconds_per_second, rates.query_seconds_burst)
+        # memory: every byte held for this connection, against its budget
+        self.held = 0
+        self.max_held = config.server.max_connection_memory
+        # A page of the largest events may take a quarter of the budget.
+        self.page_size = max(8, min(256, self.max_held // (4 * self.limits.max_event_size)))
+        self._reading = asyncio.Lock()  # one result page in flight per connection
         # outgoing
-        self.max_out = config.server.max_outgoing_bytes
         self.out: deque[bytes] = deque()
         self.out_bytes = 0
         self._unflushed = 0  # bytes framed on the fast path, written at the iteration's end
@@ -212,6 +162,7 @@ class Connection:
         self.busy = 0
         self._room: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._reads: set[asyncio.Task[None]] = set()  # REQ and COUNT work, cancelled on leave
 
     # ---- the read loop ---------------------------------------------------------
 
@@ -245,17 +196,25 @@ class Connection:
 
     def _cleanup(self) -> None:
         self.closing = True
-        for sub in self.subs.values():
-            self._drop(sub)
-        self.subs.clear()
-        self.out.clear()
-        self.out_bytes = 0
+        self._release_all()
+        for task in self._reads:  # the client left: its queries are of no use
+            task.cancel()
         if self._writer is not None:
             self._writer.cancel()
         for future in self._drained:
             if not future.done():
                 future.cancel()
         self.relay.connections.discard(self)
+
+    def _release_all(self) -> None:
+        """Drop every subscription and queued frame: the connection is going away.
+        (A result page in flight is released by its task, which was cancelled.)"""
+        for sub in self.subs.values():
+            self._drop(sub)
+        self.subs.clear()
+        self.out.clear()
+        self._release(self.out_bytes)
+        self.out_bytes = 0
 
     def handle(self, message: str | bytes) -> None:
         """Answer one message; never raises for anything the client sent."""
@@ -332,12 +291,9 @@ class Connection:
     async def _accept(self, event: Event, raw: bytes) -> None:
         try:
             result = await self.relay.ingest.accept(event, raw)
-        except StoreError as exc:
-            log.warning("connection %d: event not stored: %s", self.number, exc)
-            result = SaveResult(False, exc.wire())
-        except Exception:
-            log.exception("connection %d: event not stored", self.number)
-            result = SaveResult(False, "error: could not store the event")
+        except Exception as exc:
+            self._failed("save", exc)
+            result = SaveResult(False, _wire(exc, "error: could not store the event"))
         self.send(ok_frame(event.id, result.accepted, result.message))
         self.relay.ingest.fan_out(event, raw, result)
 
@@ -351,12 +307,17 @@ class Connection:
         if not self.req_bucket.take():
             rate = self.relay.config.rate_limits.reqs_per_second
             return f"rate-limited: at most {rate:g} REQ or COUNT a second"
+        if not self.query_time.open():
+            rate = self.relay.config.rate_limits.query_seconds_per_second
+            return f"rate-limited: query time used up (at most {rate:g} s of queries a second)"
         if self.relay.stopping:
             return SHUTTING_DOWN
         if self.relay.config.policy.auth_required and not self.authed:
             return AUTH_FOR_ALL
         if len(filters) > limits.max_filters:
             return f"invalid: at most {limits.max_filters} filters in one request"
+        if not self.authed and all(f.kinds == _WRAPS for f in filters):
+            return AUTH_FOR_WRAPS  # NIP-42: say why, rather than an empty answer
         return None
 
     def on_req(self, sub_id: str, filters: Sequence[Filter]) -> None:
@@ -369,42 +330,73 @@ class Connection:
                 f"blocked: at most {self.limits.max_subscriptions} open subscriptions;"
                 " CLOSE one first"
             )
-        stored: list[Filter] = []
-        needs_check = False
-        if refusal is None:
-            stored, refused, needs_check = wrap_safe_filters(filters, self.authed)
-            if refused:
-                refusal = AUTH_FOR_WRAPS
         if refusal is not None:
             self.send(closed_frame(sub_id, refusal))
             return
         sub = Subscription(self, sub_id, filters)
         self.subs[sub_id] = sub
         self.relay.index.add(sub)  # live first, so nothing slips between query and EOSE
-        sub.task = self._spawn(self._backfill(sub, stored, needs_check))
+        sub.task = self._spawn(self._backfill(sub), read=True)
 
-    async def _backfill(self, sub: Subscription, filters: list[Filter], needs_check: bool) -> None:
+    async def _backfill(self, sub: Subscription) -> None:
+        """Stored results, EOSE, then the live events held meanwhile. Any failure ends
+        the subscription with CLOSED: never silence, never a slot held for nothing."""
+        sent: set[bytes] = set()  # ids sent, to drop live events the results held
         try:
-            rows = await self.relay.store.query(filters, int(time.time())) if filters else []
-        except StoreError as exc:
-            log.warning("connection %d: query failed: %s", self.number, exc)
-            self._end(sub, exc.wire())
+            await self._send_stored(sub, sent)
+        except ConnectionClosed:
             return
-        if needs_check:
-            rows = self.visible(rows)
-        head = b'["EVENT",' + orjson.dumps(sub.sub_id) + b","
-        low = self.max_out // 2
-        for raw in rows:
-            if self.out_bytes > low:
-                await self._wait_drained()
-            self.send(head + raw + b"]")
+        except Exception as exc:
+            self._failed("query", exc)
+            self._end(sub, _wire(exc, "error: the query failed"))
+            return
+        finally:
+            self._release(len(sent) * ID_BYTES)
         self.send(eose_frame(sub.sub_id))
         pending, sub.pending = sub.pending, None
-        if pending:
-            have = {orjson.loads(raw)["id"] for raw in rows}
-            for event_id, frame in pending:
-                if event_id not in have:
-                    self.send(frame)
+        self._release(sub.pending_bytes)
+        sub.pending_bytes = 0
+        for event_id, frame in pending or ():
+            if event_id.encode() not in sent:
+                self.send(frame)
+
+    async def _send_stored(self, sub: Subscription, sent: set[bytes]) -> None:
+        head = b'["EVENT",' + orjson.dumps(sub.sub_id) + b","
+        pace = self.max_held // 4
+        pages = self.relay.store.query(
+            sub.filters,
+            int(time.time()),
+            viewer=frozenset(self.authed),
+            owner=self,
+            page_size=self.page_size,
+            cost=self.query_time.charge,
+        )
+        try:
+            while True:
+                async with self._reading:
+                    if self.out_bytes > pace:
+                        await self._wait_drained()
+                    page = await anext(pages, None)
+                    if page is None:
+                        return
+                    held = sum(map(len, page))
+                    self.hold(held)
+                    try:
+                        for raw in page:
+                            if self.out_bytes > pace:
+                                await self._wait_drained()
+                            self.send(head + raw + b"]")  # counted in the queue, if queued
+                            held -= len(raw)
+                            event_id = stored_id(raw)
+                            if event_id in sent:
+                                self._release(len(raw))
+                            else:  # the row's charge becomes its id's
+                                sent.add(event_id)
+                                self._release(len(raw) - ID_BYTES)
+                    finally:
+                        self._release(held)
+        finally:
+            await pages.aclose()
 
     def _end(self, sub: Subscription, message: str) -> None:
         """Close a subscription from the relay's side."""
@@ -417,9 +409,11 @@ class Connection:
         self.relay.index.remove(sub)
         task = sub.task
         if isinstance(task, asyncio.Task) and not task.done():
-            task.cancel()
+            task.cancel()  # the store drops a queued statement, interrupts a running one
         sub.task = None
         sub.pending = None
+        self._release(sub.pending_bytes)
+        sub.pending_bytes = 0
 
     def on_close(self, sub_id: str) -> None:
         sub = self.subs.pop(sub_id, None)
@@ -430,36 +424,36 @@ class Connection:
 
     def on_count(self, sub_id: str, filters: Sequence[Filter]) -> None:
         refusal = self._filters_refusal(sub_id, filters)
-        if refusal is None:
-            stored, refused, _ = wrap_safe_filters(filters, self.authed)
-            if refused:
-                refusal = AUTH_FOR_WRAPS
         if refusal is not None:
             self.send(closed_frame(sub_id, refusal))
             return
-        self._spawn(self._count(sub_id, stored))
+        self._spawn(self._count(sub_id, filters), read=True)
 
-    async def _count(self, sub_id: str, filters: list[Filter]) -> None:
-        now = int(time.time())
-        store = self.relay.store
+    async def _count(self, sub_id: str, filters: Sequence[Filter]) -> None:
         try:
-            total = await store.count(filters, now) if filters else 0
-            # Filters that could match any kind also count others' gift wraps: take
-            # those out, then add back the ones addressed to this connection's keys.
-            open_ended = [f for f in filters if f.kinds is None or len(f.kinds) > 1]
-            open_ended = [f for f in open_ended if f.kinds is None or GIFT_WRAP in f.kinds]
-            if open_ended:
-                wraps = [dataclasses.replace(f, kinds=_WRAPS) for f in open_ended]
-                mine = [m for w in wraps if (m := _wrap_filter_for(w, self.authed)) is not None]
-                total -= await store.count(wraps, now)
-                if mine:
-                    total += await store.count(mine, now)
-        except StoreError as exc:
-            log.warning("connection %d: count failed: %s", self.number, exc)
-            self.send(closed_frame(sub_id, exc.wire()))
+            result = await self.relay.store.count(
+                filters,
+                int(time.time()),
+                viewer=frozenset(self.authed),
+                owner=self,
+                cost=self.query_time.charge,
+            )
+        except Exception as exc:
+            self._failed("count", exc)
+            self.send(closed_frame(sub_id, _wire(exc, "error: the count failed")))
             return
-        # The counts are separate reads; a wrap stored between them must not make it < 0.
-        self.send(count_frame(sub_id, max(total, 0)))
+        self.send(count_frame(sub_id, result))
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Log a failed save, query or count once, rate-limited per cause; a traceback
+        only for what the store did not expect."""
+        logs = self.relay.logs
+        if isinstance(exc, ShieldError):
+            logs.log(logging.WARNING, what, "connection %d: %s failed: %s", self.number, what, exc)
+        else:
+            logs.log(
+                logging.ERROR, what, "connection %d: %s failed", self.number, what, exc_info=exc
+            )
 
     # ---- AUTH ------------------------------------------------------------------
 
@@ -481,24 +475,37 @@ class Connection:
         authed = self.authed
         return bool(authed) and any(p in authed for p in event.tag_values("p"))
 
-    def visible(self, rows: list[bytes]) -> list[bytes]:
-        """Stored results without gift wraps addressed to someone else."""
-        out = []
-        for raw in rows:
-            # Cheap screen: a wrap's JSON holds the digits 1059; few other events do.
-            if b"1059" in raw:
-                data = orjson.loads(raw)
-                if data.get("kind") == GIFT_WRAP:
-                    recipients = {t[1] for t in data.get("tags", ()) if len(t) > 1 and t[0] == "p"}
-                    if not recipients & self.authed:
-                        continue
-            out.append(raw)
-        return out
+    # ---- memory ----------------------------------------------------------------
+
+    def hold(self, size: int) -> None:
+        """Charge ``size`` bytes to this connection; over its budget it is closed."""
+        self.held += size
+        relay = self.relay
+        relay.held += size
+        if self.held > self.max_held:
+            self.over_budget(f"over its memory budget of {self.max_held} bytes")
+        elif relay.held > relay.max_memory:
+            relay.reclaim()
+
+    def _release(self, size: int) -> None:
+        self.held -= size
+        self.relay.held -= size
+
+    def over_budget(self, why: str) -> None:
+        """The client does not read what it asked for: close it (1008) and let go of
+        everything held for it, logged once per connection and rate-limited."""
+        if self.closing:
+            return
+        self.relay.logs.log(
+            logging.INFO, "too slow", "connection %d: closing it, %s", self.number, why
+        )
+        self.close(CloseCode.POLICY_VIOLATION, f"too slow: {why}")
 
     # ---- outgoing --------------------------------------------------------------
 
     def send(self, frame: bytes) -> None:
-        """Send or queue a frame; never waits. Overflowing the queue closes the connection.
+        """Send or queue a frame; never waits. Going over the memory budget closes the
+        connection.
 
         Fast path: with nothing queued and room in the socket's write buffer, the frame
         is framed by websockets' sans-I/O protocol right away and written to the socket
@@ -509,6 +516,7 @@ class Connection:
         """
         if self.closing:
             return
+        size = len(frame)
         if not self.out:
             ws = self.ws
             transport = ws.transport
@@ -518,15 +526,16 @@ class Connection:
                 and not transport.is_closing()
             ):
                 ws.protocol.send_text(frame)
-                self._unflushed += len(frame)
+                self._unflushed += size
+                self.hold(size)
                 if not self._flush_scheduled:
                     self._flush_scheduled = True
                     asyncio.get_running_loop().call_soon(self._flush)
                 return
         self.out.append(frame)
-        self.out_bytes += len(frame)
-        if self.out_bytes > self.max_out:
-            self.too_slow()
+        self.out_bytes += size
+        self.hold(size)
+        if self.closing:  # that was over the budget
             return
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
@@ -536,6 +545,7 @@ class Connection:
     def _flush(self) -> None:
         """Write every frame the protocol holds for this socket in one call."""
         self._flush_scheduled = False
+        self._release(self._unflushed)
         self._unflushed = 0
         transport = self.ws.transport
         if transport.is_closing():
@@ -547,17 +557,11 @@ class Connection:
         if b"" in chunks and transport.can_write_eof():  # end of stream after a close
             transport.write_eof()
 
-    def too_slow(self) -> None:
-        """The client does not read what it asked for: close instead of buffering."""
-        log.info("connection %d: closing a reader too slow for its subscriptions", self.number)
-        self.close(CloseCode.POLICY_VIOLATION, f"too slow: over {self.max_out} bytes waiting")
-
     def close(self, code: int, reason: str) -> None:
         if self.closing:
             return
         self.closing = True
-        self.out.clear()
-        self.out_bytes = 0
+        self._release_all()
         self._spawn(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
@@ -581,13 +585,15 @@ class Connection:
         ws = self.ws
         out = self.out
         loop = asyncio.get_running_loop()
+        low = self.max_held // 8
         try:
             while True:
                 while out:
                     frame = out.popleft()
                     self.out_bytes -= len(frame)
+                    self._release(len(frame))
                     await ws.send(frame, text=True)
-                    if self._drained and self.out_bytes <= self.max_out // 4:
+                    if self._drained and self.out_bytes <= low:
                         self._wake_drained()
                 self._wake_drained()
                 self._wakeup = loop.create_future()
@@ -622,24 +628,37 @@ class Connection:
 
     # ---- tasks -----------------------------------------------------------------
 
-    def _spawn(self, coro: object, *, durable: bool = False) -> asyncio.Task[None]:
+    def _spawn(
+        self, coro: object, *, durable: bool = False, read: bool = False
+    ) -> asyncio.Task[None]:
         """Run ``coro`` as this connection's work; ``durable`` work (saves) also
-        counts for the relay's shutdown, which waits for it."""
+        counts for the relay's shutdown, which waits for it; ``read`` work (queries,
+        counts) is cancelled when the client leaves."""
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
         self.busy += 1
         self._tasks.add(task)
         task.add_done_callback(self._done)
         if durable:
             self.relay.track(task)
+        if read:
+            self._reads.add(task)
         return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._reads.discard(task)
         self.busy -= 1
         if not task.cancelled():
             exc = task.exception()
             if exc is not None and not isinstance(exc, ConnectionClosed):
-                log.error("connection %d: task failed", self.number, exc_info=exc)
+                self.relay.logs.log(
+                    logging.ERROR, "task", "connection %d: task failed", self.number, exc_info=exc
+                )
         room = self._room
         if room is not None and not room.done() and self.busy < MAX_BUSY // 2:
             room.set_result(None)
+
+
+def _wire(exc: Exception, fallback: str) -> str:
+    """The CLOSED/OK message for a failure: the error's own when it is one of ours."""
+    return exc.wire() if isinstance(exc, ShieldError) else fallback

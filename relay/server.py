@@ -40,6 +40,7 @@ from shieldmutual.relay import nip11, policy
 from shieldmutual.relay.config import Config
 from shieldmutual.relay.connection import WRITE_BUFFER, Connection
 from shieldmutual.relay.ingest import Ingest, Verifier, relay_address
+from shieldmutual.relay.logs import LogLimiter
 from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
 from shieldmutual.relay.subscriptions import Index
@@ -120,6 +121,10 @@ class Relay:
         self.verifier = Verifier(server.verify_threads)
         self.ingest = Ingest(self.store, self.index, policy.build(config), self.verifier)
         self.connections: set[Connection] = set()
+        # Bytes held for all connections (each charges its own budget and this sum).
+        self.held = 0
+        self.max_memory = server.max_memory
+        self.logs = LogLimiter(log)
         # (host, port) pairs a NIP-42 AUTH event may name: set once listening.
         self.addresses: frozenset[tuple[str, int | None]] = frozenset()
         self.stopping = False
@@ -203,6 +208,24 @@ class Relay:
             )
         names = (f"[{h}]" if ":" in h else h for h in hosts - _ANY)
         return frozenset(a for h in names if (a := relay_address(f"ws://{h}:{self.port}")))
+
+    def reclaim(self) -> None:
+        """Over ``[server] max_memory``: close the connection holding the most.
+
+        Refusing new REQs instead would not bound what open subscriptions keep piling
+        up (live events for slow readers); closing the biggest holder frees memory at
+        once and lands on whoever takes the most, not on the many light clients.
+        Connections already closing are letting go of theirs and do not count.
+        """
+        releasing = 0
+        biggest: Connection | None = None
+        for conn in self.connections:
+            if conn.closing:
+                releasing += conn.held
+            elif biggest is None or conn.held > biggest.held:
+                biggest = conn
+        if biggest is not None and self.held - releasing > self.max_memory:
+            biggest.over_budget(f"the relay is over its memory budget of {self.max_memory} bytes")
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Remember work that must finish before shutdown (saving an event)."""

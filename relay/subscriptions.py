@@ -11,6 +11,8 @@ subscriber gets it framed with :func:`~shieldmutual.shared.messages.event_frame`
 While a subscription is still sending stored events its live events wait in
 ``pending`` and go out right after EOSE, minus any the stored results already held, so
 nothing committed between the subscription's start and its EOSE is lost or doubled.
+Their bytes are charged to the connection's memory budget, which closes a connection
+that cannot keep up rather than hold events for it without bound.
 """
 
 from __future__ import annotations
@@ -22,10 +24,6 @@ from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.messages import event_frame
 
-# Live events held for one subscription until its EOSE; a client whose stored results
-# take so long to send that more pile up than this is too slow and gets closed.
-MAX_PENDING = 10_000
-
 
 class Subscriber(Protocol):
     """The side of a connection the index talks to."""
@@ -36,12 +34,12 @@ class Subscriber(Protocol):
     def send(self, frame: bytes) -> None:
         """Queue a frame without waiting."""
 
-    def too_slow(self) -> None:
-        """Close the connection: it cannot keep up with what it asked for."""
+    def hold(self, size: int) -> None:
+        """Charge ``size`` bytes held for it; over its budget the connection closes."""
 
 
 class Subscription:
-    __slots__ = ("conn", "entries", "filters", "pending", "sub_id", "task")
+    __slots__ = ("conn", "entries", "filters", "pending", "pending_bytes", "sub_id", "task")
 
     def __init__(self, conn: Subscriber, sub_id: str, filters: Iterable[Filter]) -> None:
         self.conn = conn
@@ -50,15 +48,15 @@ class Subscription:
         self.entries: list[_Entry] = []
         # Live frames held back until EOSE: (event id, frame). None once live.
         self.pending: list[tuple[str, bytes]] | None = []
+        self.pending_bytes = 0  # charged to the connection until EOSE or drop
         self.task: object | None = None  # the connection's back-fill task
 
     def deliver(self, event: Event, raw: bytes) -> None:
         frame = event_frame(self.sub_id, raw)
         if self.pending is not None:
-            if len(self.pending) >= MAX_PENDING:
-                self.conn.too_slow()
-                return
             self.pending.append((event.id, frame))
+            self.pending_bytes += len(frame)
+            self.conn.hold(len(frame))
         else:
             self.conn.send(frame)
 

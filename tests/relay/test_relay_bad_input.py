@@ -156,7 +156,7 @@ async def test_pipelined_flood_of_events_is_answered_in_full(start_relay, connec
 async def test_a_reader_that_stops_reading_is_closed_and_others_are_unaffected(
     start_relay, connect, keys
 ):
-    relay = await start_relay(rate_limits=NO_RATES, server={"max_outgoing_bytes": 256 * 1024})
+    relay = await start_relay(rate_limits=NO_RATES, server={"max_connection_memory": 2**20})
     # max_queue=1: the client library stops reading the socket after one message.
     stuck = await connect(relay.url, max_queue=1)
     await stuck.send("REQ", "all", {"kinds": [1]})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import tomllib
 from pathlib import Path
@@ -13,8 +14,9 @@ import pytest
 from shieldmutual.relay import config as config_mod
 from shieldmutual.relay import policy
 from shieldmutual.relay.config import Config, ConfigError
-from shieldmutual.relay.connection import Bucket, wrap_safe_filters
 from shieldmutual.relay.ingest import check_auth, relay_address
+from shieldmutual.relay.limits import Bucket, TimeBucket
+from shieldmutual.relay.logs import LogLimiter
 from shieldmutual.relay.nip11 import document
 from shieldmutual.relay.subscriptions import Index, Subscription
 from shieldmutual.shared.event import Event, sign
@@ -74,6 +76,9 @@ def test_config_file_then_flags(tmp_path):
         ("[limits]\nmax_subid_length = 65\n", "max_subid_length must be 1 to 64"),
         ("[server]\nport = 70000\n", "port must be at most 65535"),
         ('[server]\nurls = ["relay.example.org"]\n', "must be ws:// or wss:// URLs"),
+        ("[server]\nmax_outgoing_bytes = 1\n", "max_outgoing_bytes is no longer used: set"),
+        ("[server]\nmax_memory = 1048576\n", "max_memory must be at least max_connection"),
+        ("[rate_limits]\nquery_seconds_burst = 0\n", "query_seconds_burst must be more than 0"),
         ('[server]\nurl = "https://relay.example.org"\n', "must be ws:// or wss:// URLs"),
         ("not toml [", "is not valid TOML"),
     ],
@@ -170,32 +175,6 @@ def test_check_auth_happy_path_and_window():
     assert "minutes" in (check_auth(early, "c", here, now) or "")
 
 
-# ---- gift wrap filters ----------------------------------------------------------------
-
-
-def flt(**data: Any) -> Filter:
-    return Filter.from_dict(data)
-
-
-def test_wrap_safe_filters_unauthenticated():
-    out, refused, check = wrap_safe_filters([flt(kinds=[1059])], set())
-    assert (out, refused) == ([], True)
-    out, refused, check = wrap_safe_filters([flt(kinds=[1, 1059])], set())
-    assert out == [flt(kinds=[1])] and not refused and not check
-    out, refused, check = wrap_safe_filters([flt(kinds=[1059]), flt(kinds=[1])], set())
-    assert out == [flt(kinds=[1])] and not refused
-    out, refused, check = wrap_safe_filters([flt()], set())
-    assert out == [flt()] and check
-
-
-def test_wrap_safe_filters_authenticated():
-    me = ALICE.public_hex
-    out, refused, _ = wrap_safe_filters([flt(kinds=[1059])], {me})
-    assert out == [flt(kinds=[1059], **{"#p": [me]})] and not refused
-    out, refused, _ = wrap_safe_filters([flt(kinds=[1059], **{"#p": [BOB.public_hex]})], {me})
-    assert out == [] and not refused  # nothing this connection may see: EOSE at once
-
-
 # ---- live index -----------------------------------------------------------------------
 
 
@@ -203,7 +182,7 @@ class Sink:
     def __init__(self, authed: set[str] | None = None) -> None:
         self.frames: list[bytes] = []
         self.authed = authed or set()
-        self.slow = False
+        self.held = 0
 
     def can_see(self, event: Event) -> bool:
         return event.kind != 1059 or bool(set(event.tag_values("p")) & self.authed)
@@ -211,8 +190,8 @@ class Sink:
     def send(self, frame: bytes) -> None:
         self.frames.append(frame)
 
-    def too_slow(self) -> None:
-        self.slow = True
+    def hold(self, size: int) -> None:
+        self.held += size
 
 
 def live(index: Index, sink: Sink, sub_id: str, *filters: dict[str, Any]) -> Subscription:
@@ -262,7 +241,7 @@ def test_removing_a_subscription_empties_its_buckets():
     assert not index._authors and not index._all
 
 
-def test_pending_subscription_holds_events_then_closes_the_slow():
+def test_pending_subscription_holds_events_and_charges_their_bytes():
     index = Index()
     sink = Sink()
     sub = Subscription(sink, "s", [Filter()])
@@ -270,12 +249,53 @@ def test_pending_subscription_holds_events_then_closes_the_slow():
     event = sign(ALICE, 1, "")
     index.notify(event, event.to_json())
     assert sink.frames == [] and sub.pending is not None and len(sub.pending) == 1
-    sub.pending = [("x", b"")] * 10_000
-    index.notify(event, event.to_json())
-    assert sink.slow
+    frame_size = len(sub.pending[0][1])
+    assert sink.held == sub.pending_bytes == frame_size
 
 
 def test_token_bucket():
     bucket = Bucket(rate=0.001, burst=2)
     assert [bucket.take() for _ in range(3)] == [True, True, False]
     assert all(Bucket(rate=0, burst=1).take() for _ in range(100))
+
+
+def test_time_bucket_runs_into_debt_and_stays_shut_until_it_refills():
+    bucket = TimeBucket(rate=0.001, burst=1.0)
+    assert bucket.open()
+    bucket.charge(0.6)
+    assert bucket.open()  # something left: one more query may start
+    bucket.charge(3.0)  # that one ran long: into debt
+    assert not bucket.open()
+    off = TimeBucket(rate=0, burst=0.0)
+    off.charge(100.0)
+    assert off.open()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_log_limiter_caps_each_cause_then_summarizes(caplog):
+    clock = Clock()
+    logger = logging.getLogger("shieldmutual.test.limiter")
+    limiter = LogLimiter(logger, burst=3, interval=60.0, clock=clock)
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        for i in range(10_000):
+            limiter.log(logging.INFO, "too slow", "slow %d", i)
+        limiter.log(logging.INFO, "query failed", "other cause")
+        clock.now = 61.0
+        limiter.log(logging.INFO, "too slow", "slow again")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "slow 0",
+        "slow 1",
+        "slow 2",
+        "too slow: similar lines suppressed for 60s",
+        "other cause",
+        "too slow: suppressed 9997 similar lines in 60s",
+        "slow again",
+    ]
