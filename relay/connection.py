@@ -385,9 +385,9 @@ class Connection:
                         for raw in page:
                             if self.out_bytes > pace:
                                 await self._wait_drained()
+                            event_id = stored_id(raw)
                             self.send(head + raw + b"]")  # counted in the queue, if queued
                             held -= len(raw)
-                            event_id = stored_id(raw)
                             if event_id in sent:
                                 self._release(len(raw))
                             else:  # the row's charge becomes its id's
