@@ -12,12 +12,19 @@ in other forms:
   raw HTML *off* (escaped, never passed through), images off (a remote image in an
   email is a tracking pixel) and links limited to http(s), mailto and nostr;
 * :func:`email_message`: an RFC 5322 ``multipart/alternative`` message (text + HTML),
-  Subject from the title, that ``sendmail -t`` accepts as it stands.
+  Subject from the title (:func:`header_text`: one line, no encoded-word from outside),
+  base64 parts, that ``sendmail -t -i`` accepts as it stands.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import email
+import email.policy
 import html
+import quopri
+import re
 from datetime import UTC, datetime
 from email.headerregistry import Address as MailAddress
 from email.message import EmailMessage
@@ -32,6 +39,7 @@ from shieldmutual.shared.aid.helping import CallFlood, SignWave
 from shieldmutual.shared.aid.markdown import markdown_source, render_markdown
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.untrusted import is_hidden
 
 _SAFE_SCHEMES = ("http://", "https://", "mailto:", "nostr:")
 
@@ -135,6 +143,42 @@ def render_html(
     )
 
 
+# An RFC 2047 encoded-word (RFC 2231 allows a language after the charset).
+_ENCODED_WORD = re.compile(r"=\?([^?*\s]+)(?:\*[^?\s]*)?\?([bBqQ])\?([^?\s]*)\?=")
+_MAX_DECODES = 8
+
+
+def _decode_word(match: re.Match[str]) -> str:
+    charset, encoding, data = match.groups()
+    try:
+        if encoding in "bB":
+            raw = base64.b64decode(data + "=" * (-len(data) % 4))
+        else:
+            raw = quopri.decodestring(data.replace("_", " ").encode("ascii"), header=True)
+        return raw.decode(charset, errors="replace")
+    except (LookupError, ValueError, binascii.Error):
+        return match.group(0).replace("=?", "= ?")
+
+
+def header_text(value: str) -> str:
+    """A header value from outside as one safe line of plain text.
+
+    Python's email package decodes encoded-words in a value it is given, and some 3.11
+    builds then write a decoded CR/LF out raw: a title ``=?utf-8?q?=0D=0ABcc:...?=``
+    became a ``Bcc:`` header that ``sendmail -t`` obeyed. So the words are decoded here
+    (repeatedly: a decoded word may be another one), every control, line break and
+    invisible character becomes a space, and any ``=?`` left is broken up, so the
+    email package is only ever handed plain text to encode.
+    """
+    for _ in range(_MAX_DECODES):
+        decoded = _ENCODED_WORD.sub(_decode_word, value)
+        if decoded == value:
+            break
+        value = decoded
+    text = "".join(" " if c.isspace() or is_hidden(c) else c for c in value)
+    return " ".join(text.replace("=?", "= ?").split())
+
+
 def _mail_address(text: str, what: str) -> MailAddress:
     """One ``Name <user@host>`` or ``user@host``; refuses header injection and lists."""
     if any(c in text for c in "\r\n,;"):
@@ -145,7 +189,7 @@ def _mail_address(text: str, what: str) -> MailAddress:
     if not at or not user or "." not in domain or any(c.isspace() for c in addr):
         raise AidError(f"{what} is not an email address: {text!r}")
     try:
-        return MailAddress(display_name=name.strip().strip('"'), addr_spec=addr)
+        return MailAddress(display_name=header_text(name.strip().strip('"')), addr_spec=addr)
     except (ValueError, IndexError) as exc:
         raise AidError(f"{what} is not an email address: {text!r} ({exc})") from None
 
@@ -159,9 +203,13 @@ def email_message(
     sender: str | None = None,
     now: datetime | None = None,
 ) -> EmailMessage:
-    """RFC 5322 ``multipart/alternative``: the text part, then the HTML part."""
+    """RFC 5322 ``multipart/alternative``: the text part, then the HTML part.
+
+    Safe for ``sendmail -t -i``: the headers are exactly the ones set here (checked by
+    parsing the message back) and both parts are base64, so no body line is a lone ``.``,
+    carries a bare CR or looks like a header."""
     message = EmailMessage()
-    message["Subject"] = request.title
+    message["Subject"] = header_text(request.title)
     if sender:
         message["From"] = _mail_address(sender, "--from")
     if to:
@@ -169,9 +217,19 @@ def email_message(
     message["Date"] = format_datetime(now or datetime.now(UTC))
     domain = sender.rpartition("@")[2].rstrip(">").strip() if sender else "shieldmutual.invalid"
     message["Message-ID"] = make_msgid(domain=domain)
-    # Quoted-printable keeps both parts readable in a mail spool, unlike base64.
     text = render_text(request, progress=progress, link=link)
-    message.set_content(text, cte="quoted-printable")
+    message.set_content(text, cte="base64")
     page = render_html(request, progress=progress, link=link)
-    message.add_alternative(page, subtype="html", cte="quoted-printable")
+    message.add_alternative(page, subtype="html", cte="base64")
+    _check_headers(message)
     return message
+
+
+def _check_headers(message: EmailMessage) -> None:
+    """Refuse a message whose serialized form parses back to other headers than it holds
+    (an injection the cleaning above missed): the last line of defence before sendmail."""
+    parsed = email.message_from_bytes(bytes(message), policy=email.policy.default)
+    if [k.lower() for k in parsed] != [k.lower() for k in message] or any(
+        str(parsed[k]) != str(message[k]) for k in ("Subject", "To", "From")
+    ):
+        raise AidError("the email headers would not survive as written; nothing was produced")
