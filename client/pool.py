@@ -42,7 +42,6 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
-import inspect
 import logging
 import random
 import secrets
@@ -52,11 +51,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool_connect import Backoff, describe, open_websocket
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
@@ -79,27 +79,35 @@ from shieldmutual.shared.messages import (
 log = logging.getLogger("shieldmutual.client.pool")
 
 AUTH_KIND = 22242
-# websockets >= 15 honours the system proxy settings; loopback must never go through one.
-_NO_PROXY: dict[str, Any] = (
-    {"proxy": None} if "proxy" in inspect.signature(connect).parameters else {}
-)
+TOO_BIG = 1009  # the close code websockets sends when a frame exceeds max_size
 TRANSIENT_CLOSED = frozenset({"error", "rate-limited"})
 
 
 @dataclass(frozen=True, slots=True)
 class PoolOptions:
-    """Timeouts in seconds. ``resume_slack`` covers clock skew and silent connection death."""
+    """Timeouts in seconds. ``resume_slack`` covers clock skew and silent connection death.
+
+    ``eose_grace``: once a relay has sent EOSE, the others get at most
+    ``max(eose_grace, 2 x the slowest EOSE so far)`` more before the subscription's EOSE,
+    so one silent relay never stalls a command. ``queue_limit``: events a subscription
+    holds for a slow reader before the relay's socket stops being read (backpressure, so
+    a flood costs bounded memory). ``proxy``: ``socks5h://HOST:PORT`` carries every
+    connection (see pool_connect).
+    """
 
     connect_timeout: float = 5.0
     ok_timeout: float = 10.0
     eose_timeout: float = 10.0
+    eose_grace: float = 1.0
     backoff_base: float = 0.25
     backoff_max: float = 30.0
     resume_slack: int = 60
     rate_limit_wait: float = 30.0  # keep retrying a "rate-limited:" publish this long
-    seen_limit: int = 500_000  # event ids a subscription remembers for de-duplication
+    seen_limit: int = 100_000  # event ids a subscription remembers for de-duplication
+    queue_limit: int = 1000
     ping_interval: float | None = 20.0
     max_message_size: int = 4 * 2**20
+    proxy: str | None = None
 
 
 # ---- publishing ------------------------------------------------------------------
@@ -211,19 +219,6 @@ def _as_filter(value: Filter | Mapping[str, Any]) -> Filter:
     return value if isinstance(value, Filter) else Filter.from_dict(dict(value))
 
 
-def _describe(exc: BaseException, timeout: float) -> str:
-    if isinstance(exc, TimeoutError):
-        return f"no connection within {timeout:g}s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, InvalidStatus):
-        return f"HTTP {exc.response.status_code} instead of a websocket"
-    if isinstance(exc, InvalidURI):
-        return f"invalid URL: {exc}"
-    text = str(exc).strip()
-    return text or type(exc).__name__
-
-
 class _Attempt(asyncio.Event):
     """Set when a connection attempt ends (either way), or after its timeout."""
 
@@ -251,6 +246,8 @@ class RelayConnection:
         self.last_error: str | None = None
         self.connects = 0
         self.last_alive = 0.0  # wall-clock time of the last frame received
+        self.backoff = Backoff(options.backoff_base, options.backoff_max)
+        self._warned_oversize = False
         self._ws: ClientConnection | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._attempt: _Attempt | None = None
@@ -293,33 +290,54 @@ class RelayConnection:
     # -- the supervisor --
 
     async def _supervise(self) -> None:
-        delay = self.options.backoff_base
+        backoff = self.backoff
         try:
             while not self._closed:
+                await self._wait_turn()
                 self._wake.clear()
+                backoff.release()
                 ws = await self._connect_once()
                 if ws is None:
-                    for sub in list(self._subs.values()):
-                        sub._on_unreachable(self.url, self.last_error or "unreachable")
-                    if not self._wanted():
-                        return
-                    await self._backoff(delay)
-                    delay = min(delay * 2, self.options.backoff_max)
-                    continue
-                delay = self.options.backoff_base
-                await self._serve(ws)
+                    backoff.failed()
+                    self._unreachable(self.last_error or "unreachable")
+                else:
+                    opened = time.monotonic()
+                    too_big = await self._serve(ws)
+                    if too_big is None:
+                        backoff.ended(time.monotonic() - opened)
+                    else:
+                        self._hold(too_big)
                 if not self._wanted():
                     return
-                await self._backoff(self.options.backoff_base)
         finally:
             if self._supervisor is asyncio.current_task():
                 self._supervisor = None
             self._finish_attempt()
 
-    async def _backoff(self, delay: float) -> None:
-        """Sleep ``delay`` with full jitter; a publish that needs the relay cuts it short."""
+    async def _wait_turn(self) -> None:
+        """Wait out the backoff; a publish that needs the relay cuts it short, unless the
+        relay is held for breaking our limits."""
+        delay = self.backoff.retry_in()
+        if delay <= 0:
+            return
+        if self.backoff.held is not None:
+            await asyncio.sleep(delay)
+            return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay * random.uniform(0.5, 1.0))
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _unreachable(self, message: str) -> None:
+        for sub in list(self._subs.values()):
+            sub._on_unreachable(self.url, message)
+
+    def _hold(self, reason: str) -> None:
+        """The relay sent a frame over our limit: hold it off and say so once."""
+        delay = self.backoff.hold(reason)
+        self.last_error = reason
+        if not self._warned_oversize:
+            self._warned_oversize = True
+            log.warning("%s %s; retrying in %.0fs at the earliest", self.url, reason, delay)
+        self._unreachable(reason)
 
     def _finish_attempt(self) -> None:
         if self._attempt is not None:
@@ -328,27 +346,20 @@ class RelayConnection:
 
     async def _connect_once(self) -> ClientConnection | None:
         timeout = self.options.connect_timeout
-        host = self.url.split("://", 1)[-1].split("/")[0].rsplit(":", 1)[0].strip("[]")
-        local = host in ("localhost", "::1") or host.startswith("127.")
         try:
             ws = await asyncio.wait_for(
-                connect(
+                open_websocket(
                     self.url,
-                    open_timeout=None,
-                    compression=None,
-                    user_agent_header=None,
+                    proxy=self.options.proxy,
                     max_size=self.options.max_message_size,
                     ping_interval=self.options.ping_interval,
-                    ping_timeout=self.options.ping_interval,
-                    close_timeout=2,
-                    **(_NO_PROXY if local else {}),
                 ),
                 timeout,
             )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.last_error = _describe(exc, timeout)
+            self.last_error = describe(exc, timeout, self.options.proxy)
             log.info("%s: %s", self.url, self.last_error)
             self._finish_attempt()
             return None
@@ -359,12 +370,18 @@ class RelayConnection:
         self._challenge = None
         return ws
 
-    async def _serve(self, ws: ClientConnection) -> None:
+    async def _serve(self, ws: ClientConnection) -> str | None:
+        """Read until the connection ends; the reason when the relay broke our size limit.
+
+        A subscription whose reader has fallen ``queue_limit`` events behind pauses the
+        reading (and so, through TCP, the relay) until the reader catches up.
+        """
         # Publish the socket and snapshot the subscriptions in one synchronous step: a
         # subscription attached after this point sends its own REQ (see attach()).
         self._ws = ws
         resend = list(self._subs.items())
         self._finish_attempt()
+        too_big = None
         try:
             for sub_id, sub in resend:
                 if self._subs.get(sub_id) is sub:
@@ -372,10 +389,16 @@ class RelayConnection:
             async for raw in ws:
                 self.last_alive = time.time()
                 try:
-                    self._dispatch(raw)
+                    behind = self._dispatch(raw)
                 except Exception:  # a bug in a consumer must not take the socket down
                     log.exception("%s: error handling a message", self.url)
+                    continue
+                if behind is not None:
+                    await behind.caught_up()
         except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == TOO_BIG:
+                limit = self.options.max_message_size
+                too_big = f"sent a frame over our {limit / 2**20:g} MiB limit"
             self.last_error = f"connection lost ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
         except OSError as exc:
             self.last_error = f"connection lost ({exc})"
@@ -391,10 +414,13 @@ class RelayConnection:
                 sub._on_disconnect(self.url, self.last_alive)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 2)
+        return too_big
 
     # -- incoming --
 
-    def _dispatch(self, raw: str | bytes) -> None:
+    def _dispatch(self, raw: str | bytes) -> Subscription | None:
+        """Hand one message to whoever waits for it; the subscription to wait for when an
+        event left its reader too far behind."""
         try:
             msg = parse_relay_message(raw)
         except ParseError as exc:
@@ -403,11 +429,11 @@ class RelayConnection:
                 sub._on_invalid(self.url)
             else:
                 log.info("%s: unreadable message: %s", self.url, exc)
-            return
+            return None
         if isinstance(msg, RelayEvent):
             sub = self._subs.get(msg.subscription_id)
-            if sub is not None:
-                sub._on_event(self.url, msg.event)
+            if sub is not None and sub._on_event(self.url, msg.event):
+                return sub
         elif isinstance(msg, RelayOk):
             for fut in self._pending_ok.pop(msg.event_id, ()):
                 if not fut.done():
@@ -419,7 +445,7 @@ class RelayConnection:
         elif isinstance(msg, RelayClosed):
             sub = self._subs.get(msg.subscription_id)
             if sub is None:
-                return
+                return None
             if msg.message.startswith("auth-required:") and self.auth_key is not None:
                 self._spawn(self._retry_req_after_auth(msg.subscription_id, sub, msg.message))
             else:
@@ -430,6 +456,7 @@ class RelayConnection:
             self._challenge = msg.challenge
             if self.auth_key is not None:
                 self._spawn(self._authenticate(msg.challenge))
+        return None
 
     # -- NIP-42 --
 
@@ -481,6 +508,9 @@ class RelayConnection:
             raise _RelayDown("pool is closed")
         if self._ws is not None and self._ws is not stale:
             return self._ws
+        if self.backoff.held is not None:
+            self._ensure_supervisor()
+            raise _RelayDown(self.backoff.held)
         attempt = self._attempt
         if attempt is None or attempt.is_set():
             # One event and one timer per connection attempt, however many publishes wait.
@@ -593,8 +623,10 @@ class RelayConnection:
         self._subs[sub_id] = sub
         if self._ws is not None:
             await self._send_req(self._ws, sub_id, sub)
-        else:
-            self._ensure_supervisor()
+            return
+        if self.backoff.held is not None:
+            sub._on_unreachable(self.url, self.backoff.held)
+        self._ensure_supervisor()
 
     async def detach(self, sub_id: str) -> None:
         if self._subs.pop(sub_id, None) is not None and self._ws is not None:
@@ -647,7 +679,12 @@ class Subscription:
         # Ids delivered, newest last; bounded so a stream that runs for weeks stays small.
         self._seen: set[str] = set()
         self._seen_order: collections.deque[str] = collections.deque()
+        # Unbounded only for markers: events beyond queue_limit pause the relays' reading.
         self._queue: asyncio.Queue[Event | _Marker] = asyncio.Queue()
+        self._backlog = 0  # events in the queue
+        self._room = asyncio.Event()
+        self._room.set()
+        self._grace: asyncio.TimerHandle | None = None
         self._sub_ids: dict[str, str] = {url: secrets.token_hex(8) for url in relays}
         self._started = 0.0
         self._deadline: asyncio.Task[None] | None = None
@@ -681,6 +718,8 @@ class Subscription:
         self._pool._subscriptions.discard(self)
         if self._deadline is not None and self._deadline is not asyncio.current_task():
             self._deadline.cancel()
+        self._cancel_grace()
+        self._room.set()  # nobody reads any more: no relay may wait for that
         self._queue.put_nowait(_END)
         return True
 
@@ -713,10 +752,34 @@ class Subscription:
                     stats.message = f"no EOSE within {self.eose_timeout:g}s"
         self._check_eose()
 
+    def _arm_grace(self) -> None:
+        """A relay sent EOSE: the silent ones get a grace, not the whole eose_timeout."""
+        if self.eose.is_set() or all(s.answered for s in self.stats.values()):
+            return
+        slowest = max(s.eose_after or 0.0 for s in self.stats.values())
+        grace = max(self._pool.options.eose_grace, 2 * slowest)
+        self._cancel_grace()
+        self._grace = asyncio.get_running_loop().call_later(grace, self._grace_over, grace)
+
+    def _cancel_grace(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+            self._grace = None
+
+    def _grace_over(self, grace: float) -> None:
+        self._grace = None
+        for stats in self.stats.values():
+            if not stats.answered:
+                stats.answered = True
+                stats.status = RelayState.TIMEOUT
+                stats.message = f"no EOSE {grace:.1f}s after the other relays answered"
+        self._check_eose()
+
     def _check_eose(self) -> None:
         if self.eose.is_set() or not all(s.answered for s in self.stats.values()):
             return
         self.eose.set()
+        self._cancel_grace()
         if self._deadline is not None and self._deadline is not asyncio.current_task():
             self._deadline.cancel()
         self._queue.put_nowait(EOSE)
@@ -728,10 +791,15 @@ class Subscription:
 
     async def items(self) -> AsyncIterator[Event | _Marker]:
         """Events, plus the :data:`EOSE` marker once, at the overall end of stored events."""
+        limit = self._pool.options.queue_limit
         while True:
             item = await self._queue.get()
             if item is _END:
                 return
+            if isinstance(item, Event):
+                self._backlog -= 1
+                if self._backlog <= limit // 2:
+                    self._room.set()
             yield item
 
     async def __aiter__(self) -> AsyncIterator[Event]:
@@ -756,22 +824,33 @@ class Subscription:
             stats.status = RelayState.WAITING
             stats.message = ""
 
-    def _on_event(self, url: str, event: Event) -> None:
+    def _on_event(self, url: str, event: Event) -> bool:
+        """Take one event; True when the reader is now ``queue_limit`` events behind."""
         stats = self.stats[url]
         if event.id in self._seen:
             stats.duplicates += 1
-            return
+            return False
         if not event.is_valid() or not any(f.matches(event) for f in self._match):
             stats.invalid += 1
-            return
+            return False
         self._seen.add(event.id)
         self._seen_order.append(event.id)
         if len(self._seen_order) > self._pool.options.seen_limit:
             self._seen.discard(self._seen_order.popleft())
         stats.events += 1
         self.received += 1
-        if not self._closed:
-            self._queue.put_nowait(event)
+        if self._closed:
+            return False
+        self._queue.put_nowait(event)
+        self._backlog += 1
+        if self._backlog < self._pool.options.queue_limit:
+            return False
+        self._room.clear()
+        return True
+
+    async def caught_up(self) -> None:
+        """Until the reader has taken half of its backlog (or the subscription ended)."""
+        await self._room.wait()
 
     def _on_invalid(self, url: str) -> None:
         self.stats[url].invalid += 1
@@ -784,6 +863,7 @@ class Subscription:
         if stats.eose_after is None:
             stats.eose_after = time.monotonic() - self._started
         self._answered(stats)
+        self._arm_grace()
 
     def _on_closed(self, url: str, message: str) -> None:
         self._end(url, RelayState.CLOSED, message)

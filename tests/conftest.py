@@ -473,6 +473,8 @@ class HostileRelay:
         port = next(iter(self._server.sockets)).getsockname()[1]
         self.url = f"ws://127.0.0.1:{port}"
         self.http_url = f"http://127.0.0.1:{port}"
+        if self.flood:
+            flood_frames(self.flood, self.flood_tag)  # signed now, not while a test measures
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,0 +1,116 @@
+"""The pool against hostile relays (issue 9): oversize frames, silence, floods.
+
+Each test is a finding first: it failed against the pool before its fix. The relay is the
+real websocket server of the root conftest's ``hostile_relay`` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shieldmutual.client.pool import Pool, PoolOptions, RelayState, Status
+from shieldmutual.client.pool_connect import Backoff
+from shieldmutual.shared.event import sign
+from shieldmutual.shared.keys import SecretKey
+
+KEY = SecretKey(bytes.fromhex("33" * 32))
+FAST = PoolOptions(connect_timeout=2, ok_timeout=1, eose_timeout=8, backoff_base=0.05)
+TEN_MB = 10 * 2**20
+
+
+async def test_a_relay_sending_oversize_frames_is_held_off_not_hammered(
+    hostile_relay: Any, until: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Finding: a 10 MB frame caused 44 reconnects in 10 s (the base backoff after every
+    drop). Now the relay is held for the longest delay; what needs it is told at once."""
+    async with (
+        hostile_relay(oversize=TEN_MB) as bad,
+        Pool([bad.url], options=FAST) as pool,
+        pool.subscribe([{"kinds": [1]}], stream=True) as sub,
+    ):
+        await until(lambda: sub.stats[bad.url].answered, timeout=5)
+        stats = sub.stats[bad.url]
+        assert stats.status is RelayState.UNREACHABLE
+        assert stats.message == "sent a frame over our 4 MiB limit"
+        conn = pool.connection(bad.url)
+        assert conn.backoff.retry_in() >= FAST.backoff_max / 2 - 1
+        # Neither a publish nor a new subscription dials the held relay again.
+        start = time.monotonic()
+        report = await pool.publish(sign(KEY, 1, "x", []))
+        (result,) = report.results
+        assert result.status is Status.UNREACHABLE
+        assert result.message == "sent a frame over our 4 MiB limit"
+        events = await pool.fetch([{"kinds": [1]}])
+        assert events == [] and time.monotonic() - start < 1
+        assert bad.connections == 1
+    warnings = [r for r in caplog.records if r.levelname == "WARNING" and bad.url in r.message]
+    assert len(warnings) == 1  # the reason, shown once
+
+
+def test_backoff_grows_for_short_sessions_and_resets_after_a_stable_one() -> None:
+    """A relay that accepts and drops us at once is redialled ever more slowly (the old
+    pool went back to the base delay after every successful connect)."""
+    backoff = Backoff(base=1.0, cap=8.0, stable=10.0)
+    waits = [backoff.ended(lasted=0.1) for _ in range(6)]
+    for wait, delay in zip(waits, [1, 2, 4, 8, 8, 8], strict=True):
+        assert delay / 2 <= wait <= delay
+    assert backoff.ended(lasted=60) <= 1.0  # a stable session starts over
+    assert backoff.failed() <= 1.0 and 1.0 <= backoff.failed() <= 2.0
+    assert backoff.hold("too big") >= 4.0 and backoff.held == "too big"
+    backoff.release()
+    assert backoff.held is None
+
+
+async def test_a_relay_that_never_sends_eose_does_not_stall_a_fetch(
+    hostile_relay: Any,
+) -> None:
+    """Finding: a relay that never sent EOSE stalled `request show` for the whole EOSE
+    timeout even beside an honest relay. Now it gets a short grace and is named."""
+    stored = [sign(KEY, 1, f"stored {i}", [], 1_700_000_000 + i) for i in range(3)]
+    async with (
+        hostile_relay(stored) as honest,
+        hostile_relay(eose=False) as silent,
+        Pool([honest.url, silent.url], options=FAST) as pool,
+    ):
+        start = time.monotonic()
+        async with pool.subscribe([{"kinds": [1]}]) as sub:
+            events = [event async for event in sub]
+        elapsed = time.monotonic() - start
+    assert {e.id for e in events} == {e.id for e in stored}
+    assert 1.0 <= elapsed < 2.5  # the grace (1 s) after the honest relay's EOSE
+    silent_stats = sub.stats[silent.url]
+    assert silent_stats.status is RelayState.TIMEOUT
+    assert silent_stats.message.startswith("no EOSE 1.0s after the other relays answered")
+    assert sub.stats[honest.url].status is RelayState.EOSE
+
+
+async def test_a_flood_of_valid_events_keeps_memory_bounded(hostile_relay: Any) -> None:
+    """Finding: a live feed fed 100k valid events grew to 409 MB: the pool read the relay
+    as fast as it could into an unbounded queue. Now a slow reader holds the relay back
+    (``queue_limit``) and the de-duplication set is bounded (``seen_limit``)."""
+    count = 10_000
+    options = PoolOptions(queue_limit=500, seen_limit=5_000)
+    async with hostile_relay(flood=count) as flood, Pool([flood.url], options=options) as pool:
+        got = 0
+        tracemalloc.start()
+        try:
+            async with pool.subscribe([{"kinds": [1]}], stream=True) as sub:
+                async for _ in sub:
+                    got += 1
+                    if got % 5 == 0:  # a reader slower than the socket (as rendering is)
+                        await asyncio.sleep(0.001)
+                    if got == count:
+                        break
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert got == count and sub.received == count
+    assert len(sub._seen) <= options.seen_limit
+    # ~2 KB per queued event: the old unbounded queue peaked above 40 MB here.
+    assert peak < 8 * 2**20, f"peak {peak / 2**20:.1f} MiB"
