@@ -1,0 +1,170 @@
+"""A seized relay: what an analyst holding its SQLite file learns about who is linked.
+
+Three members name two champions each, hand over, check in twice; one member removes a
+champion (a public revocation, a new package, a stand-down); cover DMs flow between
+people. All through the real `mas` CLI against a real `mas-relay`. Then the file is read
+the way an analyst would: every table in its stored order (rid, rowid, primary key),
+the events by ``created_at``, and the sizes.
+
+The analyst's best guess, for an order, is that neighbours belong together: two gift
+wraps next to each other go to people with one correspondent (co-champions, or the two
+ends of a DM through its self-copy), and a revocation sits next to the wraps to the
+revoking member's champions. A *hit* is a neighbouring pair that really is linked. If
+the order carries no information, the hits are those of a random permutation: mean
+``n·p`` for ``n`` neighbouring pairs and ``p`` the share of linked pairs among all pairs.
+The bound allows three standard deviations above that (a false alarm about once in
+a thousand runs). The old client sent each command's wraps back to back and the old
+relay kept arrival order: that order scores far above the bound, which the test also
+checks, so the bound can tell.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.markdown import render_template
+from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.event import Event
+
+
+@dataclass
+class User:
+    name: str
+    env: dict[str, str]
+    run_mas: Callable[..., Any]
+    npub: str = ""
+    pubkey: str = ""
+
+    def __call__(self, *args: str, input: str | None = None) -> Any:
+        done = self.run_mas(self.env, *args, input=input)
+        assert done.code == 0, f"{self.name}: mas {' '.join(args)}\n{done.stderr}"
+        return done
+
+
+Pair = frozenset[str]
+
+
+def _party(event: Event) -> str:
+    """Whom an event concerns, as the analyst reads it: a wrap's recipient, else its
+    author (the revocation is signed by the member)."""
+    if event.kind == kinds.GIFT_WRAP:
+        (recipient,) = event.tag_values("p")
+        return recipient
+    return event.pubkey
+
+
+def hits(order: list[str], links: set[Pair]) -> tuple[int, int]:
+    """Neighbouring pairs (of different parties) that are linked, and how many there were."""
+    pairs = [frozenset(p) for p in itertools.pairwise(order) if p[0] != p[1]]
+    return sum(p in links for p in pairs), len(pairs)
+
+
+def bound(parties: list[str], links: set[Pair], n: int) -> float:
+    """Three standard deviations above what a random order scores on average."""
+    pairs = [frozenset(p) for p in itertools.combinations(parties, 2) if p[0] != p[1]]
+    p = sum(pair in links for pair in pairs) / len(pairs)
+    return n * p + 3 * math.sqrt(n * p * (1 - p)) + 1
+
+
+def _request_file(tmp_path: Path) -> str:
+    request = AidRequest(
+        title="If I go silent",
+        summary="I was detained; a lawyer is needed.",
+        story="Please help with legal costs.",
+        location="Leeds",
+        language="en",
+        societies=("leeds-care",),
+    )
+    path = tmp_path / "request.md"
+    path.write_text(render_template(request), encoding="utf-8")
+    return str(path)
+
+
+def test_a_seized_relay_links_nobody_better_than_chance(
+    tmp_path: Path, mas_env: dict[str, str], relays: Any, run_mas: Callable[..., Any]
+) -> None:
+    (relay,) = relays(1)
+    base = {**mas_env, "MAS_PRIVATE_DELAY": "0:0.3"}
+
+    def user(name: str) -> User:
+        person = User(name, {**base, "MAS_HOME": str(tmp_path / name)}, run_mas)
+        made = person("id", "new", name, "--json").json_lines()[0]
+        person.npub, person.pubkey = made["npub"], made["pubkey"]
+        person("relays", "add", relay.url)
+        return person
+
+    members = [user(f"m{n}") for n in range(3)]
+    champions = {m.name: (user(f"{m.name}-a"), user(f"{m.name}-b")) for m in members}
+    request = _request_file(tmp_path)
+    links: set[Pair] = set()
+    sent_in_order: list[str] = []  # recipients, in the order the old client sent them
+
+    for member in members:
+        first, second = champions[member.name]
+        member("champion", "add", first.npub, "--request", request)
+        member("champion", "add", second.npub)
+        member("checkin")
+        member("checkin")
+        links |= {
+            frozenset((first.pubkey, second.pubkey)),
+            frozenset((member.pubkey, first.pubkey)),
+            frozenset((member.pubkey, second.pubkey)),
+        }
+        sent_in_order += [first.pubkey, second.pubkey] + [first.pubkey, second.pubkey] * 2
+    # Cover DMs, each to someone outside the sender's champion circle.
+    talks = [
+        (members[0], champions[members[1].name][0]),
+        (champions[members[2].name][1], members[1]),
+        (members[2], champions[members[0].name][1]),
+    ]
+    for sender, recipient in talks:
+        sender("dm", "send", recipient.npub, input=f"hello {recipient.name}")
+        links.add(frozenset((sender.pubkey, recipient.pubkey)))
+        sent_in_order += [recipient.pubkey, sender.pubkey]
+    # m0 removes a champion: a public revocation, a package to the other, a stand-down.
+    leaving, staying = champions[members[0].name]
+    members[0]("champion", "remove", leaving.npub)
+    sent_in_order += [members[0].pubkey, staying.pubkey, leaving.pubkey]
+
+    assert relay.proc.terminate() == 0  # a graceful stop: everything acknowledged is on disk
+    with sqlite3.connect(f"file:{relay.db}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT rid, created_at, kind, raw FROM events").fetchall()
+        tag_rids = [rid for (rid,) in db.execute("SELECT rid FROM tags")]
+        searchable = {rid for (rid,) in db.execute("SELECT rowid FROM search_text")}
+    events = {rid: Event.from_json(raw) for rid, _, _, raw in rows}
+    private = {
+        rid: e
+        for rid, e in events.items()
+        if e.kind == kinds.GIFT_WRAP or (e.kind == kinds.LABEL and e.pubkey == members[0].pubkey)
+    }
+    wraps = {rid: e for rid, e in private.items() if e.kind == kinds.GIFT_WRAP}
+    assert len(wraps) == len(sent_in_order) - 1  # every wrap is there (and one revocation)
+    parties = [_party(e) for e in private.values()]
+
+    # Sizes: one size for every wrap, whatever it carries.
+    assert len({len(raw) for _, _, kind, raw in rows if kind == kinds.GIFT_WRAP}) == 1
+    # Full-text rows would number wraps in arrival order: there are none.
+    assert not searchable & set(wraps)
+
+    orders = {
+        "events by rid": sorted(private, key=lambda rid: rid),
+        "events by created_at": sorted(private, key=lambda rid: (private[rid].created_at, rid)),
+        "tags table as stored": list(dict.fromkeys(r for r in tag_rids if r in private)),
+    }
+    for name, order in orders.items():
+        found, n = hits([_party(private[rid]) for rid in order], links)
+        limit = bound(parties, links, n)
+        assert found <= limit, (
+            f"{name}: {found} of {n} neighbours linked (chance bound {limit:.1f})"
+        )
+
+    # The bound has teeth: the order the old client sent in, which the old relay kept.
+    old, n = hits(sent_in_order, links)
+    assert old > 2 * bound(sent_in_order, links, n)
