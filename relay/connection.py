@@ -1,4 +1,4 @@
-"""One websocket connection: its read loop, its state, its limits and its writer.
+"""One websocket connection: its read loop, its state and its limits.
 
 Everything a client can send arrives in :meth:`Connection.run`, whose single ``except``
 is the boundary between the client's bytes and the rest of the relay: any fault while
@@ -12,20 +12,11 @@ one connection can pipeline EVENTs and a slow query never holds up its CLOSE. At
 :data:`MAX_BUSY` such tasks per connection; beyond that the loop stops reading, which
 pushes back on the client through TCP.
 
-Outgoing frames are framed by websockets' sans-I/O protocol as soon as they are
-ready and written to the socket once per loop iteration, all of a connection's frames
-together (see :meth:`Connection.send`). When the socket's write buffer is full they
-wait instead in a per-connection queue drained by a writer task.
-
-Memory: every byte the relay holds for a connection is charged to one budget,
-``[server] max_connection_memory``: frames queued or framed but not yet written, live
-events held back while its stored results are sent, and the result page in flight.
+Sending, and the memory budget, are :class:`~shieldmutual.relay.outgoing.Outgoing`'s.
 Stored results are read one page at a time, at most one page per connection, and the
-next page only once the queue has drained, so a large REQ is paced by its reader; live
-events never wait, so a client that reads slower than they arrive goes over the budget
-and is closed with 1008, which releases everything it held at once. The relay adds the
-budgets up against ``[server] max_memory`` (see :meth:`Relay.reclaim
-<shieldmutual.relay.server.Relay.reclaim>`).
+next page only once the send queue has drained, so a large REQ is paced by its reader;
+live events never wait, so a client that reads slower than they arrive goes over its
+memory budget and is closed with 1008, which releases everything held for it at once.
 
 Store time: each REQ/COUNT's statements are charged, in seconds, to a token bucket
 (``[rate_limits] query_seconds_*``); when it is empty new ones are refused. A query or
@@ -38,12 +29,10 @@ Nothing here logs an IP address or any client identifier: connections are number
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -51,11 +40,11 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
-from websockets.protocol import State
 
 from shieldmutual.relay import policy
 from shieldmutual.relay.ingest import check_auth as check_auth_event
 from shieldmutual.relay.limits import Bucket, TimeBucket
+from shieldmutual.relay.outgoing import Outgoing
 from shieldmutual.relay.store.base import CountResult, SaveResult
 from shieldmutual.relay.subscriptions import Subscription
 from shieldmutual.shared.errors import ShieldError
@@ -79,9 +68,6 @@ log = logging.getLogger("shieldmutual.relay")
 
 MAX_BUSY = 1000  # in-flight saves/queries per connection before reading pauses
 YIELD_EVERY = 32  # messages handled back to back before letting other connections run
-# Bytes in a socket's write buffer below which frames skip the queue (websockets'
-# write_limit, set in server.py, is the high-water mark the queued path waits on).
-WRITE_BUFFER = 2**16
 _WRAPS = frozenset({GIFT_WRAP})
 # What the relay holds per stored event id remembered while a REQ sends its stored
 # results (to drop live events it already sent): bytes object, set slot, hash.
@@ -126,14 +112,12 @@ def stored_id(raw: bytes) -> bytes:
     return str(orjson.loads(raw)["id"]).encode()
 
 
-class Connection:
+class Connection(Outgoing):
     """The relay side of one websocket."""
 
     def __init__(self, relay: Relay, ws: ServerConnection) -> None:
+        super().__init__(relay, ws, next(_numbers))
         config = relay.config
-        self.relay = relay
-        self.ws = ws
-        self.number = next(_numbers)
         self.limits = config.limits
         self.subs: dict[str, Subscription] = {}
         self.authed: set[str] = set()
@@ -143,21 +127,9 @@ class Connection:
         self.req_bucket = Bucket(rates.reqs_per_second, rates.reqs_burst)
         self.invalid_bucket = Bucket(rates.invalid_per_second, rates.invalid_burst)
         self.query_time = TimeBucket(rates.query_seconds_per_second, rates.query_seconds_burst)
-        # memory: every byte held for this connection, against its budget
-        self.held = 0
-        self.max_held = config.server.max_connection_memory
         # A page of the largest events may take a quarter of the budget.
         self.page_size = max(8, min(256, self.max_held // (4 * self.limits.max_event_size)))
         self._reading = asyncio.Lock()  # one result page in flight per connection
-        # outgoing
-        self.out: deque[bytes] = deque()
-        self.out_bytes = 0
-        self._unflushed = 0  # bytes framed on the fast path, written at the iteration's end
-        self._flush_scheduled = False
-        self.closing = False
-        self._writer: asyncio.Task[None] | None = None
-        self._wakeup: asyncio.Future[None] | None = None
-        self._drained: list[asyncio.Future[None]] = []
         # in-flight work
         self.busy = 0
         self._room: asyncio.Future[None] | None = None
@@ -207,14 +179,12 @@ class Connection:
         self.relay.connections.discard(self)
 
     def _release_all(self) -> None:
-        """Drop every subscription and queued frame: the connection is going away.
-        (A result page in flight is released by its task, which was cancelled.)"""
+        """Drop every subscription too. (A result page in flight is released by its
+        task, which that cancels.)"""
         for sub in self.subs.values():
             self._drop(sub)
         self.subs.clear()
-        self.out.clear()
-        self._release(self.out_bytes)
-        self.out_bytes = 0
+        super()._release_all()
 
     def handle(self, message: str | bytes) -> None:
         """Answer one message; never raises for anything the client sent."""
@@ -474,157 +444,6 @@ class Connection:
             return True
         authed = self.authed
         return bool(authed) and any(p in authed for p in event.tag_values("p"))
-
-    # ---- memory ----------------------------------------------------------------
-
-    def hold(self, size: int) -> None:
-        """Charge ``size`` bytes to this connection; over its budget it is closed."""
-        self.held += size
-        relay = self.relay
-        relay.held += size
-        if self.held > self.max_held:
-            self.over_budget(f"over its memory budget of {self.max_held} bytes")
-        elif relay.held > relay.max_memory:
-            relay.reclaim()
-
-    def _release(self, size: int) -> None:
-        self.held -= size
-        self.relay.held -= size
-
-    def over_budget(self, why: str) -> None:
-        """The client does not read what it asked for: close it (1008) and let go of
-        everything held for it, logged once per connection and rate-limited."""
-        if self.closing:
-            return
-        self.relay.logs.log(
-            logging.INFO, "too slow", "connection %d: closing it, %s", self.number, why
-        )
-        self.close(CloseCode.POLICY_VIOLATION, f"too slow: {why}")
-
-    # ---- outgoing --------------------------------------------------------------
-
-    def send(self, frame: bytes) -> None:
-        """Send or queue a frame; never waits. Going over the memory budget closes the
-        connection.
-
-        Fast path: with nothing queued and room in the socket's write buffer, the frame
-        is framed by websockets' sans-I/O protocol right away and written to the socket
-        at the end of this loop iteration together with every other frame framed for
-        this connection meanwhile: one system call per connection per burst (after a
-        batch commit, one per subscriber for the whole batch) and no task switch. The
-        slow path queues the frame for the writer task, which honours flow control.
-        """
-        if self.closing:
-            return
-        size = len(frame)
-        if not self.out:
-            ws = self.ws
-            transport = ws.transport
-            if (
-                transport.get_write_buffer_size() + self._unflushed < WRITE_BUFFER
-                and ws.protocol.state is State.OPEN
-                and not transport.is_closing()
-            ):
-                ws.protocol.send_text(frame)
-                self._unflushed += size
-                self.hold(size)
-                if not self._flush_scheduled:
-                    self._flush_scheduled = True
-                    asyncio.get_running_loop().call_soon(self._flush)
-                return
-        self.out.append(frame)
-        self.out_bytes += size
-        self.hold(size)
-        if self.closing:  # that was over the budget
-            return
-        if self._writer is None:
-            self._writer = asyncio.get_running_loop().create_task(self._write())
-        elif self._wakeup is not None and not self._wakeup.done():
-            self._wakeup.set_result(None)
-
-    def _flush(self) -> None:
-        """Write every frame the protocol holds for this socket in one call."""
-        self._flush_scheduled = False
-        self._release(self._unflushed)
-        self._unflushed = 0
-        transport = self.ws.transport
-        if transport.is_closing():
-            return
-        chunks = self.ws.protocol.data_to_send()
-        data = b"".join(chunks)
-        if data:
-            transport.write(data)
-        if b"" in chunks and transport.can_write_eof():  # end of stream after a close
-            transport.write_eof()
-
-    def close(self, code: int, reason: str) -> None:
-        if self.closing:
-            return
-        self.closing = True
-        self._release_all()
-        self._spawn(self._close(code, reason))
-
-    async def _close(self, code: int, reason: str) -> None:
-        # websockets' close() first drains the write buffer, which never happens when
-        # the client stopped reading: give it close_timeout, then drop the TCP stream.
-        try:
-            async with asyncio.timeout(self.relay.config.server.close_timeout or None):
-                await self.ws.close(code, reason)
-        except TimeoutError:
-            self.ws.transport.abort()
-
-    async def shutdown(self, flush_timeout: float) -> None:
-        """For the relay's stop: send what is queued (OKs of committed events), then
-        close with 1001."""
-        await self.flush(flush_timeout)
-        if not self.closing:
-            self.closing = True
-            await self._close(CloseCode.GOING_AWAY, "relay shutting down")
-
-    async def _write(self) -> None:
-        ws = self.ws
-        out = self.out
-        loop = asyncio.get_running_loop()
-        low = self.max_held // 8
-        try:
-            while True:
-                while out:
-                    frame = out.popleft()
-                    self.out_bytes -= len(frame)
-                    self._release(len(frame))
-                    await ws.send(frame, text=True)
-                    if self._drained and self.out_bytes <= low:
-                        self._wake_drained()
-                self._wake_drained()
-                self._wakeup = loop.create_future()
-                await self._wakeup
-                self._wakeup = None
-        except ConnectionClosed:
-            self.closing = True
-            self._wake_drained()
-
-    def _wake_drained(self) -> None:
-        waiters, self._drained = self._drained, []
-        for future in waiters:
-            if not future.done():
-                future.set_result(None)
-
-    async def _wait_drained(self) -> None:
-        if self.closing:
-            raise ConnectionClosed(None, None)
-        future = asyncio.get_running_loop().create_future()
-        self._drained.append(future)
-        await future
-        if self.closing:
-            raise ConnectionClosed(None, None)
-
-    async def flush(self, timeout: float) -> None:
-        """Wait (at most ``timeout``) until every queued frame went to the socket."""
-        if self.out and not self.closing:
-            future = asyncio.get_running_loop().create_future()
-            self._drained.append(future)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(future, timeout)
 
     # ---- tasks -----------------------------------------------------------------
 

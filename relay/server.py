@@ -38,9 +38,10 @@ from websockets.http11 import Request, Response
 
 from shieldmutual.relay import nip11, policy
 from shieldmutual.relay.config import Config
-from shieldmutual.relay.connection import WRITE_BUFFER, Connection
+from shieldmutual.relay.connection import Connection
 from shieldmutual.relay.ingest import Ingest, Verifier, relay_address
 from shieldmutual.relay.logs import LogLimiter
+from shieldmutual.relay.outgoing import WRITE_BUFFER
 from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
 from shieldmutual.relay.subscriptions import Index

@@ -157,11 +157,15 @@ async def test_relay_wide_budget_closes_the_connection_holding_the_most(
     await second.send("REQ", "b", {"kinds": [1]})
     # Live events pile up behind the first client's stalled back-fill until the sum
     # crosses 2 MiB; the first holds the most.
-    for event in big_events(keys.bob, 30, tag="live"):
+    live = big_events(keys.bob, 30, tag="live")
+    for event in live:
         await publisher.send("EVENT", event)
     await until(lambda: heavy.closing)
+    for _ in live:
+        assert (await publisher.expect(lambda m: m[0] == "OK", timeout=20))[2] is True
     assert await close_code(first) == 1008
     await until(lambda: heavy not in relay.connections)
     assert relay.held <= 2 * MIB
     assert any("the relay is over its memory budget" in r.getMessage() for r in caplog.records)
     assert not any(c.closing for c in relay.connections)  # the second one is still served
+    second.ws.transport.abort()  # it never reads: no closing handshake to wait for

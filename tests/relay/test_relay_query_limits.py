@@ -132,3 +132,4 @@ async def test_queries_end_when_their_subscription_or_client_goes(
         await until(lambda: conn not in relay.connections)
         await until(lambda: conn.busy == 0)
     await until(lambda: conn.held == 0 and len(relay.index) == 0)
+    client.ws.transport.abort()  # it never reads: no closing handshake to wait for

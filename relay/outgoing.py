@@ -1,0 +1,211 @@
+"""The sending side of a connection, and the memory budget that bounds it.
+
+Frames are framed by websockets' sans-I/O protocol as soon as they are ready and
+written to the socket once per loop iteration, all of a connection's frames together
+(see :meth:`Outgoing.send`). When the socket's write buffer is full they wait instead in
+a queue drained by a writer task.
+
+Every byte the relay holds for a connection is charged to one budget (``[server]
+max_connection_memory``) through :meth:`Outgoing.hold`: frames queued or framed but not
+yet written (here), live events held back until a subscription's EOSE
+(:mod:`~shieldmutual.relay.subscriptions`) and the page of stored results in flight
+(:mod:`~shieldmutual.relay.connection`). Over the budget the connection is closed (1008)
+and all of it released at once. The relay keeps the sum against ``[server] max_memory``
+(:meth:`Relay.reclaim <shieldmutual.relay.server.Relay.reclaim>`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.protocol import State
+
+if TYPE_CHECKING:
+    from shieldmutual.relay.server import Relay
+
+# Bytes in a socket's write buffer below which frames skip the queue (websockets'
+# write_limit, set in server.py, is the high-water mark the queued path waits on).
+WRITE_BUFFER = 2**16
+
+
+class Outgoing:
+    """Frames to one client and the bytes held for it; :class:`Connection
+    <shieldmutual.relay.connection.Connection>` adds everything else."""
+
+    def __init__(self, relay: Relay, ws: ServerConnection, number: int) -> None:
+        self.relay = relay
+        self.ws = ws
+        self.number = number
+        self.held = 0
+        self.max_held = relay.config.server.max_connection_memory
+        self.out: deque[bytes] = deque()
+        self.out_bytes = 0
+        self._unflushed = 0  # bytes framed on the fast path, written at the iteration's end
+        self._flush_scheduled = False
+        self.closing = False
+        self._closer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None
+        self._drained: list[asyncio.Future[None]] = []
+
+    def hold(self, size: int) -> None:
+        """Charge ``size`` bytes to this connection; over its budget it is closed."""
+        self.held += size
+        relay = self.relay
+        relay.held += size
+        if self.held > self.max_held:
+            self.over_budget(f"over its memory budget of {self.max_held} bytes")
+        elif relay.held > relay.max_memory:
+            relay.reclaim()
+
+    def _release(self, size: int) -> None:
+        self.held -= size
+        self.relay.held -= size
+
+    def over_budget(self, why: str) -> None:
+        """The client does not read what it asked for: close it (1008) and let go of
+        everything held for it, logged once per connection and rate-limited."""
+        if self.closing:
+            return
+        self.relay.logs.log(
+            logging.INFO, "too slow", "connection %d: closing it, %s", self.number, why
+        )
+        self.close(CloseCode.POLICY_VIOLATION, f"too slow: {why}")
+
+    # ---- outgoing --------------------------------------------------------------
+
+    def send(self, frame: bytes) -> None:
+        """Send or queue a frame; never waits. Going over the memory budget closes the
+        connection.
+
+        Fast path: with nothing queued and room in the socket's write buffer, the frame
+        is framed by websockets' sans-I/O protocol right away and written to the socket
+        at the end of this loop iteration together with every other frame framed for
+        this connection meanwhile: one system call per connection per burst (after a
+        batch commit, one per subscriber for the whole batch) and no task switch. The
+        slow path queues the frame for the writer task, which honours flow control.
+        """
+        if self.closing:
+            return
+        size = len(frame)
+        if not self.out:
+            ws = self.ws
+            transport = ws.transport
+            if (
+                transport.get_write_buffer_size() + self._unflushed < WRITE_BUFFER
+                and ws.protocol.state is State.OPEN
+                and not transport.is_closing()
+            ):
+                ws.protocol.send_text(frame)
+                self._unflushed += size
+                self.hold(size)
+                if not self._flush_scheduled:
+                    self._flush_scheduled = True
+                    asyncio.get_running_loop().call_soon(self._flush)
+                return
+        self.out.append(frame)
+        self.out_bytes += size
+        self.hold(size)
+        if self.closing:  # that was over the budget
+            return
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write())
+        elif self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
+
+    def _flush(self) -> None:
+        """Write every frame the protocol holds for this socket in one call."""
+        self._flush_scheduled = False
+        self._release(self._unflushed)
+        self._unflushed = 0
+        transport = self.ws.transport
+        if transport.is_closing():
+            return
+        chunks = self.ws.protocol.data_to_send()
+        data = b"".join(chunks)
+        if data:
+            transport.write(data)
+        if b"" in chunks and transport.can_write_eof():  # end of stream after a close
+            transport.write_eof()
+
+    def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        self._release_all()
+        self._closer = asyncio.get_running_loop().create_task(self._close(code, reason))
+
+    def _release_all(self) -> None:
+        """Let go of everything held for the connection; it is going away."""
+        self.out.clear()
+        self._release(self.out_bytes)
+        self.out_bytes = 0
+
+    async def _close(self, code: int, reason: str) -> None:
+        # websockets' close() first drains the write buffer, which never happens when
+        # the client stopped reading: give it close_timeout, then drop the TCP stream.
+        try:
+            async with asyncio.timeout(self.relay.config.server.close_timeout or None):
+                await self.ws.close(code, reason)
+        except TimeoutError:
+            self.ws.transport.abort()
+
+    async def shutdown(self, flush_timeout: float) -> None:
+        """For the relay's stop: send what is queued (OKs of committed events), then
+        close with 1001."""
+        await self.flush(flush_timeout)
+        if not self.closing:
+            self.closing = True
+            await self._close(CloseCode.GOING_AWAY, "relay shutting down")
+
+    async def _write(self) -> None:
+        ws = self.ws
+        out = self.out
+        loop = asyncio.get_running_loop()
+        low = self.max_held // 8
+        try:
+            while True:
+                while out:
+                    frame = out.popleft()
+                    self.out_bytes -= len(frame)
+                    self._release(len(frame))
+                    await ws.send(frame, text=True)
+                    if self._drained and self.out_bytes <= low:
+                        self._wake_drained()
+                self._wake_drained()
+                self._wakeup = loop.create_future()
+                await self._wakeup
+                self._wakeup = None
+        except ConnectionClosed:
+            self.closing = True
+            self._wake_drained()
+
+    def _wake_drained(self) -> None:
+        waiters, self._drained = self._drained, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    async def _wait_drained(self) -> None:
+        if self.closing:
+            raise ConnectionClosed(None, None)
+        future = asyncio.get_running_loop().create_future()
+        self._drained.append(future)
+        await future
+        if self.closing:
+            raise ConnectionClosed(None, None)
+
+    async def flush(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) until every queued frame went to the socket."""
+        if self.out and not self.closing:
+            future = asyncio.get_running_loop().create_future()
+            self._drained.append(future)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(future, timeout)
