@@ -16,6 +16,7 @@ from shieldmutual.shared.aid.champion import (
     Member,
     Package,
     Release,
+    by_consent,
     checkin_rumor,
     emergency_request,
     fold,
@@ -206,3 +207,19 @@ def test_every_private_message_kind_makes_a_wrap_of_the_same_size(
     assert len(set(sizes.values())) == 1, sizes
     for name, rumor in rumors.items():  # and each still opens to what was said
         assert nip59.unwrap(people.bob, nip59.wrap(alice, bob, rumor)).rumor == rumor, name
+
+
+def test_only_accepted_members_count_and_strangers_packages_wait(
+    people: People, package: Package
+) -> None:
+    """Finding: an unsolicited package from a stranger was accepted at once."""
+    alice = people.alice.public_hex
+    checkin = CheckIn(alice, T0 + 60, 3600)
+    kept, pending = by_consent([package, checkin], accepted=set(), declined={})
+    assert kept == [] and pending == {alice: package}
+    kept, pending = by_consent([package, checkin], accepted={alice}, declined={})
+    assert kept == [package, checkin] and pending == {}
+    # Declined: that package stays out; a newer one (a rotation) asks again.
+    assert by_consent([package], set(), {alice: package.created_at}) == ([], {})
+    newer = replace(package, created_at=T0 + 99)
+    assert by_consent([package, newer], set(), {alice: package.created_at})[1] == {alice: newer}
