@@ -26,12 +26,22 @@ import subprocess
 import sys
 import termios
 import time
+from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from shieldmutual.shared import nip17, nip59
+from shieldmutual.shared.aid.comments import Pledge, RequestRef, pledge_template
+from shieldmutual.shared.aid.common import Address
+from shieldmutual.shared.aid.helping import Payment
+from shieldmutual.shared.aid.request import AidRequest, request_event_template
+from shieldmutual.shared.aid.society import Society, society_event_template
+from shieldmutual.shared.event import sign
 from shieldmutual.shared.untrusted import is_hidden, visible
+from tests.client.conftest import PASSPHRASE
 from tests.conftest import ESC_INFO, ESC_NOTICE
 
 MAS = Path(sys.executable).parent / "mas"
@@ -41,13 +51,15 @@ COLUMNS = 320  # wide, so no table folds the texts the tests look for
 RICH_OWN = re.compile(r"\x1b\[[0-9;]*m|\x1b\[\?25[lh]|\x1b\[2K|\x1b\[1A|\r")
 
 
-def tty_run(env: dict[str, str], *args: str, timeout: float = 30.0) -> tuple[int, str]:
+def tty_run(
+    env: dict[str, str], *args: str, pass_fds: tuple[int, ...] = (), timeout: float = 30.0
+) -> tuple[int, str]:
     """Run ``mas`` with stdin, stdout and stderr on one pty; its exit code and raw output."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, COLUMNS, 0, 0))
     proc = subprocess.Popen(
         [str(MAS), *args], stdin=slave, stdout=slave, stderr=slave, env=env,
-        start_new_session=True,
+        pass_fds=pass_fds, start_new_session=True,
     )  # fmt: skip
     os.close(slave)
     raw = bytearray()
@@ -119,3 +131,86 @@ async def test_event_publish_shows_a_hostile_ok_message_inertly(
         assert relay.events
     assert code == 3, out
     assert_inert(out, visible("\x1b]0;pwned\x07"), "[bold red]x[/]")
+
+
+async def test_a_hostile_relay_url_is_refused_on_one_inert_line(tty_env: dict[str, str]) -> None:
+    code, out = await mas_tty(tty_env, "relays", "add", "wss://relay.example/\x1b]0;pwned\x07")
+    assert code == 2 and out.count("\n") == 1 and out.startswith("error: relay URL"), out
+    assert_inert(out, "\\x1b]0;pwned\\x07")
+
+
+# ---- what other people wrote: pledge notes, societies, DMs ---------------------------------
+
+# Text the aid parsers accept (no C0/C1 controls in one-line fields), still hostile.
+MARKUP = "[bold red]x[/]"
+LINK_MARKUP = "[link=https://evil.example]click[/link]"
+BIDI = "\u202egnp.exe"
+
+
+@pytest.fixture
+def aid_relay(relay_process: Any, push: Any, keys: Any) -> SimpleNamespace:
+    """A relay holding a request whose title, story and pledge notes are hostile."""
+    relay = relay_process()
+    request = AidRequest(
+        title=f"Rent {MARKUP} {BIDI}",
+        summary=f"Sam {LINK_MARKUP}",
+        story=f"Pay [the bank](https://evil.example) {MARKUP}\n\n{BIDI}",
+        location="Leeds, UK",
+        payments=(Payment("other", f"cash {MARKUP}"),),
+        identifier="rent",
+    )
+    event = sign(keys.alice, *request_event_template(request))
+    note = f"{MARKUP} {LINK_MARKUP} {BIDI}\tafter a tab :warning:"
+    pledge = Pledge(RequestRef.of(event, relay.url), Decimal(5), "GBP", note=note)
+    push(relay.url, event, sign(keys.bob, *pledge_template(pledge)))
+    return SimpleNamespace(url=relay.url, naddr=Address.of(event).naddr([relay.url]))
+
+
+def test_request_show_prints_hostile_pledge_notes_inertly(
+    aid_relay: SimpleNamespace, tty_env: dict[str, str]
+) -> None:
+    code, out = tty_run(tty_env, "request", "show", aid_relay.naddr, "-r", aid_relay.url)
+    assert code == 0, out
+    assert_inert(out, MARKUP, LINK_MARKUP, visible(BIDI), "\\x09after a tab :warning:")
+    assert "the bank (https://evil.example)" in RICH_OWN.sub("", out)
+
+
+def test_society_show_prints_a_hostile_definition_inertly(
+    relay_process: Any, push: Any, keys: Any, tty_env: dict[str, str]
+) -> None:
+    relay = relay_process()
+    society = Society(
+        slug="leeds",
+        name=f"Leeds {MARKUP} {BIDI}",
+        description=f"We meet {LINK_MARKUP}\n{BIDI} on Fridays",
+        relays=("wss://relay.example",),
+    )
+    hostile_relay_tag = ["relay", "wss://relay.example/\x1b]0;pwned\x07\x1b[2J"]
+    template = society_event_template(society)
+    forged = sign(keys.bob, template.kind, template.content, [*template.tags, hostile_relay_tag])
+    push(relay.url, sign(keys.alice, *template), forged)
+    code, out = tty_run(tty_env, "society", "show", "mas-leeds", "-r", relay.url)
+    assert code == 0, out
+    assert_inert(out, MARKUP, LINK_MARKUP, visible(BIDI))
+    assert "pwned" not in out  # a definition with such a relay URL does not parse at all
+
+
+def test_dm_read_prints_a_hostile_message_inertly(
+    relay_process: Any,
+    push: Any,
+    keys: Any,
+    person: Any,
+    passphrase_fd: Any,
+    tty_env: dict[str, str],
+) -> None:
+    relay = relay_process()
+    bob = person("bob", keys.bob)
+    message = f"{ESC_NOTICE}\nsecond line\r\x1b[1A\x1b[Kforged\x9b2J\x7f"
+    rumor = nip17.dm_rumor(keys.alice.public_hex, [bob.pubkey], message, subject=MARKUP)
+    push(relay.url, nip59.wrap(keys.alice, bob.pubkey, rumor))
+    fd = passphrase_fd(PASSPHRASE)
+    env = {**tty_env, "MAS_HOME": str(bob.home), "MAS_PASSPHRASE_FD": str(fd)}
+    code, out = tty_run(env, "dm", "read", "-r", relay.url, pass_fds=(fd,))
+    assert code == 0, out
+    assert_inert(out, f"[{MARKUP}]", visible("\x1b]0;pwned\x07"), "\\x0d\\x1b[1A\\x1b[Kforged")
+    assert "second line" in out and "\\x9b2J\\x7f" in out
