@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 import pytest
 from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 from shieldmutual.relay.config import Config
 from shieldmutual.relay.server import Relay
@@ -191,7 +192,11 @@ class Arena:
             if result:
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+                raise AssertionError(
+                    f"timed out after {timeout} s waiting for {what} "
+                    f"(relay RSS {self.rss / 2**20:.0f} MiB, "
+                    f"{self.rss_at_start / 2**20:.0f} MiB at start)"
+                )
             await asyncio.sleep(RSS_POLL)  # polling interval of a condition with a deadline
 
     async def canary_rounds(self, rounds: int, timeout: float = 30.0) -> None:
@@ -269,14 +274,20 @@ async def stalled(
     return make
 
 
-async def drain_close_code(client: Any, timeout: float = 30.0) -> int | None:
-    """Read everything until the relay closes; the close code it sent (None: no close
-    frame, the TCP stream was cut)."""
+async def drain_close_code(client: Any, max_bytes: int, timeout: float = 30.0) -> int | None:
+    """Read until the relay closes; the close code it sent (None: no close frame, the
+    TCP stream was cut). Fails if more than ``max_bytes`` come first (the relay was still
+    sending, not closing) or nothing ends within ``timeout``."""
     ws = client.ws
-    async with asyncio.timeout(timeout):
-        with contextlib.suppress(Exception):
-            while True:
-                await ws.recv()
+    drained = 0
+    try:
+        async with asyncio.timeout(timeout):
+            with contextlib.suppress(ConnectionClosed):
+                while drained <= max_bytes:
+                    drained += len(await ws.recv())
+    except TimeoutError:
+        raise AssertionError(f"the relay did not close the connection in {timeout} s") from None
+    assert drained <= max_bytes, f"the relay kept sending ({drained} bytes) instead of closing"
     return ws.close_code if ws.close_rcvd is not None else None
 
 
