@@ -24,7 +24,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client import aid
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, render
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.keystore import check_name
@@ -200,7 +200,7 @@ def render_capital(console: Console, data: dict[str, Any]) -> None:
         for r in data["requests"]:
             report = "yes" if r["reported"] else ("—" if r["status"] == "open" else "none yet")
             table.add_row(
-                _date(r["published_at"]), r["title"], r["status"], report,
+                _date(r["published_at"]), render.untrusted(r["title"]), r["status"], report,
                 "by a verified champion" if r["by_champion"] else "",
             )  # fmt: skip
         parts.append(table)
@@ -209,15 +209,17 @@ def render_capital(console: Console, data: dict[str, Any]) -> None:
         for column in ("date", "confirmed by", "amount"):
             table.add_column(column, overflow="fold")
         for h in data["help_confirmed"]:
-            table.add_row(_date(h["created_at"]), h["recipient_npub"], h["amount"] or "—")
+            amount = render.untrusted(h["amount"] or "—")
+            table.add_row(_date(h["created_at"]), h["recipient_npub"], amount)
         parts.append(table)
     if data["vouches"]:
         table = Table(title="vouches", title_justify="left", show_edge=False, pad_edge=False)
         for column in ("date", "from", "trusted", "reason"):
             table.add_column(column, overflow="fold")
         for v in data["vouches"]:
-            mark = Text(v["why_trusted"], style="green") if v["trusted"] else Text("")
-            table.add_row(_date(v["created_at"]), v["voucher_npub"], mark, v["reason"])
+            mark = render.untrusted(v["why_trusted"] if v["trusted"] else "", "green")
+            reason = render.untrusted(v["reason"])
+            table.add_row(_date(v["created_at"]), v["voucher_npub"], mark, reason)
         parts.append(table)
     if not (data["requests"] or data["reports"] or data["pledges_made"] or data["vouches"]):
         parts.append(Text("No public history on these relays: weigh that yourself.", style="dim"))
