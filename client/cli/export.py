@@ -29,6 +29,7 @@ from shieldmutual.shared.aid.export import (
     request_dict,
 )
 from shieldmutual.shared.aid.markdown import render_markdown
+from shieldmutual.shared.untrusted import json_text, visible
 
 app = typer.Typer()
 
@@ -104,9 +105,8 @@ def render(
     if fmt is Format.EMAIL:
         message = email_message(request, progress=progress, link=link, to=to, sender=sender)
         return message.as_string()
-    if thread is None:
-        return orjson.dumps(request_dict(request, naddr)).decode() + "\n"
-    return orjson.dumps(view_dict(found, thread, naddr)).decode() + "\n"
+    data = request_dict(request, naddr) if thread is None else view_dict(found, thread, naddr)
+    return json_text(orjson.dumps(data).decode()) + "\n"
 
 
 @app.command("export")
@@ -147,5 +147,7 @@ def export(
         write_private(output, text.encode("utf-8"), mode=0o600)
         state.note(f"wrote {output}")
     else:
+        if state.out.is_terminal:  # a person reads it, not sendmail, a file or a pipe
+            text = visible(text, multiline=True)
         state.out.file.write(text)
         state.out.file.flush()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import stat
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -82,3 +83,17 @@ def test_other_formats(mas: Any, published: Any, tmp_path: Path) -> None:
     assert wrong.code == 2 and "--format email" in wrong.stderr
     bad = mas("export", naddr, "-f", "email", "--to", "a@b.example\nBcc: x@y.example", "-r", url)
     assert bad.code == 2 and bad.stderr.startswith("error: --to")
+
+
+def test_json_export_carries_no_raw_bidi_or_markup_changes(
+    mas: Any, relay_process: Any, push: Any, keys: Any
+) -> None:
+    """Issue 9: JSON is exact (the same story back) yet has no raw bidi character."""
+    relay = relay_process()
+    story = "Pay \u202egnp.exe [bold]now[/bold] <script>x</script>\u2066"
+    event = sign(keys.alice, *request_event_template(replace(REQUEST, story=story)))
+    push(relay.url, event)
+    done = mas("export", Address.of(event).naddr([relay.url]), "-f", "json", "-r", relay.url)
+    assert done.code == 0, done.stderr
+    assert "\u202e" not in done.stdout and "\u2066" not in done.stdout
+    assert "\\u202e" in done.stdout and orjson.loads(done.stdout)["story"] == story
