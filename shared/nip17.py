@@ -8,13 +8,15 @@ says where a person wants to receive DMs; senders publish wraps there.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shieldmutual.shared import kinds, nip59
-from shieldmutual.shared.errors import EventError
+from shieldmutual.shared.errors import EventError, InvalidError
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.relayurl import normalize_relay_url
 
 MAX_DM_RELAYS = 20  # NIP-17 asks for short lists; more is a sign of a mistake
 
@@ -89,7 +91,13 @@ def dm_relay_list(secret: SecretKey, relays: Iterable[str]) -> Event:
 
 
 def parse_dm_relay_list(event: Event) -> list[str]:
-    """The relay URLs of a kind 10050 event, in order and without repeats."""
+    """The valid relay URLs of a kind 10050 event, normalized, in order and without
+    repeats; an entry that is no relay URL (a control character, another scheme) is
+    skipped, as it would be shown on screens and dialled (shared/relayurl.py)."""
     if event.kind != kinds.DM_RELAY_LIST:
         raise EventError(f"a DM relay list is kind {kinds.DM_RELAY_LIST}, not {event.kind}")
-    return list(dict.fromkeys(event.tag_values("relay")))
+    urls: dict[str, None] = {}
+    for value in event.tag_values("relay"):
+        with contextlib.suppress(InvalidError):
+            urls.setdefault(normalize_relay_url(value), None)
+    return list(urls)

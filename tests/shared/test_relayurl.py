@@ -10,6 +10,7 @@ from shieldmutual.shared.aid.society import parse_society
 from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.nip17 import parse_dm_relay_list
 from shieldmutual.shared.relayurl import normalize_relay_url
 
 HOSTILE_URLS = [
@@ -65,3 +66,9 @@ def test_a_society_definition_with_a_hostile_relay_is_refused(url: str) -> None:
     event = sign(SecretKey(b"\x01" * 32), 34550, "", tags, created_at=1_700_000_000)
     with pytest.raises(AidError, match="relay must be"):
         parse_society(event)
+
+
+def test_a_dm_relay_list_keeps_only_valid_relay_urls() -> None:
+    tags = [["relay", url] for url in [*HOSTILE_URLS, "wss://Dm.Example/", "wss://dm.example"]]
+    event = sign(SecretKey(b"\x02" * 32), 10050, "", tags, created_at=1_700_000_000)
+    assert parse_dm_relay_list(event) == ["wss://dm.example"]
