@@ -214,3 +214,13 @@ def test_dm_read_prints_a_hostile_message_inertly(
     assert code == 0, out
     assert_inert(out, f"[{MARKUP}]", visible("\x1b]0;pwned\x07"), "\\x0d\\x1b[1A\\x1b[Kforged")
     assert "second line" in out and "\\x9b2J\\x7f" in out
+
+
+async def test_req_shows_hostile_notice_and_closed_messages_inertly(
+    hostile_relay: Any, tty_env: dict[str, str]
+) -> None:
+    async with hostile_relay(notice=ESC_NOTICE, closed=f"error: {ESC_NOTICE}") as relay:
+        code, out = await mas_tty(tty_env, "-v", "req", "-k", "1", "-r", relay.url)
+        assert relay.reqs, out
+    assert code in (0, 3), out  # a CLOSED relay is not a crash
+    assert_inert(out, f"NOTICE {visible(ESC_NOTICE)}", f"(error: {visible(ESC_NOTICE)})")
