@@ -16,9 +16,10 @@ else (issue 10 #6), so readers are handed out by a scheduler rather than in turn
 * ``cost`` learns how long each statement ran, so the caller can budget its client.
 
 Each reader is an :mod:`aiosqlite` connection. aiosqlite runs a call it has queued even
-when the awaiting task was cancelled and says nothing when it ends, so a statement is
-started as its own task: the pool keeps it, interrupts it while it still holds the
-reader (never a statement of the next owner), and releases the reader when it ends.
+when the awaiting task was cancelled and says nothing when it ends, so on cancellation
+the pool interrupts the statement while it still holds the reader (never a statement
+of the next owner) and keeps the reader until a no-op queued behind the statement
+returns, which proves the reader's thread idle.
 An interrupt sent before aiosqlite's thread picked the statement up does nothing; the
 deadline's interrupt, still armed, then stops it.
 """
@@ -39,11 +40,13 @@ from shieldmutual.shared.errors import StoreError
 class _Lease:
     """One statement's hold on a reader; ``active`` until its thread is done with it."""
 
-    __slots__ = ("active", "timed_out")
+    __slots__ = ("active", "deadline", "started", "timed_out")
 
-    def __init__(self) -> None:
+    def __init__(self, started: float) -> None:
         self.active = True
         self.timed_out = False
+        self.started = started
+        self.deadline: asyncio.TimerHandle | None = None
 
 
 class ReaderPool:
@@ -56,7 +59,7 @@ class ReaderPool:
         self._holding: set[object] = set()
         # Insertion order is the round-robin order: an owner served goes to the back.
         self._waiting: dict[object, deque[asyncio.Future[aiosqlite.Connection]]] = {}
-        self._interrupts: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self._closed = False
 
     @property
@@ -69,40 +72,55 @@ class ReaderPool:
     ) -> list[Any]:
         """All rows of one statement, run for ``owner`` when its turn comes."""
         reader = await self._acquire(owner)
-        lease = _Lease()
-        loop = asyncio.get_running_loop()
-        started = time.monotonic()
-        work = asyncio.ensure_future(reader.execute_fetchall(sql, params))
-        deadline = loop.call_later(self._max_seconds, self._expire, reader, lease)
-
-        def finished(task: asyncio.Future[Any]) -> None:
-            lease.active = False
-            deadline.cancel()
-            if not task.cancelled():
-                task.exception()  # retrieved here: the caller may be gone
-            self._release(owner, reader)
-            if cost is not None:
-                cost(time.monotonic() - started)
-
-        work.add_done_callback(finished)
+        lease = _Lease(time.monotonic())
+        lease.deadline = asyncio.get_running_loop().call_later(
+            self._max_seconds, self._expire, reader, lease
+        )
         try:
-            return list(await asyncio.shield(work))
+            rows = await reader.execute_fetchall(sql, params)
         except asyncio.CancelledError:
-            if lease.active:
-                await reader.interrupt()  # never suspends: the statement is still ours
+            await reader.interrupt()  # never suspends: the reader is still this statement's
+            task = asyncio.get_running_loop().create_task(self._settle(reader, owner, lease, cost))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
             raise
         except Exception as exc:
+            self._finish(reader, owner, lease, cost)
             if lease.timed_out:
                 raise StoreError(
                     f"query took too long (over {self._max_seconds:g} s); ask for less"
                 ) from None
             raise StoreError(f"could not read the database: {exc}") from exc
+        self._finish(reader, owner, lease, cost)
+        return list(rows)
+
+    async def _settle(
+        self, reader: aiosqlite.Connection, owner: object, lease: _Lease, cost: Cost | None
+    ) -> None:
+        """Keep a cancelled statement's reader until its thread is idle: a no-op queued
+        behind the statement returns only once the statement has ended."""
+        try:
+            await reader.execute_fetchall("SELECT 1")
+        except Exception:  # interrupted too, or the store is closing: idle all the same
+            pass
+        finally:
+            self._finish(reader, owner, lease, cost)
+
+    def _finish(
+        self, reader: aiosqlite.Connection, owner: object, lease: _Lease, cost: Cost | None
+    ) -> None:
+        lease.active = False
+        if lease.deadline is not None:
+            lease.deadline.cancel()
+        self._release(owner, reader)
+        if cost is not None:
+            cost(time.monotonic() - lease.started)
 
     def _expire(self, reader: aiosqlite.Connection, lease: _Lease) -> None:
         lease.timed_out = True
         task = asyncio.get_running_loop().create_task(self._interrupt(reader, lease))
-        self._interrupts.add(task)
-        task.add_done_callback(self._interrupts.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     @staticmethod
     async def _interrupt(reader: aiosqlite.Connection, lease: _Lease) -> None:

