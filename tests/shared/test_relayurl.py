@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from shieldmutual.shared.aid.champion import Package, check_package
 from shieldmutual.shared.aid.common import check_relay
+from shieldmutual.shared.aid.markdown import render_template
+from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import parse_society
+from shieldmutual.shared.aid.vouch import Attestation, attestation_template
 from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
@@ -72,3 +76,16 @@ def test_a_dm_relay_list_keeps_only_valid_relay_urls() -> None:
     tags = [["relay", url] for url in [*HOSTILE_URLS, "wss://Dm.Example/", "wss://dm.example"]]
     event = sign(SecretKey(b"\x02" * 32), 10050, "", tags, created_at=1_700_000_000)
     assert parse_dm_relay_list(event) == ["wss://dm.example"]
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS[:8])
+def test_a_champion_package_with_a_hostile_relay_is_refused(url: str) -> None:
+    member, emergency = SecretKey(b"\x03" * 32), SecretKey(b"\x04" * 32)
+    attestation = sign(member, *attestation_template(Attestation(emergency.public_hex)))
+    request = AidRequest("Bail", "Sam was arrested.", "At the vigil.", "Leeds")
+    package = Package(
+        member.public_hex, emergency.secret.hex(), attestation, render_template(request), 3600
+    )
+    assert check_package(package) == package
+    with pytest.raises(AidError, match="relay must be"):
+        Package.from_dict({**package.to_dict(), "relays": ["wss://relay.example", url]})
