@@ -1,42 +1,48 @@
-"""Identities: named keypairs whose secret is kept at rest only as NIP-49 ``ncryptsec``.
+"""Identities and the passphrase: secrets at rest only as NIP-49 ``ncryptsec``.
 
-One file per identity, ``<keys_dir>/<name>.toml``, mode 0600 in a 0700 directory::
+One passphrase per home. It seals the *home key* (``home.key``, client/vault.py), which
+seals everything else local, and every identity's secret as an ncryptsec (so `mas id
+export` gives a standard backup). The identity list (names, public keys, ncryptsec,
+the throwaway flag) is one document, ``keys/identities.sealed``, sealed with the home
+key and padded, so a seized disk tells neither who the identities are nor how many.
 
-    name = "alice"
-    pubkey = "<64 hex>"           # public, so `mas id list` needs no passphrase
-    ncryptsec = "ncryptsec1..."   # scrypt + XChaCha20-Poly1305 (NIP-49)
-    created_at = 1714521600
-    throwaway = false
+``seal_identities = false`` in config.toml opts out: the list is then kept in plain
+``keys/identities.json`` (0600) so `mas id list` and `--as` work without the passphrase
+or the agent, at the price that anyone with the disk learns every identity's name and
+public key (hence whose laptop this is) and which are throwaway. Secrets stay sealed.
 
-The secret is only ever decrypted in memory, for one command. The scrypt cost is
-``log_n = 16`` (64 MiB, about a tenth of a second); ``MAS_SCRYPT_LOG_N`` lowers it for
-tests and very low-power devices only, since it weakens the seal against guessing.
+The scrypt cost of new seals is ``log_n = 16`` (64 MiB, about a tenth of a second);
+``MAS_SCRYPT_LOG_N`` lowers it for tests and very low-power devices only, since it
+weakens the seal against guessing. An imported ncryptsec above ``nip49.SAFE_LOG_N`` is
+refused before scrypt runs unless ``--allow-log-n`` covers it.
 
-The passphrase comes from ``MAS_PASSPHRASE`` or a prompt on the terminal (never from
-stdin, which carries data such as an imported secret or events).
+Where the passphrase comes from (never the environment) is client/unlock.py.
 """
 
 from __future__ import annotations
 
-import getpass
+import json
 import os
 import re
-import sys
 import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from shieldmutual.client.config import toml_str, write_private
+from shieldmutual.client.config import write_private
 from shieldmutual.client.errors import IdentityError, PassphraseError
+from shieldmutual.client.vault import Home
 from shieldmutual.shared import nip19, nip49
 from shieldmutual.shared.errors import CryptoError, EncodingError
 from shieldmutual.shared.keys import SecretKey
 
-PASSPHRASE_ENV = "MAS_PASSPHRASE"
 LOG_N_ENV = "MAS_SCRYPT_LOG_N"
 DEFAULT_LOG_N = 16
+SEALED_FILE = "identities.sealed"
+PLAIN_FILE = "identities.json"
+PURPOSE = "identities"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 
@@ -59,9 +65,9 @@ def scrypt_log_n(environ: Mapping[str, str] | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise EncodingError(f"{LOG_N_ENV} must be an integer from 1 to 22") from None
-    if not 1 <= value <= nip49.MAX_LOG_N:
-        raise EncodingError(f"{LOG_N_ENV} must be an integer from 1 to {nip49.MAX_LOG_N}")
+        value = 0
+    if not 1 <= value <= nip49.SAFE_LOG_N:
+        raise EncodingError(f"{LOG_N_ENV} must be an integer from 1 to {nip49.SAFE_LOG_N}")
     return value
 
 
@@ -105,110 +111,113 @@ def parse_secret(text: str) -> ParsedSecret:
     raise EncodingError("a secret key must be an nsec, 64 hex characters or an ncryptsec")
 
 
-# ---- passphrases -----------------------------------------------------------------
-
-
-def _terminal_available() -> bool:
-    if os.name == "nt":  # pragma: no cover - getpass uses the console there
-        return sys.stdin.isatty()
-    try:
-        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
-    except OSError:
-        return False
-    os.close(fd)
-    return True
-
-
-def get_passphrase(
-    prompt: str = "Passphrase: ",
-    *,
-    confirm: bool = False,
-    environ: Mapping[str, str] | None = None,
-) -> str:
-    """``MAS_PASSPHRASE``, else a hidden prompt on the terminal (twice when ``confirm``)."""
-    env = os.environ if environ is None else environ
-    value = env.get(PASSPHRASE_ENV)
-    if value is not None:
-        if confirm and not value:
-            raise PassphraseError(f"{PASSPHRASE_ENV} is empty; a new key needs a passphrase")
-        return value
-    if not _terminal_available():
-        raise PassphraseError(
-            f"a passphrase is needed: set {PASSPHRASE_ENV} or run mas in a terminal"
-        )
-    value = getpass.getpass(prompt)
-    if confirm:
-        if not value:
-            raise PassphraseError("a new key needs a non-empty passphrase")
-        if getpass.getpass("Repeat passphrase: ") != value:
-            raise PassphraseError("the two passphrases do not match")
-    return value
-
-
 # ---- the store -------------------------------------------------------------------
+
+Records = dict[str, dict[str, Any]]
 
 
 class Keystore:
-    """Identities in ``directory``; every method is synchronous and touches only that folder."""
+    """Identities in ``directory``, sealed with ``home`` (or plain when ``home`` is None:
+    the ``seal_identities = false`` opt-out). Every method is synchronous."""
 
-    def __init__(self, directory: Path, *, log_n: int | None = None) -> None:
+    def __init__(self, directory: Path, home: Home | None, *, log_n: int | None = None) -> None:
         self.directory = directory
+        self.home = home
         self.log_n = scrypt_log_n() if log_n is None else log_n
+        self._records: Records | None = None
 
-    def _path(self, name: str) -> Path:
-        return self.directory / f"{check_name(name)}.toml"
+    # -- the document --
 
-    def _read(self, path: Path) -> tuple[Identity, str]:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-            identity = Identity(
-                str(data["name"]),
-                str(data["pubkey"]),
-                int(data.get("created_at", 0)),
-                bool(data.get("throwaway", False)),
+    @property
+    def _sealed(self) -> Path:
+        return self.directory / SEALED_FILE
+
+    @property
+    def _plain(self) -> Path:
+        return self.directory / PLAIN_FILE
+
+    def _load(self) -> Records:
+        """Every identity, from whichever form is on disk: sealed, the opt-out's plain
+        file, or the one-TOML-per-identity files of older versions (moved on first use)."""
+        if self._records is not None:
+            return self._records
+        records: Records = {}
+        if self._sealed.exists():
+            records.update(self._need_home().read(self._sealed, PURPOSE).get("identities", {}))
+        if self._plain.exists():
+            try:
+                records.update(json.loads(self._plain.read_bytes()).get("identities", {}))
+            except (ValueError, AttributeError) as exc:
+                raise IdentityError(f"{self._plain} is damaged: {exc}") from None
+        legacy = sorted(self.directory.glob("*.toml")) if self.directory.is_dir() else []
+        for path in legacy:
+            records.setdefault(path.stem, _legacy_record(path))
+        self._records = records
+        if legacy or (self._plain.exists() and self.home is not None):
+            self._save(records)
+            for path in legacy:
+                path.unlink()
+        return records
+
+    def _need_home(self) -> Home:
+        if self.home is None:
+            raise IdentityError(
+                f"{self._sealed} is sealed but seal_identities is false: set it back to true"
             )
-            ncryptsec = str(data["ncryptsec"])
-        except (OSError, KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
-            raise IdentityError(f"identity file {path} is damaged: {exc}") from None
-        return identity, ncryptsec
+        return self.home
+
+    def _save(self, records: Records) -> None:
+        self._records = records
+        document = {"identities": records}
+        if self.home is not None:
+            self.home.write(self._sealed, PURPOSE, document)
+            self._plain.unlink(missing_ok=True)
+        else:
+            write_private(self._plain, json.dumps(document, indent=2).encode(), mode=0o600)
+            self._sealed.unlink(missing_ok=True)
+
+    def _record(self, name: str) -> dict[str, Any]:
+        record = self._load().get(check_name(name))
+        if record is None:
+            raise IdentityError(f"no identity named {name!r} (see `mas id list`)")
+        return record
+
+    # -- reading --
 
     def exists(self, name: str) -> bool:
-        return self._path(name).exists()
+        return check_name(name) in self._load()
 
     def list(self) -> list[Identity]:
-        if not self.directory.is_dir():
-            return []
-        found = [self._read(p)[0] for p in sorted(self.directory.glob("*.toml"))]
-        return sorted(found, key=lambda i: i.name)
+        return sorted((self.get(name) for name in self._load()), key=lambda i: i.name)
 
     def get(self, name: str) -> Identity:
-        path = self._path(name)
-        if not path.exists():
-            raise IdentityError(f"no identity named {name!r} (see `mas id list`)")
-        return self._read(path)[0]
+        record = self._record(name)
+        try:
+            return Identity(
+                name,
+                str(record["pubkey"]),
+                int(record.get("created_at", 0)),
+                bool(record.get("throwaway", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IdentityError(f"identity {name!r} is damaged: {exc}") from None
 
     def ncryptsec(self, name: str) -> str:
-        path = self._path(name)
-        if not path.exists():
-            raise IdentityError(f"no identity named {name!r} (see `mas id list`)")
-        return self._read(path)[1]
+        return str(self._record(name)["ncryptsec"])
 
-    def _write(self, identity: Identity, ncryptsec: str, *, overwrite: bool = False) -> None:
-        path = self._path(identity.name)
-        if path.exists() and not overwrite:
+    # -- writing --
+
+    def _write(self, identity: Identity, ncryptsec: str) -> None:
+        records = dict(self._load())
+        if identity.name in records:
             raise IdentityError(f"an identity named {identity.name!r} already exists")
-        text = (
-            "# A Shield Mutual identity. The secret key is sealed with NIP-49"
-            " (scrypt + XChaCha20-Poly1305).\n"
-            f"name = {toml_str(identity.name)}\n"
-            f"pubkey = {toml_str(identity.pubkey)}\n"
-            f"ncryptsec = {toml_str(ncryptsec)}\n"
-            f"created_at = {identity.created_at}\n"
-            f"throwaway = {'true' if identity.throwaway else 'false'}\n"
-        )
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(self.directory, 0o700)
-        write_private(path, text.encode("utf-8"), mode=0o600)
+        records[identity.name] = {
+            "pubkey": identity.pubkey,
+            "ncryptsec": ncryptsec,
+            "created_at": identity.created_at,
+            "throwaway": identity.throwaway,
+        }
+        self._save(records)
 
     def add(
         self,
@@ -233,24 +242,30 @@ class Keystore:
         self._write(identity, sealed)
         return identity
 
-    def add_ncryptsec(self, name: str | None, ncryptsec: str, passphrase: str) -> Identity:
+    def add_ncryptsec(
+        self, name: str | None, ncryptsec: str, passphrase: str, *, max_log_n: int = 0
+    ) -> Identity:
         """Store an existing ncryptsec unchanged, after checking ``passphrase`` opens it.
 
-        ``name=None`` picks :meth:`suggest_name` from the public key inside.
+        ``name=None`` picks :meth:`suggest_name` from the public key inside. A scrypt cost
+        above ``max(SAFE_LOG_N, max_log_n)`` is refused before any scrypt work.
         """
         if name is not None and self.exists(name):
             raise IdentityError(f"an identity named {name!r} already exists")
-        secret = SecretKey(nip49.decrypt(ncryptsec, passphrase))
+        allowed = max(nip49.SAFE_LOG_N, max_log_n)
+        secret = SecretKey(nip49.decrypt(ncryptsec, passphrase, max_log_n=allowed))
         name = name or self.suggest_name(secret.public_hex)
         identity = Identity(name, secret.public_hex, int(time.time()))
         self._write(identity, ncryptsec.strip().lower())
         return identity
 
     def unlock(self, name: str, passphrase: str) -> SecretKey:
-        """The secret key of ``name``; :class:`CryptoError` when the passphrase is wrong."""
+        """The secret key of ``name``; :class:`PassphraseError` when the passphrase is wrong."""
         identity = self.get(name)
-        try:
-            secret = SecretKey(nip49.decrypt(self.ncryptsec(name), passphrase))
+        try:  # our own file: its cost was accepted when it was made or imported
+            secret = SecretKey(
+                nip49.decrypt(self.ncryptsec(name), passphrase, max_log_n=nip49.MAX_LOG_N)
+            )
         except CryptoError:
             raise PassphraseError(f"wrong passphrase for identity {name!r}") from None
         if secret.public_hex != identity.pubkey:
@@ -259,7 +274,9 @@ class Keystore:
 
     def remove(self, name: str) -> Identity:
         identity = self.get(name)
-        self._path(name).unlink()
+        records = dict(self._load())
+        del records[name]
+        self._save(records)
         return identity
 
     def suggest_name(self, pubkey: str) -> str:
@@ -270,3 +287,17 @@ class Keystore:
             n += 1
             name = f"{base}-{n}"
         return name
+
+
+def _legacy_record(path: Path) -> dict[str, Any]:
+    """One identity file of the older, plain layout (moved into the sealed list)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return {
+            "pubkey": str(data["pubkey"]),
+            "ncryptsec": str(data["ncryptsec"]),
+            "created_at": int(data.get("created_at", 0)),
+            "throwaway": bool(data.get("throwaway", False)),
+        }
+    except (OSError, KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+        raise IdentityError(f"identity file {path} is damaged: {exc}") from None

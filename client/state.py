@@ -2,8 +2,10 @@
 
 Following a society is a *local filter*: the protocol's first promise is that no
 membership list exists anywhere, so this file is never published, uploaded or sent to
-a relay (docs/PROTOCOL.md §16). It lives in the state folder (``$MAS_HOME/state`` or the
-platform's state directory), mode 0600, written atomically::
+a relay (docs/PROTOCOL.md §16). A seized laptop must not be one either, so it is sealed
+with the home key and padded (client/vault.py): ``local.sealed`` in the state folder
+(``$MAS_HOME/state`` or the platform's state directory), mode 0600, written atomically.
+Sealed, it holds::
 
     {
       "version": 1,
@@ -14,7 +16,8 @@ platform's state directory), mode 0600, written atomically::
 ``members`` holds the member societies of a syndicate when the person chose to expand
 it (``mas follow mas-north --members``); ``seen`` remembers which requests were already
 shown, so ``mas feed --bell`` rings only for new ones. It is bounded (the oldest
-entries are forgotten first) so it cannot grow without end on a long-running feed.
+entries are forgotten first) so it cannot grow without end on a long-running feed. The
+plain ``state.json`` of older versions is sealed and removed on first use.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shieldmutual.client.config import Paths, write_private
 from shieldmutual.client.errors import ConfigError
+from shieldmutual.client.vault import Home
 from shieldmutual.shared.aid.society import mas_tag, validate_slug
 from shieldmutual.shared.errors import AidError
 
-STATE_FILE = "state.json"
+STATE_FILE = "local.sealed"
+LEGACY_FILE = "state.json"
+PURPOSE = "local-state"
 VERSION = 1
 MAX_SEEN = 20_000
 
@@ -54,23 +59,29 @@ class Follow:
 class LocalState:
     """The state file's content; call :meth:`save` after changing it."""
 
+    home: Home
     path: Path
     follows: dict[str, Follow] = field(default_factory=dict)
     seen: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, paths: Paths) -> LocalState:
-        path = paths.state_dir / STATE_FILE
+    def load(cls, home: Home) -> LocalState:
+        path = home.paths.state_dir / STATE_FILE
+        legacy = path.with_name(LEGACY_FILE)
+        data = home.read(path, PURPOSE)
+        if not data and legacy.exists():
+            try:
+                data = json.loads(legacy.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"{legacy}: local state is not readable JSON: {exc}") from None
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return cls(path)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"{path}: local state is not readable JSON: {exc}") from None
-        try:
-            return cls(path, _follows(data), _seen(data))
+            state = cls(home, path, _follows(data), _seen(data))
         except (AidError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"{path}: local state is damaged: {exc}") from None
+        if legacy.exists():
+            state.save()
+            legacy.unlink()
+        return state
 
     def save(self) -> None:
         if len(self.seen) > MAX_SEEN:
@@ -84,7 +95,7 @@ class LocalState:
             },
             "seen": self.seen,
         }
-        write_private(self.path, (json.dumps(data, indent=2) + "\n").encode(), mode=0o600)
+        self.home.write(self.path, PURPOSE, data)
 
     # -- follows --
 

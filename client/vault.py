@@ -1,26 +1,33 @@
-"""One identity's private state (its champions, the members it champions), sealed at rest.
+"""Sealed local files: the home's (settings, identities, follows) and each identity's vault.
 
-A seized laptop must not reveal who champions whom. The file is sealed with a key
-derived from the identity's secret (shared/atrest.py), so it opens only after the
-passphrase unlocked the identity, and it is bound to that identity. Its name is a hash
-of the public key, so the folder listing does not name the identity either.
+A seized laptop must not reveal who uses it, which societies they follow, where they
+talk, or who champions whom. Two kinds of sealed file (format in shared/atrest.py):
+
+* :class:`Home` files are sealed with subkeys of the *home key*, 32 random bytes kept
+  only in ``home.key`` sealed under the passphrase (NIP-49, scrypt), or in memory in the
+  agent (client/agent.py). One passphrase opens everything; changing it re-seals 91
+  bytes, not every file.
+* a :class:`Vault` holds one identity's champion state (its champions, E, the request;
+  the members it champions and their packages), sealed with a key derived from that
+  identity's secret, so it opens only where that identity was unlocked. Its file name is
+  derived from the secret too: a hash of the public key would let anyone holding a
+  suspect's npub confirm that this laptop is theirs.
 
 Read-modify-write happens under an exclusive ``flock`` on a lock file, so a
 ``mas checkin --every`` loop and a ``mas champion add`` in another terminal do not lose
-each other's changes. Written atomically, mode 0600.
+each other's changes. Written atomically, mode 0600, in 0700 folders.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from shieldmutual.client.config import Paths, write_private
+from shieldmutual.client.config import Paths, private_dir, write_private
 from shieldmutual.client.errors import ConfigError
 from shieldmutual.shared import atrest
 from shieldmutual.shared.errors import CryptoError
@@ -30,9 +37,77 @@ PURPOSE = "private-state"
 FOLDER = "sealed"
 VERSION = 1
 
+# (create) -> the home key; create=True makes one (asking for a new passphrase) if needed.
+HomeKeySource = Callable[[bool], bytes]
 
-def vault_path(paths: Paths, pubkey: str) -> Path:
-    name = hashlib.sha256(f"shieldmutual vault {pubkey}".encode()).hexdigest()[:24]
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``'s lock file for one read-modify-write."""
+    private_dir(path.parent)
+    with open(path.with_suffix(".lock"), "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _decode(path: Path, text: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: sealed file is damaged: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: sealed file is damaged")
+    return data
+
+
+def _encode(data: dict[str, Any]) -> bytes:
+    return json.dumps({**data, "version": VERSION}, sort_keys=True).encode()
+
+
+class Home:
+    """The files sealed with the home key; the key is asked for only when one is read or
+    written, so a command that touches none needs no passphrase."""
+
+    def __init__(self, paths: Paths, source: HomeKeySource) -> None:
+        self.paths = paths
+        self._source = source
+        self._key: bytes | None = None
+
+    def key(self, *, create: bool = False) -> bytes:
+        if self._key is None:
+            self._key = self._source(create)
+        return self._key
+
+    def read(self, path: Path, purpose: str) -> dict[str, Any]:
+        """The sealed document at ``path``; ``{}`` when there is none yet."""
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        key = self.key()  # a missing or wrong passphrase is its own error, not damage
+        try:
+            return _decode(path, atrest.open_home(key, purpose, blob))
+        except CryptoError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+    def write(self, path: Path, purpose: str, data: dict[str, Any]) -> None:
+        blob = atrest.seal_home(self.key(create=True), purpose, _encode(data))
+        write_private(path, blob, mode=0o600)
+
+    @contextlib.contextmanager
+    def edit(self, path: Path, purpose: str) -> Iterator[dict[str, Any]]:
+        """Load under an exclusive lock, let the caller change it, save unless it raised."""
+        with _locked(path):
+            data = self.read(path, purpose)
+            yield data
+            self.write(path, purpose, data)
+
+
+def vault_path(paths: Paths, secret: SecretKey) -> Path:
+    name = atrest.derive(secret.secret, "vault file name").hex()[:24]
     return paths.state_dir / FOLDER / f"{name}.sealed"
 
 
@@ -45,7 +120,7 @@ class Vault:
 
     @classmethod
     def of(cls, paths: Paths, secret: SecretKey) -> Vault:
-        return cls(vault_path(paths, secret.public_hex), secret)
+        return cls(vault_path(paths, secret), secret)
 
     def load(self) -> dict[str, Any]:
         """The document, or an empty one when nothing was saved yet."""
@@ -54,30 +129,17 @@ class Vault:
         except FileNotFoundError:
             return {"version": VERSION}
         try:
-            data = json.loads(atrest.open_sealed(self.secret, PURPOSE, blob))
+            return _decode(self.path, atrest.open_sealed(self.secret, PURPOSE, blob))
         except CryptoError as exc:
             raise ConfigError(f"{self.path}: {exc}") from None
-        except ValueError as exc:
-            raise ConfigError(f"{self.path}: private state is damaged: {exc}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{self.path}: private state is damaged")
-        return data
 
     def save(self, data: dict[str, Any]) -> None:
-        text = json.dumps({**data, "version": VERSION}, sort_keys=True).encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(self.path, atrest.seal(self.secret, PURPOSE, text), mode=0o600)
+        write_private(self.path, atrest.seal(self.secret, PURPOSE, _encode(data)), mode=0o600)
 
     @contextlib.contextmanager
     def edit(self) -> Iterator[dict[str, Any]]:
         """Load under an exclusive lock, let the caller change it, save unless it raised."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = self.path.with_suffix(".lock")
-        with open(lock, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                data = self.load()
-                yield data
-                self.save(data)
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with _locked(self.path):
+            data = self.load()
+            yield data
+            self.save(data)

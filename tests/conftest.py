@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import queue
 import re
 import signal
@@ -284,6 +285,26 @@ class MasResult:
 def mas_result() -> type[MasResult]:
     """The :class:`MasResult` class, for fixtures and tests that run `mas` themselves."""
     return MasResult
+
+
+@pytest.fixture
+def passphrase_fd() -> Iterator[Callable[..., int]]:
+    """``passphrase_fd("pw")``: the read end of a pipe holding that passphrase, for
+    ``MAS_PASSPHRASE_FD`` (and ``pass_fds``), closed when the test ends. The line is there
+    ``copies`` times, one for each `mas` of a shell pipeline. Never an environment variable:
+    those are readable in /proc/PID/environ."""
+    fds: list[int] = []
+
+    def make(passphrase: str, copies: int = 8) -> int:
+        read, write = os.pipe()
+        os.write(write, (passphrase + "\n").encode() * copies)
+        os.close(write)
+        fds.append(read)
+        return read
+
+    yield make
+    for fd in fds:
+        os.close(fd)
 
 
 # ---- the console script as a subprocess ----------------------------------------------

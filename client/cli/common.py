@@ -34,12 +34,14 @@ import orjson
 import typer
 from rich.console import Console
 
-from shieldmutual.client import aid, private_send
+from shieldmutual.client import agent, aid, private_send
 from shieldmutual.client.cli import render
 from shieldmutual.client.config import Config, Paths, normalize_relays
 from shieldmutual.client.errors import IdentityError, RelayError
-from shieldmutual.client.keystore import Keystore, get_passphrase
+from shieldmutual.client.keystore import Keystore
 from shieldmutual.client.pool import Pool, PoolOptions, PublishReport
+from shieldmutual.client.unlock import Passphrases, Unlocker
+from shieldmutual.client.vault import Home
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
@@ -91,26 +93,62 @@ class State:
     json: bool = False
     as_name: str | None = None
     verbose: bool = False
+    passphrase_fd: int | None = None
     out: Console = field(default_factory=lambda: _console(stderr=False))
     err: Console = field(default_factory=lambda: _console(stderr=True))
-    _config: Config | None = None
+    _plain: Config | None = None
+    _private_loaded: bool = False
     _keystore: Keystore | None = None
+    _unlocker: Unlocker | None = None
+    _home: Home | None = None
 
-    # -- configuration --
+    # -- configuration: a plain half (no passphrase) and a sealed half --
+
+    @property
+    def plain_config(self) -> Config:
+        """Timeouts and the opt-outs, read without any passphrase."""
+        if self._plain is None:
+            self._plain = Config.load(self.paths.config_file)
+        return self._plain
 
     @property
     def config(self) -> Config:
-        if self._config is None:
-            self._config = Config.load(self.paths.config_file)
-        return self._config
+        """The whole config; its relays and identity come from the sealed settings."""
+        config = self.plain_config
+        if not self._private_loaded:
+            where = str(self.paths.settings_file)
+            config.apply_private(self.home.read(self.paths.settings_file, "settings"), where)
+            self._private_loaded = True
+            if config.plain_private:  # an older plain config.toml: seal what it names
+                self.save_config()
+        return config
 
     def save_config(self) -> None:
-        self.config.save(self.paths.config_file)
+        config = self.config
+        self.home.write(self.paths.settings_file, "settings", config.private_part())
+        config.save(self.paths.config_file)
+
+    # -- secrets: the agent, else the passphrase --
+
+    @property
+    def unlocker(self) -> Unlocker:
+        if self._unlocker is None:
+            passphrases = Passphrases(self.passphrase_fd)
+            self._unlocker = Unlocker(self.paths, passphrases, lambda: agent.fetch(self.paths))
+        return self._unlocker
+
+    @property
+    def home(self) -> Home:
+        """The files sealed with the home key (opened only when one is read or written)."""
+        if self._home is None:
+            self._home = Home(self.paths, self.unlocker.home_key)
+        return self._home
 
     @property
     def keystore(self) -> Keystore:
         if self._keystore is None:
-            self._keystore = Keystore(self.paths.keys_dir)
+            sealed = self.plain_config.seal_identities
+            self._keystore = Keystore(self.paths.keys_dir, self.home if sealed else None)
         return self._keystore
 
     def want_json(self, flag: bool) -> bool:
@@ -133,7 +171,7 @@ class State:
         return self.relays(override), self.signer(as_)
 
     def pool(self, override: list[str] | None, auth: SecretKey | None = None) -> Pool:
-        t = self.config.timeouts
+        t = self.plain_config.timeouts
         options = PoolOptions(connect_timeout=t.connect, ok_timeout=t.ok, eose_timeout=t.eose)
         return Pool(self.relays(override), options=options, auth=auth)
 
@@ -171,14 +209,13 @@ class State:
         raise IdentityError("several identities and no default: pass --as NAME or `mas id use`")
 
     def signer(self, as_: str | None = None, throwaway: bool = False) -> SecretKey:
-        """The secret key to sign with, unlocked once (prompting for the passphrase)."""
+        """The secret key to sign with: from the agent, else unlocked with the passphrase."""
         if throwaway:
             secret = SecretKey.generate()
             self.note(f"signing with a throwaway key {_npub(secret.public_hex)} (not stored)")
             return secret
         name = self.identity_name(as_)
-        self.keystore.get(name)  # "no such identity" before asking for a passphrase
-        return self.keystore.unlock(name, get_passphrase(f"Passphrase for {name}: "))
+        return self.unlocker.secret(self.keystore, name)
 
     # -- messages on stderr --
 

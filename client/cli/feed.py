@@ -73,7 +73,7 @@ def feed_tags(state: common.State, societies: Sequence[str] | None) -> list[str]
     """``--society`` tags, else the followed ones (with syndicate members)."""
     if societies:
         return [mas_tag(parse_slug(s)) for s in societies]
-    tags = LocalState.load(state.paths).follow_tags()
+    tags = LocalState.load(state.home).follow_tags()
     if not tags:
         raise InvalidError("not following any society: `mas follow mas-<slug>` or --society")
     return tags
@@ -146,7 +146,7 @@ def feed(
     relays = state.relays(relay)
     start = parse_time(since) if since else None
     json_out = state.want_json(json_)
-    local = LocalState.load(state.paths)
+    local = LocalState.load(state.home)
     live = not json_out and state.out.is_terminal
 
     def ring() -> None:

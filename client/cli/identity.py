@@ -1,23 +1,29 @@
-"""`mas id`: identities are keypairs, kept only as NIP-49 ncryptsec."""
+"""`mas id`: identities are keypairs, kept only as NIP-49 ncryptsec; `mas unlock`/`lock`."""
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import Annotated
 
 import typer
 
+from shieldmutual.client import agent
 from shieldmutual.client.cli import common, render
-from shieldmutual.client.errors import IdentityError
-from shieldmutual.client.keystore import Identity, get_passphrase, parse_secret
-from shieldmutual.shared import nip19
-from shieldmutual.shared.errors import InvalidError
+from shieldmutual.client.errors import IdentityError, PassphraseError
+from shieldmutual.client.keystore import Identity, Keystore, parse_secret
+from shieldmutual.client.timeparse import parse_duration
+from shieldmutual.client.unlock import open_home_key
+from shieldmutual.client.vault import Home
+from shieldmutual.shared import nip19, nip49
+from shieldmutual.shared.errors import CryptoError, InvalidError
 from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer(
     help="Identities: create, import, list, choose, show, export, remove.",
     no_args_is_help=True,
 )
+agent_app = typer.Typer()
 
 NameArg = Annotated[str | None, typer.Argument(metavar="NAME", help="Identity name.")]
 
@@ -37,8 +43,7 @@ def _store(state: common.State, name: str | None, secret: SecretKey, **kw: bool)
     name = name or state.keystore.suggest_name(secret.public_hex)
     if state.keystore.exists(name):  # before the passphrase prompt, not after
         raise IdentityError(f"an identity named {name!r} already exists")
-    passphrase = get_passphrase(f"New passphrase for {name}: ", confirm=True)
-    return state.keystore.add(name, secret, passphrase, **kw)
+    return state.keystore.add(name, secret, state.unlocker.passphrase(), **kw)
 
 
 def _made_default_if_first(state: common.State, ident: Identity) -> None:
@@ -72,7 +77,7 @@ def new(
     ] = False,
     json_: common.JsonOption = False,
 ) -> None:
-    """Create a new keypair. The secret is sealed with your passphrase (or MAS_PASSPHRASE)."""
+    """Create a new keypair. The secret is sealed with this home's passphrase."""
     state = common.state(ctx)
     secret = SecretKey.generate()
     if throwaway and name is None:
@@ -95,25 +100,28 @@ def new(
 def import_(
     ctx: typer.Context,
     name: NameArg = None,
-    secret: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="[SECRET]",
-            help="nsec, hex or ncryptsec. Better left out: it is then read from a prompt "
-            "or stdin, and stays out of shell history.",
+    secret: Annotated[str | None, typer.Argument(hidden=True)] = None,
+    allow_log_n: Annotated[
+        int,
+        typer.Option(
+            "--allow-log-n",
+            metavar="N",
+            min=1,
+            max=nip49.MAX_LOG_N,
+            help=f"Accept an ncryptsec whose scrypt cost is up to N (above "
+            f"{nip49.SAFE_LOG_N}, 2**N KiB of memory).",
         ),
-    ] = None,
+    ] = nip49.SAFE_LOG_N,
     json_: common.JsonOption = False,
 ) -> None:
-    """Import a secret key (nsec, hex or ncryptsec) from a prompt or stdin."""
+    """Import a secret key (nsec, hex or ncryptsec), read from a prompt or stdin."""
     state = common.state(ctx)
-    if secret is not None:
-        state.warn(
-            "a secret on the command line can leak through shell history and process "
-            "lists; prefer the prompt or stdin"
+    if secret is not None:  # never echoed back: it may be a key
+        raise InvalidError(
+            "a secret is never taken on the command line (shell history, process lists): "
+            "pipe it on stdin or type it at the prompt"
         )
-        text = secret
-    elif common.stdin_is_terminal():
+    if common.stdin_is_terminal():
         import getpass
 
         text = getpass.getpass("Secret key (nsec, hex or ncryptsec): ")
@@ -123,15 +131,35 @@ def import_(
         raise InvalidError("no secret key given (stdin was empty)")
     parsed = parse_secret(text)
     if parsed.ncryptsec is not None:
-        if name is not None and state.keystore.exists(name):
-            raise IdentityError(f"an identity named {name!r} already exists")
-        passphrase = get_passphrase("Passphrase of this ncryptsec: ")
-        ident = state.keystore.add_ncryptsec(name, parsed.ncryptsec, passphrase)
+        ident = _import_ncryptsec(state, name, parsed.ncryptsec, allow_log_n)
     else:
         assert parsed.secret is not None
         ident = _store(state, name, parsed.secret, handled_securely=False)
     _made_default_if_first(state, ident)
     _report(state, ident, "imported", json_)
+
+
+def _import_ncryptsec(
+    state: common.State, name: str | None, ncryptsec: str, allow_log_n: int
+) -> Identity:
+    """Kept unchanged: its passphrase must be this home's (a new home takes it on)."""
+    if name is not None and state.keystore.exists(name):
+        raise IdentityError(f"an identity named {name!r} already exists")
+    nip49.check_cost(ncryptsec, allow_log_n)  # before any question or scrypt work
+    passphrase = state.unlocker.passphrases.get("Passphrase of this ncryptsec: ")
+    try:
+        nip49.decrypt(ncryptsec, passphrase, max_log_n=allow_log_n)
+    except CryptoError:
+        raise PassphraseError("wrong passphrase for this ncryptsec") from None
+    try:
+        state.unlocker.passphrase()
+    except PassphraseError:
+        raise PassphraseError(
+            "this ncryptsec opens, but its passphrase is not this home's; every key here "
+            "shares the home's passphrase: re-seal it with that passphrase first, or "
+            "import it into another home (MAS_HOME)"
+        ) from None
+    return state.keystore.add_ncryptsec(name, ncryptsec, passphrase, max_log_n=allow_log_n)
 
 
 @app.command("list")
@@ -209,7 +237,7 @@ def export(
         return
     state.keystore.get(name)
     _confirm(state, f"Print the secret key of {name} in clear?", yes)
-    secret = state.keystore.unlock(name, get_passphrase(f"Passphrase for {name}: "))
+    secret = state.unlocker.secret(state.keystore, name)
     state.warn("anyone who sees this nsec can act as you; keep it off screens and logs")
     state.emit_line(nip19.nsec_encode(secret.secret))
 
@@ -229,3 +257,51 @@ def remove(
         state.config.identity = None
         state.save_config()
     state.note(f"removed identity {name}")
+
+
+# ---- the agent -------------------------------------------------------------------
+
+
+@agent_app.command("unlock")
+def unlock(
+    ctx: typer.Context,
+    for_: Annotated[
+        str,
+        typer.Option("--for", metavar="DURATION", help="How long to stay unlocked, e.g. 8h."),
+    ] = "8h",
+    json_: common.JsonOption = False,
+) -> None:
+    """Ask the passphrase once; an agent keeps this home unlocked for later commands."""
+    state = common.state(ctx)
+    seconds = parse_duration(for_)
+    path = state.paths.home_key_file
+    if not path.exists():
+        raise IdentityError("nothing to unlock yet: create an identity with `mas id new NAME`")
+    passphrase = state.unlocker.passphrases.get()
+    home_key = open_home_key(path, passphrase)
+    home = Home(state.paths, lambda create: home_key)
+    sealed = state.plain_config.seal_identities
+    store = Keystore(state.paths.keys_dir, home if sealed else None)
+    secrets = []
+    for ident in store.list():
+        try:
+            secrets.append(store.unlock(ident.name, passphrase))
+        except PassphraseError:
+            state.warn(f"identity {ident.name} has another passphrase; it stays locked")
+    expires_at = int(time.time()) + seconds
+    pid = agent.start(state.paths, home_key, secrets, expires_at)
+    if state.want_json(json_):
+        state.emit_json({"pid": pid, "expires_at": expires_at, "identities": len(secrets)})
+        return
+    until = time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at))
+    state.note(f"unlocked until {until} (agent pid {pid}); `mas lock` forgets the keys sooner")
+
+
+@agent_app.command("lock")
+def lock(ctx: typer.Context) -> None:
+    """Make the agent forget this home's keys and exit."""
+    state = common.state(ctx)
+    if agent.lock(state.paths):
+        state.note("locked: the agent forgot the keys")
+    else:
+        state.note("no agent was running for this home")

@@ -43,6 +43,7 @@ from shieldmutual.client.cli import (
 )
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.unlock import refuse_passphrase_env
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
 from shieldmutual.shared.untrusted import one_line
 
@@ -68,6 +69,7 @@ app = typer.Typer(
 
 COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
     (identity.app, "id"),
+    (identity.agent_app, None),  # unlock, lock
     (relays.app, "relays"),
     (events.app, None),  # event, req, verify
     (codec.app, None),  # encode ..., decode
@@ -104,13 +106,28 @@ def root(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Log relay connections on stderr.")
     ] = False,
+    passphrase_fd: Annotated[
+        int | None,
+        typer.Option(
+            "--passphrase-fd",
+            metavar="N",
+            min=0,
+            help="Read the passphrase from file descriptor N (scripts; or MAS_PASSPHRASE_FD).",
+        ),
+    ] = None,
 ) -> None:
     """Shield Mutual: Nostr for resilient mutual aid societies.
 
-    Config, keys and state live in the platform's directories, or under $MAS_HOME.
-    Passphrases come from a prompt or $MAS_PASSPHRASE.
+    Config, keys and state live in the platform's directories, or under $MAS_HOME, all
+    sealed under one passphrase. It comes from the agent (`mas unlock`), a prompt, or
+    --passphrase-fd N; never from the environment.
     """
-    state = common.State(Paths.resolve(), json=json_, as_name=as_, verbose=verbose)
+    refuse_passphrase_env()
+    paths = Paths.resolve()
+    paths.tighten()
+    state = common.State(
+        paths, json=json_, as_name=as_, verbose=verbose, passphrase_fd=passphrase_fd
+    )
     ctx.obj = state
     pool_log = logging.getLogger("shieldmutual.client")
     pool_log.handlers[:] = [_StderrHandler(state)] if verbose else []

@@ -140,7 +140,7 @@ def new(
     base = common.read_source(from_) if from_ is not None else ""
     bare = from_ is None and not fields and story is None and common.stdin_is_terminal()
     if interactive or bare:
-        followed = sorted(LocalState.load(state.paths).follows)
+        followed = sorted(LocalState.load(state.home).follows)
         fields, story, details = draft.ask_fields(state, followed)
     request = parse_template(compose(base, fields, story=story, details=details))
     if not request.identifier:
@@ -218,7 +218,7 @@ def list_(
     """
     state = common.state(ctx)
     tags = [mas_tag(parse_slug(s)) for s in society or ()]
-    tags = tags or LocalState.load(state.paths).follow_tags() or ["mutualaid"]
+    tags = tags or LocalState.load(state.home).follow_tags() or ["mutualaid"]
     flt = feed_filter(language, place, status)
     who = pubkey_hex(author) if author else None
     relays = state.relays(relay)

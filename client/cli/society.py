@@ -200,7 +200,7 @@ def show(
         raise aid.NotFoundError(
             f"no relay holds a definition of mas-{slug} (a society needs none: its tag is enough)"
         )
-    following = slug in LocalState.load(state.paths).follows
+    following = slug in LocalState.load(state.home).follows
     for record in records:
         data = society_dict(record, slug, following=following)
         if state.want_json(json_):
@@ -236,7 +236,7 @@ def list_(
         return records, counts
 
     records, counts = common.run(go())
-    followed = set(LocalState.load(state.paths).follows)
+    followed = set(LocalState.load(state.home).follows)
     rows = [society_dict(r, r.society.slug, requests=counts[r.society.slug]) for r in records]
     defined = {r.society.slug for r in records}
     rows += [society_dict(None, s, requests=n) for s, n in counts.most_common() if s not in defined]
@@ -286,7 +286,7 @@ def follow(
                     expanded[slug] = [m.identifier for m in record.society.members]
 
         common.run(go())
-    local = LocalState.load(state.paths)
+    local = LocalState.load(state.home)
     changed = {slug: local.follow(slug, expanded[slug]) for slug in slugs}
     local.save()
     for slug in slugs:
@@ -305,7 +305,7 @@ def unfollow(ctx: typer.Context, tags: TagsArg, json_: common.JsonOption = False
     """Stop following societies (local only, like following)."""
     state = common.state(ctx)
     slugs = [parse_slug(t) for t in tags]
-    local = LocalState.load(state.paths)
+    local = LocalState.load(state.home)
     missing = [f"mas-{s}" for s in slugs if s not in local.follows]
     if missing:
         raise ClientError(f"not following {', '.join(missing)} (see `mas following`)")
@@ -322,7 +322,7 @@ def unfollow(ctx: typer.Context, tags: TagsArg, json_: common.JsonOption = False
 def following(ctx: typer.Context, json_: common.JsonOption = False) -> None:
     """The societies you follow (from this device's local state)."""
     state = common.state(ctx)
-    local = LocalState.load(state.paths)
+    local = LocalState.load(state.home)
     entries = sorted(local.follows.values(), key=lambda f: f.slug)
     if state.want_json(json_):
         for f in entries:

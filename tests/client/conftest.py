@@ -165,24 +165,37 @@ def mas_home(tmp_path: Path) -> Path:
     return tmp_path / "mas-home"
 
 
-@pytest.fixture
-def mas(mas_home: Path, mas_result: type[Any]) -> Callable[..., Any]:
-    """``mas("id", "new", "alice", input=..., env=...)`` runs main() with MAS_HOME=tmp.
+PASSPHRASE = "test passphrase"
 
-    The passphrase comes from MAS_PASSPHRASE ("test passphrase" unless ``env`` changes
-    it) and scrypt runs at log_n 4, so sealing keys costs nothing in tests.
+
+@pytest.fixture
+def mas(
+    mas_home: Path, mas_result: type[Any], passphrase_fd: Callable[..., int]
+) -> Callable[..., Any]:
+    """``mas("id", "new", "alice", input=..., env=..., passphrase=...)`` runs main() with
+    MAS_HOME=tmp.
+
+    The passphrase ("test passphrase" unless ``passphrase`` changes it; None: none at
+    all) comes on a pipe named by MAS_PASSPHRASE_FD, and scrypt runs at log_n 4, so
+    sealing keys costs nothing in tests.
     """
     base = {
         "MAS_HOME": str(mas_home),
-        "MAS_PASSPHRASE": "test passphrase",
         "MAS_SCRYPT_LOG_N": "4",
         "MAS_PRIVATE_DELAY": "0:0.05",  # private items still go apart, just not for minutes
         "COLUMNS": "200",
     }
 
-    def run(*args: str, input: str | None = None, env: dict[str, str | None] | None = None) -> Any:
+    def run(
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str | None] | None = None,
+        passphrase: str | None = PASSPHRASE,
+    ) -> Any:
+        fd = None if passphrase is None else str(passphrase_fd(passphrase, copies=1))
         runner = CliRunner()
-        with runner.isolation(input=input, env={**base, **(env or {})}) as (out, err, _):
+        full = {**base, "MAS_PASSPHRASE_FD": fd, **(env or {})}
+        with runner.isolation(input=input, env=full) as (out, err, _):
             code = main(list(args))
             sys.stdout.flush()
             sys.stderr.flush()

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from shieldmutual.client import keystore
+from shieldmutual.client import unlock
 from shieldmutual.shared import nip19, nip49
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
@@ -54,9 +54,9 @@ def test_new_list_use_show(mas: Any, mas_home: Path) -> None:
     assert mas("--as", "alice", "id", "show", "--json").json_lines()[0]["name"] == "alice"
     assert mas("id", "show", "--as", "alice", "--json").json_lines()[0]["name"] == "alice"
 
-    key_file = mas_home / "keys" / "alice.toml"
+    key_file = mas_home / "keys" / "identities.sealed"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert "ncryptsec1" in key_file.read_text()
+    assert b"alice" not in key_file.read_bytes()  # names are sealed too
 
 
 def test_import_nsec_from_stdin_and_export(mas: Any) -> None:
@@ -77,16 +77,20 @@ def test_import_nsec_from_stdin_and_export(mas: Any) -> None:
     assert "warning" in revealed.stderr
 
 
-def test_import_hex_and_ncryptsec_and_argument_warning(mas: Any) -> None:
-    hex_import = mas("id", "import", "hexkey", SECRET.secret.hex())
+def test_import_hex_and_ncryptsec_and_argument_refused(mas: Any) -> None:
+    argument = mas("id", "import", "hexkey", SECRET.secret.hex())
+    assert argument.code == 2 and "never taken on the command line" in argument.stderr
+    hex_import = mas("id", "import", "hexkey", input=SECRET.secret.hex())
     assert hex_import.code == 0
-    assert "warning: a secret on the command line" in hex_import.stderr
 
-    sealed = nip49.encrypt(SECRET.secret, "their passphrase", log_n=4)
-    wrong = mas("id", "import", "sealed", input=sealed)
+    theirs = nip49.encrypt(SECRET.secret, "their passphrase", log_n=4)
+    wrong = mas("id", "import", "sealed", input=theirs)
     assert wrong.code == 4
     assert "wrong passphrase" in one_line_error(wrong)
-    ok = mas("id", "import", "sealed", input=sealed, env={"MAS_PASSPHRASE": "their passphrase"})
+    other_home = mas("id", "import", "sealed", input=theirs, passphrase="their passphrase")
+    assert other_home.code == 4 and "wrong passphrase" in one_line_error(other_home)
+    sealed = nip49.encrypt(SECRET.secret, "test passphrase", log_n=4)
+    ok = mas("id", "import", "sealed", input=sealed)
     assert ok.code == 0 and NPUB in ok.stdout
     assert mas("id", "export", "sealed").stdout.strip() == sealed  # stored unchanged
 
@@ -141,11 +145,11 @@ def test_identity_errors(mas: Any) -> None:
 
 def test_wrong_and_missing_passphrase(mas: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     mas("id", "new", "alice")
-    wrong = mas("event", "-c", "x", "--dry-run", env={"MAS_PASSPHRASE": "nope"})
+    wrong = mas("event", "-c", "x", "--dry-run", passphrase="nope")
     assert wrong.code == 4 and "wrong passphrase" in one_line_error(wrong)
-    monkeypatch.setattr(keystore, "_terminal_available", lambda: False)
-    missing = mas("event", "-c", "x", "--dry-run", env={"MAS_PASSPHRASE": None})
-    assert missing.code == 4 and "MAS_PASSPHRASE" in one_line_error(missing)
+    monkeypatch.setattr(unlock, "_terminal_available", lambda: False)
+    missing = mas("event", "-c", "x", "--dry-run", passphrase=None)
+    assert missing.code == 4 and "--passphrase-fd" in one_line_error(missing)
 
 
 # ---- event --dry-run, verify --------------------------------------------------------------
@@ -295,7 +299,8 @@ def test_relays_add_remove_list(mas: Any, mas_home: Path) -> None:
     mas("relays", "add", "wss://a.example", "b.example", "wss://a.example/")
     listed = [r["relay"] for r in mas("relays", "list", "--json").json_lines()]
     assert listed == ["wss://a.example", "wss://b.example"]
-    assert "wss://b.example" in (mas_home / "config.toml").read_text()
+    assert "b.example" not in (mas_home / "config.toml").read_text()  # sealed, elsewhere
+    assert b"b.example" not in (mas_home / "settings.sealed").read_bytes()
     assert mas("relays", "remove", "wss://a.example").code == 0
     missing = mas("relays", "remove", "wss://zzz.example")
     assert missing.code == 3

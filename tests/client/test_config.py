@@ -42,9 +42,44 @@ def test_round_trip(tmp_path: Path) -> None:
     config = Config(["wss://a.example", "ws://127.0.0.1:7777"], 'odd "name"\\', Timeouts(1, 2, 3))
     config.save(path)
     again = Config.load(path)
+    again.apply_private(config.private_part(), "sealed")
     assert again.relays == config.relays
     assert again.identity == config.identity
     assert again.timeouts == Timeouts(1.0, 2.0, 3.0)
+
+
+def test_the_plain_file_names_nothing_and_is_private(tmp_path: Path) -> None:
+    """config.toml was 0644 and listed the relays (where one talks) and the identity."""
+    path = tmp_path / "home" / "config.toml"
+    Config(["wss://private.example"], "alice", seal_identities=False).save(path)
+    text = path.read_text()
+    assert "private.example" not in text and "alice" not in text
+    assert "seal_identities = false" in text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert not Config.load(path).seal_identities
+
+
+def test_an_older_plain_config_is_read_and_marked_for_sealing(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('identity = "alice"\nrelays = ["wss://a.example"]\n')
+    config = Config.load(path)
+    assert config.plain_private and config.relays == ["wss://a.example"]
+    assert config.identity == "alice"
+
+
+def test_tighten_fixes_an_older_home(tmp_path: Path) -> None:
+    paths = Paths.resolve({"MAS_HOME": str(tmp_path / "home")})
+    (tmp_path / "home" / "state" / "deep").mkdir(parents=True, mode=0o755)
+    for folder in (tmp_path / "home", tmp_path / "home" / "state"):
+        folder.chmod(0o755)
+    old = tmp_path / "home" / "state" / "deep" / "old.json"
+    old.write_text("{}")
+    old.chmod(0o644)
+    paths.tighten()
+    for path in (tmp_path / "home", tmp_path / "home" / "state" / "deep"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(old.stat().st_mode) == 0o600
 
 
 @pytest.mark.parametrize(

@@ -32,9 +32,9 @@ def test_follow_is_local_only(mas: Any, mas_home: Any) -> None:
     assert "nothing was published" in done.stderr
     listed = mas("following", "--json").json_lines()
     assert [f["tag"] for f in listed] == ["mas-leeds-care", "mas-york"]
-    state_file = mas_home / "state" / "state.json"
+    state_file = mas_home / "state" / "local.sealed"
     assert stat.S_IMODE(state_file.stat().st_mode) == 0o600
-    assert "leeds-care" in state_file.read_text()
+    assert b"leeds-care" not in state_file.read_bytes()  # sealed: no membership list on disk
 
     gone = mas("unfollow", "mas-york")
     assert gone.code == 0 and "no longer following mas-york" in gone.stdout

@@ -39,7 +39,7 @@ def test_another_identity_cannot_open_it(tmp_path: Path) -> None:
     alice, mallory = SecretKey.generate(), SecretKey.generate()
     paths = _paths(tmp_path)
     Vault.of(paths, alice).save({"member": {"x": 1}})
-    stolen = Vault(vault_path(paths, alice.public_hex), mallory)
+    stolen = Vault(vault_path(paths, alice), mallory)
     with pytest.raises(ConfigError, match="does not open"):
         stolen.load()
 
@@ -69,3 +69,26 @@ def test_concurrent_edits_are_serialized(tmp_path: Path) -> None:
     for t in threads:
         t.join(timeout=60)
     assert Vault.of(paths, secret).load()["n"] == 40
+
+
+def test_file_name_cannot_be_confirmed_from_a_pubkey(tmp_path: Path) -> None:
+    """A name hashed from the public key let anyone with a suspect's npub confirm that
+    this laptop holds their vault; it is derived from the secret now."""
+    import hashlib
+
+    alice = SecretKey.generate()
+    path = vault_path(_paths(tmp_path), alice)
+    for text in (alice.public_hex, f"shieldmutual vault {alice.public_hex}"):
+        assert hashlib.sha256(text.encode()).hexdigest()[:24] not in path.name
+
+
+def test_size_does_not_count_members(tmp_path: Path) -> None:
+    """One 4 KiB step per member told how many members someone champions."""
+    paths, secret = _paths(tmp_path), SecretKey.generate()
+    package = {"request_markdown": "x" * 3000, "attestation": {"content": "y" * 900}}
+    sizes = []
+    for count in (1, 3):
+        members = {SecretKey.generate().public_hex: package for _ in range(count)}
+        Vault.of(paths, secret).save({"championing": members})
+        sizes.append(vault_path(paths, secret).stat().st_size)
+    assert sizes[0] == sizes[1]

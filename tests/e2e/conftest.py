@@ -95,12 +95,16 @@ def relays(tmp_path: Path, relay_process: Callable[..., Any]) -> Callable[..., l
 # ---- the CLI as a user runs it ------------------------------------------------------------
 
 
+PASSPHRASE = "e2e passphrase"
+
+
 @pytest.fixture
 def mas_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of every `mas` here; the passphrase is not in it (see ``spawn``)."""
     env = dict(os.environ)
+    env.pop("MAS_PASSPHRASE", None)
     env.update(
         MAS_HOME=str(tmp_path / "mas-home"),
-        MAS_PASSPHRASE="e2e passphrase",
         MAS_SCRYPT_LOG_N="4",
         MAS_PRIVATE_DELAY="0:0.05",  # private items still go apart, just not for minutes
         COLUMNS="200",
@@ -109,19 +113,41 @@ def mas_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def run_mas(mas_result: type[Any]) -> Callable[..., Any]:
-    """``run_mas(env, *args, input=None, timeout=60)``: the installed ``mas`` script with
-    ``env`` as its whole environment, run to completion; a :class:`MasResult`."""
+def spawn(passphrase_fd: Callable[..., int]) -> Callable[..., dict[str, Any]]:
+    """``subprocess.run([mas, ...], **spawn(env))``: ``env`` plus MAS_PASSPHRASE_FD naming
+    a pipe that holds the passphrase, and ``pass_fds`` to hand that pipe to the child
+    (and to every `mas` of a shell pipeline it starts). ``passphrase=None``: no pipe."""
 
-    def run(env: dict[str, str], *args: str, input: str | None = None, timeout: float = 60) -> Any:
+    def kwargs(env: dict[str, str], passphrase: str | None = PASSPHRASE) -> dict[str, Any]:
+        if passphrase is None:
+            return {"env": env}
+        fd = passphrase_fd(passphrase)
+        return {"env": {**env, "MAS_PASSPHRASE_FD": str(fd)}, "pass_fds": (fd,)}
+
+    return kwargs
+
+
+@pytest.fixture
+def run_mas(mas_result: type[Any], spawn: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
+    """``run_mas(env, *args, input=None, timeout=60, passphrase=PASSPHRASE)``: the installed
+    ``mas`` script with ``env`` as its whole environment (plus the passphrase pipe), run to
+    completion; a :class:`MasResult`."""
+
+    def run(
+        env: dict[str, str],
+        *args: str,
+        input: str | None = None,
+        timeout: float = 60,
+        passphrase: str | None = PASSPHRASE,
+    ) -> Any:
         result = subprocess.run(
             [str(BIN / "mas"), *args],
             input=input,
             stdin=None if input is not None else subprocess.DEVNULL,
             capture_output=True,
             text=True,
-            env=env,
             timeout=timeout,
+            **spawn(env, passphrase),
         )
         return mas_result(result.returncode, result.stdout, result.stderr)
 
@@ -142,10 +168,10 @@ class Streaming:
     """A background command (``mas ...``, or a shell pipeline of them) whose stdout lines
     are collected as they arrive. It runs in its own process group, killed as a whole."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+    def __init__(self, argv: list[str], spawn: dict[str, Any]) -> None:
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env, start_new_session=True,
+            text=True, start_new_session=True, **spawn,
         )  # fmt: skip
         self.lines: list[str] = []
         self.stderr: list[str] = []
@@ -182,7 +208,9 @@ class Streaming:
 
 
 @pytest.fixture
-def mas_stream(mas_env: dict[str, str]) -> Iterator[Callable[..., Streaming]]:
+def mas_stream(
+    mas_env: dict[str, str], spawn: Callable[..., dict[str, Any]]
+) -> Iterator[Callable[..., Streaming]]:
     """``mas_stream("req", "--stream", ...)`` runs ``mas`` in the background;
     ``mas_stream(["req", ...], ["event", ...])`` runs ``mas A | mas B`` through sh."""
     started: list[Streaming] = []
@@ -193,7 +221,7 @@ def mas_stream(mas_env: dict[str, str]) -> Iterator[Callable[..., Streaming]]:
             argv = ["/bin/sh", "-c", line]
         else:
             argv = [str(BIN / "mas"), *args]
-        streaming = Streaming(argv, mas_env)
+        streaming = Streaming(argv, spawn(mas_env))
         started.append(streaming)
         return streaming
 
