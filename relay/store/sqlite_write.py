@@ -13,7 +13,7 @@ So an event's ``rid`` (also the key of its tag and full-text rows) is its
 ``created_at`` followed by 31 random bits, for public events too: ordering rows by
 rid orders them by a time every row already shows, and the gaps between public
 events' rids count nothing. (Fully random rids hide as much but scatter every insert
-across the table: ingest measured 35% slower.) Gift wraps get no full-text row at
+across the table: ingest took half as much CPU again.) Gift wraps get no full-text row at
 all: their content is ciphertext, and FTS5 writes each transaction's rows to a
 segment of their own, which would group a wrap with the public events committed
 alongside it.

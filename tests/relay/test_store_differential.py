@@ -1,15 +1,18 @@
 """Differential test: SQLiteStore answers every random REQ exactly like a dumb reference.
 
 The reference is the pure matcher (:meth:`Filter.matches`) over the corpus after the
-replaceable rules, sorted newest first (ties by lowest id), cut to each filter's limit,
-unioned and sorted again. Corpora are small on purpose so that timestamps tie, tags
-collide and limits bite; low ``default_limit``/``max_limit`` make the caps bite too.
+replaceable rules, without the gift wraps the reader may not see, sorted newest first
+(ties by lowest id), cut to each filter's limit, unioned and sorted again; COUNT is
+the size of that union with each filter cut to its limit or to the cap. Corpora are
+small on purpose so that timestamps tie, tags collide and limits bite; low
+``default_limit``/``max_limit``/``max_count`` make the caps bite too, and random page
+sizes make the keyset pagination cut through ties and through every filter's limit.
+Gift wraps are addressed to keys that the random viewers hold or not (issue 10 #4).
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import random
 from pathlib import Path
 from typing import Any
@@ -17,20 +20,23 @@ from typing import Any
 import orjson
 import pytest
 
+from shieldmutual.relay.store.base import CountResult
 from shieldmutual.relay.store.sqlite import SQLiteStore
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
-from shieldmutual.shared.kinds import is_addressable, is_replaceable
+from shieldmutual.shared.kinds import GIFT_WRAP, is_addressable, is_replaceable
 
 SEEDS = range(5)
 EVENTS = 400
 REQS = 250
 NOW = 1_000_050
-DEFAULT_LIMIT, MAX_LIMIT = 25, 60
+DEFAULT_LIMIT, MAX_LIMIT, MAX_COUNT = 25, 60, 40
 KEYS = [SecretKey(bytes([i + 1]) * 32) for i in range(3)]
 AUTHORS = [k.public_hex for k in KEYS]
-KINDS = [1, 1, 1, 7, 0, 3, 10002, 30402, 30023]
+# Recipients of gift wraps: the authors, and a key no viewer ever holds.
+RECIPIENTS = [*AUTHORS, SecretKey(bytes([9]) * 32).public_hex]
+KINDS = [1, 1, 1, 7, 0, 3, 10002, 30402, 30023, GIFT_WRAP, GIFT_WRAP]
 LETTERS = {"t": ["a", "b", "c", "d"], "d": ["", "x", "y"], "z": ["1", "2"]}
 WORDS = ["rent", "Bail", "food", "LEGAL", "café", "help", "now"]
 
@@ -38,6 +44,8 @@ WORDS = ["rent", "Bail", "food", "LEGAL", "café", "help", "now"]
 def random_event(rng: random.Random, index: int, earlier: list[Event]) -> Event:
     kind = rng.choice(KINDS)
     tags = [["t", v] for v in rng.sample(LETTERS["t"], rng.randrange(3))]
+    if kind == GIFT_WRAP:  # usually one recipient; two test "any p tag" exactly
+        tags += [["p", p] for p in rng.sample(RECIPIENTS, rng.choice([1, 1, 1, 2]))]
     if is_addressable(kind) and rng.random() < 0.8:
         tags.append(["d", rng.choice(LETTERS["d"])])
     if rng.random() < 0.2:
@@ -93,22 +101,39 @@ def reference_limit(f: Filter) -> int:
     return DEFAULT_LIMIT
 
 
-def reference_query(stored: list[Event], filters: list[Filter], now: int) -> list[str]:
-    live = [e for e in stored if not expired(e, now)]
+def visible(event: Event, viewer: frozenset[str]) -> bool:
+    return event.kind != GIFT_WRAP or bool(viewer & set(event.tag_values("p")))
+
+
+def reference_union(
+    stored: list[Event], filters: list[Filter], now: int, viewer: frozenset[str], limit: Any
+) -> list[Event]:
+    live = [e for e in stored if not expired(e, now) and visible(e, viewer)]
     union: dict[str, Event] = {}
     for f in filters:
         if f.is_empty_result():
             continue
-        for event in [e for e in live if f.matches(e)][: reference_limit(f)]:
+        for event in [e for e in live if f.matches(e)][: limit(f)]:
             union[event.id] = event
-    return [e.id for e in sorted(union.values(), key=order)]
+    return sorted(union.values(), key=order)
 
 
-def reference_count(stored: list[Event], filters: list[Filter], now: int) -> int:
-    """COUNT ignores limits, even ``limit: 0``."""
-    unlimited = [dataclasses.replace(f, limit=None) for f in filters]
-    live = [f for f in unlimited if not f.is_empty_result()]
-    return sum(1 for e in stored if not expired(e, now) and any(f.matches(e) for f in live))
+def reference_query(
+    stored: list[Event], filters: list[Filter], now: int, viewer: frozenset[str]
+) -> list[str]:
+    return [e.id for e in reference_union(stored, filters, now, viewer, reference_limit)]
+
+
+def reference_count(
+    stored: list[Event], filters: list[Filter], now: int, viewer: frozenset[str]
+) -> CountResult:
+    """Each filter within its own limit (MAX_COUNT + 1 at most), then capped."""
+
+    def cap(f: Filter) -> int:
+        return min(f.limit, MAX_COUNT + 1) if f.limit is not None else MAX_COUNT + 1
+
+    total = len(reference_union(stored, filters, now, viewer, cap))
+    return CountResult(MAX_COUNT, True) if total > MAX_COUNT else CountResult(total)
 
 
 def random_filter(rng: random.Random, events: list[Event]) -> dict[str, Any]:
@@ -126,6 +151,8 @@ def random_filter(rng: random.Random, events: list[Event]) -> dict[str, Any]:
             data["#" + letter] = rng.sample(values, rng.randrange(1, len(values) + 1))
     if rng.random() < 0.1:
         data["#e"] = [e.id for e in rng.sample(events, 3)]
+    if rng.random() < 0.15:
+        data["#p"] = rng.sample(RECIPIENTS, rng.randrange(1, 3))
     if rng.random() < 0.3:
         data["since"] = 1_000_000 + rng.randrange(45)
     if rng.random() < 0.3:
@@ -148,18 +175,22 @@ async def check_seed(seed: int, path: Path) -> None:
     stored = reference_store(events)
     arrivals = events[:]
     rng.shuffle(arrivals)
-    async with SQLiteStore(path, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT) as store:
+    store = SQLiteStore(path, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT, max_count=MAX_COUNT)
+    async with store:
         await asyncio.gather(*(store.save(e, e.to_json()) for e in arrivals))
         for _ in range(REQS):
             datas = [random_filter(rng, events) for _ in range(rng.choice([1, 1, 2, 3]))]
             filters = [Filter.from_dict(d) for d in datas]
             now = rng.choice([NOW - 10, NOW, NOW + 10])
-            raws = await store.query(filters, now)
-            got = [orjson.loads(raw)["id"] for raw in raws]
-            assert got == reference_query(stored, filters, now), f"seed {seed}: {datas} now={now}"
-            assert await store.count(filters, now) == reference_count(stored, filters, now), (
-                f"seed {seed}: count {datas} now={now}"
-            )
+            viewer = frozenset(rng.sample(AUTHORS, rng.choice([0, 0, 1, 2])))
+            size = rng.choice([1, 2, 7, 256])
+            where = f"seed {seed}: {datas} now={now} viewer={len(viewer)} page={size}"
+            pages = [p async for p in store.query(filters, now, viewer=viewer, page_size=size)]
+            assert all(0 < len(page) <= size for page in pages), where
+            got = [orjson.loads(raw)["id"] for page in pages for raw in page]
+            assert got == reference_query(stored, filters, now, viewer), where
+            counted = await store.count(filters, now, viewer=viewer)
+            assert counted == reference_count(stored, filters, now, viewer), where
 
 
 @pytest.mark.parametrize("seed", SEEDS)
