@@ -246,6 +246,14 @@ class State:
         characters as ``\\u`` escapes: the same JSON value, but safe on a terminal."""
         self.emit_line(json_text(encoded.decode()))
 
+    def emit_text(self, text: str) -> None:
+        """Text meant for files and pipes (a request file, an export) as it is; on a
+        terminal, through the text door, since a stranger wrote part of it."""
+        if self.out.is_terminal:
+            text = visible(text, multiline=True)
+        self.out.file.write(text)
+        self.out.file.flush()
+
     def emit_line(self, text: str) -> None:
         stream = self.out.file
         stream.write(text + "\n")

@@ -29,7 +29,7 @@ from shieldmutual.shared.aid.export import (
     request_dict,
 )
 from shieldmutual.shared.aid.markdown import render_markdown
-from shieldmutual.shared.untrusted import json_text, visible
+from shieldmutual.shared.untrusted import json_text
 
 app = typer.Typer()
 
@@ -147,7 +147,4 @@ def export(
         write_private(output, text.encode("utf-8"), mode=0o600)
         state.note(f"wrote {output}")
     else:
-        if state.out.is_terminal:  # a person reads it, not sendmail, a file or a pipe
-            text = visible(text, multiline=True)
-        state.out.file.write(text)
-        state.out.file.flush()
+        state.emit_text(text)

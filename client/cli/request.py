@@ -87,7 +87,7 @@ def template(
         async with state.pool(relays) as pool:
             return await aid.fetch_request(pool, aid.parse_pointer(naddr))
 
-    state.emit_line(render_template(common.run(go()).request).rstrip())
+    state.emit_text(render_template(common.run(go()).request))
 
 
 @app.command("new")
