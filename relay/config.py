@@ -52,6 +52,9 @@ class ServerConfig:
     max_connections: int = 0  # 0: no limit
     ping_interval: float = 30.0  # seconds between keepalive pings; 0: none
     close_timeout: float = 5.0  # seconds to wait for a closing handshake
+    # Seconds a client may leave the relay's frames unread while more wait for it (no
+    # room freed in its socket); then it is closed (1008). 0: never.
+    stall_timeout: float = 2.0
     # Bytes the relay may hold for one connection: frames waiting to be sent, live
     # events held while its stored results are sent, result pages in flight. Over it
     # the connection is closed (1008) and everything it held is released.

@@ -61,7 +61,7 @@ class Outgoing:
         relay = self.relay
         relay.held += size
         if self.held > self.max_held:
-            self.over_budget(f"over its memory budget of {self.max_held} bytes")
+            self.too_slow(f"over its memory budget of {self.max_held} bytes")
         elif relay.held > relay.max_memory:
             relay.reclaim()
 
@@ -69,7 +69,7 @@ class Outgoing:
         self.held -= size
         self.relay.held -= size
 
-    def over_budget(self, why: str) -> None:
+    def too_slow(self, why: str) -> None:
         """The client does not read what it asked for: close it (1008) and let go of
         everything held for it, logged once per connection and rate-limited."""
         if self.closing:
@@ -170,13 +170,21 @@ class Outgoing:
         out = self.out
         loop = asyncio.get_running_loop()
         low = self.max_held // 8
+        stall = self.relay.config.server.stall_timeout or None
         try:
             while True:
                 while out:
                     frame = out.popleft()
                     self.out_bytes -= len(frame)
                     self._release(len(frame))
-                    await ws.send(frame, text=True)
+                    try:
+                        async with asyncio.timeout(stall):
+                            await ws.send(frame, text=True)
+                    except TimeoutError:
+                        # Held to its budget a stalled client costs little, but it
+                        # would keep its results and slot forever: time it out.
+                        self.too_slow(f"nothing read for {stall:g} s")
+                        return
                     if self._drained and self.out_bytes <= low:
                         self._wake_drained()
                 self._wake_drained()

@@ -226,7 +226,7 @@ class Relay:
             elif biggest is None or conn.held > biggest.held:
                 biggest = conn
         if biggest is not None and self.held - releasing > self.max_memory:
-            biggest.over_budget(f"the relay is over its memory budget of {self.max_memory} bytes")
+            biggest.too_slow(f"the relay is over its memory budget of {self.max_memory} bytes")
 
     def track(self, task: asyncio.Task[None]) -> None:
         """Remember work that must finish before shutdown (saving an event)."""

@@ -102,6 +102,25 @@ async def test_never_reading_client_with_20_subscriptions_is_bounded_then_closed
     assert lines == [f"connection {conn.number}: closing it, over its memory budget of {MIB} bytes"]
 
 
+async def test_a_client_that_stops_reading_its_results_is_timed_out(start_relay, connect, keys):
+    """The finding's never-closed case: stalled REQs with no live traffic stay within
+    the budget but would keep it forever; ``[server] stall_timeout`` ends them."""
+    relay = await start_relay(
+        rate_limits=NO_RATES, server={"max_connection_memory": MIB, "stall_timeout": 0.5}
+    )
+    publisher = await connect(relay.url)
+    await publish_all(publisher, big_events(keys.alice, 60))
+    stuck = await stuck_client(connect, relay)
+    for i in range(20):
+        await stuck.send("REQ", f"s{i}", {"kinds": [1]})
+    await until(lambda: any(len(c.subs) == 20 for c in relay.connections))
+    conn = server_side(relay, 20)
+    await until(lambda: conn.closing, timeout=5)
+    assert await close_code(stuck) == 1008
+    assert stuck.ws.close_reason == "too slow: nothing read for 0.5 s"
+    await until(lambda: conn not in relay.connections and relay.held == 0)
+
+
 async def test_a_reading_client_with_20_large_subscriptions_is_paced_not_closed(
     start_relay, connect, keys
 ):
