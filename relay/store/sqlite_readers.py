@@ -67,6 +67,11 @@ class ReaderPool:
         """Readers free right now (for tests and diagnostics)."""
         return len(self._free)
 
+    @property
+    def queued(self) -> int:
+        """Statements waiting for a reader (for tests and diagnostics)."""
+        return sum(len(queue) for queue in self._waiting.values())
+
     async def fetch(
         self, sql: str, params: list[object], owner: object, cost: Cost | None = None
     ) -> list[Any]:
