@@ -51,7 +51,7 @@ CANARY_TIMEOUT = 10.0  # a canary REQ or EVENT unanswered this long is an error
 DEFAULT_MAX_MEMORY = 512 * 2**20  # [server] max_memory when a test's config sets none
 RSS_POLL = 0.05  # seconds between RSS samples
 BIG_EVENTS = 4_000  # ~8 KB notes in big_events_db
-SMALL_EVENTS = 20_000  # short notes in small_events_db (bench/attack/query_flood.py: 100k)
+SMALL_EVENTS = 10_000  # short notes in small_events_db (bench/attack/query_flood.py: 100k)
 FILL_AT = int(time.time()) - 3600  # the seeded notes are an hour old, newest last
 
 
@@ -147,6 +147,7 @@ class Arena:
         self.url: str = proc.url
         self.canary = canary
         self.budget = budget
+        self.canary_bound_ms = CANARY_P99_MS
         self.rss_max = 0
         self.rss_at_start = rss_bytes(self.pid)
         self._sampler: asyncio.Task[None] | None = None
@@ -218,8 +219,8 @@ class Arena:
         c = self.canary
         assert not c.errors, f"canary errors: {c.errors[:5]}"
         worst = p99(c.eose_ms)
-        assert worst < CANARY_P99_MS, (
-            f"canary REQ->EOSE p99 {worst:.1f} ms over {CANARY_P99_MS:g} ms "
+        assert worst < self.canary_bound_ms, (
+            f"canary REQ->EOSE p99 {worst:.1f} ms over {self.canary_bound_ms:g} ms "
             f"({len(c.eose_ms)} REQs, max {max(c.eose_ms):.1f} ms)"
         )
         assert "Traceback" not in self.log_text(), self.log_text()[-3000:]
@@ -310,19 +311,23 @@ async def _fill(db: Path, events: list[Event]) -> None:
     relay = Relay(config)
     await relay.start()
     try:
-        async with ws_connect(relay.url, max_size=2**24, proxy=None) as ws:
-            for chunk in range(0, len(events), 500):
-                batch = events[chunk : chunk + 500]
-                for event in batch:
-                    await ws.send(b'["EVENT",' + event.to_json() + b"]", text=True)
-                oks = 0
-                while oks < len(batch):
-                    message = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
-                    if message[0] == "OK":
-                        assert message[2] is True, message
-                        oks += 1
+        await asyncio.gather(*(_publish(relay.url, events[i::4]) for i in range(4)))
     finally:
         await relay.stop()
+
+
+async def _publish(url: str, events: list[Event]) -> None:
+    async with ws_connect(url, max_size=2**24, proxy=None) as ws:
+        for chunk in range(0, len(events), 500):
+            batch = events[chunk : chunk + 500]
+            for event in batch:
+                await ws.send(b'["EVENT",' + event.to_json() + b"]", text=True)
+            oks = 0
+            while oks < len(batch):
+                message = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
+                if message[0] == "OK":
+                    assert message[2] is True, message
+                    oks += 1
 
 
 def _seed(path: Path, count: int, content: Callable[[int], str]) -> Path:
