@@ -1,0 +1,177 @@
+"""Gift wraps in the store: invisible to others inside every read, unordered in the file.
+
+Issue 10 #4: an unauthenticated client compared ``REQ {"#p": [alice], "limit": n}``
+with COUNT while bisecting ``until`` and recovered how many wraps alice had and when:
+the store cut the limit before others' wraps were removed. Here two stores hold the
+same public events, one of them also wraps for carol; every read by anyone but carol
+must be byte for byte the same in both.
+
+Issue 9: someone who seizes the relay must not learn when each wrap arrived. The test
+stores wraps and public events in a known arrival order, then reads the file with
+plain :mod:`sqlite3` as an analyst would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import random
+import sqlite3
+from pathlib import Path
+
+from shieldmutual.relay.store.base import CountResult
+from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.kinds import GIFT_WRAP
+from shieldmutual.shared.nip59 import make_rumor, wrap
+
+ALICE, BOB, CAROL = (SecretKey(bytes([i]) * 32) for i in (1, 2, 3))
+START = 1_700_000_000
+NOW = START + 10**6
+
+
+def make_wrap(to: SecretKey, at: int) -> Event:
+    rumor = make_rumor(ALICE.public_hex, 14, "meet at noon", [["p", to.public_hex]], at)
+    return wrap(ALICE, to.public_hex, rumor, now=at)
+
+
+async def read(
+    store: SQLiteStore, filters: list[Filter], viewer: frozenset[str]
+) -> tuple[list[bytes], CountResult]:
+    pages = store.query(filters, NOW, viewer=viewer, page_size=3)
+    return [raw async for page in pages for raw in page], await store.count(
+        filters, NOW, viewer=viewer
+    )
+
+
+async def test_hidden_wraps_change_no_result_no_limit_cut_and_no_count(tmp_path: Path) -> None:
+    rng = random.Random(4)
+    public = [
+        sign(
+            rng.choice([ALICE, BOB]),
+            rng.choice([1, 7]),
+            f"note {i}",
+            [["p", CAROL.public_hex]] if i % 3 == 0 else [],
+            created_at=START + rng.randrange(400),
+        )
+        for i in range(40)
+    ]
+    wraps = [make_wrap(CAROL, START + rng.randrange(400)) for _ in range(25)]
+    carol = CAROL.public_hex
+    probes: list[list[Filter]] = [[Filter()], [Filter(kinds=frozenset({GIFT_WRAP}))]]
+    for limit in (1, 2, 5, 13, None):
+        for until in (START + 50, START + 199, START + 200, START + 399, None):
+            for shape in (
+                Filter(tags={"p": frozenset({carol})}),  # the attack: "#p": [victim]
+                Filter(),
+                Filter(kinds=frozenset({1, GIFT_WRAP})),
+                Filter(kinds=frozenset({GIFT_WRAP}), tags={"p": frozenset({carol})}),
+            ):
+                probes.append([dataclasses.replace(shape, limit=limit, until=until)])
+    async with (
+        SQLiteStore(tmp_path / "public.db", max_count=12) as without,
+        SQLiteStore(tmp_path / "wraps.db", max_count=12) as with_wraps,
+    ):
+        await asyncio.gather(*(without.save(e, e.to_json()) for e in public))
+        await asyncio.gather(*(with_wraps.save(e, e.to_json()) for e in public + wraps))
+        for viewer in (frozenset(), frozenset({ALICE.public_hex, BOB.public_hex})):
+            for filters in probes:
+                assert await read(with_wraps, filters, viewer) == await read(
+                    without, filters, viewer
+                ), (filters, viewer)
+        # Carol does see them, so the comparison above had something to hide.
+        only_wraps = [Filter(kinds=frozenset({GIFT_WRAP}))]
+        seen, counted = await read(with_wraps, only_wraps, frozenset({carol}))
+        assert len(seen) == len(wraps) and counted == CountResult(12, approximate=True)
+
+
+# ---- issue 9: the file holds no arrival order --------------------------------------
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Spearman's rank correlation (no ties in what it is given here)."""
+
+    def ranks(values: list[float]) -> list[int]:
+        order = sorted(range(len(values)), key=values.__getitem__)
+        out = [0] * len(values)
+        for rank, index in enumerate(order):
+            out[index] = rank
+        return out
+
+    rx, ry = ranks(xs), ranks(ys)
+    n = len(xs)
+    return 1 - 6 * sum((a - b) ** 2 for a, b in zip(rx, ry, strict=True)) / (n * (n * n - 1))
+
+
+def pearson(xs: list[float], ys: list[float]) -> float:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    vx = sum((x - mx) ** 2 for x in xs)
+    vy = sum((y - my) ** 2 for y in ys)
+    return cov / (vx * vy) ** 0.5
+
+
+def analyse(rids: dict[str, int], arrival: list[Event]) -> tuple[float, float]:
+    """What an analyst gets from a row number per event id: how well ordering wraps by
+    it follows their arrival, and how well the gap between two public events that
+    arrived one after the other counts the wraps that arrived between them."""
+    wraps = [(i, e) for i, e in enumerate(arrival) if e.kind == GIFT_WRAP]
+    order = spearman([i for i, _ in wraps], [rids[e.id] for _, e in wraps])
+    public = [(i, e) for i, e in enumerate(arrival) if e.kind != GIFT_WRAP]
+    gaps, between = [], []
+    for (i, a), (j, b) in itertools.pairwise(public):
+        gaps.append(float(rids[b.id] - rids[a.id]))
+        between.append(float(j - i - 1))
+    return order, pearson(gaps, between)
+
+
+async def test_nothing_in_the_file_orders_wraps_by_arrival(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    # Public notes arrive once a minute, dated when they arrive; wraps arrive at random
+    # moments of the same hours, dated up to two days earlier (NIP-59).
+    timeline = [
+        (START + 60 * i, sign(BOB, 1, f"public {i}", created_at=START + 60 * i)) for i in range(150)
+    ]
+    for _ in range(150):
+        at = START + rng.randrange(60 * 150)
+        timeline.append((at, make_wrap(rng.choice([ALICE, CAROL]), at)))
+    arrival = [event for _, event in sorted(timeline, key=lambda item: item[0])]
+    path = tmp_path / "seized.db"
+    async with SQLiteStore(path) as store:
+        for start in range(0, len(arrival), 20):  # batches, in arrival order
+            chunk = arrival[start : start + 20]
+            await asyncio.gather(*(store.save(e, e.to_json()) for e in chunk))
+
+    db = sqlite3.connect(path)
+    tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "sqlite_sequence" not in tables  # no AUTOINCREMENT counter anywhere
+    rids = {bytes(i).hex(): rid for rid, i in db.execute("SELECT rowid, id FROM events")}
+    assert len(rids) == len(arrival)
+    order, gaps = analyse(rids, arrival)
+    # Under no relation both are ~N(0, 1/sqrt(n)), n = 150: 0.3 is over 3.5 sigma.
+    assert abs(order) < 0.3 and abs(gaps) < 0.3, (order, gaps)
+    # Tag rows (the wraps' p tags) carry the event's rid and no rowid of their own.
+    assert db.execute("SELECT count(DISTINCT rid) FROM tags").fetchone()[0] == 150
+    assert (
+        "WITHOUT ROWID"
+        in db.execute("SELECT sql FROM sqlite_master WHERE name = 'tags'").fetchone()[0]
+    )
+    # Wraps have no full-text rows: FTS5 segments group rows by transaction.
+    wrap_rids = [rids[e.id] for e in arrival if e.kind == GIFT_WRAP]
+    marks = ",".join("?" * len(wrap_rids))
+    found = db.execute(f"SELECT count(*) FROM search_text WHERE rowid IN ({marks})", wrap_rids)
+    assert found.fetchone()[0] == 0
+    db.close()
+
+    # The same analysis on a sequential rowid (the schema before issue 9) finds all.
+    control = sqlite3.connect(tmp_path / "control.db")
+    control.execute("CREATE TABLE events (rid INTEGER PRIMARY KEY, id BLOB)")
+    control.executemany("INSERT INTO events (id) VALUES (?)", [(e.id,) for e in arrival])
+    sequential = dict(control.execute("SELECT id, rid FROM events"))
+    order, gaps = analyse(sequential, arrival)
+    assert order == 1.0 and gaps > 0.99
+    control.close()
