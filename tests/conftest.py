@@ -295,7 +295,7 @@ def passphrase_fd() -> Iterator[Callable[..., int]]:
     those are readable in /proc/PID/environ."""
     fds: list[int] = []
 
-    def make(passphrase: str, copies: int = 8) -> int:
+    def make(passphrase: str, copies: int = 64) -> int:
         read, write = os.pipe()
         os.write(write, (passphrase + "\n").encode() * copies)
         os.close(write)

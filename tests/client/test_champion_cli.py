@@ -65,7 +65,7 @@ def test_records_are_sealed_and_need_the_passphrase(
     (sealed,) = _sealed_files(mas_home)
     assert champion.public_hex.encode() not in sealed.read_bytes()
     assert npub.encode() not in sealed.read_bytes()
-    wrong = mas("champion", "list", env={"MAS_PASSPHRASE": "not it"})
+    wrong = mas("champion", "list", passphrase="not it")
     assert wrong.code == 4 and npub not in wrong.stdout + wrong.stderr
     # Someone with nothing to watch sees nothing, and nothing is published on a timer.
     watched = mas("champion", "watch", "--once", "--json", "-r", relay.url)

@@ -111,7 +111,7 @@ def test_req_filter_flags(mas: Any, relays: Any) -> None:
 
 
 def test_req_piped_into_event_republishes_unchanged(
-    mas: Any, mas_env: dict[str, str], relays: Any
+    mas: Any, mas_env: dict[str, str], relays: Any, spawn: Any
 ) -> None:
     source, target = relays(2)
     setup_identity(mas)
@@ -123,11 +123,12 @@ def test_req_piped_into_event_republishes_unchanged(
     mas_bin = str(Path(sys.executable).with_name("mas"))
     req = subprocess.Popen(
         [mas_bin, "req", "-r", source.url, "-t", "mas-pipe"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=mas_env,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        **spawn(mas_env),
     )  # fmt: skip
     event = subprocess.run(
         [mas_bin, "event", "-r", target.url, "--json"],
-        stdin=req.stdout, capture_output=True, text=True, env=mas_env, timeout=60,
+        stdin=req.stdout, capture_output=True, text=True, timeout=60, **spawn(mas_env),
     )  # fmt: skip
     assert req.wait(timeout=60) == 0
     assert event.returncode == 0, event.stderr

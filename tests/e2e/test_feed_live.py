@@ -17,14 +17,16 @@ from typing import Any
 BIN = Path(sys.executable).parent
 
 
-def test_template_pipeline_in_a_shell(relays: Any, mas: Any, mas_env: dict[str, str]) -> None:
+def test_template_pipeline_in_a_shell(
+    relays: Any, mas: Any, mas_env: dict[str, str], spawn: Any
+) -> None:
     (relay,) = relays(1)
     assert mas("id", "new", "sam").code == 0
     assert mas("relays", "add", relay.url).code == 0
     workdir = Path(mas_env["MAS_HOME"]).parent
     script = f"{BIN}/mas request template > r.md && {BIN}/mas request new --from r.md --yes"
-    done = subprocess.run(["bash", "-c", script], cwd=workdir, env=mas_env, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(["bash", "-c", script], cwd=workdir, capture_output=True, text=True,
+                          timeout=60, **spawn(mas_env))  # fmt: skip
     assert done.returncode == 0, done.stderr
     naddr = done.stdout.strip()
     shown = mas("request", "show", naddr, "--json")
@@ -75,7 +77,9 @@ def _read_until(fd: int, wanted: bytes, timeout: float = 20) -> bytes:
     return seen
 
 
-def test_live_view_in_a_terminal(relays: Any, mas: Any, mas_env: dict[str, str]) -> None:
+def test_live_view_in_a_terminal(
+    relays: Any, mas: Any, mas_env: dict[str, str], spawn: Any
+) -> None:
     (relay,) = relays(1)
     assert mas("id", "new", "sam").code == 0
     assert mas("relays", "add", relay.url).code == 0
@@ -87,7 +91,7 @@ def test_live_view_in_a_terminal(relays: Any, mas: Any, mas_env: dict[str, str])
     master, slave = pty.openpty()
     env = {**mas_env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"}
     proc = subprocess.Popen([str(BIN / "mas"), "feed"], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, close_fds=True)  # fmt: skip
+                            stderr=slave, close_fds=True, **spawn(env))  # fmt: skip
     os.close(slave)
     try:
         screen = _read_until(master, b"Live view check")

@@ -21,13 +21,15 @@ def walkthrough() -> str:
     return section.split("```sh\n", 1)[1].split("```", 1)[0]
 
 
-def test_readme_walkthrough_runs(relays: Any, mas_env: dict[str, str], tmp_path: Path) -> None:
+def test_readme_walkthrough_runs(
+    relays: Any, mas_env: dict[str, str], tmp_path: Path, spawn: Any
+) -> None:
     (relay,) = relays(1)
     script = walkthrough().replace("ws://127.0.0.1:7777", relay.url)
     script += 'mas --json request show "$NADDR"\n'
     env = {**mas_env, "PATH": f"{BIN}{os.pathsep}{mas_env.get('PATH', '')}"}
-    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, **spawn(env))  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     view = orjson.loads(done.stdout.strip().splitlines()[-1])
     assert view["status"] == "funded" and view["societies"] == ["leeds-care"]
@@ -35,4 +37,4 @@ def test_readme_walkthrough_runs(relays: Any, mas_env: dict[str, str], tmp_path:
     assert [s["into"] for s in view["syndications"]] == [["york-care"]]
     assert [r["title"] for r in view["reports"]] == ["Where the rent went"]
     assert "Content-Type: multipart/alternative" in done.stdout
-    assert (tmp_path / "demo" / "state" / "state.json").exists()  # the follow, kept locally
+    assert (tmp_path / "demo" / "state" / "local.sealed").exists()  # the follow, sealed locally

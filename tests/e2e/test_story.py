@@ -67,14 +67,14 @@ class Person:
     """Someone with their own `mas` setup; ``person("whois", ...)`` runs the real CLI."""
 
     name: str
-    env: dict[str, str]
+    env: dict[str, Any]  # spawn(...)'s keyword arguments: the environment and the passphrase pipe
     npub: str = ""
     pubkey: str = ""
 
     def __call__(self, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [MAS, *args], input=input, stdin=None if input is not None else subprocess.DEVNULL,
-            capture_output=True, text=True, env=self.env, timeout=60,
+            capture_output=True, text=True, timeout=60, **self.env,
         )  # fmt: skip
         assert done.returncode == 0, f"{self.name}: mas {' '.join(args)}\n{done.stderr}"
         return done
@@ -85,9 +85,11 @@ class Person:
 
 
 @pytest.fixture
-def people(tmp_path: Path, mas_env: dict[str, str]) -> Callable[..., Person]:
+def people(
+    tmp_path: Path, mas_env: dict[str, str], spawn: Callable[..., dict[str, Any]]
+) -> Callable[..., Person]:
     def make(name: str, *relays: str) -> Person:
-        who = Person(name, {**mas_env, "MAS_HOME": str(tmp_path / f"home-{name}")})
+        who = Person(name, spawn({**mas_env, "MAS_HOME": str(tmp_path / f"home-{name}")}))
         (me,) = who.json("id", "new", name)
         who.npub, who.pubkey = me["npub"], me["pubkey"]
         who("relays", "add", *relays)
