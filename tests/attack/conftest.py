@@ -289,7 +289,8 @@ async def drain_close_code(client: Any, max_bytes: int, timeout: float = 30.0) -
     except TimeoutError:
         raise AssertionError(f"the relay did not close the connection in {timeout} s") from None
     assert drained <= max_bytes, f"the relay kept sending ({drained} bytes) instead of closing"
-    return ws.close_code if ws.close_rcvd is not None else None
+    rcvd = ws.protocol.close_rcvd
+    return None if rcvd is None else rcvd.code
 
 
 @pytest.fixture

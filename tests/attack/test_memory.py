@@ -63,13 +63,15 @@ async def test_stalled_readers_are_closed_1008_and_their_memory_returned(
 
 
 async def slow_reader(client: Any, received: list[int]) -> int | None:
-    """Read one message every 5 ms until the relay closes; its close code."""
+    """Read one message every 5 ms until the connection ends; the close code the relay
+    sent, None if it sent none (the test dropped the connection)."""
     with contextlib.suppress(Exception):
         while True:
             await client.ws.recv()
             received.append(1)
             await asyncio.sleep(0.005)  # the pace of a slow reader, not a wait
-    return client.ws.close_code
+    rcvd = client.ws.protocol.close_rcvd
+    return None if rcvd is None else rcvd.code
 
 
 async def test_slow_readers_are_paced_or_closed_within_the_budget(
@@ -83,12 +85,12 @@ async def test_slow_readers_are_paced_or_closed_within_the_budget(
     for reader in readers:
         await subscribe_all(reader)
     tasks = [asyncio.create_task(slow_reader(r, received)) for r in readers]
-    await relay.canary_rounds(20)
+    await relay.canary_rounds(12)
     assert len(received) > 100, "the slow readers were served nothing"
-    for reader in readers:
-        await reader.close()
+    for reader in readers:  # they go away without a closing handshake
+        reader.ws.transport.abort()
     codes = await asyncio.gather(*tasks)
-    # Closed by the relay (too slow) or by themselves (1000): never an internal error.
-    assert set(codes) <= {1000, 1008}, codes
+    # Closed by the relay only for being too slow: never an internal error.
+    assert set(codes) <= {None, 1008}, codes
     await relay.until(lambda: relay.rss <= baseline + RETURNED, 15, "RSS back near baseline")
     await relay.finish()
