@@ -257,8 +257,8 @@ def activate_cmd(
         members = common.run(sync(state, secret, relays)).members
     if member_hex not in members:
         raise ChampionError(
-            f"you champion nobody called {nip19.npub_encode(member_hex)} "
-            "(a waiting hand-over needs `mas champion accept` first)"
+            f"you hold no champion hand-over from {nip19.npub_encode(member_hex)} that you "
+            "accepted (a waiting one needs `mas champion accept` first)"
         )
     package = members[member_hex].package
     targets = list(dict.fromkeys([*relays, *package.relays]))
