@@ -39,7 +39,7 @@ from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.helping import Payment
 from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.aid.society import Society, society_event_template
-from shieldmutual.shared.event import sign
+from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.untrusted import is_hidden, visible
 from tests.client.conftest import PASSPHRASE
 from tests.conftest import ESC_INFO, ESC_NOTICE
@@ -224,3 +224,16 @@ async def test_req_shows_hostile_notice_and_closed_messages_inertly(
         assert relay.reqs, out
     assert code in (0, 3), out  # a CLOSED relay is not a crash
     assert_inert(out, f"NOTICE {visible(ESC_NOTICE)}", f"(error: {visible(ESC_NOTICE)})")
+
+
+async def test_event_json_lines_carry_no_raw_escape_yet_the_same_event(
+    hostile_relay: Any, tty_env: dict[str, str], keys: Any
+) -> None:
+    content = f"{ESC_NOTICE} \x9b2J \x7f \u2028 \U000e0041"
+    event = sign(keys.alice, 1, content, [["t", "\u202ex"]])
+    async with hostile_relay(stored=[event]) as relay:
+        code, out = await mas_tty(tty_env, "req", "-k", "1", "-r", relay.url)
+    assert code == 0, out
+    assert_inert(out, "\\u001b]0;pwned\\u0007", "\\u009b2J", "\\u202e")
+    line = next(x for x in RICH_OWN.sub("", out).splitlines() if x.startswith("{"))
+    assert Event.from_json(line) == event
