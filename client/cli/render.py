@@ -41,7 +41,7 @@ STATE_STYLE = {
 
 
 def untrusted(text: object, style: str = "", *, multiline: bool = False) -> Text:
-    """External text as a Text: escapes visible, markup inert; ``multiline`` keeps ``\n``."""
+    """External text as a Text: escapes visible, markup inert; ``multiline`` keeps ``\\n``."""
     return Text(visible(str(text), multiline=multiline), style=style)
 
 
