@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import random
 import ssl
 import time
@@ -91,7 +92,10 @@ async def open_stream(
     context = ssl.create_default_context() if tls else None
     if proxy is None:
         return await asyncio.open_connection(host, port, ssl=context)
-    sock = await Proxy.from_url(proxy, rdns=proxy.startswith("socks5h")).connect(host, port)
+    # python-socks spells socks5h as socks5 with remote name resolution (rdns).
+    remote_dns = proxy.startswith("socks5h://")
+    socks = Proxy.from_url(proxy.replace("socks5h://", "socks5://", 1), rdns=remote_dns)
+    sock = await socks.connect(host, port)
     return await asyncio.open_connection(
         sock=sock, ssl=context, server_hostname=host if context else None
     )
@@ -102,11 +106,14 @@ def describe(exc: BaseException, timeout: float, proxy: str | None = None) -> st
     if isinstance(exc, TimeoutError):
         return f"no connection within {timeout:g}s"
     if proxy is not None:
+        # Host and port only: a user:password in the URL (Tor stream isolation) stays out.
+        where = urlsplit(proxy).netloc.rsplit("@", 1)[-1]
         if isinstance(exc, ProxyError | SocksError):
             cause = exc.__cause__ or exc
-            return f"proxy {proxy}: {str(cause).strip() or type(cause).__name__}"
+            return f"proxy {where}: {str(cause).strip() or type(cause).__name__}"
         if isinstance(exc, OSError):
-            return f"proxy {proxy} unreachable: {exc.strerror or exc}"
+            reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+            return f"proxy {where} unreachable: {reason}"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, InvalidStatus):

@@ -2,7 +2,8 @@
 
 NIP-11 is fetched with a plain HTTP/1.0 GET over asyncio streams (no chunked bodies to
 decode, no extra dependency, no User-Agent header), and the round trip is a REQ for an
-event id that cannot exist, timed until its EOSE.
+event id that cannot exist, timed until its EOSE. Both dial through pool_connect, so a
+``proxy`` (``--proxy``) carries them too.
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from websockets.asyncio.client import connect
+from python_socks import ProxyError
 
 from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool_connect import describe, open_stream, open_websocket
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.messages import (
     ClientClose,
@@ -38,25 +39,23 @@ def info_url(relay: str) -> str:
     return ("https" if scheme == "wss" else "http") + "://" + rest
 
 
-async def fetch_info(relay: str, timeout: float = 5.0) -> dict[str, Any]:
+async def fetch_info(relay: str, timeout: float = 5.0, proxy: str | None = None) -> dict[str, Any]:
     """The relay's NIP-11 document; :class:`RelayError` when it cannot be had."""
     try:
-        return await asyncio.wait_for(_fetch_info(relay), timeout)
+        return await asyncio.wait_for(_fetch_info(relay, proxy), timeout)
     except TimeoutError:
         raise RelayError(f"{relay}: no NIP-11 document within {timeout:g}s") from None
-    except (OSError, ValueError, ssl.SSLError) as exc:
-        raise RelayError(f"{relay}: NIP-11: {exc}") from None
+    except (OSError, ValueError, ProxyError) as exc:  # ssl.SSLError is an OSError
+        raise RelayError(f"{relay}: NIP-11: {describe(exc, timeout, proxy)}") from None
 
 
-async def _fetch_info(relay: str) -> dict[str, Any]:
+async def _fetch_info(relay: str, proxy: str | None) -> dict[str, Any]:
     parts = urlsplit(relay)
     secure = parts.scheme == "wss"
     host = parts.hostname or ""
     port = parts.port or (443 if secure else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    reader, writer = await asyncio.open_connection(
-        host, port, ssl=ssl.create_default_context() if secure else None
-    )
+    reader, writer = await open_stream(host, port, proxy=proxy, tls=secure)
     try:
         host_header = parts.netloc.rsplit("@", 1)[-1]
         writer.write(
@@ -119,27 +118,25 @@ class RelayCheck:
         }
 
 
-async def check_relay(relay: str, timeout: float = 5.0) -> RelayCheck:
+async def check_relay(relay: str, timeout: float = 5.0, proxy: str | None = None) -> RelayCheck:
     """NIP-11 and a REQ/EOSE round trip, concurrently; never raises for relay trouble."""
     check = RelayCheck(relay)
 
     async def info() -> None:
         try:
-            check.info = await fetch_info(relay, timeout)
+            check.info = await fetch_info(relay, timeout, proxy)
         except RelayError as exc:
             check.info_error = str(exc).removeprefix(f"{relay}: ")
 
-    await asyncio.gather(info(), _round_trip(check, timeout))
+    await asyncio.gather(info(), _round_trip(check, timeout, proxy))
     return check
 
 
-async def _round_trip(check: RelayCheck, timeout: float) -> None:
+async def _round_trip(check: RelayCheck, timeout: float, proxy: str | None) -> None:
     start = time.monotonic()
     try:
         async with asyncio.timeout(timeout):
-            async with connect(
-                check.relay, open_timeout=None, user_agent_header=None, compression=None
-            ) as ws:
+            async with await open_websocket(check.relay, proxy=proxy, ping_interval=None) as ws:
                 check.connect_ms = round((time.monotonic() - start) * 1000, 1)
                 sub_id = secrets.token_hex(8)
                 probe = Filter(ids=frozenset({"0" * 64}), limit=1)
@@ -158,7 +155,4 @@ async def _round_trip(check: RelayCheck, timeout: float) -> None:
     except TimeoutError:
         check.error = f"no answer within {timeout:g}s"
     except Exception as exc:
-        text = str(exc).strip()
-        check.error = (
-            "connection refused" if isinstance(exc, ConnectionRefusedError) else text
-        ) or type(exc).__name__
+        check.error = describe(exc, timeout, proxy)

@@ -94,6 +94,7 @@ class State:
     as_name: str | None = None
     verbose: bool = False
     passphrase_fd: int | None = None
+    proxy: str | None = None  # socks5h://HOST:PORT for every relay connection (--proxy)
     out: Console = field(default_factory=lambda: _console(stderr=False))
     err: Console = field(default_factory=lambda: _console(stderr=True))
     _plain: Config | None = None
@@ -172,7 +173,9 @@ class State:
 
     def pool(self, override: list[str] | None, auth: SecretKey | None = None) -> Pool:
         t = self.plain_config.timeouts
-        options = PoolOptions(connect_timeout=t.connect, ok_timeout=t.ok, eose_timeout=t.eose)
+        options = PoolOptions(
+            connect_timeout=t.connect, ok_timeout=t.ok, eose_timeout=t.eose, proxy=self.proxy
+        )
         return Pool(self.relays(override), options=options, auth=auth)
 
     def anonymous_pools(self, relays: list[str]) -> Callable[[], Pool]:

@@ -43,6 +43,7 @@ from shieldmutual.client.cli import (
 )
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.pool_connect import check_proxy
 from shieldmutual.client.unlock import refuse_passphrase_env
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
 from shieldmutual.shared.untrusted import one_line
@@ -115,6 +116,16 @@ def root(
             help="Read the passphrase from file descriptor N (scripts; or MAS_PASSPHRASE_FD).",
         ),
     ] = None,
+    proxy: Annotated[
+        str | None,
+        typer.Option(
+            "--proxy",
+            metavar="URL",
+            envvar="MAS_PROXY",
+            help="socks5h://HOST:PORT (e.g. Tor): every relay connection goes through it, "
+            "never direct (or MAS_PROXY).",
+        ),
+    ] = None,
 ) -> None:
     """Shield Mutual: Nostr for resilient mutual aid societies.
 
@@ -126,7 +137,12 @@ def root(
     paths = Paths.resolve()
     paths.tighten()
     state = common.State(
-        paths, json=json_, as_name=as_, verbose=verbose, passphrase_fd=passphrase_fd
+        paths,
+        json=json_,
+        as_name=as_,
+        verbose=verbose,
+        passphrase_fd=passphrase_fd,
+        proxy=check_proxy(proxy) if proxy else None,
     )
     ctx.obj = state
     pool_log = logging.getLogger("shieldmutual.client")

@@ -74,7 +74,7 @@ def check(
 
     async def go() -> list:
         with state.status(f"checking {len(targets)} relays…"):
-            return await asyncio.gather(*(check_relay(u, timeout) for u in targets))
+            return await asyncio.gather(*(check_relay(u, timeout, state.proxy) for u in targets))
 
     checks = common.run(go())
     if state.want_json(json_):
