@@ -10,13 +10,14 @@ import asyncio
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from shieldmutual.client.pool import Pool, PoolOptions, RelayState, Status
 from shieldmutual.client.pool_connect import Backoff
-from shieldmutual.shared.event import sign
+from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 
 KEY = SecretKey(bytes.fromhex("33" * 32))
@@ -117,3 +118,32 @@ async def test_a_flood_of_valid_events_keeps_memory_bounded(hostile_relay: Any) 
     assert len(sub._seen) <= options.seen_limit
     # The old queue peaked at 8.6 MiB here (~0.8 KiB per event; 100k: the finding).
     assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+async def test_request_show_and_req_do_not_wait_for_a_silent_relay(
+    hostile_relay: Any, person: Callable[..., Any], keys: Any, tmp_path: Path
+) -> None:
+    """Finding: beside an honest relay, one that never sends EOSE stalled `request show`
+    for 20 s (two rounds of queries, each waiting the whole EOSE timeout). Now each round
+    waits the grace, and `mas req` names the relay that did not answer."""
+    sam = await asyncio.to_thread(person, "sam", keys.alice)
+    template = tmp_path / "r.md"
+    template.write_text((await asyncio.to_thread(sam, "request", "template")).stdout)
+    dry = await asyncio.to_thread(sam, "request", "new", "--from", str(template), "--dry-run")
+    request = Event.from_json(dry.lines[0])
+    address = f"30402:{request.pubkey}:{request.d_tag}"
+    async with hostile_relay([request]) as honest, hostile_relay(eose=False) as silent:
+        relays = ["-r", honest.url, "-r", silent.url]
+        start = time.monotonic()
+        shown = await asyncio.to_thread(sam, "request", "show", address, *relays, "--json")
+        assert time.monotonic() - start < 6, "waited for the silent relay"
+        assert shown.code == 0, shown.stderr
+        assert shown.json_lines()[0]["id"] == request.id
+
+        start = time.monotonic()
+        req = await asyncio.to_thread(sam, "req", "-k", "30402", *relays)
+        assert time.monotonic() - start < 3
+        assert req.code == 0 and [e["id"] for e in req.json_lines()] == [request.id]
+        assert f"{silent.url}: timeout (no EOSE 1.0s after the other relays answered)" in (
+            " ".join(req.stderr.split())
+        )
