@@ -78,7 +78,7 @@ def test_every_command_has_help(mas: Any) -> None:
     for command in (
         ["dm", "send"], ["dm", "read"], ["dm", "relays"], ["champion", "add"],
         ["champion", "list"], ["champion", "remove"], ["champion", "watch"],
-        ["champion", "activate"], ["checkin"],
+        ["champion", "activate"], ["champion", "accept"], ["champion", "decline"], ["checkin"],
     ):  # fmt: skip
         shown = mas(*command, "--help")
         assert shown.code == 0 and "Usage: mas " + " ".join(command) in shown.stdout

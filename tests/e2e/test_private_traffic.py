@@ -198,7 +198,9 @@ def test_a_dm_and_its_self_copy_go_apart(spies: Any, user: Any) -> None:
     spy = spies()
     alice, bob = user("alice", spy.url), user("bob", spy.url)
     started = time.monotonic()
-    alice("dm", "send", bob.npub, input="see you at six")
+    sent = alice("dm", "send", bob.npub, input="see you at six")
+    assert "sending 2 private message(s) apart" in " ".join(sent.stderr.split())
+    assert sent.stderr.count("ok  ") == 2  # progress: one line as each lands
     _each_wrap_alone_and_late(spy, started, 2)
     assert not spy.names_on_one_connection(alice.pubkey, bob.pubkey)
     for frame in spy.reqs():
