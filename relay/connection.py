@@ -9,8 +9,9 @@ the NIP-01 reply that names it (``OK false``, ``CLOSED`` or ``NOTICE``), see
 
 Work that waits (saving an event, querying stored events, counting) runs in tasks so
 one connection can pipeline EVENTs and a slow query never holds up its CLOSE. At most
-:data:`MAX_BUSY` such tasks per connection; beyond that the loop stops reading, which
-pushes back on the client through TCP.
+:data:`MAX_BUSY` such tasks, and a quarter of the memory budget in events being saved,
+per connection; beyond that the loop stops reading, which pushes back on the client
+through TCP.
 
 Sending, and the memory budget, are :class:`~shieldmutual.relay.outgoing.Outgoing`'s.
 Stored results are read one page at a time, at most one page per connection, and the
@@ -132,6 +133,7 @@ class Connection(Outgoing):
         self._reading = asyncio.Lock()  # one result page in flight per connection
         # in-flight work
         self.busy = 0
+        self.saving = 0  # bytes of events being saved, also charged to the budget
         self._room: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reads: set[asyncio.Task[None]] = set()  # REQ and COUNT work, cancelled on leave
@@ -152,7 +154,7 @@ class Connection(Outgoing):
                     continue
                 self.handle(message)
                 handled += 1
-                if self.busy >= MAX_BUSY:
+                if self.busy >= MAX_BUSY or self.saving > self.max_held // 4:
                     self._room = asyncio.get_running_loop().create_future()
                     await self._room
                 elif handled % YIELD_EVERY == 0:
@@ -256,6 +258,9 @@ class Connection(Outgoing):
         if refusal is not None:
             self.send(ok_frame(event.id, False, refusal))
             return
+        # Held until saved; past a quarter of the budget the read loop pauses instead.
+        self.saving += len(raw)
+        self.hold(len(raw))
         self._spawn(self._accept(event, raw), durable=True)
 
     async def _accept(self, event: Event, raw: bytes) -> None:
@@ -264,6 +269,9 @@ class Connection(Outgoing):
         except Exception as exc:
             self._failed("save", exc)
             result = SaveResult(False, _wire(exc, "error: could not store the event"))
+        finally:
+            self.saving -= len(raw)
+            self._release(len(raw))
         self.send(ok_frame(event.id, result.accepted, result.message))
         self.relay.ingest.fan_out(event, raw, result)
 
@@ -474,7 +482,12 @@ class Connection(Outgoing):
                     logging.ERROR, "task", "connection %d: task failed", self.number, exc_info=exc
                 )
         room = self._room
-        if room is not None and not room.done() and self.busy < MAX_BUSY // 2:
+        if (
+            room is not None
+            and not room.done()
+            and self.busy < MAX_BUSY // 2
+            and self.saving <= self.max_held // 8
+        ):
             room.set_result(None)
 
 

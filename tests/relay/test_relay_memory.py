@@ -155,6 +155,31 @@ async def test_a_reading_client_with_20_large_subscriptions_is_paced_not_closed(
     await until(lambda: relay.held == 0)
 
 
+async def test_events_being_saved_count_against_the_budget_and_pause_reading(
+    start_relay, connect, keys
+):
+    """A publisher pipelining 6 MB of events is read only as fast as they are saved:
+    at most a quarter of its 1 MiB budget is held in events waiting for the store."""
+    relay = await start_relay(rate_limits=NO_RATES, server={"max_connection_memory": MIB})
+    publisher = await connect(relay.url)
+    events = big_events(keys.alice, 200)
+    peak = 0
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max([peak, *(c.saving for c in relay.connections)])
+            await asyncio.sleep(0)
+
+    watcher = asyncio.create_task(watch())
+    await publish_all(publisher, events)
+    done.set()
+    await watcher
+    assert 0 < peak <= MIB // 4 + len(events[0].to_json())
+    await until(lambda: relay.held == 0)
+
+
 async def test_relay_wide_budget_closes_the_connection_holding_the_most(
     start_relay, connect, keys, caplog
 ):
