@@ -56,8 +56,8 @@ class ServerConfig:
     # room freed in its socket); then it is closed (1008). 0: never.
     stall_timeout: float = 2.0
     # Bytes the relay may hold for one connection: frames waiting to be sent, live
-    # events held while its stored results are sent, result pages in flight. Over it
-    # the connection is closed (1008) and everything it held is released.
+    # events held while its stored results are sent, result pages in flight, events
+    # being saved. Over it the connection is closed (1008) and all of it released.
     max_connection_memory: int = 16 * 1024 * 1024
     # The same, summed over every connection; over it the connection holding the most
     # is closed first.
