@@ -162,7 +162,13 @@ class Connection(Outgoing):
         except ConnectionClosed:
             pass
         except Exception:
-            log.exception("connection %d: internal error; closing it", self.number)
+            relay.logs.log(
+                logging.ERROR,
+                "internal error",
+                "connection %d: internal error; closing it",
+                self.number,
+                exc_info=True,
+            )
             self.closing = True
             await self._close(CloseCode.INTERNAL_ERROR, "internal error")
         finally:
