@@ -1,0 +1,534 @@
+"""One relay's socket, shared by a pool's publishes and subscriptions.
+
+A supervisor task owns the socket: it connects (through client/pool_connect.py, so a
+proxy carries it), re-sends every active REQ, reads, and on a drop reconnects with the
+relay's :class:`~shieldmutual.client.pool_connect.Backoff` while anything still needs it.
+Publishing waits for the relay's OK with a deadline; NIP-42 challenges are answered when
+the pool has an ``auth`` key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from shieldmutual.client.pool_connect import Backoff, describe, open_websocket
+from shieldmutual.shared import event as event_mod
+from shieldmutual.shared.event import Event
+from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.messages import (
+    ClientAuth,
+    ClientClose,
+    ClientEvent,
+    ClientReq,
+    ParseError,
+    RelayAuth,
+    RelayClosed,
+    RelayEose,
+    RelayEvent,
+    RelayNotice,
+    RelayOk,
+    parse_relay_message,
+)
+
+if TYPE_CHECKING:
+    from shieldmutual.client.pool import PoolOptions
+    from shieldmutual.client.pool_subscription import Subscription
+
+log = logging.getLogger("shieldmutual.client.pool")
+
+AUTH_KIND = 22242
+TOO_BIG = 1009  # the close code websockets sends when a frame exceeds max_size
+TRANSIENT_CLOSED = frozenset({"error", "rate-limited"})
+
+
+# ---- publishing ------------------------------------------------------------------
+
+
+class Status(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """What one relay said about one event. ``elapsed`` is seconds from send to answer."""
+
+    relay: str
+    event_id: str
+    status: Status
+    message: str = ""
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """The relay holds the event: accepted now, or already had it."""
+        return self.status in (Status.ACCEPTED, Status.DUPLICATE)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.event_id,
+            "relay": self.relay,
+            "status": str(self.status),
+            "ok": self.ok,
+            "message": self.message,
+            "ms": round(self.elapsed * 1000, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PublishReport:
+    event: Event
+    results: tuple[PublishResult, ...]
+
+    @property
+    def acks(self) -> int:
+        """Relays that hold the event (accepted or duplicate)."""
+        return sum(r.ok for r in self.results)
+
+    def ok(self, min_acks: int = 1) -> bool:
+        return self.acks >= min_acks
+
+
+class _Attempt(asyncio.Event):
+    """Set when a connection attempt ends (either way), or after its timeout."""
+
+    timed_out = False
+
+    def time_out(self) -> None:
+        if not self.is_set():
+            self.timed_out = True
+            self.set()
+
+
+class _RelayDown(Exception):
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
+
+class RelayConnection:
+    """One relay's socket, shared by the pool's publishes and subscriptions."""
+
+    def __init__(self, url: str, options: PoolOptions, auth: SecretKey | None = None) -> None:
+        self.url = url
+        self.options = options
+        self.auth_key = auth
+        self.last_error: str | None = None
+        self.connects = 0
+        self.last_alive = 0.0  # wall-clock time of the last frame received
+        self.backoff = Backoff(options.backoff_base, options.backoff_max)
+        self._warned_oversize = False
+        self._ws: ClientConnection | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._attempt: _Attempt | None = None
+        self._wake = asyncio.Event()
+        self._pending_ok: dict[str, list[asyncio.Future[RelayOk]]] = {}
+        self._subs: dict[str, Subscription] = {}
+        self._waiters = 0
+        self._closed = False
+        self._challenge: str | None = None
+        self._authed = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ok_deadlines: collections.deque[tuple[float, asyncio.Future[RelayOk]]] = (
+            collections.deque()
+        )
+        self._sweeper: asyncio.Task[None] | None = None
+
+    # -- state --
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _ensure_supervisor(self) -> None:
+        if self._closed:
+            return
+        if self._supervisor is None or self._supervisor.done():
+            self._supervisor = asyncio.get_running_loop().create_task(
+                self._supervise(), name=f"relay {self.url}"
+            )
+        self._wake.set()
+
+    def _wanted(self) -> bool:
+        return not self._closed and (bool(self._subs) or self._waiters > 0)
+
+    # -- the supervisor --
+
+    async def _supervise(self) -> None:
+        backoff = self.backoff
+        try:
+            while not self._closed:
+                await self._wait_turn()
+                self._wake.clear()
+                backoff.release()
+                ws = await self._connect_once()
+                if ws is None:
+                    backoff.failed()
+                    self._unreachable(self.last_error or "unreachable")
+                else:
+                    opened = time.monotonic()
+                    too_big = await self._serve(ws)
+                    if too_big is None:
+                        backoff.ended(time.monotonic() - opened)
+                    else:
+                        self._hold(too_big)
+                if not self._wanted():
+                    return
+        finally:
+            if self._supervisor is asyncio.current_task():
+                self._supervisor = None
+            self._finish_attempt()
+
+    async def _wait_turn(self) -> None:
+        """Wait out the backoff; a publish that needs the relay cuts it short, unless the
+        relay is held for breaking our limits."""
+        delay = self.backoff.retry_in()
+        if delay <= 0:
+            return
+        if self.backoff.held is not None:
+            await asyncio.sleep(delay)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+
+    def _unreachable(self, message: str) -> None:
+        for sub in list(self._subs.values()):
+            sub._on_unreachable(self.url, message)
+
+    def _hold(self, reason: str) -> None:
+        """The relay sent a frame over our limit: hold it off and say so once."""
+        delay = self.backoff.hold(reason)
+        self.last_error = reason
+        if not self._warned_oversize:
+            self._warned_oversize = True
+            log.warning("%s %s; retrying in %.0fs at the earliest", self.url, reason, delay)
+        self._unreachable(reason)
+
+    def _finish_attempt(self) -> None:
+        if self._attempt is not None:
+            self._attempt.set()
+        self._attempt = None
+
+    async def _connect_once(self) -> ClientConnection | None:
+        timeout = self.options.connect_timeout
+        try:
+            ws = await asyncio.wait_for(
+                open_websocket(
+                    self.url,
+                    proxy=self.options.proxy,
+                    max_size=self.options.max_message_size,
+                    ping_interval=self.options.ping_interval,
+                ),
+                timeout,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.last_error = describe(exc, timeout, self.options.proxy)
+            log.info("%s: %s", self.url, self.last_error)
+            self._finish_attempt()
+            return None
+        self.last_error = None
+        self.connects += 1
+        self.last_alive = time.time()
+        self._authed.clear()
+        self._challenge = None
+        return ws
+
+    async def _serve(self, ws: ClientConnection) -> str | None:
+        """Read until the connection ends; the reason when the relay broke our size limit.
+
+        A subscription whose reader has fallen ``queue_limit`` events behind pauses the
+        reading (and so, through TCP, the relay) until the reader catches up.
+        """
+        # Publish the socket and snapshot the subscriptions in one synchronous step: a
+        # subscription attached after this point sends its own REQ (see attach()).
+        self._ws = ws
+        resend = list(self._subs.items())
+        self._finish_attempt()
+        too_big = None
+        try:
+            for sub_id, sub in resend:
+                if self._subs.get(sub_id) is sub:
+                    await self._send_req(ws, sub_id, sub)
+            async for raw in ws:
+                self.last_alive = time.time()
+                try:
+                    behind = self._dispatch(raw)
+                except Exception:  # a bug in a consumer must not take the socket down
+                    log.exception("%s: error handling a message", self.url)
+                    continue
+                if behind is not None:
+                    await behind.caught_up()
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == TOO_BIG:
+                limit = self.options.max_message_size
+                too_big = f"sent a frame over our {limit / 2**20:g} MiB limit"
+            self.last_error = f"connection lost ({exc.rcvd.code if exc.rcvd else 'no close frame'})"
+        except OSError as exc:
+            self.last_error = f"connection lost ({exc})"
+        finally:
+            self._ws = None
+            log.info("%s: disconnected", self.url)
+            for futures in self._pending_ok.values():
+                for fut in futures:
+                    if not fut.done():
+                        fut.set_exception(_RelayDown("connection lost before OK"))
+            self._pending_ok.clear()
+            for sub in list(self._subs.values()):
+                sub._on_disconnect(self.url, self.last_alive)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 2)
+        return too_big
+
+    # -- incoming --
+
+    def _dispatch(self, raw: str | bytes) -> Subscription | None:
+        """Hand one message to whoever waits for it; the subscription to wait for when an
+        event left its reader too far behind."""
+        try:
+            msg = parse_relay_message(raw)
+        except ParseError as exc:
+            sub = self._subs.get(exc.subscription_id or "")
+            if sub is not None:
+                sub._on_invalid(self.url)
+            else:
+                log.info("%s: unreadable message: %s", self.url, exc)
+            return None
+        if isinstance(msg, RelayEvent):
+            sub = self._subs.get(msg.subscription_id)
+            if sub is not None and sub._on_event(self.url, msg.event):
+                return sub
+        elif isinstance(msg, RelayOk):
+            for fut in self._pending_ok.pop(msg.event_id, ()):
+                if not fut.done():
+                    fut.set_result(msg)
+        elif isinstance(msg, RelayEose):
+            sub = self._subs.get(msg.subscription_id)
+            if sub is not None:
+                sub._on_eose(self.url)
+        elif isinstance(msg, RelayClosed):
+            sub = self._subs.get(msg.subscription_id)
+            if sub is None:
+                return None
+            if msg.message.startswith("auth-required:") and self.auth_key is not None:
+                self._spawn(self._retry_req_after_auth(msg.subscription_id, sub, msg.message))
+            else:
+                self._closed_by_relay(msg.subscription_id, sub, msg.message)
+        elif isinstance(msg, RelayNotice):
+            log.info("%s: NOTICE %s", self.url, msg.message)
+        elif isinstance(msg, RelayAuth):
+            self._challenge = msg.challenge
+            if self.auth_key is not None:
+                self._spawn(self._authenticate(msg.challenge))
+        return None
+
+    # -- NIP-42 --
+
+    async def _authenticate(self, challenge: str) -> None:
+        assert self.auth_key is not None
+        auth = event_mod.sign(
+            self.auth_key, AUTH_KIND, "", [["relay", self.url], ["challenge", challenge]]
+        )
+        try:
+            ok = await self._send_and_wait_ok(auth.id, ClientAuth(auth).encode())
+        except (_RelayDown, TimeoutError) as exc:
+            log.info("%s: AUTH failed: %s", self.url, exc)
+            return
+        if ok.accepted:
+            self._authed.set()
+        else:
+            log.info("%s: AUTH refused: %s", self.url, ok.message)
+
+    async def _wait_authed(self) -> bool:
+        try:
+            await asyncio.wait_for(self._authed.wait(), self.options.ok_timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _retry_req_after_auth(self, sub_id: str, sub: Subscription, message: str) -> None:
+        ws = self._ws
+        if ws is not None and await self._wait_authed() and self._subs.get(sub_id) is sub:
+            await self._send_req(ws, sub_id, sub)
+        elif self._subs.get(sub_id) is sub:
+            self._closed_by_relay(sub_id, sub, message)
+
+    def _closed_by_relay(self, sub_id: str, sub: Subscription, message: str) -> None:
+        """CLOSED: a refusal (auth-required, restricted, blocked, invalid...) is final for
+        this relay; a transient one (``error:``, ``rate-limited:``) is tried again on the
+        next reconnect, as a relay that is shutting down may send it."""
+        if message.partition(":")[0] not in TRANSIENT_CLOSED:
+            del self._subs[sub_id]
+        sub._on_closed(self.url, message)
+
+    # -- outgoing --
+
+    async def ensure_connected(self, stale: ClientConnection | None = None) -> ClientConnection:
+        """The open socket, connecting now if needed; raises after one failed attempt.
+
+        ``stale`` is a socket the caller saw fail: wait for a new one rather than reuse it.
+        """
+        if self._closed:
+            raise _RelayDown("pool is closed")
+        if self._ws is not None and self._ws is not stale:
+            return self._ws
+        if self.backoff.held is not None:
+            self._ensure_supervisor()
+            raise _RelayDown(self.backoff.held)
+        attempt = self._attempt
+        if attempt is None or attempt.is_set():
+            # One event and one timer per connection attempt, however many publishes wait.
+            attempt = self._attempt = _Attempt()
+            asyncio.get_running_loop().call_later(
+                self.options.connect_timeout + 1, attempt.time_out
+            )
+            self._ensure_supervisor()
+        self._waiters += 1
+        try:
+            await attempt.wait()
+        finally:
+            self._waiters -= 1
+        if attempt.timed_out:
+            timeout = self.options.connect_timeout
+            raise _RelayDown(f"no connection within {timeout:g}s", timed_out=True)
+        if self._ws is None or self._ws is stale:
+            message = self.last_error or "unreachable"
+            raise _RelayDown(message, timed_out=message.startswith("no connection within"))
+        return self._ws
+
+    async def _send_and_wait_ok(self, event_id: str, frame: str) -> RelayOk:
+        """Send ``frame`` and wait for the OK for ``event_id``.
+
+        A socket that turns out to be dead (the relay restarted since it was opened) is
+        replaced once and the frame sent again; a relay answers a repeat with duplicate.
+        """
+        ws = await self.ensure_connected()
+        try:
+            return await self._send_once(ws, event_id, frame)
+        except _RelayDown:
+            ws = await self.ensure_connected(stale=ws)
+            return await self._send_once(ws, event_id, frame)
+
+    async def _send_once(self, ws: ClientConnection, event_id: str, frame: str) -> RelayOk:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[RelayOk] = loop.create_future()
+        self._pending_ok.setdefault(event_id, []).append(fut)
+        # One sweeper per connection enforces the OK timeout: every wait has the same
+        # length, so deadlines are queued in order and no timer is armed per event.
+        self._ok_deadlines.append((loop.time() + self.options.ok_timeout, fut))
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = loop.create_task(self._sweep_ok_deadlines())
+        self._waiters += 1
+        try:
+            await ws.send(frame)
+            return await fut
+        except ConnectionClosed:
+            raise _RelayDown("connection lost before OK") from None
+        finally:
+            self._waiters -= 1
+            futures = self._pending_ok.get(event_id)
+            if futures and fut in futures:
+                futures.remove(fut)
+                if not futures:
+                    del self._pending_ok[event_id]
+
+    async def _sweep_ok_deadlines(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadlines = self._ok_deadlines
+        while deadlines:
+            when, fut = deadlines[0]
+            if fut.done():
+                deadlines.popleft()
+            elif (delay := when - loop.time()) > 0:
+                await asyncio.sleep(delay)
+            else:
+                deadlines.popleft()
+                fut.set_exception(TimeoutError())
+
+    async def publish(self, event: Event) -> PublishResult:
+        """Send one event and wait for its OK; never raises for network trouble."""
+        start = time.monotonic()
+
+        def result(status: Status, message: str = "") -> PublishResult:
+            return PublishResult(self.url, event.id, status, message, time.monotonic() - start)
+
+        frame = ClientEvent(event).encode()
+        delay = self.options.backoff_base
+        try:
+            ok = await self._send_and_wait_ok(event.id, frame)
+            needs_auth = not ok.accepted and ok.prefix == "auth-required"
+            if needs_auth and self.auth_key is not None and await self._wait_authed():
+                ok = await self._send_and_wait_ok(event.id, frame)
+            # rate-limited: slow down and try again, within the rate_limit_wait budget.
+            while not ok.accepted and ok.prefix == "rate-limited":
+                pause = delay * random.uniform(0.5, 1.0)
+                if time.monotonic() - start + pause > self.options.rate_limit_wait:
+                    break
+                await asyncio.sleep(pause)
+                delay = min(delay * 2, 5.0)
+                ok = await self._send_and_wait_ok(event.id, frame)
+        except _RelayDown as exc:
+            return result(Status.TIMEOUT if exc.timed_out else Status.UNREACHABLE, str(exc))
+        except TimeoutError:
+            return result(Status.TIMEOUT, f"no OK within {self.options.ok_timeout:g}s")
+        if ok.prefix == "duplicate":
+            return result(Status.DUPLICATE, ok.message)
+        if ok.accepted:
+            return result(Status.ACCEPTED, ok.message)
+        return result(Status.REJECTED, ok.message or "rejected without a reason")
+
+    async def _send_req(self, ws: ClientConnection, sub_id: str, sub: Subscription) -> None:
+        frame = ClientReq(sub_id, sub._filters_for(self.url)).encode()
+        sub._on_req_sent(self.url)
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(frame)
+
+    async def attach(self, sub_id: str, sub: Subscription) -> None:
+        self._subs[sub_id] = sub
+        if self._ws is not None:
+            await self._send_req(self._ws, sub_id, sub)
+            return
+        if self.backoff.held is not None:
+            sub._on_unreachable(self.url, self.backoff.held)
+        self._ensure_supervisor()
+
+    async def detach(self, sub_id: str) -> None:
+        if self._subs.pop(sub_id, None) is not None and self._ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self._ws.send(ClientClose(sub_id).encode())
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        for task in [self._supervisor, self._sweeper, *self._tasks]:
+            if task is not None and not task.done():
+                task.cancel()
+        ws = self._ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 2)
+        for task in [self._supervisor, self._sweeper, *self._tasks]:
+            if task is not None:
+                with contextlib.suppress(BaseException):
+                    await task
+        self._finish_attempt()
