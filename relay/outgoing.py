@@ -184,6 +184,7 @@ class Outgoing:
                         # Held to its budget a stalled client costs little, but it
                         # would keep its results and slot forever: time it out.
                         self.too_slow(f"nothing read for {stall:g} s")
+                        self._wake_drained()  # its waiters see the connection closing
                         return
                     if self._drained and self.out_bytes <= low:
                         self._wake_drained()
