@@ -45,6 +45,7 @@ from shieldmutual.relay.store.sqlite_query import (
     page_sql,
     rids_sql,
     rows_sql,
+    union_page_sql,
 )
 from shieldmutual.relay.store.sqlite_readers import ReaderPool
 from shieldmutual.relay.store.sqlite_schema import (
@@ -60,6 +61,8 @@ from shieldmutual.shared.kinds import is_ephemeral
 
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
+# created_at, id, raw and the tags of the filters that returned the row
+PageRow = tuple[int, bytes, bytes, tuple[int, ...]]
 
 
 def _newest_first(row: tuple[Any, ...]) -> tuple[int, bytes]:
@@ -305,21 +308,28 @@ class SQLiteStore:
         size: int,
         owner: object,
         cost: Cost | None,
-    ) -> list[tuple[int, bytes, bytes, set[int]]]:
+    ) -> list[PageRow]:
+        """The newest ``size`` distinct rows after ``before``, sorted, with the tags of
+        the filters that returned each."""
         try:
             parts = [
                 part
                 for tag, left in remaining.items()
                 for part in compile_filter(plans[tag], now, min(left, size), before, tag)
             ]
-            rows: dict[bytes, tuple[int, bytes, bytes, set[int]]] = {}
+            readers = self._readers_or_fail()
+            if len(parts) == 1:  # the usual REQ: already sorted, every row the filter's
+                tags = (parts[0].tag,)
+                fetched = await readers.fetch(*page_sql(parts[0]), owner=owner, cost=cost)
+                return [(created_at, event_id, raw, tags) for created_at, event_id, raw in fetched]
+            rows: dict[bytes, PageRow] = {}
             for batch in batches(parts):
-                fetched = await self._readers_or_fail().fetch(
-                    *page_sql(batch, size), owner=owner, cost=cost
-                )
-                for created_at, event_id, raw, tags in fetched:
-                    row = rows.setdefault(event_id, (created_at, event_id, raw, set()))
-                    row[3].update(int(tag) for tag in tags.split(","))
+                fetched = await readers.fetch(*union_page_sql(batch, size), owner=owner, cost=cost)
+                for created_at, event_id, raw, found in fetched:
+                    tags = tuple(int(tag) for tag in found.split(","))
+                    if event_id in rows:
+                        tags += rows[event_id][3]
+                    rows[event_id] = (created_at, event_id, raw, tags)
         except StoreError:
             raise
         except Exception as exc:

@@ -235,14 +235,17 @@ def batches(parts: Sequence[Part]) -> Iterator[list[Part]]:
         yield batch
 
 
-def page_sql(parts: Sequence[Part], size: int) -> tuple[str, list[object]]:
+def page_sql(part: Part) -> tuple[str, list[object]]:
+    """``created_at, id, raw`` of one part's rows, newest first: the usual REQ, whose
+    page is exactly what its one part returns (its limit is at most the page)."""
+    sql = f"SELECT created_at, id, raw FROM events WHERE rid IN (SELECT rid FROM ({part.sql}))"
+    return f"{sql} ORDER BY created_at DESC, id", part.params
+
+
+def union_page_sql(parts: Sequence[Part], size: int) -> tuple[str, list[object]]:
     """``created_at, id, raw, tags`` of the newest ``size`` distinct rows of the parts,
-    ``tags`` listing (comma-separated) the parts' tags that returned each row. Rows
-    come unordered: the caller sorts the page, which is cheaper than sorting raw JSON."""
-    if len(parts) == 1:  # the usual REQ: no union to tag, de-duplicate or cut
-        (part,) = parts
-        sql = f"SELECT created_at, id, raw, '{part.tag}' FROM events WHERE rid IN"
-        return f"{sql} (SELECT rid FROM ({part.sql}))", part.params
+    ``tags`` listing (comma-separated) the tags of the parts that returned the row.
+    Unsorted: the caller merges and sorts the page, cheaper than sorting raw JSON."""
     union = " UNION ALL ".join(
         f"SELECT created_at, id, rid, {part.tag} AS f FROM ({part.sql})" for part in parts
     )
