@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -63,6 +64,18 @@ T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
 # created_at, id, raw and the tags of the filters that returned the row
 PageRow = tuple[int, bytes, bytes, tuple[int, ...]]
+
+
+@contextmanager
+def _read_errors() -> Iterator[None]:
+    """Whatever fails in a read reaches the caller as StoreError, never as a raw
+    traceback (issue 10 #1: SQLite's OverflowError is not a sqlite3.Error)."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"could not read the database: {exc}") from exc
 
 
 def _newest_first(row: tuple[Any, ...]) -> tuple[int, bytes]:
@@ -267,22 +280,21 @@ class SQLiteStore:
         on, limited to the smaller of its remaining limit and the page, and keeps the
         newest ``page_size`` rows of the union. Whatever a filter returned beyond that
         comes after the cursor, so the next page finds it again; the rows a filter did
-        place on the page are taken off its remaining limit.
+        place on the page are taken off its remaining limit. A row counts only for the
+        filters with some limit left, since each piece of a filter too big for one
+        statement returns up to the filter's whole limit.
         """
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         owner = object() if owner is None else owner
-        try:
+        with _read_errors():
             plans = self._visible(filters, viewer)
             remaining = {tag: self._limit(v.filter) for tag, v in enumerate(plans)}
-        except Exception as exc:
-            raise StoreError(f"could not read the database: {exc}") from exc
         before: tuple[int, bytes] | None = None
         while remaining:
             rows = await self._page(plans, remaining, now, before, page_size, owner, cost)
             page = []
             for _, _, raw, tags in rows:
-                # The pieces of a split filter each return up to its whole limit.
                 live = [tag for tag in tags if remaining.get(tag, 0) > 0]
                 if live:
                     page.append(raw)
@@ -311,7 +323,7 @@ class SQLiteStore:
     ) -> list[PageRow]:
         """The newest ``size`` distinct rows after ``before``, sorted, with the tags of
         the filters that returned each."""
-        try:
+        with _read_errors():
             parts = [
                 part
                 for tag, left in remaining.items()
@@ -330,10 +342,6 @@ class SQLiteStore:
                     if event_id in rows:
                         tags += rows[event_id][3]
                     rows[event_id] = (created_at, event_id, raw, tags)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(f"could not read the database: {exc}") from exc
         return sorted(rows.values(), key=_newest_first)[:size]
 
     async def count(
@@ -349,17 +357,12 @@ class SQLiteStore:
         ``limit``; past ``max_count`` the answer is ``max_count``, approximate."""
         owner = object() if owner is None else owner
         cap = self._max_count + 1
-        try:
-            plans = self._visible(filters, viewer)
+        with _read_errors():
             pieces = []
-            for v in plans:
+            for v in self._visible(filters, viewer):
                 limit = cap if v.filter.limit is None else min(v.filter.limit, cap)
                 pieces.append((limit, compile_filter(v, now, limit)))
             total = await self._count(pieces, cap, owner, cost)
-        except StoreError:
-            raise
-        except Exception as exc:
-            raise StoreError(f"could not read the database: {exc}") from exc
         if total > self._max_count:
             return CountResult(self._max_count, approximate=True)
         return CountResult(total)
