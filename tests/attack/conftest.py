@@ -219,6 +219,11 @@ class Arena:
         c = self.canary
         assert not c.errors, f"canary errors: {c.errors[:5]}"
         worst = p99(c.eose_ms)
+        print(  # shown with -rP: what the margins were
+            f"canary: {len(c.eose_ms)} REQs, REQ->EOSE p99 {worst:.1f} ms, max "
+            f"{max(c.eose_ms):.1f} ms; relay RSS max {self.rss_max / 2**20:.0f} MiB "
+            f"(budget {self.budget / 2**20:.0f}), {len(self.proc.log)} log lines"
+        )
         assert worst < self.canary_bound_ms, (
             f"canary REQ->EOSE p99 {worst:.1f} ms over {self.canary_bound_ms:g} ms "
             f"({len(c.eose_ms)} REQs, max {max(c.eose_ms):.1f} ms)"
