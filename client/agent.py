@@ -131,12 +131,7 @@ def fetch(paths: Paths) -> Unlocked | None:
     if not answer or "home_key" not in answer:
         return None
     secrets = [SecretKey.from_hex(h) for h in answer["secrets"]]
-    return Unlocked(
-        bytes.fromhex(answer["home_key"]),
-        {s.public_hex: s for s in secrets},
-        int(answer["expires_at"]),
-        int(answer["pid"]),
-    )
+    return Unlocked(bytes.fromhex(answer["home_key"]), {s.public_hex: s for s in secrets})
 
 
 def _payload(home_key: bytes, secrets: list[SecretKey], expires_at: int) -> dict[str, Any]:
@@ -193,12 +188,7 @@ class _Agent:
             SecretKey.from_hex(secret)
         self.wipe()
         self.expires_at = int(payload["expires_at"])
-        answer = {
-            "home_key": payload["home_key"],
-            "secrets": payload["secrets"],
-            "expires_at": self.expires_at,
-            "pid": os.getpid(),
-        }
+        answer = {"home_key": payload["home_key"], "secrets": payload["secrets"]}
         self.answer = bytearray(json.dumps(answer).encode() + b"\n")
 
     def wipe(self) -> None:

@@ -133,12 +133,10 @@ def open_home_key(path: Path, passphrase: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Unlocked:
-    """What the agent holds: the home key and the secrets of the identities it opened."""
+    """What the agent holds: the home key and the secrets (by pubkey) it was given."""
 
     home_key: bytes
     secrets: dict[str, SecretKey]
-    expires_at: int
-    pid: int
 
 
 class Unlocker:

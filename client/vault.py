@@ -97,14 +97,6 @@ class Home:
         blob = atrest.seal_home(self.key(create=True), purpose, _encode(data))
         write_private(path, blob, mode=0o600)
 
-    @contextlib.contextmanager
-    def edit(self, path: Path, purpose: str) -> Iterator[dict[str, Any]]:
-        """Load under an exclusive lock, let the caller change it, save unless it raised."""
-        with _locked(path):
-            data = self.read(path, purpose)
-            yield data
-            self.write(path, purpose, data)
-
 
 def vault_path(paths: Paths, secret: SecretKey) -> Path:
     name = atrest.derive(secret.secret, "vault file name").hex()[:24]
