@@ -6,9 +6,12 @@ E, the pre-written request (a `mas request template` file) and the check-in inte
 `remove` revokes E publicly (the revocation names E, never a champion), makes a new E
 and hands it to the remaining champions, and tells the removed one to stand down.
 `checkin` sends every champion an "I'm OK"; without ``--every`` it is one round, for
-cron. Records are kept only in the sealed vault (client/vault.py).
+cron. Every message (and the revocation) is sent apart, on its own connection after its
+own random delay (client/private_send.py), so the command waits until all are out.
+Records are kept only in the sealed vault (client/vault.py).
 
-The champion's side (`watch`, `activate`) is in cli/champion_watch.py.
+The champion's side (`watch`, `accept`, `decline`, `activate`) is in
+cli/champion_watch.py.
 """
 
 from __future__ import annotations

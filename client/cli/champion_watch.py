@@ -6,6 +6,10 @@ last check-in and when it becomes overdue, live, with a bell when someone goes s
 It never publishes anything: silence can have innocent reasons, so a person must find
 out what happened and then decide.
 
+A hand-over from someone not yet accepted waits as pending: it is not watched, its
+relays are not dialled and it raises no alarm until `accept` (or is dropped by
+`decline`); anyone can send anyone a hand-over.
+
 `activate` is that decision. After an explicit confirmation (``--yes`` for scripts) it
 publishes, signed by the member's emergency key E and through a connection that never
 authenticates as you: the member's attestation for E, earlier revocations, the
