@@ -168,12 +168,30 @@ class SQLiteStore:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version == 0:
             db.executescript(f"BEGIN; {SCHEMA} COMMIT;")
+        elif version == 1:
+            self._migrate_from_1(db)
         elif version != SCHEMA_VERSION:
             db.close()
             raise StoreError(
                 f"{self._path} has schema version {version}, expected {SCHEMA_VERSION}"
             )
         return db
+
+    @staticmethod
+    def _migrate_from_1(db: sqlite3.Connection) -> None:
+        """Re-key a schema 1 file (see :func:`sqlite_write.rekey`), then rewrite the whole
+        file (VACUUM) and empty the WAL, so no page or frame keeps the old numbering."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            sqlite_write.rekey(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            db.close()
+            raise
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def close(self) -> None:
         """Write everything already queued, then close the readers and the writer (last,

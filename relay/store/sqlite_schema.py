@@ -18,7 +18,9 @@ full-text rows in a trigger, so no code path can leave them behind.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+# 2: rids carry no arrival order and wraps have no full-text rows (issue 9); a file of
+# version 1 is re-keyed when opened (sqlite_write.rekey).
+SCHEMA_VERSION = 2
 
 # unicode61 folds case like the matcher's str.lower(); remove_diacritics 0 keeps "café"
 # distinct from "cafe" as the matcher does; categories 'L* N*' makes letters and digits
@@ -28,6 +30,7 @@ FTS_TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N*'"
 
 SCHEMA = f"""
 CREATE TABLE events (
+    -- created_at then 31 random bits, never a sequence: no arrival order (sqlite_write)
     rid INTEGER PRIMARY KEY,
     id BLOB NOT NULL,
     pubkey BLOB NOT NULL,

@@ -111,13 +111,16 @@ def save_event(db: sqlite3.Connection, event: Event, raw: bytes) -> SaveResult:
     return STORED
 
 
+def new_rid(created_at: int) -> int:
+    """A fresh rid: ``created_at`` (clamped to 32 bits) then 31 random bits."""
+    return min(created_at, _MAX_RID_TIME) << _RID_RANDOM_BITS | secrets.randbits(_RID_RANDOM_BITS)
+
+
 def _insert(db: sqlite3.Connection, row: tuple[object, ...], created_at: int) -> int:
-    """Insert the event under a fresh rid (see the module's docstring); returns it.
-    Two events of one second collide with probability 2^-31: then it draws again."""
+    """Insert the event under a fresh rid; returns it. Two events of one second collide
+    with probability 2^-31: then it draws again."""
     while True:
-        rid = min(created_at, _MAX_RID_TIME) << _RID_RANDOM_BITS | secrets.randbits(
-            _RID_RANDOM_BITS
-        )
+        rid = new_rid(created_at)
         try:
             db.execute(
                 "INSERT INTO events (rid, id, pubkey, created_at, kind, d_tag, expiration, raw)"
@@ -196,3 +199,34 @@ def _apply_deletion(db: sqlite3.Connection, deletion: Event, pubkey: bytes) -> N
 def delete_expired(db: sqlite3.Connection, now: int) -> int:
     """Remove events whose expiration is at or before ``now`` (NIP-40: expired *at* it)."""
     return db.execute("DELETE FROM events WHERE expiration <= ?", (now,)).rowcount
+
+
+def rekey(db: sqlite3.Connection) -> None:
+    """Schema 1 to 2, inside the caller's transaction: schema 1 numbered events in arrival
+    order and indexed wraps for search (issue 9). Give every event a fresh rid, in its
+    tag rows too, and rebuild the full-text index without wraps."""
+    mapping: dict[int, int] = {}
+    taken: set[int] = set()
+    for old, created_at in db.execute("SELECT rid, created_at FROM events"):
+        rid = new_rid(created_at)
+        while rid in taken:
+            rid = new_rid(created_at)
+        taken.add(rid)
+        mapping[old] = rid
+    db.execute("CREATE TEMP TABLE rekey (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")
+    db.executemany("INSERT INTO rekey (old, new) VALUES (?, ?)", mapping.items())
+    db.execute("DELETE FROM tags WHERE rid NOT IN (SELECT rid FROM events)")
+    # Old rids go negative first, so that no new rid meets an old one not yet moved.
+    for table in ("events", "tags"):
+        db.execute(f"UPDATE {table} SET rid = -1 - rid")
+        db.execute(f"UPDATE {table} SET rid = (SELECT new FROM rekey WHERE old = -1 - {table}.rid)")
+    db.execute("DROP TABLE temp.rekey")
+    db.execute("DELETE FROM search_text")
+    # In rid order, so FTS5 writes one segment, then merges everything into one.
+    for rid, raw in db.execute(
+        f"SELECT rid, raw FROM events WHERE kind != {GIFT_WRAP} ORDER BY rid"
+    ).fetchall():
+        text = searchable_text(Event.from_json(raw))
+        if text.strip():
+            db.execute("INSERT INTO search_text (rowid, text) VALUES (?, ?)", (rid, text))
+    db.execute("INSERT INTO search_text (search_text) VALUES ('optimize')")

@@ -20,6 +20,8 @@ import random
 import sqlite3
 from pathlib import Path
 
+import orjson
+
 from shieldmutual.relay.store.base import CountResult
 from shieldmutual.relay.store.sqlite import SQLiteStore
 from shieldmutual.shared.event import Event, sign
@@ -129,23 +131,28 @@ def analyse(rids: dict[str, int], arrival: list[Event]) -> tuple[float, float]:
     return order, pearson(gaps, between)
 
 
-async def test_nothing_in_the_file_orders_wraps_by_arrival(tmp_path: Path) -> None:
-    rng = random.Random(9)
-    # Public notes arrive once a minute, dated when they arrive; wraps arrive at random
-    # moments of the same hours, dated up to two days earlier (NIP-59).
+def arrivals(seed: int) -> list[Event]:
+    """Public notes arrive once a minute, dated when they arrive; wraps arrive at random
+    moments of the same hours, dated up to two days earlier (NIP-59)."""
+    rng = random.Random(seed)
     timeline = [
         (START + 60 * i, sign(BOB, 1, f"public {i}", created_at=START + 60 * i)) for i in range(150)
     ]
     for _ in range(150):
         at = START + rng.randrange(60 * 150)
         timeline.append((at, make_wrap(rng.choice([ALICE, CAROL]), at)))
-    arrival = [event for _, event in sorted(timeline, key=lambda item: item[0])]
-    path = tmp_path / "seized.db"
+    return [event for _, event in sorted(timeline, key=lambda item: item[0])]
+
+
+async def store_in_order(path: Path, arrival: list[Event]) -> None:
     async with SQLiteStore(path) as store:
         for start in range(0, len(arrival), 20):  # batches, in arrival order
             chunk = arrival[start : start + 20]
             await asyncio.gather(*(store.save(e, e.to_json()) for e in chunk))
 
+
+def assert_no_arrival_order(path: Path, arrival: list[Event]) -> None:
+    """Read the file as an analyst would and find nothing that orders wraps by arrival."""
     db = sqlite3.connect(path)
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "sqlite_sequence" not in tables  # no AUTOINCREMENT counter anywhere
@@ -155,7 +162,8 @@ async def test_nothing_in_the_file_orders_wraps_by_arrival(tmp_path: Path) -> No
     # Under no relation both are ~N(0, 1/sqrt(n)), n = 150: 0.3 is over 3.5 sigma.
     assert abs(order) < 0.3 and abs(gaps) < 0.3, (order, gaps)
     # Tag rows (the wraps' p tags) carry the event's rid and no rowid of their own.
-    assert db.execute("SELECT count(DISTINCT rid) FROM tags").fetchone()[0] == 150
+    tagged = db.execute("SELECT count(*) FROM tags WHERE rid IN (SELECT rid FROM events)")
+    assert tagged.fetchone()[0] == 150
     assert (
         "WITHOUT ROWID"
         in db.execute("SELECT sql FROM sqlite_master WHERE name = 'tags'").fetchone()[0]
@@ -167,11 +175,59 @@ async def test_nothing_in_the_file_orders_wraps_by_arrival(tmp_path: Path) -> No
     assert found.fetchone()[0] == 0
     db.close()
 
+
+async def test_nothing_in_the_file_orders_wraps_by_arrival(tmp_path: Path) -> None:
+    arrival = arrivals(9)
+    await store_in_order(tmp_path / "seized.db", arrival)
+    assert_no_arrival_order(tmp_path / "seized.db", arrival)
+
     # The same analysis on a sequential rowid (the schema before issue 9) finds all.
     control = sqlite3.connect(tmp_path / "control.db")
     control.execute("CREATE TABLE events (rid INTEGER PRIMARY KEY, id BLOB)")
     control.executemany("INSERT INTO events (id) VALUES (?)", [(e.id,) for e in arrival])
-    sequential = dict(control.execute("SELECT id, rid FROM events"))
-    order, gaps = analyse(sequential, arrival)
+    order, gaps = analyse(dict(control.execute("SELECT id, rid FROM events")), arrival)
     assert order == 1.0 and gaps > 0.99
     control.close()
+
+
+def make_schema_1(path: Path, arrival: list[Event]) -> None:
+    """Turn a file into what schema 1 wrote: rids numbered in arrival order, wraps
+    indexed for search."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")
+    db.execute("DELETE FROM search_text")
+    for table in ("events", "tags"):
+        db.execute(f"UPDATE {table} SET rid = -rid")
+    for rid, event in enumerate(arrival, 1):
+        where = (bytes.fromhex(event.id),)
+        before = db.execute("SELECT rid FROM events WHERE id = ?", where).fetchone()[0]
+        db.execute("UPDATE events SET rid = ? WHERE rid = ?", (rid, before))
+        db.execute("UPDATE tags SET rid = ? WHERE rid = ?", (rid, before))
+        db.execute("INSERT INTO search_text (rowid, text) VALUES (?, ?)", (rid, event.content))
+    db.execute("PRAGMA user_version = 1")
+    db.execute("COMMIT")
+    rids = {bytes(i).hex(): rid for rid, i in db.execute("SELECT rid, id FROM events")}
+    assert analyse(rids, arrival)[0] == 1.0  # the leak the migration must remove
+    db.close()
+
+
+async def test_a_schema_1_file_is_rekeyed_when_opened(tmp_path: Path) -> None:
+    arrival = arrivals(11)
+    path = tmp_path / "old.db"
+    await store_in_order(path, arrival)
+    make_schema_1(path, arrival)
+    async with SQLiteStore(path) as store:
+        pages = store.query([Filter(limit=500)], NOW, viewer=frozenset({CAROL.public_hex}))
+        served = {orjson.loads(raw)["id"] async for page in pages for raw in page}
+        assert served == {e.id for e in arrival if e.kind != GIFT_WRAP or _to(e, CAROL)}
+        found = await store.count([Filter(search="public")], NOW)
+        assert found == CountResult(150)
+        late = sign(BOB, 1, "after the upgrade", created_at=START)
+        assert (await store.save(late, late.to_json())).accepted
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert_no_arrival_order(path, [*arrival, late])
+
+
+def _to(event: Event, key: SecretKey) -> bool:
+    return key.public_hex in event.tag_values("p")
