@@ -13,8 +13,8 @@ So an event's ``rid`` (also the key of its tag and full-text rows) is its
 ``created_at`` followed by 31 random bits, for public events too: ordering rows by
 rid orders them by a time every row already shows, and the gaps between public
 events' rids count nothing. (Fully random rids hide as much but scatter every insert
-across the table: ingest took half as much CPU again.) Gift wraps get no full-text row at
-all: their content is ciphertext, and FTS5 writes each transaction's rows to a
+across the table: ingest took half as much CPU again.) Gift wraps get no full-text
+row at all: their content is ciphertext, and FTS5 writes each transaction's rows to a
 segment of their own, which would group a wrap with the public events committed
 alongside it.
 """
@@ -223,9 +223,10 @@ def rekey(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE temp.rekey")
     db.execute("DELETE FROM search_text")
     # In rid order, so FTS5 writes one segment, then merges everything into one.
-    for rid, raw in db.execute(
+    events = db.cursor()  # read one row at a time: the file may be large
+    for rid, raw in events.execute(
         f"SELECT rid, raw FROM events WHERE kind != {GIFT_WRAP} ORDER BY rid"
-    ).fetchall():
+    ):
         text = searchable_text(Event.from_json(raw))
         if text.strip():
             db.execute("INSERT INTO search_text (rowid, text) VALUES (?, ?)", (rid, text))
