@@ -27,6 +27,7 @@ deadline's interrupt, still armed, then stops it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from typing import Any
@@ -84,7 +85,10 @@ class ReaderPool:
         try:
             rows = await reader.execute_fetchall(sql, params)
         except asyncio.CancelledError:
-            await reader.interrupt()  # never suspends: the reader is still this statement's
+            # Never suspends, so the reader is still this statement's; a reader closed
+            # meanwhile (the store is closing) has nothing left to interrupt.
+            with contextlib.suppress(ValueError):
+                await reader.interrupt()
             task = asyncio.get_running_loop().create_task(self._settle(reader, owner, lease, cost))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
@@ -131,7 +135,8 @@ class ReaderPool:
     async def _interrupt(reader: aiosqlite.Connection, lease: _Lease) -> None:
         # Checked and sent without suspending, so the reader cannot change hands between.
         if lease.active:
-            await reader.interrupt()
+            with contextlib.suppress(ValueError):  # closed meanwhile
+                await reader.interrupt()
 
     # ---- the scheduler -------------------------------------------------------------
 
