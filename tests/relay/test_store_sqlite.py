@@ -378,6 +378,11 @@ async def test_filters_bigger_than_sqlite_variables_are_split(store: SQLiteStore
     assert await ids(store, {"ids": unknown + wanted, "limit": 2}) == newest_first(*events)[:2]
     assert await ids(store, {"#e": unknown}, {"ids": wanted[:1]}) == wanted[:1]
     assert await count(store, {"ids": unknown + wanted}, {"authors": [ALICE.public_hex]}) == 5
+    # Read a row at a time, the pieces still share one limit and the union one order.
+    split = [Filter.from_dict({"ids": unknown + wanted, "limit": 3}), Filter(limit=1)]
+    raws = await everything(store, split, page_size=1)
+    assert [orjson.loads(raw)["id"] for raw in raws] == newest_first(*events)[:3]
+    assert await count(store, {"ids": unknown + wanted, "limit": 3}, {"#e": unknown}) == 3
 
 
 # ---- durability and concurrency ----------------------------------------------------
