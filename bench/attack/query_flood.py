@@ -57,18 +57,19 @@ def expensive(n: int) -> bytes:
     return orjson.dumps(["COUNT", f"scan{n}", *filters])
 
 
-async def seed(port: int, count: int) -> float:
-    """``count`` short notes, 200 per connection, 64 connections at a time; seconds."""
+def notes(count: int) -> list[bytes]:
+    """``count`` short notes from 50 authors, one a second up to now, as JSON."""
     authors = [keys.SecretKey(hashlib.sha256(b"flood-author-%d" % i).digest()) for i in range(50)]
     start = int(time.time()) - count
-    frames = [
-        _load.frame(
-            b'["EVENT",'
-            + nostr_event.sign(authors[i % 50], 1, f"water food {i}", [], start + i).to_json()
-            + b"]"
-        )
+    return [
+        nostr_event.sign(authors[i % 50], 1, f"water food {i}", [], start + i).to_json()
         for i in range(count)
     ]
+
+
+async def seed(port: int, events: list[bytes]) -> float:
+    """Publish ``events`` (JSON), 200 per connection, 64 connections at a time; seconds."""
+    frames = [_load.frame(b'["EVENT",' + raw + b"]") for raw in events]
     t0 = time.perf_counter()
     gate = asyncio.Semaphore(64)
 
@@ -81,7 +82,7 @@ async def seed(port: int, count: int) -> float:
             if client.accepted < len(share):
                 raise RuntimeError(f"seeding refused: {dict(client.rejections)}")
 
-    shares = [frames[i : i + EVENTS_BURST] for i in range(0, count, EVENTS_BURST)]
+    shares = [frames[i : i + EVENTS_BURST] for i in range(0, len(frames), EVENTS_BURST)]
     await asyncio.gather(*(one(s) for s in shares))
     return time.perf_counter() - t0
 
@@ -123,7 +124,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 async def attack(relay: relay_bench.Relay, args: argparse.Namespace) -> int:
-    seconds = await seed(relay.port, args.events)
+    seconds = await seed(relay.port, notes(args.events))
     relay_bench.log(f"seeded {args.events:,} notes in {seconds:.1f} s")
     stats = [soak.Window()]
     stop = asyncio.Event()
