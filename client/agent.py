@@ -165,6 +165,12 @@ def start(paths: Paths, home_key: bytes, secrets: list[SecretKey], expires_at: i
     return int(words[1])
 
 
+def add(paths: Paths, secret: SecretKey) -> bool:
+    """Give a running agent one more identity (made or imported while unlocked)."""
+    answer = ask(paths, {"op": "add", "secret": secret.secret.hex()})
+    return bool(answer and answer.get("ok"))
+
+
 def lock(paths: Paths) -> bool:
     """Make the agent wipe its keys and exit; False when none was running."""
     answer = ask(paths, {"op": "lock"})
@@ -220,6 +226,11 @@ class _Agent:
             elif op == "load":
                 self.load(request)
                 conn.sendall(json.dumps({"ok": True, "pid": os.getpid()}).encode() + b"\n")
+            elif op == "add":
+                held = json.loads(self.answer)
+                secrets = [*held["secrets"], request["secret"]]
+                self.load({**held, "secrets": secrets, "expires_at": self.expires_at})
+                conn.sendall(b'{"ok": true}\n')
             elif op == "lock":
                 self.wipe()
                 conn.sendall(b'{"ok": true}\n')

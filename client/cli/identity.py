@@ -43,7 +43,9 @@ def _store(state: common.State, name: str | None, secret: SecretKey, **kw: bool)
     name = name or state.keystore.suggest_name(secret.public_hex)
     if state.keystore.exists(name):  # before the passphrase prompt, not after
         raise IdentityError(f"an identity named {name!r} already exists")
-    return state.keystore.add(name, secret, state.unlocker.passphrase(), **kw)
+    ident = state.keystore.add(name, secret, state.unlocker.passphrase(), **kw)
+    agent.add(state.paths, secret)  # while unlocked, a new identity is unlocked too
+    return ident
 
 
 def _made_default_if_first(state: common.State, ident: Identity) -> None:
@@ -148,7 +150,7 @@ def _import_ncryptsec(
     nip49.check_cost(ncryptsec, allow_log_n)  # before any question or scrypt work
     passphrase = state.unlocker.passphrases.get("Passphrase of this ncryptsec: ")
     try:
-        nip49.decrypt(ncryptsec, passphrase, max_log_n=allow_log_n)
+        secret = SecretKey(nip49.decrypt(ncryptsec, passphrase, max_log_n=allow_log_n))
     except CryptoError:
         raise PassphraseError("wrong passphrase for this ncryptsec") from None
     try:
@@ -159,7 +161,9 @@ def _import_ncryptsec(
             "shares the home's passphrase: re-seal it with that passphrase first, or "
             "import it into another home (MAS_HOME)"
         ) from None
-    return state.keystore.add_ncryptsec(name, ncryptsec, passphrase, max_log_n=allow_log_n)
+    ident = state.keystore.add_ncryptsec(name, ncryptsec, passphrase, max_log_n=allow_log_n)
+    agent.add(state.paths, secret)
+    return ident
 
 
 @app.command("list")
