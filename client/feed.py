@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
 from shieldmutual.client.aid import NotFoundError, RequestPointer, fetch_request
+from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import EOSE, Pool, Subscription
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import MUTUAL_AID, values
@@ -40,6 +41,10 @@ from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event
 
 FEED_KINDS = (kinds.CLASSIFIED, kinds.GENERIC_REPOST, kinds.TEXT_NOTE)
+# Requests fetched at once for announcements and syndications: a relay flooding pointers
+# must not make us hold (and send) a query per pointer. Past this one is skipped; a later
+# mention of the same request tries again.
+MAX_RESOLVING = 16
 
 
 def follow_filters(since: int | None = None) -> list[dict[str, Any]]:
@@ -174,7 +179,7 @@ class FeedReader:
         return ()
 
     def _spawn(self, key: str, coro: Any) -> None:
-        if key in self._resolving:
+        if key in self._resolving or len(self._pending) >= MAX_RESOLVING:
             coro.close()
             return
         self._resolving.add(key)
@@ -185,6 +190,6 @@ class FeedReader:
     async def _resolve_pointer(self, pointer: RequestPointer, via: Via | None) -> None:
         try:
             found = await fetch_request(self.pool, pointer)
-        except (NotFoundError, AidError):
+        except (NotFoundError, AidError, RelayError):
             return
         await self._queue.put(("offer", found.event, via))

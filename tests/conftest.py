@@ -431,7 +431,9 @@ class HostileRelay:
     ``eose``         False: never send EOSE (nor CLOSED): a relay that stays silent.
     ``flood``        after the stored events (and EOSE, if any), send this many distinct valid
                      signed kind 1 events tagged ``["t", flood_tag]`` to each REQ, as fast
-                     as the client reads (stops at CLOSE). ``flood_key``/``FLOOD_AT`` made them.
+                     as the client reads (stops at CLOSE). ``FLOOD_KEY``/``FLOOD_AT`` made them.
+    ``flood_with``   these events (``Event`` or dicts) are the flood instead.
+    ``flood_once``   only the first REQ gets the flood (a client's later queries do not).
     ``notice``       a ``NOTICE`` sent first on every connection.
     ``ok_false``     answer every EVENT ``["OK", id, false, ok_false]`` (default: OK true).
     ``ok``           False: never answer EVENT at all.
@@ -457,6 +459,8 @@ class HostileRelay:
         eose: bool = True,
         flood: int = 0,
         flood_tag: str = "mas-flood",
+        flood_with: Sequence[Event | dict[str, Any]] = (),
+        flood_once: bool = False,
         notice: str | None = None,
         ok_false: str | None = None,
         ok: bool = True,
@@ -468,6 +472,11 @@ class HostileRelay:
         self.eose = eose
         self.flood = flood
         self.flood_tag = flood_tag
+        self.flood_with = [
+            orjson.dumps(e.to_dict() if isinstance(e, Event) else e) for e in flood_with
+        ]
+        self.flood_once = flood_once
+        self._flood_given = False
         self.notice = notice
         self.ok_false = ok_false
         self.ok = ok
@@ -569,13 +578,20 @@ class HostileRelay:
                 task.cancel()
 
     async def _answer(self, ws: Any, sub: str) -> None:
+        flood = not (self.flood_once and self._flood_given)  # decided before any await
+        self._flood_given = True
         with contextlib.suppress(Exception):
             for event in self.stored:
                 await self._send(ws, "EVENT", sub, event)
             if self.eose:
                 await self._send(ws, "EOSE", sub)
+            if not flood:
+                return
             prefix = b'["EVENT",' + orjson.dumps(sub) + b","
-            for frame in flood_frames(self.flood, self.flood_tag) if self.flood else ():
+            frames = self.flood_with or (
+                flood_frames(self.flood, self.flood_tag) if self.flood else ()
+            )
+            for frame in frames:
                 await ws.send((prefix + frame + b"]").decode())
                 self.flooded += 1
 

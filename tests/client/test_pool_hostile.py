@@ -15,8 +15,12 @@ from typing import Any
 
 import pytest
 
+from shieldmutual.client.feed import MAX_RESOLVING, FeedReader
 from shieldmutual.client.pool import Pool, PoolOptions, RelayState, Status
 from shieldmutual.client.pool_connect import Backoff
+from shieldmutual.shared.aid.common import Address
+from shieldmutual.shared.aid.feed import Feed, FeedFilter
+from shieldmutual.shared.aid.notes import Announcement, announcement_template
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 
@@ -147,3 +151,42 @@ async def test_request_show_and_req_do_not_wait_for_a_silent_relay(
         assert f"{silent.url}: timeout (no EOSE 1.0s after the other relays answered)" in (
             " ".join(req.stderr.split())
         )
+
+
+async def test_a_flood_of_announcements_does_not_become_a_flood_of_queries(
+    hostile_relay: Any, until: Callable[..., Any]
+) -> None:
+    """Finding (the feed's share of the 409 MB): each announcement of a request not seen
+    yet started its own fetch at once, so 5k announcements were 5k subscriptions in
+    flight (~15 KB each) and 5k REQs to every relay. Now at most MAX_RESOLVING run."""
+    count = 1000
+    announcements = []
+    for i in range(count):
+        pointer = Announcement(Address(30402, KEY.public_hex, f"r{i}"), f"help {i}", ("flood",))
+        template = announcement_template(pointer)
+        announcements.append(sign(KEY, template.kind, template.content, template.tags))
+    options = PoolOptions(eose_timeout=2)
+    async with (
+        hostile_relay(flood_with=announcements, flood_once=True) as relay,
+        Pool([relay.url], options=options) as pool,
+    ):
+        reader = FeedReader(pool, ["mas-flood"], Feed(FeedFilter()), stream=True)
+        most = 0
+
+        def done() -> bool:
+            nonlocal most
+            most = max(most, len(reader._pending))
+            caught_up = reader.subscription.received == count and reader._queue.empty()
+            return caught_up and not reader._pending
+
+        async def read_all() -> None:
+            async for _ in reader.items():
+                pass
+
+        consume = asyncio.get_running_loop().create_task(read_all())
+        try:
+            await until(done, timeout=30)
+        finally:
+            consume.cancel()
+    assert most <= MAX_RESOLVING
+    assert len(relay.reqs) < count // 4  # the old reader sent count + 1
