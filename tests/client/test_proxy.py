@@ -176,3 +176,18 @@ def test_proxy_credentials_stay_out_of_messages(mas: Callable[..., Any]) -> None
     result = mas("--proxy", proxy, "req", "-k", "1", "-r", "ws://localhost:1", passphrase=None)
     assert result.code == 3 and "unreachable" in result.stderr
     assert "secret" not in result.stderr + result.stdout
+
+
+async def test_the_real_relay_through_the_proxy_with_auth(
+    relay: Any, socks_proxy: SocksProxy, keys: Any, note: Callable[..., Any]
+) -> None:
+    """mas-relay itself (AUTH challenge on connect, NIP-42 answered) behind the proxy."""
+    url, port = by_name(relay.url)
+    options = PoolOptions(proxy=socks_proxy.url)
+    event = note(keys.alice, "hello over socks")
+    async with Pool([url], options=options, auth=keys.bob) as pool:
+        report = await pool.publish(event)
+        assert report.ok(), report.results
+        assert [e.id for e in await pool.fetch([{"ids": [event.id]}])] == [event.id]
+    await until(lambda: bool(socks_proxy.to(port)))  # pproxy's log line may trail
+    assert socks_proxy.to(port) == ["localhost"]
