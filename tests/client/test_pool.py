@@ -72,7 +72,7 @@ def test_publish_reports_every_relay_kind_of_answer(fake_relay: Any) -> None:
 
 def test_a_silent_relay_does_not_delay_the_others(fake_relay: Any) -> None:
     async def go() -> None:
-        options = PoolOptions(ok_timeout=2, eose_timeout=2, connect_timeout=2)
+        options = PoolOptions(ok_timeout=2, eose_timeout=5, connect_timeout=2)
         async with (
             fake_relay(eose=False, ok=None) as silent,
             fake_relay([note("first").to_dict()]) as good,

@@ -88,7 +88,7 @@ async def test_a_relay_that_never_sends_eose_does_not_stall_a_fetch(
             events = [event async for event in sub]
         elapsed = time.monotonic() - start
     assert {e.id for e in events} == {e.id for e in stored}
-    assert 1.0 <= elapsed < 2.5  # the grace (1 s) after the honest relay's EOSE
+    assert 1.0 <= elapsed < 5  # the grace (1 s) after the honest relay's EOSE, not 8 s
     silent_stats = sub.stats[silent.url]
     assert silent_stats.status is RelayState.TIMEOUT
     assert silent_stats.message.startswith("no EOSE 1.0s after the other relays answered")
@@ -146,7 +146,7 @@ async def test_request_show_and_req_do_not_wait_for_a_silent_relay(
 
         start = time.monotonic()
         req = await asyncio.to_thread(sam, "req", "-k", "30402", *relays)
-        assert time.monotonic() - start < 3
+        assert time.monotonic() - start < 5  # the configured EOSE timeout is 10 s
         assert req.code == 0 and [e["id"] for e in req.json_lines()] == [request.id]
         assert f"{silent.url}: timeout (no EOSE 1.0s after the other relays answered)" in (
             " ".join(req.stderr.split())
