@@ -272,6 +272,14 @@ class Keystore:
             raise IdentityError(f"identity file for {name!r} does not match its public key")
         return secret
 
+    def reseal(self, name: str, secret: SecretKey, passphrase: str) -> None:
+        """Seal ``name``'s secret again under ``passphrase`` (keeping its security byte)."""
+        records = dict(self._load())
+        _, data = nip19.bech32_decode(self.ncryptsec(name))
+        sealed = nip49.encrypt(secret.secret, passphrase, self.log_n, data[42])
+        records[name] = {**records[name], "ncryptsec": sealed}
+        self._save(records)
+
     def remove(self, name: str) -> Identity:
         identity = self.get(name)
         records = dict(self._load())

@@ -108,6 +108,13 @@ class Passphrases:
             raise PassphraseError("the two passphrases do not match")
         return value
 
+    def another(self, prompt: str) -> str | None:
+        """A second, different passphrase, from a person at the terminal only (a script's
+        fd holds one); None when nobody can be asked."""
+        if self.fd is not None or not _terminal_available():
+            return None
+        return getpass.getpass(prompt)
+
 
 # ---- the home key ----------------------------------------------------------------
 
@@ -199,4 +206,14 @@ class Unlocker:
         unlocked = self.agent()
         if unlocked is not None and identity.pubkey in unlocked.secrets:
             return unlocked.secrets[identity.pubkey]
-        return store.unlock(name, self.passphrases.get(f"Passphrase for {name}: "))
+        try:
+            return store.unlock(name, self.passphrases.get(f"Passphrase for {name}: "))
+        except PassphraseError:
+            # A key from before the one-passphrase home keeps its own passphrase: open it
+            # with that once, then seal it again under the home's.
+            old = self.passphrases.another(f"Passphrase for {name} (it is not this home's): ")
+            if old is None:
+                raise
+        secret = store.unlock(name, old)
+        store.reseal(name, secret, self.passphrase())
+        return secret

@@ -11,10 +11,8 @@ import typer
 from shieldmutual.client import agent
 from shieldmutual.client.cli import common, render
 from shieldmutual.client.errors import IdentityError, PassphraseError
-from shieldmutual.client.keystore import Identity, Keystore, parse_secret
+from shieldmutual.client.keystore import Identity, parse_secret
 from shieldmutual.client.timeparse import parse_duration
-from shieldmutual.client.unlock import open_home_key
-from shieldmutual.client.vault import Home
 from shieldmutual.shared import nip19, nip49
 from shieldmutual.shared.errors import CryptoError, InvalidError
 from shieldmutual.shared.keys import SecretKey
@@ -281,19 +279,15 @@ def unlock(
     path = state.paths.home_key_file
     if not path.exists():
         raise IdentityError("nothing to unlock yet: create an identity with `mas id new NAME`")
-    passphrase = state.unlocker.passphrases.get()
-    home_key = open_home_key(path, passphrase)
-    home = Home(state.paths, lambda create: home_key)
-    sealed = state.plain_config.seal_identities
-    store = Keystore(state.paths.keys_dir, home if sealed else None)
+    state.unlocker.passphrase()  # asked and checked even when an agent already runs
     secrets = []
-    for ident in store.list():
+    for ident in state.keystore.list():
         try:
-            secrets.append(store.unlock(ident.name, passphrase))
+            secrets.append(state.unlocker.secret(state.keystore, ident.name))
         except PassphraseError:
             state.warn(f"identity {ident.name} has another passphrase; it stays locked")
     expires_at = int(time.time()) + seconds
-    pid = agent.start(state.paths, home_key, secrets, expires_at)
+    pid = agent.start(state.paths, state.home.key(), secrets, expires_at)
     if state.want_json(json_):
         state.emit_json({"pid": pid, "expires_at": expires_at, "identities": len(secrets)})
         return

@@ -360,3 +360,27 @@ def test_console_script_no_tty_no_passphrase(tmp_path: Path) -> None:
         [str(mas_bin), "--help"], capture_output=True, text=True, timeout=60
     ).stdout
     assert "Exit codes" in help_text
+
+
+def test_a_key_from_an_older_home_is_resealed_under_the_home_passphrase(
+    mas: Any, mas_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before one passphrase sealed the home, each key file had its own passphrase."""
+    keys = mas_home / "keys"
+    keys.mkdir(parents=True)
+    old = nip49.encrypt(SECRET.secret, "its own", log_n=4)
+    record = f'name = "me"\npubkey = "{SECRET.public_hex}"\nncryptsec = "{old}"\n'
+    (keys / "me.toml").write_text(record)
+    scripted = mas("event", "-c", "x", "--dry-run")  # a script has one passphrase: it stops
+    assert scripted.code == 4 and "wrong passphrase" in one_line_error(scripted)
+    assert not (keys / "me.toml").exists()  # the list itself is sealed already
+
+    def person_types(prompt: str) -> str:
+        return "its own" if "not this home's" in prompt else "test passphrase"
+
+    monkeypatch.setattr(unlock, "_terminal_available", lambda: True)
+    monkeypatch.setattr(unlock.getpass, "getpass", person_types)
+    asked = mas("event", "-c", "x", "--dry-run", passphrase=None)
+    assert asked.code == 0, asked.stderr
+    monkeypatch.undo()
+    assert mas("event", "-c", "x", "--dry-run").code == 0  # now the home's opens it

@@ -221,3 +221,13 @@ def test_passphrase_in_the_environment_is_refused() -> None:
     with pytest.raises(PassphraseError, match=r"MAS_PASSPHRASE is refused.*mas unlock.*fd"):
         refuse_passphrase_env({"MAS_PASSPHRASE": "s3cret"})
     refuse_passphrase_env({"MAS_PASSPHRASE_FD": "3"})
+
+
+def test_reseal_keeps_the_key_and_its_security_byte(store: Keystore) -> None:
+    store.add("alice", SECRET, "old", handled_securely=False)
+    store.reseal("alice", SECRET, "new")
+    assert store.unlock("alice", "new") == SECRET
+    _, data = nip19.bech32_decode(store.ncryptsec("alice"))
+    assert data[42] == nip49.KEY_INSECURE
+    with pytest.raises(PassphraseError):
+        store.unlock("alice", "old")
