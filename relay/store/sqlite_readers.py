@@ -21,7 +21,7 @@ the pool interrupts the statement while it still holds the reader (never a state
 of the next owner) and keeps the reader until a no-op queued behind the statement
 returns, which proves the reader's thread idle.
 An interrupt sent before aiosqlite's thread picked the statement up does nothing; the
-deadline's interrupt, still armed, then stops it.
+deadline, still armed, then interrupts it, again and again until it ends.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ import aiosqlite
 
 from shieldmutual.relay.store.base import Cost
 from shieldmutual.shared.errors import StoreError
+
+# Seconds between interrupts of a statement past its deadline that has not ended yet.
+_AGAIN = 0.05
 
 
 class _Lease:
@@ -127,9 +130,13 @@ class ReaderPool:
 
     def _expire(self, reader: aiosqlite.Connection, lease: _Lease) -> None:
         lease.timed_out = True
-        task = asyncio.get_running_loop().create_task(self._interrupt(reader, lease))
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._interrupt(reader, lease))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        # Again until the statement ends: an interrupt sent before the reader's thread
+        # picked the statement up (a very busy machine) is lost.
+        lease.deadline = loop.call_later(_AGAIN, self._expire, reader, lease)
 
     @staticmethod
     async def _interrupt(reader: aiosqlite.Connection, lease: _Lease) -> None:

@@ -37,6 +37,7 @@ class Pools:
         self.changed = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._pools: list[ReaderPool] = []
+        self.connections: list[aiosqlite.Connection] = []  # the last pool's
 
     def _mark(self, name: str) -> int:  # runs on a reader's thread
         self._loop.call_soon_threadsafe(self._record, name)
@@ -54,6 +55,7 @@ class Pools:
             connections.append(reader)
         pool = ReaderPool(connections, max_seconds)
         self._pools.append(pool)
+        self.connections = connections
         return pool
 
     async def until(self, condition: Callable[[], bool]) -> None:
@@ -128,6 +130,22 @@ async def test_a_statement_is_interrupted_after_the_maximum_time(pools: Pools) -
     assert pool.idle == 1
     assert await pool.fetch(QUICK, ["next"], "o", costs.append) == [(0,)]
     assert len(costs) == 2
+
+
+async def test_an_interrupt_sent_before_the_statement_started_is_sent_again(
+    pools: Pools,
+) -> None:
+    """The reader's thread is still busy (here: with a statement run around the pool)
+    when the deadline's first interrupt goes out; the statement must still be stopped."""
+    pool = await pools.open(readers=1, max_seconds=0.2)
+    (reader,) = pools.connections  # the pool's one connection, used behind its back
+    outside = spawn(reader.execute_fetchall(ENDLESS, ["outside"]))
+    await pools.until(lambda: pools.started == ["outside"])
+    with pytest.raises(StoreError, match="took too long"):
+        await asyncio.wait_for(pool.fetch(ENDLESS, ["pooled"], "o"), TIMEOUT)
+    assert pools.started == ["outside", "pooled"]
+    with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+        await outside
 
 
 async def test_a_cancelled_queued_statement_never_runs(pools: Pools) -> None:
