@@ -126,6 +126,11 @@ class Canary:
         if self._task is not None:
             await asyncio.wait_for(self._task, CANARY_TIMEOUT * 2 + 5)
 
+    @property
+    def gave_up(self) -> bool:
+        """It stopped by itself: the relay closed it or refused something."""
+        return self._task is not None and self._task.done() and not self._stop.is_set()
+
     def mark(self) -> int:
         """An index into ``eose_ms``: latencies measured from now on start there."""
         return len(self.eose_ms)
@@ -202,11 +207,24 @@ class Arena:
 
     async def canary_rounds(self, rounds: int, timeout: float = 30.0) -> None:
         """Let the canary complete ``rounds`` more rounds (the attack's duration)."""
-        goal = self.canary.rounds + rounds
-        await self.until(lambda: self.canary.rounds >= goal, timeout, f"{rounds} canary rounds")
+        canary = self.canary
+        goal = canary.rounds + rounds
+
+        def done() -> bool:
+            assert not canary.gave_up, f"the canary gave up: {canary.errors}"
+            return canary.rounds >= goal
+
+        await self.until(done, timeout, f"{rounds} canary rounds")
 
     def log_text(self) -> str:
         return "".join(self.proc.log)
+
+    async def close(self) -> None:
+        """Stop the sampler and the canary (teardown: no assertions)."""
+        if self._sampler is not None:
+            self._sampler.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.canary.stop(), 5)
 
     async def finish(self) -> None:
         """Let the canary run three more rounds (the relay still serves after the
@@ -252,10 +270,7 @@ async def arena(
 
     yield make
     for arena in made:
-        if arena._sampler is not None:
-            arena._sampler.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(arena.canary.stop(), 5)
+        await arena.close()
 
 
 # ---- a client that stops reading ----------------------------------------------------
