@@ -23,7 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shlex
+import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
@@ -423,7 +427,22 @@ def private_text(value: str | None, what: str) -> str:
         )
     if not stdin_is_terminal():
         return sys.stdin.read()
-    return typer.edit("") or ""
+    return _edit()
+
+
+def _edit() -> str:
+    """$VISUAL or $EDITOR (else vi) on an empty temporary file, 0600 and removed after:
+    the text is on disk only while the editor has it open, as with `git commit`."""
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    fd, name = tempfile.mkstemp(prefix="mas-", suffix=".txt")
+    os.close(fd)
+    try:
+        subprocess.run([*shlex.split(editor), name], check=True)
+        return Path(name).read_text(encoding="utf-8")
+    except (OSError, ValueError, subprocess.CalledProcessError) as exc:
+        raise InvalidError(f"the editor failed ({exc}); pipe the text on stdin instead") from None
+    finally:
+        os.unlink(name)
 
 
 def read_source(path: Path) -> str:

@@ -10,6 +10,10 @@ log the way that operator would.
 from __future__ import annotations
 
 import itertools
+import os
+import pty
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -342,3 +346,27 @@ def test_private_text_never_comes_from_the_command_line(user: Any, spies: Any) -
     facts = me("champion", "activate", friend, "--facts", "held at x", "--yes", code=2)
     assert "shows in `ps`" in facts.stderr
     assert spy.sent() == []
+
+
+def test_in_a_terminal_private_text_comes_from_the_editor(
+    spies: Any, user: Any, spawn: Callable[..., dict[str, Any]], tmp_path: Path
+) -> None:
+    """With stdin a terminal, `dm send` opens $EDITOR (a script standing in for a person)."""
+    spy = spies()
+    alice, bob = user("alice", spy.url), user("bob", spy.url)
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "written in the editor" > "$1"\n')
+    editor.chmod(0o700)
+    leader, terminal = pty.openpty()
+    try:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "mas"), "dm", "send", bob.npub],
+            stdin=terminal, capture_output=True, text=True, timeout=60,
+            **spawn({**alice.env, "EDITOR": str(editor), "VISUAL": str(editor)}),
+        )  # fmt: skip
+    finally:
+        os.close(terminal)
+        os.close(leader)
+    assert done.returncode == 0, done.stderr
+    (message,) = [m for m in bob("dm", "read", "--json").json_lines()]
+    assert message["content"] == "written in the editor"
