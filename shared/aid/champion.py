@@ -53,8 +53,10 @@ from shieldmutual.shared.nip59 import Rumor, make_rumor
 PACKAGE, CHECKIN, RELEASE = "champion-package", "checkin", "champion-release"
 MIN_INTERVAL = 1  # seconds; tests use tiny intervals, people use hours
 MAX_INTERVAL = 90 * 86400
-# A rumor this size still fits NIP-44's 65535 bytes once sealed and wrapped again.
-MAX_RUMOR = 40_000
+# A rumor this size, sealed, still fits the largest wrap size bucket (nip59.SEAL_BUCKETS),
+# so it looks like every other large private message: about 55 KB of wrap JSON, under the
+# common 64 KiB event limit.
+MAX_RUMOR = 28_000
 ATTESTATION_NOTE = "If I go silent, this key speaks for me."
 
 

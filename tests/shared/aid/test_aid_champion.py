@@ -223,3 +223,21 @@ def test_only_accepted_members_count_and_strangers_packages_wait(
     assert by_consent([package], set(), {alice: package.created_at}) == ([], {})
     newer = replace(package, created_at=T0 + 99)
     assert by_consent([package, newer], set(), {alice: package.created_at})[1] == {alice: newer}
+
+
+def test_the_largest_champion_message_still_fits_the_largest_size_bucket(
+    people: People, package: Package
+) -> None:
+    """A hand-over just under the limit is still one of the bucket sizes (and under the
+    common 64 KiB event limit), not a size of its own."""
+    bob = people.bob.public_hex
+    base = len(package_rumor(package, bob, T0).to_json().encode())
+    big = replace(package, request_markdown=package.request_markdown + "x" * (28_000 - base - 50))
+    rumor = package_rumor(big, bob, T0)
+    assert 27_000 < len(rumor.to_json().encode()) <= champion.MAX_RUMOR
+    sealed = nip59.seal(people.alice, bob, rumor)
+    assert len(nip59.pad_seal(sealed).encode()) == nip59.SEAL_BUCKETS[-1]
+    assert len(nip59.gift_wrap(sealed, bob).to_json()) < 65_536
+    too_big = replace(package, request_markdown=package.request_markdown + "x" * 28_000)
+    with pytest.raises(AidError, match="too long"):
+        package_rumor(too_big, bob, T0)
