@@ -73,6 +73,7 @@ _WRAPS = frozenset({GIFT_WRAP})
 # What the relay holds per stored event id remembered while a REQ sends its stored
 # results (to drop live events it already sent): bytes object, set slot, hash.
 ID_BYTES = 120
+ID_PREFIX = b'{"id":"'  # how Event.to_json, and so every row our store wrote, begins
 _numbers = itertools.count(1)
 
 SHUTTING_DOWN = "error: the relay is shutting down"
@@ -107,8 +108,9 @@ def count_frame(sub_id: str, result: CountResult) -> bytes:
 
 
 def stored_id(raw: bytes) -> bytes:
-    """The id of a stored event's JSON; ours always begins ``{"id":"<64 hex>"``."""
-    if raw.startswith(b'{"id":"'):
+    """The id of a stored event's JSON; ours always begins ``{"id":"<64 hex>"``, anything
+    else is parsed (and raises when it is not JSON)."""
+    if raw.startswith(ID_PREFIX):
         return raw[7:71]
     return str(orjson.loads(raw)["id"]).encode()
 
@@ -363,22 +365,26 @@ class Connection(Outgoing):
                     page = await anext(pages, None)
                     if page is None:
                         return
+                    # While a page is sent its rows are counted twice (here and queued):
+                    # at most one page over.
                     held = sum(map(len, page))
                     self.hold(held)
                     try:
                         for raw in page:
                             if self.out_bytes > pace:
                                 await self._wait_drained()
-                            event_id = stored_id(raw)
-                            self.send(head + raw + b"]")  # counted in the queue, if queued
-                            held -= len(raw)
-                            if event_id in sent:
-                                self._release(len(raw))
-                            else:  # the row's charge becomes its id's
-                                sent.add(event_id)
-                                self._release(len(raw) - ID_BYTES)
+                            if not raw.startswith(ID_PREFIX):
+                                stored_id(raw)  # parsed before it is framed: corrupt rows raise
+                            self.send(head + raw + b"]")
                     finally:
                         self._release(held)
+                    if sub.pending:
+                        # Live events arrived meanwhile: remember which ids the results
+                        # held, so none is sent twice. (An event committed just before this
+                        # page was read but delivered live only after it ended would be.)
+                        known = len(sent)
+                        sent.update(map(stored_id, page))
+                        self.hold((len(sent) - known) * ID_BYTES)
         finally:
             await pages.aclose()
 

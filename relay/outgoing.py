@@ -60,10 +60,14 @@ class Outgoing:
         self.held += size
         relay = self.relay
         relay.held += size
+        if self.held > self.max_held or relay.held > relay.max_memory:
+            self._over()
+
+    def _over(self) -> None:
         if self.held > self.max_held:
             self.too_slow(f"over its memory budget of {self.max_held} bytes")
-        elif relay.held > relay.max_memory:
-            relay.reclaim()
+        else:
+            self.relay.reclaim()
 
     def _release(self, size: int) -> None:
         self.held -= size
@@ -95,6 +99,10 @@ class Outgoing:
         if self.closing:
             return
         size = len(frame)
+        self.hold(size)
+        if self.closing:  # that was over the budget, which let go of everything
+            self._release(size)
+            return
         if not self.out:
             ws = self.ws
             transport = ws.transport
@@ -105,16 +113,12 @@ class Outgoing:
             ):
                 ws.protocol.send_text(frame)
                 self._unflushed += size
-                self.hold(size)
                 if not self._flush_scheduled:
                     self._flush_scheduled = True
                     asyncio.get_running_loop().call_soon(self._flush)
                 return
         self.out.append(frame)
         self.out_bytes += size
-        self.hold(size)
-        if self.closing:  # that was over the budget
-            return
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
         elif self._wakeup is not None and not self._wakeup.done():

@@ -121,6 +121,30 @@ async def test_a_client_that_stops_reading_its_results_is_timed_out(start_relay,
     await until(lambda: conn not in relay.connections and relay.held == 0)
 
 
+async def test_an_event_both_stored_and_live_during_back_fill_is_sent_once(
+    start_relay, connect, keys
+):
+    """Pages are read one at a time, so an old-dated event committed mid back-fill is in
+    a later page and held live too: it goes out once, before EOSE."""
+    relay = await start_relay(
+        rate_limits=NO_RATES, server={"max_connection_memory": MIB, "stall_timeout": 0.0}
+    )
+    publisher = await connect(relay.url)
+    await publish_all(publisher, big_events(keys.alice, 60))
+    reader = await stuck_client(connect, relay)
+    for i in range(5):  # 9 MB asked for: more than the kernel's buffers take
+        await reader.send("REQ", f"s{i}", {"kinds": [1]})
+    await until(lambda: any(c.out_bytes > MIB // 4 for c in relay.connections))
+    late = sign(keys.bob, 1, "dated before everything", created_at=int(time.time()) - 86_400)
+    assert (await publisher.publish(late))[2] is True
+    subs = [sub for c in relay.connections for sub in c.subs.values()]
+    assert len(subs) == 5 and all(sub.pending for sub in subs)  # held live meanwhile
+    for i in range(5):
+        ids = [e["id"] for e in await reader.collect(f"s{i}", timeout=20)]
+        assert len(ids) == len(set(ids)) == 61 and ids[-1] == late.id
+    assert [m for m in await reader.barrier() if m[0] == "EVENT"] == []  # not again live
+
+
 async def test_a_reading_client_with_20_large_subscriptions_is_paced_not_closed(
     start_relay, connect, keys
 ):
