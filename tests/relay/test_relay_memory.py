@@ -23,13 +23,6 @@ NO_RATES = {"events_per_second": 0.0, "reqs_per_second": 0.0, "query_seconds_per
 BIG = "x" * 30_000  # content of a large event (~30 KB of JSON)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait for ``condition`` (polled), failing after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 def big_events(key: SecretKey, count: int, tag: str = "big") -> list[Event]:
     now = int(time.time())
     return [sign(key, 1, f"{i} {BIG}", [["t", tag]], created_at=now - i) for i in range(count)]
@@ -69,7 +62,7 @@ async def close_code(client: Any) -> int | None:
 
 
 async def test_never_reading_client_with_20_subscriptions_is_bounded_then_closed(
-    start_relay, connect, keys, caplog
+    start_relay, connect, keys, caplog, until
 ):
     """The 2.16 GB finding: 20 REQs whose back-fill stalls, then live events for all of
     them. Held bytes stay under the budget, the client is closed 1008, everything is
@@ -102,7 +95,9 @@ async def test_never_reading_client_with_20_subscriptions_is_bounded_then_closed
     assert lines == [f"connection {conn.number}: closing it, over its memory budget of {MIB} bytes"]
 
 
-async def test_a_client_that_stops_reading_its_results_is_timed_out(start_relay, connect, keys):
+async def test_a_client_that_stops_reading_its_results_is_timed_out(
+    start_relay, connect, keys, until
+):
     """The finding's never-closed case: stalled REQs with no live traffic stay within
     the budget but would keep it forever; ``[server] stall_timeout`` ends them."""
     relay = await start_relay(
@@ -122,7 +117,7 @@ async def test_a_client_that_stops_reading_its_results_is_timed_out(start_relay,
 
 
 async def test_an_event_both_stored_and_live_during_back_fill_is_sent_once(
-    start_relay, connect, keys
+    start_relay, connect, keys, until
 ):
     """Pages are read one at a time, so an old-dated event committed mid back-fill is in
     a later page and held live too: it goes out once, before EOSE."""
@@ -146,7 +141,7 @@ async def test_an_event_both_stored_and_live_during_back_fill_is_sent_once(
 
 
 async def test_a_reading_client_with_20_large_subscriptions_is_paced_not_closed(
-    start_relay, connect, keys
+    start_relay, connect, keys, until
 ):
     """Pacing: 20 REQs asking for 36 MB in all under a 1 MiB budget all reach EOSE for a
     client that reads, and the relay's accounting is back to zero afterwards."""
@@ -180,7 +175,7 @@ async def test_a_reading_client_with_20_large_subscriptions_is_paced_not_closed(
 
 
 async def test_events_being_saved_count_against_the_budget_and_pause_reading(
-    start_relay, connect, keys
+    start_relay, connect, keys, until
 ):
     """A publisher pipelining 6 MB of events is read only as fast as they are saved:
     at most a quarter of its 1 MiB budget is held in events waiting for the store."""
@@ -205,7 +200,7 @@ async def test_events_being_saved_count_against_the_budget_and_pause_reading(
 
 
 async def test_relay_wide_budget_closes_the_connection_holding_the_most(
-    start_relay, connect, keys, caplog
+    start_relay, connect, keys, caplog, until
 ):
     """``[server] max_memory``: two stuck clients each under their own budget but over
     the relay's together: the bigger is closed and the relay is back under its limit."""

@@ -7,11 +7,9 @@ connection, as a failing disk or a bad migration would.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,12 +17,6 @@ import pytest
 from shieldmutual.shared.event import sign
 
 NO_RATES = {"events_per_second": 0.0, "reqs_per_second": 0.0}
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 def damage(db: Path, sql: str) -> None:
@@ -106,7 +98,7 @@ async def test_store_time_budget_refuses_new_req_and_count_when_spent(start_rela
 
 @pytest.mark.parametrize("leave", ["close", "disconnect"])
 async def test_queries_end_when_their_subscription_or_client_goes(
-    start_relay, connect, keys, leave
+    start_relay, connect, keys, leave, until
 ):
     """CLOSE, or leaving, cancels the back-fill and counts in flight: nothing keeps
     running (or holding memory) for a subscription nobody will read."""
