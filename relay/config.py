@@ -64,8 +64,14 @@ class ServerConfig:
     max_memory: int = 512 * 1024 * 1024
     # Worker threads for signature checks (libsecp256k1 releases the GIL); 0: inline.
     verify_threads: int = 1
-    store_readers: int = 2
+    # Read-only SQLite connections. One client holds at most one at a time, so with 4
+    # a client running costly queries leaves three to everybody else.
+    store_readers: int = 4
     store_batch_max: int = 500
+    # COUNT stops counting here and answers {"approximate": true} (NIP-45).
+    max_count: int = 10_000
+    # A read statement running longer is interrupted: CLOSED "error: ...".
+    max_query_seconds: float = 1.0
     expire_interval: float = 300.0  # seconds between NIP-40 sweeps; 0: never sweep
     shutdown_timeout: float = 10.0  # seconds to finish in-flight saves on SIGTERM
     uvloop: bool = False  # use uvloop when it is installed
@@ -232,8 +238,12 @@ def _check(section: str, built: Any) -> None:
     if isinstance(built, ServerConfig):
         if built.port > 65535:
             raise ConfigError("[server] port must be at most 65535")
-        if built.store_readers < 1 or built.store_batch_max < 1:
-            raise ConfigError("[server] store_readers and store_batch_max must be at least 1")
+        if built.store_readers < 1 or built.store_batch_max < 1 or built.max_count < 1:
+            raise ConfigError(
+                "[server] store_readers, store_batch_max and max_count must be at least 1"
+            )
+        if built.max_query_seconds <= 0:
+            raise ConfigError("[server] max_query_seconds must be more than 0")
         for url in {built.url, *built.urls} - {""}:
             _check_url(url)
         if built.max_connection_memory < 1024 * 1024:

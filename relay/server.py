@@ -117,6 +117,8 @@ class Relay:
             readers=server.store_readers,
             default_limit=config.limits.default_limit,
             max_limit=config.limits.max_limit,
+            max_count=server.max_count,
+            max_query_seconds=server.max_query_seconds,
         )
         self.index = Index()
         self.verifier = Verifier(server.verify_threads)

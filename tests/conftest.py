@@ -29,6 +29,7 @@ import os
 import queue
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -600,3 +601,34 @@ class HostileRelay:
 def hostile_relay() -> type[HostileRelay]:
     """The :class:`HostileRelay` class: ``async with hostile_relay(eose=False) as relay``."""
     return HostileRelay
+
+
+def body_pages(db: sqlite3.Connection) -> dict[int, int]:
+    """Each stored event's rid -> the file page that holds its body, as an analyst reads
+    a seized relay with ``dbstat``: the first overflow page of a row too big for its
+    B-tree leaf (SQLite allocates those as rows arrive), else the leaf page itself.
+    Leaf cells are in rid order, so a cell's place among all leaf cells names its rid."""
+    rids = [rid for (rid,) in db.execute("SELECT rid FROM events ORDER BY rid")]
+    stat = "SELECT path, pageno, ncell FROM dbstat WHERE name = 'events' AND pagetype = ?"
+    leaves = sorted(db.execute(stat, ("leaf",)).fetchall())
+    first: dict[str, int] = {}  # leaf page path -> cells in the leaves before it
+    page_of: dict[int, int] = {}  # a cell's place -> the page holding its body
+    place = 0
+    for path, page, ncell in leaves:
+        first[path] = place
+        for _ in range(ncell):
+            page_of[place] = page
+            place += 1
+    spilled: dict[int, int] = {}
+    for path, page, _ in db.execute(stat, ("overflow",)):
+        leaf, cell = path.split("+")[0].rsplit("/", 1)
+        at = first[leaf + "/"] + int(cell, 16)
+        spilled[at] = min(page, spilled.get(at, page))
+    page_of.update(spilled)
+    return {rids[at]: page for at, page in page_of.items()}
+
+
+@pytest.fixture
+def file_layout() -> Callable[[sqlite3.Connection], dict[int, int]]:
+    """:func:`body_pages`, for tests that read a relay's database as a seizer would."""
+    return body_pages

@@ -50,6 +50,7 @@ from shieldmutual.relay.store.sqlite_query import (
 )
 from shieldmutual.relay.store.sqlite_readers import ReaderPool
 from shieldmutual.relay.store.sqlite_schema import (
+    PAGE_SIZE,
     READER_PRAGMAS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -180,7 +181,8 @@ class SQLiteStore:
     @staticmethod
     def _migrate_from_1(db: sqlite3.Connection) -> None:
         """Re-key a schema 1 file (see :func:`sqlite_write.rekey`), then rewrite the whole
-        file (VACUUM) and empty the WAL, so no page or frame keeps the old numbering."""
+        file (VACUUM) with 64 KiB pages and empty the WAL, so no page or frame keeps the
+        old numbering or the overflow pages laid out in arrival order."""
         db.execute("BEGIN IMMEDIATE")
         try:
             sqlite_write.rekey(db)
@@ -190,8 +192,11 @@ class SQLiteStore:
             db.execute("ROLLBACK")
             db.close()
             raise
-        db.execute("VACUUM")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("PRAGMA journal_mode = DELETE")  # a WAL file's page size is fixed
+        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        db.execute("VACUUM")
+        db.execute("PRAGMA journal_mode = WAL")
 
     async def close(self) -> None:
         """Write everything already queued, then close the readers and the writer (last,

@@ -89,8 +89,19 @@ PRAGMA user_version = {SCHEMA_VERSION};
 # synchronous=NORMAL in WAL mode: a commit is durable once its frames are written to the
 # WAL file, so an acknowledged event survives a crash of this process; only an OS crash
 # or power loss can lose the last few commits (never corrupting the database).
+# 64 KiB pages keep every event up to ~64 KB (every padded gift wrap) inside its B-tree
+# leaf, which is ordered by rid. With 4 KiB pages a wrap spilled into overflow pages that
+# SQLite allocates as rows arrive, so the file's page numbers gave back the arrival order
+# the random rids hide (issue 9). Measured no slower to ingest or query (bench/store.py).
+# It takes effect only on a new file (and in the schema 1 migration, which rewrites it).
+PAGE_SIZE = 65536
+
 WRITER_PRAGMAS = (
+    f"PRAGMA page_size = {PAGE_SIZE}",
     "PRAGMA journal_mode = WAL",
+    # A deleted row's bytes are overwritten, so a seized file keeps no trace of an
+    # expired or deleted event (its size, its place) in free space.
+    "PRAGMA secure_delete = ON",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA busy_timeout = 5000",
     "PRAGMA temp_store = MEMORY",

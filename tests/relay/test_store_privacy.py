@@ -18,6 +18,7 @@ import dataclasses
 import itertools
 import random
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -151,7 +152,9 @@ async def store_in_order(path: Path, arrival: list[Event]) -> None:
             await asyncio.gather(*(store.save(e, e.to_json()) for e in chunk))
 
 
-def assert_no_arrival_order(path: Path, arrival: list[Event]) -> None:
+def assert_no_arrival_order(
+    path: Path, arrival: list[Event], layout: Callable[[sqlite3.Connection], dict[int, int]]
+) -> None:
     """Read the file as an analyst would and find nothing that orders wraps by arrival."""
     db = sqlite3.connect(path)
     tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -161,6 +164,12 @@ def assert_no_arrival_order(path: Path, arrival: list[Event]) -> None:
     order, gaps = analyse(rids, arrival)
     # Under no relation both are ~N(0, 1/sqrt(n)), n = 150: 0.3 is over 3.5 sigma.
     assert abs(order) < 0.3 and abs(gaps) < 0.3, (order, gaps)
+    # Nor the pages holding the wraps' bodies (padded wraps overflowed 4 KiB pages, and
+    # SQLite allocates overflow pages as rows arrive: Spearman 0.99 before).
+    pages = layout(db)
+    wraps = [(i, pages[rids[e.id]]) for i, e in enumerate(arrival) if e.kind == GIFT_WRAP]
+    by_page = spearman([float(i) for i, _ in wraps], [float(page) for _, page in wraps])
+    assert abs(by_page) < 0.3, by_page
     # Tag rows (the wraps' p tags) carry the event's rid and no rowid of their own.
     tagged = db.execute("SELECT count(*) FROM tags WHERE rid IN (SELECT rid FROM events)")
     assert tagged.fetchone()[0] == 150
@@ -176,10 +185,12 @@ def assert_no_arrival_order(path: Path, arrival: list[Event]) -> None:
     db.close()
 
 
-async def test_nothing_in_the_file_orders_wraps_by_arrival(tmp_path: Path) -> None:
+async def test_nothing_in_the_file_orders_wraps_by_arrival(
+    tmp_path: Path, file_layout: Callable[[sqlite3.Connection], dict[int, int]]
+) -> None:
     arrival = arrivals(9)
     await store_in_order(tmp_path / "seized.db", arrival)
-    assert_no_arrival_order(tmp_path / "seized.db", arrival)
+    assert_no_arrival_order(tmp_path / "seized.db", arrival, file_layout)
 
     # The same analysis on a sequential rowid (the schema before issue 9) finds all.
     control = sqlite3.connect(tmp_path / "control.db")
@@ -190,9 +201,11 @@ async def test_nothing_in_the_file_orders_wraps_by_arrival(tmp_path: Path) -> No
     control.close()
 
 
-def make_schema_1(path: Path, arrival: list[Event]) -> None:
+def make_schema_1(
+    path: Path, arrival: list[Event], layout: Callable[[sqlite3.Connection], dict[int, int]]
+) -> None:
     """Turn a file into what schema 1 wrote: rids numbered in arrival order, wraps
-    indexed for search."""
+    indexed for search, 4 KiB pages whose overflow pages follow the rids."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("BEGIN")
     db.execute("DELETE FROM search_text")
@@ -208,14 +221,23 @@ def make_schema_1(path: Path, arrival: list[Event]) -> None:
     db.execute("COMMIT")
     rids = {bytes(i).hex(): rid for rid, i in db.execute("SELECT rid, id FROM events")}
     assert analyse(rids, arrival)[0] == 1.0  # the leak the migration must remove
+    db.execute("PRAGMA journal_mode = DELETE")
+    db.execute("PRAGMA page_size = 4096")
+    db.execute("VACUUM")
+    pages = layout(db)
+    wraps = [(i, pages[rids[e.id]]) for i, e in enumerate(arrival) if e.kind == GIFT_WRAP]
+    assert spearman([float(i) for i, _ in wraps], [float(p) for _, p in wraps]) > 0.9
+    db.execute("PRAGMA journal_mode = WAL")
     db.close()
 
 
-async def test_a_schema_1_file_is_rekeyed_when_opened(tmp_path: Path) -> None:
+async def test_a_schema_1_file_is_rekeyed_when_opened(
+    tmp_path: Path, file_layout: Callable[[sqlite3.Connection], dict[int, int]]
+) -> None:
     arrival = arrivals(11)
     path = tmp_path / "old.db"
     await store_in_order(path, arrival)
-    make_schema_1(path, arrival)
+    make_schema_1(path, arrival, file_layout)
     async with SQLiteStore(path) as store:
         pages = store.query([Filter(limit=500)], NOW, viewer=frozenset({CAROL.public_hex}))
         served = {orjson.loads(raw)["id"] async for page in pages for raw in page}
@@ -226,7 +248,8 @@ async def test_a_schema_1_file_is_rekeyed_when_opened(tmp_path: Path) -> None:
         assert (await store.save(late, late.to_json())).accepted
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == 2
-    assert_no_arrival_order(path, [*arrival, late])
+        assert db.execute("PRAGMA page_size").fetchone()[0] == 65536
+    assert_no_arrival_order(path, [*arrival, late], file_layout)
 
 
 def _to(event: Event, key: SecretKey) -> bool:
