@@ -55,12 +55,14 @@ SMALL_EVENTS = 10_000  # short notes in small_events_db (bench/attack/query_floo
 FILL_AT = int(time.time()) - 3600  # the seeded notes are an hour old, newest last
 
 
-def rss_bytes(pid: int) -> int:
-    """VmRSS of ``pid`` (0 once it is gone)."""
+def rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """A resident-memory line of ``/proc/PID/status`` in bytes (0 once the process is
+    gone): ``VmRSS`` in all, ``RssAnon`` the heap and stacks alone, without the pages of
+    the database file SQLite maps into the relay (``RssFile``)."""
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except (FileNotFoundError, ProcessLookupError):
         pass
@@ -162,6 +164,11 @@ class Arena:
         return rss_bytes(self.pid)
 
     @property
+    def anon(self) -> int:
+        """Anonymous resident memory: what the relay allocated, not file pages."""
+        return rss_bytes(self.pid, "RssAnon")
+
+    @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
@@ -200,8 +207,8 @@ class Arena:
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"timed out after {timeout} s waiting for {what} "
-                    f"(relay RSS {self.rss / 2**20:.0f} MiB, "
-                    f"{self.rss_at_start / 2**20:.0f} MiB at start)"
+                    f"(relay RSS {self.rss / 2**20:.0f} MiB of which anonymous "
+                    f"{self.anon / 2**20:.0f}; {self.rss_at_start / 2**20:.0f} MiB at start)"
                 )
             await asyncio.sleep(RSS_POLL)  # polling interval of a condition with a deadline
 
