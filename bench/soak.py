@@ -11,9 +11,10 @@ repeats that load for longer and says whether it still happens:
   shapes (topic, author, recent notes, ids), closing it at EOSE; every fifth connection
   also holds a live subscription on its topic. All well within the default rate limits;
 * every ``--sample-seconds`` (default 60, fewer for short runs so there are at least 8
-  samples): relay RSS (VmRSS), relay CPU, REQ->EOSE and publish->OK p50/p99 of that
-  window, live deliveries, errors; a table at the end and a verdict: RSS levels off when
-  the least-squares slope over the last half of the run is at most a quarter of the
+  samples): relay RSS (VmRSS, RssAnon, RssFile), relay CPU, REQ->EOSE and publish->OK p50/p99 of that
+  window, live deliveries, errors; a table at the end and a verdict: anonymous RSS
+  (RssAnon: the heap, not the database pages SQLite maps) levels off when the
+  least-squares slope over the last half of the run is at most a quarter of the
   first half's, or under ``--flat-mb-per-min``; latency holds when the median p99 of
   the last half is within 2x (+ 5 ms) of the first half's.
 
@@ -75,7 +76,9 @@ class Window:
 @dataclass
 class Sample:
     minute: float
-    rss_mb: float
+    rss_mb: float  # VmRSS
+    anon_mb: float  # RssAnon: the heap, what a leak grows
+    file_mb: float  # RssFile: mostly the database pages SQLite maps (page cache)
     relay_cpu: float  # share of one core since the previous sample
     reqs: int
     eose_p50_ms: float
@@ -189,12 +192,30 @@ def query(rng: random.Random, key: keys.SecretKey, topic: str, recent: list[str]
     return {"ids": recent[:5] or ["0" * 64]}
 
 
-def summarize(window: Window, minute: float, rss_kb: int, cpu: float, seconds: float) -> Sample:
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS, RssAnon and RssFile of ``pid`` in kB."""
+    out = {"VmRSS": 0, "RssAnon": 0, "RssFile": 0}
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                name, _, value = line.partition(":")
+                if name in out:
+                    out[name] = int(value.split()[0])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return out
+
+
+def summarize(
+    window: Window, minute: float, mem: dict[str, int], cpu: float, seconds: float
+) -> Sample:
     eose, ok, live = sorted(window.eose_ms), sorted(window.ok_ms), sorted(window.live_ms)
     p = relay_bench.pct
     return Sample(
         minute=round(minute, 2),
-        rss_mb=round(rss_kb / 1024, 1),
+        rss_mb=round(mem["VmRSS"] / 1024, 1),
+        anon_mb=round(mem["RssAnon"] / 1024, 1),
+        file_mb=round(mem["RssFile"] / 1024, 1),
         relay_cpu=round(cpu / seconds, 3) if seconds else 0.0,
         reqs=len(eose),
         eose_p50_ms=round(p(eose, 0.5), 2),
@@ -208,27 +229,31 @@ def summarize(window: Window, minute: float, rss_kb: int, cpu: float, seconds: f
     )
 
 
-def slope(samples: list[Sample]) -> float:
-    """Least-squares MB per minute; 0 with fewer than two samples."""
+def slope(samples: list[Sample], field: str) -> float:
+    """Least-squares MB per minute of ``field``; 0 with fewer than two samples."""
     if len(samples) < 2:
         return 0.0
-    fit = statistics.linear_regression([s.minute for s in samples], [s.rss_mb for s in samples])
-    return fit.slope
+    values = [getattr(s, field) for s in samples]
+    return statistics.linear_regression([s.minute for s in samples], values).slope
 
 
 def verdict(samples: list[Sample], flat: float) -> tuple[bool, list[str]]:
-    """(passed, lines): RSS levels off and REQ->EOSE p99 holds."""
+    """(passed, lines): anonymous RSS levels off and REQ->EOSE p99 holds. The verdict
+    reads RssAnon: the database file SQLite maps grows with every event stored, and its
+    pages (RssFile) are page cache the kernel can take back, not memory the relay holds."""
     if len(samples) < 4:
         return False, ["too few samples for a verdict (run longer or sample more often)"]
     half = len(samples) // 2
-    first, last = slope(samples[:half]), slope(samples[half:])
+    first, last = slope(samples[:half], "anon_mb"), slope(samples[half:], "anon_mb")
+    total = slope(samples[:half], "rss_mb"), slope(samples[half:], "rss_mb")
     levels = last <= flat or last <= first / 4
     # medians of each half's p99s, so one slow warm-up minute is not the baseline
     p99_first = statistics.median(s.eose_p99_ms for s in samples[:half])
     p99_last = statistics.median(s.eose_p99_ms for s in samples[half:])
     holds = p99_last <= 2 * p99_first + 5
     lines = [
-        f"RSS slope: first half {first:+.2f} MB/min, last half {last:+.2f} MB/min "
+        f"VmRSS slope: first half {total[0]:+.2f} MB/min, last half {total[1]:+.2f} MB/min",
+        f"RssAnon slope: first half {first:+.2f} MB/min, last half {last:+.2f} MB/min "
         f"(levels off if <= {flat:g} MB/min or <= a quarter of the first half): "
         + ("LEVELS OFF" if levels else "STILL GROWING"),
         f"REQ->EOSE p99, median of each half: first {p99_first:.1f} ms, last {p99_last:.1f} ms "
@@ -239,14 +264,16 @@ def verdict(samples: list[Sample], flat: float) -> tuple[bool, list[str]]:
 
 def table(samples: list[Sample]) -> str:
     head = (
-        f"{'min':>6} {'RSS MB':>7} {'CPU':>5} {'REQs':>6} {'EOSE p50':>9} {'p99':>7} "
+        f"{'min':>6} {'RSS MB':>7} {'anon':>6} {'file':>6} {'CPU':>5} {'REQs':>6} "
+        f"{'EOSE p50':>9} {'p99':>7} "
         f"{'pubs':>6} {'OK p50':>7} {'p99':>7} {'live':>6} {'live p99':>9} errors"
     )
     rows = [head, "-" * len(head)]
     for s in samples:
         errors = sum(s.errors.values())
         rows.append(
-            f"{s.minute:6.1f} {s.rss_mb:7.1f} {s.relay_cpu:5.2f} {s.reqs:6d} "
+            f"{s.minute:6.1f} {s.rss_mb:7.1f} {s.anon_mb:6.1f} {s.file_mb:6.1f} "
+            f"{s.relay_cpu:5.2f} {s.reqs:6d} "
             f"{s.eose_p50_ms:9.2f} {s.eose_p99_ms:7.2f} {s.publishes:6d} {s.ok_p50_ms:7.2f} "
             f"{s.ok_p99_ms:7.2f} {s.live:6d} {s.live_p99_ms:9.2f} {errors}"
         )
@@ -303,12 +330,13 @@ async def drive(relay: relay_bench.Relay, args: argparse.Namespace) -> list[Samp
                 raise RuntimeError(f"mas-relay exited:\n{relay.log_tail()}")
             window, stats[0] = stats[0], Window()
             now, cpu = time.monotonic(), relay_bench.cpu_seconds(relay.pid)
-            rss = relay_bench.rss_kb(relay.pid)
-            sample = summarize(window, (now - start) / 60, rss, cpu - cpu_last, now - last)
+            mem = memory_kb(relay.pid)
+            sample = summarize(window, (now - start) / 60, mem, cpu - cpu_last, now - last)
             last, cpu_last = now, cpu
             samples.append(sample)
             relay_bench.log(
-                f"{sample.minute:6.1f} min  RSS {sample.rss_mb:.1f} MB  "
+                f"{sample.minute:6.1f} min  RSS {sample.rss_mb:.1f} MB "
+                f"(anon {sample.anon_mb:.1f})  "
                 f"EOSE p50/p99 {sample.eose_p50_ms:.1f}/{sample.eose_p99_ms:.1f} ms  "
                 f"{sample.reqs} REQs  errors {sum(sample.errors.values())}"
             )
