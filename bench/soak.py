@@ -11,12 +11,12 @@ repeats that load for longer and says whether it still happens:
   shapes (topic, author, recent notes, ids), closing it at EOSE; every fifth connection
   also holds a live subscription on its topic. All well within the default rate limits;
 * every ``--sample-seconds`` (default 60, fewer for short runs so there are at least 8
-  samples): relay RSS (VmRSS, RssAnon, RssFile), relay CPU, REQ->EOSE and publish->OK p50/p99 of that
-  window, live deliveries, errors; a table at the end and a verdict: anonymous RSS
-  (RssAnon: the heap, not the database pages SQLite maps) levels off when the
-  least-squares slope over the last half of the run is at most a quarter of the
-  first half's, or under ``--flat-mb-per-min``; latency holds when the median p99 of
-  the last half is within 2x (+ 5 ms) of the first half's.
+  samples): relay RSS (VmRSS, RssAnon, RssFile), relay CPU, REQ->EOSE and
+  publish->OK p50/p99 of that window, live deliveries, errors; a table at the end and
+  a verdict: anonymous RSS (RssAnon: the heap, not the database pages SQLite maps)
+  levels off when the least-squares slope over the last half of the run is at most a
+  quarter of the first half's, or under ``--flat-mb-per-min``; latency holds when the
+  median p99 of the last half is within 2x (+ 5 ms) of the first half's.
 
 Usage:  python bench/soak.py [--minutes 60] [--conns 50] [--json-out FILE]
         python bench/soak.py --minutes 2     # smoke run
