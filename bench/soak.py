@@ -79,6 +79,9 @@ class Sample:
     rss_mb: float  # VmRSS
     anon_mb: float  # RssAnon: the heap, what a leak grows
     file_mb: float  # RssFile: mostly the database pages SQLite maps (page cache)
+    # The database file: SQLite's page caches (64 MiB writer, 32 MiB per reader)
+    # fill with it, so RssAnon rises with it until they are full.
+    db_mb: float
     relay_cpu: float  # share of one core since the previous sample
     reqs: int
     eose_p50_ms: float
@@ -216,6 +219,7 @@ def summarize(
         rss_mb=round(mem["VmRSS"] / 1024, 1),
         anon_mb=round(mem["RssAnon"] / 1024, 1),
         file_mb=round(mem["RssFile"] / 1024, 1),
+        db_mb=round(mem["db"] / 1024, 1),
         relay_cpu=round(cpu / seconds, 3) if seconds else 0.0,
         reqs=len(eose),
         eose_p50_ms=round(p(eose, 0.5), 2),
@@ -256,6 +260,8 @@ def verdict(samples: list[Sample], flat: float) -> tuple[bool, list[str]]:
         f"RssAnon slope: first half {first:+.2f} MB/min, last half {last:+.2f} MB/min "
         f"(levels off if <= {flat:g} MB/min or <= a quarter of the first half): "
         + ("LEVELS OFF" if levels else "STILL GROWING"),
+        f"store {samples[0].db_mb:.0f} -> {samples[-1].db_mb:.0f} MB (SQLite's page caches, "
+        "up to 64 MiB + 32 MiB per reader, fill with it: RssAnon follows until they are full)",
         f"REQ->EOSE p99, median of each half: first {p99_first:.1f} ms, last {p99_last:.1f} ms "
         "(holds if last <= 2 x first + 5 ms): " + ("HOLDS" if holds else "DEGRADES"),
     ]
@@ -264,7 +270,7 @@ def verdict(samples: list[Sample], flat: float) -> tuple[bool, list[str]]:
 
 def table(samples: list[Sample]) -> str:
     head = (
-        f"{'min':>6} {'RSS MB':>7} {'anon':>6} {'file':>6} {'CPU':>5} {'REQs':>6} "
+        f"{'min':>6} {'RSS MB':>7} {'anon':>6} {'file':>6} {'db':>6} {'CPU':>5} {'REQs':>6} "
         f"{'EOSE p50':>9} {'p99':>7} "
         f"{'pubs':>6} {'OK p50':>7} {'p99':>7} {'live':>6} {'live p99':>9} errors"
     )
@@ -272,7 +278,7 @@ def table(samples: list[Sample]) -> str:
     for s in samples:
         errors = sum(s.errors.values())
         rows.append(
-            f"{s.minute:6.1f} {s.rss_mb:7.1f} {s.anon_mb:6.1f} {s.file_mb:6.1f} "
+            f"{s.minute:6.1f} {s.rss_mb:7.1f} {s.anon_mb:6.1f} {s.file_mb:6.1f} {s.db_mb:6.1f} "
             f"{s.relay_cpu:5.2f} {s.reqs:6d} "
             f"{s.eose_p50_ms:9.2f} {s.eose_p99_ms:7.2f} {s.publishes:6d} {s.ok_p50_ms:7.2f} "
             f"{s.ok_p99_ms:7.2f} {s.live:6d} {s.live_p99_ms:9.2f} {errors}"
@@ -319,6 +325,8 @@ async def drive(relay: relay_bench.Relay, args: argparse.Namespace) -> list[Samp
     stop = asyncio.Event()
     users = [asyncio.create_task(user(relay.port, n, args, stats, stop)) for n in range(args.conns)]
     samples: list[Sample] = []
+    assert relay.tmp is not None
+    db = Path(relay.tmp.name) / "relay.db"  # where bench/relay.py's Relay keeps it
     start = last = time.monotonic()
     cpu_last = relay_bench.cpu_seconds(relay.pid)
     end = start + 60 * args.minutes
@@ -331,12 +339,13 @@ async def drive(relay: relay_bench.Relay, args: argparse.Namespace) -> list[Samp
             window, stats[0] = stats[0], Window()
             now, cpu = time.monotonic(), relay_bench.cpu_seconds(relay.pid)
             mem = memory_kb(relay.pid)
+            mem["db"] = db.stat().st_size // 1024  # the file alone: the WAL is recycled
             sample = summarize(window, (now - start) / 60, mem, cpu - cpu_last, now - last)
             last, cpu_last = now, cpu
             samples.append(sample)
             relay_bench.log(
                 f"{sample.minute:6.1f} min  RSS {sample.rss_mb:.1f} MB "
-                f"(anon {sample.anon_mb:.1f})  "
+                f"(anon {sample.anon_mb:.1f}, store {sample.db_mb:.1f})  "
                 f"EOSE p50/p99 {sample.eose_p50_ms:.1f}/{sample.eose_p99_ms:.1f} ms  "
                 f"{sample.reqs} REQs  errors {sum(sample.errors.values())}"
             )
