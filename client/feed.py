@@ -27,6 +27,7 @@ The hints passed over are counted in ``skipped_hints`` so the command can say so
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Collection, Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import EOSE, Pool, Subscription
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import MUTUAL_AID, values
-from shieldmutual.shared.aid.feed import Feed, FeedItem, Via
+from shieldmutual.shared.aid.feed import MAX_ITEMS, Feed, FeedItem, Via
 from shieldmutual.shared.aid.notes import parse_announcement, parse_syndication
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event
@@ -45,6 +46,7 @@ FEED_KINDS = (kinds.CLASSIFIED, kinds.GENERIC_REPOST, kinds.TEXT_NOTE)
 # must not make us hold (and send) a query per pointer. Past this one is skipped; a later
 # mention of the same request tries again.
 MAX_RESOLVING = 16
+QUEUE_SIZE = 1000  # events and fetched requests waiting for the reader
 
 
 def follow_filters(since: int | None = None) -> list[dict[str, Any]]:
@@ -86,9 +88,10 @@ class FeedReader:
         self.subscription: Subscription = pool.subscribe(
             follow_filters(since), stream=stream, eose_timeout=eose_timeout
         )
-        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        # Bounded, so a relay flooding events waits on this reader instead of filling it.
+        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(QUEUE_SIZE)
         self._pending: set[asyncio.Task[None]] = set()
-        self._resolving: set[str] = set()  # addresses fetched once already
+        self._resolving: dict[str, None] = {}  # addresses fetched once already, oldest first
         self._waiters: set[asyncio.Task[None]] = set()
 
     async def items(self) -> AsyncIterator[FeedItem | object]:
@@ -182,7 +185,10 @@ class FeedReader:
         if key in self._resolving or len(self._pending) >= MAX_RESOLVING:
             coro.close()
             return
-        self._resolving.add(key)
+        self._resolving[key] = None
+        if len(self._resolving) > MAX_ITEMS:  # as bounded as the feed it fills
+            for old in list(itertools.islice(self._resolving, MAX_ITEMS // 10)):
+                del self._resolving[old]
         task = asyncio.get_running_loop().create_task(coro)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

@@ -135,6 +135,12 @@ class FeedItem:
         return Origin.of(self.event)
 
 
+# Addresses a feed remembers. A live feed left running for weeks, or a relay flooding
+# distinct valid requests, must not grow without end: past this the oldest are forgotten
+# (a forgotten request that comes back is shown again, as new).
+MAX_ITEMS = 10_000
+
+
 @dataclass
 class Feed:
     """The de-duplicated feed: latest version per address, with its syndications."""
@@ -142,6 +148,7 @@ class Feed:
     filter: FeedFilter = field(default_factory=FeedFilter)
     items: dict[str, FeedItem] = field(default_factory=dict)
     hidden: set[str] = field(default_factory=set)  # addresses the filter rejects now
+    limit: int = MAX_ITEMS
 
     def offer(self, event: EventLike, via: Via | None = None) -> FeedItem | None:
         """Take a request event (direct or reposted); the item to show if anything changed.
@@ -172,11 +179,21 @@ class Feed:
         else:
             item = FeedItem(event, request, (via,) if via is not None else ())
         self.items[key] = item
+        if len(self.items) > self.limit:
+            self._forget_oldest()
         if not self.filter.matches(item.request):
             self.hidden.add(key)
             return None
         self.hidden.discard(key)
         return item
+
+    def _forget_oldest(self) -> None:
+        """Drop the oldest tenth (by ``created_at``) at once, so trimming costs one sort
+        per ``limit // 10`` new addresses rather than one per address."""
+        by_age = sorted(self.items, key=lambda key: self.items[key].event.created_at)
+        for key in by_age[: len(self.items) - self.limit + self.limit // 10]:
+            del self.items[key]
+            self.hidden.discard(key)
 
     def visible(self) -> list[FeedItem]:
         """Items the filter shows, newest publication first."""

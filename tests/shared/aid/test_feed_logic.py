@@ -86,3 +86,23 @@ def test_a_zero_price_means_no_amount_in_foreign_listings(people: Any) -> None:
     tags = [["d", "free"], ["title", "Free sofa"], ["price", "0", "GBP"], ["t", "mas-a"]]
     request = read_listing(sign(people.bob, 30402, "Free to a family.", tags, created_at=NOW))
     assert request.amount is None and request.currency is None
+
+
+def test_a_flood_of_distinct_requests_keeps_the_feed_bounded(people: Any, request_obj: Any) -> None:
+    """A hostile relay can send any number of valid requests tagged with a followed
+    society: the feed remembers at most ``limit`` of them, the newest."""
+    feed = Feed(limit=100)
+    events = [
+        sign(
+            people.bob,
+            *request_event_template(replace(request_obj, identifier=f"r{i}")),
+            created_at=NOW + i,
+        )
+        for i in range(250)
+    ]
+    shown = [feed.offer(event) for event in events]
+    assert all(item is not None for item in shown)  # each was new when it came
+    assert len(feed.items) <= 100
+    kept = {item.event.id for item in feed.items.values()}
+    assert events[-1].id in kept and events[0].id not in kept
+    assert min(item.event.created_at for item in feed.items.values()) > NOW + 100
