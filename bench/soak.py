@@ -79,7 +79,7 @@ class Sample:
     rss_mb: float  # VmRSS
     anon_mb: float  # RssAnon: the heap, what a leak grows
     file_mb: float  # RssFile: mostly the database pages SQLite maps (page cache)
-    # The database file: SQLite's page caches (64 MiB writer, 32 MiB per reader)
+    # The database file: SQLite's page caches (relay/store/sqlite_schema.py's cache_size)
     # fill with it, so RssAnon rises with it until they are full.
     db_mb: float
     relay_cpu: float  # share of one core since the previous sample
@@ -260,8 +260,8 @@ def verdict(samples: list[Sample], flat: float) -> tuple[bool, list[str]]:
         f"RssAnon slope: first half {first:+.2f} MB/min, last half {last:+.2f} MB/min "
         f"(levels off if <= {flat:g} MB/min or <= a quarter of the first half): "
         + ("LEVELS OFF" if levels else "STILL GROWING"),
-        f"store {samples[0].db_mb:.0f} -> {samples[-1].db_mb:.0f} MB (SQLite's page caches, "
-        "up to 64 MiB + 32 MiB per reader, fill with it: RssAnon follows until they are full)",
+        f"store {samples[0].db_mb:.0f} -> {samples[-1].db_mb:.0f} MB (SQLite's page caches "
+        "fill with it: RssAnon follows until they are full)",
         f"REQ->EOSE p99, median of each half: first {p99_first:.1f} ms, last {p99_last:.1f} ms "
         "(holds if last <= 2 x first + 5 ms): " + ("HOLDS" if holds else "DEGRADES"),
     ]
