@@ -48,6 +48,7 @@ from shieldmutual.relay.limits import Bucket, TimeBucket
 from shieldmutual.relay.outgoing import Outgoing
 from shieldmutual.relay.store.base import CountResult, SaveResult
 from shieldmutual.relay.subscriptions import Subscription
+from shieldmutual.relay.trim import TRIM_AFTER
 from shieldmutual.shared.errors import ShieldError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
@@ -187,6 +188,8 @@ class Connection(Outgoing):
             if not future.done():
                 future.cancel()
         self.relay.connections.discard(self)
+        if self.peak >= TRIM_AFTER:
+            self.relay.trimmer.request_after(self._reads)
 
     def _release_all(self) -> None:
         """Drop every subscription too. (A result page in flight is released by its

@@ -44,6 +44,7 @@ class Outgoing:
         self.ws = ws
         self.number = number
         self.held = 0
+        self.peak = 0  # the most it ever held: worth a malloc trim when it leaves
         self.max_held = relay.config.server.max_connection_memory
         self.out: deque[bytes] = deque()
         self.out_bytes = 0
@@ -58,6 +59,7 @@ class Outgoing:
     def hold(self, size: int) -> None:
         """Charge ``size`` bytes to this connection; over its budget it is closed."""
         self.held += size
+        self.peak = max(self.peak, self.held)
         relay = self.relay
         relay.held += size
         if self.held > self.max_held or relay.held > relay.max_memory:

@@ -45,6 +45,7 @@ from shieldmutual.relay.outgoing import WRITE_BUFFER
 from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
 from shieldmutual.relay.subscriptions import Index
+from shieldmutual.relay.trim import Trimmer
 
 log = logging.getLogger("shieldmutual.relay")
 
@@ -127,6 +128,7 @@ class Relay:
         # Bytes held for all connections (each charges its own budget and this sum).
         self.held = 0
         self.max_memory = server.max_memory
+        self.trimmer = Trimmer()
         self.logs = LogLimiter(log)
         # (host, port) pairs a NIP-42 AUTH event may name: set once listening.
         self.addresses: frozenset[tuple[str, int | None]] = frozenset()
