@@ -9,17 +9,24 @@ talk, or who champions whom. Two kinds of sealed file (format in shared/atrest.p
   bytes, not every file.
 * a :class:`Vault` holds one identity's champion state (its champions, E, the request;
   the members it champions and their packages), sealed with a key derived from that
-  identity's secret, so it opens only where that identity was unlocked. Its file name is
-  derived from the secret too: a hash of the public key would let anyone holding a
-  suspect's npub confirm that this laptop is theirs.
+  identity's secret, so it opens only where that identity was unlocked. Every identity's
+  entry sits in ONE file, ``vault.sealed``, sealed again with the home key and padded:
+  a file per identity told a seized laptop how many identities use champions. An
+  entry's name inside is derived from the secret too: a hash of the public key would let
+  anyone holding a suspect's npub (and the home key) confirm which entry is theirs.
+  Per-identity files of older versions (``sealed/<name>.sealed``) are moved in, and
+  deleted, the first time their identity opens its vault.
 
-Read-modify-write happens under an exclusive ``flock`` on a lock file, so a
-``mas checkin --every`` loop and a ``mas champion add`` in another terminal do not lose
-each other's changes. Written atomically, mode 0600, in 0700 folders.
+Read-modify-write of the vault happens under an exclusive ``flock`` on a lock file, so a
+``mas checkin --every`` loop and a ``mas champion add`` in another terminal (of the same
+identity or another) do not lose each other's changes. Written atomically, mode 0600, in
+0700 folders.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import fcntl
 import json
@@ -34,8 +41,13 @@ from shieldmutual.shared.errors import CryptoError
 from shieldmutual.shared.keys import SecretKey
 
 PURPOSE = "private-state"
-FOLDER = "sealed"
+HOME_PURPOSE = "vaults"
+VAULT_FILE = "vault.sealed"
+LEGACY_FOLDER = "sealed"
 VERSION = 1
+# The outer file's padding is what hides sizes on disk; a small floor for each entry
+# keeps several identities' entries inside the outer file's first size class.
+ENTRY_FLOOR = 1024
 
 # (create) -> the home key; create=True makes one (asking for a new passphrase) if needed.
 HomeKeySource = Callable[[bool], bytes]
@@ -98,40 +110,68 @@ class Home:
         write_private(path, blob, mode=0o600)
 
 
-def vault_path(paths: Paths, secret: SecretKey) -> Path:
-    name = atrest.derive(secret.secret, "vault file name").hex()[:24]
-    return paths.state_dir / FOLDER / f"{name}.sealed"
-
-
 class Vault:
-    """``with vault.edit() as data: data["member"] = ...`` saves on a clean exit."""
+    """One identity's entry in the shared vault file.
 
-    def __init__(self, path: Path, secret: SecretKey) -> None:
-        self.path = path
+    ``with vault.edit() as data: data["member"] = ...`` saves on a clean exit."""
+
+    def __init__(self, home: Home, secret: SecretKey) -> None:
+        self.home = home
         self.secret = secret
-
-    @classmethod
-    def of(cls, paths: Paths, secret: SecretKey) -> Vault:
-        return cls(vault_path(paths, secret), secret)
+        self.path = home.paths.state_dir / VAULT_FILE
+        self.slot = atrest.derive(secret.secret, "vault file name").hex()[:24]
+        self._legacy = home.paths.state_dir / LEGACY_FOLDER / f"{self.slot}.sealed"
 
     def load(self) -> dict[str, Any]:
         """The document, or an empty one when nothing was saved yet."""
-        try:
-            blob = self.path.read_bytes()
-        except FileNotFoundError:
-            return {"version": VERSION}
-        try:
-            return _decode(self.path, atrest.open_sealed(self.secret, PURPOSE, blob))
-        except CryptoError as exc:
-            raise ConfigError(f"{self.path}: {exc}") from None
-
-    def save(self, data: dict[str, Any]) -> None:
-        write_private(self.path, atrest.seal(self.secret, PURPOSE, _encode(data)), mode=0o600)
+        if self._legacy.exists():  # move it in now, so it is never read from two places
+            with self.edit() as data:
+                pass
+            return data
+        return self._open(self._entries())
 
     @contextlib.contextmanager
     def edit(self) -> Iterator[dict[str, Any]]:
-        """Load under an exclusive lock, let the caller change it, save unless it raised."""
+        """Load under an exclusive lock, let the caller change it, save unless it raised;
+        an older per-identity file is deleted only once its content is saved here."""
         with _locked(self.path):
-            data = self.load()
+            entries = self._entries()
+            data = self._read_legacy() if self._legacy.exists() else self._open(entries)
             yield data
-            self.save(data)
+            sealed = atrest.seal(self.secret, PURPOSE, _encode(data), floor=ENTRY_FLOOR)
+            entries[self.slot] = base64.b64encode(sealed).decode("ascii")
+            self.home.write(self.path, HOME_PURPOSE, {"entries": entries})
+            self._drop_legacy()
+
+    def _entries(self) -> dict[str, str]:
+        entries = self.home.read(self.path, HOME_PURPOSE).get("entries", {})
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{self.path}: sealed file is damaged")
+        return entries
+
+    def _open(self, entries: dict[str, str]) -> dict[str, Any]:
+        entry = entries.get(self.slot)
+        if entry is None:
+            return {"version": VERSION}
+        try:
+            blob = base64.b64decode(entry, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise ConfigError(f"{self.path}: sealed file is damaged") from None
+        return self._unseal(self.path, blob)
+
+    def _read_legacy(self) -> dict[str, Any]:
+        return self._unseal(self._legacy, self._legacy.read_bytes())
+
+    def _unseal(self, where: Path, blob: bytes) -> dict[str, Any]:
+        try:
+            return _decode(where, atrest.open_sealed(self.secret, PURPOSE, blob))
+        except CryptoError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+
+    def _drop_legacy(self) -> None:
+        if not self._legacy.exists():
+            return
+        self._legacy.unlink()
+        self._legacy.with_suffix(".lock").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # other identities' files are still there
+            self._legacy.parent.rmdir()

@@ -105,7 +105,7 @@ def add_cmd(
     if champion == secret.public_hex:
         raise ChampionError("you cannot be your own champion")
     now = int(time.time())
-    with Vault.of(state.paths, secret).edit() as data:
+    with Vault(state.home, secret).edit() as data:
         mine = MyChampions.from_vault(data)
         changed = (markdown is not None and markdown != mine.request_markdown) or (
             interval is not None and interval != mine.interval
@@ -141,7 +141,7 @@ def list_cmd(
     """Your champions, and the members you champion (local records only, no relays)."""
     state = common.state(ctx)
     secret = state.signer(as_)
-    data = Vault.of(state.paths, secret).load()
+    data = Vault(state.home, secret).load()
     mine = MyChampions.from_vault(data)
     championing = Championing.from_vault(data)
     members = championing.members
@@ -199,7 +199,7 @@ def remove_cmd(
     champion = pubkey_hex(npub)
     relays, secret = state.relays_and_signer(relay, as_)
     now = int(time.time())
-    with Vault.of(state.paths, secret).edit() as data:
+    with Vault(state.home, secret).edit() as data:
         mine = MyChampions.from_vault(data)
         if champion not in mine.champions:
             raise ChampionError(f"{nip19.npub_encode(champion)} is not one of your champions")
@@ -234,7 +234,7 @@ def checkin_cmd(
     state = common.state(ctx)
     interval = _interval(every)
     relays, secret = state.relays_and_signer(relay, as_)
-    vault = Vault.of(state.paths, secret)
+    vault = Vault(state.home, secret)
     while True:
         with vault.edit() as data:
             mine = MyChampions.from_vault(data)

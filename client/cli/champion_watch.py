@@ -97,7 +97,7 @@ def _ring(state: common.State, force: bool) -> None:
 async def sync(state: common.State, secret: SecretKey, relays: list[str]) -> Championing:
     """Read our gift wraps from our relays and the accepted members' relays; update the
     vault. A pending hand-over's relays are never dialled: that is the stranger's lure."""
-    vault = Vault.of(state.paths, secret)
+    vault = Vault(state.home, secret)
     known = Championing.from_vault(vault.load())
     targets = list(dict.fromkeys([*relays, *member_relays(known.members.values())]))
     async with state.pool(targets, auth=secret) as pool:
@@ -207,7 +207,7 @@ def _consent_cmd(ctx: typer.Context, member: str, as_: str | None, yes: bool) ->
     state = common.state(ctx)
     member_hex = pubkey_hex(member)
     secret = state.signer(as_)
-    with Vault.of(state.paths, secret).edit() as data:
+    with Vault(state.home, secret).edit() as data:
         championing = Championing.from_vault(data)
         if yes:
             championing.accept(member_hex)
@@ -256,7 +256,7 @@ def activate_cmd(
     member_hex = pubkey_hex(member)
     facts = common.private_text(facts, "activation facts").strip()
     relays, secret = state.relays_and_signer(relay, as_)
-    members = Championing.from_vault(Vault.of(state.paths, secret).load()).members
+    members = Championing.from_vault(Vault(state.home, secret).load()).members
     if member_hex not in members:
         members = common.run(sync(state, secret, relays)).members
     if member_hex not in members:
