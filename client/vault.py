@@ -119,6 +119,7 @@ class Vault:
         self.home = home
         self.secret = secret
         self.path = home.paths.state_dir / VAULT_FILE
+        # The name an older version gave this identity's own file: it finds that file too.
         self.slot = atrest.derive(secret.secret, "vault file name").hex()[:24]
         self._legacy = home.paths.state_dir / LEGACY_FOLDER / f"{self.slot}.sealed"
 
