@@ -74,6 +74,35 @@ def test_records_are_sealed_and_need_the_passphrase(
     assert nobody.code == 1 and "no champion hand-over" in nobody.stderr
 
 
+def test_files_do_not_count_identities_with_champions(
+    mas: Any, mas_home: Path, tmp_path: Path, relay_process: Any
+) -> None:
+    """One vault file per identity told a seized laptop how many identities here have
+    champions: with one or three, the same file names and sizes."""
+    relay = relay_process()
+    request = str(_request(tmp_path))
+    names = ["ash", "birch", "cedar"]
+    for name in names:
+        _identity(mas, name)
+
+    def sizes() -> dict[str, int]:
+        files = (p for p in mas_home.rglob("*") if p.is_file())
+        return {str(p.relative_to(mas_home)): p.stat().st_size for p in files}
+
+    def add(name: str) -> None:
+        npub = npub_encode(SecretKey.generate().public_hex)
+        added = mas("champion", "add", npub, "--request", request, "--as", name, "-r", relay.url)
+        assert added.code == 0, added.stderr
+
+    add(names[0])
+    one = sizes()
+    for name in names[1:]:
+        add(name)
+    assert sizes() == one
+    for name in names:
+        assert len(mas("champion", "list", "--json", "--as", name).json_lines()) == 1
+
+
 def test_every_command_has_help(mas: Any) -> None:
     for command in (
         ["dm", "send"], ["dm", "read"], ["dm", "relays"], ["champion", "add"],
