@@ -11,7 +11,8 @@ talk, or who champions whom. Two kinds of sealed file (format in shared/atrest.p
   the members it champions and their packages), sealed with a key derived from that
   identity's secret, so it opens only where that identity was unlocked. Every identity's
   entry sits in ONE file, ``vault.sealed``, sealed again with the home key and padded:
-  a file per identity told a seized laptop how many identities use champions. An
+  a file per identity told a seized laptop how many identities use champions. An empty
+  vault comes with the home's first sealed file, so it does not tell whether any does. An
   entry's name inside is derived from the secret too: a hash of the public key would let
   anyone holding a suspect's npub (and the home key) confirm which entry is theirs.
   Per-identity files of older versions (``sealed/<name>.sealed``) are moved in, and
@@ -54,13 +55,18 @@ HomeKeySource = Callable[[bool], bytes]
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path``'s lock file for one read-modify-write."""
+def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """An exclusive ``flock`` on ``path``'s lock file for one read-modify-write; with
+    ``wait=False``, yields False at once when someone else holds it."""
     private_dir(path.parent)
     with open(path.with_suffix(".lock"), "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -108,6 +114,22 @@ class Home:
     def write(self, path: Path, purpose: str, data: dict[str, Any]) -> None:
         blob = atrest.seal_home(self.key(create=True), purpose, _encode(data))
         write_private(path, blob, mode=0o600)
+        if path != self.vault_file:
+            self._make_vault()
+
+    @property
+    def vault_file(self) -> Path:
+        return self.paths.state_dir / VAULT_FILE
+
+    def _make_vault(self) -> None:
+        """An empty vault comes with the home's first sealed file, so a vault file does
+        not say that someone here uses champions. Never waits for the vault's lock: its
+        holder is about to write the vault (or may be this very process)."""
+        if self.vault_file.exists():
+            return
+        with _locked(self.vault_file, wait=False) as held:
+            if held and not self.vault_file.exists():
+                self.write(self.vault_file, HOME_PURPOSE, {"entries": {}})
 
 
 class Vault:
@@ -118,7 +140,7 @@ class Vault:
     def __init__(self, home: Home, secret: SecretKey) -> None:
         self.home = home
         self.secret = secret
-        self.path = home.paths.state_dir / VAULT_FILE
+        self.path = home.vault_file
         # The name an older version gave this identity's own file: it finds that file too.
         self.slot = atrest.derive(secret.secret, "vault file name").hex()[:24]
         self._legacy = home.paths.state_dir / LEGACY_FOLDER / f"{self.slot}.sealed"

@@ -68,6 +68,34 @@ def test_files_do_not_count_identities(tmp_path: Path) -> None:
     assert all("member" in Vault(_home(tmp_path), s).load() for s in others)
 
 
+def test_the_vault_file_does_not_say_champions_are_used(tmp_path: Path) -> None:
+    """A vault file that appeared with the first champion told a seized laptop that
+    someone here uses champions; it comes with the home's first sealed file now."""
+    home = _home(tmp_path)
+    home.write(home.paths.settings_file, "settings", {"relays": []})
+    before = _sizes(tmp_path)
+    _save(Vault(_home(tmp_path), SecretKey.generate()), _champions())
+    assert _sizes(tmp_path) == before
+
+
+def test_a_home_write_during_a_vault_edit_does_not_wait_for_it(tmp_path: Path) -> None:
+    """A command that saves its settings inside a vault edit holds the vault's lock; the
+    home write must not wait for that lock (it would wait for itself), nor lose the edit."""
+    secret = SecretKey.generate()
+
+    def edit_and_write_settings() -> None:
+        home = _home(tmp_path)
+        with Vault(home, secret).edit() as data:
+            home.write(home.paths.settings_file, "settings", {"relays": []})
+            data["n"] = 1
+
+    worker = threading.Thread(target=edit_and_write_settings, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert Vault(_home(tmp_path), secret).load()["n"] == 1
+
+
 def test_another_identity_cannot_open_it(tmp_path: Path) -> None:
     """Whoever holds the home key sees sealed entries; copying Alice's entry into
     Mallory's place does not open it for Mallory."""
