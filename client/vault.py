@@ -31,6 +31,7 @@ import binascii
 import contextlib
 import fcntl
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,8 @@ def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
     """An exclusive ``flock`` on ``path``'s lock file for one read-modify-write; with
     ``wait=False``, yields False at once when someone else holds it."""
     private_dir(path.parent)
-    with open(path.with_suffix(".lock"), "a+b") as handle:
+    fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)  # 0600 as all ours
+    with open(fd, "r+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -53,6 +53,7 @@ def test_round_trip_private_and_anonymous(tmp_path: Path) -> None:
     for secret_text in (champion, alice.public_hex, "champions", "member", vault.slot):
         assert secret_text.encode() not in raw
     assert stat.S_IMODE(os.stat(vault.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(vault.path.with_suffix(".lock")).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(vault.path.parent).st_mode) == 0o700
 
 
