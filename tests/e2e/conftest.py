@@ -4,7 +4,8 @@
 with its own SQLite file; ``relay.kill()`` and ``relay.restart()`` stop one and bring it
 back on the same port and database, as a crash and a restart would. ``mas(...)`` runs
 the installed console script with MAS_HOME in a temporary folder; ``mas_stream(...)``
-starts one in the background (e.g. ``req --stream``).
+starts one in the background (e.g. ``req --stream``). ``person("sam", url)`` is someone
+at their own computer: their own MAS_HOME, a new identity, these relays.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -162,6 +164,48 @@ def mas(mas_env: dict[str, str], run_mas: Callable[..., Any]) -> Callable[..., A
         return run_mas(mas_env, *args, input=input, timeout=timeout)
 
     return run
+
+
+@dataclass
+class Person:
+    """One person at their own computer: their own MAS_HOME (in ``env``), the real `mas`.
+    ``person(*args)`` runs ``mas *args *options`` and asserts its exit code."""
+
+    name: str
+    env: dict[str, str]
+    run_mas: Callable[..., Any]
+    npub: str = ""
+    pubkey: str = ""
+    options: tuple[str, ...] = ()  # after every command's own, e.g. ("-r", url)
+
+    @property
+    def home(self) -> Path:
+        return Path(self.env["MAS_HOME"])
+
+    def __call__(self, *args: str, input: str | None = None, code: int = 0) -> Any:
+        done = self.run_mas(self.env, *args, *self.options, input=input)
+        assert done.code == code, f"{self.name}: mas {' '.join(args)}\n{done.stderr}"
+        return done
+
+
+@pytest.fixture
+def person(
+    tmp_path: Path, mas_env: dict[str, str], run_mas: Callable[..., Any]
+) -> Callable[..., Person]:
+    """``person("sam", *relay_urls, env={...})``: MAS_HOME ``home-sam`` under tmp_path,
+    ``mas_env`` updated with ``env``, an identity named "sam", and these relays added
+    (none: no ``relays add``)."""
+
+    def make(name: str, *relays: str, env: Mapping[str, str] | None = None) -> Person:
+        home = str(tmp_path / f"home-{name}")
+        someone = Person(name, {**mas_env, **(env or {}), "MAS_HOME": home}, run_mas)
+        made = someone("id", "new", name, "--json").json_lines()[0]
+        someone.npub, someone.pubkey = made["npub"], made["pubkey"]
+        if relays:
+            someone("relays", "add", *relays)
+        return someone
+
+    return make
 
 
 class Streaming:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,40 +23,8 @@ from shieldmutual.shared.event import Event
 TWELVE_HOURS = 12 * 3600
 
 
-@dataclass
-class Person:
-    """One person at their own computer: their own MAS_HOME, same relays."""
-
-    name: str
-    env: dict[str, str]
-    run_mas: Callable[..., Any]
-    npub: str = ""
-    pubkey: str = ""
-    calls: list[list[str]] = field(default_factory=list)
-
-    def __call__(self, *args: str, input: str | None = None, ok: bool = True) -> Any:
-        self.calls.append(list(args))
-        done = self.run_mas(self.env, *args, input=input)
-        if ok:
-            assert done.code == 0, f"{self.name}: mas {' '.join(args)}\n{done.stderr}"
-        return done
-
-    def watch(self, *extra: str) -> list[dict[str, Any]]:
-        return self("champion", "watch", "--once", "--json", "--no-bell", *extra).json_lines()
-
-
-def _people(
-    tmp_path: Path, base: dict[str, str], urls: list[str], run_mas: Callable[..., Any]
-) -> list[Person]:
-    people = []
-    for name in ("member", "champion1", "champion2", "third"):
-        env = {**base, "MAS_HOME": str(tmp_path / f"home-{name}")}
-        person = Person(name, env, run_mas)
-        identity = person("id", "new", name, "--json").json_lines()[0]
-        person.npub, person.pubkey = identity["npub"], identity["pubkey"]
-        person("relays", "add", *urls)
-        people.append(person)
-    return people
+def _watch(champion: Any, *extra: str) -> list[dict[str, Any]]:
+    return champion("champion", "watch", "--once", "--json", "--no-bell", *extra).json_lines()
 
 
 def _request_file(tmp_path: Path) -> Path:
@@ -74,11 +41,13 @@ def _request_file(tmp_path: Path) -> Path:
     return path
 
 
-def run_story(
-    tmp_path: Path, base: dict[str, str], relays: Any, run_mas: Callable[..., Any]
-) -> dict[str, Any]:
+def run_story(tmp_path: Path, relays: Any, person: Callable[..., Any]) -> dict[str, Any]:
+    """Four people, each with their own MAS_HOME, over two relays."""
     r1, r2 = relays(2)
-    member, c1, c2, third = _people(tmp_path, base, [r1.url, r2.url], run_mas)
+    urls = (r1.url, r2.url)
+    member, c1, c2, third = (
+        person(n, *urls) for n in ("member", "champion1", "champion2", "third")
+    )
     request_file = _request_file(tmp_path)
 
     # The member names two champions; the hand-over is private.
@@ -92,14 +61,14 @@ def run_story(
         assert waiting.json_lines() == []
         assert f"champion accept {member.npub}" in " ".join(waiting.stderr.split())
         champion("champion", "accept", member.npub)
-        (row,) = champion.watch()
+        (row,) = _watch(champion)
         assert row["member"] == member.npub and row["status"] == "ok"
 
     # A check-in reaches both champions.
     sent = member("checkin", "--json").json_lines()
     assert {row["champion"] for row in sent} == {c1.npub, c2.npub}
     assert all(row["acks"] == 2 for row in sent)
-    (seen,) = c1.watch()
+    (seen,) = _watch(c1)
     last = seen["last_checkin"]
     assert seen["interval"] == TWELVE_HOURS and not seen["overdue"]
 
@@ -116,8 +85,8 @@ def run_story(
     # Nothing was published automatically, and activation wants a person's yes.
     public = third("req", "-k", "30402", "-k", "1985", "-k", "1")
     assert public.lines == []
-    refused = c1("champion", "activate", member.npub, "--facts", "-", input="x", ok=False)
-    assert refused.code == 2 and "--yes" in refused.stderr
+    refused = c1("champion", "activate", member.npub, "--facts", "-", input="x", code=2)
+    assert "--yes" in refused.stderr
     assert third("req", "-k", "30402").lines == []
 
     facts = "Detained at the march on Monday; the hearing is on Friday."
@@ -141,16 +110,14 @@ def run_story(
     revoked = third("request", "show", naddr)
     text = " ".join((revoked.stdout + revoked.stderr).split())
     assert "revoked" in text and "attestation verified" not in text
-    assert c1.watch() == []  # told to stand down
-    (still,) = c2.watch()  # the remaining champion holds the new key
+    assert _watch(c1) == []  # told to stand down
+    (still,) = _watch(c2)  # the remaining champion holds the new key
     assert still["member"] == member.npub
     return {"relays": [r1, r2], "member": member, "champions": [c1, c2], "third": third}
 
 
-def test_champion_story_end_to_end(
-    tmp_path: Path, mas_env: dict[str, str], relays: Any, run_mas: Callable[..., Any]
-) -> None:
-    run_story(tmp_path, mas_env, relays, run_mas)
+def test_champion_story_end_to_end(tmp_path: Path, relays: Any, person: Any) -> None:
+    run_story(tmp_path, relays, person)
 
 
 def _stored_events(db: Path) -> list[Event]:
@@ -159,9 +126,9 @@ def _stored_events(db: Path) -> list[Event]:
 
 
 def test_no_public_event_links_member_and_champion(
-    tmp_path: Path, mas_env: dict[str, str], relays: Any, run_mas: Callable[..., Any]
+    tmp_path: Path, relays: Any, person: Any
 ) -> None:
-    story = run_story(tmp_path, mas_env, relays, run_mas)
+    story = run_story(tmp_path, relays, person)
     member = story["member"].pubkey
     champion_keys = {c.pubkey for c in story["champions"]}
     champion_npubs = {c.npub for c in story["champions"]}
@@ -193,8 +160,8 @@ def test_no_public_event_links_member_and_champion(
     # member (champion's side) without the passphrase.
     sides = [(story["member"], champion_keys | champion_npubs)]
     sides += [(c, {member, story["member"].npub}) for c in story["champions"]]
-    for person, secrets in sides:
-        files = [p for p in Path(person.env["MAS_HOME"]).rglob("*") if p.is_file()]
+    for someone, secrets in sides:
+        files = [p for p in someone.home.rglob("*") if p.is_file()]
         assert any(p.suffix == ".sealed" for p in files)
         for path in files:
             data = path.read_bytes()

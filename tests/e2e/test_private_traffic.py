@@ -9,6 +9,7 @@ log the way that operator would.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import pty
@@ -129,34 +130,10 @@ def spies() -> Iterator[Callable[[], SpyRelay]]:
         server.shutdown()
 
 
-@dataclass
-class User:
-    """Someone at their own computer (own MAS_HOME) running the real `mas`."""
-
-    env: dict[str, str]
-    run_mas: Callable[..., Any]
-    npub: str = ""
-    pubkey: str = ""
-
-    def __call__(self, *args: str, input: str | None = None, code: int = 0) -> Any:
-        done = self.run_mas(self.env, *args, input=input)
-        assert done.code == code, f"mas {' '.join(args)}\n{done.stderr}"
-        return done
-
-
 @pytest.fixture
-def user(
-    tmp_path: Path, mas_env: dict[str, str], run_mas: Callable[..., Any]
-) -> Callable[..., User]:
-    def make(name: str, *relays: str) -> User:
-        env = {**mas_env, "MAS_HOME": str(tmp_path / name), "MAS_PRIVATE_DELAY": f"{LOW}:0.8"}
-        person = User(env, run_mas)
-        made = person("id", "new", name, "--json").json_lines()[0]
-        person.npub, person.pubkey = made["npub"], made["pubkey"]
-        person("relays", "add", *relays)
-        return person
-
-    return make
+def user(person: Callable[..., Any]) -> Callable[..., Any]:
+    """``user("name", *relay_urls)``: someone whose private items go out LOW to 0.8 s apart."""
+    return functools.partial(person, env={"MAS_PRIVATE_DELAY": f"{LOW}:0.8"})
 
 
 def _request_file(tmp_path: Path) -> str:
@@ -212,15 +189,23 @@ def test_a_dm_and_its_self_copy_go_apart(spies: Any, user: Any) -> None:
         assert len(set(authors)) <= 1
 
 
-def test_check_ins_to_co_champions_go_apart(spies: Any, user: Any, tmp_path: Path) -> None:
-    """Finding: a check-in to N champions was N wraps in one burst (co-champions linked)."""
-    spy = spies()
+def _member_with_three_champions(
+    spy: SpyRelay, user: Callable[..., Any], tmp_path: Path
+) -> tuple[Any, list[Any]]:
+    """A member who named three champions on ``spy``, whose log is then cleared."""
     member = user("member", spy.url)
     champions = [user(f"champion{n}", spy.url) for n in range(3)]
     member("champion", "add", champions[0].npub, "--request", _request_file(tmp_path))
     for champion in champions[1:]:
         member("champion", "add", champion.npub)
     spy.frames.clear()
+    return member, champions
+
+
+def test_check_ins_to_co_champions_go_apart(spies: Any, user: Any, tmp_path: Path) -> None:
+    """Finding: a check-in to N champions was N wraps in one burst (co-champions linked)."""
+    spy = spies()
+    member, champions = _member_with_three_champions(spy, user, tmp_path)
     started = time.monotonic()
     sent = member("checkin", "--json").json_lines()
     assert {row["champion"] for row in sent} == {c.npub for c in champions}
@@ -233,12 +218,7 @@ def test_a_revocation_does_not_arrive_beside_the_new_hand_overs(
     """Finding: `champion remove` published the member's revocation label right before the
     wraps to the remaining champions (and the stand-down to the removed one)."""
     spy = spies()
-    member = user("member", spy.url)
-    champions = [user(f"champion{n}", spy.url) for n in range(3)]
-    member("champion", "add", champions[0].npub, "--request", _request_file(tmp_path))
-    for champion in champions[1:]:
-        member("champion", "add", champion.npub)
-    spy.frames.clear()
+    member, champions = _member_with_three_champions(spy, user, tmp_path)
     started = time.monotonic()
     member("champion", "remove", champions[0].npub)
     (revocation,) = spy.sent(kinds.LABEL)

@@ -20,7 +20,6 @@ import sys
 import tomllib
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,24 +35,6 @@ DM_TEXT = "the spare key is under the blue pot"
 PLEDGE_NOTE = "I can bring the van on Saturday"
 VOUCH_REASON = "ran the night shelter rota with me"
 REQUEST_TITLE = "Boiler broke in the flat on Mill Lane"
-
-
-@dataclass
-class Person:
-    name: str
-    env: dict[str, str]
-    run_mas: Callable[..., Any]
-    npub: str = ""
-    pubkey: str = ""
-
-    @property
-    def home(self) -> Path:
-        return Path(self.env["MAS_HOME"])
-
-    def __call__(self, *args: str, input: str | None = None) -> Any:
-        done = self.run_mas(self.env, *args, input=input)
-        assert done.code == 0, f"{self.name}: mas {' '.join(args)}\n{done.stderr}"
-        return done
 
 
 def _request_file(tmp_path: Path, title: str, society: str) -> Path:
@@ -105,20 +86,9 @@ def relay(relays: Any) -> Any:
 
 
 @pytest.fixture
-def people(
-    tmp_path: Path, mas_env: dict[str, str], run_mas: Callable[..., Any], relay: Any
-) -> Callable[[str], Person]:
+def people(person: Callable[..., Any], relay: Any) -> Callable[[str], Any]:
     """``people("name")``: someone with their own MAS_HOME, an identity, and the relay."""
-
-    def make(name: str) -> Person:
-        env = {**mas_env, "MAS_HOME": str(tmp_path / f"home-{name}")}
-        person = Person(name, env, run_mas)
-        made = person("id", "new", name, "--json").json_lines()[0]
-        person.npub, person.pubkey = made["npub"], made["pubkey"]
-        person("relays", "add", relay.url)
-        return person
-
-    return make
+    return lambda name: person(name, relay.url)
 
 
 def test_a_seized_laptop_names_nobody(people: Any, relay: Any, tmp_path: Path) -> None:

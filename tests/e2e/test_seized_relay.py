@@ -27,7 +27,6 @@ import random
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +34,6 @@ from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.markdown import render_template
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.event import Event
-
-
-@dataclass
-class User:
-    name: str
-    env: dict[str, str]
-    run_mas: Callable[..., Any]
-    relay: str = ""
-    npub: str = ""
-    pubkey: str = ""
-
-    def __call__(self, *args: str, input: str | None = None) -> Any:
-        done = self.run_mas(self.env, *args, "-r", self.relay, input=input)
-        assert done.code == 0, f"{self.name}: mas {' '.join(args)}\n{done.stderr}"
-        return done
-
 
 Pair = frozenset[str]
 
@@ -94,19 +77,16 @@ def _request_file(tmp_path: Path) -> str:
 
 def test_a_seized_relay_links_nobody_better_than_chance(
     tmp_path: Path,
-    mas_env: dict[str, str],
     relays: Any,
-    run_mas: Callable[..., Any],
+    person: Callable[..., Any],
     file_layout: Callable[[sqlite3.Connection], dict[int, int]],
 ) -> None:
     (relay,) = relays(1)
-    base = {**mas_env, "MAS_PRIVATE_DELAY": "0:0.8"}
 
-    def user(name: str) -> User:
-        person = User(name, {**base, "MAS_HOME": str(tmp_path / name)}, run_mas)
-        made = run_mas(person.env, "id", "new", name, "--json").json_lines()[0]
-        person.relay, person.npub, person.pubkey = relay.url, made["npub"], made["pubkey"]
-        return person
+    def user(name: str) -> Any:
+        someone = person(name, env={"MAS_PRIVATE_DELAY": "0:0.8"})
+        someone.options = ("-r", relay.url)  # the relay for each command, none configured
+        return someone
 
     # People act at the same time, as they would (and the test takes half as long).
     pool = ThreadPoolExecutor(max_workers=3)
@@ -119,7 +99,7 @@ def test_a_seized_relay_links_nobody_better_than_chance(
     links: set[Pair] = set()
     sent_in_order: list[str] = []  # recipients, in the order the old client sent them
 
-    def take_care(member: User) -> None:
+    def take_care(member: Any) -> None:
         first, second = champions[member.name]
         member("champion", "add", first.npub, "--request", request)
         member("champion", "add", second.npub)
