@@ -1185,6 +1185,23 @@ def find_exe(given: str | None, default: Path | None, name: str) -> str | None:
     return shutil.which(name)
 
 
+def mas_relay_exe(given: str | None) -> str | None:
+    """The mas-relay to run (``--mas-relay``, else next to this python); None, said, if none."""
+    exe = find_exe(given, None, "mas-relay")
+    if not exe:
+        print("mas-relay not found (pass --mas-relay PATH)")
+    return exe
+
+
+def script_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A bench script's command line: its docstring as the help, and ``--mas-relay``."""
+    p = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--mas-relay", help="mas-relay executable (default: next to this python)")
+    return p
+
+
 def git_describe() -> str:
     """The commit the benchmarked code comes from, and whether the tree differs from it."""
     repo = Path(__file__).resolve().parent.parent
@@ -1220,12 +1237,9 @@ def runs_help(exe: str) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = script_parser(__doc__)
     p.add_argument("--quick", action="store_true", help="smoke run: small N everywhere")
     p.add_argument("--relays", default="ours,nostr-relay", help="comma list: ours, nostr-relay")
-    p.add_argument("--mas-relay", help="mas-relay executable (default: next to this python)")
     p.add_argument(
         "--mas-relay-config", help="--config FILE for mas-relay (default: rate limits off)"
     )

@@ -286,17 +286,43 @@ def table(samples: list[Sample]) -> str:
     return "\n".join(rows)
 
 
+def relay_config(given: str | None, tmp: str) -> str:
+    """``--config`` if given, else SOAK_CONFIG written into the folder ``tmp``."""
+    if given is not None:
+        return given
+    path = Path(tmp) / "mas-relay.toml"
+    path.write_text(SOAK_CONFIG)
+    return str(path)
+
+
+class Canary:
+    """One well-behaved user (as in the soak) beside an attack, from bench/attack/: a note
+    and a small REQ every ~0.175 s; user ``n`` holds a live subscription when n % 5 == 0."""
+
+    def __init__(self, port: int, n: int) -> None:
+        self.stats = [Window()]
+        self._stop = asyncio.Event()
+        pace = argparse.Namespace(interval=0.175, seed=1)
+        self._task = asyncio.create_task(user(port, n, pace, self.stats, self._stop))
+
+    def take(self) -> Window:
+        """What was measured since the last ``take``; a fresh window starts."""
+        window, self.stats[0] = self.stats[0], Window()
+        return window
+
+    async def stop(self) -> Window:
+        """Stop it; what was measured since the last ``take``."""
+        self._stop.set()
+        await asyncio.wait_for(self._task, REPLY_TIMEOUT + 5)
+        return self.stats[0]
+
+
 async def soak(args: argparse.Namespace) -> int:
-    exe = relay_bench.find_exe(args.mas_relay, None, "mas-relay")
+    exe = relay_bench.mas_relay_exe(args.mas_relay)
     if not exe:
-        print("mas-relay not found (pass --mas-relay PATH)")
         return 1
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        config = args.config
-        if config is None:
-            config = str(Path(tmp) / "mas-relay.toml")
-            Path(config).write_text(SOAK_CONFIG)
-        relay = relay_bench.Relay("ours", exe, config)
+        relay = relay_bench.Relay("ours", exe, relay_config(args.config, tmp))
         await relay.start()
         try:
             samples = await drive(relay, args)
@@ -358,15 +384,12 @@ async def drive(relay: relay_bench.Relay, args: argparse.Namespace) -> list[Samp
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = relay_bench.script_parser(__doc__)
     p.add_argument("--minutes", type=float, default=60.0, help="length of the soak")
     p.add_argument("--conns", type=int, default=50, help="well-behaved connections")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between a user's rounds")
     p.add_argument("--sample-seconds", type=float, help="default 60, or minutes*60/8 if shorter")
     p.add_argument("--flat-mb-per-min", type=float, default=0.2, help="RSS slope that is flat")
-    p.add_argument("--mas-relay", help="mas-relay executable (default: next to this python)")
     p.add_argument("--config", help="--config FILE for mas-relay (default: see SOAK_CONFIG)")
     p.add_argument("--json-out", metavar="FILE", help="write the samples as JSON")
     p.add_argument("--seed", type=int, default=1)

@@ -123,11 +123,7 @@ async def scenario(
 async def attack(
     relay: relay_bench.Relay, count: int, slow: bool, args: argparse.Namespace
 ) -> dict[str, Any]:
-    stats = [soak.Window()]
-    stop = asyncio.Event()
-    canary = asyncio.create_task(
-        soak.user(relay.port, 1, argparse.Namespace(interval=0.175, seed=1), stats, stop)
-    )
+    canary = soak.Canary(relay.port, 1)
     before = relay_bench.rss_kb(relay.pid) * 1024
     attackers = [await _load.connect(relay.port, lambda: Attacker(slow)) for _ in range(count)]
     for a in attackers:
@@ -146,9 +142,8 @@ async def attack(
     while time.monotonic() < end:
         await asyncio.sleep(0.1)  # RSS sampling clock
         after = relay_bench.rss_kb(relay.pid) * 1024
-    stop.set()
-    await asyncio.wait_for(canary, soak.REPLY_TIMEOUT + 5)
-    eose = sorted(stats[0].eose_ms)
+    window = await canary.stop()
+    eose = sorted(window.eose_ms)
     return {
         "rss_before_mib": before / MiB,
         "rss_peak_mib": peak / MiB,
@@ -157,19 +152,16 @@ async def attack(
         "closed_by_relay": f"{sum(closed)}/{count}",
         "canary_p99_ms": relay_bench.pct(eose, 0.99),
         "canary_reqs": len(eose),
-        "canary_errors": sum(stats[0].errors.values()),
+        "canary_errors": sum(window.errors.values()),
     }
 
 
 async def run(args: argparse.Namespace) -> int:
-    exe = relay_bench.find_exe(args.mas_relay, None, "mas-relay")
+    exe = relay_bench.mas_relay_exe(args.mas_relay)
     if not exe:
-        print("mas-relay not found (pass --mas-relay PATH)")
         return 1
     with tempfile.TemporaryDirectory(prefix="attack-memory-seed-") as tmp:
-        config = args.config or str(Path(tmp) / "mas-relay.toml")
-        if not args.config:
-            Path(config).write_text(soak.SOAK_CONFIG)
+        config = soak.relay_config(args.config, tmp)
         saved = Path(tmp) / "seed.db"
         filler = "mutual aid " * 740
         author = keys.SecretKey(hashlib.sha256(b"attack-memory").digest())
@@ -201,16 +193,13 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = relay_bench.script_parser(__doc__)
     p.add_argument("--events", type=int, default=11_000)
     p.add_argument("--seconds", type=float, default=10.0, help="length of each attack")
     p.add_argument("--settle", type=float, default=5.0, help="seconds to watch RSS after")
     p.add_argument("--rss-cap", type=int, default=2 * 1024 * MiB, help="bytes; stop a scenario")
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--config", help="--config FILE for mas-relay (default: see soak.py)")
-    p.add_argument("--mas-relay", help="mas-relay executable (default: next to this python)")
     args = p.parse_args()
     print(f"source: {relay_bench.git_describe()}")
     return _load.run(run(args))

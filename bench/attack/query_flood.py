@@ -108,14 +108,11 @@ def phase(label: str, ms: list[float]) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    exe = relay_bench.find_exe(args.mas_relay, None, "mas-relay")
+    exe = relay_bench.mas_relay_exe(args.mas_relay)
     if not exe:
-        print("mas-relay not found (pass --mas-relay PATH)")
         return 1
     with tempfile.TemporaryDirectory(prefix="query-flood-") as tmp:
-        config = Path(tmp) / "mas-relay.toml"
-        config.write_text(soak.SOAK_CONFIG)
-        relay = relay_bench.Relay("ours", exe, str(config))
+        relay = relay_bench.Relay("ours", exe, soak.relay_config(args.config, tmp))
         await relay.start()
         try:
             return await attack(relay, args)
@@ -126,12 +123,9 @@ async def run(args: argparse.Namespace) -> int:
 async def attack(relay: relay_bench.Relay, args: argparse.Namespace) -> int:
     seconds = await seed(relay.port, notes(args.events))
     relay_bench.log(f"seeded {args.events:,} notes in {seconds:.1f} s")
-    stats = [soak.Window()]
-    stop = asyncio.Event()
-    canary_args = argparse.Namespace(interval=0.175, seed=1)
-    canary = asyncio.create_task(soak.user(relay.port, 0, canary_args, stats, stop))
+    canary = soak.Canary(relay.port, 0)
     await asyncio.sleep(args.quiet_seconds)  # phase length, not a wait for a condition
-    quiet, stats[0] = stats[0], soak.Window()
+    quiet = canary.take()
     attacker = await _load.connect(relay.port, Attacker)
     sent = 0
     for _ in range(BURST):
@@ -143,11 +137,9 @@ async def attack(relay: relay_bench.Relay, args: argparse.Namespace) -> int:
         attacker.send(expensive(sent))
         sent += 1
     attacker.close()
-    during, stats[0] = stats[0], soak.Window()
+    during = canary.take()
     await asyncio.sleep(args.after_seconds)  # phase length
-    after = stats[0]
-    stop.set()
-    await asyncio.wait_for(canary, soak.REPLY_TIMEOUT + 5)
+    after = await canary.stop()
     print(f"attacker: {sent} requests sent, {attacker.answers} answered before it left")
     print(phase("canary alone", quiet.eose_ms))
     print(phase("canary under attack", during.eose_ms))
@@ -164,14 +156,12 @@ async def attack(relay: relay_bench.Relay, args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = relay_bench.script_parser(__doc__)
     p.add_argument("--events", type=int, default=100_000)
     p.add_argument("--quiet-seconds", type=float, default=3.0)
     p.add_argument("--attack-seconds", type=float, default=10.0)
     p.add_argument("--after-seconds", type=float, default=3.0)
-    p.add_argument("--mas-relay", help="mas-relay executable (default: next to this python)")
+    p.add_argument("--config", help="--config FILE for mas-relay (default: see soak.py)")
     args = p.parse_args()
     print(f"source: {relay_bench.git_describe()}")
     return _load.run(run(args))
