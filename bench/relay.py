@@ -40,6 +40,7 @@ import tempfile
 import time
 from array import array
 from collections import Counter
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -1200,6 +1201,15 @@ def script_parser(doc: str | None) -> argparse.ArgumentParser:
     )
     p.add_argument("--mas-relay", help="mas-relay executable (default: next to this python)")
     return p
+
+
+def run_script(
+    parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+) -> int:
+    """A bench script's main: parse its command line, say what source is measured, run."""
+    args = parser.parse_args()
+    print(f"source: {git_describe()}")
+    return int(_load.run(run(args)))
 
 
 def git_describe() -> str:

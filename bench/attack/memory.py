@@ -200,9 +200,7 @@ def main() -> int:
     p.add_argument("--rss-cap", type=int, default=2 * 1024 * MiB, help="bytes; stop a scenario")
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--config", help="--config FILE for mas-relay (default: see soak.py)")
-    args = p.parse_args()
-    print(f"source: {relay_bench.git_describe()}")
-    return _load.run(run(args))
+    return relay_bench.run_script(p, run)
 
 
 if __name__ == "__main__":

@@ -162,9 +162,7 @@ def main() -> int:
     p.add_argument("--attack-seconds", type=float, default=10.0)
     p.add_argument("--after-seconds", type=float, default=3.0)
     p.add_argument("--config", help="--config FILE for mas-relay (default: see soak.py)")
-    args = p.parse_args()
-    print(f"source: {relay_bench.git_describe()}")
-    return _load.run(run(args))
+    return relay_bench.run_script(p, run)
 
 
 if __name__ == "__main__":
