@@ -243,6 +243,13 @@ def relay_config(db: Path, **sections: dict[str, Any]) -> Config:
     return config
 
 
+@pytest.fixture(scope="session")
+def make_relay_config() -> Callable[..., Config]:
+    """:func:`relay_config` for conftests that start a relay of their own (tests cannot
+    import this module under ``--import-mode=importlib``)."""
+    return relay_config
+
+
 @pytest.fixture
 async def start_relay(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Relay]]]:
     started: list[Relay] = []

@@ -329,13 +329,8 @@ def close_code_of() -> Callable[..., Awaitable[int | None]]:
 # ---- seeded databases ---------------------------------------------------------------
 
 
-async def _fill(db: Path, events: list[Event]) -> None:
-    """Store ``events`` through a real relay (in this process, rate limits off)."""
-    config = (
-        Config()
-        .replace("server", host="127.0.0.1", port=0, db=str(db), expire_interval=0.0)
-        .replace("rate_limits", events_per_second=0, reqs_per_second=0)
-    )
+async def _fill(config: Config, events: list[Event]) -> None:
+    """Store ``events`` through a real relay (in this process)."""
     relay = Relay(config)
     await relay.start()
     try:
@@ -358,29 +353,37 @@ async def _publish(url: str, events: list[Event]) -> None:
                     oks += 1
 
 
-def _seed(path: Path, count: int, content: Callable[[int], str]) -> Path:
+def _seed(
+    path: Path, count: int, content: Callable[[int], str], make_config: Callable[..., Config]
+) -> Path:
+    """``count`` notes stored at ``path`` through a relay with its rate limits off."""
     authors = [SecretKey(hashlib.sha256(b"attack-author-%d" % i).digest()) for i in range(20)]
     events = [
         sign(authors[i % 20], 1, content(i), [["t", f"topic{i % 10}"]], FILL_AT + i * 3600 // count)
         for i in range(count)
     ]
-    asyncio.run(_fill(path, events))
+    unlimited = {"events_per_second": 0, "reqs_per_second": 0}
+    asyncio.run(_fill(make_config(path, rate_limits=unlimited), events))
     return path
 
 
 @pytest.fixture(scope="session")
-def big_events_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def big_events_db(
+    tmp_path_factory: pytest.TempPathFactory, make_relay_config: Callable[..., Config]
+) -> Path:
     """:data:`BIG_EVENTS` kind 1 notes of ~8 KB each."""
     filler = "mutual aid " * 740  # 8,140 characters
     path = tmp_path_factory.mktemp("big") / "big.db"
-    return _seed(path, BIG_EVENTS, lambda i: f"{i} {filler}")
+    return _seed(path, BIG_EVENTS, lambda i: f"{i} {filler}", make_relay_config)
 
 
 @pytest.fixture(scope="session")
-def small_events_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def small_events_db(
+    tmp_path_factory: pytest.TempPathFactory, make_relay_config: Callable[..., Config]
+) -> Path:
     """:data:`SMALL_EVENTS` short kind 1 notes."""
     path = tmp_path_factory.mktemp("small") / "small.db"
-    return _seed(path, SMALL_EVENTS, lambda i: f"water food shelter {i}")
+    return _seed(path, SMALL_EVENTS, lambda i: f"water food shelter {i}", make_relay_config)
 
 
 @pytest.fixture
