@@ -221,12 +221,16 @@ class Streaming:
         self.stderr: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         assert self.proc.stdout is not None and self.proc.stderr is not None
-        threading.Thread(
-            target=_pump, args=(self.proc.stdout, self._lines, self.lines), daemon=True
-        ).start()
-        threading.Thread(
-            target=_pump, args=(self.proc.stderr, queue.Queue(), self.stderr), daemon=True
-        ).start()
+        self._pumps = [
+            threading.Thread(
+                target=_pump, args=(self.proc.stdout, self._lines, self.lines), daemon=True
+            ),
+            threading.Thread(
+                target=_pump, args=(self.proc.stderr, queue.Queue(), self.stderr), daemon=True
+            ),
+        ]
+        for pump in self._pumps:
+            pump.start()
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 20) -> None:
         """Wait until ``predicate()`` holds, re-checking whenever a line arrives."""
@@ -242,8 +246,13 @@ class Streaming:
         return [orjson.loads(line) for line in list(self.lines) if line.strip()]
 
     def interrupt(self) -> int:
+        """SIGINT, then the exit code once the process and everything it wrote (a last
+        line without a newline, such as a bell, included) have been collected."""
         self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(timeout=20)
+        code = self.proc.wait(timeout=20)
+        for pump in self._pumps:
+            pump.join(timeout=10)
+        return code
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
