@@ -26,6 +26,7 @@ import subprocess
 import sys
 import termios
 import time
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,12 +34,19 @@ from typing import Any
 
 import pytest
 
-from shieldmutual.shared import nip17, nip59
-from shieldmutual.shared.aid.comments import Pledge, RequestRef, pledge_template
+from shieldmutual.shared import kinds, nip17, nip59
+from shieldmutual.shared.aid.comments import (
+    Confirmation,
+    Pledge,
+    RequestRef,
+    confirmation_template,
+    pledge_template,
+)
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.helping import Payment
 from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.aid.society import Society, society_event_template
+from shieldmutual.shared.aid.vouch import Vouch, vouch_template
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.untrusted import is_hidden, visible
 from tests.client.conftest import PASSPHRASE
@@ -193,6 +201,44 @@ def test_society_show_prints_a_hostile_definition_inertly(
     assert code == 0, out
     assert_inert(out, MARKUP, LINK_MARKUP, visible(BIDI))
     assert "pwned" not in out  # a definition with such a relay URL does not parse at all
+
+
+def test_whois_prints_a_hostile_public_history_inertly(
+    relay_process: Any, push: Any, keys: Any, tty_env: dict[str, str]
+) -> None:
+    """Bob's history as strangers wrote it: his request's title, a vouch's reason, a
+    confirmation of his help. What the aid parsers let through (markup, bidi) is shown
+    inert; what they refuse (escapes, C1 controls) is dropped, never printed raw."""
+    relay = relay_process()
+    rent = AidRequest(
+        title=f"Rent {MARKUP} {BIDI}", summary="Rent.", story="Rent.", location="Leeds, UK",
+        identifier="rent",
+    )  # fmt: skip
+    ask = sign(keys.bob, *request_event_template(rent))
+    escaped = request_event_template(replace(rent, identifier="escaped"))
+    forged_tags = [["title", f"{ESC_NOTICE} \x9b2J"] if t[0] == "title" else t
+                   for t in escaped.tags]  # fmt: skip
+    food = sign(keys.alice, *request_event_template(replace(rent, title="Food", identifier="f")))
+    ref = RequestRef.of(food, relay.url)
+    helped = Confirmation(ref, Decimal(20), "GBP", helper=keys.bob.public_hex, note=MARKUP)
+    bob_subject = keys.bob.public_hex
+    push(
+        relay.url,
+        ask,
+        sign(keys.bob, escaped.kind, escaped.content, forged_tags),
+        food,
+        sign(keys.alice, *confirmation_template(helped, helper_consents=True)),
+        sign(keys.carol, *vouch_template(Vouch(bob_subject, f"{MARKUP}\n{LINK_MARKUP} {BIDI}"))),
+        sign(
+            keys.dave, kinds.LABEL, f"{ESC_NOTICE}\x9b2J", vouch_template(Vouch(bob_subject)).tags
+        ),
+    )
+    code, out = tty_run(tty_env, "whois", keys.bob.public_hex, "-r", relay.url)
+    assert code == 0, out
+    assert_inert(out, f"Rent {MARKUP} {visible(BIDI)}", f"{LINK_MARKUP} {visible(BIDI)}", "20 GBP")
+    plain = RICH_OWN.sub("", out)
+    assert "requests made 1 " in " ".join(plain.split()) and "vouches 1 " in " ".join(plain.split())
+    assert "pwned" not in out  # the escaped title and reason do not parse, so are not shown
 
 
 def test_dm_read_prints_a_hostile_message_inertly(
