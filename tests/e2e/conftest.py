@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pty
 import queue
+import select
 import shlex
 import signal
 import subprocess
@@ -311,3 +313,59 @@ def rust_nostr() -> SimpleNamespace:
     """nostr_sdk's own client, a fresh connection per call: ``await rust_nostr.fetch(url,
     filter)`` (its events) and ``await rust_nostr.send(url, event)`` (its send output)."""
     return SimpleNamespace(fetch=_rust_fetch, send=_rust_send)
+
+
+class Terminal:
+    """``mas`` with stdin, stdout and stderr on a pty of its own, as a person runs it:
+    read what it shows (until some text appears), type answers, wait for it to end."""
+
+    def __init__(self, args: list[str], spawn: dict[str, Any]) -> None:
+        self.leader, follower = pty.openpty()
+        self.proc = subprocess.Popen(
+            [str(BIN / "mas"), *args], stdin=follower, stdout=follower, stderr=follower,
+            start_new_session=True, **spawn,
+        )  # fmt: skip
+        os.close(follower)
+        self.seen = bytearray()
+
+    def read_until(self, needle: bytes, timeout: float = 60) -> bytes:
+        """Everything shown so far, once ``needle`` is in it."""
+        deadline = time.monotonic() + timeout
+        while needle not in self.seen:
+            ready, _, _ = select.select(
+                [self.leader], [], [], max(0.0, deadline - time.monotonic())
+            )
+            if not ready:
+                raise TimeoutError(f"no {needle!r} on the terminal: {bytes(self.seen)!r}")
+            try:
+                chunk = os.read(self.leader, 65536)
+            except OSError:  # EIO: every writer of the terminal has gone
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"the terminal closed before {needle!r}: {bytes(self.seen)!r}")
+            self.seen += chunk
+        return bytes(self.seen)
+
+    def type(self, text: str) -> None:
+        os.write(self.leader, text.encode())
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        os.close(self.leader)
+
+
+@pytest.fixture
+def terminal(spawn: Callable[..., dict[str, Any]]) -> Iterator[Callable[..., Terminal]]:
+    """``terminal(env, "feed")`` runs ``mas feed`` on a pty (passphrase on a pipe, as
+    ``spawn`` gives it); every one is killed and closed after the test."""
+    opened: list[Terminal] = []
+
+    def start(env: dict[str, str], *args: str) -> Terminal:
+        opened.append(Terminal(list(args), spawn(env)))
+        return opened[-1]
+
+    yield start
+    for each in opened:
+        each.close()

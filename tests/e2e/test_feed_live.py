@@ -4,13 +4,9 @@ Rich view in a real pseudo-terminal."""
 
 from __future__ import annotations
 
-import os
-import pty
-import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -62,23 +58,8 @@ def test_live_json_feed_sees_new_requests_and_edits(
     assert "\a" in "".join(feed.stderr)  # the bell rang for the new request
 
 
-def _read_until(fd: int, wanted: bytes, timeout: float = 20) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while wanted not in seen:
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"{wanted!r} never appeared: {seen[-2000:]!r}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            try:
-                seen += os.read(fd, 65536)
-            except OSError:  # the terminal closed
-                break
-    return seen
-
-
 def test_live_view_in_a_terminal(
-    relays: Any, mas: Any, mas_env: dict[str, str], spawn: Any
+    relays: Any, mas: Any, mas_env: dict[str, str], terminal: Any
 ) -> None:
     (relay,) = relays(1)
     assert mas("id", "new", "sam").code == 0
@@ -88,18 +69,9 @@ def test_live_view_in_a_terminal(
                "--story", "A story.", "--location", "Leeds", "--society", "mas-example",
                "--yes")  # fmt: skip
     assert made.code == 0, made.stderr
-    master, slave = pty.openpty()
     env = {**mas_env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"}
-    proc = subprocess.Popen([str(BIN / "mas"), "feed"], stdin=slave, stdout=slave,
-                            stderr=slave, close_fds=True, **spawn(env))  # fmt: skip
-    os.close(slave)
-    try:
-        screen = _read_until(master, b"Live view check")
-        assert b"\x1b[" in screen  # drawn with terminal control codes, as a live table
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 130
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-        os.close(master)
+    feed = terminal(env, "feed")
+    screen = feed.read_until(b"Live view check")
+    assert b"\x1b[" in screen  # drawn with terminal control codes, as a live table
+    feed.proc.send_signal(signal.SIGINT)
+    assert feed.proc.wait(timeout=20) == 130

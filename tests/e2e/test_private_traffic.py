@@ -13,7 +13,6 @@ import functools
 import itertools
 import os
 import pty
-import select
 import subprocess
 import sys
 import threading
@@ -353,24 +352,8 @@ def test_in_a_terminal_private_text_comes_from_the_editor(
     assert message["content"] == "written in the editor"
 
 
-def _read_until(leader: int, seen: bytearray, needle: bytes, timeout: float = 60) -> None:
-    """Read the terminal's output into ``seen`` until ``needle`` is in it (or it closes)."""
-    deadline = time.monotonic() + timeout
-    while needle not in seen:
-        ready, _, _ = select.select([leader], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            raise TimeoutError(f"no {needle!r} on the terminal; it showed {bytes(seen)!r}")
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # EIO: every writer of the terminal has gone
-            chunk = b""
-        if not chunk:
-            raise AssertionError(f"the terminal closed before {needle!r}: {bytes(seen)!r}")
-        seen += chunk
-
-
 def test_in_a_terminal_activation_facts_come_from_the_editor_then_a_yes(
-    spies: Any, user: Any, spawn: Callable[..., dict[str, Any]], tmp_path: Path
+    spies: Any, user: Any, terminal: Callable[..., Any], tmp_path: Path
 ) -> None:
     """With stdin a terminal, `champion activate --facts -` opens $EDITOR (a script standing
     in for a person) on a private temporary file, then asks the person at the terminal."""
@@ -386,30 +369,17 @@ def test_in_a_terminal_activation_facts_come_from_the_editor_then_a_yes(
     opened = tmp_path / "opened"  # the file the editor was given, and its mode
     editor.write_text(f'#!/bin/sh\nstat -c "%a %n" "$1" > "{opened}"\ncat "{facts_file}" > "$1"\n')
     editor.chmod(0o700)
-    argv = [str(Path(sys.executable).parent / "mas"), "champion", "activate", member.npub,
-            "--facts", "-"]  # fmt: skip
+    args = ["champion", "activate", member.npub, "--facts", "-"]
     env = {**champion.env, "EDITOR": str(editor), "VISUAL": str(editor), "TERM": "dumb"}
-    leader, terminal = pty.openpty()
-    proc = subprocess.Popen(
-        argv, stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True,
-        **spawn(env),
-    )  # fmt: skip
-    os.close(terminal)
-    seen = bytearray()
-    try:
-        _read_until(leader, seen, b"Publish this request now?")
-        assert spy.sent(kinds.CLASSIFIED) == []  # nothing goes out before the yes
-        os.write(leader, b"y\n")
-        assert proc.wait(timeout=60) == 0, bytes(seen)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(leader)
-    shown = " ".join(seen.decode().split())
+    person_at = terminal(env, *args)
+    seen = person_at.read_until(b"Publish this request now?")
+    assert spy.sent(kinds.CLASSIFIED) == []  # nothing goes out before the yes
+    person_at.type("y\n")
+    assert person_at.proc.wait(timeout=60) == 0, seen
+    shown = " ".join(bytes(person_at.seen).decode().split())
     assert f"facts: {facts}" in shown
     mode, name = opened.read_text().split()
     assert mode == "600" and not Path(name).exists()  # private while open, gone after
-    assert facts not in " ".join(argv)
+    assert facts not in " ".join(args)
     (request,) = [Event.from_dict(f.message[1]) for f in spy.sent(kinds.CLASSIFIED)]
     assert facts in request.content and request.pubkey not in (member.pubkey, champion.pubkey)
