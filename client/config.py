@@ -23,7 +23,6 @@ still found in an old plain file is read, and moved into the sealed half on the 
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import tomllib
@@ -172,11 +171,6 @@ class Config:
     def save(self, path: Path) -> None:
         write_private(path, self.to_toml().encode("utf-8"), mode=0o600)
         self.plain_private = False
-
-
-def toml_str(value: str) -> str:
-    # JSON's escapes (with ensure_ascii) are a subset of TOML basic-string escapes.
-    return json.dumps(value, ensure_ascii=True)
 
 
 def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
