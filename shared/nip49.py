@@ -122,7 +122,10 @@ def log_n_of(ncryptsec: str) -> int:
 
 def check_cost(ncryptsec: str, max_log_n: int = SAFE_LOG_N) -> None:
     """EncodingError when opening ``ncryptsec`` would cost more than ``max_log_n``."""
-    log_n = log_n_of(ncryptsec)
+    _check_cost(log_n_of(ncryptsec), max_log_n)
+
+
+def _check_cost(log_n: int, max_log_n: int) -> None:
     if max_log_n < log_n <= MAX_LOG_N:
         raise EncodingError(
             f"ncryptsec log_n {log_n} is above {max_log_n} ({(1 << log_n) // 1024} MiB of"
@@ -136,9 +139,9 @@ def decrypt(ncryptsec: str, password: str, max_log_n: int = SAFE_LOG_N) -> bytes
     A cost above ``max_log_n`` is refused (EncodingError) before scrypt runs; callers
     raise ``max_log_n`` only when the user allowed it or the ncryptsec is our own.
     """
-    check_cost(ncryptsec, max_log_n)
     data = _payload(ncryptsec)
     version, log_n = data[0], data[1]
+    _check_cost(log_n, max_log_n)
     if version != VERSION:
         raise CryptoError(f"unknown ncryptsec version {version}")
     if not 1 <= log_n <= MAX_LOG_N:
