@@ -65,6 +65,10 @@ def _unpad(padded: bytes) -> bytes:
     return padded[4 : 4 + size]
 
 
+def _aad(owner: bytes, purpose: str) -> bytes:
+    return MAGIC + owner + purpose.encode("utf-8")
+
+
 def _seal(key: bytes, aad: bytes, data: bytes, floor: int) -> bytes:
     nonce = os.urandom(_NONCE)
     return MAGIC + nonce + xchacha20poly1305_encrypt(key, nonce, _pad(data, floor), aad)
@@ -83,23 +87,19 @@ def _open(key: bytes, aad: bytes, blob: bytes, whose: str) -> bytes:
 
 def seal(secret: SecretKey, purpose: str, data: bytes, floor: int = FLOOR) -> bytes:
     """Encrypt ``data`` for ``secret``'s owner and ``purpose``; a fresh nonce every time."""
-    aad = MAGIC + secret.public_key + purpose.encode("utf-8")
-    return _seal(file_key(secret, purpose), aad, data, floor)
+    return _seal(file_key(secret, purpose), _aad(secret.public_key, purpose), data, floor)
 
 
 def open_sealed(secret: SecretKey, purpose: str, blob: bytes) -> bytes:
     """The data :func:`seal` sealed; :class:`CryptoError` for another key, purpose or damage."""
-    aad = MAGIC + secret.public_key + purpose.encode("utf-8")
-    return _open(file_key(secret, purpose), aad, blob, "identity")
+    return _open(file_key(secret, purpose), _aad(secret.public_key, purpose), blob, "identity")
 
 
 def seal_home(home_key: bytes, purpose: str, data: bytes, floor: int = FLOOR) -> bytes:
     """Encrypt ``data`` with the home key's subkey for ``purpose``."""
-    aad = MAGIC + _HOME + purpose.encode("utf-8")
-    return _seal(derive(home_key, purpose), aad, data, floor)
+    return _seal(derive(home_key, purpose), _aad(_HOME, purpose), data, floor)
 
 
 def open_home(home_key: bytes, purpose: str, blob: bytes) -> bytes:
     """The data :func:`seal_home` sealed; :class:`CryptoError` otherwise."""
-    aad = MAGIC + _HOME + purpose.encode("utf-8")
-    return _open(derive(home_key, purpose), aad, blob, "home key")
+    return _open(derive(home_key, purpose), _aad(_HOME, purpose), blob, "home key")
