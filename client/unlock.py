@@ -177,8 +177,9 @@ class Unlocker:
             unlocked = self.agent()
             if unlocked is not None:
                 return unlocked.home_key
-            key = open_home_key(path, self.passphrases.get())
-            self._verified = self.passphrases.get()
+            passphrase = self.passphrases.get()
+            key = open_home_key(path, passphrase)
+            self._verified = passphrase
             return key
         if not create:
             raise ConfigError(f"{path} is missing, so the sealed files here cannot be opened")
