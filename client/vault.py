@@ -30,6 +30,7 @@ import base64
 import binascii
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -143,9 +144,10 @@ class Vault:
         self.home = home
         self.secret = secret
         self.path = home.vault_file
-        # The name an older version gave this identity's own file: it finds that file too.
         self.slot = atrest.derive(secret.secret, "vault file name").hex()[:24]
-        self._legacy = home.paths.state_dir / LEGACY_FOLDER / f"{self.slot}.sealed"
+        # Older versions kept this identity's vault in its own file, named from its pubkey.
+        old = hashlib.sha256(f"shieldmutual vault {secret.public_hex}".encode()).hexdigest()
+        self._legacy = home.paths.state_dir / LEGACY_FOLDER / f"{old[:24]}.sealed"
 
     def load(self) -> dict[str, Any]:
         """The document, or an empty one when nothing was saved yet."""

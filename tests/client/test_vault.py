@@ -172,11 +172,11 @@ def test_size_does_not_count_members(tmp_path: Path) -> None:
 
 
 def _legacy_file(tmp_path: Path, secret: SecretKey, data: dict[str, Any]) -> Path:
-    """A vault as the previous version kept it: its own file, named and sealed from the
-    identity's secret, with its lock file beside it."""
+    """A vault as the previous version kept it: its own file, named from the identity's
+    public key and sealed with its secret, with its lock file beside it."""
     folder = tmp_path / "state" / "sealed"
     folder.mkdir(parents=True, exist_ok=True)
-    name = atrest.derive(secret.secret, "vault file name").hex()[:24]
+    name = hashlib.sha256(f"shieldmutual vault {secret.public_hex}".encode()).hexdigest()[:24]
     path = folder / f"{name}.sealed"
     path.write_bytes(atrest.seal(secret, "private-state", json.dumps(data).encode()))
     path.with_suffix(".lock").touch()
