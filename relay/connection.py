@@ -342,10 +342,7 @@ class Connection(Outgoing):
         finally:
             self._release(len(sent) * ID_BYTES)
         self.send(eose_frame(sub.sub_id))
-        pending, sub.pending = sub.pending, None
-        self._release(sub.pending_bytes)
-        sub.pending_bytes = 0
-        for event_id, frame in pending or ():
+        for event_id, frame in self._take_pending(sub):
             if event_id.encode() not in sent:
                 self.send(frame)
 
@@ -404,9 +401,15 @@ class Connection(Outgoing):
         if isinstance(task, asyncio.Task) and not task.done():
             task.cancel()  # the store drops a queued statement, interrupts a running one
         sub.task = None
-        sub.pending = None
+        self._take_pending(sub)
+
+    def _take_pending(self, sub: Subscription) -> list[tuple[str, bytes]]:
+        """End the subscription's holding back of live events: what it held, released
+        from the memory budget."""
+        pending, sub.pending = sub.pending, None
         self._release(sub.pending_bytes)
         sub.pending_bytes = 0
+        return pending or []
 
     def on_close(self, sub_id: str) -> None:
         sub = self.subs.pop(sub_id, None)
