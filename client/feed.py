@@ -41,7 +41,6 @@ from shieldmutual.shared.aid.notes import parse_announcement, parse_syndication
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event
 
-FEED_KINDS = (kinds.CLASSIFIED, kinds.GENERIC_REPOST, kinds.TEXT_NOTE)
 # Requests fetched at once for announcements and syndications: a relay flooding pointers
 # must not make us hold (and send) a query per pointer. Past this one is skipped; a later
 # mention of the same request tries again.
@@ -51,14 +50,11 @@ QUEUE_SIZE = 1000  # events and fetched requests waiting for the reader
 
 def follow_filters(since: int | None = None) -> list[dict[str, Any]]:
     """The feed's REQ: the same for everybody, whatever they follow."""
-    filters: list[dict[str, Any]] = [
-        {"kinds": [kinds.CLASSIFIED]},
-        {"kinds": [kinds.GENERIC_REPOST, kinds.TEXT_NOTE], "#t": [MUTUAL_AID]},
+    window = {} if since is None else {"since": since}
+    return [
+        {"kinds": [kinds.CLASSIFIED], **window},
+        {"kinds": [kinds.GENERIC_REPOST, kinds.TEXT_NOTE], "#t": [MUTUAL_AID], **window},
     ]
-    for flt in filters:
-        if since is not None:
-            flt["since"] = since
-    return filters
 
 
 def followed(event: Event, tags: Collection[str]) -> bool:
