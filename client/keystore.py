@@ -254,6 +254,11 @@ class Keystore:
             raise IdentityError(f"an identity named {name!r} already exists")
         allowed = max(nip49.SAFE_LOG_N, max_log_n)
         secret = SecretKey(nip49.decrypt(ncryptsec, passphrase, max_log_n=allowed))
+        return self.add_opened_ncryptsec(name, ncryptsec, secret)
+
+    def add_opened_ncryptsec(self, name: str | None, ncryptsec: str, secret: SecretKey) -> Identity:
+        """Store ``ncryptsec`` unchanged; ``secret`` is what the caller already opened it to
+        (so its scrypt is not run a second time)."""
         name = name or self.suggest_name(secret.public_hex)
         identity = Identity(name, secret.public_hex, int(time.time()))
         self._write(identity, ncryptsec.strip().lower())

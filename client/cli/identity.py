@@ -159,7 +159,7 @@ def _import_ncryptsec(
             "shares the home's passphrase: re-seal it with that passphrase first, or "
             "import it into another home (MAS_HOME)"
         ) from None
-    ident = state.keystore.add_ncryptsec(name, ncryptsec, passphrase, max_log_n=allow_log_n)
+    ident = state.keystore.add_opened_ncryptsec(name, ncryptsec, secret)
     agent.add(state.paths, secret)
     return ident
 
