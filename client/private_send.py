@@ -91,7 +91,7 @@ async def send_one(connect: Connect, item: Outgoing) -> PublishReport:
         extra = list(item.relays)
         if item.lookup and item.to is not None:
             extra += await dm_relays(pool, item.to)
-        return await pool.publish(item.event, list(dict.fromkeys([*pool.relays, *extra])))
+        return await pool.publish(item.event, [*pool.relays, *extra])  # de-duplicated there
 
 
 def announce(count: int, delays: tuple[float, float]) -> str:
