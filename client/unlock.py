@@ -175,12 +175,7 @@ class Unlocker:
         path = self.paths.home_key_file
         if path.exists():
             unlocked = self.agent()
-            if unlocked is not None:
-                return unlocked.home_key
-            passphrase = self.passphrases.get()
-            key = open_home_key(path, passphrase)
-            self._verified = passphrase
-            return key
+            return unlocked.home_key if unlocked is not None else self._open_home_key()
         if not create:
             raise ConfigError(f"{path} is missing, so the sealed files here cannot be opened")
         passphrase = self.passphrases.get(
@@ -193,13 +188,18 @@ class Unlocker:
         """The home's passphrase, checked against ``home.key`` (made if there is none)."""
         if self._verified is None:
             if self.paths.home_key_file.exists():
-                passphrase = self.passphrases.get()
-                open_home_key(self.paths.home_key_file, passphrase)
-                self._verified = passphrase
+                self._open_home_key()
             else:
                 self.home_key(create=True)
         assert self._verified is not None
         return self._verified
+
+    def _open_home_key(self) -> bytes:
+        """``home.key`` opened with the passphrase, which is then known to be this home's."""
+        passphrase = self.passphrases.get()
+        key = open_home_key(self.paths.home_key_file, passphrase)
+        self._verified = passphrase
+        return key
 
     def secret(self, store: Keystore, name: str) -> SecretKey:
         """The secret key of identity ``name``, from the agent or with the passphrase."""
