@@ -31,6 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, InvalidURI, ProxyError
 
 from shieldmutual.client.errors import ConfigError
+from shieldmutual.shared.relayurl import is_local_host
 
 # socks5h: the proxy resolves names (recommended for Tor); socks5: names resolved here.
 PROXY_SCHEMES = ("socks5h", "socks5")
@@ -52,11 +53,6 @@ def check_proxy(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
 async def open_websocket(
     url: str,
     *,
@@ -68,7 +64,7 @@ async def open_websocket(
     (compressed frames would let a relay inflate a small frame past ``max_size``)."""
     if proxy is not None:
         route: dict[str, Any] = {"proxy": proxy}
-    elif _HAS_PROXY_ARG and _is_loopback(url):
+    elif _HAS_PROXY_ARG and is_local_host(urlsplit(url).hostname or ""):
         route = {"proxy": None}
     else:
         route = {}

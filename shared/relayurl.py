@@ -19,6 +19,11 @@ MAX_URL = 512
 _LOCAL = ("localhost", "::1")
 
 
+def is_local_host(host: str) -> bool:
+    """Loopback by name: such relays are dialled with ``ws://`` and never via a proxy."""
+    return host in _LOCAL or host.startswith("127.")
+
+
 def normalize_relay_url(url: str) -> str:
     """``ws://`` or ``wss://`` URL, lowercase scheme and host, no bare trailing slash.
 
@@ -34,8 +39,7 @@ def normalize_relay_url(url: str) -> str:
         raise InvalidError(f"relay URL {url!r} contains spaces or control characters")
     if "://" not in text:
         host = text.split("/")[0].split(":")[0].lower()
-        local = host in _LOCAL or host.startswith("127.")
-        text = ("ws://" if local else "wss://") + text
+        text = ("ws://" if is_local_host(host) else "wss://") + text
     try:
         parts = urlsplit(text)
         port = parts.port  # raises ValueError on a bad port
