@@ -96,6 +96,19 @@ def relays(tmp_path: Path, relay_process: Callable[..., Any]) -> Callable[..., l
     return make
 
 
+# A community relay that carries mutual aid traffic only (relay/policy.py's aid rule).
+RELAY_CONFIGS = {"open": None, "aid-only": "[policy]\naid_only = true\n"}
+
+
+@pytest.fixture(params=list(RELAY_CONFIGS))
+def relay_config(request: pytest.FixtureRequest) -> str | None:
+    """The relay TOML for ``relays(n, config=relay_config)``: a test that asks for it runs
+    once on open relays and once on aid-only ones, since the project's own traffic must
+    pass both; ``@pytest.mark.parametrize("relay_config", ["aid-only"], indirect=True)``
+    picks one."""
+    return RELAY_CONFIGS[request.param]
+
+
 # ---- the CLI as a user runs it ------------------------------------------------------------
 
 

@@ -41,9 +41,11 @@ def _request_file(tmp_path: Path) -> Path:
     return path
 
 
-def run_story(tmp_path: Path, relays: Any, person: Callable[..., Any]) -> dict[str, Any]:
-    """Four people, each with their own MAS_HOME, over two relays."""
-    r1, r2 = relays(2)
+def run_story(
+    tmp_path: Path, relays: Any, person: Callable[..., Any], config: str | None = None
+) -> dict[str, Any]:
+    """Four people, each with their own MAS_HOME, over two relays (``config``: their TOML)."""
+    r1, r2 = relays(2, config=config)
     urls = (r1.url, r2.url)
     member, c1, c2, third = (
         person(n, *urls) for n in ("member", "champion1", "champion2", "third")
@@ -116,8 +118,10 @@ def run_story(tmp_path: Path, relays: Any, person: Callable[..., Any]) -> dict[s
     return {"relays": [r1, r2], "member": member, "champions": [c1, c2], "third": third}
 
 
-def test_champion_story_end_to_end(tmp_path: Path, relays: Any, person: Any) -> None:
-    run_story(tmp_path, relays, person)
+def test_champion_story_end_to_end(
+    tmp_path: Path, relays: Any, person: Any, relay_config: str | None
+) -> None:
+    run_story(tmp_path, relays, person, relay_config)
 
 
 def _stored_events(db: Path) -> list[Event]:

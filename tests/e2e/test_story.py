@@ -99,9 +99,9 @@ def people(
 
 
 def test_a_request_from_one_society_is_helped_through_another(
-    relays: Any, people: Callable[..., Person], tmp_path: Path
+    relays: Any, people: Callable[..., Person], tmp_path: Path, relay_config: str | None
 ) -> None:
-    leeds, york = (relay.url for relay in relays(2))
+    leeds, york = (relay.url for relay in relays(2, config=relay_config))
     sam, carol = people("sam", leeds), people("carol", leeds, york)
     bob, erin = people("bob", leeds, york), people("erin", york)
 
