@@ -30,6 +30,7 @@ from shieldmutual.client.cli import (
     champion,
     codec,
     common,
+    contacts,
     dm,
     events,
     export,
@@ -83,6 +84,7 @@ COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
     (feed.app, None),  # feed
     (export.app, None),  # export
     (dm.app, "dm"),
+    (contacts.app, "contacts"),  # add, list, remove: petnames
     (champion.app, "champion"),
     (champion.checkin_app, None),  # checkin
 ]

@@ -1,0 +1,110 @@
+"""`mas contacts add|list|remove`: petnames for people, kept only on this device, sealed.
+
+Also what every command that shows a person uses: :func:`local_names` (your petnames:
+contacts and identities), :func:`lookup` (plus the profiles of the people on screen,
+one batched REQ) and :func:`person` (the Rich text, through render's door).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from shieldmutual.client import names as naming
+from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.contacts import Contacts, check_petname
+from shieldmutual.client.errors import IdentityError, PassphraseError
+from shieldmutual.client.names import Names, Source
+from shieldmutual.client.pool import Pool
+from shieldmutual.shared import nip19
+
+app = typer.Typer(
+    help="Your address book: petnames for people, on this device only (never published).",
+    no_args_is_help=True,
+)
+
+NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The petname you give them.")]
+STYLE = {Source.PETNAME: "bold", Source.PROFILE: "italic", Source.NPUB: ""}
+
+
+def person(names: Names, pubkey: str) -> Text:
+    """How a person is shown: a petname plain, a stranger's profile name as ``~name (npub…)``."""
+    return render.untrusted(names.show(pubkey), STYLE[names.source(pubkey)])
+
+
+def local_names(state: common.State) -> Names:
+    """Your petnames (contacts and identity names). Reading them needs the home key; when
+    no passphrase can be had, people are shown by npub rather than the command failing."""
+    try:
+        contacts = Contacts.load(state.home).by_pubkey()
+        identities = [(i.name, i.pubkey) for i in state.keystore.list()]
+    except PassphraseError as exc:
+        state.note(f"petnames not shown ({exc}); `mas unlock` shows them")
+        return Names()
+    return Names(naming.petnames(contacts, identities))
+
+
+async def lookup(pool: Pool, names: Names, pubkeys: Iterable[str]) -> Names:
+    """``names`` with the profiles of the people shown (one REQ; petnames need none)."""
+    return await naming.lookup(pool, names, pubkeys)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: NameArg,
+    who: Annotated[str, typer.Argument(metavar="NPUB", help="npub, nprofile or hex.")],
+    json_: common.JsonOption = False,
+) -> None:
+    """Give someone a petname; it is shown wherever they appear, and never published."""
+    state = common.state(ctx)
+    check_petname(name)
+    pubkey = pubkey_hex(who)
+    if state.keystore.exists(name):
+        raise IdentityError(f"{name!r} is one of your identities: choose another petname")
+    mine = next((i.name for i in state.keystore.list() if i.pubkey == pubkey), None)
+    if mine is not None:
+        raise IdentityError(f"that is your own identity {mine!r}, already named")
+    book = Contacts.load(state.home)
+    book.add(name, pubkey)
+    book.save()
+    if state.want_json(json_):
+        state.emit_json({"petname": name, "pubkey": pubkey, "npub": nip19.npub_encode(pubkey)})
+    else:
+        state.note(f"{name} is {nip19.npub_encode(pubkey)}")
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_: common.JsonOption = False) -> None:
+    """Your contacts, by petname."""
+    state = common.state(ctx)
+    book = Contacts.load(state.home)
+    if state.want_json(json_):
+        for name, pubkey in sorted(book.names.items()):
+            npub = nip19.npub_encode(pubkey)
+            state.emit_json({"petname": name, "pubkey": pubkey, "npub": npub})
+        return
+    if not book.names:
+        state.note("no contacts yet: `mas contacts add NAME NPUB`")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("petname", style="bold")
+    table.add_column("npub", overflow="fold")
+    for name, pubkey in sorted(book.names.items()):
+        table.add_row(render.untrusted(name), nip19.npub_encode(pubkey))
+    state.out.print(table, markup=False, highlight=False)
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, name: NameArg) -> None:
+    """Forget a petname (the person is shown by profile name or npub again)."""
+    state = common.state(ctx)
+    book = Contacts.load(state.home)
+    book.remove(name)
+    book.save()
+    state.note(f"removed contact {name}")
