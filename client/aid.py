@@ -22,6 +22,9 @@ API (async unless noted; ``pool`` is a :class:`~shieldmutual.client.pool.Pool`):
     thread.recipients      # who may confirm, update and report
 
     found, thread = await load_request(pool, "naddr1...")   # both in one call
+    threads = await fetch_threads(pool, records)   # {address: Thread}, batched REQs
+    rumors = private_pledges(await champions.inbox(pool, me), found.address)
+    thread = await fetch_thread(pool, found, rumors)   # the recipient's own view
 
     societies = await fetch_societies(pool, slugs=("leeds",))       # list[SocietyRecord]
     current_versions(events)       # sync: latest per (kind, pubkey, d), newest first
@@ -53,7 +56,7 @@ from shieldmutual.shared.aid.comments import (
     parse_pledge,
     tally,
 )
-from shieldmutual.shared.aid.common import Address, EventTemplate, labels
+from shieldmutual.shared.aid.common import Address, EventLike, EventTemplate, labels
 from shieldmutual.shared.aid.feed import read_listing
 from shieldmutual.shared.aid.notes import Syndication, parse_syndication
 from shieldmutual.shared.aid.report import Report, parse_report
@@ -63,6 +66,7 @@ from shieldmutual.shared.aid.vouch import ChampionCheck, ChampionStatus, check_c
 from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.nip59 import Rumor, Unwrapped
 
 
 class NotFoundError(ClientError):
@@ -200,14 +204,20 @@ def thread_filters(address: Address, beneficiary: str | None = None) -> list[dic
     return filters
 
 
-def build_thread(found: RequestRecord, events: Iterable[Event]) -> Thread:
-    """Pure: sort fetched events into a :class:`Thread` (tested without relays)."""
+def build_thread(
+    found: RequestRecord, events: Iterable[Event], private: Iterable[EventLike] = ()
+) -> Thread:
+    """Pure: sort fetched events into a :class:`Thread` (tested without relays).
+
+    ``private`` are kind 14 rumors the recipient unwrapped (:func:`private_pledges`):
+    given only in the recipient's own view, so nobody else's counts or shows them."""
     request, address = found.request, found.address
     events = list({e.id: e for e in events}.values())
     champion = check_champion(request, [e for e in events if e.kind == kinds.LABEL])
     member = champion.member if champion.status is ChampionStatus.VERIFIED else None
     recipients = frozenset({address.pubkey, *([member] if member else [])})
-    comments = [e for e in events if e.kind == kinds.COMMENT]
+    comments: list[EventLike] = [e for e in events if e.kind == kinds.COMMENT]
+    comments += [r for r in private if r.kind == kinds.DIRECT_MESSAGE]
     pledges: list[Pledge] = []
     confirmations: list[Confirmation] = []
     for event in sorted(comments, key=lambda e: (e.created_at, e.id)):
@@ -265,11 +275,77 @@ def _syndications(address: Address, events: list[Event]) -> tuple[Syndication, .
     return tuple(found)
 
 
-async def fetch_thread(pool: Pool, found: RequestRecord) -> Thread:
+async def fetch_thread(
+    pool: Pool, found: RequestRecord, private: Iterable[EventLike] = ()
+) -> Thread:
     """Pledges, confirmations, updates, reports, syndications and the champion check."""
     filters = thread_filters(found.address, found.request.beneficiary)
     events = await pool.fetch(filters, _targets(pool, found.relays))
-    return build_thread(found, events)
+    return build_thread(found, events, private)
+
+
+# Requests whose threads go in one REQ: a feed or list page (40-50 rows) is one query,
+# and a relay's default result limit (500 events) is shared by no more than this many.
+BATCH = 50
+
+
+def batch_filters(records: Sequence[RequestRecord]) -> list[dict]:
+    """One REQ for many threads: every address in one ``#A`` and one ``#a`` filter, and
+    one filter for the champion labels of all the champion-published ones."""
+    coordinates = sorted({str(r.address) for r in records})
+    filters: list[dict] = [
+        {"kinds": [kinds.COMMENT], "#A": coordinates},
+        {"kinds": [kinds.GENERIC_REPOST, kinds.LONG_FORM], "#a": coordinates},
+    ]
+    championed = [r for r in records if r.request.beneficiary is not None]
+    if championed:
+        members = sorted({r.request.beneficiary for r in championed if r.request.beneficiary})
+        keys = sorted({r.address.pubkey for r in championed})
+        filters.append({"kinds": [kinds.LABEL], "authors": members, "#p": keys})
+    return filters
+
+
+def split_threads(records: Sequence[RequestRecord], events: Iterable[Event]) -> dict[str, Thread]:
+    """Pure: the events of a batched query sorted into one :class:`Thread` per address
+    (by the ``A``/``a`` tag naming it; labels go to every request, check_champion picks)."""
+    by_address: dict[str, list[Event]] = {str(r.address): [] for r in records}
+    shared: list[Event] = []
+    for event in events:
+        if event.kind == kinds.LABEL:
+            shared.append(event)
+            continue
+        name = "A" if event.kind == kinds.COMMENT else "a"
+        for coordinate in {t[1] for t in event.tags if len(t) > 1 and t[0] == name}:
+            if coordinate in by_address:
+                by_address[coordinate].append(event)
+    return {
+        str(r.address): build_thread(r, [*by_address[str(r.address)], *shared]) for r in records
+    }
+
+
+async def fetch_threads(pool: Pool, records: Sequence[RequestRecord]) -> dict[str, Thread]:
+    """The threads of many requests (a feed or list page), keyed by address: one REQ per
+    :data:`BATCH` requests, never one per row."""
+    threads: dict[str, Thread] = {}
+    for start in range(0, len(records), BATCH):
+        chunk = records[start : start + BATCH]
+        threads.update(split_threads(chunk, await pool.fetch(batch_filters(chunk))))
+    return threads
+
+
+def private_pledges(opened: Iterable[Unwrapped], address: Address) -> list[Rumor]:
+    """The kind 14 rumors labelled ``pledge`` for ``address`` in a recipient's inbox."""
+    found = []
+    for item in opened:
+        rumor = item.rumor
+        if rumor.kind != kinds.DIRECT_MESSAGE or "pledge" not in labels(rumor.tags):
+            continue
+        try:
+            if parse_pledge(rumor).request.address == address:
+                found.append(rumor)
+        except AidError:
+            continue
+    return found
 
 
 async def load_request(pool: Pool, text: str) -> tuple[RequestRecord, Thread]:

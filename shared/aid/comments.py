@@ -274,13 +274,17 @@ def parse_update(event: EventLike) -> Update:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """Totals per currency (never converted): pledged by anyone, received as confirmed."""
+    """Totals per currency (never converted): pledged by anyone, received as confirmed.
+
+    ``private_pledges`` counts the private pledges among ``pledges``: nonzero only in the
+    recipient's own view, the one that unwrapped them (see :func:`tally`)."""
 
     pledges: int = 0
     pledged: Mapping[str, Decimal] = field(default_factory=dict)
     confirmations: int = 0
     received: Mapping[str, Decimal] = field(default_factory=dict)
     updates: tuple[Update, ...] = ()
+    private_pledges: int = 0
 
 
 def tally(address: Address, recipients: Collection[str], events: Iterable[EventLike]) -> Progress:
@@ -288,12 +292,14 @@ def tally(address: Address, recipients: Collection[str], events: Iterable[EventL
 
     ``recipients`` is the request's author plus its beneficiary when a champion published
     it. Invalid or unrelated events are skipped; each event id counts once. Signatures
-    are the caller's to check (the relay pool verifies what it receives).
+    are the caller's to check (the relay pool verifies what it receives). Kind 14 rumors
+    (private pledges) count only when the caller passes them: the recipient, who
+    unwrapped them, and nobody else.
     """
     pledged: dict[str, Decimal] = {}
     received: dict[str, Decimal] = {}
     seen: set[str] = set()
-    pledges = confirmations = 0
+    pledges = confirmations = private = 0
     updates: list[Update] = []
     for event in events:
         if event.id in seen:
@@ -309,6 +315,7 @@ def tally(address: Address, recipients: Collection[str], events: Iterable[EventL
             continue
         if isinstance(item, Pledge):
             pledges += 1
+            private += item.private
             if item.amount is not None and item.currency is not None:
                 pledged[item.currency] = pledged.get(item.currency, Decimal(0)) + item.amount
         elif event.pubkey not in recipients:
@@ -320,4 +327,4 @@ def tally(address: Address, recipients: Collection[str], events: Iterable[EventL
         elif isinstance(item, Update):
             updates.append(item)
     updates.sort(key=lambda u: u.origin.created_at if u.origin else 0)
-    return Progress(pledges, pledged, confirmations, received, tuple(updates))
+    return Progress(pledges, pledged, confirmations, received, tuple(updates), private)
