@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from shieldmutual.client import agent
 from shieldmutual.client.cli import common, render
-from shieldmutual.client.errors import IdentityError, PassphraseError
+from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
 from shieldmutual.client.keystore import Identity, parse_secret
+from shieldmutual.client.names import profiles_filter
+from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.timeparse import parse_duration
 from shieldmutual.shared import nip19, nip49
 from shieldmutual.shared.errors import CryptoError, InvalidError
+from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.profile import (
+    WRITABLE,
+    Profile,
+    latest_profiles,
+    merge,
+    profile_template,
+)
 
 app = typer.Typer(
     help="Identities: create, import, list, choose, show, export, remove.",
@@ -210,6 +221,84 @@ def show(
         ("nprofile", nprofile),
     ):
         state.out.print(f"{label:9}{value}", markup=False)
+
+
+def _field_option(help_: str) -> Any:
+    return typer.Option(help=f'{help_} ("" removes it; unset: kept as published).')
+
+
+def _show_profile(state: common.State, pubkey: str, profile: Profile | None, json_: bool) -> None:
+    if state.want_json(json_):
+        fields = profile.to_dict() if profile else {"pubkey": pubkey, "created_at": None}
+        state.emit_json({**fields, "npub": nip19.npub_encode(pubkey)})
+        return
+    if profile is None:
+        state.note("no profile published on these relays yet")
+        return
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name in WRITABLE:
+        value = getattr(profile, name)
+        if value is not None:
+            table.add_row(name, render.untrusted(value, multiline=True))
+    state.out.print(table, markup=False, highlight=False)
+
+
+@app.command("profile")
+def profile(
+    ctx: typer.Context,
+    name: Annotated[str | None, _field_option("The name other apps show for you")] = None,
+    about: Annotated[str | None, _field_option("A line about you")] = None,
+    picture: Annotated[str | None, _field_option("An http(s) URL of a picture")] = None,
+    lud16: Annotated[
+        str | None,
+        _field_option("Your Lightning address (name@example.com): zaps from any app reach you"),
+    ] = None,
+    show: Annotated[bool, typer.Option("--show", help="Show the published profile.")] = False,
+    relay: common.RelayOption = None,
+    min_acks: common.MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Publish your public profile (kind 0), merged with the one already published.
+
+    Fields you do not pass keep their published value, including fields other apps
+    wrote. A profile is public: it links this identity to the name and address in it.
+    """
+    state = common.state(ctx)
+    changes = {"name": name, "about": about, "picture": picture, "lud16": lud16}
+    if show == any(v is not None for v in changes.values()):
+        raise InvalidError("pass --show, or the fields to publish (--name, --about, ...)")
+    merge({}, changes)  # bad input fails before any passphrase or relay
+    relays = state.relays(relay)
+    ident = state.keystore.get(state.identity_name(as_))
+    secret = None if show else state.unlocker.secret(state.keystore, ident.name)
+
+    async def go() -> tuple[Profile | None, dict[str, Any], PublishReport | None]:
+        async with state.pool(relays) as pool:
+            async with pool.subscribe([profiles_filter([ident.pubkey])]) as sub:
+                found = latest_profiles([event async for event in sub])
+            if not any(s.eose_after is not None for s in sub.stats.values()):
+                # Publishing now could replace fields we never saw with nothing.
+                raise RelayError("no relay answered; the published profile is unknown")
+            current = found.get(ident.pubkey)
+            fields = merge(current.fields if current else {}, changes)
+            if secret is None:
+                return current, fields, None
+            # A replaceable event of the same second as the current one would lose to it
+            # whenever its id sorts higher (NIP-01): two quick edits must both land.
+            when = max(int(time.time()), current.created_at + 1 if current else 0)
+            event = sign(secret, *profile_template(fields), created_at=when)
+            return current, fields, await pool.publish(event)
+
+    current, fields, report = common.run(go())
+    if report is None:
+        _show_profile(state, ident.pubkey, current, json_)
+        return
+    state.note("a profile is public: anyone can read it and link it to this identity")
+    shown = {k: fields.get(k) for k in WRITABLE}
+    common.show_nevent(state, report, min_acks, json_, relays, profile=shown)
 
 
 def _confirm(state: common.State, question: str, yes: bool) -> None:
