@@ -26,12 +26,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 
 import orjson
 
 from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.behalf import add_fact
 from shieldmutual.shared.aid.common import (
     EventLike,
     check_relay,
@@ -382,22 +382,24 @@ def watch(member: Member, now: int) -> Watch:
 # ---- activation ------------------------------------------------------------------------------
 
 
-def emergency_request(package: Package, facts: str = "", now: int = 0) -> AidRequest:
-    """The member's pre-written request as a champion publishes it: the member as
-    beneficiary, the champion's facts added under Details, dated ``now``."""
-    request = package.request
-    details = request.details
-    if facts.strip():
-        stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        added = f"Added by a champion on {stamp}:\n\n{facts.strip()}"
-        details = f"{details}\n\n{added}" if details else added
-    # Without an id in the file, d comes from E: every champion who activates edits the
-    # same request instead of publishing another one.
+def emergency_identifier(package: Package) -> str:
+    """The request's ``d``: the file's own id, else one derived from E, so that every
+    champion who activates edits the same request instead of publishing another one."""
     derived = hashlib.sha256(b"mas emergency request " + package.emergency_key.public_key)
+    return package.request.identifier or derived.hexdigest()[:16]
+
+
+def emergency_request(
+    package: Package, facts: str = "", now: int = 0, current: AidRequest | None = None
+) -> AidRequest:
+    """The member's request as a champion publishes it: the member as beneficiary, the
+    champion's facts appended to Details, dated ``now``. ``current`` is the version relays
+    hold, if any: it is the base, so a second activation keeps the first one's facts."""
+    request = add_fact(current if current is not None else package.request, facts, now)
+    published = current.published_at if current is not None else None
     return replace(
         request,
-        details=details,
         beneficiary=package.member,
-        identifier=request.identifier or derived.hexdigest()[:16],
-        published_at=now,
+        identifier=emergency_identifier(package),
+        published_at=published or now,
     )

@@ -1,0 +1,94 @@
+"""Acting on a member's behalf: what a hand-over must not carry, and how champions edit
+the request they published with the member's emergency key E.
+
+* A hand-over's request file must be the member's own. One copied from ``mas request
+  template`` once went out as an emergency request carrying the example's rent story,
+  payment addresses and phone number, for someone else: :func:`example_leftovers` names
+  what is left of the example so the hand-over can be refused.
+* After activation, champions keep the one request going: facts are *appended* to the
+  Details section, dated, never replacing earlier ones (:func:`add_fact`), and the status
+  changes like the member's own would (:func:`with_status`). The client always edits the
+  version relays hold now, so two champions acting one after the other edit one request.
+* :func:`activation_notice` is what the member is told, privately, after an activation.
+
+Pure: no I/O; times are parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from shieldmutual.shared.aid.draft import example_request
+from shieldmutual.shared.aid.helping import CallFlood
+from shieldmutual.shared.aid.request import AidRequest, Status
+from shieldmutual.shared.errors import AidError
+
+FACT_PREFIX = "Added by a champion on"
+
+
+def _stamp(at: int) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def example_leftovers(request: AidRequest) -> list[str]:
+    """What ``request`` still carries of the ``mas request template`` example ([] if none)."""
+    example = example_request(0)
+    # Not the title or details: "Rent after the raid" may well be someone's own words.
+    found = [
+        f"its {what}"
+        for what in ("summary", "story")
+        if getattr(request, what) == getattr(example, what)
+    ]
+    theirs = {p.value for p in example.payments}
+    found += [f"its payment address {p.value!r}" for p in request.payments if p.value in theirs]
+    numbers = {a.number for a in example.actions if isinstance(a, CallFlood)}
+    found += [
+        f"its phone number {a.number!r}"
+        for a in request.actions
+        if isinstance(a, CallFlood) and a.number in numbers
+    ]
+    return found
+
+
+def check_not_example(request: AidRequest) -> AidRequest:
+    """Refuse a request that still carries the template example's words or addresses."""
+    leftovers = example_leftovers(request)
+    if leftovers:
+        raise AidError(
+            f"this is the unedited example from `mas request template` ({', '.join(leftovers)})"
+            ": write your own story and your own ways to be paid"
+        )
+    return request
+
+
+def add_fact(request: AidRequest, facts: str, now: int) -> AidRequest:
+    """``request`` with ``facts`` appended to its Details, dated ``now``; earlier text stays."""
+    facts = facts.strip()
+    if not facts:
+        return request
+    added = f"{FACT_PREFIX} {_stamp(now)}:\n\n{facts}"
+    details = f"{request.details}\n\n{added}" if request.details else added
+    return replace(request, details=details)
+
+
+def with_status(request: AidRequest, status: str) -> AidRequest:
+    try:
+        return replace(request, status=Status(status))
+    except ValueError:
+        allowed = ", ".join(s.value for s in Status)
+        raise AidError(f"status must be one of {allowed}, got {status!r}") from None
+
+
+def activation_notice(champion_npub: str, at: int, title: str, naddr: str, reason: str) -> str:
+    """The private message a member gets after a champion activated their request."""
+    text = (
+        f"{champion_npub}, one of your champions, published your emergency request "
+        f"{title!r} on {_stamp(at)}, signed by your emergency key: {naddr}"
+    )
+    if reason.strip():
+        text += f"\n\nTheir reason:\n\n{reason.strip()}"
+    return text + (
+        "\n\nIf you are safe and did not want this, remove this champion (`mas champion "
+        "remove`): that revokes the key, and clients then show the request as not yours."
+    )
