@@ -141,7 +141,8 @@ def _require_label(event: EventLike, kind: int, label: str, what: str) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Pledge:
-    """An offer of money (amount + currency), of an action (its type), or both."""
+    """A promise of money (amount + currency), of an action (its type), of the help in one
+    of the helper's offers (offer.py; its address, as a ``q`` tag), or of several."""
 
     request: RequestRef
     amount: Decimal | None = None
@@ -150,13 +151,14 @@ class Pledge:
     note: str = ""
     private: bool = False
     origin: Origin | None = None
+    offer: RequestRef | None = None  # a 30402 address too, so RequestRef fits it
 
     def __post_init__(self) -> None:
         _check_money(self.amount, self.currency)
         if self.action is not None:
             check_token(self.action, "pledged action")
-        if self.amount is None and self.action is None:
-            raise AidError("a pledge offers an amount, an action, or both")
+        if self.amount is None and self.action is None and self.offer is None:
+            raise AidError("a pledge offers an amount, an action, an offer of help, or several")
         check_text(self.note, "pledge note", MAX_NOTE)
 
     def default_note(self) -> str:
@@ -165,6 +167,9 @@ class Pledge:
             parts.append(f"{format_amount(self.amount)} {self.currency}")
         if self.action is not None:
             parts.append(f"to join the {self.action} action")
+        if self.offer is not None:
+            hints = (self.offer.relay,) if self.offer.relay else ()
+            parts.append(f"the help I offer at nostr:{self.offer.address.naddr(hints)}")
         return "I pledge " + " and ".join(parts) + "."
 
 
@@ -176,6 +181,10 @@ def pledge_template(pledge: Pledge) -> EventTemplate:
     tags += _money_tags(pledge.amount, pledge.currency)
     if pledge.action:
         tags.append(["action", pledge.action])
+    if pledge.offer is not None:
+        # NIP-22 cites other events with ``q`` (never a second ``a``: that is the parent),
+        # so threading and the relay's aid-only rule see only the request.
+        tags.append(hinted("q", str(pledge.offer.address), pledge.offer.relay))
     kind = kinds.DIRECT_MESSAGE if pledge.private else kinds.COMMENT
     return EventTemplate(kind, pledge.note or pledge.default_note(), tags)
 
@@ -186,10 +195,21 @@ def parse_pledge(event: EventLike) -> Pledge:
     _require_label(event, kinds.DIRECT_MESSAGE if private else kinds.COMMENT, PLEDGE, "pledge")
     amount, currency = _money(event.tags)
     action = first(event.tags, "action")
-    pledge = Pledge(_parse_root(event, "pledge"), amount, currency, action, "", private)
+    offer = _offer_ref(event.tags)
+    root = _parse_root(event, "pledge")
+    pledge = Pledge(root, amount, currency, action, "", private, offer=offer)
     note = normalize_text(event.content)
     note = "" if note == pledge.default_note() else note
-    return Pledge(pledge.request, amount, currency, action, note, private, Origin.of(event))
+    return Pledge(root, amount, currency, action, note, private, Origin.of(event), offer)
+
+
+def _offer_ref(tags: Tags) -> RequestRef | None:
+    """The offer a pledge points at: its first ``q`` tag naming a 30402 address."""
+    for tag in tags:
+        if len(tag) > 1 and tag[0] == "q" and tag[1].startswith(f"{kinds.CLASSIFIED}:"):
+            relay = tag[2] if len(tag) > 2 else ""
+            return RequestRef(Address.parse(tag[1], kinds.CLASSIFIED), None, relay)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

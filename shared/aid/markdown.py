@@ -73,11 +73,11 @@ _HINTS = {
 }
 
 
-def _time_text(stamp: int) -> str:
+def file_time_text(stamp: int) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _parse_time(text: str, key: str) -> int:
+def parse_file_time(text: str, key: str) -> int:
     """Unix seconds, a date (end of that day, UTC), or an ISO 8601 time with an offset."""
     if text.isdigit():
         return int(text)
@@ -97,8 +97,14 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _front_matter(lines: list[str]) -> tuple[dict[str, str], list[tuple[str, str]], int]:
-    """(single values, repeatable ``(key, value)`` in file order, first body line index)."""
+def front_matter(
+    lines: list[str],
+    single_keys: tuple[str, ...] = _SINGLE,
+    multi_keys: tuple[str, ...] = _MULTI,
+) -> tuple[dict[str, str], list[tuple[str, str]], int]:
+    """(single values, repeatable ``(key, value)`` in file order, first body line index).
+
+    The keys default to the request file's; the offer file (offer.py) passes its own."""
     if not lines or lines[0].strip() != FENCE:
         raise AidError("line 1: the file must start with a '---' front matter block")
     single: dict[str, str] = {}
@@ -111,9 +117,9 @@ def _front_matter(lines: list[str]) -> tuple[dict[str, str], list[tuple[str, str
             continue
         key, colon, value = text.partition(":")
         key, value = key.strip(), value.strip()
-        if not colon or (key not in _SINGLE and key not in _MULTI):
+        if not colon or (key not in single_keys and key not in multi_keys):
             raise AidError(f"line {number}: expected 'key: value' with a known key, got {text!r}")
-        if key in _MULTI:
+        if key in multi_keys:
             if value:
                 multi.append((key, value))
         elif key in single:
@@ -149,7 +155,7 @@ def _action(key: str, value: str) -> Action:
 def parse_template(text: str) -> AidRequest:
     """A Markdown file with front matter back into an :class:`AidRequest`."""
     lines = normalize_text(text).split("\n")
-    single, multi, body_start = _front_matter(lines)
+    single, multi, body_start = front_matter(lines)
     missing = [k for k in ("title", "summary", "location") if k not in single]
     if missing:
         raise AidError(f"front matter is missing {', '.join(missing)}")
@@ -167,7 +173,9 @@ def parse_template(text: str) -> AidRequest:
     except ValueError:
         raise AidError(f"status must be open, funded or closed, got {get('status')!r}") from None
     stamp = {
-        k: _parse_time(v, k) for k in ("deadline", "published_at", "expiration") if (v := get(k))
+        k: parse_file_time(v, k)
+        for k in ("deadline", "published_at", "expiration")
+        if (v := get(k))
     }
     return AidRequest(
         title=single["title"],
@@ -214,7 +222,7 @@ def render_template(request: AidRequest, *, hints: bool = False) -> str:
         "geohash": r.geohash or "",
         "amount": format_amount(r.amount) if r.amount is not None else "",
         "currency": r.currency or "",
-        "deadline": _time_text(r.deadline) if r.deadline is not None else "",
+        "deadline": file_time_text(r.deadline) if r.deadline is not None else "",
         "status": r.status.value,
         "societies": ", ".join(r.societies),
         "tags": ", ".join(r.hashtags),
@@ -238,7 +246,7 @@ def render_template(request: AidRequest, *, hints: bool = False) -> str:
     extra = {
         "id": r.identifier,
         "published_at": str(r.published_at) if r.published_at is not None else "",
-        "expiration": _time_text(r.expiration) if r.expiration is not None else "",
+        "expiration": file_time_text(r.expiration) if r.expiration is not None else "",
         "beneficiary": r.beneficiary or "",
     }
     lines += [f"{key}: {value}" for key, value in extra.items() if value]

@@ -39,6 +39,7 @@ from shieldmutual.shared.aid.notes import (
     parse_announcement,
     parse_syndication,
 )
+from shieldmutual.shared.aid.offer import Offer, is_offer, parse_offer
 from shieldmutual.shared.aid.report import Report, parse_report
 from shieldmutual.shared.aid.request import AidRequest, parse_request
 from shieldmutual.shared.aid.society import Society, parse_society
@@ -57,6 +58,7 @@ from shieldmutual.shared.errors import AidError
 
 AidObject = (
     AidRequest
+    | Offer
     | Society
     | Announcement
     | Syndication
@@ -72,8 +74,14 @@ AidObject = (
     | Release
 )
 
+
+def parse_listing(event: EventLike) -> AidRequest | Offer:
+    """A kind 30402 aid listing: an offer when labelled so, else a request."""
+    return parse_offer(event) if is_offer(event) else parse_request(event)
+
+
 _BY_KIND: dict[int, Callable[[EventLike], AidObject]] = {
-    kinds.CLASSIFIED: parse_request,
+    kinds.CLASSIFIED: parse_listing,
     kinds.COMMUNITY: parse_society,
     kinds.TEXT_NOTE: parse_announcement,
     kinds.GENERIC_REPOST: parse_syndication,

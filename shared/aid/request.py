@@ -264,14 +264,28 @@ def _status(tags: Tags) -> Status:
     raise AidError("request has no status label ['l', 'open|funded|closed', 'mas.status']")
 
 
-def _geohash(tags: Tags) -> str | None:
+def geohash_of(tags: Tags) -> str | None:
+    """The one coarse geohash the ``g`` tags spell (each a prefix of the longest)."""
     found = values(tags, "g")
     if not found:
         return None
     longest = check_geohash(max(found, key=len))  # refuses more than MAX_GEOHASH
     if any(not longest.startswith(g) for g in found):
-        raise AidError("request 'g' tags must all be prefixes of one coarse geohash")
+        raise AidError("'g' tags must all be prefixes of one coarse geohash")
     return longest
+
+
+def hashtags_of(tags: Tags) -> tuple[str, ...]:
+    """The free hashtags (not ``mutualaid`` or a society), lowercased, without repeats."""
+    hashtags: list[str] = []
+    for tag in values(tags, "t"):
+        low = tag.lower()
+        if low != MUTUAL_AID and not low.startswith(MAS_PREFIX) and low not in hashtags:
+            try:
+                hashtags.append(check_hashtag(low))
+            except AidError:
+                continue  # hashtags are decoration; a foreign odd one must not hide an event
+    return tuple(hashtags)
 
 
 def parse_request(event: EventLike) -> AidRequest:
@@ -281,6 +295,9 @@ def parse_request(event: EventLike) -> AidRequest:
     what = "aid request"
     if MUTUAL_AID not in values(tags, "t"):
         raise AidError("not an aid request: kind 30402 without ['t', 'mutualaid']")
+    kind_label = labels(tags)
+    if kind_label:  # requests carry no 'mas' label; a labelled listing is e.g. an offer
+        raise AidError(f"not an aid request: a listing labelled {kind_label[0]!r} (offer.py)")
     preamble, sections = split_sections(event.content)
     if STORY in sections:
         if preamble:
@@ -294,14 +311,6 @@ def parse_request(event: EventLike) -> AidRequest:
         if len(price) < 3:
             raise AidError("price must be ['price', number, currency]")
         amount, currency = parse_amount(price[1], "price"), check_currency(price[2])
-    hashtags = []
-    for tag in values(tags, "t"):
-        low = tag.lower()
-        if low != MUTUAL_AID and not low.startswith(MAS_PREFIX) and low not in hashtags:
-            try:
-                hashtags.append(check_hashtag(low))
-            except AidError:
-                continue  # hashtags are decoration; a foreign odd one must not hide a request
     beneficiaries = [t[1] for t in tags if len(t) > 3 and t[0] == "p" and t[3] == BENEFICIARY]
     if len(beneficiaries) > 1:
         raise AidError("aid request names more than one beneficiary")
@@ -317,10 +326,10 @@ def parse_request(event: EventLike) -> AidRequest:
         currency=currency,
         deadline=parse_timestamp(first(tags, "deadline"), "deadline"),
         language=language_of(tags),
-        geohash=_geohash(tags),
+        geohash=geohash_of(tags),
         status=_status(tags),
         societies=society_slugs(tags),
-        hashtags=tuple(hashtags),
+        hashtags=hashtags_of(tags),
         payments=tuple(parse_payment(t) for t in tags if t[0] == "payment"),
         actions=tuple(parse_action(t) for t in tags if t[0] == "action"),
         images=tuple(values(tags, "image")),
