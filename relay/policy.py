@@ -7,37 +7,62 @@ functions the configuration turns on, cheapest first; :func:`check` runs them in
 and the first refusal wins. A new rule is a new function plus one line in :func:`build`.
 
 Aid-only mode (``[policy] aid_only = true``) is for community relays that carry mutual
-aid traffic and nothing else. An event is accepted when it carries a ``t`` tag that
-starts with ``mas-`` or equals ``mutualaid`` (any kind, so requests, announcements,
-comments, pledges, reports, labels, reactions and reposts that belong to a society all
-pass), or when its kind is one the aid workflows need without such a tag:
+aid traffic and nothing else: the project's own events, and what ordinary Nostr apps
+attach to a request. An event is aid traffic when any of these holds:
 
-* 0 profiles (who is asking), 5 deletions (anyone must be able to take back what they
-  published), 1059 gift wraps (private pledges, check-ins, champion messages),
-  10002 relay lists and 10050 DM relay lists (so wraps can be routed).
+(a) a ``t`` tag that starts with ``mas-`` or equals ``mutualaid`` (any kind): requests,
+    offers, announcements, society definitions, relayed requests, reports;
+(b) its kind is one the aid workflows need without such a tag: 0 profiles (who is
+    asking), 5 deletions (anyone must be able to take back what they published, a
+    withdrawn vouch included), 1059 gift wraps (private pledges, DMs, check-ins,
+    champion messages), 10002 relay lists and 10050 DM relay lists (so wraps can be
+    routed);
+(c) an ``a`` or ``A`` tag naming a request or offer address ``30402:<64 hex>:<d>``:
+    pledges, confirmations and updates (NIP-22 comments), spending reports, and the
+    reactions, reposts, replies and zap receipts ordinary apps attach to a listing;
+(d) a kind 1985 NIP-32 label event with ``["L", "mas"]`` and an ``l`` value of the MAS
+    person vocabulary marked ``mas`` (vouch, emergency-key, emergency-key-revoked: the
+    constants of shared/aid/vouch.py), which name a person, not a request.
 
-Kind 3 follow lists are refused: following a society is a local filter in the client,
-and a relay holding its members' follow graphs would be the membership list this
-project promises never exists. Bare kind 1 notes, 7 reactions, 16 reposts, 1111
-comments, 1985 labels and 30023 reports are accepted only with a society tag. Kind
-22242 (NIP-42) is never accepted as an EVENT, in any mode; it goes in AUTH.
+Everything else is refused with ``blocked:``. Kind 3 follow lists are refused: following
+a society is a local filter in the client, and a relay holding its members' follow
+graphs would be the membership list this project promises never exists. Kind 22242
+(NIP-42) is never accepted as an EVENT, in any mode; it goes in AUTH.
+
+What this does not stop. Aid-only is a topical filter, not a spam defence: every clause
+is decided from the event alone, with no store lookup on the synchronous reject path,
+so anyone can make an event pass. (a) takes any ``mas-<word>`` tag; (c) checks the
+address's shape, not that such a request exists, so a kind 1 advert with an ``a`` tag
+naming a made-up (or a real) request passes, and may sit in that request's thread;
+(d) lets anyone publish kind 1985 labels, which timelines do not show and which speak
+only for their signer. None of this widens what (a) already allowed. Readers are built
+for it: progress counts only confirmations signed by the request's author, pledges are
+claims, vouches weigh only when the reader trusts the voucher. Operators who need more
+add PoW (``min_pow_difficulty``), ``auth_required``, ``allowed_pubkeys`` or
+``blocked_pubkeys``, and the rate limits apply to every client.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Set
 from dataclasses import dataclass
 
 from shieldmutual.relay.config import Config
 from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.common import MUTUAL_AID, NAMESPACE, labels
+from shieldmutual.shared.aid.society import MAS_PREFIX
+from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED, VOUCH
 from shieldmutual.shared.event import Event
 
-AID_TAG = "mutualaid"
-AID_PREFIX = "mas-"
 # Kinds the aid workflows need even without a society tag (see the module docstring).
 AID_SUPPORT_KINDS = frozenset(
     {kinds.METADATA, kinds.DELETION, kinds.GIFT_WRAP, kinds.RELAY_LIST, kinds.DM_RELAY_LIST}
 )
+# Clause (c): the coordinate of a request or offer (the identifier after it may be anything).
+_AID_ADDRESS = re.compile(rf"{kinds.CLASSIFIED}:[0-9a-f]{{64}}:").match
+# Clause (d): the kind 1985 labels of the MAS vocabulary (about a person, no request tag).
+AID_PERSON_LABELS = frozenset({VOUCH, EMERGENCY_KEY, REVOKED})
 
 
 @dataclass(slots=True)
@@ -160,21 +185,29 @@ def reject_not_allowed(event: Event, ctx: Context) -> str | None:
 
 
 def is_aid_traffic(event: Event) -> bool:
+    """Clauses (a) to (d) of the module docstring; one pass over the tags, no lookups."""
     if event.kind in AID_SUPPORT_KINDS:
         return True
     for tag in event.tags:
-        if len(tag) > 1 and tag[0] == "t":
-            value = tag[1].lower()
-            if value == AID_TAG or value.startswith(AID_PREFIX):
+        if len(tag) < 2:
+            continue
+        name, value = tag[0], tag[1]
+        if name == "t":
+            value = value.lower()
+            if value == MUTUAL_AID or value.startswith(MAS_PREFIX):
                 return True
-    return False
+        elif (name == "a" or name == "A") and _AID_ADDRESS(value):
+            return True
+    return event.kind == kinds.LABEL and not AID_PERSON_LABELS.isdisjoint(
+        labels(event.tags, NAMESPACE)
+    )
 
 
 def reject_not_aid(event: Event, ctx: Context) -> str | None:
     if not is_aid_traffic(event):
         return (
-            "blocked: this relay only accepts mutual aid traffic "
-            f"(a 't' tag '{AID_PREFIX}<society>' or '{AID_TAG}')"
+            "blocked: this relay only accepts mutual aid traffic (a 't' tag "
+            f"'{MAS_PREFIX}<society>' or '{MUTUAL_AID}', or an 'a' tag naming an aid request)"
         )
     return None
 
