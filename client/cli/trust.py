@@ -14,20 +14,17 @@ between two people, so the command says so before it publishes it.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
 
 from shieldmutual.client import aid
-from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli import common, contacts, whoisview
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.keystore import check_name
+from shieldmutual.client.names import Names, short_npub
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.aid import capital
@@ -79,9 +76,14 @@ def vouches_filter(mine: str) -> dict[str, Any]:
     return {"kinds": [kinds.LABEL], "authors": [mine], "#l": [VOUCH]}
 
 
-def trusted_by(mine: Collection[str], events: Iterable[Event]) -> dict[str, str]:
-    """Whom the reader trusts, and why: their own identities and whom those vouched for."""
+def trusted_by(
+    mine: Collection[str], events: Iterable[Event], contacts: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Whom the reader trusts, and why: their own identities, their contacts (pubkey ->
+    petname) and whom their identities vouched for."""
     why = {pubkey: "your identity" for pubkey in mine}
+    for pubkey in contacts or {}:
+        why.setdefault(pubkey, "your contact")
     for event in events:
         if event.pubkey not in mine or event.kind != kinds.LABEL:
             continue
@@ -110,120 +112,6 @@ def requests_to_resolve(pubkey: str, events: Iterable[Event]) -> list[Address]:
         if confirmation.helper == pubkey and event.pubkey != address.pubkey:
             wanted[address] = None
     return list(wanted)
-
-
-def _npub(pubkey: str) -> str:
-    return nip19.npub_encode(pubkey)
-
-
-def _money(amount: Any, currency: str | None) -> str | None:
-    return None if amount is None else f"{amount} {currency}"
-
-
-def capital_dict(
-    facts: capital.SocialCapital, why: dict[str, str], relays: Iterable[str] = ()
-) -> dict[str, Any]:
-    """The JSON form of `mas whois`: facts only, no totals across kinds."""
-    hints = tuple(relays)[:3]
-    return {
-        "pubkey": facts.pubkey,
-        "npub": _npub(facts.pubkey),
-        "yours": why.get(facts.pubkey) == "your identity",
-        "first_seen": facts.first_seen,
-        "requests": [
-            {
-                "address": str(r.address),
-                "naddr": r.address.naddr(hints),
-                "title": r.title,
-                "status": str(r.status),
-                "published_at": r.published_at,
-                "by_champion": r.by_champion,
-                "reported": r.reported,
-            }
-            for r in facts.requests
-        ],
-        "requests_by_status": {str(k): v for k, v in facts.requests_by_status().items()},
-        "unreported": [str(r.address) for r in facts.unreported],
-        "reports": [str(a) for a in facts.reports],
-        "pledges_made": facts.pledges_made,
-        "help_confirmed": [
-            {
-                "recipient": h.recipient,
-                "recipient_npub": _npub(h.recipient),
-                "request": str(h.request),
-                "amount": _money(h.amount, h.currency),
-                "created_at": h.created_at,
-            }
-            for h in facts.help_confirmed
-        ],
-        "vouches": [
-            {
-                "voucher": v.voucher,
-                "voucher_npub": _npub(v.voucher),
-                "trusted": v.trusted,
-                "why_trusted": why.get(v.voucher),
-                "reason": v.reason,
-                "created_at": v.created_at,
-            }
-            for v in sorted(facts.vouches, key=lambda v: (not v.trusted, -v.created_at))
-        ],
-    }
-
-
-def _date(when: int | None) -> str:
-    return "—" if when is None else time.strftime("%Y-%m-%d", time.gmtime(when))
-
-
-def render_capital(console: Console, data: dict[str, Any]) -> None:
-    """Facts for people, grouped as the protocol lists them; no score, no total."""
-    head = Text.assemble(("whois ", "bold"), data["npub"])
-    if data["yours"]:
-        head.append("  (one of your identities)", style="cyan")
-    summary = Table.grid(padding=(0, 2))
-    summary.add_column(style="bold")
-    summary.add_column()
-    by_status = ", ".join(f"{n} {s}" for s, n in data["requests_by_status"].items() if n)
-    summary.add_row("first seen", _date(data["first_seen"]))
-    summary.add_row(
-        "requests made", f"{len(data['requests'])}" + (f" ({by_status})" * bool(by_status))
-    )
-    summary.add_row("reports published", str(len(data["reports"])))
-    summary.add_row("pledges made", str(data["pledges_made"]))
-    summary.add_row("help confirmed", f"{len(data['help_confirmed'])} (by the people helped)")
-    trusted = sum(v["trusted"] for v in data["vouches"])
-    summary.add_row("vouches", f"{len(data['vouches'])} ({trusted} from people you trust)")
-    parts: list[Any] = [head, summary]
-    if data["requests"]:
-        table = Table(title="requests", title_justify="left", show_edge=False, pad_edge=False)
-        for column in ("published", "title", "status", "report", ""):
-            table.add_column(column, overflow="fold")
-        for r in data["requests"]:
-            report = "yes" if r["reported"] else ("—" if r["status"] == "open" else "none yet")
-            table.add_row(
-                _date(r["published_at"]), render.untrusted(r["title"]), r["status"], report,
-                "by a verified champion" if r["by_champion"] else "",
-            )  # fmt: skip
-        parts.append(table)
-    if data["help_confirmed"]:
-        table = Table(title="help confirmed", title_justify="left", show_edge=False, pad_edge=False)
-        for column in ("date", "confirmed by", "amount"):
-            table.add_column(column, overflow="fold")
-        for h in data["help_confirmed"]:
-            amount = render.untrusted(h["amount"] or "—")
-            table.add_row(_date(h["created_at"]), h["recipient_npub"], amount)
-        parts.append(table)
-    if data["vouches"]:
-        table = Table(title="vouches", title_justify="left", show_edge=False, pad_edge=False)
-        for column in ("date", "from", "trusted", "reason"):
-            table.add_column(column, overflow="fold")
-        for v in data["vouches"]:
-            mark = render.untrusted(v["why_trusted"] if v["trusted"] else "", "green")
-            reason = render.untrusted(v["reason"])
-            table.add_row(_date(v["created_at"]), v["voucher_npub"], mark, reason)
-        parts.append(table)
-    if not (data["requests"] or data["reports"] or data["pledges_made"] or data["vouches"]):
-        parts.append(Text("No public history on these relays: weigh that yourself.", style="dim"))
-    console.print(Group(*parts), markup=False, highlight=False)
 
 
 # ---- commands -------------------------------------------------------------------------
@@ -276,9 +164,10 @@ def whois(
 ) -> None:
     """The public record about a person, computed here from what relays hold.
 
-    Requests made and how they ended, spending reports, pledges made, help that the
-    people helped confirmed, vouches received (marked when they come from you or from
-    someone you vouched for), and when they were first seen. No score: you decide.
+    First plain answers: have they helped you, have they helped others, do people you
+    trust (your identities, your contacts, whom you vouched for) vouch for them. Then
+    the evidence: requests made and how they ended, spending reports, pledges made, help
+    that the people helped confirmed, vouches, first seen. No score: you decide.
     """
     state = common.state(ctx)
     pubkey = resolve_pubkey(state, who)
@@ -286,19 +175,36 @@ def whois(
     relays = state.relays(relay)
 
     async def go() -> tuple[list[Event], bool]:
-        with state.status(f"asking {len(relays)} relays about {_npub(pubkey)[:16]}…"):
+        with state.status(f"asking {len(relays)} relays about {short_npub(pubkey)}…"):
             return await gather(lambda: state.pool(relays), pubkey, mine, timeout)
 
     events, answered = common.run(go())
     if not answered:
         raise RelayError("no relay answered")
-    why = trusted_by(mine, events)
+    petnames = contacts.local_names(state)
+    why = trusted_by(mine, events, petnames.petnames)  # identities' names are mine already
     facts = capital.summarize(pubkey, events, trusted=why.keys())
-    data = capital_dict(facts, why, relays)
+    names = common.run(profiles(state, relays, petnames, facts, mine))
+    data = whoisview.capital_dict(facts, why, names, mine, relays)
     if state.want_json(json_):
         state.emit_json(data)
     else:
-        render_capital(state.out, data)
+        whoisview.render_capital(state.out, data, names)
+
+
+async def profiles(
+    state: common.State,
+    relays: list[str],
+    names: Names,
+    facts: capital.SocialCapital,
+    mine: Collection[str],
+) -> Names:
+    """Profile names of the people shown, in one REQ on a connection of its own. Your own
+    identities are never in it (they have names already), so it links none of them."""
+    shown = {facts.pubkey, *(h.recipient for h in facts.help_confirmed)}
+    shown |= {v.voucher for v in facts.vouches}
+    async with state.pool(relays) as pool:
+        return await contacts.lookup(pool, names, shown - set(mine))
 
 
 @app.command("vouch")
@@ -327,7 +233,7 @@ def vouch(
     secret = state.signer(as_)
     if secret.public_hex == subject:
         raise InvalidError("a vouch for yourself means nothing")
-    state.warn(f"this publicly links you with {_npub(subject)}")
+    state.warn(f"this publicly links you with {nip19.npub_encode(subject)}")
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:

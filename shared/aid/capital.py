@@ -38,6 +38,7 @@ class RequestFact:
     published_at: int | None
     by_champion: bool
     reported: bool
+    revoked_key: bool = False  # published for them by an emergency key they have revoked
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,17 @@ class HelpFact:
     request: Address
     amount: Decimal | None
     currency: str | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class PledgeFact:
+    """A public pledge this person made (a promise, not money received)."""
+
+    request: Address
+    amount: Decimal | None
+    currency: str | None
+    action: str | None
     created_at: int
 
 
@@ -65,20 +77,28 @@ class SocialCapital:
     first_seen: int | None
     requests: tuple[RequestFact, ...]
     reports: tuple[Address, ...]
-    pledges_made: int
+    pledges: tuple[PledgeFact, ...]
     help_confirmed: tuple[HelpFact, ...]
     vouches: tuple[VouchFact, ...]
+
+    @property
+    def pledges_made(self) -> int:
+        return len(self.pledges)
 
     def requests_by_status(self) -> dict[Status, int]:
         counts = dict.fromkeys(Status, 0)
         for fact in self.requests:
-            counts[fact.status] += 1
+            counts[fact.status] += not fact.revoked_key
         return counts
 
     @property
     def unreported(self) -> tuple[RequestFact, ...]:
         """Funded or closed requests with no spending report among the events seen."""
-        return tuple(r for r in self.requests if r.status != Status.OPEN and not r.reported)
+        return tuple(
+            r
+            for r in self.requests
+            if r.status != Status.OPEN and not r.reported and not r.revoked_key
+        )
 
     @property
     def trusted_vouches(self) -> tuple[VouchFact, ...]:
@@ -111,12 +131,13 @@ def summarize(
                 emergency_keys.add(parse_attestation(event).emergency_key)
             with suppress(AidError):
                 revoked.add(parse_revocation(event).emergency_key)
-    emergency_keys -= revoked  # a removed champion's key speaks for nobody
+    emergency_keys -= revoked  # a removed champion's key speaks for nobody, but what it
+    # published in their name is still shown, marked, so a reader is not misled by it
 
     requests: dict[Address, tuple[AidRequest, bool]] = {}
     reports: dict[Address, Address] = {}
     all_requests: dict[Address, AidRequest] = {}
-    pledges = 0
+    pledges: list[PledgeFact] = []
     helped: list[HelpFact] = []
     vouches: dict[str, VouchFact] = {}
     for event in ordered:  # oldest first, so a later version of an address wins
@@ -125,16 +146,25 @@ def summarize(
                 request = parse_request(event)
                 address = request.address(event.pubkey)
                 all_requests[address] = request
-                champion = event.pubkey in emergency_keys and request.beneficiary == pubkey
-                if event.pubkey == pubkey or champion:
+                for_them = request.beneficiary == pubkey
+                champion = for_them and event.pubkey in emergency_keys
+                if event.pubkey == pubkey or champion or (for_them and event.pubkey in revoked):
                     requests[address] = (request, champion)
             elif event.kind == kinds.LONG_FORM and event.pubkey == pubkey:
                 report = parse_report(event)
                 reports[report.address(event.pubkey)] = report.request
             elif event.kind == kinds.COMMENT and _label_of(event) == "pledge":
                 if event.pubkey == pubkey:
-                    parse_pledge(event)  # counts only if it is a well-formed pledge
-                    pledges += 1
+                    pledge = parse_pledge(event)  # counts only if it is a well-formed pledge
+                    pledges.append(
+                        PledgeFact(
+                            pledge.request.address,
+                            pledge.amount,
+                            pledge.currency,
+                            pledge.action,
+                            event.created_at,
+                        )
+                    )
             elif event.kind == kinds.COMMENT and _label_of(event) == "received":
                 confirmation = parse_confirmation(event)
                 if confirmation.helper == pubkey:
@@ -166,15 +196,41 @@ def summarize(
 
     reported = set(reports.values())
     facts = tuple(
-        RequestFact(address, r.title, r.status, r.published_at, champion, address in reported)
+        RequestFact(
+            address, r.title, r.status, r.published_at, champion, address in reported,
+            revoked_key=address.pubkey in revoked,
+        )
         for address, (r, champion) in requests.items()
-    )
+    )  # fmt: skip
     return SocialCapital(
         pubkey=pubkey,
         first_seen=first_seen,
         requests=facts,
         reports=tuple(reports),
-        pledges_made=pledges,
+        pledges=tuple(pledges),
         help_confirmed=tuple(f for f in helped if by_recipient(f)),
         vouches=tuple(vouches.values()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """The founding essay's questions about a person, answered for one reader (``mine``:
+    the reader's identities; ``trusted``: whom the reader trusts), with the evidence."""
+
+    helped_me: tuple[HelpFact, ...]  # help that one of my identities confirmed
+    pledged_to_me: tuple[PledgeFact, ...]  # their public pledges to my requests
+    paid_forward: tuple[HelpFact, ...]  # help that others confirmed
+    pledged_to_others: tuple[PledgeFact, ...]
+    trusted_vouches: tuple[VouchFact, ...]
+
+
+def answer(facts: SocialCapital, mine: Collection[str]) -> Answers:
+    """Sort the facts by whom they concern: the reader, or everybody else."""
+    return Answers(
+        helped_me=tuple(h for h in facts.help_confirmed if h.recipient in mine),
+        pledged_to_me=tuple(p for p in facts.pledges if p.request.pubkey in mine),
+        paid_forward=tuple(h for h in facts.help_confirmed if h.recipient not in mine),
+        pledged_to_others=tuple(p for p in facts.pledges if p.request.pubkey not in mine),
+        trusted_vouches=facts.trusted_vouches,
     )

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from shieldmutual.client.cli import trust
+from shieldmutual.client.names import short_npub
 from shieldmutual.shared.aid.comments import Confirmation, RequestRef, confirmation_template
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.report import Report, report_template
@@ -137,7 +138,12 @@ def test_whois_a_helper_marks_trusted_vouches(world: Any) -> None:
 
     table = world.sam("whois", world.bob.npub, *world.r)
     assert table.code == 0, table.stderr
-    for words in ("pledges made", "help confirmed", "you vouched for them", world.dave.npub):
+    for words in (
+        "pledges made",
+        "help confirmed",
+        "you vouched for them",
+        short_npub(world.dave.pubkey),
+    ):
         assert words in table.stdout
 
 

@@ -73,9 +73,14 @@ def test_check_champion_states(people: People, request_obj: AidRequest) -> None:
 
 
 def test_revoked_key_counts_for_nobody(people: People, request_obj: AidRequest) -> None:
+    """Still shown (issue 11 §B: whois marks it), but never as the member's own."""
     alice, emergency = people.alice, people.emergency
     on_behalf = replace(request_obj, beneficiary=alice.public_hex, identifier="held")
     event = people.sign(emergency, request_event_template(on_behalf))
     _, attestation, revocation = _story(people, request_obj)
-    assert len(summarize(alice.public_hex, [event, attestation]).requests) == 1
-    assert summarize(alice.public_hex, [event, attestation, revocation]).requests == ()
+    (verified,) = summarize(alice.public_hex, [event, attestation]).requests
+    assert verified.by_champion and not verified.revoked_key
+    facts = summarize(alice.public_hex, [event, attestation, revocation])
+    (revoked,) = facts.requests
+    assert revoked.revoked_key and not revoked.by_champion
+    assert sum(facts.requests_by_status().values()) == 0

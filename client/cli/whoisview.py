@@ -1,0 +1,230 @@
+"""What `mas whois` shows: the JSON form of the facts, and the same for people (Rich).
+
+Three plain answers come first, each with its evidence, because they are what the
+founding essay asks before helping someone: have they helped me (help that one of my
+identities confirmed, and their public pledges to my requests), have they paid it
+forward (help that others confirmed, public pledges to others), and do people I trust
+vouch for them (vouches from my identities, my contacts, and whom I vouched for).
+A pledge is a promise, so it never answers "yes" on its own. Then the record: requests
+(those published with a revoked emergency key marked: they do not speak for the
+person), reports, help confirmed, vouches. No score, no total across kinds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from shieldmutual.client.cli import render
+from shieldmutual.client.cli.contacts import person
+from shieldmutual.client.names import Names
+from shieldmutual.shared import nip19
+from shieldmutual.shared.aid import capital
+
+REVOKED_KEY = "by an emergency key they revoked: does not speak for them"
+
+
+def _money(amount: Any, currency: str | None) -> str | None:
+    return None if amount is None else f"{amount} {currency}"
+
+
+def _help(h: capital.HelpFact, names: Names) -> dict[str, Any]:
+    return {
+        "recipient": h.recipient,
+        "recipient_npub": nip19.npub_encode(h.recipient),
+        **names.fields(h.recipient, "recipient_"),
+        "request": str(h.request),
+        "amount": _money(h.amount, h.currency),
+        "created_at": h.created_at,
+    }
+
+
+def _pledge(p: capital.PledgeFact, mine: Collection[str]) -> dict[str, Any]:
+    return {
+        "request": str(p.request),
+        "to_you": p.request.pubkey in mine,
+        "amount": _money(p.amount, p.currency),
+        "action": p.action,
+        "created_at": p.created_at,
+    }
+
+
+def capital_dict(
+    facts: capital.SocialCapital,
+    why: dict[str, str],
+    names: Names,
+    mine: Collection[str],
+    relays: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The JSON form of `mas whois`: the answers, then the facts; no totals across kinds."""
+    hints = tuple(relays)[:3]
+    answers = capital.answer(facts, mine)
+    vouches = sorted(facts.vouches, key=lambda v: (not v.trusted, -v.created_at))
+    vouch_rows = [
+        {
+            "voucher": v.voucher,
+            "voucher_npub": nip19.npub_encode(v.voucher),
+            **names.fields(v.voucher, "voucher_"),
+            "trusted": v.trusted,
+            "why_trusted": why.get(v.voucher),
+            "reason": v.reason,
+            "created_at": v.created_at,
+        }
+        for v in vouches
+    ]
+    return {
+        "pubkey": facts.pubkey,
+        "npub": nip19.npub_encode(facts.pubkey),
+        **names.fields(facts.pubkey),
+        "yours": why.get(facts.pubkey) == "your identity",
+        "answers": {
+            "helped_me": {
+                "answer": bool(answers.helped_me),
+                "confirmed_by_you": [_help(h, names) for h in answers.helped_me],
+                "pledged_to_you": [_pledge(p, mine) for p in answers.pledged_to_me],
+            },
+            "paid_forward": {
+                "answer": bool(answers.paid_forward),
+                "confirmed_by_others": [_help(h, names) for h in answers.paid_forward],
+                "pledged_to_others": [_pledge(p, mine) for p in answers.pledged_to_others],
+            },
+            "vouched_by_trusted": {
+                "answer": bool(answers.trusted_vouches),
+                "vouchers": [row for row in vouch_rows if row["trusted"]],
+            },
+        },
+        "first_seen": facts.first_seen,
+        "requests": [
+            {
+                "address": str(r.address),
+                "naddr": r.address.naddr(hints),
+                "title": r.title,
+                "status": str(r.status),
+                "published_at": r.published_at,
+                "by_champion": r.by_champion,
+                "revoked_key": r.revoked_key,
+                "reported": r.reported,
+            }
+            for r in facts.requests
+        ],
+        "requests_by_status": {str(k): v for k, v in facts.requests_by_status().items()},
+        "unreported": [str(r.address) for r in facts.unreported],
+        "reports": [str(a) for a in facts.reports],
+        "pledges_made": facts.pledges_made,
+        "pledges": [_pledge(p, mine) for p in facts.pledges],
+        "help_confirmed": [_help(h, names) for h in facts.help_confirmed],
+        "vouches": vouch_rows,
+    }
+
+
+def _date(when: int | None) -> str:
+    return "—" if when is None else time.strftime("%Y-%m-%d", time.gmtime(when))
+
+
+def _times(count: int, what: str) -> str:
+    return f"{count} {what}" + ("s" if count != 1 else "")
+
+
+def _answer(yes: bool, evidence: list[str], otherwise: str) -> Text:
+    if yes:
+        return Text.assemble(("Yes", "bold green"), ": " + "; ".join(evidence))
+    return Text.assemble(("Not that we can see", "bold"), ": " + "; ".join(evidence or [otherwise]))
+
+
+def answers_grid(data: dict[str, Any], names: Names) -> Table:
+    """The three questions, answered plainly, with the evidence behind each answer."""
+    a = data["answers"]
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    mine, pledged = a["helped_me"]["confirmed_by_you"], a["helped_me"]["pledged_to_you"]
+    evidence = [f"you confirmed their help {_times(len(mine), 'time')}"] if mine else []
+    if pledged:
+        evidence.append(f"{_times(len(pledged), 'public pledge')} to your requests (promises)")
+    grid.add_row("Have they helped you?", _answer(bool(mine), evidence, "no help you confirmed"))
+    others = a["paid_forward"]["confirmed_by_others"]
+    evidence = []
+    if others:
+        people = len({h["recipient"] for h in others})
+        evidence.append(f"{_times(people, 'person')} confirmed their help")
+    if a["paid_forward"]["pledged_to_others"]:
+        count = len(a["paid_forward"]["pledged_to_others"])
+        evidence.append(f"{_times(count, 'public pledge')} to others (promises)")
+    grid.add_row(
+        "Have they helped others?", _answer(bool(others), evidence, "no confirmed help to others")
+    )
+    vouchers = a["vouched_by_trusted"]["vouchers"]
+    text = Text()
+    if vouchers:
+        text.append("Yes", "bold green")
+        text.append(": ")
+        for n, v in enumerate(vouchers):
+            text.append(", " if n else "")
+            text.append_text(person(names, v["voucher"]))
+            text.append_text(render.untrusted(f" ({v['why_trusted']})", "green"))
+    else:
+        text.append("No", "bold")
+        text.append(f": {_times(len(data['vouches']), 'vouch')}, none from people you trust")
+    grid.add_row("Do people you trust vouch for them?", text)
+    return grid
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def render_capital(console: Console, data: dict[str, Any], names: Names) -> None:
+    """The answers, then the facts, for people; no score, no total."""
+    head = Text.assemble(("whois ", "bold"), person(names, data["pubkey"]), "  ", data["npub"])
+    if data["yours"]:
+        head.append("  (one of your identities)", style="cyan")
+    summary = Table.grid(padding=(0, 2))
+    summary.add_column(style="bold")
+    summary.add_column()
+    by_status = ", ".join(f"{n} {s}" for s, n in data["requests_by_status"].items() if n)
+    summary.add_row("first seen", _date(data["first_seen"]))
+    summary.add_row(
+        "requests made", f"{len(data['requests'])}" + (f" ({by_status})" * bool(by_status))
+    )
+    summary.add_row("reports published", str(len(data["reports"])))
+    summary.add_row("pledges made", str(data["pledges_made"]))
+    summary.add_row("help confirmed", f"{len(data['help_confirmed'])} (by the people helped)")
+    trusted = sum(v["trusted"] for v in data["vouches"])
+    summary.add_row("vouches", f"{len(data['vouches'])} ({trusted} from people you trust)")
+    parts: list[Any] = [head, answers_grid(data, names), Text(""), summary]
+    if data["requests"]:
+        table = _table("requests", "published", "title", "status", "report", "")
+        for r in data["requests"]:
+            report = "yes" if r["reported"] else ("—" if r["status"] == "open" else "none yet")
+            if r["revoked_key"]:
+                note = Text(REVOKED_KEY, style="red")
+            else:
+                note = Text("by a verified champion" if r["by_champion"] else "")
+            table.add_row(
+                _date(r["published_at"]), render.untrusted(r["title"]), r["status"], report, note
+            )
+        parts.append(table)
+    if data["help_confirmed"]:
+        table = _table("help confirmed", "date", "confirmed by", "amount")
+        for h in data["help_confirmed"]:
+            amount = render.untrusted(h["amount"] or "—")
+            table.add_row(_date(h["created_at"]), person(names, h["recipient"]), amount)
+        parts.append(table)
+    if data["vouches"]:
+        table = _table("vouches", "date", "from", "trusted", "reason")
+        for v in data["vouches"]:
+            mark = render.untrusted(v["why_trusted"] if v["trusted"] else "", "green")
+            reason = render.untrusted(v["reason"])
+            table.add_row(_date(v["created_at"]), person(names, v["voucher"]), mark, reason)
+        parts.append(table)
+    if not (data["requests"] or data["reports"] or data["pledges_made"] or data["vouches"]):
+        parts.append(Text("No public history on these relays: weigh that yourself.", style="dim"))
+    console.print(Group(*parts), markup=False, highlight=False)
