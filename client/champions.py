@@ -12,7 +12,8 @@ Who talks to whom is the secret here, so three rules shape every function:
 * Local records live only in the sealed :class:`~shieldmutual.client.vault.Vault`.
 
 Nothing here publishes anything public except what a person explicitly asked for: the
-member's revocation on ``champion remove``, and the champion's activation.
+member's revocation on ``champion remove``, and what a champion publishes with E (the
+activation, then new versions of that one request, updates and the spending report).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shieldmutual.client import aid
+from shieldmutual.client.aid import RequestRecord
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.client.pool import Pool
 from shieldmutual.client.private_send import Outgoing
@@ -33,14 +36,16 @@ from shieldmutual.shared.aid.champion import (
     Package,
     by_consent,
     checkin_rumor,
+    emergency_identifier,
     emergency_request,
     fold,
     package_rumor,
     parse_message,
     release_rumor,
 )
+from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.notes import Announcement, announcement_template
-from shieldmutual.shared.aid.request import request_event_template
+from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.aid.vouch import (
     Attestation,
     Revocation,
@@ -295,24 +300,56 @@ def member_relays(members: Iterable[Member]) -> list[str]:
 
 @dataclass(frozen=True, slots=True)
 class Activation:
-    """What a champion publishes, in order: proof first, then the request."""
+    """What a champion publishes, in order: proof first, then the request (and, the first
+    time, an announcement note)."""
 
     attestation: Event
     revocations: tuple[Event, ...]
     request: Event
-    announcement: Event
+    announcement: Event | None
 
     @property
     def events(self) -> list[Event]:
-        return [self.attestation, *self.revocations, self.request, self.announcement]
+        note = [self.announcement] if self.announcement is not None else []
+        return [self.attestation, *self.revocations, self.request, *note]
 
 
-def activation(package: Package, facts: str, now: int) -> Activation:
-    """Sign the member's request with E, naming the member as beneficiary. The only relay
-    hint is the member's own: the champion's relays would point at the champion."""
+def emergency_address(package: Package) -> Address:
+    """Where the request on the member's behalf lives: E's key and one ``d`` for everyone."""
+    return Address(
+        kinds.CLASSIFIED, package.emergency_key.public_hex, emergency_identifier(package)
+    )
+
+
+def sign_version(package: Package, request: AidRequest, now: int, current: Event | None) -> Event:
+    """A new version of the request, signed by E, newer than the one relays hold (even
+    within the same second), so it replaces that one everywhere."""
+    when = max(now, current.created_at + 1) if current is not None else now
+    return sign(package.emergency_key, *request_event_template(request), created_at=when)
+
+
+async def published_request(pool: Pool, package: Package) -> RequestRecord | None:
+    """The version of the member's request that relays hold now; None before activation.
+    Champions always edit this one, so two acting one after the other edit one request."""
+    try:
+        return await aid.fetch_request(pool, aid.RequestPointer(emergency_address(package)))
+    except aid.NotFoundError:
+        return None
+
+
+def activation(
+    package: Package, facts: str, now: int, current: RequestRecord | None = None
+) -> Activation:
+    """Sign the member's request with E, naming the member as beneficiary. ``current`` is
+    the version relays hold (another champion activated first): it is edited, facts
+    appended, and no second announcement is made. The only relay hint is the member's
+    own: the champion's relays would point at the champion."""
     emergency = package.emergency_key
-    request = emergency_request(package, facts, now)
-    request_event = sign(emergency, *request_event_template(request), created_at=now)
-    note = Announcement.of(request, emergency.public_hex, package.relays[:1])
-    announcement = sign(emergency, *announcement_template(note), created_at=now)
+    base = current.request if current is not None else None
+    request = emergency_request(package, facts, now, base)
+    request_event = sign_version(package, request, now, current.event if current else None)
+    announcement = None
+    if current is None:
+        note = Announcement.of(request, emergency.public_hex, package.relays[:1])
+        announcement = sign(emergency, *announcement_template(note), created_at=now)
     return Activation(package.attestation, package.revocations, request_event, announcement)

@@ -10,8 +10,8 @@ cron. Every message (and the revocation) is sent apart, on its own connection af
 own random delay (client/private_send.py), so the command waits until all are out.
 Records are kept only in the sealed vault (client/vault.py).
 
-The champion's side (`watch`, `accept`, `decline`, `activate`) is in
-cli/champion_watch.py.
+The champion's side is in cli/champion_watch.py (`watch`, `accept`, `decline`) and
+cli/champion_act.py (`activate`, then `update`, `fact`, `status`, `report`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from shieldmutual.client.champions import (
     package_items,
     release_item,
 )
-from shieldmutual.client.cli import champion_watch, common
+from shieldmutual.client.cli import champion_act, champion_watch, common, requestdraft
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
@@ -39,6 +39,7 @@ from shieldmutual.client.private_send import Outgoing, dm_relays
 from shieldmutual.client.timeparse import parse_duration
 from shieldmutual.client.vault import Vault
 from shieldmutual.shared import nip19
+from shieldmutual.shared.aid.behalf import check_not_example
 from shieldmutual.shared.aid.champion import check_interval, format_duration, watch
 from shieldmutual.shared.aid.markdown import parse_template
 
@@ -99,7 +100,10 @@ def add_cmd(
     champion = pubkey_hex(npub)
     markdown = request.read_text(encoding="utf-8") if request else None
     if markdown is not None:
-        parse_template(markdown)  # a broken file is refused before anything is sent
+        # Refused before anything is sent: a broken file, or the unedited template (it once
+        # went out as someone's emergency request with the example's story and addresses).
+        handed = check_not_example(parse_template(markdown))
+        requestdraft.warn_location(state, handed.location)
     interval = _interval(every)
     relays, secret = state.relays_and_signer(relay, as_)
     if champion == secret.public_hex:
@@ -253,4 +257,8 @@ def checkin_cmd(
 app.command("watch")(champion_watch.watch_cmd)
 app.command("accept")(champion_watch.accept_cmd)
 app.command("decline")(champion_watch.decline_cmd)
-app.command("activate")(champion_watch.activate_cmd)
+app.command("activate")(champion_act.activate_cmd)
+app.command("update")(champion_act.update_cmd)
+app.command("fact")(champion_act.fact_cmd)
+app.command("status")(champion_act.status_cmd)
+app.command("report")(champion_act.report_cmd)

@@ -1,4 +1,4 @@
-"""`mas champion watch` and `mas champion activate`: the champion's side.
+"""`mas champion watch|accept|decline`: the champion's side, up to the decision to act.
 
 `watch` reads the gift wraps addressed to you (authenticated as you, NIP-42), keeps
 the hand-overs, check-ins and stand-downs in the sealed vault, and shows each member's
@@ -10,11 +10,8 @@ A hand-over from someone not yet accepted waits as pending: it is not watched, i
 relays are not dialled and it raises no alarm until `accept` (or is dropped by
 `decline`); anyone can send anyone a hand-over.
 
-`activate` is that decision. After an explicit confirmation (``--yes`` for scripts) it
-publishes, signed by the member's emergency key E and through a connection that never
-authenticates as you: the member's attestation for E, earlier revocations, the
-member's request with them as beneficiary plus your facts, and an announcement note.
-No published event names you.
+`activate` is that decision, and `update`, `fact`, `status` and `report` follow it
+(cli/champion_act.py).
 """
 
 from __future__ import annotations
@@ -29,23 +26,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from shieldmutual.client.champions import (
-    ChampionError,
-    Championing,
-    activation,
-    inbox,
-    member_relays,
-)
+from shieldmutual.client.champions import Championing, inbox, member_relays
 from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import pubkey_hex
-from shieldmutual.client.errors import RelayError
-from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.client.vault import Vault
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.champion import Health, Member, format_duration, watch
-from shieldmutual.shared.aid.request import parse_request
-from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.keys import SecretKey
 
 STYLE = {Health.OK: "green", Health.DUE: "yellow", Health.OVERDUE: "bold red"}
@@ -233,78 +220,3 @@ def accept_cmd(ctx: typer.Context, member: MemberArg, as_: common.AsOption = Non
 def decline_cmd(ctx: typer.Context, member: MemberArg, as_: common.AsOption = None) -> None:
     """Refuse a waiting hand-over, or stop championing someone (local; publishes nothing)."""
     _consent_cmd(ctx, member, as_, yes=False)
-
-
-def activate_cmd(
-    ctx: typer.Context,
-    member: MemberArg,
-    facts: Annotated[
-        str | None,
-        typer.Option(
-            "--facts",
-            metavar="-",
-            help="Add what you know (when, where, what): - reads it from stdin, or $EDITOR.",
-        ),
-    ] = None,
-    yes: common.YesOption = False,
-    relay: common.RelayOption = None,
-    as_: common.AsOption = None,
-    json_: common.JsonOption = False,
-) -> None:
-    """Publish a member's emergency request on their behalf, signed by their emergency key."""
-    state = common.state(ctx)
-    member_hex = pubkey_hex(member)
-    facts = common.private_text(facts, "activation facts").strip()
-    relays, secret = state.relays_and_signer(relay, as_)
-    members = Championing.from_vault(Vault(state.home, secret).load()).members
-    if member_hex not in members:
-        members = common.run(sync(state, secret, relays)).members
-    if member_hex not in members:
-        raise ChampionError(
-            f"you hold no champion hand-over from {nip19.npub_encode(member_hex)} that you "
-            "accepted (a waiting one needs `mas champion accept` first)"
-        )
-    package = members[member_hex].package
-    targets = list(dict.fromkeys([*relays, *package.relays]))
-    act = activation(package, facts, int(time.time()))
-    request = parse_request(act.request)
-    state.err.print(
-        Text.assemble(
-            ("About to publish, signed by the emergency key, for ", "bold"),
-            (nip19.npub_encode(member_hex), "bold"),
-            f"\n  {request.title}\n  {request.summary}\n",
-            f"  facts: {facts or '(none added)'}\n  relays: {', '.join(targets)}",
-        )
-    )
-    if not yes:
-        if not common.stdin_is_terminal():
-            raise InvalidError(
-                "activation needs a person's confirmation: run it in a terminal or pass --yes"
-            )
-        typer.confirm(
-            "Publish this request now? A person should have confirmed the emergency", abort=True
-        )
-
-    async def go() -> list[PublishReport]:
-        async with state.anonymous_pools(targets)() as pool:
-            return [await pool.publish(event) for event in act.events]
-
-    reports = common.run(go())
-    request_report = reports[act.events.index(act.request)]
-    naddr = request.naddr(act.request.pubkey, package.relays[:2])
-    if state.want_json(json_):
-        state.emit_json(
-            {
-                "naddr": naddr,
-                "member": nip19.npub_encode(member_hex),
-                "results": [r.to_dict() for rep in reports for r in rep.results],
-            }
-        )
-    else:
-        for rep in reports:
-            state.note(
-                f"kind {rep.event.kind} {rep.event.id[:12]}…: {rep.acks}/{len(rep.results)} relays"
-            )
-        state.emit_line(naddr)
-    if not request_report.ok() or not reports[0].ok():
-        raise RelayError("the request or the attestation reached no relay")

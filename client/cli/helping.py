@@ -51,6 +51,7 @@ from shieldmutual.shared.aid.common import check_currency, normalize_text, parse
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
 from shieldmutual.shared.aid.report import Report, report_identifier, report_template, split_title
 from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer()
@@ -278,6 +279,51 @@ def update(
 # ---- mas report ------------------------------------------------------------------------
 
 
+def read_report(source: Path, title: str | None) -> tuple[str, str]:
+    """(title, body) of a report file; ``--title`` wins over its first line's '# ...'."""
+    heading, body = split_title(common.read_source(source))
+    the_title = (title or heading or "").strip()
+    if not the_title:
+        raise InvalidError(
+            "the report needs a title: start the file with '# Title' or pass --title"
+        )
+    if not body:
+        raise InvalidError("the report is empty")
+    return the_title, body
+
+
+def spending_report(
+    secret: SecretKey,
+    found: aid.RequestRecord,
+    thread: aid.Thread,
+    title: str,
+    body: str,
+    summary: str,
+) -> tuple[Event, Report]:
+    """The report of ``found`` signed by ``secret``: a new version of the signer's earlier
+    one if there is one (the member's, or the emergency key's when champions act)."""
+    identifier = report_identifier(found.address)
+    earlier = [
+        r for r in thread.reports
+        if r.identifier == identifier and r.origin and r.origin.pubkey == secret.public_hex
+    ]  # fmt: skip
+    spending = Report(
+        title=title,
+        body=body,
+        request=found.address,
+        summary=summary.strip(),
+        societies=found.request.societies,
+        identifier=identifier,
+        published_at=earlier[-1].published_at if earlier else None,
+        relay=found.relays[0] if found.relays else "",
+    )
+    # An edit must be newer than the version relays hold, even within the same second.
+    when = int(time.time())
+    if earlier and earlier[-1].origin:
+        when = max(when, earlier[-1].origin.created_at + 1)
+    return event_mod.sign(secret, *report_template(spending), created_at=when), spending
+
+
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
@@ -303,39 +349,13 @@ def report_cmd(
     it again replaces your earlier report for the same request.
     """
     state = common.state(ctx)
-    heading, body = split_title(common.read_source(from_))
-    the_title = (title or heading or "").strip()
-    if not the_title:
-        raise InvalidError(
-            "the report needs a title: start the file with '# Title' or pass --title"
-        )
-    if not body:
-        raise InvalidError("the report is empty")
+    the_title, body = read_report(from_, title)
     relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> tuple[PublishReport, Report]:
         async with state.pool(relays) as pool:
             found, thread = await load_as_recipient(state, pool, naddr, secret, "spending report")
-            identifier = report_identifier(found.address)
-            earlier = [
-                r for r in thread.reports
-                if r.identifier == identifier and r.origin and r.origin.pubkey == secret.public_hex
-            ]  # fmt: skip
-            spending = Report(
-                title=the_title,
-                body=body,
-                request=found.address,
-                summary=summary.strip(),
-                societies=found.request.societies,
-                identifier=identifier,
-                published_at=earlier[-1].published_at if earlier else None,
-                relay=found.relays[0] if found.relays else "",
-            )
-            # An edit must be newer than the version relays hold, even within the same second.
-            when = int(time.time())
-            if earlier and earlier[-1].origin:
-                when = max(when, earlier[-1].origin.created_at + 1)
-            event = event_mod.sign(secret, *report_template(spending), created_at=when)
+            event, spending = spending_report(secret, found, thread, the_title, body, summary)
             return await pool.publish(event), spending
 
     published, spending = common.run(go())

@@ -9,7 +9,7 @@ unpublished everywhere: relays keep copies, and NIP-09 deletion is only a reques
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +27,7 @@ from shieldmutual.client.pool import PublishReport
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.aid.common import Address, coarse_geohash
 from shieldmutual.shared.aid.draft import compose
+from shieldmutual.shared.aid.location import location_warning
 from shieldmutual.shared.aid.markdown import parse_template, render_template
 from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.aid.society import mas_tag
@@ -113,6 +114,14 @@ def flag_fields(
     return fields
 
 
+def warn_location(state: common.State, location: str) -> None:
+    """Warn (never refuse: only the person knows what is safe) when a request's location
+    looks like a street address or postcode rather than a town or district."""
+    warning = location_warning(location)
+    if warning is not None:
+        state.warn(warning)
+
+
 def _ask_block(name: str) -> str:
     """Several lines of Markdown, ended by a line with a single '.'."""
     typer.echo(f"{name} (Markdown; end with a line containing only '.'):", err=True)
@@ -122,6 +131,16 @@ def _ask_block(name: str) -> str:
         if line.strip() == ".":
             return "\n".join(lines).strip()
         lines.append(line)
+
+
+def ask_location(state: common.State, ask: Callable[..., str]) -> str:
+    """Where, asked again (the answer as default) once when it looks like an address."""
+    question = "Where (coarse: a town, a district, or 'online')"
+    answer = ask(question)
+    if location_warning(answer) is None:
+        return answer
+    warn_location(state, answer)
+    return ask(f"{question}; Enter keeps it", answer)
 
 
 def ask_fields(
@@ -136,7 +155,7 @@ def ask_fields(
     fields: dict[str, str | list[str]] = {
         "title": ask("Title (one line)"),
         "summary": ask("Summary (one sentence)"),
-        "location": ask("Where (coarse: a town, a district, or 'online')"),
+        "location": ask_location(state, ask),
         "language": ask("Language (ISO-639-1)", "en"),
         "geohash": ask("Geohash (optional, at most 5 characters)"),
         "societies": ask("Societies (comma-separated)", ", ".join(societies)),

@@ -6,9 +6,9 @@ the request they published with the member's emergency key E.
   payment addresses and phone number, for someone else: :func:`example_leftovers` names
   what is left of the example so the hand-over can be refused.
 * After activation, champions keep the one request going: facts are *appended* to the
-  Details section, dated, never replacing earlier ones (:func:`add_fact`), and the status
-  changes like the member's own would (:func:`with_status`). The client always edits the
-  version relays hold now, so two champions acting one after the other edit one request.
+  Details section, dated, never replacing earlier ones (:func:`add_fact`). The client
+  always edits the version relays hold now, so two champions acting one after the other
+  edit one request.
 * :func:`activation_notice` is what the member is told, privately, after an activation.
 
 Pure: no I/O; times are parameters.
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from shieldmutual.shared.aid.draft import example_request
 from shieldmutual.shared.aid.helping import CallFlood
-from shieldmutual.shared.aid.request import AidRequest, Status
+from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
 
 FACT_PREFIX = "Added by a champion on"
@@ -70,14 +70,6 @@ def add_fact(request: AidRequest, facts: str, now: int) -> AidRequest:
     added = f"{FACT_PREFIX} {_stamp(now)}:\n\n{facts}"
     details = f"{request.details}\n\n{added}" if request.details else added
     return replace(request, details=details)
-
-
-def with_status(request: AidRequest, status: str) -> AidRequest:
-    try:
-        return replace(request, status=Status(status))
-    except ValueError:
-        allowed = ", ".join(s.value for s in Status)
-        raise AidError(f"status must be one of {allowed}, got {status!r}") from None
 
 
 def activation_notice(champion_npub: str, at: int, title: str, naddr: str, reason: str) -> str:

@@ -13,7 +13,6 @@ from shieldmutual.shared.aid.behalf import (
     add_fact,
     check_not_example,
     example_leftovers,
-    with_status,
 )
 from shieldmutual.shared.aid.champion import Package, emergency_identifier, emergency_request
 from shieldmutual.shared.aid.draft import example_request
@@ -63,13 +62,6 @@ def test_facts_are_appended_dated_and_never_replace_earlier_ones(request_obj: Ai
     assert parse_template(render_template(second)).details == second.details  # round trip
 
 
-def test_status(request_obj: AidRequest) -> None:
-    assert with_status(request_obj, "funded").status is Status.FUNDED
-    assert with_status(request_obj, "closed").status is Status.CLOSED
-    with pytest.raises(AidError, match="open, funded, closed"):
-        with_status(request_obj, "paid")
-
-
 def test_notice_names_who_and_when_and_the_reason() -> None:
     text = activation_notice("npub1champ", T0, "Sam held", "naddr1x", "Her sister called me.")
     assert "npub1champ" in text and "2027-01-15 08:00 UTC" in text and "naddr1x" in text
@@ -94,7 +86,7 @@ def test_a_second_activation_edits_the_version_relays_hold(
         3600,
     )
     first = emergency_request(package, "Held since Monday.", T0)
-    live = with_status(first, "funded")
+    live = replace(first, status=Status.FUNDED)
     second = emergency_request(package, "Hearing on Friday.", T0 + 600, current=live)
     assert second.identifier == first.identifier == emergency_identifier(package)
     assert second.published_at == T0 and second.status is Status.FUNDED

@@ -1,0 +1,380 @@
+"""`mas champion activate|update|fact|status|report`: a champion sees a request through.
+
+Everything here is published signed by the member's emergency key E, through a
+connection that never authenticates as the champion (a throwaway NIP-42 key), with the
+member's relay as the only hint: no published event names or points at the champion.
+
+`activate` is the decision to speak for the member. Silence can have innocent reasons,
+so it is refused while the member is not overdue unless ``--reason -`` says how a person
+confirmed the emergency. The reason can name people (who called, who saw the arrest),
+so it is read like other private text, from stdin or $EDITOR, never the command line
+(`ps`, shell history), and it is never published: it goes only to the member, in the
+NIP-17 message that tells them who activated and when. After an explicit confirmation
+(``--yes`` for scripts) it publishes the attestation, earlier revocations, the request
+and, the first time, an announcement note.
+
+`update` (news), `fact` (appended to Details, dated), `status` and `report` (the
+spending report) then keep that one request going. Each, and a second `activate`, first
+fetches the version relays hold and edits it: two champions acting one after the other
+edit one request, and a later champion's facts come after the earlier one's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.text import Text
+
+from shieldmutual.client import aid
+from shieldmutual.client.champions import (
+    ChampionError,
+    Championing,
+    activation,
+    published_request,
+    sign_version,
+)
+from shieldmutual.client.cli import common
+from shieldmutual.client.cli.champion_watch import MemberArg, sync
+from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.cli.helping import read_report, spending_report
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.client.private_send import Outgoing
+from shieldmutual.client.timeparse import parse_time
+from shieldmutual.client.vault import Vault
+from shieldmutual.shared import event as event_mod
+from shieldmutual.shared import nip17, nip19
+from shieldmutual.shared.aid.behalf import activation_notice, add_fact
+from shieldmutual.shared.aid.champion import Health, Package, format_duration, watch
+from shieldmutual.shared.aid.comments import RequestRef, Update, update_template
+from shieldmutual.shared.aid.common import Address, normalize_text
+from shieldmutual.shared.aid.request import Status, parse_request
+from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.event import Event
+from shieldmutual.shared.keys import SecretKey
+
+NOT_YET = "nothing is published for {npub} yet: `mas champion activate {npub}` first"
+
+
+def _unknown(member: str) -> ChampionError:
+    return ChampionError(
+        f"you hold no champion hand-over from {nip19.npub_encode(member)} that you "
+        "accepted (a waiting one needs `mas champion accept` first)"
+    )
+
+
+def _when(stamp: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
+
+
+# ---- activate ----------------------------------------------------------------------------
+
+
+def _require_overdue_or_reason(
+    member: str, health: Health, seen: int, at: int, reason: str
+) -> None:
+    if health is Health.OVERDUE or reason:
+        return
+    raise InvalidError(
+        f"{nip19.npub_encode(member)} is not overdue (last check-in {_when(seen)}, "
+        f"{format_duration(at - seen)} ago): activate early only when a person confirmed "
+        "they need help, and say how with --reason - (stdin or $EDITOR; it goes only to "
+        "the member, never published)"
+    )
+
+
+def _notice(secret: SecretKey, member: str, naddr: str, title: str, reason: str) -> Event:
+    """The member's private message: which champion activated, when, and why."""
+    text = activation_notice(
+        nip19.npub_encode(secret.public_hex), int(time.time()), title, naddr, reason
+    )
+    rumor = nip17.dm_rumor(secret.public_hex, [member], text)
+    return nip17.wrap_dm(secret, rumor, include_self=False)[member]
+
+
+def activate_cmd(
+    ctx: typer.Context,
+    member: MemberArg,
+    facts: Annotated[
+        str | None,
+        typer.Option(
+            "--facts",
+            metavar="-",
+            help="Add what you know (when, where, what): - reads it from stdin, or $EDITOR.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(
+            "--reason",
+            metavar="-",
+            help="Before they are overdue: how a person confirmed it (- is stdin, or "
+            "$EDITOR). Sent only to the member, never published.",
+        ),
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option("--now", metavar="TIME", help="Judge overdue as if it were this time."),
+    ] = None,
+    yes: common.YesOption = False,
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Publish a member's emergency request on their behalf, signed by their emergency key."""
+    state = common.state(ctx)
+    member_hex = pubkey_hex(member)
+    if facts == reason == "-" and not common.stdin_is_terminal():
+        raise InvalidError(
+            "--facts - and --reason - cannot both read stdin: add facts later with "
+            "`mas champion fact`, or run it in a terminal ($EDITOR)"
+        )
+    facts = common.private_text(facts, "activation facts").strip()
+    why = normalize_text(common.private_text(reason, "the reason"))
+    at = parse_time(now) if now else int(time.time())
+    relays, secret = state.relays_and_signer(relay, as_)
+    # Fresh check-ins first: a stale record would make a member who checked in look silent.
+    held = common.run(sync(state, secret, relays)).members.get(member_hex)
+    if held is None:
+        raise _unknown(member_hex)
+    seen = watch(held, at)
+    _require_overdue_or_reason(member_hex, seen.health, seen.last_seen, at, why)
+    package = held.package
+    targets = list(dict.fromkeys([*relays, *package.relays]))
+    connect = state.anonymous_pools(targets)
+
+    async def fetch() -> aid.RequestRecord | None:
+        async with connect() as pool:
+            return await published_request(pool, package)
+
+    current = common.run(fetch())
+    act = activation(package, facts, int(time.time()), current)
+    request = parse_request(act.request)
+    edits = " (editing the version another champion published)" if current else ""
+    state.err.print(
+        Text.assemble(
+            ("About to publish, signed by the emergency key, for ", "bold"),
+            (nip19.npub_encode(member_hex), "bold"),
+            edits,
+            f"\n  {request.title}\n  {request.summary}\n",
+            f"  facts: {facts or '(none added)'}\n  relays: {', '.join(targets)}",
+        )
+    )
+    if not yes:
+        if not common.stdin_is_terminal():
+            raise InvalidError(
+                "activation needs a person's confirmation: run it in a terminal or pass --yes"
+            )
+        typer.confirm(
+            "Publish this request now? A person should have confirmed the emergency", abort=True
+        )
+
+    async def go() -> list[PublishReport]:
+        async with connect() as pool:
+            return [await pool.publish(event) for event in act.events]
+
+    reports = common.run(go())
+    request_report = reports[act.events.index(act.request)]
+    naddr = request.naddr(act.request.pubkey, package.relays[:2])
+    told = None
+    if request_report.ok():
+        notice = _notice(secret, member_hex, naddr, request.title, why)
+        item = Outgoing(notice, "activation notice", member_hex, package.relays, lookup=True)
+        (told,) = state.send_private(targets, [item])
+    if state.want_json(json_):
+        state.emit_json(
+            {
+                "naddr": naddr,
+                "member": nip19.npub_encode(member_hex),
+                "edited": current is not None,
+                "overdue": seen.health is Health.OVERDUE,
+                "notice_acks": told.acks if told else 0,
+                "results": [r.to_dict() for rep in reports for r in rep.results],
+            }
+        )
+    else:
+        for rep in reports:
+            state.note(
+                f"kind {rep.event.kind} {rep.event.id[:12]}…: {rep.acks}/{len(rep.results)} relays"
+            )
+        state.emit_line(naddr)
+    if not request_report.ok() or not reports[0].ok():
+        raise RelayError("the request or the attestation reached no relay")
+    if told is not None and not told.ok():
+        state.warn("no relay took the private message telling the member; tell them yourself")
+
+
+# ---- after activation: update, fact, status, report ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Acting:
+    """A champion about to edit a member's published request."""
+
+    state: common.State
+    member: str
+    package: Package
+    targets: list[str]
+
+
+def _acting(ctx: typer.Context, member: str, relay: list[str] | None, as_: str | None) -> Acting:
+    state = common.state(ctx)
+    member_hex = pubkey_hex(member)
+    relays, secret = state.relays_and_signer(relay, as_)
+    members = Championing.from_vault(Vault(state.home, secret).load()).members
+    if member_hex not in members:
+        members = common.run(sync(state, secret, relays)).members
+    if member_hex not in members:
+        raise _unknown(member_hex)
+    package = members[member_hex].package
+    return Acting(state, member_hex, package, list(dict.fromkeys([*relays, *package.relays])))
+
+
+Edit = Callable[[aid.RequestRecord, Pool], Awaitable[Event | None]]
+
+
+def _edit_published(
+    acting: Acting, edit: Edit, json_: bool, pointer: Callable[[Event], str]
+) -> None:
+    """Fetch the version relays hold, let ``edit`` sign what to publish, publish it
+    without authenticating as the champion, and show what each relay said."""
+    package, state = acting.package, acting.state
+    npub = nip19.npub_encode(acting.member)
+
+    async def go() -> tuple[aid.RequestRecord, PublishReport | None]:
+        async with state.anonymous_pools(acting.targets)() as pool:
+            current = await published_request(pool, package)
+            if current is None:
+                raise ChampionError(NOT_YET.format(npub=npub))
+            # Hints name the member's relay only: the champion's would point at them.
+            current = replace(current, relays=package.relays[:1])
+            event = await edit(current, pool)
+            return current, (await pool.publish(event) if event is not None else None)
+
+    current, report = common.run(go())
+    naddr = current.naddr(package.relays[:2])
+    if report is None:
+        state.note("nothing changed; nothing published")
+        state.emit_line(naddr)
+        return
+    common.show_published(
+        state, report, 1, state.want_json(json_), pointer(report.event), member=npub, request=naddr
+    )
+
+
+def _nevent(package: Package) -> Callable[[Event], str]:
+    return lambda event: common.nevent(event, list(package.relays[:2]))
+
+
+def _request_naddr(package: Package) -> Callable[[Event], str]:
+    return lambda event: aid.RequestRecord(event, parse_request(event)).naddr(package.relays[:2])
+
+
+def _text(what: str) -> str:
+    """Public text a champion writes: stdin, or $EDITOR in a terminal (it may name people
+    who would rather not be in a shell history)."""
+    text = normalize_text(common.private_text("-", what))
+    if not text:
+        raise InvalidError(f"the {what} is empty")
+    return text
+
+
+def update_cmd(
+    ctx: typer.Context,
+    member: MemberArg,
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Post news under the member's request (text from stdin, or $EDITOR), signed by E."""
+    news = _text("update")
+    acting = _acting(ctx, member, relay, as_)
+    package = acting.package
+
+    async def edit(current: aid.RequestRecord, pool: Pool) -> Event:
+        ref = RequestRef.of(current.event, current.relays[0] if current.relays else "")
+        return event_mod.sign(package.emergency_key, *update_template(Update(ref, news)))
+
+    _edit_published(acting, edit, json_, _nevent(package))
+
+
+def fact_cmd(
+    ctx: typer.Context,
+    member: MemberArg,
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Add a fact to the member's request (stdin, or $EDITOR), dated, after the others.
+
+    Facts are appended to Details, never replacing earlier ones, whoever wrote them.
+    """
+    fact = _text("fact")
+    acting = _acting(ctx, member, relay, as_)
+    package = acting.package
+
+    async def edit(current: aid.RequestRecord, pool: Pool) -> Event:
+        now = int(time.time())
+        return sign_version(package, add_fact(current.request, fact, now), now, current.event)
+
+    _edit_published(acting, edit, json_, _request_naddr(package))
+
+
+def status_cmd(
+    ctx: typer.Context,
+    member: MemberArg,
+    status: Annotated[Status, typer.Argument(help="What the request is now.")],
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Mark the member's request funded, closed or open again, as the member would."""
+    acting = _acting(ctx, member, relay, as_)
+    package = acting.package
+
+    async def edit(current: aid.RequestRecord, pool: Pool) -> Event | None:
+        changed = replace(current.request, status=status)
+        if changed == current.request:
+            return None
+        return sign_version(package, changed, int(time.time()), current.event)
+
+    _edit_published(acting, edit, json_, _request_naddr(package))
+
+
+def report_cmd(
+    ctx: typer.Context,
+    member: MemberArg,
+    from_: Annotated[
+        Path,
+        typer.Option(
+            "--from",
+            metavar="FILE",
+            help="Markdown; a first line '# Title' is the title; - is stdin.",
+        ),
+    ],
+    title: Annotated[str | None, typer.Option("--title", help="Title (overrides '# ...').")] = None,
+    summary: Annotated[str, typer.Option("--summary", help="One line for previews.")] = "",
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Publish (or edit) the spending report the member would, signed by E (NIP-23)."""
+    the_title, body = read_report(from_, title)
+    acting = _acting(ctx, member, relay, as_)
+    package = acting.package
+
+    async def edit(current: aid.RequestRecord, pool: Pool) -> Event:
+        thread = await aid.fetch_thread(pool, current)
+        emergency = package.emergency_key
+        event, _ = spending_report(emergency, current, thread, the_title, body, summary)
+        return event
+
+    def pointer(event: Event) -> str:
+        return Address.of(event).naddr(package.relays[:2])
+
+    _edit_published(acting, edit, json_, pointer)
