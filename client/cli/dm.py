@@ -21,9 +21,10 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from shieldmutual.client import champions
-from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli import common, contacts, render
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
@@ -39,11 +40,6 @@ app = typer.Typer(
     help="Private messages (NIP-17): send, read, and where to receive them.", no_args_is_help=True
 )
 CHAMPION_LABELS = frozenset({PACKAGE, CHECKIN, RELEASE})
-
-
-def _short(pubkey: str) -> str:
-    npub = nip19.npub_encode(pubkey)
-    return npub[:14] + "…" + npub[-6:]
 
 
 def _when(stamp: int) -> str:
@@ -131,12 +127,16 @@ def read_cmd(
         return out
 
     messages = common.run(go())
+    # Petnames only: asking relays for your correspondents' profiles would tell them
+    # who writes to you, which the gift wraps exist to hide.
+    names = contacts.local_names(state)
     if state.want_json(json_):
         for m in messages:
             state.emit_json(
                 {
                     "id": m.id,
                     "from": nip19.npub_encode(m.sender),
+                    "from_petname": names.petnames.get(m.sender),
                     "to": [nip19.npub_encode(p) for p in m.recipients],
                     "created_at": m.created_at,
                     "subject": m.subject,
@@ -148,10 +148,11 @@ def read_cmd(
     for column in ("when", "from", "to", "message"):
         table.add_column(column, overflow="fold")
     me = secret.public_hex
+    you = Text("you")
     for m in messages:
-        to = ", ".join("you" if p == me else _short(p) for p in m.recipients)
+        to = Text(", ").join(you if p == me else contacts.person(names, p) for p in m.recipients)
         body = f"[{m.subject}] {m.content}" if m.subject else m.content
-        who = "you" if m.sender == me else _short(m.sender)
+        who = you if m.sender == me else contacts.person(names, m.sender)
         table.add_row(_when(m.created_at), who, to, render.untrusted(body, multiline=True))
     state.out.print(table, markup=False, highlight=False)
     state.note(f"{len(messages)} messages")
