@@ -20,6 +20,8 @@ _GENERATORS = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 # NIP-19: "Bech32-formatted strings SHOULD be limited in size to 5000 characters."
 MAX_LENGTH = 5000
 URI_SCHEME = "nostr:"
+# BIP-350: the checksum constant of bech32m (segwit v1+ addresses); bech32's is 1.
+BECH32M_CONST = 0x2BC830A3
 
 TLV_SPECIAL, TLV_RELAY, TLV_AUTHOR, TLV_KIND = 0, 1, 2, 3
 _Tlv = dict[int, list[bytes]]
@@ -73,8 +75,10 @@ def bech32_encode(hrp: str, data: bytes) -> str:
     return text
 
 
-def bech32_decode(text: str) -> tuple[str, bytes]:
-    """Split a bech32 string into (lowercase hrp, data bytes), checking BIP-173 rules."""
+def bech32_words(text: str, *, bech32m: bool = False) -> tuple[str, list[int]]:
+    """(lowercase hrp, 5-bit data words without the checksum) after BIP-173's checks, or
+    BIP-350's checksum when ``bech32m``. Payment codes (BOLT11, segwit addresses) need the
+    words: their data is not always whole bytes."""
     if not isinstance(text, str):
         raise EncodingError("bech32 input must be a string")
     if len(text) > MAX_LENGTH:
@@ -92,9 +96,15 @@ def bech32_decode(text: str) -> tuple[str, bytes]:
         words = [_CHAR_VALUE[c] for c in text[sep + 1 :]]
     except KeyError as exc:
         raise EncodingError(f"bech32 string contains invalid character {exc.args[0]!r}") from None
-    if _polymod(_hrp_expand(hrp) + words) != 1:
+    if _polymod(_hrp_expand(hrp) + words) != (BECH32M_CONST if bech32m else 1):
         raise EncodingError("bech32 checksum is invalid")
-    return hrp, _convert_bits(words[:-6], 5, 8, pad=False)
+    return hrp, words[:-6]
+
+
+def bech32_decode(text: str) -> tuple[str, bytes]:
+    """Split a bech32 string into (lowercase hrp, data bytes), checking BIP-173 rules."""
+    hrp, words = bech32_words(text)
+    return hrp, _convert_bits(words, 5, 8, pad=False)
 
 
 # --- NIP-19 typed values -----------------------------------------------------------

@@ -1,10 +1,12 @@
 """Ways to help: direct payments and actions, as tags and as the *How to help* text.
 
 Money never pools, so a payment is always an address of the person asking (or of the
-member a champion asks for): a lightning address, an on-chain address, or another
-method in words. Actions are what people do instead of or besides paying. Unknown
-action types are kept, not refused, so a request written by a newer client still
-parses and still shows its other ways to help.
+member a champion asks for): a lightning address (or LNURL, invoice, offer), an on-chain
+address, or another method in words. Lightning and bitcoin addresses become standard
+URIs (:mod:`payuri`), so the *How to help* text links each to the payer's wallet.
+Actions are what people do instead of or besides paying. Unknown action types are kept,
+not refused, so a request written by a newer client still parses and still shows its
+other ways to help.
 """
 
 from __future__ import annotations
@@ -14,16 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shieldmutual.shared.aid.common import check_line, check_token
+from shieldmutual.shared.aid.payuri import PaymentUri, lightning_uri, payment_uri
 from shieldmutual.shared.errors import AidError
 
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]{2,31}\Z").match
-_LIGHTNING = re.compile(r"([^@\s]+@[^@\s]+\.[^@\s]+|(lnurl|lno1)[0-9a-z]+)\Z", re.IGNORECASE).match
 _ONCHAIN = re.compile(r"[A-Za-z0-9]{14,100}\Z").match
 
 
 @dataclass(frozen=True, slots=True)
 class Payment:
-    """A way to pay the person directly: ``lightning``, ``onchain`` or ``other`` (words)."""
+    """A way to pay the person directly: ``lightning``, ``onchain`` or ``other`` (words).
+
+    A lightning value must make a ``lightning:`` URI (strictly checked, so it cannot carry
+    parameters); an on-chain value that is not a bitcoin address is kept as words."""
 
     method: str
     value: str
@@ -31,13 +36,17 @@ class Payment:
     def __post_init__(self) -> None:
         check_token(self.method, "payment method")
         check_line(self.value, f"{self.method} payment", 512)
-        if self.method == "lightning" and not _LIGHTNING(self.value):
-            raise AidError(f"lightning payment must be a lightning address, got {self.value!r}")
+        if self.method == "lightning":
+            lightning_uri(self.value)
         if self.method == "onchain" and not _ONCHAIN(self.value):
             raise AidError(f"onchain payment must be a bitcoin address, got {self.value!r}")
 
     def tag(self) -> list[str]:
         return ["payment", self.method, self.value]
+
+    def uri(self) -> PaymentUri | None:
+        """The ``lightning:`` or ``bitcoin:`` URI to pay with, when the method has one."""
+        return payment_uri(self.method, self.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +134,7 @@ def how_to_help(payments: tuple[Payment, ...], actions: tuple[Action, ...]) -> s
     names = {"lightning": "Lightning", "onchain": "On-chain", "other": "Other"}
     blocks = []
     if payments:
-        lines = [f"- {names.get(p.method, p.method)}: {p.value}" for p in payments]
+        lines = [f"- {names.get(p.method, p.method)}: {payment_text(p)}" for p in payments]
         blocks.append("Pay the person directly (money never pools):\n\n" + "\n".join(lines))
     if actions:
         lines = []
@@ -140,6 +149,12 @@ def how_to_help(payments: tuple[Payment, ...], actions: tuple[Action, ...]) -> s
         blocks.append("Act:\n\n" + "\n".join(lines))
     blocks.append("Share this request with people who can help.")
     return "\n\n".join(blocks)
+
+
+def payment_text(payment: Payment) -> str:
+    """The value, as a Markdown link to its URI when it has one (one tap in a wallet)."""
+    found = payment.uri()
+    return f"[{payment.value}]({found.uri})" if found else payment.value
 
 
 def when(moment: datetime) -> str:

@@ -199,7 +199,7 @@ def test_geohash_is_capped_and_every_prefix_is_tagged() -> None:
 def test_content_has_fixed_sections() -> None:
     content = request_event_template(sample(), now=NOW).content
     assert content.index("## Story") < content.index("## Details") < content.index("## How to help")
-    assert "- Lightning: sam@example.org" in content
+    assert "- Lightning: [sam@example.org](lightning:sam@example.org)" in content
     assert "Sign wave at Leeds Town Hall, 2025-05-30 17:00 UTC+01:00" in content
     assert "How to help" in content and "money never pools" in content
 
