@@ -24,9 +24,11 @@ attach to a request. An event is aid traffic when any of these holds:
     person vocabulary marked ``mas`` (vouch, emergency-key, emergency-key-revoked: the
     constants of shared/aid/vouch.py), which name a person, not a request.
 
-Everything else is refused with ``blocked:``. Kind 3 follow lists are refused: following
-a society is a local filter in the client, and a relay holding its members' follow
-graphs would be the membership list this project promises never exists. Kind 22242
+Everything else is refused with ``blocked:``. Kind 3 follow lists are refused whatever
+they carry (apps write followed hashtags and communities into them, so a ``t mutualaid``
+there is common): following a society is a local filter in the client, and a relay
+holding its members' follow graphs would be the membership list this project promises
+never exists. Kind 22242
 (NIP-42) is never accepted as an EVENT, in any mode; it goes in AUTH.
 
 What this does not stop. Aid-only is a topical filter, not a spam defence: every clause
@@ -188,6 +190,8 @@ def is_aid_traffic(event: Event) -> bool:
     """Clauses (a) to (d) of the module docstring; one pass over the tags, no lookups."""
     if event.kind in AID_SUPPORT_KINDS:
         return True
+    if event.kind == kinds.CONTACTS:
+        return False
     for tag in event.tags:
         if len(tag) < 2:
             continue
@@ -204,6 +208,8 @@ def is_aid_traffic(event: Event) -> bool:
 
 
 def reject_not_aid(event: Event, ctx: Context) -> str | None:
+    if event.kind == kinds.CONTACTS:
+        return "blocked: this relay keeps no follow lists (kind 3); they would list members"
     if not is_aid_traffic(event):
         return (
             "blocked: this relay only accepts mutual aid traffic (a 't' tag "
