@@ -6,7 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from shieldmutual.shared.aid.capital import summarize
+from shieldmutual.shared.aid.capital import answer, summarize
 from shieldmutual.shared.aid.comments import (
     Confirmation,
     Pledge,
@@ -92,3 +92,36 @@ def test_champion_requests_count_for_the_member_only_with_her_attestation(
         emergency, request_event_template(replace(on_behalf, status=Status.FUNDED)), 2 * 10**9
     )
     assert len(summarize(alice.public_hex, [published, funded, attestation]).unreported) == 1
+
+
+def test_answers_sort_help_by_whom_it_was_for(
+    people: People, request_obj: AidRequest, request_event: Event
+) -> None:
+    """Have they helped me (my identities confirmed it; their pledges to my requests),
+    have they helped others, do people I trust vouch for them."""
+    alice, bob, carol = people.alice, people.bob, people.carol
+    mine = RequestRef.of(request_event)  # alice's request: alice is the reader here
+    theirs = RequestRef.of(
+        people.sign(carol, request_event_template(replace(request_obj, identifier="carol")))
+    )
+    thanks = Confirmation(mine, Decimal(5), "GBP", helper=bob.public_hex)
+    for_carol = Confirmation(theirs, helper=bob.public_hex)
+    events = [
+        people.sign(bob, pledge_template(Pledge(mine, Decimal(5), "GBP")), 10),
+        people.sign(bob, pledge_template(Pledge(theirs, action="transport")), 11),
+        people.sign(alice, confirmation_template(thanks, helper_consents=True), 12),
+        people.sign(carol, confirmation_template(for_carol, helper_consents=True), 13),
+        people.sign(carol, vouch_template(Vouch(bob.public_hex, "reliable")), 14),
+    ]
+    facts = summarize(bob.public_hex, events, trusted={carol.public_hex})
+    got = answer(facts, {alice.public_hex})
+    assert [h.recipient for h in got.helped_me] == [alice.public_hex]
+    assert [(p.request, p.amount) for p in got.pledged_to_me] == [(mine.address, Decimal(5))]
+    assert [h.recipient for h in got.paid_forward] == [carol.public_hex]
+    assert [(p.request, p.action) for p in got.pledged_to_others] == [(theirs.address, "transport")]
+    assert [v.voucher for v in got.trusted_vouches] == [carol.public_hex]
+    # Carol reads the same record the other way round.
+    flipped = answer(summarize(bob.public_hex, events), {carol.public_hex})
+    assert [h.recipient for h in flipped.helped_me] == [carol.public_hex]
+    assert [h.recipient for h in flipped.paid_forward] == [alice.public_hex]
+    assert flipped.trusted_vouches == ()
