@@ -194,6 +194,7 @@ class AidRequest:
         if self.amount is not None and self.currency is not None:
             tags.append(["price", format_amount(self.amount), self.currency])
         tags.append(["status", NIP99_STATUS[self.status]])
+        tags.append(["alt", self.alt()])
         tags += label_tags(self.status.value, STATUS_NAMESPACE)
         if self.language:
             tags += language_tags(self.language)
@@ -212,6 +213,12 @@ class AidRequest:
             # NIP-57 zap split: zapping apps pay the member, not the emergency key.
             tags += [["p", self.beneficiary, "", BENEFICIARY], ["zap", self.beneficiary, "", "1"]]
         return tags
+
+    def alt(self) -> str:
+        """NIP-31: what apps that do not know kind 30402 show instead, status included so
+        a funded request never reads as still asking."""
+        state = "" if self.status is Status.OPEN else f" ({self.status.value})"
+        return f"Mutual aid request{state}: {self.title}"
 
     def content(self) -> str:
         """The Markdown body: Story, Details (when given), How to help."""
