@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -25,10 +24,30 @@ from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.feed import FeedItem
 from shieldmutual.shared.aid.helping import how_to_help
+from shieldmutual.shared.aid.progress import (
+    STATE_SENTENCE,
+    Standing,
+    State,
+    champion_mark,
+    champion_notice,
+    deadline_text,
+    pledged_text,
+    received_text,
+    share_text,
+    short_summary,
+    standing,
+    time_left,
+)
 from shieldmutual.shared.aid.request import AidRequest, Status
-from shieldmutual.shared.aid.vouch import ChampionStatus
+from shieldmutual.shared.aid.vouch import ChampionCheck, ChampionStatus
 
 STATUS_STYLE = {Status.OPEN: "green", Status.FUNDED: "cyan", Status.CLOSED: "dim"}
+STATE_STYLE = {
+    State.OPEN: "green",
+    State.EXPIRED: "yellow",
+    State.FUNDED: "cyan",
+    State.CLOSED: "dim",
+}
 
 
 def short_npub(pubkey: str) -> str:
@@ -44,10 +63,6 @@ def asking(request: AidRequest) -> str:
     if request.amount is None:
         return ""
     return f"{format_amount(request.amount)} {request.currency}"
-
-
-def money(totals: Mapping[str, Decimal]) -> str:
-    return ", ".join(f"{format_amount(v)} {c}" for c, v in sorted(totals.items())) or "none yet"
 
 
 def status_text(status: Status) -> Text:
@@ -90,40 +105,57 @@ def request_preview(request: AidRequest, author: str | None = None) -> Renderabl
     return Group(*parts)
 
 
-def champion_line(thread: Thread) -> Text | None:
-    """The attribution of a request published with an emergency key, or a warning."""
-    check = thread.champion
-    if check.status is ChampionStatus.NONE or check.member is None:
+CHAMPION_STYLE = {
+    ChampionStatus.VERIFIED: "green",
+    ChampionStatus.REVOKED: "red",
+    ChampionStatus.UNVERIFIED: "yellow",
+}
+
+
+def champion_line(check: ChampionCheck) -> Text | None:
+    """The attribution of a request published with an emergency key, or a warning
+    (the wording is progress.champion_notice's, shared by every view and export)."""
+    if check.member is None:
         return None
-    who = short_npub(check.member)
-    if check.status is ChampionStatus.VERIFIED:
-        return Text(f"published by a champion for {who} (attestation verified)", style="green")
-    if check.status is ChampionStatus.REVOKED:
-        return Text(
-            f"warning: {who} has revoked the key that published this; it does not speak for them",
-            style="red",
-        )
-    return Text(
-        f"warning: claims to be for {who}, but no attestation from them was found (unverified)",
-        style="yellow",
-    )
+    notice = champion_notice(check, short_npub(check.member))
+    return None if notice is None else Text(notice, style=CHAMPION_STYLE[check.status])
 
 
-def request_view(found: RequestRecord, thread: Thread, naddr: str) -> RenderableType:
+def notice_for(check: ChampionCheck) -> str | None:
+    """The champion sentence for exports (same wording as :func:`champion_line`)."""
+    return None if check.member is None else champion_notice(check, short_npub(check.member))
+
+
+def progress_table(figures: Standing) -> Table:
+    """`request show`'s progress: state, asked, received, pledged, deadline."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    style = STATE_STYLE[figures.state]
+    table.add_row("state", Text(STATE_SENTENCE[figures.state], style=style))
+    if figures.asked is not None:
+        table.add_row("asked", untrusted(f"{format_amount(figures.asked)} {figures.currency}"))
+    received = f"{received_text(figures)} in {figures.confirmations} confirmations"
+    table.add_row("received", untrusted(received))
+    pledged = f"{pledged_text(figures)} in {figures.pledges} pledges"
+    table.add_row("pledged", untrusted(pledged))
+    table.add_row("", Text("a pledge is a promise, not money received", style="dim"))
+    if figures.deadline is not None:
+        table.add_row("deadline", deadline_text(figures))
+    return table
+
+
+def request_view(
+    found: RequestRecord, thread: Thread, naddr: str, now: int | None = None
+) -> RenderableType:
     """`mas request show`: the request, then everything said about it."""
     parts: list[RenderableType] = []
-    line = champion_line(thread)
+    line = champion_line(thread.champion)
     if line is not None:
         parts.append(line)
     parts.append(request_preview(found.request, found.event.pubkey))
-    p = thread.progress
-    progress = Table.grid(padding=(0, 2))
-    progress.add_column(style="bold")
-    progress.add_column()
-    progress.add_row("pledged", untrusted(f"{money(p.pledged)} in {p.pledges} public pledges"))
-    received = f"{money(p.received)} in {p.confirmations} confirmations"
-    progress.add_row("received", untrusted(received))
-    parts += [_heading("Progress"), progress]
+    figures = standing(found.request, thread.progress, int(time.time()) if now is None else now)
+    parts += [_heading("Progress"), progress_table(figures)]
     if thread.pledges:
         table = Table(show_edge=False, pad_edge=False, title="pledges", title_justify="left")
         for column in ("when", "who", "amount", "action", "note"):
@@ -136,7 +168,7 @@ def request_view(found: RequestRecord, thread: Thread, naddr: str) -> Renderable
                 short_npub(o.pubkey) if o else "",
                 untrusted(amount),
                 untrusted(pledge.action or ""),
-                untrusted(pledge.note),
+                untrusted(("(private) " if pledge.private else "") + pledge.note),
             )
         parts.append(table)
     for update in thread.updates:
@@ -153,24 +185,63 @@ def request_view(found: RequestRecord, thread: Thread, naddr: str) -> Renderable
     return Panel(Group(*parts), expand=False)
 
 
-def requests_table(items: Sequence[FeedItem], naddrs: Mapping[str, str]) -> Table:
-    """`mas request list` and the live feed: one row per request, newest first."""
+def _figures(
+    item: FeedItem, threads: Mapping[str, Thread], now: int
+) -> tuple[Standing | None, ChampionCheck | None]:
+    thread = threads.get(str(item.address))
+    if thread is None:
+        return None, None
+    return standing(item.request, thread.progress, now), thread.champion
+
+
+def _cell(figures: Standing | None, *, received: bool) -> str:
+    if figures is None:
+        return ""  # the thread could not be fetched: unknown, not "none yet"
+    if received:
+        return share_text(figures.received, figures.percent_received, figures, short=True)
+    return share_text(figures.pledged, figures.percent_pledged, figures, short=True)
+
+
+def requests_table(
+    items: Sequence[FeedItem],
+    naddrs: Mapping[str, str],
+    threads: Mapping[str, Thread] | None = None,
+    now: int | None = None,
+) -> Table:
+    """`mas request list` and the live feed: one row per request, newest first; with
+    ``threads`` (fetched in one batch) also received, pledged, time left and a mark for
+    a request published with a revoked or unattested emergency key."""
+    threads = threads or {}
+    at = int(time.time()) if now is None else now
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("published")
     table.add_column("status")
     table.add_column("title", overflow="fold", max_width=40)
     table.add_column("asking", justify="right")
+    table.add_column("received", justify="right", overflow="fold")
+    table.add_column("pledged", justify="right", overflow="fold")
+    table.add_column("left", overflow="fold")
     table.add_column("where", overflow="fold", max_width=20)
     table.add_column("societies", overflow="fold")
     table.add_column("naddr", overflow="fold")
     for item in items:
         r = item.request
         societies = {*r.societies, *(s for v in item.via for s in v.into)}
+        figures, check = _figures(item, threads, at)
+        status = status_text(r.status)
+        if check is not None and (mark := champion_mark(check)):
+            status.append(f"\n{mark}", style=CHAMPION_STYLE[check.status])
+        left = ""
+        if figures is not None and figures.state in (State.OPEN, State.EXPIRED):
+            left = time_left(figures.seconds_left).removesuffix(" left")
         table.add_row(
             day(r.published_at),
-            status_text(r.status),
+            status,
             untrusted(r.title),
             untrusted(asking(r)),
+            untrusted(_cell(figures, received=True)),
+            untrusted(_cell(figures, received=False)),
+            left,
             untrusted(r.location),
             untrusted(" ".join(f"mas-{s}" for s in sorted(societies))),
             naddrs.get(str(item.address), ""),
@@ -178,14 +249,21 @@ def requests_table(items: Sequence[FeedItem], naddrs: Mapping[str, str]) -> Tabl
     return table
 
 
-def feed_line(item: FeedItem, naddr: str, new: bool) -> Text:
+def feed_line(
+    item: FeedItem, naddr: str, new: bool, thread: Thread | None = None, now: int | None = None
+) -> Text:
     """One line per request for a feed piped to a file (not a terminal)."""
     r = item.request
     via = "".join(f" (via mas-{', mas-'.join(v.into)})" for v in item.via[-1:])
     mark = "new " if new else ("edit" if item.version > 1 else "    ")
     text = untrusted(f"{mark} {r.status.value:<6} {r.title}")
+    if thread is not None and champion_mark(thread.champion):
+        text.append(f" [{champion_mark(thread.champion)}]")
     if r.amount is not None:
         text.append(untrusted(f" — {asking(r)}"))
+    if thread is not None:
+        at = int(time.time()) if now is None else now
+        text.append(untrusted(f" — {short_summary(standing(r, thread.progress, at))}"))
     text.append(untrusted(f" — {r.location}{via} {naddr}"))
     return text
 

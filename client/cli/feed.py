@@ -6,7 +6,10 @@ edits are merged by shared/aid/feed.py), syndicated reposts are resolved to the
 request they carry, and the language / place / status filters apply to what is shown.
 
 People get a live Rich table; with ``--json`` each request is one JSON line, flushed as
-it arrives, so a pipe or a file sees it at once. ``--bell`` rings the terminal bell for
+it arrives, so a pipe or a file sees it at once. Every view shows each request's
+progress and champion check from its thread, fetched in batches (:class:`ThreadBatches`):
+one REQ for many rows, and for the live table only the rows on screen, refreshed now
+and then, never a REQ per event. ``--bell`` rings the terminal bell for
 requests this device has never shown before. ``--once`` stops after the stored
 requests (scripts, tests) and ``--timeout S`` after S seconds.
 """
@@ -15,16 +18,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import typer
 from rich.live import Live
 from rich.text import Text
 
+from shieldmutual.client.aid import RequestRecord, Thread, fetch_threads
 from shieldmutual.client.cli import aidrender, common
+from shieldmutual.client.cli.export import thread_dicts
 from shieldmutual.client.cli.society import parse_slug
-from shieldmutual.client.errors import RelayError
+from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.client.feed import FeedReader
 from shieldmutual.client.pool import EOSE, Pool, Subscription
 from shieldmutual.client.state import LocalState
@@ -52,6 +58,7 @@ StatusFilterOpt = Annotated[
     list[str] | None, typer.Option("--status", help="open, funded or closed (repeat).")
 ]
 MAX_ROWS = 40
+REFRESH = 60.0  # seconds between progress refreshes of the live table's rows
 
 
 def feed_filter(
@@ -83,15 +90,80 @@ def item_naddr(item: FeedItem, relays: Sequence[str]) -> str:
     return item.address.naddr(tuple(relays[:2]))
 
 
-def item_dict(item: FeedItem, naddr: str, new: bool | None = None) -> dict[str, Any]:
-    """One feed or list line: the request's fields, how it arrived, and the event."""
+def item_dict(
+    item: FeedItem, naddr: str, new: bool | None = None, thread: Thread | None = None
+) -> dict[str, Any]:
+    """One feed or list line: the request's fields, its progress and champion check (None
+    when its thread could not be fetched), how it arrived, and the event."""
+    known = thread_dicts(item.request, thread) if thread is not None else {}
     return {
         **request_dict(item.request, naddr),
+        "progress": known.get("progress"),
+        "champion": known.get("champion"),
         "new": new,
         "version": item.version,
         "via": [{"by": v.by, "into": [mas_tag(s) for s in v.into], "id": v.id} for v in item.via],
         "event": item.event.to_dict(),  # type: ignore[attr-defined]
     }
+
+
+def item_record(item: FeedItem) -> RequestRecord:
+    # The feed's events came through the pool, so they are verified Events.
+    return RequestRecord(item.event, item.request)  # type: ignore[arg-type]
+
+
+class ThreadBatches:
+    """Threads for the rows a feed shows, fetched in batches (client/aid.fetch_threads).
+
+    Items wait while one batched query is in flight and all go in the next one, so a
+    burst of stored or live events costs a few REQs, never one per event. ``show`` gets
+    each batch once its threads are known; threads are cached per address, and an edit
+    of a known request reuses its thread (the status comes from the new version).
+    """
+
+    def __init__(
+        self,
+        pool: Pool,
+        show: Callable[[list[FeedItem]], None],
+        wanted: Callable[[list[FeedItem]], list[FeedItem]] = list,
+    ) -> None:
+        self.pool = pool
+        self.show = show
+        self.wanted = wanted  # which of the waiting items need a thread (the table: shown rows)
+        self.threads: dict[str, Thread] = {}
+        self._waiting: list[FeedItem] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def add(self, item: FeedItem) -> None:
+        self._waiting.append(item)
+        self._idle.clear()
+        self._wake.set()
+
+    def refresh(self, items: Sequence[FeedItem]) -> None:
+        """Fetch these rows' threads again (the live table, now and then)."""
+        for item in items:
+            self.threads.pop(str(item.address), None)
+            self.add(item)
+
+    async def drain(self) -> None:
+        """Until every item added so far has been shown."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._waiting = self._waiting, []
+            latest = {str(i.address): i for i in self.wanted(batch)}
+            missing = [item_record(i) for k, i in latest.items() if k not in self.threads]
+            if missing:
+                with contextlib.suppress(ClientError, AidError):
+                    self.threads.update(await fetch_threads(self.pool, missing))
+            self.show(batch)
+            if not self._waiting:
+                self._idle.set()
 
 
 def answered(sub: Subscription) -> bool:
@@ -159,38 +231,69 @@ def feed(
             reader = FeedReader(pool, tags, Feed(flt), stream=not once, since=start,
                                 eose_timeout=timeout, follow_hints=follow_hints)  # fmt: skip
             naddrs: dict[str, str] = {}
+            fresh: dict[str, bool] = {}
             stored_done, unseen = False, 0
             waiting = Text(f"waiting for requests in {' '.join(tags)}…", style="dim")
             view = Live(waiting, console=state.out, auto_refresh=False) if live else None
-            with view or contextlib.nullcontext():
-                async for item in reader.items():
-                    if item is EOSE:
-                        stored_done = True
-                        if reader.skipped_hints:
-                            state.note(
-                                f"{len(reader.skipped_hints)} relay(s) named in other people's "
-                                "posts were not dialled (--follow-hints dials them)"
-                            )
-                        if bell and unseen:
-                            ring()
-                        if not once:
-                            state.note("end of stored requests; following new ones (Ctrl-C ends)")
-                        continue
-                    assert isinstance(item, FeedItem)
+
+            def rows() -> list[FeedItem]:
+                return reader.feed.visible()[:MAX_ROWS]
+
+            def shown_rows(batch: list[FeedItem]) -> list[FeedItem]:
+                return rows()  # the table fetches for what it displays, not for every event
+
+            def show(batch: list[FeedItem]) -> None:
+                threads = batches.threads
+                if view is not None:
+                    table = aidrender.requests_table(rows(), naddrs, threads)
+                    view.update(table, refresh=True)
+                    return
+                for item in batch:
                     key = str(item.address)
-                    naddrs[key] = item_naddr(item, relays)
-                    new = local.mark_seen(key)
-                    if new and bell and stored_done:
-                        ring()
-                    unseen += new
+                    thread = threads.get(key)
                     if json_out:
-                        state.emit_json(item_dict(item, naddrs[key], new))
-                    elif view is not None:
-                        rows = reader.feed.visible()[:MAX_ROWS]
-                        view.update(aidrender.requests_table(rows, naddrs), refresh=True)
+                        state.emit_json(item_dict(item, naddrs[key], fresh[key], thread))
                     else:
-                        line = aidrender.feed_line(item, naddrs[key], new)
+                        line = aidrender.feed_line(item, naddrs[key], fresh[key], thread)
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+            batches = ThreadBatches(pool, show, shown_rows if view is not None else list)
+            fetcher = asyncio.get_running_loop().create_task(batches.run())
+            last_refresh = time.monotonic()
+            try:
+                with view or contextlib.nullcontext():
+                    async for item in reader.items():
+                        if item is EOSE:
+                            await batches.drain()
+                            stored_done = True
+                            if reader.skipped_hints:
+                                state.note(
+                                    f"{len(reader.skipped_hints)} relay(s) named in other "
+                                    "people's posts were not dialled (--follow-hints dials them)"
+                                )
+                            if bell and unseen:
+                                ring()
+                            if not once:
+                                state.note(
+                                    "end of stored requests; following new ones (Ctrl-C ends)"
+                                )
+                            continue
+                        assert isinstance(item, FeedItem)
+                        key = str(item.address)
+                        naddrs[key] = item_naddr(item, relays)
+                        new = fresh[key] = local.mark_seen(key)
+                        if new and bell and stored_done:
+                            ring()
+                        unseen += new
+                        if view is not None and time.monotonic() - last_refresh > REFRESH:
+                            last_refresh = time.monotonic()
+                            batches.refresh(rows())
+                        batches.add(item)
+                    await batches.drain()
+            finally:
+                fetcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await fetcher
             return reader.subscription
 
     async def bounded() -> Subscription | None:

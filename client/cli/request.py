@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from shieldmutual.client import aid
+from shieldmutual.client import aid, champions
 from shieldmutual.client.cli import aidrender, common
 from shieldmutual.client.cli import requestdraft as draft
 from shieldmutual.client.cli.events import pubkey_hex
@@ -32,6 +32,7 @@ from shieldmutual.client.cli.feed import (
     feed_filter,
     item_dict,
     item_naddr,
+    item_record,
     read_stored,
 )
 from shieldmutual.client.cli.society import parse_slug
@@ -49,7 +50,8 @@ from shieldmutual.shared.aid.notes import (
 )
 from shieldmutual.shared.aid.request import new_identifier, request_event_template
 from shieldmutual.shared.aid.society import mas_tag
-from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.errors import InvalidError, ShieldError
+from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer(
     help="Aid requests: ask for help, read, list, edit and close.", no_args_is_help=True
@@ -143,6 +145,8 @@ def new(
         followed = sorted(LocalState.load(state.home).follows)
         fields, story, details = draft.ask_fields(state, followed)
     request = parse_template(compose(base, fields, story=story, details=details))
+    if not (interactive or bare):  # the prompts warned as the answer was typed
+        draft.warn_location(state, request.location)
     if not request.identifier:
         request = replace(request, identifier=new_identifier())
     relays = state.relays(relay) if not dry_run else []
@@ -174,21 +178,58 @@ def new(
 # ---- show / list ---------------------------------------------------------------------------
 
 
+def viewer_key(state: common.State, as_: str | None, author: str) -> SecretKey | None:
+    """The key of the identity running the command when it is the request's author (the
+    one private pledges are wrapped to), else None: nobody else's view counts them.
+
+    Not being able to tell who is running it (no home yet, no identity, no passphrase for
+    a script reading with ``-r``) is the public view, never an error."""
+    if not state.paths.home_key_file.exists():
+        return None
+    try:
+        name = state.identity_name(as_)
+        if state.keystore.get(name).pubkey != author:
+            return None
+    except ShieldError:
+        return None
+    return state.signer(as_)
+
+
 @app.command("show")
 def show(
     ctx: typer.Context,
     naddr: common.NaddrArg,
+    private: Annotated[
+        bool,
+        typer.Option(
+            "--private/--no-private",
+            help="Your own request: count the private pledges wrapped to you "
+            "(authenticates to relays as you).",
+        ),
+    ] = True,
     relay: common.RelayOption = None,
+    as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
-    """A request: story, details, how to help, progress, pledges, updates and reports."""
+    """A request: story, details, how to help, progress, pledges, updates and reports.
+
+    When you are its author, progress also counts the private pledges sent to you.
+    """
     state = common.state(ctx)
     relays = state.relays(relay)
 
     async def go() -> tuple[aid.RequestRecord, aid.Thread]:
         async with state.pool(relays) as pool:
             with state.status("fetching the request and what was said about it…"):
-                return await aid.load_request(pool, naddr)
+                found, thread = await aid.load_request(pool, naddr)
+        me = viewer_key(state, as_, found.address.pubkey) if private else None
+        if me is None:
+            return found, thread
+        async with state.pool(relays, auth=me) as mine:
+            with state.status("reading the private pledges sent to you…"):
+                opened = await champions.inbox(mine, me)
+            rumors = aid.private_pledges(opened, found.address)
+            return found, aid.build_thread(found, thread.events, rumors)
 
     found, thread = common.run(go())
     link = found.naddr()
@@ -214,7 +255,8 @@ def list_(
 ) -> None:
     """Requests in societies (default: the ones you follow, else every mutual aid request).
 
-    Includes requests relayed into them (syndications); newest first.
+    Includes requests relayed into them (syndications); newest first. Each row shows its
+    progress and warns of a request from a revoked or unattested emergency key.
     """
     state = common.state(ctx)
     tags = [mas_tag(parse_slug(s)) for s in society or ()]
@@ -223,22 +265,25 @@ def list_(
     who = pubkey_hex(author) if author else None
     relays = state.relays(relay)
 
-    async def go() -> tuple[list, bool]:
+    async def go() -> tuple[list, dict[str, aid.Thread]]:
         async with state.pool(relays) as pool:
             with state.status("collecting requests…"):
                 items, sub = await read_stored(pool, tags, flt)
-        return items, answered(sub)
+                if not answered(sub):
+                    raise RelayError("no relay answered")
+                items = [i for i in items if who is None or i.event.pubkey == who][:limit]
+                # One batched query for the threads of the rows shown, never one per row.
+                threads = await aid.fetch_threads(pool, [item_record(i) for i in items])
+        return items, threads
 
-    items, ok = common.run(go())
-    if not ok:
-        raise RelayError("no relay answered")
-    items = [i for i in items if who is None or i.event.pubkey == who][:limit]
+    items, threads = common.run(go())
     naddrs = {str(i.address): item_naddr(i, relays) for i in items}
     if state.want_json(json_):
         for item in items:
-            state.emit_json(item_dict(item, naddrs[str(item.address)]))
+            key = str(item.address)
+            state.emit_json(item_dict(item, naddrs[key], thread=threads.get(key)))
     elif items:
-        state.out.print(aidrender.requests_table(items, naddrs))
+        state.out.print(aidrender.requests_table(items, naddrs, threads))
     else:
         state.note("no requests found")
 

@@ -37,6 +37,7 @@ from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
 from shieldmutual.shared.aid.markdown import markdown_source, render_markdown
+from shieldmutual.shared.aid.progress import Standing, standing_dict
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.untrusted import is_hidden
@@ -87,11 +88,15 @@ def request_dict(request: AidRequest, naddr: str | None = None) -> dict[str, Any
     }
 
 
-def progress_dict(progress: Progress) -> dict[str, Any]:
+def progress_dict(progress: Progress, figures: Standing | None = None) -> dict[str, Any]:
+    """The tally (counts, totals per currency, updates) and, given ``figures``, the
+    stable keys of :func:`progress.standing_dict` (asked, percentages, deadline, state)."""
+
     def money(totals: Any) -> dict[str, str]:
         return {currency: format_amount(v) for currency, v in sorted(totals.items())}
 
     return {
+        **(standing_dict(figures) if figures is not None else {}),
         "pledges": progress.pledges,
         "pledged": money(progress.pledged),
         "confirmations": progress.confirmations,
@@ -104,11 +109,17 @@ def progress_dict(progress: Progress) -> dict[str, Any]:
 
 
 def render_text(
-    request: AidRequest, *, progress: Progress | None = None, link: str | None = None
+    request: AidRequest,
+    *,
+    progress: Progress | None = None,
+    link: str | None = None,
+    notice: str | None = None,
+    now: int | None = None,
 ) -> str:
     """Plain text: Markdown headings become underlined titles, bold markers go."""
     lines = []
-    for line in markdown_source(request, progress=progress, link=link).split("\n"):
+    source = markdown_source(request, progress=progress, link=link, notice=notice, now=now)
+    for line in source.split("\n"):
         if line.startswith("# "):
             lines += [line[2:], "=" * len(line[2:])]
         elif line.startswith("## "):
@@ -129,10 +140,16 @@ def _markdown_it() -> MarkdownIt:
 
 
 def render_html(
-    request: AidRequest, *, progress: Progress | None = None, link: str | None = None
+    request: AidRequest,
+    *,
+    progress: Progress | None = None,
+    link: str | None = None,
+    notice: str | None = None,
+    now: int | None = None,
 ) -> str:
     """A standalone, escaped HTML page (no scripts, styles from outside, or images)."""
-    body = _markdown_it().render(render_markdown(request, progress=progress, link=None))
+    markdown = render_markdown(request, progress=progress, notice=notice, now=now)
+    body = _markdown_it().render(markdown)
     if link:
         href = html.escape(link, quote=True)
         body += f'<hr>\n<p>Follow, pledge or share on Nostr: <a href="{href}">{href}</a></p>\n'
@@ -202,6 +219,7 @@ def email_message(
     to: str | None = None,
     sender: str | None = None,
     now: datetime | None = None,
+    notice: str | None = None,
 ) -> EmailMessage:
     """RFC 5322 ``multipart/alternative``: the text part, then the HTML part.
 
@@ -214,12 +232,14 @@ def email_message(
         message["From"] = _mail_address(sender, "--from")
     if to:
         message["To"] = _mail_address(to, "--to")
-    message["Date"] = format_datetime(now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    message["Date"] = format_datetime(now)
     domain = sender.rpartition("@")[2].rstrip(">").strip() if sender else "shieldmutual.invalid"
     message["Message-ID"] = make_msgid(domain=domain)
-    text = render_text(request, progress=progress, link=link)
+    at = int(now.timestamp())
+    text = render_text(request, progress=progress, link=link, notice=notice, now=at)
     message.set_content(text, cte="base64")
-    page = render_html(request, progress=progress, link=link)
+    page = render_html(request, progress=progress, link=link, notice=notice, now=at)
     message.add_alternative(page, subtype="html", cte="base64")
     _check_headers(message)
     return message

@@ -17,9 +17,7 @@ text that names another address than the link's.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 
 from markdown_it import MarkdownIt
 
@@ -34,6 +32,7 @@ from shieldmutual.shared.aid.helping import (
     parse_action,
     when,
 )
+from shieldmutual.shared.aid.progress import standing, summary_lines
 from shieldmutual.shared.aid.request import (
     DETAILS,
     HOW_TO_HELP,
@@ -267,10 +266,6 @@ def blank_template() -> str:
     )
 
 
-def _money(totals: Mapping[str, Decimal]) -> str:
-    return ", ".join(f"{format_amount(v)} {c}" for c, v in sorted(totals.items())) or "none yet"
-
-
 # A link or image as strangers write it: ``[text](url "title")``; the url has no spaces
 # or angle brackets and balanced parentheses one deep (anything else is caught by the
 # check in safe_markdown).
@@ -327,15 +322,27 @@ def safe_markdown(markdown: str) -> str:
 
 
 def render_markdown(
-    request: AidRequest, *, progress: Progress | None = None, link: str | None = None
+    request: AidRequest,
+    *,
+    progress: Progress | None = None,
+    link: str | None = None,
+    notice: str | None = None,
+    now: int | None = None,
 ) -> str:
     """Standalone Markdown for a blog post or an email, safe to publish
-    (:func:`safe_markdown`); ``link`` is e.g. ``nostr:naddr1...``."""
-    return safe_markdown(markdown_source(request, progress=progress, link=link))
+    (:func:`safe_markdown`); ``link`` is e.g. ``nostr:naddr1...``, ``notice`` the
+    champion sentence (progress.champion_notice) and ``now`` the time for "days left"."""
+    source = markdown_source(request, progress=progress, link=link, notice=notice, now=now)
+    return safe_markdown(source)
 
 
 def markdown_source(
-    request: AidRequest, *, progress: Progress | None = None, link: str | None = None
+    request: AidRequest,
+    *,
+    progress: Progress | None = None,
+    link: str | None = None,
+    notice: str | None = None,
+    now: int | None = None,
 ) -> str:
     """The export's Markdown as its authors wrote it, for plain text (which nothing
     interprets); anything that renders Markdown takes :func:`render_markdown`."""
@@ -347,12 +354,13 @@ def markdown_source(
         facts.append(f"- Deadline: {when(datetime.fromtimestamp(r.deadline, UTC))}")
     if r.societies:
         facts.append("- Societies: " + " ".join(f"#mas-{s}" for s in r.societies))
-    parts = [f"# {r.title}", f"**{r.summary}**", "\n".join(facts), r.content().rstrip()]
+    parts = [f"# {r.title}"]
+    if notice:
+        parts.append(f"**{notice}**")
+    parts += [f"**{r.summary}**", "\n".join(facts), r.content().rstrip()]
     if progress is not None:
-        lines = [
-            f"- Public pledges: {progress.pledges} ({_money(progress.pledged)})",
-            f"- Confirmed received: {progress.confirmations} ({_money(progress.received)})",
-        ]
+        figures = standing(r, progress, int(datetime.now(UTC).timestamp()) if now is None else now)
+        lines = [f"- {line}" for line in summary_lines(figures)]
         for update in progress.updates:
             stamp = update.origin.created_at if update.origin else None
             day = f"{datetime.fromtimestamp(stamp, UTC):%Y-%m-%d}: " if stamp else ""

@@ -122,21 +122,27 @@ def time_left(seconds: int | None) -> str:
     return "less than a minute left"
 
 
-def _with_share(totals: Mapping[str, Decimal], share: int | None, s: Standing) -> str:
-    text = money(totals)
-    if share is not None and s.asked is not None:
-        text += f" ({share}% of {format_amount(s.asked)} {s.currency})"
-    return text
+def share_text(
+    totals: Mapping[str, Decimal], share: int | None, s: Standing, *, short: bool = False
+) -> str:
+    """The asked currency first, with its share of the asked amount (``short``: just the
+    percentage, for a table cell); the other currencies after it, never added."""
+    if share is None or s.asked is None or s.currency is None:
+        return money(totals)
+    asked = f"{format_amount(totals.get(s.currency, Decimal(0)))} {s.currency}"
+    others = {c: v for c, v in totals.items() if c != s.currency}
+    of = "" if short else f" of {format_amount(s.asked)} {s.currency}"
+    return f"{asked} ({share}%{of})" + (f", {money(others)}" if others else "")
 
 
 def received_text(s: Standing) -> str:
     """``"120 USD (24% of 500 USD)"``: confirmed by a recipient."""
-    return _with_share(s.received, s.percent_received, s)
+    return share_text(s.received, s.percent_received, s)
 
 
 def pledged_text(s: Standing) -> str:
     """``"300 USD (60% of 500 USD)"``, plus ``"incl. N private"`` in the recipient's view."""
-    text = _with_share(s.pledged, s.percent_pledged, s)
+    text = share_text(s.pledged, s.percent_pledged, s)
     if s.private_pledges:
         text += f" (incl. {s.private_pledges} private)"
     return text
@@ -202,7 +208,7 @@ def champion_notice(check: ChampionCheck, who: str) -> str | None:
     if check.status is ChampionStatus.NONE or check.member is None:
         return None
     if check.status is ChampionStatus.VERIFIED:
-        return f"Published by a champion for {who} (attestation verified)."
+        return f"This was published by a champion for {who} (attestation verified)."
     if check.status is ChampionStatus.REVOKED:
         return (
             f"Warning: {who} has revoked the emergency key that published this; "
@@ -218,9 +224,6 @@ def champion_mark(check: ChampionCheck) -> str:
     )
 
 
-def champion_dict(check: ChampionCheck, who: str) -> dict[str, Any]:
-    return {
-        "status": str(check.status),
-        "member": check.member,
-        "notice": champion_notice(check, who),
-    }
+def champion_dict(check: ChampionCheck, notice: str | None) -> dict[str, Any]:
+    """JSON: the status (none/verified/revoked/unverified), the member, the sentence."""
+    return {"status": str(check.status), "member": check.member, "notice": notice}

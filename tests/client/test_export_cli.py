@@ -56,7 +56,7 @@ def test_email_is_an_rfc5322_multipart_message(mas: Any, published: Any) -> None
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "Public pledges: 1 (50 GBP)" in text and "nostr:naddr1" in text
+    assert "Pledged: 50 GBP (12% of 400 GBP) in 1 pledges" in text and "nostr:naddr1" in text
     assert "<script" not in html and "&lt;script&gt;" in html
     assert "<strong>two days</strong>" in html
 
@@ -67,7 +67,7 @@ def test_other_formats(mas: Any, published: Any, tmp_path: Path) -> None:
     assert markdown.stdout.startswith("# Loyer après la descente\n")
     assert "## Progress" in markdown.stdout and f"nostr:{naddr}" in markdown.stdout
     text = mas("export", naddr, "-f", "text", "--no-progress", "-r", url).stdout
-    assert "Public pledges" not in text and "\n**Sam lost" not in text
+    assert "Pledged:" not in text and "\n**Sam lost" not in text
     assert text.startswith("Loyer après la descente\n=======================\n")
     page = mas("export", naddr, "-f", "html", "-r", url).stdout
     assert page.startswith("<!DOCTYPE html>") and '<html lang="fr">' in page

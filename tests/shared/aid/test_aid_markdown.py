@@ -138,8 +138,11 @@ def test_export_is_standalone_markdown(request_obj: AidRequest) -> None:
     assert text.startswith("# Rent after the raid\n\n**Alice lost two weeks")
     assert "- Asking: 400 GBP" in text and "- Societies: #mas-leeds-care" in text
     assert text.index("## Story") < text.index("## How to help") < text.index("## Progress")
-    assert "- Public pledges: 3 (120 GBP, 0.001 btc)" in text
-    assert "- Confirmed received: 1 (50 GBP)" in text
+    # Each currency on its own; the share is of the asked currency only (0.001 btc is
+    # not converted into pounds).
+    assert "- Pledged: 120 GBP (30% of 400 GBP), 0.001 btc in 3 pledges" in text
+    assert "- Confirmed received: 50 GBP (12% of 400 GBP) in 1 confirmations" in text
+    assert "- Open: help is still needed." in text
     assert "- Update 2023-11-14: Rent is half paid" in text
     assert text.rstrip().endswith("nostr:naddr1example")
     plain = render_markdown(replace(request_obj, payments=(Payment("other", "Ask me"),)))

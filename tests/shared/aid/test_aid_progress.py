@@ -90,7 +90,8 @@ def test_other_currencies_are_listed_never_added_or_converted(request_obj: AidRe
     data = standing_dict(s)
     assert data["pledged"] == {"EUR": "1000", "GBP": "100"}
     assert data["received"] == {"USD": "50"}
-    assert "pledged 1000 EUR, 100 GBP (25% of 400 GBP)" in short_summary(s)
+    assert "pledged 100 GBP (25% of 400 GBP), 1000 EUR" in short_summary(s)
+    assert "received 0 GBP (0% of 400 GBP), 50 USD" in short_summary(s)
 
 
 def test_no_amount_asked_gives_figures_but_no_percentage(request_obj: AidRequest) -> None:
@@ -169,7 +170,7 @@ def test_champion_wording_for_each_status() -> None:
     assert champion_mark(ChampionCheck(ChampionStatus.NONE)) == ""
     verified = ChampionCheck(ChampionStatus.VERIFIED, member)
     assert champion_notice(verified, "Ann") == (
-        "Published by a champion for Ann (attestation verified)."
+        "This was published by a champion for Ann (attestation verified)."
     )
     assert champion_mark(verified) == ""
     revoked = ChampionCheck(ChampionStatus.REVOKED, member)
