@@ -50,6 +50,8 @@ def example_request(now: int) -> AidRequest:
             CallFlood("+44 113 496 0000", "Leeds Housing Office", "Please pause Sam's eviction."),
             SignWave("Leeds Town Hall steps", day + timedelta(days=7, hours=17)),
         ),
+        # Marketplace apps (Amethyst, Shopstr) list only listings with a picture.
+        images=("https://images.example/rent-after-the-raid.jpg",),
     )
 
 

@@ -17,6 +17,7 @@ text that names another address than the link's.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time
 
 from markdown_it import MarkdownIt
@@ -59,16 +60,17 @@ _HINTS = {
     "location": "coarse, required: a town, a district, or 'online'",
     "language": "ISO-639-1 code, e.g. en",
     "geohash": "optional, at most 5 characters (about 5 km)",
-    "amount": "optional; with currency, e.g. 500 and USD",
+    "amount": "optional; with currency, e.g. 500 and USD (marketplaces list only priced ones)",
     "deadline": "optional: 2025-06-01 (end of that day, UTC) or 2025-06-01T18:00+01:00",
     "status": "open, funded or closed",
     "societies": "comma-separated slugs, e.g. leeds-care, north",
     "tags": "comma-separated extra hashtags, e.g. bail, rent",
-    "lightning": "repeatable: pay me directly at this lightning address",
+    "lightning": "repeatable: a lightning address (name@domain), LNURL, invoice or offer",
     "onchain": "repeatable: a bitcoin address",
     "other": "repeatable: another way to pay me, in words",
     "call": "repeatable: number | who they are | what to say",
     "signwave": "repeatable: place | 2025-05-30T17:00+01:00",
+    "image": "repeatable: an http(s) picture URL; Amethyst and Shopstr list only requests with one",
 }
 
 
@@ -241,6 +243,8 @@ def render_template(request: AidRequest, *, hints: bool = False) -> str:
     if hints:
         lines += [f"# {key}: {_HINTS[key]}" for key in ("call", "signwave")]
     lines += [_action_line(a) for a in r.actions]
+    if hints:
+        lines += [f"# image: {_HINTS['image']}"] + ([] if r.images else ["image:"])
     lines += [f"image: {url}" for url in r.images]
     extra = {
         "id": r.identifier,
@@ -279,11 +283,17 @@ _ADDRESS_LIKE = re.compile(r"[a-z][a-z0-9+.-]*:|www\.|\S+@\S+\.|\S+\.[a-z]{2,}(/
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\\[\]()<>!`])")
 
 
-def _link(match: re.Match[str]) -> str:
+def _allowed(url: str, payments: Collection[str]) -> bool:
+    """http(s) and mailto, or exactly one of the request's own payment URIs (from its
+    tags): a ``lightning:`` link in the story to any other address is dropped."""
+    return url.lower().startswith(_SAFE_LINK) or url in payments
+
+
+def _link(match: re.Match[str], payments: Collection[str] = ()) -> str:
     if match["lt"]:
         return "&lt;"  # no raw HTML, no <autolink> from outside
     text, url = match["text"].replace("<", "&lt;").strip(), match["url"]
-    if not url.lower().startswith(_SAFE_LINK):
+    if not _allowed(url, payments):
         return text  # javascript:, data:, file:... the words stay, the link goes
     # The true address is what readers see and what the link goes to: an autolink, after
     # the words, or instead of them when they look like an address themselves.
@@ -292,9 +302,10 @@ def _link(match: re.Match[str]) -> str:
     return f"{text} (<{url}>)"
 
 
-def _inert(markdown: str) -> bool:
+def _inert(markdown: str, payments: Collection[str] = ()) -> bool:
     """True when a CommonMark renderer that allows everything finds no raw HTML, no
-    image and no link but an http(s)/mailto autolink (whose text is its address)."""
+    image and no link but an http(s)/mailto (or own payment URI) autolink, whose text is
+    its address."""
     md = MarkdownIt("commonmark", {"html": True})
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     tokens = md.parse(markdown)
@@ -302,21 +313,20 @@ def _inert(markdown: str) -> bool:
         if token.type in ("html_block", "html_inline", "image"):
             return False
         if token.type == "link_open" and (
-            token.markup != "autolink"
-            or not str(token.attrGet("href")).lower().startswith(_SAFE_LINK)
+            token.markup != "autolink" or not _allowed(str(token.attrGet("href")), payments)
         ):
             return False
     return True
 
 
-def safe_markdown(markdown: str) -> str:
+def safe_markdown(markdown: str, payments: Collection[str] = ()) -> str:
     """Markdown from strangers made fit for a blog: raw HTML escaped (``<`` is ``&lt;``),
-    links to anything but http(s) and mailto dropped (their words kept), every kept link
-    shown with its true address, images as links, reference definitions made literal.
-    Should anything still parse as HTML or as another link, every Markdown punctuation
-    character is escaped instead, so nothing is a link at all."""
-    out = _REFERENCE.sub(r"\1\\[", _LINK.sub(_link, markdown))
-    if _inert(out):
+    links to anything but http(s), mailto and the exact ``payments`` URIs dropped (their
+    words kept), every kept link shown with its true address, images as links, reference
+    definitions made literal. Should anything still parse as HTML or as another link,
+    every Markdown punctuation character is escaped instead, so nothing is a link at all."""
+    out = _REFERENCE.sub(r"\1\\[", _LINK.sub(lambda m: _link(m, payments), markdown))
+    if _inert(out, payments):
         return out
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", markdown)
 
@@ -333,7 +343,12 @@ def render_markdown(
     (:func:`safe_markdown`); ``link`` is e.g. ``nostr:naddr1...``, ``notice`` the
     champion sentence (progress.champion_notice) and ``now`` the time for "days left"."""
     source = markdown_source(request, progress=progress, link=link, notice=notice, now=now)
-    return safe_markdown(source)
+    return safe_markdown(source, payment_uris(request))
+
+
+def payment_uris(request: AidRequest) -> frozenset[str]:
+    """The request's own payment URIs: the only non-web links an export may carry."""
+    return frozenset(found.uri for p in request.payments if (found := p.uri()))
 
 
 def markdown_source(
@@ -354,6 +369,7 @@ def markdown_source(
         facts.append(f"- Deadline: {when(datetime.fromtimestamp(r.deadline, UTC))}")
     if r.societies:
         facts.append("- Societies: " + " ".join(f"#mas-{s}" for s in r.societies))
+    facts += [f"- Picture: {url}" for url in r.images]  # a link to follow, never embedded
     parts = [f"# {r.title}"]
     if notice:
         parts.append(f"**{notice}**")
