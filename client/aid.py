@@ -39,8 +39,9 @@ a request published elsewhere must still be found from a link someone pasted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from shieldmutual.client.config import normalize_relay_url
 from shieldmutual.client.errors import ClientError, RelayError
@@ -150,8 +151,13 @@ class RequestRecord:
         return self.address.naddr(hints)
 
 
-async def fetch_request(pool: Pool, pointer: RequestPointer) -> RequestRecord:
-    """The latest valid version of the request at ``pointer`` across the pool and hints."""
+async def fetch_request(
+    pool: Pool, pointer: RequestPointer, read: Callable[[Event], Any] = read_listing
+) -> RequestRecord:
+    """The latest valid version of the request at ``pointer`` across the pool and hints.
+
+    ``read`` parses a version; an offer (shared/aid/offer.py) is found the same way with
+    ``read=parse_offer``, its record's ``request`` then being the :class:`Offer`."""
     address = pointer.address
     relays = _targets(pool, pointer.relays)
     flt = {"kinds": [address.kind], "authors": [address.pubkey], "#d": [address.identifier]}
@@ -162,7 +168,7 @@ async def fetch_request(pool: Pool, pointer: RequestPointer) -> RequestRecord:
     errors = []
     for event in sorted(events, key=lambda e: (-e.created_at, e.id)):
         try:
-            request = read_listing(event)  # ours, or another app's mas- tagged listing
+            request = read(event)  # ours, or another app's mas- tagged listing
         except AidError as exc:
             errors.append(str(exc))
             continue

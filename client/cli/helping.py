@@ -49,6 +49,7 @@ from shieldmutual.shared.aid.comments import (
 )
 from shieldmutual.shared.aid.common import check_currency, normalize_text, parse_amount
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
+from shieldmutual.shared.aid.offer import parse_offer
 from shieldmutual.shared.aid.report import Report, report_identifier, report_template, split_title
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
@@ -125,6 +126,15 @@ def _ref(found: aid.RequestRecord) -> RequestRef:
 # ---- mas pledge ------------------------------------------------------------------------
 
 
+async def _own_offer(pool: Pool, naddr: str, secret: SecretKey) -> RequestRef:
+    """The helper's own offer at ``naddr`` (shared/aid/offer.py), to cite in a pledge:
+    pointing at someone else's offer would promise their help in their name."""
+    found = await aid.fetch_request(pool, aid.parse_pointer(naddr), read=parse_offer)
+    if found.address.pubkey != secret.public_hex:
+        raise ClientError("--offer must be one of your own offers (use --as for its identity)")
+    return _ref(found)
+
+
 @app.command("pledge")
 def pledge(
     ctx: typer.Context,
@@ -142,12 +152,19 @@ def pledge(
             "--private", help="Gift-wrap it to the requester alone (NIP-59); nobody else sees it."
         ),
     ] = False,
+    offer: Annotated[
+        str | None,
+        typer.Option(
+            "--offer", metavar="OFFER_NADDR", help="Answer with one of your offers (mas offer)."
+        ),
+    ] = None,
     relay: common.RelayOption = None,
     min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
-    """Promise money (--amount/--currency), an action (--action call), or both.
+    """Promise money (--amount/--currency), an action (--action call), your offer of help
+    (--offer NADDR), or several.
 
     A pledge is a promise: pay the person directly with one of the request's payment
     methods. Public pledges show as comments under the request; --private ones reach
@@ -155,8 +172,10 @@ def pledge(
     """
     state = common.state(ctx)
     value, unit = money(amount, currency)
-    if value is None and action is None:
-        raise InvalidError("pledge an amount (--amount 50 --currency GBP), an --action, or both")
+    if value is None and action is None and offer is None:
+        raise InvalidError(
+            "pledge an amount (--amount 50 --currency GBP), an --action, an --offer, or several"
+        )
     # A private note must not show in `ps` or the shell history: stdin or $EDITOR only.
     note = normalize_text(
         common.private_text(message, "a private pledge's note") if private else message or ""
@@ -170,8 +189,9 @@ def pledge(
             if action is not None and action not in action_types(found):
                 asked = ", ".join(action_types(found)) or "none"
                 raise InvalidError(f"the request asks for no {action!r} action (it asks: {asked})")
-            offer = Pledge(_ref(found), value, unit, action, note, private)
-            template = pledge_template(offer)
+            given = await _own_offer(pool, offer, secret) if offer is not None else None
+            promise = Pledge(_ref(found), value, unit, action, note, private, offer=given)
+            template = pledge_template(promise)
             if private:
                 recipient = found.address.pubkey
                 rumor = nip59.make_rumor(secret.public_hex, *template)

@@ -37,6 +37,7 @@ from shieldmutual.client.cli import (
     feed,
     helping,
     identity,
+    offer,
     relays,
     request,
     society,
@@ -81,6 +82,7 @@ COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
     (society.follows, None),  # follow, unfollow, following
     (request.app, "request"),  # template, new, show, list, update, close
     (request.top, None),  # relay-request
+    (offer.app, "offer"),  # template, new, list, show, close
     (feed.app, None),  # feed
     (export.app, None),  # export
     (dm.app, "dm"),

@@ -1,4 +1,4 @@
-"""What a society feed shows: requests from followed tags, once each, newest version wins.
+"""What a society feed shows: requests (and offers) from followed tags, once each, newest wins.
 
 A follow filter (``{"#t": [...followed tags]}``) returns requests, the syndications that
 relay requests into those societies, and announcements, from many relays. This module is
@@ -8,7 +8,9 @@ the pure part of turning that stream into a list a person can read:
   listings written by other apps: a listing someone tagged ``mas-<slug>`` belongs to
   that society even without ``["t", "mutualaid"]``, and NIP-99 makes title, summary,
   location and published_at SHOULDs, so missing ones are filled in for display;
-* :class:`FeedFilter` is the language / place (geohash prefix) / status filter;
+* :func:`read_item` reads an offer of help (offer.py) as such, anything else as above;
+* :class:`FeedFilter` is the type (requests by default) / language / place (geohash
+  prefix) / status filter;
 * :class:`Feed` keeps the latest version of each request address, remembers through
   which syndications it arrived, and says whether an offered event changes anything,
   so the same request from three relays and two reposts shows once.
@@ -20,10 +22,13 @@ from dataclasses import dataclass, field, replace
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import MUTUAL_AID, Address, EventLike, Origin, Tags, values
+from shieldmutual.shared.aid.offer import OFFER, Offer, is_offer, parse_offer
 from shieldmutual.shared.aid.request import AidRequest, Status, parse_request
 from shieldmutual.shared.aid.society import society_slugs
 from shieldmutual.shared.errors import AidError
 
+REQUEST = "request"
+ITEM_TYPES = (REQUEST, OFFER)
 UNTITLED = "(untitled listing)"
 UNKNOWN_PLACE = "(no location given)"
 
@@ -87,15 +92,28 @@ def read_listing(event: EventLike) -> AidRequest:
     return parse_request(_completed(event))
 
 
+def read_item(event: EventLike) -> AidRequest | Offer:
+    """A feed's listing: an offer of help when labelled so, else :func:`read_listing`."""
+    return parse_offer(event) if is_offer(event) else read_listing(event)
+
+
+def item_type(listing: AidRequest | Offer) -> str:
+    return OFFER if isinstance(listing, Offer) else REQUEST
+
+
 @dataclass(frozen=True, slots=True)
 class FeedFilter:
-    """Which requests to show; empty fields mean "any"."""
+    """Which listings to show: requests unless ``types`` says so; other empty fields mean
+    "any". (Offers came later: lists of requests must not start showing them.)"""
 
     language: str | None = None
     place: str | None = None
     statuses: frozenset[Status] = frozenset()
+    types: frozenset[str] = frozenset({REQUEST})
 
-    def matches(self, request: AidRequest) -> bool:
+    def matches(self, request: AidRequest | Offer) -> bool:
+        if item_type(request) not in self.types:
+            return False
         if self.language and request.language != self.language:
             return False
         if self.statuses and request.status not in self.statuses:
@@ -119,10 +137,10 @@ class Via:
 
 @dataclass(frozen=True, slots=True)
 class FeedItem:
-    """One request as the feed shows it now."""
+    """One request (or offer: ``request`` is then the :class:`Offer`) as the feed shows it."""
 
     event: EventLike
-    request: AidRequest
+    request: AidRequest | Offer
     via: tuple[Via, ...] = ()
     version: int = 1  # how many versions of this address the feed has shown
 
@@ -133,6 +151,10 @@ class FeedItem:
     @property
     def origin(self) -> Origin:
         return Origin.of(self.event)
+
+    @property
+    def type(self) -> str:
+        return item_type(self.request)
 
 
 # Addresses a feed remembers. A live feed left running for weeks, or a relay flooding
@@ -157,7 +179,7 @@ class Feed:
         it is not a readable request, or when the filter hides it.
         """
         try:
-            request = read_listing(event)
+            request = read_item(event)
         except AidError:
             return None
         key = str(Address.of(event))

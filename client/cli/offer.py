@@ -1,0 +1,367 @@
+"""`mas offer template/new/list/show/close`: offers of help beside the requests.
+
+An offer is a NIP-99 listing like a request (shared/aid/offer.py), so it is published,
+found and edited the same way: one addressable event on every relay, closed by
+republishing it. Input is one format, the offer file (front matter and a Markdown
+description); flags are written into it, so a flag is checked like the same line in a
+file. Lists read the feed's query (the same for everybody) and match locally, so no
+relay learns which societies' offers someone reads.
+
+stdout: the offer's naddr (or one JSON object with --json); stderr: the preview and
+what each relay said.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.panel import Panel
+
+from shieldmutual.client import aid
+from shieldmutual.client.cli import common, offerrender
+from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.cli.feed import (
+    LanguageFilterOpt,
+    PlaceFilterOpt,
+    SocietyFilterOpt,
+    answered,
+    feed_filter,
+    item_naddr,
+    read_stored,
+)
+from shieldmutual.client.cli.society import parse_slug
+from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.client.state import LocalState
+from shieldmutual.shared import event as event_mod
+from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.comments import parse_pledge
+from shieldmutual.shared.aid.common import coarse_geohash
+from shieldmutual.shared.aid.feed import read_listing
+from shieldmutual.shared.aid.location import location_warning
+from shieldmutual.shared.aid.offer import (
+    OFFER,
+    Offer,
+    offer_dict,
+    offer_event_template,
+    offer_from_fields,
+    offer_identifier,
+    parse_offer,
+    read_offer_file,
+    render_offer_file,
+)
+from shieldmutual.shared.aid.request import Status
+from shieldmutual.shared.aid.society import mas_tag
+from shieldmutual.shared.errors import AidError, InvalidError
+from shieldmutual.shared.event import Event
+
+app = typer.Typer(help="Offers of help: list, show, give and close.", no_args_is_help=True)
+
+OfferArg = Annotated[
+    str, typer.Argument(metavar="NADDR", help="The offer: naddr1..., or 30402:<pubkey>:<d>.")
+]
+MAX_ANSWERS = 50  # requests answered with one offer that `offer show` looks up
+
+
+def _fetch_offer(pool: Pool, naddr: str) -> Any:
+    return aid.fetch_request(pool, aid.parse_pointer(naddr), read=parse_offer)
+
+
+# ---- template / new ------------------------------------------------------------------------
+
+
+@app.command("template")
+def template(ctx: typer.Context) -> None:
+    """Print an offer file to edit: mas offer template > o.md; mas offer new --from o.md"""
+    example = Offer(
+        title="Lawnmower to lend",
+        summary="A petrol lawnmower, free to borrow for a weekend.",
+        description="Replace this with what you offer, and anything people should know.",
+        location="Leeds, UK",
+        categories=("lend",),
+        language="en",
+        availability="weekends",
+        contact=("comment", "dm"),
+        societies=("example",),
+    )
+    common.state(ctx).emit_text(render_offer_file(example))
+
+
+@app.command("new")
+def new(
+    ctx: typer.Context,
+    from_: Annotated[
+        Path | None, typer.Option("--from", metavar="FILE", help="An offer file ('-': stdin).")
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="One line.")] = None,
+    summary: Annotated[str | None, typer.Option("--summary", help="One sentence.")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", help="What you offer (Markdown).")
+    ] = None,
+    location: Annotated[
+        str | None, typer.Option("--location", help="Coarse: a town, a district, or 'online'.")
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", help="skill, lend, time, room, lift, food, other (repeat)."),
+    ] = None,
+    availability: Annotated[
+        str | None, typer.Option("--when", help="When, in words: 'weekday evenings'.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="2026-06-01 (end of day UTC) or ISO time.")
+    ] = None,
+    contact: Annotated[
+        list[str] | None,
+        typer.Option("--contact", help="comment (a reply under the offer) or dm (repeat)."),
+    ] = None,
+    language: Annotated[str | None, typer.Option("--language", help="ISO-639-1, e.g. en.")] = None,
+    geohash: Annotated[
+        str | None, typer.Option("--geohash", help="Cut to 5 characters (about 5 km).")
+    ] = None,
+    society: Annotated[
+        list[str] | None, typer.Option("--society", metavar="mas-SLUG", help="Society (repeat).")
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Extra hashtag (repeat).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Publish without the prompt.")] = False,
+    relay: common.RelayOption = None,
+    min_acks: common.MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Offer help: from a file (--from), flags, or both (flags win). Free, never sold.
+
+    Shows a preview and asks before publishing (--yes skips it); prints the offer's naddr.
+    """
+    state = common.state(ctx)
+    fields, body = read_offer_file(common.read_source(from_)) if from_ else ({}, "")
+    flags = {
+        "title": title,
+        "summary": summary,
+        "location": location,
+        "availability": availability,
+        "until": until,
+        "language": language,
+        "geohash": coarse_geohash(geohash) if geohash else None,
+        "categories": ", ".join(category) if category else None,
+        "contact": ", ".join(contact) if contact else None,
+        "societies": ", ".join(parse_slug(s) for s in society) if society else None,
+        "tags": ", ".join(tag) if tag else None,
+    }
+    fields |= {k: v.strip() for k, v in flags.items() if v is not None}
+    offer = offer_from_fields(fields, (description or body).strip())
+    offer = replace(offer, identifier=offer.identifier or offer_identifier())
+    relays = state.relays(relay)
+    author = state.keystore.get(state.identity_name(as_)).pubkey
+    stdin_used = from_ is not None and str(from_) == "-"
+    _confirm(state, offer, author, relays, yes=yes, stdin_used=stdin_used)
+    secret = state.signer(as_)
+    event = event_mod.sign(secret, *offer_event_template(offer))
+    _publish(state, event, relays, min_acks, json_)
+
+
+def _confirm(
+    state: common.State,
+    offer: Offer,
+    author: str,
+    relays: list[str],
+    *,
+    yes: bool,
+    stdin_used: bool,
+) -> None:
+    """Preview on stderr, then ask (unless --yes); declining publishes nothing (exit 1)."""
+    if not offer.societies:
+        state.warn("no society tag: only people who search for it will find it (--society)")
+    warning = location_warning(offer.location)
+    if warning:
+        state.warn(warning.replace("a request", "an offer"))
+    state.err.print(Panel(offerrender.offer_view(offer, author), title="preview"))
+    if yes:
+        return
+    if stdin_used:
+        raise InvalidError("the offer was read from stdin, so confirm with --yes instead")
+    societies = " ".join(mas_tag(s) for s in offer.societies)
+    question = f"Publish to {len(relays)} relay(s) as {offerrender.short_npub(author)} {societies}?"
+    try:
+        agreed = typer.confirm(question, err=True)
+    except typer.Abort:
+        agreed = False
+    if not agreed:
+        raise ClientError("nothing was published (answer y, or pass --yes in scripts)")
+
+
+def _publish(
+    state: common.State, event: Event, relays: list[str], min_acks: int, json_: bool
+) -> None:
+    async def go() -> PublishReport:
+        async with state.pool(relays) as pool:
+            with state.status(f"publishing to {len(relays)} relays…"):
+                return await pool.publish(event)
+
+    report = common.run(go())
+    hints = [r.relay for r in report.results if r.ok][:3]
+    naddr = parse_offer(event).address(event.pubkey).naddr(hints)
+    common.show_published(state, report, min_acks, state.want_json(json_), naddr, naddr=naddr)
+
+
+# ---- list / show ---------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    society: SocietyFilterOpt = None,
+    mine: Annotated[bool, typer.Option("--mine", help="Only your own offers (--as).")] = False,
+    author: Annotated[
+        str | None, typer.Option("--author", metavar="NPUB", help="Only this person's.")
+    ] = None,
+    closed: Annotated[bool, typer.Option("--closed", help="Include closed offers.")] = False,
+    language: LanguageFilterOpt = None,
+    place: PlaceFilterOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 50,
+    relay: common.RelayOption = None,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Offers in societies (default: the ones you follow, else every one); newest first.
+
+    The query is the feed's, the same for everybody; societies are matched here.
+    """
+    state = common.state(ctx)
+    tags = [mas_tag(parse_slug(s)) for s in society or ()]
+    if not tags and not mine:
+        tags = LocalState.load(state.home).follow_tags()
+    who = pubkey_hex(author) if author else None
+    if mine:
+        who = state.keystore.get(state.identity_name(as_)).pubkey
+    statuses = None if closed else [Status.OPEN.value]
+    flt = replace(feed_filter(language, place, statuses), types=frozenset({OFFER}))
+    relays = state.relays(relay)
+
+    async def go() -> tuple[list, bool]:
+        async with state.pool(relays) as pool:
+            with state.status("collecting offers…"):
+                items, sub = await read_stored(pool, tags or ["mutualaid"], flt)
+        return items, answered(sub)
+
+    items, ok = common.run(go())
+    if not ok:
+        raise RelayError("no relay answered")
+    items = [i for i in items if who is None or i.event.pubkey == who][:limit]
+    naddrs = {str(i.address): item_naddr(i, relays) for i in items}
+    if state.want_json(json_):
+        for item in items:
+            naddr = naddrs[str(item.address)]
+            state.emit_json({**offer_dict(item.request, naddr), "event": item.event.to_dict()})
+    elif items:
+        state.out.print(offerrender.offers_table(items, naddrs))
+    else:
+        state.note("no offers found")
+
+
+async def _answers(pool: Pool, found: aid.RequestRecord) -> list[offerrender.Answer]:
+    """Requests the offer's author answered with it: their pledges citing it (``q``)."""
+    coordinate, author = str(found.address), found.address.pubkey
+    flt = {"kinds": [kinds.COMMENT], "authors": [author], "#q": [coordinate]}
+    pledges = []
+    for event in sorted(await pool.fetch([flt]), key=lambda e: (e.created_at, e.id)):
+        try:
+            pledge = parse_pledge(event)
+        except AidError:
+            continue
+        if pledge.offer is not None and pledge.offer.address == found.address:
+            pledges.append((event, pledge))
+    pledges = pledges[-MAX_ANSWERS:]
+    lookups = [
+        {"kinds": [kinds.CLASSIFIED], "authors": [a.pubkey], "#d": [a.identifier]}
+        for a in {p.request.address for _, p in pledges}
+    ]
+    titles: dict[str, str] = {}
+    for event in aid.current_versions(await pool.fetch(lookups)) if lookups else ():
+        try:
+            titles[f"{event.kind}:{event.pubkey}:{event.d_tag}"] = read_listing(event).title
+        except AidError:
+            continue
+    return [
+        offerrender.Answer(
+            request=str(p.request.address),
+            naddr=p.request.address.naddr((p.request.relay,) if p.request.relay else ()),
+            title=titles.get(str(p.request.address)),
+            created_at=event.created_at,
+            note=p.note or p.default_note(),
+        )
+        for event, p in pledges
+    ]
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    naddr: OfferArg,
+    relay: common.RelayOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """An offer: what, where, when, how to take it up, and the requests it answered."""
+    state = common.state(ctx)
+    relays = state.relays(relay)
+
+    async def go() -> tuple[aid.RequestRecord, list[offerrender.Answer]]:
+        async with state.pool(relays) as pool:
+            with state.status("fetching the offer…"):
+                found = await _fetch_offer(pool, naddr)
+                return found, await _answers(pool, found)
+
+    found, answers = common.run(go())
+    link = found.naddr()
+    if state.want_json(json_):
+        rows = [
+            {"request": a.request, "naddr": a.naddr, "title": a.title,
+             "created_at": a.created_at, "note": a.note}
+            for a in answers
+        ]  # fmt: skip
+        data = offer_dict(found.request, link)
+        state.emit_json({**data, "answered": rows, "event": found.event.to_dict()})
+    else:
+        view = offerrender.offer_view(found.request, found.event.pubkey, link, answers)
+        state.out.print(view)
+
+
+# ---- close ---------------------------------------------------------------------------------
+
+
+@app.command("close")
+def close(
+    ctx: typer.Context,
+    naddr: OfferArg,
+    relay: common.RelayOption = None,
+    min_acks: common.MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Close your offer: republish it (same address) with status closed."""
+    state = common.state(ctx)
+    relays = state.relays(relay)
+    author = state.keystore.get(state.identity_name(as_)).pubkey
+
+    async def fetch() -> aid.RequestRecord:
+        async with state.pool(relays) as pool:
+            return await _fetch_offer(pool, naddr)
+
+    found = common.run(fetch())
+    if found.address.pubkey != author:
+        raise ClientError("only the offer's author can close it (use --as to pick that identity)")
+    current: Offer = found.request  # type: ignore[assignment]
+    if current.status is Status.CLOSED:
+        state.note("the offer is already closed; nothing published")
+        state.emit_line(found.naddr())
+        return
+    closed = replace(current, status=Status.CLOSED, origin=None)
+    secret = state.signer(as_)
+    # A new version must be newer than the one relays hold, even within the same second.
+    when = max(int(time.time()), found.event.created_at + 1)
+    event = event_mod.sign(secret, *offer_event_template(closed), created_at=when)
+    _publish(state, event, relays, min_acks, json_)

@@ -1,0 +1,110 @@
+"""Rich rendering of offers of help for people (requests are aidrender.py's).
+
+Every line that says what a thing is says "offer", so an offer is never mistaken for a
+request in a mixed feed. Text from events goes only through render.py's door
+(``untrusted``, ``untrusted_markdown``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from shieldmutual.client.cli.aidrender import day, short_npub, status_text
+from shieldmutual.client.cli.render import untrusted, untrusted_markdown
+from shieldmutual.shared.aid.feed import FeedItem
+from shieldmutual.shared.aid.offer import Offer
+
+MARK = Text("OFFER", style="bold magenta")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A request the offer's author answered by pointing at the offer (a pledge)."""
+
+    request: str  # the request's coordinate
+    naddr: str
+    title: str | None  # None when no relay had the request
+    created_at: int
+    note: str
+
+
+def offer_view(
+    offer: Offer,
+    author: str | None = None,
+    naddr: str | None = None,
+    answered: Sequence[Answer] = (),
+) -> RenderableType:
+    """`mas offer show` and the preview before publishing."""
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column(overflow="fold")
+    where = offer.location + (f"  (geohash {offer.geohash})" if offer.geohash else "")
+    rows = [
+        ("kind of help", ", ".join(offer.categories)),
+        ("where", where),
+        ("when", offer.availability),
+        ("until", day(offer.until)),
+        ("contact", ", ".join(offer.contact)),
+        ("language", offer.language or ""),
+        ("societies", " ".join(f"mas-{s}" for s in offer.societies)),
+        ("tags", " ".join(offer.hashtags)),
+        ("by", short_npub(author) if author else ""),
+    ]
+    for name, value in rows:
+        if value:
+            facts.add_row(name, untrusted(value))
+    parts: list[RenderableType] = [
+        Text.assemble(MARK, " ", status_text(offer.status), "  free help, never sold"),
+        untrusted(offer.title, "bold"),
+        untrusted(offer.summary, "italic"),
+        facts,
+        untrusted_markdown(offer.description),
+    ]
+    if answered:
+        table = Table(show_edge=False, pad_edge=False, title="answered requests")
+        for column in ("when", "request", "note", "naddr"):
+            table.add_column(column, overflow="fold")
+        for answer in answered:
+            title = untrusted(answer.title) if answer.title else Text("(not found)", style="dim")
+            table.add_row(day(answer.created_at), title, untrusted(answer.note), answer.naddr)
+        parts.append(table)
+    if naddr:
+        parts.append(Text(f"\n{naddr}", style="dim"))
+    return Panel(Group(*parts), expand=False)
+
+
+def offers_table(items: Sequence[FeedItem], naddrs: Mapping[str, str]) -> Table:
+    """`mas offer list` and the offers beside the requests in `mas feed`."""
+    table = Table(show_edge=False, pad_edge=False, title="offers of help", title_justify="left")
+    for column in ("published", "status", "offer", "kind", "where", "societies", "naddr"):
+        table.add_column(column, overflow="fold", max_width=40 if column == "offer" else None)
+    for item in items:
+        o = item.request
+        assert isinstance(o, Offer)
+        societies = {*o.societies, *(s for v in item.via for s in v.into)}
+        table.add_row(
+            day(o.published_at),
+            status_text(o.status),
+            untrusted(o.title),
+            untrusted(", ".join(o.categories)),
+            untrusted(o.location),
+            untrusted(" ".join(f"mas-{s}" for s in sorted(societies))),
+            naddrs.get(str(item.address), ""),
+        )
+    return table
+
+
+def offer_line(item: FeedItem, naddr: str, new: bool) -> Text:
+    """One line per offer for a feed piped to a file, marked ``offer`` after the new/edit
+    column where a request's line has its status first."""
+    o = item.request
+    assert isinstance(o, Offer)
+    mark = "new " if new else ("edit" if item.version > 1 else "    ")
+    kind = ", ".join(o.categories)
+    return untrusted(f"{mark} offer  {o.status.value:<6} {o.title} — {kind} — {o.location} {naddr}")

@@ -1,0 +1,120 @@
+"""Offers of help over a real relay and the real `mas` (issue 11 §D).
+
+Bob offers to lend his lawnmower in Leeds; Sam asks for help with a garden in the same
+society. The offer is listed and shown, appears in `mas feed` beside the request
+(marked as an offer, and filterable), Bob answers Sam's request by pointing at his
+offer, which `request show` and `offer show` both say, and Bob closes the offer. An
+ordinary NIP-99 reader (rust-nostr) sees a free listing with a title and an `alt`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import nostr_sdk
+import orjson
+import pytest
+
+from shieldmutual.shared import nip19
+
+OFFER_FILE = """\
+---
+title: Lawnmower to lend
+summary: A petrol lawnmower, free to borrow for a weekend.
+location: Leeds, UK
+language: en
+geohash: gcwcv
+categories: lend
+availability: weekends
+contact: comment, dm
+societies: leeds-care
+---
+
+It is **heavy**: I can bring it round in the van.
+"""
+
+
+@pytest.fixture
+def garden(relays: Callable[..., list[Any]], person: Callable[..., Any]) -> Any:
+    (relay,) = relays(1)
+    sam, bob = person("sam", relay.url), person("bob", relay.url)
+    for who in (sam, bob):
+        who("follow", "mas-leeds-care")
+    request = sam(
+        "request", "new", "--yes", "--no-announce", "--title", "The garden is a jungle",
+        "--summary", "Sam broke an arm and cannot cut the grass.", "--location", "Leeds, UK",
+        "--society", "leeds-care", "--story", "Anyone with a mower?",
+    ).stdout.strip()  # fmt: skip
+    return relay, sam, bob, request
+
+
+def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> None:
+    relay, sam, bob, request = garden
+    (made,) = bob("--json", "offer", "new", "--from", "-", "--yes", input=OFFER_FILE).json_lines()
+    offer = made["naddr"]
+    assert made["acks"] == 1 and nip19.decode(offer)[1].kind == 30402
+    tags = made["event"]["tags"]
+    assert ["l", "offer", "mas"] in tags and not [t for t in tags if t[0] == "price"]
+
+    # Listed (and only offers: Sam's request is not in the list), and shown.
+    (listed,) = sam("--json", "offer", "list").json_lines()
+    assert listed["type"] == "offer" and listed["title"] == "Lawnmower to lend"
+    assert listed["categories"] == ["lend"] and listed["author"] == bob.pubkey
+    assert sam("offer", "list", "--society", "york").stderr.strip().endswith("no offers found")
+    (shown,) = sam("--json", "offer", "show", offer).json_lines()
+    assert shown["availability"] == "weekends" and shown["answered"] == []
+    human = sam("offer", "show", offer).stdout
+    assert "OFFER" in human and "Lawnmower to lend" in human and "heavy" in human
+
+    # `request list` stays a list of requests.
+    assert [r["title"] for r in sam("--json", "request", "list").json_lines()] == [
+        "The garden is a jungle"
+    ]
+
+    # Bob answers Sam's request with his offer: a pledge citing it.
+    (pledged,) = bob("--json", "pledge", request, "--offer", offer).json_lines()
+    q = [t for t in pledged["event"]["tags"] if t[0] == "q"]
+    assert (
+        q
+        and q[0][1] == listed["event"]["kind"].__str__() + f":{bob.pubkey}:" + listed["identifier"]
+    )
+    assert "nostr:naddr1" in pledged["event"]["content"]
+    (view,) = sam("--json", "request", "show", request).json_lines()
+    assert [p["offer"] for p in view["pledges"]] == [q[0][1]]
+    (shown,) = sam("--json", "offer", "show", offer).json_lines()
+    assert [a["title"] for a in shown["answered"]] == ["The garden is a jungle"]
+    assert "answered requests" in sam("offer", "show", offer).stdout
+    # Only the offer's author may cite it.
+    refused = sam("pledge", request, "--offer", offer, code=1)
+    assert "one of your own offers" in refused.stderr
+
+    # An ordinary NIP-99 reader sees a free listing that says what it is.
+    flt = (
+        nostr_sdk.Filter().kind(nostr_sdk.Kind(30402)).author(nostr_sdk.PublicKey.parse(bob.pubkey))
+    )
+    (listing,) = asyncio.run(rust_nostr.fetch(relay.url, flt))
+    assert listing.verify()
+    named = {tag[0]: tag for tag in orjson.loads(listing.as_json())["tags"]}
+    assert named["alt"] == ["alt", "Offer of help (free, mutual aid): Lawnmower to lend"]
+    assert named["title"][1] == "Lawnmower to lend" and named["status"][1] == "active"
+    assert "price" not in named
+
+    # Closed: republished at the same address; open lists drop it, --closed keeps it.
+    (closing,) = bob("--json", "offer", "close", offer).json_lines()
+    assert ["status", "sold"] in closing["event"]["tags"]
+    assert sam("--json", "offer", "list").json_lines() == []
+    (again,) = sam("--json", "offer", "list", "--closed").json_lines()
+    assert again["status"] == "closed"
+
+
+def test_an_offer_is_not_a_request_to_pledge_to(garden: Any) -> None:
+    _, sam, bob, request = garden
+    offer = bob("offer", "new", "--from", "-", "--yes", input=OFFER_FILE).stdout.strip()
+    refused = sam("pledge", offer, "--amount", "5", "--currency", "GBP", code=1)
+    assert "labelled 'offer'" in refused.stderr
+    precise = bob("offer", "new", "--from", "-", "--yes", input=OFFER_FILE.replace(
+        "geohash: gcwcv", "geohash: gcwcvf7z"), code=2)  # fmt: skip
+    assert "too precise" in precise.stderr
+    assert bob("pledge", request, "--offer", request, code=1).stderr.startswith("error:")
