@@ -4,11 +4,13 @@ Blogs, press releases and mailing lists reach people no relay does. The request 
 fetched (latest version) with its progress, and rendered by shared/aid (markdown.py,
 export.py): escaped HTML, and an RFC 5322 text+HTML email that ``sendmail -t`` can
 send as it is (``mas export NADDR --format email --to list@example.org | sendmail -t``).
-Every format ends with the ``nostr:naddr`` link so readers can pledge and follow.
+Every format ends with the ``nostr:naddr`` link so readers can pledge and follow, and
+says so when the request was published with a revoked or unattested emergency key.
 """
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -18,7 +20,7 @@ import orjson
 import typer
 
 from shieldmutual.client import aid
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import aidrender, common
 from shieldmutual.client.config import write_private
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.export import (
@@ -29,6 +31,8 @@ from shieldmutual.shared.aid.export import (
     request_dict,
 )
 from shieldmutual.shared.aid.markdown import render_markdown
+from shieldmutual.shared.aid.progress import champion_dict, standing
+from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.untrusted import json_text
 
 app = typer.Typer()
@@ -42,7 +46,19 @@ class Format(StrEnum):
     JSON = "json"
 
 
-def view_dict(found: aid.RequestRecord, thread: aid.Thread, naddr: str) -> dict[str, Any]:
+def thread_dicts(request: AidRequest, thread: aid.Thread, now: int | None = None) -> dict[str, Any]:
+    """``progress`` (progress_dict with the stable standing keys) and ``champion`` (status,
+    member and the notice sentence): the keys every JSON view of a request shares."""
+    at = int(time.time()) if now is None else now
+    return {
+        "champion": champion_dict(thread.champion, aidrender.notice_for(thread.champion)),
+        "progress": progress_dict(thread.progress, standing(request, thread.progress, at)),
+    }
+
+
+def view_dict(
+    found: aid.RequestRecord, thread: aid.Thread, naddr: str, now: int | None = None
+) -> dict[str, Any]:
     """A request and its thread as JSON (`mas request show --json`, `mas export --format json`)."""
 
     def who(origin: Any) -> dict[str, Any]:
@@ -53,8 +69,7 @@ def view_dict(found: aid.RequestRecord, thread: aid.Thread, naddr: str) -> dict[
 
     return {
         **request_dict(found.request, naddr),
-        "champion": {"status": str(thread.champion.status), "member": thread.champion.member},
-        "progress": progress_dict(thread.progress),
+        **thread_dicts(found.request, thread, now),
         "pledges": [
             {
                 **who(p.origin),
@@ -63,6 +78,7 @@ def view_dict(found: aid.RequestRecord, thread: aid.Thread, naddr: str) -> dict[
                 "action": p.action,
                 "note": p.note,
                 "offer": str(p.offer.address) if p.offer else None,  # its offer of help
+                "private": p.private,
             }
             for p in thread.pledges
         ],
@@ -88,25 +104,37 @@ def view_dict(found: aid.RequestRecord, thread: aid.Thread, naddr: str) -> dict[
 def render(
     fmt: Format,
     found: aid.RequestRecord,
-    thread: aid.Thread | None,
+    thread: aid.Thread,
     naddr: str,
     to: str | None = None,
     sender: str | None = None,
+    *,
+    progress: bool = True,
 ) -> str:
-    """The export as text; ``thread`` None leaves progress out."""
+    """The export as text; ``progress`` False leaves the figures out, never the champion
+    notice (a request from a revoked key says so in every format)."""
     link = "nostr:" + naddr
-    progress = thread.progress if thread is not None else None
     request = found.request
+    figures = thread.progress if progress else None
+    notice = aidrender.notice_for(thread.champion)
     if fmt is Format.MARKDOWN:
-        return render_markdown(request, progress=progress, link=link)
+        return render_markdown(request, progress=figures, link=link, notice=notice)
     if fmt is Format.HTML:
-        return render_html(request, progress=progress, link=link)
+        return render_html(request, progress=figures, link=link, notice=notice)
     if fmt is Format.TEXT:
-        return render_text(request, progress=progress, link=link)
+        return render_text(request, progress=figures, link=link, notice=notice)
     if fmt is Format.EMAIL:
-        message = email_message(request, progress=progress, link=link, to=to, sender=sender)
+        message = email_message(
+            request, progress=figures, link=link, to=to, sender=sender, notice=notice
+        )
         return message.as_string()
-    data = request_dict(request, naddr) if thread is None else view_dict(found, thread, naddr)
+    if progress:
+        data = view_dict(found, thread, naddr)
+    else:
+        data = {
+            **request_dict(request, naddr),
+            "champion": thread_dicts(request, thread)["champion"],
+        }
     return json_text(orjson.dumps(data).decode()) + "\n"
 
 
@@ -136,14 +164,13 @@ def export(
         raise typer.BadParameter("--to and --from are for --format email")
     relays = state.relays(relay)
 
-    async def go() -> tuple[aid.RequestRecord, aid.Thread | None]:
+    async def go() -> tuple[aid.RequestRecord, aid.Thread]:
         async with state.pool(relays) as pool:
             with state.status("fetching the request…"):
-                found = await aid.fetch_request(pool, aid.parse_pointer(naddr))
-                return found, (await aid.fetch_thread(pool, found)) if progress else None
+                return await aid.load_request(pool, naddr)
 
     found, thread = common.run(go())
-    text = render(fmt, found, thread, found.naddr(), to, sender)
+    text = render(fmt, found, thread, found.naddr(), to, sender, progress=progress)
     if output is not None:
         write_private(output, text.encode("utf-8"), mode=0o600)
         state.note(f"wrote {output}")
