@@ -10,7 +10,10 @@ in other forms:
 * :func:`render_html`: a standalone HTML page. The Markdown comes from strangers, so it
   goes through markdown-it-py (CommonMark, already installed as Rich's dependency) with
   raw HTML *off* (escaped, never passed through), images off (a remote image in an
-  email is a tracking pixel) and links limited to http(s), mailto and nostr;
+  email is a tracking pixel) and links limited to http(s), mailto, nostr and the
+  request's own payment URIs; each payment URI also gets an inline SVG QR code (drawn by
+  ``segno``, pure Python: no external asset, script or style), so a phone pays from a
+  printed or on-screen page;
 * :func:`email_message`: an RFC 5322 ``multipart/alternative`` message (text + HTML),
   Subject from the title (:func:`header_text`: one line, no encoded-word from outside),
   base64 parts, that ``sendmail -t -i`` accepts as it stands.
@@ -31,12 +34,13 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Any
 
+import segno
 from markdown_it import MarkdownIt
 
 from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
-from shieldmutual.shared.aid.markdown import markdown_source, render_markdown
+from shieldmutual.shared.aid.markdown import markdown_source, payment_uris, render_markdown
 from shieldmutual.shared.aid.progress import Standing, standing_dict
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
@@ -80,7 +84,10 @@ def request_dict(request: AidRequest, naddr: str | None = None) -> dict[str, Any
         "hashtags": list(r.hashtags),
         "story": r.story,
         "details": r.details,
-        "payments": [{"method": p.method, "value": p.value} for p in r.payments],
+        "payments": [
+            {"method": p.method, "value": p.value, "uri": u.uri if (u := p.uri()) else None}
+            for p in r.payments
+        ],
         "actions": actions,
         "images": list(r.images),
         "beneficiary": r.beneficiary,
@@ -133,10 +140,32 @@ def render_text(
     return "\n".join(lines)
 
 
-def _markdown_it() -> MarkdownIt:
+def _markdown_it(payments: frozenset[str] = frozenset()) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False}).disable("image")
-    md.validateLink = lambda url: url.strip().lower().startswith(_SAFE_SCHEMES)  # type: ignore[method-assign]
+    md.validateLink = lambda url: (  # type: ignore[method-assign]
+        url.strip().lower().startswith(_SAFE_SCHEMES) or url in payments
+    )
     return md
+
+
+def qr_svg(text: str) -> str:
+    """An inline SVG QR code of ``text`` (error correction M, the usual for payments)."""
+    return segno.make(text, error="m", micro=False).svg_inline(scale=4, dark="#000", light="#fff")
+
+
+def _payment_codes(request: AidRequest) -> str:
+    """A QR code per payment URI, captioned with its link, after the text."""
+    figures = []
+    for payment in request.payments:
+        found = payment.uri()
+        if found is None:
+            continue
+        href = html.escape(found.uri, quote=True)
+        figures.append(
+            f"<figure>\n{qr_svg(found.qr_text)}\n"
+            f'<figcaption><a href="{href}">{href}</a></figcaption>\n</figure>\n'
+        )
+    return "<h2>Pay with a wallet</h2>\n" + "".join(figures) if figures else ""
 
 
 def render_html(
@@ -149,7 +178,7 @@ def render_html(
 ) -> str:
     """A standalone, escaped HTML page (no scripts, styles from outside, or images)."""
     markdown = render_markdown(request, progress=progress, notice=notice, now=now)
-    body = _markdown_it().render(markdown)
+    body = _markdown_it(payment_uris(request)).render(markdown) + _payment_codes(request)
     if link:
         href = html.escape(link, quote=True)
         body += f'<hr>\n<p>Follow, pledge or share on Nostr: <a href="{href}">{href}</a></p>\n'

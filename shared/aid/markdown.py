@@ -369,7 +369,7 @@ def markdown_source(
         facts.append(f"- Deadline: {when(datetime.fromtimestamp(r.deadline, UTC))}")
     if r.societies:
         facts.append("- Societies: " + " ".join(f"#mas-{s}" for s in r.societies))
-    facts += [f"- Picture: {url}" for url in r.images]  # a link to follow, never embedded
+    facts += [f"- Picture: [{url}]({url})" for url in r.images]  # a link, never embedded
     parts = [f"# {r.title}"]
     if notice:
         parts.append(f"**{notice}**")

@@ -76,7 +76,10 @@ STORY, DETAILS, HOW_TO_HELP, PROGRESS = "Story", "Details", "How to help", "Prog
 HEADINGS = (STORY, DETAILS, HOW_TO_HELP, PROGRESS)
 _HEADING_LINES = {f"## {h}": h for h in HEADINGS}
 
-_URL = re.compile(r"https?://\S+\Z").match
+# An image URL: http(s), a host, then printable ASCII without the characters that would
+# end or break a Markdown link or an HTML attribute where clients show it as a link
+# (quotes, brackets, parentheses, angle brackets, backslash, backtick).
+_URL = re.compile(r"https?://[!$-&*-.0-;=@-Z^_a-z|~]+[!#-&*-;=?-Z^_a-z|~]*\Z", re.I).match
 
 
 class Status(StrEnum):
@@ -339,7 +342,8 @@ def parse_request(event: EventLike) -> AidRequest:
         hashtags=hashtags_of(tags),
         payments=tuple(parse_payment(t) for t in tags if t[0] == "payment"),
         actions=tuple(parse_action(t) for t in tags if t[0] == "action"),
-        images=tuple(values(tags, "image")),
+        # Pictures are decoration: a foreign odd URL is dropped, not fatal to the request.
+        images=tuple(url for url in values(tags, "image") if _URL(url) and len(url) <= 1000),
         identifier=one(tags, "d", what),
         published_at=published_at,
         expiration=parse_timestamp(first(tags, "expiration"), "expiration"),
