@@ -307,7 +307,9 @@ def test_activation_names_no_relay_of_the_champion(spies: Any, user: Any, tmp_pa
     member("champion", "add", champion.npub, "--request", _request_file(tmp_path))
     champion("champion", "watch", "--once")
     champion("champion", "accept", member.npub)
-    champion("champion", "activate", member.npub, "--yes", "--facts", "-", input="Held Monday.")
+    later = str(int(time.time()) + 30 * 86400)  # judged overdue, never by sleeping
+    champion("champion", "activate", member.npub, "--yes", "--facts", "-", "--now", later,
+             input="Held Monday.")  # fmt: skip
     public = [f for f in members_relay.sent() if f.message[1]["kind"] != kinds.GIFT_WRAP]
     published = [Event.from_dict(f.message[1]) for f in public]
     assert {e.kind for e in published} >= {kinds.CLASSIFIED, kinds.TEXT_NOTE}
@@ -369,7 +371,8 @@ def test_in_a_terminal_activation_facts_come_from_the_editor_then_a_yes(
     opened = tmp_path / "opened"  # the file the editor was given, and its mode
     editor.write_text(f'#!/bin/sh\nstat -c "%a %n" "$1" > "{opened}"\ncat "{facts_file}" > "$1"\n')
     editor.chmod(0o700)
-    args = ["champion", "activate", member.npub, "--facts", "-"]
+    later = str(int(time.time()) + 30 * 86400)
+    args = ["champion", "activate", member.npub, "--facts", "-", "--now", later]
     env = {**champion.env, "EDITOR": str(editor), "VISUAL": str(editor), "TERM": "dumb"}
     person_at = terminal(env, *args)
     seen = person_at.read_until(b"Publish this request now?")
