@@ -4,6 +4,8 @@ Followed societies come from local state (client/state.py); the relays only see 
 query for some hashtags. Requests arrive once each (several relays, reposts and
 edits are merged by shared/aid/feed.py), syndicated reposts are resolved to the
 request they carry, and the language / place / status filters apply to what is shown.
+Offers of help (shared/aid/offer.py) come with the same query and are shown beside the
+requests, marked as offers (``--offers`` / ``--requests`` to see only one kind).
 
 People get a live Rich table; with ``--json`` each request is one JSON line, flushed as
 it arrives, so a pipe or a file sees it at once. Every view shows each request's
@@ -20,14 +22,16 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
+from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
 from shieldmutual.client.aid import RequestRecord, Thread, fetch_threads
-from shieldmutual.client.cli import aidrender, common
+from shieldmutual.client.cli import aidrender, common, offerrender
 from shieldmutual.client.cli.export import thread_dicts
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError, RelayError
@@ -37,7 +41,8 @@ from shieldmutual.client.state import LocalState
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared.aid.common import check_geohash, check_language
 from shieldmutual.shared.aid.export import request_dict
-from shieldmutual.shared.aid.feed import Feed, FeedFilter, FeedItem
+from shieldmutual.shared.aid.feed import ITEM_TYPES, REQUEST, Feed, FeedFilter, FeedItem
+from shieldmutual.shared.aid.offer import OFFER, offer_dict
 from shieldmutual.shared.aid.request import Status
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import AidError, InvalidError
@@ -95,11 +100,18 @@ def item_dict(
 ) -> dict[str, Any]:
     """One feed or list line: the request's fields, its progress and champion check (None
     when its thread could not be fetched), how it arrived, and the event."""
-    known = thread_dicts(item.request, thread) if thread is not None else {}
+    if item.type == OFFER:
+        listing = offer_dict(item.request, naddr)  # type: ignore[arg-type]
+    else:
+        known = thread_dicts(item.request, thread) if thread is not None else {}
+        listing = {
+            "type": REQUEST,
+            **request_dict(item.request, naddr),  # type: ignore[arg-type]
+            "progress": known.get("progress"),
+            "champion": known.get("champion"),
+        }
     return {
-        **request_dict(item.request, naddr),
-        "progress": known.get("progress"),
-        "champion": known.get("champion"),
+        **listing,
         "new": new,
         "version": item.version,
         "via": [{"by": v.by, "into": [mas_tag(s) for s in v.into], "id": v.id} for v in item.via],
@@ -156,7 +168,8 @@ class ThreadBatches:
             await self._wake.wait()
             self._wake.clear()
             batch, self._waiting = self._waiting, []
-            latest = {str(i.address): i for i in self.wanted(batch)}
+            # Offers have no progress to show: only requests' threads are fetched.
+            latest = {str(i.address): i for i in self.wanted(batch) if i.type == REQUEST}
             missing = [item_record(i) for k, i in latest.items() if k not in self.threads]
             if missing:
                 with contextlib.suppress(ClientError, AidError):
@@ -204,17 +217,20 @@ def feed(
             help="Also dial relays named inside other people's posts (they see your IP address).",
         ),
     ] = False,
+    offers: Annotated[bool, typer.Option("--offers", help="Only offers of help.")] = False,
+    requests: Annotated[bool, typer.Option("--requests", help="Only requests.")] = False,
     relay: common.RelayOption = None,
     json_: common.JsonOption = False,
 ) -> None:
-    """Requests from the societies you follow, across all relays, live.
+    """Requests and offers of help from the societies you follow, across all relays, live.
 
     Follows live on this device only (`mas follow`); relays see a query, never a list.
     Exits 3 with --once if no relay answered; Ctrl-C ends a live feed (exit 130).
     """
     state = common.state(ctx)
     tags = feed_tags(state, society)
-    flt = feed_filter(language, place, status)
+    only = {OFFER} if offers and not requests else {REQUEST} if requests and not offers else None
+    flt = replace(feed_filter(language, place, status), types=frozenset(only or ITEM_TYPES))
     relays = state.relays(relay)
     start = parse_time(since) if since else None
     json_out = state.want_json(json_)
@@ -245,14 +261,21 @@ def feed(
             def show(batch: list[FeedItem]) -> None:
                 threads = batches.threads
                 if view is not None:
-                    table = aidrender.requests_table(rows(), naddrs, threads)
-                    view.update(table, refresh=True)
+                    shown = rows()
+                    asked = [i for i in shown if i.type == REQUEST]
+                    given = [i for i in shown if i.type == OFFER]
+                    tables = [aidrender.requests_table(asked, naddrs, threads)] if asked else []
+                    tables += [offerrender.offers_table(given, naddrs)] if given else []
+                    view.update(Group(*tables), refresh=True)
                     return
                 for item in batch:
                     key = str(item.address)
                     thread = threads.get(key)
                     if json_out:
                         state.emit_json(item_dict(item, naddrs[key], fresh[key], thread))
+                    elif item.type == OFFER:
+                        line = offerrender.offer_line(item, naddrs[key], fresh[key])
+                        state.out.print(line, markup=False, highlight=False, soft_wrap=True)
                     else:
                         line = aidrender.feed_line(item, naddrs[key], fresh[key], thread)
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -68,6 +68,18 @@ def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> 
     human = sam("offer", "show", offer).stdout
     assert "OFFER" in human and "Lawnmower to lend" in human and "heavy" in human
 
+    # The feed shows it beside the request, marked as an offer, and filters by type.
+    feed = {item["type"]: item for item in sam("--json", "feed", "--once").json_lines()}
+    assert feed["offer"]["title"] == "Lawnmower to lend" and feed["offer"]["naddr"]
+    assert feed["request"]["title"] == "The garden is a jungle"
+    assert [i["type"] for i in sam("--json", "feed", "--once", "--offers").json_lines()] == [
+        "offer"
+    ]
+    only = sam("--json", "feed", "--once", "--requests").json_lines()
+    assert [i["type"] for i in only] == ["request"]
+    piped = sam("feed", "--once").stdout.splitlines()
+    assert any(" offer  open   Lawnmower to lend — lend — Leeds, UK" in line for line in piped)
+
     # `request list` stays a list of requests.
     assert [r["title"] for r in sam("--json", "request", "list").json_lines()] == [
         "The garden is a jungle"
