@@ -1,0 +1,119 @@
+"""client/aid.fetch_threads against a real relay: many threads in one batched query."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from shieldmutual.client.aid import (
+    BATCH,
+    RequestRecord,
+    batch_filters,
+    fetch_request,
+    fetch_thread,
+    fetch_threads,
+    parse_pointer,
+    publish,
+    require_acks,
+)
+from shieldmutual.client.pool import Pool, PoolOptions
+from shieldmutual.shared.aid.comments import (
+    Confirmation,
+    Pledge,
+    RequestRef,
+    confirmation_template,
+    pledge_template,
+)
+from shieldmutual.shared.aid.request import AidRequest, request_event_template
+from shieldmutual.shared.aid.vouch import (
+    Attestation,
+    ChampionStatus,
+    Revocation,
+    attestation_template,
+    revocation_template,
+)
+from shieldmutual.shared.event import sign
+
+OPTIONS = PoolOptions(connect_timeout=3, ok_timeout=3, eose_timeout=3)
+
+
+def count_fetches(pool: Pool) -> list[int]:
+    """The real ``pool.fetch``, counting its calls (each is one REQ to each relay)."""
+    calls = [0]
+    real_fetch = pool.fetch
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return await real_fetch(*args, **kwargs)
+
+    pool.fetch = counted  # type: ignore[method-assign]
+    return calls
+
+
+def a_request(identifier: str, **changes: Any) -> AidRequest:
+    return AidRequest(
+        title="Rent after the raid",
+        summary="Two weeks of work lost.",
+        story="The social centre was raided.",
+        location="Leeds, UK",
+        amount=Decimal(400),
+        currency="GBP",
+        societies=("leeds-care",),
+        identifier=identifier,
+        **changes,
+    )
+
+
+async def test_many_threads_in_one_query_each_with_its_own_events(relay: Any, keys: Any) -> None:
+    sam, bob, member, emergency = keys.alice, keys.bob, keys.carol, keys.dave
+    async with Pool([relay.url], options=OPTIONS) as pool:
+        refs = []
+        for name in ("rent-1", "rent-2", "rent-3"):
+            event = sign(sam, *request_event_template(a_request(name)))
+            require_acks(await pool.publish(event))
+            refs.append(RequestRef.of(event, relay.url))
+        held = a_request("held", beneficiary=member.public_hex)
+        held_event = sign(emergency, *request_event_template(held))
+        require_acks(await pool.publish(held_event))
+        for template in (
+            pledge_template(Pledge(refs[0], Decimal(50), "GBP")),
+            pledge_template(Pledge(refs[1], Decimal(20), "EUR")),
+        ):
+            require_acks(await publish(pool, bob, template))
+        got = confirmation_template(Confirmation(refs[1], Decimal(20), "EUR"))
+        require_acks(await publish(pool, sam, got))
+        for template in (
+            attestation_template(Attestation(emergency.public_hex)),
+            revocation_template(Revocation(emergency.public_hex)),
+        ):
+            require_acks(await publish(pool, member, template))
+
+        pointers = [str(ref.address) for ref in refs] + [f"30402:{emergency.public_hex}:held"]
+        records = [await fetch_request(pool, parse_pointer(p)) for p in pointers]
+        # One REQ: every address in one #A and one #a filter, one filter for the labels.
+        filters = batch_filters(records)
+        assert [f["kinds"] for f in filters] == [[1111], [16, 30023], [1985]]
+        assert sorted(filters[0]["#A"]) == sorted(pointers) == sorted(filters[1]["#a"])
+        fetches = count_fetches(pool)
+        threads = await fetch_threads(pool, records)
+        assert fetches == [1]
+
+        first, second, third, revoked = (threads[p] for p in pointers)
+        assert first.progress.pledged == {"GBP": Decimal(50)} and not first.confirmations
+        assert second.progress.pledged == {"EUR": Decimal(20)}
+        assert second.progress.received == {"EUR": Decimal(20)}
+        assert third.progress.pledges == 0 and third.champion.status is ChampionStatus.NONE
+        assert revoked.champion.status is ChampionStatus.REVOKED
+        for record, pointer in zip(records, pointers, strict=True):
+            alone = await fetch_thread(pool, record)  # the same as one request at a time
+            assert threads[pointer].progress == alone.progress
+            assert threads[pointer].champion.status is alone.champion.status
+
+
+async def test_a_page_larger_than_a_batch_takes_more_than_one_query(relay: Any, keys: Any) -> None:
+    events = [sign(keys.alice, *request_event_template(a_request(f"r{n}"))) for n in range(3)]
+    records = [RequestRecord(e, AidRequest.from_event(e)) for e in events]
+    async with Pool([relay.url], options=OPTIONS) as pool:
+        fetches = count_fetches(pool)
+        threads = await fetch_threads(pool, records * (BATCH // 3 + 1))
+    assert fetches == [2] and len(threads) == 3
