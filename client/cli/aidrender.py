@@ -91,6 +91,8 @@ def request_preview(request: AidRequest, author: str | None = None) -> Renderabl
     for name, value in rows:
         if value:
             facts.add_row(name, value if isinstance(value, Text) else untrusted(value))
+    for url in request.images:  # a link to open, never fetched: fetching tells the host
+        facts.add_row("picture", untrusted(url, f"link {url}"))
     parts: list[RenderableType] = [
         untrusted(request.title, "bold"),
         untrusted(request.summary, "italic"),

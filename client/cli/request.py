@@ -35,6 +35,7 @@ from shieldmutual.client.cli.feed import (
     item_record,
     read_stored,
 )
+from shieldmutual.client.cli.qr import payment_codes
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
@@ -116,6 +117,7 @@ def new(
     other: draft.OtherOpt = None,
     call: draft.CallOpt = None,
     signwave: draft.SignwaveOpt = None,
+    image: draft.ImageOpt = None,
     announce: Annotated[
         bool, typer.Option("--announce/--no-announce", help="Also post a kind 1 note.")
     ] = True,
@@ -138,6 +140,7 @@ def new(
         title=title, summary=summary, location=location, amount=amount, currency=currency,
         deadline=deadline, language=language, geohash=geohash, society=society, tag=tag,
         lightning=lightning, onchain=onchain, other=other, call=call, signwave=signwave,
+        image=image,
     )  # fmt: skip
     base = common.read_source(from_) if from_ is not None else ""
     bare = from_ is None and not fields and story is None and common.stdin_is_terminal()
@@ -207,6 +210,10 @@ def show(
             "(authenticates to relays as you).",
         ),
     ] = True,
+    qr: Annotated[
+        bool,
+        typer.Option("--qr", help="Also print a QR code for each payment URI, to scan and pay."),
+    ] = False,
     relay: common.RelayOption = None,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
@@ -216,6 +223,8 @@ def show(
     When you are its author, progress also counts the private pledges sent to you.
     """
     state = common.state(ctx)
+    if qr and state.want_json(json_):
+        raise InvalidError("--qr is for people; with --json each payment already has its uri")
     relays = state.relays(relay)
 
     async def go() -> tuple[aid.RequestRecord, aid.Thread]:
@@ -237,6 +246,9 @@ def show(
         state.emit_json(view_dict(found, thread, link))
     else:
         state.out.print(aidrender.request_view(found, thread, link))
+        if qr:
+            for part in payment_codes(found.request, state.out):
+                state.out.print(part)
 
 
 @app.command("list")
@@ -305,6 +317,7 @@ def update(
     amount: draft.AmountOpt = None,
     currency: draft.CurrencyOpt = None,
     deadline: draft.DeadlineOpt = None,
+    image: draft.ImageOpt = None,
     yes: YesOpt = False,
     relay: common.RelayOption = None,
     min_acks: common.MinAcksOption = 1,
@@ -320,7 +333,7 @@ def update(
     state = common.state(ctx)
     fields = draft.flag_fields(
         title=title, summary=summary, location=location, amount=amount, currency=currency,
-        deadline=deadline, status=status,
+        deadline=deadline, status=status, image=image,
     )  # fmt: skip
     if not fields and from_ is None and story is None and details is None:
         raise InvalidError("nothing to change: give --status, a field flag, or --from FILE")

@@ -68,6 +68,14 @@ SignwaveOpt = Annotated[
     list[str] | None,
     typer.Option("--signwave", metavar="'PLACE | TIME'", help="A sign wave (repeat)."),
 ]
+ImageOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--image",
+        metavar="URL",
+        help="An http(s) picture (repeat; replaces the pictures). Marketplace apps need one.",
+    ),
+]
 StatusOpt = Annotated[str | None, typer.Option("--status", help="open, funded or closed.")]
 
 
@@ -89,6 +97,7 @@ def flag_fields(
     other: Sequence[str] | None = None,
     call: Sequence[str] | None = None,
     signwave: Sequence[str] | None = None,
+    image: Sequence[str] | None = None,
 ) -> dict[str, str | list[str]]:
     """Front matter lines for the flags that were given (others keep the file's value)."""
     fields: dict[str, str | list[str]] = {}
@@ -109,7 +118,7 @@ def flag_fields(
     if tag:
         fields["tags"] = ", ".join(t.strip().lstrip("#") for t in tag)
     repeated = {"lightning": lightning, "onchain": onchain, "other": other}
-    repeated |= {"call": call, "signwave": signwave}
+    repeated |= {"call": call, "signwave": signwave, "image": image}
     fields.update({k: list(v) for k, v in repeated.items() if v})
     return fields
 
