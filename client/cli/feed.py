@@ -129,27 +129,28 @@ class ThreadBatches:
 
     Items wait while one batched query is in flight and all go in the next one, so a
     burst of stored or live events costs a few REQs, never one per event. ``show`` gets
-    each batch once its threads are known; threads are cached per address, and an edit
-    of a known request reuses its thread (the status comes from the new version).
+    each batch (items with their "new on this device" flag) once its threads are known;
+    threads are cached per address, and an edit of a known request reuses its thread
+    (the status comes from the new version).
     """
 
     def __init__(
         self,
         pool: Pool,
-        show: Callable[[list[FeedItem]], None],
+        show: Callable[[list[tuple[FeedItem, bool]]], None],
         wanted: Callable[[list[FeedItem]], list[FeedItem]] = list,
     ) -> None:
         self.pool = pool
         self.show = show
         self.wanted = wanted  # which of the waiting items need a thread (the table: shown rows)
         self.threads: dict[str, Thread] = {}
-        self._waiting: list[FeedItem] = []
+        self._waiting: list[tuple[FeedItem, bool]] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def add(self, item: FeedItem) -> None:
-        self._waiting.append(item)
+    def add(self, item: FeedItem, new: bool = False) -> None:
+        self._waiting.append((item, new))
         self._idle.clear()
         self._wake.set()
 
@@ -169,7 +170,8 @@ class ThreadBatches:
             self._wake.clear()
             batch, self._waiting = self._waiting, []
             # Offers have no progress to show: only requests' threads are fetched.
-            latest = {str(i.address): i for i in self.wanted(batch) if i.type == REQUEST}
+            items = self.wanted([item for item, _ in batch])
+            latest = {str(i.address): i for i in items if i.type == REQUEST}
             missing = [item_record(i) for k, i in latest.items() if k not in self.threads]
             if missing:
                 with contextlib.suppress(ClientError, AidError):
@@ -247,7 +249,6 @@ def feed(
             reader = FeedReader(pool, tags, Feed(flt), stream=not once, since=start,
                                 eose_timeout=timeout, follow_hints=follow_hints)  # fmt: skip
             naddrs: dict[str, str] = {}
-            fresh: dict[str, bool] = {}
             stored_done, unseen = False, 0
             waiting = Text(f"waiting for requests in {' '.join(tags)}…", style="dim")
             view = Live(waiting, console=state.out, auto_refresh=False) if live else None
@@ -258,7 +259,7 @@ def feed(
             def shown_rows(batch: list[FeedItem]) -> list[FeedItem]:
                 return rows()  # the table fetches for what it displays, not for every event
 
-            def show(batch: list[FeedItem]) -> None:
+            def show(batch: list[tuple[FeedItem, bool]]) -> None:
                 threads = batches.threads
                 if view is not None:
                     shown = rows()
@@ -268,16 +269,16 @@ def feed(
                     tables += [offerrender.offers_table(given, naddrs)] if given else []
                     view.update(Group(*tables), refresh=True)
                     return
-                for item in batch:
+                for item, new in batch:
                     key = str(item.address)
                     thread = threads.get(key)
                     if json_out:
-                        state.emit_json(item_dict(item, naddrs[key], fresh[key], thread))
+                        state.emit_json(item_dict(item, naddrs[key], new, thread))
                     elif item.type == OFFER:
-                        line = offerrender.offer_line(item, naddrs[key], fresh[key])
+                        line = offerrender.offer_line(item, naddrs[key], new)
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)
                     else:
-                        line = aidrender.feed_line(item, naddrs[key], fresh[key], thread)
+                        line = aidrender.feed_line(item, naddrs[key], new, thread)
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)
 
             batches = ThreadBatches(pool, show, shown_rows if view is not None else list)
@@ -304,14 +305,14 @@ def feed(
                         assert isinstance(item, FeedItem)
                         key = str(item.address)
                         naddrs[key] = item_naddr(item, relays)
-                        new = fresh[key] = local.mark_seen(key)
+                        new = local.mark_seen(key)
                         if new and bell and stored_done:
                             ring()
                         unseen += new
                         if view is not None and time.monotonic() - last_refresh > REFRESH:
                             last_refresh = time.monotonic()
                             batches.refresh(rows())
-                        batches.add(item)
+                        batches.add(item, new)
                     await batches.drain()
             finally:
                 fetcher.cancel()
