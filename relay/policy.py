@@ -28,8 +28,8 @@ Everything else is refused with ``blocked:``. Kind 3 follow lists are refused wh
 they carry (apps write followed hashtags and communities into them, so a ``t mutualaid``
 there is common): following a society is a local filter in the client, and a relay
 holding its members' follow graphs would be the membership list this project promises
-never exists. Kind 22242
-(NIP-42) is never accepted as an EVENT, in any mode; it goes in AUTH.
+never exists. Kind 22242 (NIP-42) is never accepted as an EVENT, in any mode; it goes
+in AUTH.
 
 What this does not stop. Aid-only is a topical filter, not a spam defence: every clause
 is decided from the event alone, with no store lookup on the synchronous reject path,
