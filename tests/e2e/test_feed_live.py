@@ -47,6 +47,7 @@ def test_live_json_feed_sees_new_requests_and_edits(
     feed.wait_for(lambda: len(feed.lines) == 1)  # flushed while the feed still runs
     (first,) = feed.events()
     assert first["naddr"] and first["status"] == "open" and first["new"] is True
+    assert first["progress"]["state"] == "open" and first["progress"]["pledges"] == 0
     assert feed.proc.poll() is None
 
     funded = mas("request", "update", made.lines[-1], "--status", "funded", "--yes")
@@ -54,6 +55,7 @@ def test_live_json_feed_sees_new_requests_and_edits(
     feed.wait_for(lambda: len(feed.lines) == 2)
     edited = feed.events()[1]
     assert edited["status"] == "funded" and edited["version"] == 2 and edited["new"] is False
+    assert edited["progress"]["state"] == "funded"  # live items carry progress too
     assert feed.interrupt() == 130
     assert "\a" in "".join(feed.stderr)  # the bell rang for the new request
 
@@ -73,5 +75,6 @@ def test_live_view_in_a_terminal(
     feed = terminal(env, "feed")
     screen = feed.read_until(b"Live view check")
     assert b"\x1b[" in screen  # drawn with terminal control codes, as a live table
+    assert b"received" in screen and b"pledged" in screen  # progress columns
     feed.proc.send_signal(signal.SIGINT)
     assert feed.proc.wait(timeout=20) == 130
