@@ -77,6 +77,9 @@ class Names:
         return Names(self.petnames, {**self.profiles, **profiles})
 
 
+NO_NAMES = Names()  # for views shown before (or without) anyone's names
+
+
 def petnames(contacts: Mapping[str, str], identities: Iterable[tuple[str, str]]) -> dict[str, str]:
     """pubkey -> petname from the address book (pubkey -> name) and your identities
     ((name, pubkey) pairs); an identity's own name wins for your own keys."""

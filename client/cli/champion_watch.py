@@ -28,7 +28,9 @@ from rich.text import Text
 
 from shieldmutual.client.champions import Championing, inbox, member_relays
 from shieldmutual.client.cli import common
+from shieldmutual.client.cli.contacts import local_names, person
 from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.client.vault import Vault
 from shieldmutual.shared import nip19
@@ -42,7 +44,7 @@ def _when(stamp: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
 
 
-def watch_table(members: Sequence[Member], now: int) -> Table:
+def watch_table(members: Sequence[Member], now: int, names: Names = NO_NAMES) -> Table:
     table = Table(title="Members you champion", title_justify="left", show_edge=False)
     for column in ("member", "last check-in", "every", "overdue at", "status"):
         table.add_column(column, overflow="fold")
@@ -52,7 +54,7 @@ def watch_table(members: Sequence[Member], now: int) -> Table:
         if w.health is Health.OVERDUE:
             status = f"OVERDUE by {format_duration(now - w.overdue_at)}"
         table.add_row(
-            nip19.npub_encode(member.pubkey),
+            person(names, member.pubkey),
             f"{_when(w.last_seen)} ({format_duration(now - w.last_seen)} ago)",
             format_duration(w.interval),
             _when(w.overdue_at),
@@ -61,14 +63,15 @@ def watch_table(members: Sequence[Member], now: int) -> Table:
     return table
 
 
-def alarm_lines(members: Sequence[Member], now: int) -> list[str]:
+def alarm_lines(members: Sequence[Member], now: int, names: Names = NO_NAMES) -> list[str]:
     lines = []
     for member in members:
         w = watch(member, now)
         if w.health is Health.OVERDUE:
             npub = nip19.npub_encode(member.pubkey)
+            who = names.petnames.get(member.pubkey, npub)
             lines.append(
-                f"ALARM: {npub} has not checked in for {format_duration(now - w.last_seen)}. "
+                f"ALARM: {who} has not checked in for {format_duration(now - w.last_seen)}. "
                 "Find out what happened; nothing has been published. If they need help: "
                 f"mas champion activate {npub}"
             )
@@ -127,6 +130,8 @@ def watch_cmd(
     state = common.state(ctx)
     fixed = parse_time(now) if now else None
     relays, secret = state.relays_and_signer(relay, as_)
+    # Petnames only: looking up members' profiles would tell relays whom you champion.
+    names = local_names(state)
 
     def clock() -> int:
         return fixed if fixed is not None else int(time.time())
@@ -134,7 +139,8 @@ def watch_cmd(
     def emit_json(members: dict[str, Member]) -> None:
         for member in members.values():
             row = watch(member, clock()).to_dict(clock())
-            state.emit_json({**row, "member": nip19.npub_encode(member.pubkey)})
+            npub, petname = nip19.npub_encode(member.pubkey), names.petnames.get(member.pubkey)
+            state.emit_json({**row, "member": npub, "member_petname": petname})
 
     if once:
         championing = common.run(sync(state, secret, relays))
@@ -143,14 +149,14 @@ def watch_cmd(
         if state.want_json(json_):
             emit_json(members)
         else:
-            state.out.print(watch_table(list(members.values()), clock()))
-        alarms = alarm_lines(list(members.values()), clock())
+            state.out.print(watch_table(list(members.values()), clock(), names))
+        alarms = alarm_lines(list(members.values()), clock(), names)
         for line in alarms:
             state.err.print(line, style="bold red", markup=False, highlight=False)
         if alarms and bell:
             _ring(state, force=False)
         return
-    _live(state, secret, relays, clock, refresh, bell, json_, emit_json)
+    _live(state, secret, relays, clock, refresh, bell, json_, emit_json, names)
 
 
 def _live(
@@ -162,6 +168,7 @@ def _live(
     bell: bool,
     json_: bool,
     emit_json: Any,
+    names: Names,
 ) -> None:
     """Look at the relays every ``refresh`` seconds; redraw every second in between."""
     alarmed: set[str] = set()
@@ -184,9 +191,10 @@ def _live(
                             emit_json({pubkey: member})
                 alarms = [
                     Text(line, style="bold red")
-                    for line in alarm_lines(list(members.values()), now)
+                    for line in alarm_lines(list(members.values()), now, names)
                 ]
-                live.update(Group(watch_table(list(members.values()), now), *alarms), refresh=True)
+                table = watch_table(list(members.values()), now, names)
+                live.update(Group(table, *alarms), refresh=True)
                 time.sleep(1)  # the redraw tick of a live view, not a wait in a test
 
 
