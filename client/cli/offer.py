@@ -219,7 +219,9 @@ def list_(
     author: Annotated[
         str | None, typer.Option("--author", metavar="NPUB", help="Only this person's.")
     ] = None,
-    closed: Annotated[bool, typer.Option("--closed", help="Include closed offers.")] = False,
+    closed: Annotated[
+        bool, typer.Option("--closed", help="Include closed offers and those past --until.")
+    ] = False,
     language: LanguageFilterOpt = None,
     place: PlaceFilterOpt = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 50,
@@ -251,7 +253,12 @@ def list_(
     items, ok = common.run(go())
     if not ok:
         raise RelayError("no relay answered")
-    items = [i for i in items if who is None or i.event.pubkey == who][:limit]
+    now = int(time.time())
+    items = [
+        i for i in items
+        if (who is None or i.event.pubkey == who)
+        and (closed or i.request.until is None or i.request.until >= now)
+    ][:limit]  # fmt: skip
     naddrs = {str(i.address): item_naddr(i, relays) for i in items}
     if state.want_json(json_):
         for item in items:
