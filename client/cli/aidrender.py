@@ -18,7 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client.aid import RequestRecord, SocietyRecord, Thread
+from shieldmutual.client.cli.contacts import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
+from shieldmutual.client.names import NO_NAMES, Names, short_npub
 from shieldmutual.client.state import Follow
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.common import format_amount
@@ -50,11 +52,6 @@ STATE_STYLE = {
 }
 
 
-def short_npub(pubkey: str) -> str:
-    npub = nip19.npub_encode(pubkey)
-    return f"{npub[:12]}…{npub[-6:]}"
-
-
 def day(stamp: int | None) -> str:
     return "" if stamp is None else time.strftime("%Y-%m-%d", time.gmtime(stamp))
 
@@ -73,7 +70,9 @@ def _heading(text: str) -> Text:
     return untrusted(f"\n{text}", "bold underline", multiline=True)
 
 
-def request_preview(request: AidRequest, author: str | None = None) -> RenderableType:
+def request_preview(
+    request: AidRequest, author: str | None = None, names: Names = NO_NAMES
+) -> RenderableType:
     """What will be published: the facts, the story, and how people can help."""
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
@@ -86,7 +85,7 @@ def request_preview(request: AidRequest, author: str | None = None) -> Renderabl
         ("deadline", day(request.deadline)),
         ("societies", " ".join(f"mas-{s}" for s in request.societies)),
         ("tags", " ".join(request.hashtags)),
-        ("by", short_npub(author) if author else ""),
+        ("by", person(names, author) if author else ""),
     ]
     for name, value in rows:
         if value:
@@ -114,13 +113,13 @@ CHAMPION_STYLE = {
 }
 
 
-def champion_line(check: ChampionCheck) -> Text | None:
+def champion_line(check: ChampionCheck, names: Names = NO_NAMES) -> Text | None:
     """The attribution of a request published with an emergency key, or a warning
     (the wording is progress.champion_notice's, shared by every view and export)."""
     if check.member is None:
         return None
-    notice = champion_notice(check, short_npub(check.member))
-    return None if notice is None else Text(notice, style=CHAMPION_STYLE[check.status])
+    notice = champion_notice(check, names.show(check.member))
+    return None if notice is None else untrusted(notice, CHAMPION_STYLE[check.status])
 
 
 def notice_for(check: ChampionCheck) -> str | None:
@@ -148,14 +147,18 @@ def progress_table(figures: Standing) -> Table:
 
 
 def request_view(
-    found: RequestRecord, thread: Thread, naddr: str, now: int | None = None
+    found: RequestRecord,
+    thread: Thread,
+    naddr: str,
+    now: int | None = None,
+    names: Names = NO_NAMES,
 ) -> RenderableType:
     """`mas request show`: the request, then everything said about it."""
     parts: list[RenderableType] = []
-    line = champion_line(thread.champion)
+    line = champion_line(thread.champion, names)
     if line is not None:
         parts.append(line)
-    parts.append(request_preview(found.request, found.event.pubkey))
+    parts.append(request_preview(found.request, found.event.pubkey, names))
     figures = standing(found.request, thread.progress, int(time.time()) if now is None else now)
     parts += [_heading("Progress"), progress_table(figures)]
     if thread.pledges:
@@ -167,7 +170,7 @@ def request_view(
             amount = f"{format_amount(pledge.amount)} {pledge.currency}" if pledge.amount else ""
             table.add_row(
                 day(o.created_at if o else None),
-                short_npub(o.pubkey) if o else "",
+                person(names, o.pubkey) if o else "",
                 untrusted(amount),
                 untrusted(pledge.action or ""),
                 untrusted(("(private) " if pledge.private else "") + pledge.note),
@@ -180,7 +183,7 @@ def request_view(
         title = untrusted(f"\nReport: {report.title}", "bold underline", multiline=True)
         parts += [title, untrusted_markdown(report.body)]
     for syndication in thread.syndications:
-        by = short_npub(syndication.origin.pubkey) if syndication.origin else "someone"
+        by = names.show(syndication.origin.pubkey) if syndication.origin else "someone"
         into = " ".join(f"mas-{s}" for s in syndication.targets)
         parts.append(untrusted(f"relayed into {into} by {by}", "dim"))
     parts.append(Text(f"\n{naddr}", style="dim"))
@@ -209,6 +212,7 @@ def requests_table(
     naddrs: Mapping[str, str],
     threads: Mapping[str, Thread] | None = None,
     now: int | None = None,
+    names: Names = NO_NAMES,
 ) -> Table:
     """`mas request list` and the live feed: one row per request, newest first; with
     ``threads`` (fetched in one batch) also received, pledged, time left and a mark for
@@ -219,6 +223,7 @@ def requests_table(
     table.add_column("published")
     table.add_column("status")
     table.add_column("title", overflow="fold", max_width=40)
+    table.add_column("by", overflow="fold", max_width=30)
     table.add_column("asking", justify="right")
     table.add_column("received", justify="right", overflow="fold")
     table.add_column("pledged", justify="right", overflow="fold")
@@ -240,6 +245,7 @@ def requests_table(
             day(r.published_at),
             status,
             untrusted(r.title),
+            person(names, item.event.pubkey),
             untrusted(asking(r)),
             untrusted(_cell(figures, received=True)),
             untrusted(_cell(figures, received=False)),
@@ -252,7 +258,12 @@ def requests_table(
 
 
 def feed_line(
-    item: FeedItem, naddr: str, new: bool, thread: Thread | None = None, now: int | None = None
+    item: FeedItem,
+    naddr: str,
+    new: bool,
+    thread: Thread | None = None,
+    now: int | None = None,
+    names: Names = NO_NAMES,
 ) -> Text:
     """One line per request for a feed piped to a file (not a terminal)."""
     r = item.request
@@ -261,6 +272,7 @@ def feed_line(
     text = untrusted(f"{mark} {r.status.value:<6} {r.title}")
     if thread is not None and champion_mark(thread.champion):
         text.append(f" [{champion_mark(thread.champion)}]")
+    text.append(untrusted(f" — by {names.show(item.event.pubkey)}"))
     if r.amount is not None:
         text.append(untrusted(f" — {asking(r)}"))
     if thread is not None:

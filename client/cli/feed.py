@@ -31,11 +31,12 @@ from rich.live import Live
 from rich.text import Text
 
 from shieldmutual.client.aid import RequestRecord, Thread, fetch_threads
-from shieldmutual.client.cli import aidrender, common, offerrender
+from shieldmutual.client.cli import aidrender, common, contacts, offerrender
 from shieldmutual.client.cli.export import thread_dicts
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.client.feed import FeedReader
+from shieldmutual.client.names import NO_NAMES, Names, lookup
 from shieldmutual.client.pool import EOSE, Pool, Subscription
 from shieldmutual.client.state import LocalState
 from shieldmutual.client.timeparse import parse_time
@@ -139,11 +140,14 @@ class ThreadBatches:
         pool: Pool,
         show: Callable[[list[tuple[FeedItem, bool]]], None],
         wanted: Callable[[list[FeedItem]], list[FeedItem]] = list,
+        names: Names = NO_NAMES,
     ) -> None:
         self.pool = pool
         self.show = show
         self.wanted = wanted  # which of the waiting items need a thread (the table: shown rows)
         self.threads: dict[str, Thread] = {}
+        self.names = names  # petnames, plus the profiles of authors looked up (one REQ a batch)
+        self._looked_up: set[str] = set()
         self._waiting: list[tuple[FeedItem, bool]] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -176,6 +180,11 @@ class ThreadBatches:
             if missing:
                 with contextlib.suppress(ClientError, AidError):
                     self.threads.update(await fetch_threads(self.pool, missing))
+            authors = {i.event.pubkey for i in items} - self._looked_up
+            if authors:
+                self._looked_up |= authors
+                with contextlib.suppress(ClientError):
+                    self.names = await lookup(self.pool, self.names, authors)
             self.show(batch)
             if not self._waiting:
                 self._idle.set()
@@ -260,12 +269,13 @@ def feed(
                 return rows()  # the table fetches for what it displays, not for every event
 
             def show(batch: list[tuple[FeedItem, bool]]) -> None:
-                threads = batches.threads
+                threads, names = batches.threads, batches.names
                 if view is not None:
                     shown = rows()
                     asked = [i for i in shown if i.type == REQUEST]
                     given = [i for i in shown if i.type == OFFER]
-                    tables = [aidrender.requests_table(asked, naddrs, threads)] if asked else []
+                    table = aidrender.requests_table(asked, naddrs, threads, names=names)
+                    tables = [table] if asked else []
                     tables += [offerrender.offers_table(given, naddrs)] if given else []
                     view.update(Group(*tables), refresh=True)
                     return
@@ -273,15 +283,17 @@ def feed(
                     key = str(item.address)
                     thread = threads.get(key)
                     if json_out:
-                        state.emit_json(item_dict(item, naddrs[key], new, thread))
+                        by = names.fields(item.event.pubkey, "author_")
+                        state.emit_json({**item_dict(item, naddrs[key], new, thread), **by})
                     elif item.type == OFFER:
                         line = offerrender.offer_line(item, naddrs[key], new)
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)
                     else:
-                        line = aidrender.feed_line(item, naddrs[key], new, thread)
+                        line = aidrender.feed_line(item, naddrs[key], new, thread, names=names)
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)
 
-            batches = ThreadBatches(pool, show, shown_rows if view is not None else list)
+            wanted = shown_rows if view is not None else list
+            batches = ThreadBatches(pool, show, wanted, contacts.local_names(state))
             fetcher = asyncio.get_running_loop().create_task(batches.run())
             last_refresh = time.monotonic()
             try:

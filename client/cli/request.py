@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from shieldmutual.client import aid, champions
-from shieldmutual.client.cli import aidrender, common
+from shieldmutual.client.cli import aidrender, common, contacts
 from shieldmutual.client.cli import requestdraft as draft
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.export import view_dict
@@ -38,6 +38,7 @@ from shieldmutual.client.cli.feed import (
 from shieldmutual.client.cli.qr import payment_codes
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import RelayError
+from shieldmutual.client.names import Names
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import event as event_mod
@@ -198,6 +199,14 @@ def viewer_key(state: common.State, as_: str | None, author: str) -> SecretKey |
     return state.signer(as_)
 
 
+def people_shown(found: aid.RequestRecord, thread: aid.Thread) -> set[str]:
+    """Whose names `request show` shows: the author, public pledgers, the member a
+    champion speaks for, and who relayed it."""
+    origins = [*thread.pledges, *thread.syndications]
+    shown = {found.event.pubkey, *(o.origin.pubkey for o in origins if o.origin)}
+    return shown | ({thread.champion.member} if thread.champion.member else set())
+
+
 @app.command("show")
 def show(
     ctx: typer.Context,
@@ -226,26 +235,30 @@ def show(
     if qr and state.want_json(json_):
         raise InvalidError("--qr is for people; with --json each payment already has its uri")
     relays = state.relays(relay)
+    names = contacts.local_names(state)
 
-    async def go() -> tuple[aid.RequestRecord, aid.Thread]:
+    async def go() -> tuple[aid.RequestRecord, aid.Thread, Names]:
         async with state.pool(relays) as pool:
             with state.status("fetching the request and what was said about it…"):
                 found, thread = await aid.load_request(pool, naddr)
+                # Public names only: private pledges are added below, never looked up.
+                named = await contacts.lookup(pool, names, people_shown(found, thread))
         me = viewer_key(state, as_, found.address.pubkey) if private else None
         if me is None:
-            return found, thread
+            return found, thread, named
         async with state.pool(relays, auth=me) as mine:
             with state.status("reading the private pledges sent to you…"):
                 opened = await champions.inbox(mine, me)
             rumors = aid.private_pledges(opened, found.address)
-            return found, aid.build_thread(found, thread.events, rumors)
+            return found, aid.build_thread(found, thread.events, rumors), named
 
-    found, thread = common.run(go())
+    found, thread, names = common.run(go())
     link = found.naddr()
     if state.want_json(json_):
-        state.emit_json(view_dict(found, thread, link))
+        author = names.fields(found.event.pubkey, "author_")
+        state.emit_json({**view_dict(found, thread, link), **author})
     else:
-        state.out.print(aidrender.request_view(found, thread, link))
+        state.out.print(aidrender.request_view(found, thread, link, names=names))
         if qr:
             for part in payment_codes(found.request, state.out):
                 state.out.print(part)
@@ -277,7 +290,7 @@ def list_(
     who = pubkey_hex(author) if author else None
     relays = state.relays(relay)
 
-    async def go() -> tuple[list, dict[str, aid.Thread]]:
+    async def go() -> tuple[list, dict[str, aid.Thread], Names]:
         async with state.pool(relays) as pool:
             with state.status("collecting requests…"):
                 items, sub = await read_stored(pool, tags, flt)
@@ -286,16 +299,19 @@ def list_(
                 items = [i for i in items if who is None or i.event.pubkey == who][:limit]
                 # One batched query for the threads of the rows shown, never one per row.
                 threads = await aid.fetch_threads(pool, [item_record(i) for i in items])
-        return items, threads
+                named = await contacts.lookup(pool, names, {i.event.pubkey for i in items})
+        return items, threads, named
 
-    items, threads = common.run(go())
+    names = contacts.local_names(state)
+    items, threads, names = common.run(go())
     naddrs = {str(i.address): item_naddr(i, relays) for i in items}
     if state.want_json(json_):
         for item in items:
             key = str(item.address)
-            state.emit_json(item_dict(item, naddrs[key], thread=threads.get(key)))
+            by = names.fields(item.event.pubkey, "author_")
+            state.emit_json({**item_dict(item, naddrs[key], thread=threads.get(key)), **by})
     elif items:
-        state.out.print(aidrender.requests_table(items, naddrs, threads))
+        state.out.print(aidrender.requests_table(items, naddrs, threads, names=names))
     else:
         state.note("no requests found")
 
