@@ -10,6 +10,7 @@ ordinary NIP-99 reader (rust-nostr) sees a free listing with a title and an `alt
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable
 from typing import Any
 
@@ -37,21 +38,27 @@ It is **heavy**: I can bring it round in the van.
 
 
 @pytest.fixture
-def garden(relays: Callable[..., list[Any]], person: Callable[..., Any]) -> Any:
-    (relay,) = relays(1)
-    sam, bob = person("sam", relay.url), person("bob", relay.url)
-    for who in (sam, bob):
-        who("follow", "mas-leeds-care")
-    request = sam(
-        "request", "new", "--yes", "--no-announce", "--title", "The garden is a jungle",
-        "--summary", "Sam broke an arm and cannot cut the grass.", "--location", "Leeds, UK",
-        "--society", "leeds-care", "--story", "Anyone with a mower?",
-    ).stdout.strip()  # fmt: skip
-    return relay, sam, bob, request
+def garden(relays: Callable[..., list[Any]], person: Callable[..., Any]) -> Callable[..., Any]:
+    """``garden(config)``: a relay (with that TOML config), Sam and Bob following
+    mas-leeds-care, and Sam's request there."""
+
+    def make(config: str | None = None) -> Any:
+        (relay,) = relays(1, config=config)
+        sam, bob = person("sam", relay.url), person("bob", relay.url)
+        for who in (sam, bob):
+            who("follow", "mas-leeds-care")
+        request = sam(
+            "request", "new", "--yes", "--no-announce", "--title", "The garden is a jungle",
+            "--summary", "Sam broke an arm and cannot cut the grass.", "--location", "Leeds, UK",
+            "--society", "leeds-care", "--story", "Anyone with a mower?",
+        ).stdout.strip()  # fmt: skip
+        return relay, sam, bob, request
+
+    return make
 
 
 def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> None:
-    relay, sam, bob, request = garden
+    relay, sam, bob, request = garden()
     (made,) = bob("--json", "offer", "new", "--from", "-", "--yes", input=OFFER_FILE).json_lines()
     offer = made["naddr"]
     assert made["acks"] == 1 and nip19.decode(offer)[1].kind == 30402
@@ -121,12 +128,34 @@ def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> 
     assert again["status"] == "closed"
 
 
-def test_an_offer_is_not_a_request_to_pledge_to(garden: Any) -> None:
-    _, sam, bob, request = garden
+def test_on_an_aid_only_relay_and_not_a_request_to_pledge_to(garden: Any) -> None:
+    """An aid-only relay carries the offer (society tag) and the pledge citing it (its
+    ``A`` names the request), and an offer is refused wherever a request is expected."""
+    _, sam, bob, request = garden("[policy]\naid_only = true")
     offer = bob("offer", "new", "--from", "-", "--yes", input=OFFER_FILE).stdout.strip()
+    (pledged,) = bob("--json", "pledge", request, "--offer", offer).json_lines()
+    assert pledged["acks"] == 1
     refused = sam("pledge", offer, "--amount", "5", "--currency", "GBP", code=1)
     assert "labelled 'offer'" in refused.stderr
     precise = bob("offer", "new", "--from", "-", "--yes", input=OFFER_FILE.replace(
         "geohash: gcwcv", "geohash: gcwcvf7z"), code=2)  # fmt: skip
     assert "too precise" in precise.stderr
     assert bob("pledge", request, "--offer", request, code=1).stderr.startswith("error:")
+
+
+def test_live_feed_in_a_terminal_marks_offers_and_shows_hostile_text_inert(
+    garden: Any, terminal: Any
+) -> None:
+    _, sam, bob, _ = garden()
+    bob("offer", "new", "--yes", "--title", "Mower \u202eevil", "--summary", "Free to borrow.",
+        "--location", "Leeds", "--society", "leeds-care", "--description", "Ask me.")  # fmt: skip
+    table = sam("offer", "list").stdout
+    assert "offers of help" in table and "Mower \\u202eevil" in table and "\u202e" not in table
+    env = {**sam.env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"}
+    feed = terminal(env, "feed")
+    screen = feed.read_until(b"offers of help")
+    screen += feed.read_until(b"Mower")
+    assert b"The garden is a jungle" in screen  # the request's table, above the offers
+    assert "\u202e".encode() not in screen and b"\\u202e" in screen
+    feed.proc.send_signal(signal.SIGINT)
+    assert feed.proc.wait(timeout=20) == 130
