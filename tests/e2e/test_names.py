@@ -189,3 +189,34 @@ def test_dm_read_shows_the_petname_and_never_a_strangers_profile_name(people: An
     real = next(line for line in rows if "from the real rosa" in line)
     fake = next(line for line in rows if "calling themself" in line)
     assert " rosa " in real and short_npub(mallory.pubkey) in fake and "rosa " not in fake
+
+
+def test_feed_and_request_views_name_the_author_and_mark_the_impostor(
+    people: Any, tmp_path: Path
+) -> None:
+    me, rosa, mallory = people("quietfox"), people("rosa"), people("mallory")
+    mallory("id", "profile", "--name", "rosa")
+    me("contacts", "add", "rosa", rosa.npub)
+    real = _request(tmp_path, rosa, "Roof leaks")
+    fake = _request(tmp_path, mallory, "Cash needed today")
+    rosa("pledge", fake, "--amount", "5", "--currency", "GBP")
+    me("follow", "otter-mutual")
+
+    lines = me("feed", "--once").stdout.splitlines()
+    (roof,) = [line for line in lines if "Roof leaks" in line]
+    (cash,) = [line for line in lines if "Cash needed" in line]
+    assert "— by rosa —" in roof
+    assert f"— by ~rosa ({short_npub(mallory.pubkey)}) —" in cash
+    by_title = {i["title"]: i for i in me("feed", "--once", "--json").json_lines()}
+    assert by_title["Roof leaks"]["author_petname"] == "rosa"
+    assert (by_title["Cash needed today"]["author_petname"],
+            by_title["Cash needed today"]["author_name"]) == (None, "rosa")  # fmt: skip
+    listed = {i["title"]: i for i in me("request", "list", "--json").json_lines()}
+    assert listed["Cash needed today"]["author_name"] == "rosa"
+
+    shown = me("request", "show", fake).stdout
+    by_row = next(line for line in shown.splitlines() if " by " in f" {line.strip()} ")
+    assert f"~rosa ({short_npub(mallory.pubkey)})" in by_row
+    pledge_row = next(line for line in shown.splitlines() if "5 GBP" in line and "rosa" in line)
+    assert "~" not in pledge_row  # the real Rosa pledged: her petname, plain
+    assert me("request", "show", real, "--json").json_lines()[0]["author_petname"] == "rosa"
