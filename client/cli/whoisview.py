@@ -126,8 +126,8 @@ def _date(when: int | None) -> str:
     return "—" if when is None else time.strftime("%Y-%m-%d", time.gmtime(when))
 
 
-def _times(count: int, what: str) -> str:
-    return f"{count} {what}" + ("s" if count != 1 else "")
+def _times(count: int, one: str, many: str = "") -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 def _answer(yes: bool, evidence: list[str], otherwise: str) -> Text:
@@ -151,7 +151,7 @@ def answers_grid(data: dict[str, Any], names: Names) -> Table:
     evidence = []
     if others:
         people = len({h["recipient"] for h in others})
-        evidence.append(f"{_times(people, 'person')} confirmed their help")
+        evidence.append(f"{_times(people, 'person', 'people')} confirmed their help")
     if a["paid_forward"]["pledged_to_others"]:
         count = len(a["paid_forward"]["pledged_to_others"])
         evidence.append(f"{_times(count, 'public pledge')} to others (promises)")
@@ -169,7 +169,8 @@ def answers_grid(data: dict[str, Any], names: Names) -> Table:
             text.append_text(render.untrusted(f" ({v['why_trusted']})", "green"))
     else:
         text.append("No", "bold")
-        text.append(f": {_times(len(data['vouches']), 'vouch')}, none from people you trust")
+        vouches = _times(len(data["vouches"]), "vouch", "vouches")
+        text.append(f": {vouches}, none from people you trust")
     grid.add_row("Do people you trust vouch for them?", text)
     return grid
 
