@@ -17,11 +17,19 @@ import pytest
 
 from shieldmutual.client.cli import trust
 from shieldmutual.client.names import short_npub
+from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.comments import Confirmation, RequestRef, confirmation_template
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.report import Report, report_template
 from shieldmutual.shared.aid.request import AidRequest, Status, request_event_template
-from shieldmutual.shared.aid.vouch import Attestation, Vouch, attestation_template, vouch_template
+from shieldmutual.shared.aid.vouch import (
+    Attestation,
+    Revocation,
+    Vouch,
+    attestation_template,
+    revocation_template,
+    vouch_template,
+)
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 
@@ -190,6 +198,30 @@ def test_whois_counts_a_members_thanks_for_a_champion_request(
     by = {h["recipient"]: h["request"] for h in bob["help_confirmed"]}
     assert by[member_key.public_hex] == str(Address.of(request))
     assert len(by) == 2  # Sam's thanks too
+
+
+def test_whois_marks_a_request_published_with_a_revoked_emergency_key(
+    world: Any, push: Any
+) -> None:
+    """Issue 11 §B: a removed champion's key still publishing in the member's name is
+    shown in whois, marked, never counted as the member's own request."""
+    member, emergency = SecretKey.generate(), SecretKey.generate()
+    on_behalf = replace(FOOD, identifier="held", beneficiary=member.public_hex)
+    push(
+        world.url,
+        sign(emergency, *request_event_template(on_behalf)),
+        sign(member, *attestation_template(Attestation(emergency.public_hex))),
+        sign(member, *revocation_template(Revocation(emergency.public_hex))),
+    )
+    who = nip19.npub_encode(member.public_hex)
+    data = world.sam("whois", who, *world.r, "--json").json_lines()[0]
+    (request,) = data["requests"]
+    assert request["revoked_key"] is True and request["by_champion"] is False
+    assert data["requests_by_status"] == {"open": 0, "funded": 0, "closed": 0}
+    shown = world.sam("whois", who, *world.r)
+    assert shown.code == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if "Food for the week" in line)
+    assert "revoked" in row and "does not speak for them" in shown.stdout
 
 
 def test_vouch_output_and_errors(world: Any) -> None:
