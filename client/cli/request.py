@@ -248,7 +248,11 @@ def show(
             return found, thread, named
         async with state.pool(relays, auth=me) as mine:
             with state.status("reading the private pledges sent to you…"):
-                opened = await champions.inbox(mine, me)
+                try:
+                    opened = await champions.inbox(mine, me)
+                except RelayError as exc:  # the public figures still stand on their own
+                    state.warn(f"private pledges not counted: {exc}")
+                    return found, thread
             rumors = aid.private_pledges(opened, found.address)
             return found, aid.build_thread(found, thread.events, rumors), named
 

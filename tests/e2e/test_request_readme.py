@@ -34,6 +34,7 @@ def test_readme_walkthrough_runs(
     view = orjson.loads(done.stdout.strip().splitlines()[-1])
     assert view["status"] == "funded" and view["societies"] == ["leeds-care"]
     assert view["progress"]["pledged"] == {"GBP": "50"}
+    assert view["progress"]["percent_received"] == 12 and view["progress"]["state"] == "funded"
     assert [s["into"] for s in view["syndications"]] == [["york-care"]]
     assert [r["title"] for r in view["reports"]] == ["Where the rent went"]
     assert "Content-Type: multipart/alternative" in done.stdout
