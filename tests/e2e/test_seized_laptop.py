@@ -35,6 +35,7 @@ DM_TEXT = "the spare key is under the blue pot"
 PLEDGE_NOTE = "I can bring the van on Saturday"
 VOUCH_REASON = "ran the night shelter rota with me"
 REQUEST_TITLE = "Boiler broke in the flat on Mill Lane"
+PETNAME = "sisterjo"  # what quietfox calls the friend in the address book
 
 
 def _request_file(tmp_path: Path, title: str, society: str) -> Path:
@@ -122,6 +123,9 @@ def test_a_seized_laptop_names_nobody(people: Any, relay: Any, tmp_path: Path) -
     me("dm", "send", friend.npub, input=DM_TEXT)
     assert DM_TEXT in friend("dm", "read", "--json").stdout
     me("vouch", friend.npub, "--reason", VOUCH_REASON)
+    me("contacts", "add", PETNAME, friend.npub)
+    me("contacts", "add", "asker", asker.npub)
+    assert PETNAME in me("dm", "read").stdout + me("whois", friend.npub).stdout
 
     # Being a champion: the sizes are the same for 1 and for 3 members.
     emergency = _request_file(tmp_path, "If I go quiet, call my sister", SOCIETIES[2])
@@ -152,6 +156,7 @@ def test_a_seized_laptop_names_nobody(people: Any, relay: Any, tmp_path: Path) -
         "a private pledge": PLEDGE_NOTE,
         "a vouch": VOUCH_REASON,
         "a seen request": REQUEST_TITLE,
+        "a contact's petname": PETNAME,
     }
     forbidden |= {f"society {slug}": slug for slug in SOCIETIES}
     for other in (asker, friend, champion, *members):
