@@ -13,10 +13,11 @@ what each relay said.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.panel import Panel
@@ -35,28 +36,28 @@ from shieldmutual.client.cli.feed import (
 )
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError, RelayError
-from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.client.offers import OfferThread, fetch_offer, fetch_offer_thread
+from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import event as event_mod
-from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.comments import parse_pledge
-from shieldmutual.shared.aid.common import coarse_geohash
-from shieldmutual.shared.aid.feed import read_listing
+from shieldmutual.shared.aid.comments import RequestRef
+from shieldmutual.shared.aid.common import Address, coarse_geohash, normalize_text
 from shieldmutual.shared.aid.location import location_warning
 from shieldmutual.shared.aid.offer import (
     OFFER,
     Offer,
+    Reply,
     offer_dict,
     offer_event_template,
     offer_from_fields,
     offer_identifier,
-    parse_offer,
     read_offer_file,
     render_offer_file,
+    reply_template,
 )
 from shieldmutual.shared.aid.request import Status
 from shieldmutual.shared.aid.society import mas_tag
-from shieldmutual.shared.errors import AidError, InvalidError
+from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
 
 app = typer.Typer(help="Offers of help: list, show, give and close.", no_args_is_help=True)
@@ -64,11 +65,6 @@ app = typer.Typer(help="Offers of help: list, show, give and close.", no_args_is
 OfferArg = Annotated[
     str, typer.Argument(metavar="NADDR", help="The offer: naddr1..., or 30402:<pubkey>:<d>.")
 ]
-MAX_ANSWERS = 50  # requests answered with one offer that `offer show` looks up
-
-
-def _fetch_offer(pool: Pool, naddr: str) -> Any:
-    return aid.fetch_request(pool, aid.parse_pointer(naddr), read=parse_offer)
 
 
 # ---- template / new ------------------------------------------------------------------------
@@ -204,7 +200,7 @@ def _publish(
 
     report = common.run(go())
     hints = [r.relay for r in report.results if r.ok][:3]
-    naddr = parse_offer(event).address(event.pubkey).naddr(hints)
+    naddr = Address.of(event).naddr(hints)
     common.show_published(state, report, min_acks, state.want_json(json_), naddr, naddr=naddr)
 
 
@@ -270,41 +266,6 @@ def list_(
         state.note("no offers found")
 
 
-async def _answers(pool: Pool, found: aid.RequestRecord) -> list[offerrender.Answer]:
-    """Requests the offer's author answered with it: their pledges citing it (``q``)."""
-    coordinate, author = str(found.address), found.address.pubkey
-    flt = {"kinds": [kinds.COMMENT], "authors": [author], "#q": [coordinate]}
-    pledges = []
-    for event in sorted(await pool.fetch([flt]), key=lambda e: (e.created_at, e.id)):
-        try:
-            pledge = parse_pledge(event)
-        except AidError:
-            continue
-        if pledge.offer is not None and pledge.offer.address == found.address:
-            pledges.append((event, pledge))
-    pledges = pledges[-MAX_ANSWERS:]
-    lookups = [
-        {"kinds": [kinds.CLASSIFIED], "authors": [a.pubkey], "#d": [a.identifier]}
-        for a in {p.request.address for _, p in pledges}
-    ]
-    titles: dict[str, str] = {}
-    for event in aid.current_versions(await pool.fetch(lookups)) if lookups else ():
-        try:
-            titles[f"{event.kind}:{event.pubkey}:{event.d_tag}"] = read_listing(event).title
-        except AidError:
-            continue
-    return [
-        offerrender.Answer(
-            request=str(p.request.address),
-            naddr=p.request.address.naddr((p.request.relay,) if p.request.relay else ()),
-            title=titles.get(str(p.request.address)),
-            created_at=event.created_at,
-            note=p.note or p.default_note(),
-        )
-        for event, p in pledges
-    ]
-
-
 @app.command("show")
 def show(
     ctx: typer.Context,
@@ -316,25 +277,63 @@ def show(
     state = common.state(ctx)
     relays = state.relays(relay)
 
-    async def go() -> tuple[aid.RequestRecord, list[offerrender.Answer]]:
+    async def go() -> tuple[aid.RequestRecord, OfferThread]:
         async with state.pool(relays) as pool:
             with state.status("fetching the offer…"):
-                found = await _fetch_offer(pool, naddr)
-                return found, await _answers(pool, found)
+                found = await fetch_offer(pool, naddr)
+                return found, await fetch_offer_thread(pool, found)
 
-    found, answers = common.run(go())
+    found, thread = common.run(go())
     link = found.naddr()
     if state.want_json(json_):
-        rows = [
-            {"request": a.request, "naddr": a.naddr, "title": a.title,
-             "created_at": a.created_at, "note": a.note}
-            for a in answers
+        replies = [
+            {"id": r.origin.id, "author": r.origin.pubkey, "created_at": r.origin.created_at,
+             "text": r.text}
+            for r in thread.replies if r.origin
         ]  # fmt: skip
-        data = offer_dict(found.request, link)
-        state.emit_json({**data, "answered": rows, "event": found.event.to_dict()})
+        state.emit_json({
+            **offer_dict(found.request, link),
+            "answered": [a.to_dict() for a in thread.answers],
+            "replies": replies,
+            "event": found.event.to_dict(),
+        })  # fmt: skip
     else:
-        view = offerrender.offer_view(found.request, found.event.pubkey, link, answers)
-        state.out.print(view)
+        state.out.print(offerrender.offer_view(found.request, found.event.pubkey, link, thread))
+
+
+@app.command("reply")
+def reply(
+    ctx: typer.Context,
+    naddr: OfferArg,
+    text: Annotated[
+        str | None, typer.Argument(metavar="[TEXT]", help="Your words; read from stdin if omitted.")
+    ] = None,
+    relay: common.RelayOption = None,
+    min_acks: common.MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Take an offer up, or ask about it, in public: a comment under it (NIP-22).
+
+    Everyone sees it and who wrote it; for a private word, `mas dm send` to its author.
+    """
+    state = common.state(ctx)
+    if text is None:
+        if common.stdin_is_terminal():
+            raise InvalidError("give the reply as an argument or on stdin")
+        text = sys.stdin.read()
+    words = normalize_text(text)
+    if not words:
+        raise InvalidError("the reply is empty")
+    relays, secret = state.relays_and_signer(relay, as_)
+
+    async def go() -> PublishReport:
+        async with state.pool(relays) as pool:
+            found = await fetch_offer(pool, naddr)
+            ref = RequestRef.of(found.event, found.relays[0] if found.relays else "")
+            return await aid.publish(pool, secret, reply_template(Reply(ref, words)))
+
+    common.show_nevent(state, common.run(go()), min_acks, json_, relays)
 
 
 # ---- close ---------------------------------------------------------------------------------
@@ -356,7 +355,7 @@ def close(
 
     async def fetch() -> aid.RequestRecord:
         async with state.pool(relays) as pool:
-            return await _fetch_offer(pool, naddr)
+            return await fetch_offer(pool, naddr)
 
     found = common.run(fetch())
     if found.address.pubkey != author:

@@ -8,7 +8,6 @@ request in a mixed feed. Text from events goes only through render.py's door
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -17,30 +16,20 @@ from rich.text import Text
 
 from shieldmutual.client.cli.aidrender import day, short_npub, status_text
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
+from shieldmutual.client.offers import OfferThread
 from shieldmutual.shared.aid.feed import FeedItem
 from shieldmutual.shared.aid.offer import Offer
 
 MARK = Text("OFFER", style="bold magenta")
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A request the offer's author answered by pointing at the offer (a pledge)."""
-
-    request: str  # the request's coordinate
-    naddr: str
-    title: str | None  # None when no relay had the request
-    created_at: int
-    note: str
-
-
 def offer_view(
     offer: Offer,
     author: str | None = None,
     naddr: str | None = None,
-    answered: Sequence[Answer] = (),
+    thread: OfferThread | None = None,
 ) -> RenderableType:
-    """`mas offer show` and the preview before publishing."""
+    """`mas offer show` (with its ``thread``) and the preview before publishing."""
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")
@@ -66,14 +55,18 @@ def offer_view(
         facts,
         untrusted_markdown(offer.description),
     ]
-    if answered:
+    if thread is not None and thread.answers:
         table = Table(show_edge=False, pad_edge=False, title="answered requests")
         for column in ("when", "request", "note", "naddr"):
             table.add_column(column, overflow="fold")
-        for answer in answered:
+        for answer in thread.answers:
             title = untrusted(answer.title) if answer.title else Text("(not found)", style="dim")
             table.add_row(day(answer.created_at), title, untrusted(answer.note), answer.naddr)
         parts.append(table)
+    for reply in thread.replies if thread is not None else ():
+        who = short_npub(reply.origin.pubkey) if reply.origin else "someone"
+        when = day(reply.origin.created_at if reply.origin else None)
+        parts.append(untrusted(f"reply {when} from {who}: {reply.text}", multiline=True))
     if naddr:
         parts.append(Text(f"\n{naddr}", style="dim"))
     return Panel(Group(*parts), expand=False)

@@ -115,7 +115,13 @@ def _request_parent_tags(ref: RequestRef, *, with_id: bool = True) -> Tags:
     return [*tags, ["k", str(kinds.CLASSIFIED)], hinted("p", ref.author, ref.relay)]
 
 
-def _parse_root(event: EventLike, what: str) -> RequestRef:
+def comment_tags(ref: RequestRef) -> Tags:
+    """Root and parent of a top-level NIP-22 comment on a listing (an update, a reply
+    under an offer): both are the listing itself."""
+    return _root_tags(ref) + _request_parent_tags(ref)
+
+
+def parse_root(event: EventLike, what: str) -> RequestRef:
     tags = event.tags
     root = first_full(tags, "A")
     if root is None or first(tags, "K") != str(kinds.CLASSIFIED):
@@ -196,7 +202,7 @@ def parse_pledge(event: EventLike) -> Pledge:
     amount, currency = _money(event.tags)
     action = first(event.tags, "action")
     offer = _offer_ref(event.tags)
-    root = _parse_root(event, "pledge")
+    root = parse_root(event, "pledge")
     pledge = Pledge(root, amount, currency, action, "", private, offer=offer)
     note = normalize_text(event.content)
     note = "" if note == pledge.default_note() else note
@@ -257,7 +263,7 @@ def confirmation_template(c: Confirmation, *, helper_consents: bool = False) -> 
 
 def parse_confirmation(event: EventLike) -> Confirmation:
     _require_label(event, kinds.COMMENT, RECEIVED, "confirmation")
-    ref = _parse_root(event, "confirmation")
+    ref = parse_root(event, "confirmation")
     amount, currency = _money(event.tags)
     others = [p for p in values(event.tags, "p") if p != ref.author]
     helper = check_hex64(others[0], "helper") if others else None
@@ -283,13 +289,13 @@ class Update:
 
 
 def update_template(update: Update) -> EventTemplate:
-    tags = _root_tags(update.request) + _request_parent_tags(update.request) + label_tags(UPDATE)
+    tags = comment_tags(update.request) + label_tags(UPDATE)
     return EventTemplate(kinds.COMMENT, update.text, tags)
 
 
 def parse_update(event: EventLike) -> Update:
     _require_label(event, kinds.COMMENT, UPDATE, "update")
-    return Update(_parse_root(event, "update"), normalize_text(event.content), Origin.of(event))
+    return Update(parse_root(event, "update"), normalize_text(event.content), Origin.of(event))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from shieldmutual.shared import kinds
+from shieldmutual.shared.aid.comments import MAX_NOTE, RequestRef, comment_tags, parse_root
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
@@ -259,6 +260,30 @@ def offer_event_template(offer: Offer, *, now: int | None = None) -> EventTempla
         when = int(time.time()) if now is None else check_timestamp(now, "now")
         offer = replace(offer, published_at=when)
     return EventTemplate(kinds.CLASSIFIED, offer.content(), offer.to_tags())
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A public NIP-22 comment under an offer: someone taking it up, or asking about it.
+    (Labelled comments are pledges, confirmations and updates: never replies.)"""
+
+    offer: RequestRef  # the offer's 30402 address, as a RequestRef
+    text: str
+    origin: Origin | None = None
+
+    def __post_init__(self) -> None:
+        check_text(self.text, "reply", MAX_NOTE, empty=False)
+
+
+def reply_template(reply: Reply) -> EventTemplate:
+    return EventTemplate(kinds.COMMENT, reply.text, comment_tags(reply.offer))
+
+
+def parse_reply(event: EventLike) -> Reply:
+    require_kind(event, kinds.COMMENT, "reply")
+    if labels(event.tags):
+        raise AidError("a labelled comment (a pledge, an update...) is not a reply")
+    return Reply(parse_root(event, "reply"), normalize_text(event.content), Origin.of(event))
 
 
 # ---- the offer file: front matter and a Markdown description ------------------------------

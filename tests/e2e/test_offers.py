@@ -72,8 +72,11 @@ def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> 
     assert sam("offer", "list", "--society", "york").stderr.strip().endswith("no offers found")
     (shown,) = sam("--json", "offer", "show", offer).json_lines()
     assert shown["availability"] == "weekends" and shown["answered"] == []
+    # Sam takes it up in public: a NIP-22 comment under the offer, shown with it.
+    sam("offer", "reply", offer, "Could I borrow it on Saturday?")
     human = sam("offer", "show", offer).stdout
     assert "OFFER" in human and "Lawnmower to lend" in human and "heavy" in human
+    assert "Could I borrow it on Saturday?" in human
 
     # The feed shows it beside the request, marked as an offer, and filters by type.
     feed = {item["type"]: item for item in sam("--json", "feed", "--once").json_lines()}
@@ -104,6 +107,9 @@ def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> 
     assert [p["offer"] for p in view["pledges"]] == [q[0][1]]
     (shown,) = sam("--json", "offer", "show", offer).json_lines()
     assert [a["title"] for a in shown["answered"]] == ["The garden is a jungle"]
+    assert [(r["author"], r["text"]) for r in shown["replies"]] == [
+        (sam.pubkey, "Could I borrow it on Saturday?")
+    ]
     assert "answered requests" in sam("offer", "show", offer).stdout
     # Only the offer's author may cite it.
     refused = sam("pledge", request, "--offer", offer, code=1)

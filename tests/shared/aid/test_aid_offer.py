@@ -12,12 +12,15 @@ from shieldmutual.shared.aid.comments import Pledge, RequestRef, parse_pledge, p
 from shieldmutual.shared.aid.feed import read_listing
 from shieldmutual.shared.aid.offer import (
     Offer,
+    Reply,
     is_offer,
     offer_dict,
     offer_event_template,
     parse_offer,
     parse_offer_file,
+    parse_reply,
     render_offer_file,
+    reply_template,
 )
 from shieldmutual.shared.aid.parse import parse_aid_event
 from shieldmutual.shared.aid.request import AidRequest, Status, parse_request
@@ -182,3 +185,20 @@ def test_pledge_pointing_at_an_offer(people: People, ref: RequestRef) -> None:
     assert both.amount == Decimal(5) and both.offer == replace(offer_ref, event_id=None)
     with pytest.raises(AidError, match="an offer of help, or several"):
         Pledge(ref)
+
+
+def test_reply_under_an_offer(people: People, ref: RequestRef) -> None:
+    """A plain NIP-22 comment rooted at the offer; a labelled comment is never a reply."""
+    offer_ref = RequestRef.of(signed(people), "wss://relay.example.org")
+    event = people.sign(people.alice, reply_template(Reply(offer_ref, "Saturday, please?")))
+    assert [t[:2] for t in event.tags if t[0] in ("A", "a")] == [
+        ["A", str(offer_ref.address)],
+        ["a", str(offer_ref.address)],
+    ]
+    reply = parse_reply(event)
+    assert reply.text == "Saturday, please?" and reply.offer.address == offer_ref.address
+    pledge = people.sign(people.bob, pledge_template(Pledge(ref, offer=offer_ref)))
+    with pytest.raises(AidError, match="not a reply"):
+        parse_reply(pledge)
+    with pytest.raises(AidError, match="reply must not be empty"):
+        Reply(offer_ref, "")
