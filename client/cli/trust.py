@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import suppress
 from typing import Annotated, Any
 
 import typer
@@ -22,8 +23,8 @@ import typer
 from shieldmutual.client import aid
 from shieldmutual.client.cli import common, contacts, whoisview
 from shieldmutual.client.cli.events import pubkey_hex
-from shieldmutual.client.errors import RelayError
-from shieldmutual.client.keystore import check_name
+from shieldmutual.client.contacts import Contacts
+from shieldmutual.client.errors import IdentityError, RelayError
 from shieldmutual.client.names import Names, short_npub
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import kinds, nip19
@@ -49,7 +50,10 @@ HISTORY_KINDS = (
 )
 
 WhoArg = Annotated[
-    str, typer.Argument(metavar="NPUB", help="npub, nprofile, hex, or one of your identity names.")
+    str,
+    typer.Argument(
+        metavar="NPUB", help="npub, nprofile, hex, one of your identity names, or a petname."
+    ),
 ]
 TimeoutOption = Annotated[
     float | None, typer.Option("--timeout", min=0.1, help="Seconds to wait for each relay.")
@@ -118,12 +122,18 @@ def requests_to_resolve(pubkey: str, events: Iterable[Event]) -> list[Address]:
 
 
 def resolve_pubkey(state: common.State, who: str) -> str:
-    """A pubkey from npub/nprofile/hex, or the name of one of your identities."""
+    """A pubkey from npub/nprofile/hex, one of your identities' names, or a petname."""
     try:
-        mine = state.keystore.exists(check_name(who))
+        return pubkey_hex(who)
     except InvalidError:
-        mine = False
-    return state.keystore.get(who).pubkey if mine else pubkey_hex(who)
+        pass
+    with suppress(IdentityError):  # not a valid name either: the error below says so
+        if state.keystore.exists(who):
+            return state.keystore.get(who).pubkey
+    found = Contacts.load(state.home).names.get(who)
+    if found is None:
+        raise InvalidError(f"{who!r} is no npub, nprofile, hex key, identity or contact")
+    return found
 
 
 async def gather(

@@ -224,6 +224,14 @@ def test_whois_marks_a_request_published_with_a_revoked_emergency_key(
     assert "revoked" in row and "does not speak for them" in shown.stdout
 
 
+def test_whois_takes_a_petname(world: Any) -> None:
+    assert world.sam("contacts", "add", "bobby", world.bob.npub).code == 0
+    data = world.sam("whois", "bobby", *world.r, "--json").json_lines()[0]
+    assert (data["pubkey"], data["petname"]) == (world.bob.pubkey, "bobby")
+    unknown = world.sam("whois", "nobody-here", *world.r)
+    assert unknown.code == 2 and "no npub, nprofile" in one_line_error(unknown)
+
+
 def test_vouch_output_and_errors(world: Any) -> None:
     done = world.carol("vouch", world.dave.npub, *world.r, "--json")
     assert done.code == 0, done.stderr
