@@ -6,6 +6,9 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+from rich.console import Console
+
+from shieldmutual.client.cli.champion_watch import alarm_lines, watch_table
 from shieldmutual.client.names import (
     Names,
     Source,
@@ -15,7 +18,7 @@ from shieldmutual.client.names import (
     short_npub,
 )
 from shieldmutual.client.pool import Pool
-from shieldmutual.shared import kinds
+from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.event import sign
 from shieldmutual.shared.profile import parse_profile
 
@@ -83,3 +86,17 @@ async def test_profiles_come_in_one_req_and_forged_ones_are_dropped(
         assert names.source(keys.carol.public_hex) is Source.NPUB
         assert await fetch_profiles(pool, []) == {}
         assert len(relay.reqs) == 1  # nobody to look up: no query at all
+
+
+def test_champion_watch_names_members_by_petname(keys: SimpleNamespace) -> None:
+    """The table and the alarm say who, by petname; the alarm keeps the npub for the
+    `mas champion activate` it suggests."""
+    pubkey = keys.alice.public_hex
+    member = SimpleNamespace(pubkey=pubkey, last_seen=1_000, interval=3_600)
+    console = Console(width=200, record=True)
+    console.print(watch_table([member], 2_000, Names({pubkey: "sisterjo"})))  # type: ignore[list-item]
+    assert "sisterjo" in console.export_text()
+    (alarm,) = alarm_lines([member], 10**6, Names({pubkey: "sisterjo"}))  # type: ignore[list-item]
+    assert alarm.startswith("ALARM: sisterjo ") and alarm.endswith(nip19.npub_encode(pubkey))
+    (plain,) = alarm_lines([member], 10**6)  # type: ignore[list-item]
+    assert plain.startswith(f"ALARM: {nip19.npub_encode(pubkey)} ")
