@@ -94,9 +94,9 @@ def test_champion_watch_names_members_by_petname(keys: SimpleNamespace) -> None:
     pubkey = keys.alice.public_hex
     member = SimpleNamespace(pubkey=pubkey, last_seen=1_000, interval=3_600)
     console = Console(width=200, record=True)
-    console.print(watch_table([member], 2_000, Names({pubkey: "sisterjo"})))  # type: ignore[list-item]
+    console.print(watch_table([member], 2_000, Names({pubkey: "sisterjo"})))
     assert "sisterjo" in console.export_text()
-    (alarm,) = alarm_lines([member], 10**6, Names({pubkey: "sisterjo"}))  # type: ignore[list-item]
+    (alarm,) = alarm_lines([member], 10**6, Names({pubkey: "sisterjo"}))
     assert alarm.startswith("ALARM: sisterjo ") and alarm.endswith(nip19.npub_encode(pubkey))
-    (plain,) = alarm_lines([member], 10**6)  # type: ignore[list-item]
+    (plain,) = alarm_lines([member], 10**6)
     assert plain.startswith(f"ALARM: {nip19.npub_encode(pubkey)} ")
