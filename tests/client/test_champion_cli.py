@@ -110,11 +110,37 @@ def test_files_do_not_count_identities_with_champions(
         assert len(mas("champion", "list", "--json", "--as", name).json_lines()) == 1
 
 
+def test_acting_refusals_come_before_anything_is_sent(
+    mas: Any, mas_home: Path, tmp_path: Path
+) -> None:
+    """A champion's private text never comes from argv, two texts never race for stdin, and
+    empty or invalid input is refused (exit 2) before a relay is dialled or a file written."""
+    _identity(mas)
+    before = _contents(mas_home)
+    member = npub_encode(SecretKey.generate().public_hex)
+    both = mas("champion", "activate", member, "--facts", "-", "--reason", "-", *NOWHERE,
+               input="Held.")  # fmt: skip
+    assert both.code == 2 and "cannot both read stdin" in both.stderr
+    named = mas("champion", "activate", member, "--reason", "Ana saw it", "--yes", *NOWHERE)
+    assert named.code == 2 and "shows in `ps`" in named.stderr
+    assert mas("champion", "status", member, "paid", *NOWHERE).code == 2
+    for command in ("fact", "update"):
+        empty = mas("champion", command, member, *NOWHERE, input=" \n")
+        assert empty.code == 2 and "is empty" in empty.stderr
+    untitled = tmp_path / "spent.md"
+    untitled.write_text("Spent on the lawyer.\n")
+    no_title = mas("champion", "report", member, "--from", str(untitled), *NOWHERE)
+    assert no_title.code == 2 and "title" in no_title.stderr
+    assert _contents(mas_home) == before
+
+
 def test_every_command_has_help(mas: Any) -> None:
     for command in (
         ["dm", "send"], ["dm", "read"], ["dm", "relays"], ["champion", "add"],
         ["champion", "list"], ["champion", "remove"], ["champion", "watch"],
         ["champion", "activate"], ["champion", "accept"], ["champion", "decline"], ["checkin"],
+        ["champion", "update"], ["champion", "fact"], ["champion", "status"],
+        ["champion", "report"],
     ):  # fmt: skip
         shown = mas(*command, "--help")
         assert shown.code == 0 and "Usage: mas " + " ".join(command) in shown.stdout
