@@ -32,6 +32,7 @@ from shieldmutual.client.champions import (
     release_item,
 )
 from shieldmutual.client.cli import champion_act, champion_watch, common, requestdraft
+from shieldmutual.client.cli.contacts import local_names
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
@@ -150,12 +151,14 @@ def list_cmd(
     championing = Championing.from_vault(data)
     members = championing.members
     now = int(time.time())
+    names = local_names(state)  # petnames only: never a relay query about these people
     if state.want_json(json_):
         for pubkey, info in mine.champions.items():
             state.emit_json(
                 {
                     "role": "my-champion",
                     "npub": nip19.npub_encode(pubkey),
+                    "petname": names.petnames.get(pubkey),
                     "added_at": info.get("added_at"),
                     "interval": mine.interval,
                     "last_checkin": mine.last_checkin,
@@ -171,17 +174,18 @@ def list_cmd(
         return
     if mine.champions:
         table = Table(title="Your champions", title_justify="left", show_edge=False)
-        for column in ("npub", "added"):
+        for column in ("petname", "npub", "added"):
             table.add_column(column)
         for pubkey, info in mine.champions.items():
             added = time.strftime("%Y-%m-%d", time.localtime(info.get("added_at", 0)))
-            table.add_row(nip19.npub_encode(pubkey), added)
+            petname = names.petnames.get(pubkey, "")
+            table.add_row(petname, nip19.npub_encode(pubkey), added)
         state.out.print(table, markup=False, highlight=False)
         last = mine.last_checkin
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last)) if last else "never"
         state.note(f"check-in every {format_duration(mine.interval)}; last sent: {when}")
     if members:
-        state.out.print(champion_watch.watch_table(list(members.values()), now))
+        state.out.print(champion_watch.watch_table(list(members.values()), now, names))
     champion_watch.note_pending(state, championing)
     if not mine.champions and not members and not championing.pending:
         state.note("no champions, and you champion nobody (`mas champion add NPUB`)")
