@@ -30,12 +30,16 @@ _INK = str.maketrans({" ": "\u2588", "\u2588": " ", "\u2580": "\u2584", "\u2584"
 
 def qr_block(data: str, *, colour: bool) -> Text:
     """``data`` as a QR code of half blocks, with a quiet zone (segno's default border)."""
+    code = segno.make(data, error="m", micro=False)
     out = io.StringIO()
-    segno.make(data, error="m", micro=False).terminal(out, compact=True)
+    code.terminal(out, compact=True)
     text = out.getvalue().rstrip("\n")
     if colour:
         return Text(text, style="bright_white on black", no_wrap=True, overflow="ignore")
-    return Text(text.translate(_INK), no_wrap=True, overflow="ignore")
+    lines = text.translate(_INK).split("\n")
+    if code.symbol_size()[1] % 2:  # segno pads an odd last row with dark: no ink for it
+        lines[-1] = lines[-1].replace("\u2584", " ").replace("\u2588", "\u2580")
+    return Text("\n".join(lines), no_wrap=True, overflow="ignore")
 
 
 def payment_codes(request: AidRequest, console: Console) -> list[RenderableType]:
@@ -45,6 +49,7 @@ def payment_codes(request: AidRequest, console: Console) -> list[RenderableType]
     for payment in request.payments:
         found = payment.uri()
         if found is not None:
-            parts += [untrusted(f"\n{payment.method}: {found.uri}", "bold", multiline=True)]
+            label = f"\nScan to pay ({payment.method}): {found.uri}"
+            parts.append(untrusted(label, "bold", multiline=True))
             parts.append(qr_block(found.qr_text, colour=colour))
     return parts

@@ -113,8 +113,8 @@ def test_show_qr_and_html_export_codes_scan_to_the_payment_uris(
     sam = person("sam", relay.url)
     naddr = publish_template(sam, tmp_path)
     shown = sam("request", "show", naddr, "--qr")  # a pipe: no colour, ink blocks
-    assert f"lightning: {LIGHTNING.uri}" in shown.stdout
-    assert f"onchain: {BITCOIN.uri}" in shown.stdout
+    assert f"Scan to pay (lightning): {LIGHTNING.uri}" in shown.stdout
+    assert f"Scan to pay (onchain): {BITCOIN.uri}" in shown.stdout
     scanned = [scan(code) for code in terminal_codes(shown.stdout, ink=True)]
     assert scanned == [[LIGHTNING.qr_text], [BITCOIN.qr_text]]
     assert "https://images.example/rent-after-the-raid.jpg" in shown.stdout  # picture link
