@@ -3,10 +3,15 @@ case rules for QR codes, and no way for a payment value to smuggle URI parameter
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from shieldmutual.shared import nip19
+from shieldmutual.shared.aid.draft import example_request
+from shieldmutual.shared.aid.export import render_html
 from shieldmutual.shared.aid.helping import Payment, how_to_help
+from shieldmutual.shared.aid.markdown import render_markdown
 from shieldmutual.shared.aid.payuri import bitcoin_uri, lightning_uri, payment_uri
 from shieldmutual.shared.errors import AidError
 
@@ -119,3 +124,18 @@ def test_how_to_help_links_each_payment_to_its_uri() -> None:
     assert f"- On-chain: [{TAPROOT}](bitcoin:{TAPROOT})" in text
     assert "- On-chain: bc1qsamexampleaddressxxxxxxxxxxxxxxxxxxxx\n" in text
     assert "- Other: Cash at the Friday food share" in text
+
+
+def test_exports_link_only_the_requests_own_payment_uris() -> None:
+    """A story's lightning: link to another wallet is dropped like javascript:; the
+    request's own URIs (from its tags) are links in Markdown and HTML, with a QR code."""
+    request = replace(
+        example_request(1767225600),
+        story="Pay [here](lightning:thief@evil.example) or [me](lightning:sam@pay.example).",
+    )
+    markdown = render_markdown(request)
+    assert "thief" not in markdown and "Pay here or <lightning:sam@pay.example>." in markdown
+    page = render_html(request)
+    assert 'href="lightning:thief' not in page
+    assert page.count('href="lightning:sam@pay.example"') == 3  # story, How to help, QR
+    assert page.count("<svg") == 1
