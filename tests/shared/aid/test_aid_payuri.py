@@ -134,7 +134,7 @@ def test_exports_link_only_the_requests_own_payment_uris() -> None:
         story="Pay [here](lightning:thief@evil.example) or [me](lightning:sam@pay.example).",
     )
     markdown = render_markdown(request)
-    assert "thief" not in markdown and "Pay here or <lightning:sam@pay.example>." in markdown
+    assert "thief" not in markdown and "Pay here or me (<lightning:sam@pay.example>)." in markdown
     page = render_html(request)
     assert 'href="lightning:thief' not in page
     assert page.count('href="lightning:sam@pay.example"') == 3  # story, How to help, QR
