@@ -50,7 +50,7 @@ from shieldmutual.client.vault import Vault
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip17, nip19
 from shieldmutual.shared.aid.behalf import activation_notice, add_fact
-from shieldmutual.shared.aid.champion import Health, Package, format_duration, watch
+from shieldmutual.shared.aid.champion import Health, Member, Package, format_duration, watch
 from shieldmutual.shared.aid.comments import RequestRef, Update, update_template
 from shieldmutual.shared.aid.common import Address, normalize_text
 from shieldmutual.shared.aid.request import Status, parse_request
@@ -61,11 +61,22 @@ from shieldmutual.shared.keys import SecretKey
 NOT_YET = "nothing is published for {npub} yet: `mas champion activate {npub}` first"
 
 
-def _unknown(member: str) -> ChampionError:
-    return ChampionError(
-        f"you hold no champion hand-over from {nip19.npub_encode(member)} that you "
-        "accepted (a waiting one needs `mas champion accept` first)"
-    )
+def _held(
+    state: common.State, secret: SecretKey, relays: list[str], member: str, fresh: bool
+) -> Member:
+    """The member we champion, from the sealed record, read again from our gift wraps
+    when ``fresh`` or when the record lacks them. Reading wraps authenticates as us,
+    which is why the edits after activation use the record `watch` keeps."""
+    members = Championing.from_vault(Vault(state.home, secret).load()).members
+    if fresh or member not in members:
+        members = common.run(sync(state, secret, relays)).members
+    held = members.get(member)
+    if held is None:
+        raise ChampionError(
+            f"you hold no champion hand-over from {nip19.npub_encode(member)} that you "
+            "accepted (a waiting one needs `mas champion accept` first)"
+        )
+    return held
 
 
 def _when(stamp: int) -> str:
@@ -138,10 +149,10 @@ def activate_cmd(
     why = normalize_text(common.private_text(reason, "the reason"))
     at = parse_time(now) if now else int(time.time())
     relays, secret = state.relays_and_signer(relay, as_)
-    # Fresh check-ins first: a stale record would make a member who checked in look silent.
-    held = common.run(sync(state, secret, relays)).members.get(member_hex)
-    if held is None:
-        raise _unknown(member_hex)
+    # The latest check-ins first: a stale record would make a member who checked in an
+    # hour ago look silent. (A relay logging addresses sees this AUTH and then the
+    # anonymous publication from one address; PROTOCOL §13.5 says to use Tor.)
+    held = _held(state, secret, relays, member_hex, fresh=True)
     seen = watch(held, at)
     _require_overdue_or_reason(member_hex, seen.health, seen.last_seen, at, why)
     package = held.package
@@ -226,12 +237,7 @@ def _acting(ctx: typer.Context, member: str, relay: list[str] | None, as_: str |
     state = common.state(ctx)
     member_hex = pubkey_hex(member)
     relays, secret = state.relays_and_signer(relay, as_)
-    members = Championing.from_vault(Vault(state.home, secret).load()).members
-    if member_hex not in members:
-        members = common.run(sync(state, secret, relays)).members
-    if member_hex not in members:
-        raise _unknown(member_hex)
-    package = members[member_hex].package
+    package = _held(state, secret, relays, member_hex, fresh=False).package
     return Acting(state, member_hex, package, list(dict.fromkeys([*relays, *package.relays])))
 
 
