@@ -124,6 +124,10 @@ def test_show_qr_and_html_export_codes_scan_to_the_payment_uris(
     assert "\x1b[" in output  # white on black, segno's convention (blocks are light)
     scanned = [scan(code) for code in terminal_codes(output, ink=False)]
     assert scanned == [[LIGHTNING.qr_text], [BITCOIN.qr_text]]
+    no_colour = {**colour, "NO_COLOR": "1"}  # a terminal, but colour refused: ink again
+    output = sam.run_mas(no_colour, "request", "show", naddr, "--qr", *sam.options).stdout
+    scanned = [scan(code) for code in terminal_codes(output, ink=True)]
+    assert scanned == [[LIGHTNING.qr_text], [BITCOIN.qr_text]]
 
     as_json = sam("request", "show", naddr, "--json").json_lines()[0]
     assert [p["uri"] for p in as_json["payments"]] == [LIGHTNING.uri, None, BITCOIN.uri]
