@@ -101,6 +101,10 @@ ACCEPTED: dict[str, Callable[[], Event]] = {
     ),
     "reaction by an ordinary app (c)": lambda: _reaction(REQUEST),
     "repost by an ordinary app (c)": lambda: _repost(REQUEST),
+    # The documented residual: the address is checked for shape, not looked up.
+    "note naming a made-up request (c, residual)": lambda: sign(
+        STRANGER, kinds.TEXT_NOTE, "buy now", [["a", f"{kinds.CLASSIFIED}:{'0' * 64}:none"]]
+    ),
     "vouch (d)": lambda: _signed(HELPER, vouch_template(Vouch(ASKER.public_hex, "I know her"))),
     "champion attestation (d)": lambda: _signed(
         ASKER, attestation_template(Attestation(EMERGENCY.public_hex))
