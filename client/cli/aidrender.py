@@ -172,8 +172,12 @@ def request_view(
                 day(o.created_at if o else None),
                 person(names, o.pubkey) if o else "",
                 untrusted(amount),
-                untrusted(pledge.action or ""),
-                untrusted(("(private) " if pledge.private else "") + pledge.note),
+                untrusted(" ".join(filter(None, [pledge.action, "offer" if pledge.offer else ""]))),
+                untrusted(
+                    ("(private) " if pledge.private else "")
+                    + (pledge.content() if pledge.offer else pledge.note),  # with the offer's link
+                    multiline=True,
+                ),
             )
         parts.append(table)
     for update in thread.updates:

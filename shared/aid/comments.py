@@ -174,9 +174,21 @@ class Pledge:
         if self.action is not None:
             parts.append(f"to join the {self.action} action")
         if self.offer is not None:
-            hints = (self.offer.relay,) if self.offer.relay else ()
-            parts.append(f"the help I offer at nostr:{self.offer.address.naddr(hints)}")
+            parts.append(f"the help I offer at {self.offer_link()}")
         return "I pledge " + " and ".join(parts) + "."
+
+    def offer_link(self) -> str:
+        """``nostr:naddr1...`` of the offer: NIP-22 cites with ``q`` *and* a link in text."""
+        if self.offer is None:
+            return ""
+        hints = (self.offer.relay,) if self.offer.relay else ()
+        return f"nostr:{self.offer.address.naddr(hints)}"
+
+    def content(self) -> str:
+        """The helper's words (with the offer's link after them), else the sentence."""
+        if not self.note:
+            return self.default_note()
+        return f"{self.note}\n\n{self.offer_link()}" if self.offer else self.note
 
 
 def pledge_template(pledge: Pledge) -> EventTemplate:
@@ -192,7 +204,7 @@ def pledge_template(pledge: Pledge) -> EventTemplate:
         # so threading and the relay's aid-only rule see only the request.
         tags.append(hinted("q", str(pledge.offer.address), pledge.offer.relay))
     kind = kinds.DIRECT_MESSAGE if pledge.private else kinds.COMMENT
-    return EventTemplate(kind, pledge.note or pledge.default_note(), tags)
+    return EventTemplate(kind, pledge.content(), tags)
 
 
 def parse_pledge(event: EventLike) -> Pledge:
@@ -206,6 +218,8 @@ def parse_pledge(event: EventLike) -> Pledge:
     pledge = Pledge(root, amount, currency, action, "", private, offer=offer)
     note = normalize_text(event.content)
     note = "" if note == pledge.default_note() else note
+    if offer is not None:
+        note = note.removesuffix(pledge.offer_link()).rstrip()
     return Pledge(root, amount, currency, action, note, private, Origin.of(event), offer)
 
 

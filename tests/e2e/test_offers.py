@@ -95,16 +95,16 @@ def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> 
         "The garden is a jungle"
     ]
 
-    # Bob answers Sam's request with his offer: a pledge citing it.
-    (pledged,) = bob("--json", "pledge", request, "--offer", offer).json_lines()
+    # Bob answers Sam's request with his offer: a pledge citing it, in his own words.
+    words = "Happy to bring it round."
+    (pledged,) = bob("--json", "pledge", request, "--offer", offer, "-m", words).json_lines()
     q = [t for t in pledged["event"]["tags"] if t[0] == "q"]
-    assert (
-        q
-        and q[0][1] == listed["event"]["kind"].__str__() + f":{bob.pubkey}:" + listed["identifier"]
-    )
-    assert "nostr:naddr1" in pledged["event"]["content"]
+    assert q and q[0][1] == f"30402:{bob.pubkey}:{listed['identifier']}"
+    assert pledged["event"]["content"].startswith(f"{words}\n\nnostr:naddr1")
     (view,) = sam("--json", "request", "show", request).json_lines()
-    assert [p["offer"] for p in view["pledges"]] == [q[0][1]]
+    assert [(p["offer"], p["note"]) for p in view["pledges"]] == [(q[0][1], words)]
+    table = sam("request", "show", request).stdout
+    assert "offer" in table and words in table and "nostr:" in table  # the link, folded
     (shown,) = sam("--json", "offer", "show", offer).json_lines()
     assert [a["title"] for a in shown["answered"]] == ["The garden is a jungle"]
     assert [(r["author"], r["text"]) for r in shown["replies"]] == [
