@@ -334,7 +334,7 @@ def fact_cmd(
 def status_cmd(
     ctx: typer.Context,
     member: MemberArg,
-    status: Annotated[Status, typer.Argument(help="What the request is now.")],
+    status: Annotated[Status, typer.Argument(metavar="STATUS", help="What the request is now.")],
     relay: common.RelayOption = None,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
