@@ -159,9 +159,9 @@ def test_live_feed_in_a_terminal_marks_offers_and_shows_hostile_text_inert(
     assert "offers of help" in table and "Mower \\u202eevil" in table and "\u202e" not in table
     env = {**sam.env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"}
     feed = terminal(env, "feed")
-    screen = feed.read_until(b"offers of help")
-    screen += feed.read_until(b"Mower")
-    assert b"The garden is a jungle" in screen  # the request's table, above the offers
+    feed.read_until(b"The garden is a jungle")  # the requests' table (stored newest first,
+    screen = feed.read_until(b"offers of help")  # so either may be drawn first)
+    screen = feed.read_until(b"Mower")
     assert "\u202e".encode() not in screen and b"\\u202e" in screen
     feed.proc.send_signal(signal.SIGINT)
     assert feed.proc.wait(timeout=20) == 130
