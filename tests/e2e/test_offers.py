@@ -141,6 +141,8 @@ def test_on_an_aid_only_relay_and_not_a_request_to_pledge_to(garden: Any) -> Non
     offer = bob("offer", "new", "--from", "-", "--yes", input=OFFER_FILE).stdout.strip()
     (pledged,) = bob("--json", "pledge", request, "--offer", offer).json_lines()
     assert pledged["acks"] == 1
+    assert [o["naddr"] for o in bob("--json", "offer", "list", "--mine").json_lines()] == [offer]
+    assert sam("--json", "offer", "list", "--mine").json_lines() == []
     refused = sam("pledge", offer, "--amount", "5", "--currency", "GBP", code=1)
     assert "labelled 'offer'" in refused.stderr
     precise = bob("offer", "new", "--from", "-", "--yes", input=OFFER_FILE.replace(

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from shieldmutual.shared.aid.comments import Pledge, RequestRef, parse_pledge, pledge_template
-from shieldmutual.shared.aid.feed import read_listing
+from shieldmutual.shared.aid.feed import ITEM_TYPES, Feed, FeedFilter, read_item, read_listing
 from shieldmutual.shared.aid.offer import (
     Offer,
     Reply,
@@ -202,3 +202,20 @@ def test_reply_under_an_offer(people: People, ref: RequestRef) -> None:
         parse_reply(pledge)
     with pytest.raises(AidError, match="reply must not be empty"):
         Reply(offer_ref, "")
+
+
+def test_feed_shows_requests_only_unless_asked(people: People, request_event: Event) -> None:
+    """Lists of requests must not start showing offers; the feed asks for both."""
+    offer_event = signed(people)
+    assert isinstance(read_item(offer_event), Offer)
+    assert isinstance(read_item(request_event), AidRequest)
+    requests_only = Feed()
+    assert requests_only.offer(offer_event) is None
+    assert requests_only.offer(request_event) is not None
+    both = Feed(FeedFilter(types=frozenset(ITEM_TYPES)))
+    assert both.offer(offer_event).type == "offer"  # type: ignore[union-attr]
+    assert both.offer(request_event).type == "request"  # type: ignore[union-attr]
+    closed = signed(people, replace(LAWNMOWER, status=Status.CLOSED), NOW + 1)
+    open_only = Feed(FeedFilter(statuses=frozenset({Status.OPEN}), types=frozenset({"offer"})))
+    assert open_only.offer(offer_event) is not None
+    assert open_only.offer(closed) is None and open_only.visible() == []
