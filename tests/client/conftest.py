@@ -257,3 +257,22 @@ def store_events(url: str, *events: Event) -> None:
 def push() -> Callable[..., None]:
     """``push(relay.url, event, ...)``: store signed events before the CLI runs."""
     return store_events
+
+
+def _count_fetches(pool: Pool) -> list[int]:
+    calls = [0]
+    real_fetch = pool.fetch
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return await real_fetch(*args, **kwargs)
+
+    pool.fetch = counted  # type: ignore[method-assign]
+    return calls
+
+
+@pytest.fixture
+def count_fetches() -> Callable[[Pool], list[int]]:
+    """``fetches = count_fetches(pool)``: the real ``pool.fetch`` from now on, its calls
+    (each one REQ to each relay) counted in ``fetches[0]``."""
+    return _count_fetches

@@ -37,19 +37,6 @@ from shieldmutual.shared.event import sign
 OPTIONS = PoolOptions(connect_timeout=3, ok_timeout=3, eose_timeout=3)
 
 
-def count_fetches(pool: Pool) -> list[int]:
-    """The real ``pool.fetch``, counting its calls (each is one REQ to each relay)."""
-    calls = [0]
-    real_fetch = pool.fetch
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        calls[0] += 1
-        return await real_fetch(*args, **kwargs)
-
-    pool.fetch = counted  # type: ignore[method-assign]
-    return calls
-
-
 def a_request(identifier: str, **changes: Any) -> AidRequest:
     return AidRequest(
         title="Rent after the raid",
@@ -64,7 +51,9 @@ def a_request(identifier: str, **changes: Any) -> AidRequest:
     )
 
 
-async def test_many_threads_in_one_query_each_with_its_own_events(relay: Any, keys: Any) -> None:
+async def test_many_threads_in_one_query_each_with_its_own_events(
+    relay: Any, keys: Any, count_fetches: Any
+) -> None:
     sam, bob, member, emergency = keys.alice, keys.bob, keys.carol, keys.dave
     async with Pool([relay.url], options=OPTIONS) as pool:
         refs = []
@@ -110,7 +99,9 @@ async def test_many_threads_in_one_query_each_with_its_own_events(relay: Any, ke
             assert threads[pointer].champion.status is alone.champion.status
 
 
-async def test_a_page_larger_than_a_batch_takes_more_than_one_query(relay: Any, keys: Any) -> None:
+async def test_a_page_larger_than_a_batch_takes_more_than_one_query(
+    relay: Any, keys: Any, count_fetches: Any
+) -> None:
     events = [sign(keys.alice, *request_event_template(a_request(f"r{n}"))) for n in range(3)]
     records = [RequestRecord(e, AidRequest.from_event(e)) for e in events]
     async with Pool([relay.url], options=OPTIONS) as pool:
