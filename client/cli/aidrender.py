@@ -32,6 +32,7 @@ from shieldmutual.shared.aid.progress import (
     State,
     champion_mark,
     champion_notice,
+    counted,
     deadline_text,
     pledged_text,
     received_text,
@@ -136,9 +137,9 @@ def progress_table(figures: Standing) -> Table:
     table.add_row("state", Text(STATE_SENTENCE[figures.state], style=style))
     if figures.asked is not None:
         table.add_row("asked", untrusted(f"{format_amount(figures.asked)} {figures.currency}"))
-    received = f"{received_text(figures)} in {figures.confirmations} confirmations"
+    received = f"{received_text(figures)} in {counted(figures.confirmations, 'confirmation')}"
     table.add_row("received", untrusted(received))
-    pledged = f"{pledged_text(figures)} in {figures.pledges} pledges"
+    pledged = f"{pledged_text(figures)} in {counted(figures.pledges, 'pledge')}"
     table.add_row("pledged", untrusted(pledged))
     table.add_row("", Text("a pledge is a promise, not money received", style="dim"))
     if figures.deadline is not None:

@@ -109,6 +109,11 @@ def money(totals: Mapping[str, Decimal]) -> str:
     return ", ".join(f"{format_amount(v)} {c}" for c, v in sorted(totals.items())) or "none yet"
 
 
+def counted(count: int, noun: str) -> str:
+    """``"1 pledge"``, ``"3 pledges"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def time_left(seconds: int | None) -> str:
     """``"3 days left"``, ``"5 hours left"``, ``"deadline passed"``; "" without a deadline."""
     if seconds is None:
@@ -117,8 +122,7 @@ def time_left(seconds: int | None) -> str:
         return "deadline passed"
     for unit, name in ((DAY, "day"), (HOUR, "hour"), (MINUTE, "minute")):
         if seconds >= unit:
-            count = seconds // unit
-            return f"{count} {name}{'s' if count != 1 else ''} left"
+            return f"{counted(seconds // unit, name)} left"
     return "less than a minute left"
 
 
@@ -161,8 +165,12 @@ def summary_lines(s: Standing) -> list[str]:
     lines = [STATE_SENTENCE[s.state]]
     if s.asked is not None:
         lines.append(f"Asked: {format_amount(s.asked)} {s.currency}")
-    lines.append(f"Confirmed received: {received_text(s)} in {s.confirmations} confirmations")
-    lines.append(f"Pledged: {pledged_text(s)} in {s.pledges} pledges (a promise, not money)")
+    lines.append(
+        f"Confirmed received: {received_text(s)} in {counted(s.confirmations, 'confirmation')}"
+    )
+    lines.append(
+        f"Pledged: {pledged_text(s)} in {counted(s.pledges, 'pledge')} (a promise, not money)"
+    )
     if s.deadline is not None:
         lines.append(f"Deadline: {deadline_text(s)}")
     return lines

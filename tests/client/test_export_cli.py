@@ -56,7 +56,7 @@ def test_email_is_an_rfc5322_multipart_message(mas: Any, published: Any) -> None
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "Pledged: 50 GBP (12% of 400 GBP) in 1 pledges" in text and "nostr:naddr1" in text
+    assert "Pledged: 50 GBP (12% of 400 GBP) in 1 pledge" in text and "nostr:naddr1" in text
     assert "<script" not in html and "&lt;script&gt;" in html
     assert "<strong>two days</strong>" in html
 

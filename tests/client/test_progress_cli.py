@@ -113,7 +113,7 @@ def test_figures_in_show_list_feed_and_every_export(asked: Any) -> None:
     (line,) = carol("feed", "--once").stdout.splitlines()  # piped: one line per request
     assert "received 50 GBP (12% of 400 GBP)" in line and "3 days left" in line
 
-    figures = "Confirmed received: 50 GBP (12% of 400 GBP) in 1 confirmations"
+    figures = "Confirmed received: 50 GBP (12% of 400 GBP) in 1 confirmation"
     for fmt in ("markdown", "text", "html"):
         assert figures in carol("export", naddr, "-f", fmt).stdout, fmt
     mail = carol("export", naddr, "-f", "email", "--to", "list@example.org").stdout

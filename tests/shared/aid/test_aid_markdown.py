@@ -141,7 +141,7 @@ def test_export_is_standalone_markdown(request_obj: AidRequest) -> None:
     # Each currency on its own; the share is of the asked currency only (0.001 btc is
     # not converted into pounds).
     assert "- Pledged: 120 GBP (30% of 400 GBP), 0.001 btc in 3 pledges" in text
-    assert "- Confirmed received: 50 GBP (12% of 400 GBP) in 1 confirmations" in text
+    assert "- Confirmed received: 50 GBP (12% of 400 GBP) in 1 confirmation" in text
     assert "- Open: help is still needed." in text
     assert "- Update 2023-11-14: Rent is half paid" in text
     assert text.rstrip().endswith("nostr:naddr1example")

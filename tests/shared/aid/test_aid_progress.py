@@ -69,7 +69,7 @@ def test_received_and_pledged_are_separate_shares_of_the_asked_amount(
     assert (s.percent_received, s.percent_pledged) == (25, 75)
     lines = summary_lines(s)
     assert "Asked: 400 GBP" in lines
-    assert "Confirmed received: 100 GBP (25% of 400 GBP) in 1 confirmations" in lines
+    assert "Confirmed received: 100 GBP (25% of 400 GBP) in 1 confirmation" in lines
     assert any(
         line.startswith("Pledged: 300 GBP (75% of 400 GBP) in 3 pledges") and "not money" in line
         for line in lines
