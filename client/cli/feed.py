@@ -46,7 +46,7 @@ from shieldmutual.shared.aid.feed import ITEM_TYPES, REQUEST, Feed, FeedFilter, 
 from shieldmutual.shared.aid.offer import OFFER, offer_dict
 from shieldmutual.shared.aid.request import Status
 from shieldmutual.shared.aid.society import mas_tag
-from shieldmutual.shared.errors import AidError, InvalidError
+from shieldmutual.shared.errors import AidError, InvalidError, ShieldError
 
 app = typer.Typer()
 
@@ -178,7 +178,9 @@ class ThreadBatches:
             latest = {str(i.address): i for i in items if i.type == REQUEST}
             missing = [item_record(i) for k, i in latest.items() if k not in self.threads]
             if missing:
-                with contextlib.suppress(ClientError, AidError):
+                # Progress is shown when it can be had: a failed query must never stop
+                # the feed, nor leave drain() waiting for a batch that never ends.
+                with contextlib.suppress(ShieldError, OSError):
                     self.threads.update(await fetch_threads(self.pool, missing))
             authors = {i.event.pubkey for i in items} - self._looked_up
             if authors:
