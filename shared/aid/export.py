@@ -40,7 +40,12 @@ from markdown_it import MarkdownIt
 from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
-from shieldmutual.shared.aid.markdown import markdown_source, payment_uris, render_markdown
+from shieldmutual.shared.aid.markdown import (
+    markdown_source,
+    payment_uris,
+    render_markdown,
+    safe_markdown,
+)
 from shieldmutual.shared.aid.progress import Standing, standing_dict
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
@@ -148,6 +153,11 @@ def _markdown_it(payments: frozenset[str] = frozenset()) -> MarkdownIt:
     return md
 
 
+def safe_html(markdown: str, payments: frozenset[str] = frozenset()) -> str:
+    """Markdown from strangers (a report, a society's description) as escaped HTML."""
+    return _markdown_it(payments).render(safe_markdown(markdown, payments))
+
+
 def qr_svg(text: str) -> str:
     """An inline SVG QR code of ``text`` (error correction M, the usual for payments)."""
     return segno.make(text, error="m", micro=False).svg_inline(scale=4, dark="#000", light="#fff")
@@ -168,6 +178,19 @@ def _payment_codes(request: AidRequest) -> str:
     return "<h2>Pay with a wallet</h2>\n" + "".join(figures) if figures else ""
 
 
+def html_body(
+    request: AidRequest,
+    *,
+    progress: Progress | None = None,
+    notice: str | None = None,
+    now: int | None = None,
+) -> str:
+    """The request as escaped HTML (its Markdown, then a QR code per payment), for
+    :func:`render_html` and the relay's request pages."""
+    markdown = render_markdown(request, progress=progress, notice=notice, now=now)
+    return _markdown_it(payment_uris(request)).render(markdown) + _payment_codes(request)
+
+
 def render_html(
     request: AidRequest,
     *,
@@ -177,8 +200,7 @@ def render_html(
     now: int | None = None,
 ) -> str:
     """A standalone, escaped HTML page (no scripts, styles from outside, or images)."""
-    markdown = render_markdown(request, progress=progress, notice=notice, now=now)
-    body = _markdown_it(payment_uris(request)).render(markdown) + _payment_codes(request)
+    body = html_body(request, progress=progress, notice=notice, now=now)
     if link:
         href = html.escape(link, quote=True)
         body += f'<hr>\n<p>Follow, pledge or share on Nostr: <a href="{href}">{href}</a></p>\n'
