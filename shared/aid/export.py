@@ -16,7 +16,8 @@ in other forms:
   printed or on-screen page;
 * :func:`email_message`: an RFC 5322 ``multipart/alternative`` message (text + HTML),
   Subject from the title (:func:`header_text`: one line, no encoded-word from outside),
-  base64 parts, that ``sendmail -t -i`` accepts as it stands.
+  base64 parts, that ``sendmail -t -i`` accepts as it stands; :func:`text_email` the
+  same for plain text (the mailing-list bridge's updates, reports and digests).
 """
 
 from __future__ import annotations
@@ -262,6 +263,20 @@ def _mail_address(text: str, what: str) -> MailAddress:
         raise AidError(f"{what} is not an email address: {text!r} ({exc})") from None
 
 
+def _headed(subject: str, to: str | None, sender: str | None, now: datetime) -> EmailMessage:
+    """A message with only the headers every export has, each made safe."""
+    message = EmailMessage()
+    message["Subject"] = header_text(subject)
+    if sender:
+        message["From"] = _mail_address(sender, "--from")
+    if to:
+        message["To"] = _mail_address(to, "--to")
+    message["Date"] = format_datetime(now)
+    domain = sender.rpartition("@")[2].rstrip(">").strip() if sender else "shieldmutual.invalid"
+    message["Message-ID"] = make_msgid(domain=domain)
+    return message
+
+
 def email_message(
     request: AidRequest,
     *,
@@ -277,21 +292,29 @@ def email_message(
     Safe for ``sendmail -t -i``: the headers are exactly the ones set here (checked by
     parsing the message back) and both parts are base64, so no body line is a lone ``.``,
     carries a bare CR or looks like a header."""
-    message = EmailMessage()
-    message["Subject"] = header_text(request.title)
-    if sender:
-        message["From"] = _mail_address(sender, "--from")
-    if to:
-        message["To"] = _mail_address(to, "--to")
     now = now or datetime.now(UTC)
-    message["Date"] = format_datetime(now)
-    domain = sender.rpartition("@")[2].rstrip(">").strip() if sender else "shieldmutual.invalid"
-    message["Message-ID"] = make_msgid(domain=domain)
+    message = _headed(request.title, to, sender, now)
     at = int(now.timestamp())
     text = render_text(request, progress=progress, link=link, notice=notice, now=at)
     message.set_content(text, cte="base64")
     page = render_html(request, progress=progress, link=link, notice=notice, now=at)
     message.add_alternative(page, subtype="html", cte="base64")
+    _check_headers(message)
+    return message
+
+
+def text_email(
+    subject: str,
+    text: str,
+    *,
+    to: str | None = None,
+    sender: str | None = None,
+    now: datetime | None = None,
+) -> EmailMessage:
+    """A plain-text message (an update, a report, a digest) made as safely as
+    :func:`email_message`: the subject through :func:`header_text`, a base64 body."""
+    message = _headed(subject, to, sender, now or datetime.now(UTC))
+    message.set_content(text, cte="base64")
     _check_headers(message)
     return message
 
