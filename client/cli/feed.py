@@ -278,7 +278,7 @@ def feed(
                     given = [i for i in shown if i.type == OFFER]
                     table = aidrender.requests_table(asked, naddrs, threads, names=names)
                     tables = [table] if asked else []
-                    tables += [offerrender.offers_table(given, naddrs)] if given else []
+                    tables += [offerrender.offers_table(given, naddrs, names)] if given else []
                     view.update(Group(*tables), refresh=True)
                     return
                 for item, new in batch:
@@ -288,7 +288,7 @@ def feed(
                         by = names.fields(item.event.pubkey, "author_")
                         state.emit_json({**item_dict(item, naddrs[key], new, thread), **by})
                     elif item.type == OFFER:
-                        line = offerrender.offer_line(item, naddrs[key], new)
+                        line = offerrender.offer_line(item, naddrs[key], new, names)
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)
                     else:
                         line = aidrender.feed_line(item, naddrs[key], new, thread, names=names)

@@ -23,7 +23,7 @@ import typer
 from rich.panel import Panel
 
 from shieldmutual.client import aid
-from shieldmutual.client.cli import common, offerrender
+from shieldmutual.client.cli import common, contacts, offerrender
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.feed import (
     LanguageFilterOpt,
@@ -36,6 +36,7 @@ from shieldmutual.client.cli.feed import (
 )
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.names import Names
 from shieldmutual.client.offers import OfferThread, fetch_offer, fetch_offer_thread
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.state import LocalState
@@ -240,28 +241,33 @@ def list_(
     flt = replace(feed_filter(language, place, statuses), types=frozenset({OFFER}))
     relays = state.relays(relay)
 
-    async def go() -> tuple[list, bool]:
+    names = contacts.local_names(state)
+    now = int(time.time())
+
+    async def go() -> tuple[list, Names]:
         async with state.pool(relays) as pool:
             with state.status("collecting offers…"):
-                items, sub = await read_stored(pool, tags or ["mutualaid"], flt)
-        return items, answered(sub)
+                found, sub = await read_stored(pool, tags or ["mutualaid"], flt)
+                if not answered(sub):
+                    raise RelayError("no relay answered")
+                items = [
+                    i for i in found
+                    if (who is None or i.event.pubkey == who)
+                    and (closed or i.request.until is None or i.request.until >= now)
+                ][:limit]  # fmt: skip
+                return items, await contacts.lookup(pool, names, {i.event.pubkey for i in items})
 
-    items, ok = common.run(go())
-    if not ok:
-        raise RelayError("no relay answered")
-    now = int(time.time())
-    items = [
-        i for i in items
-        if (who is None or i.event.pubkey == who)
-        and (closed or i.request.until is None or i.request.until >= now)
-    ][:limit]  # fmt: skip
+    items, named = common.run(go())
     naddrs = {str(i.address): item_naddr(i, relays) for i in items}
     if state.want_json(json_):
         for item in items:
             naddr = naddrs[str(item.address)]
-            state.emit_json({**offer_dict(item.request, naddr), "event": item.event.to_dict()})
+            by = named.fields(item.event.pubkey, "author_")
+            state.emit_json(
+                {**offer_dict(item.request, naddr), **by, "event": item.event.to_dict()}
+            )
     elif items:
-        state.out.print(offerrender.offers_table(items, naddrs))
+        state.out.print(offerrender.offers_table(items, naddrs, named))
     else:
         state.note("no offers found")
 
@@ -277,13 +283,18 @@ def show(
     state = common.state(ctx)
     relays = state.relays(relay)
 
-    async def go() -> tuple[aid.RequestRecord, OfferThread]:
+    names = contacts.local_names(state)
+
+    async def go() -> tuple[aid.RequestRecord, OfferThread, Names]:
         async with state.pool(relays) as pool:
             with state.status("fetching the offer…"):
                 found = await fetch_offer(pool, naddr)
-                return found, await fetch_offer_thread(pool, found)
+                thread = await fetch_offer_thread(pool, found)
+                repliers = (r.origin.pubkey for r in thread.replies if r.origin)
+                people = {found.event.pubkey, *repliers}
+                return found, thread, await contacts.lookup(pool, names, people)
 
-    found, thread = common.run(go())
+    found, thread, named = common.run(go())
     link = found.naddr()
     if state.want_json(json_):
         replies = [
@@ -293,12 +304,14 @@ def show(
         ]  # fmt: skip
         state.emit_json({
             **offer_dict(found.request, link),
+            **named.fields(found.event.pubkey, "author_"),
             "answered": [a.to_dict() for a in thread.answers],
             "replies": replies,
             "event": found.event.to_dict(),
         })  # fmt: skip
     else:
-        state.out.print(offerrender.offer_view(found.request, found.event.pubkey, link, thread))
+        view = offerrender.offer_view(found.request, found.event.pubkey, link, thread, named)
+        state.out.print(view)
 
 
 @app.command("reply")

@@ -14,8 +14,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from shieldmutual.client.cli.aidrender import day, short_npub, status_text
+from shieldmutual.client.cli.aidrender import day, status_text
+from shieldmutual.client.cli.contacts import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
+from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.client.offers import OfferThread
 from shieldmutual.shared.aid.feed import FeedItem
 from shieldmutual.shared.aid.offer import Offer
@@ -28,6 +30,7 @@ def offer_view(
     author: str | None = None,
     naddr: str | None = None,
     thread: OfferThread | None = None,
+    names: Names = NO_NAMES,
 ) -> RenderableType:
     """`mas offer show` (with its ``thread``) and the preview before publishing."""
     facts = Table.grid(padding=(0, 2))
@@ -43,11 +46,12 @@ def offer_view(
         ("language", offer.language or ""),
         ("societies", " ".join(f"mas-{s}" for s in offer.societies)),
         ("tags", " ".join(offer.hashtags)),
-        ("by", short_npub(author) if author else ""),
     ]
     for name, value in rows:
         if value:
             facts.add_row(name, untrusted(value))
+    if author:
+        facts.add_row("by", person(names, author))
     parts: list[RenderableType] = [
         Text.assemble(MARK, " ", status_text(offer.status), "  free help, never sold"),
         untrusted(offer.title, "bold"),
@@ -64,18 +68,21 @@ def offer_view(
             table.add_row(day(answer.created_at), title, untrusted(answer.note), answer.naddr)
         parts.append(table)
     for reply in thread.replies if thread is not None else ():
-        who = short_npub(reply.origin.pubkey) if reply.origin else "someone"
-        when = day(reply.origin.created_at if reply.origin else None)
-        parts.append(untrusted(f"reply {when} from {who}: {reply.text}", multiline=True))
+        if reply.origin is not None:
+            when = Text(f"reply {day(reply.origin.created_at)} from ")
+            who = person(names, reply.origin.pubkey)
+            parts.append(Text.assemble(when, who, ": ", untrusted(reply.text, multiline=True)))
     if naddr:
         parts.append(Text(f"\n{naddr}", style="dim"))
     return Panel(Group(*parts), expand=False)
 
 
-def offers_table(items: Sequence[FeedItem], naddrs: Mapping[str, str]) -> Table:
+def offers_table(
+    items: Sequence[FeedItem], naddrs: Mapping[str, str], names: Names = NO_NAMES
+) -> Table:
     """`mas offer list` and the offers beside the requests in `mas feed`."""
     table = Table(show_edge=False, pad_edge=False, title="offers of help", title_justify="left")
-    for column in ("published", "status", "offer", "kind", "where", "societies", "naddr"):
+    for column in ("published", "status", "offer", "kind", "by", "where", "societies", "naddr"):
         table.add_column(column, overflow="fold", max_width=40 if column == "offer" else None)
     for item in items:
         o = item.request
@@ -86,6 +93,7 @@ def offers_table(items: Sequence[FeedItem], naddrs: Mapping[str, str]) -> Table:
             status_text(o.status),
             untrusted(o.title),
             untrusted(", ".join(o.categories)),
+            person(names, item.event.pubkey),
             untrusted(o.location),
             untrusted(" ".join(f"mas-{s}" for s in sorted(societies))),
             naddrs.get(str(item.address), ""),
@@ -93,11 +101,12 @@ def offers_table(items: Sequence[FeedItem], naddrs: Mapping[str, str]) -> Table:
     return table
 
 
-def offer_line(item: FeedItem, naddr: str, new: bool) -> Text:
+def offer_line(item: FeedItem, naddr: str, new: bool, names: Names = NO_NAMES) -> Text:
     """One line per offer for a feed piped to a file, marked ``offer`` after the new/edit
     column where a request's line has its status first."""
     o = item.request
     assert isinstance(o, Offer)
     mark = "new " if new else ("edit" if item.version > 1 else "    ")
     kind = ", ".join(o.categories)
-    return untrusted(f"{mark} offer  {o.status.value:<6} {o.title} — {kind} — {o.location} {naddr}")
+    line = untrusted(f"{mark} offer  {o.status.value:<6} {o.title} — {kind} — {o.location} (by ")
+    return Text.assemble(line, person(names, item.event.pubkey), f") {naddr}")

@@ -157,8 +157,16 @@ def test_live_feed_in_a_terminal_marks_offers_and_shows_hostile_text_inert(
     _, sam, bob, _ = garden()
     bob("offer", "new", "--yes", "--title", "Mower \u202eevil", "--summary", "Free to borrow.",
         "--location", "Leeds", "--society", "leeds-care", "--description", "Ask me.")  # fmt: skip
+    sam("contacts", "add", "bobby", bob.npub)  # Sam's own name for Bob, shown as the author
+    (listed,) = sam("--json", "offer", "list").json_lines()
+    assert listed["author_petname"] == "bobby"
     table = sam("offer", "list").stdout
-    assert "offers of help" in table and "Mower \\u202eevil" in table and "\u202e" not in table
+    assert (
+        "bobby" in table
+        and "offers of help" in table
+        and "Mower \\u202eevil" in table
+        and "\u202e" not in table
+    )
     env = {**sam.env, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40"}
     feed = terminal(env, "feed")
     feed.read_until(b"The garden is a jungle")  # the requests' table (stored newest first,
