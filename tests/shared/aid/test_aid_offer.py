@@ -7,10 +7,13 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shieldmutual.shared.aid.comments import Pledge, RequestRef, parse_pledge, pledge_template
 from shieldmutual.shared.aid.feed import ITEM_TYPES, Feed, FeedFilter, read_item, read_listing
 from shieldmutual.shared.aid.offer import (
+    CATEGORIES,
     Offer,
     Reply,
     is_offer,
@@ -219,3 +222,34 @@ def test_feed_shows_requests_only_unless_asked(people: People, request_event: Ev
     open_only = Feed(FeedFilter(statuses=frozenset({Status.OPEN}), types=frozenset({"offer"})))
     assert open_only.offer(offer_event) is not None
     assert open_only.offer(closed) is None and open_only.visible() == []
+
+
+_LINE = (
+    st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=40)
+    .map(str.strip)
+    .filter(lambda t: bool(t) and "," not in t)
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    title=_LINE,
+    location=_LINE,
+    availability=_LINE,
+    categories=st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=3, unique=True),
+    geohash=st.none() | st.from_regex(r"[0-9b-hjkmnp-z]{1,5}", fullmatch=True),
+    description=_LINE,
+)
+def test_any_offer_survives_the_event_and_the_file(
+    people: People, title: str, location: str, availability: str, categories: list[str],
+    geohash: str | None, description: str,
+) -> None:  # fmt: skip
+    offer = replace(
+        LAWNMOWER, title=title, location=location, availability=availability,
+        categories=tuple(categories), geohash=geohash, description=description,
+        published_at=NOW,
+    )  # fmt: skip
+    assert replace(parse_offer(signed(people, offer)), origin=None) == offer
+    assert parse_offer_file(render_offer_file(offer)) == offer
