@@ -8,7 +8,8 @@
     │   └── PassphraseError    no passphrase available, or the two did not match  exit 4
     └── ClientError                                                              exit 1
         ├── IdentityError      no such identity, or the name is taken             exit 1
-        └── RelayError         relays unreachable, or fewer acks than asked        exit 3
+        ├── RelayError         relays unreachable, or fewer acks than asked        exit 3
+        └── NotifyError        a --notify channel could not deliver (reported)     exit 1
 
 The CLI's one error boundary (cli/main.py) turns any of these into ``error: <message>``.
 """
@@ -40,3 +41,7 @@ class IdentityError(ClientError):
 
 class RelayError(ClientError):
     """Not enough relays answered: unreachable, timed out, or too few acknowledgements."""
+
+
+class NotifyError(ClientError):
+    """An alarm or notice could not be delivered on one --notify channel."""

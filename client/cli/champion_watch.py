@@ -4,7 +4,10 @@
 the hand-overs, check-ins and stand-downs in the sealed vault, and shows each member's
 last check-in and when it becomes overdue, live, with a bell when someone goes silent.
 It never publishes anything: silence can have innocent reasons, so a person must find
-out what happened and then decide.
+out what happened and then decide. ``--notify`` (client/notify.py) tells that person
+away from the terminal: one alarm per overdue episode and one all-clear
+(shared/aid/alarm.py), remembered in the vault so a cron-run ``--once`` repeats
+neither; ``--once`` exits 5 while anyone is overdue.
 
 A hand-over from someone not yet accepted waits as pending: it is not watched, its
 relays are not dialled and it raises no alarm until `accept` (or is dropped by
@@ -17,7 +20,7 @@ relays are not dialled and it raises no alarm until `accept` (or is dropped by
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -30,10 +33,20 @@ from shieldmutual.client.champions import Championing, inbox, member_relays
 from shieldmutual.client.cli import common
 from shieldmutual.client.cli.contacts import local_names, person
 from shieldmutual.client.cli.events import pubkey_hex
-from shieldmutual.client.names import NO_NAMES, Names
+from shieldmutual.client.names import NO_NAMES, Names, short_npub
+from shieldmutual.client.notify import Message, Notifier
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.client.vault import Vault
 from shieldmutual.shared import nip19
+from shieldmutual.shared.aid.alarm import (
+    Due,
+    Episode,
+    advance,
+    delivered,
+    notice_text,
+    pending,
+    prune,
+)
 from shieldmutual.shared.aid.champion import Health, Member, format_duration, watch
 from shieldmutual.shared.keys import SecretKey
 
@@ -84,6 +97,50 @@ def _ring(state: common.State, force: bool) -> None:
         state.err.file.flush()
 
 
+NotifyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        metavar="CHANNEL",
+        help="Also tell email:ADDR, exec:CMD (text on its stdin) or desktop: one alarm per "
+        "overdue episode, one all-clear (repeat).",
+    ),
+]
+
+
+def _episodes(data: dict[str, Any]) -> list[Episode]:
+    return [Episode.from_dict(raw) for raw in data.get("alarms") or ()]
+
+
+def _message(due: Due, names: Names, now: int) -> Message:
+    member = due.episode.member
+    subject, body = notice_text(due, names.petnames.get(member) or short_npub(member), now)
+    return Message(str(due.notice), subject, body)
+
+
+def _due_now(episodes: list[Episode], members: Iterable[Member], now: int, n: Notifier) -> bool:
+    """Whether any notice waits on a channel ready to try: the vault is opened only then."""
+    due = pending(advance(episodes, (watch(m, now) for m in members)), n.specs)
+    return any(n.ready(d.channel) for d in due)
+
+
+def tell(
+    vault: Vault, notifier: Notifier, members: Iterable[Member], now: int, names: Names
+) -> list[Episode]:
+    """Send the alarms and all-clears due and remember them in the vault (sealed: an
+    episode names a member), under its lock so overlapping cron runs do not both send.
+    A failed delivery stays due for the next look."""
+    with vault.edit() as data:
+        episodes = advance(_episodes(data), (watch(m, now) for m in members))
+        for due in pending(episodes, notifier.specs):
+            ready = notifier.ready(due.channel)
+            if ready and notifier.send(due.channel, _message(due, names, now)):
+                episodes = delivered(episodes, due)
+        episodes = prune(episodes, notifier.specs)
+        data["alarms"] = [e.to_dict() for e in episodes]
+    return episodes
+
+
 async def sync(state: common.State, secret: SecretKey, relays: list[str]) -> Championing:
     """Read our gift wraps from our relays and the accepted members' relays; update the
     vault. A pending hand-over's relays are never dialled: that is the stranger's lure."""
@@ -122,13 +179,18 @@ def watch_cmd(
     bell: Annotated[
         bool, typer.Option("--bell/--no-bell", help="Ring the terminal bell when overdue.")
     ] = True,
+    notify: NotifyOption = None,
     relay: common.RelayOption = None,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
-    """Watch the members you champion: last check-in, when overdue, and an alarm."""
+    """Watch the members you champion: last check-in, when overdue, and an alarm.
+
+    With --once, exits 5 while anyone is overdue (for cron and monitoring).
+    """
     state = common.state(ctx)
     fixed = parse_time(now) if now else None
+    notifier = Notifier.parse(notify, state.warn)  # a wrong channel fails before any look
     relays, secret = state.relays_and_signer(relay, as_)
     # Petnames only: looking up members' profiles would tell relays whom you champion.
     names = local_names(state)
@@ -155,8 +217,12 @@ def watch_cmd(
             state.err.print(line, style="bold red", markup=False, highlight=False)
         if alarms and bell:
             _ring(state, force=False)
+        if notifier.channels:
+            tell(Vault(state.home, secret), notifier, members.values(), clock(), names)
+        if alarms:
+            raise typer.Exit(common.EXIT_OVERDUE)
         return
-    _live(state, secret, relays, clock, refresh, bell, json_, emit_json, names)
+    _live(state, secret, relays, clock, refresh, bell, json_, emit_json, names, notifier)
 
 
 def _live(
@@ -169,9 +235,12 @@ def _live(
     json_: bool,
     emit_json: Any,
     names: Names,
+    notifier: Notifier,
 ) -> None:
     """Look at the relays every ``refresh`` seconds; redraw every second in between."""
     alarmed: set[str] = set()
+    vault = Vault(state.home, secret)
+    episodes = _episodes(vault.load()) if notifier.channels else []
     last_json: dict[str, str] = {}
     with Live(console=state.err, auto_refresh=False, transient=False) as live:
         while True:
@@ -183,6 +252,8 @@ def _live(
                 if overdue - alarmed and bell:
                     _ring(state, force=True)
                 alarmed = overdue
+                if notifier.channels and _due_now(episodes, members.values(), now, notifier):
+                    episodes = tell(vault, notifier, members.values(), now, names)
                 if state.want_json(json_):
                     for pubkey, member in members.items():
                         status = str(watch(member, now).health)

@@ -60,6 +60,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_RELAYS = 3
 EXIT_AUTH = 4
+EXIT_OVERDUE = 5  # `champion watch --once`: someone you champion is overdue
 EXIT_INTERRUPTED = 130
 
 AsOption = Annotated[

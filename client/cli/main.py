@@ -12,6 +12,7 @@ Exit codes:
     2    bad input: flags, JSON, bech32, times, filters, config
     3    relays: none reachable / none answered, or fewer than --min-acks accepted
     4    passphrase: wrong, missing or mismatched
+    5    `champion watch --once`: someone you champion is overdue (for cron and monitoring)
     130  interrupted (Ctrl-C), e.g. the normal end of `mas req --stream`
     141  stdout closed early (e.g. piped into `head`)
 """
@@ -57,7 +58,7 @@ except ImportError:  # pragma: no cover
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok, 1 failure, 2 bad input, 3 relays unreachable or too few acks, "
-    "4 passphrase, 130 interrupted."
+    "4 passphrase, 5 a championed member overdue (champion watch --once), 130 interrupted."
 )
 
 app = typer.Typer(

@@ -77,11 +77,12 @@ def run_story(
     # The member goes silent: judged 15 hours and a minute later, the alarm is raised.
     later = str(last + TWELVE_HOURS + TWELVE_HOURS // 4 + 60)
     for champion in (c1, c2):
-        alarm = champion("champion", "watch", "--once", "--json", "--no-bell", "--now", later)
+        alarm = champion("champion", "watch", "--once", "--json", "--no-bell", "--now", later,
+                         code=5)  # fmt: skip
         (row,) = alarm.json_lines()
         assert row["overdue"] and row["status"] == "overdue"
         assert "ALARM" in alarm.stderr and member.npub in alarm.stderr
-    human = c1("champion", "watch", "--once", "--no-bell", "--now", later)
+    human = c1("champion", "watch", "--once", "--no-bell", "--now", later, code=5)
     assert "OVERDUE" in human.stdout
 
     # Nothing was published automatically, and activation wants a person's yes.

@@ -1,0 +1,183 @@
+"""Notices that reach a person away from the terminal: `--notify email:ADDR|exec:CMD|desktop`.
+
+* ``exec:CMD`` runs a command of the person's choosing (a push service, a Signal or SMS
+  gateway...). CMD is split with shlex and run without a shell, in an empty environment
+  but for ``PATH`` and ``MAS_NOTICE`` (``alarm``, ``all-clear`` or ``request``), with a
+  timeout, in its own process group (killed whole when late). The notice comes on its
+  standard input, subject line first: never on its command line, which every local user
+  can read in ``ps``.
+* ``desktop`` uses ``notify-send`` (libnotify). Its text does go on notify-send's command
+  line, so it holds only the subject (a petname or short npub), never more.
+* ``email:ADDR`` goes through the client's one SMTP door (client/mailer.py).
+
+A failed delivery is reported by the caller and tried again later; a channel that keeps
+failing is left alone for a while (doubling up to :data:`MAX_BACKOFF`), so a live watch
+does not run a broken hook every second. Nothing here raises past :meth:`Notifier.send`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from shieldmutual.client.errors import ConfigError, NotifyError
+from shieldmutual.shared.untrusted import one_line
+
+HOOK_TIMEOUT = 30.0  # seconds a command or notify-send may take
+FIRST_BACKOFF = 10.0
+MAX_BACKOFF = 900.0
+STDERR_TAIL = 200  # characters of a failed command's stderr quoted in the report
+DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    kind: str  # alarm, all-clear, request: MAS_NOTICE for a hook
+    subject: str
+    body: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.subject}\n\n{self.body}"
+
+
+class Channel(Protocol):
+    spec: str  # as given to --notify: the key under which deliveries are remembered
+
+    def send(self, message: Message) -> None:
+        """Deliver, or raise NotifyError with a one-line reason."""
+
+
+def _search_path() -> str:
+    return os.environ.get("PATH") or DEFAULT_PATH
+
+
+def _run(argv: Sequence[str], stdin: str, env: dict[str, str], what: str) -> None:
+    """Run ``argv`` with ``stdin``; a NotifyError if it cannot start, fails or is late."""
+    try:
+        proc = subprocess.Popen(
+            list(argv), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, env=env, cwd="/", start_new_session=True, text=True,
+        )  # fmt: skip
+    except OSError as exc:
+        raise NotifyError(f"{what}: cannot run: {exc.strerror or exc}") from None
+    try:
+        _, err = proc.communicate(stdin, timeout=HOOK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise NotifyError(f"{what}: no answer within {HOOK_TIMEOUT:g} s; stopped") from None
+    if proc.returncode != 0:
+        tail = one_line(err or "")[-STDERR_TAIL:]
+        raise NotifyError(f"{what}: exit {proc.returncode}" + (f": {tail}" if tail else ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Exec:
+    spec: str
+    argv: tuple[str, ...]
+
+    def send(self, message: Message) -> None:
+        env = {"PATH": _search_path(), "MAS_NOTICE": message.kind}
+        _run(self.argv, message.text, env, f"exec {os.path.basename(self.argv[0])}")
+
+
+@dataclass(frozen=True, slots=True)
+class Desktop:
+    spec: str
+    program: str
+
+    def send(self, message: Message) -> None:
+        urgency = "critical" if message.kind == "alarm" else "normal"
+        argv = [self.program, "--app-name=Shield Mutual", f"--urgency={urgency}", "--"]
+        _run([*argv, message.subject], "", {"PATH": _search_path()}, "desktop")
+
+
+def _exec(spec: str, command: str) -> Exec:
+    try:
+        argv = tuple(shlex.split(command))
+    except ValueError as exc:
+        raise ConfigError(f"--notify {spec!r}: {exc}") from None
+    if not argv:
+        raise ConfigError("--notify exec:CMD needs a command")
+    if shutil.which(argv[0], path=_search_path()) is None:
+        raise ConfigError(f"--notify exec: no such command: {argv[0]}")
+    return Exec(spec, argv)
+
+
+def _desktop(spec: str) -> Desktop:
+    program = shutil.which("notify-send", path=_search_path())
+    if program is None:
+        raise ConfigError(
+            "--notify desktop needs notify-send (Debian/Ubuntu: apt install libnotify-bin); "
+            "or use exec:CMD or email:ADDR"
+        )
+    return Desktop(spec, program)
+
+
+def _email(spec: str, address: str) -> Channel:
+    from shieldmutual.client.mailer import email_channel  # only `email:` needs the mailer
+
+    return email_channel(spec, address)
+
+
+def parse_channel(spec: str) -> Channel:
+    """One ``--notify`` value, checked before anything is watched (exit 2 if wrong)."""
+    kind, _, rest = spec.partition(":")
+    if kind == "exec":
+        return _exec(spec, rest)
+    if kind == "desktop" and not rest:
+        return _desktop(spec)
+    if kind == "email" and rest:
+        return _email(spec, rest)
+    raise ConfigError(f"--notify must be email:ADDR, exec:CMD or desktop, got {spec!r}")
+
+
+@dataclass
+class Notifier:
+    """The channels of one command, each delivery reported, failures backed off."""
+
+    channels: Sequence[Channel]
+    report: Callable[[str], None]
+    clock: Callable[[], float] = time.monotonic
+    _retry_at: dict[str, float] = field(default_factory=dict)
+    _backoff: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, specs: Sequence[str] | None, report: Callable[[str], None]) -> Notifier:
+        return cls([parse_channel(s) for s in dict.fromkeys(specs or ())], report)
+
+    @property
+    def specs(self) -> list[str]:
+        return [c.spec for c in self.channels]
+
+    def ready(self, spec: str) -> bool:
+        """False while a channel that failed waits before its next try."""
+        return self.clock() >= self._retry_at.get(spec, 0.0)
+
+    def send(self, spec: str, message: Message) -> bool:
+        """Deliver on one channel; True once delivered. A failure is reported, never raised."""
+        channel = next(c for c in self.channels if c.spec == spec)
+        try:
+            channel.send(message)
+        except NotifyError as exc:
+            wait = min(MAX_BACKOFF, self._backoff.get(spec, FIRST_BACKOFF / 2) * 2)
+            self._backoff[spec] = wait
+            self._retry_at[spec] = self.clock() + wait
+            self.report(f"notify: {exc} (tried again later)")
+            return False
+        self._backoff.pop(spec, None)
+        self._retry_at.pop(spec, None)
+        return True
+
+    def send_all(self, message: Message) -> None:
+        for spec in self.specs:
+            if self.ready(spec):
+                self.send(spec, message)

@@ -1,0 +1,149 @@
+"""Alarms that reach a person: `mas champion watch --notify` and `mas feed --notify`.
+
+Real relays, the real CLI in its own process, real hooks (shell scripts that keep their
+stdin, argv and environment in files). Time is judged with --now, never by sleeping:
+the member checks in for real, then each `--once` looks as if 15 hours had passed.
+"""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shieldmutual.shared.aid.markdown import render_template
+from shieldmutual.shared.aid.request import AidRequest
+
+TWELVE_HOURS = 12 * 3600
+OVERDUE = 5  # `champion watch --once` while someone is overdue (cli/main.py)
+
+# Each call keeps its stdin, argv and environment as N.stdin, N.argv, N.env in folder $1.
+RECORDING_HOOK = """#!/bin/sh
+n=$(ls "$1" | grep -c stdin)
+cat > "$1/$n.stdin"
+printf '%s\\n' "$0" "$@" > "$1/$n.argv"
+env > "$1/$n.env"
+"""
+FAILING_HOOK = """#!/bin/sh
+cat > /dev/null
+echo "gateway down" >&2
+exit 3
+"""
+
+
+def _script(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+class Hook:
+    """A recording hook and what it was given, call by call."""
+
+    def __init__(self, tmp_path: Path, name: str) -> None:
+        self.folder = tmp_path / f"{name}-calls"
+        self.folder.mkdir()
+        self.script = _script(tmp_path / f"{name}.sh", RECORDING_HOOK)
+        self.spec = f"exec:{self.script} {self.folder}"
+
+    def calls(self, suffix: str = "stdin") -> list[str]:
+        count = len(list(self.folder.glob("*.stdin")))
+        return [(self.folder / f"{n}.{suffix}").read_text() for n in range(count)]
+
+
+def _request_file(tmp_path: Path) -> Path:
+    request = AidRequest(
+        title="Sam has been detained",
+        summary="Sam was detained; a lawyer is needed before the hearing.",
+        story="If you read this, I could not check in. Please help with legal costs.",
+        location="Leeds",
+        language="en",
+        societies=("leeds-care",),
+    )
+    path = tmp_path / "emergency.md"
+    path.write_text(render_template(request), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def championed(tmp_path: Path, relays: Any, person: Callable[..., Any]) -> tuple[Any, Any, str]:
+    """A member who checked in, a champion who accepted and calls them "sisterjo", and a
+    time (--now) at which the member is overdue."""
+    (relay,) = relays(1)
+    member, champion = person("member", relay.url), person("champion", relay.url)
+    member("champion", "add", champion.npub, "--request", str(_request_file(tmp_path)),
+           "--every", "12h")  # fmt: skip
+    champion("champion", "watch", "--once")  # the hand-over waits for a yes
+    champion("champion", "accept", member.npub)
+    champion("contacts", "add", "sisterjo", member.npub)
+    member("checkin")
+    (row,) = champion("champion", "watch", "--once", "--json", "--no-bell").json_lines()
+    later = str(row["last_checkin"] + TWELVE_HOURS + TWELVE_HOURS // 4 + 60)
+    return member, champion, later
+
+
+def _watch(champion: Any, *args: str, code: int) -> Any:
+    return champion("champion", "watch", "--once", "--no-bell", *args, code=code)
+
+
+def test_overdue_alarm_reaches_a_hook_once_per_episode_then_one_all_clear(
+    tmp_path: Path, championed: tuple[Any, Any, str]
+) -> None:
+    member, champion, later = championed
+    hook = Hook(tmp_path, "hook")
+    for _ in range(3):  # three cron runs while the member stays silent
+        _watch(champion, "--now", later, "--notify", hook.spec, code=OVERDUE)
+    (alarm,) = hook.calls()
+    assert alarm.startswith("Shield Mutual alarm: sisterjo has not checked in\n")
+    assert "15h 1m ago" in alarm and "Nothing has been published" in alarm
+    (argv,) = hook.calls("argv")
+    assert argv.split("\n")[:2] == [str(hook.script), str(hook.folder)]
+    (env,) = hook.calls("env")
+    assert "MAS_NOTICE=alarm" in env and "MAS_HOME" not in env
+    for text in (alarm, argv, env):  # the member only by petname; nothing of the package
+        assert member.npub not in text and member.pubkey not in text
+        assert "nsec" not in text and "detained" not in text
+
+    member("checkin")
+    for _ in range(2):
+        _watch(champion, "--notify", hook.spec, code=0)
+    alarm_again, clear = hook.calls()
+    assert alarm_again == alarm
+    assert clear.startswith("Shield Mutual all-clear: sisterjo is no longer overdue\n")
+    assert "MAS_NOTICE=all-clear" in hook.calls("env")[1]
+
+
+def test_a_failing_hook_is_reported_retried_and_does_not_stop_the_watch(
+    tmp_path: Path, championed: tuple[Any, Any, str]
+) -> None:
+    _, champion, later = championed
+    good = Hook(tmp_path, "good")
+    flaky = _script(tmp_path / "flaky.sh", FAILING_HOOK)
+    flaky_calls = tmp_path / "flaky-calls"
+    flaky_calls.mkdir()
+    flaky_spec = f"exec:{flaky} {flaky_calls}"
+    args = ("--now", later, "--json", "--notify", flaky_spec, "--notify", good.spec)
+    failed = _watch(champion, *args, code=OVERDUE)
+    assert "gateway down" in failed.stderr and "exit 3" in failed.stderr
+    (row,) = failed.json_lines()  # the watch itself went on
+    assert row["overdue"] and len(good.calls()) == 1
+
+    _script(flaky, RECORDING_HOOK)  # the gateway is back: the next run delivers there
+    again = _watch(champion, *args, code=OVERDUE)
+    assert "gateway down" not in again.stderr
+    assert len(list(flaky_calls.glob("*.stdin"))) == 1 and len(good.calls()) == 1
+
+
+def test_bad_notify_channels_fail_before_any_look(championed: tuple[Any, Any, str]) -> None:
+    _, champion, _ = championed
+    for spec, words in (
+        ("sms:123", "email:ADDR, exec:CMD or desktop"),
+        ("exec:", "needs a command"),
+        ("exec:no-such-hook-anywhere", "no such command"),
+        ("exec:'unclosed", "quotation"),
+    ):
+        done = _watch(champion, "--notify", spec, code=2)
+        assert words in done.stderr and done.stdout == ""
