@@ -57,7 +57,7 @@ HomeKeySource = Callable[[bool], bytes]
 
 
 @contextlib.contextmanager
-def _locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
+def locked(path: Path, *, wait: bool = True) -> Iterator[bool]:
     """An exclusive ``flock`` on ``path``'s lock file for one read-modify-write; with
     ``wait=False``, yields False at once when someone else holds it."""
     private_dir(path.parent)
@@ -130,7 +130,7 @@ class Home:
         holder is about to write the vault (or may be this very process)."""
         if self.vault_file.exists():
             return
-        with _locked(self.vault_file, wait=False) as held:
+        with locked(self.vault_file, wait=False) as held:
             if held and not self.vault_file.exists():
                 self.write(self.vault_file, HOME_PURPOSE, {"entries": {}})
 
@@ -161,7 +161,7 @@ class Vault:
     def edit(self) -> Iterator[dict[str, Any]]:
         """Load under an exclusive lock, let the caller change it, save unless it raised;
         an older per-identity file is deleted only once its content is saved here."""
-        with _locked(self.path):
+        with locked(self.path):
             entries = self._entries()
             data = self._read_legacy() if self._legacy.exists() else self._open(entries)
             yield data

@@ -28,6 +28,7 @@ from typing import Annotated
 import typer
 
 from shieldmutual.client.cli import (
+    bridge,
     champion,
     codec,
     common,
@@ -90,6 +91,7 @@ COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
     (contacts.app, "contacts"),  # add, list, remove: petnames
     (champion.app, "champion"),
     (champion.checkin_app, None),  # checkin
+    (bridge.app, "bridge"),  # smtp, email [add|remove|list]: requests to mailing lists
 ]
 for group, group_name in COMMAND_GROUPS:
     app.add_typer(group, name=group_name)
