@@ -51,12 +51,11 @@ from shieldmutual.shared.aid.offer import (
     offer_dict,
     offer_event_template,
     offer_from_fields,
-    offer_identifier,
     read_offer_file,
     render_offer_file,
     reply_template,
 )
-from shieldmutual.shared.aid.request import Status
+from shieldmutual.shared.aid.request import Status, new_identifier
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
@@ -151,7 +150,7 @@ def new(
     }
     fields |= {k: v.strip() for k, v in flags.items() if v is not None}
     offer = offer_from_fields(fields, (description or body).strip())
-    offer = replace(offer, identifier=offer.identifier or offer_identifier())
+    offer = replace(offer, identifier=offer.identifier or new_identifier())
     relays = state.relays(relay)
     author = state.keystore.get(state.identity_name(as_)).pubkey
     stdin_used = from_ is not None and str(from_) == "-"

@@ -94,7 +94,8 @@ def parse_file_time(text: str, key: str) -> int:
     return int(moment.timestamp())
 
 
-def _split(text: str) -> tuple[str, ...]:
+def split_list(text: str) -> tuple[str, ...]:
+    """A comma-separated front matter value (societies, tags...) as its non-empty parts."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
@@ -190,8 +191,8 @@ def parse_template(text: str) -> AidRequest:
         language=get("language"),
         geohash=get("geohash"),
         status=status,
-        societies=_split(get("societies", "")),
-        hashtags=_split(get("tags", "")),
+        societies=split_list(get("societies", "")),
+        hashtags=split_list(get("tags", "")),
         payments=tuple(_payment(k, v) for k, v in multi if k in _PAYMENT_KEYS),
         actions=tuple(_action(k, v) for k, v in multi if k in _ACTION_KEYS),
         images=tuple(v for k, v in multi if k == "image"),

@@ -23,7 +23,6 @@ description, read with the request file's strict front matter parser.
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -53,7 +52,13 @@ from shieldmutual.shared.aid.common import (
     require_kind,
     values,
 )
-from shieldmutual.shared.aid.markdown import FENCE, file_time_text, front_matter, parse_file_time
+from shieldmutual.shared.aid.markdown import (
+    FENCE,
+    file_time_text,
+    front_matter,
+    parse_file_time,
+    split_list,
+)
 from shieldmutual.shared.aid.request import (
     NIP99_STATUS,
     STATUS_NAMESPACE,
@@ -86,14 +91,9 @@ _CONTACT_TEXT = {
 _FROM_NIP99 = {"active": Status.OPEN, "sold": Status.CLOSED}
 
 
-def offer_identifier() -> str:
-    """A fresh random ``d``, as for requests: it reveals nothing and never collides."""
-    return secrets.token_hex(8)
-
-
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """One offer of help. ``identifier`` is the ``d`` tag (:func:`offer_identifier`)."""
+    """One offer of help. ``identifier`` is the ``d`` tag (request.new_identifier)."""
 
     title: str
     summary: str
@@ -163,7 +163,7 @@ class Offer:
 
     def to_tags(self) -> Tags:
         if not self.identifier:
-            raise AidError("offer has no identifier (d); use offer_identifier()")
+            raise AidError("offer has no identifier (d); use new_identifier()")
         if self.published_at is None:
             raise AidError("offer has no published_at")
         tags: Tags = [
@@ -294,10 +294,6 @@ FILE_KEYS = (
 )
 
 
-def _split(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
 def read_offer_file(text: str) -> tuple[dict[str, str], str]:
     """(front matter values, description) of an offer file, not yet checked as an offer."""
     lines = normalize_text(text).split("\n")
@@ -321,15 +317,15 @@ def offer_from_fields(fields: Mapping[str, str], description: str) -> Offer:
         summary=fields["summary"],
         description=description,
         location=fields["location"],
-        categories=_split(get("categories") or "") or ("other",),
+        categories=split_list(get("categories") or "") or ("other",),
         language=get("language") or None,
         geohash=get("geohash") or None,
         availability=get("availability") or "",
         until=stamps.get("until"),
-        contact=_split(get("contact") or "") or ("comment",),
+        contact=split_list(get("contact") or "") or ("comment",),
         status=status,
-        societies=_split(get("societies") or ""),
-        hashtags=tuple(t.lstrip("#").lower() for t in _split(get("tags") or "")),
+        societies=split_list(get("societies") or ""),
+        hashtags=tuple(t.lstrip("#").lower() for t in split_list(get("tags") or "")),
         identifier=get("id") or "",
         published_at=stamps.get("published_at"),
     )
