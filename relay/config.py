@@ -9,6 +9,7 @@ falls back to a default would be worse). ``docker/relay.toml`` is the commented 
     [rate_limits]  per-connection token buckets (0 turns one off)
     [policy]       who may write what: auth, aid-only mode, block and allow lists
     [info]         the NIP-11 document's descriptive fields
+    [web]          request and society pages and Atom feeds on the HTTP port
 
 Precedence: defaults < ``--config FILE`` < ``--host/--port/--db`` flags.
 """
@@ -130,12 +131,29 @@ class InfoConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    enabled: bool = True
+    # The public http(s) address of the pages (https://relay.example.org), used in every
+    # link they print (Atom ids, OpenGraph URLs) and advertised in NIP-11. "": from
+    # [server] url (wss:// becomes https://), else the listen address.
+    base_url: str = ""
+    # One bucket for every visitor (no IP is kept to tell them apart): page loads a
+    # second, then HTTP 429. A store query and a render each; websocket clients share
+    # the store's readers fairly with all pages together.
+    pages_per_second: float = 20.0
+    pages_burst: int = 100
+    # Requests and offers on one society page or feed, newest first.
+    max_items: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     rate_limits: RateLimitsConfig = field(default_factory=RateLimitsConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     info: InfoConfig = field(default_factory=InfoConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def restricted_writes(self) -> bool:
@@ -159,6 +177,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "rate_limits": RateLimitsConfig,
     "policy": PolicyConfig,
     "info": InfoConfig,
+    "web": WebConfig,
 }
 
 
@@ -234,6 +253,17 @@ def _check_url(url: object) -> None:
         raise ConfigError(f"[server] url and urls must be ws:// or wss:// URLs, not {url!r}")
 
 
+def _check_base_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        ok = False
+    ok = ok and not (parts.query or parts.fragment or parts.username or parts.password)
+    if url and not (ok and url.isprintable() and " " not in url):
+        raise ConfigError(f"[web] base_url must be an http:// or https:// URL, not {url!r}")
+
+
 def _check(section: str, built: Any) -> None:
     if isinstance(built, ServerConfig):
         if built.port > 65535:
@@ -267,6 +297,10 @@ def _check(section: str, built: Any) -> None:
         _hex64(built.allowed_pubkeys, "[policy] allowed_pubkeys")
         if not all(type(k) is int and 0 <= k <= 65535 for k in built.blocked_kinds):
             raise ConfigError("[policy] blocked_kinds must list kinds from 0 to 65535")
+    elif isinstance(built, WebConfig):
+        _check_base_url(built.base_url)
+        if not 1 <= built.max_items <= 1000:
+            raise ConfigError("[web] max_items must be 1 to 1000")
     elif isinstance(built, InfoConfig) and built.pubkey:
         _hex64(frozenset([built.pubkey]), "[info] pubkey")
 

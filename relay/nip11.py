@@ -48,8 +48,12 @@ def limitation(config: Config) -> dict[str, Any]:
     return out
 
 
-def document(config: Config) -> dict[str, Any]:
-    """The NIP-11 document; empty optional fields are left out."""
+def document(config: Config, pages: str = "") -> dict[str, Any]:
+    """The NIP-11 document; empty optional fields are left out.
+
+    ``pages`` is the base URL of the relay's web pages (relay/web.py), advertised as
+    ``"shieldmutual": {"pages": URL}`` so a client can print a request's page link
+    (``URL/r/<naddr>``) for requests it publishes here."""
     info = config.info
     doc: dict[str, Any] = {"name": info.name, "description": info.description}
     if info.pubkey:
@@ -62,4 +66,6 @@ def document(config: Config) -> dict[str, Any]:
     doc["software"] = info.software
     doc["version"] = version()
     doc["limitation"] = limitation(config)
+    if pages:
+        doc["shieldmutual"] = {"pages": pages}
     return doc

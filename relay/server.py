@@ -8,8 +8,9 @@ owns their lifecycle::
         await relay.serve_until(stop_event)  # then a graceful stop
 
 Plain HTTP requests (no ``Upgrade: websocket``) are answered in ``process_request``:
-``Accept: application/nostr+json`` gets the NIP-11 document with CORS headers, ``GET /``
-from a browser a one-page explanation, ``OPTIONS`` a CORS preflight answer.
+``Accept: application/nostr+json`` gets the NIP-11 document with CORS headers, other GETs
+the request and society pages and feeds of relay/web.py (or, with ``[web] enabled =
+false``, a one-page explanation at ``/``), ``OPTIONS`` a CORS preflight answer.
 
 Graceful stop (SIGTERM/SIGINT in :mod:`~shieldmutual.relay.main`): stop listening,
 refuse new EVENT/REQ, wait for in-flight saves to commit and their OKs to reach the
@@ -26,6 +27,7 @@ import html
 import http
 import logging
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from types import TracebackType
 
@@ -46,6 +48,7 @@ from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
 from shieldmutual.relay.subscriptions import Index
 from shieldmutual.relay.trim import Trimmer
+from shieldmutual.relay.web import Web, base_url
 
 log = logging.getLogger("shieldmutual.relay")
 
@@ -137,6 +140,7 @@ class Relay:
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._stopped: asyncio.Future[None] | None = None
+        self.web = Web(config, self.store) if config.web.enabled else None
         doc = nip11.document(config)
         self._nip11 = orjson.dumps(doc)
         self._html = _html_page(config, doc)
@@ -154,6 +158,10 @@ class Relay:
             self.verifier.close()
             raise
         self.addresses = self._auth_addresses()
+        if self.web is not None:  # its links need the bound port when none is configured
+            pages = base_url(self.config, f"http://{self.host}:{self.port}")
+            self.web.start(pages, server.url or self.url)
+            self._nip11 = orjson.dumps(nip11.document(self.config, pages))
         if server.expire_interval:
             self._sweeper = asyncio.create_task(self._sweep(server.expire_interval))
 
@@ -271,6 +279,8 @@ class Relay:
                 log.warning("connections still open after %gs; closing anyway", timeout)
         await self.store.close()
         self.verifier.close()
+        if self.web is not None:
+            self.web.close()
 
     async def __aenter__(self) -> Relay:
         await self.start()
@@ -307,7 +317,9 @@ class Relay:
     async def _handler(self, ws: ServerConnection) -> None:
         await Connection(self, ws).run()
 
-    def _process_request(self, ws: ServerConnection, request: Request) -> Response | None:
+    def _process_request(
+        self, ws: ServerConnection, request: Request
+    ) -> Response | Awaitable[Response] | None:
         """Plain HTTP on the websocket port: NIP-11, a page for browsers, CORS."""
         headers = request.headers
         if headers.get("Upgrade", "").lower() == "websocket":
@@ -324,6 +336,14 @@ class Relay:
             return http_response(405, b"method not allowed\n", "text/plain; charset=utf-8")
         if NOSTR_JSON in headers.get("Accept", ""):
             return http_response(200, self._nip11, NOSTR_JSON, *CORS)
+        if self.web is not None:
+            return self._page(request)
         if request.path.split("?", 1)[0] == "/":
             return http_response(200, self._html, "text/html; charset=utf-8")
         return http_response(404, b"not found\n", "text/plain; charset=utf-8")
+
+    async def _page(self, request: Request) -> Response:
+        """A request or society page or feed (relay/web.py), off the websocket path."""
+        assert self.web is not None
+        status, body, content_type, extra = await self.web.answer(request.path, request.headers)
+        return http_response(status, body, content_type, *extra)
