@@ -3,9 +3,10 @@
 There is no central score (docs/PROTOCOL.md §15): `mas whois` fetches what the relays
 hold about one pubkey and summarizes it locally with ``shared.aid.capital.summarize``:
 requests made and how they ended, spending reports, pledges made, help that recipients
-confirmed, vouches received, first seen. Vouches from people *you* trust are marked;
-"trust" is local too: your own identities and the people they vouched for. No follow
-list of people is kept or published anywhere.
+confirmed, vouches received, first seen; cli/whoisview.py answers from them whether
+they helped you, helped others, and are vouched for by people *you* trust. "Trust" is
+local too: your own identities, your contacts (petnames, client/contacts.py) and the
+people your identities vouched for. No follow list of people is published anywhere.
 
 `mas vouch` publishes a NIP-32 label under your own key. A vouch is a public link
 between two people, so the command says so before it publishes it.
