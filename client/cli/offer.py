@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.panel import Panel
 
 from shieldmutual.client import aid
 from shieldmutual.client.cli import common, contacts, offerrender
@@ -34,6 +33,7 @@ from shieldmutual.client.cli.feed import (
     item_naddr,
     read_stored,
 )
+from shieldmutual.client.cli.requestdraft import ask_to_publish
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.client.names import Names
@@ -169,25 +169,13 @@ def _confirm(
     yes: bool,
     stdin_used: bool,
 ) -> None:
-    """Preview on stderr, then ask (unless --yes); declining publishes nothing (exit 1)."""
-    if not offer.societies:
-        state.warn("no society tag: only people who search for it will find it (--society)")
+    """The preview and the question, as for requests (requestdraft.ask_to_publish)."""
     warning = location_warning(offer.location)
     if warning:
         state.warn(warning.replace("a request", "an offer"))
-    state.err.print(Panel(offerrender.offer_view(offer, author), title="preview"))
-    if yes:
-        return
-    if stdin_used:
-        raise InvalidError("the offer was read from stdin, so confirm with --yes instead")
-    societies = " ".join(mas_tag(s) for s in offer.societies)
-    question = f"Publish to {len(relays)} relay(s) as {offerrender.short_npub(author)} {societies}?"
-    try:
-        agreed = typer.confirm(question, err=True)
-    except typer.Abort:
-        agreed = False
-    if not agreed:
-        raise ClientError("nothing was published (answer y, or pass --yes in scripts)")
+    preview = offerrender.offer_view(offer, author)
+    ask_to_publish(state, preview, offer.societies, author, relays, yes=yes,
+                   stdin_used=stdin_used, noun="offer")  # fmt: skip
 
 
 def _publish(

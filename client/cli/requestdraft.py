@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import RenderableType
 from rich.panel import Panel
 from rich.prompt import Prompt
 
@@ -23,6 +24,7 @@ from shieldmutual.client.aid import require_acks
 from shieldmutual.client.cli import aidrender, common, render
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError
+from shieldmutual.client.pages import page_link
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.aid.common import Address, coarse_geohash
@@ -193,14 +195,32 @@ def confirm_publish(
     what: str = "Publish",
 ) -> None:
     """Preview on stderr, then ask (unless --yes); declining is exit 1, nothing published."""
-    if not request.societies:
+    preview = aidrender.request_preview(request, author)
+    ask_to_publish(state, preview, request.societies, author, relays, yes=yes,
+                   stdin_used=stdin_used, what=what)  # fmt: skip
+
+
+def ask_to_publish(
+    state: common.State,
+    preview: RenderableType,
+    society_slugs: Sequence[str],
+    author: str,
+    relays: Sequence[str],
+    *,
+    yes: bool,
+    stdin_used: bool,
+    what: str = "Publish",
+    noun: str = "request",
+) -> None:
+    """What every listing (a request, an offer) shows before it goes public for good."""
+    if not society_slugs:
         state.warn("no society tag: only people who search for it will find it (--society)")
-    state.err.print(Panel(aidrender.request_preview(request, author), title="preview"))
+    state.err.print(Panel(preview, title="preview"))
     if yes:
         return
     if stdin_used:
-        raise InvalidError("the request was read from stdin, so confirm with --yes instead")
-    societies = " ".join(mas_tag(s) for s in request.societies)
+        raise InvalidError(f"the {noun} was read from stdin, so confirm with --yes instead")
+    societies = " ".join(mas_tag(s) for s in society_slugs)
     question = f"{what} to {len(relays)} relay(s) as {aidrender.short_npub(author)} {societies}?"
     try:
         agreed = typer.confirm(question, err=True)
@@ -221,10 +241,13 @@ def show_request(
     min_acks: int,
     json_out: bool,
     announcement: PublishReport | None = None,
+    pages: str | None = None,
 ) -> None:
-    """Per-relay tables on stderr, the naddr (or one JSON object) on stdout."""
+    """Per-relay tables on stderr, the naddr (or one JSON object) on stdout; the page
+    link (``pages``: where the request's pages are served) on stderr or as ``page``."""
     hints = [r.relay for r in report.results if r.ok][:3]
     naddr = Address.of(report.event).naddr(hints)
+    page = page_link(pages, naddr) if pages else None
     if json_out:
         extra: dict[str, Any] = {}
         if announcement is not None:
@@ -233,6 +256,7 @@ def show_request(
         data = {"naddr": naddr, "id": report.event.id, "acks": report.acks}
         data["relays"] = [r.to_dict() for r in report.results]
         data["announcement"] = extra or None
+        data["page"] = page
         state.emit_json({**data, "event": report.event.to_dict()})
     else:
         render.print_stderr(state.err, render.publish_table(report, min_acks))
@@ -240,6 +264,8 @@ def show_request(
             state.note("announcement note (kind 1) for apps that show only notes:")
             render.print_stderr(state.err, render.publish_table(announcement, min_acks))
         state.emit_line(naddr)
+        if page:
+            state.note(f"page: {page}")
     require_acks(report, min_acks)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import nostr_sdk
@@ -134,7 +135,7 @@ def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> 
     assert again["status"] == "closed"
 
 
-def test_on_an_aid_only_relay_and_not_a_request_to_pledge_to(garden: Any) -> None:
+def test_on_an_aid_only_relay_and_not_a_request_to_pledge_to(garden: Any, tmp_path: Path) -> None:
     """An aid-only relay carries the offer (society tag) and the pledge citing it (its
     ``A`` names the request), and an offer is refused wherever a request is expected."""
     _, sam, bob, request = garden("[policy]\naid_only = true")
@@ -145,6 +146,12 @@ def test_on_an_aid_only_relay_and_not_a_request_to_pledge_to(garden: Any) -> Non
     assert sam("--json", "offer", "list", "--mine").json_lines() == []
     refused = sam("pledge", offer, "--amount", "5", "--currency", "GBP", code=1)
     assert "labelled 'offer'" in refused.stderr
+    # Nothing is published without a yes: a declined preview, or stdin with no --yes.
+    (tmp_path / "offer.md").write_text(OFFER_FILE)
+    declined = bob("offer", "new", "--from", str(tmp_path / "offer.md"), input="n\n", code=1)
+    assert "nothing was published" in declined.stderr and "Lawnmower" in declined.stderr
+    piped = bob("offer", "new", "--from", "-", input=OFFER_FILE, code=2)
+    assert "confirm with --yes" in piped.stderr
     precise = bob("offer", "new", "--from", "-", "--yes", input=OFFER_FILE.replace(
         "geohash: gcwcv", "geohash: gcwcvf7z"), code=2)  # fmt: skip
     assert "too precise" in precise.stderr
