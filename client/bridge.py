@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -165,8 +165,8 @@ class Bridge:
                     outcome.held += len(unsent)
                     break
                 item = unsent[0]
-                await self._deliver(self._each_message(entry, item), entry.address)
-                self._mark(entry.address, [item], rate=True)
+                message = self._each_message(entry, item)
+                await _settled(self._deliver(message, entry.address, [item], rate=True))
                 unsent.pop(0)
                 outcome.sent += 1
         finally:
@@ -292,8 +292,12 @@ class Bridge:
         message["Auto-Submitted"] = "auto-generated"
         return message
 
-    async def _deliver(self, message: EmailMessage, address: str) -> None:
+    async def _deliver(
+        self, message: EmailMessage, address: str, items: Sequence[Item], *, rate: bool
+    ) -> None:
+        """Send, then record ``items`` as sent (only once the server accepted them)."""
         await mailer.deliver(self.settings, message, [address], self.retry, self.sleep, self.notify)
+        self._mark(address, items, rate=rate)
 
     def _within_rate(self, address: str) -> bool:
         now = self.clock()
@@ -305,13 +309,11 @@ class Bridge:
         entry = self.record.lists[address]
         if not entry.digest_items or entry.digest_day >= day_of(self.clock()):
             return
-        await self._deliver(self._digest_message(entry), address)
         items = [Item.from_dict(d) for d in entry.digest_items]
+        await _settled(self._deliver(self._digest_message(entry), address, items, rate=False))
         with self.record.edit() as lists:
-            fresh = lists[address]
-            fresh.sent.update({i.key: self.clock() for i in items})
-            fresh.digest_items = []
-            fresh.digest_day = day_of(self.clock())
+            lists[address].digest_items = []
+            lists[address].digest_day = day_of(self.clock())
         outcome.sent += 1
 
     def _gather(self, address: str, items: list[Item], outcome: Outcome) -> list[Item]:
@@ -351,6 +353,17 @@ class Bridge:
         """Resume after ``newest``, but never past an item that was not sent."""
         with self.record.edit() as lists:
             lists[address].since = min([newest, *(i.created_at for i in unsent)])
+
+
+async def _settled(job: Awaitable[None]) -> None:
+    """Run a send-and-record to its end even when the bridge is interrupted meanwhile:
+    the server may already hold the message, and a restart must know that."""
+    task = asyncio.ensure_future(job)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 def _know(entry: ListEntry, item: Item) -> None:

@@ -18,17 +18,23 @@ pytest-asyncio (``asyncio_mode = "auto"`` in pyproject.toml).
                              once its ready line was read (never a fixed sleep).
 ``keys``                     a few fixed secret keys: ``keys.alice``, ``keys.bob``...
 ``note``                     ``note(key, "text", kind=1, tags=[...], at=None)``: signed event
+``smtp_inbox``               a real SMTP server (aiosmtpd) on loopback in a thread; can
+                             be stopped and started again on its port (an outage).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import email
+import email.message
+import email.policy
 import itertools
 import os
 import queue
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -639,3 +645,62 @@ def body_pages(db: sqlite3.Connection) -> dict[int, int]:
 def file_layout() -> Callable[[sqlite3.Connection], dict[int, int]]:
     """:func:`body_pages`, for tests that read a relay's database as a seizer would."""
     return body_pages
+
+
+# ---- a real SMTP server (aiosmtpd) for the mail bridge and alarms ---------------------
+
+
+class SmtpInbox:
+    """An aiosmtpd server on 127.0.0.1 in its own thread, so a ``mas`` subprocess or an
+    async test can talk to it. ``stop()`` and ``start()`` take it down and bring it back
+    on the same port (an outage); ``received`` holds (MAIL FROM, RCPT TOs, raw DATA) of
+    every message it accepted; ``wait_for(n)`` waits (never sleeps) for n of them."""
+
+    def __init__(self, **smtp_options: Any) -> None:
+        with contextlib.closing(socket.socket()) as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.host = "127.0.0.1"
+        self.options = smtp_options
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self._arrived = threading.Condition()
+        self._controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._arrived:
+            content = envelope.original_content or b""
+            self.received.append((str(envelope.mail_from), list(envelope.rcpt_tos), content))
+            self._arrived.notify_all()
+        return "250 OK"
+
+    def start(self) -> SmtpInbox:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname=self.host, port=self.port, **self.options)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[email.message.EmailMessage]:
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.received) >= count, timeout):
+                raise TimeoutError(f"{len(self.received)} of {count} messages arrived")
+        return self.messages()
+
+    def messages(self) -> list[email.message.EmailMessage]:
+        return [
+            email.message_from_bytes(raw, policy=email.policy.default)
+            for _, _, raw in self.received
+        ]
+
+
+@pytest.fixture
+def smtp_inbox() -> Iterator[SmtpInbox]:
+    """A started :class:`SmtpInbox` (plain SMTP, loopback), stopped at teardown."""
+    inbox = SmtpInbox().start()
+    yield inbox
+    inbox.stop()
