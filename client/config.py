@@ -16,7 +16,8 @@ is plain TOML in ``config.toml``, so commands that need only that ask for no pas
     ok = 10.0
     eose = 10.0
 
-What says who you are or where you talk (the relay list, the default identity) is kept
+What says who you are or where you talk (the relay list, the default identity, the
+web address of request pages set with ``mas config web-base``) is kept
 in ``settings.sealed`` with the home key (client/vault.py); a ``relays`` or ``identity``
 still found in an old plain file is read, and moved into the sealed half on the next save.
 """
@@ -30,6 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -108,6 +110,8 @@ class Config:
     identity: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     seal_identities: bool = True
+    # Where request pages are served (https://relay.example.org): `mas config web-base`.
+    web_base: str | None = None
     # True when an old plain config.toml still names relays or the identity.
     plain_private: bool = False
 
@@ -145,18 +149,22 @@ class Config:
         seal_identities = data.get("seal_identities", True)
         if not isinstance(seal_identities, bool):
             raise ConfigError(f"{where}: 'seal_identities' must be true or false")
+        web_base = data.get("web_base")
+        if web_base is not None:
+            web_base = normalize_web_base(web_base if isinstance(web_base, str) else "", where)
         relay_list = [normalize_relay_url(r) for r in relays]
-        return cls(relay_list, identity, Timeouts(**values), seal_identities)
+        return cls(relay_list, identity, Timeouts(**values), seal_identities, web_base)
 
     def private_part(self) -> dict[str, Any]:
-        """What goes into the sealed settings: it names relays and an identity."""
-        return {"relays": self.relays, "identity": self.identity}
+        """What goes into the sealed settings: it names relays, an identity, a site."""
+        return {"relays": self.relays, "identity": self.identity, "web_base": self.web_base}
 
     def apply_private(self, data: dict[str, Any], where: str) -> None:
-        """Take the relays and identity from the sealed settings (when there are any)."""
+        """Take the relays, identity and web base from the sealed settings (if any)."""
         if data:
             sealed = Config.from_dict(data, where)
             self.relays, self.identity = sealed.relays, sealed.identity
+            self.web_base = sealed.web_base
 
     def to_toml(self) -> str:
         """The plain half only: nothing in it names a person, a relay or a society."""
@@ -205,6 +213,21 @@ def normalize_relay_url(url: str) -> str:
         return relayurl.normalize_relay_url(url)
     except InvalidError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def normalize_web_base(url: str, where: str = "web base") -> str:
+    """An http(s) address with a host and nothing after the path (no query, fragment,
+    credentials, space or control character), without its trailing ``/``."""
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        ok = False
+    if not ok or parts.query or parts.fragment or "@" in parts.netloc or not url.isprintable():
+        raise ConfigError(f"{where}: not an http:// or https:// address: {url!r}")
+    if any(c.isspace() for c in url):
+        raise ConfigError(f"{where}: not an http:// or https:// address: {url!r}")
+    return url.rstrip("/")
 
 
 def normalize_relays(urls: Iterable[str]) -> list[str]:

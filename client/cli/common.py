@@ -38,7 +38,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from shieldmutual.client import agent, aid, private_send
+from shieldmutual.client import agent, aid, pages, private_send
 from shieldmutual.client.cli import render
 from shieldmutual.client.config import Config, Paths, normalize_relays
 from shieldmutual.client.errors import IdentityError, RelayError
@@ -133,6 +133,11 @@ class State:
         config = self.config
         self.home.write(self.paths.settings_file, "settings", config.private_part())
         config.save(self.paths.config_file)
+
+    def page_base(self, relays: list[str]) -> str | None:
+        """Where request pages are (client/pages.py): ``mas config web-base``, else the
+        first of ``relays`` whose NIP-11 advertises pages."""
+        return run(pages.page_base(relays, self.config.web_base, self.proxy))
 
     # -- secrets: the agent, else the passphrase --
 

@@ -22,6 +22,7 @@ import typer
 from shieldmutual.client import aid
 from shieldmutual.client.cli import aidrender, common
 from shieldmutual.client.config import write_private
+from shieldmutual.client.pages import page_link
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.export import (
     email_message,
@@ -110,23 +111,24 @@ def render(
     sender: str | None = None,
     *,
     progress: bool = True,
+    page: str | None = None,
 ) -> str:
     """The export as text; ``progress`` False leaves the figures out, never the champion
-    notice (a request from a revoked key says so in every format)."""
+    notice (a request from a revoked key says so in every format). ``page`` is the
+    request's web page, embedded beside the ``nostr:`` link when there is one."""
     link = "nostr:" + naddr
     request = found.request
     figures = thread.progress if progress else None
     notice = aidrender.notice_for(thread.champion)
+    common_args: dict[str, Any] = {"progress": figures, "link": link, "notice": notice}
     if fmt is Format.MARKDOWN:
-        return render_markdown(request, progress=figures, link=link, notice=notice)
+        return render_markdown(request, **common_args, page=page)
     if fmt is Format.HTML:
-        return render_html(request, progress=figures, link=link, notice=notice)
+        return render_html(request, **common_args, page=page)
     if fmt is Format.TEXT:
-        return render_text(request, progress=figures, link=link, notice=notice)
+        return render_text(request, **common_args, page=page)
     if fmt is Format.EMAIL:
-        message = email_message(
-            request, progress=figures, link=link, to=to, sender=sender, notice=notice
-        )
+        message = email_message(request, **common_args, to=to, sender=sender, page=page)
         return message.as_string()
     if progress:
         data = view_dict(found, thread, naddr)
@@ -135,6 +137,7 @@ def render(
             **request_dict(request, naddr),
             "champion": thread_dicts(request, thread)["champion"],
         }
+    data["page"] = page
     return json_text(orjson.dumps(data).decode()) + "\n"
 
 
@@ -170,7 +173,9 @@ def export(
                 return await aid.load_request(pool, naddr)
 
     found, thread = common.run(go())
-    text = render(fmt, found, thread, found.naddr(), to, sender, progress=progress)
+    base = state.page_base(list(found.relays))
+    page = page_link(base, found.naddr()) if base else None
+    text = render(fmt, found, thread, found.naddr(), to, sender, progress=progress, page=page)
     if output is not None:
         write_private(output, text.encode("utf-8"), mode=0o600)
         state.note(f"wrote {output}")

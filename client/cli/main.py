@@ -32,6 +32,7 @@ from shieldmutual.client.cli import (
     champion,
     codec,
     common,
+    configure,
     contacts,
     dm,
     events,
@@ -76,6 +77,7 @@ COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
     (identity.app, "id"),
     (identity.agent_app, None),  # unlock, lock
     (relays.app, "relays"),
+    (configure.app, "config"),  # web-base
     (events.app, None),  # event, req, verify
     (codec.app, None),  # encode ..., decode
     (helping.app, None),  # pledge, confirm, update, report

@@ -39,6 +39,7 @@ from shieldmutual.client.cli.qr import payment_codes
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.names import Names
+from shieldmutual.client.pages import page_link
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import event as event_mod
@@ -176,7 +177,8 @@ def new(
                 return report, await pool.publish(announcement)
 
     report, noted = common.run(go())
-    draft.show_request(state, report, min_acks, state.want_json(json_), noted)
+    pages = state.page_base([r.relay for r in report.results if r.ok])
+    draft.show_request(state, report, min_acks, state.want_json(json_), noted, pages)
 
 
 # ---- show / list ---------------------------------------------------------------------------
@@ -406,7 +408,7 @@ def relay_request(
     targets = tuple(dict.fromkeys(parse_slug(t) for t in to))
     relays, secret = state.relays_and_signer(relay, as_)
 
-    async def go() -> PublishReport:
+    async def go() -> tuple[aid.RequestRecord, PublishReport]:
         async with state.pool(relays) as pool:
             found = await aid.fetch_request(pool, aid.parse_pointer(naddr))
             already = [f"mas-{t}" for t in targets if t in found.request.societies]
@@ -414,9 +416,14 @@ def relay_request(
                 state.warn(f"the request is already in {', '.join(already)}")
             hint = found.relays[0] if found.relays else ""
             template = syndication_template(Syndication.of(found.event, targets, hint))
-            return await aid.publish(pool, secret, template)
+            return found, await aid.publish(pool, secret, template)
 
-    report = common.run(go())
-    pointer = common.nevent(report.event, [r.relay for r in report.results if r.ok])
+    found, report = common.run(go())
+    acked = [r.relay for r in report.results if r.ok]
+    pointer = common.nevent(report.event, acked)
+    base = state.page_base(acked)
+    page = page_link(base, found.naddr()) if base else None
     common.show_published(state, report, min_acks, state.want_json(json_), pointer,
-                   into=[mas_tag(t) for t in targets])  # fmt: skip
+                   into=[mas_tag(t) for t in targets], page=page)  # fmt: skip
+    if page and not state.want_json(json_):
+        state.note(f"page: {page}")

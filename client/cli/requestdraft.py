@@ -24,6 +24,7 @@ from shieldmutual.client.aid import require_acks
 from shieldmutual.client.cli import aidrender, common, render
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError
+from shieldmutual.client.pages import page_link
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.aid.common import Address, coarse_geohash
@@ -240,10 +241,13 @@ def show_request(
     min_acks: int,
     json_out: bool,
     announcement: PublishReport | None = None,
+    pages: str | None = None,
 ) -> None:
-    """Per-relay tables on stderr, the naddr (or one JSON object) on stdout."""
+    """Per-relay tables on stderr, the naddr (or one JSON object) on stdout; the page
+    link (``pages``: where the request's pages are served) on stderr or as ``page``."""
     hints = [r.relay for r in report.results if r.ok][:3]
     naddr = Address.of(report.event).naddr(hints)
+    page = page_link(pages, naddr) if pages else None
     if json_out:
         extra: dict[str, Any] = {}
         if announcement is not None:
@@ -252,6 +256,7 @@ def show_request(
         data = {"naddr": naddr, "id": report.event.id, "acks": report.acks}
         data["relays"] = [r.to_dict() for r in report.results]
         data["announcement"] = extra or None
+        data["page"] = page
         state.emit_json({**data, "event": report.event.to_dict()})
     else:
         render.print_stderr(state.err, render.publish_table(report, min_acks))
@@ -259,6 +264,8 @@ def show_request(
             state.note("announcement note (kind 1) for apps that show only notes:")
             render.print_stderr(state.err, render.publish_table(announcement, min_acks))
         state.emit_line(naddr)
+        if page:
+            state.note(f"page: {page}")
     require_acks(report, min_acks)
 
 

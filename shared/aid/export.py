@@ -42,6 +42,8 @@ from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
 from shieldmutual.shared.aid.markdown import (
+    NOSTR_TEXT,
+    PAGE_TEXT,
     markdown_source,
     payment_uris,
     render_markdown,
@@ -128,10 +130,13 @@ def render_text(
     link: str | None = None,
     notice: str | None = None,
     now: int | None = None,
+    page: str | None = None,
 ) -> str:
     """Plain text: Markdown headings become underlined titles, bold markers go."""
     lines = []
-    source = markdown_source(request, progress=progress, link=link, notice=notice, now=now)
+    source = markdown_source(
+        request, progress=progress, link=link, notice=notice, now=now, page=page
+    )
     for line in source.split("\n"):
         if line.startswith("# "):
             lines += [line[2:], "=" * len(line[2:])]
@@ -199,12 +204,16 @@ def render_html(
     link: str | None = None,
     notice: str | None = None,
     now: int | None = None,
+    page: str | None = None,
 ) -> str:
     """A standalone, escaped HTML page (no scripts, styles from outside, or images)."""
     body = html_body(request, progress=progress, notice=notice, now=now)
-    if link:
-        href = html.escape(link, quote=True)
-        body += f'<hr>\n<p>Follow, pledge or share on Nostr: <a href="{href}">{href}</a></p>\n'
+    if page or link:
+        body += "<hr>\n"
+    for words, target in ((PAGE_TEXT, page), (NOSTR_TEXT, link)):
+        if target:
+            href = html.escape(target, quote=True)
+            body += f'<p>{words}: <a href="{href}">{href}</a></p>\n'
     lang = f' lang="{html.escape(request.language)}"' if request.language else ""
     return (
         f'<!DOCTYPE html>\n<html{lang}>\n<head>\n<meta charset="utf-8">\n'
@@ -286,6 +295,7 @@ def email_message(
     sender: str | None = None,
     now: datetime | None = None,
     notice: str | None = None,
+    page: str | None = None,
 ) -> EmailMessage:
     """RFC 5322 ``multipart/alternative``: the text part, then the HTML part.
 
@@ -295,10 +305,10 @@ def email_message(
     now = now or datetime.now(UTC)
     message = _headed(request.title, to, sender, now)
     at = int(now.timestamp())
-    text = render_text(request, progress=progress, link=link, notice=notice, now=at)
+    text = render_text(request, progress=progress, link=link, notice=notice, now=at, page=page)
     message.set_content(text, cte="base64")
-    page = render_html(request, progress=progress, link=link, notice=notice, now=at)
-    message.add_alternative(page, subtype="html", cte="base64")
+    body = render_html(request, progress=progress, link=link, notice=notice, now=at, page=page)
+    message.add_alternative(body, subtype="html", cte="base64")
     _check_headers(message)
     return message
 

@@ -46,6 +46,8 @@ from shieldmutual.shared.aid.request import (
 from shieldmutual.shared.errors import AidError
 
 FENCE = "---"
+PAGE_TEXT = "Read and share it on the web"
+NOSTR_TEXT = "Follow, pledge or share on Nostr"
 _SINGLE = (
     *("title", "summary", "location", "language", "geohash", "amount", "currency"),
     *("deadline", "status", "societies", "tags", "id", "published_at", "expiration"),
@@ -339,11 +341,15 @@ def render_markdown(
     link: str | None = None,
     notice: str | None = None,
     now: int | None = None,
+    page: str | None = None,
 ) -> str:
     """Standalone Markdown for a blog post or an email, safe to publish
-    (:func:`safe_markdown`); ``link`` is e.g. ``nostr:naddr1...``, ``notice`` the
-    champion sentence (progress.champion_notice) and ``now`` the time for "days left"."""
-    source = markdown_source(request, progress=progress, link=link, notice=notice, now=now)
+    (:func:`safe_markdown`); ``link`` is e.g. ``nostr:naddr1...``, ``page`` the request's
+    web page (relay/web.py), ``notice`` the champion sentence (progress.champion_notice)
+    and ``now`` the time for "days left"."""
+    source = markdown_source(
+        request, progress=progress, link=link, notice=notice, now=now, page=page
+    )
     return safe_markdown(source, payment_uris(request))
 
 
@@ -359,6 +365,7 @@ def markdown_source(
     link: str | None = None,
     notice: str | None = None,
     now: int | None = None,
+    page: str | None = None,
 ) -> str:
     """The export's Markdown as its authors wrote it, for plain text (which nothing
     interprets); anything that renders Markdown takes :func:`render_markdown`."""
@@ -383,6 +390,10 @@ def markdown_source(
             day = f"{datetime.fromtimestamp(stamp, UTC):%Y-%m-%d}: " if stamp else ""
             lines.append(f"- Update {day}{update.text}".replace("\n", " "))
         parts.append(f"## {PROGRESS}\n\n" + "\n".join(lines))
+    if page or link:
+        parts.append("---")
+    if page:
+        parts.append(f"{PAGE_TEXT}: {page}")
     if link:
-        parts.append(f"---\n\nFollow, pledge or share on Nostr: {link}")
+        parts.append(f"{NOSTR_TEXT}: {link}")
     return "\n\n".join(parts) + "\n"
