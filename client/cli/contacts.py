@@ -1,13 +1,15 @@
 """`mas contacts add|list|remove`: petnames for people, kept only on this device, sealed.
 
-Also what every command that shows a person uses: :func:`local_names` (your petnames:
-contacts and identities), :func:`lookup` (plus the profiles of the people on screen,
-one batched REQ) and :func:`person` (the Rich text, through render's door).
+Also what every command that shows or names a person uses: :func:`local_names` (your
+petnames: contacts and identities), :func:`lookup` (plus the profiles of the people on
+screen, one batched REQ), :func:`person` (the Rich text, through render's door) and
+:func:`resolve` (a person given as an npub, an identity name or a petname).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Annotated
 
 import typer
@@ -22,6 +24,7 @@ from shieldmutual.client.errors import IdentityError, PassphraseError
 from shieldmutual.client.names import Names, Source
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip19
+from shieldmutual.shared.errors import InvalidError
 
 app = typer.Typer(
     help="Your address book: petnames for people, on this device only (never published).",
@@ -47,6 +50,21 @@ def local_names(state: common.State) -> Names:
         state.note(f"petnames not shown ({exc}); `mas unlock` shows them")
         return Names()
     return Names(naming.petnames(contacts, identities))
+
+
+def resolve(state: common.State, who: str) -> str:
+    """A pubkey from npub/nprofile/hex, one of your identities' names, or a petname."""
+    try:
+        return pubkey_hex(who)
+    except InvalidError:
+        pass
+    with suppress(IdentityError):  # not a valid name either: the error below says so
+        if state.keystore.exists(who):
+            return state.keystore.get(who).pubkey
+    found = Contacts.load(state.home).names.get(who)
+    if found is None:
+        raise InvalidError(f"{who!r} is no npub, nprofile, hex key, identity or contact")
+    return found
 
 
 async def lookup(pool: Pool, names: Names, pubkeys: Iterable[str]) -> Names:

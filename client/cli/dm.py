@@ -25,7 +25,6 @@ from rich.text import Text
 
 from shieldmutual.client import champions
 from shieldmutual.client.cli import common, contacts, render
-from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
@@ -49,7 +48,9 @@ def _when(stamp: int) -> str:
 @app.command("send")
 def send_cmd(
     ctx: typer.Context,
-    to: Annotated[str, typer.Argument(metavar="NPUB", help="The recipient (npub or hex).")],
+    to: Annotated[
+        str, typer.Argument(metavar="NPUB", help="The recipient (npub, hex or a petname).")
+    ],
     message: Annotated[
         str,
         typer.Argument(
@@ -64,7 +65,7 @@ def send_cmd(
 ) -> None:
     """Send a private message. Relays see only a one-time key and the recipient."""
     state = common.state(ctx)
-    recipient = pubkey_hex(to)
+    recipient = contacts.resolve(state, to)
     text = normalize_text(common.private_text(message, "a private message"))
     if not text:
         raise InvalidError("the message is empty")
@@ -98,7 +99,8 @@ def send_cmd(
 def read_cmd(
     ctx: typer.Context,
     from_: Annotated[
-        str | None, typer.Option("--from", metavar="NPUB", help="Only messages from this person.")
+        str | None,
+        typer.Option("--from", metavar="NPUB", help="Only messages from this person (or petname)."),
     ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Include Shield Mutual check-ins and hand-overs.")
@@ -109,7 +111,7 @@ def read_cmd(
 ) -> None:
     """Your private messages, oldest first (authenticates to relays as you)."""
     state = common.state(ctx)
-    only = pubkey_hex(from_) if from_ else None
+    only = contacts.resolve(state, from_) if from_ else None
     relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> list[nip17.DirectMessage]:

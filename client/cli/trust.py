@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Mapping
-from contextlib import suppress
 from typing import Annotated, Any
 
 import typer
 
 from shieldmutual.client import aid
 from shieldmutual.client.cli import common, contacts, whoisview
-from shieldmutual.client.cli.events import pubkey_hex
-from shieldmutual.client.contacts import Contacts
-from shieldmutual.client.errors import IdentityError, RelayError
+from shieldmutual.client.errors import RelayError
 from shieldmutual.client.names import Names, short_npub
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import kinds, nip19
@@ -122,21 +119,6 @@ def requests_to_resolve(pubkey: str, events: Iterable[Event]) -> list[Address]:
 # ---- commands -------------------------------------------------------------------------
 
 
-def resolve_pubkey(state: common.State, who: str) -> str:
-    """A pubkey from npub/nprofile/hex, one of your identities' names, or a petname."""
-    try:
-        return pubkey_hex(who)
-    except InvalidError:
-        pass
-    with suppress(IdentityError):  # not a valid name either: the error below says so
-        if state.keystore.exists(who):
-            return state.keystore.get(who).pubkey
-    found = Contacts.load(state.home).names.get(who)
-    if found is None:
-        raise InvalidError(f"{who!r} is no npub, nprofile, hex key, identity or contact")
-    return found
-
-
 async def gather(
     connect: Callable[[], Pool], pubkey: str, mine: Collection[str], timeout: float | None
 ) -> tuple[list[Event], bool]:
@@ -181,7 +163,7 @@ def whois(
     that the people helped confirmed, vouches, first seen. No score: you decide.
     """
     state = common.state(ctx)
-    pubkey = resolve_pubkey(state, who)
+    pubkey = contacts.resolve(state, who)
     mine = {ident.pubkey for ident in state.keystore.list()}
     relays = state.relays(relay)
 
@@ -238,7 +220,7 @@ def vouch(
     safe. Withdraw it with `mas event -k 5 -e <id>` (a NIP-09 deletion).
     """
     state = common.state(ctx)
-    subject = resolve_pubkey(state, who)
+    subject = contacts.resolve(state, who)
     relays = state.relays(relay)
     template = vouch_template(Vouch(subject, " ".join(reason.split("\n")).strip()))
     secret = state.signer(as_)

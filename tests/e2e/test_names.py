@@ -185,6 +185,8 @@ def test_dm_read_shows_the_petname_and_never_a_strangers_profile_name(people: An
     read = {m["content"]: m for m in me("dm", "read", "--json").json_lines()}
     assert read["from the real rosa"]["from_petname"] == "rosa"
     assert read["from someone calling themself rosa"]["from_petname"] is None
+    me("dm", "send", "rosa", input="a reply, addressed by petname")
+    assert "addressed by petname" in rosa("dm", "read", "--from", me.npub, "--json").stdout
     rows = me("dm", "read").stdout.splitlines()
     real = next(line for line in rows if "from the real rosa" in line)
     fake = next(line for line in rows if "calling themself" in line)
