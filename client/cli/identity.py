@@ -29,7 +29,7 @@ from shieldmutual.shared.profile import (
 )
 
 app = typer.Typer(
-    help="Identities: create, import, list, choose, show, export, remove.",
+    help="Identities: create, import, list, choose, show, profile, export, remove.",
     no_args_is_help=True,
 )
 agent_app = typer.Typer()
