@@ -8,7 +8,8 @@
   can read in ``ps``.
 * ``desktop`` uses ``notify-send`` (libnotify). Its text does go on notify-send's command
   line, so it holds only the subject (a petname or short npub), never more.
-* ``email:ADDR`` goes through the client's one SMTP door (client/mailer.py).
+* ``email:ADDR`` goes through the client's one SMTP door (client/mailer.py), with the
+  mail server set up for the bridge (`mas bridge smtp`); one attempt per look.
 
 A failed delivery is reported by the caller and tried again later; a channel that keeps
 failing is left alone for a while (doubling up to :data:`MAX_BACKOFF`), so a live watch
@@ -17,6 +18,7 @@ does not run a broken hook every second. Nothing here raises past :meth:`Notifie
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import shutil
@@ -27,7 +29,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from shieldmutual.client import mailer
 from shieldmutual.client.errors import ConfigError, NotifyError
+from shieldmutual.client.vault import Home
+from shieldmutual.shared.aid.export import text_email
+from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.untrusted import one_line
 
 HOOK_TIMEOUT = 30.0  # seconds a command or notify-send may take
@@ -100,6 +106,22 @@ class Desktop:
         _run([*argv, message.subject], "", {"PATH": _search_path()}, "desktop")
 
 
+@dataclass(frozen=True, slots=True)
+class Email:
+    spec: str
+    address: str
+    settings: mailer.MailSettings
+
+    def send(self, message: Message) -> None:
+        try:
+            mail = text_email(
+                message.subject, message.body, to=self.address, sender=self.settings.sender
+            )
+            asyncio.run(mailer.send(self.settings, mail, [self.address]))
+        except (mailer.MailError, AidError) as exc:
+            raise NotifyError(f"email {self.address}: {exc}") from None
+
+
 def _exec(spec: str, command: str) -> Exec:
     try:
         argv = tuple(shlex.split(command))
@@ -122,21 +144,16 @@ def _desktop(spec: str) -> Desktop:
     return Desktop(spec, program)
 
 
-def _email(spec: str, address: str) -> Channel:
-    from shieldmutual.client.mailer import email_channel  # only `email:` needs the mailer
-
-    return email_channel(spec, address)
-
-
-def parse_channel(spec: str) -> Channel:
-    """One ``--notify`` value, checked before anything is watched (exit 2 if wrong)."""
+def parse_channel(spec: str, home: Home) -> Channel:
+    """One ``--notify`` value, checked before anything is watched (exit 2 if wrong);
+    ``email:`` reads the mail server's sealed settings from ``home``."""
     kind, _, rest = spec.partition(":")
     if kind == "exec":
         return _exec(spec, rest)
     if kind == "desktop" and not rest:
         return _desktop(spec)
     if kind == "email" and rest:
-        return _email(spec, rest)
+        return Email(spec, mailer.check_recipient(rest), mailer.load_settings(home))
     raise ConfigError(f"--notify must be email:ADDR, exec:CMD or desktop, got {spec!r}")
 
 
@@ -151,8 +168,10 @@ class Notifier:
     _backoff: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, specs: Sequence[str] | None, report: Callable[[str], None]) -> Notifier:
-        return cls([parse_channel(s) for s in dict.fromkeys(specs or ())], report)
+    def parse(
+        cls, specs: Sequence[str] | None, home: Home, report: Callable[[str], None]
+    ) -> Notifier:
+        return cls([parse_channel(s, home) for s in dict.fromkeys(specs or ())], report)
 
     @property
     def specs(self) -> list[str]:

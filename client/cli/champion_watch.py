@@ -190,7 +190,7 @@ def watch_cmd(
     """
     state = common.state(ctx)
     fixed = parse_time(now) if now else None
-    notifier = Notifier.parse(notify, state.warn)  # a wrong channel fails before any look
+    notifier = Notifier.parse(notify, state.home, state.warn)  # bad channels fail first
     relays, secret = state.relays_and_signer(relay, as_)
     # Petnames only: looking up members' profiles would tell relays whom you champion.
     names = local_names(state)

@@ -18,6 +18,7 @@ from shieldmutual.shared.aid.markdown import render_template
 from shieldmutual.shared.aid.request import AidRequest
 
 TWELVE_HOURS = 12 * 3600
+INBOX = "me@champion.example"
 OVERDUE = 5  # `champion watch --once` while someone is overdue (cli/main.py)
 
 # Each call keeps its stdin, argv and environment as N.stdin, N.argv, N.env in folder $1.
@@ -89,13 +90,24 @@ def _watch(champion: Any, *args: str, code: int) -> Any:
     return champion("champion", "watch", "--once", "--no-bell", *args, code=code)
 
 
-def test_overdue_alarm_reaches_a_hook_once_per_episode_then_one_all_clear(
-    tmp_path: Path, championed: tuple[Any, Any, str]
+def _body(message: Any) -> str:
+    return str(message.get_body(("plain",)).get_content())
+
+
+def test_overdue_alarm_arrives_by_email_and_hook_once_per_episode_then_one_all_clear(
+    tmp_path: Path, championed: tuple[Any, Any, str], smtp_inbox: Any
 ) -> None:
     member, champion, later = championed
+    champion("bridge", "smtp", "--host", smtp_inbox.host, "--port", str(smtp_inbox.port),
+             "--security", "plain", "--from", "alarms@champion.example")  # fmt: skip
     hook = Hook(tmp_path, "hook")
+    notify = ("--notify", hook.spec, "--notify", f"email:{INBOX}")
     for _ in range(3):  # three cron runs while the member stays silent
-        _watch(champion, "--now", later, "--notify", hook.spec, code=OVERDUE)
+        _watch(champion, "--now", later, *notify, code=OVERDUE)
+    (mail,) = smtp_inbox.wait_for(1)
+    assert smtp_inbox.received[0][1] == [INBOX]
+    assert mail["Subject"] == "Shield Mutual alarm: sisterjo has not checked in"
+    assert "15h 1m ago" in _body(mail) and member.npub not in mail.as_string()
     (alarm,) = hook.calls()
     assert alarm.startswith("Shield Mutual alarm: sisterjo has not checked in\n")
     assert "15h 1m ago" in alarm and "Nothing has been published" in alarm
@@ -109,7 +121,10 @@ def test_overdue_alarm_reaches_a_hook_once_per_episode_then_one_all_clear(
 
     member("checkin")
     for _ in range(2):
-        _watch(champion, "--notify", hook.spec, code=0)
+        _watch(champion, *notify, code=0)
+    _, cleared = smtp_inbox.wait_for(2)
+    assert cleared["Subject"] == "Shield Mutual all-clear: sisterjo is no longer overdue"
+    assert len(smtp_inbox.received) == 2
     alarm_again, clear = hook.calls()
     assert alarm_again == alarm
     assert clear.startswith("Shield Mutual all-clear: sisterjo is no longer overdue\n")
@@ -137,13 +152,12 @@ def test_a_failing_hook_is_reported_retried_and_does_not_stop_the_watch(
     assert len(list(flaky_calls.glob("*.stdin"))) == 1 and len(good.calls()) == 1
 
 
-def test_bad_notify_channels_fail_before_any_look(championed: tuple[Any, Any, str]) -> None:
-    _, champion, _ = championed
+def test_bad_notify_channels_fail_before_any_look(mas: Any) -> None:
     for spec, words in (
         ("sms:123", "email:ADDR, exec:CMD or desktop"),
         ("exec:", "needs a command"),
         ("exec:no-such-hook-anywhere", "no such command"),
         ("exec:'unclosed", "quotation"),
     ):
-        done = _watch(champion, "--notify", spec, code=2)
-        assert words in done.stderr and done.stdout == ""
+        done = mas("champion", "watch", "--once", "--notify", spec)
+        assert done.code == 2 and words in done.stderr and done.stdout == ""
