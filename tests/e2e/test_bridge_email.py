@@ -182,3 +182,24 @@ def test_hostile_content_reaches_only_the_list_escaped(world: tuple[Any, Any, An
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>now</b>" not in html
     assert update.get_body(("html",)) is None
+
+
+def test_the_rate_limit_holds_mail_back_without_losing_it(world: tuple[Any, Any, Any]) -> None:
+    sam, bridge, inbox = world
+    setup_bridge(bridge, inbox, "--rate", "1")
+    for title in ("Boiler repair", "Rent after the raid"):
+        publish(sam, title)
+    held = bridge("bridge", "email", "--once")
+    assert "held by the rate limit 1" in held.stderr
+    assert [str(m["Subject"]) for m in inbox.wait_for(1)] == ["Boiler repair"]
+    bridge("bridge", "email", "--once", "--now", "in 61 minutes")
+    assert [str(m["Subject"]) for m in inbox.wait_for(2)] == [
+        "Boiler repair",
+        "Rent after the raid",
+    ]
+    # What the bridge keeps names no list, society or request in the clear.
+    words = [LIST, SENDER, f"mas-{SOCIETY}", "Boiler repair", "Rent after the raid"]
+    for path in bridge.home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [w for w in words if w.encode() in data], path
