@@ -165,7 +165,13 @@ class Bridge:
                     outcome.held += len(unsent)
                     break
                 item = unsent[0]
-                message = self._each_message(entry, item)
+                try:
+                    message = self._each_message(entry, item)
+                except AidError as exc:  # one unmailable item must not block the list forever
+                    self.notify(f"{entry.address}: skipped {item.key}: {exc}")
+                    self._mark(entry.address, [item], rate=False)
+                    unsent.pop(0)
+                    continue
                 await _settled(self._deliver(message, entry.address, [item], rate=True))
                 unsent.pop(0)
                 outcome.sent += 1
