@@ -13,8 +13,11 @@ line or the environment. A service gets the home key from the agent (`mas unlock
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -231,6 +234,31 @@ def run(
         retry=mailer.Retry(first=retry_after),
         notify=state.warn,
     )
-    outcome = common.run(bridge_mod.run(bridge, once=once, interval=interval, report=report))
-    if outcome.errors:
+    outcome = common.run(_until_stopped(bridge, once, interval, report))
+    if outcome is not None and outcome.errors:
         raise typer.Exit(common.EXIT_FAILURE)
+
+
+async def _until_stopped(
+    bridge: bridge_mod.Bridge,
+    once: bool,
+    interval: float,
+    report: Callable[[bridge_mod.Outcome], None],
+) -> bridge_mod.Outcome | None:
+    """The bridge's cycles; SIGTERM (systemd's stop) ends them like Ctrl-C does, letting
+    a message being sent finish and be recorded, and exits 0 (None)."""
+    task = asyncio.current_task()
+    assert task is not None
+    stopped = asyncio.Event()
+
+    def stop() -> None:
+        stopped.set()
+        task.cancel()
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
+    try:
+        return await bridge_mod.run(bridge, once=once, interval=interval, report=report)
+    except asyncio.CancelledError:
+        if stopped.is_set():
+            return None
+        raise

@@ -8,6 +8,7 @@ injected with ``--now`` to judge the digest's day; nothing here sleeps.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -120,7 +121,7 @@ def test_a_digest_holds_every_request_of_the_day(world: tuple[Any, Any, Any]) ->
     assert len(inbox.received) == 1
 
 
-def test_smtp_down_then_up_delivers_exactly_once(
+def test_smtp_down_then_up_delivers_exactly_once_and_stops_cleanly(
     relays: Any, mas: Callable[..., Any], person: Callable[..., Any], mas_stream: Any,
     smtp_inbox: Any,
 ) -> None:  # fmt: skip
@@ -137,7 +138,8 @@ def test_smtp_down_then_up_delivers_exactly_once(
     smtp_inbox.start()
     (delivered,) = smtp_inbox.wait_for(1)
     assert delivered["Subject"] == "Boiler repair"
-    running.interrupt()
+    running.proc.send_signal(signal.SIGTERM)  # systemctl stop
+    assert running.proc.wait(timeout=20) == 0
 
     assert mas("bridge", "email", "--once").code == 0
     assert len(smtp_inbox.received) == 1
