@@ -14,6 +14,7 @@ line or the environment. A service gets the home key from the agent (`mas unlock
 from __future__ import annotations
 
 import asyncio
+import getpass
 import signal
 import sys
 import time
@@ -79,7 +80,10 @@ def smtp(
         raise typer.BadParameter("--from is required with --host")
     password = None
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        if common.stdin_is_terminal():  # a person typing: no echo
+            password = getpass.getpass("SMTP password: ")
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise ConfigError("--password-stdin: stdin held no password")
     settings = mailer.MailSettings(
