@@ -11,7 +11,11 @@
 * ``email:ADDR`` goes through the client's one SMTP door (client/mailer.py), with the
   mail server set up for the bridge (`mas bridge smtp`); one attempt per look.
 
-A failed delivery is reported by the caller and tried again later; a channel that keeps
+`mas feed --notify` tells of each new request (:class:`RequestNotices`), at most
+:data:`NOTICE_BURST` an hour: a first run over a busy society, or a flood of requests,
+must not become hundreds of mails; the rest are counted and told in one notice.
+
+A failed delivery is reported and tried again later; a channel that keeps
 failing is left alone for a while (doubling up to :data:`MAX_BACKOFF`), so a live watch
 does not run a broken hook every second. Nothing here raises past :meth:`Notifier.send`.
 """
@@ -25,6 +29,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -33,14 +38,18 @@ from shieldmutual.client import mailer
 from shieldmutual.client.errors import ConfigError, NotifyError
 from shieldmutual.client.vault import Home
 from shieldmutual.shared.aid.export import text_email
+from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
-from shieldmutual.shared.untrusted import one_line
+from shieldmutual.shared.untrusted import one_line, visible
 
 HOOK_TIMEOUT = 30.0  # seconds a command or notify-send may take
 FIRST_BACKOFF = 10.0
 MAX_BACKOFF = 900.0
 STDERR_TAIL = 200  # characters of a failed command's stderr quoted in the report
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+NOTICE_BURST = 10  # new-request notices an hour
+NOTICE_WINDOW = 3600.0
+SUBJECT_TITLE = 120  # characters of a stranger's title in a subject line
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,3 +209,46 @@ class Notifier:
         for spec in self.specs:
             if self.ready(spec):
                 self.send(spec, message)
+
+
+def request_message(request: AidRequest, naddr: str) -> Message:
+    """A new request, in a stranger's words made visible (no control or bidi character
+    reaches a hook, a terminal or a mail header as itself)."""
+    title = one_line(request.title)
+    if len(title) > SUBJECT_TITLE:
+        title = title[: SUBJECT_TITLE - 1] + "…"
+    body = visible(f"{request.title}\n\n{request.summary}\n\nnostr:{naddr}\n", multiline=True)
+    return Message("request", f"New aid request: {title}", body)
+
+
+@dataclass
+class RequestNotices:
+    """One notice per new request, at most :data:`NOTICE_BURST` in an hour; what is held
+    back is counted and told in one notice once there is room (:meth:`flush`)."""
+
+    notifier: Notifier
+    clock: Callable[[], float] = time.monotonic
+    held: int = 0
+    _sent: deque[float] = field(default_factory=deque)
+
+    def _room(self) -> bool:
+        while self._sent and self.clock() - self._sent[0] >= NOTICE_WINDOW:
+            self._sent.popleft()
+        return len(self._sent) < NOTICE_BURST
+
+    def _tell(self, message: Message) -> None:
+        self._sent.append(self.clock())
+        self.notifier.send_all(message)
+
+    def add(self, request: AidRequest, naddr: str) -> None:
+        self.flush()  # what was held back first, in order
+        if self._room():
+            self._tell(request_message(request, naddr))
+        else:
+            self.held += 1
+
+    def flush(self) -> None:
+        if self.held and self._room():
+            count, self.held = self.held, 0
+            body = f"{count} more new aid request(s) arrived; `mas feed` shows them.\n"
+            self._tell(Message("request", f"{count} more new aid request(s)", body))

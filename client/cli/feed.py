@@ -12,8 +12,10 @@ it arrives, so a pipe or a file sees it at once. Every view shows each request's
 progress and champion check from its thread, fetched in batches (:class:`ThreadBatches`):
 one REQ for many rows, and for the live table only the rows on screen, refreshed now
 and then, never a REQ per event. ``--bell`` rings the terminal bell for
-requests this device has never shown before. ``--once`` stops after the stored
-requests (scripts, tests) and ``--timeout S`` after S seconds.
+requests this device has never shown before, and ``--notify`` tells a hook, an inbox or
+the desktop of each (client/notify.py: requests only, not their edits, bounded).
+``--once`` stops after the stored requests (scripts, tests, cron) and ``--timeout S``
+after S seconds.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.client.feed import FeedReader
 from shieldmutual.client.names import NO_NAMES, Names, lookup
+from shieldmutual.client.notify import Notifier, RequestNotices
 from shieldmutual.client.pool import EOSE, Pool, Subscription
 from shieldmutual.client.state import LocalState
 from shieldmutual.client.timeparse import parse_time
@@ -44,7 +47,7 @@ from shieldmutual.shared.aid.common import check_geohash, check_language
 from shieldmutual.shared.aid.export import request_dict
 from shieldmutual.shared.aid.feed import ITEM_TYPES, REQUEST, Feed, FeedFilter, FeedItem
 from shieldmutual.shared.aid.offer import OFFER, offer_dict
-from shieldmutual.shared.aid.request import Status
+from shieldmutual.shared.aid.request import AidRequest, Status
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import AidError, InvalidError, ShieldError
 
@@ -232,6 +235,15 @@ def feed(
     ] = False,
     offers: Annotated[bool, typer.Option("--offers", help="Only offers of help.")] = False,
     requests: Annotated[bool, typer.Option("--requests", help="Only requests.")] = False,
+    notify: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--notify",
+            metavar="CHANNEL",
+            help="Tell email:ADDR, exec:CMD (text on its stdin) or desktop of each request new "
+            "on this device; at most 10 an hour, the rest summed up (repeat).",
+        ),
+    ] = None,
     relay: common.RelayOption = None,
     json_: common.JsonOption = False,
 ) -> None:
@@ -241,6 +253,8 @@ def feed(
     Exits 3 with --once if no relay answered; Ctrl-C ends a live feed (exit 130).
     """
     state = common.state(ctx)
+    notifier = Notifier.parse(notify, state.home, state.warn)  # bad channels fail first
+    notices = RequestNotices(notifier) if notifier.channels else None
     tags = feed_tags(state, society)
     only = {OFFER} if offers and not requests else {REQUEST} if requests and not offers else None
     flt = replace(feed_filter(language, place, status), types=frozenset(only or ITEM_TYPES))
@@ -311,6 +325,8 @@ def feed(
                                 )
                             if bell and unseen:
                                 ring()
+                            if notices is not None:
+                                await asyncio.to_thread(notices.flush)
                             if not once:
                                 state.note(
                                     "end of stored requests; following new ones (Ctrl-C ends)"
@@ -322,6 +338,8 @@ def feed(
                         new = local.mark_seen(key)
                         if new and bell and stored_done:
                             ring()
+                        if new and notices is not None and isinstance(item.request, AidRequest):
+                            await asyncio.to_thread(notices.add, item.request, naddrs[key])
                         unseen += new
                         if view is not None and time.monotonic() - last_refresh > REFRESH:
                             last_refresh = time.monotonic()

@@ -18,8 +18,16 @@ from shieldmutual.client import notify
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ConfigError, NotifyError
 from shieldmutual.client.mailer import MailSettings, save_settings
-from shieldmutual.client.notify import Desktop, Email, Message, Notifier, parse_channel
+from shieldmutual.client.notify import (
+    Desktop,
+    Email,
+    Message,
+    Notifier,
+    RequestNotices,
+    parse_channel,
+)
 from shieldmutual.client.vault import Home
+from shieldmutual.shared.aid.request import AidRequest
 
 ALARM = Message("alarm", "Shield Mutual alarm: sisterjo has not checked in", "Body line.\n")
 RECORD = """#!/bin/sh
@@ -145,3 +153,36 @@ def test_the_same_channel_twice_is_told_once(tmp_path: Path, home: Home) -> None
     hook = _script(tmp_path / "hook.sh", RECORD.format(out=tmp_path))
     notifier = Notifier.parse([f"exec:{hook}", f"exec:{hook}"], home, print)
     assert notifier.specs == [f"exec:{hook}"]
+
+
+COUNT = """#!/bin/sh
+n=$(ls "{out}" | wc -l)
+cat > "{out}/$n"
+"""
+
+
+def _request(title: str, summary: str = "s") -> AidRequest:
+    return AidRequest(title=title, summary=summary, story="s", location="Leeds")
+
+
+def test_new_request_notices_are_bounded_and_the_rest_summed_up(tmp_path: Path, home: Home) -> None:
+    """A first run over a busy society (or a flood) sends NOTICE_BURST notices an hour;
+    the rest are counted and told in one notice once there is room."""
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    hook = _script(tmp_path / "count.sh", COUNT.format(out=calls))
+    now = [0.0]
+    notices = RequestNotices(Notifier.parse([f"exec:{hook}"], home, print), lambda: now[0])
+    hostile = _request("Rent \u202e after", "Two \u2066weeks")
+    for n in range(notify.NOTICE_BURST + 15):
+        notices.add(hostile if n == 0 else _request(f"R{n}"), "n")
+    notices.flush()  # no room yet
+    assert len(list(calls.iterdir())) == notify.NOTICE_BURST and notices.held == 15
+    first = (calls / "0").read_text()
+    assert first.startswith("New aid request: Rent \\u202e after\n")  # shown, not obeyed
+    assert "\u202e" not in first and "\u2066" not in first and "Two \\u2066weeks" in first
+    now[0] = notify.NOTICE_WINDOW
+    notices.add(_request("Later"), "n")
+    summary, later = (calls / str(notify.NOTICE_BURST)).read_text(), (calls / "11").read_text()
+    assert summary.startswith("15 more new aid request(s)") and notices.held == 0
+    assert later.startswith("New aid request: Later")

@@ -161,3 +161,42 @@ def test_bad_notify_channels_fail_before_any_look(mas: Any) -> None:
     ):
         done = mas("champion", "watch", "--once", "--notify", spec)
         assert done.code == 2 and words in done.stderr and done.stdout == ""
+
+
+def _publish(mas: Any, title: str) -> str:
+    made = mas("request", "new", "--title", title, "--summary", "Two weeks of rent.",
+               "--story", "A story.", "--location", "Leeds", "--society", "mas-example",
+               "--yes")  # fmt: skip
+    assert made.code == 0, made.stderr
+    return str(made.lines[-1])
+
+
+def test_feed_notify_tells_of_each_new_request_once_and_never_of_an_edit(
+    tmp_path: Path, relays: Any, mas: Any
+) -> None:
+    """Cron-style: `mas feed --once --notify` after each change, as a timer would run it."""
+    (relay,) = relays(1)
+    for args in (("id", "new", "sam"), ("relays", "add", relay.url), ("follow", "mas-example")):
+        assert mas(*args).code == 0
+    hook = Hook(tmp_path, "hook")
+
+    def look() -> list[str]:
+        done = mas("feed", "--once", "--notify", hook.spec)
+        assert done.code == 0, done.stderr
+        return hook.calls()
+
+    assert look() == []
+    naddr = _publish(mas, "Rent after the raid")
+    (notice,) = look()
+    assert notice.startswith("New aid request: Rent after the raid\n\n")
+    assert "Two weeks of rent." in notice and f"nostr:{naddr}" in notice
+    assert "MAS_NOTICE=request" in hook.calls("env")[0]
+    assert look() == [notice]  # seen on this device: not again
+    edited = mas("request", "update", naddr, "--status", "funded", "--yes")
+    assert edited.code == 0, edited.stderr
+    assert look() == [notice]  # an edit is not a new request
+    _publish(mas, "Bail for Jo")
+    assert [n.split("\n")[0] for n in look()] == [
+        "New aid request: Rent after the raid",
+        "New aid request: Bail for Jo",
+    ]
