@@ -59,6 +59,9 @@ SLACK = 600  # seconds an event may reach a relay after its created_at and still
 HOUR = 3600
 MAX_BACKOFF = 900.0  # seconds between cycles while the server or relays keep failing
 BATCH = 50  # requests whose updates and reports go in one query
+# Requests whose news is still looked for: the latest a list got. Older ones stay known
+# (no second mail) but cost no query each cycle.
+MAX_WATCHED = 500
 ORDER = {"request": 0, STATUS: 1, UPDATE: 2, REPORT: 3}
 
 Connect = Callable[[Sequence[str]], Pool]
@@ -194,7 +197,8 @@ class Bridge:
             raise RelayError(f"no relay answered (asked {len(entry.relays)}); nothing was moved")
         newest = max([entry.since, *(f.event.created_at for f in latest.values())])
         items = [i for f in latest.values() if (i := self._request_item(entry, f)) is not None]
-        titles = {c: v.get("title", "") for c, v in entry.known.items()}
+        watched = list(entry.known.items())[-MAX_WATCHED:]
+        titles = {c: v.get("title", "") for c, v in watched}
         titles.update({c: f.request.title for c, f in latest.items()})
         if UPDATE in entry.extras or REPORT in entry.extras:
             events = await self._thread_events(pool, sorted(titles), window)

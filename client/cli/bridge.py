@@ -115,7 +115,7 @@ def add(
     ],
     relay: common.RelayOption = None,
     digest: Annotated[
-        bool, typer.Option("--digest", help="One message a day instead of one per request.")
+        bool, typer.Option("--digest", help="One message a day (UTC) instead of one per request.")
     ] = False,
     extras: Annotated[
         str,
