@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 
 from shieldmutual.client import aid
-from shieldmutual.client.cli import common, contacts, offerrender
+from shieldmutual.client.cli import common, contacts, offerdraft, offerrender
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.feed import (
     LanguageFilterOpt,
@@ -33,23 +33,22 @@ from shieldmutual.client.cli.feed import (
     item_naddr,
     read_stored,
 )
-from shieldmutual.client.cli.requestdraft import ask_to_publish
 from shieldmutual.client.cli.society import parse_slug
-from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.errors import RelayError
 from shieldmutual.client.names import Names
 from shieldmutual.client.offers import OfferThread, fetch_offer, fetch_offer_thread
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.aid.comments import RequestRef
-from shieldmutual.shared.aid.common import Address, coarse_geohash, normalize_text
-from shieldmutual.shared.aid.location import location_warning
+from shieldmutual.shared.aid.common import coarse_geohash, normalize_text
 from shieldmutual.shared.aid.offer import (
     OFFER,
     Offer,
     Reply,
     offer_dict,
     offer_event_template,
+    offer_fields,
     offer_from_fields,
     read_offer_file,
     render_offer_file,
@@ -58,7 +57,6 @@ from shieldmutual.shared.aid.offer import (
 from shieldmutual.shared.aid.request import Status, new_identifier
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import InvalidError
-from shieldmutual.shared.event import Event
 
 app = typer.Typer(help="Offers of help: list, show, give and close.", no_args_is_help=True)
 
@@ -71,8 +69,27 @@ OfferArg = Annotated[
 
 
 @app.command("template")
-def template(ctx: typer.Context) -> None:
-    """Print an offer file to edit: mas offer template > o.md; mas offer new --from o.md"""
+def template(
+    ctx: typer.Context,
+    naddr: Annotated[
+        str | None, typer.Argument(metavar="[NADDR]", help="Print this offer to edit it.")
+    ] = None,
+    relay: common.RelayOption = None,
+) -> None:
+    """Print an offer file to edit: an example, or NADDR's.
+
+    mas offer template > o.md; (edit o.md); mas offer new --from o.md
+    """
+    state = common.state(ctx)
+    if naddr is not None:
+        relays = state.relays(relay)
+
+        async def go() -> aid.RequestRecord:
+            async with state.pool(relays) as pool:
+                return await fetch_offer(pool, naddr)
+
+        state.emit_text(render_offer_file(common.run(go()).request))  # type: ignore[arg-type]
+        return
     example = Offer(
         title="Lawnmower to lend",
         summary="A petrol lawnmower, free to borrow for a weekend.",
@@ -84,7 +101,7 @@ def template(ctx: typer.Context) -> None:
         contact=("comment", "dm"),
         societies=("example",),
     )
-    common.state(ctx).emit_text(render_offer_file(example))
+    state.emit_text(render_offer_file(example))
 
 
 @app.command("new")
@@ -154,42 +171,10 @@ def new(
     relays = state.relays(relay)
     author = state.keystore.get(state.identity_name(as_)).pubkey
     stdin_used = from_ is not None and str(from_) == "-"
-    _confirm(state, offer, author, relays, yes=yes, stdin_used=stdin_used)
+    offerdraft.confirm(state, offer, author, relays, yes=yes, stdin_used=stdin_used)
     secret = state.signer(as_)
     event = event_mod.sign(secret, *offer_event_template(offer))
-    _publish(state, event, relays, min_acks, json_)
-
-
-def _confirm(
-    state: common.State,
-    offer: Offer,
-    author: str,
-    relays: list[str],
-    *,
-    yes: bool,
-    stdin_used: bool,
-) -> None:
-    """The preview and the question, as for requests (requestdraft.ask_to_publish)."""
-    warning = location_warning(offer.location)
-    if warning:
-        state.warn(warning.replace("a request", "an offer"))
-    preview = offerrender.offer_view(offer, author)
-    ask_to_publish(state, preview, offer.societies, author, relays, yes=yes,
-                   stdin_used=stdin_used, noun="offer")  # fmt: skip
-
-
-def _publish(
-    state: common.State, event: Event, relays: list[str], min_acks: int, json_: bool
-) -> None:
-    async def go() -> PublishReport:
-        async with state.pool(relays) as pool:
-            with state.status(f"publishing to {len(relays)} relays…"):
-                return await pool.publish(event)
-
-    report = common.run(go())
-    hints = [r.relay for r in report.results if r.ok][:3]
-    naddr = Address.of(event).naddr(hints)
-    common.show_published(state, report, min_acks, state.want_json(json_), naddr, naddr=naddr)
+    offerdraft.publish(state, event, relays, min_acks, json_)
 
 
 # ---- list / show ---------------------------------------------------------------------------
@@ -336,7 +321,46 @@ def reply(
     common.show_nevent(state, common.run(go()), min_acks, json_, relays)
 
 
-# ---- close ---------------------------------------------------------------------------------
+# ---- update / close ------------------------------------------------------------------------
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    naddr: OfferArg,
+    from_: Annotated[
+        Path | None, typer.Option("--from", metavar="FILE", help="The edited offer file.")
+    ] = None,
+    availability: Annotated[str | None, typer.Option("--when", help="When, in words.")] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="2026-06-01 (end of day UTC) or ISO time.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Publish without the prompt.")] = False,
+    relay: common.RelayOption = None,
+    min_acks: common.MinAcksOption = 1,
+    as_: common.AsOption = None,
+    json_: common.JsonOption = False,
+) -> None:
+    """Edit your offer: --when, --until, or all of it from a file (same address).
+
+    mas offer template NADDR > o.md; (edit o.md); mas offer update NADDR --from o.md
+    """
+    state = common.state(ctx)
+    fields, body = read_offer_file(common.read_source(from_)) if from_ else ({}, "")
+    flags = {"availability": availability, "until": until}
+    fields |= {k: v.strip() for k, v in flags.items() if v is not None}
+    if not fields:
+        raise InvalidError("nothing to change: give --when, --until or --from FILE")
+
+    def change(current: Offer) -> Offer:
+        merged = fields if from_ else {**offer_fields(current), **fields}
+        return offer_from_fields(merged, body or current.description)
+
+    stdin_used = from_ is not None and str(from_) == "-"
+    offerdraft.edit(
+        state, naddr, change, relay=relay, min_acks=min_acks, as_=as_, json_=json_,
+        ask=not yes, stdin_used=stdin_used,
+    )  # fmt: skip
 
 
 @app.command("close")
@@ -349,25 +373,11 @@ def close(
     json_: common.JsonOption = False,
 ) -> None:
     """Close your offer: republish it (same address) with status closed."""
+
+    def closed(current: Offer) -> Offer:
+        return replace(current, status=Status.CLOSED)
+
     state = common.state(ctx)
-    relays = state.relays(relay)
-    author = state.keystore.get(state.identity_name(as_)).pubkey
-
-    async def fetch() -> aid.RequestRecord:
-        async with state.pool(relays) as pool:
-            return await fetch_offer(pool, naddr)
-
-    found = common.run(fetch())
-    if found.address.pubkey != author:
-        raise ClientError("only the offer's author can close it (use --as to pick that identity)")
-    current: Offer = found.request  # type: ignore[assignment]
-    if current.status is Status.CLOSED:
-        state.note("the offer is already closed; nothing published")
-        state.emit_line(found.naddr())
-        return
-    closed = replace(current, status=Status.CLOSED, origin=None)
-    secret = state.signer(as_)
-    # A new version must be newer than the one relays hold, even within the same second.
-    when = max(int(time.time()), found.event.created_at + 1)
-    event = event_mod.sign(secret, *offer_event_template(closed), created_at=when)
-    _publish(state, event, relays, min_acks, json_)
+    offerdraft.edit(
+        state, naddr, closed, relay=relay, min_acks=min_acks, as_=as_, json_=json_, ask=False
+    )

@@ -127,6 +127,15 @@ def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> 
     assert named["title"][1] == "Lawnmower to lend" and named["status"][1] == "active"
     assert "price" not in named
 
+    # Edited: a new version at the same address (template NADDR prints it as a file).
+    bob("offer", "update", offer, "--when", "Sunday mornings", "--yes")
+    assert "availability: Sunday mornings" in bob("offer", "template", offer).stdout
+    (edited,) = sam("--json", "offer", "show", offer).json_lines()
+    assert (
+        edited["availability"] == "Sunday mornings"
+        and edited["published_at"] == (shown["published_at"])
+    )
+
     # Closed: republished at the same address; open lists drop it, --closed keeps it.
     (closing,) = bob("--json", "offer", "close", offer).json_lines()
     assert ["status", "sold"] in closing["event"]["tags"]
