@@ -1,4 +1,4 @@
-"""`mas offer template/new/list/show/close`: offers of help beside the requests.
+"""`mas offer template/new/list/show/reply/update/close`: offers of help beside requests.
 
 An offer is a NIP-99 listing like a request (shared/aid/offer.py), so it is published,
 found and edited the same way: one addressable event on every relay, closed by
@@ -58,7 +58,7 @@ from shieldmutual.shared.aid.request import Status, new_identifier
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import InvalidError
 
-app = typer.Typer(help="Offers of help: list, show, give and close.", no_args_is_help=True)
+app = typer.Typer(help="Offers of help: give, list, show, take up, close.", no_args_is_help=True)
 
 OfferArg = Annotated[
     str, typer.Argument(metavar="NADDR", help="The offer: naddr1..., or 30402:<pubkey>:<d>.")
