@@ -81,6 +81,7 @@ def capital_dict(
         "pubkey": facts.pubkey,
         "npub": nip19.npub_encode(facts.pubkey),
         **names.fields(facts.pubkey),
+        "profile": profile.to_dict() if (profile := names.profiles.get(facts.pubkey)) else None,
         "yours": why.get(facts.pubkey) == "your identity",
         "answers": {
             "helped_me": {
@@ -200,7 +201,12 @@ def render_capital(console: Console, data: dict[str, Any], names: Names) -> None
     summary.add_row("help confirmed", f"{len(data['help_confirmed'])} (by the people helped)")
     trusted = sum(v["trusted"] for v in data["vouches"])
     summary.add_row("vouches", f"{len(data['vouches'])} ({trusted} from people you trust)")
-    parts: list[Any] = [head, answers_grid(data, names), Text(""), summary]
+    parts: list[Any] = [head]
+    about = data["profile"] or {}
+    for label, key in (("about", "about"), ("zaps to", "lud16")):
+        if about.get(key):
+            parts.append(Text.assemble((f"{label}: ", "dim"), render.untrusted(about[key])))
+    parts += [answers_grid(data, names), Text(""), summary]
     if data["requests"]:
         table = _table("requests", "published", "title", "status", "report", "")
         for r in data["requests"]:

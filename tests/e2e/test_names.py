@@ -116,7 +116,7 @@ def test_whois_answers_and_names_people_apart_from_an_impostor(people: Any, tmp_
     me, bob, carol, rosa, mallory = (
         people(n) for n in ("quietfox", "bob", "carol", "rosa", "mallory")
     )
-    bob("id", "profile", "--name", "Bob the Builder")
+    bob("id", "profile", "--name", "Bob the Builder", "--lud16", "bob@getalby.com")
     mallory("id", "profile", "--name", "rosa")  # impersonates my contact
     me("contacts", "add", "rosa", rosa.npub)
 
@@ -132,6 +132,7 @@ def test_whois_answers_and_names_people_apart_from_an_impostor(people: Any, tmp_
 
     data = me("whois", bob.npub, "--json").json_lines()[0]
     assert (data["petname"], data["name"]) == (None, "Bob the Builder")
+    assert data["profile"]["lud16"] == "bob@getalby.com"
     answers = data["answers"]
     helped = answers["helped_me"]
     assert helped["answer"] is True
@@ -160,6 +161,7 @@ def test_whois_answers_and_names_people_apart_from_an_impostor(people: Any, tmp_
         "1 person confirmed their help",
         "Do people you trust vouch for them?",
         f"~Bob the Builder ({short_npub(bob.pubkey)})",
+        "zaps to: bob@getalby.com",
         f"~rosa ({short_npub(mallory.pubkey)})",  # the impostor, marked and keyed
     ):
         assert words in shown, words
