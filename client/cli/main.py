@@ -86,7 +86,7 @@ COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
     (society.follows, None),  # follow, unfollow, following
     (request.app, "request"),  # template, new, show, list, update, close
     (request.top, None),  # relay-request
-    (offer.app, "offer"),  # template, new, list, show, close
+    (offer.app, "offer"),  # template, new, list, show, reply, update, close
     (feed.app, None),  # feed
     (export.app, None),  # export
     (dm.app, "dm"),
