@@ -104,7 +104,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 def _one(query: dict[str, list[str]], name: str) -> str | None:
     found = query.get(name)
     if found and len(found) > 1:
-        raise WebError(400, f"give {name} once")
+        raise WebError(400, f"invalid: give {name} once")
     return found[0] if found else None
 
 
