@@ -206,8 +206,9 @@ async def test_not_found_bad_input_and_wrong_method(relay: Any, connect: Any, ke
     for path in ("/r/naddr1qqqq", "/r/npub1abc", "/r/%00", "/s/Bad_Slug", "/s/x.atom%0a"):
         status, _, body = await http(relay.url, path)
         assert status == 400 and body.startswith(b"invalid:"), (path, body)
-    status, _, _ = await http(relay.url, f"/s/{SLUG}?lang=english")
-    assert status == 400
+    for query in ("lang=english", "place=gcw!", "lang=en&lang=fr"):
+        status, _, body = await http(relay.url, f"/s/{SLUG}?{query}")
+        assert status == 400 and body.startswith(b"invalid:"), query
     status, _, _ = await http(relay.url, f"/r/{naddr_of(offer_event)}", method="POST")
     assert status == 405
 
