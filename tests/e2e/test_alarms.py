@@ -200,3 +200,35 @@ def test_feed_notify_tells_of_each_new_request_once_and_never_of_an_edit(
         "New aid request: Rent after the raid",
         "New aid request: Bail for Jo",
     ]
+
+
+def test_live_watch_notifies_when_silence_outlasts_a_tiny_interval(
+    tmp_path: Path, relays: Any, mas: Any, mas_stream: Any
+) -> None:
+    """The long-running watch tells the hook too: the alarm once a one-second interval and
+    its grace pass, then the all-clear after a check-in. Every wait is for a condition."""
+    (relay,) = relays(1)
+    npub = {}
+    for name in ("sam", "ada"):
+        made = mas("id", "new", name, "--json")
+        assert made.code == 0, made.stderr
+        npub[name] = made.json_lines()[0]["npub"]
+    assert mas("relays", "add", relay.url).code == 0
+    added = mas("--as", "sam", "champion", "add", npub["ada"],
+                "--request", str(_request_file(tmp_path)), "--every", "1s")  # fmt: skip
+    assert added.code == 0, added.stderr
+    assert mas("--as", "ada", "champion", "watch", "--once").code == 0  # sees it waiting
+    assert mas("--as", "ada", "champion", "accept", npub["sam"]).code == 0
+    hook = Hook(tmp_path, "hook")
+    watch = mas_stream("--as", "ada", "champion", "watch", "--json", "--refresh", "1",
+                       "--no-bell", "--notify", hook.spec)  # fmt: skip
+
+    def told(word: str) -> bool:
+        return any(call.startswith(f"Shield Mutual {word}") for call in hook.calls())
+
+    watch.wait_for(lambda: told("alarm"))
+    assert not told("all-clear")
+    assert mas("--as", "sam", "checkin").code == 0
+    watch.wait_for(lambda: told("all-clear"))
+    assert hook.calls()[0].startswith("Shield Mutual alarm: sam ")  # an identity's own name
+    assert npub["sam"] not in "".join(hook.calls())
