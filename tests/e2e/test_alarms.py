@@ -129,6 +129,12 @@ def test_overdue_alarm_arrives_by_email_and_hook_once_per_episode_then_one_all_c
     assert alarm_again == alarm
     assert clear.startswith("Shield Mutual all-clear: sisterjo is no longer overdue\n")
     assert "MAS_NOTICE=all-clear" in hook.calls("env")[1]
+    # What was sent is remembered sealed: no file of the champion's names the member, the
+    # inbox or the hook.
+    for path in (p for p in champion.home.rglob("*") if p.is_file()):
+        stored = path.read_bytes()
+        for secret in (member.npub, member.pubkey, INBOX, str(hook.script)):
+            assert secret.encode() not in stored, (path, secret)
 
 
 def test_a_failing_hook_is_reported_retried_and_does_not_stop_the_watch(
