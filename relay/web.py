@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.datastructures import Headers
 
+from shieldmutual.relay import nip11
 from shieldmutual.relay.config import Config
 from shieldmutual.relay.limits import Bucket
 from shieldmutual.relay.store.base import EventStore
@@ -191,7 +192,9 @@ class Web:
         content_type: str = HTML,
     ) -> Answer:
         """ETag from what the page is made of; 304, the cached page, or a new render."""
-        digest = hashlib.sha256(repr((key, webpage.STYLE_HASH, *parts)).encode()).hexdigest()
+        # The software version and base URL too: a new template or address is a new page.
+        made_by = (nip11.version(), self.site, webpage.STYLE_HASH)
+        digest = hashlib.sha256(repr((key, made_by, *parts)).encode()).hexdigest()
         etag = f'"{digest[:32]}"'
         headers = _headers(etag)
         if if_none_match and _matches(if_none_match, etag):
