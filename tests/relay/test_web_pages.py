@@ -370,3 +370,18 @@ async def test_deadline_and_state_on_the_page(relay: Any, connect: Any, keys: An
     await publish(connect, relay, event)
     _, _, body = await http(relay.url, f"/r/{naddr_of(event)}")
     assert b"Open: help is still needed." in body and b"3 days left" in body
+
+
+async def test_every_route_answers_304_to_its_etag_and_caches(
+    relay: Any, connect: Any, keys: Any
+) -> None:
+    event = sign(keys.alice, *request_event_template(a_request("cached")))
+    await publish(connect, relay, event)
+    for path in ("/", f"/s/{SLUG}", f"/s/{SLUG}.atom", "/feed.atom", f"/r/{naddr_of(event)}"):
+        status, headers, body = await http(relay.url, path)
+        assert status == 200 and body and headers["cache-control"] == "public, max-age=60"
+        assert headers["content-security-policy"] == CSP and "set-cookie" not in headers
+        status, again, body = await http(relay.url, path, If_None_Match=headers["etag"])
+        assert (status, body, again["etag"]) == (304, b"", headers["etag"]), path
+        status, _, _ = await http(relay.url, path, If_None_Match='"another"')
+        assert status == 200, path
