@@ -22,7 +22,8 @@ API (async unless noted; ``pool`` is a :class:`~shieldmutual.client.pool.Pool`):
     thread.recipients      # who may confirm, update and report
 
     found, thread = await load_request(pool, "naddr1...")   # both in one call
-    threads = await fetch_threads(pool, records)   # {address: Thread}, batched REQs
+    threads = await fetch_threads(pool, records)   # {address: Thread}: one uniform query
+    events = await fetch_said(pool, since)         # what split_threads(records, events) sorts
     rumors = private_pledges(await champions.inbox(pool, me), found.address)
     thread = await fetch_thread(pool, found, rumors)   # the recipient's own view
 
@@ -49,7 +50,14 @@ from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.aid.comments import parse_pledge
-from shieldmutual.shared.aid.common import Address, EventLike, EventTemplate, labels
+from shieldmutual.shared.aid.common import (
+    MUTUAL_AID,
+    NAMESPACE,
+    Address,
+    EventLike,
+    EventTemplate,
+    labels,
+)
 from shieldmutual.shared.aid.feed import read_listing
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import Society, mas_tag, parse_society
@@ -59,6 +67,7 @@ from shieldmutual.shared.aid.thread import (
     thread_filters,
     thread_of,
 )
+from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED
 from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
@@ -171,35 +180,41 @@ def build_thread(
 async def fetch_thread(
     pool: Pool, found: RequestRecord, private: Iterable[EventLike] = ()
 ) -> Thread:
-    """Pledges, confirmations, updates, reports, syndications and the champion check."""
+    """Pledges, confirmations, updates, reports, syndications and the champion check of
+    the one request the user opened (naming it is inherent to opening a link), paged
+    past a relay's result cap so a busy thread is counted whole."""
     filters = thread_filters(found.address, found.request.beneficiary)
-    events = await pool.fetch(filters, _targets(pool, found.relays))
+    events = await pool.fetch_paged(filters, _targets(pool, found.relays))
     return build_thread(found, events, private)
 
 
-# Requests whose threads go in one REQ: a feed or list page (40-50 rows) is one query,
-# and a relay's default result limit (500 events) is shared by no more than this many.
-BATCH = 50
+def said_filters(since: int | None = None, *, labels_since: int | None = None) -> list[dict]:
+    """What was said about every request, the same query for every reader: all ``mas``
+    comments (pledges, confirmations, updates), all ``mutualaid`` syndications and
+    reports, and every emergency-key attestation and revocation. Naming the requests
+    shown instead would tell a relay which societies the reader follows (PROTOCOL §16.9).
 
-
-def batch_filters(records: Sequence[RequestRecord]) -> list[dict]:
-    """One REQ for many threads: every address in one ``#A`` and one ``#a`` filter, and
-    one filter for the champion labels of all the champion-published ones."""
-    coordinates = sorted({str(r.address) for r in records})
-    filters: list[dict] = [
-        {"kinds": [kinds.COMMENT], "#A": coordinates},
-        {"kinds": [kinds.GENERIC_REPOST, kinds.LONG_FORM], "#a": coordinates},
+    ``since`` windows the first three as the feed's own query is windowed; the champion
+    labels only by ``labels_since`` (a refresh), since an attestation predates its request.
+    """
+    window = {} if since is None else {"since": since}
+    labelled = {} if labels_since is None else {"since": labels_since}
+    return [
+        {"kinds": [kinds.COMMENT], "#L": [NAMESPACE], **window},
+        {"kinds": [kinds.GENERIC_REPOST, kinds.LONG_FORM], "#t": [MUTUAL_AID], **window},
+        {"kinds": [kinds.LABEL], "#l": [EMERGENCY_KEY, REVOKED], **labelled},
     ]
-    championed = [r for r in records if r.request.beneficiary is not None]
-    if championed:
-        members = sorted({r.request.beneficiary for r in championed if r.request.beneficiary})
-        keys = sorted({r.address.pubkey for r in championed})
-        filters.append({"kinds": [kinds.LABEL], "authors": members, "#p": keys})
-    return filters
+
+
+async def fetch_said(
+    pool: Pool, since: int | None = None, *, labels_since: int | None = None
+) -> list[Event]:
+    """The events of :func:`said_filters`, paged past each relay's result cap."""
+    return await pool.fetch_paged(said_filters(since, labels_since=labels_since))
 
 
 def split_threads(records: Sequence[RequestRecord], events: Iterable[Event]) -> dict[str, Thread]:
-    """Pure: the events of a batched query sorted into one :class:`Thread` per address
+    """Pure: the events of a uniform query sorted into one :class:`Thread` per address
     (by the ``A``/``a`` tag naming it; labels go to every request, check_champion picks)."""
     by_address: dict[str, list[Event]] = {str(r.address): [] for r in records}
     shared: list[Event] = []
@@ -216,14 +231,12 @@ def split_threads(records: Sequence[RequestRecord], events: Iterable[Event]) -> 
     }
 
 
-async def fetch_threads(pool: Pool, records: Sequence[RequestRecord]) -> dict[str, Thread]:
-    """The threads of many requests (a feed or list page), keyed by address: one REQ per
-    :data:`BATCH` requests, never one per row."""
-    threads: dict[str, Thread] = {}
-    for start in range(0, len(records), BATCH):
-        chunk = records[start : start + BATCH]
-        threads.update(split_threads(chunk, await pool.fetch(batch_filters(chunk))))
-    return threads
+async def fetch_threads(
+    pool: Pool, records: Sequence[RequestRecord], since: int | None = None
+) -> dict[str, Thread]:
+    """The threads of many requests (a feed or list page), keyed by address, from one
+    uniform query (:func:`said_filters`) whatever the requests are."""
+    return split_threads(records, await fetch_said(pool, since))
 
 
 def private_pledges(opened: Iterable[Unwrapped], address: Address) -> list[Rumor]:

@@ -5,10 +5,14 @@ requests into followed societies, and announcements. It names no followed tag: e
 aid request (by kind), and every syndication and announcement (by the ``mutualaid``
 marker they all carry), and the followed tags are matched here. A relay that logs each
 REQ sees the same query from everybody, so it cannot rebuild anyone's follow list.
-Syndications are resolved to the request they repost (the embedded
-copy, verified, or the request fetched from the relays), and announcements of requests
-not seen yet are resolved the same way, so a member who follows only ``mas-north``
-still sees a request published in ``mas-leeds-care`` and relayed into ``mas-north``.
+Syndications and announcements point at a request; a member who follows only
+``mas-north`` still sees a request published in ``mas-leeds-care`` and relayed into
+``mas-north``. The request is taken from the same uniform result whenever it is there
+(every request is kept, followed or not, until one points at it); only one that is not
+is fetched by address, and then for every pointer, followed or not (the stored ones
+once the stored events are in), so that what is fetched depends on the relays' data
+alone. ``authors`` holds the author of every request and offer the query brought, for
+a profile lookup that names nobody in particular.
 :class:`~shieldmutual.shared.aid.feed.Feed` does the pure part (latest version per
 address, filters); this module only fetches::
 
@@ -28,14 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from typing import Any
 
 from shieldmutual.client.aid import NotFoundError, RequestPointer, fetch_request
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import EOSE, Pool, Subscription
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.common import MUTUAL_AID, values
+from shieldmutual.shared.aid.common import MUTUAL_AID, Address, values
 from shieldmutual.shared.aid.feed import MAX_ITEMS, Feed, FeedItem, Via
 from shieldmutual.shared.aid.notes import parse_announcement, parse_syndication
 from shieldmutual.shared.errors import AidError
@@ -45,6 +49,7 @@ from shieldmutual.shared.event import Event
 # must not make us hold (and send) a query per pointer. Past this one is skipped; a later
 # mention of the same request tries again.
 MAX_RESOLVING = 16
+MAX_AUTHORS = 10_000  # authors kept for the profile lookup (a flood of keys stays bounded)
 QUEUE_SIZE = 1000  # events and fetched requests waiting for the reader
 
 
@@ -84,11 +89,17 @@ class FeedReader:
         self.subscription: Subscription = pool.subscribe(
             follow_filters(since), stream=stream, eose_timeout=eose_timeout
         )
+        self.authors: dict[str, None] = {}  # every request's author, in arrival order
+        self.on_author: Callable[[str], None] | None = None  # told of each new one
         # Bounded, so a relay flooding events waits on this reader instead of filling it.
         self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(QUEUE_SIZE)
         self._pending: set[asyncio.Task[None]] = set()
         self._resolving: dict[str, None] = {}  # addresses fetched once already, oldest first
         self._waiters: set[asyncio.Task[None]] = set()
+        self._known: dict[str, Event] = {}  # latest request per address, followed or not
+        self._wanted: dict[str, Via | None] = {}  # addresses a followed pointer names
+        self._deferred: dict[str, RequestPointer] = {}  # pointers met before the stored EOSE
+        self._stored_done = False
 
     async def items(self) -> AsyncIterator[FeedItem | object]:
         """New or changed items as they arrive; :data:`EOSE` once, after the stored ones."""
@@ -98,10 +109,13 @@ class FeedReader:
                 while True:
                     message = await self._queue.get()
                     what = message[0]
+                    if what in ("eose", "end") and not self._stored_done:
+                        self._stored_done = True
+                        self._resolve_deferred()
                     if what == "event":
                         item = self._take(message[1])
-                    elif what == "offer":
-                        item = self.feed.offer(message[1], message[2])
+                    elif what == "found":
+                        item = self._take_request(message[1])
                     elif self._pending:  # "eose" / "end": first let resolutions finish
                         self._requeue_after_pending(message)
                         continue
@@ -135,40 +149,77 @@ class FeedReader:
 
     def _take(self, event: Event) -> FeedItem | None:
         """A stored or live event from the subscription."""
-        if not followed(event, self.tags):
-            return None
         if event.kind == kinds.CLASSIFIED:
-            return self.feed.offer(event)
+            return self._take_request(event)
         try:
             if event.kind == kinds.GENERIC_REPOST:
                 return self._take_repost(event)
             if event.kind == kinds.TEXT_NOTE:
                 announcement = parse_announcement(event)
-                key = str(announcement.request)
-                if key not in self.feed.items:
-                    pointer = RequestPointer(announcement.request, self._hints(announcement.relays))
-                    self._spawn(key, self._resolve_pointer(pointer, None))
+                pointer = RequestPointer(announcement.request, self._hints(announcement.relays))
+                return self._point(pointer, None, followed(event, self.tags))
         except AidError:
             return None  # an ordinary note or repost that merely carries a mas- hashtag
         return None
 
+    def _take_request(self, event: Event) -> FeedItem | None:
+        """A request or offer, from the query or fetched: kept whether followed or not,
+        shown when followed or a followed pointer names it."""
+        key = str(Address.of(event))
+        known = self._known.get(key)
+        if known is None or (event.created_at, event.id) > (known.created_at, known.id):
+            self._known[key] = event
+            if len(self._known) > MAX_ITEMS:  # as bounded as the feed it fills
+                for old in list(itertools.islice(self._known, MAX_ITEMS // 10)):
+                    del self._known[old]
+        if event.pubkey not in self.authors and len(self.authors) < MAX_AUTHORS:
+            self.authors[event.pubkey] = None
+            if self.on_author is not None:
+                self.on_author(event.pubkey)
+        if followed(event, self.tags):
+            return self.feed.offer(event)
+        if key in self._wanted:
+            return self.feed.offer(event, self._wanted[key])
+        return None
+
     def _take_repost(self, event: Event) -> FeedItem | None:
-        """A syndication: the embedded copy now, and the latest version fetched once."""
+        """A syndication: the embedded copy, and the latest version where it is known."""
         syndication = parse_syndication(event)
-        via = Via(event.pubkey, syndication.targets, event.id)
         ref = syndication.request
-        key = str(ref.address)
-        known = self.feed.items.get(key)
-        embedded = syndication.embedded_event()
-        item = None
-        if embedded is not None:
-            item = self.feed.offer(embedded, via)
-        elif known is not None:
-            item = self.feed.offer(known.event, via)
-        # The shared copy may be an old version (open, since funded): fetch the latest.
         hints = self._hints((ref.relay,) if ref.relay else ())
-        self._spawn(key, self._resolve_pointer(RequestPointer(ref.address, hints), via))
-        return item
+        pointer = RequestPointer(ref.address, hints)
+        if not followed(event, self.tags):
+            return self._point(pointer, None, False)
+        via = Via(event.pubkey, syndication.targets, event.id)
+        embedded = syndication.embedded_event()
+        item = self.feed.offer(embedded, via) if embedded is not None else None
+        # The shared copy may be an old version (open, since funded): the latest too.
+        return self._point(pointer, via, True) or item
+
+    def _point(self, pointer: RequestPointer, via: Via | None, wanted: bool) -> FeedItem | None:
+        """A pointer at a request: shown from what the query brought when it is there,
+        else fetched by address, whether it is followed or not (see the module doc)."""
+        key = pointer.coordinate
+        if wanted:
+            self._wanted[key] = via
+            if len(self._wanted) > MAX_ITEMS:
+                for old in list(itertools.islice(self._wanted, MAX_ITEMS // 10)):
+                    del self._wanted[old]
+        known = self._known.get(key)
+        if known is not None:
+            return self.feed.offer(known, via) if wanted else None
+        if self._stored_done:
+            self._spawn(key, self._resolve_pointer(pointer))
+        elif len(self._deferred) < MAX_ITEMS:
+            self._deferred.setdefault(key, pointer)
+        return None
+
+    def _resolve_deferred(self) -> None:
+        """Once the stored events are in: fetch the pointed-at requests still unknown."""
+        deferred, self._deferred = self._deferred, {}
+        for key, pointer in deferred.items():
+            if key not in self._known:
+                self._spawn(key, self._resolve_pointer(pointer))
 
     def _hints(self, relays: Sequence[str]) -> tuple[str, ...]:
         """A stranger's relay hints, only when the user agreed to dial them."""
@@ -189,9 +240,9 @@ class FeedReader:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _resolve_pointer(self, pointer: RequestPointer, via: Via | None) -> None:
+    async def _resolve_pointer(self, pointer: RequestPointer) -> None:
         try:
             found = await fetch_request(self.pool, pointer)
         except (NotFoundError, AidError, RelayError):
             return
-        await self._queue.put(("offer", found.event, via))
+        await self._queue.put(("found", found.event))

@@ -7,9 +7,11 @@ therefore always shown as ``~rosa (npub1…abcd)``: a ``~`` no petname can start
 and the key's npub beside it. Nothing a stranger writes can make their name look like
 one of yours, and the npub tells two ``~rosa`` apart.
 
-Profiles are fetched in one batched REQ for every pubkey a screen shows (never one
-query per person, which would cost a round trip each and tell the relays, one by one,
-whom you are looking at) and are not cached on disk.
+Profiles are fetched in batched REQs (never one query per person, which would cost a
+round trip each and tell the relays, one by one, whom you are looking at) and are not
+cached on disk. Whose profiles are asked for is the caller's choice, and the feed and
+`request list` ask for every author the relays' uniform query returned, not the rows
+shown (PROTOCOL §16.9); a petnamed person is never left out of a query.
 """
 
 from __future__ import annotations
@@ -86,18 +88,26 @@ def petnames(contacts: Mapping[str, str], identities: Iterable[tuple[str, str]])
     return {**contacts, **{pubkey: name for name, pubkey in identities}}
 
 
+PROFILES_AT_ONCE = 250  # authors in one profile REQ: under a relay's message size and cap
+
+
 def profiles_filter(pubkeys: Collection[str]) -> dict[str, Any]:
     return {"kinds": [kinds.METADATA], "authors": sorted(pubkeys)}
 
 
 async def fetch_profiles(pool: Pool, pubkeys: Collection[str]) -> dict[str, Profile]:
-    """The newest profile of each of ``pubkeys``, in one REQ (verified by the pool)."""
-    if not pubkeys:
-        return {}
-    return latest_profiles(await pool.fetch([profiles_filter(pubkeys)]))
+    """The newest profile of each of ``pubkeys``, in sorted batches of
+    :data:`PROFILES_AT_ONCE` (one REQ each; verified by the pool)."""
+    wanted = sorted(set(pubkeys))
+    events = []
+    for start in range(0, len(wanted), PROFILES_AT_ONCE):
+        chunk = wanted[start : start + PROFILES_AT_ONCE]
+        events += await pool.fetch([profiles_filter(chunk)])
+    return latest_profiles(events)
 
 
 async def lookup(pool: Pool, names: Names, pubkeys: Iterable[str]) -> Names:
-    """``names`` plus the profiles of those ``pubkeys`` that have no petname."""
-    wanted = {p for p in pubkeys if p not in names.petnames}
-    return names.with_profiles(await fetch_profiles(pool, wanted))
+    """``names`` plus the profiles of all those ``pubkeys``, petnamed ones included: leaving
+    out the people one knows would name them to the relay by their absence. (A petname
+    still wins on screen.)"""
+    return names.with_profiles(await fetch_profiles(pool, set(pubkeys)))

@@ -15,6 +15,7 @@ The public API (everything else is internal)::
             sub.stats["ws://a"].status      # per-relay eose / timeout / unreachable ...
 
         events = await pool.fetch([{"authors": [pk]}])  # stored events until overall EOSE
+        events = await pool.fetch_paged([{"kinds": [1111]}])  # past a relay's result cap
 
 Design:
 
@@ -51,7 +52,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shieldmutual.client.config import normalize_relays
@@ -94,6 +95,14 @@ class PoolOptions:
     ping_interval: float | None = 20.0
     max_message_size: int = 4 * 2**20
     proxy: str | None = None
+
+
+# Paging (Pool.fetch_paged). Relays cap the results of one filter (ours and strfry at 500,
+# others lower), silently: a page this full may have been cut short, so the next one is
+# asked for. A filter's pages stop at MAX_PAGED events, bounding memory and traffic.
+PAGE = 500
+FULL = 100
+MAX_PAGED = 5_000
 
 
 def _as_filter(value: Filter | Mapping[str, Any]) -> Filter:
@@ -178,6 +187,38 @@ class Pool:
         async with self.subscribe(filters, relays, eose_timeout=eose_timeout) as sub:
             events = [event async for event in sub]
         return sorted(events, key=lambda e: (-e.created_at, e.id))
+
+    async def fetch_paged(
+        self,
+        filters: Iterable[Filter | Mapping[str, Any]],
+        relays: Iterable[str] | None = None,
+        *,
+        max_events: int = MAX_PAGED,
+    ) -> list[Event]:
+        """Stored events of every filter, newest first, past a relay's result cap: each
+        filter that came back full is asked again with ``until`` its oldest event (that
+        second is asked again, so nothing sharing it is lost; ids de-duplicate), until a
+        page brings nothing new or ``max_events`` came for that filter. One REQ a page;
+        a filter with its own ``limit`` is sent once, as it is."""
+        given = [_as_filter(f) for f in filters]
+        todo = [replace(f, limit=PAGE) if f.limit is None else f for f in given]
+        pageable = [f.limit is None for f in given]
+        found: dict[str, Event] = {}
+        counted = [0] * len(todo)
+        pending = list(range(len(todo)))
+        while pending:
+            page = await self.fetch([todo[i] for i in pending], relays)
+            again = []
+            for i in pending:
+                mine = [e for e in page if todo[i].matches(e)]
+                counted[i] += sum(e.id not in found for e in mine)
+                full = pageable[i] and len(mine) >= FULL
+                if full and counted[i] < max_events and any(e.id not in found for e in mine):
+                    todo[i] = replace(todo[i], until=min(e.created_at for e in mine))
+                    again.append(i)
+            found.update((e.id, e) for e in page)
+            pending = again
+        return sorted(found.values(), key=lambda e: (-e.created_at, e.id))
 
     async def close(self) -> None:
         """End every subscription and close every socket."""

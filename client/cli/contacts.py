@@ -68,7 +68,7 @@ def resolve(state: common.State, who: str) -> str:
 
 
 async def lookup(pool: Pool, names: Names, pubkeys: Iterable[str]) -> Names:
-    """``names`` with the profiles of the people shown (one REQ; petnames need none)."""
+    """``names`` with the profiles of ``pubkeys`` (batched REQs, petnamed people included)."""
     return await naming.lookup(pool, names, pubkeys)
 
 

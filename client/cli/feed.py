@@ -7,13 +7,14 @@ request they carry, and the language / place / status filters apply to what is s
 Offers of help (shared/aid/offer.py) come with the same query and are shown beside the
 requests, marked as offers (``--offers`` / ``--requests`` to see only one kind).
 
-People get a live Rich table; with ``--json`` each request is one JSON line, flushed as
-it arrives, so a pipe or a file sees it at once. Every view shows each request's
-progress and champion check from its thread, fetched in batches (:class:`ThreadBatches`):
-one REQ for many rows, and for the live table only the rows on screen, refreshed now
-and then, never a REQ per event. ``--bell`` rings the terminal bell for
-requests this device has never shown before, and ``--notify`` tells a hook, an inbox or
-the desktop of each (client/notify.py: requests only, not their edits, bounded).
+People get a live Rich table; with ``--json`` each request is one JSON line, flushed
+(the stored ones once they are all in, then each new one as it arrives), so a pipe or a
+file sees it at once. Every view shows each request's progress and champion check from
+its thread, sorted out of one query about every request (:class:`ThreadBatches`),
+refreshed now and then for the live table: what is asked never depends on which rows
+are shown, nor on what you follow or whom you know. ``--bell`` rings the terminal bell
+for requests this device has never shown before, and ``--notify`` tells a hook, an
+inbox or the desktop of each (client/notify.py: requests only, not their edits, bounded).
 ``--once`` stops after the stored requests (scripts, tests, cron) and ``--timeout S``
 after S seconds.
 """
@@ -32,7 +33,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from shieldmutual.client.aid import RequestRecord, Thread, fetch_threads
+from shieldmutual.client.aid import RequestRecord, Thread, fetch_said, split_threads
 from shieldmutual.client.cli import aidrender, common, contacts, offerrender
 from shieldmutual.client.cli.export import thread_dicts
 from shieldmutual.client.cli.society import parse_slug
@@ -50,6 +51,7 @@ from shieldmutual.shared.aid.offer import OFFER, offer_dict
 from shieldmutual.shared.aid.request import AidRequest, Status
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import AidError, InvalidError, ShieldError
+from shieldmutual.shared.event import Event
 
 app = typer.Typer()
 
@@ -68,6 +70,8 @@ StatusFilterOpt = Annotated[
 ]
 MAX_ROWS = 40
 REFRESH = 60.0  # seconds between progress refreshes of the live table's rows
+SLACK = 60  # seconds a refresh looks back before the last one (clocks, slow relays)
+MAX_SAID = 20_000  # events about requests a live feed keeps to sort threads out of
 
 
 def feed_filter(
@@ -129,13 +133,19 @@ def item_record(item: FeedItem) -> RequestRecord:
 
 
 class ThreadBatches:
-    """Threads for the rows a feed shows, fetched in batches (client/aid.fetch_threads).
+    """Threads and names for the rows a feed shows, from queries that name no row.
 
-    Items wait while one batched query is in flight and all go in the next one, so a
-    burst of stored or live events costs a few REQs, never one per event. ``show`` gets
-    each batch (items with their "new on this device" flag) once its threads are known;
-    threads are cached per address, and an edit of a known request reuses its thread
-    (the status comes from the new version).
+    What was said about every request (client/aid.fetch_said) is fetched once as the feed
+    starts, windowed by the feed's own ``since``, and again since the last time on
+    ``refresh`` (the live table: every ``every`` seconds, by the clock, not by which
+    rows change); each row's thread is sorted out of those events here. Profiles are
+    looked up for the author of every request the feed's uniform query brought (the
+    reader's ``on_author``), never for the rows shown: the stored ones all at once when
+    ``stored_done`` is called, then each new one as the stream brings it. So what a
+    relay is asked depends on its data, never on follows, contacts or rows (PROTOCOL
+    §16.9). Items wait until the stored events are in, then ``show`` gets each batch
+    (items with their "new on this device" flag); an edit of a known request reuses its
+    thread (the status comes from the new version).
     """
 
     def __init__(
@@ -144,13 +154,23 @@ class ThreadBatches:
         show: Callable[[list[tuple[FeedItem, bool]]], None],
         wanted: Callable[[list[FeedItem]], list[FeedItem]] = list,
         names: Names = NO_NAMES,
+        *,
+        since: int | None = None,
+        every: float | None = None,
+        held: bool = False,
     ) -> None:
         self.pool = pool
         self.show = show
         self.wanted = wanted  # which of the waiting items need a thread (the table: shown rows)
         self.threads: dict[str, Thread] = {}
-        self.names = names  # petnames, plus the profiles of authors looked up (one REQ a batch)
-        self._looked_up: set[str] = set()
+        self.names = names  # petnames, plus every author's profile
+        self.since = since
+        self.every = every
+        self._said: dict[str, Event] = {}  # what was said about any request, by event id
+        self._asked_at: int | None = None  # when it was last fetched (None: not yet)
+        self._refresh = False
+        self._held = held  # until stored_done(): names of all stored authors at once
+        self._authors: set[str] = set()  # waiting for their profiles
         self._waiting: list[tuple[FeedItem, bool]] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -161,8 +181,18 @@ class ThreadBatches:
         self._idle.clear()
         self._wake.set()
 
+    def add_author(self, pubkey: str) -> None:
+        """An author the uniform query brought: looked up whether their rows show or not."""
+        self._authors.add(pubkey)
+        self._wake.set()
+
+    def stored_done(self) -> None:
+        self._held = False
+        self._wake.set()
+
     def refresh(self, items: Sequence[FeedItem]) -> None:
-        """Fetch these rows' threads again (the live table, now and then)."""
+        """Fetch what was said since the last time, and sort these rows' threads again."""
+        self._refresh = True
         for item in items:
             self.threads.pop(str(item.address), None)
             self.add(item)
@@ -171,23 +201,50 @@ class ThreadBatches:
         """Until every item added so far has been shown."""
         await self._idle.wait()
 
+    async def _fetch_said(self) -> None:
+        # Progress is shown when it can be had: a failed query must never stop the feed,
+        # nor leave drain() waiting for a batch that never ends.
+        with contextlib.suppress(ShieldError, OSError):
+            asked = int(time.time())
+            last = self._asked_at
+            since = self.since if last is None else last - SLACK
+            events = await fetch_said(
+                self.pool, since, labels_since=None if last is None else last - SLACK
+            )
+            self._asked_at = asked
+            self._said.update((e.id, e) for e in events)
+            if len(self._said) > MAX_SAID:  # oldest tenth out: a long-lived feed stays bounded
+                ids = sorted(self._said, key=lambda i: self._said[i].created_at)
+                for old in ids[: MAX_SAID // 10]:
+                    del self._said[old]
+
+    async def _wait(self) -> None:
+        """Until something is added, or (the live table) it is time to refresh."""
+        try:
+            async with asyncio.timeout(self.every):
+                await self._wake.wait()
+        except TimeoutError:
+            self.refresh(self.wanted([]))
+
     async def run(self) -> None:
+        await self._fetch_said()
         while True:
-            await self._wake.wait()
+            await self._wait()
             self._wake.clear()
+            if self._held:
+                continue
+            if self._refresh or self._asked_at is None:
+                self._refresh = False
+                await self._fetch_said()
             batch, self._waiting = self._waiting, []
-            # Offers have no progress to show: only requests' threads are fetched.
+            # Offers have no progress to show: only requests' threads are sorted out.
             items = self.wanted([item for item, _ in batch])
             latest = {str(i.address): i for i in items if i.type == REQUEST}
             missing = [item_record(i) for k, i in latest.items() if k not in self.threads]
-            if missing:
-                # Progress is shown when it can be had: a failed query must never stop
-                # the feed, nor leave drain() waiting for a batch that never ends.
-                with contextlib.suppress(ShieldError, OSError):
-                    self.threads.update(await fetch_threads(self.pool, missing))
-            authors = {i.event.pubkey for i in items} - self._looked_up
+            if missing and self._asked_at is not None:
+                self.threads.update(split_threads(missing, self._said.values()))
+            authors, self._authors = self._authors, set()
             if authors:
-                self._looked_up |= authors
                 with contextlib.suppress(ClientError):
                     self.names = await lookup(self.pool, self.names, authors)
             self.show(batch)
@@ -201,12 +258,14 @@ def answered(sub: Subscription) -> bool:
 
 async def read_stored(
     pool: Pool, tags: Sequence[str], flt: FeedFilter, timeout: float | None = None
-) -> tuple[list[FeedItem], Subscription]:
-    """The stored requests of ``tags`` (for `mas request list`), resolved and filtered."""
+) -> tuple[list[FeedItem], Subscription, list[str]]:
+    """The stored requests of ``tags`` (for `mas request list`), resolved and filtered, and
+    the author of every request the uniform query brought (whose profiles to look up:
+    not the rows', which would name the followed societies' people)."""
     reader = FeedReader(pool, tags, Feed(flt), stream=False, eose_timeout=timeout)
     async for _ in reader.items():
         pass
-    return reader.feed.visible(), reader.subscription
+    return reader.feed.visible(), reader.subscription, list(reader.authors)
 
 
 @app.command("feed")
@@ -309,13 +368,16 @@ def feed(
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)
 
             wanted = shown_rows if view is not None else list
-            batches = ThreadBatches(pool, show, wanted, contacts.local_names(state))
+            every = REFRESH if view is not None else None
+            batches = ThreadBatches(pool, show, wanted, contacts.local_names(state),
+                                    since=start, every=every, held=True)  # fmt: skip
+            reader.on_author = batches.add_author
             fetcher = asyncio.get_running_loop().create_task(batches.run())
-            last_refresh = time.monotonic()
             try:
                 with view or contextlib.nullcontext():
                     async for item in reader.items():
                         if item is EOSE:
+                            batches.stored_done()
                             await batches.drain()
                             stored_done = True
                             if reader.skipped_hints:
@@ -341,10 +403,8 @@ def feed(
                         if new and notices is not None and isinstance(item.request, AidRequest):
                             await asyncio.to_thread(notices.add, item.request, naddrs[key])
                         unseen += new
-                        if view is not None and time.monotonic() - last_refresh > REFRESH:
-                            last_refresh = time.monotonic()
-                            batches.refresh(rows())
                         batches.add(item, new)
+                    batches.stored_done()
                     await batches.drain()
             finally:
                 fetcher.cancel()

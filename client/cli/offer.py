@@ -219,7 +219,7 @@ def list_(
     async def go() -> tuple[list, Names]:
         async with state.pool(relays) as pool:
             with state.status("collecting offers…"):
-                found, sub = await read_stored(pool, tags or ["mutualaid"], flt)
+                found, sub, authors = await read_stored(pool, tags or ["mutualaid"], flt)
                 if not answered(sub):
                     raise RelayError("no relay answered")
                 items = [
@@ -227,7 +227,7 @@ def list_(
                     if (who is None or i.event.pubkey == who)
                     and (closed or i.request.until is None or i.request.until >= now)
                 ][:limit]  # fmt: skip
-                return items, await contacts.lookup(pool, names, {i.event.pubkey for i in items})
+                return items, await contacts.lookup(pool, names, authors)  # names no row
 
     items, named = common.run(go())
     naddrs = {str(i.address): item_naddr(i, relays) for i in items}

@@ -299,13 +299,14 @@ def list_(
     async def go() -> tuple[list, dict[str, aid.Thread], Names]:
         async with state.pool(relays) as pool:
             with state.status("collecting requests…"):
-                items, sub = await read_stored(pool, tags, flt)
+                items, sub, authors = await read_stored(pool, tags, flt)
                 if not answered(sub):
                     raise RelayError("no relay answered")
                 items = [i for i in items if who is None or i.event.pubkey == who][:limit]
-                # One batched query for the threads of the rows shown, never one per row.
+                # Queries that name no row (PROTOCOL §16.9): what was said about every
+                # request, and every author's profile, sorted out here.
                 threads = await aid.fetch_threads(pool, [item_record(i) for i in items])
-                named = await contacts.lookup(pool, names, {i.event.pubkey for i in items})
+                named = await contacts.lookup(pool, names, authors)
         return items, threads, named
 
     names = contacts.local_names(state)

@@ -77,11 +77,9 @@ async def test_profiles_come_in_one_req_and_forged_ones_are_dropped(
         names = await lookup(pool, Names({keys.alice.public_hex: "me"}), everyone)
         assert len(relay.reqs) == 1
         (filter_,) = relay.reqs[0][2:]
-        # A petname needs no profile: the query names only the others.
-        assert filter_ == {
-            "kinds": [0],
-            "authors": sorted([keys.bob.public_hex, keys.carol.public_hex]),
-        }
+        # The petnamed are asked for too: left out, they would be named by their absence.
+        assert filter_ == {"kinds": [0], "authors": sorted(everyone)}
+        assert names.show(keys.alice.public_hex) == "me"  # the petname still wins
         assert names.show(keys.bob.public_hex).startswith("~Bob (")
         assert names.source(keys.carol.public_hex) is Source.NPUB
         assert await fetch_profiles(pool, []) == {}
