@@ -217,3 +217,30 @@ def test_a_thread_of_more_comments_than_one_relay_answer_is_counted_whole(
     listed = reader("request", "list", "--society", "mas-leeds-care", "--json", "-r", proxy.url)
     (row,) = listed.json_lines()
     assert row["progress"]["pledged"] == {"GBP": str(count)}
+
+
+def test_a_request_fetched_for_a_pointer_is_fetched_for_everyone(
+    recorded: Any, keys: Any, person: Any, push: Any
+) -> None:
+    """A syndication into the north of a request older than ``--since``: the request is not
+    in the feed's own result, so it is fetched by address, and by a reader who follows
+    the north as much as by one who does not."""
+    relay, proxy = recorded
+    week_ago = int(time.time()) - 7 * 86400
+    old = sign(keys.carol, *request_event_template(a_request("south", "Vet bill", "south")),
+               created_at=week_ago)  # fmt: skip
+    push(relay.url, old, sign(keys.dave, *syndication_template(Syndication.of(old, ("north",)))))
+    rosa = person("rosa", SecretKey(bytes([0x21]) * 32))
+    sol = person("sol", SecretKey(bytes([0x22]) * 32))
+    assert rosa("follow", "mas-leeds-care").code == 0 and sol("follow", "mas-north").code == 0
+
+    sent, shown = {}, {}
+    for who in (rosa, sol):
+        proxy.filters()
+        done = who("feed", "--once", "--json", "--since", "2 days ago", "-r", proxy.url)
+        assert done.code == 0, done.stderr
+        shown[who.name], sent[who.name] = done.json_lines(), proxy.filters()
+    assert shown["rosa"] == [] and [item["title"] for item in shown["sol"]] == ["Vet bill"]
+    fetched = {"#d": ["south"], "authors": [keys.carol.public_hex], "kinds": [30402]}
+    assert orjson.dumps(fetched, option=orjson.OPT_SORT_KEYS) in sent["rosa"]
+    assert sent["rosa"] == sent["sol"]
