@@ -27,7 +27,11 @@ Design:
   connection that drops is not re-opened until it is needed.
 * Every wait has a timeout (connect, OK, EOSE); relays are handled concurrently, so a slow
   or dead relay costs its own timeout and never blocks the others. Once one relay sent
-  EOSE, the others get a short grace (``eose_grace``), not the whole ``eose_timeout``.
+  EOSE (or answered a publish), the others get a short grace (``eose_grace``), not the
+  whole ``eose_timeout`` or ``ok_timeout``. A relay that let a grace run out is *lagging*
+  (``Pool.lagging``, told once to ``on_lagging``): later calls of the same pool go on
+  without waiting for it, until it answers again, so a relay that accepts TCP and never
+  speaks costs one grace per command, not one per query.
 * Bounded memory against floods: a subscription holds at most ``queue_limit`` events for
   a slow reader, then stops reading the relay (TCP pushes back), and remembers at most
   ``seen_limit`` ids for de-duplication.
@@ -51,7 +55,7 @@ options and the :class:`Pool` that ties them together, and the names callers imp
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -127,6 +131,9 @@ class Pool:
         self.auth = auth
         self._connections: dict[str, RelayConnection] = {}
         self._subscriptions: set[Subscription] = set()
+        self.lagging: set[str] = set()
+        # Told each relay that becomes lagging, with why (the CLI names it on stderr).
+        self.on_lagging: Callable[[str, str], None] | None = None
 
     async def __aenter__(self) -> Pool:
         return self
@@ -146,13 +153,57 @@ class Pool:
             conn = self._connections[url] = RelayConnection(url, self.options, self.auth)
         return conn
 
+    def lag(self, url: str, why: str) -> None:
+        """``url`` let a grace run out: later calls do not wait for it."""
+        if url not in self.lagging:
+            self.lagging.add(url)
+            if self.on_lagging is not None:
+                self.on_lagging(url, why)
+
+    def answered(self, url: str) -> None:
+        """``url`` answered (EOSE, an OK): it holds up later calls again, like any relay."""
+        self.lagging.discard(url)
+
     async def publish(self, event: Event, relays: Iterable[str] | None = None) -> PublishReport:
-        """Send ``event`` to every relay concurrently; one :class:`PublishResult` each."""
+        """Send ``event`` to every relay concurrently; one :class:`PublishResult` each.
+
+        Once one relay has answered, the others get :meth:`_grace` (a lagging relay none);
+        one still silent then is reported as a timeout and left behind.
+        """
         targets = self._targets(relays)
         if len(targets) == 1:
             return PublishReport(event, (await self.connection(targets[0]).publish(event),))
-        results = await asyncio.gather(*(self.connection(u).publish(event) for u in targets))
-        return PublishReport(event, tuple(results))
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        tasks = {u: loop.create_task(self.connection(u).publish(event)) for u in targets}
+        pending: set[asyncio.Task[PublishResult]] = set(tasks.values())
+        deadline: float | None = None
+        while pending:
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            done, pending = await asyncio.wait(
+                pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not done:
+                break
+            silent = [u for u, t in tasks.items() if t in pending]
+            if all(u in self.lagging for u in silent):
+                break
+            slowest = max(t.result().elapsed for t in tasks.values() if t.done())
+            deadline = loop.time() + max(self.options.eose_grace, 2 * slowest)
+        return PublishReport(event, tuple(self._settled(event, tasks, loop.time() - start)))
+
+    def _settled(
+        self, event: Event, tasks: Mapping[str, asyncio.Task[PublishResult]], waited: float
+    ) -> Iterable[PublishResult]:
+        for url, task in tasks.items():
+            if task.done():
+                self.answered(url)
+                yield task.result()
+                continue
+            task.cancel()
+            why = "no OK after the other relays answered"
+            self.lag(url, why)
+            yield PublishResult(url, event.id, Status.TIMEOUT, why, waited)
 
     def subscribe(
         self,

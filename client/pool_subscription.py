@@ -198,16 +198,29 @@ class Subscription:
 
     def _grace_over(self, grace: float) -> None:
         self._grace = None
-        for stats in self.stats.values():
+        for url, stats in self.stats.items():
             if not stats.answered:
                 stats.answered = True
                 stats.status = RelayState.TIMEOUT
                 stats.message = f"no EOSE {grace:.1f}s after the other relays answered"
+                self._pool.lag(url, stats.message)
         self._check_eose()
 
     def _check_eose(self) -> None:
-        if self.eose.is_set() or not all(s.answered for s in self.stats.values()):
+        """Overall EOSE once every relay answered, or every one still silent is lagging
+        (it let an earlier grace of this pool run out) and some other relay answered."""
+        if self.eose.is_set():
             return
+        silent = [url for url, s in self.stats.items() if not s.answered]
+        if len(silent) == len(self.stats):
+            return
+        if any(url not in self._pool.lagging for url in silent):
+            return
+        for url in silent:
+            stats = self.stats[url]
+            stats.answered = True
+            stats.status = RelayState.TIMEOUT
+            stats.message = "not answering (it let an earlier query's grace run out)"
         self.eose.set()
         self._cancel_grace()
         if self._deadline is not None and self._deadline is not asyncio.current_task():
@@ -292,6 +305,7 @@ class Subscription:
         stats.message = ""
         if stats.eose_after is None:
             stats.eose_after = time.monotonic() - self._started
+        self._pool.answered(url)
         self._answered(stats)
         self._arm_grace()
 

@@ -186,7 +186,13 @@ class State:
         options = PoolOptions(
             connect_timeout=t.connect, ok_timeout=t.ok, eose_timeout=t.eose, proxy=self.proxy
         )
-        return Pool(self.relays(override), options=options, auth=auth)
+        pool = Pool(self.relays(override), options=options, auth=auth)
+        pool.on_lagging = self._lagging
+        return pool
+
+    def _lagging(self, url: str, why: str) -> None:
+        """Name the relay a command stopped waiting for, so a slow answer is explained."""
+        self.note(f"{url}: {why}; going on without it")
 
     def anonymous_pools(self, relays: list[str]) -> Callable[[], Pool]:
         """A maker of fresh connections that answer AUTH with a throwaway key, never yours:
