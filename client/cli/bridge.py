@@ -199,7 +199,13 @@ def run(
         typer.Option("--retry-after", min=0.0, help="First wait (s) when the server fails."),
     ] = 2.0,
     now: Annotated[
-        str | None, typer.Option("--now", help="Judge the time (digest day) as this; --once only.")
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="TIME",
+            hidden=True,  # tests only
+            help="Judge the time (digest day) as this; --once only.",
+        ),
     ] = None,
 ) -> None:
     """Run the bridge: mail each list what is new (without a subcommand).

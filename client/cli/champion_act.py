@@ -130,7 +130,9 @@ def activate_cmd(
     ] = None,
     now: Annotated[
         str | None,
-        typer.Option("--now", metavar="TIME", help="Judge overdue as if it were this time."),
+        typer.Option(
+            "--now", metavar="TIME", hidden=True, help="Judge overdue as if it were this time."
+        ),
     ] = None,
     yes: common.YesOption = False,
     relay: common.RelayOption = None,

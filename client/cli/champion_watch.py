@@ -171,10 +171,15 @@ def watch_cmd(
     once: Annotated[bool, typer.Option("--once", help="Look once, print, and exit.")] = False,
     now: Annotated[
         str | None,
-        typer.Option("--now", metavar="TIME", help="Judge as if it were this time (tests)."),
+        typer.Option(
+            "--now", metavar="TIME", hidden=True, help="Judge as if it were this time (tests)."
+        ),
     ] = None,
     refresh: Annotated[
-        float, typer.Option("--refresh", min=1, help="Seconds between looks at the relays.")
+        float,
+        typer.Option(
+            "--refresh", min=1, metavar="SECONDS", help="Seconds between looks at the relays."
+        ),
     ] = 60,
     bell: Annotated[
         bool, typer.Option("--bell/--no-bell", help="Ring the terminal bell when overdue.")

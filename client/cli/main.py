@@ -2,8 +2,8 @@
 
 Adding a command group: write ``client/cli/<group>.py`` with its own ``app = typer.Typer()``
 (see cli/common.py for the shared state and options) and add one line to
-``COMMAND_GROUPS`` below. A group registered with a name becomes ``mas <name> ...``;
-one registered with ``None`` adds its commands at the top level.
+``COMMAND_GROUPS`` below: ``_group`` makes the whole app ``mas <name> ...``, ``_command``
+adds one of its commands at the top level. Only the invoked command's module is imported.
 
 Exit codes:
 
@@ -20,35 +20,18 @@ Exit codes:
 from __future__ import annotations
 
 import errno
+import importlib
 import logging
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from shieldmutual.client.cli import (
-    bridge,
-    champion,
-    codec,
-    common,
-    configure,
-    contacts,
-    dm,
-    events,
-    export,
-    feed,
-    helping,
-    identity,
-    offer,
-    relays,
-    request,
-    society,
-    trust,
-)
+from shieldmutual.client.cli import common, helpstyle
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ClientError, RelayError
-from shieldmutual.client.pool_connect import check_proxy
 from shieldmutual.client.unlock import refuse_passphrase_env
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
 from shieldmutual.shared.untrusted import one_line
@@ -63,40 +46,127 @@ EXIT_CODES_HELP = (
     "4 passphrase, 5 a championed member overdue (champion watch --once), 130 interrupted."
 )
 
+# Every variable the code reads (tests/client/test_help.py greps for them and checks).
+ENVIRONMENT_HELP = (
+    "Environment: MAS_HOME (where config, keys and state live); "
+    "MAS_PASSPHRASE_FD (like --passphrase-fd); "
+    "MAS_PASSPHRASE (refused: the environment is readable by other processes); "
+    "MAS_PROXY (like --proxy); "
+    "MAS_PRIVATE_DELAY (LOW:HIGH seconds between private sends); "
+    "MAS_SCRYPT_LOG_N (the key-derivation cost, for tests only); "
+    "MAS_DEBUG (a traceback for an unexpected error); "
+    "NO_COLOR (no colours); VISUAL or EDITOR (where private text is written)."
+)
+
+
+class Entry(NamedTuple):
+    """One command of `mas`: the module and typer app it lives in, and its one-line help."""
+
+    module: str
+    attr: str
+    help: str
+    group: bool  # `mas NAME SUBCOMMAND` (the whole app) rather than one command of the app
+
+
+def _group(module: str, help: str, attr: str = "app") -> Entry:
+    return Entry(module, attr, help, True)
+
+
+def _command(module: str, help: str, attr: str = "app") -> Entry:
+    return Entry(module, attr, help, False)
+
+
+# Adding a command: one line here. The help is the command's own first paragraph, kept
+# here so `mas --help` lists every command without importing any of them;
+# tests/client/test_help.py checks it against the real ones.
+COMMAND_GROUPS: dict[str, Entry] = {
+    "id": _group("identity", "Identities: create, import, list, choose, show, profile, export, remove."),
+    "unlock": _command("identity", "Ask the passphrase once; an agent keeps this home unlocked for later commands.", "agent_app"),
+    "lock": _command("identity", "Make the agent forget this home's keys and exit.", "agent_app"),
+    "relays": _group("relays", "The relays mas uses by default, and their health."),
+    "config": _group("configure", "Client settings."),
+    "event": _command("events", "Sign an event from flags, or events from JSON on stdin, and publish to every relay."),
+    "req": _command("events", "Query relays; verified, de-duplicated events as JSON lines on stdout."),
+    "verify": _command("events", "Check the id and signature of each event on stdin."),
+    "decode": _command("codec", "NIP-19 (npub, nsec, note, nprofile, nevent, naddr, with or without nostr:) -> hex/JSON."),
+    "encode": _command("codec", "Encode hex keys, ids and pointers as NIP-19 (npub, nsec, note, nprofile, nevent, naddr)."),
+    "pledge": _command("helping", "Promise money (--amount/--currency), an action (--action call), your offer of help (--offer NADDR), or several."),
+    "confirm": _command("helping", "Say, as the person helped, that help arrived (optionally how much)."),
+    "update": _command("helping", "Post short news under your request (plain text). Long accounts: `mas report`."),
+    "report": _command("helping", "Publish (or edit) the spending report of your request: a NIP-23 article."),
+    "whois": _command("trust", "The public record about a person, computed here from what relays hold."),
+    "vouch": _command("trust", "Say in public, under your key, that you know and trust this person."),
+    "society": _group("society", "Mutual aid societies: a society is its tag, mas-<slug>; definitions describe it."),
+    "follow": _command("society", "Follow societies in your feed. Kept on this device only: nothing is published.", "follows"),
+    "unfollow": _command("society", "Stop following societies (local only, like following).", "follows"),
+    "following": _command("society", "The societies you follow (from this device's local state).", "follows"),
+    "request": _group("request", "Aid requests: ask for help, read, list, edit and close."),
+    "relay-request": _command("request", "Relay (syndicate) a request into other societies, so their followers see it.", "top"),
+    "offer": _group("offer", "Offers of help: give, list, show, take up, close."),
+    "feed": _command("feed", "Requests and offers of help from the societies you follow, across all relays, live."),
+    "export": _command("export", "Export a request for a blog (markdown, html), chat (text), a list (email) or code."),
+    "dm": _group("dm", "Private messages (NIP-17): send, read, and where to receive them."),
+    "contacts": _group("contacts", "Your address book: petnames for people, on this device only (never published)."),
+    "champion": _group("champion", "Champions: people who ask for help on your behalf if you go silent."),
+    "checkin": _command("champion", "Tell every champion you are OK. With --every, keep doing it; without, once (cron).", "checkin_app"),
+    "bridge": _group("bridge", "Bridge requests to outside Nostr: mailing lists."),
+}  # fmt: skip
+
+
+def load(name: str) -> Any:
+    """The real click command for ``mas NAME``, importing only the module that has it."""
+    entry = COMMAND_GROUPS[name]
+    module = importlib.import_module(f"shieldmutual.client.cli.{entry.module}")
+    group = helpstyle.group(getattr(module, entry.attr))
+    command = group if entry.group else group.commands[name]
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """The root group: commands are listed from COMMAND_GROUPS and imported when invoked.
+
+    Importing every command module (the pool, websockets, rich tables, markdown, QR codes)
+    took ~300 ms before any command ran; most commands need few of them.
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        # Stand-ins carry the listed help (and the names "did you mean" suggests from).
+        self.commands = {n: TyperCommand(n, help=e.help) for n, e in COMMAND_GROUPS.items()}
+        self._listing = False
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in COMMAND_GROUPS:
+            return None
+        return self.commands[cmd_name] if self._listing else load(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"mas {version('shieldmutual')}\n")
+        raise typer.Exit(common.EXIT_OK)
+
+
 app = typer.Typer(
     name="mas",
+    cls=LazyGroup,
     help="Shield Mutual: Nostr for resilient mutual aid societies.",
-    epilog=EXIT_CODES_HELP,
+    epilog=f"{ENVIRONMENT_HELP}\n\n{EXIT_CODES_HELP}",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-
-COMMAND_GROUPS: list[tuple[typer.Typer, str | None]] = [
-    (identity.app, "id"),
-    (identity.agent_app, None),  # unlock, lock
-    (relays.app, "relays"),
-    (configure.app, "config"),  # web-base
-    (events.app, None),  # event, req, verify
-    (codec.app, None),  # encode ..., decode
-    (helping.app, None),  # pledge, confirm, update, report
-    (trust.app, None),  # whois, vouch
-    (society.app, "society"),  # create, show, list
-    (society.follows, None),  # follow, unfollow, following
-    (request.app, "request"),  # template, new, show, list, update, close
-    (request.top, None),  # relay-request
-    (offer.app, "offer"),  # template, new, list, show, reply, update, close
-    (feed.app, None),  # feed
-    (export.app, None),  # export
-    (dm.app, "dm"),
-    (contacts.app, "contacts"),  # add, list, remove: petnames
-    (champion.app, "champion"),
-    (champion.checkin_app, None),  # checkin
-    (bridge.app, "bridge"),  # smtp, email [add|remove|list]: requests to mailing lists
-]
-for group, group_name in COMMAND_GROUPS:
-    app.add_typer(group, name=group_name)
 
 
 class _StderrHandler(logging.Handler):
@@ -135,6 +205,12 @@ def root(
             "never direct (or MAS_PROXY).",
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Shield Mutual: Nostr for resilient mutual aid societies.
 
@@ -143,6 +219,10 @@ def root(
     --passphrase-fd N; never from the environment.
     """
     refuse_passphrase_env()
+    if proxy:
+        from shieldmutual.client.pool_connect import check_proxy
+
+        proxy = check_proxy(proxy)
     paths = Paths.resolve()
     paths.tighten()
     state = common.State(
@@ -151,7 +231,7 @@ def root(
         as_name=as_,
         verbose=verbose,
         passphrase_fd=passphrase_fd,
-        proxy=check_proxy(proxy) if proxy else None,
+        proxy=proxy,
     )
     ctx.obj = state
     pool_log = logging.getLogger("shieldmutual.client")
@@ -190,7 +270,7 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mas` console script; returns the exit code."""
-    command = typer.main.get_command(app)
+    command = helpstyle.tidy(typer.main.get_command(app))
     try:
         result = command.main(args=argv, prog_name="mas", standalone_mode=False)
     except BaseException as raw:

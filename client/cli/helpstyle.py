@@ -1,0 +1,108 @@
+"""Clean help for every command, applied once to each command tree as it is loaded.
+
+Typer labels every option with its Python type (`<bool>` on flags, `<list[str]>`,
+`<float range> [x>=1]`) and writes required arguments as `{NPUB}` in usage lines; a person
+reading `--help` needs the value's role (`URL`, `N`), not its type. Fixing it here, for all
+commands at once, keeps the per-option declarations short and stops a new option from
+bringing the type labels back.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import Any
+
+import typer
+from typer.core import TyperArgument, TyperOption
+
+# Names for an option whose declaration gives no metavar, by the type it converts to.
+_METAVARS = {"int": "N", "float": "N", "str": "TEXT"}
+
+
+def _metavar(param: TyperOption) -> str:
+    desc = param.type_descriptor
+    if desc.is_choice and desc.choices:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
+    if desc.is_path:
+        return "FILE"
+    bare = param.bare_type().removeprefix("list[").removesuffix("]")
+    return _METAVARS.get(bare, (param.name or "value").upper())
+
+
+class CleanOption(TyperOption):
+    """A flag shows no value; a valued option shows its metavar; ranges stay unsaid."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return self.metavar or _metavar(self)
+
+    def _get_number_range_help_str(self) -> str | None:
+        return None
+
+
+class CleanArgument(TyperArgument):
+    """``NPUB`` when required and ``[NPUB]`` when not, as click and man pages write them."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw.strip("[].").upper()  # some metavars say it already
+        name = f"{name}..." if self.nargs != 1 else name
+        return name if self.required else f"[{name}]"
+
+
+def first_paragraph(text: str | None) -> str:
+    """A command's one-line summary: its help's first paragraph, line breaks undone."""
+    return " ".join(inspect.cleandoc(text or "").split("\n\n")[0].split())
+
+
+def unwrap(text: str) -> str:
+    """Docstring paragraphs as single lines, for the terminal to wrap at its own width
+    (typer's rich help keeps the source's breaks and wraps again, leaving half lines).
+    Indented lines, lists and ``\\b`` blocks keep their layout."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        p
+        if p.startswith("\b") or re.search(r"^(\s|[-*] |\d+\. )", p, re.M)
+        else " ".join(p.split())
+        for p in paragraphs
+    )
+
+
+def _clean_help_option(command: Any) -> None:
+    """Click makes the --help option on first use, past ``tidy``'s walk: tidy it then."""
+    make = command.get_help_option
+
+    def get_help_option(ctx: Any) -> Any:
+        option = make(ctx)
+        if type(option) is TyperOption:
+            option.__class__ = CleanOption
+        return option
+
+    command.get_help_option = get_help_option
+
+
+def tidy(command: Any) -> Any:
+    """Give ``command`` and everything under it clean metavars and one-line summaries."""
+    if command.short_help is None and command.help:
+        # Typer's rich listing keeps a docstring's line breaks, cutting sentences in two.
+        command.short_help = first_paragraph(command.help)
+    if command.help:
+        command.help = unwrap(command.help)
+    _clean_help_option(command)
+    for param in command.params:
+        if type(param) is TyperOption:
+            param.__class__ = CleanOption
+        elif type(param) is TyperArgument:
+            param.__class__ = CleanArgument
+    for sub in getattr(command, "commands", {}).values():
+        tidy(sub)
+    return command
+
+
+def group(app: typer.Typer) -> Any:
+    """The click group of a typer app, tidied (a one-command app stays a group)."""
+    return tidy(typer.main.get_group(app))
