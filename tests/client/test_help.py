@@ -114,7 +114,9 @@ def test_every_environment_variable_is_named_in_help_and_readme() -> None:
         assert re.search(rf"\b{name}\b", readme), f"{name} not in README"
 
 
-@pytest.mark.parametrize("hidden", [["champion", "watch"], ["champion", "activate"], ["bridge", "email"]])
+@pytest.mark.parametrize(
+    "hidden", [["champion", "watch"], ["champion", "activate"], ["bridge", "email"]]
+)
 def test_test_only_now_is_hidden(hidden: list[str]) -> None:
     command = cli_main.load(hidden[0])
     for name in hidden[1:]:
