@@ -44,6 +44,22 @@ def refuse_passphrase_env(environ: Mapping[str, str] | None = None) -> None:
         )
 
 
+# nak's and other Nostr tools' convention for a secret key in the environment.
+SECRET_KEY_ENV = "NOSTR_SECRET_KEY"
+
+
+def refuse_secret_key_env(environ: Mapping[str, str] | None = None) -> None:
+    """Stop when ``NOSTR_SECRET_KEY`` is set, for the reason MAS_PASSPHRASE is refused:
+    a key there is readable in /proc/PID/environ and inherited by every child process."""
+    env = os.environ if environ is None else environ
+    if SECRET_KEY_ENV in env:
+        raise ConfigError(
+            f"{SECRET_KEY_ENV} is refused: a key in the environment shows in /proc/PID/environ "
+            f"and goes to every program started from here; unset it and bring the key in "
+            f"once with `mas id import NAME` (it is then kept sealed, as NIP-49)"
+        )
+
+
 def _terminal_available() -> bool:
     if os.name == "nt":  # pragma: no cover - getpass uses the console there
         return sys.stdin.isatty()

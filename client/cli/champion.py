@@ -99,7 +99,7 @@ def add_cmd(
     """Name a champion and hand them, privately, what they need to act for you."""
     state = common.state(ctx)
     champion = pubkey_hex(npub)
-    markdown = request.read_text(encoding="utf-8") if request else None
+    markdown = common.read_source(request) if request else None
     if markdown is not None:
         # Refused before anything is sent: a broken file, or the unedited template (it once
         # went out as someone's emergency request with the example's story and addresses).

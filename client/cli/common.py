@@ -178,8 +178,16 @@ class State:
     ) -> tuple[list[str], SecretKey]:
         """What a command that signs and publishes needs: the relays (``-r`` or the
         configured ones; checked first, so a missing relay fails before any passphrase
-        prompt) and the unlocked key (``--as``)."""
+        prompt) and the unlocked key (``--as``). On a fresh install, the missing identity
+        is named first: it is the first thing to set up, and `mas init` asks for both."""
+        self.check_identity(as_)
         return self.relays(override), self.signer(as_)
+
+    def check_identity(self, as_: str | None = None) -> None:
+        """Fail early, without a passphrase, when there is no identity at all (a fresh
+        install): told before "no relays", since it is the first thing to set up."""
+        if not (as_ or self.as_name) and not self.paths.home_key_file.exists():
+            raise IdentityError("no identity yet: create one with `mas id new NAME` or `mas init`")
 
     def pool(self, override: list[str] | None, auth: SecretKey | None = None) -> Pool:
         t = self.plain_config.timeouts
@@ -389,7 +397,11 @@ def show_published(
     pointer: str,
     **extra: Any,
 ) -> None:
-    """The per-relay table on stderr, then the pointer (or one JSON object) on stdout."""
+    """The per-relay table on stderr, then the pointer (or one JSON object) on stdout;
+    nothing on stdout when too few relays hold the event (exit 3)."""
+    if not report.ok(min_acks):
+        render.print_stderr(state.err, render.publish_table(report, min_acks))
+        aid.require_acks(report, min_acks)
     if json_out:
         state.emit_json(
             {
@@ -405,7 +417,6 @@ def show_published(
     else:
         render.print_stderr(state.err, render.publish_table(report, min_acks))
         state.emit_line(pointer)
-    aid.require_acks(report, min_acks)
 
 
 def show_nevent(
@@ -458,7 +469,14 @@ def _edit() -> str:
 
 
 def read_source(path: Path) -> str:
-    """Markdown (a report, a request file) from a file, or from stdin for ``-``."""
-    if str(path) == "-":
-        return sys.stdin.read()
-    return path.read_text(encoding="utf-8")
+    """Markdown (a report, a request file) from a file, or from stdin for ``-``; a file
+    that cannot be read or is not UTF-8 is bad input (exit 2), like any bad argument."""
+    where = "stdin" if str(path) == "-" else str(path)
+    try:
+        return sys.stdin.read() if where == "stdin" else path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidError(
+            f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise InvalidError(f"{where}: {exc.strerror or exc}") from None

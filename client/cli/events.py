@@ -206,6 +206,8 @@ def event_cmd(
     if d is not None:
         extra_tags.append(["d", d])
     when = parse_time(created_at) if created_at is not None else None
+    if content is not None and not throwaway:
+        state.check_identity(as_)
     relays = None if dry_run else state.relays(relay)
 
     secret: list[SecretKey] = []
@@ -262,15 +264,20 @@ async def _publish_all(
     slots = asyncio.Semaphore(MAX_IN_FLIGHT)
 
     def show(report: PublishReport) -> None:
+        """Per-relay results on stderr, and on stdout only what the relays hold: the
+        event, or with --json its per-relay rows."""
         nonlocal failures
-        failures += not report.ok(min_acks)
-        if json_out:
+        held = report.ok(min_acks)
+        failures += not held
+        if json_out and held:
             for r in report.results:
                 state.emit_json(r.to_dict())
         elif many:
             render.print_stderr(state.err, render.publish_line(report, min_acks))
         else:
             render.print_stderr(state.err, render.publish_table(report, min_acks))
+        if held and not json_out:
+            state.emit_encoded(report.event.to_json())
 
     async def one(pool: Pool, event: Event) -> None:
         try:
@@ -282,8 +289,6 @@ async def _publish_all(
     async with state.pool(relays, auth=auth) as pool:
         try:
             async for event in events:
-                if not json_out:
-                    state.emit_encoded(event.to_json())
                 await slots.acquire()
                 count += 1
                 if many:
