@@ -32,7 +32,7 @@ from typer.core import TyperCommand, TyperGroup
 from shieldmutual.client.cli import common, helpstyle
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ClientError, RelayError
-from shieldmutual.client.unlock import refuse_passphrase_env, refuse_secret_key_env
+from shieldmutual.client.unlock import refuse_passphrase_env
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
 from shieldmutual.shared.untrusted import one_line
 
@@ -50,7 +50,8 @@ EXIT_CODES_HELP = (
 ENVIRONMENT_HELP = (
     "Environment: MAS_HOME (where config, keys and state live); "
     "MAS_PASSPHRASE_FD (like --passphrase-fd); "
-    "MAS_PASSPHRASE (refused: the environment is readable by other processes); "
+    "MAS_PASSPHRASE and NOSTR_SECRET_KEY (refused: the environment is readable by other "
+    "processes); "
     "MAS_PROXY (like --proxy); "
     "MAS_PRIVATE_DELAY (LOW:HIGH seconds between private sends); "
     "MAS_SCRYPT_LOG_N (the key-derivation cost, for tests only); "
@@ -76,41 +77,114 @@ def _command(module: str, help: str, attr: str = "app") -> Entry:
     return Entry(module, attr, help, False)
 
 
-# Adding a command: one line here. The help is the command's own first paragraph, kept
+# Adding a command: one entry here. The help is the command's own first paragraph, kept
 # here so `mas --help` lists every command without importing any of them;
 # tests/client/test_help.py checks it against the real ones.
 COMMAND_GROUPS: dict[str, Entry] = {
-    "id": _group("identity", "Identities: create, import, list, choose, show, profile, export, remove."),
-    "unlock": _command("identity", "Ask the passphrase once; an agent keeps this home unlocked for later commands.", "agent_app"),
+    "id": _group(
+        "identity",
+        "Identities: create, import, list, choose, show, profile, export, remove.",
+    ),
+    "unlock": _command(
+        "identity",
+        "Ask the passphrase once; an agent keeps this home unlocked for later commands.",
+        "agent_app",
+    ),
     "lock": _command("identity", "Make the agent forget this home's keys and exit.", "agent_app"),
     "relays": _group("relays", "The relays mas uses by default, and their health."),
     "config": _group("configure", "Client settings."),
-    "event": _command("events", "Sign an event from flags, or events from JSON on stdin, and publish to every relay."),
-    "req": _command("events", "Query relays; verified, de-duplicated events as JSON lines on stdout."),
+    "event": _command(
+        "events",
+        "Sign an event from flags, or events from JSON on stdin, and publish to every relay.",
+    ),
+    "req": _command(
+        "events",
+        "Query relays; verified, de-duplicated events as JSON lines on stdout.",
+    ),
     "verify": _command("events", "Check the id and signature of each event on stdin."),
-    "decode": _command("codec", "NIP-19 (npub, nsec, note, nprofile, nevent, naddr, with or without nostr:) -> hex/JSON."),
-    "encode": _command("codec", "Encode hex keys, ids and pointers as NIP-19 (npub, nsec, note, nprofile, nevent, naddr)."),
-    "pledge": _command("helping", "Promise money (--amount/--currency), an action (--action call), your offer of help (--offer NADDR), or several."),
-    "confirm": _command("helping", "Say, as the person helped, that help arrived (optionally how much)."),
-    "update": _command("helping", "Post short news under your request (plain text). Long accounts: `mas report`."),
-    "report": _command("helping", "Publish (or edit) the spending report of your request: a NIP-23 article."),
-    "whois": _command("trust", "The public record about a person, computed here from what relays hold."),
-    "vouch": _command("trust", "Say in public, under your key, that you know and trust this person."),
-    "society": _group("society", "Mutual aid societies: a society is its tag, mas-<slug>; definitions describe it."),
-    "follow": _command("society", "Follow societies in your feed. Kept on this device only: nothing is published.", "follows"),
-    "unfollow": _command("society", "Stop following societies (local only, like following).", "follows"),
-    "following": _command("society", "The societies you follow (from this device's local state).", "follows"),
+    "decode": _command(
+        "codec",
+        "NIP-19 (npub, nsec, note, nprofile, nevent, naddr, with or without nostr:) -> hex/JSON.",
+    ),
+    "encode": _command(
+        "codec",
+        "Encode hex keys, ids and pointers as NIP-19 (npub, nsec, note, nprofile, nevent, naddr).",
+    ),
+    "pledge": _command(
+        "helping",
+        "Promise money (--amount/--currency), an action (--action call), your offer of "
+        "help (--offer NADDR), or several.",
+    ),
+    "confirm": _command(
+        "helping",
+        "Say, as the person helped, that help arrived (optionally how much).",
+    ),
+    "update": _command(
+        "helping",
+        "Post short news under your request (plain text). Long accounts: `mas report`.",
+    ),
+    "report": _command(
+        "helping",
+        "Publish (or edit) the spending report of your request: a NIP-23 article.",
+    ),
+    "whois": _command(
+        "trust",
+        "The public record about a person, computed here from what relays hold.",
+    ),
+    "vouch": _command(
+        "trust",
+        "Say in public, under your key, that you know and trust this person.",
+    ),
+    "society": _group(
+        "society",
+        "Mutual aid societies: a society is its tag, mas-<slug>; definitions describe it.",
+    ),
+    "follow": _command(
+        "society",
+        "Follow societies in your feed. Kept on this device only: nothing is published.",
+        "follows",
+    ),
+    "unfollow": _command(
+        "society",
+        "Stop following societies (local only, like following).",
+        "follows",
+    ),
+    "following": _command(
+        "society",
+        "The societies you follow (from this device's local state).",
+        "follows",
+    ),
     "request": _group("request", "Aid requests: ask for help, read, list, edit and close."),
-    "relay-request": _command("request", "Relay (syndicate) a request into other societies, so their followers see it.", "top"),
+    "relay-request": _command(
+        "request",
+        "Relay (syndicate) a request into other societies, so their followers see it.",
+        "top",
+    ),
     "offer": _group("offer", "Offers of help: give, list, show, take up, close."),
-    "feed": _command("feed", "Requests and offers of help from the societies you follow, across all relays, live."),
-    "export": _command("export", "Export a request for a blog (markdown, html), chat (text), a list (email) or code."),
+    "feed": _command(
+        "feed",
+        "Requests and offers of help from the societies you follow, across all relays, live.",
+    ),
+    "export": _command(
+        "export",
+        "Export a request for a blog (markdown, html), chat (text), a list (email) or code.",
+    ),
     "dm": _group("dm", "Private messages (NIP-17): send, read, and where to receive them."),
-    "contacts": _group("contacts", "Your address book: petnames for people, on this device only (never published)."),
-    "champion": _group("champion", "Champions: people who ask for help on your behalf if you go silent."),
-    "checkin": _command("champion", "Tell every champion you are OK. With --every, keep doing it; without, once (cron).", "checkin_app"),
+    "contacts": _group(
+        "contacts",
+        "Your address book: petnames for people, on this device only (never published).",
+    ),
+    "champion": _group(
+        "champion",
+        "Champions: people who ask for help on your behalf if you go silent.",
+    ),
+    "checkin": _command(
+        "champion",
+        "Tell every champion you are OK. With --every, keep doing it; without, once (cron).",
+        "checkin_app",
+    ),
     "bridge": _group("bridge", "Bridge requests to outside Nostr: mailing lists."),
-}  # fmt: skip
+}
 
 
 def load(name: str) -> Any:
@@ -219,7 +293,6 @@ def root(
     --passphrase-fd N; never from the environment.
     """
     refuse_passphrase_env()
-    refuse_secret_key_env()
     if proxy:
         from shieldmutual.client.pool_connect import check_proxy
 
