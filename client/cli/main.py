@@ -32,7 +32,7 @@ from typer.core import TyperCommand, TyperGroup
 from shieldmutual.client.cli import common, helpstyle
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ClientError, RelayError
-from shieldmutual.client.unlock import refuse_passphrase_env
+from shieldmutual.client.unlock import refuse_passphrase_env, refuse_secret_key_env
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
 from shieldmutual.shared.untrusted import one_line
 
@@ -293,6 +293,7 @@ def root(
     --passphrase-fd N; never from the environment.
     """
     refuse_passphrase_env()
+    refuse_secret_key_env()
     if proxy:
         from shieldmutual.client.pool_connect import check_proxy
 
