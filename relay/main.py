@@ -4,9 +4,14 @@
     mas-relay --port 0 --db /tmp/relay.db       # any free port; see the ready line
     mas-relay --host 0.0.0.0 --config /etc/mas-relay.toml
 
-One line on stderr says where it listens once it accepts connections, with the port
-actually bound: ``mas-relay ready on ws://HOST:PORT``. Exit status: 0 after a clean
-stop, 2 for a bad flag or configuration, 1 when it cannot start (port taken...).
+Once it accepts connections it says on stderr what it runs on (the database file, its
+websocket, NIP-11 and web page URLs with the port actually bound), ending with one line
+``mas-relay ready on ws://HOST:PORT`` that scripts wait for. It holds a lock on the
+database for its lifetime, so a second relay on the same file refuses to start. A
+``--db`` (or config ``db``) in a folder that does not exist is refused unless
+``--create``: a typo would otherwise start a new, empty relay. Exit status: 0 after a
+clean stop, 2 for a bad flag or configuration, 1 when it cannot start (port taken,
+database in use...).
 """
 
 from __future__ import annotations
@@ -17,10 +22,13 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from shieldmutual.relay import config as config_mod
 from shieldmutual.relay.config import DEFAULT_HOST, DEFAULT_PORT, Config, ConfigError
-from shieldmutual.relay.server import Relay, default_db_path
+from shieldmutual.relay.server import Relay, db_path, default_db_path
+from shieldmutual.relay.web import base_url
+from shieldmutual.shared.errors import StoreError
 
 log = logging.getLogger("shieldmutual.relay")
 
@@ -37,6 +45,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--db", metavar="PATH", help=f"SQLite database file (default {default_db_path()})"
+    )
+    p.add_argument(
+        "--create",
+        action="store_true",
+        help="create the folder of --db when it does not exist (else: refused, exit 2)",
     )
     p.add_argument(
         "--config",
@@ -59,6 +72,22 @@ def _configure_logging(level: str) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def ready_lines(relay: Relay) -> list[str]:
+    """What the operator needs to point clients and browsers at: the relay's own
+    addresses only (never a client's)."""
+    config = relay.config
+    listening = f"http://{relay.host}:{relay.port}"
+    lines = [f"  database {db_path(config).resolve()}", f"  websocket {relay.url}"]
+    if config.server.url:
+        lines.append(f"  public websocket {config.server.url}")
+    lines.append(f"  NIP-11 {listening}/ (Accept: application/nostr+json)")
+    if config.web.enabled:
+        lines.append(f"  web pages {base_url(config, listening)}/")
+    else:
+        lines.append("  web pages off ([web] enabled = false); / explains what this is")
+    return [*lines, f"mas-relay ready on {relay.url}"]
+
+
 async def run(config: Config) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -67,7 +96,7 @@ async def run(config: Config) -> None:
     relay = Relay(config)
     await relay.start()
     try:
-        print(f"mas-relay ready on {relay.url}", file=sys.stderr, flush=True)
+        print("\n".join(ready_lines(relay)), file=sys.stderr, flush=True)
         await stop.wait()
         log.info("stopping")
     finally:
@@ -84,6 +113,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mas-relay: {exc}", file=sys.stderr)
         return 2
+    folder = Path(config.server.db).expanduser().parent if config.server.db else None
+    if folder is not None and not folder.is_dir():
+        if not args.create:
+            print(
+                f"mas-relay: the database folder {folder} does not exist;"
+                " create it or pass --create",
+                file=sys.stderr,
+            )
+            return 2
+        folder.mkdir(parents=True, exist_ok=True)
     _configure_logging(config.server.log_level)
     runner = asyncio.run
     if config.server.uvloop:
@@ -95,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner = uvloop.run
     try:
         runner(run(config))
-    except OSError as exc:
+    except (OSError, StoreError) as exc:
         print(f"mas-relay: cannot start: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown

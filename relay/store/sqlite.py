@@ -23,6 +23,8 @@ whatever it is, reaches the caller as :class:`StoreError`.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -84,6 +86,27 @@ def _newest_first(row: tuple[Any, ...]) -> tuple[int, bytes]:
     return -row[0], row[1]
 
 
+def _lock(path: Path) -> int:
+    """An exclusive ``flock`` on ``<db>.lock`` for as long as the store is open: two relays
+    on one file would each batch and checkpoint as if alone. A lock file beside the
+    database rather than the database itself: SQLite's own locks are POSIX record locks,
+    which flock emulates on NFS, so locking the database could block SQLite itself. The
+    file holds the holder's pid for the error message; the kernel drops the lock when
+    the process dies, however it dies."""
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        os.close(fd)
+        by = f" (pid {holder})" if holder.isdigit() else ""
+        raise StoreError(f"{path.resolve()} is in use by another relay{by}") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
 class SQLiteStore:
     """:class:`~shieldmutual.relay.store.base.EventStore` in one SQLite file (WAL).
 
@@ -124,6 +147,7 @@ class SQLiteStore:
         self._readers: ReaderPool | None = None
         self._commits = 0
         self._closed = False
+        self._lock: int | None = None
 
     @property
     def commits(self) -> int:
@@ -146,8 +170,13 @@ class SQLiteStore:
 
     async def open(self) -> None:
         """Create the schema if the file is new, then start the writer and the readers."""
+        self._lock = _lock(self._path)
         loop = asyncio.get_running_loop()
-        self._writer = await loop.run_in_executor(self._thread, self._open_writer)
+        try:
+            self._writer = await loop.run_in_executor(self._thread, self._open_writer)
+        except BaseException:  # a newer schema, a damaged file: the file is free again
+            self._unlock()
+            raise
         uri = self._path.resolve().as_uri() + "?mode=ro"
         readers = []
         for _ in range(self._reader_count):
@@ -212,6 +241,12 @@ class SQLiteStore:
         if self._writer is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._writer.close)
         self._thread.shutdown()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)  # closing the descriptor releases the flock
+            self._lock = None
 
     # ---- writes ------------------------------------------------------------------
 
