@@ -254,9 +254,10 @@ def private_pledges(opened: Iterable[Unwrapped], address: Address) -> list[Rumor
     return found
 
 
-async def load_request(pool: Pool, text: str) -> tuple[RequestRecord, Thread]:
-    """The request named by ``text`` (an naddr) and its thread."""
-    found = await fetch_request(pool, parse_pointer(text))
+async def load_request(pool: Pool, text: str | RequestPointer) -> tuple[RequestRecord, Thread]:
+    """The request named by ``text`` (an naddr, or a pointer already resolved) and its thread."""
+    pointer = text if isinstance(text, RequestPointer) else parse_pointer(text)
+    found = await fetch_request(pool, pointer)
     return found, await fetch_thread(pool, found)
 
 

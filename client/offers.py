@@ -48,9 +48,11 @@ class OfferThread:
     replies: tuple[Reply, ...] = ()
 
 
-async def fetch_offer(pool: Pool, naddr: str) -> aid.RequestRecord:
-    """The latest valid version of the offer at ``naddr`` (an naddr or coordinate)."""
-    return await aid.fetch_request(pool, aid.parse_pointer(naddr), read=parse_offer)
+async def fetch_offer(pool: Pool, naddr: str | aid.RequestPointer) -> aid.RequestRecord:
+    """The latest valid version of the offer at ``naddr`` (an naddr or coordinate, or a
+    pointer already resolved)."""
+    pointer = naddr if isinstance(naddr, aid.RequestPointer) else aid.parse_pointer(naddr)
+    return await aid.fetch_request(pool, pointer, read=parse_offer)
 
 
 async def fetch_offer_thread(pool: Pool, found: aid.RequestRecord) -> OfferThread:

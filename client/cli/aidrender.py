@@ -20,6 +20,7 @@ from rich.text import Text
 from shieldmutual.client.aid import RequestRecord, SocietyRecord, Thread
 from shieldmutual.client.cli.contacts import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
+from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import NO_NAMES, Names, short_npub
 from shieldmutual.client.state import Follow
 from shieldmutual.shared import nip19
@@ -212,9 +213,24 @@ def _cell(figures: Standing | None, *, received: bool) -> str:
     return share_text(figures.pledged, figures.percent_pledged, figures, short=True)
 
 
+def handle_columns(table: Table) -> None:
+    """A listing's row-number column; the short id column is :func:`id_column`. Neither
+    ever wraps: a handle is read and typed whole (`mas request show 3`, `#a1b2c3`)."""
+    table.add_column("#", justify="right", no_wrap=True, min_width=1)
+
+
+def id_column(table: Table) -> None:
+    table.add_column("id", no_wrap=True, min_width=7)
+
+
+def handle_cells(handle: Handle | None) -> tuple[str, str]:
+    """The number and short id cells of a row (empty when the row has no handle)."""
+    return ("", "") if handle is None else (str(handle.number), handle.id)
+
+
 def requests_table(
     items: Sequence[FeedItem],
-    naddrs: Mapping[str, str],
+    handles: Mapping[str, Handle],
     threads: Mapping[str, Thread] | None = None,
     now: int | None = None,
     names: Names = NO_NAMES,
@@ -225,6 +241,7 @@ def requests_table(
     threads = threads or {}
     at = int(time.time()) if now is None else now
     table = Table(show_edge=False, pad_edge=False)
+    handle_columns(table)
     table.add_column("published")
     table.add_column("status")
     table.add_column("title", overflow="fold", max_width=40)
@@ -235,7 +252,7 @@ def requests_table(
     table.add_column("left", overflow="fold")
     table.add_column("where", overflow="fold", max_width=20)
     table.add_column("societies", overflow="fold")
-    table.add_column("naddr", overflow="fold")
+    id_column(table)
     for item in items:
         r = item.request
         societies = {*r.societies, *(s for v in item.via for s in v.into)}
@@ -246,7 +263,9 @@ def requests_table(
         left = ""
         if figures is not None and figures.state in (State.OPEN, State.EXPIRED):
             left = time_left(figures.seconds_left).removesuffix(" left")
+        number, short = handle_cells(handles.get(str(item.address)))
         table.add_row(
+            number,
             day(r.published_at),
             status,
             untrusted(r.title),
@@ -257,9 +276,15 @@ def requests_table(
             left,
             untrusted(r.location),
             untrusted(" ".join(f"mas-{s}" for s in sorted(societies))),
-            naddrs.get(str(item.address), ""),
+            short,
         )
     return table
+
+
+def line_start(handle: Handle | None, new: bool, version: int) -> str:
+    """A feed line's handle (number and short id) and its new/edit mark."""
+    mark = "new " if new else ("edit" if version > 1 else "    ")
+    return mark if handle is None else f"{handle.number:>3} {handle.id} {mark}"
 
 
 def feed_line(
@@ -269,12 +294,13 @@ def feed_line(
     thread: Thread | None = None,
     now: int | None = None,
     names: Names = NO_NAMES,
+    handle: Handle | None = None,
 ) -> Text:
     """One line per request for a feed piped to a file (not a terminal)."""
     r = item.request
     via = "".join(f" (via mas-{', mas-'.join(v.into)})" for v in item.via[-1:])
-    mark = "new " if new else ("edit" if item.version > 1 else "    ")
-    text = untrusted(f"{mark} {r.status.value:<6} {r.title}")
+    start = line_start(handle, new, item.version)
+    text = untrusted(f"{start} {r.status.value:<6} {r.title}")
     if thread is not None and champion_mark(thread.champion):
         text.append(f" [{champion_mark(thread.champion)}]")
     text.append(untrusted(f" — by {names.show(item.event.pubkey)}"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -41,7 +42,8 @@ from rich.console import Console
 from shieldmutual.client import agent, aid, pages, private_send
 from shieldmutual.client.cli import render
 from shieldmutual.client.config import Config, Paths, normalize_relays
-from shieldmutual.client.errors import IdentityError, RelayError
+from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
+from shieldmutual.client.handles import HANDLES_FILE, Handle, Handles
 from shieldmutual.client.keystore import Keystore
 from shieldmutual.client.pool import Pool, PoolOptions, PublishReport
 from shieldmutual.client.unlock import Passphrases, Unlocker
@@ -83,7 +85,11 @@ AuthOption = Annotated[
 ]
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 NaddrArg = Annotated[
-    str, typer.Argument(metavar="NADDR", help="The request: naddr1..., or 30402:<pubkey>:<d>.")
+    str,
+    typer.Argument(
+        metavar="REQUEST",
+        help="The request: its number or #id in your last listing, its title, or its naddr.",
+    ),
 ]
 MinAcksOption = Annotated[
     int, typer.Option("--min-acks", min=1, help="Fail (exit 3) unless this many relays accept.")
@@ -316,6 +322,51 @@ def stdin_is_terminal() -> bool:
         return sys.stdin.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+# ---- requests and offers named by handle, title or naddr -------------------------------
+
+# What is parsed as a pointer (naddr, other NIP-19 forms for their own error, coordinate);
+# anything else is a handle or a title from the handle store (client/handles.py).
+_POINTER = re.compile(r"(nostr:)?(naddr|nevent|note|npub|nprofile|nsec)1|\d+:[0-9a-f]{64}:", re.I)
+
+
+def request_pointer(state: State, text: str, kind: str = "request") -> aid.RequestPointer:
+    """The request (or offer, ``kind="offer"``) a command names: an naddr, ``nostr:`` link
+    or coordinate as it is; else a row number, ``#id`` or title from your last listings.
+    Resolved here, so nothing about handles ever reaches a relay."""
+    value = text.strip()
+    if _POINTER.match(value):
+        return aid.parse_pointer(value)
+    address, relays = Handles.load(state.home).resolve(value, kind)
+    return aid.RequestPointer(address, relays)
+
+
+def handle_store(state: State) -> tuple[Handles, bool]:
+    """The handle store, and whether it may be saved: a listing must neither create a
+    home (and ask for a new passphrase) nor fail when no passphrase can be had."""
+    path = state.paths.state_dir / HANDLES_FILE
+    if not state.paths.home_key_file.exists():
+        return Handles(state.home, path), False
+    try:
+        return Handles.load(state.home), True
+    except PassphraseError as exc:
+        state.note(f"numbers and #ids not remembered ({exc})")
+        return Handles(state.home, path), False
+
+
+def remember(state: State, kind: str, rows: list[tuple[Any, str, list[str]]]) -> dict[str, Handle]:
+    """Number the rows (address, title, relay hints) of a new listing of ``kind``, keyed
+    by coordinate, and remember them so the next command can take ``1`` or ``#id``. An
+    empty listing keeps the last one's numbers: nothing shown, nothing to number."""
+    if not rows:
+        return {}
+    store, saveable = handle_store(state)
+    store.start(kind)
+    handles = {str(address): store.add(kind, address, t, hints) for address, t, hints in rows}
+    if saveable:
+        store.save()
+    return handles
 
 
 # ---- JSON values from stdin ------------------------------------------------------------

@@ -165,12 +165,13 @@ def export(
     state = common.state(ctx)
     if (to or sender) and fmt is not Format.EMAIL:
         raise typer.BadParameter("--to and --from are for --format email")
+    pointer = common.request_pointer(state, naddr)
     relays = state.relays(relay)
 
     async def go() -> tuple[aid.RequestRecord, aid.Thread]:
         async with state.pool(relays) as pool:
             with state.status("fetching the request…"):
-                return await aid.load_request(pool, naddr)
+                return await aid.load_request(pool, pointer)
 
     found, thread = common.run(go())
     base = state.page_base(list(found.relays))

@@ -39,12 +39,13 @@ from shieldmutual.client.cli.export import thread_dicts
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.client.feed import FeedReader
+from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import NO_NAMES, Names, lookup
 from shieldmutual.client.notify import Notifier, RequestNotices
 from shieldmutual.client.pool import EOSE, Pool, Subscription
 from shieldmutual.client.state import LocalState
 from shieldmutual.client.timeparse import parse_time
-from shieldmutual.shared.aid.common import check_geohash, check_language
+from shieldmutual.shared.aid.common import Address, check_geohash, check_language
 from shieldmutual.shared.aid.export import request_dict
 from shieldmutual.shared.aid.feed import ITEM_TYPES, REQUEST, Feed, FeedFilter, FeedItem
 from shieldmutual.shared.aid.offer import OFFER, offer_dict
@@ -101,6 +102,12 @@ def feed_tags(state: common.State, societies: Sequence[str] | None) -> list[str]
 
 def item_naddr(item: FeedItem, relays: Sequence[str]) -> str:
     return item.address.naddr(tuple(relays[:2]))
+
+
+def listed(item: FeedItem, relays: Sequence[str]) -> tuple[Address, str, list[str]]:
+    """What the handle store remembers of a listed row: address, title and the relay
+    hints its naddr carries."""
+    return item.address, item.request.title, list(relays[:2])
 
 
 def item_dict(
@@ -333,6 +340,10 @@ def feed(
             reader = FeedReader(pool, tags, Feed(flt), stream=not once, since=start,
                                 eose_timeout=timeout, follow_hints=follow_hints)  # fmt: skip
             naddrs: dict[str, str] = {}
+            store, saveable = common.handle_store(state)
+            for kind in ITEM_TYPES:  # a new listing: rows are numbered from 1 again
+                store.start(kind)
+            handles: dict[str, Handle] = {}
             stored_done, unseen = False, 0
             waiting = Text(f"waiting for requests in {' '.join(tags)}…", style="dim")
             view = Live(waiting, console=state.out, auto_refresh=False) if live else None
@@ -343,28 +354,44 @@ def feed(
             def shown_rows(batch: list[FeedItem]) -> list[FeedItem]:
                 return rows()  # the table fetches for what it displays, not for every event
 
+            def number(items: list[FeedItem]) -> None:
+                """Handles for the rows about to show, numbered in the order they first
+                show, and saved at once so another terminal can use them."""
+                before = len(handles)
+                for item in items:
+                    handles[str(item.address)] = store.add(item.type, *listed(item, relays))
+                if saveable and len(handles) > before:
+                    store.save()
+
             def show(batch: list[tuple[FeedItem, bool]]) -> None:
                 threads, names = batches.threads, batches.names
                 if view is not None:
                     shown = rows()
                     asked = [i for i in shown if i.type == REQUEST]
                     given = [i for i in shown if i.type == OFFER]
-                    table = aidrender.requests_table(asked, naddrs, threads, names=names)
+                    number(asked + given)
+                    table = aidrender.requests_table(asked, handles, threads, names=names)
                     tables = [table] if asked else []
-                    tables += [offerrender.offers_table(given, naddrs, names)] if given else []
+                    tables += [offerrender.offers_table(given, handles, names)] if given else []
                     view.update(Group(*tables), refresh=True)
                     return
+                number([item for item, _ in batch])
                 for item, new in batch:
                     key = str(item.address)
                     thread = threads.get(key)
                     if json_out:
                         by = names.fields(item.event.pubkey, "author_")
-                        state.emit_json({**item_dict(item, naddrs[key], new, thread), **by})
+                        fields = handles[key].fields()
+                        state.emit_json(
+                            {**item_dict(item, naddrs[key], new, thread), **fields, **by}
+                        )
                     elif item.type == OFFER:
-                        line = offerrender.offer_line(item, naddrs[key], new, names)
+                        line = offerrender.offer_line(item, naddrs[key], new, names, handles[key])
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)
                     else:
-                        line = aidrender.feed_line(item, naddrs[key], new, thread, names=names)
+                        line = aidrender.feed_line(
+                            item, naddrs[key], new, thread, names=names, handle=handles[key]
+                        )
                         state.out.print(line, markup=False, highlight=False, soft_wrap=True)
 
             wanted = shown_rows if view is not None else list

@@ -107,11 +107,11 @@ def require_recipient(signer: str, found: aid.RequestRecord, thread: aid.Thread,
 
 
 async def load_as_recipient(
-    state: common.State, pool: Pool, naddr: str, signer: SecretKey, what: str
+    state: common.State, pool: Pool, pointer: aid.RequestPointer, signer: SecretKey, what: str
 ) -> tuple[aid.RequestRecord, aid.Thread]:
     """The request and its thread, refusing unless ``signer`` may publish a ``what`` for it."""
     with state.status("finding the request…"):
-        found, thread = await aid.load_request(pool, naddr)
+        found, thread = await aid.load_request(pool, pointer)
     require_recipient(signer.public_hex, found, thread, what)
     return found, thread
 
@@ -126,10 +126,10 @@ def _ref(found: aid.RequestRecord) -> RequestRef:
 # ---- mas pledge ------------------------------------------------------------------------
 
 
-async def _own_offer(pool: Pool, naddr: str, secret: SecretKey) -> RequestRef:
-    """The helper's own offer at ``naddr`` (shared/aid/offer.py), to cite in a pledge:
+async def _own_offer(pool: Pool, pointer: aid.RequestPointer, secret: SecretKey) -> RequestRef:
+    """The helper's own offer at ``pointer`` (shared/aid/offer.py), to cite in a pledge:
     pointing at someone else's offer would promise their help in their name."""
-    found = await aid.fetch_request(pool, aid.parse_pointer(naddr), read=parse_offer)
+    found = await aid.fetch_request(pool, pointer, read=parse_offer)
     if found.address.pubkey != secret.public_hex:
         raise ClientError("--offer must be one of your own offers (use --as for its identity)")
     return _ref(found)
@@ -155,7 +155,10 @@ def pledge(
     offer: Annotated[
         str | None,
         typer.Option(
-            "--offer", metavar="OFFER_NADDR", help="Answer with one of your offers (mas offer)."
+            "--offer",
+            metavar="OFFER",
+            help="Answer with one of your offers: its number or #id in your last offer "
+            "listing, its title, or its naddr.",
         ),
     ] = None,
     relay: common.RelayOption = None,
@@ -177,6 +180,8 @@ def pledge(
             "pledge an amount (--amount 50 --currency GBP), an --action, an --offer, or several"
         )
     # A private note must not show in `ps` or the shell history: stdin or $EDITOR only.
+    target = common.request_pointer(state, naddr)
+    given_at = common.request_pointer(state, offer, "offer") if offer is not None else None
     note = normalize_text(
         common.private_text(message, "a private pledge's note") if private else message or ""
     )
@@ -185,11 +190,11 @@ def pledge(
     async def go() -> tuple[PublishReport | Outgoing, str]:
         async with state.pool(relays) as pool:
             with state.status("finding the request…"):
-                found = await aid.fetch_request(pool, aid.parse_pointer(naddr))
+                found = await aid.fetch_request(pool, target)
             if action is not None and action not in action_types(found):
                 asked = ", ".join(action_types(found)) or "none"
                 raise InvalidError(f"the request asks for no {action!r} action (it asks: {asked})")
-            given = await _own_offer(pool, offer, secret) if offer is not None else None
+            given = await _own_offer(pool, given_at, secret) if given_at is not None else None
             promise = Pledge(_ref(found), value, unit, action, note, private, offer=given)
             template = pledge_template(promise)
             if private:
@@ -244,11 +249,12 @@ def confirm(
     if helper_key is None and helper_consents:
         raise InvalidError("--helper-consents needs --helper NPUB")
     note = normalize_text(message or "")
+    target = common.request_pointer(state, naddr)
     relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
-            found, thread = await load_as_recipient(state, pool, naddr, secret, "confirmation")
+            found, thread = await load_as_recipient(state, pool, target, secret, "confirmation")
             pledge_id = None
             if helper_key is not None:
                 theirs = [p for p in thread.pledges if p.origin and p.origin.pubkey == helper_key]
@@ -285,11 +291,12 @@ def update(
     news = normalize_text(text)
     if not news:
         raise InvalidError("the update is empty")
+    target = common.request_pointer(state, naddr)
     relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
-            found, _ = await load_as_recipient(state, pool, naddr, secret, "update")
+            found, _ = await load_as_recipient(state, pool, target, secret, "update")
             return await aid.publish(pool, secret, update_template(Update(_ref(found), news)))
 
     report = common.run(go())
@@ -370,11 +377,12 @@ def report_cmd(
     """
     state = common.state(ctx)
     the_title, body = read_report(from_, title)
+    target = common.request_pointer(state, naddr)
     relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> tuple[PublishReport, Report]:
         async with state.pool(relays) as pool:
-            found, thread = await load_as_recipient(state, pool, naddr, secret, "spending report")
+            found, thread = await load_as_recipient(state, pool, target, secret, "spending report")
             event, spending = spending_report(secret, found, thread, the_title, body, summary)
             return await pool.publish(event), spending
 

@@ -31,6 +31,7 @@ from shieldmutual.client.cli.feed import (
     answered,
     feed_filter,
     item_naddr,
+    listed,
     read_stored,
 )
 from shieldmutual.client.cli.society import parse_slug
@@ -61,7 +62,11 @@ from shieldmutual.shared.errors import InvalidError
 app = typer.Typer(help="Offers of help: give, list, show, take up, close.", no_args_is_help=True)
 
 OfferArg = Annotated[
-    str, typer.Argument(metavar="NADDR", help="The offer: naddr1..., or 30402:<pubkey>:<d>.")
+    str,
+    typer.Argument(
+        metavar="OFFER",
+        help="The offer: its number or #id in your last offer listing, its title, or its naddr.",
+    ),
 ]
 
 
@@ -72,21 +77,26 @@ OfferArg = Annotated[
 def template(
     ctx: typer.Context,
     naddr: Annotated[
-        str | None, typer.Argument(metavar="[NADDR]", help="Print this offer to edit it.")
+        str | None,
+        typer.Argument(
+            metavar="[OFFER]",
+            help="Print this offer to edit it (number or #id from a listing, title, naddr).",
+        ),
     ] = None,
     relay: common.RelayOption = None,
 ) -> None:
-    """Print an offer file to edit: an example, or NADDR's.
+    """Print an offer file to edit: an example, or OFFER's.
 
     mas offer template > o.md; (edit o.md); mas offer new --from o.md
     """
     state = common.state(ctx)
     if naddr is not None:
+        pointer = common.request_pointer(state, naddr, "offer")
         relays = state.relays(relay)
 
         async def go() -> aid.RequestRecord:
             async with state.pool(relays) as pool:
-                return await fetch_offer(pool, naddr)
+                return await fetch_offer(pool, pointer)
 
         state.emit_text(render_offer_file(common.run(go()).request))  # type: ignore[arg-type]
         return
@@ -231,15 +241,17 @@ def list_(
 
     items, named = common.run(go())
     naddrs = {str(i.address): item_naddr(i, relays) for i in items}
+    handles = common.remember(state, OFFER, [listed(i, relays) for i in items])
     if state.want_json(json_):
         for item in items:
-            naddr = naddrs[str(item.address)]
+            key = str(item.address)
             by = named.fields(item.event.pubkey, "author_")
+            listing = offer_dict(item.request, naddrs[key])
             state.emit_json(
-                {**offer_dict(item.request, naddr), **by, "event": item.event.to_dict()}
+                {**listing, **handles[key].fields(), **by, "event": item.event.to_dict()}
             )
     elif items:
-        state.out.print(offerrender.offers_table(items, naddrs, named))
+        state.out.print(offerrender.offers_table(items, handles, named))
     else:
         state.note("no offers found")
 
@@ -253,6 +265,7 @@ def show(
 ) -> None:
     """An offer: what, where, when, how to take it up, and the requests it answered."""
     state = common.state(ctx)
+    pointer = common.request_pointer(state, naddr, "offer")
     relays = state.relays(relay)
 
     names = contacts.local_names(state)
@@ -260,7 +273,7 @@ def show(
     async def go() -> tuple[aid.RequestRecord, OfferThread, Names]:
         async with state.pool(relays) as pool:
             with state.status("fetching the offer…"):
-                found = await fetch_offer(pool, naddr)
+                found = await fetch_offer(pool, pointer)
                 thread = await fetch_offer_thread(pool, found)
                 repliers = (r.origin.pubkey for r in thread.replies if r.origin)
                 people = {found.event.pubkey, *repliers}
@@ -310,11 +323,12 @@ def reply(
     words = normalize_text(text)
     if not words:
         raise InvalidError("the reply is empty")
+    pointer = common.request_pointer(state, naddr, "offer")
     relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
-            found = await fetch_offer(pool, naddr)
+            found = await fetch_offer(pool, pointer)
             ref = RequestRef.of(found.event, found.relays[0] if found.relays else "")
             return await aid.publish(pool, secret, reply_template(Reply(ref, words)))
 

@@ -76,7 +76,7 @@ def edit(
 
     async def fetch() -> aid.RequestRecord:
         async with state.pool(relays) as pool:
-            return await fetch_offer(pool, naddr)
+            return await fetch_offer(pool, common.request_pointer(state, naddr, "offer"))
 
     found = common.run(fetch())
     if found.address.pubkey != author:

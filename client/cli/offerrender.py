@@ -14,9 +14,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from shieldmutual.client.cli.aidrender import day, status_text
+from shieldmutual.client.cli.aidrender import (
+    day,
+    handle_cells,
+    handle_columns,
+    id_column,
+    line_start,
+    status_text,
+)
 from shieldmutual.client.cli.contacts import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
+from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.client.offers import OfferThread
 from shieldmutual.shared.aid.feed import FeedItem
@@ -78,17 +86,21 @@ def offer_view(
 
 
 def offers_table(
-    items: Sequence[FeedItem], naddrs: Mapping[str, str], names: Names = NO_NAMES
+    items: Sequence[FeedItem], handles: Mapping[str, Handle], names: Names = NO_NAMES
 ) -> Table:
     """`mas offer list` and the offers beside the requests in `mas feed`."""
     table = Table(show_edge=False, pad_edge=False, title="offers of help", title_justify="left")
-    for column in ("published", "status", "offer", "kind", "by", "where", "societies", "naddr"):
+    handle_columns(table)
+    for column in ("published", "status", "offer", "kind", "by", "where", "societies"):
         table.add_column(column, overflow="fold", max_width=40 if column == "offer" else None)
+    id_column(table)
     for item in items:
         o = item.request
         assert isinstance(o, Offer)
         societies = {*o.societies, *(s for v in item.via for s in v.into)}
+        number, short = handle_cells(handles.get(str(item.address)))
         table.add_row(
+            number,
             day(o.published_at),
             status_text(o.status),
             untrusted(o.title),
@@ -96,17 +108,19 @@ def offers_table(
             person(names, item.event.pubkey),
             untrusted(o.location),
             untrusted(" ".join(f"mas-{s}" for s in sorted(societies))),
-            naddrs.get(str(item.address), ""),
+            short,
         )
     return table
 
 
-def offer_line(item: FeedItem, naddr: str, new: bool, names: Names = NO_NAMES) -> Text:
+def offer_line(
+    item: FeedItem, naddr: str, new: bool, names: Names = NO_NAMES, handle: Handle | None = None
+) -> Text:
     """One line per offer for a feed piped to a file, marked ``offer`` after the new/edit
     column where a request's line has its status first."""
     o = item.request
     assert isinstance(o, Offer)
-    mark = "new " if new else ("edit" if item.version > 1 else "    ")
+    start = line_start(handle, new, item.version)
     kind = ", ".join(o.categories)
-    line = untrusted(f"{mark} offer  {o.status.value:<6} {o.title} — {kind} — {o.location} (by ")
+    line = untrusted(f"{start} offer  {o.status.value:<6} {o.title} — {kind} — {o.location} (by ")
     return Text.assemble(line, person(names, item.event.pubkey), f") {naddr}")

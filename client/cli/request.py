@@ -33,6 +33,7 @@ from shieldmutual.client.cli.feed import (
     item_dict,
     item_naddr,
     item_record,
+    listed,
     read_stored,
 )
 from shieldmutual.client.cli.qr import payment_codes
@@ -44,6 +45,7 @@ from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.aid.draft import compose, example_request
+from shieldmutual.shared.aid.feed import REQUEST
 from shieldmutual.shared.aid.markdown import parse_template, render_template
 from shieldmutual.shared.aid.notes import (
     Announcement,
@@ -74,11 +76,15 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Publish without the p
 def template(
     ctx: typer.Context,
     naddr: Annotated[
-        str | None, typer.Argument(metavar="[NADDR]", help="Print this request to edit it.")
+        str | None,
+        typer.Argument(
+            metavar="[REQUEST]",
+            help="Print this request to edit it (number or #id from a listing, title, naddr).",
+        ),
     ] = None,
     relay: common.RelayOption = None,
 ) -> None:
-    """Print a request file: an example in mas-example, valid as it stands, or NADDR's.
+    """Print a request file: an example in mas-example, valid as it stands, or REQUEST's.
 
     mas request template > r.md; edit r.md; mas request new --from r.md
     """
@@ -86,11 +92,12 @@ def template(
     if naddr is None:
         state.emit_line(render_template(example_request(int(time.time())), hints=True).rstrip())
         return
+    pointer = common.request_pointer(state, naddr)
     relays = state.relays(relay)
 
     async def go() -> aid.RequestRecord:
         async with state.pool(relays) as pool:
-            return await aid.fetch_request(pool, aid.parse_pointer(naddr))
+            return await aid.fetch_request(pool, pointer)
 
     state.emit_text(render_template(common.run(go()).request))
 
@@ -236,13 +243,14 @@ def show(
     state = common.state(ctx)
     if qr and state.want_json(json_):
         raise InvalidError("--qr is for people; with --json each payment already has its uri")
+    pointer = common.request_pointer(state, naddr)
     relays = state.relays(relay)
     names = contacts.local_names(state)
 
     async def go() -> tuple[aid.RequestRecord, aid.Thread, Names]:
         async with state.pool(relays) as pool:
             with state.status("fetching the request and what was said about it…"):
-                found, thread = await aid.load_request(pool, naddr)
+                found, thread = await aid.load_request(pool, pointer)
                 # Public names only: private pledges are added below, never looked up.
                 named = await contacts.lookup(pool, names, people_shown(found, thread))
         me = viewer_key(state, as_, found.address.pubkey) if private else None
@@ -312,13 +320,15 @@ def list_(
     names = contacts.local_names(state)
     items, threads, names = common.run(go())
     naddrs = {str(i.address): item_naddr(i, relays) for i in items}
+    handles = common.remember(state, REQUEST, [listed(i, relays) for i in items])
     if state.want_json(json_):
         for item in items:
             key = str(item.address)
             by = names.fields(item.event.pubkey, "author_")
-            state.emit_json({**item_dict(item, naddrs[key], thread=threads.get(key)), **by})
+            line = item_dict(item, naddrs[key], thread=threads.get(key))
+            state.emit_json({**line, **handles[key].fields(), **by})
     elif items:
-        state.out.print(aidrender.requests_table(items, naddrs, threads, names=names))
+        state.out.print(aidrender.requests_table(items, handles, threads, names=names))
     else:
         state.note("no requests found")
 
@@ -407,11 +417,12 @@ def relay_request(
     """
     state = common.state(ctx)
     targets = tuple(dict.fromkeys(parse_slug(t) for t in to))
+    pointer = common.request_pointer(state, naddr)
     relays, secret = state.relays_and_signer(relay, as_)
 
     async def go() -> tuple[aid.RequestRecord, PublishReport]:
         async with state.pool(relays) as pool:
-            found = await aid.fetch_request(pool, aid.parse_pointer(naddr))
+            found = await aid.fetch_request(pool, pointer)
             already = [f"mas-{t}" for t in targets if t in found.request.societies]
             if already:
                 state.warn(f"the request is already in {', '.join(already)}")

@@ -290,7 +290,7 @@ def edit_request(
 
     async def fetch() -> aid.RequestRecord:
         async with state.pool(relays) as pool:
-            return await aid.fetch_request(pool, aid.parse_pointer(naddr))
+            return await aid.fetch_request(pool, common.request_pointer(state, naddr))
 
     found = common.run(fetch())
     if found.address.pubkey != author:

@@ -29,6 +29,7 @@ from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.aid import capital
 from shieldmutual.shared.aid.comments import parse_confirmation
 from shieldmutual.shared.aid.common import Address, labels
+from shieldmutual.shared.aid.feed import REQUEST
 from shieldmutual.shared.aid.vouch import VOUCH, Vouch, parse_vouch, vouch_template
 from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import Event
@@ -179,6 +180,10 @@ def whois(
     facts = capital.summarize(pubkey, events, trusted=why.keys())
     names = common.run(profiles(state, relays, petnames, facts, mine))
     data = whoisview.capital_dict(facts, why, names, mine, relays)
+    listed = [(r.address, r.title, relays[:3]) for r in facts.requests]
+    handles = common.remember(state, REQUEST, listed)
+    for row in data["requests"]:
+        row.update(handles[row["address"]].fields())
     if state.want_json(json_):
         state.emit_json(data)
     else:

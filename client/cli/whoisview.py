@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client.cli import render
+from shieldmutual.client.cli.aidrender import handle_columns, id_column
 from shieldmutual.client.cli.contacts import person
 from shieldmutual.client.names import Names
 from shieldmutual.shared import nip19
@@ -208,7 +209,11 @@ def render_capital(console: Console, data: dict[str, Any], names: Names) -> None
             parts.append(Text.assemble((f"{label}: ", "dim"), render.untrusted(about[key])))
     parts += [answers_grid(data, names), Text(""), summary]
     if data["requests"]:
-        table = _table("requests", "published", "title", "status", "report", "")
+        table = Table(title="requests", title_justify="left", show_edge=False, pad_edge=False)
+        handle_columns(table)
+        for column in ("published", "title", "status", "report", ""):
+            table.add_column(column, overflow="fold")
+        id_column(table)
         for r in data["requests"]:
             report = "yes" if r["reported"] else ("—" if r["status"] == "open" else "none yet")
             if r["revoked_key"]:
@@ -216,7 +221,13 @@ def render_capital(console: Console, data: dict[str, Any], names: Names) -> None
             else:
                 note = Text("by a verified champion" if r["by_champion"] else "")
             table.add_row(
-                _date(r["published_at"]), render.untrusted(r["title"]), r["status"], report, note
+                str(r["number"]),
+                _date(r["published_at"]),
+                render.untrusted(r["title"]),
+                r["status"],
+                report,
+                note,
+                r["handle"],
             )
         parts.append(table)
     if data["help_confirmed"]:

@@ -240,4 +240,4 @@ def test_no_relay_reachable_is_exit_3(story: Any) -> None:
 def test_every_command_has_help(mas: Any) -> None:
     for command in ("pledge", "confirm", "update", "report"):
         shown = mas(command, "--help")
-        assert shown.code == 0 and "--json" in shown.stdout and "NADDR" in shown.stdout
+        assert shown.code == 0 and "--json" in shown.stdout and "REQUEST" in shown.stdout
