@@ -24,7 +24,9 @@ still found in an old plain file is read, and moved into the sealed half on the 
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -213,6 +215,40 @@ def normalize_relay_url(url: str) -> str:
         return relayurl.normalize_relay_url(url)
     except InvalidError as exc:
         raise ConfigError(str(exc)) from None
+
+
+# A host someone types: a DNS name of labels (letters, digits, inner hyphens) with a
+# dot, or an IP literal, or localhost. Anything else ("notaurl", a word typed where the
+# URL should be) is a mistake to tell at once, not a relay to dial.
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def new_relay_url(url: str) -> str:
+    """A relay URL someone adds to their list: :func:`normalize_relay_url`, then a host
+    that can be a relay's and a port in 1-65535. :class:`ConfigError` (exit 2) otherwise."""
+    relay = normalize_relay_url(url)
+    parts = urlsplit(relay)
+    host = parts.hostname or ""
+    if parts.port == 0:
+        raise ConfigError(f"relay URL {url!r}: port 0 is not a port")
+    if not (host == "localhost" or _is_ip(host) or _is_dns_name(host)):
+        raise ConfigError(
+            f"relay URL {url!r}: {host!r} is not a host name (e.g. wss://relay.example.org)"
+        )
+    return relay
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_dns_name(host: str) -> bool:
+    labels = host.rstrip(".").split(".")
+    return len(labels) > 1 and all(_LABEL.fullmatch(label) for label in labels)
 
 
 def normalize_web_base(url: str, where: str = "web base") -> str:

@@ -704,3 +704,38 @@ def smtp_inbox() -> Iterator[SmtpInbox]:
     inbox = SmtpInbox().start()
     yield inbox
     inbox.stop()
+
+
+# ---- a relay that accepts TCP and never answers (slow-relay tests) ---------------------
+
+
+class SilentRelay:
+    """A TCP listener on loopback that accepts every connection and never answers, not
+    even the websocket handshake (a relay behind a hung proxy, or a stopped process)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"ws://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # closed at the end of the test
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+@pytest.fixture
+def silent_relay() -> Iterator[SilentRelay]:
+    """A :class:`SilentRelay` (its URL in ``.url``), closed at teardown."""
+    relay = SilentRelay()
+    yield relay
+    relay.close()

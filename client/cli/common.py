@@ -192,7 +192,9 @@ class State:
     def check_identity(self, as_: str | None = None) -> None:
         """Fail early, without a passphrase, when there is no identity at all (a fresh
         install): told before "no relays", since it is the first thing to set up."""
-        if not (as_ or self.as_name) and not self.paths.home_key_file.exists():
+        keys = self.paths.keys_dir
+        made = self.paths.home_key_file.exists() or (keys.is_dir() and any(keys.iterdir()))
+        if not (as_ or self.as_name or made):
             raise IdentityError("no identity yet: create one with `mas id new NAME` or `mas init`")
 
     def pool(self, override: list[str] | None, auth: SecretKey | None = None) -> Pool:

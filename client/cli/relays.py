@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from shieldmutual.client.cli import common, render
-from shieldmutual.client.config import normalize_relay_url, normalize_relays
+from shieldmutual.client.config import new_relay_url, normalize_relay_url, normalize_relays
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.relayinfo import check_relay
+from shieldmutual.client.relayinfo import RelayCheck, check_relay
 
 app = typer.Typer(help="The relays mas uses by default, and their health.", no_args_is_help=True)
 
@@ -27,13 +27,50 @@ def _show(state: common.State, json_: bool) -> None:
         state.note("no relays configured: add one with `mas relays add URL`")
 
 
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0.1, max=60, help="Seconds per relay.")
+]
+
+
 @app.command("add")
-def add(ctx: typer.Context, urls: UrlsArg, json_: common.JsonOption = False) -> None:
-    """Add relays to the default list."""
+def add(
+    ctx: typer.Context,
+    urls: UrlsArg,
+    no_check: Annotated[
+        bool,
+        typer.Option("--no-check", help="Add them without checking that they answer."),
+    ] = False,
+    timeout: TimeoutOption = 5.0,
+    json_: common.JsonOption = False,
+) -> None:
+    """Add relays to the default list, once each has answered (its NIP-11 document or
+    a websocket round trip): a mistyped address is told now, not at the first pledge.
+
+    Exits 2 for a malformed URL, 3 when a relay does not answer (--no-check adds it
+    anyway, e.g. a relay you are about to start).
+    """
     state = common.state(ctx)
-    state.config.relays = normalize_relays([*state.config.relays, *urls])
+    new = normalize_relays(new_relay_url(u) for u in urls)
+    if not no_check:
+        checks = _check(state, new, timeout)
+        silent = [c for c in checks if not (c.ok or c.info)]
+        if silent:
+            why = "; ".join(f"{c.relay}: {c.error or c.info_error}" for c in silent)
+            raise RelayError(f"not added, no answer from {why} (add it anyway with --no-check)")
+    state.config.relays = normalize_relays([*state.config.relays, *new])
     state.save_config()
     _show(state, json_)
+
+
+def _check(state: common.State, urls: list[str], timeout: float) -> list[RelayCheck]:
+    """Every relay checked at once, each within ``timeout`` seconds."""
+
+    async def go() -> list[RelayCheck]:
+        waiting = ", ".join(urls)
+        with state.status(f"checking {waiting}…"):
+            return await asyncio.gather(*(check_relay(u, timeout, state.proxy) for u in urls))
+
+    return common.run(go())
 
 
 @app.command("remove")
@@ -62,7 +99,7 @@ def check(
         list[str] | None, typer.Argument(metavar="[URL...]", help="Default: your relays.")
     ] = None,
     relay: common.RelayOption = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds per relay.")] = 5.0,
+    timeout: TimeoutOption = 5.0,
     json_: common.JsonOption = False,
 ) -> None:
     """NIP-11 document, supported NIPs and round-trip time of each relay.
@@ -71,12 +108,7 @@ def check(
     """
     state = common.state(ctx)
     targets = state.relays([*(urls or []), *(relay or [])] or None)
-
-    async def go() -> list:
-        with state.status(f"checking {len(targets)} relays…"):
-            return await asyncio.gather(*(check_relay(u, timeout, state.proxy) for u in targets))
-
-    checks = common.run(go())
+    checks = _check(state, targets, timeout)
     if state.want_json(json_):
         for c in checks:
             state.emit_json(c.to_dict())
