@@ -156,8 +156,9 @@ class FeedReader:
                 return self._take_repost(event)
             if event.kind == kinds.TEXT_NOTE:
                 announcement = parse_announcement(event)
-                pointer = RequestPointer(announcement.request, self._hints(announcement.relays))
-                return self._point(pointer, None, followed(event, self.tags))
+                wanted = followed(event, self.tags)
+                hints = self._hints(announcement.relays) if wanted else ()
+                return self._point(RequestPointer(announcement.request, hints), None, wanted)
         except AidError:
             return None  # an ordinary note or repost that merely carries a mas- hashtag
         return None
@@ -186,10 +187,9 @@ class FeedReader:
         """A syndication: the embedded copy, and the latest version where it is known."""
         syndication = parse_syndication(event)
         ref = syndication.request
-        hints = self._hints((ref.relay,) if ref.relay else ())
-        pointer = RequestPointer(ref.address, hints)
         if not followed(event, self.tags):
-            return self._point(pointer, None, False)
+            return self._point(RequestPointer(ref.address), None, False)
+        pointer = RequestPointer(ref.address, self._hints((ref.relay,) if ref.relay else ()))
         via = Via(event.pubkey, syndication.targets, event.id)
         embedded = syndication.embedded_event()
         item = self.feed.offer(embedded, via) if embedded is not None else None
@@ -198,7 +198,8 @@ class FeedReader:
 
     def _point(self, pointer: RequestPointer, via: Via | None, wanted: bool) -> FeedItem | None:
         """A pointer at a request: shown from what the query brought when it is there,
-        else fetched by address, whether it is followed or not (see the module doc)."""
+        else fetched by address from the pool's relays, whether it is followed or not (see
+        the module doc); only a followed pointer's relay hints may be added to them."""
         key = pointer.coordinate
         if wanted:
             self._wanted[key] = via
@@ -210,8 +211,11 @@ class FeedReader:
             return self.feed.offer(known, via) if wanted else None
         if self._stored_done:
             self._spawn(key, self._resolve_pointer(pointer))
+        elif key in self._deferred:
+            if wanted:
+                self._deferred[key] = pointer  # a followed one's relay hints win
         elif len(self._deferred) < MAX_ITEMS:
-            self._deferred.setdefault(key, pointer)
+            self._deferred[key] = pointer
         return None
 
     def _resolve_deferred(self) -> None:
