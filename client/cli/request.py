@@ -21,6 +21,7 @@ import typer
 from shieldmutual.client import aid, champions
 from shieldmutual.client.cli import aidrender, common, contacts
 from shieldmutual.client.cli import requestdraft as draft
+from shieldmutual.client.cli import requestprompt as prompt
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.export import view_dict
 from shieldmutual.client.cli.feed import (
@@ -109,6 +110,12 @@ def new(
     interactive: Annotated[
         bool, typer.Option("-i", "--interactive", help="Ask for each field.")
     ] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Continue the questions kept after Ctrl-C or a failed publish."
+        ),
+    ] = False,
     title: draft.TitleOpt = None,
     summary: draft.SummaryOpt = None,
     story: draft.StoryOpt = None,
@@ -153,39 +160,43 @@ def new(
     )  # fmt: skip
     base = common.read_source(from_) if from_ is not None else ""
     bare = from_ is None and not fields and story is None and common.stdin_is_terminal()
-    if interactive or bare:
+    asked = interactive or bare or resume
+    drafted = None
+    if asked:
         followed = sorted(LocalState.load(state.home).follows)
-        fields, story, details = draft.ask_fields(state, followed)
-    request = parse_template(compose(base, fields, story=story, details=details))
-    if not (interactive or bare):  # the prompts warned as the answer was typed
-        draft.warn_location(state, request.location)
-    if not request.identifier:
-        request = replace(request, identifier=new_identifier())
-    relays = state.relays(relay) if not dry_run else []
-    stdin_used = from_ is not None and str(from_) == "-"
-    author = draft.author_pubkey(state, as_)
-    if not dry_run:
-        draft.confirm_publish(state, request, author, relays, yes=yes, stdin_used=stdin_used)
-    secret = state.signer(as_)
-    event = event_mod.sign(secret, *request_event_template(request))
-    note = Announcement.of(request, secret.public_hex, relays[:2])
-    announcement = event_mod.sign(secret, *announcement_template(note))
-    if dry_run:
-        state.emit_encoded(event.to_json())
-        state.emit_encoded(announcement.to_json())
-        return
+        drafted = prompt.ask(state, followed, resume=resume)
+        fields, story, details = drafted.request_fields(), drafted.story, drafted.details
+    with prompt.kept(state, drafted, publishing=not dry_run):
+        request = parse_template(compose(base, fields, story=story, details=details))
+        if not asked:  # the prompts warned as the answer was typed
+            draft.warn_location(state, request.location)
+        if not request.identifier:
+            request = replace(request, identifier=new_identifier())
+        relays = state.relays(relay) if not dry_run else []
+        stdin_used = from_ is not None and str(from_) == "-"
+        author = draft.author_pubkey(state, as_)
+        if not dry_run:
+            draft.confirm_publish(state, request, author, relays, yes=yes, stdin_used=stdin_used)
+        secret = state.signer(as_)
+        event = event_mod.sign(secret, *request_event_template(request))
+        note = Announcement.of(request, secret.public_hex, relays[:2])
+        announcement = event_mod.sign(secret, *announcement_template(note))
+        if dry_run:
+            state.emit_encoded(event.to_json())
+            state.emit_encoded(announcement.to_json())
+            return
 
-    async def go() -> tuple[PublishReport, PublishReport | None]:
-        async with state.pool(relays) as pool:
-            with state.status(f"publishing to {len(relays)} relays…"):
-                report = await pool.publish(event)
-                if not announce or not report.ok(min_acks):
-                    return report, None
-                return report, await pool.publish(announcement)
+        async def go() -> tuple[PublishReport, PublishReport | None]:
+            async with state.pool(relays) as pool:
+                with state.status(f"publishing to {len(relays)} relays…"):
+                    report = await pool.publish(event)
+                    if not announce or not report.ok(min_acks):
+                        return report, None
+                    return report, await pool.publish(announcement)
 
-    report, noted = common.run(go())
-    pages = state.page_base([r.relay for r in report.results if r.ok])
-    draft.show_request(state, report, min_acks, state.want_json(json_), noted, pages)
+        report, noted = common.run(go())
+        pages = state.page_base([r.relay for r in report.results if r.ok])
+        draft.show_request(state, report, min_acks, state.want_json(json_), noted, pages)
 
 
 # ---- show / list ---------------------------------------------------------------------------

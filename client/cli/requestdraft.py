@@ -1,4 +1,4 @@
-"""Drafting a request from flags or prompts, the preview, and (re)publishing it.
+"""Drafting a request from flags (prompts: requestprompt.py), the preview, and (re)publishing it.
 
 Flags and answers become lines of the one request-file format (shared/aid/draft.py),
 so a value typed on the command line is checked exactly like the same line in a file.
@@ -9,7 +9,7 @@ unpublished everywhere: relays keep copies, and NIP-09 deletion is only a reques
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +17,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import RenderableType
 from rich.panel import Panel
-from rich.prompt import Prompt
 
 from shieldmutual.client import aid
 from shieldmutual.client.aid import require_acks
@@ -131,57 +130,6 @@ def warn_location(state: common.State, location: str) -> None:
     warning = location_warning(location)
     if warning is not None:
         state.warn(warning)
-
-
-def _ask_block(name: str) -> str:
-    """Several lines of Markdown, ended by a line with a single '.'."""
-    typer.echo(f"{name} (Markdown; end with a line containing only '.'):", err=True)
-    lines = []
-    while True:
-        line = input()
-        if line.strip() == ".":
-            return "\n".join(lines).strip()
-        lines.append(line)
-
-
-def ask_location(state: common.State, ask: Callable[..., str]) -> str:
-    """Where, asked again (the answer as default) once when it looks like an address."""
-    question = "Where (coarse: a town, a district, or 'online')"
-    answer = ask(question)
-    if location_warning(answer) is None:
-        return answer
-    warn_location(state, answer)
-    return ask(f"{question}; Enter keeps it", answer)
-
-
-def ask_fields(
-    state: common.State, societies: Sequence[str]
-) -> tuple[dict[str, str | list[str]], str, str]:
-    """Prompts for a new request on the terminal: (front matter fields, story, details)."""
-    console = state.err
-
-    def ask(question: str, default: str = "") -> str:
-        return Prompt.ask(question, console=console, default=default, show_default=bool(default))
-
-    fields: dict[str, str | list[str]] = {
-        "title": ask("Title (one line)"),
-        "summary": ask("Summary (one sentence)"),
-        "location": ask_location(state, ask),
-        "language": ask("Language (ISO-639-1)", "en"),
-        "geohash": ask("Geohash (optional, at most 5 characters)"),
-        "societies": ask("Societies (comma-separated)", ", ".join(societies)),
-        "amount": ask("Amount asked (optional, e.g. 400)"),
-    }
-    if fields["amount"]:
-        fields["currency"] = ask("Currency", "GBP")
-    fields["deadline"] = ask("Deadline (optional, e.g. 2026-06-01)")
-    fields["lightning"] = [ask("Your lightning address (optional)")]
-    fields["other"] = [ask("Another way to pay you, in words (optional)")]
-    fields["call"] = [ask("Call flood (optional): number | who | what to say")]
-    fields["signwave"] = [ask("Sign wave (optional): place | 2026-06-01T17:00+01:00")]
-    story = _ask_block("Story")
-    details = _ask_block("Details (optional)")
-    return {k: v for k, v in fields.items() if v}, story, details
 
 
 def confirm_publish(
