@@ -182,7 +182,8 @@ class _Asker:
         """Several lines of Markdown ended by a line with a single '.'; a saved text is
         shown and kept unless the person says otherwise."""
         if saved:
-            self.state.err.print(visible(f"{name} (saved):\n{saved}"), markup=False)
+            shown = visible(f"{name} (saved):\n{saved}", multiline=True)
+            self.state.err.print(shown, markup=False, highlight=False)
             if Confirm.ask(f"Keep the saved {section}?", console=self.state.err, default=True):
                 return saved
         while True:

@@ -182,3 +182,12 @@ def test_resume_without_a_draft_is_a_usage_error(person: Any, keys: Any) -> None
     done = sam("request", "new", "--resume", "--dry-run", input="")
     assert done.code == 2 and done.stdout == ""
     assert "no request draft" in done.stderr
+
+
+def test_a_declined_preview_keeps_the_draft(person: Any, keys: Any, relay_process: Any) -> None:
+    sam = person("sam", keys.alice)
+    relay = relay_process()
+    declined = sam("request", "new", "-i", "-r", relay.url, input=answers() + "n\n")
+    assert declined.code == 1 and "nothing was published" in declined.stderr
+    assert "mas request new --resume" in declined.stderr
+    assert (sam.home / DRAFT).is_file() and stored(relay.url, {"kinds": [30402]}) == []
