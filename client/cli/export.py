@@ -166,7 +166,7 @@ def export(
     if (to or sender) and fmt is not Format.EMAIL:
         raise typer.BadParameter("--to and --from are for --format email")
     pointer = common.request_pointer(state, naddr)
-    relays = state.relays(relay)
+    relays = state.relays(relay, pointer.relays)
 
     async def go() -> tuple[aid.RequestRecord, aid.Thread]:
         async with state.pool(relays) as pool:

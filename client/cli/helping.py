@@ -185,7 +185,7 @@ def pledge(
     note = normalize_text(
         common.private_text(message, "a private pledge's note") if private else message or ""
     )
-    relays, secret = state.relays_and_signer(relay, as_)
+    relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
     async def go() -> tuple[PublishReport | Outgoing, str]:
         async with state.pool(relays) as pool:
@@ -250,7 +250,7 @@ def confirm(
         raise InvalidError("--helper-consents needs --helper NPUB")
     note = normalize_text(message or "")
     target = common.request_pointer(state, naddr)
-    relays, secret = state.relays_and_signer(relay, as_)
+    relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
@@ -292,7 +292,7 @@ def update(
     if not news:
         raise InvalidError("the update is empty")
     target = common.request_pointer(state, naddr)
-    relays, secret = state.relays_and_signer(relay, as_)
+    relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:
@@ -378,7 +378,7 @@ def report_cmd(
     state = common.state(ctx)
     the_title, body = read_report(from_, title)
     target = common.request_pointer(state, naddr)
-    relays, secret = state.relays_and_signer(relay, as_)
+    relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
     async def go() -> tuple[PublishReport, Report]:
         async with state.pool(relays) as pool:

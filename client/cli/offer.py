@@ -92,7 +92,7 @@ def template(
     state = common.state(ctx)
     if naddr is not None:
         pointer = common.request_pointer(state, naddr, "offer")
-        relays = state.relays(relay)
+        relays = state.relays(relay, pointer.relays)
 
         async def go() -> aid.RequestRecord:
             async with state.pool(relays) as pool:
@@ -266,7 +266,7 @@ def show(
     """An offer: what, where, when, how to take it up, and the requests it answered."""
     state = common.state(ctx)
     pointer = common.request_pointer(state, naddr, "offer")
-    relays = state.relays(relay)
+    relays = state.relays(relay, pointer.relays)
 
     names = contacts.local_names(state)
 
@@ -324,7 +324,7 @@ def reply(
     if not words:
         raise InvalidError("the reply is empty")
     pointer = common.request_pointer(state, naddr, "offer")
-    relays, secret = state.relays_and_signer(relay, as_)
+    relays, secret = state.relays_and_signer(relay, as_, pointer.relays)
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:

@@ -255,7 +255,7 @@ def show(
     if qr and state.want_json(json_):
         raise InvalidError("--qr is for people; with --json each payment already has its uri")
     pointer = common.request_pointer(state, naddr)
-    relays = state.relays(relay)
+    relays = state.relays(relay, pointer.relays)
     names = contacts.local_names(state)
 
     async def go() -> tuple[aid.RequestRecord, aid.Thread, Names]:

@@ -221,7 +221,7 @@ def test_only_the_person_helped_confirms_updates_and_reports(story: Any, tmp_pat
         (("confirm", "{naddr}", "--helper-consents"), 2, "needs --helper"),
         (("confirm", "{naddr}", "--helper", "npub1nope", "--helper-consents"), 2, ""),
         (("update", "{naddr}", "   "), 2, "empty"),
-        (("report", "{naddr}", "--from", "/nonexistent/r.md"), 1, "No such file"),
+        (("report", "{naddr}", "--from", "/nonexistent/r.md"), 2, "No such file"),
     ],
 )
 def test_bad_input_is_one_line(story: Any, args: tuple[str, ...], code: int, fragment: str) -> None:

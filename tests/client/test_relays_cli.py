@@ -52,3 +52,19 @@ def test_a_silent_relay_is_given_up_on_within_the_timeout(mas: Any, silent_relay
     assert done.code == 3 and silent_relay.url in done.stderr
     assert time.monotonic() - started < 3
     assert _listed(mas) == []
+
+
+def test_a_link_works_on_a_fresh_install_through_its_relay_hints(
+    mas: Any, person: Any, keys: Any, relay_process: Any
+) -> None:
+    relay = relay_process()
+    sam = person("sam", keys.alice)
+    made = sam("request", "new", "--title", "Boiler repair", "--summary", "No heating.",
+               "--story", "It broke.", "--location", "Leeds", "--amount", "300",
+               "--currency", "GBP", "--yes", "--json", "-r", relay.url)  # fmt: skip
+    assert made.code == 0, made.stderr
+    naddr = made.json_lines()[0]["naddr"]
+    shown = mas("request", "show", naddr, "--json")  # no identity, no relays of its own
+    assert shown.code == 0, shown.stderr
+    assert shown.json_lines()[0]["title"] == "Boiler repair"
+    assert relay.url in shown.stderr  # it says where it looked
