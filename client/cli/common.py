@@ -21,7 +21,6 @@ and one line in cli/main.py's ``COMMAND_GROUPS``. Raise ShieldError subclasses (
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -30,29 +29,31 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Annotated, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
-from rich.console import Console
 
-from shieldmutual.client import agent, aid, pages, private_send
-from shieldmutual.client.cli import render
 from shieldmutual.client.config import Config, Paths, normalize_relays
 from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
-from shieldmutual.client.handles import HANDLES_FILE, Handle, Handles
-from shieldmutual.client.keystore import Keystore
-from shieldmutual.client.pool import Pool, PoolOptions, PublishReport
-from shieldmutual.client.unlock import Passphrases, Unlocker
-from shieldmutual.client.vault import Home
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.untrusted import json_text, visible
+
+if TYPE_CHECKING:  # imported where used: most commands need few of them (start-up time)
+    from rich.console import Console
+
+    from shieldmutual.client import aid, private_send
+    from shieldmutual.client.handles import Handle, Handles
+    from shieldmutual.client.keystore import Keystore
+    from shieldmutual.client.pool import Pool, PublishReport
+    from shieldmutual.client.unlock import Unlocker
+    from shieldmutual.client.vault import Home
 
 T = TypeVar("T")
 
@@ -143,6 +144,8 @@ class State:
     def page_base(self, relays: list[str]) -> str | None:
         """Where request pages are (client/pages.py): ``mas config web-base``, else the
         first of ``relays`` whose NIP-11 advertises pages."""
+        from shieldmutual.client import pages
+
         return run(pages.page_base(relays, self.config.web_base, self.proxy))
 
     # -- secrets: the agent, else the passphrase --
@@ -150,6 +153,9 @@ class State:
     @property
     def unlocker(self) -> Unlocker:
         if self._unlocker is None:
+            from shieldmutual.client import agent
+            from shieldmutual.client.unlock import Passphrases, Unlocker
+
             passphrases = Passphrases(self.passphrase_fd)
             self._unlocker = Unlocker(self.paths, passphrases, lambda: agent.fetch(self.paths))
         return self._unlocker
@@ -158,12 +164,16 @@ class State:
     def home(self) -> Home:
         """The files sealed with the home key (opened only when one is read or written)."""
         if self._home is None:
+            from shieldmutual.client.vault import Home
+
             self._home = Home(self.paths, self.unlocker.home_key)
         return self._home
 
     @property
     def keystore(self) -> Keystore:
         if self._keystore is None:
+            from shieldmutual.client.keystore import Keystore
+
             sealed = self.plain_config.seal_identities
             self._keystore = Keystore(self.paths.keys_dir, self.home if sealed else None)
         return self._keystore
@@ -173,26 +183,21 @@ class State:
 
     # -- relays --
 
-    def relays(self, override: list[str] | None, hints: Sequence[str] = ()) -> list[str]:
-        """``-r``, else the configured relays, else the relay hints of the naddr/nevent
-        the command was given (so a link works on a fresh install), said on stderr."""
+    def relays(self, override: list[str] | None) -> list[str]:
         relays = normalize_relays(override) if override else list(self.config.relays)
-        if not relays and hints:
-            self.note(f"no relays of your own: asking the link's {', '.join(hints)}")
-            return list(hints)
         if not relays:
             raise RelayError("no relays: add one with `mas relays add URL` or pass -r URL")
         return relays
 
     def relays_and_signer(
-        self, override: list[str] | None, as_: str | None = None, hints: Sequence[str] = ()
+        self, override: list[str] | None, as_: str | None = None
     ) -> tuple[list[str], SecretKey]:
         """What a command that signs and publishes needs: the relays (``-r`` or the
         configured ones; checked first, so a missing relay fails before any passphrase
         prompt) and the unlocked key (``--as``). On a fresh install, the missing identity
         is named first: it is the first thing to set up, and `mas init` asks for both."""
         self.check_identity(as_)
-        return self.relays(override, hints), self.signer(as_)
+        return self.relays(override), self.signer(as_)
 
     def check_identity(self, as_: str | None = None) -> None:
         """Fail early, without a passphrase, when there is no identity at all (a fresh
@@ -204,6 +209,8 @@ class State:
 
     def pool(self, override: list[str] | None, auth: SecretKey | None = None) -> Pool:
         t = self.plain_config.timeouts
+        from shieldmutual.client.pool import Pool, PoolOptions
+
         options = PoolOptions(
             connect_timeout=t.connect, ok_timeout=t.ok, eose_timeout=t.eose, proxy=self.proxy
         )
@@ -225,6 +232,8 @@ class State:
         self, relays: list[str], items: list[private_send.Outgoing]
     ) -> list[PublishReport]:
         """Send private items apart (client/private_send.py), a progress line for each."""
+        from shieldmutual.client import private_send
+
         delays = private_send.delay_range()
         self.note(private_send.announce(len(items), delays))
 
@@ -302,6 +311,8 @@ class State:
 
 def _console(stderr: bool) -> Console:
     """A console that does not wrap tables at 80 columns when writing to a file or pipe."""
+    from rich.console import Console
+
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal:
         console = Console(stderr=stderr, highlight=False, width=max(console.width, 160))
@@ -321,6 +332,8 @@ def state(ctx: typer.Context) -> State:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run one command's coroutine on a fresh event loop."""
+    import asyncio
+
     return asyncio.run(coro)
 
 
@@ -342,6 +355,9 @@ def request_pointer(state: State, text: str, kind: str = "request") -> aid.Reque
     """The request (or offer, ``kind="offer"``) a command names: an naddr, ``nostr:`` link
     or coordinate as it is; else a row number, ``#id`` or title from your last listings.
     Resolved here, so nothing about handles ever reaches a relay."""
+    from shieldmutual.client import aid
+    from shieldmutual.client.handles import Handles
+
     value = text.strip()
     if _POINTER.match(value):
         return aid.parse_pointer(value)
@@ -352,6 +368,8 @@ def request_pointer(state: State, text: str, kind: str = "request") -> aid.Reque
 def handle_store(state: State) -> tuple[Handles, bool]:
     """The handle store, and whether it may be saved: a listing must neither create a
     home (and ask for a new passphrase) nor fail when no passphrase can be had."""
+    from shieldmutual.client.handles import HANDLES_FILE, Handles
+
     path = state.paths.state_dir / HANDLES_FILE
     if not state.paths.home_key_file.exists():
         return Handles(state.home, path), False
@@ -416,6 +434,8 @@ async def aiter_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
     A daemon thread rather than ``to_thread``: a read blocked on a pipe that never closes
     must not keep the process alive after the command has finished or failed.
     """
+    import asyncio
+
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     slots = threading.Semaphore(1024)  # back-pressure: at most this many items read ahead
@@ -457,6 +477,9 @@ def show_published(
 ) -> None:
     """The per-relay table on stderr, then the pointer (or one JSON object) on stdout;
     nothing on stdout when too few relays hold the event (exit 3)."""
+    from shieldmutual.client import aid
+    from shieldmutual.client.cli import render
+
     if not report.ok(min_acks):
         render.print_stderr(state.err, render.publish_table(report, min_acks))
         aid.require_acks(report, min_acks)

@@ -7,16 +7,14 @@ Everything for people (tables, progress, summaries) goes to stderr.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from shieldmutual.client.cli import common, render
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.pool import EOSE, Pool, PublishReport
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip19
@@ -25,6 +23,9 @@ from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.untrusted import one_line
+
+if TYPE_CHECKING:  # decode and encode use this module's parsers without the pool
+    from shieldmutual.client.pool import Pool, PublishReport
 
 app = typer.Typer()
 
@@ -253,6 +254,8 @@ async def _publish_all(
     auth: SecretKey | None = None,
 ) -> int:
     """Publish as events arrive, up to MAX_IN_FLIGHT at once; the number that failed."""
+    import asyncio
+
     count = failures = 0
     if relays is None:  # --dry-run
         async for event in events:
@@ -365,6 +368,8 @@ def req_cmd(
     auth_key = state.signer(as_) if auth else None
 
     async def go() -> bool:
+        from shieldmutual.client.pool import EOSE
+
         async with state.pool(relays, auth=auth_key) as pool:
             sub = pool.subscribe([flt], stream=stream, eose_timeout=timeout)
             async with sub:

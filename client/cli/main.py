@@ -32,7 +32,6 @@ from typer.core import TyperCommand, TyperGroup
 from shieldmutual.client.cli import common, helpstyle
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ClientError, RelayError
-from shieldmutual.client.unlock import refuse_passphrase_env, refuse_secret_key_env
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
 from shieldmutual.shared.untrusted import one_line
 
@@ -292,6 +291,8 @@ def root(
     sealed under one passphrase. It comes from the agent (`mas unlock`), a prompt, or
     --passphrase-fd N; never from the environment.
     """
+    from shieldmutual.client.unlock import refuse_passphrase_env, refuse_secret_key_env
+
     refuse_passphrase_env()
     refuse_secret_key_env()
     if proxy:

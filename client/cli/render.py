@@ -12,31 +12,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console, Group
-from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from shieldmutual.client.keystore import Identity
-from shieldmutual.client.pool import PublishReport, RelayState, Status, Subscription
-from shieldmutual.client.relayinfo import RelayCheck
 from shieldmutual.shared.untrusted import visible
 
+if TYPE_CHECKING:  # only types: local commands must not load the pool and websockets
+    from rich.markdown import Markdown
+
+    from shieldmutual.client.keystore import Identity
+    from shieldmutual.client.pool import PublishReport, Subscription
+    from shieldmutual.client.relayinfo import RelayCheck
+
+# By the values of the pool's StrEnums Status and RelayState (equal to their members).
 STATUS_STYLE = {
-    Status.ACCEPTED: "green",
-    Status.DUPLICATE: "cyan",
-    Status.REJECTED: "red",
-    Status.TIMEOUT: "yellow",
-    Status.UNREACHABLE: "red",
+    "accepted": "green",
+    "duplicate": "cyan",
+    "rejected": "red",
+    "timeout": "yellow",
+    "unreachable": "red",
 }
 STATE_STYLE = {
-    RelayState.EOSE: "green",
-    RelayState.WAITING: "cyan",
-    RelayState.CONNECTING: "cyan",
-    RelayState.TIMEOUT: "yellow",
-    RelayState.UNREACHABLE: "red",
-    RelayState.CLOSED: "red",
+    "eose": "green",
+    "waiting": "cyan",
+    "connecting": "cyan",
+    "timeout": "yellow",
+    "unreachable": "red",
+    "closed": "red",
 }
 
 
@@ -48,6 +53,8 @@ def untrusted(text: object, style: str = "", *, multiline: bool = False) -> Text
 def untrusted_markdown(text: str) -> Markdown:
     """A stranger's Markdown (a story, a report) with escapes visible. Links are shown as
     ``text (url)``, not as terminal hyperlinks whose text could name another address."""
+    from rich.markdown import Markdown  # markdown-it: only where a story is shown
+
     return Markdown(visible(text, multiline=True), hyperlinks=False)
 
 
@@ -149,6 +156,8 @@ def relay_check_table(checks: Sequence[RelayCheck]) -> Table:
 
 def subscription_summary(sub: Subscription) -> Text:
     """``12 events from 3 relays; ws://x: timeout`` for stderr at the end of `mas req`."""
+    from shieldmutual.client.pool import RelayState
+
     text = Text(f"{sub.received} events from {len(sub.stats)} relays")
     extra = []
     if sub.duplicates:
