@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
@@ -183,21 +183,26 @@ class State:
 
     # -- relays --
 
-    def relays(self, override: list[str] | None) -> list[str]:
+    def relays(self, override: list[str] | None, hints: Sequence[str] = ()) -> list[str]:
+        """``-r``, else the configured relays, else the relay hints of the naddr/nevent
+        the command was given (so a link works on a fresh install), said on stderr."""
         relays = normalize_relays(override) if override else list(self.config.relays)
+        if not relays and hints:
+            self.note(f"no relays of your own: asking the link's {', '.join(hints)}")
+            return list(hints)
         if not relays:
             raise RelayError("no relays: add one with `mas relays add URL` or pass -r URL")
         return relays
 
     def relays_and_signer(
-        self, override: list[str] | None, as_: str | None = None
+        self, override: list[str] | None, as_: str | None = None, hints: Sequence[str] = ()
     ) -> tuple[list[str], SecretKey]:
         """What a command that signs and publishes needs: the relays (``-r`` or the
         configured ones; checked first, so a missing relay fails before any passphrase
         prompt) and the unlocked key (``--as``). On a fresh install, the missing identity
         is named first: it is the first thing to set up, and `mas init` asks for both."""
         self.check_identity(as_)
-        return self.relays(override), self.signer(as_)
+        return self.relays(override, hints), self.signer(as_)
 
     def check_identity(self, as_: str | None = None) -> None:
         """Fail early, without a passphrase, when there is no identity at all (a fresh
