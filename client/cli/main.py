@@ -90,6 +90,9 @@ COMMAND_GROUPS: dict[str, Entry] = {
         "agent_app",
     ),
     "lock": _command("identity", "Make the agent forget this home's keys and exit.", "agent_app"),
+    "init": _command(
+        "init", "Set up step by step: an identity, relays, and where request pages are."
+    ),
     "relays": _group("relays", "The relays mas uses by default, and their health."),
     "config": _group("configure", "Client settings."),
     "event": _command(

@@ -50,8 +50,15 @@ def add(
     anyway, e.g. a relay you are about to start).
     """
     state = common.state(ctx)
+    add_relays(state, urls, None if no_check else timeout)
+    _show(state, json_)
+
+
+def add_relays(state: common.State, urls: list[str], timeout: float | None) -> None:
+    """Validate ``urls``, check each answers within ``timeout`` (None: not checked), and
+    add them to the configured relays. ConfigError (exit 2) or RelayError (exit 3)."""
     new = normalize_relays(new_relay_url(u) for u in urls)
-    if not no_check:
+    if timeout is not None:
         checks = _check(state, new, timeout)
         silent = [c for c in checks if not (c.ok or c.info)]
         if silent:
@@ -59,7 +66,6 @@ def add(
             raise RelayError(f"not added, no answer from {why} (add it anyway with --no-check)")
     state.config.relays = normalize_relays([*state.config.relays, *new])
     state.save_config()
-    _show(state, json_)
 
 
 def _check(state: common.State, urls: list[str], timeout: float) -> list[RelayCheck]:
