@@ -4,6 +4,7 @@ listing, through the real CLI against a real mas-relay."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import itertools
@@ -13,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 from rich.console import Console
 
@@ -20,6 +22,7 @@ from shieldmutual.client.cli.aidrender import requests_table
 from shieldmutual.client.config import Paths
 from shieldmutual.client.handles import HANDLES_FILE, MAX_ENTRIES, Handle, Handles
 from shieldmutual.client.vault import Home
+from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.feed import FeedItem, read_listing
 from shieldmutual.shared.errors import InvalidError
@@ -150,6 +153,11 @@ def street(relay_process: Any, person: Any, keys: Any, tmp_path: Path) -> Simple
     return SimpleNamespace(relay=relay, sam=sam, bob=bob, naddrs=naddrs, offer=offered.lines[-1])
 
 
+def nip19_coordinate(naddr: str) -> str:
+    pointer = nip19.naddr_decode(naddr)
+    return f"{pointer.kind}:{pointer.pubkey}:{pointer.identifier}"
+
+
 def table_rows(stdout: str) -> dict[str, tuple[str, str]]:
     """Title -> (number, #id) from a listing's table, each row read on its own line."""
     rows = {}
@@ -272,3 +280,21 @@ def test_whois_numbers_the_requests_it_lists(street: Any) -> None:
             assert shown.code == 0 and shown.json_lines()[0]["title"] == title
     data = street.bob("whois", street.sam.npub, "--json", "-r", url).json_lines()[0]
     assert {r["handle"] for r in data["requests"]} == {s for _, s in rows.values()}
+
+
+async def test_a_handle_or_title_never_reaches_a_relay(street: Any, fake_relay: Any) -> None:
+    """Resolved here: relays are asked for the address, as with an naddr, never the
+    number, #id or title typed."""
+    url = street.relay.url
+    listed = await asyncio.to_thread(
+        street.bob, "request", "list", "--society", "example", "-r", url
+    )
+    number, short = table_rows(listed.stdout)["Rent after the flood"]
+    identifier = Address.parse(nip19_coordinate(street.naddrs[1])).identifier
+    async with fake_relay() as spy:
+        for handle in (number, short, "rent after the FLOOD"):
+            shown = await asyncio.to_thread(street.bob, "request", "show", handle, "-r", spy.url)
+            assert shown.code == 0, shown.stderr  # found on the relay the listing hinted
+        sent = orjson.dumps(spy.reqs).decode()
+    assert identifier in sent  # asked by address
+    assert "flood" not in sent.lower() and short[1:] not in sent
