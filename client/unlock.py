@@ -20,13 +20,15 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shieldmutual.client.config import Paths, write_private
 from shieldmutual.client.errors import ConfigError, PassphraseError
-from shieldmutual.client.keystore import Keystore, scrypt_log_n
-from shieldmutual.shared import nip49
 from shieldmutual.shared.errors import CryptoError, EncodingError
 from shieldmutual.shared.keys import SecretKey
+
+if TYPE_CHECKING:  # the refusals run before every command, which must not pay for scrypt
+    from shieldmutual.client.keystore import Keystore
 
 PASSPHRASE_ENV = "MAS_PASSPHRASE"
 PASSPHRASE_FD_ENV = "MAS_PASSPHRASE_FD"
@@ -137,6 +139,8 @@ class Passphrases:
 
 def new_home_key(path: Path, passphrase: str, log_n: int) -> bytes:
     """Make the random home key and keep it only sealed under ``passphrase``."""
+    from shieldmutual.shared import nip49
+
     key = SecretKey.generate().secret  # any valid scalar is 32 random bytes NIP-49 accepts
     sealed = nip49.encrypt(key, passphrase, log_n, nip49.KEY_SECURE)
     write_private(path, sealed.encode("ascii") + b"\n", mode=0o600)
@@ -145,6 +149,8 @@ def new_home_key(path: Path, passphrase: str, log_n: int) -> bytes:
 
 def open_home_key(path: Path, passphrase: str) -> bytes:
     """The home key; :class:`PassphraseError` when ``passphrase`` is not this home's."""
+    from shieldmutual.shared import nip49
+
     try:
         sealed = path.read_text(encoding="ascii")
         return nip49.decrypt(sealed, passphrase, max_log_n=nip49.MAX_LOG_N)
@@ -178,6 +184,8 @@ class Unlocker:
         self._asked = False
         self._agent_answer: Unlocked | None = None
         self._verified: str | None = None
+        from shieldmutual.client.keystore import scrypt_log_n
+
         self.log_n = scrypt_log_n() if log_n is None else log_n
 
     def agent(self) -> Unlocked | None:
