@@ -150,8 +150,9 @@ class _Asker:
         self.state = state
         self.draft = draft
 
-    def line(self, question: Question, default: str) -> str:
-        clearable = bool(default) and not question.required
+    def line(self, question: Question, default: str, *, saved: bool = False) -> str:
+        """One answer; a saved optional one can be emptied with ``-`` (Enter keeps it)."""
+        clearable = saved and bool(default) and not question.required
         text = f"{question.text} ({CLEAR} clears)" if clearable else question.text
         while True:
             typed = Prompt.ask(
@@ -210,8 +211,8 @@ def _ask_all(state: common.State, draft: Draft, societies: Sequence[str]) -> Non
         default = question.default
         if question.key == "societies":
             default = ", ".join(societies)
-        default = draft.fields.get(question.key, default)
-        answer = asker.line(question, default)
+        saved = question.key in draft.fields
+        answer = asker.line(question, draft.fields.get(question.key, default), saved=saved)
         warning = location_warning(answer) if question.key == "location" else None
         if warning is not None:  # asked again once (Enter keeps it): only they know
             state.warn(warning)

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import pytest
 
+from shieldmutual.client.cli.requestprompt import CLEAR
 from shieldmutual.shared.aid.request import AidRequest, parse_request
 from shieldmutual.shared.event import Event
 from tests.client.conftest import PASSPHRASE
@@ -191,3 +192,16 @@ def test_a_declined_preview_keeps_the_draft(person: Any, keys: Any, relay_proces
     assert declined.code == 1 and "nothing was published" in declined.stderr
     assert "mas request new --resume" in declined.stderr
     assert (sam.home / DRAFT).is_file() and stored(relay.url, {"kinds": [30402]}) == []
+
+
+def test_resume_keeps_each_saved_answer_on_enter_and_dash_empties_one(
+    person: Any, keys: Any
+) -> None:
+    sam = person("sam", keys.alice)
+    first = sam("request", "new", "-i", "--dry-run", input=answers(geohash=["gcw"]))
+    assert dry_run_request(first).geohash == "gcw"  # a dry run publishes nothing: kept
+    enter = {k: [""] for k in ("title", "summary", "where", "societies")}
+    typed = answers(**enter, geohash=[CLEAR], story=["y"])
+    made = dry_run_request(sam("request", "new", "--resume", "--dry-run", input=typed))
+    assert (made.title, made.location, made.societies) == (TITLE, "Hull", ("hull-aid",))
+    assert made.geohash is None and made.story == STORY
