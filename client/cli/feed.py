@@ -42,7 +42,7 @@ from shieldmutual.client.feed import FeedReader
 from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import NO_NAMES, Names, lookup
 from shieldmutual.client.notify import Notifier, RequestNotices
-from shieldmutual.client.pool import EOSE, Pool, Subscription
+from shieldmutual.client.pool import EOSE, Pool, RelayState, Subscription
 from shieldmutual.client.state import LocalState
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared.aid.common import Address, check_geohash, check_language
@@ -259,6 +259,23 @@ class ThreadBatches:
                 self._idle.set()
 
 
+def relay_states(pool: Pool, sub: Subscription) -> Text:
+    """One line under the live table with each relay's state, so a relay that went
+    quiet is seen rather than guessed at from rows that stopped coming."""
+    states = []
+    for url, stats in sub.stats.items():
+        if pool.connection(url).connected:
+            state = "connected"
+        elif stats.reconnects or stats.status is RelayState.UNREACHABLE:
+            state = "reconnecting"
+        elif stats.status is RelayState.TIMEOUT:
+            state = "not answering"
+        else:
+            state = "connecting"
+        states.append(f"{url} {state}")
+    return Text("relays: " + " · ".join(states), style="dim")
+
+
 def answered(sub: Subscription) -> bool:
     return any(s.eose_after is not None for s in sub.stats.values())
 
@@ -373,6 +390,7 @@ def feed(
                     table = aidrender.requests_table(asked, handles, threads, names=names)
                     tables = [table] if asked else []
                     tables += [offerrender.offers_table(given, handles, names)] if given else []
+                    tables.append(relay_states(pool, reader.subscription))
                     view.update(Group(*tables), refresh=True)
                     return
                 number([item for item, _ in batch])
