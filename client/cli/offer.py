@@ -41,8 +41,10 @@ from shieldmutual.client.offers import OfferThread, fetch_offer, fetch_offer_thr
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import event as event_mod
+from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.comments import RequestRef
 from shieldmutual.shared.aid.common import coarse_geohash, normalize_text
+from shieldmutual.shared.aid.feed import REQUEST
 from shieldmutual.shared.aid.offer import (
     OFFER,
     Offer,
@@ -281,6 +283,10 @@ def show(
 
     found, thread, named = common.run(go())
     link = found.naddr()
+    answered = [
+        (a.request, a.title or "", nip19.naddr_decode(a.naddr).relays) for a in thread.answers
+    ]
+    handles = common.remember(state, REQUEST, answered)  # the answered requests, numbered
     if state.want_json(json_):
         replies = [
             {"id": r.origin.id, "author": r.origin.pubkey, "created_at": r.origin.created_at,
@@ -290,12 +296,16 @@ def show(
         state.emit_json({
             **offer_dict(found.request, link),
             **named.fields(found.event.pubkey, "author_"),
-            "answered": [a.to_dict() for a in thread.answers],
+            "answered": [
+                {**a.to_dict(), **handles[str(a.request)].fields()} for a in thread.answers
+            ],
             "replies": replies,
             "event": found.event.to_dict(),
         })  # fmt: skip
     else:
-        view = offerrender.offer_view(found.request, found.event.pubkey, link, thread, named)
+        view = offerrender.offer_view(
+            found.request, found.event.pubkey, link, thread, named, handles
+        )
         state.out.print(view)
 
 

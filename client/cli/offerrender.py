@@ -39,8 +39,10 @@ def offer_view(
     naddr: str | None = None,
     thread: OfferThread | None = None,
     names: Names = NO_NAMES,
+    handles: Mapping[str, Handle] | None = None,
 ) -> RenderableType:
-    """`mas offer show` (with its ``thread``) and the preview before publishing."""
+    """`mas offer show` (with its ``thread``, its answered requests numbered by
+    ``handles``) and the preview before publishing."""
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column(overflow="fold")
@@ -69,11 +71,15 @@ def offer_view(
     ]
     if thread is not None and thread.answers:
         table = Table(show_edge=False, pad_edge=False, title="answered requests")
-        for column in ("when", "request", "note", "naddr"):
+        handle_columns(table)
+        for column in ("when", "request", "note"):
             table.add_column(column, overflow="fold")
+        id_column(table)
         for answer in thread.answers:
             title = untrusted(answer.title) if answer.title else Text("(not found)", style="dim")
-            table.add_row(day(answer.created_at), title, untrusted(answer.note), answer.naddr)
+            number, short = handle_cells((handles or {}).get(str(answer.request)))
+            note = untrusted(answer.note)
+            table.add_row(number, day(answer.created_at), title, note, short)
         parts.append(table)
     for reply in thread.replies if thread is not None else ():
         if reply.origin is not None:

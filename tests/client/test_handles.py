@@ -158,12 +158,21 @@ def nip19_coordinate(naddr: str) -> str:
     return f"{pointer.kind}:{pointer.pubkey}:{pointer.identifier}"
 
 
+def street_id(view: dict[str, Any]) -> str:
+    return (
+        "#"
+        + hashlib.sha256(f"30402:{view['author']}:{view['identifier']}".encode()).hexdigest()[:6]
+    )
+
+
 def table_rows(stdout: str) -> dict[str, tuple[str, str]]:
-    """Title -> (number, #id) from a listing's table, each row read on its own line."""
+    """Title -> (number, #id) from a listing's table (maybe in a panel), each row read on
+    its own line."""
     rows = {}
     for line in stdout.splitlines():
         found = re.match(
-            r"\s*(\d+)\s.*?(Rent after the \w+|Lifts on Sundays).*\s(#[0-9a-f]{6,})\s*$", line
+            r"[\s│]*(\d+)\s.*?(Rent after the \w+|Lifts on Sundays).*\s(#[0-9a-f]{6,})[\s│]*$",
+            line,
         )
         if found:
             rows[found[2]] = (found[1], found[3])
@@ -229,6 +238,12 @@ def test_offer_handles_and_a_pledge_with_both(street: Any) -> None:
     assert ["q", f"30402:{offer['author']}:{offer['identifier']}"] in [t[:2] for t in tags]
     rent = street.bob("request", "show", "1", "--json", "-r", url).json_lines()[0]
     assert ["A", f"30402:{rent['author']}:{rent['identifier']}"] in [t[:2] for t in tags]
+    # The offer's answered requests are a listing too: numbered, by #id, not by naddr.
+    again = street.bob("offer", "show", "1", "-r", url)
+    assert again.code == 0, again.stderr
+    assert table_rows(again.stdout) == {rent["title"]: ("1", street_id(rent))}
+    answered = street.bob("offer", "show", "1", "--json", "-r", url).json_lines()[0]["answered"]
+    assert [(a["number"], a["handle"]) for a in answered] == [(1, street_id(rent))]
 
 
 def test_a_table_never_wraps_a_handle_in_100_columns(street: Any) -> None:
