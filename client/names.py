@@ -19,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shieldmutual.client.pool import Pool
 from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.profile import Profile, latest_profiles
 from shieldmutual.shared.untrusted import one_line
+
+if TYPE_CHECKING:  # a type only: listing contacts must not load websockets
+    from shieldmutual.client.pool import Pool
 
 MAX_SHOWN = 32  # characters of a profile name shown; the npub beside it says who it is
 

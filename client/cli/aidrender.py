@@ -10,14 +10,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from shieldmutual.client.aid import RequestRecord, SocietyRecord, Thread
 from shieldmutual.client.cli.contacts import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
 from shieldmutual.client.handles import Handle
@@ -25,7 +24,6 @@ from shieldmutual.client.names import NO_NAMES, Names, short_npub
 from shieldmutual.client.state import Follow
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.common import format_amount
-from shieldmutual.shared.aid.feed import FeedItem
 from shieldmutual.shared.aid.helping import how_to_help
 from shieldmutual.shared.aid.progress import (
     STATE_SENTENCE,
@@ -44,6 +42,10 @@ from shieldmutual.shared.aid.progress import (
 )
 from shieldmutual.shared.aid.request import AidRequest, Status
 from shieldmutual.shared.aid.vouch import ChampionCheck, ChampionStatus
+
+if TYPE_CHECKING:  # types only: `following` shows a table without loading the pool
+    from shieldmutual.client.aid import RequestRecord, SocietyRecord, Thread
+    from shieldmutual.shared.aid.feed import FeedItem
 
 STATUS_STYLE = {Status.OPEN: "green", Status.FUNDED: "cyan", Status.CLOSED: "dim"}
 STATE_STYLE = {

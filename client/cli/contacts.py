@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import suppress
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -22,9 +22,11 @@ from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.contacts import Contacts, check_petname
 from shieldmutual.client.errors import IdentityError, PassphraseError
 from shieldmutual.client.names import Names, Source
-from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
+
+if TYPE_CHECKING:  # a type only: `contacts list` must not load websockets
+    from shieldmutual.client.pool import Pool
 
 app = typer.Typer(
     help="Your address book: petnames for people, on this device only (never published).",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -14,7 +14,6 @@ from shieldmutual.client.cli import common, render
 from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
 from shieldmutual.client.keystore import Identity, parse_secret
 from shieldmutual.client.names import profiles_filter
-from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.timeparse import parse_duration
 from shieldmutual.shared import nip19, nip49
 from shieldmutual.shared.errors import CryptoError, InvalidError
@@ -27,6 +26,9 @@ from shieldmutual.shared.profile import (
     merge,
     profile_template,
 )
+
+if TYPE_CHECKING:  # a type only: `id list` must not load websockets
+    from shieldmutual.client.pool import PublishReport
 
 app = typer.Typer(
     help="Identities: create, import, list, choose, show, profile, export, remove.",

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shieldmutual.client.cli import common, render
 from shieldmutual.client.config import new_relay_url, normalize_relay_url, normalize_relays
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.relayinfo import RelayCheck, check_relay
+
+if TYPE_CHECKING:  # `relays list` must not load websockets: only a check connects
+    from shieldmutual.client.relayinfo import RelayCheck
 
 app = typer.Typer(help="The relays mas uses by default, and their health.", no_args_is_help=True)
 
@@ -70,6 +71,9 @@ def add_relays(state: common.State, urls: list[str], timeout: float | None) -> N
 
 def _check(state: common.State, urls: list[str], timeout: float) -> list[RelayCheck]:
     """Every relay checked at once, each within ``timeout`` seconds."""
+    import asyncio
+
+    from shieldmutual.client.relayinfo import check_relay
 
     async def go() -> list[RelayCheck]:
         waiting = ", ".join(urls)

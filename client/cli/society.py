@@ -9,17 +9,14 @@ the query a feed sends, like any other search.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shieldmutual.client import aid
-from shieldmutual.client.cli import aidrender, common
+from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import ClientError
-from shieldmutual.client.pool import Pool
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.aid.common import Address
@@ -32,6 +29,10 @@ from shieldmutual.shared.aid.society import (
     validate_slug,
 )
 from shieldmutual.shared.errors import AidError
+
+if TYPE_CHECKING:  # `following` and `unfollow` are local: they must not load the pool
+    from shieldmutual.client import aid
+    from shieldmutual.client.pool import Pool
 
 app = typer.Typer(
     help="Mutual aid societies: a society is its tag, mas-<slug>; definitions describe it.",
@@ -71,6 +72,9 @@ def pick_definition(
     records: list[aid.SocietyRecord], slug: str, me: str | None = None
 ) -> aid.SocietyRecord:
     """The one definition to use: the only one, else mine; several others need --by."""
+    from shieldmutual.client import aid
+    from shieldmutual.client.cli import aidrender
+
     if not records:
         raise aid.NotFoundError(
             f"no relay holds a definition of mas-{slug}; pass its naddr or 34550:<pubkey>:{slug}"
@@ -135,6 +139,8 @@ def create(
     syndicate, its member societies) is published. It names no people: a society has no
     membership list. --no-publish only checks the slug and prints the tag.
     """
+    from shieldmutual.client import aid
+
     state = common.state(ctx)
     slug = parse_slug(slug)
     json_out = state.want_json(json_)
@@ -168,6 +174,8 @@ def create(
 
 
 async def _member(pool: Pool, text: str, me: str) -> Address:
+    from shieldmutual.client import aid
+
     address = member_address(text)
     if address is not None:
         return address
@@ -185,6 +193,9 @@ def show(
     json_: common.JsonOption = False,
 ) -> None:
     """Every published definition of a society (several people may describe one)."""
+    from shieldmutual.client import aid
+    from shieldmutual.client.cli import aidrender
+
     state = common.state(ctx)
     slug = parse_slug(tag)
     authors = [pubkey_hex(by)] if by else []
@@ -222,6 +233,11 @@ def list_(
 
     * marks the societies you follow.
     """
+    import asyncio
+
+    from shieldmutual.client import aid
+    from shieldmutual.client.cli import aidrender
+
     state = common.state(ctx)
     relays = state.relays(relay)
 
@@ -271,6 +287,8 @@ def follow(
     With --members, a syndicate's definition is looked up on the relays (a read, like
     any query) and its member societies are followed through it.
     """
+    from shieldmutual.client import aid
+
     state = common.state(ctx)
     slugs = [parse_slug(t) for t in tags]
     expanded: dict[str, list[str]] = {slug: [] for slug in slugs}
@@ -321,6 +339,8 @@ def unfollow(ctx: typer.Context, tags: TagsArg, json_: common.JsonOption = False
 @follows.command("following")
 def following(ctx: typer.Context, json_: common.JsonOption = False) -> None:
     """The societies you follow (from this device's local state)."""
+    from shieldmutual.client.cli import aidrender
+
     state = common.state(ctx)
     local = LocalState.load(state.home)
     entries = sorted(local.follows.values(), key=lambda f: f.slug)
