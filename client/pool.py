@@ -132,8 +132,10 @@ class Pool:
         self._connections: dict[str, RelayConnection] = {}
         self._subscriptions: set[Subscription] = set()
         self.lagging: set[str] = set()
-        # Told each relay that becomes lagging, with why (the CLI names it on stderr).
+        # Told each relay that becomes lagging, with why (the CLI names it on stderr), and
+        # the relays a grace is running for (the CLI's progress line names them).
         self.on_lagging: Callable[[str, str], None] | None = None
+        self.on_waiting: Callable[[list[str]], None] | None = None
 
     async def __aenter__(self) -> Pool:
         return self
@@ -159,6 +161,11 @@ class Pool:
             self.lagging.add(url)
             if self.on_lagging is not None:
                 self.on_lagging(url, why)
+
+    def waiting(self, urls: list[str]) -> None:
+        """Others answered; a grace now runs for ``urls``."""
+        if self.on_waiting is not None:
+            self.on_waiting(urls)
 
     def answered(self, url: str) -> None:
         """``url`` answered (EOSE, an OK): it holds up later calls again, like any relay."""
@@ -190,6 +197,7 @@ class Pool:
                 break
             slowest = max(t.result().elapsed for t in tasks.values() if t.done())
             deadline = loop.time() + max(self.options.eose_grace, 2 * slowest)
+            self.waiting(silent)
         return PublishReport(event, tuple(self._settled(event, tasks, loop.time() - start)))
 
     def _settled(

@@ -190,6 +190,7 @@ class Subscription:
         grace = max(self._pool.options.eose_grace, 2 * slowest)
         self._cancel_grace()
         self._grace = asyncio.get_running_loop().call_later(grace, self._grace_over, grace)
+        self._pool.waiting([url for url, s in self.stats.items() if not s.answered])
 
     def _cancel_grace(self) -> None:
         if self._grace is not None:

@@ -47,6 +47,7 @@ from shieldmutual.shared.untrusted import json_text, visible
 
 if TYPE_CHECKING:  # imported where used: most commands need few of them (start-up time)
     from rich.console import Console
+    from rich.status import Status
 
     from shieldmutual.client import aid, private_send
     from shieldmutual.client.handles import Handle, Handles
@@ -114,6 +115,7 @@ class State:
     _keystore: Keystore | None = None
     _unlocker: Unlocker | None = None
     _home: Home | None = None
+    _spinner: Status | None = None  # the progress line on stderr, when one is shown
 
     # -- configuration: a plain half (no passphrase) and a sealed half --
 
@@ -221,7 +223,13 @@ class State:
         )
         pool = Pool(self.relays(override), options=options, auth=auth)
         pool.on_lagging = self._lagging
+        pool.on_waiting = self._waiting
         return pool
+
+    def _waiting(self, urls: list[str]) -> None:
+        """The progress line names the relays a command still waits for."""
+        if self._spinner is not None:
+            self._spinner.update(f"waiting for {', '.join(urls)}…")
 
     def _lagging(self, url: str, why: str) -> None:
         """Name the relay a command stopped waiting for, so a slow answer is explained."""
@@ -286,7 +294,8 @@ class State:
     def status(self, message: str) -> contextlib.AbstractContextManager[Any]:
         """A spinner on stderr while waiting, only when a person is watching."""
         if self.err.is_terminal and not self.json:
-            return self.err.status(message)
+            self._spinner = self.err.status(message)
+            return self._spinner
         return contextlib.nullcontext()
 
     # -- stdout --

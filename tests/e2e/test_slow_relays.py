@@ -64,3 +64,16 @@ def test_the_live_feed_shows_each_relays_state(
     assert f"{silent_relay.url} not answering".encode() in screen
     feed.proc.send_signal(signal.SIGINT)
     assert feed.proc.wait(timeout=20) == 130
+
+
+def test_the_progress_line_names_the_relay_it_waits_for(
+    relays: Any, person: Any, silent_relay: Any, terminal: Any
+) -> None:
+    (relay,) = relays(1)
+    _request(person, relay.url)
+    bob = _beside_silent(person, relay.url, silent_relay.url)
+    env = {**bob.env, "TERM": "xterm-256color", "COLUMNS": "200", "LINES": "40"}
+    listing = terminal(env, "request", "list")
+    listing.read_until(f"waiting for {silent_relay.url}".encode(), timeout=20)
+    assert listing.proc.wait(timeout=20) == 0
+    assert b"Boiler repair" in listing.read_until(b"Boiler repair")
