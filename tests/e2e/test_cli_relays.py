@@ -60,11 +60,12 @@ def test_min_acks_duplicates_and_a_dead_relay(mas: Any, relays: Any) -> None:
     r3.kill()
     urls = ["-r", r1.url, "-r", r2.url, "-r", r3.url]
 
-    strict = mas("event", "-c", "x", "--min-acks", "3", *urls)
+    event_line = mas("event", "-c", "x", "--dry-run").lines[0]  # signed, not sent
+    strict = mas("event", "--min-acks", "3", *urls, input=event_line)
     assert strict.code == 3
     assert "unreachable" in strict.stderr and "2/3" in strict.stderr
     assert strict.stderr.strip().splitlines()[-1].startswith("error: ")
-    event_line = strict.lines[0]
+    assert strict.stdout == ""  # not published as asked: nothing on stdout
 
     relaxed = mas("event", "--min-acks", "2", "--json", *urls, input=event_line)
     assert relaxed.code == 0, relaxed.stderr
