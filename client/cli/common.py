@@ -38,7 +38,7 @@ import orjson
 import typer
 
 from shieldmutual.client.config import Config, Paths, normalize_relays
-from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
+from shieldmutual.client.errors import ConfigError, IdentityError, PassphraseError, RelayError
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
@@ -381,7 +381,8 @@ def request_pointer(state: State, text: str, kind: str = "request") -> aid.Reque
 
 def handle_store(state: State) -> tuple[Handles, bool]:
     """The handle store, and whether it may be saved: a listing must neither create a
-    home (and ask for a new passphrase) nor fail when no passphrase can be had."""
+    home (and ask for a new passphrase) nor fail when no passphrase can be had, nor
+    because the store (a cache of what was listed) is damaged: it starts afresh."""
     from shieldmutual.client.handles import HANDLES_FILE, Handles
 
     path = state.paths.state_dir / HANDLES_FILE
@@ -392,6 +393,9 @@ def handle_store(state: State) -> tuple[Handles, bool]:
     except PassphraseError as exc:
         state.note(f"numbers and #ids not remembered ({exc})")
         return Handles(state.home, path), False
+    except ConfigError as exc:
+        state.warn(f"{exc}; the numbers and #ids of earlier listings are forgotten")
+        return Handles(state.home, path), True
 
 
 def remember(state: State, kind: str, rows: list[tuple[Any, str, list[str]]]) -> dict[str, Handle]:

@@ -313,3 +313,15 @@ async def test_a_handle_or_title_never_reaches_a_relay(street: Any, fake_relay: 
         sent = orjson.dumps(spy.reqs).decode()
     assert identifier in sent  # asked by address
     assert "flood" not in sent.lower() and short[1:] not in sent
+
+
+def test_a_damaged_store_never_stops_a_listing(street: Any) -> None:
+    url = street.relay.url
+    assert street.bob("request", "list", "--society", "example", "-r", url).code == 0
+    store = street.bob.home / "state" / HANDLES_FILE
+    store.write_bytes(b"\x00" * 64)
+    broken = street.bob("request", "show", "1", "-r", url)
+    assert broken.code == 2 and "handles.sealed" in broken.stderr  # said, one line
+    listed = street.bob("request", "list", "--society", "example", "-r", url)
+    assert listed.code == 0 and "forgotten" in listed.stderr
+    assert street.bob("request", "show", "2", "-r", url).code == 0  # numbered afresh
