@@ -5,15 +5,22 @@ Typer labels every option with its Python type (`<bool>` on flags, `<list[str]>`
 reading `--help` needs the value's role (`URL`, `N`), not its type. Fixing it here, for all
 commands at once, keeps the per-option declarations short and stops a new option from
 bringing the type labels back.
+
+The same classes spare start-up time: typer converts every parameter, given or not,
+through a pydantic adapter, and importing pydantic costs more than the rest of a local
+command. Text needs no conversion and an absent value none at all, so pydantic is loaded
+only for a number, a path or a choice actually given.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import typer
+from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 from typer.core import TyperArgument, TyperOption
 
 # Names for an option whose declaration gives no metavar, by the type it converts to.
@@ -30,6 +37,29 @@ def _metavar(param: TyperOption) -> str:
     return _METAVARS.get(bare, (param.name or "value").upper())
 
 
+@dataclass(frozen=True)
+class _Deferred(RuntimeParam):
+    """Typer's conversion, built only when a value needs converting."""
+
+    descriptor: TypeDescriptor
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        if self.annotation is str and isinstance(value, str):
+            return value
+        if self.annotation == list[str] and all(isinstance(v, str) for v in value):
+            return list(value)
+        return build_runtime_param(self.descriptor)._coerce_value(value, param, ctx)
+
+
+def _deferred(param: TyperOption | TyperArgument) -> RuntimeParam:
+    if param._runtime_param is None:
+        desc = param.type_descriptor
+        if desc.file_annotation is not None or desc.parameter_info.parser is not None:
+            return build_runtime_param(desc)
+        param._runtime_param = _Deferred(desc.parameter_info, desc.annotation, desc)
+    return param._runtime_param
+
+
 class CleanOption(TyperOption):
     """A flag shows no value; a valued option shows its metavar; ranges stay unsaid."""
 
@@ -41,12 +71,18 @@ class CleanOption(TyperOption):
     def _get_number_range_help_str(self) -> str | None:
         return None
 
+    def get_runtime_param(self) -> RuntimeParam:
+        return _deferred(self)
+
 
 class CleanArgument(TyperArgument):
     """``NPUB`` when required and ``[NPUB]`` when not, as click and man pages write them."""
 
     def display_type_rich(self, ctx: Any) -> str | None:
         return None
+
+    def get_runtime_param(self) -> RuntimeParam:
+        return _deferred(self)
 
     def _usage_display_name(self) -> str:
         name = self.display_name_raw.strip("[].").upper()  # some metavars say it already
