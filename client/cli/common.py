@@ -362,7 +362,9 @@ def stdin_is_terminal() -> bool:
 
 # What is parsed as a pointer (naddr, other NIP-19 forms for their own error, coordinate);
 # anything else is a handle or a title from the handle store (client/handles.py).
-_POINTER = re.compile(r"(nostr:)?(naddr|nevent|note|npub|nprofile|nsec)1|\d+:[0-9a-f]{64}:", re.I)
+_POINTER = re.compile(
+    r"(nostr:)?(naddr|nevent|note|npub|nprofile|nsec)1\S*$|\d+:[0-9a-f]{64}:", re.I
+)
 
 
 def request_pointer(state: State, text: str, kind: str = "request") -> aid.RequestPointer:

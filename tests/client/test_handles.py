@@ -218,6 +218,10 @@ def test_ambiguous_and_unknown_titles_are_usage_errors(street: Any) -> None:
     lost = street.bob("pledge", "Rent after the raid!", "--amount", "5", "--currency", "GBP")
     assert lost.code == 2 and "no request you listed matches" in lost.stderr
     assert "non-printable" not in lost.stderr and "Traceback" not in lost.stderr
+    typo = street.bob("request", "show", "naddr1notreally", "-r", url)  # a broken naddr says so
+    assert typo.code == 2 and "not an naddr" in typo.stderr
+    words = street.bob("request", "show", "note1 on the rent", "-r", url)  # words are a title
+    assert words.code == 2 and "no request you listed matches" in words.stderr
 
 
 def test_offer_handles_and_a_pledge_with_both(street: Any) -> None:
