@@ -24,10 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shlex
-import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -557,6 +554,10 @@ def private_text(value: str | None, what: str) -> str:
 def _edit() -> str:
     """$VISUAL or $EDITOR (else vi) on an empty temporary file, 0600 and removed after:
     the text is on disk only while the editor has it open, as with `git commit`."""
+    import shlex
+    import subprocess
+    import tempfile
+
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     fd, name = tempfile.mkstemp(prefix="mas-", suffix=".txt")
     os.close(fd)

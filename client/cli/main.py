@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import errno
 import importlib
-import logging
 import os
 import sys
 from typing import Annotated, Any, NamedTuple
@@ -245,15 +244,6 @@ app = typer.Typer(
 )
 
 
-class _StderrHandler(logging.Handler):
-    def __init__(self, state: common.State) -> None:
-        super().__init__()
-        self.state = state
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.state.note(record.getMessage())
-
-
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -313,8 +303,23 @@ def root(
         proxy=proxy,
     )
     ctx.obj = state
+    _route_logs(state, verbose)
+
+
+def _route_logs(state: common.State, verbose: bool) -> None:
+    """With -v, the client's log lines go to stderr through the state's text door; without,
+    only warnings. logging is imported only when it matters: with -v, or when a module
+    (or an earlier command in this process) has loaded it already."""
+    if not verbose and "logging" not in sys.modules:
+        return
+    import logging
+
+    class StderrHandler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            state.note(record.getMessage())
+
     pool_log = logging.getLogger("shieldmutual.client")
-    pool_log.handlers[:] = [_StderrHandler(state)] if verbose else []
+    pool_log.handlers[:] = [StderrHandler()] if verbose else []
     pool_log.setLevel(logging.INFO if verbose else logging.WARNING)
     pool_log.propagate = False
 
