@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import inspect
 import re
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 import typer
+from typer._click._textwrap import TextWrapper
 from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
 from typer.core import TyperArgument, TyperOption
+
+# Help is wrapped at spaces only: click's wrapper also breaks after hyphens, cutting
+# `relay-request` or `--passphrase-fd` in two, names a person will copy or type.
+TextWrapper.wordsep_re = textwrap.TextWrapper.wordsep_simple_re
 
 # Names for an option whose declaration gives no metavar, by the type it converts to.
 _METAVARS = {"int": "N", "float": "N", "str": "TEXT"}
@@ -128,6 +134,7 @@ def tidy(command: Any) -> Any:
         command.short_help = first_paragraph(command.help)
     if command.help:
         command.help = unwrap(command.help)
+    command.rich_markup_mode = None  # plain help (see cli/main.py)
     _clean_help_option(command)
     for param in command.params:
         if type(param) is TyperOption:

@@ -57,18 +57,26 @@ def test_help_shows_roles_not_types_and_no_test_only_option(path: list[str]) -> 
     assert not re.search(r"--now\b", shown), shown
 
 
-def test_summaries_are_whole_lines_in_every_listing() -> None:
-    """A docstring's line break must not cut a command's one-line summary in two (it did
-    for `pledge`): at a width where nothing wraps, each summary is on one line."""
+def test_summaries_are_whole_sentences_in_every_listing() -> None:
+    """Each command's summary in its group's listing is its help's whole first paragraph,
+    rewrapped (a docstring's line break used to cut `pledge`'s in two)."""
     for path, command in COMMANDS:
         subcommands = getattr(command, "commands", None) if command else cli_main.COMMAND_GROUPS
         if not subcommands:
             continue
-        shown = _help(path, width=250)
+        shown = " ".join(_help(path).split())
         for name in subcommands:
             sub = subcommands[name]
             summary = sub.help if command is None else first_paragraph(sub.help)
-            assert summary in shown, (path, name, summary)
+            assert f"{name} {summary}" in shown, (path, name, summary)
+
+
+def test_help_fits_the_terminal_without_breaking_words() -> None:
+    """At 80 and 100 columns no line is wider than the terminal, so none wraps mid-word."""
+    for width in (80, 100):
+        for path, _ in COMMANDS:
+            widest = max(map(len, _help(path, width).splitlines()))
+            assert widest <= width, (path, width)
 
 
 def test_the_static_table_matches_the_real_commands() -> None:
