@@ -31,6 +31,11 @@ TextWrapper.wordsep_re = textwrap.TextWrapper.wordsep_simple_re
 
 # Names for an option whose declaration gives no metavar, by the type it converts to.
 _METAVARS = {"int": "N", "float": "N", "str": "TEXT"}
+# ... or by its name, where the name says what the value is.
+_BY_NAME = {
+    **dict.fromkeys(("timeout", "interval", "retry_after", "refresh", "every"), "SECONDS"),
+    **dict.fromkeys(("since", "until", "created_at", "deadline", "now"), "TIME"),
+}
 
 
 def _metavar(param: TyperOption) -> str:
@@ -39,6 +44,8 @@ def _metavar(param: TyperOption) -> str:
         return "|".join(str(getattr(c, "value", c)) for c in desc.choices)
     if desc.is_path:
         return "FILE"
+    if param.name in _BY_NAME:
+        return _BY_NAME[param.name]
     bare = param.bare_type().removeprefix("list[").removesuffix("]")
     return _METAVARS.get(bare, (param.name or "value").upper())
 
