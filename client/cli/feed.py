@@ -195,6 +195,7 @@ class ThreadBatches:
 
     def stored_done(self) -> None:
         self._held = False
+        self._idle.clear()  # drain() waits for the names, even with no row to show
         self._wake.set()
 
     def refresh(self, items: Sequence[FeedItem]) -> None:
@@ -234,15 +235,15 @@ class ThreadBatches:
             self.refresh(self.wanted([]))
 
     async def run(self) -> None:
-        await self._fetch_said()
         while True:
             await self._wait()
             self._wake.clear()
-            if self._held:
-                continue
+            # Asked once something came (the feed's own REQ went first), then by the clock.
             if self._refresh or self._asked_at is None:
                 self._refresh = False
                 await self._fetch_said()
+            if self._held:
+                continue
             batch, self._waiting = self._waiting, []
             # Offers have no progress to show: only requests' threads are sorted out.
             items = self.wanted([item for item, _ in batch])
@@ -417,27 +418,34 @@ def feed(
             batches = ThreadBatches(pool, show, wanted, contacts.local_names(state),
                                     since=start, every=every, held=True)  # fmt: skip
             reader.on_author = batches.add_author
-            fetcher = asyncio.get_running_loop().create_task(batches.run())
+            loop = asyncio.get_running_loop()
+            fetcher = loop.create_task(batches.run())
+            after: asyncio.Task[None] | None = None
+
+            async def after_stored(unseen: int) -> None:
+                await batches.drain()
+                if reader.skipped_hints:
+                    state.note(
+                        f"{len(reader.skipped_hints)} relay(s) named in other "
+                        "people's posts were not dialled (--follow-hints dials them)"
+                    )
+                if bell and unseen:
+                    ring()
+                if notices is not None:
+                    await asyncio.to_thread(notices.flush)
+                if not once:
+                    state.note("end of stored requests; following new ones (Ctrl-C ends)")
+
             try:
                 with view or contextlib.nullcontext():
                     async for item in reader.items():
                         if item is EOSE:
                             batches.stored_done()
-                            await batches.drain()
                             stored_done = True
-                            if reader.skipped_hints:
-                                state.note(
-                                    f"{len(reader.skipped_hints)} relay(s) named in other "
-                                    "people's posts were not dialled (--follow-hints dials them)"
-                                )
-                            if bell and unseen:
-                                ring()
-                            if notices is not None:
-                                await asyncio.to_thread(notices.flush)
-                            if not once:
-                                state.note(
-                                    "end of stored requests; following new ones (Ctrl-C ends)"
-                                )
+                            # The stored rows are shown once their threads and names are
+                            # in, while the stream goes on being read: waiting here would
+                            # stall the socket those queries share with a busy stream.
+                            after = loop.create_task(after_stored(unseen))
                             continue
                         assert isinstance(item, FeedItem)
                         key = str(item.address)
@@ -450,11 +458,13 @@ def feed(
                         unseen += new
                         batches.add(item, new)
                     batches.stored_done()
-                    await batches.drain()
+                    await (after or batches.drain())
             finally:
-                fetcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await fetcher
+                for task in (fetcher, after):
+                    if task is not None:
+                        task.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
             return reader.subscription
 
     async def bounded() -> Subscription | None:
