@@ -68,8 +68,9 @@ def _deferred(param: TyperOption | TyperArgument) -> RuntimeParam:
     if param._runtime_param is None:
         desc = param.type_descriptor
         if desc.file_annotation is not None or desc.parameter_info.parser is not None:
-            return build_runtime_param(desc)
-        param._runtime_param = _Deferred(desc.parameter_info, desc.annotation, desc)
+            param._runtime_param = build_runtime_param(desc)  # typer's own, as before
+        else:
+            param._runtime_param = _Deferred(desc.parameter_info, desc.annotation, desc)
     return param._runtime_param
 
 
