@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, _UsageBase):
             code = getattr(exc, "exit_code", common.EXIT_USAGE)
             if type(exc).__name__ == "NoArgsIsHelpError":
-                # Typer's rich help has printed itself while the error was made.
+                # The help is the message (plain help; Rich help would have printed itself).
                 if exc.format_message().strip():
                     sys.stdout.write(exc.format_message() + "\n")
                 return common.EXIT_USAGE
