@@ -178,7 +178,7 @@ def whois(
     petnames = contacts.local_names(state)
     why = trusted_by(mine, events, petnames.petnames)  # identities' names are mine already
     facts = capital.summarize(pubkey, events, trusted=why.keys())
-    names = common.run(profiles(state, relays, petnames, facts, mine))
+    names = common.run(profiles(state, relays, petnames, facts))
     data = whoisview.capital_dict(facts, why, names, mine, relays)
     listed = [(r.address, r.title, relays[:3]) for r in facts.requests]
     handles = common.remember(state, REQUEST, listed)
@@ -195,14 +195,14 @@ async def profiles(
     relays: list[str],
     names: Names,
     facts: capital.SocialCapital,
-    mine: Collection[str],
 ) -> Names:
-    """Profile names of the people shown, in one REQ on a connection of its own. Your own
-    identities are never in it (they have names already), so it links none of them."""
+    """Profile names of the people shown, in one REQ on a connection of its own. The set
+    comes only from public events about the person, so anyone asking about them sends the
+    same query; leaving your own identities out would name them by their absence."""
     shown = {facts.pubkey, *(h.recipient for h in facts.help_confirmed)}
     shown |= {v.voucher for v in facts.vouches}
     async with state.pool(relays) as pool:
-        return await contacts.lookup(pool, names, shown - set(mine))
+        return await contacts.lookup(pool, names, shown)
 
 
 @app.command("vouch")

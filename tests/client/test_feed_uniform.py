@@ -244,3 +244,27 @@ def test_a_request_fetched_for_a_pointer_is_fetched_for_everyone(
     fetched = {"#d": ["south"], "authors": [keys.carol.public_hex], "kinds": [30402]}
     assert orjson.dumps(fetched, option=orjson.OPT_SORT_KEYS) in sent["rosa"]
     assert sent["rosa"] == sent["sol"]
+
+
+def test_whois_asks_for_the_same_profiles_whoever_you_are(
+    recorded: Any, keys: Any, person: Any, push: Any
+) -> None:
+    """The profiles `whois` looks up are the people public events about the person name.
+    Leaving the reader's own identities out of that query would name them by their
+    absence: Rosa, who vouched for Alice, must ask exactly what Sol asks."""
+    relay, proxy = recorded
+    rosa = person("rosa", SecretKey(bytes([0x21]) * 32))
+    sol = person("sol", SecretKey(bytes([0x22]) * 32))
+    alice = nip19.npub_encode(keys.alice.public_hex)
+    assert rosa("vouch", alice, "-r", relay.url).code == 0
+    push(relay.url, profile(keys.alice, "Alice A"))
+
+    profile_queries = {}
+    for who in (rosa, sol):
+        proxy.filters()
+        done = who("whois", alice, "--json", "-r", proxy.url)
+        assert done.code == 0, done.stderr
+        profile_queries[who.name] = [f for f in proxy.filters() if b'"kinds":[0]' in f]
+    assert profile_queries["rosa"], "whois looked up no profile"
+    assert profile_queries["rosa"] == profile_queries["sol"]
+    assert rosa.pubkey.encode() in b"".join(profile_queries["rosa"])
