@@ -57,14 +57,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.pool_relay import PublishReport as PublishReport
-from shieldmutual.client.pool_relay import PublishResult as PublishResult
-from shieldmutual.client.pool_relay import RelayConnection
-from shieldmutual.client.pool_relay import Status as Status
+from shieldmutual.client.pool_report import PublishReport as PublishReport
+from shieldmutual.client.pool_report import PublishResult as PublishResult
+from shieldmutual.client.pool_report import Status as Status
 from shieldmutual.client.pool_subscription import EOSE as EOSE
 from shieldmutual.client.pool_subscription import RelayState as RelayState
 from shieldmutual.client.pool_subscription import RelaySubStats as RelaySubStats
@@ -72,6 +71,9 @@ from shieldmutual.client.pool_subscription import Subscription
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
+
+if TYPE_CHECKING:
+    from shieldmutual.client.pool_relay import RelayConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,10 @@ class Pool:
     def connection(self, url: str) -> RelayConnection:
         conn = self._connections.get(url)
         if conn is None:
+            # Imported on first use: websockets is most of a network command's start-up,
+            # and commands that only name the pool's types never open a socket.
+            from shieldmutual.client.pool_relay import RelayConnection
+
             conn = self._connections[url] = RelayConnection(url, self.options, self.auth)
         return conn
 

@@ -15,14 +15,13 @@ import contextlib
 import logging
 import random
 import time
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from shieldmutual.client.pool_connect import Backoff, describe, open_websocket
+from shieldmutual.client.pool_report import PublishResult, Status
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
@@ -50,57 +49,6 @@ log = logging.getLogger("shieldmutual.client.pool")
 AUTH_KIND = 22242
 TOO_BIG = 1009  # the close code websockets sends when a frame exceeds max_size
 TRANSIENT_CLOSED = frozenset({"error", "rate-limited"})
-
-
-# ---- publishing ------------------------------------------------------------------
-
-
-class Status(StrEnum):
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-    TIMEOUT = "timeout"
-    UNREACHABLE = "unreachable"
-
-
-@dataclass(frozen=True, slots=True)
-class PublishResult:
-    """What one relay said about one event. ``elapsed`` is seconds from send to answer."""
-
-    relay: str
-    event_id: str
-    status: Status
-    message: str = ""
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """The relay holds the event: accepted now, or already had it."""
-        return self.status in (Status.ACCEPTED, Status.DUPLICATE)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.event_id,
-            "relay": self.relay,
-            "status": str(self.status),
-            "ok": self.ok,
-            "message": self.message,
-            "ms": round(self.elapsed * 1000, 1),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class PublishReport:
-    event: Event
-    results: tuple[PublishResult, ...]
-
-    @property
-    def acks(self) -> int:
-        """Relays that hold the event (accepted or duplicate)."""
-        return sum(r.ok for r in self.results)
-
-    def ok(self, min_acks: int = 1) -> bool:
-        return self.acks >= min_acks
 
 
 class _Attempt(asyncio.Event):
