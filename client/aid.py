@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shieldmutual.client.config import normalize_relay_url
 from shieldmutual.client.errors import ClientError, RelayError
@@ -71,7 +71,9 @@ from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED
 from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
-from shieldmutual.shared.nip59 import Rumor, Unwrapped
+
+if TYPE_CHECKING:
+    from shieldmutual.shared.nip59 import Rumor, Unwrapped
 
 
 class NotFoundError(ClientError):

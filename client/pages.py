@@ -16,7 +16,6 @@ from typing import Any
 
 from shieldmutual.client.config import normalize_web_base
 from shieldmutual.client.errors import ClientError, ConfigError
-from shieldmutual.client.relayinfo import fetch_info
 
 NIP11_TIMEOUT = 3.0
 
@@ -45,6 +44,7 @@ async def page_base(
         return configured
     if not relays:
         return None
+    from shieldmutual.client.relayinfo import fetch_info  # the network stack, only when asked
 
     async def ask(relay: str) -> str | None:
         with contextlib.suppress(ClientError):

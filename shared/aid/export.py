@@ -33,10 +33,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address as MailAddress
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import Any
-
-import segno
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING, Any
 
 from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount
@@ -53,6 +50,9 @@ from shieldmutual.shared.aid.progress import Standing, standing_dict
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.untrusted import is_hidden
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _SAFE_SCHEMES = ("http://", "https://", "mailto:", "nostr:")
 
@@ -152,6 +152,8 @@ def render_text(
 
 
 def _markdown_it(payments: frozenset[str] = frozenset()) -> MarkdownIt:
+    from markdown_it import MarkdownIt  # imported when an export renders, not with `mas`
+
     md = MarkdownIt("commonmark", {"html": False}).disable("image")
     md.validateLink = lambda url: (  # type: ignore[method-assign]
         url.strip().lower().startswith(_SAFE_SCHEMES) or url in payments
@@ -166,6 +168,8 @@ def safe_html(markdown: str, payments: frozenset[str] = frozenset()) -> str:
 
 def qr_svg(text: str) -> str:
     """An inline SVG QR code of ``text`` (error correction M, the usual for payments)."""
+    import segno  # imported when a code is drawn, not with `mas`
+
     return segno.make(text, error="m", micro=False).svg_inline(scale=4, dark="#000", light="#fff")
 
 

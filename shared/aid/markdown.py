@@ -20,8 +20,6 @@ import re
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time
 
-from markdown_it import MarkdownIt
-
 from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount, normalize_text, parse_amount
 from shieldmutual.shared.aid.helping import (
@@ -309,6 +307,8 @@ def _inert(markdown: str, payments: Collection[str] = ()) -> bool:
     """True when a CommonMark renderer that allows everything finds no raw HTML, no
     image and no link but an http(s)/mailto (or own payment URI) autolink, whose text is
     its address."""
+    from markdown_it import MarkdownIt  # only exports need it: `mas` imports per command
+
     md = MarkdownIt("commonmark", {"html": True})
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     tokens = md.parse(markdown)
