@@ -23,9 +23,8 @@ description, read with the request file's strict front matter parser.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from shieldmutual.shared import kinds
@@ -47,7 +46,6 @@ from shieldmutual.shared.aid.common import (
     label_tags,
     labels,
     normalize_text,
-    one,
     parse_timestamp,
     require_kind,
     values,
@@ -64,15 +62,13 @@ from shieldmutual.shared.aid.request import (
     STATUS_NAMESPACE,
     Status,
     check_hashtag,
-    geohash_of,
-    geohash_tags,
     hashtags_of,
+    listing_fields,
+    listing_head_tags,
+    listing_place_tags,
+    published,
 )
 from shieldmutual.shared.aid.society import (
-    language_of,
-    language_tags,
-    society_slugs,
-    society_tags,
     validate_slug,
 )
 from shieldmutual.shared.errors import AidError
@@ -162,25 +158,13 @@ class Offer:
         return f"Offer of help (free, mutual aid): {self.title}"
 
     def to_tags(self) -> Tags:
-        if not self.identifier:
-            raise AidError("offer has no identifier (d); use new_identifier()")
-        if self.published_at is None:
-            raise AidError("offer has no published_at")
-        tags: Tags = [
-            ["d", self.identifier],
-            ["title", self.title],
-            ["summary", self.summary],
-            ["published_at", str(self.published_at)],
-            ["location", self.location],
+        tags = [
+            *listing_head_tags(self, "offer"),
             ["status", NIP99_STATUS[self.status]],
             *label_tags(OFFER),
             *label_tags(self.status.value, STATUS_NAMESPACE),
+            *listing_place_tags(self),
         ]
-        if self.language:
-            tags += language_tags(self.language)
-        if self.geohash:
-            tags += geohash_tags(self.geohash)
-        tags += society_tags(self.societies)
         tags += [["t", tag] for tag in (*self.categories, *self.hashtags)]
         if self.availability:
             tags.append(["availability", self.availability])
@@ -235,30 +219,21 @@ def parse_offer(event: EventLike) -> Offer:
     words = [v.lower() for v in values(tags, "t")]
     categories = tuple(dict.fromkeys(w for w in words if w in CATEGORIES)) or ("other",)
     return Offer(
-        title=one(tags, "title", what).strip(),
-        summary=one(tags, "summary", what).strip(),
+        **listing_fields(tags, what),
         description=_description(event.content),
-        location=one(tags, "location", what).strip(),
         categories=categories,
-        language=language_of(tags),
-        geohash=geohash_of(tags),
         availability=(first(tags, "availability") or "").strip(),
         until=parse_timestamp(first(tags, "until"), "until"),
         contact=tuple(dict.fromkeys(check_token(v, "contact") for v in values(tags, "contact"))),
         status=_status(tags),
-        societies=society_slugs(tags),
         hashtags=tuple(h for h in hashtags_of(tags) if h not in CATEGORIES),
-        identifier=one(tags, "d", what),
-        published_at=parse_timestamp(one(tags, "published_at", what), "published_at"),
         origin=Origin.of(event),
     )
 
 
 def offer_event_template(offer: Offer, *, now: int | None = None) -> EventTemplate:
     """The unsigned kind 30402 event. A first publication gets ``published_at = now``."""
-    if offer.published_at is None:
-        when = int(time.time()) if now is None else check_timestamp(now, "now")
-        offer = replace(offer, published_at=when)
+    offer = published(offer, now)
     return EventTemplate(kinds.CLASSIFIED, offer.content(), offer.to_tags())
 
 

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, Protocol, TypeVar
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
@@ -103,6 +104,70 @@ def geohash_tags(geohash: str) -> Tags:
     return [["g", geohash[:n]] for n in range(len(geohash), 0, -1)]
 
 
+class _Listing(Protocol):
+    """What requests and offers (both NIP-99 listings) share in their tags."""
+
+    title: str
+    summary: str
+    location: str
+    language: str | None
+    geohash: str | None
+    societies: tuple[str, ...]
+    identifier: str
+    published_at: int | None
+
+
+_L = TypeVar("_L", bound=_Listing)
+
+
+def listing_head_tags(listing: _Listing, what: str) -> Tags:
+    """The NIP-99 tags every listing starts with; ``identifier`` and ``published_at`` set."""
+    if not listing.identifier:
+        raise AidError(f"{what} has no identifier (d); use new_identifier()")
+    if listing.published_at is None:
+        raise AidError(f"{what} has no published_at")
+    return [
+        ["d", listing.identifier],
+        ["title", listing.title],
+        ["summary", listing.summary],
+        ["published_at", str(listing.published_at)],
+        ["location", listing.location],
+    ]
+
+
+def listing_place_tags(listing: _Listing) -> Tags:
+    """Language, coarse geohash and societies: where and to whom a listing speaks."""
+    tags: Tags = []
+    if listing.language:
+        tags += language_tags(listing.language)
+    if listing.geohash:
+        tags += geohash_tags(listing.geohash)
+    return tags + society_tags(listing.societies)
+
+
+def listing_fields(tags: Tags, what: str) -> dict[str, Any]:
+    """The fields every listing reads from its tags alike, as keyword arguments."""
+    return {
+        # Outer spaces from other apps are harmless; everything else must already be right.
+        "title": one(tags, "title", what).strip(),
+        "summary": one(tags, "summary", what).strip(),
+        "location": one(tags, "location", what).strip(),
+        "language": language_of(tags),
+        "geohash": geohash_of(tags),
+        "societies": society_slugs(tags),
+        "identifier": one(tags, "d", what),
+        "published_at": parse_timestamp(one(tags, "published_at", what), "published_at"),
+    }
+
+
+def published(listing: _L, now: int | None) -> _L:
+    """``listing`` as published: a first publication gets ``published_at = now``."""
+    if listing.published_at is not None:
+        return listing
+    when = int(time.time()) if now is None else check_timestamp(now, "now")
+    return replace(listing, published_at=when)
+
+
 @dataclass(frozen=True, slots=True)
 class AidRequest:
     """One aid request. ``identifier`` is the ``d`` tag; set it with :func:`new_identifier`."""
@@ -183,27 +248,13 @@ class AidRequest:
 
     def to_tags(self) -> Tags:
         """All tags; ``identifier`` and ``published_at`` must be set (see the template)."""
-        if not self.identifier:
-            raise AidError("request has no identifier (d); use new_identifier()")
-        if self.published_at is None:
-            raise AidError("request has no published_at")
-        tags: Tags = [
-            ["d", self.identifier],
-            ["title", self.title],
-            ["summary", self.summary],
-            ["published_at", str(self.published_at)],
-            ["location", self.location],
-        ]
+        tags = listing_head_tags(self, "request")
         if self.amount is not None and self.currency is not None:
             tags.append(["price", format_amount(self.amount), self.currency])
         tags.append(["status", NIP99_STATUS[self.status]])
         tags.append(["alt", self.alt()])
         tags += label_tags(self.status.value, STATUS_NAMESPACE)
-        if self.language:
-            tags += language_tags(self.language)
-        if self.geohash:
-            tags += geohash_tags(self.geohash)
-        tags += society_tags(self.societies)
+        tags += listing_place_tags(self)
         tags += [["t", tag] for tag in self.hashtags]
         if self.deadline is not None:
             tags.append(["deadline", str(self.deadline)])
@@ -324,28 +375,19 @@ def parse_request(event: EventLike) -> AidRequest:
     beneficiaries = [t[1] for t in tags if len(t) > 3 and t[0] == "p" and t[3] == BENEFICIARY]
     if len(beneficiaries) > 1:
         raise AidError("aid request names more than one beneficiary")
-    published_at = parse_timestamp(one(tags, "published_at", what), "published_at")
     return AidRequest(
-        # Outer spaces from other apps are harmless; everything else must already be right.
-        title=one(tags, "title", what).strip(),
-        summary=one(tags, "summary", what).strip(),
+        **listing_fields(tags, what),
         story=story,
-        location=one(tags, "location", what).strip(),
         details=details,
         amount=amount,
         currency=currency,
         deadline=parse_timestamp(first(tags, "deadline"), "deadline"),
-        language=language_of(tags),
-        geohash=geohash_of(tags),
         status=_status(tags),
-        societies=society_slugs(tags),
         hashtags=hashtags_of(tags),
         payments=tuple(parse_payment(t) for t in tags if t[0] == "payment"),
         actions=tuple(parse_action(t) for t in tags if t[0] == "action"),
         # Pictures are decoration: a foreign odd URL is dropped, not fatal to the request.
         images=tuple(url for url in values(tags, "image") if _URL(url) and len(url) <= 1000),
-        identifier=one(tags, "d", what),
-        published_at=published_at,
         expiration=parse_timestamp(first(tags, "expiration"), "expiration"),
         beneficiary=beneficiaries[0] if beneficiaries else None,
         origin=Origin.of(event),
@@ -354,7 +396,5 @@ def parse_request(event: EventLike) -> AidRequest:
 
 def request_event_template(request: AidRequest, *, now: int | None = None) -> EventTemplate:
     """The unsigned kind 30402 event. A first publication gets ``published_at = now``."""
-    if request.published_at is None:
-        when = int(time.time()) if now is None else check_timestamp(now, "now")
-        request = replace(request, published_at=when)
+    request = published(request, now)
     return EventTemplate(kinds.CLASSIFIED, request.content(), request.to_tags())
