@@ -37,6 +37,7 @@ import typer
 from shieldmutual.client.config import Config, Paths, normalize_relays
 from shieldmutual.client.errors import ConfigError, IdentityError, PassphraseError, RelayError
 from shieldmutual.shared import nip19
+from shieldmutual.shared.aid.common import normalize_text
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
@@ -353,6 +354,19 @@ def stdin_is_terminal() -> bool:
         return sys.stdin.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def argument_text(text: str | None, what: str) -> str:
+    """Public words from the argument, else from stdin (never waiting on a terminal that
+    nobody knows is being read), normalized and not empty."""
+    if text is None:
+        if stdin_is_terminal():
+            raise InvalidError(f"give the {what} as an argument or on stdin")
+        text = sys.stdin.read()
+    words = normalize_text(text)
+    if not words:
+        raise InvalidError(f"the {what} is empty")
+    return words
 
 
 # ---- requests and offers named by handle, title or naddr -------------------------------

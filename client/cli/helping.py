@@ -22,7 +22,6 @@ the per-relay table.
 
 from __future__ import annotations
 
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -284,13 +283,7 @@ def update(
 ) -> None:
     """Post short news under your request (plain text). Long accounts: `mas report`."""
     state = common.state(ctx)
-    if text is None:
-        if common.stdin_is_terminal():
-            raise InvalidError("give the update as an argument or on stdin")
-        text = sys.stdin.read()
-    news = normalize_text(text)
-    if not news:
-        raise InvalidError("the update is empty")
+    news = common.argument_text(text, "update")
     target = common.request_pointer(state, naddr)
     relays, secret = state.relays_and_signer(relay, as_, target.relays)
 

@@ -13,7 +13,6 @@ what each relay said.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -43,7 +42,7 @@ from shieldmutual.client.state import LocalState
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.comments import RequestRef
-from shieldmutual.shared.aid.common import coarse_geohash, normalize_text
+from shieldmutual.shared.aid.common import coarse_geohash
 from shieldmutual.shared.aid.feed import REQUEST
 from shieldmutual.shared.aid.offer import (
     OFFER,
@@ -326,13 +325,7 @@ def reply(
     Everyone sees it and who wrote it; for a private word, `mas dm send` to its author.
     """
     state = common.state(ctx)
-    if text is None:
-        if common.stdin_is_terminal():
-            raise InvalidError("give the reply as an argument or on stdin")
-        text = sys.stdin.read()
-    words = normalize_text(text)
-    if not words:
-        raise InvalidError("the reply is empty")
+    words = common.argument_text(text, "reply")
     pointer = common.request_pointer(state, naddr, "offer")
     relays, secret = state.relays_and_signer(relay, as_, pointer.relays)
 
