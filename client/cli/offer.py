@@ -69,6 +69,21 @@ OfferArg = Annotated[
         help="The offer: its number or #id in your last offer listing, its title, or its naddr.",
     ),
 ]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="2026-06-01 (end of day UTC) or ISO time.")
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Publish without the prompt.")]
+
+
+def _fields(from_: Path | None, flags: dict[str, str | None]) -> tuple[dict[str, str], str]:
+    """The offer file's front matter (when given) under the flags given, and its description:
+    ``new`` and ``update`` read their input alike."""
+    fields, body = read_offer_file(common.read_source(from_)) if from_ else ({}, "")
+    return fields | {k: v.strip() for k, v in flags.items() if v is not None}, body
+
+
+def _stdin_used(from_: Path | None) -> bool:
+    return from_ is not None and str(from_) == "-"
 
 
 # ---- template / new ------------------------------------------------------------------------
@@ -136,9 +151,7 @@ def new(
     availability: Annotated[
         str | None, typer.Option("--when", help="When, in words: 'weekday evenings'.")
     ] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="2026-06-01 (end of day UTC) or ISO time.")
-    ] = None,
+    until: UntilOpt = None,
     contact: Annotated[
         list[str] | None,
         typer.Option("--contact", help="comment (a reply under the offer) or dm (repeat)."),
@@ -151,7 +164,7 @@ def new(
         list[str] | None, typer.Option("--society", metavar="mas-SLUG", help="Society (repeat).")
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Extra hashtag (repeat).")] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Publish without the prompt.")] = False,
+    yes: YesOpt = False,
     relay: common.RelayOption = None,
     min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
@@ -162,27 +175,27 @@ def new(
     Shows a preview and asks before publishing (--yes skips it); prints the offer's naddr.
     """
     state = common.state(ctx)
-    fields, body = read_offer_file(common.read_source(from_)) if from_ else ({}, "")
-    flags = {
-        "title": title,
-        "summary": summary,
-        "location": location,
-        "availability": availability,
-        "until": until,
-        "language": language,
-        "geohash": coarse_geohash(geohash) if geohash else None,
-        "categories": ", ".join(category) if category else None,
-        "contact": ", ".join(contact) if contact else None,
-        "societies": ", ".join(parse_slug(s) for s in society) if society else None,
-        "tags": ", ".join(tag) if tag else None,
-    }
-    fields |= {k: v.strip() for k, v in flags.items() if v is not None}
+    fields, body = _fields(
+        from_,
+        {
+            "title": title,
+            "summary": summary,
+            "location": location,
+            "availability": availability,
+            "until": until,
+            "language": language,
+            "geohash": coarse_geohash(geohash) if geohash else None,
+            "categories": ", ".join(category) if category else None,
+            "contact": ", ".join(contact) if contact else None,
+            "societies": ", ".join(parse_slug(s) for s in society) if society else None,
+            "tags": ", ".join(tag) if tag else None,
+        },
+    )
     offer = offer_from_fields(fields, (description or body).strip())
     offer = replace(offer, identifier=offer.identifier or new_identifier())
     relays = state.relays(relay)
     author = state.keystore.get(state.identity_name(as_)).pubkey
-    stdin_used = from_ is not None and str(from_) == "-"
-    offerdraft.confirm(state, offer, author, relays, yes=yes, stdin_used=stdin_used)
+    offerdraft.confirm(state, offer, author, relays, yes=yes, stdin_used=_stdin_used(from_))
     secret = state.signer(as_)
     event = event_mod.sign(secret, *offer_event_template(offer))
     offerdraft.publish(state, event, relays, min_acks, json_)
@@ -349,10 +362,8 @@ def update(
         Path | None, typer.Option("--from", metavar="FILE", help="The edited offer file.")
     ] = None,
     availability: Annotated[str | None, typer.Option("--when", help="When, in words.")] = None,
-    until: Annotated[
-        str | None, typer.Option("--until", help="2026-06-01 (end of day UTC) or ISO time.")
-    ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Publish without the prompt.")] = False,
+    until: UntilOpt = None,
+    yes: YesOpt = False,
     relay: common.RelayOption = None,
     min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
@@ -363,9 +374,7 @@ def update(
     mas offer template NADDR > o.md; (edit o.md); mas offer update NADDR --from o.md
     """
     state = common.state(ctx)
-    fields, body = read_offer_file(common.read_source(from_)) if from_ else ({}, "")
-    flags = {"availability": availability, "until": until}
-    fields |= {k: v.strip() for k, v in flags.items() if v is not None}
+    fields, body = _fields(from_, {"availability": availability, "until": until})
     if not fields:
         raise InvalidError("nothing to change: give --when, --until or --from FILE")
 
@@ -373,10 +382,9 @@ def update(
         merged = fields if from_ else {**offer_fields(current), **fields}
         return offer_from_fields(merged, body or current.description)
 
-    stdin_used = from_ is not None and str(from_) == "-"
     offerdraft.edit(
         state, naddr, change, relay=relay, min_acks=min_acks, as_=as_, json_=json_,
-        ask=not yes, stdin_used=stdin_used,
+        ask=not yes, stdin_used=_stdin_used(from_),
     )  # fmt: skip
 
 
