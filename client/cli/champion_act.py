@@ -24,7 +24,6 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -41,7 +40,13 @@ from shieldmutual.client.champions import (
 from shieldmutual.client.cli import common
 from shieldmutual.client.cli.champion_watch import MemberArg, sync
 from shieldmutual.client.cli.events import pubkey_hex
-from shieldmutual.client.cli.helping import read_report, spending_report
+from shieldmutual.client.cli.helping import (
+    ReportFromOption,
+    ReportSummaryOption,
+    ReportTitleOption,
+    read_report,
+    spending_report,
+)
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.client.private_send import Outgoing
@@ -357,16 +362,9 @@ def status_cmd(
 def report_cmd(
     ctx: typer.Context,
     member: MemberArg,
-    from_: Annotated[
-        Path,
-        typer.Option(
-            "--from",
-            metavar="FILE",
-            help="Markdown; a first line '# Title' is the title; - is stdin.",
-        ),
-    ],
-    title: Annotated[str | None, typer.Option("--title", help="Title (overrides '# ...').")] = None,
-    summary: Annotated[str, typer.Option("--summary", help="One line for previews.")] = "",
+    from_: ReportFromOption,
+    title: ReportTitleOption = None,
+    summary: ReportSummaryOption = "",
     relay: common.RelayOption = None,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,

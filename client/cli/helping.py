@@ -298,6 +298,18 @@ def update(
 
 # ---- mas report ------------------------------------------------------------------------
 
+# The report's input, as `mas report` and `mas champion report` (helping for a member) take it.
+ReportFromOption = Annotated[
+    Path,
+    typer.Option(
+        "--from", metavar="FILE", help="Markdown; a first line '# Title' is the title; - is stdin."
+    ),
+]
+ReportTitleOption = Annotated[
+    str | None, typer.Option("--title", help="Title (overrides '# ...').")
+]
+ReportSummaryOption = Annotated[str, typer.Option("--summary", help="One line for previews.")]
+
 
 def read_report(source: Path, title: str | None) -> tuple[str, str]:
     """(title, body) of a report file; ``--title`` wins over its first line's '# ...'."""
@@ -348,16 +360,9 @@ def spending_report(
 def report_cmd(
     ctx: typer.Context,
     naddr: common.NaddrArg,
-    from_: Annotated[
-        Path,
-        typer.Option(
-            "--from",
-            metavar="FILE",
-            help="Markdown; a first line '# Title' is the title; - is stdin.",
-        ),
-    ],
-    title: Annotated[str | None, typer.Option("--title", help="Title (overrides '# ...').")] = None,
-    summary: Annotated[str, typer.Option("--summary", help="One line for previews.")] = "",
+    from_: ReportFromOption,
+    title: ReportTitleOption = None,
+    summary: ReportSummaryOption = "",
     relay: common.RelayOption = None,
     min_acks: common.MinAcksOption = 1,
     as_: common.AsOption = None,
