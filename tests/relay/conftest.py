@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,3 +22,34 @@ def until() -> Until:
     """``await until(lambda: condition, timeout=10)``: poll the relay's state until the
     condition holds, failing with TimeoutError after ``timeout`` seconds."""
     return _until
+
+
+Http = Callable[..., Awaitable[tuple[int, dict[str, str], bytes]]]
+
+
+async def _http(
+    url: str, path: str = "/", method: str = "GET", **headers: str
+) -> tuple[int, dict[str, str], bytes]:
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
+    lines += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    async with asyncio.timeout(10):
+        raw = await reader.read()
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode().split("\r\n")
+    fields = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), fields, body
+
+
+@pytest.fixture
+def http() -> Http:
+    """``await http(url, path="/", method="GET", **headers)``: one raw HTTP/1.1 exchange
+    with the relay's port (NIP-11, the web pages), as (status, lower-case headers, body);
+    a header ``If_None_Match`` is sent as ``If-None-Match``."""
+    return _http

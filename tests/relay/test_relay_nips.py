@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import pytest
@@ -17,25 +16,7 @@ from shieldmutual.shared.keys import SecretKey
 # ---- plain HTTP on the websocket port -------------------------------------------------
 
 
-async def http(url: str, method: str = "GET", **headers: str) -> tuple[int, dict[str, str], bytes]:
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    lines = [f"{method} / HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
-    lines += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    async with asyncio.timeout(5):
-        raw = await reader.read()
-    writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode().split("\r\n")
-    fields = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), fields, body
-
-
-async def test_nip11_document_with_cors(start_relay):
+async def test_nip11_document_with_cors(start_relay, http):
     relay = await start_relay(
         info={"name": "River MAS relay", "contact": "mailto:ops@example.org"},
         limits={"min_pow_difficulty": 4, "max_subscriptions": 7},
@@ -69,7 +50,7 @@ async def test_nip11_document_with_cors(start_relay):
     assert {k: limitation[k] for k in expected} == expected
 
 
-async def test_browser_page_preflight_and_404(relay):
+async def test_browser_page_preflight_and_404(relay, http):
     status, headers, body = await http(relay.url, Accept="text/html")
     assert status == 200 and headers["content-type"].startswith("text/html")
     assert b"<title>mas-relay</title>" in body and b"Nostr</a> relay" in body
@@ -79,7 +60,7 @@ async def test_browser_page_preflight_and_404(relay):
     assert status == 405
 
 
-async def test_nip11_limits_are_the_enforced_ones(start_relay, connect):
+async def test_nip11_limits_are_the_enforced_ones(start_relay, connect, http):
     relay = await start_relay(limits={"max_subscriptions": 1})
     _, _, body = await http(relay.url, Accept="application/nostr+json")
     assert orjson.loads(body)["limitation"]["max_subscriptions"] == 1
@@ -164,7 +145,7 @@ async def test_bad_auth_events_are_refused(relay, connect, keys):
     assert (await client.publish(protected))[3].startswith("auth-required:")
 
 
-async def test_auth_required_mode(start_relay, connect, keys, note):
+async def test_auth_required_mode(start_relay, connect, keys, note, http):
     relay = await start_relay(policy={"auth_required": True})
     _, _, body = await http(relay.url, Accept="application/nostr+json")
     assert orjson.loads(body)["limitation"]["auth_required"] is True
@@ -341,7 +322,7 @@ async def test_aid_only_mode(start_relay, connect, keys, kind, tags, accepted):
         assert ok[3].startswith("blocked: this relay ")
 
 
-async def test_aid_only_accepts_gift_wraps_and_says_restricted_writes(start_relay, connect):
+async def test_aid_only_accepts_gift_wraps_and_says_restricted_writes(start_relay, connect, http):
     relay = await start_relay(policy={"aid_only": True})
     client = await connect(relay.url)
     assert (await client.publish(wrap_for(SecretKey.generate())))[2] is True

@@ -40,27 +40,6 @@ from shieldmutual.shared.event import Event, sign
 SLUG = "leeds-care"
 
 
-async def http(
-    url: str, path: str, method: str = "GET", **headers: str
-) -> tuple[int, dict[str, str], bytes]:
-    """One raw HTTP/1.1 exchange with the relay's port: status, headers, body."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
-    lines += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    async with asyncio.timeout(10):
-        raw = await reader.read()
-    writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode().split("\r\n")
-    fields = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), fields, body
-
-
 def a_request(identifier: str, **changes: Any) -> AidRequest:
     values: dict[str, Any] = {
         "title": "Rent after the raid",
@@ -87,7 +66,7 @@ def naddr_of(event: Event) -> str:
 
 
 async def test_request_page_shows_the_request_its_progress_and_every_way_to_help(
-    relay: Any, connect: Any, keys: Any
+    relay: Any, connect: Any, keys: Any, http: Any
 ) -> None:
     sam, bob = keys.alice, keys.bob
     request = a_request(
@@ -149,7 +128,9 @@ async def test_request_page_shows_the_request_its_progress_and_every_way_to_help
     assert status == 304 and body == b"" and again["etag"] == etag
 
 
-async def test_a_new_pledge_changes_the_etag(relay: Any, connect: Any, keys: Any) -> None:
+async def test_a_new_pledge_changes_the_etag(
+    relay: Any, connect: Any, keys: Any, http: Any
+) -> None:
     event = sign(keys.alice, *request_event_template(a_request("etag")))
     await publish(connect, relay, event)
     _, headers, _ = await http(relay.url, f"/r/{naddr_of(event)}")
@@ -161,7 +142,7 @@ async def test_a_new_pledge_changes_the_etag(relay: Any, connect: Any, keys: Any
     assert status == 200 and after["etag"] != headers["etag"] and b"5 GBP" in body
 
 
-async def test_champion_attestation_shown(relay: Any, connect: Any, keys: Any) -> None:
+async def test_champion_attestation_shown(relay: Any, connect: Any, keys: Any, http: Any) -> None:
     member, emergency = keys.carol, keys.dave
     event = sign(
         emergency, *request_event_template(a_request("held", beneficiary=member.public_hex))
@@ -176,7 +157,9 @@ async def test_champion_attestation_shown(relay: Any, connect: Any, keys: Any) -
     assert b"published by a champion for npub1" in body and b"(attestation verified)" in body
 
 
-async def test_not_found_bad_input_and_wrong_method(relay: Any, connect: Any, keys: Any) -> None:
+async def test_not_found_bad_input_and_wrong_method(
+    relay: Any, connect: Any, keys: Any, http: Any
+) -> None:
     offer = Offer(
         "Spare room",
         "A room for a week",
@@ -213,7 +196,7 @@ async def test_not_found_bad_input_and_wrong_method(relay: Any, connect: Any, ke
     assert status == 405
 
 
-async def test_hostile_content_is_escaped(relay: Any, connect: Any, keys: Any) -> None:
+async def test_hostile_content_is_escaped(relay: Any, connect: Any, keys: Any, http: Any) -> None:
     request = a_request(
         "hostile",
         title="<script>alert(1)</script>\u202eeman\u202c " + "x" * 150,
@@ -248,7 +231,7 @@ async def test_hostile_content_is_escaped(relay: Any, connect: Any, keys: Any) -
 
 
 async def test_society_page_lists_open_requests_and_offers_newest_first_with_filters(
-    relay: Any, connect: Any, keys: Any
+    relay: Any, connect: Any, keys: Any, http: Any
 ) -> None:
     definition = Society(SLUG, "Leeds Care", "Mutual aid in **Leeds**.", language="en")
     now = int(datetime.now(UTC).timestamp())
@@ -285,7 +268,9 @@ async def test_society_page_lists_open_requests_and_offers_newest_first_with_fil
     assert b'/s/bristol">#mas-bristol</a>' in body
 
 
-async def test_atom_feeds_are_valid_and_link_to_pages(relay: Any, connect: Any, keys: Any) -> None:
+async def test_atom_feeds_are_valid_and_link_to_pages(
+    relay: Any, connect: Any, keys: Any, http: Any
+) -> None:
     first = sign(keys.alice, *request_event_template(a_request("one", title="First")))
     second = sign(keys.bob, *request_event_template(a_request("two", title="Second", societies=())))
     await publish(connect, relay, first, second)
@@ -305,7 +290,7 @@ async def test_atom_feeds_are_valid_and_link_to_pages(relay: Any, connect: Any, 
 
 
 async def test_base_url_is_used_in_every_link_and_advertised_in_nip11(
-    start_relay: Any, connect: Any, keys: Any
+    start_relay: Any, connect: Any, keys: Any, http: Any
 ) -> None:
     relay = await start_relay(web={"base_url": "https://pages.example.org/"})
     event = sign(keys.alice, *request_event_template(a_request("linked")))
@@ -322,7 +307,9 @@ async def test_base_url_is_used_in_every_link_and_advertised_in_nip11(
     assert feed.feed.links[0].href == "https://pages.example.org/feed.atom"
 
 
-async def test_pages_can_be_turned_off(start_relay: Any, connect: Any, keys: Any) -> None:
+async def test_pages_can_be_turned_off(
+    start_relay: Any, connect: Any, keys: Any, http: Any
+) -> None:
     relay = await start_relay(web={"enabled": False})
     event = sign(keys.alice, *request_event_template(a_request("off")))
     await publish(connect, relay, event)
@@ -335,7 +322,7 @@ async def test_pages_can_be_turned_off(start_relay: Any, connect: Any, keys: Any
 
 
 async def test_a_page_flood_is_refused_and_websocket_clients_are_still_served(
-    start_relay: Any, connect: Any, keys: Any
+    start_relay: Any, connect: Any, keys: Any, http: Any
 ) -> None:
     relay = await start_relay(web={"pages_per_second": 0.001, "pages_burst": 3})
     event = sign(keys.alice, *request_event_template(a_request("flood")))
@@ -350,7 +337,7 @@ async def test_a_page_flood_is_refused_and_websocket_clients_are_still_served(
 
 
 async def test_no_visitor_is_logged(
-    relay: Any, connect: Any, keys: Any, caplog: pytest.LogCaptureFixture
+    relay: Any, connect: Any, keys: Any, caplog: pytest.LogCaptureFixture, http: Any
 ) -> None:
     """THREAT-MODEL: pages keep and log nothing about who reads them."""
     event = sign(keys.alice, *request_event_template(a_request("quiet")))
@@ -364,7 +351,9 @@ async def test_no_visitor_is_logged(
     assert naddr_of(event) not in logged
 
 
-async def test_deadline_and_state_on_the_page(relay: Any, connect: Any, keys: Any) -> None:
+async def test_deadline_and_state_on_the_page(
+    relay: Any, connect: Any, keys: Any, http: Any
+) -> None:
     soon = int((datetime.now(UTC) + timedelta(days=3, hours=1)).timestamp())
     event = sign(keys.alice, *request_event_template(a_request("due", deadline=soon)))
     await publish(connect, relay, event)
@@ -373,7 +362,7 @@ async def test_deadline_and_state_on_the_page(relay: Any, connect: Any, keys: An
 
 
 async def test_every_route_answers_304_to_its_etag_and_caches(
-    relay: Any, connect: Any, keys: Any
+    relay: Any, connect: Any, keys: Any, http: Any
 ) -> None:
     event = sign(keys.alice, *request_event_template(a_request("cached")))
     await publish(connect, relay, event)
