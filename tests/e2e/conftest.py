@@ -32,6 +32,9 @@ import nostr_sdk
 import orjson
 import pytest
 
+from shieldmutual.shared.aid.markdown import render_template
+from shieldmutual.shared.aid.request import AidRequest
+
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 20.0
 
@@ -382,3 +385,20 @@ def terminal(spawn: Callable[..., dict[str, Any]]) -> Iterator[Callable[..., Ter
     yield start
     for each in opened:
         each.close()
+
+
+@pytest.fixture
+def emergency_request(tmp_path: Path) -> Path:
+    """The request file a member hands a champion (``mas champion add --request``): what
+    the champion publishes for them should they stop checking in."""
+    request = AidRequest(
+        title="Sam has been detained",
+        summary="Sam was detained; a lawyer is needed before the hearing.",
+        story="If you read this, I could not check in. Please help with legal costs.",
+        location="Leeds",
+        language="en",
+        societies=("leeds-care",),
+    )
+    path = tmp_path / "emergency.md"
+    path.write_text(render_template(request), encoding="utf-8")
+    return path

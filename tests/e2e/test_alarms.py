@@ -14,9 +14,6 @@ from typing import Any
 
 import pytest
 
-from shieldmutual.shared.aid.markdown import render_template
-from shieldmutual.shared.aid.request import AidRequest
-
 TWELVE_HOURS = 12 * 3600
 INBOX = "me@champion.example"
 OVERDUE = 5  # `champion watch --once` while someone is overdue (cli/main.py)
@@ -55,27 +52,15 @@ class Hook:
         return [(self.folder / f"{n}.{suffix}").read_text() for n in range(count)]
 
 
-def _request_file(tmp_path: Path) -> Path:
-    request = AidRequest(
-        title="Sam has been detained",
-        summary="Sam was detained; a lawyer is needed before the hearing.",
-        story="If you read this, I could not check in. Please help with legal costs.",
-        location="Leeds",
-        language="en",
-        societies=("leeds-care",),
-    )
-    path = tmp_path / "emergency.md"
-    path.write_text(render_template(request), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
-def championed(tmp_path: Path, relays: Any, person: Callable[..., Any]) -> tuple[Any, Any, str]:
+def championed(
+    emergency_request: Path, relays: Any, person: Callable[..., Any]
+) -> tuple[Any, Any, str]:
     """A member who checked in, a champion who accepted and calls them "sisterjo", and a
     time (--now) at which the member is overdue."""
     (relay,) = relays(1)
     member, champion = person("member", relay.url), person("champion", relay.url)
-    member("champion", "add", champion.npub, "--request", str(_request_file(tmp_path)),
+    member("champion", "add", champion.npub, "--request", str(emergency_request),
            "--every", "12h")  # fmt: skip
     champion("champion", "watch", "--once")  # the hand-over waits for a yes
     champion("champion", "accept", member.npub)
@@ -209,7 +194,7 @@ def test_feed_notify_tells_of_each_new_request_once_and_never_of_an_edit(
 
 
 def test_live_watch_notifies_when_silence_outlasts_a_tiny_interval(
-    tmp_path: Path, relays: Any, mas: Any, mas_stream: Any
+    tmp_path: Path, emergency_request: Path, relays: Any, mas: Any, mas_stream: Any
 ) -> None:
     """The long-running watch tells the hook too: the alarm once a one-second interval and
     its grace pass, then the all-clear after a check-in. Every wait is for a condition."""
@@ -221,7 +206,7 @@ def test_live_watch_notifies_when_silence_outlasts_a_tiny_interval(
         npub[name] = made.json_lines()[0]["npub"]
     assert mas("relays", "add", relay.url).code == 0
     added = mas("--as", "sam", "champion", "add", npub["ada"],
-                "--request", str(_request_file(tmp_path)), "--every", "1s")  # fmt: skip
+                "--request", str(emergency_request), "--every", "1s")  # fmt: skip
     assert added.code == 0, added.stderr
     assert mas("--as", "ada", "champion", "watch", "--once").code == 0  # sees it waiting
     assert mas("--as", "ada", "champion", "accept", npub["sam"]).code == 0

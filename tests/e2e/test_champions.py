@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from shieldmutual.shared import kinds, nip19
-from shieldmutual.shared.aid.markdown import render_template
-from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.event import Event
 
 TWELVE_HOURS = 12 * 3600
@@ -27,22 +25,8 @@ def _watch(champion: Any, *extra: str) -> list[dict[str, Any]]:
     return champion("champion", "watch", "--once", "--json", "--no-bell", *extra).json_lines()
 
 
-def _request_file(tmp_path: Path) -> Path:
-    request = AidRequest(
-        title="Sam has been detained",
-        summary="Sam was detained; a lawyer is needed before the hearing.",
-        story="If you read this, I could not check in. Please help with legal costs.",
-        location="Leeds",
-        language="en",
-        societies=("leeds-care",),
-    )
-    path = tmp_path / "emergency.md"
-    path.write_text(render_template(request), encoding="utf-8")
-    return path
-
-
 def run_story(
-    tmp_path: Path, relays: Any, person: Callable[..., Any], config: str | None = None
+    request_file: Path, relays: Any, person: Callable[..., Any], config: str | None = None
 ) -> dict[str, Any]:
     """Four people, each with their own MAS_HOME, over two relays (``config``: their TOML)."""
     r1, r2 = relays(2, config=config)
@@ -50,7 +34,6 @@ def run_story(
     member, c1, c2, third = (
         person(n, *urls) for n in ("member", "champion1", "champion2", "third")
     )
-    request_file = _request_file(tmp_path)
 
     # The member names two champions; the hand-over is private.
     member("champion", "add", c1.npub, "--request", str(request_file), "--every", "12h")
@@ -121,9 +104,9 @@ def run_story(
 
 
 def test_champion_story_end_to_end(
-    tmp_path: Path, relays: Any, person: Any, relay_config: str | None
+    emergency_request: Path, relays: Any, person: Any, relay_config: str | None
 ) -> None:
-    run_story(tmp_path, relays, person, relay_config)
+    run_story(emergency_request, relays, person, relay_config)
 
 
 def _stored_events(db: Path) -> list[Event]:
@@ -132,9 +115,9 @@ def _stored_events(db: Path) -> list[Event]:
 
 
 def test_no_public_event_links_member_and_champion(
-    tmp_path: Path, relays: Any, person: Any
+    emergency_request: Path, relays: Any, person: Any
 ) -> None:
-    story = run_story(tmp_path, relays, person)
+    story = run_story(emergency_request, relays, person)
     member = story["member"].pubkey
     champion_keys = {c.pubkey for c in story["champions"]}
     champion_npubs = {c.npub for c in story["champions"]}
@@ -178,7 +161,7 @@ def test_no_public_event_links_member_and_champion(
 
 
 def test_live_watch_rings_when_silence_outlasts_a_tiny_interval(
-    tmp_path: Path, mas: Any, mas_stream: Any, relays: Any
+    emergency_request: Path, mas: Any, mas_stream: Any, relays: Any
 ) -> None:
     """The live view, as a script sees it (--json): ok, then overdue once a one-second
     interval and its grace pass with no check-in, then ok again after one. Every wait is
@@ -192,7 +175,7 @@ def test_live_watch_rings_when_silence_outlasts_a_tiny_interval(
     assert mas("relays", "add", relay.url).code == 0
     added = mas(
         "--as", "sam", "champion", "add", ids["ada"]["npub"],
-        "--request", str(_request_file(tmp_path)), "--every", "1s",
+        "--request", str(emergency_request), "--every", "1s",
     )  # fmt: skip
     assert added.code == 0, added.stderr
     assert mas("--as", "ada", "champion", "watch", "--once").code == 0  # sees it waiting
