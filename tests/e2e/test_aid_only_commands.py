@@ -92,9 +92,11 @@ def test_every_other_publishing_command_is_carried(
     mail = sam("export", naddr, "-f", "email", "--to", "list@example.org", "--from", "s@x.org")
     assert "Boiler repair" in mail.stdout
 
-    # The request edited, then closed; the offer closed.
+    # The request edited, then closed; the offer edited, answered in public, closed.
     _publish(sam, "request", "update", naddr, "--title", "Boiler repair (parts)", "--yes")
     _publish(sam, "request", "close", naddr, "--yes")
+    _publish(bob, "offer", "update", offer["naddr"], "--when", "Saturdays", "--yes")
+    _publish(sam, "offer", "reply", offer["naddr"], "Thank you, Saturday suits me.")
     _publish(bob, "offer", "close", offer["naddr"])
 
     # A vouch taken back: a NIP-09 deletion of it (there is no `vouch --withdraw`).
