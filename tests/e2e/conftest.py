@@ -402,3 +402,15 @@ def emergency_request(tmp_path: Path) -> Path:
     path = tmp_path / "emergency.md"
     path.write_text(render_template(request), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def one_relay(relays: Callable[..., list[RelayNode]]) -> RelayNode:
+    (one,) = relays(1)
+    return one
+
+
+@pytest.fixture
+def people(person: Callable[..., Any], one_relay: RelayNode) -> Callable[[str], Any]:
+    """``people("name")``: someone with their own MAS_HOME, an identity, and one_relay."""
+    return lambda name: person(name, one_relay.url)

@@ -9,26 +9,12 @@ whose profile name copies a contact's petname shown so nobody mistakes them; and
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from shieldmutual.client.names import short_npub
 from shieldmutual.shared.aid.markdown import render_template
 from shieldmutual.shared.aid.request import AidRequest
-
-
-@pytest.fixture
-def relay(relays: Any) -> Any:
-    (one,) = relays(1)
-    return one
-
-
-@pytest.fixture
-def people(person: Callable[..., Any], relay: Any) -> Callable[[str], Any]:
-    return lambda name: person(name, relay.url)
 
 
 def _request(people_dir: Path, who: Any, title: str) -> str:

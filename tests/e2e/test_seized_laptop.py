@@ -18,12 +18,9 @@ import stat
 import subprocess
 import sys
 import tomllib
-from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from shieldmutual.shared.aid.markdown import render_template
 from shieldmutual.shared.aid.request import AidRequest
@@ -80,19 +77,7 @@ def _analyse(home: Path, forbidden: dict[str, str]) -> None:
             assert path.suffix == ".sealed" and data.startswith(b"MAS1"), path
 
 
-@pytest.fixture
-def relay(relays: Any) -> Any:
-    (one,) = relays(1)
-    return one
-
-
-@pytest.fixture
-def people(person: Callable[..., Any], relay: Any) -> Callable[[str], Any]:
-    """``people("name")``: someone with their own MAS_HOME, an identity, and the relay."""
-    return lambda name: person(name, relay.url)
-
-
-def test_a_seized_laptop_names_nobody(people: Any, relay: Any, tmp_path: Path) -> None:
+def test_a_seized_laptop_names_nobody(people: Any, one_relay: Any, tmp_path: Path) -> None:
     me, asker, friend, champion = (people(n) for n in ("quietfox", "asker", "friend", "guard"))
     members = [people(f"member{i}") for i in range(3)]
 
@@ -145,9 +130,9 @@ def test_a_seized_laptop_names_nobody(people: Any, relay: Any, tmp_path: Path) -
     champion("champion", "accept", me.npub)
     me("checkin")
 
-    port = relay.url.rsplit(":", 1)[1]
+    port = one_relay.url.rsplit(":", 1)[1]
     forbidden = {
-        "the relay": relay.url,
+        "the relay": one_relay.url,
         "the relay's host:port": f"127.0.0.1:{port}",
         "the identity's name": me.name,
         "the user's npub": me.npub,
