@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import AidError, EncodingError, InvalidError
@@ -75,6 +75,15 @@ class Origin:
     @classmethod
     def of(cls, event: EventLike) -> Origin:
         return cls(event.id, event.pubkey, event.created_at)
+
+
+def origin_dict(origin: Origin | None) -> dict[str, Any]:
+    """The event's id, author and time as JSON-ready values (``None`` before it is signed)."""
+    return {
+        "id": origin.id if origin else None,
+        "author": origin.pubkey if origin else None,
+        "created_at": origin.created_at if origin else None,
+    }
 
 
 @dataclass(frozen=True, slots=True)

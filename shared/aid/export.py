@@ -36,7 +36,7 @@ from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING, Any
 
 from shieldmutual.shared.aid.comments import Progress
-from shieldmutual.shared.aid.common import format_amount
+from shieldmutual.shared.aid.common import format_amount, origin_dict
 from shieldmutual.shared.aid.helping import CallFlood, SignWave
 from shieldmutual.shared.aid.markdown import (
     NOSTR_TEXT,
@@ -71,12 +71,9 @@ def request_dict(request: AidRequest, naddr: str | None = None) -> dict[str, Any
             )
         else:
             actions.append({"type": action.type, "values": list(action.values)})
-    origin = r.origin
     return {
         "naddr": naddr,
-        "id": origin.id if origin else None,
-        "author": origin.pubkey if origin else None,
-        "created_at": origin.created_at if origin else None,
+        **origin_dict(r.origin),
         "identifier": r.identifier,
         "title": r.title,
         "summary": r.summary,

@@ -46,6 +46,7 @@ from shieldmutual.shared.aid.common import (
     label_tags,
     labels,
     normalize_text,
+    origin_dict,
     parse_timestamp,
     require_kind,
     values,
@@ -343,13 +344,11 @@ def render_offer_file(offer: Offer) -> str:
 
 def offer_dict(offer: Offer, naddr: str | None = None) -> dict[str, Any]:
     """Every field as JSON-ready values, with ``"type": "offer"`` (the feed mixes kinds)."""
-    o, origin = offer, offer.origin
+    o = offer
     return {
         "type": OFFER,
         "naddr": naddr,
-        "id": origin.id if origin else None,
-        "author": origin.pubkey if origin else None,
-        "created_at": origin.created_at if origin else None,
+        **origin_dict(o.origin),
         "identifier": o.identifier,
         "title": o.title,
         "summary": o.summary,
