@@ -63,6 +63,7 @@ from shieldmutual.shared.aid.request import (
     STATUS_NAMESPACE,
     Status,
     check_hashtag,
+    check_listing_lines,
     hashtags_of,
     listing_fields,
     listing_head_tags,
@@ -110,9 +111,7 @@ class Offer:
     origin: Origin | None = None
 
     def __post_init__(self) -> None:
-        check_line(self.title, "title", 200)
-        check_line(self.summary, "summary", 500)
-        check_line(self.location, "location", 200)
+        check_listing_lines(self)
         check_text(self.description, "description", empty=False)
         if any(line.rstrip() == _TAKE_IT_UP_LINE for line in self.description.split("\n")):
             raise AidError(f"description must not contain the generated {_TAKE_IT_UP_LINE!r}")

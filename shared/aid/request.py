@@ -120,6 +120,13 @@ class _Listing(Protocol):
 _L = TypeVar("_L", bound=_Listing)
 
 
+def check_listing_lines(listing: _Listing) -> None:
+    """The one-line fields every listing has, within the same limits for offers and requests."""
+    check_line(listing.title, "title", 200)
+    check_line(listing.summary, "summary", 500)
+    check_line(listing.location, "location", 200)
+
+
 def listing_head_tags(listing: _Listing, what: str) -> Tags:
     """The NIP-99 tags every listing starts with; ``identifier`` and ``published_at`` set."""
     if not listing.identifier:
@@ -196,9 +203,7 @@ class AidRequest:
     origin: Origin | None = None
 
     def __post_init__(self) -> None:
-        check_line(self.title, "title", 200)
-        check_line(self.summary, "summary", 500)
-        check_line(self.location, "location", 200)
+        check_listing_lines(self)
         for what, text in (("story", self.story), ("details", self.details)):
             check_text(text, what, empty=what == "details")
             for line in text.split("\n"):
