@@ -12,6 +12,7 @@ import contextlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from shieldmutual.client.cli.main import main
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip19
+from shieldmutual.shared.aid.helping import Payment
+from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
 
@@ -276,3 +279,25 @@ def count_fetches() -> Callable[[Pool], list[int]]:
     """``fetches = count_fetches(pool)``: the real ``pool.fetch`` from now on, its calls
     (each one REQ to each relay) counted in ``fetches[0]``."""
     return _count_fetches
+
+
+@pytest.fixture
+def rent_request() -> Callable[..., AidRequest]:
+    """``rent_request(**changes)``: Sam's request for rent after the raid (``d`` rent-1,
+    one lightning payment), with any field changed."""
+
+    def make(**changes: Any) -> AidRequest:
+        base: dict[str, Any] = {
+            "title": "Rent after the raid",
+            "summary": "Two weeks of work lost.",
+            "story": "The social centre was raided.",
+            "location": "Leeds, UK",
+            "amount": Decimal(400),
+            "currency": "GBP",
+            "societies": ("leeds-care",),
+            "payments": (Payment("lightning", "sam@pay.example"),),
+            "identifier": "rent-1",
+        }
+        return AidRequest(**{**base, **changes})
+
+    return make

@@ -36,31 +36,17 @@ from shieldmutual.shared.event import sign
 OPTIONS = PoolOptions(connect_timeout=3, ok_timeout=3, eose_timeout=3)
 
 
-def a_request(identifier: str, **changes: Any) -> AidRequest:
-    return AidRequest(
-        title="Rent after the raid",
-        summary="Two weeks of work lost.",
-        story="The social centre was raided.",
-        location="Leeds, UK",
-        amount=Decimal(400),
-        currency="GBP",
-        societies=("leeds-care",),
-        identifier=identifier,
-        **changes,
-    )
-
-
 async def test_many_threads_in_one_query_each_with_its_own_events(
-    relay: Any, keys: Any, count_fetches: Any
+    relay: Any, keys: Any, count_fetches: Any, rent_request: Any
 ) -> None:
     sam, bob, member, emergency = keys.alice, keys.bob, keys.carol, keys.dave
     async with Pool([relay.url], options=OPTIONS) as pool:
         refs = []
         for name in ("rent-1", "rent-2", "rent-3"):
-            event = sign(sam, *request_event_template(a_request(name)))
+            event = sign(sam, *request_event_template(rent_request(identifier=name)))
             require_acks(await pool.publish(event))
             refs.append(RequestRef.of(event, relay.url))
-        held = a_request("held", beneficiary=member.public_hex)
+        held = rent_request(identifier="held", beneficiary=member.public_hex)
         held_event = sign(emergency, *request_event_template(held))
         require_acks(await pool.publish(held_event))
         for template in (
@@ -99,9 +85,12 @@ async def test_many_threads_in_one_query_each_with_its_own_events(
 
 
 async def test_any_number_of_requests_takes_one_query(
-    relay: Any, keys: Any, count_fetches: Any
+    relay: Any, keys: Any, count_fetches: Any, rent_request: Any
 ) -> None:
-    events = [sign(keys.alice, *request_event_template(a_request(f"r{n}"))) for n in range(60)]
+    events = [
+        sign(keys.alice, *request_event_template(rent_request(identifier=f"r{n}")))
+        for n in range(60)
+    ]
     records = [RequestRecord(e, AidRequest.from_event(e)) for e in events]
     async with Pool([relay.url], options=OPTIONS) as pool:
         fetches = count_fetches(pool)

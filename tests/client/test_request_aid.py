@@ -28,10 +28,9 @@ from shieldmutual.shared.aid.comments import (
     update_template,
 )
 from shieldmutual.shared.aid.common import Address
-from shieldmutual.shared.aid.helping import Payment
 from shieldmutual.shared.aid.notes import Syndication, syndication_template
 from shieldmutual.shared.aid.report import Report, report_template
-from shieldmutual.shared.aid.request import AidRequest, Status, request_event_template
+from shieldmutual.shared.aid.request import Status, request_event_template
 from shieldmutual.shared.aid.society import Society, society_event_template
 from shieldmutual.shared.aid.vouch import (
     Attestation,
@@ -47,28 +46,13 @@ OPTIONS = PoolOptions(connect_timeout=3, ok_timeout=3, eose_timeout=3)
 NOW = int(time.time())
 
 
-def a_request(**changes: Any) -> AidRequest:
-    base = dict(
-        title="Rent after the raid",
-        summary="Two weeks of work lost.",
-        story="The social centre was raided.",
-        location="Leeds, UK",
-        amount=Decimal(400),
-        currency="GBP",
-        societies=("leeds-care",),
-        payments=(Payment("lightning", "sam@pay.example"),),
-        identifier="rent-1",
-    )
-    return AidRequest(**{**base, **changes})
-
-
-async def test_request_and_its_thread(relay: Any, keys: Any) -> None:
+async def test_request_and_its_thread(relay: Any, keys: Any, rent_request: Any) -> None:
     sam, bob, carol = keys.alice, keys.bob, keys.carol
     async with Pool([relay.url], options=OPTIONS) as pool:
-        first = request_event_template(a_request(), now=NOW - 100)
+        first = request_event_template(rent_request(), now=NOW - 100)
         require_acks(await pool.publish(sign(sam, *first, created_at=NOW - 100)))
         # A newer version with a new status replaces the first one.
-        funded = a_request(status=Status.FUNDED, published_at=NOW - 100)
+        funded = rent_request(status=Status.FUNDED, published_at=NOW - 100)
         template = request_event_template(funded)
         newer = sign(sam, template.kind, template.content, template.tags, created_at=NOW - 50)
         require_acks(await pool.publish(newer))
@@ -101,9 +85,9 @@ async def test_request_and_its_thread(relay: Any, keys: Any) -> None:
             await load_request(pool, str(Address(30402, sam.public_hex, "missing")))
 
 
-async def test_champion_attestation_is_checked(relay: Any, keys: Any) -> None:
+async def test_champion_attestation_is_checked(relay: Any, keys: Any, rent_request: Any) -> None:
     member, emergency = keys.alice, keys.dave
-    request = a_request(identifier="held", beneficiary=member.public_hex)
+    request = rent_request(identifier="held", beneficiary=member.public_hex)
     async with Pool([relay.url], options=OPTIONS) as pool:
         require_acks(await publish(pool, emergency, request_event_template(request)))
         coordinate = f"30402:{emergency.public_hex}:held"
@@ -151,8 +135,8 @@ def test_pointer_forms_and_errors(keys: Any) -> None:
         parse_pointer("npub1nothing")
 
 
-async def test_require_acks_fails_when_no_relay_holds_it(keys: Any) -> None:
+async def test_require_acks_fails_when_no_relay_holds_it(keys: Any, rent_request: Any) -> None:
     async with Pool(["ws://127.0.0.1:9"], options=PoolOptions(connect_timeout=1)) as pool:
-        report = await publish(pool, keys.alice, request_event_template(a_request()))
+        report = await publish(pool, keys.alice, request_event_template(rent_request()))
         with pytest.raises(RelayError, match="0 of 1"):
             require_acks(report)
