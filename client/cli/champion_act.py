@@ -291,10 +291,7 @@ def _request_naddr(package: Package) -> Callable[[Event], str]:
 def _text(what: str) -> str:
     """Public text a champion writes: stdin, or $EDITOR in a terminal (it may name people
     who would rather not be in a shell history)."""
-    text = normalize_text(common.private_text("-", what))
-    if not text:
-        raise InvalidError(f"the {what} is empty")
-    return text
+    return common.nonempty_text(common.private_text("-", what), what)
 
 
 def update_cmd(

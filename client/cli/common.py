@@ -363,6 +363,11 @@ def argument_text(text: str | None, what: str) -> str:
         if stdin_is_terminal():
             raise InvalidError(f"give the {what} as an argument or on stdin")
         text = sys.stdin.read()
+    return nonempty_text(text, what)
+
+
+def nonempty_text(text: str, what: str) -> str:
+    """``text`` with LF line ends and outer space off, refused when nothing is left of it."""
     words = normalize_text(text)
     if not words:
         raise InvalidError(f"the {what} is empty")
