@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address as MailAddress
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount, origin_dict
@@ -41,6 +41,8 @@ from shieldmutual.shared.aid.helping import CallFlood, SignWave
 from shieldmutual.shared.aid.markdown import (
     NOSTR_TEXT,
     PAGE_TEXT,
+    Links,
+    View,
     markdown_source,
     payment_uris,
     render_markdown,
@@ -120,21 +122,10 @@ def progress_dict(progress: Progress, figures: Standing | None = None) -> dict[s
     }
 
 
-def render_text(
-    request: AidRequest,
-    *,
-    progress: Progress | None = None,
-    link: str | None = None,
-    notice: str | None = None,
-    now: int | None = None,
-    page: str | None = None,
-) -> str:
+def render_text(request: AidRequest, **view: Unpack[View]) -> str:
     """Plain text: Markdown headings become underlined titles, bold markers go."""
     lines = []
-    source = markdown_source(
-        request, progress=progress, link=link, notice=notice, now=now, page=page
-    )
-    for line in source.split("\n"):
+    for line in markdown_source(request, **view).split("\n"):
         if line.startswith("# "):
             lines += [line[2:], "=" * len(line[2:])]
         elif line.startswith("## "):
@@ -198,17 +189,12 @@ def html_body(
     return _markdown_it(payment_uris(request)).render(markdown) + _payment_codes(request)
 
 
-def render_html(
-    request: AidRequest,
-    *,
-    progress: Progress | None = None,
-    link: str | None = None,
-    notice: str | None = None,
-    now: int | None = None,
-    page: str | None = None,
-) -> str:
+def render_html(request: AidRequest, **view: Unpack[View]) -> str:
     """A standalone, escaped HTML page (no scripts, styles from outside, or images)."""
-    body = html_body(request, progress=progress, notice=notice, now=now)
+    page, link = view.get("page"), view.get("link")
+    body = html_body(
+        request, progress=view.get("progress"), notice=view.get("notice"), now=view.get("now")
+    )
     if page or link:
         body += "<hr>\n"
     for words, target in ((PAGE_TEXT, page), (NOSTR_TEXT, link)):
@@ -290,13 +276,10 @@ def _headed(subject: str, to: str | None, sender: str | None, now: datetime) -> 
 def email_message(
     request: AidRequest,
     *,
-    progress: Progress | None = None,
-    link: str | None = None,
     to: str | None = None,
     sender: str | None = None,
     now: datetime | None = None,
-    notice: str | None = None,
-    page: str | None = None,
+    **links: Unpack[Links],
 ) -> EmailMessage:
     """RFC 5322 ``multipart/alternative``: the text part, then the HTML part.
 
@@ -306,10 +289,8 @@ def email_message(
     now = now or datetime.now(UTC)
     message = _headed(request.title, to, sender, now)
     at = int(now.timestamp())
-    text = render_text(request, progress=progress, link=link, notice=notice, now=at, page=page)
-    message.set_content(text, cte="base64")
-    body = render_html(request, progress=progress, link=link, notice=notice, now=at, page=page)
-    message.add_alternative(body, subtype="html", cte="base64")
+    message.set_content(render_text(request, **links, now=at), cte="base64")
+    message.add_alternative(render_html(request, **links, now=at), subtype="html", cte="base64")
     _check_headers(message)
     return message
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time
+from typing import TypedDict, Unpack
 
 from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount, normalize_text, parse_amount
@@ -334,23 +335,25 @@ def safe_markdown(markdown: str, payments: Collection[str] = ()) -> str:
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", markdown)
 
 
-def render_markdown(
-    request: AidRequest,
-    *,
-    progress: Progress | None = None,
-    link: str | None = None,
-    notice: str | None = None,
-    now: int | None = None,
-    page: str | None = None,
-) -> str:
+class Links(TypedDict, total=False):
+    """What an export may show beside the request itself (see :func:`render_markdown`)."""
+
+    progress: Progress | None
+    link: str | None
+    notice: str | None
+    page: str | None
+
+
+class View(Links, total=False):
+    now: int | None  # unix seconds, for "days left"
+
+
+def render_markdown(request: AidRequest, **view: Unpack[View]) -> str:
     """Standalone Markdown for a blog post or an email, safe to publish
     (:func:`safe_markdown`); ``link`` is e.g. ``nostr:naddr1...``, ``page`` the request's
     web page (relay/web.py), ``notice`` the champion sentence (progress.champion_notice)
     and ``now`` the time for "days left"."""
-    source = markdown_source(
-        request, progress=progress, link=link, notice=notice, now=now, page=page
-    )
-    return safe_markdown(source, payment_uris(request))
+    return safe_markdown(markdown_source(request, **view), payment_uris(request))
 
 
 def payment_uris(request: AidRequest) -> frozenset[str]:
