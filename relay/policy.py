@@ -26,10 +26,11 @@ attach to a request. An event is aid traffic when any of these holds:
 
 Everything else is refused with ``blocked:``. Kind 3 follow lists are refused whatever
 they carry (apps write followed hashtags and communities into them, so a ``t mutualaid``
-there is common): following a society is a local filter in the client, and a relay
-holding its members' follow graphs would be the membership list this project promises
-never exists. Kind 22242 (NIP-42) is never accepted as an EVENT, in any mode; it goes
-in AUTH.
+there is common), and so are the NIP-51 lists of followed communities (10004) and
+interests (10015, 30015), which hold ``mas-`` hashtags and society addresses by design:
+following a society is a local filter in the client, and a relay holding its members'
+follow graphs would be the membership list this project promises never exists.
+Kind 22242 (NIP-42) is never accepted as an EVENT, in any mode; it goes in AUTH.
 
 What this does not stop. Aid-only is a topical filter, not a spam defence: every clause
 is decided from the event alone, with no store lookup on the synchronous reject path,
@@ -60,6 +61,10 @@ from shieldmutual.shared.event import Event
 # Kinds the aid workflows need even without a society tag (see the module docstring).
 AID_SUPPORT_KINDS = frozenset(
     {kinds.METADATA, kinds.DELETION, kinds.GIFT_WRAP, kinds.RELAY_LIST, kinds.DM_RELAY_LIST}
+)
+# Lists of whom and what a person follows: refused whatever they carry (module docstring).
+FOLLOW_LISTS = frozenset(
+    {kinds.CONTACTS, kinds.COMMUNITIES_LIST, kinds.INTERESTS_LIST, kinds.INTEREST_SETS}
 )
 # Clause (c): the coordinate of a request or offer (the identifier after it may be anything).
 _AID_ADDRESS = re.compile(rf"{kinds.CLASSIFIED}:[0-9a-f]{{64}}:").match
@@ -190,7 +195,7 @@ def is_aid_traffic(event: Event) -> bool:
     """Clauses (a) to (d) of the module docstring; one pass over the tags, no lookups."""
     if event.kind in AID_SUPPORT_KINDS:
         return True
-    if event.kind == kinds.CONTACTS:
+    if event.kind in FOLLOW_LISTS:
         return False
     for tag in event.tags:
         if len(tag) < 2:
@@ -208,8 +213,11 @@ def is_aid_traffic(event: Event) -> bool:
 
 
 def reject_not_aid(event: Event, ctx: Context) -> str | None:
-    if event.kind == kinds.CONTACTS:
-        return "blocked: this relay keeps no follow lists (kind 3); they would list members"
+    if event.kind in FOLLOW_LISTS:
+        return (
+            f"blocked: this relay keeps no follow or interest lists (kind {event.kind}); "
+            "they would list members"
+        )
     if not is_aid_traffic(event):
         return (
             "blocked: this relay only accepts mutual aid traffic (a 't' tag "

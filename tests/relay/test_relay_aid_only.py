@@ -155,6 +155,19 @@ REFUSED: dict[str, Callable[[], Event]] = {
     "follow list naming a request": lambda: sign(
         STRANGER, kinds.CONTACTS, "", [["p", _ASKER_HEX], ["a", str(REF.address)]]
     ),
+    # NIP-51 lists of followed communities and interests hold society tags by design.
+    "interests list with a society tag": lambda: sign(
+        STRANGER, kinds.INTERESTS_LIST, "", [["t", "mas-leeds-care"], ["t", "mutualaid"]]
+    ),
+    "interest set with a society tag": lambda: sign(
+        STRANGER, kinds.INTEREST_SETS, "", [["d", "aid"], ["t", "mas-leeds-care"]]
+    ),
+    "communities list naming a society": lambda: sign(
+        STRANGER,
+        kinds.COMMUNITIES_LIST,
+        "",
+        [["a", f"34550:{_ASKER_HEX}:leeds-care"], ["t", "mutualaid"]],
+    ),
 }
 
 
