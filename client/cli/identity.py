@@ -50,7 +50,10 @@ def _describe(state: common.State, ident: Identity) -> dict[str, object]:
     }
 
 
-def _store(state: common.State, name: str | None, secret: SecretKey, **kw: bool) -> Identity:
+def store_identity(
+    state: common.State, name: str | None, secret: SecretKey, **kw: bool
+) -> Identity:
+    """Seal ``secret`` as a new identity (`id new`, `id import`, `mas init`)."""
     name = name or state.keystore.suggest_name(secret.public_hex)
     if state.keystore.exists(name):  # before the passphrase prompt, not after
         raise IdentityError(f"an identity named {name!r} already exists")
@@ -59,7 +62,8 @@ def _store(state: common.State, name: str | None, secret: SecretKey, **kw: bool)
     return ident
 
 
-def _made_default_if_first(state: common.State, ident: Identity) -> None:
+def made_default_if_first(state: common.State, ident: Identity) -> None:
+    """A first identity becomes the one commands use, so nobody has to `mas id use` it."""
     if state.config.identity is None or not state.keystore.exists(state.config.identity):
         state.config.identity = ident.name
         state.save_config()
@@ -104,8 +108,8 @@ def new(
                 state.out.print(nsec, markup=False)
         state.note("throwaway key: not stored" + ("" if reveal else "; --reveal prints its nsec"))
         return
-    ident = _store(state, name, secret, throwaway=throwaway, handled_securely=True)
-    _made_default_if_first(state, ident)
+    ident = store_identity(state, name, secret, throwaway=throwaway, handled_securely=True)
+    made_default_if_first(state, ident)
     _report(state, ident, "created", json_)
 
 
@@ -147,8 +151,8 @@ def import_(
         ident = _import_ncryptsec(state, name, parsed.ncryptsec, allow_log_n)
     else:
         assert parsed.secret is not None
-        ident = _store(state, name, parsed.secret, handled_securely=False)
-    _made_default_if_first(state, ident)
+        ident = store_identity(state, name, parsed.secret, handled_securely=False)
+    made_default_if_first(state, ident)
     _report(state, ident, "imported", json_)
 
 

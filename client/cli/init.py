@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from shieldmutual.client.cli import common
-from shieldmutual.client.cli.identity import _made_default_if_first, _store
+from shieldmutual.client.cli.identity import made_default_if_first, store_identity
 from shieldmutual.client.cli.relays import add_relays
 from shieldmutual.client.config import normalize_web_base
 from shieldmutual.client.errors import ClientError
@@ -63,11 +63,11 @@ def _identity(state: common.State) -> None:
     while True:
         name = _ask("A name for your identity (only you see it)", "me")
         try:
-            ident = _store(state, name, SecretKey.generate(), handled_securely=True)
+            ident = store_identity(state, name, SecretKey.generate(), handled_securely=True)
         except (InvalidError, ClientError) as exc:
             state.warn(str(exc))
             continue
-        _made_default_if_first(state, ident)
+        made_default_if_first(state, ident)
         state.note(f"identity {ident.name} created: {ident.npub}")
         return
 
