@@ -160,7 +160,9 @@ class Handles:
         :class:`InvalidError`, exit 2, when it names none or several)."""
         value = " ".join(text.split())
         what = _kind(kind)
-        if value.isdigit():
+        # A row number is short (listings keep at most MAX_ENTRIES rows); six digits or more
+        # are a short id that happens to have no letter, typed without its '#'.
+        if value.isdigit() and len(value) < ID_DIGITS:
             return self._by_number(int(value), what)
         hexed = _SHORT_ID.fullmatch(value)
         if hexed is not None:

@@ -92,6 +92,23 @@ def test_short_ids_resolve_with_or_without_hash_and_lengthen_only_on_a_clash(
     assert store.resolve(store.short_id(str(a)), "request")[0] == a
 
 
+def test_a_short_id_of_digits_only_is_not_read_as_a_row_number(tmp_path: Path) -> None:
+    """About one short id in sixteen is all digits (6 of 16 hex digits are 0-9): typed
+    without its '#', it must still name its request, not row 865932 of the listing."""
+    store = Handles.load(home(tmp_path))
+    store.start("request")
+    digits = next(
+        a for a in (address(f"d{n}") for n in itertools.count()) if digest(str(a))[:6].isdigit()
+    )
+    store.add("request", address("first"), "First", [])
+    entry = store.add("request", digits, "Digits", [])
+    assert entry.id[1:].isdigit()
+    assert store.resolve(entry.id[1:], "request")[0] == digits
+    assert store.resolve("2", "request")[0] == digits  # a short number is still a row
+    with pytest.raises(InvalidError, match="rows 1 to 2, not 3"):
+        store.resolve("3", "request")
+
+
 def test_titles_match_case_insensitively_exact_before_partial(tmp_path: Path) -> None:
     store = Handles.load(home(tmp_path))
     store.start("request")
