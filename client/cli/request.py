@@ -94,7 +94,7 @@ def template(
         state.emit_line(render_template(example_request(int(time.time())), hints=True).rstrip())
         return
     pointer = common.request_pointer(state, naddr)
-    relays = state.relays(relay)
+    relays = state.relays(relay, pointer.relays)
 
     async def go() -> aid.RequestRecord:
         async with state.pool(relays) as pool:

@@ -68,3 +68,6 @@ def test_a_link_works_on_a_fresh_install_through_its_relay_hints(
     assert shown.code == 0, shown.stderr
     assert shown.json_lines()[0]["title"] == "Boiler repair"
     assert relay.url in shown.stderr  # it says where it looked
+    edited = mas("request", "template", naddr)  # the file to edit it, from the same link
+    assert edited.code == 0, edited.stderr
+    assert "title: Boiler repair" in edited.stdout
