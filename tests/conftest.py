@@ -29,6 +29,7 @@ import contextlib
 import email
 import email.message
 import email.policy
+import importlib.util
 import itertools
 import os
 import queue
@@ -739,3 +740,41 @@ def silent_relay() -> Iterator[SilentRelay]:
     relay = SilentRelay()
     yield relay
     relay.close()
+
+
+# ---- PostgreSQL (tests/pgcluster.py) -------------------------------------------------
+
+
+def _load_pgcluster() -> Any:
+    """tests/pgcluster.py by path: under --import-mode=importlib tests/ is no package."""
+    spec = importlib.util.spec_from_file_location(
+        "pgcluster", Path(__file__).with_name("pgcluster.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["pgcluster"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """One throwaway PostgreSQL cluster for the session (``tests/pgcluster.py``). Skipped,
+    with the reason, only when no PostgreSQL binaries exist; under CI (env ``CI`` set,
+    where .ci/run installs them) that is a failure instead."""
+    pgcluster = _load_pgcluster()
+    try:
+        cluster = pgcluster.start_cluster()
+    except pgcluster.ClusterUnavailable as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required under CI: {e}")
+        pytest.skip(f"PostgreSQL unavailable: {e}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> str:
+    """``postgresql://`` URL of a fresh, empty database on :func:`pg_cluster`, for one test
+    (trust authentication: no password)."""
+    return str(pg_cluster.new_database())
