@@ -17,6 +17,7 @@ import orjson
 from shieldmutual.shared.errors import InvalidError, MessageError, ShieldError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.nip01prefix import message_prefix
 
 MAX_SUBSCRIPTION_ID = 64
 
@@ -103,8 +104,7 @@ class RelayOk:
     @property
     def prefix(self) -> str:
         """The machine-readable prefix (``duplicate``, ``invalid``...), or ``""``."""
-        head, sep, _ = self.message.partition(":")
-        return head if sep and " " not in head else ""
+        return message_prefix(self.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +122,11 @@ class RelayClosed:
 
     def encode(self) -> str:
         return _text(["CLOSED", self.subscription_id, self.message])
+
+    @property
+    def prefix(self) -> str:
+        """The machine-readable prefix (``auth-required``, ``error``...), or ``""``."""
+        return message_prefix(self.message)
 
 
 @dataclass(frozen=True, slots=True)
