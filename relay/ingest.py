@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Set
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from shieldmutual.relay import policy
 from shieldmutual.relay.store.base import EventStore, SaveResult
-from shieldmutual.relay.subscriptions import Index
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.kinds import CLIENT_AUTH, is_ephemeral
 
@@ -94,13 +94,21 @@ class Verifier:
             self._executor.shutdown(wait=False, cancel_futures=False)
 
 
+class Fanout(Protocol):
+    """Where accepted events go live: the live index (subscriptions.Index), or the index
+    plus the other processes on the same PostgreSQL database (fanout_pg.PgFanout)."""
+
+    def notify(self, event: Event, raw: bytes) -> int:
+        """Deliver to every matching subscription; how many matched here."""
+
+
 class Ingest:
     """The EVENT path shared by every connection of one relay."""
 
     def __init__(
         self,
         store: EventStore,
-        index: Index,
+        index: Fanout,
         rules: list[policy.Reject],
         verifier: Verifier,
     ) -> None:
