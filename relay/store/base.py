@@ -80,5 +80,22 @@ class EventStore(Protocol):
         """Size of the union ``query`` would return, each filter bounded by its own
         ``limit`` when it has one; past the store's cap, the cap and ``approximate``."""
 
+    async def items(
+        self,
+        filters: Sequence[Filter],
+        now: int,
+        *,
+        viewer: frozenset[str] = frozenset(),
+        owner: object = None,
+        cost: Cost | None = None,
+        cap: int,
+    ) -> list[tuple[int, bytes]]:
+        """``(created_at, 32-byte id)`` of every event ``query`` could return for the
+        filters (NIP-77 reconciles this set), ascending, without duplicates: same
+        visibility (NIP-40, gift wraps only to ``viewer``), each filter bounded by its own
+        ``limit`` only when it has one (never by the store's default page limits). More
+        than ``cap`` events raise ``BlockedError("too many query results")``: the caller
+        must narrow its filter rather than make the store hold an unbounded set."""
+
     async def delete_expired(self, now: int) -> int:
         """Remove events whose NIP-40 expiration has passed; returns how many."""

@@ -58,7 +58,7 @@ from shieldmutual.relay.store.sqlite_schema import (
     SCHEMA_VERSION,
     WRITER_PRAGMAS,
 )
-from shieldmutual.shared.errors import StoreError
+from shieldmutual.shared.errors import BlockedError, StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.kinds import is_ephemeral
@@ -449,6 +449,41 @@ class SQLiteStore:
                 merged.update(tuple(row) for row in rows)
             rids.update(row[2] for row in sorted(merged, key=_newest_first)[:limit])
         return len(rids)
+
+    async def items(
+        self,
+        filters: Sequence[Filter],
+        now: int,
+        *,
+        viewer: frozenset[str] = frozenset(),
+        owner: object = None,
+        cost: Cost | None = None,
+        cap: int,
+    ) -> list[tuple[int, bytes]]:
+        """See :meth:`EventStore.items`. One statement per part, each reading at most
+        ``cap + 1`` index rows (no raw JSON), so an oversized set is refused early."""
+        owner = object() if owner is None else owner
+        found: set[tuple[int, bytes]] = set()
+        with _read_errors():
+            readers = self._readers_or_fail()
+            for v in self._visible(filters, viewer):
+                limit = None if v.filter.limit is None else min(v.filter.limit, cap + 1)
+                rows: set[tuple[int, bytes]] = set()
+                for part in compile_filter(v, now, limit):
+                    sql, params = rows_sql(part)
+                    fetched = await readers.fetch(
+                        f"{sql} LIMIT ?", [*params, cap + 1], owner=owner, cost=cost
+                    )
+                    rows.update((created_at, event_id) for created_at, event_id, _ in fetched)
+                if limit is not None:
+                    # Each piece of a split filter kept the whole limit: merge, then cut.
+                    rows = set(sorted(rows, key=_newest_first)[:limit])
+                found |= rows
+                if len(found) > cap:
+                    break
+        if len(found) > cap:
+            raise BlockedError("too many query results")
+        return sorted(found)
 
     def _readers_or_fail(self) -> ReaderPool:
         if self._closed or self._readers is None:
