@@ -19,6 +19,7 @@ message: ranges are consecutive, and fingerprints come from prefix sums in O(1).
 from __future__ import annotations
 
 import hashlib
+from array import array
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ MIN_FRAME_SIZE_LIMIT = 4096
 # Room kept under the frame size limit for the closing fingerprint range.
 _FRAME_MARGIN = 200
 _BUCKETS = 16
+# Memory a Storage keeps per item: timestamp (8), id (32), running sum (32).
+BYTES_PER_ITEM = 72
 _MOD = 2**256
 # 64 bits need at most ten 7-bit digits.
 _MAX_VARINT_BYTES = 10
@@ -68,40 +71,48 @@ def encode_varint(n: int) -> bytes:
 
 
 class Storage:
-    """An immutable set of items, sorted, with prefix sums of ids for O(1) fingerprints."""
+    """An immutable set of items, sorted, with prefix sums of ids for O(1) fingerprints.
+
+    Packed (a timestamp array, one bytes of ids, one bytes of 32-byte sums): about
+    :data:`BYTES_PER_ITEM` bytes an item, so a relay can budget a session's memory.
+    """
 
     def __init__(self, items: Iterable[tuple[int, bytes]]) -> None:
         keys = sorted(set(items))
         for timestamp, id_ in keys:
             if not 0 <= timestamp < MAX_U64 or len(id_) != ID_SIZE:
                 raise ValueError("items are (timestamp below 2^64-1, 32-byte id)")
-        self._keys: list[tuple[int, bytes]] = keys
-        sums = [0]
+        self._timestamps = array("Q", (timestamp for timestamp, _ in keys))
+        self._ids = b"".join(id_ for _, id_ in keys)
+        sums = bytearray(ID_SIZE)
         total = 0
         for _, id_ in keys:
             total = (total + int.from_bytes(id_, "little")) % _MOD
-            sums.append(total)
-        self._sums = sums
+            sums += total.to_bytes(ID_SIZE, "little")
+        self._sums = bytes(sums)
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._timestamps)
 
     def item(self, index: int) -> tuple[int, bytes]:
-        return self._keys[index]
+        return self._timestamps[index], self._ids[index * ID_SIZE : (index + 1) * ID_SIZE]
 
     def ids(self, lower: int, upper: int) -> list[bytes]:
-        return [id_ for _, id_ in self._keys[lower:upper]]
+        ids = self._ids
+        return [ids[i : i + ID_SIZE] for i in range(lower * ID_SIZE, upper * ID_SIZE, ID_SIZE)]
 
     def fingerprint(self, lower: int, upper: int) -> bytes:
         """SHA-256 of (sum of ids mod 2^256, 32 bytes little-endian) || varint(count), cut to 16."""
-        total = (self._sums[upper] - self._sums[lower]) % _MOD
-        data = total.to_bytes(ID_SIZE, "little") + encode_varint(upper - lower)
+        sums = self._sums
+        high = int.from_bytes(sums[upper * ID_SIZE : (upper + 1) * ID_SIZE], "little")
+        low = int.from_bytes(sums[lower * ID_SIZE : (lower + 1) * ID_SIZE], "little")
+        data = ((high - low) % _MOD).to_bytes(ID_SIZE, "little") + encode_varint(upper - lower)
         return hashlib.sha256(data).digest()[:FINGERPRINT_SIZE]
 
     def lower_bound(self, lower: int, bound: Bound) -> int:
         """The first index at or after ``lower`` whose item is not below ``bound``."""
         key = (bound[0], bound[1].ljust(ID_SIZE, b"\0"))
-        return bisect_left(self._keys, key, lower)
+        return bisect_left(range(len(self)), key, lower, key=self.item)
 
 
 @dataclass(frozen=True)
