@@ -1,0 +1,352 @@
+"""The PostgreSQL event store: one batching writer connection and a fair pool of readers.
+
+Selected by ``[store] url = "postgresql://..."``; the same contract and answers as the
+SQLite store, so one conformance suite runs against both. Several relay processes may
+share one database (their writers serialize per author, see :mod:`.postgres_write`).
+
+Writes: :meth:`PostgresStore.save` queues the event; one asyncio task takes up to
+``batch_max`` queued saves, applies them in one transaction on its own connection,
+commits, and only then resolves each save, so ``OK true`` always means committed (the
+server's ``synchronous_commit`` decides what committed means; it is on by default).
+
+Reads: :class:`~.postgres_readers.FairPool`, a page at a time with keyset pagination
+(``created_at, id``), each page only when the caller asks for it. Any failure, whatever
+it is, reaches the caller as :class:`StoreError`. The URL is never logged or put in an
+error message: it may hold a password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
+from types import TracebackType
+from typing import Any
+
+from shieldmutual.relay.store import postgres_write
+from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
+from shieldmutual.relay.store.postgres_query import count_sql, items_sql, page_sql
+from shieldmutual.relay.store.postgres_readers import FairPool
+from shieldmutual.relay.store.postgres_schema import SCHEMA, SCHEMA_LOCK, SCHEMA_VERSION
+from shieldmutual.relay.store.sqlite_query import Visible, for_viewer
+from shieldmutual.shared.errors import BlockedError, StoreError
+from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.kinds import is_ephemeral
+
+Work = Callable[[Any], Awaitable[Any]]
+# The queue holds (work, the events it writes, future); None stops the writer.
+Item = tuple[Work, tuple[Event, ...], "asyncio.Future[Any]"]
+
+
+def _asyncpg() -> Any:
+    try:
+        import asyncpg
+    except ImportError:
+        raise StoreError(
+            "[store] url names PostgreSQL but asyncpg is not installed:"
+            " pip install 'shieldmutual[postgres]'"
+        ) from None
+    return asyncpg
+
+
+@contextmanager
+def _read_errors() -> Iterator[None]:
+    """Whatever fails in a read reaches the caller as StoreError, never a traceback."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"could not read the database: {exc}") from exc
+
+
+def _failure(exc: BaseException) -> str:
+    """What went wrong, without the connection URL (asyncpg's messages never hold it)."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+class PostgresStore:
+    """:class:`~shieldmutual.relay.store.base.EventStore` in a PostgreSQL database.
+
+    ``readers`` connections serve reads (one client holds at most one); a filter without
+    ``limit`` gets ``default_limit`` results, none more than ``max_limit``; COUNT stops
+    at ``max_count``; a read statement is cancelled after ``max_query_seconds``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        batch_max: int = 500,
+        readers: int = 4,
+        default_limit: int = 500,
+        max_limit: int = 5000,
+        max_count: int = 10_000,
+        max_query_seconds: float = 1.0,
+    ) -> None:
+        if batch_max < 1 or readers < 1 or max_count < 1:
+            raise ValueError("batch_max, readers and max_count must be at least 1")
+        if not 0 < default_limit <= max_limit:
+            raise ValueError("need 0 < default_limit <= max_limit")
+        if not max_query_seconds > 0:
+            raise ValueError("max_query_seconds must be positive")
+        self._url = url
+        self._batch_max = batch_max
+        self._reader_count = readers
+        self._default_limit = default_limit
+        self._max_limit = max_limit
+        self._max_count = max_count
+        self._max_query_seconds = max_query_seconds
+        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
+        self._writer: Any = None
+        self._writer_task: asyncio.Task[None] | None = None
+        self._readers: FairPool | None = None
+        self._commits = 0
+        self._closed = False
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed since :meth:`open` (how well saves are batched)."""
+        return self._commits
+
+    async def __aenter__(self) -> PostgresStore:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # ---- lifecycle ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the schema if the database is new, then start the writer and readers."""
+        asyncpg = _asyncpg()
+        try:
+            self._writer = await asyncpg.connect(self._url)
+            await self._create_schema()
+            timeout = str(max(1, round(self._max_query_seconds * 1000)))
+            pool = await asyncpg.create_pool(
+                self._url,
+                min_size=self._reader_count,
+                max_size=self._reader_count,
+                server_settings={
+                    "statement_timeout": timeout,
+                    "default_transaction_read_only": "on",
+                },
+            )
+        except StoreError:
+            await self._drop_writer()
+            raise
+        except Exception as exc:
+            await self._drop_writer()
+            raise StoreError(f"cannot open the PostgreSQL store: {_failure(exc)}") from None
+        self._readers = FairPool(pool, self._reader_count, self._max_query_seconds)
+        self._writer_task = asyncio.create_task(self._write_loop(), name="postgres-writer")
+
+    async def _create_schema(self) -> None:
+        async with self._writer.transaction():
+            await self._writer.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+            await self._writer.execute(SCHEMA)
+            version = await self._writer.fetchval(
+                "SELECT value FROM store_meta WHERE key = 'schema_version'"
+            )
+        if version != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"the database has schema version {version}, expected {SCHEMA_VERSION}"
+            )
+
+    async def _drop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.terminate()
+            self._writer = None
+
+    async def close(self) -> None:
+        """Write everything already queued, then close the readers and the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer_task is not None:
+            self._queue.put_nowait(None)
+            await self._writer_task
+        if self._readers is not None:
+            await self._readers.close()
+        if self._writer is not None:
+            await self._writer.close()
+
+    # ---- writes ------------------------------------------------------------------
+
+    async def save(self, event: Event, raw: bytes) -> SaveResult:
+        """Queue the event; return once its transaction has committed."""
+        if is_ephemeral(event.kind):
+            return postgres_write.STORED
+        return await self._submit(
+            partial(postgres_write.save_event, event=event, raw=raw), (event,)
+        )
+
+    async def delete_expired(self, now: int) -> int:
+        """Through the writer queue, like saves."""
+        return await self._submit(partial(postgres_write.delete_expired, now=now), ())
+
+    async def _submit(self, work: Work, events: tuple[Event, ...]) -> Any:
+        if self._closed or self._writer_task is None:
+            raise StoreError("the store is not open")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((work, events, future))
+        return await future
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch: list[Item] = []
+            item = await self._queue.get()
+            while item is not None:
+                batch.append(item)
+                if len(batch) == self._batch_max or self._queue.empty():
+                    break
+                item = self._queue.get_nowait()
+            if batch:
+                await self._write(batch)
+            if item is None:
+                return
+
+    async def _write(self, batch: list[Item]) -> None:
+        try:
+            results = await self._transaction(batch)
+        except Exception as exc:
+            # Rolled back, nothing acknowledged. Retry one by one so that an event that
+            # cannot be written fails alone instead of taking its whole batch with it.
+            if len(batch) > 1:
+                for item in batch:
+                    await self._write([item])
+            elif not batch[0][2].done():
+                batch[0][2].set_exception(StoreError(f"could not write the event: {_failure(exc)}"))
+            return
+        self._commits += 1
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if not future.done():  # the caller may have given up waiting
+                future.set_result(result)
+
+    async def _transaction(self, batch: list[Item]) -> list[Any]:
+        db = self._writer
+        if db.is_closed():  # the server restarted or dropped us: one new connection
+            self._writer = db = await _asyncpg().connect(self._url)
+        async with db.transaction():
+            await postgres_write.lock_authors(db, [e for _, events, _ in batch for e in events])
+            return [await work(db) for work, _, _ in batch]
+
+    # ---- reads -------------------------------------------------------------------
+
+    def _limit(self, f: Filter) -> int:
+        if f.limit is not None:
+            return min(f.limit, self._max_limit)
+        if f.ids is not None:
+            return min(len(f.ids), self._max_limit)
+        return self._default_limit
+
+    def _visible(self, filters: Sequence[Filter], viewer: frozenset[str]) -> list[Visible]:
+        plans = [for_viewer(f, viewer) for f in filters if not f.is_empty_result()]
+        return [v for v in plans if v is not None and not v.filter.is_empty_result()]
+
+    def _pool(self) -> FairPool:
+        if self._closed or self._readers is None:
+            raise StoreError("the store is not open")
+        return self._readers
+
+    async def query(
+        self,
+        filters: Sequence[Filter],
+        now: int,
+        *,
+        viewer: frozenset[str] = frozenset(),
+        owner: object = None,
+        page_size: int = 256,
+        cost: Cost | None = None,
+    ) -> AsyncIterator[list[bytes]]:
+        """Pages of at most ``page_size`` events, see :meth:`EventStore.query`; every
+        filter's own limit is counted down across pages by the filters that returned
+        each row, as in :meth:`.sqlite.SQLiteStore.query`."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        owner = object() if owner is None else owner
+        with _read_errors():
+            plans = self._visible(filters, viewer)
+            remaining = {tag: self._limit(v.filter) for tag, v in enumerate(plans)}
+        before: tuple[int, bytes] | None = None
+        while remaining:
+            with _read_errors():
+                parts = [(tag, plans[tag], left) for tag, left in remaining.items()]
+                sql, params = page_sql(parts, now, before, page_size)
+                rows = await self._pool().fetch(sql, params, owner, cost)
+            page = []
+            for _, _, raw, tags in rows:
+                live = [tag for tag in tags if remaining.get(tag, 0) > 0]
+                if live:
+                    page.append(bytes(raw))
+                for tag in live:
+                    remaining[tag] -= 1
+            remaining = {tag: left for tag, left in remaining.items() if left > 0}
+            if page:
+                yield page
+            if len(rows) < page_size:
+                return
+            before = (rows[-1][0], bytes(rows[-1][1]))
+
+    async def count(
+        self,
+        filters: Sequence[Filter],
+        now: int,
+        *,
+        viewer: frozenset[str] = frozenset(),
+        owner: object = None,
+        cost: Cost | None = None,
+    ) -> CountResult:
+        """Distinct events matching any filter, each no further than its own ``limit``;
+        past ``max_count`` the answer is ``max_count``, approximate."""
+        owner = object() if owner is None else owner
+        cap = self._max_count + 1
+        with _read_errors():
+            pieces = []
+            for v in self._visible(filters, viewer):
+                if v.filter.limit is not None and v.filter.limit < cap:
+                    pieces.append((v, v.filter.limit, True))
+                else:
+                    pieces.append((v, cap, False))
+            if not pieces:
+                return CountResult(0)
+            sql, params = count_sql(pieces, now, cap)
+            total = int((await self._pool().fetch(sql, params, owner, cost))[0][0])
+        if total > self._max_count:
+            return CountResult(self._max_count, approximate=True)
+        return CountResult(total)
+
+    async def items(
+        self,
+        filters: Sequence[Filter],
+        now: int,
+        *,
+        viewer: frozenset[str] = frozenset(),
+        owner: object = None,
+        cost: Cost | None = None,
+        cap: int,
+    ) -> list[tuple[int, bytes]]:
+        """See :meth:`EventStore.items`: one statement reading ``created_at, id`` only,
+        at most ``cap + 1`` rows, so an oversized set is refused early."""
+        owner = object() if owner is None else owner
+        with _read_errors():
+            pieces = [
+                (v, None if v.filter.limit is None else min(v.filter.limit, cap + 1))
+                for v in self._visible(filters, viewer)
+            ]
+            if not pieces:
+                return []
+            sql, params = items_sql(pieces, now, cap)
+            rows = await self._pool().fetch(sql, params, owner, cost)
+        if len(rows) > cap:
+            raise BlockedError("too many query results")
+        return [(created_at, bytes(event_id)) for created_at, event_id in rows]
