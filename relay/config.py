@@ -10,6 +10,7 @@ falls back to a default would be worse). ``docker/relay.toml`` is the commented 
     [policy]       who may write what: auth, aid-only mode, block and allow lists
     [info]         the NIP-11 document's descriptive fields
     [web]          request and society pages and Atom feeds on the HTTP port
+    [mirror]       peer relays this one copies mutual aid traffic from (NIP-77)
 
 Precedence: defaults < ``--config FILE`` < ``--host/--port/--db`` flags.
 """
@@ -23,8 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from shieldmutual.shared.errors import ShieldError
+from shieldmutual.shared.errors import InvalidError, ShieldError
+from shieldmutual.shared.filter import Filter, FilterError
 from shieldmutual.shared.messages import MAX_SUBSCRIPTION_ID
+from shieldmutual.shared.relayurl import normalize_relay_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7777
@@ -93,6 +96,11 @@ class LimitsConfig:
     created_at_lower_limit: int = 94_608_000  # seconds in the past (3 years); 0: no limit
     created_at_upper_limit: int = 900  # seconds in the future; 0: no limit
     min_pow_difficulty: int = 0  # NIP-13 leading zero bits; 0: no proof of work
+    # NIP-77: reconciliations open at once per connection, events one may cover (more:
+    # NEG-ERR "blocked: too many query results"), seconds one may sit idle.
+    max_neg_sessions: int = 4
+    max_sync_events: int = 100_000
+    neg_idle_timeout: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +155,20 @@ class WebConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MirrorConfig:
+    # Relays to copy from (relay/mirror.py): each is reconciled with NIP-77 at start and
+    # every ``interval`` seconds, and followed live in between.
+    peers: frozenset[str] = frozenset()
+    # NIP-01 filters of what to copy; empty: all mutual aid traffic
+    # (shared/aid/traffic.py, the same default as `mas sync`).
+    filters: tuple[Filter, ...] = ()
+    interval: float = 300.0
+    # Gift wraps are copied only when the operator opts in (and only those a peer
+    # serves to this relay, which without AUTH are none of ours).
+    gift_wraps: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -154,6 +176,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     info: InfoConfig = field(default_factory=InfoConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    mirror: MirrorConfig = field(default_factory=MirrorConfig)
 
     @property
     def restricted_writes(self) -> bool:
@@ -178,6 +201,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "policy": PolicyConfig,
     "info": InfoConfig,
     "web": WebConfig,
+    "mirror": MirrorConfig,
 }
 
 
@@ -217,6 +241,15 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
             return frozenset(value)
         except TypeError:
             raise ConfigError(f"{where} must be a list of plain values") from None
+    if isinstance(default, tuple):  # filters: a list of tables
+        if isinstance(value, tuple) and all(isinstance(f, Filter) for f in value):
+            return value  # already built (Config.replace)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list of filters")
+        try:
+            return tuple(Filter.from_dict(item) for item in value)
+        except FilterError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     raise ConfigError(f"{where}: unsupported setting")  # pragma: no cover
 
 
@@ -301,6 +334,16 @@ def _check(section: str, built: Any) -> None:
         _check_base_url(built.base_url)
         if not 1 <= built.max_items <= 1000:
             raise ConfigError("[web] max_items must be 1 to 1000")
+    elif isinstance(built, MirrorConfig):
+        for url in built.peers:
+            try:
+                if not isinstance(url, str):
+                    raise InvalidError(f"{url!r} is not a string")
+                normalize_relay_url(url)
+            except InvalidError as exc:
+                raise ConfigError(f"[mirror] peers: {exc}") from None
+        if not built.interval:
+            raise ConfigError("[mirror] interval must be more than 0")
     elif isinstance(built, InfoConfig) and built.pubkey:
         _hex64(frozenset([built.pubkey]), "[info] pubkey")
 

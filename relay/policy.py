@@ -80,6 +80,8 @@ class Context:
     now: int
     authed: Set[str]  # public keys this connection proved with NIP-42
     size: int = 0  # bytes of the event's JSON
+    # Copied from a peer by relay/mirror.py, not published by a client now.
+    mirrored: bool = False
 
 
 Reject = Callable[[Event, Context], str | None]
@@ -119,7 +121,10 @@ def reject_created_at_out_of_range(event: Event, ctx: Context) -> str | None:
             "invalid: created_at is too far in the future "
             f"(more than {limits.created_at_upper_limit} s ahead)"
         )
-    if limits.created_at_lower_limit and event.created_at < ctx.now - limits.created_at_lower_limit:
+    # The lower limit is for clients publishing now; an authentic older event copied
+    # from a peer is history the peer already accepted.
+    too_old = event.created_at < ctx.now - limits.created_at_lower_limit
+    if limits.created_at_lower_limit and too_old and not ctx.mirrored:
         return f"invalid: created_at is too old (more than {limits.created_at_lower_limit} s ago)"
     return None
 
@@ -161,7 +166,8 @@ def reject_insufficient_pow(event: Event, ctx: Context) -> str | None:
 
 
 def reject_unauthenticated(event: Event, ctx: Context) -> str | None:
-    if not ctx.authed:
+    # A mirrored event was fetched by the relay itself from a peer its operator named.
+    if not ctx.authed and not ctx.mirrored:
         return "auth-required: this relay accepts events only from authenticated clients"
     return None
 
@@ -233,6 +239,13 @@ def reject_gift_wrap_without_recipient(event: Event, ctx: Context) -> str | None
     return None
 
 
+def reject_mirrored_gift_wrap(event: Event, ctx: Context) -> str | None:
+    """Gift wraps are copied from peers only when ``[mirror] gift_wraps`` opts in."""
+    if ctx.mirrored and event.kind == kinds.GIFT_WRAP:
+        return "blocked: gift wraps are not mirrored here"
+    return None
+
+
 def build(config: Config) -> list[Reject]:
     """The reject functions this configuration turns on, cheapest and commonest first."""
     limits, policy = config.limits, config.policy
@@ -259,6 +272,8 @@ def build(config: Config) -> list[Reject]:
     if policy.aid_only:
         rules.append(reject_not_aid)
     rules.append(reject_gift_wrap_without_recipient)
+    if config.mirror.peers and not config.mirror.gift_wraps:
+        rules.append(reject_mirrored_gift_wrap)
     return rules
 
 

@@ -43,6 +43,7 @@ from shieldmutual.relay.config import Config
 from shieldmutual.relay.connection import Connection
 from shieldmutual.relay.ingest import Ingest, Verifier, relay_address
 from shieldmutual.relay.logs import LogLimiter
+from shieldmutual.relay.mirror import Mirror
 from shieldmutual.relay.outgoing import WRITE_BUFFER
 from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
@@ -112,8 +113,13 @@ page's address (with <code>ws://</code> or <code>wss://</code> instead of
 class Relay:
     """One relay: a store, the ingest pipeline, the live index and its connections."""
 
-    def __init__(self, config: Config, store: EventStore | None = None) -> None:
+    def __init__(
+        self, config: Config, store: EventStore | None = None, *, worker: int | None = None
+    ) -> None:
         self.config = config
+        # Which of `mas-relay --workers N` this is (None: the only process). Workers share
+        # the port (SO_REUSEPORT) and say their number in the Server header, nothing else.
+        self.worker = worker
         server = config.server
         self.store: EventStore = store or SQLiteStore(
             db_path(config),
@@ -139,6 +145,7 @@ class Relay:
         self._inflight: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self.mirror: Mirror | None = None
         self._stopped: asyncio.Future[None] | None = None
         self.web = Web(config, self.store) if config.web.enabled else None
         doc = nip11.document(config)
@@ -164,6 +171,9 @@ class Relay:
             self._nip11 = orjson.dumps(nip11.document(self.config, pages))
         if server.expire_interval:
             self._sweeper = asyncio.create_task(self._sweep(server.expire_interval))
+        if self.config.mirror.peers:  # after listening: it skips a peer URL naming us
+            self.mirror = Mirror(self)
+            self.mirror.start()
 
     async def _serve(self) -> Server:
         server = self.config.server
@@ -182,7 +192,8 @@ class Relay:
             ping_interval=ping,
             ping_timeout=PING_TIMEOUT if ping else None,
             close_timeout=server.close_timeout,
-            server_header="mas-relay",
+            server_header="mas-relay" + ("" if self.worker is None else f" (worker {self.worker})"),
+            reuse_port=self.worker is not None,
             logger=logging.getLogger("websockets.server"),
         )
 
@@ -261,6 +272,8 @@ class Relay:
         timeout = self.config.server.shutdown_timeout
         if self._server is not None:
             self._server.server.close()  # stop accepting; open connections stay
+        if self.mirror is not None:
+            await self.mirror.stop()
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
