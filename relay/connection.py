@@ -45,6 +45,7 @@ from websockets.frames import CloseCode
 from shieldmutual.relay import policy
 from shieldmutual.relay.ingest import check_auth as check_auth_event
 from shieldmutual.relay.limits import Bucket, TimeBucket
+from shieldmutual.relay.negentropy import NegSessions, is_neg_message
 from shieldmutual.relay.outgoing import Outgoing
 from shieldmutual.relay.store.base import CountResult, SaveResult
 from shieldmutual.relay.subscriptions import Subscription
@@ -140,6 +141,7 @@ class Connection(Outgoing):
         self._room: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._reads: set[asyncio.Task[None]] = set()  # REQ and COUNT work, cancelled on leave
+        self.neg = NegSessions(self)  # NIP-77
 
     # ---- the read loop ---------------------------------------------------------
 
@@ -197,6 +199,7 @@ class Connection(Outgoing):
         for sub in self.subs.values():
             self._drop(sub)
         self.subs.clear()
+        self.neg.close_all()
         super()._release_all()
 
     def handle(self, message: str | bytes) -> None:
@@ -210,6 +213,9 @@ class Connection(Outgoing):
             if size > limit:
                 self._invalid(f"invalid: message is {size} bytes, more than {limit}")
                 return
+        if is_neg_message(message):
+            self.neg.handle(message)
+            return
         try:
             msg = parse_client_message(message)
         except ParseError as exc:

@@ -13,8 +13,8 @@ from typing import Any
 from shieldmutual.relay.config import Config
 
 # 1 basics, 9 deletion, 11 this document, 13 proof of work, 40 expiration, 42 auth,
-# 45 count, 50 search, 70 protected events.
-SUPPORTED_NIPS = (1, 9, 11, 13, 40, 42, 45, 50, 70)
+# 45 count, 50 search, 70 protected events, 77 negentropy syncing.
+SUPPORTED_NIPS = (1, 9, 11, 13, 40, 42, 45, 50, 70, 77)
 
 
 def version() -> str:
