@@ -185,6 +185,7 @@ COMMAND_GROUPS: dict[str, Entry] = {
         "checkin_app",
     ),
     "bridge": _group("bridge", "Bridge requests to outside Nostr: mailing lists."),
+    "sync": _command("sync", "Copy between two relays only what one of them lacks (NIP-77)."),
 }
 
 

@@ -1,0 +1,103 @@
+"""NIP-77 over one websocket of the client's own: the ids a relay holds for a filter.
+
+The pool speaks REQ/EVENT/OK; reconciliation is a short exchange of NEG-* frames that
+the pool need not know about, so it gets its own socket, dialled through
+client/pool_connect.py like every other (``--proxy`` carries it too). The protocol
+steps are shared/negclient.py's, shared with relay mirroring::
+
+    async with NegSession(url, proxy=None, timeout=10) as neg:
+        ids = await neg.ids({"kinds": [30402]})      # every id the relay holds for it
+        neg.sent, neg.received                       # bytes of NEG frames
+
+A relay without NIP-77 answers NEG-OPEN with a NOTICE (or NEG-ERR, CLOSED or nothing):
+that is a :class:`~shieldmutual.client.errors.RelayError` naming the relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from types import TracebackType
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import WebSocketException
+
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool_connect import describe, open_websocket
+from shieldmutual.shared.negclient import NegError, Reconciliation
+
+MAX_FRAME = 4 * 2**20  # bytes of one frame from the relay
+
+
+class NegSession:
+    """See the module docstring."""
+
+    def __init__(self, url: str, *, proxy: str | None, timeout: float) -> None:
+        self.url = url
+        self.proxy = proxy
+        self.timeout = timeout
+        self.sent = 0
+        self.received = 0
+        self._ws: ClientConnection | None = None
+        self._numbers = itertools.count(1)
+
+    async def __aenter__(self) -> NegSession:
+        try:
+            async with asyncio.timeout(self.timeout):
+                self._ws = await open_websocket(self.url, proxy=self.proxy, max_size=MAX_FRAME)
+        except (OSError, TimeoutError, WebSocketException) as exc:
+            raise RelayError(f"{self.url}: {describe(exc, self.timeout, self.proxy)}") from None
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def ids(self, filter_: dict[str, Any]) -> set[str]:
+        """Every id the relay holds for ``filter_`` (reconciled against nothing)."""
+        assert self._ws is not None, "use NegSession in async with"
+        rec = Reconciliation(f"sync-{next(self._numbers)}", filter_, ())
+        try:
+            frame = rec.open_frame()
+            while True:
+                await self._ws.send(frame)
+                if rec.done:  # that was NEG-CLOSE
+                    break
+                message, size = await self._answer(rec.sub_id)
+                frame = rec.answer(message, size)
+        except NegError as exc:
+            raise RelayError(f"{self.url} cannot reconcile (NIP-77): {exc}") from None
+        except (OSError, WebSocketException) as exc:
+            raise RelayError(f"{self.url}: {describe(exc, self.timeout, self.proxy)}") from None
+        finally:
+            self.sent += rec.sent
+            self.received += rec.received
+        return set(rec.need)
+
+    async def _answer(self, sub_id: str) -> tuple[list[Any], int]:
+        """The relay's next message about ``sub_id`` (a NOTICE counts: relays without
+        NIP-77 answer NEG-OPEN with one), with its size in bytes."""
+        assert self._ws is not None
+        try:
+            async with asyncio.timeout(self.timeout):
+                while True:
+                    frame = await self._ws.recv()
+                    try:
+                        message = orjson.loads(frame)
+                    except orjson.JSONDecodeError:
+                        continue
+                    if not isinstance(message, list) or len(message) < 2:
+                        continue
+                    if message[0] == "NOTICE":
+                        raise NegError(f"the relay said: {str(message[1])[:200]}")
+                    if message[1] == sub_id:
+                        return message, len(frame)
+        except TimeoutError:
+            raise NegError(f"no answer to NEG-OPEN within {self.timeout:g}s") from None
