@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+from shieldmutual.relay.store.base import EventStore
+from shieldmutual.relay.store.postgres import PostgresStore
+from shieldmutual.relay.store.sqlite import SQLiteStore
 
 Until = Callable[..., Awaitable[None]]
 
@@ -53,3 +58,19 @@ def http() -> Http:
     with the relay's port (NIP-11, the web pages), as (status, lower-case headers, body);
     a header ``If_None_Match`` is sent as ``If-None-Match``."""
     return _http
+
+
+MakeStore = Callable[..., EventStore]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStore:
+    """``make_store(**options)``: a new, unopened store of the backend under test, so
+    every store conformance test runs against SQLite (a file under ``tmp_path``) and
+    PostgreSQL (a fresh database on the session's throwaway cluster, ``pg_url``). Each
+    call on SQLite names the same file, on PostgreSQL the same database: a second store
+    reopens the first one's data."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+        return lambda **options: PostgresStore(url, **options)
+    return lambda **options: SQLiteStore(tmp_path / "relay.db", **options)

@@ -1,23 +1,22 @@
-"""SQLiteStore against real database files: every storage rule, durability, concurrency.
+"""Every EventStore against a real database: every storage rule, durability, concurrency.
 
-Each async test body gets a freshly opened store under pytest's tmp_path through
-``store_test``, which runs it with ``asyncio.run`` (no async test plugin needed).
+Each test runs on SQLite (a file under pytest's tmp_path) and on PostgreSQL (a fresh
+database on the session's throwaway cluster): the ``store`` fixture opens one from
+``make_store`` (tests/relay/conftest.py), which is parametrized over both backends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from shieldmutual.relay.store.base import SaveResult
-from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.relay.store.base import EventStore, SaveResult
 from shieldmutual.relay.store.sqlite_query import MAX_VARIABLES
 from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.event import Event, sign
@@ -33,22 +32,13 @@ DUPLICATE = SaveResult(True, "duplicate: already have this event")
 SUPERSEDED = SaveResult(False, "duplicate: a newer version of this event is already stored")
 DELETED = SaveResult(False, "blocked: this event was deleted by its author")
 
-Body = Callable[[SQLiteStore], Awaitable[None]]
+MakeStore = Callable[..., EventStore]
 
 
-def store_test(body: Body) -> Callable[[Path], None]:
-    """Turn ``async def test_x(store)`` into a pytest test with an open store."""
-
-    def test(tmp_path: Path) -> None:
-        async def main() -> None:
-            async with SQLiteStore(tmp_path / "relay.db") as store:
-                await body(store)
-
-        asyncio.run(main())
-
-    test.__name__ = body.__name__
-    test.__doc__ = body.__doc__
-    return test
+@pytest.fixture
+async def store(make_store: MakeStore) -> AsyncIterator[EventStore]:
+    async with make_store() as opened:
+        yield opened
 
 
 def note(
@@ -62,24 +52,24 @@ def note(
     return sign(key, kind, content, tags, created_at=at)
 
 
-async def save(store: SQLiteStore, event: Event) -> SaveResult:
+async def save(store: EventStore, event: Event) -> SaveResult:
     return await store.save(event, event.to_json())
 
 
 async def everything(
-    store: SQLiteStore, filters: Sequence[Filter], now: int = NOW, **kwargs: Any
+    store: EventStore, filters: Sequence[Filter], now: int = NOW, **kwargs: Any
 ) -> list[bytes]:
     """Every page of a query, joined."""
     return [raw async for page in store.query(filters, now, **kwargs) for raw in page]
 
 
-async def ids(store: SQLiteStore, *filters: dict[str, Any], now: int = NOW) -> list[str]:
+async def ids(store: EventStore, *filters: dict[str, Any], now: int = NOW) -> list[str]:
     """Ids of what a REQ with these filters gets, in the order they are sent."""
     raws = await everything(store, [Filter.from_dict(f) for f in filters], now)
     return [orjson.loads(raw)["id"] for raw in raws]
 
 
-async def count(store: SQLiteStore, *filters: dict[str, Any], now: int = NOW) -> int:
+async def count(store: EventStore, *filters: dict[str, Any], now: int = NOW) -> int:
     result = await store.count([Filter.from_dict(f) for f in filters], now)
     assert not result.approximate
     return result.count
@@ -97,30 +87,26 @@ def newest_first(*events: Event) -> list[str]:
 # ---- saving ------------------------------------------------------------------------
 
 
-@store_test
-async def test_serves_the_exact_bytes_it_was_given(store: SQLiteStore) -> None:
+async def test_serves_the_exact_bytes_it_was_given(store: EventStore) -> None:
     event = note(content="exact")
     raw = orjson.dumps(event.to_dict(), option=orjson.OPT_INDENT_2)
     assert await store.save(event, raw) == STORED
     assert await everything(store, [Filter()]) == [raw]
 
 
-@store_test
-async def test_duplicate_is_acknowledged_and_stored_once(store: SQLiteStore) -> None:
+async def test_duplicate_is_acknowledged_and_stored_once(store: EventStore) -> None:
     event = note()
     assert await save(store, event) == STORED
     assert await save(store, event) == DUPLICATE
     assert await ids(store, {}) == [event.id]
 
 
-@store_test
-async def test_ephemeral_events_are_not_stored(store: SQLiteStore) -> None:
+async def test_ephemeral_events_are_not_stored(store: EventStore) -> None:
     assert await save(store, note(kind=20001)) == STORED
     assert await ids(store, {}) == []
 
 
-@store_test
-async def test_replaceable_keeps_only_the_newest(store: SQLiteStore) -> None:
+async def test_replaceable_keeps_only_the_newest(store: EventStore) -> None:
     old, new = note(kind=0, content="old", at=100), note(kind=0, content="new", at=200)
     other_author = note(BOB, kind=0, at=50)
     assert await save(store, old) == STORED
@@ -134,22 +120,18 @@ async def test_replaceable_keeps_only_the_newest(store: SQLiteStore) -> None:
 
 @pytest.mark.parametrize("kind", [3, 10002, 30402])
 @pytest.mark.parametrize("lowest_first", [True, False])
-def test_equal_timestamps_keep_the_lowest_id(tmp_path: Path, kind: int, lowest_first: bool) -> None:
+async def test_equal_timestamps_keep_the_lowest_id(
+    store: EventStore, kind: int, lowest_first: bool
+) -> None:
     a, b = (note(kind=kind, content=c, tags=[["d", "x"]], at=500) for c in ("a", "b"))
     low, high = sorted((a, b), key=lambda e: e.id)
-
-    async def main() -> None:
-        async with SQLiteStore(tmp_path / "relay.db") as store:
-            first, second = (low, high) if lowest_first else (high, low)
-            assert await save(store, first) == STORED
-            assert await save(store, second) == (SUPERSEDED if lowest_first else STORED)
-            assert await ids(store, {"kinds": [kind]}) == [low.id]
-
-    asyncio.run(main())
+    first, second = (low, high) if lowest_first else (high, low)
+    assert await save(store, first) == STORED
+    assert await save(store, second) == (SUPERSEDED if lowest_first else STORED)
+    assert await ids(store, {"kinds": [kind]}) == [low.id]
 
 
-@store_test
-async def test_addressable_versions_are_per_d_tag(store: SQLiteStore) -> None:
+async def test_addressable_versions_are_per_d_tag(store: EventStore) -> None:
     kind = 30402
     x1 = note(kind=kind, tags=[["d", "x"]], at=100)
     y1 = note(kind=kind, tags=[["d", "y"]], at=100)
@@ -174,8 +156,7 @@ def deletion(key: SecretKey, tags: list[list[str]], at: int = 2000) -> Event:
     return note(key, kind=5, content="oops", tags=tags, at=at)
 
 
-@store_test
-async def test_e_deletion_removes_only_the_authors_own_events(store: SQLiteStore) -> None:
+async def test_e_deletion_removes_only_the_authors_own_events(store: EventStore) -> None:
     mine, theirs = note(content="mine", tags=[["t", "x"]]), note(BOB, content="theirs")
     await save(store, mine)
     await save(store, theirs)
@@ -188,8 +169,7 @@ async def test_e_deletion_removes_only_the_authors_own_events(store: SQLiteStore
     assert await ids(store, {"ids": [mine.id]}) == []
 
 
-@store_test
-async def test_deletion_may_arrive_before_the_event(store: SQLiteStore) -> None:
+async def test_deletion_may_arrive_before_the_event(store: EventStore) -> None:
     mine, theirs = note(content="mine"), note(BOB, content="theirs")
     await save(store, deletion(ALICE, [["e", mine.id]]))
     await save(store, deletion(BOB, [["e", mine.id]], at=2001))
@@ -200,8 +180,7 @@ async def test_deletion_may_arrive_before_the_event(store: SQLiteStore) -> None:
     assert await ids(store, {"kinds": [1]}) == [theirs.id]
 
 
-@store_test
-async def test_a_deletion_removes_versions_up_to_its_time(store: SQLiteStore) -> None:
+async def test_a_deletion_removes_versions_up_to_its_time(store: EventStore) -> None:
     address = f"30402:{ALICE.public_hex}:x"
     listing = note(kind=30402, tags=[["d", "x"]], at=1000)
     profile = note(kind=0, at=1000)
@@ -221,16 +200,14 @@ async def test_a_deletion_removes_versions_up_to_its_time(store: SQLiteStore) ->
     assert await ids(store, {"kinds": [30402]}) == newest_first(newer, bobs)
 
 
-@store_test
-async def test_a_deletion_older_than_the_stored_version_keeps_it(store: SQLiteStore) -> None:
+async def test_a_deletion_older_than_the_stored_version_keeps_it(store: EventStore) -> None:
     listing = note(kind=30402, tags=[["d", "x"]], at=3000)
     await save(store, listing)
     await save(store, deletion(ALICE, [["a", f"30402:{ALICE.public_hex}:x"]], at=2000))
     assert await ids(store, {"kinds": [30402]}) == [listing.id]
 
 
-@store_test
-async def test_deleting_a_deletion_has_no_effect(store: SQLiteStore) -> None:
+async def test_deleting_a_deletion_has_no_effect(store: EventStore) -> None:
     first = deletion(ALICE, [["e", "ab" * 32]], at=2000)
     second = deletion(ALICE, [["e", first.id]], at=2001)
     await save(store, first)
@@ -238,8 +215,7 @@ async def test_deleting_a_deletion_has_no_effect(store: SQLiteStore) -> None:
     assert await ids(store, {"kinds": [5]}) == [second.id, first.id]
 
 
-@store_test
-async def test_a_deletion_of_a_deletion_not_yet_seen_has_no_effect(store: SQLiteStore) -> None:
+async def test_a_deletion_of_a_deletion_not_yet_seen_has_no_effect(store: EventStore) -> None:
     first = deletion(ALICE, [["e", "ab" * 32]], at=2000)
     await save(store, deletion(ALICE, [["e", first.id]], at=2001))
     assert await save(store, first) == STORED
@@ -248,8 +224,7 @@ async def test_a_deletion_of_a_deletion_not_yet_seen_has_no_effect(store: SQLite
 # ---- NIP-40 expiration -------------------------------------------------------------
 
 
-@store_test
-async def test_expired_events_are_never_served(store: SQLiteStore) -> None:
+async def test_expired_events_are_never_served(store: EventStore) -> None:
     expiring = note(content="soon gone", tags=[["expiration", "5000"], ["t", "x"]])
     lasting = note(content="stays", tags=[["expiration", "not a number"]])
     await save(store, expiring)
@@ -268,8 +243,7 @@ async def test_expired_events_are_never_served(store: SQLiteStore) -> None:
 # ---- queries -----------------------------------------------------------------------
 
 
-@store_test
-async def test_each_filter_has_its_own_limit_and_the_union_is_sorted(store: SQLiteStore) -> None:
+async def test_each_filter_has_its_own_limit_and_the_union_is_sorted(store: EventStore) -> None:
     notes = [note(content=str(i), at=1000 + i // 2) for i in range(10)]  # pairs share a time
     bobs = [note(BOB, content=str(i), at=1000 + i) for i in range(3)]
     for event in notes + bobs:
@@ -284,32 +258,26 @@ async def test_each_filter_has_its_own_limit_and_the_union_is_sorted(store: SQLi
     )
 
 
-def test_default_and_maximum_limits(tmp_path: Path) -> None:
+async def test_default_and_maximum_limits(make_store: MakeStore) -> None:
     events = [note(content=str(i), at=1000 + i) for i in range(12)]
-
-    async def main() -> None:
-        async with SQLiteStore(tmp_path / "relay.db", default_limit=5, max_limit=8) as store:
-            for event in events:
-                await save(store, event)
-            assert len(await ids(store, {})) == 5
-            assert len(await ids(store, {"limit": 100})) == 8
-            # An ids filter gets every event it names (up to the maximum).
-            assert len(await ids(store, {"ids": [e.id for e in events[:7]]})) == 7
-            assert len(await ids(store, {"ids": [e.id for e in events]})) == 8
-
-    asyncio.run(main())
+    async with make_store(default_limit=5, max_limit=8) as store:
+        for event in events:
+            await save(store, event)
+        assert len(await ids(store, {})) == 5
+        assert len(await ids(store, {"limit": 100})) == 8
+        # An ids filter gets every event it names (up to the maximum).
+        assert len(await ids(store, {"ids": [e.id for e in events[:7]]})) == 7
+        assert len(await ids(store, {"ids": [e.id for e in events]})) == 8
 
 
-@store_test
-async def test_filters_that_match_nothing(store: SQLiteStore) -> None:
+async def test_filters_that_match_nothing(store: EventStore) -> None:
     await save(store, note(tags=[["t", "x"]]))
     for empty in ({"ids": []}, {"authors": []}, {"kinds": []}, {"#t": []}, {"limit": 0}):
         assert await ids(store, empty) == []
     assert await ids(store, {"since": 1001, "until": 1000}) == []
 
 
-@store_test
-async def test_since_and_until_are_inclusive(store: SQLiteStore) -> None:
+async def test_since_and_until_are_inclusive(store: EventStore) -> None:
     events = [note(content=str(at), tags=[["t", "x"]], at=at) for at in (99, 100, 101, 102)]
     for event in events:
         await save(store, event)
@@ -318,8 +286,7 @@ async def test_since_and_until_are_inclusive(store: SQLiteStore) -> None:
     assert await ids(store, {"since": 100, "until": 101, "#t": ["x"]}) == expected
 
 
-@store_test
-async def test_tag_letters_are_anded_and_values_ored(store: SQLiteStore) -> None:
+async def test_tag_letters_are_anded_and_values_ored(store: EventStore) -> None:
     both = note(content="both", tags=[["t", "a"], ["t", "b"], ["p", BOB.public_hex]])
     only_t = note(content="only t", tags=[["t", "a"]])
     upper = note(content="upper", tags=[["T", "a"], ["title", "a"]])
@@ -332,8 +299,7 @@ async def test_tag_letters_are_anded_and_values_ored(store: SQLiteStore) -> None
     assert await count(store, {"#t": ["a", "b"]}) == 2
 
 
-@store_test
-async def test_search_needs_every_word(store: SQLiteStore) -> None:
+async def test_search_needs_every_word(store: EventStore) -> None:
     rent = note(content="Need help with RENT this month", at=1)
     bail = note(content="bail fund, rent", tags=[["title", "Urgent"], ["summary", "jail"]], at=2)
     cafe = note(content="café au lait", at=3)
@@ -355,8 +321,7 @@ async def test_search_needs_every_word(store: SQLiteStore) -> None:
     assert await ids(store, {"search": "lang:en"}) == [cafe.id, bail.id, rent.id]
 
 
-@store_test
-async def test_count_is_the_union_within_each_limit(store: SQLiteStore) -> None:
+async def test_count_is_the_union_within_each_limit(store: EventStore) -> None:
     for i in range(6):
         await save(store, note(ALICE if i % 2 else BOB, content=str(i), at=1000 + i))
     alice, bob = ALICE.public_hex, BOB.public_hex
@@ -367,8 +332,7 @@ async def test_count_is_the_union_within_each_limit(store: SQLiteStore) -> None:
     assert await count(store, {"kinds": []}) == 0
 
 
-@store_test
-async def test_filters_bigger_than_sqlite_variables_are_split(store: SQLiteStore) -> None:
+async def test_filters_bigger_than_sqlite_variables_are_split(store: EventStore) -> None:
     events = [note(content=str(i), at=1000 + i) for i in range(5)]
     for event in events:
         await save(store, event)
@@ -388,34 +352,28 @@ async def test_filters_bigger_than_sqlite_variables_are_split(store: SQLiteStore
 # ---- durability and concurrency ----------------------------------------------------
 
 
-def test_saved_events_survive_close_and_reopen(tmp_path: Path) -> None:
-    path = tmp_path / "relay.db"
+async def test_saved_events_survive_close_and_reopen(make_store: MakeStore) -> None:
     events = [note(content=f"durable {i}", tags=[["t", "x"]], at=1000 + i) for i in range(20)]
-
-    async def write() -> None:
-        async with SQLiteStore(path) as store:
-            # Not awaited one by one: close must still write all of them.
-            pending = [asyncio.ensure_future(save(store, e)) for e in events]
-            await asyncio.sleep(0)
-        assert {task.result() for task in pending} == {STORED}
-
-    async def read() -> None:
-        async with SQLiteStore(path) as store:
-            assert await ids(store, {"#t": ["x"]}) == newest_first(*events)
-            assert await count(store, {"search": "durable"}) == 20
-
-    asyncio.run(write())
-    asyncio.run(read())
+    async with make_store() as store:
+        # Not awaited one by one: close must still write all of them.
+        pending = [asyncio.ensure_future(save(store, e)) for e in events]
+        await asyncio.sleep(0)
+    assert {task.result() for task in pending} == {STORED}
+    async with make_store() as store:
+        assert await ids(store, {"#t": ["x"]}) == newest_first(*events)
+        assert await count(store, {"search": "durable"}) == 20
 
 
 CRASH = """
 import asyncio, os, sys
+from shieldmutual.relay.store.postgres import PostgresStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
 from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
 
 async def main():
-    store = SQLiteStore(sys.argv[1])
+    where = sys.argv[1]
+    store = PostgresStore(where) if where.startswith("postgresql:") else SQLiteStore(where)
     await store.open()
     event = sign(SecretKey(bytes(31) + b"\\x01"), 1, "acknowledged", created_at=1000)
     print((await store.save(event, event.to_json())).accepted, event.id, flush=True)
@@ -425,22 +383,21 @@ asyncio.run(main())
 """
 
 
-def test_acknowledged_events_survive_a_process_crash(tmp_path: Path) -> None:
-    path = tmp_path / "relay.db"
-    out = subprocess.run(
-        [sys.executable, "-c", CRASH, str(path)], capture_output=True, text=True, check=True
-    ).stdout.split()
-    assert out[0] == "True"
+async def test_acknowledged_events_survive_a_process_crash(
+    make_store: MakeStore, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    postgres = request.node.callspec.params["make_store"] == "postgres"
+    where = request.getfixturevalue("pg_url") if postgres else str(tmp_path / "relay.db")
+    done = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CRASH, where, stdout=asyncio.subprocess.PIPE
+    )
+    out = (await done.communicate())[0].decode().split()
+    assert done.returncode == 0 and out[0] == "True"
+    async with make_store() as store:
+        assert await ids(store, {}) == [out[1]]
 
-    async def read() -> None:
-        async with SQLiteStore(path) as store:
-            assert await ids(store, {}) == [out[1]]
 
-    asyncio.run(read())
-
-
-@store_test
-async def test_concurrent_saves_share_few_transactions(store: SQLiteStore) -> None:
+async def test_concurrent_saves_share_few_transactions(store: EventStore) -> None:
     events = [note(BOB if i % 3 else ALICE, content=f"n{i}", at=1000 + i % 50) for i in range(1500)]
     before = store.commits
     results = await asyncio.gather(*(save(store, e) for e in events))
@@ -450,8 +407,7 @@ async def test_concurrent_saves_share_few_transactions(store: SQLiteStore) -> No
     assert len(await ids(store, {"limit": 5000})) == 1500
 
 
-@store_test
-async def test_an_unwritable_event_fails_alone(store: SQLiteStore) -> None:
+async def test_an_unwritable_event_fails_alone(store: EventStore) -> None:
     good = [note(content=str(i)) for i in range(20)]
     bad = note(content="bad")
     saves = [save(store, e) for e in good[:10]]
@@ -463,31 +419,25 @@ async def test_an_unwritable_event_fails_alone(store: SQLiteStore) -> None:
     assert await ids(store, {}) == newest_first(*good)
 
 
-def test_batches_never_exceed_batch_max(tmp_path: Path) -> None:
-    async def main() -> None:
-        async with SQLiteStore(tmp_path / "relay.db", batch_max=7) as store:
-            events = [note(content=str(i)) for i in range(70)]
-            await asyncio.gather(*(save(store, e) for e in events))
-            assert store.commits >= 10
-
-    asyncio.run(main())
+async def test_batches_never_exceed_batch_max(make_store: MakeStore) -> None:
+    async with make_store(batch_max=7) as store:
+        events = [note(content=str(i)) for i in range(70)]
+        await asyncio.gather(*(save(store, e) for e in events))
+        assert store.commits >= 10
 
 
-def test_a_closed_store_refuses_work(tmp_path: Path) -> None:
-    async def main() -> None:
-        store = SQLiteStore(tmp_path / "relay.db")
-        await store.open()
-        await store.close()
-        await store.close()  # idempotent
-        with pytest.raises(StoreError):
-            await save(store, note())
-        with pytest.raises(StoreError):
-            await everything(store, [Filter()])
-
-    asyncio.run(main())
+async def test_a_closed_store_refuses_work(make_store: MakeStore) -> None:
+    store = make_store()
+    await store.open()
+    await store.close()
+    await store.close()  # idempotent
+    with pytest.raises(StoreError):
+        await save(store, note())
+    with pytest.raises(StoreError):
+        await everything(store, [Filter()])
 
 
-def test_constructor_rejects_nonsense(tmp_path: Path) -> None:
+def test_constructor_rejects_nonsense(make_store: MakeStore) -> None:
     for kwargs in ({"batch_max": 0}, {"readers": 0}, {"default_limit": 10, "max_limit": 5}):
         with pytest.raises(ValueError):
-            SQLiteStore(tmp_path / "x.db", **kwargs)
+            make_store(**kwargs)
