@@ -114,7 +114,7 @@ def sync_cmd(
     until: Annotated[str | None, typer.Option("--until", help="Same forms as --since.")] = None,
     json_: common.JsonOption = False,
 ) -> None:
-    """Copy what one relay holds and the other lacks (NIP-77): only the missing events.
+    """Copy between two relays only what one of them lacks (NIP-77).
 
     Default filter: all mutual aid traffic (no gift wraps). Every event is verified
     before it is sent on. Running it again sends nothing new; an interrupted run is
