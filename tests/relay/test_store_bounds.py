@@ -1,20 +1,19 @@
-"""What bounds a read of SQLiteStore: value ranges, the COUNT cap, pages, time (issue 10).
+"""What bounds a read of a store: value ranges, the COUNT cap, pages, time (issue 10).
 
-Real stores on real files; filters are built directly (not parsed) where a test needs
-values the parser refuses, because the store must hold even when a caller forgets.
+Real stores (SQLite files and PostgreSQL databases, ``make_store``); filters are built
+directly (not parsed) where a test needs values the parser refuses, because the store
+must hold even when a caller forgets.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 
 import orjson
 import pytest
 
-from shieldmutual.relay.store.base import CountResult
-from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.relay.store.base import CountResult, EventStore
 from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.filter import Filter
@@ -34,16 +33,16 @@ def newest_first(events: list[Event]) -> list[str]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    async with SQLiteStore(tmp_path / "relay.db", max_count=5, default_limit=50) as opened:
+async def store(make_store: Callable[..., EventStore]) -> AsyncIterator[EventStore]:
+    async with make_store(max_count=5, default_limit=50) as opened:
         yield opened
 
 
-async def save_all(store: SQLiteStore, events: list[Event]) -> None:
+async def save_all(store: EventStore, events: list[Event]) -> None:
     await asyncio.gather(*(store.save(e, e.to_json()) for e in events))
 
 
-async def read(store: SQLiteStore, filters: list[Filter], **kwargs: object) -> list[str]:
+async def read(store: EventStore, filters: list[Filter], **kwargs: object) -> list[str]:
     pages = store.query(filters, NOW, **kwargs)  # type: ignore[arg-type]
     return [orjson.loads(raw)["id"] async for page in pages for raw in page]
 
@@ -62,8 +61,8 @@ async def read(store: SQLiteStore, filters: list[Filter], **kwargs: object) -> l
     ],
     ids=["since", "until", "kind", "ids", "since-limited"],
 )
-async def test_values_sqlite_cannot_take_fail_as_store_errors(
-    store: SQLiteStore, flt: Filter
+async def test_values_a_database_cannot_take_fail_as_store_errors(
+    store: EventStore, flt: Filter
 ) -> None:
     """Before, SQLite's OverflowError (not a sqlite3.Error) escaped and killed the task
     that should have answered the REQ or COUNT."""
@@ -75,7 +74,7 @@ async def test_values_sqlite_cannot_take_fail_as_store_errors(
     assert len(await read(store, [Filter()])) == 2  # the store is unharmed
 
 
-async def test_the_largest_parsed_values_are_answered(store: SQLiteStore) -> None:
+async def test_the_largest_parsed_values_are_answered(store: EventStore) -> None:
     events = notes(3)
     await save_all(store, events)
     biggest = Filter.from_dict({"since": 0, "until": 2**63 - 1, "limit": 2**63 - 1})
@@ -86,7 +85,7 @@ async def test_the_largest_parsed_values_are_answered(store: SQLiteStore) -> Non
 # ---- issue 10 #6: COUNT is bounded -------------------------------------------------
 
 
-async def test_count_stops_at_the_cap_and_says_approximate(store: SQLiteStore) -> None:
+async def test_count_stops_at_the_cap_and_says_approximate(store: EventStore) -> None:
     await save_all(store, notes(8))
     assert await store.count([Filter()], NOW) == CountResult(5, approximate=True)
     assert await store.count([Filter(limit=100)], NOW) == CountResult(5, approximate=True)
@@ -99,7 +98,7 @@ async def test_count_stops_at_the_cap_and_says_approximate(store: SQLiteStore) -
 # ---- issue 10 #6: pages, read only when asked for ----------------------------------
 
 
-async def test_pages_are_read_one_at_a_time_when_asked(store: SQLiteStore) -> None:
+async def test_pages_are_read_one_at_a_time_when_asked(store: EventStore) -> None:
     events = notes(10)
     await save_all(store, events)
     statements: list[float] = []
@@ -120,7 +119,7 @@ async def test_pages_are_read_one_at_a_time_when_asked(store: SQLiteStore) -> No
     assert all(seconds >= 0 for seconds in statements)
 
 
-async def test_each_filter_keeps_its_limit_across_pages(store: SQLiteStore) -> None:
+async def test_each_filter_keeps_its_limit_across_pages(store: EventStore) -> None:
     events = notes(12)
     tagged = [sign(KEY, 7, str(i), [["t", "x"]], created_at=1002 + i) for i in range(4)]
     await save_all(store, events + tagged)
@@ -130,13 +129,15 @@ async def test_each_filter_keeps_its_limit_across_pages(store: SQLiteStore) -> N
         assert await read(store, filters, page_size=size) == expected, size
 
 
-async def test_a_page_size_below_one_is_refused(store: SQLiteStore) -> None:
+async def test_a_page_size_below_one_is_refused(store: EventStore) -> None:
     with pytest.raises(ValueError):
         await read(store, [Filter()], page_size=0)
 
 
-async def test_an_abandoned_query_holds_no_reader(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "relay.db", readers=1) as store:
+async def test_an_abandoned_query_holds_no_reader(
+    make_store: Callable[..., EventStore],
+) -> None:
+    async with make_store(readers=1) as store:
         await save_all(store, notes(10))
         pages = store.query([Filter()], NOW, page_size=2, owner="slow reader")
         assert len(await anext(pages)) == 2

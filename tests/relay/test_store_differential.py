@@ -1,4 +1,5 @@
-"""Differential test: SQLiteStore answers every random REQ exactly like a dumb reference.
+"""Differential test: each store (SQLite, PostgreSQL) answers every random REQ exactly
+like a dumb reference.
 
 The reference is the pure matcher (:meth:`Filter.matches`) over the corpus after the
 replaceable rules, without the gift wraps the reader may not see, sorted newest first
@@ -14,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 import pytest
 
-from shieldmutual.relay.store.base import CountResult
-from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.relay.store.base import CountResult, EventStore
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
@@ -169,13 +169,13 @@ def random_filter(rng: random.Random, events: list[Event]) -> dict[str, Any]:
     return data
 
 
-async def check_seed(seed: int, path: Path) -> None:
+async def check_seed(seed: int, make_store: Callable[..., EventStore]) -> None:
     rng = random.Random(seed)
     events = corpus(rng)
     stored = reference_store(events)
     arrivals = events[:]
     rng.shuffle(arrivals)
-    store = SQLiteStore(path, default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT, max_count=MAX_COUNT)
+    store = make_store(default_limit=DEFAULT_LIMIT, max_limit=MAX_LIMIT, max_count=MAX_COUNT)
     async with store:
         await asyncio.gather(*(store.save(e, e.to_json()) for e in arrivals))
         for _ in range(REQS):
@@ -194,5 +194,7 @@ async def check_seed(seed: int, path: Path) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_store_agrees_with_the_reference(seed: int, tmp_path: Path) -> None:
-    asyncio.run(check_seed(seed, tmp_path / f"seed-{seed}.db"))
+async def test_store_agrees_with_the_reference(
+    seed: int, make_store: Callable[..., EventStore]
+) -> None:
+    await check_seed(seed, make_store)
