@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
@@ -21,7 +20,6 @@ from shieldmutual.client.cli.contacts import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
 from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import NO_NAMES, Names, short_npub
-from shieldmutual.client.state import Follow
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.helping import how_to_help
@@ -352,14 +350,3 @@ def society_view(record: SocietyRecord, naddr: str) -> RenderableType:
     if s.description:
         body.append(untrusted(s.description, multiline=True))
     return Panel(Group(*body, facts), expand=False)
-
-
-def follows_table(follows: Iterable[Follow]) -> Table:
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("tag", "since", "also follows (syndicate members)"):
-        table.add_column(column, overflow="fold")
-    for follow in follows:
-        since = datetime.fromtimestamp(follow.since, UTC).strftime("%Y-%m-%d")
-        members = " ".join(f"mas-{m}" for m in follow.members)
-        table.add_row(untrusted(f"mas-{follow.slug}"), since, untrusted(members))
-    return table

@@ -3,9 +3,7 @@
 A new command group module needs only::
 
     import typer
-    from shieldmutual.client.cli import common
-
-    app = typer.Typer(help="...", no_args_is_help=True)
+    XX = typer.Typer(help="...", no_args_is_help=True)
 
     @app.command()
     def something(ctx: typer.Context, relay: common.RelayOption = None,
@@ -27,13 +25,21 @@ import re
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
 
 import orjson
 import typer
 
+from shieldmutual.client.cli import plain
+from shieldmutual.client.cli.exitcodes import EXIT_AUTH as EXIT_AUTH
+from shieldmutual.client.cli.exitcodes import EXIT_FAILURE as EXIT_FAILURE
+from shieldmutual.client.cli.exitcodes import EXIT_INTERRUPTED as EXIT_INTERRUPTED
+from shieldmutual.client.cli.exitcodes import EXIT_OK as EXIT_OK
+from shieldmutual.client.cli.exitcodes import EXIT_OVERDUE as EXIT_OVERDUE
+from shieldmutual.client.cli.exitcodes import EXIT_RELAYS as EXIT_RELAYS
+from shieldmutual.client.cli.exitcodes import EXIT_USAGE as EXIT_USAGE
 from shieldmutual.client.config import Config, Paths, normalize_relays
 from shieldmutual.client.errors import ConfigError, IdentityError, PassphraseError, RelayError
 from shieldmutual.shared import nip19
@@ -55,15 +61,6 @@ if TYPE_CHECKING:  # imported where used: most commands need few of them (start-
     from shieldmutual.client.vault import Home
 
 T = TypeVar("T")
-
-# Exit codes (documented in `mas --help` and cli/main.py).
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_RELAYS = 3
-EXIT_AUTH = 4
-EXIT_OVERDUE = 5  # `champion watch --once`: someone you champion is overdue
-EXIT_INTERRUPTED = 130
 
 AsOption = Annotated[
     str | None,
@@ -106,14 +103,26 @@ class State:
     verbose: bool = False
     passphrase_fd: int | None = None
     proxy: str | None = None  # socks5h://HOST:PORT for every relay connection (--proxy)
-    out: Console = field(default_factory=lambda: _console(stderr=False))
-    err: Console = field(default_factory=lambda: _console(stderr=True))
+    _out: Console | None = None  # rich consoles, made when something needs rich
+    _err: Console | None = None
     _plain: Config | None = None
     _private_loaded: bool = False
     _keystore: Keystore | None = None
     _unlocker: Unlocker | None = None
     _home: Home | None = None
     _spinner: Status | None = None  # the progress line on stderr, when one is shown
+
+    @property
+    def out(self) -> Console:
+        if self._out is None:
+            self._out = _console(stderr=False)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        if self._err is None:
+            self._err = _console(stderr=True)
+        return self._err
 
     # -- configuration: a plain half (no passphrase) and a sealed half --
 
@@ -282,16 +291,36 @@ class State:
     # Messages often quote a relay or an event, so they go through the text door too.
 
     def note(self, message: str) -> None:
-        text = visible(message, multiline=True)
-        self.err.print(text, style="dim", markup=False, highlight=False)
+        self._stderr(visible(message, multiline=True), "dim")
 
     def warn(self, message: str) -> None:
-        text = visible(f"warning: {message}", multiline=True)
-        self.err.print(text, style="yellow", markup=False, highlight=False)
+        self._stderr(visible(f"warning: {message}", multiline=True), "yellow")
+
+    def _stderr(self, text: str, style: str) -> None:
+        """One message on stderr: through rich on a terminal (styled), as it is to a pipe
+        when rich would write exactly that (cli/plain.py: no rich import for a note)."""
+        written = plain.note(text) if self._err is None and plain.is_plain(sys.stderr) else None
+        if written is None:
+            self.err.print(text, style=style, markup=False, highlight=False)
+        else:
+            sys.stderr.write(written)
+            sys.stderr.flush()
+
+    def print_table(self, columns: Sequence[plain.Column], rows: Sequence[Sequence[str]]) -> None:
+        """A table on stdout (cells are external text: shown through the text door); to a
+        pipe without rich when rich would print the same (cli/plain.py)."""
+        rows = [[visible(cell) for cell in row] for row in rows]
+        written = plain.table(columns, rows) if plain.is_plain(sys.stdout) else None
+        if written is None:
+            from shieldmutual.client.cli import render
+
+            self.out.print(render.table(columns, rows))
+        else:
+            self.emit_line(written.removesuffix("\n"))
 
     def status(self, message: str) -> contextlib.AbstractContextManager[Any]:
         """A spinner on stderr while waiting, only when a person is watching."""
-        if self.err.is_terminal and not self.json:
+        if not self.json and not plain.is_plain(sys.stderr) and self.err.is_terminal:
             self._spinner = self.err.status(message)
             return self._spinner
         return contextlib.nullcontext()
@@ -310,15 +339,27 @@ class State:
     def emit_text(self, text: str) -> None:
         """Text meant for files and pipes (a request file, an export) as it is; on a
         terminal, through the text door, since a stranger wrote part of it."""
-        if self.out.is_terminal:
+        if self.out_is_terminal:
             text = visible(text, multiline=True)
-        self.out.file.write(text)
-        self.out.file.flush()
+        stream = _stdout()
+        stream.write(text)
+        stream.flush()
 
     def emit_line(self, text: str) -> None:
-        stream = self.out.file
+        stream = _stdout()
         stream.write(text + "\n")
         stream.flush()
+
+    @property
+    def out_is_terminal(self) -> bool:
+        """What rich calls a terminal (for ``stdout``), asked without loading rich."""
+        return not plain.is_plain(sys.stdout) and self.out.is_terminal
+
+
+def _stdout() -> IO[str]:
+    """stdout itself, also while a spinner is shown: rich's live display then swaps in a
+    proxy that would print through the stderr console, wrapping long JSON lines."""
+    return getattr(sys.stdout, "rich_proxied_file", sys.stdout)
 
 
 def _console(stderr: bool) -> Console:

@@ -13,19 +13,20 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from shieldmutual.client import names as naming
-from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.contacts import Contacts, check_petname
 from shieldmutual.client.errors import IdentityError, PassphraseError
 from shieldmutual.client.names import Names, Source
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
 
-if TYPE_CHECKING:  # a type only: `contacts list` must not load websockets
+if TYPE_CHECKING:  # types only: `contacts list` must load neither websockets nor rich
+    from rich.text import Text
+
     from shieldmutual.client.pool import Pool
 
 app = typer.Typer(
@@ -39,6 +40,8 @@ STYLE = {Source.PETNAME: "bold", Source.PROFILE: "italic", Source.NPUB: ""}
 
 def person(names: Names, pubkey: str) -> Text:
     """How a person is shown: a petname plain, a stranger's profile name as ``~name (npub…)``."""
+    from shieldmutual.client.cli import render
+
     return render.untrusted(names.show(pubkey), STYLE[names.source(pubkey)])
 
 
@@ -99,6 +102,9 @@ def add(
         state.note(f"{name} is {nip19.npub_encode(pubkey)}")
 
 
+CONTACT_COLUMNS = (Column("petname", style="bold"), Column("npub", overflow="fold"))
+
+
 @app.command("list")
 def list_(ctx: typer.Context, json_: common.JsonOption = False) -> None:
     """Your contacts, by petname."""
@@ -112,12 +118,8 @@ def list_(ctx: typer.Context, json_: common.JsonOption = False) -> None:
     if not book.names:
         state.note("no contacts yet: `mas contacts add NAME NPUB`")
         return
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("petname", style="bold")
-    table.add_column("npub", overflow="fold")
-    for name, pubkey in sorted(book.names.items()):
-        table.add_row(render.untrusted(name), nip19.npub_encode(pubkey))
-    state.out.print(table, markup=False, highlight=False)
+    rows = [[name, nip19.npub_encode(pubkey)] for name, pubkey in sorted(book.names.items())]
+    state.print_table(CONTACT_COLUMNS, rows)
 
 
 @app.command("remove")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli import common
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared import event as event_mod
@@ -256,6 +256,8 @@ async def _publish_all(
     """Publish as events arrive, up to MAX_IN_FLIGHT at once; the number that failed."""
     import asyncio
 
+    from shieldmutual.client.cli import render
+
     count = failures = 0
     if relays is None:  # --dry-run
         async for event in events:
@@ -368,6 +370,7 @@ def req_cmd(
     auth_key = state.signer(as_) if auth else None
 
     async def go() -> bool:
+        from shieldmutual.client.cli import render
         from shieldmutual.client.pool import EOSE
 
         async with state.pool(relays, auth=auth_key) as pool:

@@ -7,10 +7,10 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from shieldmutual.client import agent
-from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli import common
+from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
 from shieldmutual.client.keystore import Identity, parse_secret
 from shieldmutual.client.names import profiles_filter
@@ -181,6 +181,15 @@ def _import_ncryptsec(
     return ident
 
 
+IDENTITY_COLUMNS = (
+    Column(""),
+    Column("name", style="bold"),
+    Column("npub", overflow="fold"),
+    Column("created"),
+    Column(""),
+)
+
+
 @app.command("list")
 def list_(ctx: typer.Context, json_: common.JsonOption = False) -> None:
     """List identities; * marks the default."""
@@ -193,7 +202,18 @@ def list_(ctx: typer.Context, json_: common.JsonOption = False) -> None:
     if not identities:
         state.note("no identities yet: create one with `mas id new NAME`")
         return
-    state.out.print(render.identity_table(identities, state.config.identity))
+    default = state.config.identity
+    rows = [
+        [
+            "*" if ident.name == default else "",
+            ident.name,
+            ident.npub,
+            time.strftime("%Y-%m-%d", time.localtime(ident.created_at)),
+            "throwaway" if ident.throwaway else "",
+        ]
+        for ident in identities
+    ]
+    state.print_table(IDENTITY_COLUMNS, rows)
 
 
 @app.command("use")
@@ -241,6 +261,10 @@ def _show_profile(state: common.State, pubkey: str, profile: Profile | None, jso
     if profile is None:
         state.note("no profile published on these relays yet")
         return
+    from rich.table import Table
+
+    from shieldmutual.client.cli import render
+
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(overflow="fold")

@@ -23,39 +23,19 @@ import errno
 import importlib
 import os
 import sys
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 
-import typer
-from typer.core import TyperCommand, TyperGroup
-
-from shieldmutual.client.cli import common, helpstyle
-from shieldmutual.client.config import Paths
+from shieldmutual.client.cli.exitcodes import (
+    EXIT_AUTH,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RELAYS,
+    EXIT_USAGE,
+)
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.shared.errors import CryptoError, InvalidError, ShieldError
 from shieldmutual.shared.untrusted import one_line
-
-try:  # typer >= 0.16 vendors click; older versions raise click's own exceptions
-    from typer.exceptions import TyperException as _UsageBase
-except ImportError:  # pragma: no cover
-    from click.exceptions import ClickException as _UsageBase  # type: ignore[assignment]
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 ok, 1 failure, 2 bad input, 3 relays unreachable or too few acks, "
-    "4 passphrase, 5 a championed member overdue (champion watch --once), 130 interrupted."
-)
-
-# Every variable the code reads (tests/client/test_help.py greps for them and checks).
-ENVIRONMENT_HELP = (
-    "Environment: MAS_HOME (where config, keys and state live); "
-    "MAS_PASSPHRASE_FD (like --passphrase-fd); "
-    "MAS_PASSPHRASE and NOSTR_SECRET_KEY (refused: the environment is readable by other "
-    "processes); "
-    "MAS_PROXY (like --proxy); "
-    "MAS_PRIVATE_DELAY (LOW:HIGH seconds between private sends); "
-    "MAS_SCRYPT_LOG_N (the key-derivation cost, for tests only); "
-    "MAS_DEBUG (a traceback for an unexpected error); "
-    "NO_COLOR (no colours); VISUAL or EDITOR (where private text is written)."
-)
 
 
 class Entry(NamedTuple):
@@ -191,6 +171,8 @@ COMMAND_GROUPS: dict[str, Entry] = {
 
 def load(name: str) -> Any:
     """The real click command for ``mas NAME``, importing only the module that has it."""
+    from shieldmutual.client.cli import helpstyle
+
     entry = COMMAND_GROUPS[name]
     module = importlib.import_module(f"shieldmutual.client.cli.{entry.module}")
     group = helpstyle.group(getattr(module, entry.attr))
@@ -199,146 +181,23 @@ def load(name: str) -> Any:
     return command
 
 
-class LazyGroup(TyperGroup):
-    """The root group: commands are listed from COMMAND_GROUPS and imported when invoked.
+def print_version() -> None:
+    from importlib.metadata import version
 
-    Importing every command module (the pool, websockets, rich tables, markdown, QR codes)
-    took ~300 ms before any command ran; most commands need few of them.
-    """
-
-    def __init__(self, **attrs: Any) -> None:
-        super().__init__(**attrs)
-        # Stand-ins carry the listed help (and the names "did you mean" suggests from).
-        self.commands = {n: TyperCommand(n, help=e.help) for n, e in COMMAND_GROUPS.items()}
-        self._listing = False
-
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        if cmd_name not in COMMAND_GROUPS:
-            return None
-        return self.commands[cmd_name] if self._listing else load(cmd_name)
-
-    def format_help(self, ctx: Any, formatter: Any) -> None:
-        self._listing = True
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self._listing = False
-
-
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        sys.stdout.write(f"mas {version('shieldmutual')}\n")
-        raise typer.Exit(common.EXIT_OK)
-
-
-app = typer.Typer(
-    name="mas",
-    cls=LazyGroup,
-    rich_markup_mode=None,
-    help="Shield Mutual: Nostr for resilient mutual aid societies.",
-    epilog=f"{ENVIRONMENT_HELP}\n\n{EXIT_CODES_HELP}",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain click help: git-like, rewrapped to the terminal (up to 100 columns), and without
-    # Rich's import, which alone doubled `mas --help`'s time.
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-)
-
-
-@app.callback()
-def root(
-    ctx: typer.Context,
-    as_: common.AsOption = None,
-    json_: common.JsonOption = False,
-    verbose: Annotated[
-        bool, typer.Option("-v", "--verbose", help="Log relay connections on stderr.")
-    ] = False,
-    passphrase_fd: Annotated[
-        int | None,
-        typer.Option(
-            "--passphrase-fd",
-            metavar="N",
-            min=0,
-            help="Read the passphrase from file descriptor N (scripts; or MAS_PASSPHRASE_FD).",
-        ),
-    ] = None,
-    proxy: Annotated[
-        str | None,
-        typer.Option(
-            "--proxy",
-            metavar="URL",
-            envvar="MAS_PROXY",
-            help="socks5h://HOST:PORT (e.g. Tor): every relay connection goes through it, "
-            "never direct (or MAS_PROXY).",
-        ),
-    ] = None,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-) -> None:
-    """Shield Mutual: Nostr for resilient mutual aid societies.
-
-    Config, keys and state live in the platform's directories, or under $MAS_HOME, all
-    sealed under one passphrase. It comes from the agent (`mas unlock`), a prompt, or
-    --passphrase-fd N; never from the environment.
-    """
-    from shieldmutual.client.unlock import refuse_passphrase_env, refuse_secret_key_env
-
-    refuse_passphrase_env()
-    refuse_secret_key_env()
-    if proxy:
-        from shieldmutual.client.pool_connect import check_proxy
-
-        proxy = check_proxy(proxy)
-    paths = Paths.resolve()
-    paths.tighten()
-    state = common.State(
-        paths,
-        json=json_,
-        as_name=as_,
-        verbose=verbose,
-        passphrase_fd=passphrase_fd,
-        proxy=proxy,
-    )
-    ctx.obj = state
-    _route_logs(state, verbose)
-
-
-def _route_logs(state: common.State, verbose: bool) -> None:
-    """With -v, the client's log lines go to stderr through the state's text door; without,
-    only warnings. logging is imported only when it matters: with -v, or when a module
-    (or an earlier command in this process) has loaded it already."""
-    if not verbose and "logging" not in sys.modules:
-        return
-    import logging
-
-    class StderrHandler(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            state.note(record.getMessage())
-
-    pool_log = logging.getLogger("shieldmutual.client")
-    pool_log.handlers[:] = [StderrHandler()] if verbose else []
-    pool_log.setLevel(logging.INFO if verbose else logging.WARNING)
-    pool_log.propagate = False
+    sys.stdout.write(f"mas {version('shieldmutual')}\n")
 
 
 def exit_code(exc: BaseException) -> int:
     """The documented exit code for an error that reached the boundary."""
     if isinstance(exc, CryptoError):
-        return common.EXIT_AUTH
+        return EXIT_AUTH
     if isinstance(exc, RelayError):
-        return common.EXIT_RELAYS
+        return EXIT_RELAYS
     if isinstance(exc, InvalidError):
-        return common.EXIT_USAGE
+        return EXIT_USAGE
     if isinstance(exc, ClientError | ShieldError):
-        return common.EXIT_FAILURE
-    return common.EXIT_FAILURE
+        return EXIT_FAILURE
+    return EXIT_FAILURE
 
 
 def _fail(message: str, code: int) -> int:
@@ -358,24 +217,32 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mas` console script; returns the exit code."""
-    command = helpstyle.tidy(typer.main.get_command(app))
+    if (sys.argv[1:] if argv is None else argv) == ["--version"]:
+        print_version()  # answered before typer is even imported
+        return EXIT_OK
+    import typer
+    from typer.exceptions import TyperException
+
+    from shieldmutual.client.cli import root
+
     try:
+        command = root.command()
         result = command.main(args=argv, prog_name="mas", standalone_mode=False)
     except BaseException as raw:
         exc = _unwrap(raw)
         if isinstance(exc, typer.Exit):
             return exc.exit_code
-        if isinstance(exc, _UsageBase):
-            code = getattr(exc, "exit_code", common.EXIT_USAGE)
+        if isinstance(exc, TyperException):
+            code = getattr(exc, "exit_code", EXIT_USAGE)
             if type(exc).__name__ == "NoArgsIsHelpError":
                 # The help is the message (plain help; Rich help would have printed itself).
                 if exc.format_message().strip():
                     sys.stdout.write(exc.format_message() + "\n")
-                return common.EXIT_USAGE
+                return EXIT_USAGE
             where = getattr(getattr(exc, "ctx", None), "command_path", "mas")
             return _fail(f"{exc.format_message()} (see `{where} --help`)", code)
         if isinstance(exc, typer.Abort | KeyboardInterrupt):
-            return _fail("interrupted", common.EXIT_INTERRUPTED)
+            return _fail("interrupted", EXIT_INTERRUPTED)
         if isinstance(exc, ShieldError):
             return _fail(str(exc), exit_code(exc))
         if isinstance(exc, BrokenPipeError) or (
@@ -386,16 +253,16 @@ def main(argv: list[str] | None = None) -> int:
             return 141
         if isinstance(exc, OSError):
             where = f"{exc.filename}: " if exc.filename else ""
-            return _fail(f"{where}{exc.strerror or exc}", common.EXIT_FAILURE)
+            return _fail(f"{where}{exc.strerror or exc}", EXIT_FAILURE)
         if isinstance(exc, SystemExit):
-            return exc.code if isinstance(exc.code, int) else common.EXIT_FAILURE
+            return exc.code if isinstance(exc.code, int) else EXIT_FAILURE
         if os.environ.get("MAS_DEBUG"):
             raise
         return _fail(
             f"unexpected {type(exc).__name__}: {exc} (set MAS_DEBUG=1 for details)",
-            common.EXIT_FAILURE,
+            EXIT_FAILURE,
         )
-    return result if isinstance(result, int) else common.EXIT_OK
+    return result if isinstance(result, int) else EXIT_OK
 
 
 def with_devnull() -> None:

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shieldmutual.client.cli import common, render
+from shieldmutual.client.cli import common
+from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.config import new_relay_url, normalize_relay_url, normalize_relays
 from shieldmutual.client.errors import RelayError
 
@@ -23,7 +24,7 @@ def _show(state: common.State, json_: bool) -> None:
         for url in state.config.relays:
             state.emit_json({"relay": url})
     elif state.config.relays:
-        state.out.print(render.relay_list_table(state.config.relays))
+        state.print_table([Column("relay")], [[url] for url in state.config.relays])
     else:
         state.note("no relays configured: add one with `mas relays add URL`")
 
@@ -123,6 +124,8 @@ def check(
         for c in checks:
             state.emit_json(c.to_dict())
     else:
+        from shieldmutual.client.cli import render
+
         state.out.print(render.relay_check_table(checks))
     failed = [c.relay for c in checks if not c.ok]
     if failed:

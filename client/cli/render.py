@@ -10,7 +10,6 @@ anywhere as a ``str``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ from shieldmutual.shared.untrusted import visible
 if TYPE_CHECKING:  # only types: local commands must not load the pool and websockets
     from rich.markdown import Markdown
 
-    from shieldmutual.client.keystore import Identity
+    from shieldmutual.client.cli.plain import Column
     from shieldmutual.client.pool import PublishReport, Subscription
     from shieldmutual.client.relayinfo import RelayCheck
 
@@ -97,30 +96,14 @@ def publish_line(report: PublishReport, min_acks: int) -> Text:
     return text
 
 
-def identity_table(identities: Sequence[Identity], default: str | None) -> Table:
+def table(columns: Sequence[Column], rows: Iterable[Sequence[str]]) -> Table:
+    """The rich table of a listing that cli/plain.py can also print without rich (its
+    cells have been through the text door already: State.print_table)."""
     table = Table(show_edge=False, pad_edge=False)
-    table.add_column("")
-    table.add_column("name", style="bold")
-    table.add_column("npub", overflow="fold")
-    table.add_column("created")
-    table.add_column("")
-    for ident in identities:
-        created = time.strftime("%Y-%m-%d", time.localtime(ident.created_at))
-        table.add_row(
-            "*" if ident.name == default else "",
-            untrusted(ident.name),
-            ident.npub,
-            created,
-            "throwaway" if ident.throwaway else "",
-        )
-    return table
-
-
-def relay_list_table(relays: Iterable[str]) -> Table:
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("relay")
-    for url in relays:
-        table.add_row(untrusted(url))
+    for column in columns:
+        table.add_column(column.header, style=column.style, overflow=column.overflow)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
     return table
 
 

@@ -9,6 +9,7 @@ the query a feed sends, like any other search.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,6 +17,7 @@ import typer
 
 from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import pubkey_hex
+from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import kinds, nip19
@@ -336,11 +338,15 @@ def unfollow(ctx: typer.Context, tags: TagsArg, json_: common.JsonOption = False
     local.save()
 
 
+FOLLOW_COLUMNS = tuple(
+    Column(header, overflow="fold")
+    for header in ("tag", "since", "also follows (syndicate members)")
+)
+
+
 @follows.command("following")
 def following(ctx: typer.Context, json_: common.JsonOption = False) -> None:
     """The societies you follow (from this device's local state)."""
-    from shieldmutual.client.cli import aidrender
-
     state = common.state(ctx)
     local = LocalState.load(state.home)
     entries = sorted(local.follows.values(), key=lambda f: f.slug)
@@ -349,6 +355,14 @@ def following(ctx: typer.Context, json_: common.JsonOption = False) -> None:
             state.emit_json({"tag": mas_tag(f.slug), "since": f.since,
                              "members": list(f.members), "tags": list(f.tags)})  # fmt: skip
     elif entries:
-        state.out.print(aidrender.follows_table(entries))
+        rows = [
+            [
+                f"mas-{f.slug}",
+                time.strftime("%Y-%m-%d", time.gmtime(f.since)),
+                " ".join(f"mas-{m}" for m in f.members),
+            ]
+            for f in entries
+        ]
+        state.print_table(FOLLOW_COLUMNS, rows)
     else:
         state.note("not following any society yet: `mas follow mas-<slug>`")
