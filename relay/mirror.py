@@ -88,7 +88,8 @@ class PeerStats:
     need: int = 0
     stored: int = 0
     refused: int = 0
-    neg_bytes: int = 0
+    neg_bytes: int = 0  # NEG-* frames both ways
+    fetched_bytes: int = 0  # EVENT frames answering our fetches by id
     state: str = "starting"
     last_error: str = ""
     refusals: dict[str, int] = field(default_factory=dict)
@@ -162,7 +163,7 @@ class Peer:
     async def _session(self) -> None:
         limit = 2 * self.relay.config.limits.max_message_length
         async with connect(
-            self.url, open_timeout=ANSWER_TIMEOUT, max_size=limit, compression=None
+            self.url, open_timeout=ANSWER_TIMEOUT, close_timeout=1, max_size=limit, compression=None
         ) as ws:
             self._ws = ws
             saver = asyncio.create_task(self._save_loop())
@@ -271,7 +272,11 @@ class Peer:
             if verb == "EVENT" and len(message) > 2:
                 event = self._wanted(sub_id, message[2])
                 if event is not None:
+                    self.stats.fetched_bytes += len(frame) if sub_id != LIVE else 0
                     await self._queue.put(event)  # a full queue stops reading the peer
+            elif verb == "CLOSED" and sub_id == LIVE:
+                # Refused or ended by the peer: a new session (after backoff) asks again.
+                raise ConnectionError(f"the peer closed the live subscription: {message[2:]}")
             elif verb == "NOTICE":
                 # A relay without NIP-77 answers NEG-OPEN with a NOTICE ("unknown
                 # message"): whatever waits for an answer hears it and gives up.
