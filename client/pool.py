@@ -44,8 +44,10 @@ Design:
 * Privacy: subscription ids are random per relay (relays cannot correlate one query
   across relays), and no User-Agent header is sent. With ``proxy`` (socks5h, e.g. Tor)
   every socket goes through it, names resolved there; nothing is dialled directly.
-* NIP-42: with ``auth=SecretKey`` the pool answers AUTH challenges, and retries once a
-  publish or REQ the relay refused with ``auth-required:``.
+* NIP-42: with ``auth=SecretKey`` the pool answers AUTH challenges, holds a REQ or EVENT
+  until an AUTH in flight is answered, and retries once a publish or REQ the relay refused
+  with ``auth-required:`` (or ``restricted:`` before AUTH), read through strfry's
+  ``ERROR: `` wrapper (shared/nip01prefix.py). Without a key it never authenticates.
 
 The parts: ``pool_connect`` (dialling, proxy, backoff), ``pool_relay`` (one relay's
 socket, publishing), ``pool_subscription`` (merged subscriptions); this module is the

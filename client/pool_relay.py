@@ -3,8 +3,16 @@
 A supervisor task owns the socket: it connects (through client/pool_connect.py, so a
 proxy carries it), re-sends every active REQ, reads, and on a drop reconnects with the
 relay's :class:`~shieldmutual.client.pool_connect.Backoff` while anything still needs it.
-Publishing waits for the relay's OK with a deadline; NIP-42 challenges are answered when
-the pool has an ``auth`` key.
+Publishing waits for the relay's OK with a deadline.
+
+NIP-42, as relays really behave: with an ``auth`` key the pool answers every challenge at
+once, and a REQ or EVENT that comes while that AUTH awaits its OK waits for it (a relay
+that checks messages concurrently, as khatru does, would refuse it). A refusal whose
+prefix is ``auth-required`` (or ``restricted`` before our AUTH was accepted), however the
+relay wraps it (strfry: ``ERROR: auth-required: ...``), is tried once more after AUTH;
+some relays (strfry) send their challenge only with that refusal. Without a key the pool
+never authenticates: whom to authenticate as is the caller's choice (client/cli/common.py:
+your key to read your inbox, a throwaway one per private send, none for public traffic).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from shieldmutual.shared.messages import (
     RelayOk,
     parse_relay_message,
 )
+from shieldmutual.shared.nip01prefix import message_prefix
 
 if TYPE_CHECKING:
     from shieldmutual.client.pool import PoolOptions
@@ -76,7 +85,6 @@ class RelayConnection:
         self.options = options
         self.auth_key = auth
         self.last_error: str | None = None
-        self.connects = 0
         self.last_alive = 0.0  # wall-clock time of the last frame received
         self.backoff = Backoff(options.backoff_base, options.backoff_max)
         self._warned_oversize = False
@@ -88,8 +96,12 @@ class RelayConnection:
         self._subs: dict[str, Subscription] = {}
         self._waiters = 0
         self._closed = False
-        self._challenge: str | None = None
-        self._authed = asyncio.Event()
+        # This socket's NIP-42 state: an AUTH in flight, its answer, and the subscriptions
+        # already tried again after AUTH (once each per socket).
+        self._auth_pending = False
+        self._auth_answered = asyncio.Event()
+        self._auth_ok = False
+        self._auth_retried: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ok_deadlines: collections.deque[tuple[float, asyncio.Future[RelayOk]]] = (
             collections.deque()
@@ -97,10 +109,6 @@ class RelayConnection:
         self._sweeper: asyncio.Task[None] | None = None
 
     # -- state --
-
-    @property
-    def connected(self) -> bool:
-        return self._ws is not None
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -196,10 +204,10 @@ class RelayConnection:
             self._finish_attempt()
             return None
         self.last_error = None
-        self.connects += 1
         self.last_alive = time.time()
-        self._authed.clear()
-        self._challenge = None
+        self._auth_pending = self._auth_ok = False
+        self._auth_answered.clear()
+        self._auth_retried.clear()
         return ws
 
     async def _serve(self, ws: ClientConnection) -> str | None:
@@ -278,41 +286,63 @@ class RelayConnection:
             sub = self._subs.get(msg.subscription_id)
             if sub is None:
                 return None
-            if msg.message.startswith("auth-required:") and self.auth_key is not None:
-                self._spawn(self._retry_req_after_auth(msg.subscription_id, sub, msg.message))
+            sub_id = msg.subscription_id
+            if self._auth_may_help(msg.prefix) and sub_id not in self._auth_retried:
+                self._auth_retried.add(sub_id)
+                self._spawn(self._retry_req_after_auth(sub_id, sub, msg.message))
             else:
-                self._closed_by_relay(msg.subscription_id, sub, msg.message)
+                self._closed_by_relay(sub_id, sub, msg.message)
         elif isinstance(msg, RelayNotice):
             log.info("%s: NOTICE %s", self.url, msg.message)
-        elif isinstance(msg, RelayAuth):
-            self._challenge = msg.challenge
-            if self.auth_key is not None:
-                self._spawn(self._authenticate(msg.challenge))
+        elif isinstance(msg, RelayAuth) and self.auth_key is not None and self._ws is not None:
+            self._auth_pending = True
+            self._auth_answered.clear()
+            self._spawn(self._authenticate(self._ws, msg.challenge))
         return None
 
     # -- NIP-42 --
 
-    async def _authenticate(self, challenge: str) -> None:
+    async def _authenticate(self, ws: ClientConnection, challenge: str) -> None:
+        """Answer ``challenge`` on ``ws`` (the socket it came on, never a later one)."""
         assert self.auth_key is not None
         auth = event_mod.sign(
             self.auth_key, AUTH_KIND, "", [["relay", self.url], ["challenge", challenge]]
         )
         try:
-            ok = await self._send_and_wait_ok(auth.id, ClientAuth(auth).encode())
+            ok = await self._send_once(ws, auth.id, ClientAuth(auth).encode())
         except (_RelayDown, TimeoutError) as exc:
             log.info("%s: AUTH failed: %s", self.url, exc)
+            ok = None
+        if self._ws is not ws:
             return
-        if ok.accepted:
-            self._authed.set()
-        else:
+        self._auth_ok = ok is not None and ok.accepted
+        if ok is not None and not ok.accepted:
             log.info("%s: AUTH refused: %s", self.url, ok.message)
+        self._auth_pending = False
+        self._auth_answered.set()
+
+    def _auth_may_help(self, prefix: str) -> bool:
+        """A refusal AUTH could lift: ``auth-required``, or ``restricted`` while we are not
+        authenticated (a relay that keeps some content to known members)."""
+        if self.auth_key is None:
+            return False
+        return prefix == "auth-required" or (prefix == "restricted" and not self._auth_ok)
+
+    async def _auth_settled(self) -> None:
+        """Before a REQ or EVENT: let an AUTH in flight get its OK first (bounded)."""
+        if self._auth_pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._auth_answered.wait(), self.options.ok_timeout)
 
     async def _wait_authed(self) -> bool:
-        try:
-            await asyncio.wait_for(self._authed.wait(), self.options.ok_timeout)
-        except TimeoutError:
-            return False
-        return True
+        """After a refusal: whether this socket is authenticated, waiting (bounded) for a
+        challenge the relay may send only now, and for the AUTH's answer."""
+        if self._auth_pending or not self._auth_answered.is_set():
+            try:
+                await asyncio.wait_for(self._auth_answered.wait(), self.options.ok_timeout)
+            except TimeoutError:
+                return False
+        return self._auth_ok
 
     async def _retry_req_after_auth(self, sub_id: str, sub: Subscription, message: str) -> None:
         ws = self._ws
@@ -325,7 +355,7 @@ class RelayConnection:
         """CLOSED: a refusal (auth-required, restricted, blocked, invalid...) is final for
         this relay; a transient one (``error:``, ``rate-limited:``) is tried again on the
         next reconnect, as a relay that is shutting down may send it."""
-        if message.partition(":")[0] not in TRANSIENT_CLOSED:
+        if message_prefix(message) not in TRANSIENT_CLOSED:
             del self._subs[sub_id]
         sub._on_closed(self.url, message)
 
@@ -423,9 +453,9 @@ class RelayConnection:
         frame = ClientEvent(event).encode()
         delay = self.options.backoff_base
         try:
+            await self._auth_settled()
             ok = await self._send_and_wait_ok(event.id, frame)
-            needs_auth = not ok.accepted and ok.prefix == "auth-required"
-            if needs_auth and self.auth_key is not None and await self._wait_authed():
+            if not ok.accepted and self._auth_may_help(ok.prefix) and await self._wait_authed():
                 ok = await self._send_and_wait_ok(event.id, frame)
             # rate-limited: slow down and try again, within the rate_limit_wait budget.
             while not ok.accepted and ok.prefix == "rate-limited":
@@ -453,8 +483,12 @@ class RelayConnection:
 
     async def attach(self, sub_id: str, sub: Subscription) -> None:
         self._subs[sub_id] = sub
-        if self._ws is not None:
-            await self._send_req(self._ws, sub_id, sub)
+        ws = self._ws
+        if ws is not None:
+            await self._auth_settled()
+            # A socket opened meanwhile has sent every attached REQ itself (see _serve).
+            if self._ws is ws and self._subs.get(sub_id) is sub:
+                await self._send_req(ws, sub_id, sub)
             return
         if self.backoff.held is not None:
             sub._on_unreachable(self.url, self.backoff.held)

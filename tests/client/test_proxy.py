@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,9 +44,13 @@ class SocksProxy:
         self.url = f"socks5h://127.0.0.1:{self.port}"
         self.connects: list[tuple[str, int]] = []
         self._ready = threading.Event()
-        exe = Path(sys.executable).parent / "pproxy"
+        # pproxy runs on uvloop whenever it is installed, and crashes on uvloop 0.23 (no
+        # current event loop at start-up): it is kept on the standard loop.
+        no_uvloop = (
+            "import sys; sys.modules['uvloop'] = None; from pproxy.server import main; main()"
+        )
         self.proc = subprocess.Popen(
-            [str(exe), "-l", f"socks5://127.0.0.1:{self.port}", "-v"],
+            [sys.executable, "-c", no_uvloop, "-l", f"socks5://127.0.0.1:{self.port}", "-v"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, bufsize=1,
         )  # fmt: skip
