@@ -213,3 +213,18 @@ async def test_replaceable_versions_converge_to_the_newest(start_relay, connect,
     assert (await (await connect(b.url)).publish(second))[2] is True
     await until(lambda: b.mirror.peers[a.url].stats.reconciliations >= 1)
     assert [e["id"] for e in await stored(b, kinds=[30402])] == [second.id]
+
+
+async def test_a_peer_that_was_down_is_retried_and_followed_once_up(start_relay, connect, until):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    b = await start_relay(mirror={"peers": frozenset({f"ws://127.0.0.1:{port}"}), "interval": 60})
+    peer = next(iter(b.mirror.peers.values()))
+    await until(lambda: peer.stats.state == "down")
+    assert peer.stats.last_error == "ConnectionRefusedError"
+    a = await start_relay(server={"port": port})
+    event = aid()
+    assert (await (await connect(a.url)).publish(event))[2] is True
+    await until(lambda: peer.stats.stored == 1, timeout=15)  # by reconciliation or live
+    assert [e["id"] for e in await stored(b)] == [event.id]
