@@ -57,6 +57,7 @@ from shieldmutual.relay.config import Config
 from shieldmutual.relay.server import Relay, http_response
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.negentropy import Negentropy, Storage
 
 TIMEOUT = 5.0
 READY = re.compile(r"mas-relay ready on (ws://\S+)")
@@ -145,6 +146,17 @@ class WsClient:
         await self.send("EVENT", event)
         return await self.expect(lambda m: m[0] == "OK" and m[1] == event_id, timeout)
 
+    async def publish_many(self, events: Sequence[Event | dict[str, Any]]) -> None:
+        """Send every EVENT, then wait for every OK, each of which must accept: a few
+        hundred events take well under a second pipelined."""
+        for event in events:
+            await self.send("EVENT", event)
+        wanted = {e.id if isinstance(e, Event) else e["id"] for e in events}
+        while wanted:
+            ok = await self.expect(lambda m: m[0] == "OK" and m[1] in wanted)
+            assert ok[2], ok
+            wanted.discard(ok[1])
+
     async def req(
         self, sub_id: str, *filters: dict[str, Any], timeout: float = TIMEOUT
     ) -> list[dict[str, Any]]:
@@ -199,6 +211,31 @@ class WsClient:
         seen, self.inbox = self.inbox, []
         return seen
 
+    async def neg_sync(
+        self,
+        sub_id: str,
+        filter: dict[str, Any],
+        items: Sequence[tuple[int, bytes]],
+        frame_size_limit: int = 60_000,
+    ) -> tuple[set[str], set[str]]:
+        """A whole NIP-77 reconciliation with our initiator (shared/negentropy.py), then
+        NEG-CLOSE: (have, need) as hex ids. A NEG-ERR raises :class:`Closed`."""
+        ours = Negentropy(Storage(items), frame_size_limit)
+        have: set[str] = set()
+        need: set[str] = set()
+        await self.send("NEG-OPEN", sub_id, filter, ours.initiate().hex())
+        while True:
+            reply = await self.expect(lambda m: m[0] in ("NEG-MSG", "NEG-ERR") and m[1] == sub_id)
+            if reply[0] == "NEG-ERR":
+                raise Closed(reply[2])
+            step = ours.reconcile_initiator(bytes.fromhex(reply[2]))
+            have.update(i.hex() for i in step.have)
+            need.update(i.hex() for i in step.need)
+            if step.next is None:
+                await self.send("NEG-CLOSE", sub_id)
+                return have, need
+            await self.send("NEG-MSG", sub_id, step.next.hex())
+
     async def close(self) -> None:
         await self.ws.close()
 
@@ -207,10 +244,13 @@ class Closed(Exception):
     """The relay answered a REQ or COUNT with CLOSED; ``str()`` is its message."""
 
 
-async def open_client(url: str, **kwargs: Any) -> WsClient:
-    """Connect and read the AUTH challenge our relay sends first."""
+async def open_client(url: str, greeting: bool = True, **kwargs: Any) -> WsClient:
+    """Connect and read the AUTH challenge our relay sends first (``greeting=False``:
+    another relay, which may send nothing until asked)."""
     ws = await ws_connect(url, open_timeout=TIMEOUT, **kwargs)
     client = WsClient(ws)
+    if not greeting:
+        return client
     first = await client.recv()
     if first[0] == "AUTH":
         client.challenge = first[1]
@@ -222,7 +262,8 @@ async def open_client(url: str, **kwargs: Any) -> WsClient:
 @pytest.fixture
 async def connect() -> AsyncIterator[Callable[..., Awaitable[WsClient]]]:
     """``client = await connect(relay.url)``; extra keyword arguments go to
-    websockets' ``connect`` (e.g. ``max_queue=1`` for a client that stops reading)."""
+    websockets' ``connect`` (e.g. ``max_queue=1`` for a client that stops reading),
+    except ``greeting=False`` for another relay that sends no AUTH challenge first."""
     clients: list[WsClient] = []
 
     async def make(url: str, **kwargs: Any) -> WsClient:

@@ -26,24 +26,8 @@ Connect = Callable[..., Awaitable[Any]]
 StartRelay = Callable[..., Awaitable[Relay]]
 
 
-async def reconcile(
-    client: Any, sub_id: str, filter: dict[str, Any], items: list[tuple[int, bytes]]
-) -> tuple[set[str], set[str]]:
-    """Run a whole reconciliation as the initiator; (have, need) as hex ids."""
-    ours = Negentropy(Storage(items), 60_000)
-    have: set[str] = set()
-    need: set[str] = set()
-    await client.send("NEG-OPEN", sub_id, filter, ours.initiate().hex())
-    while True:
-        reply = await neg_reply(client, sub_id)
-        assert reply[0] == "NEG-MSG", reply
-        step = ours.reconcile_initiator(bytes.fromhex(reply[2]))
-        have |= {i.hex() for i in step.have}
-        need |= {i.hex() for i in step.need}
-        if step.next is None:
-            await client.send("NEG-CLOSE", sub_id)
-            return have, need
-        await client.send("NEG-MSG", sub_id, step.next.hex())
+# The initiator's first message for an empty set: everything the relay has is "need".
+EMPTY_SET = Negentropy(Storage([])).initiate().hex()
 
 
 async def neg_reply(client: Any, sub_id: str, timeout: float = 5.0) -> list[Any]:
@@ -52,17 +36,6 @@ async def neg_reply(client: Any, sub_id: str, timeout: float = 5.0) -> list[Any]
 
 def item(event: Event) -> tuple[int, bytes]:
     return event.created_at, bytes.fromhex(event.id)
-
-
-async def publish_all(client: Any, events: list[Event]) -> None:
-    """Send every event, then read every OK (pipelined: a few hundred take well under 1 s)."""
-    for event in events:
-        await client.send("EVENT", event)
-    wanted = {e.id for e in events}
-    while wanted:
-        ok = await client.expect(lambda m: m[0] == "OK" and m[1] in wanted)
-        assert ok[2], ok
-        wanted.discard(ok[1])
 
 
 @pytest.fixture
@@ -92,12 +65,12 @@ async def test_reconcile_finds_exactly_the_difference(
     common = notes(keys.alice, count, 1, note)
     relay_only = notes(keys.bob, count // 3 + 1, 2, note)
     client_only = notes(keys.carol, count // 2 + 1, 3, note)
-    await publish_all(client, common + relay_only)
-    have, need = await reconcile(client, "sync", {}, [item(e) for e in common + client_only])
+    await client.publish_many(common + relay_only)
+    have, need = await client.neg_sync("sync", {}, [item(e) for e in common + client_only])
     assert have == {e.id for e in client_only}
     assert need == {e.id for e in relay_only}
     # The filter narrows the set exactly as a REQ would.
-    have, need = await reconcile(client, "bob", {"authors": [keys.bob.public_hex]}, [])
+    have, need = await client.neg_sync("bob", {"authors": [keys.bob.public_hex]}, [])
     assert (have, need) == (set(), {e.id for e in relay_only})
 
 
@@ -111,20 +84,18 @@ async def test_gift_wraps_are_in_the_set_only_for_their_authenticated_recipient(
     public = note(keys.alice, "public")
     writer = await connect(relay.url)
     await writer.auth(keys.bob, relay.url)
-    await publish_all(writer, [gift, public])
+    await writer.publish_many([gift, public])
 
     stranger = await connect(relay.url)
-    await stranger.send(
-        "NEG-OPEN", "w", {"kinds": [1059]}, Negentropy(Storage([])).initiate().hex()
-    )
+    await stranger.send("NEG-OPEN", "w", {"kinds": [1059]}, EMPTY_SET)
     assert (await neg_reply(stranger, "w"))[2].startswith("auth-required:")
-    assert (await reconcile(stranger, "all", {}, []))[1] == {public.id}
+    assert (await stranger.neg_sync("all", {}, []))[1] == {public.id}
     await stranger.auth(keys.carol, relay.url)
-    assert (await reconcile(stranger, "all", {}, []))[1] == {public.id}
+    assert (await stranger.neg_sync("all", {}, []))[1] == {public.id}
 
     bob = await connect(relay.url)
     await bob.auth(keys.bob, relay.url)
-    assert (await reconcile(bob, "all", {}, []))[1] == {public.id, gift.id}
+    assert (await bob.neg_sync("all", {}, []))[1] == {public.id, gift.id}
 
 
 async def test_a_set_over_max_sync_events_is_refused_with_strfrys_words(
@@ -132,11 +103,10 @@ async def test_a_set_over_max_sync_events_is_refused_with_strfrys_words(
 ) -> None:
     relay = await start_relay(rate_limits={"events_per_second": 0}, limits={"max_sync_events": 3})
     client = await connect(relay.url)
-    await publish_all(client, notes(keys.alice, 4, 4, note))
-    empty = Negentropy(Storage([])).initiate().hex()
-    await client.send("NEG-OPEN", "big", {}, empty)
+    await client.publish_many(notes(keys.alice, 4, 4, note))
+    await client.send("NEG-OPEN", "big", {}, EMPTY_SET)
     assert await neg_reply(client, "big") == ["NEG-ERR", "big", "blocked: too many query results"]
-    await client.send("NEG-OPEN", "small", {"limit": 3}, empty)
+    await client.send("NEG-OPEN", "small", {"limit": 3}, EMPTY_SET)
     assert (await neg_reply(client, "small"))[0] == "NEG-MSG"
 
 
@@ -173,14 +143,14 @@ async def test_hostile_negentropy_messages_get_neg_err_and_the_relay_keeps_servi
     message, prefix = HOSTILE[name]
     client = await connect(relay.url)
     event = note(keys.alice, "still here")
-    await publish_all(client, [event])
+    await client.publish_many([event])
     await client.send("NEG-OPEN", "h", {}, message.hex())
     reply = await neg_reply(client, "h")
     assert reply[0] == "NEG-ERR" and reply[2].startswith(prefix), reply
     # The session is gone, the connection and the relay still work.
     await client.send("NEG-MSG", "h", "61")
     assert (await neg_reply(client, "h"))[2].startswith("closed:")
-    assert await reconcile(client, "h", {}, []) == (set(), {event.id})
+    assert await client.neg_sync("h", {}, []) == (set(), {event.id})
     assert [e["id"] for e in await client.req("r", {})] == [event.id]
 
 
@@ -188,8 +158,8 @@ async def test_hostile_message_mid_session_ends_it_with_neg_err(
     relay: Relay, connect: Connect, keys: Any, note: Callable[..., Event]
 ) -> None:
     client = await connect(relay.url)
-    await publish_all(client, notes(keys.alice, 100, 5, note))
-    await client.send("NEG-OPEN", "s", {}, Negentropy(Storage([])).initiate().hex())
+    await client.publish_many(notes(keys.alice, 100, 5, note))
+    await client.send("NEG-OPEN", "s", {}, EMPTY_SET)
     assert (await neg_reply(client, "s"))[0] == "NEG-MSG"
     await client.send("NEG-MSG", "s", (b"\x61" + INFINITY + b"\x07").hex())
     assert (await neg_reply(client, "s"))[2] == "invalid: unknown negentropy mode"
@@ -243,15 +213,14 @@ async def test_sessions_are_limited_replaced_by_id_and_closed(
     relay = await start_relay(rate_limits={"events_per_second": 0}, limits={"max_neg_sessions": 2})
     client = await connect(relay.url)
     events = notes(keys.alice, 50, 6, note)
-    await publish_all(client, events)
+    await client.publish_many(events)
     (conn,) = relay.connections
     baseline = conn.held
-    empty = Negentropy(Storage([])).initiate().hex()
     for sub_id in ("a", "b", "a"):  # the second "a" replaces the first
-        await client.send("NEG-OPEN", sub_id, {}, empty)
+        await client.send("NEG-OPEN", sub_id, {}, EMPTY_SET)
         assert (await neg_reply(client, sub_id))[0] == "NEG-MSG"
     assert len(conn.neg) == 2 and conn.held > baseline
-    await client.send("NEG-OPEN", "c", {}, empty)
+    await client.send("NEG-OPEN", "c", {}, EMPTY_SET)
     assert (await neg_reply(client, "c"))[2] == (
         "blocked: at most 2 negentropy sessions; NEG-CLOSE one"
     )
@@ -259,7 +228,7 @@ async def test_sessions_are_limited_replaced_by_id_and_closed(
     await client.send("NEG-CLOSE", "b")
     await client.barrier()
     assert len(conn.neg) == 0 and conn.held == baseline
-    assert await reconcile(client, "c", {}, []) == (set(), {e.id for e in events})
+    assert await client.neg_sync("c", {}, []) == (set(), {e.id for e in events})
 
 
 async def test_an_idle_session_is_closed_with_neg_err(
@@ -269,7 +238,7 @@ async def test_an_idle_session_is_closed_with_neg_err(
         rate_limits={"events_per_second": 0}, limits={"neg_idle_timeout": 0.3}
     )
     client = await connect(relay.url)
-    await client.send("NEG-OPEN", "i", {}, Negentropy(Storage([])).initiate().hex())
+    await client.send("NEG-OPEN", "i", {}, EMPTY_SET)
     assert (await neg_reply(client, "i"))[0] == "NEG-MSG"
     reply = await neg_reply(client, "i", timeout=5)
     assert reply[0] == "NEG-ERR" and reply[2].startswith("closed:"), reply
@@ -282,9 +251,8 @@ async def test_neg_open_follows_the_req_rules(
 ) -> None:
     relay = await start_relay(policy={"auth_required": True})
     client = await connect(relay.url)
-    empty = Negentropy(Storage([])).initiate().hex()
-    await client.send("NEG-OPEN", "a", {}, empty)
+    await client.send("NEG-OPEN", "a", {}, EMPTY_SET)
     assert (await neg_reply(client, "a"))[2].startswith("auth-required:")
     await client.auth(keys.alice, relay.url)
-    await client.send("NEG-OPEN", "a", {}, empty)
+    await client.send("NEG-OPEN", "a", {}, EMPTY_SET)
     assert (await neg_reply(client, "a"))[0] == "NEG-MSG"
