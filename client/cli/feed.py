@@ -36,6 +36,12 @@ from rich.text import Text
 from shieldmutual.client.aid import RequestRecord, Thread, fetch_said, split_threads
 from shieldmutual.client.cli import aidrender, common, contacts, offerrender
 from shieldmutual.client.cli.export import thread_dicts
+from shieldmutual.client.cli.filteropts import (
+    LanguageFilterOpt,
+    PlaceFilterOpt,
+    SocietyFilterOpt,
+    StatusFilterOpt,
+)
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.client.feed import FeedReader
@@ -56,19 +62,6 @@ from shieldmutual.shared.event import Event
 
 app = typer.Typer()
 
-SocietyFilterOpt = Annotated[
-    list[str] | None,
-    typer.Option("--society", metavar="mas-SLUG", help="Instead of the followed ones (repeat)."),
-]
-LanguageFilterOpt = Annotated[
-    str | None, typer.Option("--language", help="Only requests in this language (e.g. en).")
-]
-PlaceFilterOpt = Annotated[
-    str | None, typer.Option("--place", metavar="GEOHASH", help="Only near this geohash prefix.")
-]
-StatusFilterOpt = Annotated[
-    list[str] | None, typer.Option("--status", help="open, funded or closed (repeat).")
-]
 MAX_ROWS = 40
 REFRESH = 60.0  # seconds between progress refreshes of the live table's rows
 SLACK = 60  # seconds a refresh looks back before the last one (clocks, slow relays)

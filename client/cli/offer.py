@@ -24,15 +24,13 @@ from shieldmutual.client import aid
 from shieldmutual.client.cli import common, contacts, offerdraft, offerrender
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.feed import (
-    LanguageFilterOpt,
-    PlaceFilterOpt,
-    SocietyFilterOpt,
     answered,
     feed_filter,
     item_naddr,
     listed,
     read_stored,
 )
+from shieldmutual.client.cli.filteropts import LanguageFilterOpt, PlaceFilterOpt, SocietyFilterOpt
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.names import Names

@@ -12,52 +12,28 @@ what each relay said.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shieldmutual.client import aid, champions
-from shieldmutual.client.cli import aidrender, common, contacts
+from shieldmutual.client.cli import common
 from shieldmutual.client.cli import requestdraft as draft
-from shieldmutual.client.cli import requestprompt as prompt
-from shieldmutual.client.cli.events import pubkey_hex
-from shieldmutual.client.cli.export import view_dict
-from shieldmutual.client.cli.feed import (
+from shieldmutual.client.cli.filteropts import (
     LanguageFilterOpt,
     PlaceFilterOpt,
     SocietyFilterOpt,
     StatusFilterOpt,
-    answered,
-    feed_filter,
-    item_dict,
-    item_naddr,
-    item_record,
-    listed,
-    read_stored,
 )
-from shieldmutual.client.cli.qr import payment_codes
-from shieldmutual.client.cli.society import parse_slug
-from shieldmutual.client.errors import RelayError
-from shieldmutual.client.names import Names
-from shieldmutual.client.pages import page_link
-from shieldmutual.client.pool import PublishReport
-from shieldmutual.client.state import LocalState
-from shieldmutual.shared import event as event_mod
-from shieldmutual.shared.aid.draft import compose, example_request
-from shieldmutual.shared.aid.feed import REQUEST
-from shieldmutual.shared.aid.markdown import parse_template, render_template
-from shieldmutual.shared.aid.notes import (
-    Announcement,
-    Syndication,
-    announcement_template,
-    syndication_template,
-)
-from shieldmutual.shared.aid.request import new_identifier, request_event_template
-from shieldmutual.shared.aid.society import mas_tag
-from shieldmutual.shared.errors import InvalidError, ShieldError
-from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.errors import InvalidError
+
+# Each command imports what it uses: `request template` prints a file and must not load
+# the pool, the feed, rich or QR codes (issue 13: local commands answer at once).
+if TYPE_CHECKING:
+    from shieldmutual.client import aid
+    from shieldmutual.client.names import Names
+    from shieldmutual.client.pool import PublishReport
+    from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer(
     help="Aid requests: ask for help, read, list, edit and close.", no_args_is_help=True
@@ -89,6 +65,9 @@ def template(
 
     mas request template > r.md; edit r.md; mas request new --from r.md
     """
+    from shieldmutual.shared.aid.draft import example_request
+    from shieldmutual.shared.aid.markdown import render_template
+
     state = common.state(ctx)
     if naddr is None:
         state.emit_line(render_template(example_request(int(time.time())), hints=True).rstrip())
@@ -151,6 +130,16 @@ def new(
     Shows a preview and asks before publishing (--yes skips it). Publishes the request
     and an announcement note, then prints the request's naddr.
     """
+    from dataclasses import replace
+
+    from shieldmutual.client.cli import requestprompt as prompt
+    from shieldmutual.client.state import LocalState
+    from shieldmutual.shared import event as event_mod
+    from shieldmutual.shared.aid.draft import compose
+    from shieldmutual.shared.aid.markdown import parse_template
+    from shieldmutual.shared.aid.notes import Announcement, announcement_template
+    from shieldmutual.shared.aid.request import new_identifier, request_event_template
+
     state = common.state(ctx)
     fields = draft.flag_fields(
         title=title, summary=summary, location=location, amount=amount, currency=currency,
@@ -208,6 +197,8 @@ def viewer_key(state: common.State, as_: str | None, author: str) -> SecretKey |
 
     Not being able to tell who is running it (no home yet, no identity, no passphrase for
     a script reading with ``-r``) is the public view, never an error."""
+    from shieldmutual.shared.errors import ShieldError
+
     if not state.paths.home_key_file.exists():
         return None
     try:
@@ -251,6 +242,12 @@ def show(
 
     When you are its author, progress also counts the private pledges sent to you.
     """
+    from shieldmutual.client import aid, champions
+    from shieldmutual.client.cli import aidrender, contacts
+    from shieldmutual.client.cli.export import view_dict
+    from shieldmutual.client.cli.qr import payment_codes
+    from shieldmutual.client.errors import RelayError
+
     state = common.state(ctx)
     if qr and state.want_json(json_):
         raise InvalidError("--qr is for people; with --json each payment already has its uri")
@@ -308,6 +305,24 @@ def list_(
     Includes requests relayed into them (syndications); newest first. Each row shows its
     progress and warns of a request from a revoked or unattested emergency key.
     """
+    from shieldmutual.client import aid
+    from shieldmutual.client.cli import aidrender, contacts
+    from shieldmutual.client.cli.events import pubkey_hex
+    from shieldmutual.client.cli.feed import (
+        answered,
+        feed_filter,
+        item_dict,
+        item_naddr,
+        item_record,
+        listed,
+        read_stored,
+    )
+    from shieldmutual.client.cli.society import parse_slug
+    from shieldmutual.client.errors import RelayError
+    from shieldmutual.client.state import LocalState
+    from shieldmutual.shared.aid.feed import REQUEST
+    from shieldmutual.shared.aid.society import mas_tag
+
     state = common.state(ctx)
     tags = [mas_tag(parse_slug(s)) for s in society or ()]
     tags = tags or LocalState.load(state.home).follow_tags() or ["mutualaid"]
@@ -426,6 +441,12 @@ def relay_request(
     Publishes a NIP-18 repost (kind 16) carrying the exact signed request; anyone may
     relay any request. Prints the repost's nevent.
     """
+    from shieldmutual.client import aid
+    from shieldmutual.client.cli.society import parse_slug
+    from shieldmutual.client.pages import page_link
+    from shieldmutual.shared.aid.notes import Syndication, syndication_template
+    from shieldmutual.shared.aid.society import mas_tag
+
     state = common.state(ctx)
     targets = tuple(dict.fromkeys(parse_slug(t) for t in to))
     pointer = common.request_pointer(state, naddr)

@@ -12,27 +12,23 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import RenderableType
-from rich.panel import Panel
 
-from shieldmutual.client import aid
-from shieldmutual.client.aid import require_acks
-from shieldmutual.client.cli import aidrender, common, render
-from shieldmutual.client.cli.society import parse_slug
+from shieldmutual.client.cli import common
 from shieldmutual.client.errors import ClientError
-from shieldmutual.client.pages import page_link
-from shieldmutual.client.pool import PublishReport
-from shieldmutual.shared import event as event_mod
-from shieldmutual.shared.aid.common import Address, coarse_geohash
-from shieldmutual.shared.aid.draft import compose
-from shieldmutual.shared.aid.location import location_warning
-from shieldmutual.shared.aid.markdown import parse_template, render_template
-from shieldmutual.shared.aid.request import AidRequest, request_event_template
-from shieldmutual.shared.aid.society import mas_tag
+from shieldmutual.shared.aid.common import coarse_geohash
 from shieldmutual.shared.errors import InvalidError
+
+# The options are declared at import; what publishing needs (the pool, rich, the request
+# format) is imported by the functions that publish, so `request template` loads none of it.
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from shieldmutual.client import aid
+    from shieldmutual.client.pool import PublishReport
+    from shieldmutual.shared.aid.request import AidRequest
 
 TitleOpt = Annotated[str | None, typer.Option("--title", help="One line.")]
 SummaryOpt = Annotated[str | None, typer.Option("--summary", help="One sentence.")]
@@ -101,6 +97,8 @@ def flag_fields(
     image: Sequence[str] | None = None,
 ) -> dict[str, str | list[str]]:
     """Front matter lines for the flags that were given (others keep the file's value)."""
+    from shieldmutual.client.cli.society import parse_slug
+
     fields: dict[str, str | list[str]] = {}
     single = {
         "title": title,
@@ -127,6 +125,8 @@ def flag_fields(
 def warn_location(state: common.State, location: str) -> None:
     """Warn (never refuse: only the person knows what is safe) when a request's location
     looks like a street address or postcode rather than a town or district."""
+    from shieldmutual.shared.aid.location import location_warning
+
     warning = location_warning(location)
     if warning is not None:
         state.warn(warning)
@@ -143,6 +143,8 @@ def confirm_publish(
     what: str = "Publish",
 ) -> None:
     """Preview on stderr, then ask (unless --yes); declining is exit 1, nothing published."""
+    from shieldmutual.client.cli import aidrender
+
     preview = aidrender.request_preview(request, author)
     ask_to_publish(state, preview, request.societies, author, relays, yes=yes,
                    stdin_used=stdin_used, what=what)  # fmt: skip
@@ -161,6 +163,11 @@ def ask_to_publish(
     noun: str = "request",
 ) -> None:
     """What every listing (a request, an offer) shows before it goes public for good."""
+    from rich.panel import Panel
+
+    from shieldmutual.client.cli import aidrender
+    from shieldmutual.shared.aid.society import mas_tag
+
     if not society_slugs:
         state.warn("no society tag: only people who search for it will find it (--society)")
     state.err.print(Panel(preview, title="preview"))
@@ -193,6 +200,11 @@ def show_request(
 ) -> None:
     """Per-relay tables on stderr, the naddr (or one JSON object) on stdout; the page
     link (``pages``: where the request's pages are served) on stderr or as ``page``."""
+    from shieldmutual.client.aid import require_acks
+    from shieldmutual.client.cli import render
+    from shieldmutual.client.pages import page_link
+    from shieldmutual.shared.aid.common import Address
+
     hints = [r.relay for r in report.results if r.ok][:3]
     naddr = Address.of(report.event).naddr(hints)
     page = page_link(pages, naddr) if pages else None
@@ -232,6 +244,13 @@ def edit_request(
     details: str | None = None,
 ) -> None:
     """Republish the request at ``naddr`` with changes (same address, published_at kept)."""
+
+    from shieldmutual.client import aid
+    from shieldmutual.shared import event as event_mod
+    from shieldmutual.shared.aid.draft import compose
+    from shieldmutual.shared.aid.markdown import parse_template, render_template
+    from shieldmutual.shared.aid.request import request_event_template
+
     json_out = state.want_json(json_out)
     relays = state.relays(relay)
     author = author_pubkey(state, as_)

@@ -1,0 +1,26 @@
+"""The filter options of `mas feed`, `mas request list` and `mas offer list`.
+
+A module of their own, importing only typer, so that a command module can declare them
+without importing the feed (the pool, rich's live view, markdown): `mas request template`
+must not pay for `mas feed`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+SocietyFilterOpt = Annotated[
+    list[str] | None,
+    typer.Option("--society", metavar="mas-SLUG", help="Instead of the followed ones (repeat)."),
+]
+LanguageFilterOpt = Annotated[
+    str | None, typer.Option("--language", help="Only requests in this language (e.g. en).")
+]
+PlaceFilterOpt = Annotated[
+    str | None, typer.Option("--place", metavar="GEOHASH", help="Only near this geohash prefix.")
+]
+StatusFilterOpt = Annotated[
+    list[str] | None, typer.Option("--status", help="open, funded or closed (repeat).")
+]
