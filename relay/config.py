@@ -11,6 +11,7 @@ falls back to a default would be worse). ``docker/relay.toml`` is the commented 
     [info]         the NIP-11 document's descriptive fields
     [web]          request and society pages and Atom feeds on the HTTP port
     [mirror]       peer relays this one copies mutual aid traffic from (NIP-77)
+    [store]        where events are stored: SQLite (the default) or PostgreSQL
 
 Precedence: defaults < ``--config FILE`` < ``--host/--port/--db`` flags.
 """
@@ -169,6 +170,16 @@ class MirrorConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreConfig:
+    # "postgresql://user:password@host:port/database": events in PostgreSQL (the
+    # 'postgres' extra installs asyncpg), shared by every relay process on it; "" keeps
+    # them in the SQLite file [server] db. [server] store_readers, store_batch_max,
+    # max_count and max_query_seconds apply to either. Never logged (it may hold a
+    # password): only its host and database are shown.
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -177,6 +188,7 @@ class Config:
     info: InfoConfig = field(default_factory=InfoConfig)
     web: WebConfig = field(default_factory=WebConfig)
     mirror: MirrorConfig = field(default_factory=MirrorConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
 
     @property
     def restricted_writes(self) -> bool:
@@ -202,6 +214,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "info": InfoConfig,
     "web": WebConfig,
     "mirror": MirrorConfig,
+    "store": StoreConfig,
 }
 
 
@@ -344,6 +357,10 @@ def _check(section: str, built: Any) -> None:
                 raise ConfigError(f"[mirror] peers: {exc}") from None
         if not built.interval:
             raise ConfigError("[mirror] interval must be more than 0")
+    elif isinstance(built, StoreConfig) and built.url:
+        # The URL is not repeated in the message: it may hold a password.
+        if urlsplit(built.url).scheme not in ("postgresql", "postgres"):
+            raise ConfigError('[store] url must be a postgresql:// URL (or "" for SQLite)')
     elif isinstance(built, InfoConfig) and built.pubkey:
         _hex64(frozenset([built.pubkey]), "[info] pubkey")
 

@@ -30,6 +30,7 @@ import time
 from collections.abc import Awaitable
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import orjson
 import platformdirs
@@ -46,10 +47,13 @@ from shieldmutual.relay.logs import LogLimiter
 from shieldmutual.relay.mirror import Mirror
 from shieldmutual.relay.outgoing import WRITE_BUFFER
 from shieldmutual.relay.store.base import EventStore
-from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.relay.store.factory import store_for
 from shieldmutual.relay.subscriptions import Index
 from shieldmutual.relay.trim import Trimmer
 from shieldmutual.relay.web import Web, base_url
+
+if TYPE_CHECKING:
+    from shieldmutual.relay.fanout_pg import PgFanout
 
 log = logging.getLogger("shieldmutual.relay")
 
@@ -121,18 +125,17 @@ class Relay:
         # the port (SO_REUSEPORT) and say their number in the Server header, nothing else.
         self.worker = worker
         server = config.server
-        self.store: EventStore = store or SQLiteStore(
-            db_path(config),
-            batch_max=server.store_batch_max,
-            readers=server.store_readers,
-            default_limit=config.limits.default_limit,
-            max_limit=config.limits.max_limit,
-            max_count=server.max_count,
-            max_query_seconds=server.max_query_seconds,
-        )
+        self.store: EventStore = store or store_for(config, db_path)
         self.index = Index()
+        # Processes sharing one PostgreSQL database hear each other's live events.
+        self.fanout: PgFanout | None = None
+        if config.store.url:
+            from shieldmutual.relay.fanout_pg import PgFanout  # asyncpg only when configured
+
+            self.fanout = PgFanout(config.store.url, self.index)
         self.verifier = Verifier(server.verify_threads)
-        self.ingest = Ingest(self.store, self.index, policy.build(config), self.verifier)
+        fanout = self.fanout or self.index
+        self.ingest = Ingest(self.store, fanout, policy.build(config), self.verifier)
         self.connections: set[Connection] = set()
         # Bytes held for all connections (each charges its own budget and this sum).
         self.held = 0
@@ -159,8 +162,12 @@ class Relay:
         server = self.config.server
         await self.store.open()
         try:
+            if self.fanout is not None:  # before listening, so every accepted event is heard
+                await self.fanout.start()
             self._server = await self._serve()
         except BaseException:  # port taken, bad address...: leave nothing half-open
+            if self.fanout is not None:
+                await self.fanout.close()
             await self.store.close()
             self.verifier.close()
             raise
@@ -171,7 +178,9 @@ class Relay:
             self._nip11 = orjson.dumps(nip11.document(self.config, pages))
         if server.expire_interval:
             self._sweeper = asyncio.create_task(self._sweep(server.expire_interval))
-        if self.config.mirror.peers:  # after listening: it skips a peer URL naming us
+        # One mirror per set of workers: what worker 1 copies reaches the others live.
+        if self.config.mirror.peers and self.worker in (None, 1):
+            # After listening: it skips a peer URL naming us.
             self.mirror = Mirror(self)
             self.mirror.start()
 
@@ -290,6 +299,8 @@ class Relay:
                 await asyncio.wait_for(self._server.wait_closed(), timeout)
             except TimeoutError:
                 log.warning("connections still open after %gs; closing anyway", timeout)
+        if self.fanout is not None:  # after the last save: its event is announced too
+            await self.fanout.close()
         await self.store.close()
         self.verifier.close()
         if self.web is not None:

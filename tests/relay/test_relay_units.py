@@ -35,7 +35,7 @@ def test_example_config_documents_every_key_with_the_default_values():
     path = ROOT / "docker" / "relay.toml"
     data = tomllib.loads(path.read_text())
     defaults = Config()
-    for section in ("server", "limits", "rate_limits", "policy", "info", "mirror"):
+    for section in ("server", "limits", "rate_limits", "policy", "info", "store", "mirror"):
         fields = {f.name for f in dataclasses.fields(getattr(defaults, section))}
         assert set(data[section]) == fields, section
     assert config_mod.load(path) == defaults

@@ -1,0 +1,46 @@
+"""Which store a relay uses: ``[store] url`` names PostgreSQL, otherwise the SQLite file.
+
+asyncpg is imported only when PostgreSQL is configured (:mod:`.postgres` imports it
+lazily too), so a SQLite relay never needs it installed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from shieldmutual.relay.config import Config
+from shieldmutual.relay.store.base import EventStore
+from shieldmutual.relay.store.sqlite import SQLiteStore
+
+
+def store_for(config: Config, sqlite_path: Callable[[Config], Path]) -> EventStore:
+    """The configured store, unopened; ``sqlite_path`` (which may create the file's
+    folder) is called only when no PostgreSQL URL is configured."""
+    server = config.server
+    options = {
+        "batch_max": server.store_batch_max,
+        "readers": server.store_readers,
+        "default_limit": config.limits.default_limit,
+        "max_limit": config.limits.max_limit,
+        "max_count": server.max_count,
+        "max_query_seconds": server.max_query_seconds,
+    }
+    if config.store.url:
+        from shieldmutual.relay.store.postgres import PostgresStore
+
+        return PostgresStore(config.store.url, **options)
+    return SQLiteStore(sqlite_path(config), **options)
+
+
+def describe(url: str) -> str:
+    """A PostgreSQL URL fit for a log line or a ready message: scheme, user, host, port
+    and database, never the password or the query (which may carry one too)."""
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
