@@ -9,15 +9,13 @@ backend is chosen, so another store runs the same tests by parametrizing it.
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shieldmutual.relay.store.base import EventStore
-from shieldmutual.relay.store.sqlite import SQLiteStore
 from shieldmutual.shared.errors import BlockedError
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.filter import Filter
@@ -32,9 +30,9 @@ BIG = 10**6
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[EventStore]:
+async def store(make_store: Callable[..., EventStore]) -> AsyncIterator[EventStore]:
     # A small default limit, so a test sees that items is not cut by it.
-    async with SQLiteStore(tmp_path / "relay.db", default_limit=5, max_limit=10) as opened:
+    async with make_store(default_limit=5, max_limit=10) as opened:
         yield opened
 
 
