@@ -13,8 +13,11 @@ negentropy. A second NEG-OPEN with the same id replaces the first; NEG-CLOSE dro
 A session keeps its packed set (``Storage``, ~72 bytes an event) until it ends, charged
 to the connection's memory budget like everything else held for it. A big set is
 packed, and a big message answered, on a worker thread, so the loop never stalls on
-one client's reconciliation. The set is a snapshot: events arriving during a session
-are found by the next one (or by a live REQ), as with strfry.
+one client's reconciliation; the time spent packing and answering is charged to the
+connection's query-time bucket (``[rate_limits] query_seconds_*``) like its queries, and
+once that is spent a NEG-MSG ends its session with ``rate-limited:``. The set is a
+snapshot: events arriving during a session are found by the next one (or by a live
+REQ), as with strfry.
 """
 
 from __future__ import annotations
@@ -148,6 +151,10 @@ class NegSessions:
         except ShieldError as exc:
             self._end(session, exc.wire())
             return
+        if not self.conn.query_time.open():
+            rate = self.conn.relay.config.rate_limits.query_seconds_per_second
+            self._end(session, f"rate-limited: query time used up (at most {rate:g} s a second)")
+            return
         self._touch(session)
         self._spawn(session, lambda: self._answer(session, message))
 
@@ -210,7 +217,9 @@ class NegSessions:
         )
         session.held = len(items) * BYTES_PER_ITEM
         conn.hold(session.held)  # over the budget this closes the connection
+        started = time.perf_counter()
         storage = await _maybe_off_loop(len(items) > OFF_LOOP_ITEMS, Storage, items)
+        conn.query_time.charge(time.perf_counter() - started)
         del items
         session.negentropy = Negentropy(storage, self.frame_size_limit)
         return await self._answer(session, message)
@@ -219,11 +228,16 @@ class NegSessions:
         negentropy = session.negentropy
         if negentropy is None:
             raise NegentropyError("the session is not open")
-        return await _maybe_off_loop(
-            len(message) > OFF_LOOP_BYTES or session.held > OFF_LOOP_ITEMS * BYTES_PER_ITEM,
-            negentropy.reconcile,
-            message,
-        )
+        started = time.perf_counter()
+        try:
+            return await _maybe_off_loop(
+                len(message) > OFF_LOOP_BYTES or session.held > OFF_LOOP_ITEMS * BYTES_PER_ITEM,
+                negentropy.reconcile,
+                message,
+            )
+        finally:
+            # Reconciling is work done for this client like a query: the same budget.
+            self.conn.query_time.charge(time.perf_counter() - started)
 
     # ---- endings -----------------------------------------------------------------
 

@@ -256,3 +256,21 @@ async def test_neg_open_follows_the_req_rules(
     await client.auth(keys.alice, relay.url)
     await client.send("NEG-OPEN", "a", {}, EMPTY_SET)
     assert (await neg_reply(client, "a"))[0] == "NEG-MSG"
+
+
+async def test_reconciling_spends_the_query_time_budget(
+    start_relay: StartRelay, connect: Connect, keys: Any, note: Callable[..., Event]
+) -> None:
+    """A client repeating costly NEG-MSGs pays in the same budget as its queries: once
+    that is spent its session ends with rate-limited, instead of the relay's CPU."""
+    rates = {"events_per_second": 0, "query_seconds_per_second": 1e-4, "query_seconds_burst": 1e-4}
+    relay = await start_relay(rate_limits=rates)
+    client = await connect(relay.url)
+    await client.publish_many(notes(keys.alice, 200, 7, note))
+    await client.send("NEG-OPEN", "q", {}, EMPTY_SET)
+    assert (await neg_reply(client, "q"))[0] == "NEG-MSG"
+    await client.send("NEG-MSG", "q", EMPTY_SET)
+    reply = await neg_reply(client, "q")
+    assert reply[0] == "NEG-ERR" and reply[2].startswith("rate-limited: query time used up")
+    await client.send("NEG-OPEN", "q", {}, EMPTY_SET)
+    assert (await neg_reply(client, "q"))[2].startswith("rate-limited:")
