@@ -24,18 +24,14 @@ still found in an old plain file is read, and moved into the sealed half on the 
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import platformdirs
 
 from shieldmutual.client.errors import ConfigError
 from shieldmutual.shared import relayurl
@@ -58,6 +54,8 @@ class Paths:
         if home:
             root = Path(home).expanduser().absolute()
             return cls(root / "config.toml", root / "keys", root / "state")
+        import platformdirs  # only without MAS_HOME: every command resolves its paths
+
         return cls(
             Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml",
             Path(platformdirs.user_data_dir(APP_NAME)) / "keys",
@@ -120,6 +118,8 @@ class Config:
     @classmethod
     def load(cls, path: Path) -> Config:
         """The config at ``path``; defaults when the file does not exist yet."""
+        import tomllib  # loaded here, not by every command that merely resolves its paths
+
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -239,6 +239,8 @@ def new_relay_url(url: str) -> str:
 
 
 def _is_ip(host: str) -> bool:
+    import ipaddress  # only where a relay URL is checked, not on every start
+
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -42,11 +42,7 @@ from shieldmutual.client.cli.exitcodes import EXIT_RELAYS as EXIT_RELAYS
 from shieldmutual.client.cli.exitcodes import EXIT_USAGE as EXIT_USAGE
 from shieldmutual.client.config import Config, Paths, normalize_relays
 from shieldmutual.client.errors import ConfigError, IdentityError, PassphraseError, RelayError
-from shieldmutual.shared import nip19
-from shieldmutual.shared.aid.common import normalize_text
 from shieldmutual.shared.errors import InvalidError
-from shieldmutual.shared.event import Event
-from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.untrusted import json_text, visible
 
 if TYPE_CHECKING:  # imported where used: most commands need few of them (start-up time)
@@ -59,6 +55,8 @@ if TYPE_CHECKING:  # imported where used: most commands need few of them (start-
     from shieldmutual.client.pool import Pool, PublishReport
     from shieldmutual.client.unlock import Unlocker
     from shieldmutual.client.vault import Home
+    from shieldmutual.shared.event import Event
+    from shieldmutual.shared.keys import SecretKey
 
 T = TypeVar("T")
 
@@ -246,6 +244,8 @@ class State:
         """A maker of fresh connections that answer AUTH with a throwaway key, never yours:
         a relay that saw your AUTH (or your other traffic) next to a gift wrap would learn
         who sent it. One pool per message (DMs, private pledges, champion messages)."""
+        from shieldmutual.shared.keys import SecretKey
+
         return lambda: self.pool(relays, auth=SecretKey.generate())
 
     def send_private(
@@ -280,6 +280,8 @@ class State:
     def signer(self, as_: str | None = None, throwaway: bool = False) -> SecretKey:
         """The secret key to sign with: from the agent, else unlocked with the passphrase."""
         if throwaway:
+            from shieldmutual.shared.keys import SecretKey
+
             secret = SecretKey.generate()
             self.note(f"signing with a throwaway key {_npub(secret.public_hex)} (not stored)")
             return secret
@@ -373,6 +375,8 @@ def _console(stderr: bool) -> Console:
 
 
 def _npub(pubkey: str) -> str:
+    from shieldmutual.shared import nip19
+
     return nip19.npub_encode(pubkey)
 
 
@@ -409,6 +413,8 @@ def argument_text(text: str | None, what: str) -> str:
 
 def nonempty_text(text: str, what: str) -> str:
     """``text`` with LF line ends and outer space off, refused when nothing is left of it."""
+    from shieldmutual.shared.aid.common import normalize_text
+
     words = normalize_text(text)
     if not words:
         raise InvalidError(f"the {what} is empty")
@@ -592,6 +598,8 @@ def show_nevent(
 
 def nevent(event: Event, relays: list[str]) -> str:
     """A shareable pointer to a new event, with up to three relay hints."""
+    from shieldmutual.shared import nip19
+
     return nip19.nevent_encode(event.id, tuple(relays[:3]), event.pubkey, event.kind)
 
 

@@ -14,9 +14,11 @@ only for a number, a path or a choice actually given.
 
 from __future__ import annotations
 
+import copy
 import inspect
 import re
 import textwrap
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,11 +151,65 @@ def tidy(command: Any) -> Any:
             param.__class__ = CleanOption
         elif type(param) is TyperArgument:
             param.__class__ = CleanArgument
-    for sub in getattr(command, "commands", {}).values():
-        tidy(sub)
+    commands = getattr(command, "commands", {})
+    if not isinstance(commands, LazyCommands):  # those are tidied as they are built
+        for sub in commands.values():
+            tidy(sub)
     return command
 
 
+class LazyCommands(MutableMapping[str, Any]):
+    """A group's commands, each built (and tidied) from its typer declaration when first
+    looked up: typer inspects and converts every parameter of every command of a group,
+    and one invocation runs one command. Listing names builds nothing; help, which shows
+    every command, builds them all."""
+
+    def __init__(self, build: Callable[[Any], Any]) -> None:
+        self._build = build
+        self._declared: dict[str, Any] = {}  # name -> typer CommandInfo, in declared order
+        self._built: dict[str, Any] = {}
+
+    def declare(self, name: str, info: Any) -> None:
+        self._declared[name] = info
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._built:
+            self._built[name] = tidy(self._build(self._declared[name]))
+        return self._built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._declared[name] = None
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._declared[name]
+        self._built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._declared)
+
+    def __len__(self) -> int:
+        return len(self._declared)
+
+
 def group(app: typer.Typer) -> Any:
-    """The click group of a typer app, tidied (a one-command app stays a group)."""
-    return tidy(typer.main.get_group(app))
+    """The click group of a typer app, tidied (a one-command app stays a group), whose
+    commands are built as they are looked up (LazyCommands)."""
+    bare = copy.copy(app)  # the group itself (callback, options, sub-groups) without commands
+    bare.registered_commands = []
+    built = tidy(typer.main.get_group(bare))
+
+    def build(info: Any) -> Any:
+        return typer.main.get_command_from_info(
+            info,
+            pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=app.rich_markup_mode,
+        )
+
+    commands = LazyCommands(build)
+    for info in app.registered_commands:
+        commands.declare(info.name or typer.main.get_command_name(info.callback.__name__), info)
+    for name, sub_group in built.commands.items():
+        commands[name] = sub_group
+    built.commands = commands
+    return built
