@@ -13,6 +13,11 @@ Reads: :class:`~.postgres_readers.FairPool`, a page at a time with keyset pagina
 (``created_at, id``), each page only when the caller asks for it. Any failure, whatever
 it is, reaches the caller as :class:`StoreError`. The URL is never logged or put in an
 error message: it may hold a password.
+
+What it does not do: hide the order in which events arrived from someone who seizes
+the database (issue 9). PostgreSQL appends rows to its heap and WAL in arrival order
+whatever their key, so the SQLite store's random rids have no equivalent here; gift
+wraps' random ``created_at`` still hide their time from clients, not from the disk.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -65,12 +66,19 @@ MakeStore = Callable[..., EventStore]
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> MakeStore:
-    """``make_store(**options)``: a new, unopened store of the backend under test, so
-    every store conformance test runs against SQLite (a file under ``tmp_path``) and
-    PostgreSQL (a fresh database on the session's throwaway cluster, ``pg_url``). Each
-    call on SQLite names the same file, on PostgreSQL the same database: a second store
-    reopens the first one's data."""
-    if request.param == "postgres":
-        url = request.getfixturevalue("pg_url")
-        return lambda **options: PostgresStore(url, **options)
-    return lambda **options: SQLiteStore(tmp_path / "relay.db", **options)
+    """``make_store(name="relay", **options)``: a new, unopened store of the backend under
+    test, so every store conformance test runs against SQLite (``<name>.db`` under
+    ``tmp_path``) and PostgreSQL (a fresh schema per name on the session's throwaway
+    cluster, see ``pg_url``). Calls with the same name reach the same data: a second
+    store reopens the first one's."""
+    if request.param == "sqlite":
+        return lambda name="relay", **options: SQLiteStore(tmp_path / f"{name}.db", **options)
+    urls = {"relay": request.getfixturevalue("pg_url")}
+    cluster = request.getfixturevalue("pg_cluster")
+
+    def postgres(name: str = "relay", **options: Any) -> EventStore:
+        if name not in urls:
+            urls[name] = cluster.new_schema()
+        return PostgresStore(urls[name], **options)
+
+    return postgres
