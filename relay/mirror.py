@@ -44,10 +44,11 @@ from websockets.exceptions import WebSocketException
 from shieldmutual.relay import policy
 from shieldmutual.relay.ingest import relay_address
 from shieldmutual.shared.aid.traffic import aid_filters
-from shieldmutual.shared.errors import ShieldError
+from shieldmutual.shared.errors import BlockedError, ShieldError, StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.negclient import NegError, Reconciliation
+from shieldmutual.shared.untrusted import one_line
 
 if TYPE_CHECKING:
     from shieldmutual.relay.server import Relay
@@ -196,13 +197,13 @@ class Peer:
         for filter_ in self.mirror.filters:
             try:
                 missing, ours = await self._negotiate(ws, filter_)
-            except NegError as exc:
+            except (NegError, BlockedError, StoreError) as exc:  # theirs, or our set too big
                 self.relay.logs.log(
                     logging.WARNING,
                     f"mirror {self.label} nip77",
                     "mirror: %s cannot reconcile (%s); following it live only",
                     self.label,
-                    exc,
+                    one_line(str(exc)),  # it may quote the peer: one visible line
                 )
                 return
             have += ours

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 import pytest
+from websockets.asyncio.server import serve
 
 from shieldmutual.relay import config as config_mod
 from shieldmutual.relay import policy
@@ -227,4 +228,31 @@ async def test_a_peer_that_was_down_is_retried_and_followed_once_up(start_relay,
     event = aid()
     assert (await (await connect(a.url)).publish(event))[2] is True
     await until(lambda: peer.stats.stored == 1, timeout=15)  # by reconciliation or live
+    assert [e["id"] for e in await stored(b)] == [event.id]
+
+
+async def test_a_peer_without_nip77_is_followed_live_and_its_words_logged_harmlessly(
+    start_relay, until, caplog
+):
+    """An older relay answers NEG-OPEN with a NOTICE (here full of terminal escapes)."""
+    event = aid()
+    notice = "\x1b]0;pwned\x07\x1b[2J unknown message \u202etype\nforged line"
+
+    async def old_relay(ws: Any) -> None:
+        async for raw in ws:
+            message = orjson.loads(raw)
+            if message[0] == "NEG-OPEN":
+                await ws.send(orjson.dumps(["NOTICE", notice]).decode())
+            elif message[0] == "REQ":
+                await ws.send(orjson.dumps(["EVENT", message[1], event.to_dict()]).decode())
+                await ws.send(orjson.dumps(["EOSE", message[1]]).decode())
+
+    async with serve(old_relay, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        b = await start_relay(mirror={"peers": frozenset({url}), "interval": 60})
+        peer = b.mirror.peers[url]
+        await until(lambda: peer.stats.stored == 1)
+        await until(lambda: any("cannot reconcile" in r.getMessage() for r in caplog.records))
+    line = next(r.getMessage() for r in caplog.records if "cannot reconcile" in r.getMessage())
+    assert "\x1b" not in line and "\u202e" not in line and "\n" not in line
     assert [e["id"] for e in await stored(b)] == [event.id]
