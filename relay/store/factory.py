@@ -1,7 +1,7 @@
 """Which store a relay uses: ``[store] url`` names PostgreSQL, otherwise the SQLite file.
 
-asyncpg is imported only when PostgreSQL is configured (:mod:`.postgres` imports it
-lazily too), so a SQLite relay never needs it installed.
+asyncpg is imported only when PostgreSQL is configured, so a SQLite relay never needs
+it installed, and one configured without it says what to install.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from shieldmutual.relay.config import Config
 from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.shared.errors import StoreError
 
 
 def store_for(config: Config, sqlite_path: Callable[[Config], Path]) -> EventStore:
@@ -28,8 +29,15 @@ def store_for(config: Config, sqlite_path: Callable[[Config], Path]) -> EventSto
         "max_query_seconds": server.max_query_seconds,
     }
     if config.store.url:
-        from shieldmutual.relay.store.postgres import PostgresStore
-
+        try:
+            from shieldmutual.relay.store.postgres import PostgresStore
+        except ModuleNotFoundError as exc:
+            if exc.name != "asyncpg":
+                raise
+            raise StoreError(
+                "[store] url names PostgreSQL but its driver is not installed:"
+                " pip install 'shieldmutual[postgres]'"
+            ) from None
         return PostgresStore(config.store.url, **options)
     return SQLiteStore(sqlite_path(config), **options)
 

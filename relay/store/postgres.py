@@ -29,10 +29,12 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
+import asyncpg
+
 from shieldmutual.relay.store import postgres_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
 from shieldmutual.relay.store.postgres_query import count_sql, items_sql, page_sql
-from shieldmutual.relay.store.postgres_readers import FairPool
+from shieldmutual.relay.store.postgres_readers import FairPool, open_pool
 from shieldmutual.relay.store.postgres_schema import SCHEMA, SCHEMA_LOCK, SCHEMA_VERSION
 from shieldmutual.relay.store.sqlite_query import Visible, for_viewer
 from shieldmutual.shared.errors import BlockedError, StoreError
@@ -43,17 +45,6 @@ from shieldmutual.shared.kinds import is_ephemeral
 Work = Callable[[Any], Awaitable[Any]]
 # The queue holds (work, the events it writes, future); None stops the writer.
 Item = tuple[Work, tuple[Event, ...], "asyncio.Future[Any]"]
-
-
-def _asyncpg() -> Any:
-    try:
-        import asyncpg
-    except ImportError:
-        raise StoreError(
-            "[store] url names PostgreSQL but asyncpg is not installed:"
-            " pip install 'shieldmutual[postgres]'"
-        ) from None
-    return asyncpg
 
 
 @contextmanager
@@ -132,27 +123,17 @@ class PostgresStore:
 
     async def open(self) -> None:
         """Create the schema if the database is new, then start the writer and readers."""
-        asyncpg = _asyncpg()
         try:
             self._writer = await asyncpg.connect(self._url)
             await self._create_schema()
-            timeout = str(max(1, round(self._max_query_seconds * 1000)))
-            pool = await asyncpg.create_pool(
-                self._url,
-                min_size=self._reader_count,
-                max_size=self._reader_count,
-                server_settings={
-                    "statement_timeout": timeout,
-                    "default_transaction_read_only": "on",
-                },
-            )
+            readers = await open_pool(self._url, self._reader_count, self._max_query_seconds)
         except StoreError:
             await self._drop_writer()
             raise
         except Exception as exc:
             await self._drop_writer()
             raise StoreError(f"cannot open the PostgreSQL store: {_failure(exc)}") from None
-        self._readers = FairPool(pool, self._reader_count, self._max_query_seconds)
+        self._readers = readers
         self._writer_task = asyncio.create_task(self._write_loop(), name="postgres-writer")
 
     async def _create_schema(self) -> None:
@@ -240,7 +221,7 @@ class PostgresStore:
     async def _transaction(self, batch: list[Item]) -> list[Any]:
         db = self._writer
         if db.is_closed():  # the server restarted or dropped us: one new connection
-            self._writer = db = await _asyncpg().connect(self._url)
+            self._writer = db = await asyncpg.connect(self._url)
         async with db.transaction():
             await postgres_write.lock_authors(db, [e for _, events, _ in batch for e in events])
             return [await work(db) for work, _, _ in batch]

@@ -30,6 +30,21 @@ from shieldmutual.relay.store.base import Cost
 from shieldmutual.shared.errors import StoreError
 
 
+async def open_pool(url: str, size: int, max_seconds: float) -> FairPool:
+    """``size`` read-only connections to ``url``, each statement bounded by the server's
+    ``statement_timeout`` (it also stops the work on the server, unlike a client timeout)."""
+    pool = await asyncpg.create_pool(
+        url,
+        min_size=size,
+        max_size=size,
+        server_settings={
+            "statement_timeout": str(max(1, round(max_seconds * 1000))),
+            "default_transaction_read_only": "on",
+        },
+    )
+    return FairPool(pool, size, max_seconds)
+
+
 class FairPool:
     """``size`` connections handed out one per owner, round-robin among waiting owners."""
 
