@@ -41,7 +41,7 @@ from typing import Any
 import asyncpg
 
 from shieldmutual.relay.subscriptions import Index
-from shieldmutual.shared.errors import ShieldError
+from shieldmutual.shared.errors import ShieldError, StoreError
 from shieldmutual.shared.event import Event
 
 log = logging.getLogger("shieldmutual.relay.fanout")
@@ -93,16 +93,20 @@ class PgFanout:
     # ---- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the payload table, start listening, then start the two tasks. Fails
-        (the relay does not start) when the database cannot be reached now."""
-        conn = await asyncpg.connect(self.url)
+        """Create the payload table, start listening, then start the tasks. Raises
+        StoreError (the relay does not start) when the database cannot be used now."""
         try:
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
-                await conn.execute(SCHEMA)
-        finally:
-            await conn.close()
-        await self._listen()
+            conn = await asyncpg.connect(self.url)
+            try:
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+                    await conn.execute(SCHEMA)
+            finally:
+                await conn.close()
+            await self._listen()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # The message names the server's complaint, never the URL (it may hold a password).
+            raise StoreError(f"live fan-out cannot use PostgreSQL: {exc}") from None
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._keep_listening()),

@@ -12,6 +12,13 @@ database for its lifetime, so a second relay on the same file refuses to start. 
 ``--create``: a typo would otherwise start a new, empty relay. Exit status: 0 after a
 clean stop, 2 for a bad flag or configuration, 1 when it cannot start (port taken,
 database in use...).
+
+    mas-relay --workers 4 --config relay.toml   # [store] url = "postgresql://..."
+
+``--workers N`` runs N relay processes on one port over the PostgreSQL store
+(relay/workers.py: one ready block once all are ready, a dead worker logged and
+restarted with backoff). SQLite has one writer, so with it ``--workers`` above 1 is
+refused (exit 2).
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from shieldmutual.relay import config as config_mod
@@ -29,6 +37,7 @@ from shieldmutual.relay import nip11
 from shieldmutual.relay.config import DEFAULT_HOST, DEFAULT_PORT, Config, ConfigError
 from shieldmutual.relay.server import Relay, db_path, default_db_path
 from shieldmutual.relay.web import base_url
+from shieldmutual.relay.workers import Supervisor, reserve_port
 from shieldmutual.shared.errors import StoreError
 
 log = logging.getLogger("shieldmutual.relay")
@@ -58,14 +67,22 @@ def parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="TOML configuration: limits, policy, NIP-11 info (example: docker/relay.toml)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="relay processes sharing the port (SO_REUSEPORT); above 1 needs [store] url",
+    )
     return p
 
 
-def _configure_logging(level: str) -> None:
+def _configure_logging(level: str, worker: int | None = None) -> None:
+    who = "" if worker is None else f" worker-{worker}"
     logging.basicConfig(
         stream=sys.stderr,
         level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=f"%(asctime)s %(levelname)s{who} %(name)s: %(message)s",
     )
     # Libraries stay at WARNING whatever the level: websockets' INFO/DEBUG lines describe
     # every handshake and frame, and aiosqlite's DEBUG lines every query with its
@@ -90,20 +107,61 @@ def ready_lines(relay: Relay) -> list[str]:
     return [*lines, f"mas-relay ready on {relay.url}"]
 
 
-async def run(config: Config) -> None:
+def _print_ready(lines: list[str]) -> None:
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+async def run(
+    config: Config, worker: int | None = None, ready: Callable[[list[str]], None] = _print_ready
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    relay = Relay(config)
+    relay = Relay(config, worker=worker)
     await relay.start()
     try:
-        print("\n".join(ready_lines(relay)), file=sys.stderr, flush=True)
+        ready(ready_lines(relay))
         await stop.wait()
         log.info("stopping")
     finally:
         await relay.stop()
     log.info("stopped cleanly")
+
+
+def _runner(config: Config) -> Callable[..., None]:
+    if config.server.uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed; using asyncio's event loop")
+        else:
+            return uvloop.run
+    return asyncio.run
+
+
+def run_worker(config: Config, number: int, parent: Connection) -> None:
+    """One of ``--workers``' processes (started by relay/workers.py with spawn): a whole
+    relay that tells the parent its ready lines instead of printing them."""
+    _configure_logging(config.server.log_level, number)
+    try:
+        _runner(config)(run(config, number, parent.send))
+    except (OSError, StoreError) as exc:
+        print(f"mas-relay: worker {number} cannot start: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        sys.exit(130)
+
+
+def _serve_workers(config: Config, count: int) -> int:
+    try:
+        held = reserve_port(config.server.host, config.server.port)
+    except OSError as exc:
+        print(f"mas-relay: cannot start: {exc}", file=sys.stderr)
+        return 1
+    with held:
+        config = config.replace("server", port=held.getsockname()[1])
+        return Supervisor(config, count, run_worker).run()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,6 +172,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ConfigError as exc:
         print(f"mas-relay: {exc}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("mas-relay: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    if args.workers > 1 and not config.store.url:
+        print(
+            "mas-relay: --workers above 1 needs the PostgreSQL store ([store] url): SQLite"
+            " has one writer",
+            file=sys.stderr,
+        )
         return 2
     folder = Path(config.server.db).expanduser().parent if config.server.db else None
     if folder is not None and not folder.is_dir():
@@ -126,16 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         folder.mkdir(parents=True, exist_ok=True)
     _configure_logging(config.server.log_level)
-    runner = asyncio.run
-    if config.server.uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            log.warning("uvloop is not installed; using asyncio's event loop")
-        else:
-            runner = uvloop.run
+    if args.workers > 1:
+        return _serve_workers(config, args.workers)
     try:
-        runner(run(config))
+        _runner(config)(run(config))
     except (OSError, StoreError) as exc:
         print(f"mas-relay: cannot start: {exc}", file=sys.stderr)
         return 1
