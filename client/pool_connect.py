@@ -1,11 +1,11 @@
 """How the client dials relays, and how long it waits before dialling one again.
 
-Every socket the client opens to a relay (the pool's websockets, the NIP-11 fetch and the
-round trip of `mas relays check`) is opened here, so that with a proxy set nothing is
-ever dialled directly: ``socks5h://HOST:PORT`` (Tor) carries every connection and
-resolves the relays' names itself, so not even a DNS query leaves this machine. A proxy
-that is down is an error naming the proxy, never a reason to fall back to a direct
-connection.
+Every websocket the client opens to a relay (the pool's and the round trip of `mas relays
+check`) is opened here, and the NIP-11 fetch (client/relayinfo.py) follows the same rules
+through httpx, so that with a proxy set nothing is ever dialled directly:
+``socks5h://HOST:PORT`` (Tor) carries every connection and resolves the relays' names
+itself, so not even a DNS query leaves this machine. A proxy that is down is an error
+naming the proxy, never a reason to fall back to a direct connection.
 
 :class:`Backoff` is one relay's reconnect schedule: exponential with jitter and a cap.
 A connection that ends soon after it opened counts as a failure (a relay that accepts
@@ -16,17 +16,14 @@ again before the longest delay, and nothing that needs it cuts that wait short.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import random
-import ssl
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from python_socks import ProxyError as SocksError
-from python_socks.async_.asyncio import Proxy
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, InvalidURI, ProxyError
 
@@ -78,22 +75,6 @@ async def open_websocket(
         ping_timeout=ping_interval,
         close_timeout=2,
         **route,
-    )
-
-
-async def open_stream(
-    host: str, port: int, *, proxy: str | None, tls: bool
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A TCP (or TLS) stream to ``host:port``, through ``proxy`` when set."""
-    context = ssl.create_default_context() if tls else None
-    if proxy is None:
-        return await asyncio.open_connection(host, port, ssl=context)
-    # python-socks spells socks5h as socks5 with remote name resolution (rdns).
-    remote_dns = proxy.startswith("socks5h://")
-    socks = Proxy.from_url(proxy.replace("socks5h://", "socks5://", 1), rdns=remote_dns)
-    sock = await socks.connect(host, port)
-    return await asyncio.open_connection(
-        sock=sock, ssl=context, server_hostname=host if context else None
     )
 
 

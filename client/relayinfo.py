@@ -1,15 +1,18 @@
 """Relay health: the NIP-11 information document, connect time and a Nostr round trip.
 
-NIP-11 is fetched with a plain HTTP/1.0 GET over asyncio streams (no chunked bodies to
-decode, no extra dependency, no User-Agent header), and the round trip is a REQ for an
-event id that cannot exist, timed until its EOSE. Both dial through pool_connect, so a
-``proxy`` (``--proxy``) carries them too.
+NIP-11 is fetched with httpx (HTTP/1.1 keep-alive and chunked bodies as relays really
+answer: strfry keeps the connection open after a ``Content-Length`` body, so reading to
+EOF never ends), with TLS verified, a few redirects at most, the body read as a stream
+and dropped past ``MAX_DOCUMENT``, and no User-Agent header. The round trip is a REQ for
+an event id that cannot exist, timed until its EOSE. With ``proxy`` (``--proxy``) both
+go through it: httpx's SOCKS5 sends the host name to the proxy (socks5h), so the relay's
+name is resolved there, never here; loopback and the environment's proxy settings are
+treated as the websockets are (client/pool_connect.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -17,10 +20,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from python_socks import ProxyError
 
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.pool_connect import describe, open_stream, open_websocket
+from shieldmutual.client.pool_connect import describe, open_websocket
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.messages import (
     ClientClose,
@@ -29,8 +31,10 @@ from shieldmutual.shared.messages import (
     RelayEose,
     parse_relay_message,
 )
+from shieldmutual.shared.relayurl import is_local_host
 
 MAX_DOCUMENT = 256 * 1024
+MAX_REDIRECTS = 3  # a relay behind a front page may redirect once or twice; not a loop
 
 
 def info_url(relay: str) -> str:
@@ -41,44 +45,55 @@ def info_url(relay: str) -> str:
 
 async def fetch_info(relay: str, timeout: float = 5.0, proxy: str | None = None) -> dict[str, Any]:
     """The relay's NIP-11 document; :class:`RelayError` when it cannot be had."""
+    import httpx  # the HTTP stack, only for the commands that fetch a document
+
     try:
-        return await asyncio.wait_for(_fetch_info(relay, proxy), timeout)
-    except TimeoutError:
+        return await asyncio.wait_for(_fetch_info(relay, timeout, proxy), timeout)
+    except (TimeoutError, httpx.TimeoutException):
         raise RelayError(f"{relay}: no NIP-11 document within {timeout:g}s") from None
-    except (OSError, ValueError, ProxyError) as exc:  # ssl.SSLError is an OSError
-        raise RelayError(f"{relay}: NIP-11: {describe(exc, timeout, proxy)}") from None
+    except httpx.TooManyRedirects:
+        raise RelayError(f"{relay}: NIP-11: more than {MAX_REDIRECTS} redirects") from None
+    except (httpx.HTTPError, OSError, ValueError) as exc:
+        raise RelayError(f"{relay}: NIP-11: {_describe(exc, timeout, proxy)}") from None
 
 
-async def _fetch_info(relay: str, proxy: str | None) -> dict[str, Any]:
-    parts = urlsplit(relay)
-    secure = parts.scheme == "wss"
-    host = parts.hostname or ""
-    port = parts.port or (443 if secure else 80)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    reader, writer = await open_stream(host, port, proxy=proxy, tls=secure)
-    try:
-        host_header = parts.netloc.rsplit("@", 1)[-1]
-        writer.write(
-            f"GET {path} HTTP/1.0\r\nHost: {host_header}\r\n"
-            "Accept: application/nostr+json\r\nConnection: close\r\n\r\n".encode("ascii")
-        )
-        await writer.drain()
-        raw = b""
-        while chunk := await reader.read(65536):
-            raw += chunk
-            if len(raw) > MAX_DOCUMENT + 16384:
-                raise ValueError("document is too large")
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception):
-            await writer.wait_closed()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    fields = status_line.split(" ", 2)
-    if len(fields) < 2 or not fields[1].isdigit():
-        raise ValueError("not an HTTP response")
-    if fields[1] != "200":
-        raise ValueError(f"HTTP {fields[1]}")
+def _describe(exc: BaseException, timeout: float, proxy: str | None) -> str:
+    """The failure in the words a websocket's would be (pool_connect.describe), from the
+    socket or TLS error httpx wraps."""
+    found: BaseException = exc
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, OSError | ValueError):
+            found = cause
+            if not isinstance(cause, OSError) or cause.errno is not None:
+                break  # anyio's "All connection attempts failed" hides the errno below
+        cause = cause.__cause__ or cause.__context__
+    return describe(found, timeout, proxy)
+
+
+async def _fetch_info(relay: str, timeout: float, proxy: str | None) -> dict[str, Any]:
+    import httpx
+
+    host = urlsplit(relay).hostname or ""
+    async with httpx.AsyncClient(
+        proxy=proxy,
+        # Loopback never goes through the environment's proxy; with --proxy, only it.
+        trust_env=proxy is None and not is_local_host(host),
+        timeout=timeout,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+    ) as client:
+        del client.headers["User-Agent"]
+        # strfry serves the document only for exactly this Accept.
+        headers = {"Accept": "application/nostr+json"}
+        async with client.stream("GET", info_url(relay), headers=headers) as response:
+            if response.status_code != 200:
+                raise ValueError(f"HTTP {response.status_code}")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_DOCUMENT:
+                    raise ValueError("document is too large")
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
