@@ -2,8 +2,8 @@
 
 ``items`` must return exactly the events ``query`` could return (same NIP-40 and gift
 wrap visibility, each filter's own limit), as ``(created_at, id)`` ascending, and refuse
-a set over ``cap`` instead of holding it. The ``store`` fixture is the one place a
-backend is chosen, so another store runs the same tests by parametrizing it.
+a set over ``cap`` instead of holding it. Every test runs on each backend
+(``make_store`` in tests/relay/conftest.py: SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ BIG = 10**6
 
 @pytest.fixture
 async def store(make_store: Callable[..., EventStore]) -> AsyncIterator[EventStore]:
-    # A small default limit, so a test sees that items is not cut by it.
+    """Each backend under test (make_store); a small default limit, so a test sees that
+    items is not cut by it."""
     async with make_store(default_limit=5, max_limit=10) as opened:
         yield opened
 
