@@ -174,3 +174,13 @@ async def test_an_interrupted_sync_is_finished_by_running_it_again(
     assert summary["have"] >= held and summary["have"] + summary["need"] == 150
     assert summary["need"] > 0 and summary["sent"] == summary["need"]
     assert await ids_on(connect, b.url) == {e.id for e in events}
+
+
+async def test_a_person_sees_a_progress_bar_then_the_summary(two, terminal, mas_env):
+    a, b, _ = two
+    shown = terminal(mas_env, "sync", "--from", a.url, "--to", b.url)
+    screen = shown.read_until(b"2 sent", timeout=30)
+    assert b"listing " + a.url.encode() in screen
+    assert b"copying " + a.url.encode() + b" -> " + b.url.encode() in screen
+    assert b"2/2" in screen  # the bar's count, complete
+    assert shown.proc.wait(timeout=20) == 0
