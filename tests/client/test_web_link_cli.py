@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
+import httpx
 import orjson
 import pytest
 
@@ -44,8 +44,8 @@ def test_request_new_prints_the_page_its_relay_advertises(sam: Any, relay_proces
     assert done.code == 0, done.stderr
     made = orjson.loads(done.stdout)
     assert made["page"] == f"{http_of(relay.url)}/r/{made['naddr']}"
-    with urlopen(made["page"], timeout=10) as answer:  # the link opens the request's page
-        assert answer.status == 200 and b"Boiler repair" in answer.read()
+    answer = httpx.get(made["page"], timeout=10)  # the link opens the request's page
+    assert answer.status_code == 200 and b"Boiler repair" in answer.content
     done = sam("request", "new", *REQUEST_FLAGS, "-r", relay.url)
     assert done.code == 0 and done.stdout.count("\n") == 1  # stdout: the naddr alone
     assert f"page: {http_of(relay.url)}/r/{done.stdout.strip()}" in done.stderr

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.request import urlopen
 
 import feedparser
+import httpx
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
@@ -151,7 +151,6 @@ def test_a_request_published_with_mas_opens_in_a_headless_browser(
     front = load(browser, f"{base}/", shots, "index")
     visible(front, f"#mas-{SOCIETY}")
 
-    with urlopen(f"{base}/s/{SOCIETY}.atom", timeout=10) as answer:
-        feed = feedparser.parse(answer.read())
+    feed = feedparser.parse(httpx.get(f"{base}/s/{SOCIETY}.atom", timeout=10).content)
     assert not feed.bozo and [e.link for e in feed.entries] == [page_url]
     assert sorted(p.name for p in shots.iterdir()) == ["index.png", "request.png", "society.png"]

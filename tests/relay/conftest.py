@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from shieldmutual.relay.store.base import EventStore
@@ -37,25 +38,15 @@ async def _http(
     url: str, path: str = "/", method: str = "GET", **headers: str
 ) -> tuple[int, dict[str, str], bytes]:
     parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {parts.netloc}", "Connection: close"]
-    lines += [f"{k.replace('_', '-')}: {v}" for k, v in headers.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
-    async with asyncio.timeout(10):
-        raw = await reader.read()
-    writer.close()
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode().split("\r\n")
-    fields = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), fields, body
+    sent = {k.replace("_", "-"): v for k, v in headers.items()}
+    async with httpx.AsyncClient(timeout=10, trust_env=False) as client:
+        answer = await client.request(method, f"http://{parts.netloc}{path}", headers=sent)
+    return answer.status_code, {k.lower(): v for k, v in answer.headers.items()}, answer.content
 
 
 @pytest.fixture
 def http() -> Http:
-    """``await http(url, path="/", method="GET", **headers)``: one raw HTTP/1.1 exchange
+    """``await http(url, path="/", method="GET", **headers)``: one HTTP/1.1 exchange (httpx)
     with the relay's port (NIP-11, the web pages), as (status, lower-case headers, body);
     a header ``If_None_Match`` is sent as ``If-None-Match``."""
     return _http

@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 
 EXE = str(Path(sys.executable).parent / "mas-relay")
@@ -39,9 +39,8 @@ def test_ready_block_names_the_database_and_every_url(relay_process: Any) -> Non
     assert f"web pages {http}/" in shown
     assert shown.splitlines()[-1] == f"mas-relay ready on {relay.url}"  # the last line
     # The NIP-11 URL it prints answers with the relay's information document.
-    asked = urllib.request.Request(f"{http}/", headers={"Accept": "application/nostr+json"})
-    with urllib.request.urlopen(asked, timeout=10) as answer:
-        assert "supported_nips" in orjson.loads(answer.read())
+    answer = httpx.get(f"{http}/", headers={"Accept": "application/nostr+json"}, timeout=10)
+    assert "supported_nips" in orjson.loads(answer.content)
 
 
 def test_web_pages_off_is_said_so(relay_process: Any, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """relay/web.py over real HTTP on 127.0.0.1: request and society pages, Atom feeds.
 
-Events reach the relay over a real websocket; pages are read with raw HTTP/1.1 so every
+Events reach the relay over a real websocket; pages are read over HTTP/1.1 (httpx) so every
 status and header is what a browser would get. Feeds are checked with feedparser.
 """
 
