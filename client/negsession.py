@@ -10,7 +10,9 @@ steps are shared/negclient.py's, shared with relay mirroring::
         neg.sent, neg.received                       # bytes of NEG frames
 
 A relay without NIP-77 answers NEG-OPEN with a NOTICE (or NEG-ERR, CLOSED or nothing):
-that is a :class:`~shieldmutual.client.errors.RelayError` naming the relay.
+that is a :class:`~shieldmutual.client.errors.RelayError` naming the relay. With an
+``auth`` key, a refusal saying ``auth-required:`` is answered with NIP-42 AUTH (to the
+challenge the relay sent) and the reconciliation asked again, once.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from websockets.exceptions import WebSocketException
 
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool_connect import describe, open_websocket
+from shieldmutual.shared.event import sign
+from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.kinds import CLIENT_AUTH
 from shieldmutual.shared.negclient import NegError, Reconciliation
 
 MAX_FRAME = 4 * 2**20  # bytes of one frame from the relay
@@ -34,10 +39,15 @@ MAX_FRAME = 4 * 2**20  # bytes of one frame from the relay
 class NegSession:
     """See the module docstring."""
 
-    def __init__(self, url: str, *, proxy: str | None, timeout: float) -> None:
+    def __init__(
+        self, url: str, *, proxy: str | None, timeout: float, auth: SecretKey | None = None
+    ) -> None:
         self.url = url
         self.proxy = proxy
         self.timeout = timeout
+        self.auth = auth
+        self._challenge: str | None = None
+        self._authed = False
         self.sent = 0
         self.received = 0
         self._ws: ClientConnection | None = None
@@ -62,6 +72,15 @@ class NegSession:
 
     async def ids(self, filter_: dict[str, Any]) -> set[str]:
         """Every id the relay holds for ``filter_`` (reconciled against nothing)."""
+        try:
+            return await self._ids(filter_)
+        except RelayError as exc:
+            if self.auth is None or self._authed or "auth-required" not in str(exc):
+                raise
+        await self._authenticate()
+        return await self._ids(filter_)
+
+    async def _ids(self, filter_: dict[str, Any]) -> set[str]:
         assert self._ws is not None, "use NegSession in async with"
         rec = Reconciliation(f"sync-{next(self._numbers)}", filter_, ())
         try:
@@ -81,9 +100,26 @@ class NegSession:
             self.received += rec.received
         return set(rec.need)
 
-    async def _answer(self, sub_id: str) -> tuple[list[Any], int]:
-        """The relay's next message about ``sub_id`` (a NOTICE counts: relays without
-        NIP-77 answer NEG-OPEN with one), with its size in bytes."""
+    async def _authenticate(self) -> None:
+        """NIP-42: sign the relay's challenge; a refusal is a RelayError."""
+        assert self._ws is not None and self.auth is not None
+        if self._challenge is None:
+            raise RelayError(f"{self.url} asks for AUTH but sent no challenge")
+        tags = [["relay", self.url], ["challenge", self._challenge]]
+        event = sign(self.auth, CLIENT_AUTH, "", tags)
+        try:
+            await self._ws.send(orjson.dumps(["AUTH", event.to_dict()]).decode())
+            ok, _ = await self._answer(event.id, verb="OK")
+        except (NegError, OSError, WebSocketException) as exc:
+            raise RelayError(f"{self.url}: AUTH got no answer ({exc})") from None
+        if len(ok) < 4 or ok[2] is not True:
+            raise RelayError(f"{self.url} refused AUTH: {str(ok[3:])[:200]}")
+        self._authed = True
+
+    async def _answer(self, key: str, verb: str | None = None) -> tuple[list[Any], int]:
+        """The relay's next message about ``key`` (a sub id, or the event id of an OK
+        when ``verb`` is "OK"), with its size in bytes. A NOTICE counts (relays without
+        NIP-77 answer NEG-OPEN with one); an AUTH challenge is kept for later."""
         assert self._ws is not None
         try:
             async with asyncio.timeout(self.timeout):
@@ -95,9 +131,11 @@ class NegSession:
                         continue
                     if not isinstance(message, list) or len(message) < 2:
                         continue
-                    if message[0] == "NOTICE":
+                    if message[0] == "AUTH" and isinstance(message[1], str):
+                        self._challenge = message[1]
+                    elif message[0] == "NOTICE":
                         raise NegError(f"the relay said: {str(message[1])[:200]}")
-                    if message[1] == sub_id:
+                    elif message[1] == key and verb in (None, message[0]):
                         return message, len(frame)
         except TimeoutError:
-            raise NegError(f"no answer to NEG-OPEN within {self.timeout:g}s") from None
+            raise NegError(f"no answer within {self.timeout:g}s") from None

@@ -27,6 +27,7 @@ from shieldmutual.client.pool import Pool
 from shieldmutual.client.pool_report import Status
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.keys import SecretKey
 
 FETCH_BATCH = 500  # ids in one REQ (a relay's usual page limit)
 IN_FLIGHT = 64  # events being published at once
@@ -88,12 +89,13 @@ async def list_ids(
     *,
     proxy: str | None,
     timeout: float,
+    auth: SecretKey | None = None,
     progress: Progress = _quiet,
 ) -> tuple[set[str], int]:
     """Every id ``url`` holds for any of ``filters``, and the NEG bytes it took."""
     progress(f"listing {url}", 0, 0)
     ids: set[str] = set()
-    async with NegSession(url, proxy=proxy, timeout=timeout) as neg:
+    async with NegSession(url, proxy=proxy, timeout=timeout, auth=auth) as neg:
         for flt in filters:
             ids |= await neg.ids(flt.to_dict())
             progress(f"listing {url}", len(ids), 0)
@@ -108,10 +110,13 @@ async def sync(
     timeout: float,
     progress: Progress = _quiet,
 ) -> list[Summary]:
-    """Reconcile, then copy what is missing; one :class:`Summary` per direction."""
+    """Reconcile, then copy what is missing; one :class:`Summary` per direction. The
+    pool's AUTH key (if any) answers the relays' NIP-42 challenges for NIP-77 too."""
     listed = await asyncio.gather(
         *(
-            list_ids(url, plan.filters, proxy=proxy, timeout=timeout, progress=progress)
+            list_ids(
+                url, plan.filters, proxy=proxy, timeout=timeout, auth=pool.auth, progress=progress
+            )
             for url in (plan.source, plan.target)
         )
     )

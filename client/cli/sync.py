@@ -112,6 +112,8 @@ def sync_cmd(
         str | None, typer.Option("--since", help="e.g. '2 days ago', 1h, 2024-05-01.")
     ] = None,
     until: Annotated[str | None, typer.Option("--until", help="Same forms as --since.")] = None,
+    auth: common.AuthOption = False,
+    as_: common.AsOption = None,
     json_: common.JsonOption = False,
 ) -> None:
     """Copy between two relays only what one of them lacks (NIP-77).
@@ -119,16 +121,17 @@ def sync_cmd(
     Default filter: all mutual aid traffic (no gift wraps). Every event is verified
     before it is sent on. Running it again sends nothing new; an interrupted run is
     finished by running it again. Exits 3 when a relay cannot be reached or does not
-    support NIP-77.
+    support NIP-77. With --auth, relays that ask for NIP-42 get the identity's answer.
     """
     state = common.state(ctx)
     filters = sync_filters(kind or [], author or [], tag or [], since, until)
     plan = _plan(relays or [], source, target, both, filters)
     as_json = state.want_json(json_)
     timeout = state.plain_config.timeouts.eose
+    auth_key = state.signer(as_) if auth else None
 
     async def go() -> list[Summary]:
-        async with state.pool([plan.source, plan.target]) as pool:
+        async with state.pool([plan.source, plan.target], auth=auth_key) as pool:
             with _progress_bar(state, not as_json) as bar:
                 kwargs = {"progress": bar} if bar is not None else {}
                 return await sync(pool, plan, proxy=state.proxy, timeout=timeout, **kwargs)

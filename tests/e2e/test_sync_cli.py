@@ -184,3 +184,19 @@ async def test_a_person_sees_a_progress_bar_then_the_summary(two, terminal, mas_
     assert b"copying " + a.url.encode() + b" -> " + b.url.encode() in screen
     assert b"2/2" in screen  # the bar's count, complete
     assert shown.proc.wait(timeout=20) == 0
+
+
+async def test_a_relay_that_wants_auth_gets_it_only_with_the_auth_flag(relays, person, connect):
+    (a,) = relays(1)
+    (b,) = relays(1, config="[policy]\nauth_required = true\n")
+    event = request(ALICE, "rent")
+    await publish(connect, a.url, event)
+    sam = person("sam")
+    refused = sam("sync", "--from", a.url, "--to", b.url, code=3)
+    assert "auth-required" in refused.stderr and b.url in refused.stderr
+
+    done = sam("sync", "--from", a.url, "--to", b.url, "--auth", "--json")
+    assert [s["sent"] for s in done.json_lines()] == [1]
+    reader = await connect(b.url)
+    await reader.auth(ALICE, b.url)
+    assert [e["id"] for e in await reader.req("r", {"kinds": [30402]})] == [event.id]
