@@ -34,12 +34,9 @@ import contextlib
 import hashlib
 import json
 import os
-import resource
-import signal
 import socket
 import stat
 import struct
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -148,6 +145,8 @@ def start(paths: Paths, home_key: bytes, secrets: list[SecretKey], expires_at: i
     answer = ask(paths, {"op": "load", **payload})
     if answer and answer.get("ok"):
         return int(answer["pid"])
+    import subprocess  # only to start an agent: every command asks the running one
+
     path = socket_path(paths)
     proc = subprocess.run(
         [sys.executable, "-m", "shieldmutual.client.agent", str(path)],
@@ -258,6 +257,9 @@ def _listen(path: Path) -> socket.socket:
 
 def main(argv: list[str]) -> int:
     """``python -m shieldmutual.client.agent SOCKET``, the keys as JSON on stdin."""
+    import resource
+    import signal
+
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dump with keys in it
     path = Path(argv[0])
     agent = _Agent(_listen(path), json.loads(sys.stdin.buffer.read()))

@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 from shieldmutual.client.config import Paths, write_private
 from shieldmutual.client.errors import ConfigError, PassphraseError
 from shieldmutual.shared.errors import CryptoError, EncodingError
-from shieldmutual.shared.keys import SecretKey
 
 if TYPE_CHECKING:  # the refusals run before every command, which must not pay for scrypt
     from shieldmutual.client.keystore import Keystore
+    from shieldmutual.shared.keys import SecretKey
 
 PASSPHRASE_ENV = "MAS_PASSPHRASE"
 PASSPHRASE_FD_ENV = "MAS_PASSPHRASE_FD"
@@ -140,6 +140,7 @@ class Passphrases:
 def new_home_key(path: Path, passphrase: str, log_n: int) -> bytes:
     """Make the random home key and keep it only sealed under ``passphrase``."""
     from shieldmutual.shared import nip49
+    from shieldmutual.shared.keys import SecretKey
 
     key = SecretKey.generate().secret  # any valid scalar is 32 random bytes NIP-49 accepts
     sealed = nip49.encrypt(key, passphrase, log_n, nip49.KEY_SECURE)

@@ -13,22 +13,14 @@ from shieldmutual.client.cli import common
 from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
 from shieldmutual.client.keystore import Identity, parse_secret
-from shieldmutual.client.names import profiles_filter
 from shieldmutual.client.timeparse import parse_duration
 from shieldmutual.shared import nip19, nip49
 from shieldmutual.shared.errors import CryptoError, InvalidError
-from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
-from shieldmutual.shared.profile import (
-    WRITABLE,
-    Profile,
-    latest_profiles,
-    merge,
-    profile_template,
-)
 
-if TYPE_CHECKING:  # a type only: `id list` must not load websockets
+if TYPE_CHECKING:  # types only: `id list` must load neither websockets nor profiles
     from shieldmutual.client.pool import PublishReport
+    from shieldmutual.shared.profile import Profile
 
 app = typer.Typer(
     help="Identities: create, import, list, choose, show, profile, export, remove.",
@@ -254,6 +246,8 @@ def _field_option(help_: str) -> Any:
 
 
 def _show_profile(state: common.State, pubkey: str, profile: Profile | None, json_: bool) -> None:
+    from shieldmutual.shared.profile import WRITABLE
+
     if state.want_json(json_):
         fields = profile.to_dict() if profile else {"pubkey": pubkey, "created_at": None}
         state.emit_json({**fields, "npub": nip19.npub_encode(pubkey)})
@@ -296,6 +290,10 @@ def profile(
     Fields you do not pass keep their published value, including fields other apps
     wrote. A profile is public: it links this identity to the name and address in it.
     """
+    from shieldmutual.client.names import profiles_filter
+    from shieldmutual.shared.event import sign
+    from shieldmutual.shared.profile import WRITABLE, latest_profiles, merge, profile_template
+
     state = common.state(ctx)
     changes = {"name": name, "about": about, "picture": picture, "lud16": lud16}
     if show == any(v is not None for v in changes.values()):
