@@ -24,6 +24,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
+from itertools import pairwise
 
 from shieldmutual.shared.errors import MessageError
 
@@ -78,17 +79,21 @@ class Storage:
     """
 
     def __init__(self, items: Iterable[tuple[int, bytes]]) -> None:
-        keys = sorted(set(items))
+        keys = list(items)
+        # Stores hand over sorted, distinct items: checking is cheaper than sorting.
+        if any(b <= a for a, b in pairwise(keys)):
+            keys = sorted(set(keys))
+        sums = bytearray(ID_SIZE)
+        total = 0
         for timestamp, id_ in keys:
             if not 0 <= timestamp < MAX_U64 or len(id_) != ID_SIZE:
                 raise ValueError("items are (timestamp below 2^64-1, 32-byte id)")
+            total += int.from_bytes(id_, "little")
+            if total >= _MOD:
+                total -= _MOD
+            sums += total.to_bytes(ID_SIZE, "little")
         self._timestamps = array("Q", (timestamp for timestamp, _ in keys))
         self._ids = b"".join(id_ for _, id_ in keys)
-        sums = bytearray(ID_SIZE)
-        total = 0
-        for _, id_ in keys:
-            total = (total + int.from_bytes(id_, "little")) % _MOD
-            sums += total.to_bytes(ID_SIZE, "little")
         self._sums = bytes(sums)
 
     def __len__(self) -> int:
