@@ -8,6 +8,8 @@ the events of *other* processes to its local index exactly as if it had accepted
 itself, so gift-wrap visibility and every other delivery rule stay in the one place
 they live (``Index.notify`` and ``Connection.can_see``).
 
+* **Channel.** One per schema (``mas_relay_`` and a hash of ``current_schema()``), so
+  relays on different schemas of one database stay apart, as their stores do.
 * **Payload.** ``<origin> <event JSON>``, where ``origin`` is this process's random
   name (a process also hears its own notifications, and drops them: it delivered them
   locally already). PostgreSQL refuses payloads of 8000 bytes or more, so a larger
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import time
@@ -46,7 +49,6 @@ from shieldmutual.shared.event import Event
 
 log = logging.getLogger("shieldmutual.relay.fanout")
 
-CHANNEL = "mas_relay_events"
 # PostgreSQL's limit is "shorter than 8000 bytes"; leave room for the origin prefix.
 MAX_NOTIFY = 7900
 PAYLOAD_TTL = 60.0  # seconds a large event's row is kept for listeners to read it
@@ -54,6 +56,8 @@ MAX_OUTBOX = 10_000  # events waiting for the publishing connection
 MAX_BATCH = 500
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
+# Shown in pg_stat_activity, so an operator can tell these connections from the store's.
+SETTINGS = {"application_name": "mas-relay fan-out"}
 
 SCHEMA = """
 CREATE UNLOGGED TABLE IF NOT EXISTS fanout_payload (
@@ -88,7 +92,9 @@ class PgFanout:
         self._listener: Any = None  # asyncpg.Connection while listening
         self._lost = asyncio.Event()
         self._pruned = 0.0
-        self.heard = 0  # events of other processes delivered locally (for tests, logs)
+        self.channel = ""  # set by start(): it depends on the schema
+        self.heard = 0  # events of other processes delivered here
+        self.reconnects = 0  # times the listening connection was opened again
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -96,13 +102,15 @@ class PgFanout:
         """Create the payload table, start listening, then start the tasks. Raises
         StoreError (the relay does not start) when the database cannot be used now."""
         try:
-            conn = await asyncpg.connect(self.url)
+            conn = await asyncpg.connect(self.url, server_settings=SETTINGS)
             try:
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
                     await conn.execute(SCHEMA)
+                schema = str(await conn.fetchval("SELECT current_schema()"))
             finally:
                 await conn.close()
+            self.channel = "mas_relay_" + hashlib.sha256(schema.encode()).hexdigest()[:16]
             await self._listen()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # The message names the server's complaint, never the URL (it may hold a password).
@@ -158,7 +166,7 @@ class PgFanout:
                     batch = [self._outbox[i] for i in range(min(MAX_BATCH, len(self._outbox)))]
                     try:
                         if conn is None or conn.is_closed():
-                            conn = await asyncpg.connect(self.url)
+                            conn = await asyncpg.connect(self.url, server_settings=SETTINGS)
                         await self._publish(conn, batch)
                     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                         log.warning("cannot announce events to other processes: %s", exc)
@@ -193,15 +201,15 @@ class PgFanout:
                 prefix + (f"@{next(rows)}" if len(prefix) + len(t.encode()) >= MAX_NOTIFY else t)
                 for t in texts
             ]
-            await conn.execute(NOTIFY_ALL, CHANNEL, payloads)
+            await conn.execute(NOTIFY_ALL, self.channel, payloads)
 
     # ---- listening -------------------------------------------------------------
 
     async def _listen(self) -> None:
-        conn = await asyncpg.connect(self.url)
+        conn = await asyncpg.connect(self.url, server_settings=SETTINGS)
         self._lost.clear()
         conn.add_termination_listener(lambda _conn: self._lost.set())
-        await conn.add_listener(CHANNEL, self._heard)
+        await conn.add_listener(self.channel, self._heard)
         self._listener = conn
 
     async def _keep_listening(self) -> None:
@@ -219,6 +227,7 @@ class PgFanout:
                     await asyncio.sleep(backoff)
                     backoff = min(BACKOFF_MAX, backoff * 2)
                 else:
+                    self.reconnects += 1
                     log.info(
                         "fan-out listening again; events accepted meanwhile by other"
                         " processes were not delivered live here"

@@ -163,6 +163,48 @@ async def test_a_killed_worker_is_logged_and_restarted_while_the_other_serves(
     assert relay.terminate() == 0
 
 
+async def test_fan_out_connections_dropped_by_postgresql_come_back(
+    pg_url, pg_cluster, start_relay, connect, keys, until
+):
+    """Two relays (in this process) on one database: PostgreSQL terminates every fan-out
+    connection (a restart, a failover, an idle-killer); both relays reconnect on their
+    own, and live events cross again with no relay restarted and no client reconnecting."""
+    first, second = [await start_relay(store={"url": pg_url}) for _ in range(2)]
+    subscriber = await connect(second.url)
+    publisher = await connect(first.url)
+    await subscribe(subscriber, "live", {"#t": ["outage"]})
+    before = sign(keys.alice, 1, "before", [["t", "outage"]])
+    assert (await publisher.publish(before))[2] is True
+    await received(subscriber, "live", {before.id})
+
+    killed = pg_cluster.psql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE application_name = 'mas-relay fan-out'"
+    )
+    assert int(killed) >= 3  # both listeners and the publisher
+    await until(lambda: first.fanout.reconnects and second.fanout.reconnects, timeout=TIMEOUT)
+    after = sign(keys.alice, 1, "after", [["t", "outage"]])
+    assert (await publisher.publish(after))[2] is True
+    await received(subscriber, "live", {after.id})
+
+
+async def test_relays_on_other_schemas_of_the_database_hear_nothing(
+    pg_url, pg_cluster, start_relay, connect, keys, until
+):
+    """NOTIFY is database-wide; two stores in two schemas of one database are two relays,
+    and neither may deliver the other's events. A witness on the other schema shows
+    when its announcement went out."""
+    other = pg_cluster.new_schema()
+    ours, theirs, witness = [await start_relay(store={"url": u}) for u in (pg_url, other, other)]
+    listener = await connect(ours.url)
+    await subscribe(listener, "all", {})
+    foreign = sign(keys.alice, 1, "stored in the other schema")
+    assert (await (await connect(theirs.url)).publish(foreign))[2] is True
+    await until(lambda: witness.fanout.heard == 1, timeout=TIMEOUT)
+    assert not [m for m in await listener.barrier() if m[0] == "EVENT"]
+    assert ours.fanout.heard == 0
+
+
 def test_more_than_one_worker_on_sqlite_is_refused(tmp_path):
     done = subprocess.run(
         [EXE, "--workers", "2", "--port", "0", "--db", str(tmp_path / "r.db")],
