@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
-from shieldmutual.shared.errors import ShieldError
+from shieldmutual.shared.errors import BlockedError, ShieldError
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.negentropy import (
     BYTES_PER_ITEM,
@@ -191,7 +191,7 @@ class NegSessions:
                 return  # closed or replaced while this waited
             try:
                 reply = await work()
-            except NegentropyError as exc:
+            except (NegentropyError, BlockedError) as exc:  # the client's doing: no log
                 self._end(session, exc.wire())
                 return
             except ShieldError as exc:
@@ -215,8 +215,15 @@ class NegSessions:
             cost=conn.query_time.charge,
             cap=self.max_events,
         )
-        session.held = len(items) * BYTES_PER_ITEM
-        conn.hold(session.held)  # over the budget this closes the connection
+        size = len(items) * BYTES_PER_ITEM
+        if conn.held + size > conn.max_held:
+            # Refused rather than taken, which would close the whole connection.
+            raise BlockedError(
+                "too many query results for this connection's memory;"
+                " close other sessions or narrow the filter"
+            )
+        session.held = size
+        conn.hold(size)
         started = time.perf_counter()
         storage = await _maybe_off_loop(len(items) > OFF_LOOP_ITEMS, Storage, items)
         conn.query_time.charge(time.perf_counter() - started)

@@ -9,6 +9,7 @@ keeps serving.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from shieldmutual.relay.server import Relay
-from shieldmutual.shared.event import Event
+from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.negentropy import Negentropy, Storage
 from shieldmutual.shared.nip59 import make_rumor, wrap
@@ -274,3 +275,20 @@ async def test_reconciling_spends_the_query_time_budget(
     assert reply[0] == "NEG-ERR" and reply[2].startswith("rate-limited: query time used up")
     await client.send("NEG-OPEN", "q", {}, EMPTY_SET)
     assert (await neg_reply(client, "q"))[2].startswith("rate-limited:")
+
+
+async def test_a_set_over_the_connections_memory_budget_is_refused_not_fatal(
+    start_relay: StartRelay, connect: Connect, keys: Any
+) -> None:
+    """15,000 events held for a session (72 bytes each) exceed the smallest budget, 1 MiB:
+    NEG-ERR, and the connection goes on (taking them would have closed it, 1008)."""
+    relay = await start_relay(server={"max_connection_memory": 1 << 20})
+    base = int(time.time()) - 20_000
+    events = [sign(keys.alice, 1, "", [], created_at=base + i) for i in range(15_000)]
+    await asyncio.gather(*(relay.store.save(e, e.to_json()) for e in events))  # no EVENT path
+    client = await connect(relay.url)
+    await client.send("NEG-OPEN", "m", {}, EMPTY_SET)
+    reply = await neg_reply(client, "m")
+    assert reply[0] == "NEG-ERR" and reply[2].startswith("blocked: too many query results for")
+    have, need = await client.neg_sync("m", {"limit": 100}, [])
+    assert not have and need == {e.id for e in events[-100:]}
