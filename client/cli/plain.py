@@ -63,7 +63,8 @@ def table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> str | Non
         return None
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     last = len(columns) - 1
-    if sum(widths) + 3 * last > MAX_WIDTH:
+    spans = [w + (i > 0) + (i < last) for i, w in enumerate(widths)]  # with the padding
+    if sum(spans) + last > MAX_WIDTH or 0 in spans:  # rich gives an empty column one space
         return None
 
     def line(row: Sequence[str], bar: str) -> str:
