@@ -36,6 +36,7 @@ from shieldmutual.relay import config as config_mod
 from shieldmutual.relay import nip11
 from shieldmutual.relay.config import DEFAULT_HOST, DEFAULT_PORT, Config, ConfigError
 from shieldmutual.relay.server import Relay, db_path, default_db_path
+from shieldmutual.relay.store.factory import describe
 from shieldmutual.relay.web import base_url
 from shieldmutual.relay.workers import Supervisor, reserve_port
 from shieldmutual.shared.errors import StoreError
@@ -96,7 +97,11 @@ def ready_lines(relay: Relay) -> list[str]:
     addresses only (never a client's)."""
     config = relay.config
     listening = f"http://{relay.host}:{relay.port}"
-    lines = [f"  database {db_path(config).resolve()}", f"  websocket {relay.url}"]
+    if config.store.url:  # never the URL itself: it may hold a password
+        store = f"  database {describe(config.store.url)} (PostgreSQL)"
+    else:
+        store = f"  database {db_path(config).resolve()}"
+    lines = [store, f"  websocket {relay.url}"]
     if config.server.url:
         lines.append(f"  public websocket {config.server.url}")
     lines.append(f"  NIP-11 {listening}/ (Accept: application/nostr+json)")

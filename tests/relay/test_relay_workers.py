@@ -89,7 +89,10 @@ async def test_two_workers_deliver_every_live_event_across_processes(
     pg_url, relay_process, connect, keys, tmp_path
 ):
     relay = relay_process("--workers", "2", "--config", worker_config(tmp_path, pg_url))
-    assert PIDS.search("".join(relay.log)), relay.log
+    ready = "".join(relay.log)
+    assert PIDS.search(ready), ready
+    # The store as the operator knows it, never a SQLite file it does not use.
+    assert f"  database {pg_url.split('?')[0]} (PostgreSQL)\n" in ready
     clients = await on_workers(connect, relay.url, want=4)
     subscribers = clients[1][:3] + clients[2][:3]
     publishers = {1: clients[1][3], 2: clients[2][3]}
