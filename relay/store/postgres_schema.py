@@ -72,6 +72,7 @@ CREATE TABLE IF NOT EXISTS tags (
     id bytea NOT NULL REFERENCES events (id) ON DELETE CASCADE,
     PRIMARY KEY (name, value, created_at, id)
 );
+CREATE INDEX IF NOT EXISTS tags_newest ON tags (name, value, created_at DESC, id);
 CREATE INDEX IF NOT EXISTS tags_id ON tags (id);
 
 -- NIP-09 tombstones, as in the SQLite store: an id deletion binds only the requester's
