@@ -116,8 +116,7 @@ class Storage:
 
     def lower_bound(self, lower: int, bound: Bound) -> int:
         """The first index at or after ``lower`` whose item is not below ``bound``."""
-        key = (bound[0], bound[1].ljust(ID_SIZE, b"\0"))
-        return bisect_left(range(len(self)), key, lower, key=self.item)
+        return bisect_left(range(len(self)), _padded(bound), lower, key=self.item)
 
 
 @dataclass(frozen=True)
