@@ -219,3 +219,19 @@ async def test_without_a_key_the_pool_never_authenticates() -> None:
         assert sub.stats[relay.url].message == STRFRY_CLOSED
         assert result.status is Status.REJECTED and result.message == STRFRY_PROTECTED
         assert relay.auths == [] and len(relay.reqs) == 1
+
+
+async def test_restricted_after_auth_is_final() -> None:
+    """Once authenticated, ``restricted:`` means this key may not: no AUTH or REQ again."""
+    public = sign(SENDER, 1, "hello", [])
+    async with (
+        DialectRelay(
+            [public], on_connect=True, always_refuse=True, refusal="restricted: no"
+        ) as relay,
+        Pool([relay.url], options=FAST, auth=ME) as pool,
+    ):
+        assert [e.id for e in await pool.fetch([{"kinds": [1]}])] == [public.id]
+        async with pool.subscribe(inbox(ME)) as sub:
+            assert [e async for e in sub] == []
+        assert sub.stats[relay.url].message == "restricted: no"
+        assert len(relay.auths) == 1 and len(relay.reqs) == 2
