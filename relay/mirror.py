@@ -15,7 +15,8 @@ EVENT (id, policy, signature, the store's deletion tombstones and replaceable ru
 flagged ``mirrored`` so that only the ``created_at`` lower limit (meant for clients
 publishing now) is lifted, and a gift wrap is refused unless ``gift_wraps = true``.
 A deleted event a peer still holds is listed again at every reconciliation and refused
-again by its tombstone; that costs one lookup, never a copy.
+by its tombstone; the ids refused for good (``blocked:``, ``invalid:``...) are
+remembered, boundedly, so each is fetched once per session, not once per interval.
 
 Nothing here blocks the relay's own clients: events wait in a bounded queue (a full
 queue stops reading the peer's socket), are saved through the one batched writer, and
@@ -62,6 +63,9 @@ ANSWER_TIMEOUT = 30.0  # seconds a peer may take to answer a NEG message or a fe
 QUEUE = 1000  # events waiting to be saved, per peer
 MAX_ITEMS = 1_000_000  # ids of one filter reconciled at once (about 50 MB of items)
 SAVE_BATCH = 256  # events handed to the store together (its writer commits them as one)
+REMEMBER_REFUSED = 100_000  # ids refused for good, not fetched again (oldest forgotten)
+# Refusals that the same event would get again; "error:" and "rate-limited:" may pass later.
+FOR_GOOD = frozenset({"blocked", "invalid", "restricted", "pow", "auth-required"})
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 60.0
 STABLE = 30.0  # a session that lasted this long resets the backoff
@@ -133,6 +137,7 @@ class Peer:
         self._waiting: dict[str, asyncio.Queue[list[Any]]] = {}
         self._fetching: set[str] = set()
         self._queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE)
+        self._refused: dict[str, None] = {}  # insertion-ordered, so the oldest go first
         self._numbers = itertools.count(1)
 
     async def run(self) -> None:
@@ -206,6 +211,7 @@ class Peer:
                     one_line(str(exc)),  # it may quote the peer: one visible line
                 )
                 return
+            missing = [i for i in missing if i not in self._refused]
             have += ours
             need += len(missing)
             for start in range(0, len(missing), FETCH_BATCH):
@@ -326,3 +332,7 @@ class Peer:
         self.stats.refused += 1
         reason = refusal.split(":", 1)[0]
         self.stats.refusals[reason] = self.stats.refusals.get(reason, 0) + 1
+        if reason in FOR_GOOD:
+            self._refused[event.id] = None
+            if len(self._refused) > REMEMBER_REFUSED:
+                del self._refused[next(iter(self._refused))]
