@@ -141,11 +141,7 @@ def _strfry(tmp: Path) -> Iterator[str]:
     yield from _subprocess(cmd, port, tmp / "strfry.log", tmp)
 
 
-@pytest.fixture(params=RELAYS)
-def compat_relay(
-    request: pytest.FixtureRequest, tmp_path: Path, relay_process: Callable[..., Any]
-) -> Iterator[CompatRelay]:
-    name = request.param
+def _start(name: str, tmp_path: Path, relay_process: Callable[..., Any]) -> Iterator[CompatRelay]:
     if name == "mas-relay":
         yield CompatRelay(name, relay_process().url)
     elif name == "strfry-dialect":
@@ -160,3 +156,19 @@ def compat_relay(
         ok_timeout = 3.0 if name == "nostr-relay" else None
         for url in start(tmp_path):
             yield CompatRelay(name, url, ok_timeout)
+
+
+@pytest.fixture(params=RELAYS)
+def compat_relay(
+    request: pytest.FixtureRequest, tmp_path: Path, relay_process: Callable[..., Any]
+) -> Iterator[CompatRelay]:
+    yield from _start(request.param, tmp_path, relay_process)
+
+
+@pytest.fixture(params=[name for name in RELAYS if "strfry" in name])
+def strfry_like(
+    request: pytest.FixtureRequest, tmp_path: Path, relay_process: Callable[..., Any]
+) -> Iterator[CompatRelay]:
+    """The dialect, and the real strfry beside it when there is one: what the dialect
+    claims strfry does is checked against strfry itself."""
+    yield from _start(request.param, tmp_path, relay_process)
