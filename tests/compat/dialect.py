@@ -174,7 +174,7 @@ class DialectRelay:
         fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
         if fields.get("accept") == "application/nostr+json":  # exact, as strfry compares
             return _http("application/json", orjson.dumps(NIP11))
-        return _http("text/html; charset=utf-8", LANDING)
+        return _http("text/html", LANDING)
 
     async def _websocket(
         self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
