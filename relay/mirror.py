@@ -69,6 +69,7 @@ FOR_GOOD = frozenset({"blocked", "invalid", "restricted", "pow", "auth-required"
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 60.0
 STABLE = 30.0  # a session that lasted this long resets the backoff
+GONE: list[Any] = ["GONE"]  # told to whoever waits for an answer when the peer goes away
 
 
 def default_filters(gift_wraps: bool) -> tuple[Filter, ...]:
@@ -133,7 +134,6 @@ class Peer:
         self.url = url
         self.label = label
         self.stats = PeerStats()
-        self._ws: ClientConnection | None = None
         self._waiting: dict[str, asyncio.Queue[list[Any]]] = {}
         self._fetching: set[str] = set()
         self._queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE)
@@ -171,7 +171,6 @@ class Peer:
         async with connect(
             self.url, open_timeout=ANSWER_TIMEOUT, close_timeout=1, max_size=limit, compression=None
         ) as ws:
-            self._ws = ws
             saver = asyncio.create_task(self._save_loop())
             reader = asyncio.create_task(self._read_loop(ws))
             try:
@@ -186,12 +185,11 @@ class Peer:
                     await asyncio.wait([reader], timeout=self.relay.config.mirror.interval)
                     if reader.done():
                         reader.result()
-                        return
+                        raise ConnectionError("the peer closed the connection")
             finally:
                 reader.cancel()
                 saver.cancel()
                 await asyncio.gather(reader, saver, return_exceptions=True)
-                self._ws = None
                 self._waiting.clear()
 
     # ---- reconciliation --------------------------------------------------------
@@ -244,6 +242,8 @@ class Peer:
                     message = await asyncio.wait_for(answers.get(), ANSWER_TIMEOUT)
                 except TimeoutError:
                     raise NegError("no answer to NEG-OPEN or NEG-MSG") from None
+                if message is GONE:
+                    raise ConnectionError("the peer went away")
                 frame = rec.answer(message, len(orjson.dumps(message)))
         finally:
             del self._waiting[sub_id]
@@ -257,9 +257,11 @@ class Peer:
         try:
             await ws.send(orjson.dumps(["REQ", sub_id, {"ids": ids, "limit": len(ids)}]).decode())
             try:
-                await asyncio.wait_for(done.get(), ANSWER_TIMEOUT)  # EOSE or CLOSED
+                answer = await asyncio.wait_for(done.get(), ANSWER_TIMEOUT)  # EOSE or CLOSED
             except TimeoutError:
                 raise NegError("no EOSE for the missing events") from None
+            if answer is GONE:
+                raise ConnectionError("the peer went away")
             await ws.send(orjson.dumps(["CLOSE", sub_id]).decode())
         finally:
             del self._waiting[sub_id]
@@ -268,6 +270,13 @@ class Peer:
     # ---- reading and saving --------------------------------------------------
 
     async def _read_loop(self, ws: ClientConnection) -> None:
+        try:
+            await self._route(ws)
+        finally:  # whoever waits for an answer stops waiting: the peer is gone
+            for queue in self._waiting.values():
+                queue.put_nowait(GONE)
+
+    async def _route(self, ws: ClientConnection) -> None:
         async for frame in ws:
             try:
                 message = orjson.loads(frame)

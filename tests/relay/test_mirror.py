@@ -256,3 +256,19 @@ async def test_a_peer_without_nip77_is_followed_live_and_its_words_logged_harmle
     line = next(r.getMessage() for r in caplog.records if "cannot reconcile" in r.getMessage())
     assert "\x1b" not in line and "\u202e" not in line and "\n" not in line
     assert [e["id"] for e in await stored(b)] == [event.id]
+
+
+async def test_a_peer_that_drops_mid_reconciliation_is_noticed_at_once(start_relay, until):
+    """Not after the 30 s a slow peer may take to answer: the reader's end says it."""
+
+    async def dropping(ws: Any) -> None:
+        async for raw in ws:
+            if orjson.loads(raw)[0] == "NEG-OPEN":
+                await ws.close()
+
+    async with serve(dropping, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        b = await start_relay(mirror={"peers": frozenset({url}), "interval": 60})
+        peer = b.mirror.peers[url]
+        await until(lambda: peer.stats.state == "down", timeout=5)
+        assert peer.stats.reconciliations == 0
