@@ -185,9 +185,16 @@ class Unlocker:
         self._asked = False
         self._agent_answer: Unlocked | None = None
         self._verified: str | None = None
-        from shieldmutual.client.keystore import scrypt_log_n
+        self._log_n = log_n
 
-        self.log_n = scrypt_log_n() if log_n is None else log_n
+    @property
+    def log_n(self) -> int:
+        """The scrypt cost of a new home key, read (and checked) only when one is made."""
+        if self._log_n is None:
+            from shieldmutual.client.keystore import scrypt_log_n
+
+            self._log_n = scrypt_log_n()
+        return self._log_n
 
     def agent(self) -> Unlocked | None:
         if not self._asked:

@@ -14,19 +14,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shieldmutual.client import names as naming
 from shieldmutual.client.cli import common
-from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.contacts import Contacts, check_petname
 from shieldmutual.client.errors import IdentityError, PassphraseError
-from shieldmutual.client.names import Names, Source
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
 
-if TYPE_CHECKING:  # types only: `contacts list` must load neither websockets nor rich
+if TYPE_CHECKING:  # types only: `contacts list` loads neither websockets, rich nor profiles
     from rich.text import Text
 
+    from shieldmutual.client.names import Names
     from shieldmutual.client.pool import Pool
 
 app = typer.Typer(
@@ -35,7 +33,7 @@ app = typer.Typer(
 )
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The petname you give them.")]
-STYLE = {Source.PETNAME: "bold", Source.PROFILE: "italic", Source.NPUB: ""}
+STYLE = {"petname": "bold", "profile": "italic", "npub": ""}  # by names.Source (a StrEnum)
 
 
 def person(names: Names, pubkey: str) -> Text:
@@ -48,17 +46,21 @@ def person(names: Names, pubkey: str) -> Text:
 def local_names(state: common.State) -> Names:
     """Your petnames (contacts and identity names). Reading them needs the home key; when
     no passphrase can be had, people are shown by npub rather than the command failing."""
+    from shieldmutual.client import names as naming
+
     try:
         contacts = Contacts.load(state.home).by_pubkey()
         identities = [(i.name, i.pubkey) for i in state.keystore.list()]
     except PassphraseError as exc:
         state.note(f"petnames not shown ({exc}); `mas unlock` shows them")
-        return Names()
-    return Names(naming.petnames(contacts, identities))
+        return naming.Names()
+    return naming.Names(naming.petnames(contacts, identities))
 
 
 def resolve(state: common.State, who: str) -> str:
     """A pubkey from npub/nprofile/hex, one of your identities' names, or a petname."""
+    from shieldmutual.client.cli.events import pubkey_hex
+
     try:
         return pubkey_hex(who)
     except InvalidError:
@@ -74,6 +76,8 @@ def resolve(state: common.State, who: str) -> str:
 
 async def lookup(pool: Pool, names: Names, pubkeys: Iterable[str]) -> Names:
     """``names`` with the profiles of ``pubkeys`` (batched REQs, petnamed people included)."""
+    from shieldmutual.client import names as naming
+
     return await naming.lookup(pool, names, pubkeys)
 
 
@@ -85,6 +89,8 @@ def add(
     json_: common.JsonOption = False,
 ) -> None:
     """Give someone a petname; it is shown wherever they appear, and never published."""
+    from shieldmutual.client.cli.events import pubkey_hex
+
     state = common.state(ctx)
     check_petname(name)
     pubkey = pubkey_hex(who)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shieldmutual.client.cli import common
-from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.state import LocalState
@@ -197,6 +196,7 @@ def show(
     """Every published definition of a society (several people may describe one)."""
     from shieldmutual.client import aid
     from shieldmutual.client.cli import aidrender
+    from shieldmutual.client.cli.events import pubkey_hex
 
     state = common.state(ctx)
     slug = parse_slug(tag)
@@ -290,6 +290,7 @@ def follow(
     any query) and its member societies are followed through it.
     """
     from shieldmutual.client import aid
+    from shieldmutual.client.cli.events import pubkey_hex
 
     state = common.state(ctx)
     slugs = [parse_slug(t) for t in tags]
