@@ -272,3 +272,25 @@ async def test_a_peer_that_drops_mid_reconciliation_is_noticed_at_once(start_rel
         peer = b.mirror.peers[url]
         await until(lambda: peer.stats.state == "down", timeout=5)
         assert peer.stats.reconciliations == 0
+
+
+async def test_a_forged_event_from_a_peer_is_refused_like_a_clients(start_relay, until):
+    good = aid(d="good")
+    forged = {**aid(d="forged").to_dict(), "sig": good.sig}  # someone else's signature
+    retitled = {**good.to_dict(), "content": "send money here instead"}  # id no longer matches
+
+    async def lying(ws: Any) -> None:
+        async for raw in ws:
+            message = orjson.loads(raw)
+            if message[0] == "REQ":
+                for event in (forged, retitled, good.to_dict()):
+                    await ws.send(orjson.dumps(["EVENT", message[1], event]).decode())
+                await ws.send(orjson.dumps(["EOSE", message[1]]).decode())
+
+    async with serve(lying, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        b = await start_relay(mirror={"peers": frozenset({url}), "interval": 60})
+        peer = b.mirror.peers[url]
+        await until(lambda: peer.stats.stored + peer.stats.refused >= 3)
+    assert peer.stats.refusals == {"invalid": 2}
+    assert [e["id"] for e in await stored(b)] == [good.id]
