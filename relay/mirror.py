@@ -15,8 +15,9 @@ EVENT (id, policy, signature, the store's deletion tombstones and replaceable ru
 flagged ``mirrored`` so that only the ``created_at`` lower limit (meant for clients
 publishing now) is lifted, and a gift wrap is refused unless ``gift_wraps = true``.
 A deleted event a peer still holds is listed again at every reconciliation and refused
-by its tombstone; the ids refused for good (``blocked:``, ``invalid:``...) are
-remembered, boundedly, so each is fetched once per session, not once per interval.
+by its tombstone; ids refused for good (``blocked:``, ``invalid:``...) or found held
+already (a gift wrap, which the relay's own item set never shows) are remembered,
+boundedly, so each is fetched once, not at every interval.
 
 Nothing here blocks the relay's own clients: events wait in a bounded queue (a full
 queue stops reading the peer's socket), are saved through the one batched writer, and
@@ -63,7 +64,7 @@ ANSWER_TIMEOUT = 30.0  # seconds a peer may take to answer a NEG message or a fe
 QUEUE = 1000  # events waiting to be saved, per peer
 MAX_ITEMS = 1_000_000  # ids of one filter reconciled at once (about 50 MB of items)
 SAVE_BATCH = 256  # events handed to the store together (its writer commits them as one)
-REMEMBER_REFUSED = 100_000  # ids refused for good, not fetched again (oldest forgotten)
+REMEMBER = 100_000  # ids not fetched again (oldest forgotten)
 # Refusals that the same event would get again; "error:" and "rate-limited:" may pass later.
 FOR_GOOD = frozenset({"blocked", "invalid", "restricted", "pow", "auth-required"})
 BACKOFF_BASE = 0.5
@@ -137,7 +138,7 @@ class Peer:
         self._waiting: dict[str, asyncio.Queue[list[Any]]] = {}
         self._fetching: set[str] = set()
         self._queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE)
-        self._refused: dict[str, None] = {}  # insertion-ordered, so the oldest go first
+        self._skip: dict[str, None] = {}  # insertion-ordered, so the oldest go first
         self._numbers = itertools.count(1)
 
     async def run(self) -> None:
@@ -209,7 +210,7 @@ class Peer:
                     one_line(str(exc)),  # it may quote the peer: one visible line
                 )
                 return
-            missing = [i for i in missing if i not in self._refused]
+            missing = [i for i in missing if i not in self._skip]
             have += ours
             need += len(missing)
             for start in range(0, len(missing), FETCH_BATCH):
@@ -335,13 +336,19 @@ class Peer:
             else:
                 relay.ingest.fan_out(event, raw, result)
                 if result.accepted:
-                    self.stats.stored += not result.message
+                    if result.message:  # a duplicate: held, though maybe not in our set
+                        self._remember(event.id)
+                    else:
+                        self.stats.stored += 1
                     return
                 refusal = result.message
         self.stats.refused += 1
         reason = refusal.split(":", 1)[0]
         self.stats.refusals[reason] = self.stats.refusals.get(reason, 0) + 1
         if reason in FOR_GOOD:
-            self._refused[event.id] = None
-            if len(self._refused) > REMEMBER_REFUSED:
-                del self._refused[next(iter(self._refused))]
+            self._remember(event.id)
+
+    def _remember(self, event_id: str) -> None:
+        self._skip[event_id] = None
+        if len(self._skip) > REMEMBER:
+            del self._skip[next(iter(self._skip))]

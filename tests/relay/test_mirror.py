@@ -294,3 +294,31 @@ async def test_a_forged_event_from_a_peer_is_refused_like_a_clients(start_relay,
         await until(lambda: peer.stats.stored + peer.stats.refused >= 3)
     assert peer.stats.refusals == {"invalid": 2}
     assert [e["id"] for e in await stored(b)] == [good.id]
+
+
+async def test_gift_wraps_a_peer_hands_out_are_copied_only_with_the_opt_in(start_relay, until):
+    """A peer that serves wraps to anyone (not ours: it hides them from all but their
+    recipient). Even a filter naming kind 1059 copies none unless gift_wraps = true."""
+    sealed = wrap()
+
+    async def open_handed(ws: Any) -> None:
+        async for raw in ws:
+            message = orjson.loads(raw)
+            if message[0] == "REQ":
+                await ws.send(orjson.dumps(["EVENT", message[1], sealed.to_dict()]).decode())
+                await ws.send(orjson.dumps(["EOSE", message[1]]).decode())
+
+    async with serve(open_handed, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        peers = frozenset({url})
+        opted = await start_relay(mirror={"peers": peers, "gift_wraps": True})
+        asked = await start_relay(mirror={"peers": peers, "filters": [{"kinds": [1059]}]})
+        await until(lambda: opted.mirror.peers[url].stats.stored == 1)
+        await until(lambda: asked.mirror.peers[url].stats.refused == 1)
+    assert asked.mirror.peers[url].stats.refusals == {"blocked": 1}
+    viewer = frozenset({BOB.public_key.hex()})
+    for relay, held in ((opted, [sealed.id]), (asked, [])):
+        pages = relay.store.query(
+            [Filter(kinds=frozenset({1059}))], int(time.time()), viewer=viewer
+        )
+        assert [orjson.loads(raw)["id"] async for page in pages for raw in page] == held
