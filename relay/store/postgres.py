@@ -23,9 +23,8 @@ wraps' random ``created_at`` still hide their time from clients, not from the di
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -35,16 +34,21 @@ from shieldmutual.relay.store import postgres_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
 from shieldmutual.relay.store.postgres_query import count_sql, items_sql, page_sql
 from shieldmutual.relay.store.postgres_readers import FairPool, open_pool
-from shieldmutual.relay.store.postgres_schema import SCHEMA, SCHEMA_LOCK, SCHEMA_VERSION
+from shieldmutual.relay.store.postgres_schema import (
+    SAVE_FUNCTION,
+    SCHEMA,
+    SCHEMA_LOCK,
+    SCHEMA_VERSION,
+)
 from shieldmutual.relay.store.sqlite_query import Visible, for_viewer
 from shieldmutual.shared.errors import BlockedError, StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.kinds import is_ephemeral
 
-Work = Callable[[Any], Awaitable[Any]]
-# The queue holds (work, the events it writes, future); None stops the writer.
-Item = tuple[Work, tuple[Event, ...], "asyncio.Future[Any]"]
+# The queue holds a save (the event and its mas_event row) or an expiry sweep (``now``),
+# and the future its answer goes to; None stops the writer.
+Item = tuple["Event | int", "postgres_write.Row | None", "asyncio.Future[Any]"]
 
 
 @contextmanager
@@ -140,6 +144,7 @@ class PostgresStore:
         async with self._writer.transaction():
             await self._writer.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
             await self._writer.execute(SCHEMA)
+            await self._writer.execute(SAVE_FUNCTION)
             version = await self._writer.fetchval(
                 "SELECT value FROM store_meta WHERE key = 'schema_version'"
             )
@@ -172,19 +177,17 @@ class PostgresStore:
         """Queue the event; return once its transaction has committed."""
         if is_ephemeral(event.kind):
             return postgres_write.STORED
-        return await self._submit(
-            partial(postgres_write.save_event, event=event, raw=raw), (event,)
-        )
+        return await self._submit(event, postgres_write.row(event, raw))
 
     async def delete_expired(self, now: int) -> int:
         """Through the writer queue, like saves."""
-        return await self._submit(partial(postgres_write.delete_expired, now=now), ())
+        return await self._submit(now, None)
 
-    async def _submit(self, work: Work, events: tuple[Event, ...]) -> Any:
+    async def _submit(self, what: Event | int, row: postgres_write.Row | None) -> Any:
         if self._closed or self._writer_task is None:
             raise StoreError("the store is not open")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((work, events, future))
+        self._queue.put_nowait((what, row, future))
         return await future
 
     async def _write_loop(self) -> None:
@@ -219,12 +222,23 @@ class PostgresStore:
                 future.set_result(result)
 
     async def _transaction(self, batch: list[Item]) -> list[Any]:
+        """The batch's saves in one mas_save call, then any expiry sweep, one commit."""
         db = self._writer
         if db.is_closed():  # the server restarted or dropped us: one new connection
             self._writer = db = await asyncpg.connect(self._url)
+        saves = [(what, row) for what, row, _ in batch if isinstance(what, Event)]
         async with db.transaction():
-            await postgres_write.lock_authors(db, [e for _, events, _ in batch for e in events])
-            return [await work(db) for work, _, _ in batch]
+            answers = iter(
+                await postgres_write.save_rows(db, [r for _, r in saves], [e for e, _ in saves])
+                if saves
+                else []
+            )
+            return [
+                next(answers)
+                if isinstance(what, Event)
+                else await postgres_write.delete_expired(db, what)
+                for what, _, _ in batch
+            ]
 
     # ---- reads -------------------------------------------------------------------
 

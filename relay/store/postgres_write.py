@@ -10,6 +10,9 @@ author, in one sorted order (no deadlock between batches): every rule only ever 
 events of one author (a deletion binds its author's events, an address is its author's),
 so saves of different authors still commit in parallel. A unique-key race the locks do
 not cover (none is known) fails the batch, which the store retries one event at a time.
+
+The rules themselves run on the server, in ``mas_save`` (postgres_schema), one call per
+batch; this module prepares each event's row for it.
 """
 
 from __future__ import annotations
@@ -32,9 +35,12 @@ from shieldmutual.relay.store.sqlite_write import (
     expiration_of,
 )
 from shieldmutual.shared.event import Event
-from shieldmutual.shared.kinds import DELETION, is_addressable, is_ephemeral, is_replaceable
+from shieldmutual.shared.kinds import DELETION, is_addressable, is_replaceable
 
-Connection = asyncpg.Connection
+# mas_save's answers, by number (postgres_schema.SAVE_FUNCTION).
+ANSWERS = (STORED, DUPLICATE, SUPERSEDED, DELETED)
+
+Row = tuple[object, ...]
 
 
 def _utf8(text: str) -> bytes:
@@ -46,133 +52,53 @@ def author_lock(pubkey_hex: str) -> int:
     return int.from_bytes(bytes.fromhex(pubkey_hex)[:8], "big", signed=True)
 
 
-async def lock_authors(db: Connection, events: Sequence[Event]) -> None:
-    """Hold every author's lock until COMMIT, taken in ascending order."""
-    keys = sorted({author_lock(e.pubkey) for e in events if not is_ephemeral(e.kind)})
-    if keys:
-        await db.execute(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS"
-            " a(k, n) ORDER BY n",
-            keys,
-        )
-
-
-async def save_event(db: Connection, event: Event, raw: bytes) -> SaveResult:
-    """Store ``event`` unless it is known, deleted or superseded; apply it if a deletion."""
-    if is_ephemeral(event.kind):
-        return STORED
-    event_id = bytes.fromhex(event.id)
-    pubkey = bytes.fromhex(event.pubkey)
-    known, tombstone = await db.fetchrow(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1),"
-        " EXISTS (SELECT 1 FROM deleted_ids WHERE id = $1 AND pubkey = $2)",
-        event_id,
-        pubkey,
-    )
-    if known:
-        return DUPLICATE
-    # Deleting a deletion has no effect (NIP-09), so a tombstone never blocks kind 5.
-    if tombstone and event.kind != DELETION:
-        return DELETED
+def row(event: Event, raw: bytes) -> Row:
+    """The event as a ``mas_event``: its columns and what the rules need to know."""
     address = address_of(event)
-    d_tag = None if address is None else _utf8(address)
-    if d_tag is not None:
-        refusal = await _make_room(db, event, event_id, pubkey, d_tag)
-        if refusal is not None:
-            return refusal
-    words = words_of(event)
     tags = [t for t in event.tags if _is_index_tag(t)]
-    await db.execute(
-        "WITH e AS (INSERT INTO events (id, pubkey, created_at, kind, d_tag, expiration, words,"
-        " raw) VALUES ($1, $2, $3, $4, $5, $6, array_to_tsvector($7::text[]), $8))"
-        " INSERT INTO tags (name, value, created_at, id)"
-        " SELECT DISTINCT n, v, $3, $1 FROM unnest($9::text[], $10::bytea[]) AS t(n, v)"
-        " ON CONFLICT DO NOTHING",
-        event_id,
-        pubkey,
+    deletes_ids: list[bytes] = []
+    deletes_kinds: list[int] = []
+    deletes_d_tags: list[bytes] = []
+    if event.kind == DELETION:
+        # NIP-09, as sqlite_write._apply_deletion: e tags name ids (bound to this author
+        # only, even before they arrive); a tags name this author's own addresses.
+        deletes_ids = sorted({bytes.fromhex(v) for v in event.tag_values("e") if _HEX64(v)})
+        for value in event.tag_values("a"):
+            parts = value.split(":", 2)
+            if len(parts) != 3 or parts[1] != event.pubkey or not _DIGITS(parts[0]):
+                continue
+            kind = int(parts[0])
+            if is_replaceable(kind) or is_addressable(kind):
+                deletes_kinds.append(kind)
+                deletes_d_tags.append(_utf8(parts[2]))
+    return (
+        bytes.fromhex(event.id),
+        bytes.fromhex(event.pubkey),
         event.created_at,
         event.kind,
-        d_tag,
+        None if address is None else _utf8(address),
         expiration_of(event),
-        words,
+        words_of(event),
         raw,
         [t[0] for t in tags],
         [_utf8(t[1]) for t in tags],
+        deletes_ids,
+        deletes_kinds,
+        deletes_d_tags,
     )
-    if event.kind == DELETION:
-        await _apply_deletion(db, event, pubkey)
-    return STORED
 
 
-async def _make_room(
-    db: Connection, event: Event, event_id: bytes, pubkey: bytes, d_tag: bytes
-) -> SaveResult | None:
-    """Refuse a deleted or older version of an address, or remove the version it replaces
-    (newest ``created_at`` wins, on a tie the lowest id, whatever the arrival order)."""
-    row = await db.fetchrow(
-        "SELECT (SELECT deleted_at FROM deleted_addresses"
-        "        WHERE pubkey = $1 AND kind = $2 AND d_tag = $3),"
-        " (SELECT ROW(created_at, id) FROM events WHERE pubkey = $1 AND kind = $2 AND d_tag = $3)",
-        pubkey,
-        event.kind,
-        d_tag,
-    )
-    deleted_at, current = row
-    if deleted_at is not None and event.created_at <= deleted_at:
-        return DELETED
-    if current is None:
-        return None
-    created_at, current_id = current
-    if created_at > event.created_at or (created_at == event.created_at and current_id < event_id):
-        return SUPERSEDED
-    await db.execute("DELETE FROM events WHERE id = $1", current_id)
-    return None
+async def save_rows(
+    db: asyncpg.Connection, rows: Sequence[Row], events: Sequence[Event]
+) -> list[SaveResult]:
+    """Apply the saves in order, in the caller's transaction, holding their authors'
+    locks until it commits; one answer per row."""
+    authors = sorted({author_lock(e.pubkey) for e in events})
+    answers = await db.fetchval("SELECT mas_save($1::mas_event[], $2::bigint[])", rows, authors)
+    return [ANSWERS[answer] for answer in answers]
 
 
-async def _apply_deletion(db: Connection, deletion: Event, pubkey: bytes) -> None:
-    """NIP-09, as :func:`.sqlite_write._apply_deletion`: the author's own referenced
-    events go, and the request is remembered for events that arrive later."""
-    targets = sorted({bytes.fromhex(v) for v in deletion.tag_values("e") if _HEX64(v)})
-    if targets:
-        await db.execute(
-            "DELETE FROM events WHERE id = ANY($1::bytea[]) AND pubkey = $2 AND kind <> $3",
-            targets,
-            pubkey,
-            DELETION,
-        )
-        await db.execute(
-            "INSERT INTO deleted_ids (id, pubkey) SELECT t, $2 FROM unnest($1::bytea[]) AS t"
-            " ON CONFLICT DO NOTHING",
-            targets,
-            pubkey,
-        )
-    for value in deletion.tag_values("a"):
-        parts = value.split(":", 2)
-        if len(parts) != 3 or parts[1] != deletion.pubkey or not _DIGITS(parts[0]):
-            continue
-        kind, d_tag = int(parts[0]), _utf8(parts[2])
-        if not (is_replaceable(kind) or is_addressable(kind)):
-            continue
-        await db.execute(
-            "DELETE FROM events WHERE pubkey = $1 AND kind = $2 AND d_tag = $3"
-            " AND created_at <= $4",
-            pubkey,
-            kind,
-            d_tag,
-            deletion.created_at,
-        )
-        await db.execute(
-            "INSERT INTO deleted_addresses (pubkey, kind, d_tag, deleted_at)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (pubkey, kind, d_tag) DO UPDATE"
-            " SET deleted_at = greatest(deleted_addresses.deleted_at, excluded.deleted_at)",
-            pubkey,
-            kind,
-            d_tag,
-            deletion.created_at,
-        )
-
-
-async def delete_expired(db: Connection, now: int) -> int:
+async def delete_expired(db: asyncpg.Connection, now: int) -> int:
     """Remove events whose expiration is at or before ``now`` (NIP-40: expired *at* it)."""
     status = await db.execute("DELETE FROM events WHERE expiration <= $1", now)
     return int(status.split()[-1])
