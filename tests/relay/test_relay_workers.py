@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from shieldmutual.relay import config as config_mod
 from shieldmutual.relay.workers import reserve_port
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
@@ -206,6 +207,18 @@ async def test_relays_on_other_schemas_of_the_database_hear_nothing(
     await until(lambda: witness.fanout.heard == 1, timeout=TIMEOUT)
     assert not [m for m in await listener.barrier() if m[0] == "EVENT"]
     assert ours.fanout.heard == 0
+
+
+def test_the_compose_relay_configs_load_as_deployed():
+    """docker/compose.yaml's two relay configs: the workers on PostgreSQL without a
+    password in the file, each relay mirroring the other by its compose service name."""
+    docker = Path(__file__).resolve().parents[2] / "docker"
+    main = config_mod.load(docker / "relay-workers.toml")
+    peer = config_mod.load(docker / "relay-peer.toml")
+    assert main.store.url == "postgresql://mas@db:5432/mas"
+    assert main.mirror.peers == {"ws://peer:7778"} and peer.mirror.peers == {"ws://relay:7777"}
+    assert peer.store.url == "" and peer.server.port == 7778
+    assert main.policy.aid_only and peer.policy.aid_only
 
 
 def test_more_than_one_worker_on_sqlite_is_refused(tmp_path):
