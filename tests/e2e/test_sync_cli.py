@@ -200,3 +200,11 @@ async def test_a_relay_that_wants_auth_gets_it_only_with_the_auth_flag(relays, p
     reader = await connect(b.url)
     await reader.auth(ALICE, b.url)
     assert [e["id"] for e in await reader.req("r", {"kinds": [30402]})] == [event.id]
+
+
+async def test_both_with_from_and_to_goes_both_ways(two, mas, connect):
+    a, b, ev = two
+    done = mas("sync", "--from", a.url, "--to", b.url, "--both", "--json")
+    assert done.code == 0, done.stderr
+    assert [(s["from"], s["sent"]) for s in done.json_lines()] == [(a.url, 2), (b.url, 2)]
+    assert ev["b1"].id in await ids_on(connect, a.url)
