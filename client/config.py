@@ -30,7 +30,7 @@ import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from shieldmutual.client.errors import ConfigError
@@ -41,8 +41,7 @@ APP_NAME = "shieldmutual"
 HOME_ENV = "MAS_HOME"
 
 
-@dataclass(frozen=True, slots=True)
-class Paths:
+class Paths(NamedTuple):
     config_file: Path
     keys_dir: Path
     state_dir: Path
@@ -97,8 +96,7 @@ def _chmod(path: Path, mode: int) -> None:
         os.chmod(path, mode)
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
+class Timeouts(NamedTuple):
     connect: float = 5.0
     ok: float = 10.0
     eose: float = 10.0

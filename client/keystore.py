@@ -27,9 +27,8 @@ import re
 import time
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from shieldmutual.client.config import write_private
 from shieldmutual.client.errors import IdentityError, PassphraseError
@@ -71,8 +70,7 @@ def scrypt_log_n(environ: Mapping[str, str] | None = None) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):
     name: str
     pubkey: str
     created_at: int
@@ -86,8 +84,7 @@ class Identity:
         return nip19.nprofile_encode(self.pubkey, list(relays))
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedSecret:
+class ParsedSecret(NamedTuple):
     """A secret as typed or pasted: either a key in clear or a still-sealed ncryptsec."""
 
     form: str  # "nsec", "hex" or "ncryptsec"

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from shieldmutual.client.errors import ConfigError
 from shieldmutual.client.vault import Home
@@ -41,8 +41,7 @@ VERSION = 1
 MAX_SEEN = 20_000
 
 
-@dataclass(frozen=True, slots=True)
-class Follow:
+class Follow(NamedTuple):
     """One followed society; ``members`` are syndicate members followed through it."""
 
     slug: str

@@ -18,9 +18,8 @@ import getpass
 import os
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from shieldmutual.client.config import Paths, write_private
 from shieldmutual.client.errors import ConfigError, PassphraseError
@@ -161,8 +160,7 @@ def open_home_key(path: Path, passphrase: str) -> bytes:
         raise ConfigError(f"{path} is damaged: {exc}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class Unlocked:
+class Unlocked(NamedTuple):
     """What the agent holds: the home key and the secrets (by pubkey) it was given."""
 
     home_key: bytes

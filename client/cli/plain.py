@@ -11,12 +11,15 @@ rich as before. tests/client/test_cli_plain.py compares both on generated input.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from typing import IO, NamedTuple
 
 # Narrower than any console rich makes for a pipe, so rich would never wrap or shrink.
 MAX_WIDTH = 159
 _BOX_HEAD, _BOX_RULE, _BOX_CROSS, _BOX_ROW = "┃", "━", "╇", "│"
+# What rich's print may turn into an emoji (``:x:`` is ❌), as its own pattern finds it.
+_EMOJI_CODE = re.compile(r":\S*?:")
 
 
 class Column(NamedTuple):
@@ -47,7 +50,9 @@ def _narrow(text: str) -> bool:
 
 def note(text: str) -> str | None:
     """``text`` as rich prints it to a pipe (each line as it is), or None when rich would
-    change it (wrap a long line, measure a wide character)."""
+    change it (wrap a long line, measure a wide character, replace an emoji code)."""
+    if _EMOJI_CODE.search(text):
+        return None
     if not all(_narrow(line) and len(line) <= MAX_WIDTH for line in text.split("\n")):
         return None
     return text + "\n"

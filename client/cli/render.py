@@ -101,7 +101,7 @@ def table(columns: Sequence[Column], rows: Iterable[Sequence[str]]) -> Table:
     cells have been through the text door already: State.print_table)."""
     table = Table(show_edge=False, pad_edge=False)
     for column in columns:
-        table.add_column(column.header, style=column.style, overflow=column.overflow)
+        table.add_column(Text(column.header), style=column.style, overflow=column.overflow)
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
     return table

@@ -71,6 +71,7 @@ def test_a_note_is_rich_s_text_or_left_to_rich(text: str, width: int) -> None:
 def test_long_lines_and_wide_characters_go_to_rich() -> None:
     assert plain.note("x" * 200) is None
     assert plain.note("字") is None
+    assert plain.note(":x: means no") is None  # rich prints ❌ means no
     assert plain.note("all fine: mas-leeds…") == "all fine: mas-leeds…\n"
     assert plain.table([plain.Column("a")], [["x" * 200]]) is None
     assert plain.table([plain.Column("a")], [["line\nbreak"]]) is None
