@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shieldmutual.client.errors import RelayError
 from shieldmutual.client.negsession import NegSession
 from shieldmutual.client.pool import Pool
 from shieldmutual.client.pool_report import Status
@@ -51,7 +52,8 @@ class Summary:
     """One direction. ``have``: ids both held already; ``need``: ids the target lacked;
     ``received``: those fetched from the source and verified; ``sent``: accepted by the
     target (``duplicate``: it had them by then); ``gone``: listed but no longer served
-    (deleted or expired meanwhile); ``refused``: the target's or our own reasons, counted."""
+    (deleted or expired meanwhile); ``unanswered``: the target did not answer (a run
+    later sends them); ``refused``: the target's or our own reasons, counted."""
 
     source: str
     target: str
@@ -61,6 +63,7 @@ class Summary:
     sent: int = 0
     duplicate: int = 0
     gone: int = 0
+    unanswered: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     neg_bytes: int = 0
 
@@ -74,6 +77,7 @@ class Summary:
             "sent": self.sent,
             "duplicate": self.duplicate,
             "gone": self.gone,
+            "unanswered": self.unanswered,
             "refused": dict(self.refused),
             "reconcile_bytes": self.neg_bytes,
         }
@@ -156,6 +160,8 @@ async def _copy(
             summary.sent += 1
         elif result.status is Status.DUPLICATE:
             summary.duplicate += 1
+        elif result.status in (Status.TIMEOUT, Status.UNREACHABLE):
+            summary.unanswered += 1
         else:
             summary.refused[result.message or str(result.status)] += 1
         done += 1
@@ -165,7 +171,11 @@ async def _copy(
         batch = missing[start : start + FETCH_BATCH]
         asked = set(batch)
         query = {"ids": batch, "limit": len(batch)}
-        events = await pool.fetch([query], [summary.source])  # signatures checked there
+        async with pool.subscribe([query], [summary.source]) as sub:
+            events = [event async for event in sub]  # signatures checked there
+        if sub.stats[summary.source].eose_after is None:
+            why = sub.stats[summary.source].message or "no answer"
+            raise RelayError(f"{summary.source} did not serve the missing events: {why}")
         wanted = []
         for event in events:
             if event.id in asked and event.id_matches() and any(f.matches(event) for f in filters):

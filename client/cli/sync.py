@@ -20,6 +20,7 @@ import typer
 
 from shieldmutual.client.cli import common
 from shieldmutual.client.cli.events import build_filter
+from shieldmutual.client.errors import RelayError
 from shieldmutual.client.sync import Progress, Summary, SyncPlan, sync
 from shieldmutual.shared.aid.traffic import aid_filters
 from shieldmutual.shared.errors import InvalidError
@@ -83,6 +84,7 @@ def _show(state: common.State, summary: Summary) -> None:
         f"{summary.need} missing, {summary.received} received, {summary.sent} sent"
         + (f", {summary.duplicate} already there" if summary.duplicate else "")
         + (f", {summary.gone} gone from {summary.source}" if summary.gone else "")
+        + (f", {summary.unanswered} unanswered" if summary.unanswered else "")
     )
     for reason, count in summary.refused.most_common():
         state.warn(f"{count} refused: {reason}")
@@ -136,8 +138,12 @@ def sync_cmd(
                 kwargs = {"progress": bar} if bar is not None else {}
                 return await sync(pool, plan, proxy=state.proxy, timeout=timeout, **kwargs)
 
-    for summary in common.run(go()):
+    summaries = common.run(go())
+    for summary in summaries:
         if as_json:
             state.emit_json(summary.to_dict())
         else:
             _show(state, summary)
+    unanswered = sum(s.unanswered for s in summaries)
+    if unanswered:
+        raise RelayError(f"{unanswered} events got no answer; run mas sync again to send them")

@@ -11,10 +11,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
+from websockets.asyncio.server import serve
 
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.negentropy import Negentropy, Storage
 
 ALICE = SecretKey(bytes([1]) * 32)
 BOB = SecretKey(bytes([2]) * 32)
@@ -61,7 +64,7 @@ async def test_both_ways_copies_only_aid_traffic_and_a_second_run_sends_nothing(
     first = {(s["from"], s["to"]): s for s in done.json_lines()}
     assert first[(a.url, b.url)] | {"refused": {}} == {
         "from": a.url, "to": b.url, "have": 0, "need": 2, "received": 2, "sent": 2,
-        "duplicate": 0, "gone": 0, "refused": {},
+        "duplicate": 0, "gone": 0, "unanswered": 0, "refused": {},
         "reconcile_bytes": first[(a.url, b.url)]["reconcile_bytes"],
     }  # fmt: skip
     assert (first[(b.url, a.url)]["need"], first[(b.url, a.url)]["sent"]) == (2, 2)
@@ -208,3 +211,38 @@ async def test_both_with_from_and_to_goes_both_ways(two, mas, connect):
     assert done.code == 0, done.stderr
     assert [(s["from"], s["sent"]) for s in done.json_lines()] == [(a.url, 2), (b.url, 2)]
     assert ev["b1"].id in await ids_on(connect, a.url)
+
+
+async def test_a_target_that_never_answers_is_exit_3_saying_run_it_again(
+    relays, connect, mas_env, spawn
+):
+    """It speaks NIP-77 (holding nothing) but never answers EVENT: nothing is counted as
+    sent, and the command says to run it again (exit 3)."""
+    (a,) = relays(1)
+    await publish(connect, a.url, request(ALICE, "rent"), request(ALICE, "food"))
+    home = Path(mas_env["MAS_HOME"])
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (home / "config.toml").write_text("[timeouts]\nconnect = 2.0\nok = 1.0\neose = 3.0\n")
+
+    async def silent(ws: Any) -> None:
+        sessions: dict[str, Negentropy] = {}
+        async for raw in ws:
+            message = orjson.loads(raw)
+            if message[0] in ("NEG-OPEN", "NEG-MSG"):
+                neg = sessions.setdefault(message[1], Negentropy(Storage([])))
+                reply = neg.reconcile(bytes.fromhex(message[-1])).hex()
+                await ws.send(orjson.dumps(["NEG-MSG", message[1], reply]).decode())
+
+    async with serve(silent, "127.0.0.1", 0) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        proc = await asyncio.create_subprocess_exec(
+            BIN_MAS, "sync", "--from", a.url, "--to", url, "--json",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, **spawn(mas_env, passphrase=None),
+        )  # fmt: skip
+        async with asyncio.timeout(30):
+            out, err = await proc.communicate()
+    assert proc.returncode == 3, err
+    (summary,) = [orjson.loads(line) for line in out.splitlines()]
+    assert (summary["need"], summary["sent"], summary["unanswered"]) == (2, 0, 2)
+    assert err.decode().strip().splitlines()[-1].endswith("run mas sync again to send them")
