@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shieldmutual.relay.store.postgres_schema import MAX_LEXEME_BYTES
+from shieldmutual.relay.store.postgres_schema import index_key, lexeme
 from shieldmutual.relay.store.sqlite_query import Visible
 from shieldmutual.shared.filter import search_terms
 from shieldmutual.shared.kinds import GIFT_WRAP
@@ -41,15 +41,15 @@ def _hex(values: frozenset[str]) -> list[bytes]:
     return [bytes.fromhex(v) for v in sorted(values)]
 
 
-def _utf8(values: frozenset[str]) -> list[bytes]:
-    return [v.encode("utf-8", "surrogatepass") for v in sorted(values)]
+def _keys(values: frozenset[str]) -> list[bytes]:
+    return sorted(index_key(v) for v in values)
 
 
 def tsquery(search: str) -> str | None:
     """A NIP-50 search as a tsquery of quoted lexemes, all required; None when it has no
-    words. Words are letters and digits only, so quoting never meets a quote or a
-    backslash and no input is ever read as tsquery syntax."""
-    terms = sorted(set(search_terms(search)))
+    words. Lexemes are letters and digits (or ``#`` and hex digits), so quoting never
+    meets a quote or a backslash and no input is ever read as tsquery syntax."""
+    terms = sorted({lexeme(term) for term in search_terms(search)})
     if not terms:
         return None
     return " & ".join(f"'{term}'" for term in terms)
@@ -68,7 +68,7 @@ def _tag_probe(alias: str, letter: str, values: frozenset[str], p: Params) -> st
     return (
         f"EXISTS (SELECT 1 FROM tags AS {alias} WHERE {alias}.id = e.id"
         f" AND {alias}.name = {p.add(letter, 'text')}"
-        f" AND {_among(alias + '.value', _utf8(values), 'bytea', p)}"
+        f" AND {_among(alias + '.value', _keys(values), 'bytea', p)}"
         f" AND {alias}.created_at = e.created_at)"
     )
 
@@ -98,8 +98,7 @@ def where(v: Visible, now: int, p: Params, before: tuple[int, bytes] | None = No
     if f.search is not None:
         query = tsquery(f.search)
         if query is not None:
-            too_long = any(len(t.encode()) > MAX_LEXEME_BYTES for t in search_terms(f.search))
-            out.append("FALSE" if too_long else f"e.words @@ {p.add(query, 'tsquery')}")
+            out.append(f"e.words @@ {p.add(query, 'tsquery')}")
     if v.viewer is not None:
         if v.viewer:
             wrap = _tag_probe("w", "p", v.viewer, p)

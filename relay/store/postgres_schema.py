@@ -13,9 +13,12 @@ NIP-50 search is PostgreSQL full-text: ``words`` is a ``tsvector`` with a GIN in
 built by ``array_to_tsvector`` from the words the pure matcher sees
 (:func:`words_of`), not by a text search configuration. A configuration would stem
 ("running" finding "run") and split words its own way, so the relay would answer
-differently from SQLite and from the matcher its subscriptions use. Lexemes are limited
-to 2047 bytes: a longer word is left out of the index, and a search for one finds
-nothing (the matcher and SQLite would find it; no real word is that long).
+differently from SQLite and from the matcher its subscriptions use.
+
+A btree entry holds at most ~2.7 kB and a lexeme 2 kB, while a tag value, a ``d`` tag or
+a word may be longer. Such a value is indexed as its SHA-256 (:func:`index_key`,
+:func:`lexeme`), on writing and in filters alike, so it is still stored and found by
+equality exactly as on SQLite; the digest is marked so it can equal no real value.
 
 Every index is ``(..., created_at DESC, id)``: the order results are returned in, so a
 filter with a limit reads exactly its rows from the index without sorting.
@@ -23,6 +26,7 @@ filter with a limit reads exactly its rows from the index without sorting.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from shieldmutual.shared.event import Event
@@ -31,8 +35,8 @@ from shieldmutual.shared.kinds import GIFT_WRAP
 
 SCHEMA_VERSION = 1
 
-# PostgreSQL refuses a lexeme of 2 KiB or more ("word is too long to be indexed").
-MAX_LEXEME_BYTES = 2047
+# Longer values are indexed by digest: a btree entry holds ~2.7 kB, a lexeme 2 kB.
+MAX_KEY_BYTES = 1024
 _WORD = re.compile(r"[^\W_]+")
 
 SCHEMA = f"""
@@ -186,14 +190,25 @@ END $fn$;
 SCHEMA_LOCK = 0x5348_4D55  # "SHMU"
 
 
+def index_key(text: str) -> bytes:
+    """How a tag value or ``d`` tag is stored and looked up: its UTF-8, or past
+    MAX_KEY_BYTES 0xFF and its SHA-256 (0xFF never occurs in UTF-8, so no real value
+    can equal a digest)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return data if len(data) <= MAX_KEY_BYTES else b"\xff" + hashlib.sha256(data).digest()
+
+
+def lexeme(word: str) -> str:
+    """How a (lower-cased) word is indexed and searched: itself, or past MAX_KEY_BYTES
+    ``#`` and its SHA-256 in hex (a word is letters and digits only, never ``#``)."""
+    data = word.encode("utf-8", "surrogatepass")
+    return word if len(data) <= MAX_KEY_BYTES else "#" + hashlib.sha256(data).hexdigest()
+
+
 def words_of(event: Event) -> list[str] | None:
     """The lexemes search matches against: the matcher's words (lower-cased runs of
     letters and digits) of :func:`searchable_text`; None for gift wraps and no words."""
     if event.kind == GIFT_WRAP:
         return None
-    words = {
-        w.lower()
-        for w in _WORD.findall(searchable_text(event))
-        if len(w.lower().encode()) <= MAX_LEXEME_BYTES
-    }
+    words = {lexeme(w.lower()) for w in _WORD.findall(searchable_text(event))}
     return sorted(words) or None

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from shieldmutual.relay.store.base import SaveResult
-from shieldmutual.relay.store.postgres_schema import words_of
+from shieldmutual.relay.store.postgres_schema import index_key, words_of
 from shieldmutual.relay.store.sqlite_write import (
     _DIGITS,
     _HEX64,
@@ -41,10 +41,6 @@ from shieldmutual.shared.kinds import DELETION, is_addressable, is_replaceable
 ANSWERS = (STORED, DUPLICATE, SUPERSEDED, DELETED)
 
 Row = tuple[object, ...]
-
-
-def _utf8(text: str) -> bytes:
-    return text.encode("utf-8", "surrogatepass")
 
 
 def author_lock(pubkey_hex: str) -> int:
@@ -70,18 +66,18 @@ def row(event: Event, raw: bytes) -> Row:
             kind = int(parts[0])
             if is_replaceable(kind) or is_addressable(kind):
                 deletes_kinds.append(kind)
-                deletes_d_tags.append(_utf8(parts[2]))
+                deletes_d_tags.append(index_key(parts[2]))
     return (
         bytes.fromhex(event.id),
         bytes.fromhex(event.pubkey),
         event.created_at,
         event.kind,
-        None if address is None else _utf8(address),
+        None if address is None else index_key(address),
         expiration_of(event),
         words_of(event),
         raw,
         [t[0] for t in tags],
-        [_utf8(t[1]) for t in tags],
+        [index_key(t[1]) for t in tags],
         deletes_ids,
         deletes_kinds,
         deletes_d_tags,

@@ -8,6 +8,8 @@ database on the session's throwaway cluster): the ``store`` fixture opens one fr
 from __future__ import annotations
 
 import asyncio
+import random
+import string
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
@@ -319,6 +321,27 @@ async def test_search_needs_every_word(store: EventStore) -> None:
         matching = [e for e in (rent, bail, cafe) if Filter(search=query).matches(e)]
         assert await ids(store, {"search": query}) == newest_first(*matching), query
     assert await ids(store, {"search": "lang:en"}) == [cafe.id, bail.id, rent.id]
+
+
+async def test_long_tag_values_d_tags_and_words_are_stored_and_found(store: EventStore) -> None:
+    """PostgreSQL's btree and tsvector entries hold a few kilobytes at most: a longer tag
+    value, d tag or word must not make an event unstorable nor unfindable."""
+    # Random letters: a repeated one would be compressed to fit.
+    long = "é" + "".join(random.Random(5).choices(string.ascii_lowercase, k=5000))
+    tagged = note(content=f"a {long} b", tags=[["t", long], ["d", long]], kind=30402, at=100)
+    assert await save(store, tagged) == STORED
+    assert await ids(store, {"#t": [long]}) == [tagged.id]
+    assert await ids(store, {"#d": [long, "short"]}) == [tagged.id]
+    assert await ids(store, {"#t": [long[:-1]]}) == []
+    assert await ids(store, {"search": long.upper()}) == [tagged.id]
+    assert await ids(store, {"search": long[:-1]}) == []
+    newer = note(content="v2", tags=[["d", long]], kind=30402, at=200)
+    assert await save(store, newer) == STORED
+    assert await ids(store, {"kinds": [30402]}) == [newer.id]
+    address = f"30402:{ALICE.public_hex}:{long}"
+    assert await save(store, deletion(ALICE, [["a", address]], at=300)) == STORED
+    assert await ids(store, {"kinds": [30402]}) == []
+    assert await save(store, note(content="v1", tags=[["d", long]], kind=30402, at=250)) == DELETED
 
 
 async def test_count_is_the_union_within_each_limit(store: EventStore) -> None:
