@@ -172,7 +172,8 @@ def start_cluster() -> Cluster:
     """initdb and start a cluster; raises ClusterUnavailable only when binaries are missing."""
     bindir = find_bindir()
     user = _server_user()
-    root = Path(tempfile.mkdtemp(prefix="pg-"))
+    # As root, under /tmp itself: TMPDIR may be inside a folder the server user cannot enter.
+    root = Path(tempfile.mkdtemp(prefix="pg-", dir=None if user is None else "/tmp"))
     if user is not None:
         os.chown(root, user.pw_uid, user.pw_gid)
     cluster = Cluster(bindir, root, 0, user)
