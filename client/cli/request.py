@@ -72,6 +72,8 @@ def template(
     if naddr is None:
         state.emit_line(render_template(example_request(int(time.time())), hints=True).rstrip())
         return
+    from shieldmutual.client import aid  # fetching REQUEST's file: the pool, only here
+
     pointer = common.request_pointer(state, naddr)
     relays = state.relays(relay, pointer.relays)
 
