@@ -110,6 +110,11 @@ class RelayConnection:
 
     # -- state --
 
+    @property
+    def connected(self) -> bool:
+        """A socket is open (the live feed shows each relay's state)."""
+        return self._ws is not None
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
