@@ -5,9 +5,9 @@ answer: strfry keeps the connection open after a ``Content-Length`` body, so rea
 EOF never ends), with TLS verified, a few redirects at most, the body read as a stream
 and dropped past ``MAX_DOCUMENT``, and no User-Agent header. The round trip is a REQ for
 an event id that cannot exist, timed until its EOSE. With ``proxy`` (``--proxy``) both
-go through it: httpx's SOCKS5 sends the host name to the proxy (socks5h), so the relay's
-name is resolved there, never here; loopback and the environment's proxy settings are
-treated as the websockets are (client/pool_connect.py).
+go through it: httpx's SOCKS5 always sends the host name to the proxy (socks5h, even for
+a ``socks5://`` proxy), so the relay's name is resolved there, never here; loopback and
+the environment's proxy settings are treated as the websockets are (client/pool_connect.py).
 """
 
 from __future__ import annotations
