@@ -221,6 +221,28 @@ def test_the_compose_relay_configs_load_as_deployed():
     assert main.policy.aid_only and peer.policy.aid_only
 
 
+def test_workers_that_cannot_reach_postgresql_stop_everything_with_exit_1(tmp_path):
+    """A worker failing before the ready block is not restarted: the relay as a whole
+    did not start (exit 1), each worker said why in one line, and no URL is printed."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"postgresql://mas:s3cret@127.0.0.1:{port}/mas"
+    config = tmp_path / "down.toml"
+    config.write_text(f'[store]\nurl = "{url}"\n')
+    done = subprocess.run(
+        [EXE, "--workers", "2", "--port", "0", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    assert sorted(line.split(" cannot start:")[0] for line in lines) == [
+        "mas-relay: worker 1",
+        "mas-relay: worker 2",
+    ], done.stderr
+    assert "s3cret" not in done.stderr and "Traceback" not in done.stderr
+
+
 def test_more_than_one_worker_on_sqlite_is_refused(tmp_path):
     done = subprocess.run(
         [EXE, "--workers", "2", "--port", "0", "--db", str(tmp_path / "r.db")],
