@@ -2,23 +2,27 @@
 
 Not a test. Run from the repository root with the project installed:
 
-    python bench/cli.py [--n 16] [--only following]
+    python bench/cli.py [--n 16] [--only following] [--tty]
 
 Each command runs ``--n`` times as a subprocess of the installed `mas` console script,
 as a person's daily use would: no MAS_HOME (the platform's directories, under a throwaway
-HOME), one identity whose home an agent keeps unlocked (`mas unlock`), so commands that
-read the sealed state get the home key from the agent, never from a passphrase prompt or
-scrypt. Bytecode is written and reused, as in any install (a warm-up run writes it, even
-where PYTHONDONTWRITEBYTECODE is set for the tests). Runs alternate with ``python -c
-pass`` so both see the same machine load; the table gives each command's median, the
-baseline's median in the same rounds, and their ratio.
+HOME), one identity, relay, contact and followed society (a row in each listing), and
+an agent keeping the home unlocked (`mas unlock`), so commands that read the sealed
+state get the home key from the agent, never from a passphrase prompt or scrypt. Output
+goes to a pipe (a script), or with --tty to a pseudo-terminal (a person: rich's tables).
+Bytecode is written and reused, as in any install (a warm-up run writes it, even where
+PYTHONDONTWRITEBYTECODE is set for the tests). Runs alternate with ``python -c pass`` so
+both see the same machine load; the table gives each command's median, the baseline's
+median in the same rounds, their ratio, and the CPU time of both.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
+import pty
 import statistics
 import subprocess
 import sys
@@ -43,20 +47,33 @@ COMMANDS: tuple[tuple[str, ...], ...] = (
     ("request", "template"),
 )
 
+SETUP: tuple[tuple[str, ...], ...] = (
+    ("relays", "add", "--no-check", "wss://relay.example.org"),
+    ("contacts", "add", "friend", NPUB),
+    ("follow", "mas-bench"),
+)
+
 
 def _mas() -> str:
     return str(Path(sys.executable).with_name("mas"))
 
 
-def _run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+def _run(argv: list[str], env: dict[str, str], tty: bool = False) -> tuple[float, float]:
     """Wall time, and the CPU time (user + system) the process used: on a machine other
-    jobs load, the CPU time shows what the command itself costs."""
+    jobs load, the CPU time shows what the command itself costs. Its output goes to a
+    pipe, as a script reads it, or with ``tty`` to a pseudo-terminal, as a person sees it
+    (rich's colours and tables)."""
     start = time.perf_counter()
+    leader, follower = pty.openpty() if tty else os.pipe()
     with subprocess.Popen(
-        argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        argv, env=env, stdin=subprocess.DEVNULL, stdout=follower, stderr=follower
     ) as proc:
-        assert proc.stdout is not None
-        output = proc.stdout.read()  # a pipe, as a script reads it
+        os.close(follower)
+        output = b""
+        with contextlib.suppress(OSError):  # a terminal's leader reads EIO once it is closed
+            while chunk := os.read(leader, 65536):
+                output += chunk
+        os.close(leader)
         _, status, usage = os.wait4(proc.pid, 0)  # reaped here, for its resource usage
         proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
@@ -83,16 +100,18 @@ def _with_passphrase(argv: list[str], env: dict[str, str]) -> None:
         os.close(read)
 
 
-def measure(commands: tuple[tuple[str, ...], ...], n: int, env: dict[str, str]) -> list[str]:
+def measure(
+    commands: tuple[tuple[str, ...], ...], n: int, env: dict[str, str], tty: bool
+) -> list[str]:
     head = f"{'command':<28} {'median ms':>9} {'pass ms':>8} {'ratio':>6}  ≤ {TARGET_MS:.0f} ms"
     rows = [f"{head}   {'cpu ms':>6} {'pass cpu':>8}"]
     for command in commands:
         argv = [_mas(), *command]
-        _run(argv, env)  # warm the file cache and write the bytecode
+        _run(argv, env, tty)  # warm the file cache and write the bytecode
         runs, base = [], []
         for _ in range(n):
-            base.append(_run([sys.executable, "-c", "pass"], env))
-            runs.append(_run(argv, env))
+            base.append(_run([sys.executable, "-c", "pass"], env, tty))
+            runs.append(_run(argv, env, tty))
         ms, cpu = (statistics.median(r[i] for r in runs) * 1000 for i in (0, 1))
         pass_ms, pass_cpu = (statistics.median(r[i] for r in base) * 1000 for i in (0, 1))
         name = " ".join(c if len(c) < 20 else c[:10] + "…" for c in command)
@@ -106,6 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=16, help="runs per command (median)")
     parser.add_argument("--only", help="only the commands starting with this word")
+    parser.add_argument("--tty", action="store_true", help="output to a pseudo-terminal")
     args = parser.parse_args()
     commands = tuple(c for c in COMMANDS if not args.only or c[0] == args.only)
     with tempfile.TemporaryDirectory(prefix="mas-bench-") as home:
@@ -117,11 +137,14 @@ def main() -> None:
         _with_passphrase([_mas(), "id", "new", "bench"], env)
         _with_passphrase([_mas(), "unlock", "--for", "10m"], env)
         try:
-            rows = measure(commands, args.n, env)
+            for setup in SETUP:  # a row in each listing (the agent has the home key)
+                _run([_mas(), *setup], env)
+            rows = measure(commands, args.n, env, args.tty)
         finally:
             subprocess.run([_mas(), "lock"], env=env, capture_output=True, check=False)
     print(f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs")
-    print(f"median of {args.n} runs each, alternating with `python -c pass`")
+    where = "a pseudo-terminal" if args.tty else "a pipe"
+    print(f"median of {args.n} runs each, alternating with `python -c pass`; output to {where}")
     print("\n".join(rows))
 
 
