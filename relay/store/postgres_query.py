@@ -181,10 +181,13 @@ def items_sql(
     pieces: Sequence[tuple[Visible, int | None]], now: int, cap: int
 ) -> tuple[str, list[object]]:
     """``created_at, id`` of the union (each filter its own newest ``limit`` when it has
-    one), oldest first, at most ``cap`` + 1 rows so the caller can tell it overflowed."""
+    one), oldest first, at most ``cap`` + 1 rows so the caller can tell it overflowed. A
+    filter without a limit reads any ``cap`` + 1 of its rows, no more: that many already
+    overflow, so a huge set is refused without being read whole."""
     p = Params()
     union = " UNION ".join(
-        f"(SELECT created_at, id FROM ({part(v, now, p, limit, ordered=limit is not None)})"
+        "(SELECT created_at, id FROM"
+        f" ({part(v, now, p, cap + 1 if limit is None else limit, ordered=limit is not None)})"
         f" AS p{n})"
         for n, (v, limit) in enumerate(pieces)
     )
