@@ -1,7 +1,8 @@
 """PostgreSQL connections for reads, shared fairly between clients, every statement bounded.
 
-The same rules as the SQLite :class:`~.sqlite_readers.ReaderPool`, for the same reason
-(issue 10 #6: one client's expensive queries must not slow down everyone else):
+The same rules as the SQLite :class:`~.sqlite_readers.ReaderPool`, with the same
+scheduler (:class:`~.fair.FairScheduler`), for the same reason (issue 10 #6: one
+client's expensive queries must not slow down everyone else):
 
 * an *owner* (the client a statement runs for) holds at most one connection at a time;
 * owners waiting for one are served round-robin, one statement each;
@@ -13,20 +14,20 @@ The same rules as the SQLite :class:`~.sqlite_readers.ReaderPool`, for the same 
   never hit the next owner's statement;
 * ``cost`` learns how long each statement ran.
 
-The connections themselves are an :class:`asyncpg.Pool` of exactly ``size``; the pool
-here only decides who gets one next.
+The connections themselves are an :class:`asyncpg.Pool` of exactly ``size``; the
+scheduler only decides who gets one next.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from typing import Any
 
 import asyncpg
 
 from shieldmutual.relay.store.base import Cost
+from shieldmutual.relay.store.fair import FairScheduler
 from shieldmutual.shared.errors import StoreError
 
 
@@ -58,124 +59,73 @@ class FairPool:
 
     def __init__(self, pool: asyncpg.Pool, size: int, max_seconds: float) -> None:
         self._pool = pool
-        self._free = size
+        # What is scheduled are turns, one per connection; asyncpg picks the connection.
+        self._fair = FairScheduler(list(range(size)))
         self._max_seconds = max_seconds
-        self._holding: set[object] = set()
-        # Insertion order is the round-robin order: an owner served goes to the back.
-        self._waiting: dict[object, deque[asyncio.Future[None]]] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._closed = False
 
     @property
     def idle(self) -> int:
         """Connections free right now (for tests and diagnostics)."""
-        return self._free
+        return self._fair.idle
 
     @property
     def queued(self) -> int:
         """Statements waiting for a connection (for tests and diagnostics)."""
-        return sum(len(queue) for queue in self._waiting.values())
+        return self._fair.queued
 
     async def fetch(
         self, sql: str, params: list[object], owner: object, cost: Cost | None = None
     ) -> list[Any]:
         """All rows of one statement, run for ``owner`` when its turn comes."""
-        await self._acquire(owner)
+        turn = await self._fair.acquire(owner)
         started = time.monotonic()
         try:
             conn = await self._pool.acquire()
         except BaseException as exc:
-            self._finish(owner, started, cost)
+            self._finish(owner, turn, started, cost)
             if isinstance(exc, Exception):
                 raise StoreError(f"could not read the database: {exc}") from exc
             raise
         try:
             rows = await conn.fetch(sql, *params)
         except asyncio.CancelledError:
-            task = asyncio.get_running_loop().create_task(self._settle(conn, owner, started, cost))
+            give_back = self._give_back(conn, owner, turn, started, cost)
+            task = asyncio.get_running_loop().create_task(give_back)
             self._background.add(task)
             task.add_done_callback(self._background.discard)
             raise
         except Exception as exc:
-            await self._pool.release(conn)
-            self._finish(owner, started, cost)
+            await self._give_back(conn, owner, turn, started, cost)
             if isinstance(exc, asyncpg.QueryCanceledError):
                 raise StoreError(
                     f"query took too long (over {self._max_seconds:g} s); ask for less"
                 ) from None
             raise StoreError(f"could not read the database: {exc}") from exc
-        await self._pool.release(conn)
-        self._finish(owner, started, cost)
+        await self._give_back(conn, owner, turn, started, cost)
         return [tuple(row) for row in rows]
 
-    async def _settle(self, conn: Any, owner: object, started: float, cost: Cost | None) -> None:
-        """Give a cancelled statement's connection back only once asyncpg's release has
-        waited for PostgreSQL to end the statement (or dropped the connection)."""
+    async def _give_back(
+        self, conn: Any, owner: object, turn: int, started: float, cost: Cost | None
+    ) -> None:
+        """The turn goes to the next owner only once asyncpg's release is over, which for
+        a cancelled statement waits until PostgreSQL has ended it (or drops the
+        connection): a cancel can never reach the next owner's statement."""
         try:
             await self._pool.release(conn)
-        except Exception:  # the pool is closing: nothing left to protect
+        except Exception:  # a broken connection is dropped by the pool; the turn is free
             pass
         finally:
-            self._finish(owner, started, cost)
+            self._finish(owner, turn, started, cost)
 
-    def _finish(self, owner: object, started: float, cost: Cost | None) -> None:
-        self._holding.discard(owner)
-        self._free += 1
-        self._dispatch()
+    def _finish(self, owner: object, turn: int, started: float, cost: Cost | None) -> None:
+        self._fair.release(owner, turn)
         if cost is not None:
             cost(time.monotonic() - started)
 
-    # ---- the scheduler -------------------------------------------------------------
-
-    async def _acquire(self, owner: object) -> None:
-        if self._closed:
-            raise StoreError("the store is not open")
-        if self._free and owner not in self._holding and owner not in self._waiting:
-            self._holding.add(owner)
-            self._free -= 1
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(owner, deque()).append(future)
-        try:
-            await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self._finish(owner, time.monotonic(), None)  # handed over as we were cancelled
-            else:
-                self._forget(owner, future)
-            raise
-
-    def _forget(self, owner: object, future: asyncio.Future[None]) -> None:
-        queue = self._waiting.get(owner)
-        if queue is not None and future in queue:
-            queue.remove(future)
-            if not queue:
-                del self._waiting[owner]
-
-    def _dispatch(self) -> None:
-        """Hand free connections to the first waiting owners that hold none."""
-        while self._free:
-            owner = next((o for o in self._waiting if o not in self._holding), None)
-            if owner is None:
-                return
-            queue = self._waiting.pop(owner)
-            future = queue.popleft()
-            if queue:
-                self._waiting[owner] = queue  # back of the line
-            if future.done():  # its task was cancelled and has not run its cleanup yet
-                continue
-            self._holding.add(owner)
-            self._free -= 1
-            future.set_result(None)
-
     async def close(self) -> None:
         """Fail the waiting statements, let the running ones end, close the connections."""
-        self._closed = True
-        for queue in self._waiting.values():
-            for future in queue:
-                if not future.done():
-                    future.set_exception(StoreError("the store is not open"))
-        self._waiting.clear()
+        self._fair.close()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self._pool.close()

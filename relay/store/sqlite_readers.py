@@ -1,7 +1,8 @@
 """Read-only SQLite connections shared fairly between clients, every statement bounded.
 
 One client sending expensive queries within its rate limit must not slow down anyone
-else (issue 10 #6), so readers are handed out by a scheduler rather than in turn:
+else (issue 10 #6), so readers are handed out by :class:`~.fair.FairScheduler` rather
+than in turn:
 
 * an *owner* (the client a statement runs for) holds at most one reader at a time,
   so however many queries one client sends it occupies one reader and the others
@@ -29,12 +30,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from typing import Any
 
 import aiosqlite
 
 from shieldmutual.relay.store.base import Cost
+from shieldmutual.relay.store.fair import FairScheduler
 from shieldmutual.shared.errors import StoreError
 
 # Seconds between interrupts of a statement past its deadline that has not ended yet.
@@ -58,29 +59,25 @@ class ReaderPool:
 
     def __init__(self, readers: list[aiosqlite.Connection], max_seconds: float) -> None:
         self._readers = list(readers)
-        self._free = list(readers)
+        self._fair = FairScheduler(self._readers)
         self._max_seconds = max_seconds
-        self._holding: set[object] = set()
-        # Insertion order is the round-robin order: an owner served goes to the back.
-        self._waiting: dict[object, deque[asyncio.Future[aiosqlite.Connection]]] = {}
         self._background: set[asyncio.Task[None]] = set()
-        self._closed = False
 
     @property
     def idle(self) -> int:
         """Readers free right now (for tests and diagnostics)."""
-        return len(self._free)
+        return self._fair.idle
 
     @property
     def queued(self) -> int:
         """Statements waiting for a reader (for tests and diagnostics)."""
-        return sum(len(queue) for queue in self._waiting.values())
+        return self._fair.queued
 
     async def fetch(
         self, sql: str, params: list[object], owner: object, cost: Cost | None = None
     ) -> list[Any]:
         """All rows of one statement, run for ``owner`` when its turn comes."""
-        reader = await self._acquire(owner)
+        reader = await self._fair.acquire(owner)
         lease = _Lease(time.monotonic())
         lease.deadline = asyncio.get_running_loop().call_later(
             self._max_seconds, self._expire, reader, lease
@@ -124,7 +121,7 @@ class ReaderPool:
         lease.active = False
         if lease.deadline is not None:
             lease.deadline.cancel()
-        self._release(owner, reader)
+        self._fair.release(owner, reader)
         if cost is not None:
             cost(time.monotonic() - lease.started)
 
@@ -145,59 +142,8 @@ class ReaderPool:
             with contextlib.suppress(ValueError):  # closed meanwhile
                 await reader.interrupt()
 
-    # ---- the scheduler -------------------------------------------------------------
-
-    async def _acquire(self, owner: object) -> aiosqlite.Connection:
-        if self._closed:
-            raise StoreError("the store is not open")
-        if self._free and owner not in self._holding and owner not in self._waiting:
-            self._holding.add(owner)
-            return self._free.pop()
-        future: asyncio.Future[aiosqlite.Connection] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(owner, deque()).append(future)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                self._release(owner, future.result())  # handed over as we were cancelled
-            else:
-                self._forget(owner, future)
-            raise
-
-    def _forget(self, owner: object, future: asyncio.Future[aiosqlite.Connection]) -> None:
-        queue = self._waiting.get(owner)
-        if queue is not None and future in queue:
-            queue.remove(future)
-            if not queue:
-                del self._waiting[owner]
-
-    def _release(self, owner: object, reader: aiosqlite.Connection) -> None:
-        self._holding.discard(owner)
-        self._free.append(reader)
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        """Hand free readers to the first waiting owners that hold none."""
-        while self._free:
-            owner = next((o for o in self._waiting if o not in self._holding), None)
-            if owner is None:
-                return
-            queue = self._waiting.pop(owner)
-            future = queue.popleft()
-            if queue:
-                self._waiting[owner] = queue  # back of the line
-            if future.done():  # its task was cancelled and has not run its cleanup yet
-                continue
-            self._holding.add(owner)
-            future.set_result(self._free.pop())
-
     async def close(self) -> None:
         """Fail the waiting statements, then close every reader (after its statement)."""
-        self._closed = True
-        for queue in self._waiting.values():
-            for future in queue:
-                if not future.done():
-                    future.set_exception(StoreError("the store is not open"))
-        self._waiting.clear()
+        self._fair.close()
         for reader in self._readers:
             await reader.close()
