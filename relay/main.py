@@ -117,12 +117,23 @@ def _print_ready(lines: list[str]) -> None:
 
 
 async def run(
-    config: Config, worker: int | None = None, ready: Callable[[list[str]], None] = _print_ready
+    config: Config,
+    worker: int | None = None,
+    ready: Callable[[list[str]], None] = _print_ready,
+    lifeline: Connection | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if lifeline is not None:  # readable (closed) once the --workers parent is gone
+
+        def orphaned() -> None:
+            loop.remove_reader(lifeline.fileno())
+            log.warning("the --workers parent is gone; stopping")
+            stop.set()
+
+        loop.add_reader(lifeline.fileno(), orphaned)
     relay = Relay(config, worker=worker)
     await relay.start()
     try:
@@ -145,12 +156,13 @@ def _runner(config: Config) -> Callable[..., None]:
     return asyncio.run
 
 
-def run_worker(config: Config, number: int, parent: Connection) -> None:
+def run_worker(config: Config, number: int, parent: Connection, lifeline: Connection) -> None:
     """One of ``--workers``' processes (started by relay/workers.py with spawn): a whole
-    relay that tells the parent its ready lines instead of printing them."""
+    relay that tells the parent its ready lines instead of printing them, and stops when
+    the parent is gone."""
     _configure_logging(config.server.log_level, number)
     try:
-        _runner(config)(run(config, number, parent.send))
+        _runner(config)(run(config, number, parent.send, lifeline))
     except (OSError, StoreError) as exc:
         print(f"mas-relay: worker {number} cannot start: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -20,7 +20,9 @@ The parent only supervises:
   they would after any relay restart. A crash loop shows as one log line per attempt,
   never silently.
 * SIGTERM/SIGINT go to every worker, which each stop gracefully (every acknowledged
-  event committed); the parent exits 0 when they all did, 1 otherwise.
+  event committed); the parent exits 0 when they all did, 1 otherwise. A parent killed
+  outright (SIGKILL, the OOM killer) takes its workers with it: each watches a pipe
+  only the parent holds open, and stops gracefully when it closes.
 """
 
 from __future__ import annotations
@@ -48,8 +50,11 @@ BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0  # seconds up after which a worker's next crash starts the backoff over
 START_TIMEOUT = 60.0  # seconds for every worker to say it is ready
 
-# What a worker runs: (config, worker number, pipe to the parent); main.run_worker.
-WorkerMain = Callable[[Config, int, Connection], None]
+# What a worker runs: (config, worker number, pipe to the parent, lifeline); see
+# main.run_worker. The lifeline is the read end of a pipe only the parent writes to: it
+# reads as closed once the parent is gone, even after a SIGKILL, and the worker stops
+# instead of holding the port with nobody to restart or stop it.
+WorkerMain = Callable[[Config, int, Connection, Connection], None]
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -79,6 +84,7 @@ class _Worker:
     number: int
     process: BaseProcess
     pipe: Connection
+    lifeline: Connection  # the parent's end; closing it (or dying) stops the worker
     started: float
     backoff: float = BACKOFF_FIRST
     restart_at: float | None = None  # set while dead and waiting to be restarted
@@ -127,14 +133,16 @@ class Supervisor:
 
     def _spawn(self, number: int) -> _Worker:
         parent_end, child_end = self.context.Pipe(duplex=False)
+        lifeline, held = self.context.Pipe(duplex=False)
         process = self.context.Process(
             target=self.target,
-            args=(self.config, number, child_end),
+            args=(self.config, number, child_end, lifeline),
             name=f"mas-relay worker {number}",
         )
         process.start()
         child_end.close()
-        return _Worker(number, process, parent_end, time.monotonic())
+        lifeline.close()
+        return _Worker(number, process, parent_end, held, time.monotonic())
 
     def _await_ready(self) -> list[str] | None:
         """Every worker's ready message; None when one exits first or time runs out."""
@@ -217,8 +225,10 @@ class Supervisor:
 
     def _restart(self, worker: _Worker) -> None:
         worker.pipe.close()
+        worker.lifeline.close()
         fresh = self._spawn(worker.number)
         worker.process, worker.pipe, worker.started = fresh.process, fresh.pipe, fresh.started
+        worker.lifeline = fresh.lifeline
         worker.restart_at = None
         log.info("worker %d restarted (pid %s)", worker.number, worker.process.pid)
 

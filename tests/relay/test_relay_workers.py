@@ -167,6 +167,28 @@ async def test_a_killed_worker_is_logged_and_restarted_while_the_other_serves(
     assert relay.terminate() == 0
 
 
+def gone(pid: int) -> bool:
+    """Exited (a zombie waiting for whoever adopted it counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+async def test_workers_stop_when_their_parent_is_killed(pg_url, relay_process, tmp_path, until):
+    """SIGKILL (or the OOM killer) on the parent must not leave workers holding the port
+    with nobody to restart or stop them: they stop, and a new relay can take the port."""
+    relay = relay_process("--workers", "2", "--config", worker_config(tmp_path, pg_url))
+    pids = PIDS.search("".join(relay.log))
+    assert pids
+    workers = [int(pids.group(1)), int(pids.group(2))]
+    relay.kill()
+    await until(lambda: all(gone(pid) for pid in workers), timeout=TIMEOUT)
+    host, port = relay.url.removeprefix("ws://").rsplit(":", 1)
+    reserve_port(host, int(port)).close()
+
+
 async def test_fan_out_connections_dropped_by_postgresql_come_back(
     pg_url, pg_cluster, start_relay, connect, keys, until
 ):
