@@ -24,18 +24,17 @@ import asyncpg
 from shieldmutual.relay.store.base import SaveResult
 from shieldmutual.relay.store.postgres_schema import index_key, words_of
 from shieldmutual.relay.store.sqlite_write import (
-    _DIGITS,
-    _HEX64,
     DELETED,
     DUPLICATE,
     STORED,
     SUPERSEDED,
-    _is_index_tag,
     address_of,
+    deletion_targets,
     expiration_of,
+    index_tags,
 )
 from shieldmutual.shared.event import Event
-from shieldmutual.shared.kinds import DELETION, is_addressable, is_replaceable
+from shieldmutual.shared.kinds import DELETION
 
 # mas_save's answers, by number (postgres_schema.SAVE_FUNCTION).
 ANSWERS = (STORED, DUPLICATE, SUPERSEDED, DELETED)
@@ -51,22 +50,11 @@ def author_lock(pubkey_hex: str) -> int:
 def row(event: Event, raw: bytes) -> Row:
     """The event as a ``mas_event``: its columns and what the rules need to know."""
     address = address_of(event)
-    tags = [t for t in event.tags if _is_index_tag(t)]
-    deletes_ids: list[bytes] = []
-    deletes_kinds: list[int] = []
-    deletes_d_tags: list[bytes] = []
+    tags = index_tags(event)
+    ids: list[bytes] = []
+    addresses: list[tuple[int, str]] = []
     if event.kind == DELETION:
-        # NIP-09, as sqlite_write._apply_deletion: e tags name ids (bound to this author
-        # only, even before they arrive); a tags name this author's own addresses.
-        deletes_ids = sorted({bytes.fromhex(v) for v in event.tag_values("e") if _HEX64(v)})
-        for value in event.tag_values("a"):
-            parts = value.split(":", 2)
-            if len(parts) != 3 or parts[1] != event.pubkey or not _DIGITS(parts[0]):
-                continue
-            kind = int(parts[0])
-            if is_replaceable(kind) or is_addressable(kind):
-                deletes_kinds.append(kind)
-                deletes_d_tags.append(index_key(parts[2]))
+        ids, addresses = deletion_targets(event)
     return (
         bytes.fromhex(event.id),
         bytes.fromhex(event.pubkey),
@@ -76,11 +64,11 @@ def row(event: Event, raw: bytes) -> Row:
         expiration_of(event),
         words_of(event),
         raw,
-        [t[0] for t in tags],
-        [index_key(t[1]) for t in tags],
-        deletes_ids,
-        deletes_kinds,
-        deletes_d_tags,
+        [name for name, _ in tags],
+        [index_key(value) for _, value in tags],
+        sorted(set(ids)),
+        [kind for kind, _ in addresses],
+        [index_key(d_tag) for _, d_tag in addresses],
     )
 
 

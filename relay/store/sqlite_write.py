@@ -71,9 +71,30 @@ def address_of(event: Event) -> str | None:
 
 
 def _is_index_tag(tag: list[str]) -> bool:
-    """Only single-letter tags can be named in a filter (``#x``), so only they are indexed."""
     name = tag[0]
     return len(tag) > 1 and len(name) == 1 and name.isascii() and name.isalpha()
+
+
+def index_tags(event: Event) -> list[tuple[str, str]]:
+    """``(letter, value)`` of the tags a store indexes: only single-letter tags can be
+    named in a filter (``#x``). Shared with the PostgreSQL store."""
+    return [(t[0], t[1]) for t in event.tags if _is_index_tag(t)]
+
+
+def deletion_targets(deletion: Event) -> tuple[list[bytes], list[tuple[int, str]]]:
+    """What a NIP-09 request names: the ids of its ``e`` tags, and the ``(kind, d)``
+    addresses of its ``a`` tags that are its own author's and replaceable or
+    addressable; anything else in them is ignored. Shared with the PostgreSQL store."""
+    ids = [bytes.fromhex(value) for value in deletion.tag_values("e") if _HEX64(value)]
+    addresses = []
+    for value in deletion.tag_values("a"):
+        parts = value.split(":", 2)
+        if len(parts) != 3 or parts[1] != deletion.pubkey or not _DIGITS(parts[0]):
+            continue
+        kind = int(parts[0])
+        if is_replaceable(kind) or is_addressable(kind):
+            addresses.append((kind, parts[2]))
+    return ids, addresses
 
 
 def save_event(db: sqlite3.Connection, event: Event, raw: bytes) -> SaveResult:
@@ -101,7 +122,7 @@ def save_event(db: sqlite3.Connection, event: Event, raw: bytes) -> SaveResult:
     rid = _insert(db, row, event.created_at)
     db.executemany(
         "INSERT OR IGNORE INTO tags (name, value, created_at, rid) VALUES (?, ?, ?, ?)",
-        [(t[0], t[1], event.created_at, rid) for t in event.tags if _is_index_tag(t)],
+        [(name, value, event.created_at, rid) for name, value in index_tags(event)],
     )
     text = "" if event.kind == GIFT_WRAP else searchable_text(event)
     if text.strip():
@@ -169,22 +190,14 @@ def _apply_deletion(db: sqlite3.Connection, deletion: Event, pubkey: bytes) -> N
     requester so it only ever binds that author's events. ``a`` tags remove every
     version of the author's address up to the deletion's ``created_at``.
     """
-    for value in deletion.tag_values("e"):
-        if not _HEX64(value):
-            continue
-        target = bytes.fromhex(value)
+    ids, addresses = deletion_targets(deletion)
+    for target in ids:
         db.execute(
             "DELETE FROM events WHERE id = ? AND pubkey = ? AND kind != ?",
             (target, pubkey, DELETION),
         )
         db.execute("INSERT OR IGNORE INTO deleted_ids (id, pubkey) VALUES (?, ?)", (target, pubkey))
-    for value in deletion.tag_values("a"):
-        parts = value.split(":", 2)
-        if len(parts) != 3 or parts[1] != deletion.pubkey or not _DIGITS(parts[0]):
-            continue
-        kind, d_tag = int(parts[0]), parts[2]
-        if not (is_replaceable(kind) or is_addressable(kind)):
-            continue
+    for kind, d_tag in addresses:
         db.execute(
             "DELETE FROM events WHERE pubkey = ? AND kind = ? AND d_tag = ? AND created_at <= ?",
             (pubkey, kind, d_tag, deletion.created_at),
