@@ -32,6 +32,7 @@ import asyncpg
 
 from shieldmutual.relay.store import postgres_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
+from shieldmutual.relay.store.paging import PageRow, limit_of, pages, visible
 from shieldmutual.relay.store.postgres_query import count_sql, items_sql, page_sql
 from shieldmutual.relay.store.postgres_readers import FairPool, open_pool
 from shieldmutual.relay.store.postgres_schema import (
@@ -40,7 +41,6 @@ from shieldmutual.relay.store.postgres_schema import (
     SCHEMA_LOCK,
     SCHEMA_VERSION,
 )
-from shieldmutual.relay.store.sqlite_query import Visible, for_viewer
 from shieldmutual.shared.errors import BlockedError, StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
@@ -242,17 +242,6 @@ class PostgresStore:
 
     # ---- reads -------------------------------------------------------------------
 
-    def _limit(self, f: Filter) -> int:
-        if f.limit is not None:
-            return min(f.limit, self._max_limit)
-        if f.ids is not None:
-            return min(len(f.ids), self._max_limit)
-        return self._default_limit
-
-    def _visible(self, filters: Sequence[Filter], viewer: frozenset[str]) -> list[Visible]:
-        plans = [for_viewer(f, viewer) for f in filters if not f.is_empty_result()]
-        return [v for v in plans if v is not None and not v.filter.is_empty_result()]
-
     def _pool(self) -> FairPool:
         if self._closed or self._readers is None:
             raise StoreError("the store is not open")
@@ -268,34 +257,25 @@ class PostgresStore:
         page_size: int = 256,
         cost: Cost | None = None,
     ) -> AsyncIterator[list[bytes]]:
-        """Pages of at most ``page_size`` events, see :meth:`EventStore.query`; every
-        filter's own limit is counted down across pages by the filters that returned
-        each row, as in :meth:`.sqlite.SQLiteStore.query`."""
+        """Pages of at most ``page_size`` events, see :meth:`EventStore.query` and
+        :func:`.paging.pages`."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         owner = object() if owner is None else owner
         with _read_errors():
-            plans = self._visible(filters, viewer)
-            remaining = {tag: self._limit(v.filter) for tag, v in enumerate(plans)}
-        before: tuple[int, bytes] | None = None
-        while remaining:
+            plans = visible(filters, viewer)
+            limits = [limit_of(v.filter, self._default_limit, self._max_limit) for v in plans]
+
+        async def fetch(
+            remaining: dict[int, int], before: tuple[int, bytes] | None
+        ) -> list[PageRow]:
             with _read_errors():
                 parts = [(tag, plans[tag], left) for tag, left in remaining.items()]
                 sql, params = page_sql(parts, now, before, page_size)
-                rows = await self._pool().fetch(sql, params, owner, cost)
-            page = []
-            for _, _, raw, tags in rows:
-                live = [tag for tag in tags if remaining.get(tag, 0) > 0]
-                if live:
-                    page.append(bytes(raw))
-                for tag in live:
-                    remaining[tag] -= 1
-            remaining = {tag: left for tag, left in remaining.items() if left > 0}
-            if page:
-                yield page
-            if len(rows) < page_size:
-                return
-            before = (rows[-1][0], bytes(rows[-1][1]))
+                return await self._pool().fetch(sql, params, owner, cost)
+
+        async for page in pages(dict(enumerate(limits)), fetch, page_size):
+            yield page
 
     async def count(
         self,
@@ -312,7 +292,7 @@ class PostgresStore:
         cap = self._max_count + 1
         with _read_errors():
             pieces = []
-            for v in self._visible(filters, viewer):
+            for v in visible(filters, viewer):
                 if v.filter.limit is not None and v.filter.limit < cap:
                     pieces.append((v, v.filter.limit, True))
                 else:
@@ -341,7 +321,7 @@ class PostgresStore:
         with _read_errors():
             pieces = [
                 (v, None if v.filter.limit is None else min(v.filter.limit, cap + 1))
-                for v in self._visible(filters, viewer)
+                for v in visible(filters, viewer)
             ]
             if not pieces:
                 return []
@@ -349,4 +329,4 @@ class PostgresStore:
             rows = await self._pool().fetch(sql, params, owner, cost)
         if len(rows) > cap:
             raise BlockedError("too many query results")
-        return [(created_at, bytes(event_id)) for created_at, event_id in rows]
+        return [(created_at, event_id) for created_at, event_id in rows]

@@ -38,13 +38,13 @@ import aiosqlite
 
 from shieldmutual.relay.store import sqlite_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
+from shieldmutual.relay.store.paging import limit_of, pages, visible
 from shieldmutual.relay.store.sqlite_query import (
     Part,
     Visible,
     batches,
     compile_filter,
     count_sql,
-    for_viewer,
     page_sql,
     rids_sql,
     rows_sql,
@@ -329,13 +329,6 @@ class SQLiteStore:
 
     # ---- reads -------------------------------------------------------------------
 
-    def _limit(self, f: Filter) -> int:
-        if f.limit is not None:
-            return min(f.limit, self._max_limit)
-        if f.ids is not None:
-            return min(len(f.ids), self._max_limit)
-        return self._default_limit
-
     async def query(
         self,
         filters: Sequence[Filter],
@@ -346,42 +339,22 @@ class SQLiteStore:
         page_size: int = 256,
         cost: Cost | None = None,
     ) -> AsyncIterator[list[bytes]]:
-        """Pages of at most ``page_size`` events, see :meth:`EventStore.query`.
-
-        Each page runs every filter that still has results to give from the cursor
-        on, limited to the smaller of its remaining limit and the page, and keeps the
-        newest ``page_size`` rows of the union. Whatever a filter returned beyond that
-        comes after the cursor, so the next page finds it again; the rows a filter did
-        place on the page are taken off its remaining limit. A row counts only for the
-        filters with some limit left, since each piece of a filter too big for one
-        statement returns up to the filter's whole limit.
-        """
+        """Pages of at most ``page_size`` events, see :meth:`EventStore.query` and
+        :func:`.paging.pages`."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         owner = object() if owner is None else owner
         with _read_errors():
-            plans = self._visible(filters, viewer)
-            remaining = {tag: self._limit(v.filter) for tag, v in enumerate(plans)}
-        before: tuple[int, bytes] | None = None
-        while remaining:
-            rows = await self._page(plans, remaining, now, before, page_size, owner, cost)
-            page = []
-            for _, _, raw, tags in rows:
-                live = [tag for tag in tags if remaining.get(tag, 0) > 0]
-                if live:
-                    page.append(raw)
-                for tag in live:
-                    remaining[tag] -= 1
-            remaining = {tag: left for tag, left in remaining.items() if left > 0}
-            if page:
-                yield page
-            if len(rows) < page_size:
-                return
-            before = (rows[-1][0], rows[-1][1])
+            plans = visible(filters, viewer)
+            limits = [limit_of(v.filter, self._default_limit, self._max_limit) for v in plans]
 
-    def _visible(self, filters: Sequence[Filter], viewer: frozenset[str]) -> list[Visible]:
-        plans = [for_viewer(f, viewer) for f in filters if not f.is_empty_result()]
-        return [v for v in plans if v is not None and not v.filter.is_empty_result()]
+        async def fetch(
+            remaining: dict[int, int], before: tuple[int, bytes] | None
+        ) -> list[PageRow]:
+            return await self._page(plans, remaining, now, before, page_size, owner, cost)
+
+        async for page in pages(dict(enumerate(limits)), fetch, page_size):
+            yield page
 
     async def _page(
         self,
@@ -431,7 +404,7 @@ class SQLiteStore:
         cap = self._max_count + 1
         with _read_errors():
             pieces = []
-            for v in self._visible(filters, viewer):
+            for v in visible(filters, viewer):
                 limit = cap if v.filter.limit is None else min(v.filter.limit, cap)
                 pieces.append((limit, compile_filter(v, now, limit)))
             total = await self._count(pieces, cap, owner, cost)
@@ -481,7 +454,7 @@ class SQLiteStore:
         pieces: list[tuple[int | None, list[Iterable[tuple[Any, ...]]]]] = []
         with _read_errors():
             readers = self._readers_or_fail()
-            for v in self._visible(filters, viewer):
+            for v in visible(filters, viewer):
                 limit = None if v.filter.limit is None else min(v.filter.limit, cap + 1)
                 fetched = []
                 for part in compile_filter(v, now, limit):

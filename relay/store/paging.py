@@ -1,0 +1,67 @@
+"""What both stores do alike around their SQL: which filters a reader may run, each
+filter's limit, and reading the union a page at a time.
+
+Only the statement that fetches one page differs between SQLite and PostgreSQL; the
+rules of the result (each filter's own limit, the union without duplicates, newest
+first, pages read only when asked) are kept here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from shieldmutual.relay.store.sqlite_query import Visible, for_viewer
+from shieldmutual.shared.filter import Filter
+
+# created_at, id, raw and the tags (filter numbers) of the filters that returned the row
+PageRow = tuple[int, bytes, bytes, Sequence[int]]
+# The newest ``size`` distinct rows after a cursor, for the filters with limit left.
+FetchPage = Callable[[dict[int, int], "tuple[int, bytes] | None"], Awaitable[list[PageRow]]]
+
+
+def visible(filters: Sequence[Filter], viewer: frozenset[str]) -> list[Visible]:
+    """The filters as ``viewer`` may run them (gift wraps only to their recipients),
+    without those that can match nothing."""
+    plans = [for_viewer(f, viewer) for f in filters if not f.is_empty_result()]
+    return [v for v in plans if v is not None and not v.filter.is_empty_result()]
+
+
+def limit_of(f: Filter, default_limit: int, max_limit: int) -> int:
+    """A filter's own limit up to ``max_limit``; without one, ``default_limit`` (an
+    ``ids`` filter: as many as it names)."""
+    if f.limit is not None:
+        return min(f.limit, max_limit)
+    if f.ids is not None:
+        return min(len(f.ids), max_limit)
+    return default_limit
+
+
+async def pages(
+    remaining: dict[int, int], fetch: FetchPage, page_size: int
+) -> AsyncIterator[list[bytes]]:
+    """Raw events, a page of at most ``page_size`` at a time, each read when asked for.
+
+    Each page runs every filter that still has results to give from the cursor on,
+    limited to the smaller of its remaining limit and the page, and keeps the newest
+    ``page_size`` rows of the union. Whatever a filter returned beyond that comes after
+    the cursor, so the next page finds it again; the rows a filter did place on the page
+    are taken off its remaining limit. A row counts only for the filters with some limit
+    left, since each piece of a filter too big for one statement (SQLite) returns up to
+    the filter's whole limit.
+    """
+    before: tuple[int, bytes] | None = None
+    while remaining:
+        rows = await fetch(remaining, before)
+        page = []
+        for _, _, raw, tags in rows:
+            live = [tag for tag in tags if remaining.get(tag, 0) > 0]
+            if live:
+                page.append(raw)
+            for tag in live:
+                remaining[tag] -= 1
+        remaining = {tag: left for tag, left in remaining.items() if left > 0}
+        if page:
+            yield page
+        if len(rows) < page_size:
+            return
+        before = (rows[-1][0], rows[-1][1])
