@@ -36,7 +36,8 @@ class DialectRelay:
     ``on_connect``: send the challenge when a client connects (else with the first
     refusal, as strfry does). ``refusal`` / ``ok_refusal``: the CLOSED and OK messages of
     a refusal. ``auth_delay``: seconds before AUTH is answered (a busy relay).
-    ``always_refuse``: refuse restricted REQs even after AUTH. What it saw: ``reqs``,
+    ``always_refuse``: refuse restricted REQs even after AUTH. ``closed_first``: send the
+    CLOSED before the challenge that goes with it. What it saw: ``reqs``,
     ``refused`` (REQs and EVENTs refused), ``auths`` (AUTH events), ``events`` (stored).
     """
 
@@ -49,6 +50,7 @@ class DialectRelay:
         ok_refusal: str = STRFRY_PROTECTED,
         auth_delay: float = 0.0,
         always_refuse: bool = False,
+        closed_first: bool = False,
     ) -> None:
         self.stored = list(stored or [])
         self.on_connect = on_connect
@@ -56,6 +58,7 @@ class DialectRelay:
         self.ok_refusal = ok_refusal
         self.auth_delay = auth_delay
         self.always_refuse = always_refuse
+        self.closed_first = closed_first
         self.reqs: list[list[Any]] = []
         self.refused = 0
         self.auths: list[Event] = []
@@ -102,8 +105,11 @@ class DialectRelay:
                     restricted = all(f.kinds and f.kinds <= RESTRICTED_KINDS for f in filters)
                     if restricted and (state["authed"] is None or self.always_refuse):
                         self.refused += 1
+                        if self.closed_first:
+                            await send("CLOSED", msg[1], self.refusal)
                         await challenge()
-                        await send("CLOSED", msg[1], self.refusal)
+                        if not self.closed_first:
+                            await send("CLOSED", msg[1], self.refusal)
                         continue
                     for event in self.stored:
                         if any(f.matches(event) for f in filters):
@@ -234,4 +240,14 @@ async def test_restricted_after_auth_is_final() -> None:
         async with pool.subscribe(inbox(ME)) as sub:
             assert [e async for e in sub] == []
         assert sub.stats[relay.url].message == "restricted: no"
+        assert len(relay.auths) == 1 and len(relay.reqs) == 2
+
+
+async def test_a_challenge_that_follows_the_refusal_is_waited_for() -> None:
+    wrap = wrap_for(ME)
+    async with (
+        DialectRelay([wrap], closed_first=True) as relay,
+        Pool([relay.url], options=FAST, auth=ME) as pool,
+    ):
+        assert [e.id for e in await pool.fetch(inbox(ME))] == [wrap.id]
         assert len(relay.auths) == 1 and len(relay.reqs) == 2
