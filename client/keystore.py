@@ -25,7 +25,6 @@ import json
 import os
 import re
 import time
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -301,6 +300,8 @@ class Keystore:
 
 def _legacy_record(path: Path) -> dict[str, Any]:
     """One identity file of the older, plain layout (moved into the sealed list)."""
+    import tomllib  # that layout only: today's identities are JSON
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         return {
