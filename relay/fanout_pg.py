@@ -88,6 +88,8 @@ class PgFanout:
         self._inbox: deque[str] = deque()
         self._wake_publisher = asyncio.Event()
         self._wake_deliverer = asyncio.Event()
+        self._announced = asyncio.Event()  # set while nothing waits to be announced
+        self._announced.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._listener: Any = None  # asyncpg.Connection while listening
         self._lost = asyncio.Event()
@@ -123,13 +125,10 @@ class PgFanout:
         ]
 
     async def close(self) -> None:
-        """Announce what is queued (briefly), then stop listening."""
-        if self._outbox and self._tasks:
+        """Announce what is queued (for up to 2 s), then stop listening."""
+        if self._tasks:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(2.0):
-                    while self._outbox:
-                        self._wake_publisher.set()
-                        await asyncio.sleep(0.01)
+                await asyncio.wait_for(self._announced.wait(), 2.0)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -150,6 +149,7 @@ class PgFanout:
             self._outbox.popleft()
             log.warning("fan-out backlog over %d events: dropped the oldest", MAX_OUTBOX)
         self._outbox.append(raw)
+        self._announced.clear()
         self._wake_publisher.set()
         return delivered
 
@@ -163,13 +163,15 @@ class PgFanout:
                 await self._wake_publisher.wait()
                 self._wake_publisher.clear()
                 while self._outbox:
-                    batch = [self._outbox[i] for i in range(min(MAX_BATCH, len(self._outbox)))]
+                    count = min(MAX_BATCH, len(self._outbox))
+                    batch = [self._outbox.popleft() for _ in range(count)]
                     try:
                         if conn is None or conn.is_closed():
                             conn = await asyncpg.connect(self.url, server_settings=SETTINGS)
                         await self._publish(conn, batch)
                     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                         log.warning("cannot announce events to other processes: %s", exc)
+                        self._outbox.extendleft(reversed(batch))  # again once reconnected
                         if conn is not None:
                             conn.terminate()
                             conn = None
@@ -177,8 +179,7 @@ class PgFanout:
                         backoff = min(BACKOFF_MAX, backoff * 2)
                         continue
                     backoff = BACKOFF_FIRST
-                    for _ in batch:
-                        self._outbox.popleft()
+                self._announced.set()
         finally:
             if conn is not None:
                 conn.terminate()
