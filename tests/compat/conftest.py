@@ -107,11 +107,14 @@ authentication:
 # nostr-relay's own config.yaml spells the list 'valid_urls', but auth.py reads
 # 'relay_urls' (1.14); anonymous may still save and query, as its defaults say.
 
+# nofiles = 0: leave the open-file limit alone (its default asks for more than a test
+# machine allows, and strfry exits).
 STRFRY_CONFIG = """\
 db = "{db}/"
 relay {{
     bind = "127.0.0.1"
     port = {port}
+    nofiles = 0
     auth {{
         enabled = true
         serviceUrl = "ws://127.0.0.1:{port}"

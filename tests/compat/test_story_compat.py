@@ -250,7 +250,7 @@ def _doc_table() -> dict[str, dict[str, str]]:
     return {row[0].strip("`"): dict(zip(header[1:], row[1:], strict=True)) for row in body}
 
 
-@pytest.mark.parametrize("relay", ["mas-relay", "nostr-relay", "strfry-dialect"])
+@pytest.mark.parametrize("relay", ["mas-relay", "nostr-relay", "strfry-dialect", "strfry"])
 def test_the_compatibility_table_says_what_the_suite_expects(relay: str) -> None:
     table = _doc_table()
     assert list(table) == list(EXPECTED)
