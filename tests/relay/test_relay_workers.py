@@ -1,9 +1,12 @@
 """``mas-relay --workers N`` over PostgreSQL: live events cross processes (issue 14).
 
-Every test runs the real console script as a subprocess on the throwaway cluster
+The worker tests run the real console script as a subprocess on the throwaway cluster
 (``pg_url``); each websocket learns which worker it landed on from the handshake's
 ``Server`` header (``mas-relay (worker N)``), so the tests prove both workers serve
-and that what one accepts reaches subscribers on the other.
+and that what one accepts reaches subscribers on the other. The fan-out's own failure
+modes (PostgreSQL dropping its connections, two stores in one database) use two
+relays in this process on one database, which is the same thing without the wait for
+two interpreters to start.
 """
 
 from __future__ import annotations
