@@ -9,7 +9,9 @@ NIP-42 (RelayIngester.cpp ``ingesterProcessReq``, ``ingesterProcessAuth``)
     (``ReadRestrictor::isFilterGroupFullyRestricted``) from a connection that has no
     session gets ``["AUTH", challenge]`` and then, in the same breath,
     ``["CLOSED", sub, "ERROR: auth-required: requested filter requires authentication"]``.
-    A client must AUTH and send the REQ again: nothing is retried by the relay.
+    A client must AUTH and send the REQ again: nothing is retried by the relay. (Issue 17
+    speaks of a challenge on connect; strfry sends none, as test_dialect.py checks
+    against the binary: the AUTH it saw arrives just before the CLOSED.)
   * A REQ that mixes restricted and other kinds, or names no kinds, is served, but events
     of restricted kinds are silently left out unless the reader is authenticated as their
     author or as a ``p`` of theirs (``shouldSendToSubscriber``), stored and live alike.
