@@ -216,7 +216,38 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `mas` console script; returns the exit code."""
+    """Entry point of the `mas` console script (``argv`` None: the process's own, and the
+    process ends here); returns the exit code to a caller passing ``argv``."""
+    code = invoke(argv)
+    if argv is None:
+        end_process(code)
+    return code
+
+
+def end_process(code: int) -> None:
+    """Exit at once once the command is done, when nothing else is running: the
+    interpreter's teardown (freeing every object of typer, cryptography and the rest, one
+    by one) took ~20 ms, a fifth of a local command's time, for a process that ends
+    anyway. Output is flushed and exit handlers (atexit, weakref finalizers) still run;
+    a flush that fails, or a non-daemon thread still alive, gets the ordinary exit."""
+    import threading
+
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    import atexit
+
+    atexit._run_exitfuncs()  # what the ordinary exit runs first
+    os._exit(code)
+
+
+def invoke(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (default: the process's), run the command; the exit code."""
     if (sys.argv[1:] if argv is None else argv) == ["--version"]:
         print_version()  # answered before typer is even imported
         return EXIT_OK

@@ -38,8 +38,8 @@ PROBE = """
 import json, sys
 args, report = json.loads(sys.argv[1]), sys.argv[2]
 sys.argv = ["mas", *args]
-from shieldmutual.client.cli.main import main
-code = main()
+from shieldmutual.client.cli.main import invoke
+code = invoke()
 with open(report, "w") as file:
     json.dump({"code": code, "modules": sorted(sys.modules)}, file)
 """
@@ -199,3 +199,23 @@ def test_a_group_builds_only_the_command_that_runs(monkeypatch: pytest.MonkeyPat
     assert built == ["list_"]
     assert all(c.params is not None for c in group.commands.values())  # help: all of them
     assert len(built) == len(identity.app.registered_commands)
+
+
+def test_the_console_script_ends_at_once_yet_writes_everything(tmp_path: Path) -> None:
+    """`mas` skips the interpreter's teardown (cli/main.end_process): its output still
+    arrives whole and its exit code is the command's."""
+    env = {**os.environ, "MAS_HOME": str(tmp_path), "COLUMNS": "100"}
+    exe = str(Path(sys.executable).with_name("mas"))
+    done = subprocess.run([exe, "--help"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    inside = "import sys; from shieldmutual.client.cli.main import invoke; sys.exit(invoke())"
+    in_process = subprocess.run(
+        [sys.executable, "-c", inside, "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.stdout == in_process.stdout and done.stdout.endswith("interrupted.\n")
+    bad = subprocess.run([exe, "decode", "npub1bad"], env=env, capture_output=True, timeout=60)
+    assert bad.returncode == 2 and bad.stdout == b"" and bad.stderr.startswith(b"error: ")
