@@ -45,7 +45,7 @@ Design:
   across relays), and no User-Agent header is sent. With ``proxy`` (socks5h, e.g. Tor)
   every socket goes through it, names resolved there; nothing is dialled directly.
 * NIP-42: with ``auth=SecretKey`` the pool answers AUTH challenges, holds a REQ or EVENT
-  until an AUTH in flight is answered, and retries once a publish or REQ the relay refused
+  a moment for an AUTH in flight to be answered, and retries once a publish or REQ the relay refused
   with ``auth-required:`` (or ``restricted:`` before AUTH), read through strfry's
   ``ERROR: `` wrapper (shared/nip01prefix.py). Without a key it never authenticates.
 

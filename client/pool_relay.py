@@ -6,8 +6,8 @@ relay's :class:`~shieldmutual.client.pool_connect.Backoff` while anything still 
 Publishing waits for the relay's OK with a deadline.
 
 NIP-42, as relays really behave: with an ``auth`` key the pool answers every challenge at
-once, and a REQ or EVENT that comes while that AUTH awaits its OK waits for it (a relay
-that checks messages concurrently, as khatru does, would refuse it). A refusal whose
+once, and a REQ or EVENT that comes while that AUTH awaits its OK waits for it a moment
+(a relay that checks messages concurrently, as khatru does, would refuse it). A refusal whose
 prefix is ``auth-required`` (or ``restricted`` before our AUTH was accepted), however the
 relay wraps it (strfry: ``ERROR: auth-required: ...``), is tried once more after AUTH;
 some relays (strfry) send their challenge only with that refusal. Without a key the pool
@@ -58,6 +58,10 @@ log = logging.getLogger("shieldmutual.client.pool")
 AUTH_KIND = 22242
 TOO_BIG = 1009  # the close code websockets sends when a frame exceeds max_size
 TRANSIENT_CLOSED = frozenset({"error", "rate-limited"})
+# Seconds a REQ or EVENT waits for an AUTH in flight. Short: a relay that never OKs an AUTH
+# (PyPI nostr-relay) must not cost the whole OK timeout, and one that refuses meanwhile
+# is answered by the retry after AUTH anyway.
+AUTH_HOLD = 2.0
 
 
 class _Attempt(asyncio.Event):
@@ -334,10 +338,13 @@ class RelayConnection:
         return prefix == "auth-required" or (prefix == "restricted" and not self._auth_ok)
 
     async def _auth_settled(self) -> None:
-        """Before a REQ or EVENT: let an AUTH in flight get its OK first (bounded)."""
+        """Before a REQ or EVENT: let an AUTH in flight get its OK first (``AUTH_HOLD``)."""
         if self._auth_pending:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._auth_answered.wait(), self.options.ok_timeout)
+            hold = min(AUTH_HOLD, self.options.ok_timeout)
+            try:
+                await asyncio.wait_for(self._auth_answered.wait(), hold)
+            except TimeoutError:
+                self._auth_pending = False  # held once: later sends do not wait for it
 
     async def _wait_authed(self) -> bool:
         """After a refusal: whether this socket is authenticated, waiting (bounded) for a

@@ -18,6 +18,7 @@ import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from shieldmutual.client.pool import Pool, PoolOptions, RelayState, Status
+from shieldmutual.client.pool_relay import AUTH_HOLD
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
@@ -37,7 +38,8 @@ class DialectRelay:
     refusal, as strfry does). ``refusal`` / ``ok_refusal``: the CLOSED and OK messages of
     a refusal. ``auth_delay``: seconds before AUTH is answered (a busy relay).
     ``always_refuse``: refuse restricted REQs even after AUTH. ``closed_first``: send the
-    CLOSED before the challenge that goes with it. What it saw: ``reqs``,
+    CLOSED before the challenge that goes with it. ``silent_auth``: accept AUTH without an
+    OK, as PyPI nostr-relay does (an older NIP-42 draft). What it saw: ``reqs``,
     ``refused`` (REQs and EVENTs refused), ``auths`` (AUTH events), ``events`` (stored).
     """
 
@@ -51,6 +53,7 @@ class DialectRelay:
         auth_delay: float = 0.0,
         always_refuse: bool = False,
         closed_first: bool = False,
+        silent_auth: bool = False,
     ) -> None:
         self.stored = list(stored or [])
         self.on_connect = on_connect
@@ -59,6 +62,7 @@ class DialectRelay:
         self.auth_delay = auth_delay
         self.always_refuse = always_refuse
         self.closed_first = closed_first
+        self.silent_auth = silent_auth
         self.reqs: list[list[Any]] = []
         self.refused = 0
         self.auths: list[Event] = []
@@ -136,7 +140,8 @@ class DialectRelay:
         good = state["challenge"] and auth.first_tag("challenge") == state["challenge"]
         if good and auth.is_valid() and auth.kind == 22242:
             state["authed"] = auth.pubkey
-            await send("OK", auth.id, True, "successfully authenticated")
+            if not self.silent_auth:
+                await send("OK", auth.id, True, "successfully authenticated")
         else:
             await send("OK", auth.id, False, "error: challenge string mismatch")
 
@@ -251,3 +256,25 @@ async def test_a_challenge_that_follows_the_refusal_is_waited_for() -> None:
     ):
         assert [e.id for e in await pool.fetch(inbox(ME))] == [wrap.id]
         assert len(relay.auths) == 1 and len(relay.reqs) == 2
+
+
+async def test_a_relay_that_never_answers_auth_holds_a_req_only_briefly() -> None:
+    """nostr-relay takes AUTH without an OK: a REQ behind it waits a moment, not the whole
+    OK timeout, then goes (that relay reads its messages in order, so it is served), and
+    the REQs after it do not wait again."""
+    wrap = wrap_for(ME)
+    public = sign(SENDER, 1, "hello", [])
+    patient = PoolOptions(connect_timeout=2, ok_timeout=20, eose_timeout=20, backoff_base=0.05)
+    async with (
+        DialectRelay([wrap, public], on_connect=True, silent_auth=True) as relay,
+        Pool([relay.url], options=patient, auth=ME) as pool,
+    ):
+        assert [e.id for e in await pool.fetch([{"kinds": [1]}])] == [public.id]
+        clock = asyncio.get_running_loop().time
+        start = clock()
+        assert [e.id for e in await pool.fetch(inbox(ME))] == [wrap.id]
+        held = clock()
+        assert held - start < AUTH_HOLD + 2
+        assert [e.id for e in await pool.fetch(inbox(ME))] == [wrap.id]
+        assert clock() - held < AUTH_HOLD  # held once per AUTH, not once per REQ
+        assert relay.refused == 0
