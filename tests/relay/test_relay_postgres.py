@@ -10,6 +10,8 @@ on the wire are the same as on SQLite.
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -47,6 +49,31 @@ def test_a_url_that_is_not_postgresql_is_refused_without_echoing_it() -> None:
     assert "hunter2" not in str(info.value)
     assert describe("postgresql://mas:hunter2@db:5433/relay?password=x") == (
         "postgresql://mas@db:5433/relay"
+    )
+
+
+WITHOUT_ASYNCPG = """
+import sys
+sys.modules["asyncpg"] = None  # as if the 'postgres' extra were not installed
+from shieldmutual.relay.config import from_dict
+from shieldmutual.relay.server import Relay
+from shieldmutual.shared.errors import StoreError
+Relay(from_dict({"server": {"db": sys.argv[1]}}))  # SQLite needs no asyncpg
+try:
+    Relay(from_dict({"store": {"url": "postgresql://mas:hunter2@db/relay"}}))
+except StoreError as exc:
+    print(exc)
+"""
+
+
+def test_asyncpg_is_needed_only_for_postgresql(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_ASYNCPG, str(tmp_path / "relay.db")],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    assert done.stdout.strip() == (
+        "[store] url names PostgreSQL but its driver is not installed:"
+        " pip install 'shieldmutual[postgres]'"
     )
 
 
