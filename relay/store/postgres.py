@@ -128,7 +128,7 @@ class PostgresStore:
     async def open(self) -> None:
         """Create the schema if the database is new, then start the writer and readers."""
         try:
-            self._writer = await asyncpg.connect(self._url)
+            self._writer = await self._connect()
             await self._create_schema()
             readers = await open_pool(self._url, self._reader_count, self._max_query_seconds)
         except StoreError:
@@ -221,11 +221,26 @@ class PostgresStore:
             if not future.done():  # the caller may have given up waiting
                 future.set_result(result)
 
+    async def _connect(self) -> Any:
+        # Named, so an operator can tell the relay's connections apart in pg_stat_activity.
+        return await asyncpg.connect(
+            self._url, server_settings={"application_name": "mas-relay writer"}
+        )
+
     async def _transaction(self, batch: list[Item]) -> list[Any]:
+        try:
+            return await self._apply(batch)
+        except Exception:
+            if not self._writer.is_closed():
+                raise
+        # The connection was lost (a restart, a failover, pg_terminate_backend), not the
+        # batch refused: nothing of it was acknowledged, so once more on a new one.
+        self._writer = await self._connect()
+        return await self._apply(batch)
+
+    async def _apply(self, batch: list[Item]) -> list[Any]:
         """The batch's saves in one mas_save call, then any expiry sweep, one commit."""
         db = self._writer
-        if db.is_closed():  # the server restarted or dropped us: one new connection
-            self._writer = db = await asyncpg.connect(self._url)
         saves = [(what, row) for what, row, _ in batch if isinstance(what, Event)]
         async with db.transaction():
             answers = iter(

@@ -47,6 +47,7 @@ async def open_pool(url: str, size: int, max_seconds: float) -> FairPool:
         max_size=size,
         reset=_keep_session,
         server_settings={
+            "application_name": "mas-relay reader",
             "statement_timeout": str(max(1, round(max_seconds * 1000))),
             "default_transaction_read_only": "on",
         },

@@ -15,7 +15,7 @@ import socket
 import asyncpg
 import pytest
 
-from shieldmutual.relay.store.base import EventStore
+from shieldmutual.relay.store.base import EventStore, SaveResult
 from shieldmutual.relay.store.postgres import PostgresStore
 from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.event import Event, sign
@@ -80,3 +80,23 @@ async def test_an_unreachable_server_is_a_store_error_without_the_password() -> 
             await PostgresStore(url).open()
     assert "cannot open the PostgreSQL store" in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+async def test_a_lost_writer_connection_is_replaced_without_failing_a_save(pg_url: str) -> None:
+    """PostgreSQL restarted, a failover, an operator's pg_terminate_backend: the next save
+    must still be committed and acknowledged, not fail because of the old connection."""
+    monitor = await asyncpg.connect(pg_url)
+    try:
+        async with PostgresStore(pg_url) as store:
+            first = sign(ALICE, 1, "before", created_at=1000)
+            assert (await store.save(first, first.to_json())).accepted
+            ended = await monitor.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = 'mas-relay writer' AND pid <> pg_backend_pid()"
+            )
+            assert ended == 1
+            second = sign(ALICE, 1, "after", created_at=1001)
+            assert await store.save(second, second.to_json()) == SaveResult(True, "")
+            assert [e.id for e in await stored(store, Filter())] == [second.id, first.id]
+    finally:
+        await monitor.close()
