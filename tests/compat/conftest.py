@@ -59,7 +59,6 @@ RELAYS = ["mas-relay", "nostr-relay", "strfry-dialect"] + (["strfry"] if STRFRY_
 class CompatRelay:
     name: str
     url: str
-    ok_timeout: float | None = None  # written to each person's [timeouts] ok when set
 
 
 def _free_port() -> int:
@@ -152,13 +151,8 @@ def _start(name: str, tmp_path: Path, relay_process: Callable[..., Any]) -> Iter
             yield CompatRelay(name, relay.url)
     else:
         start = _nostr_relay if name == "nostr-relay" else _strfry
-        # nostr-relay 1.14 never answers an AUTH with OK (NIP-42 wants one), and the pool
-        # holds a publish until its AUTH is answered: each publishing connection waits out
-        # the ok timeout (10 s by default, as docs/COMPATIBILITY.md says). 2 s keeps the
-        # suite fast; its own OKs come in milliseconds.
-        ok_timeout = 2.0 if name == "nostr-relay" else None
         for url in start(tmp_path):
-            yield CompatRelay(name, url, ok_timeout)
+            yield CompatRelay(name, url)
 
 
 @pytest.fixture(params=RELAYS)

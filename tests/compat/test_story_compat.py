@@ -193,10 +193,6 @@ def run_story(
     """Every step in order; feature -> None (it worked) or what failed."""
     url = relay.url
     s = Story(url, person("sam", url), person("bob", url), files)
-    if relay.ok_timeout is not None:
-        for who in (s.sam, s.bob):
-            with (who.home / "config.toml").open("a", encoding="utf-8") as config:
-                config.write(f"\n[timeouts]\nok = {relay.ok_timeout}\n")
     steps: dict[str, Callable[[Story], None]] = {
         "society create, show": society,
         "request new": request_new,
