@@ -1,5 +1,5 @@
 """What both stores do alike around their SQL: which filters a reader may run, each
-filter's limit, and reading the union a page at a time.
+filter's limit, reading the union a page at a time, and what a failed read raises.
 
 Only the statement that fetches one page differs between SQLite and PostgreSQL; the
 rules of the result (each filter's own limit, the union without duplicates, newest
@@ -8,15 +8,30 @@ first, pages read only when asked) are kept here once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from shieldmutual.relay.store.sqlite_query import Visible, for_viewer
+from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.filter import Filter
 
 # created_at, id, raw and the tags (filter numbers) of the filters that returned the row
 PageRow = tuple[int, bytes, bytes, Sequence[int]]
 # The newest ``size`` distinct rows after a cursor, for the filters with limit left.
 FetchPage = Callable[[dict[int, int], "tuple[int, bytes] | None"], Awaitable[list[PageRow]]]
+
+
+@contextmanager
+def read_errors() -> Iterator[None]:
+    """Whatever fails in a read reaches the caller as StoreError, never as a raw
+    traceback (issue 10 #1: SQLite's OverflowError is not a sqlite3.Error, asyncpg's
+    encoding errors are no PostgresError)."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"could not read the database: {exc}") from exc
 
 
 def visible(filters: Sequence[Filter], viewer: frozenset[str]) -> list[Visible]:

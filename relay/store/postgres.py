@@ -23,8 +23,7 @@ wraps' random ``created_at`` still hide their time from clients, not from the di
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -32,7 +31,7 @@ import asyncpg
 
 from shieldmutual.relay.store import postgres_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
-from shieldmutual.relay.store.paging import PageRow, limit_of, pages, visible
+from shieldmutual.relay.store.paging import PageRow, limit_of, pages, read_errors, visible
 from shieldmutual.relay.store.postgres_query import count_sql, items_sql, page_sql
 from shieldmutual.relay.store.postgres_readers import FairPool, open_pool
 from shieldmutual.relay.store.postgres_schema import (
@@ -49,17 +48,6 @@ from shieldmutual.shared.kinds import is_ephemeral
 # The queue holds a save (the event and its mas_event row) or an expiry sweep (``now``),
 # and the future its answer goes to; None stops the writer.
 Item = tuple["Event | int", "postgres_write.Row | None", "asyncio.Future[Any]"]
-
-
-@contextmanager
-def _read_errors() -> Iterator[None]:
-    """Whatever fails in a read reaches the caller as StoreError, never a traceback."""
-    try:
-        yield
-    except StoreError:
-        raise
-    except Exception as exc:
-        raise StoreError(f"could not read the database: {exc}") from exc
 
 
 def _failure(exc: BaseException) -> str:
@@ -277,14 +265,14 @@ class PostgresStore:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         owner = object() if owner is None else owner
-        with _read_errors():
+        with read_errors():
             plans = visible(filters, viewer)
             limits = [limit_of(v.filter, self._default_limit, self._max_limit) for v in plans]
 
         async def fetch(
             remaining: dict[int, int], before: tuple[int, bytes] | None
         ) -> list[PageRow]:
-            with _read_errors():
+            with read_errors():
                 parts = [(tag, plans[tag], left) for tag, left in remaining.items()]
                 sql, params = page_sql(parts, now, before, page_size)
                 return await self._pool().fetch(sql, params, owner, cost)
@@ -305,7 +293,7 @@ class PostgresStore:
         past ``max_count`` the answer is ``max_count``, approximate."""
         owner = object() if owner is None else owner
         cap = self._max_count + 1
-        with _read_errors():
+        with read_errors():
             pieces = []
             for v in visible(filters, viewer):
                 if v.filter.limit is not None and v.filter.limit < cap:
@@ -333,7 +321,7 @@ class PostgresStore:
         """See :meth:`EventStore.items`: one statement reading ``created_at, id`` only,
         at most ``cap + 1`` rows, so an oversized set is refused early."""
         owner = object() if owner is None else owner
-        with _read_errors():
+        with read_errors():
             pieces = [
                 (v, None if v.filter.limit is None else min(v.filter.limit, cap + 1))
                 for v in visible(filters, viewer)

@@ -26,9 +26,8 @@ import asyncio
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -38,7 +37,7 @@ import aiosqlite
 
 from shieldmutual.relay.store import sqlite_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
-from shieldmutual.relay.store.paging import limit_of, pages, visible
+from shieldmutual.relay.store.paging import limit_of, pages, read_errors, visible
 from shieldmutual.relay.store.sqlite_query import (
     Part,
     Visible,
@@ -67,18 +66,6 @@ T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
 # created_at, id, raw and the tags of the filters that returned the row
 PageRow = tuple[int, bytes, bytes, tuple[int, ...]]
-
-
-@contextmanager
-def _read_errors() -> Iterator[None]:
-    """Whatever fails in a read reaches the caller as StoreError, never as a raw
-    traceback (issue 10 #1: SQLite's OverflowError is not a sqlite3.Error)."""
-    try:
-        yield
-    except StoreError:
-        raise
-    except Exception as exc:
-        raise StoreError(f"could not read the database: {exc}") from exc
 
 
 def _newest_first(row: tuple[Any, ...]) -> tuple[int, bytes]:
@@ -344,7 +331,7 @@ class SQLiteStore:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         owner = object() if owner is None else owner
-        with _read_errors():
+        with read_errors():
             plans = visible(filters, viewer)
             limits = [limit_of(v.filter, self._default_limit, self._max_limit) for v in plans]
 
@@ -368,7 +355,7 @@ class SQLiteStore:
     ) -> list[PageRow]:
         """The newest ``size`` distinct rows after ``before``, sorted, with the tags of
         the filters that returned each."""
-        with _read_errors():
+        with read_errors():
             parts = [
                 part
                 for tag, left in remaining.items()
@@ -402,7 +389,7 @@ class SQLiteStore:
         ``limit``; past ``max_count`` the answer is ``max_count``, approximate."""
         owner = object() if owner is None else owner
         cap = self._max_count + 1
-        with _read_errors():
+        with read_errors():
             pieces = []
             for v in visible(filters, viewer):
                 limit = cap if v.filter.limit is None else min(v.filter.limit, cap)
@@ -452,7 +439,7 @@ class SQLiteStore:
         thread, since for a set of 100,000 that takes longer than the statement."""
         owner = object() if owner is None else owner
         pieces: list[tuple[int | None, list[Iterable[tuple[Any, ...]]]]] = []
-        with _read_errors():
+        with read_errors():
             readers = self._readers_or_fail()
             for v in visible(filters, viewer):
                 limit = None if v.filter.limit is None else min(v.filter.limit, cap + 1)
