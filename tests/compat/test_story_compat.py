@@ -47,8 +47,8 @@ EXPECTED: dict[str, dict[str, str | None]] = {
     "export": {},
     "req --search (NIP-50)": {
         "nostr-relay": "the relay ignored the search",
-        "strfry-dialect": "error: no relay answered",
-        "strfry": "error: no relay answered",
+        "strfry-dialect": "closed (ERROR: bad req: unrecognised filter item: search)",
+        "strfry": "closed (ERROR: bad req: unrecognised filter item: search)",
     },
     "relays check (NIP-11)": {},
     "champion add, accept, watch": {},
@@ -180,11 +180,13 @@ def dm(s: Story) -> None:
 
 
 def _failure(exc: BaseException, url: str) -> str:
-    """The line `mas` printed last, or the step's own message (pytest's explanation of
-    the assert left out), with the relay's port left out."""
+    """What `mas` printed on stderr (its command line left out), or the step's own message
+    (pytest's explanation of the assert left out), one line, the relay's port left out."""
     text = str(exc).split("\nassert ", 1)[0]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return (lines[-1] if lines else type(exc).__name__).replace(url, "ws://RELAY")
+    if len(lines) > 1 and ": mas " in lines[0]:
+        lines = lines[1:]
+    return " / ".join(lines).replace(url, "ws://RELAY") or type(exc).__name__
 
 
 def run_story(
