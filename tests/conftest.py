@@ -20,6 +20,9 @@ pytest-asyncio (``asyncio_mode = "auto"`` in pyproject.toml).
 ``note``                     ``note(key, "text", kind=1, tags=[...], at=None)``: signed event
 ``smtp_inbox``               a real SMTP server (aiosmtpd) on loopback in a thread; can
                              be stopped and started again on its port (an outage).
+``pg_cluster``               one throwaway PostgreSQL per session (tests/pgcluster.py);
+                             skipped without PostgreSQL binaries, failed under CI.
+``pg_url``                   a fresh, empty schema on it for one test, as an asyncpg URL.
 """
 
 from __future__ import annotations
