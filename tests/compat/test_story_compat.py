@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,6 @@ class Story:
     files: Path
     naddr: str = ""
     last_checkin: int = 0
-    notes: dict[str, str] = field(default_factory=dict)
 
 
 def _one(rows: list[Any]) -> Any:
