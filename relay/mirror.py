@@ -73,6 +73,11 @@ STABLE = 30.0  # a session that lasted this long resets the backoff
 GONE: list[Any] = ["GONE"]  # told to whoever waits for an answer when the peer goes away
 
 
+class PeerGone(Exception):
+    """The peer ended the session (closed, or refused the live REQ, e.g. auth-required);
+    the message is ours, with the peer's words made one visible line."""
+
+
 def default_filters(gift_wraps: bool) -> tuple[Filter, ...]:
     return tuple(Filter.from_dict(f) for f in aid_filters(gift_wraps=gift_wraps))
 
@@ -139,6 +144,8 @@ class Peer:
         self._fetching: set[str] = set()
         self._queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE)
         self._skip: dict[str, None] = {}  # insertion-ordered, so the oldest go first
+        self._ended: Exception = PeerGone("the peer went away")  # why the reader stopped
+        self._reading = False
         self._numbers = itertools.count(1)
 
     async def run(self) -> None:
@@ -147,7 +154,10 @@ class Peer:
             began = time.monotonic()
             try:
                 await self._session()
+            except PeerGone as exc:
+                self._down(str(exc), exc_info=False)
             except (OSError, TimeoutError, WebSocketException, ShieldError) as exc:
+                # The type only: an OSError's text names the peer's IP address.
                 self._down(type(exc).__name__, exc_info=False)
             except Exception:  # a bug must not end mirroring for good; it is logged
                 self._down("internal error", exc_info=True)
@@ -173,6 +183,7 @@ class Peer:
             self.url, open_timeout=ANSWER_TIMEOUT, close_timeout=1, max_size=limit, compression=None
         ) as ws:
             saver = asyncio.create_task(self._save_loop())
+            self._reading = True
             reader = asyncio.create_task(self._read_loop(ws))
             try:
                 since = int(time.time()) - OVERLAP
@@ -186,7 +197,7 @@ class Peer:
                     await asyncio.wait([reader], timeout=self.relay.config.mirror.interval)
                     if reader.done():
                         reader.result()
-                        raise ConnectionError("the peer closed the connection")
+                        raise PeerGone("the peer closed the connection")
             finally:
                 reader.cancel()
                 saver.cancel()
@@ -232,7 +243,7 @@ class Peer:
         items = await self.relay.store.items([filter_], now, owner=self, cap=MAX_ITEMS)
         sub_id = f"mirror-neg-{next(self._numbers)}"
         rec = Reconciliation(sub_id, filter_.to_dict(), items)
-        answers = self._waiting[sub_id] = asyncio.Queue()
+        answers = self._wait(sub_id)
         try:
             frame = rec.open_frame()
             while True:
@@ -244,7 +255,7 @@ class Peer:
                 except TimeoutError:
                     raise NegError("no answer to NEG-OPEN or NEG-MSG") from None
                 if message is GONE:
-                    raise ConnectionError("the peer went away")
+                    raise self._ended
                 frame = rec.answer(message, len(orjson.dumps(message)))
         finally:
             del self._waiting[sub_id]
@@ -253,7 +264,7 @@ class Peer:
 
     async def _fetch(self, ws: ClientConnection, ids: list[str]) -> None:
         sub_id = f"mirror-fetch-{next(self._numbers)}"
-        done = self._waiting[sub_id] = asyncio.Queue()
+        done = self._wait(sub_id)
         self._fetching = set(ids)
         try:
             await ws.send(orjson.dumps(["REQ", sub_id, {"ids": ids, "limit": len(ids)}]).decode())
@@ -262,18 +273,32 @@ class Peer:
             except TimeoutError:
                 raise NegError("no EOSE for the missing events") from None
             if answer is GONE:
-                raise ConnectionError("the peer went away")
+                raise self._ended
             await ws.send(orjson.dumps(["CLOSE", sub_id]).decode())
         finally:
             del self._waiting[sub_id]
             self._fetching = set()
 
+    def _wait(self, sub_id: str) -> asyncio.Queue[list[Any]]:
+        """A queue for the answers about ``sub_id``; the reader must still be reading,
+        or nobody would ever put the answer (or GONE) in it."""
+        if not self._reading:
+            raise self._ended
+        queue: asyncio.Queue[list[Any]] = asyncio.Queue()
+        self._waiting[sub_id] = queue
+        return queue
+
     # ---- reading and saving --------------------------------------------------
 
     async def _read_loop(self, ws: ClientConnection) -> None:
+        self._ended = PeerGone("the peer went away")
         try:
             await self._route(ws)
+        except Exception as exc:  # told, with its reason, to whoever waits
+            self._ended = exc
+            raise
         finally:  # whoever waits for an answer stops waiting: the peer is gone
+            self._reading = False
             for queue in self._waiting.values():
                 queue.put_nowait(GONE)
 
@@ -293,7 +318,8 @@ class Peer:
                     await self._queue.put(event)  # a full queue stops reading the peer
             elif verb == "CLOSED" and sub_id == LIVE:
                 # Refused or ended by the peer: a new session (after backoff) asks again.
-                raise ConnectionError(f"the peer closed the live subscription: {message[2:]}")
+                said = one_line(str(message[2]) if len(message) > 2 else "")[:200]
+                raise PeerGone(f"the peer closed the live subscription: {said}")
             elif verb == "NOTICE":
                 # A relay without NIP-77 answers NEG-OPEN with a NOTICE ("unknown
                 # message"): whatever waits for an answer hears it and gives up.

@@ -322,3 +322,16 @@ async def test_gift_wraps_a_peer_hands_out_are_copied_only_with_the_opt_in(start
             [Filter(kinds=frozenset({1059}))], int(time.time()), viewer=viewer
         )
         assert [orjson.loads(raw)["id"] async for page in pages for raw in page] == held
+
+
+async def test_a_peer_that_wants_auth_is_named_in_the_log_with_its_reason(
+    start_relay, until, caplog
+):
+    """Mirroring a relay with auth_required is not supported (the mirror has no key):
+    the operator reads why, and the peer is retried with backoff, not in a loop."""
+    a = await start_relay(policy={"auth_required": True})
+    b = await start_relay(mirror={"peers": frozenset({a.url}), "interval": 60})
+    peer = b.mirror.peers[a.url]
+    await until(lambda: peer.stats.state == "down")
+    assert peer.stats.last_error.startswith("the peer closed the live subscription: auth-required:")
+    assert any(peer.stats.last_error in r.getMessage() for r in caplog.records)
