@@ -147,3 +147,19 @@ async def test_ok_true_survives_kill_9_of_the_relay_process(
     assert len(stored) == len(events)
     wanted = {e.id for e in events}
     assert {Event.from_json(raw).id for raw in stored} == wanted
+
+
+async def test_nip77_reconciles_against_the_postgresql_store(
+    start_relay: Callable[..., Awaitable[Relay]], pg_url: str, connect: Any, keys: Any
+) -> None:
+    relay = await start_relay(store={"url": pg_url}, rate_limits={"events_per_second": 0})
+    client = await connect(relay.url)
+    base = int(time.time()) - 1000
+    common = [sign(keys.alice, 1, f"common {i}", created_at=base + i % 7) for i in range(120)]
+    relay_only = [sign(keys.bob, 1, f"relay {i}", created_at=base + i) for i in range(9)]
+    client_only = [sign(keys.carol, 1, f"client {i}", created_at=base + i) for i in range(11)]
+    await client.publish_many(common + relay_only)
+    items = [(e.created_at, bytes.fromhex(e.id)) for e in common + client_only]
+    have, need = await client.neg_sync("sync", {}, items)
+    assert have == {e.id for e in client_only}
+    assert need == {e.id for e in relay_only}
