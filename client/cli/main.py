@@ -1,9 +1,11 @@
-"""The `mas` root command, the registry of command groups, and the one error boundary.
+"""The `mas` entry point: the registry of command groups and the one error boundary.
 
 Adding a command group: write ``client/cli/<group>.py`` with its own ``app = typer.Typer()``
 (see cli/common.py for the shared state and options) and add one line to
 ``COMMAND_GROUPS`` below: ``_group`` makes the whole app ``mas <name> ...``, ``_command``
-adds one of its commands at the top level. Only the invoked command's module is imported.
+adds one of its commands at the top level. Only the invoked command's module is imported;
+the root command and its options are in cli/root.py, imported once `--version` (answered
+without typer) is ruled out.
 
 Exit codes:
 
