@@ -319,6 +319,33 @@ log_level = "WARNING"
 """
 
 
+# strfry (issue 15): the same fairness as above. NIP-42 off (neither other relay asks the
+# bench to authenticate); nofiles = 0, as its default asks the kernel for more open files
+# than this machine allows and it exits (the bench raises RLIMIT_NOFILE itself, inherited);
+# strfry has no rate limits to turn off. Log level via --verbosity; the rest is its default.
+STRFRY_CONFIG = """\
+# Written by bench/relay.py.
+db = "{db}/"
+relay {{
+    bind = "{host}"
+    port = {port}
+    nofiles = 0
+    auth {{
+        enabled = false
+    }}
+}}
+"""
+
+
+def strfry_config(workdir: Path, port: int) -> Path:
+    """A strfry config and an empty LMDB folder in ``workdir``; the config's path."""
+    db = workdir / "strfry-db"
+    db.mkdir(exist_ok=True)
+    cfg = workdir / "strfry.conf"
+    cfg.write_text(STRFRY_CONFIG.format(db=db, host=_load.HOST, port=port))
+    return cfg
+
+
 class Relay:
     def __init__(
         self, name: str, exe: str, config: str | None = None, uvloop: bool = False
@@ -340,6 +367,9 @@ class Relay:
                 config = str(workdir / "mas-relay.toml")
                 Path(config).write_text(MAS_RELAY_CONFIG.format(uvloop=str(self.uvloop).lower()))
             return [*argv, "--config", config]
+        if self.name == "strfry":
+            cfg = strfry_config(workdir, self.port)
+            return [self.exe, f"--config={cfg}", "--verbosity=WARNING", "relay"]
         cfg = workdir / "nostr-relay.yaml"
         cfg.write_text(
             NOSTR_RELAY_CONFIG.format(db=workdir / "nostr.sqlite3", host=_load.HOST, port=self.port)
@@ -998,10 +1028,20 @@ def saturation(r: dict[str, Any], ncpu: int) -> str:
     return text + " -> neither side is CPU-bound (latency, I/O or pacing)"
 
 
+def ratio_pair(names: list[str]) -> tuple[str, str] | None:
+    """Which two relays the ratio column compares: ours against strfry when both ran (the
+    issue-15 targets are ratios to strfry), else ours against the only other one."""
+    if "ours" in names and "strfry" in names:
+        return ("ours", "strfry")
+    if len(names) == 2 and "ours" in names:
+        return ("ours", names[1 - names.index("ours")])
+    return None
+
+
 def table(title: str, rows: list[list[str]], names: list[str]) -> str:
     head = ["metric", *names]
-    if len(names) == 2:
-        head.append("ours/theirs")
+    if ratio_pair(names):
+        head.append("ours/" + ratio_pair(names)[1])
     head += ["strfry", "target", "ours vs target"]
     width = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(width))
@@ -1021,14 +1061,15 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     ) -> list[str]:
         vals = get(scn, key)
         cells = [label, *(fnum(v, digits) for v in vals)]
-        if len(names) == 2:
-            cells.append(ratio(*vals))
+        pair = ratio_pair(names)
+        if pair:
+            cells.append(ratio(*(vals[names.index(n)] for n in pair)))
         ours = results.get("ours", {}).get(scn, {}).get(key)
         cells += [ref, target, verdict(ours, ok) if ok and "ours" in results else "-"]
         return cells
 
     def raw(label: str, vals: list[str]) -> list[str]:
-        return [label, *vals] + (["-"] if len(names) == 2 else []) + ["", "", ""]
+        return [label, *vals] + (["-"] if ratio_pair(names) else []) + ["", "", ""]
 
     out = []
     blank = ["-"] * len(names)
@@ -1249,7 +1290,10 @@ def runs_help(exe: str) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("--quick", action="store_true", help="smoke run: small N everywhere")
-    p.add_argument("--relays", default="ours,nostr-relay", help="comma list: ours, nostr-relay")
+    p.add_argument(
+        "--relays", default="ours,nostr-relay", help="comma list: ours, strfry, nostr-relay"
+    )
+    p.add_argument("--strfry", help="strfry executable, built from upstream outside the repo")
     p.add_argument(
         "--mas-relay-config", help="--config FILE for mas-relay (default: rate limits off)"
     )
@@ -1312,6 +1356,13 @@ async def amain(args: argparse.Namespace) -> int:
                 print(f"ours: {exe} ({how})")
             else:
                 print("ours: mas-relay not found (pass --mas-relay PATH); skipped")
+        elif name == "strfry":
+            exe = find_exe(args.strfry, None, "strfry")
+            if exe:
+                relays.append(Relay("strfry", exe))
+                print(f"strfry: {exe} relay (NIP-42 off, nofiles = 0, other settings default)")
+            else:
+                print("strfry: not found (pass --strfry PATH); skipped")
         elif name == "nostr-relay":
             exe = find_exe(args.nostr_relay, DEFAULT_NOSTR_RELAY, "nostr-relay")
             if exe:
