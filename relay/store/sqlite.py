@@ -29,9 +29,10 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from itertools import groupby
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import aiosqlite
 
@@ -66,6 +67,25 @@ T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
 # created_at, id, raw and the tags of the filters that returned the row
 PageRow = tuple[int, bytes, bytes, tuple[int, ...]]
+
+
+class _Save(NamedTuple):
+    """A queued save, kept as data rather than a function so that the writer can write
+    consecutive saves together (:func:`sqlite_write.save_events`)."""
+
+    event: Event
+    raw: bytes
+
+
+def _apply(db: sqlite3.Connection, works: list[Work | _Save]) -> list[Any]:
+    """Each work's result, in order; each run of saves goes to the writer as one."""
+    results: list[Any] = []
+    for saves, run in groupby(works, key=lambda work: isinstance(work, _Save)):
+        if saves:
+            results += sqlite_write.save_events(db, cast(list[_Save], list(run)))
+        else:
+            results += [cast(Work, work)(db) for work in run]
+    return results
 
 
 def _newest_first(row: tuple[Any, ...]) -> tuple[int, bytes]:
@@ -141,7 +161,9 @@ class SQLiteStore:
         self._max_limit = max_limit
         self._max_count = max_count
         self._max_query_seconds = max_query_seconds
-        self._queue: asyncio.Queue[tuple[Work, asyncio.Future[Any]] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Work | _Save, asyncio.Future[Any]] | None] = (
+            asyncio.Queue()
+        )
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._writer: sqlite3.Connection | None = None
         self._writer_task: asyncio.Task[None] | None = None
@@ -256,13 +278,13 @@ class SQLiteStore:
         the constants in :mod:`~shieldmutual.relay.store.sqlite_write`."""
         if is_ephemeral(event.kind):
             return sqlite_write.STORED
-        return await self._submit(partial(sqlite_write.save_event, event=event, raw=raw))
+        return cast(SaveResult, await self._submit(_Save(event, raw)))
 
     async def delete_expired(self, now: int) -> int:
         """Through the writer queue, like saves, so it never contends for the write lock."""
         return await self._submit(partial(sqlite_write.delete_expired, now=now))
 
-    async def _submit(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def _submit(self, work: Callable[[sqlite3.Connection], T] | _Save) -> T:
         if self._closed or self._writer_task is None:
             raise StoreError("the store is not open")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -271,7 +293,7 @@ class SQLiteStore:
 
     async def _write_loop(self) -> None:
         while True:
-            batch: list[tuple[Work, asyncio.Future[Any]]] = []
+            batch: list[tuple[Work | _Save, asyncio.Future[Any]]] = []
             item = await self._queue.get()
             while item is not None:
                 batch.append(item)
@@ -283,7 +305,7 @@ class SQLiteStore:
             if item is None:
                 return
 
-    async def _write(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> None:
+    async def _write(self, batch: list[tuple[Work | _Save, asyncio.Future[Any]]]) -> None:
         loop = asyncio.get_running_loop()
         works = [work for work, _ in batch]
         try:
@@ -302,11 +324,11 @@ class SQLiteStore:
             if not future.done():  # the caller may have given up waiting
                 future.set_result(result)
 
-    def _transaction(self, works: list[Work]) -> list[Any]:
+    def _transaction(self, works: list[Work | _Save]) -> list[Any]:
         db = cast(sqlite3.Connection, self._writer)
         db.execute("BEGIN IMMEDIATE")
         try:
-            results = [work(db) for work in works]
+            results = _apply(db, works)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
