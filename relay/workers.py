@@ -79,6 +79,11 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return held
 
 
+def _status(exitcode: int | None) -> str:
+    code = exitcode or 0
+    return f"signal {-code}" if code < 0 else f"exit status {code}"
+
+
 @dataclass
 class _Worker:
     number: int
@@ -161,12 +166,21 @@ class Supervisor:
                     try:
                         lines = worker.pipe.recv()
                     except EOFError:  # it exited before saying it was ready
-                        return None
+                        return self._failed(worker)
                 elif ready in sentinels:
-                    return None  # the worker printed why (e.g. "cannot start: ...")
+                    return self._failed(sentinels[ready])  # type: ignore[index]
                 else:
                     self._drain_wake()
         return None if self.stopping else lines
+
+    def _failed(self, worker: _Worker) -> None:
+        """A worker exited before it was ready (it printed why, unless it was killed)."""
+        worker.process.join()
+        log.error(
+            "worker %d exited (%s) before it was ready; stopping the others",
+            worker.number,
+            _status(worker.process.exitcode),
+        )
 
     def _watch(self) -> None:
         """Restart dead workers (logged, with backoff) until asked to stop."""
@@ -208,8 +222,7 @@ class Supervisor:
         if self.stopping or worker.restart_at is not None:
             return
         worker.process.join()
-        code = worker.process.exitcode or 0
-        status = f"signal {-code}" if code < 0 else f"exit status {code}"
+        status = _status(worker.process.exitcode)
         now = time.monotonic()
         if now - worker.started >= HEALTHY_AFTER:
             worker.backoff = BACKOFF_FIRST
