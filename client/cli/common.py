@@ -310,9 +310,10 @@ class State:
 
     def print_table(self, columns: Sequence[plain.Column], rows: Sequence[Sequence[str]]) -> None:
         """A table on stdout (cells are external text: shown through the text door); to a
-        pipe without rich when rich would print the same (cli/plain.py)."""
+        pipe or a terminal without rich when rich would write the same (cli/plain.py)."""
         rows = [[visible(cell) for cell in row] for row in rows]
-        written = plain.table(columns, rows) if plain.is_plain(sys.stdout) else None
+        look = plain.look(sys.stdout)
+        written = None if look is None else plain.table(columns, rows, look)
         if written is None:
             from shieldmutual.client.cli import render
 

@@ -1,17 +1,20 @@
-"""Notes and simple tables written to a pipe or file without loading rich.
+"""Notes and simple tables written without loading rich, byte for byte as rich writes them.
 
-Importing rich's console costs a local command about as much as the rest of its start-up,
-and where the output is not a terminal rich adds nothing: no colour, no width to fit (its
-consoles are at least 160 columns wide there, cli/common.py). For what rich would lay
-out trivially, these functions write the very same characters; anything else (a wide or
-combining character, a line too long, a cell on several lines) returns None and goes to
-rich as before. tests/client/test_cli_plain.py compares both on generated input.
+Importing rich's console and table costs a local command about as much as the rest of its
+start-up, yet for what rich lays out trivially it adds nothing but a few escapes. These
+functions write the very same characters: to a pipe (rich's consoles are at least 160
+columns wide there, cli/common.py), and for tables also to a terminal (its width as rich
+reads it; bold as rich writes it, the only style these listings use). Anything else (a
+wide or combining character, a table wider than the terminal, a cell on several lines, a
+forced terminal, a colour) returns None and goes to rich as before.
+tests/client/test_cli_plain.py compares both on generated input.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Sequence
 from typing import IO, NamedTuple
 
@@ -20,6 +23,9 @@ MAX_WIDTH = 159
 _BOX_HEAD, _BOX_RULE, _BOX_CROSS, _BOX_ROW = "┃", "━", "╇", "│"
 # What rich's print may turn into an emoji (``:x:`` is ❌), as its own pattern finds it.
 _EMOJI_CODE = re.compile(r":\S*?:")
+# The SGR codes of the column styles written here; rich writes bold alike in every colour
+# system, and keeps it under NO_COLOR (which strips colours only). Table headers are bold.
+_SGR = {"": "", "bold": "1"}
 
 
 class Column(NamedTuple):
@@ -30,17 +36,66 @@ class Column(NamedTuple):
     overflow: str = "ellipsis"  # rich's default; "fold" for identifiers
 
 
-def is_plain(stream: IO[str]) -> bool:
-    """Whether rich would write to ``stream`` as plain text: no terminal (nor one forced by
-    the variables rich honours) and UTF-8, so its box characters are the ones below."""
-    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ:
-        return False
+class Look(NamedTuple):
+    """How rich would write a table: the width it fits it in, and whether it styles it."""
+
+    width: int
+    styled: bool
+
+
+PIPE = Look(MAX_WIDTH, styled=False)
+
+
+def _is_terminal(stream: IO[str]) -> bool | None:
+    """Whether ``stream`` is a terminal, when rich decides that alone (nothing forced by the
+    variables it honours, not Windows with its own console) and writes UTF-8, so its box
+    characters are the ones above; else None."""
+    if "FORCE_COLOR" in os.environ or "TTY_COMPATIBLE" in os.environ or sys.platform == "win32":
+        return None
     try:
-        if stream.isatty():
-            return False
+        terminal = stream.isatty()
     except (AttributeError, ValueError):
-        return False
-    return (getattr(stream, "encoding", None) or "").lower().replace("-", "") == "utf8"
+        return None
+    utf8 = (getattr(stream, "encoding", None) or "").lower().replace("-", "") == "utf8"
+    return terminal if utf8 else None
+
+
+def is_plain(stream: IO[str]) -> bool:
+    """Whether rich would write to ``stream`` as plain text: a UTF-8 pipe or file."""
+    return _is_terminal(stream) is False
+
+
+def look(stream: IO[str]) -> Look | None:
+    """How rich would write a table to ``stream``: a pipe as :data:`PIPE`; a terminal as
+    wide as rich finds it, styled unless TERM names a dumb one (rich's colour system is
+    then None); None where rich decides otherwise."""
+    terminal = _is_terminal(stream)
+    if terminal is None:
+        return None
+    if not terminal:
+        return PIPE
+    dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")
+    width = _terminal_width(dumb)
+    return None if width is None else Look(width, styled=not dumb)
+
+
+def _terminal_width(dumb: bool) -> int | None:
+    """The width rich's console finds: COLUMNS, else the first of stdin, stdout and stderr
+    that is a terminal, else 80; a dumb terminal is 80 wide unless COLUMNS and LINES both
+    say otherwise (rich's ``Console.size``). None for digits ``int`` cannot read (``²``)."""
+    columns, lines = os.environ.get("COLUMNS", ""), os.environ.get("LINES", "")
+    if any(v.isdigit() and not v.isdecimal() for v in (columns, lines)):
+        return None
+    if columns.isdigit():
+        return int(columns) if lines.isdigit() or not dumb else 80
+    if dumb:
+        return 80
+    for fd in (0, 1, 2):
+        try:
+            return os.get_terminal_size(fd).columns or 80
+        except (AttributeError, ValueError, OSError):
+            continue
+    return 80
 
 
 def _narrow(text: str) -> bool:
@@ -58,27 +113,46 @@ def note(text: str) -> str | None:
     return text + "\n"
 
 
-def table(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> str | None:
-    """A rich ``Table(show_edge=False, pad_edge=False)`` as rich prints it to a pipe, or
-    None when rich would lay it out differently."""
+def _sgr(text: str, code: str) -> str:
+    """One of rich's segments: each is styled on its own, and an empty style adds nothing."""
+    return f"\x1b[{code}m{text}\x1b[0m" if code and text else text
+
+
+def table(
+    columns: Sequence[Column], rows: Sequence[Sequence[str]], look: Look = PIPE
+) -> str | None:
+    """A rich ``Table(show_edge=False, pad_edge=False)`` as rich prints it where it writes
+    with ``look``, or None when rich would lay it out or style it differently."""
     cells = [[c.header for c in columns], *rows]
     if not rows or any(len(r) != len(columns) for r in rows):
+        return None
+    if look.styled and any(c.style not in _SGR for c in columns):
         return None
     if not all(_narrow(cell) and cell == cell.strip() for row in cells for cell in row):
         return None
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     last = len(columns) - 1
     spans = [w + (i > 0) + (i < last) for i, w in enumerate(widths)]  # with the padding
-    if sum(spans) + last > MAX_WIDTH or 0 in spans:  # rich gives an empty column one space
+    if sum(spans) + last > look.width or 0 in spans:  # rich gives an empty column one space
         return None
 
-    def line(row: Sequence[str], bar: str) -> str:
-        padded = (
-            ("" if i == 0 else " ") + cell.ljust(widths[i]) + ("" if i == last else " ")
-            for i, cell in enumerate(row)
-        )
-        return bar.join(padded)
+    if look.styled and not any(widths):
+        return None  # rich leaves a table of blank columns unstyled: its own rules
 
-    rule = _BOX_CROSS.join(_BOX_RULE * (w + (i > 0) + (i < last)) for i, w in enumerate(widths))
-    body = [line(r, _BOX_ROW) for r in rows]
-    return "\n".join([line(cells[0], _BOX_HEAD), rule, *body]) + "\n"
+    def cell(i: int, text: str, code: str) -> str:
+        """A cell as rich's segments: the left padding, the text filled to its column's
+        width, the right padding (none at the table's outer edges); a blank column's
+        cell is one segment."""
+        if not widths[i]:
+            return _sgr(" " * spans[i], code)
+        left, right = " " if i > 0 else "", " " if i < last else ""
+        return _sgr(left, code) + _sgr(text.ljust(widths[i]), code) + _sgr(right, code)
+
+    def line(row: Sequence[str], bar: str, codes: Sequence[str]) -> str:
+        return bar.join(cell(i, row[i], codes[i]) for i in range(len(columns)))
+
+    head = ["1" if look.styled else ""] * len(columns)
+    body = [_SGR[c.style] if look.styled else "" for c in columns]
+    rule = _BOX_CROSS.join(_BOX_RULE * span for span in spans)
+    lines = [line(cells[0], _BOX_HEAD, head), rule, *(line(r, _BOX_ROW, body) for r in rows)]
+    return "\n".join(lines) + "\n"

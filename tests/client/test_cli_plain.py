@@ -1,16 +1,18 @@
-"""cli/plain.py writes to a pipe exactly what rich would, or leaves the text to rich.
+"""cli/plain.py writes exactly the bytes rich would, or leaves the text to rich.
 
-Listings and notes skip rich's import when stdout or stderr is not a terminal; a script
-reading them must not see a single character change. Each case is rendered both ways:
-by cli/plain.py, and by rich through the console cli/common.py makes for a pipe (at
-least 160 columns wide, no colour).
+Notes skip rich's import when stderr is not a terminal, listings also at a terminal; a
+script or a person must not see a single byte change. Each case is rendered both ways:
+by cli/plain.py, and by rich: through the console cli/common.py makes for a pipe (at
+least 160 columns wide, no colour), or on a terminal of each width and colour system.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import pty
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -25,6 +27,12 @@ ALPHABET = st.sampled_from(
     [*"abcXYZ019 -_.,:;/[]*#@~", "é", "ß", "—", "…", "“", "字", "😀", "\u0301", "\t", "\n"]
 )
 CELL = st.text(ALPHABET, max_size=40)
+# Mostly what fits a terminal in one cell per character, so most tables take the plain path.
+NARROW_CELL = st.text(st.sampled_from([*"abcXYZ019 -_.,:;/[]*#@~", "é", "—", "…"]), max_size=20)
+# The column styles of the four listings, and one they do not use (left to rich).
+STYLE = st.sampled_from(["", "", "bold", "dim"])
+COLOR_SYSTEMS = ["standard", "256", "truecolor", None]  # None: TERM=dumb
+OVERFLOWS = ["ellipsis", "fold"]
 
 
 def _rich(width: int, print_: object, **kwargs: object) -> str:
@@ -40,7 +48,7 @@ def _rich(width: int, print_: object, **kwargs: object) -> str:
     data=st.data(),
     width=st.integers(160, 220),
 )
-def test_a_table_is_rich_s_text_or_left_to_rich(
+def test_a_piped_table_is_rich_s_text_or_left_to_rich(
     headers: list[str], data: st.DataObject, width: int
 ) -> None:
     columns = [plain.Column(h, style="bold", overflow="fold") for h in headers]
@@ -57,6 +65,117 @@ def test_the_listings_tables_are_written_without_rich() -> None:
     written = plain.table(columns, rows)
     assert written is not None
     assert written == _rich(160, render.table(columns, rows))
+
+
+def _rich_terminal(width: int, color_system: str | None, no_color: bool, print_: object) -> str:
+    """What rich writes on a terminal ``width`` columns wide (escapes included)."""
+    file = io.StringIO()
+    console = Console(
+        file=file, force_terminal=True, width=width, color_system=color_system,
+        no_color=no_color, highlight=False,
+    )  # fmt: skip
+    console.print(print_)
+    return file.getvalue()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    headers=st.lists(NARROW_CELL, min_size=1, max_size=5),
+    data=st.data(),
+    width=st.integers(1, 200),
+    color_system=st.sampled_from(COLOR_SYSTEMS),
+    no_color=st.booleans(),
+)
+def test_a_table_on_a_terminal_is_rich_s_bytes_or_left_to_rich(
+    headers: list[str],
+    data: st.DataObject,
+    width: int,
+    color_system: str | None,
+    no_color: bool,
+) -> None:
+    columns = [
+        plain.Column(h, style=data.draw(STYLE), overflow=data.draw(st.sampled_from(OVERFLOWS)))
+        for h in headers
+    ]
+    cell = st.one_of(NARROW_CELL, NARROW_CELL, CELL)
+    row = st.lists(cell, min_size=len(headers), max_size=len(headers))
+    rows = data.draw(st.lists(row, min_size=1, max_size=4))
+    look = plain.Look(width, styled=color_system is not None)
+    written = plain.table(columns, rows, look)
+    if written is not None:
+        assert written == _rich_terminal(width, color_system, no_color, render.table(columns, rows))
+
+
+IDENTITY_COLUMNS = [
+    plain.Column(""),
+    plain.Column("name", style="bold"),
+    plain.Column("npub", overflow="fold"),
+    plain.Column("created"),
+    plain.Column(""),
+]
+IDENTITY_ROWS = [
+    ["*", "alice", "npub1xtscya34g58tk0z605fvr788k263gsu6cy9x0mhnm87echrgufzsevkk5s",
+     "2026-11-30", "sealed"],
+    ["", "bob", "npub1xtscya34g58tk0z605fvr788k263gsu6cy9x0mhnm87echrgufzsevkk5s",
+     "2026-11-29", ""],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("color_system", ["256", None])
+@pytest.mark.parametrize("no_color", [False, True], ids=["colour", "NO_COLOR"])
+def test_the_identity_table_at_every_width_is_rich_s_bytes_or_left_to_rich(
+    color_system: str | None, no_color: bool
+) -> None:
+    """From 1 column (rich folds and shrinks: left to it) to 200, the listing's own table
+    is written without rich exactly when it fits, and then byte for byte as rich does."""
+    styled = color_system is not None
+    wide = _rich_terminal(1000, None, False, render.table(IDENTITY_COLUMNS, IDENTITY_ROWS))
+    natural = len(wide.splitlines()[0])  # the table's width when nothing makes it shrink
+    for width in range(1, 201):
+        written = plain.table(IDENTITY_COLUMNS, IDENTITY_ROWS, plain.Look(width, styled))
+        rich = _rich_terminal(
+            width, color_system, no_color, render.table(IDENTITY_COLUMNS, IDENTITY_ROWS)
+        )
+        if width < natural:
+            assert written is None, width
+            assert max(len(line) for line in _strip_sgr(rich).splitlines()) <= width
+        else:
+            assert written == rich, width
+    assert ("\x1b[1malice\x1b[0m" in rich) is styled  # the name column is bold
+
+
+def _strip_sgr(text: str) -> str:
+    return re.sub("\x1b\\[[0-9;]*m", "", text)
+
+
+# Every value of the variables rich reads to size and style a terminal.
+TERMINAL_ENV = {
+    "TERM": [None, "xterm-256color", "xterm", "dumb", "UNKNOWN", "vt100-16color", ""],
+    "COLORTERM": [None, "truecolor"],
+    "NO_COLOR": [None, "1"],
+    "COLUMNS": [None, "72", "0", "abc", "", "²"],
+    "LINES": [None, "30"],
+}
+
+
+def test_a_terminal_is_sized_and_styled_as_rich_finds_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For each combination of TERM, COLORTERM, NO_COLOR, COLUMNS and LINES, cli/plain.py
+    finds the width rich's own console finds, and styles exactly when rich has a colour
+    system (or leaves the terminal to rich, for digits rich cannot read)."""
+    leader, follower = pty.openpty()
+    with open(follower, "w", encoding="utf-8") as terminal, open(leader, "rb"):
+        for values in itertools.product(*TERMINAL_ENV.values()):
+            for name, value in zip(TERMINAL_ENV, values, strict=True):
+                if value is None:
+                    monkeypatch.delenv(name, raising=False)
+                else:
+                    monkeypatch.setenv(name, value)
+            look = plain.look(terminal)
+            if "²" in values:
+                assert look is None
+                continue
+            console = Console(file=terminal)
+            assert look == plain.Look(console.width, console.color_system is not None), values
 
 
 @settings(max_examples=300, deadline=None)
