@@ -13,13 +13,17 @@ import itertools
 import os
 import pty
 import re
+import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from shieldmutual.client.cli import plain, render
+from shieldmutual.client.cli import common, plain, render
+from shieldmutual.client.config import Paths
+from shieldmutual.shared.untrusted import visible
 
 # Narrow letters and punctuation, plus what makes rich lay text out differently: wide
 # (CJK, emoji) and combining characters, tabs, line breaks, markup-like brackets.
@@ -210,3 +214,26 @@ def test_only_a_utf8_pipe_without_forced_colour_is_plain(monkeypatch: pytest.Mon
     leader, follower = pty.openpty()
     with open(follower, "w", encoding="utf-8") as terminal, open(leader, "rb"):
         assert not plain.is_plain(terminal)
+
+
+def test_a_stranger_s_cell_reaches_the_terminal_through_the_text_door(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9's rule holds on the plain path: a listing's cells pass the same door as on
+    rich's (State.print_table), so a title escape, a bidi override or markup written by a
+    stranger arrive as visible, inert text; the only escapes are the bold ones."""
+    hostile = "\x1b]0;pwned\x07 [bold red]x[/] \u202eevil\x9b2J"
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLUMNS", "200")
+    leader, follower = pty.openpty()
+    with open(follower, "w", encoding="utf-8") as terminal, open(leader, "rb", buffering=0):
+        monkeypatch.setattr(sys, "stdout", terminal)
+        state = common.State(Paths(tmp_path / "config.toml", tmp_path / "keys", tmp_path))
+        columns = [plain.Column("name", style="bold"), plain.Column("npub", overflow="fold")]
+        state.print_table(columns, [[hostile, "npub1x"]])
+        assert state._out is None  # written on the plain path, not by rich
+        shown = os.read(leader, 65536).decode().replace("\r", "")
+    rows = [[visible(hostile), "npub1x"]]
+    assert shown == _rich_terminal(200, "256", False, render.table(columns, rows))
+    assert "\\x1b]0;pwned" in shown and "[bold red]x[/]" in shown and "\\u202e" in shown
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]", _strip_sgr(shown))

@@ -7,10 +7,15 @@ cannot silently regress: which modules a command leaves unimported.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
+import struct
 import subprocess
 import sys
+import termios
+import time
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -32,6 +37,12 @@ COMMAND_MODULES = tuple(
     sorted({f"shieldmutual.client.cli.{e.module}" for e in cli_main.COMMAND_GROUPS.values()})
 )
 
+# What rich reads to decide how output looks; the tests set them where they matter.
+LOOK_VARIABLES = (
+    "MAS_PASSPHRASE_FD", "FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "TERM", "COLORTERM",
+    "COLUMNS", "LINES",
+)  # fmt: skip
+
 # The command runs with its stdout a pipe (as in a script), and the modules it loaded
 # are written to a file, so the probe itself prints nothing that could change them.
 PROBE = """
@@ -45,20 +56,25 @@ with open(report, "w") as file:
 """
 
 
-def _probe(
-    home: Path, *args: str, fd: int | None = None, env: dict[str, str] | None = None
-) -> tuple[set[str], str]:
-    """Run ``mas ARGS`` in a fresh interpreter: the modules it imported, and its stdout."""
+def _environment(home: Path, fd: int | None, env: dict[str, str] | None) -> dict[str, str]:
+    """This environment without what would change the output's look, plus ``env``."""
     full = {**os.environ, "MAS_HOME": str(home), "MAS_SCRYPT_LOG_N": "4"}
-    for name in ("MAS_PASSPHRASE_FD", "FORCE_COLOR", "TTY_COMPATIBLE"):
+    for name in LOOK_VARIABLES:
         full.pop(name, None)
     if fd is not None:
         full["MAS_PASSPHRASE_FD"] = str(fd)
     full.update(env or {})
+    return full
+
+
+def _probe(
+    home: Path, *args: str, fd: int | None = None, env: dict[str, str] | None = None
+) -> tuple[set[str], str]:
+    """Run ``mas ARGS`` in a fresh interpreter: the modules it imported, and its stdout."""
     report = home.parent / "probe.json"
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(args), str(report)],
-        env=full,
+        env=_environment(home, fd, env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -69,6 +85,42 @@ def _probe(
     result = json.loads(report.read_text())
     assert result["code"] == 0, done.stderr
     return set(result["modules"]), done.stdout
+
+
+def _probe_on_a_terminal(
+    home: Path, *args: str, fd: int, env: dict[str, str], columns: int = 120
+) -> tuple[set[str], bytes]:
+    """Run ``mas ARGS`` as :func:`_probe` does, but with stdin, stdout and stderr on a
+    pseudo-terminal ``columns`` wide: the modules it imported, and the raw bytes written."""
+    report = home.parent / "probe.json"
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PROBE, json.dumps(args), str(report)],
+        env=_environment(home, fd, env), stdin=follower, stdout=follower, stderr=follower,
+        pass_fds=(fd,), start_new_session=True,
+    )  # fmt: skip
+    os.close(follower)
+    written = bytearray()
+    deadline = time.monotonic() + 60
+    try:
+        while select.select([leader], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's last writer is gone
+                break
+            if not chunk:
+                break
+            written += chunk
+        assert proc.wait(timeout=max(0.1, deadline - time.monotonic())) == 0, bytes(written)
+    finally:
+        os.close(leader)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    result = json.loads(report.read_text())
+    assert result["code"] == 0, bytes(written)
+    return set(result["modules"]), bytes(written)
 
 
 def _imported(tmp_path: Path, *args: str) -> set[str]:
@@ -171,6 +223,60 @@ def test_a_listing_to_a_pipe_is_rich_s_own_text_without_rich(
     assert plain_out == rich_out
     assert not _loaded(plain_modules, ("rich", *HEAVY))
     assert _loaded(rich_modules, ("rich",))  # the comparison really went through rich
+
+
+@pytest.mark.parametrize(("args", "row"), LISTINGS, ids=lambda a: " ".join(a) if a else "")
+def test_a_listing_at_a_terminal_is_rich_s_own_bytes_without_rich(
+    filled_home: Path, passphrase_fd: Callable[..., int], args: list[str], row: str
+) -> None:
+    """At a terminal too (issue 13: <= 100 ms), the table is written without importing
+    rich, and its raw bytes (bold escapes, box characters, padding) are those rich writes
+    there: TTY_COMPATIBLE=1 sends the same command through rich, for comparison."""
+    term = {"TERM": "xterm-256color"}
+    plain_modules, plain_out = _probe_on_a_terminal(
+        filled_home, *args, fd=passphrase_fd("test passphrase"), env=term
+    )
+    rich_modules, rich_out = _probe_on_a_terminal(
+        filled_home, *args, fd=passphrase_fd("test passphrase"), env={**term, "TTY_COMPATIBLE": "1"}
+    )
+    assert row.encode() in plain_out and b"\x1b[1m" in plain_out and "━".encode() in plain_out
+    assert plain_out == rich_out
+    assert not _loaded(plain_modules, ("rich", *HEAVY))
+    assert _loaded(rich_modules, ("rich",))
+
+
+@pytest.mark.parametrize(
+    ("env", "columns", "rich_needed"),
+    [
+        ({"TERM": "xterm-256color", "NO_COLOR": "1"}, 120, False),  # bold all the same
+        ({"TERM": "xterm-256color", "COLORTERM": "truecolor", "COLUMNS": "100"}, 40, False),
+        ({"TERM": "dumb", "COLUMNS": "120", "LINES": "40"}, 40, False),  # no escapes at all
+        ({"TERM": "xterm-256color"}, 60, True),  # too narrow: rich folds the npub
+        ({"TERM": "dumb"}, 400, True),  # rich takes a dumb terminal as 80 columns wide
+    ],
+    ids=["NO_COLOR", "COLUMNS", "dumb", "narrow", "dumb-80"],
+)
+def test_how_rich_would_style_and_fit_the_terminal_decides(
+    filled_home: Path,
+    passphrase_fd: Callable[..., int],
+    env: dict[str, str],
+    columns: int,
+    rich_needed: bool,
+) -> None:
+    """NO_COLOR, TERM=dumb, COLUMNS and the terminal's own width: plain output only where
+    rich would write the table simply, and byte for byte the same as rich's either way
+    (the identity table is 97 columns wide)."""
+    args = ("id", "list")
+    modules, out = _probe_on_a_terminal(
+        filled_home, *args, fd=passphrase_fd("test passphrase"), env=env, columns=columns
+    )
+    _, rich_out = _probe_on_a_terminal(
+        filled_home, *args, fd=passphrase_fd("test passphrase"),
+        env={**env, "TTY_COMPATIBLE": "1"}, columns=columns,
+    )  # fmt: skip
+    assert b"alice" in out and out == rich_out
+    assert bool(_loaded(modules, ("rich",))) is rich_needed
+    assert (b"\x1b[" in out) is (env["TERM"] != "dumb")
 
 
 def test_request_template_loads_no_pool_feed_rich_or_keys(tmp_path: Path) -> None:
