@@ -299,9 +299,10 @@ class State:
         self._stderr(visible(f"warning: {message}", multiline=True), "yellow")
 
     def _stderr(self, text: str, style: str) -> None:
-        """One message on stderr: through rich on a terminal (styled), as it is to a pipe
-        when rich would write exactly that (cli/plain.py: no rich import for a note)."""
-        written = plain.note(text) if self._err is None and plain.is_plain(sys.stderr) else None
+        """One message on stderr, styled on a terminal: without rich when rich would write
+        exactly that (cli/plain.py: no rich import for a note), else through rich."""
+        look = plain.look(sys.stderr) if self._err is None else None
+        written = None if look is None else plain.note(text, look, style)
         if written is None:
             self.err.print(text, style=style, markup=False, highlight=False)
         else:

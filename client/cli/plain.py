@@ -3,9 +3,9 @@
 Importing rich's console and table costs a local command about as much as the rest of its
 start-up, yet for what rich lays out trivially it adds nothing but a few escapes. These
 functions write the very same characters: to a pipe (rich's consoles are at least 160
-columns wide there, cli/common.py), and for tables also to a terminal (its width as rich
-reads it; bold as rich writes it, the only style these listings use). Anything else (a
-wide or combining character, a table wider than the terminal, a cell on several lines, a
+columns wide there, cli/common.py) or to a terminal (its width as rich reads it; bold and
+dim as rich writes them, the only styles the listings and notes use). Anything else (a
+wide or combining character, a line wider than the terminal, a cell on several lines, a
 forced terminal, a colour) returns None and goes to rich as before.
 tests/client/test_cli_plain.py compares both on generated input.
 """
@@ -23,9 +23,11 @@ MAX_WIDTH = 159
 _BOX_HEAD, _BOX_RULE, _BOX_CROSS, _BOX_ROW = "┃", "━", "╇", "│"
 # What rich's print may turn into an emoji (``:x:`` is ❌), as its own pattern finds it.
 _EMOJI_CODE = re.compile(r":\S*?:")
-# The SGR codes of the column styles written here; rich writes bold alike in every colour
-# system, and keeps it under NO_COLOR (which strips colours only). Table headers are bold.
-_SGR = {"": "", "bold": "1"}
+# The SGR codes of the styles written here: attributes, which rich writes alike in every
+# colour system and keeps under NO_COLOR (it strips colours only). Table headers are bold,
+# notes dim; a table's columns are plain or bold.
+_SGR = {"": "", "bold": "1", "dim": "2"}
+_TABLE_STYLES = ("", "bold")
 
 
 class Column(NamedTuple):
@@ -103,14 +105,17 @@ def _narrow(text: str) -> bool:
     return all(" " <= c <= "~" or "\xa0" <= c <= "\xff" or "\u2010" <= c <= "\u2027" for c in text)
 
 
-def note(text: str) -> str | None:
-    """``text`` as rich prints it to a pipe (each line as it is), or None when rich would
-    change it (wrap a long line, measure a wide character, replace an emoji code)."""
-    if _EMOJI_CODE.search(text):
+def note(text: str, look: Look = PIPE, style: str = "dim") -> str | None:
+    """``text`` as rich prints it in ``style`` where it writes with ``look`` (each line as
+    it is, styled on its own), or None when rich would change it (wrap a long line,
+    measure a wide character, replace an emoji code) or style it otherwise (a colour)."""
+    if _EMOJI_CODE.search(text) or (look.styled and style not in _SGR):
         return None
-    if not all(_narrow(line) and len(line) <= MAX_WIDTH for line in text.split("\n")):
+    lines = text.split("\n")
+    if not all(_narrow(line) and len(line) <= look.width for line in lines):
         return None
-    return text + "\n"
+    code = _SGR[style] if look.styled else ""
+    return "\n".join(_sgr(line, code) for line in lines) + "\n"
 
 
 def _sgr(text: str, code: str) -> str:
@@ -126,7 +131,7 @@ def table(
     cells = [[c.header for c in columns], *rows]
     if not rows or any(len(r) != len(columns) for r in rows):
         return None
-    if look.styled and any(c.style not in _SGR for c in columns):
+    if look.styled and any(c.style not in _TABLE_STYLES for c in columns):
         return None
     if not all(_narrow(cell) and cell == cell.strip() for row in cells for cell in row):
         return None

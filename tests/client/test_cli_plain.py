@@ -32,7 +32,8 @@ ALPHABET = st.sampled_from(
 )
 CELL = st.text(ALPHABET, max_size=40)
 # Mostly what fits a terminal in one cell per character, so most tables take the plain path.
-NARROW_CELL = st.text(st.sampled_from([*"abcXYZ019 -_.,:;/[]*#@~", "é", "—", "…"]), max_size=20)
+NARROW_ALPHABET = st.sampled_from([*"abcXYZ019 -_.,:;/[]*#@~", "é", "—", "…", "\n"])
+NARROW_CELL = st.text(NARROW_ALPHABET.filter(lambda c: c != "\n"), max_size=20)
 # The column styles of the four listings, and one they do not use (left to rich).
 STYLE = st.sampled_from(["", "", "bold", "dim"])
 COLOR_SYSTEMS = ["standard", "256", "truecolor", None]  # None: TERM=dumb
@@ -189,6 +190,39 @@ def test_a_note_is_rich_s_text_or_left_to_rich(text: str, width: int) -> None:
     if written is not None:
         expected = _rich(width, text, style="dim", markup=False, highlight=False)
         assert written == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=st.one_of(st.text(ALPHABET, max_size=100), st.text(NARROW_ALPHABET, max_size=100)),
+    width=st.integers(1, 120),
+    color_system=st.sampled_from(COLOR_SYSTEMS),
+    no_color=st.booleans(),
+    style=st.sampled_from(["dim", "dim", "yellow"]),  # a note, a warning (left to rich)
+)
+def test_a_note_on_a_terminal_is_rich_s_bytes_or_left_to_rich(
+    text: str, width: int, color_system: str | None, no_color: bool, style: str
+) -> None:
+    look = plain.Look(width, styled=color_system is not None)
+    written = plain.note(text, look, style)
+    if written is not None:
+        file = io.StringIO()
+        console = Console(
+            file=file, force_terminal=True, width=width, color_system=color_system,
+            no_color=no_color, highlight=False,
+        )  # fmt: skip
+        console.print(text, style=style, markup=False, highlight=False)
+        assert written == file.getvalue()
+
+
+def test_a_note_on_a_terminal_is_dim_line_by_line() -> None:
+    styled = plain.Look(80, styled=True)
+    assert plain.note("not following\n\nany", styled) == (
+        "\x1b[2mnot following\x1b[0m\n\n\x1b[2many\x1b[0m\n"
+    )
+    assert plain.note("x" * 81, styled) is None  # rich would wrap it
+    assert plain.note("careful", styled, "yellow") is None  # a colour: rich decides
+    assert plain.note("careful", plain.Look(80, styled=False), "yellow") == "careful\n"
 
 
 def test_long_lines_and_wide_characters_go_to_rich() -> None:

@@ -279,6 +279,23 @@ def test_how_rich_would_style_and_fit_the_terminal_decides(
     assert (b"\x1b[" in out) is (env["TERM"] != "dumb")
 
 
+@pytest.mark.parametrize("args", [["following"], ["relays", "list"]], ids=" ".join)
+def test_an_empty_listing_s_note_at_a_terminal_is_rich_s_bytes_without_rich(
+    mas: Callable[..., Any], mas_home: Path, passphrase_fd: Callable[..., int], args: list[str]
+) -> None:
+    """Nothing to list: the dim note on stderr is written without rich too, as rich would."""
+    assert mas("id", "new", "alice").code == 0
+    term = {"TERM": "xterm-256color"}
+    modules, out = _probe_on_a_terminal(
+        mas_home, *args, fd=passphrase_fd("test passphrase"), env=term
+    )
+    _, rich_out = _probe_on_a_terminal(
+        mas_home, *args, fd=passphrase_fd("test passphrase"), env={**term, "TTY_COMPATIBLE": "1"}
+    )
+    assert out.startswith(b"\x1b[2m") and out == rich_out
+    assert not _loaded(modules, ("rich",))
+
+
 def test_request_template_loads_no_pool_feed_rich_or_keys(tmp_path: Path) -> None:
     """Printing the example request file opens nothing sealed and reaches no relay."""
     modules = _imported(tmp_path, "request", "template")
