@@ -31,7 +31,8 @@ ENVIRONMENT_HELP = (
     "MAS_PRIVATE_DELAY (LOW:HIGH seconds between private sends); "
     "MAS_SCRYPT_LOG_N (the key-derivation cost, for tests only); "
     "MAS_DEBUG (a traceback for an unexpected error); "
-    "NO_COLOR (no colours); VISUAL or EDITOR (where private text is written)."
+    "NO_COLOR (no colours); TERM, COLUMNS and LINES (the terminal's styles and width); "
+    "VISUAL or EDITOR (where private text is written)."
 )
 
 
