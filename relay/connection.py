@@ -120,6 +120,25 @@ def stored_id(raw: bytes) -> bytes:
 class Connection(Outgoing):
     """The relay side of one websocket."""
 
+    __slots__ = (
+        "_reading",
+        "_reads",
+        "_room",
+        "_tasks",
+        "authed",
+        "busy",
+        "challenge",
+        "event_bucket",
+        "invalid_bucket",
+        "limits",
+        "neg",
+        "page_size",
+        "query_time",
+        "req_bucket",
+        "saving",
+        "subs",
+    )
+
     def __init__(self, relay: Relay, ws: ServerConnection) -> None:
         super().__init__(relay, ws, next(_numbers))
         config = relay.config

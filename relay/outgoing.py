@@ -1,9 +1,12 @@
 """The sending side of a connection, and the memory budget that bounds it.
 
-Frames are framed by websockets' sans-I/O protocol as soon as they are ready and
-written to the socket once per loop iteration, all of a connection's frames together
-(see :meth:`Outgoing.send`). When the socket's write buffer is full they wait instead in
-a queue drained by a writer task.
+Frames are framed as soon as they are ready and written to the socket once per loop
+iteration, all of a connection's frames together (see :meth:`Outgoing.send`). Without
+a negotiated extension (no permessage-deflate) a server frame is just a header and the
+payload, so the header is built here and a live event's shared pieces are written with
+no copy per subscriber until the one join per socket (:meth:`Outgoing.send_event`);
+with compression websockets' sans-I/O protocol frames them. When the socket's write
+buffer is full they wait instead in a queue drained by a writer task.
 
 Every byte the relay holds for a connection is charged to one budget (``[server]
 max_connection_memory``) through :meth:`Outgoing.hold`: frames queued or framed but not
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -33,11 +37,43 @@ if TYPE_CHECKING:
 # Bytes in a socket's write buffer below which frames skip the queue (websockets'
 # write_limit, set in server.py, is the high-water mark the queued path waits on).
 WRITE_BUFFER = 2**16
+_HEAD16 = struct.Struct("!BBH")
+_HEAD64 = struct.Struct("!BBQ")
+
+
+def text_header(size: int) -> bytes:
+    """The header of one final, unmasked text frame (RFC 6455 5.2) of ``size`` bytes."""
+    if size < 126:
+        return bytes((0x81, size))
+    if size < 65536:
+        return _HEAD16.pack(0x81, 126, size)
+    return _HEAD64.pack(0x81, 127, size)
 
 
 class Outgoing:
     """Frames to one client and the bytes held for it; :class:`Connection
     <shieldmutual.relay.connection.Connection>` adds everything else."""
+
+    # Slots: one of these per open connection, ten thousand idle ones included.
+    __slots__ = (
+        "_batch",
+        "_closer",
+        "_drained",
+        "_flush_scheduled",
+        "_space",
+        "_unflushed",
+        "_wakeup",
+        "_writer",
+        "closing",
+        "held",
+        "max_held",
+        "number",
+        "out",
+        "out_bytes",
+        "peak",
+        "relay",
+        "ws",
+    )
 
     def __init__(self, relay: Relay, ws: ServerConnection, number: int) -> None:
         self.relay = relay
@@ -48,7 +84,11 @@ class Outgoing:
         self.max_held = relay.config.server.max_connection_memory
         self.out: deque[bytes] = deque()
         self.out_bytes = 0
+        # Frames (header and payload pieces) of the fast path when we frame them ourselves,
+        # written at the iteration's end; None when websockets frames them (compression).
+        self._batch: list[bytes] | None = None if ws.protocol.extensions else []
         self._unflushed = 0  # bytes framed on the fast path, written at the iteration's end
+        self._space = 0  # of those, how many fit in the socket's buffer this iteration
         self._flush_scheduled = False
         self.closing = False
         self._closer: asyncio.Task[None] | None = None
@@ -92,11 +132,11 @@ class Outgoing:
         connection.
 
         Fast path: with nothing queued and room in the socket's write buffer, the frame
-        is framed by websockets' sans-I/O protocol right away and written to the socket
-        at the end of this loop iteration together with every other frame framed for
-        this connection meanwhile: one system call per connection per burst (after a
-        batch commit, one per subscriber for the whole batch) and no task switch. The
-        slow path queues the frame for the writer task, which honours flow control.
+        is framed right away and written to the socket at the end of this loop iteration
+        together with every other frame framed for this connection meanwhile: one system
+        call per connection per burst (after a batch commit, one per subscriber for the
+        whole batch) and no task switch. The slow path queues the frame for the writer
+        task, which honours flow control.
         """
         if self.closing:
             return
@@ -107,17 +147,20 @@ class Outgoing:
             return
         if not self.out:
             ws = self.ws
-            transport = ws.transport
-            if (
-                transport.get_write_buffer_size() + self._unflushed < WRITE_BUFFER
-                and ws.protocol.state is State.OPEN
-                and not transport.is_closing()
-            ):
-                ws.protocol.send_text(frame)
-                self._unflushed += size
-                if not self._flush_scheduled:
+            if not self._flush_scheduled:
+                transport = ws.transport
+                if ws.protocol.state is State.OPEN and not transport.is_closing():
+                    self._space = WRITE_BUFFER - transport.get_write_buffer_size()
                     self._flush_scheduled = True
                     asyncio.get_running_loop().call_soon(self._flush)
+                else:
+                    self._space = 0
+            if self._unflushed + size < self._space and ws.protocol.state is State.OPEN:
+                if self._batch is None:
+                    ws.protocol.send_text(frame)
+                else:
+                    self._batch += (text_header(size), frame)
+                self._unflushed += size
                 return
         self.out.append(frame)
         self.out_bytes += size
@@ -126,16 +169,48 @@ class Outgoing:
         elif self._wakeup is not None and not self._wakeup.done():
             self._wakeup.set_result(None)
 
+    def send_event(self, prefix: bytes, tail: bytes) -> None:
+        """:meth:`send` of ``prefix + tail``: a live event's frame, whose two pieces are
+        shared by every subscription with that prefix and every subscriber of the event.
+
+        The hot path of fan-out: once this iteration's flush is scheduled the frame is
+        only charged and its pieces listed; the rest is :meth:`send`'s.
+        """
+        size = len(prefix) + len(tail)
+        batch = self._batch
+        if (
+            self._flush_scheduled
+            and batch is not None
+            and self._unflushed + size < self._space
+            and not self.out
+            and not self.closing
+        ):
+            self.hold(size)
+            if self.closing:
+                self._release(size)
+                return
+            batch += (text_header(size), prefix, tail)
+            self._unflushed += size
+            return
+        self.send(prefix + tail)
+
     def _flush(self) -> None:
-        """Write every frame the protocol holds for this socket in one call."""
+        """Write every frame framed for this socket in one call."""
         self._flush_scheduled = False
         self._release(self._unflushed)
         self._unflushed = 0
+        batch = self._batch
+        if batch:
+            self._batch = []
         transport = self.ws.transport
         if transport.is_closing():
             return
-        chunks = self.ws.protocol.data_to_send()
+        protocol = self.ws.protocol
+        chunks = protocol.data_to_send()
         data = b"".join(chunks)
+        # Ours go only while the connection is open: nothing may follow a close frame.
+        if batch and protocol.state is State.OPEN:
+            data += b"".join(batch)
         if data:
             transport.write(data)
         if b"" in chunks and transport.can_write_eof():  # end of stream after a close
@@ -157,6 +232,8 @@ class Outgoing:
     async def _close(self, code: int, reason: str) -> None:
         # websockets' close() first drains the write buffer, which never happens when
         # the client stopped reading: give it close_timeout, then drop the TCP stream.
+        if self._flush_scheduled:
+            self._flush()  # what was sent before the close goes before the close frame
         try:
             async with asyncio.timeout(self.relay.config.server.close_timeout or None):
                 await self.ws.close(code, reason)
@@ -183,6 +260,8 @@ class Outgoing:
                     frame = out.popleft()
                     self.out_bytes -= len(frame)
                     self._release(len(frame))
+                    if self._flush_scheduled:
+                        self._flush()  # frames of the fast path are older than this one
                     try:
                         async with asyncio.timeout(stall):
                             await ws.send(frame, text=True)

@@ -1,12 +1,20 @@
 """Live fan-out: an inverted index of every open subscription's filters.
 
-Each filter is filed under its single most selective key, in this order: one of its
-``ids``, one of its ``authors``, one value of its smallest single-letter tag set, one
-of its ``kinds``; a filter with none of those goes on a catch-all list. A new event
-then looks up only the buckets it could belong to (its id, its author, its kind, each
-of its single-letter tag values) plus the catch-all, and only those candidates run the
-full :meth:`Filter.matches`. The event's JSON was encoded once by ingest; each
-subscriber gets it framed with :func:`~shieldmutual.shared.messages.event_frame`.
+Equal filters (``limit`` aside, which bounds stored results only) form one group, so a
+new event runs each distinct filter once however many subscriptions share it: a
+thousand clients following one tag cost one :meth:`Filter.matches` per event, not a
+thousand. Each group is filed under its single most selective key, in this order: one
+of its ``ids``, one of its ``authors``, one value of its smallest single-letter tag set,
+one of its ``kinds``; a group with none of those goes on a catch-all list. A new event
+then looks up only the buckets it could belong to (its id, its author, its kind, each of
+its single-letter tag values) plus the catch-all.
+
+The event's JSON was encoded once by ingest; every subscription keeps its own
+``["EVENT",<sub id>,`` prefix, so a delivery is handed to the connection as two shared
+byte strings and framed there without building the message (see
+:meth:`Outgoing.send_event <shieldmutual.relay.outgoing.Outgoing.send_event>`).
+Whether a connection may see an event (others' gift wraps) is asked of the connection
+(``can_see``, the one place that rule lives).
 
 While a subscription is still sending stored events its live events wait in
 ``pending`` and go out right after EOSE, minus any the stored results already held, so
@@ -18,11 +26,13 @@ that cannot keep up rather than hold events for it without bound.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from itertools import chain
 from typing import Protocol
+
+import orjson
 
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
-from shieldmutual.shared.messages import event_frame
 
 
 class Subscriber(Protocol):
@@ -34,42 +44,64 @@ class Subscriber(Protocol):
     def send(self, frame: bytes) -> None:
         """Queue a frame without waiting."""
 
+    def send_event(self, prefix: bytes, tail: bytes) -> None:
+        """Queue the frame ``prefix + tail`` without waiting (and without joining them)."""
+
     def hold(self, size: int) -> None:
         """Charge ``size`` bytes held for it; over its budget the connection closes."""
 
 
 class Subscription:
-    __slots__ = ("conn", "entries", "filters", "pending", "pending_bytes", "sub_id", "task")
+    __slots__ = (
+        "conn",
+        "filters",
+        "groups",
+        "pending",
+        "pending_bytes",
+        "prefix",
+        "sub_id",
+        "task",
+    )
 
     def __init__(self, conn: Subscriber, sub_id: str, filters: Iterable[Filter]) -> None:
         self.conn = conn
         self.sub_id = sub_id
+        self.prefix = b'["EVENT",' + orjson.dumps(sub_id) + b","
         self.filters = tuple(filters)
-        self.entries: list[_Entry] = []
+        self.groups: list[_Group] = []
         # Live frames held back until EOSE: (event id, frame). None once live.
         self.pending: list[tuple[str, bytes]] | None = []
         self.pending_bytes = 0  # charged to the connection until EOSE or drop
         self.task: object | None = None  # the connection's back-fill task
 
-    def deliver(self, event: Event, raw: bytes) -> None:
-        frame = event_frame(self.sub_id, raw)
-        if self.pending is not None:
-            self.pending.append((event.id, frame))
-            self.pending_bytes += len(frame)
-            self.conn.hold(len(frame))
-        else:
-            self.conn.send(frame)
+    def deliver(self, event: Event, tail: bytes) -> None:
+        """``tail`` is the event's JSON followed by the closing ``]``."""
+        if self.pending is None:
+            self.conn.send_event(self.prefix, tail)
+            return
+        frame = self.prefix + tail
+        self.pending.append((event.id, frame))
+        self.pending_bytes += len(frame)
+        self.conn.hold(len(frame))
 
 
-class _Entry:
-    """One filter of one subscription, filed in exactly one bucket."""
+def _match_key(flt: Filter) -> Hashable:
+    """What decides whether ``flt`` matches an event (its ``limit`` does not)."""
+    tags = frozenset(flt.tags.items())
+    return (flt.ids, flt.authors, flt.kinds, tags, flt.since, flt.until, flt.search)
 
-    __slots__ = ("bucket", "filter", "keys", "sub")
 
-    def __init__(self, sub: Subscription, flt: Filter) -> None:
-        self.sub = sub
+class _Group:
+    """The subscriptions with one filter, filed in exactly one bucket."""
+
+    __slots__ = ("bucket", "filter", "key", "keys", "subs")
+
+    def __init__(self, flt: Filter, key: Hashable) -> None:
         self.filter = flt
-        self.bucket: dict[Hashable, set[_Entry]] | None = None  # None: the catch-all
+        self.key = key
+        # How many of each subscription's filters are this one (a REQ may repeat one).
+        self.subs: dict[Subscription, int] = {}
+        self.bucket: dict[Hashable, set[_Group]] | None = None  # None: the catch-all
         self.keys: tuple[Hashable, ...] = ()
 
 
@@ -77,11 +109,12 @@ class Index:
     """Open subscriptions by id, author, tag value and kind, plus a catch-all."""
 
     def __init__(self) -> None:
-        self._ids: dict[Hashable, set[_Entry]] = {}
-        self._authors: dict[Hashable, set[_Entry]] = {}
-        self._tags: dict[Hashable, set[_Entry]] = {}
-        self._kinds: dict[Hashable, set[_Entry]] = {}
-        self._all: set[_Entry] = set()
+        self._ids: dict[Hashable, set[_Group]] = {}
+        self._authors: dict[Hashable, set[_Group]] = {}
+        self._tags: dict[Hashable, set[_Group]] = {}
+        self._kinds: dict[Hashable, set[_Group]] = {}
+        self._all: set[_Group] = set()
+        self._groups: dict[Hashable, _Group] = {}
         self.subscriptions: set[Subscription] = set()
 
     # ---- maintenance -----------------------------------------------------------
@@ -96,81 +129,92 @@ class Index:
         for flt in sub.filters:
             if flt.is_empty_result():
                 continue  # matches nothing, ever
-            entry = _Entry(sub, flt)
-            sub.entries.append(entry)
-            self._file(entry)
+            key = _match_key(flt)
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = _Group(flt, key)
+                self._file(group)
+            group.subs[sub] = group.subs.get(sub, 0) + 1
+            sub.groups.append(group)
 
     def remove(self, sub: Subscription) -> None:
         """Forget ``sub``; removing one that is not indexed does nothing."""
         if sub not in self.subscriptions:
             return
         self.subscriptions.discard(sub)
-        for entry in sub.entries:
-            if entry.bucket is None:
-                self._all.discard(entry)
-                continue
-            for key in entry.keys:
-                bucket = entry.bucket.get(key)
-                if bucket is not None:
-                    bucket.discard(entry)
-                    if not bucket:
-                        del entry.bucket[key]
-        sub.entries.clear()
+        for group in sub.groups:
+            left = group.subs.pop(sub) - 1
+            if left:
+                group.subs[sub] = left
+            elif not group.subs:
+                self._unfile(group)
+        sub.groups.clear()
 
-    def _file(self, entry: _Entry) -> None:
-        flt = entry.filter
+    def _file(self, group: _Group) -> None:
+        flt = group.filter
         keys: tuple[Hashable, ...]
         if flt.ids:
-            entry.bucket, keys = self._ids, tuple(flt.ids)
+            group.bucket, keys = self._ids, tuple(flt.ids)
         elif flt.authors:
-            entry.bucket, keys = self._authors, tuple(flt.authors)
+            group.bucket, keys = self._authors, tuple(flt.authors)
         elif flt.tags:
             letter = min(flt.tags, key=lambda name: (len(flt.tags[name]), name))
-            entry.bucket, keys = self._tags, tuple((letter, v) for v in flt.tags[letter])
+            group.bucket, keys = self._tags, tuple((letter, v) for v in flt.tags[letter])
         elif flt.kinds:
-            entry.bucket, keys = self._kinds, tuple(flt.kinds)
+            group.bucket, keys = self._kinds, tuple(flt.kinds)
         else:
-            self._all.add(entry)
+            self._all.add(group)
             return
         # A filter naming several values sits in each value's bucket.
-        entry.keys = keys
+        group.keys = keys
         for key in keys:
-            entry.bucket.setdefault(key, set()).add(entry)
+            group.bucket.setdefault(key, set()).add(group)
+
+    def _unfile(self, group: _Group) -> None:
+        del self._groups[group.key]
+        if group.bucket is None:
+            self._all.discard(group)
+            return
+        for key in group.keys:
+            bucket = group.bucket.get(key)
+            if bucket is not None:
+                bucket.discard(group)
+                if not bucket:
+                    del group.bucket[key]
 
     # ---- fan-out ---------------------------------------------------------------
 
-    def candidates(self, event: Event) -> list[_Entry]:
-        found: list[_Entry] = []
+    def candidates(self, event: Event) -> set[_Group]:
+        found: set[_Group] = set()
         bucket = self._ids.get(event.id)
         if bucket:
-            found.extend(bucket)
+            found |= bucket
         bucket = self._authors.get(event.pubkey)
         if bucket:
-            found.extend(bucket)
+            found |= bucket
         bucket = self._kinds.get(event.kind)
         if bucket:
-            found.extend(bucket)
+            found |= bucket
         if self._tags:
-            keys = {
-                (tag[0], tag[1])
-                for tag in event.tags
-                if len(tag) > 1 and len(tag[0]) == 1 and tag[0].isalpha()
-            }
-            for key in keys:
-                bucket = self._tags.get(key)
-                if bucket:
-                    found.extend(bucket)
-        found.extend(self._all)
+            for tag in event.tags:
+                if len(tag) > 1 and len(tag[0]) == 1 and tag[0].isalpha():
+                    bucket = self._tags.get((tag[0], tag[1]))
+                    if bucket:
+                        found |= bucket
+        found |= self._all
         return found
 
     def notify(self, event: Event, raw: bytes) -> int:
-        """Deliver ``raw`` (the event's JSON) to every matching subscription once."""
-        delivered: set[int] = set()
-        for entry in self.candidates(event):
-            sub = entry.sub
-            if id(sub) in delivered or not entry.filter.matches(event):
-                continue
-            delivered.add(id(sub))
+        """Deliver ``raw`` (the event's JSON) to every matching subscription once;
+        the number of subscriptions it matched."""
+        matched = [g.subs for g in self.candidates(event) if g.filter.matches(event)]
+        if not matched:
+            return 0
+        # A subscription in several matching groups gets the event once. A copy: a
+        # delivery may close a connection over its budget, which drops its subscriptions.
+        subs = list(matched[0]) if len(matched) == 1 else list(dict.fromkeys(chain(*matched)))
+        tail = raw + b"]"
+        for sub in subs:
             if sub.conn.can_see(event):
-                sub.deliver(event, raw)
-        return len(delivered)
+                sub.deliver(event, tail)
+        return len(subs)
