@@ -339,6 +339,10 @@ class Relay:
     # ---- connections -----------------------------------------------------------
 
     async def _handler(self, ws: ServerConnection) -> None:
+        # The handshake's response (headers and all, ~1.5 KB) is of no use once the
+        # connection is open, and idle connections are many. (The request stays: websockets
+        # tells an open connection by it.)
+        ws.response = None
         await Connection(self, ws).run()
 
     def _process_request(
