@@ -314,6 +314,8 @@ class State:
         pipe or a terminal without rich when rich would write the same (cli/plain.py)."""
         rows = [[visible(cell) for cell in row] for row in rows]
         look = plain.look(sys.stdout)
+        if look is not plain.PIPE and self._spinner is not None:
+            look = None  # on a terminal, rich prints the table above its progress line
         written = None if look is None else plain.table(columns, rows, look)
         if written is None:
             from shieldmutual.client.cli import render
