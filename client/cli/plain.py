@@ -39,7 +39,7 @@ class Column(NamedTuple):
 
 
 class Look(NamedTuple):
-    """How rich would write a table: the width it fits it in, and whether it styles it."""
+    """How rich would write to a stream: the width it fits text in, whether it styles it."""
 
     width: int
     styled: bool
@@ -140,7 +140,6 @@ def table(
     spans = [w + (i > 0) + (i < last) for i, w in enumerate(widths)]  # with the padding
     if sum(spans) + last > look.width or 0 in spans:  # rich gives an empty column one space
         return None
-
     if look.styled and not any(widths):
         return None  # rich leaves a table of blank columns unstyled: its own rules
 
