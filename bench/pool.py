@@ -19,6 +19,16 @@ fan-in    the same N events stored on every relay, one REQ (kind + tag, limit N)
             from every relay; the pool verifies the first copy and drops the rest)
           events/s of distinct events delivered, and pool time / direct (+verify) time.
 
+feed      (``--feed N``, issue 15) N aid requests, each stored on two of three relays (2N
+          copies in), read as ``mas feed`` reads them: client/feed.FeedReader over the
+          pool, until the stored events end. Each run is a fresh child process, so its
+          peak RSS (ru_maxrss) is its own; run with N and 3N to see memory stay flat.
+          events/s of distinct events, client CPU per event, peak RSS.
+
+publish-one (``--fanout 10``, issue 15) one event at a time, ``Pool.publish`` to 1 relay
+          and to all ``--fanout`` relays over already open connections: the median wall
+          time of ``--samples`` events each, and the ratio (the target is <= 1.2x).
+
 Each row also gives this process's CPU time per event (the client side only; the relays
 are other processes): on a shared 2-core machine the relays and the client compete for
 the same cores, so client CPU is the steadier measure of the pool's own cost. Each
@@ -33,6 +43,8 @@ import asyncio
 import os
 import platform
 import re
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,10 +56,13 @@ from hashlib import sha256
 from pathlib import Path
 
 import orjson
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 
-from shieldmutual.client.pool import Pool, PoolOptions
+from shieldmutual.client.feed import FeedReader
+from shieldmutual.client.pool import EOSE, Pool, PoolOptions
 from shieldmutual.shared import event as nostr_event
+from shieldmutual.shared.aid.feed import Feed, FeedFilter
+from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
 
@@ -61,11 +76,16 @@ BENCH_RELAY_CONFIG = """\
 [rate_limits]
 events_per_second = 0
 reqs_per_second = 0
+
+[limits]
+# A feed back-fill of the whole store in one REQ (the default caps a filter at 500).
+default_limit = 1000000
+max_limit = 1000000
 """
 
 
 class RelayProc:
-    def __init__(self, db: Path, exe: str, config: Path | None) -> None:
+    def __init__(self, db: Path, exe: str, config: Path | None, code: str | None) -> None:
         argv = [exe, "--host", "127.0.0.1", "--port", "0", "--db", str(db)]
         if config is not None:
             argv += ["--config", str(config)]
@@ -74,6 +94,7 @@ class RelayProc:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            env=None if code is None else {**os.environ, "PYTHONPATH": code},
         )
         self.url = ""
 
@@ -178,6 +199,183 @@ async def pool_fetch(urls: list[str], flt: dict, n: int) -> None:
         raise RuntimeError(f"pool fetch got {len(events)} events, expected {n}")
 
 
+# ---- feed (issue 15) ---------------------------------------------------------------------
+
+
+def make_requests(n: int) -> list[Event]:
+    """``n`` aid requests of one society, as `mas request new` would publish them."""
+    keys = [SecretKey(sha256(f"pool-bench-feed-{i}".encode()).digest()) for i in range(50)]
+    now = int(time.time())
+    events = []
+    for i in range(n):
+        request = AidRequest(
+            title=f"Rent after the raid, household {i}",
+            summary="Two weeks of work lost after the raid on the social centre.",
+            story="The centre was raided on Tuesday and the household was held for two days.",
+            location="Leeds, UK",
+            language="en",
+            societies=("bench-feed",),
+            identifier=f"bench-{i}",
+            published_at=now - i,
+        )
+        kind, content, tags = request_event_template(request)
+        events.append(nostr_event.sign(keys[i % len(keys)], kind, content, tags, now - i))
+    return events
+
+
+async def feed_once(urls: list[str], n: int) -> int:
+    """Read the feed as `mas feed` does until the stored events end; the items shown."""
+    shown = 0
+    async with Pool(urls, options=OPTIONS) as pool:
+        reader = FeedReader(pool, ["mas-bench-feed"], Feed(FeedFilter()), stream=False)
+        async for item in reader.items():
+            if item is EOSE:
+                break
+            shown += 1
+    return shown
+
+
+def feed_child(urls: list[str], n: int) -> None:
+    """One feed run in this (fresh) process: wall, CPU and peak RSS as one JSON line.
+    The pool's socket code is imported first: the figure is the reading, not start-up."""
+    import shieldmutual.client.pool_relay  # noqa: F401
+    start, cpu = time.perf_counter(), time.process_time()
+    shown = asyncio.run(feed_once(urls, n))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(orjson.dumps({"shown": shown, "wall": wall, "cpu": cpu, "rss": rss}).decode())
+
+
+def feed_runs(urls: list[str], n: int, repeat: int, code: str | None) -> list[dict]:
+    """``repeat`` feed runs, each in a fresh child process (``code``: PYTHONPATH for it)."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = code
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, __file__, "--feed-child", str(n), *urls],
+            check=True,
+            capture_output=True,
+            env=env,
+        ).stdout
+        run = orjson.loads(out.splitlines()[-1])
+        if run["shown"] < min(n, 10_000):  # the feed keeps its newest 10,000 items
+            raise RuntimeError(f"the feed showed {run['shown']} items of {n}")
+        runs.append(run)
+    return runs
+
+
+def feed_bench(urls: list[str], n: int, repeat: int, compare: str | None) -> None:
+    if len(urls) < 3:
+        raise SystemExit("--feed needs --relays 3 or more")
+    requests = make_requests(n)
+    # Each request on two of three relays: 2n copies come in, n distinct.
+    placed: list[list[Event]] = [[], [], []]
+    for i, event in enumerate(requests):
+        placed[i % 3].append(event)
+        placed[(i + 1) % 3].append(event)
+    asyncio.run(_gather(*(direct_publish([urls[r]], placed[r]) for r in range(3))))
+    codes = {"this tree": None} if compare is None else {"this tree": None, compare: compare}
+    # Rounds alternate between the two client codes, so both see the same load.
+    results: dict[str, list[dict]] = {label: [] for label in codes}
+    for _ in range(repeat):
+        for label, code in codes.items():
+            results[label] += feed_runs(urls[:3], n, 1, code)
+    print(f"feed: {n:,} requests over 3 relays ({2 * n:,} copies in), median of {repeat}")
+    for label, runs in results.items():
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        rss = statistics.median(r["rss"] for r in runs)
+        print(
+            f"  {label[-24:]:<24} {n / wall:>8,.0f} ev/s {wall * 1000:7.0f} ms"
+            f"  client CPU {cpu / n * 1e6:5.0f} us/ev  peak RSS {rss / 2**20:6.1f} MiB"
+        )
+        print(
+            "    runs: "
+            + ", ".join(f"{n / r['wall']:,.0f} ev/s {r['rss'] / 2**20:.1f} MiB" for r in runs)
+        )
+    print(f"  load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+async def _gather(*aws: Awaitable[None]) -> None:
+    await asyncio.gather(*aws)
+
+
+# ---- publish one event to 1 vs many relays (issue 15) ------------------------------------
+
+
+async def publish_one_by_one(urls: list[str], events: list[Event], cold: bool) -> list[float]:
+    """Each event published alone, as `mas` does: ``cold``, a new pool each (connections
+    opened, the event sent, every OK awaited, the pool closed); else over open connections."""
+    walls = []
+    async with Pool(urls, options=OPTIONS) as warm:
+        await warm.publish(make_events(1, "bench-warm", f"warm-{len(urls)}-{cold}")[0])
+        for event in events:
+            start = time.perf_counter()
+            if cold:
+                async with Pool(urls, options=OPTIONS) as pool:
+                    report = await pool.publish(event)
+            else:
+                report = await warm.publish(event)
+            walls.append(time.perf_counter() - start)
+            if report.acks != len(urls):
+                raise RuntimeError(f"publish to {len(urls)} relays: {report.results}")
+    return walls
+
+
+async def _ok(ws: ClientConnection, event_id: str) -> None:
+    async for raw in ws:
+        msg = orjson.loads(raw)
+        if msg[0] == "OK" and msg[1] == event_id:
+            if not msg[2]:
+                raise RuntimeError(f"a relay rejected an event: {msg[3]}")
+            return
+
+
+async def direct_one_by_one(urls: list[str], events: list[Event]) -> list[float]:
+    """The floor: a socket per relay opened beforehand, each event sent to all at once,
+    until every relay's OK is in."""
+    walls = []
+    sockets = [await connect(u, compression=None, max_size=None) for u in urls]
+    try:
+        for event in events:
+            frame = b'["EVENT",' + event.to_json() + b"]"
+            start = time.perf_counter()
+            await asyncio.gather(*(ws.send(frame, text=True) for ws in sockets))
+            await asyncio.gather(*(_ok(ws, event.id) for ws in sockets))
+            walls.append(time.perf_counter() - start)
+    finally:
+        for ws in sockets:
+            await ws.close()
+    return walls
+
+
+def fanout_bench(urls: list[str], samples: int) -> None:
+    k = len(urls)
+    print(f"publish one event to 1 vs {k} relays (median of {samples} events)")
+    d1 = statistics.median(
+        asyncio.run(direct_one_by_one(urls[:1], make_events(samples, "d", "d1")))
+    )
+    dk = statistics.median(asyncio.run(direct_one_by_one(urls, make_events(samples, "d", "dk"))))
+    print("  direct (a socket per relay, no pool: the floor the relays allow on this machine)")
+    print(f"    to 1 relay   {d1 * 1000:7.2f} ms")
+    print(f"    to {k} relays {dk * 1000:7.2f} ms   x{dk / d1:.2f}")
+    for cold in (False, True):
+        seed = f"{cold}-{time.time()}"
+        one = asyncio.run(
+            publish_one_by_one(urls[:1], make_events(samples, "bench-one", f"1-{seed}"), cold)
+        )
+        many = asyncio.run(
+            publish_one_by_one(urls, make_events(samples, "bench-one", f"k-{seed}"), cold)
+        )
+        m1, mk = statistics.median(one), statistics.median(many)
+        how = "new pool per event (connect + publish + close)" if cold else "connections open"
+        print(f"  {how}")
+        print(f"    to 1 relay   {m1 * 1000:7.2f} ms")
+        print(f"    to {k} relays {mk * 1000:7.2f} ms   x{mk / m1:.2f}")
+
+
 # ---- harness -----------------------------------------------------------------------------
 
 
@@ -215,7 +413,23 @@ def main(argv: list[str] | None = None) -> int:
         default=str(Path(sys.executable).with_name("mas-relay")),
         help="relay executable taking --host/--port/--db (default: mas-relay)",
     )
+    parser.add_argument("--feed", type=int, metavar="N", help="only the feed scenario")
+    parser.add_argument("--fanout", type=int, metavar="K", help="only publish-one to 1 vs K")
+    parser.add_argument("--samples", type=int, default=200, help="events for --fanout")
+    parser.add_argument(
+        "--compare", metavar="DIR", help="--feed: also the client code at DIR (a PYTHONPATH)"
+    )
+    parser.add_argument(
+        "--relay-code", metavar="DIR", help="PYTHONPATH for the relays (a fixed copy)"
+    )
+    parser.add_argument("--feed-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("urls", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.feed_child is not None:
+        feed_child(args.urls, args.feed_child)
+        return 0
+    if args.fanout is not None:
+        args.relays = args.fanout
     n, k, repeat = args.events, args.relays, args.repeat
 
     print("Shield Mutual relay pool benchmark (client/pool.py)")
@@ -223,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  cpus     : {os.cpu_count()} (relays, and this client, share them)")
     print(f"  python   : {platform.python_implementation()} {sys.version.split()[0]}")
     print(f"  events   : {n:,}, relays: {k} mas-relay processes on 127.0.0.1, best of {repeat}")
+    print(f"  load     : {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
 
     with tempfile.TemporaryDirectory(prefix="pool-bench-") as tmp:
@@ -230,12 +445,21 @@ def main(argv: list[str] | None = None) -> int:
         if Path(args.relay_exe).name == "mas-relay":
             config = Path(tmp) / "relay.toml"
             config.write_text(BENCH_RELAY_CONFIG)
-        procs = [RelayProc(Path(tmp) / f"r{i}.sqlite", args.relay_exe, config) for i in range(k)]
+        procs = [
+            RelayProc(Path(tmp) / f"r{i}.sqlite", args.relay_exe, config, args.relay_code)
+            for i in range(k)
+        ]
         try:
             for proc in procs:
                 proc.wait_ready()
             urls = [p.url for p in procs]
             one = urls[:1]
+            if args.feed is not None:
+                feed_bench(urls, args.feed, repeat, args.compare)
+                return 0
+            if args.fanout is not None:
+                fanout_bench(urls, args.samples)
+                return 0
 
             # Fresh events for every run, signed before the clock starts.
             batches = {
