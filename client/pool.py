@@ -185,12 +185,16 @@ class Pool:
         Once one relay has answered, the others get :meth:`_grace` (a lagging relay none);
         one still silent then is reported as a timeout and left behind.
         """
+        # Imported here, as pool_relay is (see connection()): publishing opens sockets anyway.
+        from shieldmutual.shared.messages import ClientEvent
+
         targets = self._targets(relays)
+        frame = ClientEvent(event).encode()  # once, however many relays
         if len(targets) == 1:
-            return PublishReport(event, (await self.connection(targets[0]).publish(event),))
+            return PublishReport(event, (await self.connection(targets[0]).publish(event, frame),))
         loop = asyncio.get_running_loop()
         start = loop.time()
-        tasks = {u: loop.create_task(self.connection(u).publish(event)) for u in targets}
+        tasks = {u: loop.create_task(self.connection(u).publish(event, frame)) for u in targets}
         pending: set[asyncio.Task[PublishResult]] = set(tasks.values())
         deadline: float | None = None
         while pending:

@@ -134,3 +134,22 @@ def test_the_events_waiting_for_verification_are_bounded(fake_relay: Any) -> Non
         assert len(got) == len(events)
 
     asyncio.run(go())
+
+
+def test_a_decoy_id_key_cannot_suppress_another_relay_s_event(fake_relay: Any) -> None:
+    """Copies of delivered events are dropped by their id before parsing; a relay that puts
+    a delivered id in a decoy ``"id"`` key ahead of another event's can only lose its own
+    frame, never the genuine copy from another relay."""
+    first, second = notes(2)
+    decoy = {"x": {"id": first.id}, **second.to_dict()}
+
+    async def go() -> None:
+        async with (
+            fake_relay([first.to_dict(), decoy]) as liar,
+            fake_relay([second.to_dict()]) as honest,
+            Pool([liar.url, honest.url], options=OPTIONS) as pool,
+        ):
+            got = await pool.fetch([{"kinds": [1]}])
+        assert sorted(e.id for e in got) == sorted([first.id, second.id])
+
+    asyncio.run(go())
