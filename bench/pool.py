@@ -239,6 +239,7 @@ def feed_child(urls: list[str], n: int) -> None:
     """One feed run in this (fresh) process: wall, CPU and peak RSS as one JSON line.
     The pool's socket code is imported first: the figure is the reading, not start-up."""
     import shieldmutual.client.pool_relay  # noqa: F401
+
     start, cpu = time.perf_counter(), time.process_time()
     shown = asyncio.run(feed_once(urls, n))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -305,23 +306,28 @@ async def _gather(*aws: Awaitable[None]) -> None:
 # ---- publish one event to 1 vs many relays (issue 15) ------------------------------------
 
 
-async def publish_one_by_one(urls: list[str], events: list[Event], cold: bool) -> list[float]:
+async def publish_one_by_one(
+    urls: list[str], events: list[Event], cold: bool
+) -> tuple[list[float], float]:
     """Each event published alone, as `mas` does: ``cold``, a new pool each (connections
-    opened, the event sent, every OK awaited, the pool closed); else over open connections."""
+    opened, the event sent, every OK awaited, the pool closed); else over open connections.
+    The wall time of each, and this process's CPU seconds for all of them."""
     walls = []
+    cpu = 0.0
     async with Pool(urls, options=OPTIONS) as warm:
         await warm.publish(make_events(1, "bench-warm", f"warm-{len(urls)}-{cold}")[0])
         for event in events:
-            start = time.perf_counter()
+            start, started = time.perf_counter(), time.process_time()
             if cold:
                 async with Pool(urls, options=OPTIONS) as pool:
                     report = await pool.publish(event)
             else:
                 report = await warm.publish(event)
             walls.append(time.perf_counter() - start)
+            cpu += time.process_time() - started
             if report.acks != len(urls):
                 raise RuntimeError(f"publish to {len(urls)} relays: {report.results}")
-    return walls
+    return walls, cpu
 
 
 async def _ok(ws: ClientConnection, event_id: str) -> None:
@@ -369,11 +375,14 @@ def fanout_bench(urls: list[str], samples: int) -> None:
         many = asyncio.run(
             publish_one_by_one(urls, make_events(samples, "bench-one", f"k-{seed}"), cold)
         )
-        m1, mk = statistics.median(one), statistics.median(many)
+        m1, mk = statistics.median(one[0]), statistics.median(many[0])
+        c1, ck = one[1] / samples * 1e3, many[1] / samples * 1e3
         how = "new pool per event (connect + publish + close)" if cold else "connections open"
         print(f"  {how}")
-        print(f"    to 1 relay   {m1 * 1000:7.2f} ms")
-        print(f"    to {k} relays {mk * 1000:7.2f} ms   x{mk / m1:.2f}")
+        print(f"    to 1 relay   {m1 * 1000:7.2f} ms   client CPU {c1:5.2f} ms/event")
+        print(
+            f"    to {k} relays {mk * 1000:7.2f} ms   x{mk / m1:.2f}  client CPU {ck:5.2f} ms/event"
+        )
 
 
 # ---- harness -----------------------------------------------------------------------------
