@@ -370,6 +370,7 @@ class Connection(Outgoing):
         for event_id, frame in self._take_pending(sub):
             if event_id.encode() not in sent:
                 self.send(frame)
+        sub.task = None  # done: kept, the task would stay with the subscription (~1 KB)
 
     async def _send_stored(self, sub: Subscription, sent: set[bytes]) -> None:
         head = b'["EVENT",' + orjson.dumps(sub.sub_id) + b","

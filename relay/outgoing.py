@@ -82,7 +82,8 @@ class Outgoing:
         self.held = 0
         self.peak = 0  # the most it ever held: worth a malloc trim when it leaves
         self.max_held = relay.config.server.max_connection_memory
-        self.out: deque[bytes] = deque()
+        # Frames waiting for the writer task; created with it (most connections never queue).
+        self.out: deque[bytes] | None = None
         self.out_bytes = 0
         # Frames (header and payload pieces) of the fast path when we frame them ourselves,
         # written at the iteration's end; None when websockets frames them (compression).
@@ -162,7 +163,10 @@ class Outgoing:
                     self._batch += (text_header(size), frame)
                 self._unflushed += size
                 return
-        self.out.append(frame)
+        out = self.out
+        if out is None:
+            out = self.out = deque()
+        out.append(frame)
         self.out_bytes += size
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._write())
@@ -225,7 +229,8 @@ class Outgoing:
 
     def _release_all(self) -> None:
         """Let go of everything held for the connection; it is going away."""
-        self.out.clear()
+        if self.out:
+            self.out.clear()
         self._release(self.out_bytes)
         self.out_bytes = 0
 
@@ -251,6 +256,7 @@ class Outgoing:
     async def _write(self) -> None:
         ws = self.ws
         out = self.out
+        assert out is not None, "the writer starts once a frame is queued"
         loop = asyncio.get_running_loop()
         low = self.max_held // 8
         stall = self.relay.config.server.stall_timeout or None
