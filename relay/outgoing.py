@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import struct
 from collections import deque
@@ -41,6 +42,7 @@ _HEAD16 = struct.Struct("!BBH")
 _HEAD64 = struct.Struct("!BBQ")
 
 
+@functools.lru_cache(maxsize=4096)  # per delivery; a live event's frames share their sizes
 def text_header(size: int) -> bytes:
     """The header of one final, unmasked text frame (RFC 6455 5.2) of ``size`` bytes."""
     if size < 126:
@@ -99,11 +101,12 @@ class Outgoing:
 
     def hold(self, size: int) -> None:
         """Charge ``size`` bytes to this connection; over its budget it is closed."""
-        self.held += size
-        self.peak = max(self.peak, self.held)
+        held = self.held = self.held + size
+        if held > self.peak:
+            self.peak = held
         relay = self.relay
         relay.held += size
-        if self.held > self.max_held or relay.held > relay.max_memory:
+        if held > self.max_held or relay.held > relay.max_memory:
             self._over()
 
     def _over(self) -> None:
