@@ -123,6 +123,7 @@ async def run(
     lifeline: Connection | None = None,
 ) -> None:
     loop = asyncio.get_running_loop()
+    log.debug("event loop: %s", type(loop).__module__)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -150,7 +151,7 @@ def _runner(config: Config) -> Callable[..., None]:
         try:
             import uvloop
         except ImportError:
-            log.warning("uvloop is not installed; using asyncio's event loop")
+            log.info("uvloop is not installed; using asyncio's event loop")
         else:
             return uvloop.run
     return asyncio.run
