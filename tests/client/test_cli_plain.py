@@ -271,3 +271,19 @@ def test_a_stranger_s_cell_reaches_the_terminal_through_the_text_door(
     assert shown == _rich_terminal(200, "256", False, render.table(columns, rows))
     assert "\\x1b]0;pwned" in shown and "[bold red]x[/]" in shown and "\\u202e" in shown
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]", _strip_sgr(shown))
+
+
+def test_while_a_progress_line_is_shown_rich_prints_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a terminal with rich's spinner running on stderr, a table written past rich would
+    land on the spinner's line; rich prints it above the spinner instead."""
+    monkeypatch.setenv("TERM", "xterm-256color")
+    leader, follower = pty.openpty()
+    with open(follower, "w", encoding="utf-8") as terminal, open(leader, "rb", buffering=0):
+        monkeypatch.setattr(sys, "stdout", terminal)
+        monkeypatch.setattr(sys, "stderr", terminal)
+        state = common.State(Paths(tmp_path / "config.toml", tmp_path / "keys", tmp_path))
+        with state.status("waiting"):
+            state.print_table([plain.Column("relay")], [["wss://relay.example.org"]])
+        assert state._out is not None  # the table went through rich's console
