@@ -314,9 +314,8 @@ events_per_second = 0
 reqs_per_second = 0
 
 [server]
-uvloop = {uvloop}
 log_level = "WARNING"
-"""
+{uvloop}"""
 
 
 # strfry (issue 15): the same fairness as above. NIP-42 off (neither other relay asks the
@@ -348,24 +347,33 @@ def strfry_config(workdir: Path, port: int) -> Path:
 
 class Relay:
     def __init__(
-        self, name: str, exe: str, config: str | None = None, uvloop: bool = False
+        self,
+        name: str,
+        exe: str,
+        config: str | None = None,
+        uvloop: bool = False,
+        pythonpath: str | None = None,
     ) -> None:
         self.name = name
         self.exe = exe
         self.config = config
         self.uvloop = uvloop
+        # another copy of mas-relay's code (``--before DIR``): before/after in one run
+        self.pythonpath = pythonpath
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def argv(self, workdir: Path) -> list[str]:
-        if self.name == "ours":
+        if self.name.startswith("ours"):
             argv = [self.exe, "--host", _load.HOST, "--port", str(self.port)]
             argv += ["--db", str(workdir / "relay.db")]
             config = self.config
             if config is None:
                 config = str(workdir / "mas-relay.toml")
-                Path(config).write_text(MAS_RELAY_CONFIG.format(uvloop=str(self.uvloop).lower()))
+                # uvloop forced on by --ours-uvloop, else the relay's own default
+                forced = "uvloop = true\n" if self.uvloop else ""
+                Path(config).write_text(MAS_RELAY_CONFIG.format(uvloop=forced))
             return [*argv, "--config", config]
         if self.name == "strfry":
             cfg = strfry_config(workdir, self.port)
@@ -388,10 +396,14 @@ class Relay:
         workdir = Path(self.tmp.name)
         self.port = free_port()
         self.log_path = workdir / "relay.log"
+        env = None
+        if self.pythonpath:
+            env = {**os.environ, "PYTHONPATH": self.pythonpath}
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(
                 self.argv(workdir),
                 cwd=workdir,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -1300,6 +1312,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--mas-relay-config", help="--config FILE for mas-relay (default: rate limits off)"
     )
     p.add_argument("--ours-uvloop", action="store_true", help="run mas-relay with uvloop = true")
+    p.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also run mas-relay as 'ours-before' with PYTHONPATH=DIR (a copy of an older "
+        "commit laid out as DIR/shieldmutual/{shared,relay,client}): before/after in one run",
+    )
     p.add_argument("--nostr-relay", help=f"nostr-relay executable (default {DEFAULT_NOSTR_RELAY})")
     p.add_argument("--scenarios", default="ingest,query,fanout,connections")
     p.add_argument("--events", type=int, help="ingest N (default 20000; quick 2000)")
@@ -1352,10 +1370,21 @@ async def amain(args: argparse.Namespace) -> int:
                 how = (
                     f"--config {args.mas_relay_config}"
                     if args.mas_relay_config
-                    else f"rate limits off, uvloop {'on' if args.ours_uvloop else 'off'}, "
+                    else f"rate limits off, uvloop {'on' if args.ours_uvloop else 'default'}, "
                     "log level WARNING, other settings default"
                 )
                 print(f"ours: {exe} ({how})")
+                if args.before:
+                    relays.append(
+                        Relay(
+                            "ours-before",
+                            exe,
+                            args.mas_relay_config,
+                            args.ours_uvloop,
+                            pythonpath=args.before,
+                        )
+                    )
+                    print(f"ours-before: the same, with PYTHONPATH={args.before}")
             else:
                 print("ours: mas-relay not found (pass --mas-relay PATH); skipped")
         elif name == "strfry":
