@@ -1,4 +1,4 @@
-"""Relay benchmark: mas-relay against the PyPI ``nostr-relay``, with strfry's figures as targets.
+"""Relay benchmark: mas-relay against strfry (``--strfry PATH``) and the PyPI ``nostr-relay``.
 
 Four scenarios, each run against every relay found, one fresh relay subprocess and
 temporary database per relay (and another fresh one for the connection count):
@@ -12,7 +12,9 @@ temporary database per relay (and another fresh one for the connection count):
                the content; delivery latency per (event, subscriber).
 4. connections C idle websocket connections; relay RSS growth per connection.
 
-Usage:  python bench/relay.py [--quick] [--relays ours,nostr-relay] [--profile DIR]
+Usage:  python bench/relay.py [--quick] [--relays ours,strfry,nostr-relay] [--strfry PATH]
+                             [--before DIR] [--profile DIR]
+bench/scenarios_scale.py runs issue 15's larger scenarios with the same load generator.
 Only 127.0.0.1 is ever contacted. This is a benchmark that prints figures, not a test.
 """
 
