@@ -5,13 +5,6 @@ proxy carries it), re-sends every active REQ, reads, and on a drop reconnects wi
 relay's :class:`~shieldmutual.client.pool_connect.Backoff` while anything still needs it.
 Publishing waits for the relay's OK with a deadline.
 
-Incoming events are verified in batches off the event loop: the reader parses frames and
-queues each new event (see Subscription._fresh); one task per connection verifies what has
-queued meanwhile on a thread pool (libsecp256k1 releases the GIL, so the checks use another
-core while the loop keeps reading) and hands the events on in arrival order. An EOSE, a
-CLOSED and the end of a session queue behind the events read before them, and at most
-``VERIFY_BATCH`` events wait while a batch is checked, so memory stays bounded.
-
 NIP-42, as relays really behave: with an ``auth`` key the pool answers every challenge at
 once, and a REQ or EVENT that comes while that AUTH awaits its OK waits for it a moment
 (a relay that checks messages concurrently, as khatru does, would refuse it). A refusal whose
@@ -28,11 +21,8 @@ import asyncio
 import collections
 import contextlib
 import logging
-import os
 import random
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection
@@ -71,34 +61,9 @@ TRANSIENT_CLOSED = frozenset({"error", "rate-limited"})
 # (PyPI nostr-relay) must not cost the whole OK timeout, and one that refuses meanwhile
 # is answered by the retry after AUTH anyway.
 AUTH_HOLD = 2.0
-# Events read while a batch is verified; past this the socket waits (memory stays bounded).
-VERIFY_BATCH = 256
-# A batch this small is verified on the loop: a thread hand-off would cost more.
-INLINE_VERIFY = 4
-
 # How a relay's EVENT frame starts (ours, strfry's), and an event's id key.
 _EVENT_HEAD = b'["EVENT","'
 _ID_KEY = b'"id":"'
-
-_verifier_pool: ThreadPoolExecutor | None = None
-
-
-def _verify_pool() -> ThreadPoolExecutor:
-    """The threads that verify signatures, shared by every connection; started on the
-    first large batch, so a command that reads a handful of events starts none."""
-    global _verifier_pool
-    if _verifier_pool is None:
-        _verifier_pool = ThreadPoolExecutor(min(4, os.cpu_count() or 1), "mas-verify")
-    return _verifier_pool
-
-
-def _verdicts(events: list[Event]) -> list[bool]:
-    return [event.is_valid() for event in events]
-
-
-# What waits to be handed on, in arrival order: an event for a subscription, or an EOSE,
-# CLOSED or disconnect that must come after the events read before it.
-_Inbound = tuple["Subscription", Event] | Callable[[], None]
 
 
 class _Attempt(asyncio.Event):
@@ -148,10 +113,6 @@ class RelayConnection:
             collections.deque()
         )
         self._sweeper: asyncio.Task[None] | None = None
-        self._inbox: list[_Inbound] = []
-        self._inbox_room = asyncio.Event()
-        self._inbox_room.set()
-        self._verifier: asyncio.Task[None] | None = None
 
     # -- state --
 
@@ -264,7 +225,7 @@ class RelayConnection:
         """Read until the connection ends; the reason when the relay broke our size limit.
 
         A subscription whose reader has fallen ``queue_limit`` events behind pauses the
-        verifier, and so the reading (and, through TCP, the relay), until it catches up.
+        reading (and so, through TCP, the relay) until the reader catches up.
         """
         # Publish the socket and snapshot the subscriptions in one synchronous step: a
         # subscription attached after this point sends its own REQ (see attach()).
@@ -282,15 +243,12 @@ class RelayConnection:
                 raw = await ws.recv(decode=False)
                 self.last_alive = time.time()
                 try:
-                    self._dispatch(raw)
+                    behind = self._dispatch(raw)
                 except Exception:  # a bug in a consumer must not take the socket down
                     log.exception("%s: error handling a message", self.url)
                     continue
-                if self._inbox and (self._verifier is None or self._verifier.done()):
-                    self._verifier = asyncio.get_running_loop().create_task(self._verify())
-                if len(self._inbox) >= VERIFY_BATCH:
-                    self._inbox_room.clear()
-                    await self._inbox_room.wait()
+                if behind is not None:
+                    await behind.caught_up()
         except ConnectionClosedOK:
             pass  # the relay closed the session cleanly: reconnect without an error
         except ConnectionClosed as exc:
@@ -308,57 +266,19 @@ class RelayConnection:
                     if not fut.done():
                         fut.set_exception(_RelayDown("connection lost before OK"))
             self._pending_ok.clear()
-            self._after_events(self._disconnected)
+            for sub in list(self._subs.values()):
+                sub._on_disconnect(self.url, self.last_alive)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 2)
-        # The events of this session reach their subscriptions before a new one starts.
-        if self._verifier is not None and not self._verifier.done():
-            await asyncio.wait({self._verifier})
         return too_big
-
-    def _disconnected(self) -> None:
-        for sub in list(self._subs.values()):
-            sub._on_disconnect(self.url, self.last_alive)
-
-    def _after_events(self, handler: Callable[[], None]) -> None:
-        """Run ``handler`` once the events read before it are handed on."""
-        if self._inbox or (self._verifier is not None and not self._verifier.done()):
-            self._inbox.append(handler)
-        else:
-            handler()
-
-    async def _verify(self) -> None:
-        """Verify what has queued, a batch at a time, and hand it on in order."""
-        loop = asyncio.get_running_loop()
-        while self._inbox:
-            batch, self._inbox = self._inbox, []
-            self._inbox_room.set()
-            events = [item[1] for item in batch if isinstance(item, tuple)]
-            if len(events) <= INLINE_VERIFY:
-                verdicts = _verdicts(events)
-            else:
-                verdicts = await loop.run_in_executor(_verify_pool(), _verdicts, events)
-            verdict = iter(verdicts)
-            for item in batch:
-                behind = None
-                try:
-                    if isinstance(item, tuple):
-                        sub, event = item
-                        behind = sub if sub._on_event(self.url, event, next(verdict)) else None
-                    else:
-                        item()
-                except Exception:  # a bug in a consumer must not stop what follows
-                    log.exception("%s: error handling a message", self.url)
-                if behind is not None:
-                    await behind.caught_up()
 
     # -- incoming --
 
-    def _dispatch(self, raw: bytes) -> None:
-        """Hand one message to whoever waits for it; events and what must follow them
-        go through the inbox (see the module docstring)."""
+    def _dispatch(self, raw: bytes) -> Subscription | None:
+        """Hand one message to whoever waits for it; the subscription to wait for when an
+        event left its reader too far behind."""
         if self._copy_seen(raw):
-            return
+            return None
         try:
             msg = parse_relay_message(raw)
         except ParseError as exc:
@@ -367,11 +287,11 @@ class RelayConnection:
                 sub._on_invalid(self.url)
             else:
                 log.info("%s: unreadable message: %s", self.url, exc)
-            return
+            return None
         if isinstance(msg, RelayEvent):
             sub = self._subs.get(msg.subscription_id)
-            if sub is not None and sub._fresh(self.url, msg.event):
-                self._inbox.append((sub, msg.event))
+            if sub is not None and sub._on_event(self.url, msg.event):
+                return sub
         elif isinstance(msg, RelayOk):
             for fut in self._pending_ok.pop(msg.event_id, ()):
                 if not fut.done():
@@ -379,21 +299,31 @@ class RelayConnection:
         elif isinstance(msg, RelayEose):
             sub = self._subs.get(msg.subscription_id)
             if sub is not None:
-                self._after_events(lambda: sub._on_eose(self.url))
+                sub._on_eose(self.url)
         elif isinstance(msg, RelayClosed):
-            self._after_events(lambda: self._on_closed(msg))
+            sub = self._subs.get(msg.subscription_id)
+            if sub is None:
+                return None
+            sub_id = msg.subscription_id
+            if self._auth_may_help(msg.prefix) and sub_id not in self._auth_retried:
+                self._auth_retried.add(sub_id)
+                self._spawn(self._retry_req_after_auth(sub_id, sub, msg.message))
+            else:
+                self._closed_by_relay(sub_id, sub, msg.message)
         elif isinstance(msg, RelayNotice):
             log.info("%s: NOTICE %s", self.url, msg.message)
         elif isinstance(msg, RelayAuth) and self.auth_key is not None and self._ws is not None:
             self._auth_pending = True
             self._auth_answered.clear()
             self._spawn(self._authenticate(self._ws, msg.challenge))
+        return None
 
     def _copy_seen(self, raw: bytes) -> bool:
         """An EVENT frame of an id its subscription has delivered already, found without
-        parsing it: the other relays' copies cost two byte searches, not a JSON parse. The
-        id is the first ``"id":"`` key (a JSON string cannot hold an unescaped quote), so a
-        relay can only make us drop its own frame, never another relay's copy."""
+        parsing it: the other relays' copies cost two byte searches, not a JSON parse and
+        an Event. The id is the first ``"id":"`` key (a JSON string cannot hold an
+        unescaped quote), so a relay can only make us drop its own frame, never another
+        relay's copy."""
         if not raw.startswith(_EVENT_HEAD):
             return False
         end = raw.find(b'"', len(_EVENT_HEAD))
@@ -406,17 +336,6 @@ class RelayConnection:
             return False
         sub.stats[self.url].duplicates += 1
         return True
-
-    def _on_closed(self, msg: RelayClosed) -> None:
-        sub_id = msg.subscription_id
-        sub = self._subs.get(sub_id)
-        if sub is None:
-            return
-        if self._auth_may_help(msg.prefix) and sub_id not in self._auth_retried:
-            self._auth_retried.add(sub_id)
-            self._spawn(self._retry_req_after_auth(sub_id, sub, msg.message))
-        else:
-            self._closed_by_relay(sub_id, sub, msg.message)
 
     # -- NIP-42 --
 
@@ -623,14 +542,14 @@ class RelayConnection:
     async def close(self) -> None:
         self._closed = True
         self._wake.set()
-        for task in [self._supervisor, self._sweeper, self._verifier, *self._tasks]:
+        for task in [self._supervisor, self._sweeper, *self._tasks]:
             if task is not None and not task.done():
                 task.cancel()
         ws = self._ws
         if ws is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(ws.close(), 2)
-        for task in [self._supervisor, self._sweeper, self._verifier, *self._tasks]:
+        for task in [self._supervisor, self._sweeper, *self._tasks]:
             if task is not None:
                 with contextlib.suppress(BaseException):
                     await task

@@ -2,11 +2,8 @@
 
 Every event is verified (id and signature) and checked against the filters before its id
 enters the de-duplication set, so a relay that forges an id cannot suppress the genuine
-event from another relay. A copy is verified only when it is new: not delivered already,
-and not identical to a copy being verified (client/pool_relay.py verifies in batches, off
-the event loop), so an event that comes from three relays costs one check. The per-relay
-state says who answered and how; the overall EOSE comes when all did, or when the silent
-ones used up their grace (``eose_grace``).
+event from another relay. The per-relay state says who answered and how; the overall EOSE
+comes when all did, or when the silent ones used up their grace (``eose_grace``).
 """
 
 from __future__ import annotations
@@ -112,8 +109,6 @@ class Subscription:
         # Ids delivered, newest last; bounded so a stream that runs for weeks stays small.
         self._seen: set[str] = set()
         self._seen_order: collections.deque[str] = collections.deque()
-        # The first copy of each id being verified: an identical copy is a duplicate now.
-        self._checking: dict[str, Event] = {}
         # Unbounded only for markers: events beyond queue_limit pause the relays' reading.
         self._queue: asyncio.Queue[Event | _Marker] = asyncio.Queue()
         self._backlog = 0  # events in the queue
@@ -273,26 +268,13 @@ class Subscription:
             stats.status = RelayState.WAITING
             stats.message = ""
 
-    def _fresh(self, url: str, event: Event) -> bool:
-        """Whether ``event`` must be verified: a copy already delivered, or identical to
-        one being verified (so sharing its verdict), is a duplicate. A copy that differs
-        (a forged id) is verified on its own."""
-        if event.id in self._seen or self._checking.get(event.id) == event:
-            self.stats[url].duplicates += 1
-            return False
-        self._checking.setdefault(event.id, event)
-        return True
-
-    def _on_event(self, url: str, event: Event, valid: bool) -> bool:
-        """Take one event :meth:`_fresh` let through, with its verdict (id and signature);
-        True when the reader is now ``queue_limit`` events behind."""
-        if self._checking.get(event.id) is event:
-            del self._checking[event.id]
+    def _on_event(self, url: str, event: Event) -> bool:
+        """Take one event; True when the reader is now ``queue_limit`` events behind."""
         stats = self.stats[url]
-        if event.id in self._seen:  # another relay's copy was delivered meanwhile
+        if event.id in self._seen:
             stats.duplicates += 1
             return False
-        if not valid or not any(f.matches(event) for f in self._match):
+        if not event.is_valid() or not any(f.matches(event) for f in self._match):
             stats.invalid += 1
             return False
         self._seen.add(event.id)
