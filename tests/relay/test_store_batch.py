@@ -108,3 +108,25 @@ async def test_sqlite_writes_every_row_of_a_run_written_together(tmp_path: Path)
     with sqlite3.connect(tmp_path / "relay.db") as db:
         assert db.execute("SELECT count(*) FROM tags").fetchone()[0] == 300
         assert db.execute("SELECT count(*) FROM search_text").fetchone()[0] == 300
+
+
+async def test_rids_written_together_do_not_follow_arrival(tmp_path: Path) -> None:
+    """Events of one second written in one batch: their rids' random low bits (drawn for
+    the batch at once) must neither count up in arrival order nor bunch together, or
+    the file would tell in which order they came (issue 9)."""
+    events = [note(BOB, content=f"same second {i}", at=4000) for i in range(400)]
+    async with SQLiteStore(tmp_path / "relay.db") as store:
+        await answers_together(store, events)
+    with sqlite3.connect(tmp_path / "relay.db") as db:
+        rid_of = {bytes(i).hex(): rid for rid, i in db.execute("SELECT rid, id FROM events")}
+    rids = [rid_of[e.id] for e in events]
+    assert {rid >> 31 for rid in rids} == {4000}
+    low = [rid & (2**31 - 1) for rid in rids]
+    ranks = {rid: rank for rank, rid in enumerate(sorted(rids))}
+    n = len(rids)
+    mean = (n - 1) / 2
+    covariance = sum((i - mean) * (ranks[rid] - mean) for i, rid in enumerate(rids))
+    spearman = covariance / sum((i - mean) ** 2 for i in range(n))
+    # Under no relation rho ~ N(0, 1/sqrt(n)), n = 400: 0.25 is 5 sigma.
+    assert abs(spearman) < 0.25, spearman
+    assert min(low) < 2**27 and max(low) > 2**31 - 2**27  # spread over all 31 bits
