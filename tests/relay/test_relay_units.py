@@ -262,6 +262,28 @@ def test_equal_filters_are_matched_once_per_event_and_delivered_to_each():
     assert not index._groups and not index._tags
 
 
+def test_a_delivery_that_drops_subscriptions_does_not_stop_the_others():
+    """A connection over its budget is closed while the event is being delivered, which
+    removes its subscriptions from the very group being walked."""
+    index = Index()
+
+    class Closing(Sink):
+        def send_event(self, prefix: bytes, tail: bytes) -> None:
+            for sub in list(index.subscriptions):
+                if sub.conn is self:
+                    index.remove(sub)
+
+    closing, others = Closing(), [Sink() for _ in range(5)]
+    live(index, closing, "c1", {"kinds": [1]})
+    for i, sink in enumerate(others):
+        live(index, sink, f"s{i}", {"kinds": [1]})
+    live(index, closing, "c2", {"kinds": [1]})
+    event = sign(ALICE, 1, "")
+    index.notify(event, event.to_json())
+    assert all(len(sink.frames) == 1 for sink in others)
+    assert len(index) == 5
+
+
 def test_removing_a_subscription_empties_its_buckets():
     index = Index()
     sub = live(index, Sink(), "s", {"authors": [ALICE.public_hex, BOB.public_hex]}, {})
