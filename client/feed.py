@@ -171,8 +171,7 @@ class FeedReader:
         if known is None or (event.created_at, event.id) > (known.created_at, known.id):
             self._known[key] = event
             if len(self._known) > MAX_ITEMS:  # as bounded as the feed it fills
-                for old in list(itertools.islice(self._known, MAX_ITEMS // 10)):
-                    del self._known[old]
+                self._forget_oldest_known()
         if event.pubkey not in self.authors and len(self.authors) < MAX_AUTHORS:
             self.authors[event.pubkey] = None
             if self.on_author is not None:
@@ -182,6 +181,16 @@ class FeedReader:
         if key in self._wanted:
             return self.feed.offer(event, self._wanted[key])
         return None
+
+    def _forget_oldest_known(self) -> None:
+        """Drop the oldest tenth by ``created_at``, as Feed trims its items: both then keep
+        the same newest requests, one set of events in memory. (Dropping the first
+        arrived, relays sending newest first, kept the oldest here and the newest there:
+        twice the events, issue 15.)"""
+        known = self._known
+        by_age = sorted(known, key=lambda key: known[key].created_at)
+        for key in by_age[: len(known) - MAX_ITEMS + MAX_ITEMS // 10]:
+            del known[key]
 
     def _take_repost(self, event: Event) -> FeedItem | None:
         """A syndication: the embedded copy, and the latest version where it is known."""
