@@ -33,13 +33,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from shieldmutual.relay import config as config_mod
-from shieldmutual.relay import nip11
 from shieldmutual.relay.config import DEFAULT_HOST, DEFAULT_PORT, Config, ConfigError
 from shieldmutual.relay.server import Relay, db_path, default_db_path
 from shieldmutual.relay.store.factory import describe
 from shieldmutual.relay.web import base_url
 from shieldmutual.relay.workers import Supervisor, reserve_port
 from shieldmutual.shared.errors import StoreError
+from shieldmutual.shared.version import VERSION
 
 log = logging.getLogger("shieldmutual.relay")
 
@@ -50,7 +50,7 @@ def parser() -> argparse.ArgumentParser:
         description="Shield Mutual's Nostr relay for resilient mutual aid societies.",
         epilog="SIGTERM or SIGINT stops it after committing every acknowledged event.",
     )
-    p.add_argument("--version", action="version", version=f"%(prog)s {nip11.version()}")
+    p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     p.add_argument("--host", help=f"address to listen on (default {DEFAULT_HOST})")
     p.add_argument(
         "--port", type=int, help=f"port to listen on, 0 for any free one (default {DEFAULT_PORT})"

@@ -7,21 +7,14 @@ document, the connection limits and the policy functions.
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import Any
 
 from shieldmutual.relay.config import Config
+from shieldmutual.shared.version import VERSION
 
 # 1 basics, 9 deletion, 11 this document, 13 proof of work, 40 expiration, 42 auth,
 # 45 count, 50 search, 70 protected events, 77 negentropy syncing.
 SUPPORTED_NIPS = (1, 9, 11, 13, 40, 42, 45, 50, 70, 77)
-
-
-def version() -> str:
-    try:
-        return metadata.version("shieldmutual")
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a checkout
-        return "0.0.0"
 
 
 def limitation(config: Config) -> dict[str, Any]:
@@ -64,7 +57,7 @@ def document(config: Config, pages: str = "") -> dict[str, Any]:
         doc["icon"] = info.icon
     doc["supported_nips"] = list(SUPPORTED_NIPS)
     doc["software"] = info.software
-    doc["version"] = version()
+    doc["version"] = VERSION
     doc["limitation"] = limitation(config)
     if pages:
         doc["shieldmutual"] = {"pages": pages}

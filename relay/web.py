@@ -35,7 +35,6 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.datastructures import Headers
 
-from shieldmutual.relay import nip11
 from shieldmutual.relay.config import Config
 from shieldmutual.relay.limits import Bucket
 from shieldmutual.relay.store.base import EventStore
@@ -52,6 +51,7 @@ from shieldmutual.shared.errors import AidError, EncodingError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.nip19 import naddr_decode
+from shieldmutual.shared.version import VERSION
 
 log = logging.getLogger("shieldmutual.relay.web")
 
@@ -193,7 +193,7 @@ class Web:
     ) -> Answer:
         """ETag from what the page is made of; 304, the cached page, or a new render."""
         # The software version and base URL too: a new template or address is a new page.
-        made_by = (nip11.version(), self.site, webpage.STYLE_HASH)
+        made_by = (VERSION, self.site, webpage.STYLE_HASH)
         digest = hashlib.sha256(repr((key, made_by, *parts)).encode()).hexdigest()
         etag = f'"{digest[:32]}"'
         headers = _headers(etag)

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from shieldmutual.shared.errors import CryptoError
 from shieldmutual.shared.keys import SecretKey
-from shieldmutual.shared.nip49 import xchacha20poly1305_decrypt, xchacha20poly1305_encrypt
+from shieldmutual.shared.xchacha import xchacha20poly1305_decrypt, xchacha20poly1305_encrypt
 
 MAGIC = b"MAS1"
 FLOOR = 64 * 1024

@@ -184,9 +184,9 @@ def load(name: str) -> Any:
 
 
 def print_version() -> None:
-    from importlib.metadata import version
+    from shieldmutual.shared.version import VERSION
 
-    sys.stdout.write(f"mas {version('shieldmutual')}\n")
+    sys.stdout.write(f"mas {VERSION}\n")
 
 
 def exit_code(exc: BaseException) -> int:
