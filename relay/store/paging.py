@@ -3,14 +3,19 @@ filter's limit, reading the union a page at a time, and what a failed read raise
 
 Only the statement that fetches one page differs between SQLite and PostgreSQL; the
 rules of the result (each filter's own limit, the union without duplicates, newest
-first, pages read only when asked) are kept here once.
+first, pages read only when asked) are kept here once, and so are the settings both
+stores check and the query built on them (:class:`PagedStore`).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from types import TracebackType
+from typing import Self
 
+from shieldmutual.relay.store.base import Cost
 from shieldmutual.relay.store.sqlite_query import Visible, for_viewer
 from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.filter import Filter
@@ -80,3 +85,105 @@ async def pages(
         if len(rows) < page_size:
             return
         before = (rows[-1][0], rows[-1][1])
+
+
+class PagedStore(ABC):
+    """The part of an :class:`~shieldmutual.relay.store.base.EventStore` that does not
+    depend on the database: its settings, checked once, the count of commits, the
+    ``async with`` lifecycle and the paged query. A store supplies ``open``, ``close``
+    and :meth:`_fetch_page`, the one statement that reads a page.
+
+    A filter without ``limit`` gets ``default_limit`` results (an ``ids`` filter: as many
+    as it names), none more than ``max_limit``; COUNT stops at ``max_count``; a read
+    statement is interrupted after ``max_query_seconds``.
+    """
+
+    def __init__(
+        self,
+        *,
+        batch_max: int,
+        readers: int,
+        default_limit: int,
+        max_limit: int,
+        max_count: int,
+        max_query_seconds: float,
+    ) -> None:
+        if batch_max < 1 or readers < 1 or max_count < 1:
+            raise ValueError("batch_max, readers and max_count must be at least 1")
+        if not 0 < default_limit <= max_limit:
+            raise ValueError("need 0 < default_limit <= max_limit")
+        if not max_query_seconds > 0:
+            raise ValueError("max_query_seconds must be positive")
+        self._batch_max = batch_max
+        self._reader_count = readers
+        self._default_limit = default_limit
+        self._max_limit = max_limit
+        self._max_count = max_count
+        self._max_query_seconds = max_query_seconds
+        self._commits = 0
+        self._closed = False
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed since :meth:`open` (how well saves are batched)."""
+        return self._commits
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def query(
+        self,
+        filters: Sequence[Filter],
+        now: int,
+        *,
+        viewer: frozenset[str] = frozenset(),
+        owner: object = None,
+        page_size: int = 256,
+        cost: Cost | None = None,
+    ) -> AsyncIterator[list[bytes]]:
+        """Pages of at most ``page_size`` events, see
+        :meth:`~shieldmutual.relay.store.base.EventStore.query` and :func:`pages`."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        owner = object() if owner is None else owner
+        with read_errors():
+            plans = visible(filters, viewer)
+            limits = [limit_of(v.filter, self._default_limit, self._max_limit) for v in plans]
+
+        async def fetch(
+            remaining: dict[int, int], before: tuple[int, bytes] | None
+        ) -> list[PageRow]:
+            with read_errors():
+                return await self._fetch_page(plans, remaining, now, before, page_size, owner, cost)
+
+        async for page in pages(dict(enumerate(limits)), fetch, page_size):
+            yield page
+
+    @abstractmethod
+    async def _fetch_page(
+        self,
+        plans: list[Visible],
+        remaining: dict[int, int],
+        now: int,
+        before: tuple[int, bytes] | None,
+        size: int,
+        owner: object,
+        cost: Cost | None,
+    ) -> list[PageRow]:
+        """The newest ``size`` distinct rows before ``before`` of the filters (numbered as
+        in ``plans``) that have some of their limit left in ``remaining``."""

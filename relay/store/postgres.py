@@ -23,15 +23,14 @@ wraps' random ``created_at`` still hide their time from clients, not from the di
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
 from shieldmutual.relay.store import postgres_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
-from shieldmutual.relay.store.paging import PageRow, limit_of, pages, read_errors, visible
+from shieldmutual.relay.store.paging import PagedStore, PageRow, read_errors, visible
 from shieldmutual.relay.store.postgres_query import count_sql, items_sql, page_sql
 from shieldmutual.relay.store.postgres_readers import FairPool, open_pool
 from shieldmutual.relay.store.postgres_schema import (
@@ -40,6 +39,7 @@ from shieldmutual.relay.store.postgres_schema import (
     SCHEMA_LOCK,
     SCHEMA_VERSION,
 )
+from shieldmutual.relay.store.sqlite_query import Visible
 from shieldmutual.shared.errors import BlockedError, StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
@@ -55,7 +55,7 @@ def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class PostgresStore:
+class PostgresStore(PagedStore):
     """:class:`~shieldmutual.relay.store.base.EventStore` in a PostgreSQL database.
 
     ``readers`` connections serve reads (one client holds at most one); a filter without
@@ -74,42 +74,19 @@ class PostgresStore:
         max_count: int = 10_000,
         max_query_seconds: float = 1.0,
     ) -> None:
-        if batch_max < 1 or readers < 1 or max_count < 1:
-            raise ValueError("batch_max, readers and max_count must be at least 1")
-        if not 0 < default_limit <= max_limit:
-            raise ValueError("need 0 < default_limit <= max_limit")
-        if not max_query_seconds > 0:
-            raise ValueError("max_query_seconds must be positive")
+        super().__init__(
+            batch_max=batch_max,
+            readers=readers,
+            default_limit=default_limit,
+            max_limit=max_limit,
+            max_count=max_count,
+            max_query_seconds=max_query_seconds,
+        )
         self._url = url
-        self._batch_max = batch_max
-        self._reader_count = readers
-        self._default_limit = default_limit
-        self._max_limit = max_limit
-        self._max_count = max_count
-        self._max_query_seconds = max_query_seconds
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._writer: Any = None
         self._writer_task: asyncio.Task[None] | None = None
         self._readers: FairPool | None = None
-        self._commits = 0
-        self._closed = False
-
-    @property
-    def commits(self) -> int:
-        """Write transactions committed since :meth:`open` (how well saves are batched)."""
-        return self._commits
-
-    async def __aenter__(self) -> PostgresStore:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # ---- lifecycle ---------------------------------------------------------------
 
@@ -250,35 +227,20 @@ class PostgresStore:
             raise StoreError("the store is not open")
         return self._readers
 
-    async def query(
+    async def _fetch_page(
         self,
-        filters: Sequence[Filter],
+        plans: list[Visible],
+        remaining: dict[int, int],
         now: int,
-        *,
-        viewer: frozenset[str] = frozenset(),
-        owner: object = None,
-        page_size: int = 256,
-        cost: Cost | None = None,
-    ) -> AsyncIterator[list[bytes]]:
-        """Pages of at most ``page_size`` events, see :meth:`EventStore.query` and
-        :func:`.paging.pages`."""
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        owner = object() if owner is None else owner
-        with read_errors():
-            plans = visible(filters, viewer)
-            limits = [limit_of(v.filter, self._default_limit, self._max_limit) for v in plans]
-
-        async def fetch(
-            remaining: dict[int, int], before: tuple[int, bytes] | None
-        ) -> list[PageRow]:
-            with read_errors():
-                parts = [(tag, plans[tag], left) for tag, left in remaining.items()]
-                sql, params = page_sql(parts, now, before, page_size)
-                return await self._pool().fetch(sql, params, owner, cost)
-
-        async for page in pages(dict(enumerate(limits)), fetch, page_size):
-            yield page
+        before: tuple[int, bytes] | None,
+        size: int,
+        owner: object,
+        cost: Cost | None,
+    ) -> list[PageRow]:
+        """See :meth:`.paging.PagedStore._fetch_page`: one statement for the whole page."""
+        parts = [(tag, plans[tag], left) for tag, left in remaining.items()]
+        sql, params = page_sql(parts, now, before, size)
+        return await self._pool().fetch(sql, params, owner, cost)
 
     async def count(
         self,

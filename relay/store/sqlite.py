@@ -26,19 +26,18 @@ import asyncio
 import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from itertools import groupby
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NamedTuple, TypeVar, cast
 
 import aiosqlite
 
 from shieldmutual.relay.store import sqlite_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
-from shieldmutual.relay.store.paging import limit_of, pages, read_errors, visible
+from shieldmutual.relay.store.paging import PagedStore, read_errors, visible
 from shieldmutual.relay.store.sqlite_query import (
     Part,
     Visible,
@@ -128,7 +127,7 @@ def _lock(path: Path) -> int:
     return fd
 
 
-class SQLiteStore:
+class SQLiteStore(PagedStore):
     """:class:`~shieldmutual.relay.store.base.EventStore` in one SQLite file (WAL).
 
     ``path`` must be a file: readers open it separately. A filter without ``limit``
@@ -148,19 +147,15 @@ class SQLiteStore:
         max_count: int = 10_000,
         max_query_seconds: float = 1.0,
     ) -> None:
-        if batch_max < 1 or readers < 1 or max_count < 1:
-            raise ValueError("batch_max, readers and max_count must be at least 1")
-        if not 0 < default_limit <= max_limit:
-            raise ValueError("need 0 < default_limit <= max_limit")
-        if not max_query_seconds > 0:
-            raise ValueError("max_query_seconds must be positive")
+        super().__init__(
+            batch_max=batch_max,
+            readers=readers,
+            default_limit=default_limit,
+            max_limit=max_limit,
+            max_count=max_count,
+            max_query_seconds=max_query_seconds,
+        )
         self._path = Path(path)
-        self._batch_max = batch_max
-        self._reader_count = readers
-        self._default_limit = default_limit
-        self._max_limit = max_limit
-        self._max_count = max_count
-        self._max_query_seconds = max_query_seconds
         self._queue: asyncio.Queue[tuple[Work | _Save, asyncio.Future[Any]] | None] = (
             asyncio.Queue()
         )
@@ -168,26 +163,7 @@ class SQLiteStore:
         self._writer: sqlite3.Connection | None = None
         self._writer_task: asyncio.Task[None] | None = None
         self._readers: ReaderPool | None = None
-        self._commits = 0
-        self._closed = False
         self._lock: int | None = None
-
-    @property
-    def commits(self) -> int:
-        """Write transactions committed since :meth:`open` (how well saves are batched)."""
-        return self._commits
-
-    async def __aenter__(self) -> SQLiteStore:
-        await self.open()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # ---- lifecycle ---------------------------------------------------------------
 
@@ -338,34 +314,7 @@ class SQLiteStore:
 
     # ---- reads -------------------------------------------------------------------
 
-    async def query(
-        self,
-        filters: Sequence[Filter],
-        now: int,
-        *,
-        viewer: frozenset[str] = frozenset(),
-        owner: object = None,
-        page_size: int = 256,
-        cost: Cost | None = None,
-    ) -> AsyncIterator[list[bytes]]:
-        """Pages of at most ``page_size`` events, see :meth:`EventStore.query` and
-        :func:`.paging.pages`."""
-        if page_size < 1:
-            raise ValueError("page_size must be at least 1")
-        owner = object() if owner is None else owner
-        with read_errors():
-            plans = visible(filters, viewer)
-            limits = [limit_of(v.filter, self._default_limit, self._max_limit) for v in plans]
-
-        async def fetch(
-            remaining: dict[int, int], before: tuple[int, bytes] | None
-        ) -> list[PageRow]:
-            return await self._page(plans, remaining, now, before, page_size, owner, cost)
-
-        async for page in pages(dict(enumerate(limits)), fetch, page_size):
-            yield page
-
-    async def _page(
+    async def _fetch_page(
         self,
         plans: list[Visible],
         remaining: dict[int, int],
@@ -375,27 +324,26 @@ class SQLiteStore:
         owner: object,
         cost: Cost | None,
     ) -> list[PageRow]:
-        """The newest ``size`` distinct rows after ``before``, sorted, with the tags of
-        the filters that returned each."""
-        with read_errors():
-            parts = [
-                part
-                for tag, left in remaining.items()
-                for part in compile_filter(plans[tag], now, min(left, size), before, tag)
-            ]
-            readers = self._readers_or_fail()
-            if len(parts) == 1:  # the usual REQ: already sorted, every row the filter's
-                tags = (parts[0].tag,)
-                fetched = await readers.fetch(*page_sql(parts[0]), owner=owner, cost=cost)
-                return [(created_at, event_id, raw, tags) for created_at, event_id, raw in fetched]
-            rows: dict[bytes, PageRow] = {}
-            for batch in batches(parts):
-                fetched = await readers.fetch(*union_page_sql(batch, size), owner=owner, cost=cost)
-                for created_at, event_id, raw, found in fetched:
-                    tags = tuple(int(tag) for tag in found.split(","))
-                    if event_id in rows:
-                        tags += rows[event_id][3]
-                    rows[event_id] = (created_at, event_id, raw, tags)
+        """See :meth:`.paging.PagedStore._fetch_page`: sorted, with the tags of the filters
+        that returned each row."""
+        parts = [
+            part
+            for tag, left in remaining.items()
+            for part in compile_filter(plans[tag], now, min(left, size), before, tag)
+        ]
+        readers = self._readers_or_fail()
+        if len(parts) == 1:  # the usual REQ: already sorted, every row the filter's
+            tags = (parts[0].tag,)
+            fetched = await readers.fetch(*page_sql(parts[0]), owner=owner, cost=cost)
+            return [(created_at, event_id, raw, tags) for created_at, event_id, raw in fetched]
+        rows: dict[bytes, PageRow] = {}
+        for batch in batches(parts):
+            fetched = await readers.fetch(*union_page_sql(batch, size), owner=owner, cost=cost)
+            for created_at, event_id, raw, found in fetched:
+                tags = tuple(int(tag) for tag in found.split(","))
+                if event_id in rows:
+                    tags += rows[event_id][3]
+                rows[event_id] = (created_at, event_id, raw, tags)
         return sorted(rows.values(), key=_newest_first)[:size]
 
     async def count(
