@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, filteropts
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared import event as event_mod
@@ -318,25 +318,15 @@ async def _publish_all(
 @app.command("req")
 def req_cmd(
     ctx: typer.Context,
-    kind: Annotated[list[int] | None, typer.Option("-k", "--kind", help="Kind (repeat).")] = None,
-    author: Annotated[
-        list[str] | None,
-        typer.Option("-a", "--author", metavar="PUBKEY", help="Author, hex or npub (repeat)."),
-    ] = None,
+    kind: filteropts.KindOpt = None,
+    author: filteropts.AuthorOpt = None,
     id_: Annotated[
         list[str] | None,
         typer.Option("-i", "--id", metavar="ID", help="Event id, hex or note (repeat)."),
     ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-t", "--tag", metavar="X=VALUE", help="Tag filter #X (repeat); a bare VALUE is #t."
-        ),
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="e.g. '2 days ago', 1h, 2024-05-01.")
-    ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Same forms as --since.")] = None,
+    tag: filteropts.TagOpt = None,
+    since: filteropts.SinceOpt = None,
+    until: filteropts.UntilOpt = None,
     limit: Annotated[int | None, typer.Option("-l", "--limit", min=0)] = None,
     search: Annotated[str | None, typer.Option("--search", help="NIP-50 search.")] = None,
     stream: Annotated[

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, filteropts
 from shieldmutual.client.cli.events import build_filter
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.sync import Progress, Summary, SyncPlan, sync
@@ -99,21 +99,11 @@ def sync_cmd(
     source: Annotated[str | None, typer.Option("--from", metavar="URL", help="Copy from.")] = None,
     target: Annotated[str | None, typer.Option("--to", metavar="URL", help="Copy to.")] = None,
     both: Annotated[bool, typer.Option("--both", help="Both ways (with --from/--to).")] = False,
-    kind: Annotated[list[int] | None, typer.Option("-k", "--kind", help="Kind (repeat).")] = None,
-    author: Annotated[
-        list[str] | None,
-        typer.Option("-a", "--author", metavar="PUBKEY", help="Author, hex or npub (repeat)."),
-    ] = None,
-    tag: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-t", "--tag", metavar="X=VALUE", help="Tag filter #X (repeat); a bare VALUE is #t."
-        ),
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option("--since", help="e.g. '2 days ago', 1h, 2024-05-01.")
-    ] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Same forms as --since.")] = None,
+    kind: filteropts.KindOpt = None,
+    author: filteropts.AuthorOpt = None,
+    tag: filteropts.TagOpt = None,
+    since: filteropts.SinceOpt = None,
+    until: filteropts.UntilOpt = None,
     auth: common.AuthOption = False,
     as_: common.AsOption = None,
     json_: common.JsonOption = False,
