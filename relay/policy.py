@@ -52,7 +52,7 @@ from collections.abc import Callable, Set
 from dataclasses import dataclass
 
 from shieldmutual.relay.config import Config
-from shieldmutual.shared import kinds
+from shieldmutual.shared import kinds, nip40
 from shieldmutual.shared.aid.common import MUTUAL_AID, NAMESPACE, labels
 from shieldmutual.shared.aid.society import MAS_PREFIX
 from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED, VOUCH
@@ -129,17 +129,8 @@ def reject_created_at_out_of_range(event: Event, ctx: Context) -> str | None:
     return None
 
 
-def expiration(event: Event) -> int | None:
-    """NIP-40 expiration timestamp, or None when absent or not a decimal number."""
-    value = event.first_tag("expiration")
-    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19:
-        return None
-    return int(value)
-
-
 def reject_expired(event: Event, ctx: Context) -> str | None:
-    when = expiration(event)
-    if when is not None and when <= ctx.now:
+    if nip40.is_expired(event, ctx.now):
         return "invalid: event has expired"
     return None
 

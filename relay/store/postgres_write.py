@@ -30,9 +30,9 @@ from shieldmutual.relay.store.sqlite_write import (
     SUPERSEDED,
     address_of,
     deletion_targets,
-    expiration_of,
     index_tags,
 )
+from shieldmutual.shared import nip40
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.kinds import DELETION
 
@@ -61,7 +61,7 @@ def row(event: Event, raw: bytes) -> Row:
         event.created_at,
         event.kind,
         None if address is None else index_key(address),
-        expiration_of(event),
+        nip40.expiration(event),
         words_of(event),
         raw,
         [name for name, _ in tags],

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from itertools import groupby
 
 from shieldmutual.relay.store.base import SaveResult
+from shieldmutual.shared import nip40
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import searchable_text
 from shieldmutual.shared.kinds import (
@@ -46,7 +47,6 @@ DUPLICATE = SaveResult(True, "duplicate: already have this event")
 SUPERSEDED = SaveResult(False, "duplicate: a newer version of this event is already stored")
 DELETED = SaveResult(False, "blocked: this event was deleted by its author")
 
-_MAX_INT64 = 2**63 - 1
 # A rid is created_at (clamped to 32 bits, beyond 2106 all alike) and 31 random bits.
 _RID_RANDOM_BITS = 31
 _MAX_RID_TIME = 2**32 - 1
@@ -55,16 +55,6 @@ _HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
 _IN_CHUNK = 500
 _INSERT_TAG = "INSERT OR IGNORE INTO tags (name, value, created_at, rid) VALUES (?, ?, ?, ?)"
 _INSERT_TEXT = "INSERT INTO search_text (rowid, text) VALUES (?, ?)"
-
-
-def expiration_of(event: Event) -> int | None:
-    """The NIP-40 expiration (first ``expiration`` tag) or ``None`` when absent or not
-    a plain decimal timestamp; a value past the 64-bit range never expires."""
-    value = event.first_tag("expiration")
-    if value is None or not _DIGITS(value):
-        return None
-    expiration = int(value)
-    return expiration if expiration <= _MAX_INT64 else None
 
 
 def address_of(event: Event) -> str | None:
@@ -125,7 +115,7 @@ def save_event(db: sqlite3.Connection, event: Event, raw: bytes) -> SaveResult:
         refusal = _make_room(db, event, event_id, pubkey, d_tag)
         if refusal is not None:
             return refusal
-    row = (event_id, pubkey, event.created_at, event.kind, d_tag, expiration_of(event), raw)
+    row = (event_id, pubkey, event.created_at, event.kind, d_tag, nip40.expiration(event), raw)
     rid = _insert(db, row, event.created_at)
     db.executemany(
         _INSERT_TAG, [(name, value, event.created_at, rid) for name, value in index_tags(event)]
@@ -201,7 +191,7 @@ def _save_plain(db: sqlite3.Connection, run: list[tuple[Event, bytes]]) -> list[
             rid = new_rid(event.created_at)
         rids.add(rid)
         created_at = event.created_at
-        rows.append((rid, event_id, pubkey, created_at, event.kind, expiration_of(event), raw))
+        rows.append((rid, event_id, pubkey, created_at, event.kind, nip40.expiration(event), raw))
         tag_rows += [(name, value, created_at, rid) for name, value in index_tags(event)]
         text = "" if event.kind == GIFT_WRAP else searchable_text(event)
         if text.strip():

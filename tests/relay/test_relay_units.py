@@ -137,13 +137,6 @@ def test_protected_event_rule():
     assert policy.reject_protected(sign(ALICE, 1, ""), ctx()) is None
 
 
-def test_expiration_parsing():
-    assert policy.expiration(sign(ALICE, 1, "", [["expiration", "123"]])) == 123
-    assert policy.expiration(sign(ALICE, 1, "", [["expiration", "soon"]])) is None
-    assert policy.expiration(sign(ALICE, 1, "", [["expiration", "١٢"]])) is None  # not ASCII
-    assert policy.expiration(sign(ALICE, 1, "")) is None
-
-
 # ---- NIP-42 addresses -----------------------------------------------------------------
 
 
