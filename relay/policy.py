@@ -52,7 +52,7 @@ from collections.abc import Callable, Set
 from dataclasses import dataclass
 
 from shieldmutual.relay.config import Config
-from shieldmutual.shared import kinds, nip40
+from shieldmutual.shared import kinds, nip13, nip40
 from shieldmutual.shared.aid.common import MUTUAL_AID, NAMESPACE, labels
 from shieldmutual.shared.aid.society import MAS_PREFIX
 from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED, VOUCH
@@ -135,24 +135,16 @@ def reject_expired(event: Event, ctx: Context) -> str | None:
     return None
 
 
-def pow_difficulty(event_id: str) -> int:
-    """NIP-13: leading zero bits of the id."""
-    value = int(event_id, 16)
-    return 256 - value.bit_length()
-
-
 def reject_insufficient_pow(event: Event, ctx: Context) -> str | None:
     wanted = ctx.config.limits.min_pow_difficulty
-    have = pow_difficulty(event.id)
+    have = nip13.difficulty(event.id)
     if have < wanted:
         return f"pow: difficulty {have} is less than {wanted}"
-    # A nonce commits to a target; a lucky hash below its own target does not count.
-    for tag in event.tags:
-        if len(tag) > 2 and tag[0] == "nonce":
-            target = tag[2]
-            if not (target.isascii() and target.isdigit()) or int(target) < wanted:
-                return f"pow: committed target {target[:8]!r} is less than {wanted}"
-            break
+    target = nip13.committed_target(event)
+    if target is not None:
+        bits = nip13.target_bits(target)
+        if bits is None or bits < wanted:
+            return f"pow: committed target {target[:8]!r} is less than {wanted}"
     return None
 
 

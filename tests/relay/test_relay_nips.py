@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from shieldmutual.relay.policy import pow_difficulty
 from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.nip13 import difficulty
 
 # ---- plain HTTP on the websocket port -------------------------------------------------
 
@@ -267,12 +267,12 @@ async def test_count_of_the_union_of_filters(relay, connect, keys, note):
     assert await client.count("c", {"kinds": [1], "limit": 1}) == 1
 
 
-def mine(key: SecretKey, bits: int, target: int) -> Any:
+def mine(key: SecretKey, bits: int, target: int | str) -> Any:
     created = int(time.time())
     nonce = 0
     while True:
         event = sign(key, 1, "work", [["nonce", str(nonce), str(target)]], created_at=created)
-        if pow_difficulty(event.id) >= bits:
+        if difficulty(event.id) >= bits:
             return event
         nonce += 1
 
@@ -280,15 +280,23 @@ def mine(key: SecretKey, bits: int, target: int) -> Any:
 async def test_minimum_proof_of_work(start_relay, connect, keys, note):
     relay = await start_relay(limits={"min_pow_difficulty": 8})
     client = await connect(relay.url)
-    weak = next(
-        e for e in (note(keys.alice, str(i)) for i in range(1000)) if pow_difficulty(e.id) < 8
-    )
+    weak = next(e for e in (note(keys.alice, str(i)) for i in range(1000)) if difficulty(e.id) < 8)
     ok = await client.publish(weak)
     assert ok[2] is False and ok[3].startswith("pow: difficulty")
     strong = mine(keys.alice, 8, 8)
     assert (await client.publish(strong))[2] is True
     lucky = mine(keys.alice, 8, 2)  # enough zeros, but committed to a lower target
     ok = await client.publish(lucky)
+    assert ok[2] is False and ok[3].startswith("pow: committed target")
+
+
+async def test_a_huge_committed_target_is_read_not_crashed_on(start_relay, connect, keys):
+    # int() refuses decimal strings past 4,300 digits; the rule must still answer.
+    relay = await start_relay(limits={"min_pow_difficulty": 8})
+    client = await connect(relay.url)
+    huge = mine(keys.alice, 8, "9" * 5000)
+    assert (await client.publish(huge))[2] is True
+    ok = await client.publish(mine(keys.alice, 8, "0" * 5000 + "7"))
     assert ok[2] is False and ok[3].startswith("pow: committed target")
 
 

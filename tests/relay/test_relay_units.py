@@ -105,13 +105,6 @@ def ctx(config: Config | None = None, authed: set[str] | None = None) -> policy.
     return policy.Context(config or Config(), int(time.time()), authed or set(), 100)
 
 
-def test_pow_difficulty_counts_leading_zero_bits():
-    assert policy.pow_difficulty("f" + "0" * 63) == 0
-    assert policy.pow_difficulty("0" * 63 + "1") == 255
-    assert policy.pow_difficulty("000f" + "0" * 60) == 12
-    assert policy.pow_difficulty("0" * 64) == 256
-
-
 def test_rules_are_chosen_by_the_config():
     default = policy.build(Config())
     assert policy.reject_not_aid not in default
