@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from shieldmutual.shared.errors import InvalidError, ShieldError
 from shieldmutual.shared.filter import Filter, FilterError
+from shieldmutual.shared.hexid import is_hex64
 from shieldmutual.shared.messages import MAX_SUBSCRIPTION_ID
 from shieldmutual.shared.relayurl import normalize_relay_url
 
@@ -286,7 +287,7 @@ def _build(section: str, values: dict[str, Any]) -> Any:
 
 def _hex64(values: frozenset[str], where: str) -> None:
     for value in values:
-        if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdef"):
+        if not isinstance(value, str) or not is_hex64(value):
             raise ConfigError(f"{where} must list 64-character lowercase hex public keys")
 
 

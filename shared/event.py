@@ -22,10 +22,10 @@ import orjson
 
 from shieldmutual.shared import keys
 from shieldmutual.shared.errors import EventError
+from shieldmutual.shared.hexid import is_hex64
 
 Tags = list[list[str]]
 
-_HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
 _HEX128 = re.compile(r"[0-9a-f]{128}\Z").match
 # C0 controls that NIP-01 does not name; only their presence makes two readings differ.
 _OTHER_CONTROLS = re.compile(r"[\x00-\x07\x0b\x0e-\x1f]").search
@@ -123,9 +123,9 @@ class Event(EventFields):
             id_, pubkey, created_at, kind, tags, content, sig = (data[f] for f in _FIELDS)
         except KeyError as exc:
             raise EventError(f"event is missing field {exc.args[0]!r}") from None
-        if not isinstance(id_, str) or not _HEX64(id_):
+        if not isinstance(id_, str) or not is_hex64(id_):
             raise EventError("event id must be 64 lowercase hex characters")
-        if not isinstance(pubkey, str) or not _HEX64(pubkey):
+        if not isinstance(pubkey, str) or not is_hex64(pubkey):
             raise EventError("event pubkey must be 64 lowercase hex characters")
         if not isinstance(sig, str) or not _HEX128(sig):
             raise EventError("event sig must be 128 lowercase hex characters")

@@ -20,9 +20,9 @@ from typing import Any
 
 from shieldmutual.shared.errors import FilterError
 from shieldmutual.shared.event import MAX_KIND, Event
+from shieldmutual.shared.hexid import is_hex64
 from shieldmutual.shared.kinds import GIFT_WRAP
 
-_HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
 _TAG_KEY = re.compile(r"#[A-Za-z]\Z").match
 # Letters and digits only, as SQLite FTS5's unicode61 tokenizer splits words.
 _WORD = re.compile(r"[^\W_]+")
@@ -40,7 +40,7 @@ def _strings(key: str, value: Any, hex64: bool) -> frozenset[str]:
     for item in value:
         if not isinstance(item, str):
             raise FilterError(f"filter {key!r} must contain only strings")
-        if hex64 and not _HEX64(item):
+        if hex64 and not is_hex64(item):
             raise FilterError(f"filter {key!r} values must be 64 lowercase hex characters")
     return frozenset(value)
 

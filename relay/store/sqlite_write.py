@@ -33,6 +33,7 @@ from shieldmutual.relay.store.base import SaveResult
 from shieldmutual.shared import nip40
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import searchable_text
+from shieldmutual.shared.hexid import is_hex64
 from shieldmutual.shared.kinds import (
     DELETION,
     GIFT_WRAP,
@@ -51,7 +52,6 @@ DELETED = SaveResult(False, "blocked: this event was deleted by its author")
 _RID_RANDOM_BITS = 31
 _MAX_RID_TIME = 2**32 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}\Z").match
-_HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
 _IN_CHUNK = 500
 _INSERT_TAG = "INSERT OR IGNORE INTO tags (name, value, created_at, rid) VALUES (?, ?, ?, ?)"
 _INSERT_TEXT = "INSERT INTO search_text (rowid, text) VALUES (?, ?)"
@@ -82,7 +82,7 @@ def deletion_targets(deletion: Event) -> tuple[list[bytes], list[tuple[int, str]
     """What a NIP-09 request names: the ids of its ``e`` tags, and the ``(kind, d)``
     addresses of its ``a`` tags that are its own author's and replaceable or
     addressable; anything else in them is ignored. Shared with the PostgreSQL store."""
-    ids = [bytes.fromhex(value) for value in deletion.tag_values("e") if _HEX64(value)]
+    ids = [bytes.fromhex(value) for value in deletion.tag_values("e") if is_hex64(value)]
     addresses = []
     for value in deletion.tag_values("a"):
         parts = value.split(":", 2)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple, Protocol
 
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import AidError, EncodingError, InvalidError
+from shieldmutual.shared.hexid import is_hex64
 from shieldmutual.shared.relayurl import normalize_relay_url
 
 Tags = list[list[str]]
@@ -30,7 +31,6 @@ MAX_GEOHASH = 5
 MAX_LINE = 300
 MAX_TEXT = 32_000
 
-_HEX64 = re.compile(r"[0-9a-f]{64}\Z").match
 _TOKEN = re.compile(r"[a-z][a-z0-9-]{0,31}\Z").match
 _AMOUNT = re.compile(r"(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?\Z").match
 _CURRENCY = re.compile(r"[A-Za-z][A-Za-z0-9]{2,7}\Z").match
@@ -190,7 +190,7 @@ def require_label(event: EventLike, label: str, what: str) -> None:
 
 
 def check_hex64(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _HEX64(value):
+    if not isinstance(value, str) or not is_hex64(value):
         raise AidError(f"{what} must be 64 lowercase hex characters")
     return value
 
