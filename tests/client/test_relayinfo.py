@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -18,13 +17,10 @@ from pathlib import Path
 
 import orjson
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.relayinfo import MAX_REDIRECTS, fetch_info
+from tests.certs import self_signed
 
 DOCUMENT = {"name": "strfry default", "software": "git+https://github.com/hoytech/strfry.git"}
 
@@ -109,38 +105,15 @@ async def test_an_endless_document_is_cut_off_past_the_size_limit() -> None:
             await fetch_info(url, timeout=5)
 
 
-def _self_signed(tmp_path: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    pem = tmp_path / "cert.pem"
-    pem.write_bytes(
-        cert.public_bytes(serialization.Encoding.PEM)
-        + key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+def _server_context(tmp_path: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(pem)
+    context.load_cert_chain(*self_signed(tmp_path))
     return context
 
 
 async def test_tls_certificates_are_verified(tmp_path: Path) -> None:
     server = KeepAliveServer()
-    async with server.serving(tls=_self_signed(tmp_path)) as url:
+    async with server.serving(tls=_server_context(tmp_path)) as url:
         with pytest.raises(RelayError, match="certificate"):
             await fetch_info(url, timeout=5)
     assert server.requests == []  # nothing was asked of a relay we could not verify
