@@ -33,6 +33,7 @@ from shieldmutual.client.pool_report import PublishResult, Status
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.kinds import CLIENT_AUTH
 from shieldmutual.shared.messages import (
     ClientAuth,
     ClientClose,
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("shieldmutual.client.pool")
 
-AUTH_KIND = 22242
 TOO_BIG = 1009  # the close code websockets sends when a frame exceeds max_size
 TRANSIENT_CLOSED = frozenset({"error", "rate-limited"})
 # Seconds a REQ or EVENT waits for an AUTH in flight. Short: a relay that never OKs an AUTH
@@ -332,10 +332,7 @@ class RelayConnection:
         if sub is None or at < 0:
             return False
         start = at + len(_ID_KEY)
-        if raw[start : start + 64].decode("ascii", "replace") not in sub._seen:
-            return False
-        sub.stats[self.url].duplicates += 1
-        return True
+        return sub.duplicate(self.url, raw[start : start + 64].decode("ascii", "replace"))
 
     # -- NIP-42 --
 
@@ -343,7 +340,7 @@ class RelayConnection:
         """Answer ``challenge`` on ``ws`` (the socket it came on, never a later one)."""
         assert self.auth_key is not None
         auth = event_mod.sign(
-            self.auth_key, AUTH_KIND, "", [["relay", self.url], ["challenge", challenge]]
+            self.auth_key, CLIENT_AUTH, "", [["relay", self.url], ["challenge", challenge]]
         )
         try:
             ok = await self._send_once(ws, auth.id, ClientAuth(auth).encode())

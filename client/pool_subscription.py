@@ -268,12 +268,18 @@ class Subscription:
             stats.status = RelayState.WAITING
             stats.message = ""
 
+    def duplicate(self, url: str, event_id: str) -> bool:
+        """Whether ``event_id`` was delivered already (then counted as ``url``'s copy)."""
+        if event_id not in self._seen:
+            return False
+        self.stats[url].duplicates += 1
+        return True
+
     def _on_event(self, url: str, event: Event) -> bool:
         """Take one event; True when the reader is now ``queue_limit`` events behind."""
-        stats = self.stats[url]
-        if event.id in self._seen:
-            stats.duplicates += 1
+        if self.duplicate(url, event.id):
             return False
+        stats = self.stats[url]
         if not event.is_valid() or not any(f.matches(event) for f in self._match):
             stats.invalid += 1
             return False
