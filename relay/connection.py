@@ -373,7 +373,6 @@ class Connection(Outgoing):
         sub.task = None  # done: kept, the task would stay with the subscription (~1 KB)
 
     async def _send_stored(self, sub: Subscription, sent: set[bytes]) -> None:
-        head = b'["EVENT",' + orjson.dumps(sub.sub_id) + b","
         pace = self.max_held // 4
         pages = self.relay.store.query(
             sub.filters,
@@ -401,7 +400,7 @@ class Connection(Outgoing):
                                 await self._wait_drained()
                             if not raw.startswith(ID_PREFIX):
                                 stored_id(raw)  # parsed before it is framed: corrupt rows raise
-                            self.send(head + raw + b"]")
+                            self.send(sub.prefix + raw + b"]")
                     finally:
                         self._release(held)
                     if sub.pending:

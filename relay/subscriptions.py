@@ -29,10 +29,9 @@ from collections.abc import Hashable, Iterable
 from itertools import chain
 from typing import Protocol
 
-import orjson
-
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.messages import event_prefix
 
 
 class Subscriber(Protocol):
@@ -66,7 +65,7 @@ class Subscription:
     def __init__(self, conn: Subscriber, sub_id: str, filters: Iterable[Filter]) -> None:
         self.conn = conn
         self.sub_id = sub_id
-        self.prefix = b'["EVENT",' + orjson.dumps(sub_id) + b","
+        self.prefix = event_prefix(sub_id)
         self.filters = tuple(filters)
         self.groups: list[_Group] = []
         # Live frames held back until EOSE: (event id, frame). None once live.

@@ -161,9 +161,15 @@ def _text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def event_prefix(subscription_id: str) -> bytes:
+    """``["EVENT",<sub>,``: what every EVENT frame of one subscription starts with, kept
+    by a subscription so each frame is this, the event's JSON and ``]``."""
+    return b'["EVENT",' + orjson.dumps(subscription_id) + b","
+
+
 def event_frame(subscription_id: str, event_json: bytes) -> bytes:
     """``["EVENT",<sub>,<event>]`` around JSON encoded once for all subscribers."""
-    return b'["EVENT",' + orjson.dumps(subscription_id) + b"," + event_json + b"]"
+    return event_prefix(subscription_id) + event_json + b"]"
 
 
 # ---- parsing ---------------------------------------------------------------------
