@@ -28,10 +28,9 @@ from websockets.exceptions import WebSocketException
 
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool_connect import describe, open_websocket
-from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
-from shieldmutual.shared.kinds import CLIENT_AUTH
 from shieldmutual.shared.negclient import NegError, Reconciliation
+from shieldmutual.shared.nip42 import auth_event
 
 MAX_FRAME = 4 * 2**20  # bytes of one frame from the relay
 
@@ -105,8 +104,7 @@ class NegSession:
         assert self._ws is not None and self.auth is not None
         if self._challenge is None:
             raise RelayError(f"{self.url} asks for AUTH but sent no challenge")
-        tags = [["relay", self.url], ["challenge", self._challenge]]
-        event = sign(self.auth, CLIENT_AUTH, "", tags)
+        event = auth_event(self.auth, self.url, self._challenge)
         try:
             await self._ws.send(orjson.dumps(["AUTH", event.to_dict()]).decode())
             ok, _ = await self._answer(event.id, verb="OK")

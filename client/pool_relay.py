@@ -30,10 +30,8 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from shieldmutual.client.pool_connect import Backoff, describe, open_websocket
 from shieldmutual.client.pool_report import PublishResult, Status
-from shieldmutual.shared import event as event_mod
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
-from shieldmutual.shared.kinds import CLIENT_AUTH
 from shieldmutual.shared.messages import (
     ClientAuth,
     ClientClose,
@@ -48,6 +46,7 @@ from shieldmutual.shared.messages import (
     parse_relay_message,
 )
 from shieldmutual.shared.nip01prefix import message_prefix
+from shieldmutual.shared.nip42 import auth_event
 
 if TYPE_CHECKING:
     from shieldmutual.client.pool import PoolOptions
@@ -339,9 +338,7 @@ class RelayConnection:
     async def _authenticate(self, ws: ClientConnection, challenge: str) -> None:
         """Answer ``challenge`` on ``ws`` (the socket it came on, never a later one)."""
         assert self.auth_key is not None
-        auth = event_mod.sign(
-            self.auth_key, CLIENT_AUTH, "", [["relay", self.url], ["challenge", challenge]]
-        )
+        auth = auth_event(self.auth_key, self.url, challenge)
         try:
             ok = await self._send_once(ws, auth.id, ClientAuth(auth).encode())
         except (_RelayDown, TimeoutError) as exc:
