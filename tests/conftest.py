@@ -16,6 +16,7 @@ pytest-asyncio (``asyncio_mode = "auto"`` in pyproject.toml).
 ``relay_process(...)``       factory: the real ``mas-relay`` console script as a
                              subprocess on port 0; returns a :class:`RelayProcess`
                              once its ready line was read (never a fixed sleep).
+``until``                    ``await until(lambda: cond)``: tests/waiting.py's poll.
 ``keys``                     a few fixed secret keys: ``keys.alice``, ``keys.bob``...
 ``note``                     ``note(key, "text", kind=1, tags=[...], at=None)``: signed event
 ``smtp_inbox``               a real SMTP server (aiosmtpd) on loopback in a thread; can
@@ -61,6 +62,7 @@ from shieldmutual.relay.server import Relay, http_response
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.negentropy import Negentropy, Storage
+from tests import waiting
 
 TIMEOUT = 5.0
 READY = re.compile(r"mas-relay ready on (ws://\S+)")
@@ -279,6 +281,13 @@ async def connect() -> AsyncIterator[Callable[..., Awaitable[WsClient]]]:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2):
                 await client.close()
+
+
+@pytest.fixture
+def until() -> Callable[..., Awaitable[None]]:
+    """``await until(lambda: condition, timeout=10, what="...")``: tests/waiting.py's poll
+    of a condition against a deadline, as a fixture."""
+    return waiting.until
 
 
 # ---- in-process relay ----------------------------------------------------------------
@@ -505,10 +514,10 @@ class HostileRelay:
     What it saw: ``connections`` (websocket handshakes accepted, ever), ``open`` (live
     ones), ``http_requests`` (NIP-11 GETs), ``reqs`` (REQ messages), ``events`` (EVENT
     payloads), ``closes`` (CLOSE sub ids), ``flooded`` (flood events sent). Helpers:
-    ``await relay.until(lambda: relay.connections >= 2, timeout=5)``, ``await
-    relay.send_all(frame)`` (any text to every connection), ``await relay.push(event)`` (a
-    live event to every open subscription). Module constants: ``ESC_NOTICE`` (one string
-    with every escape), ``ESC_STRINGS`` (each alone), ``ESC_INFO``, ``flood_frames()``.
+    ``await relay.send_all(frame)`` (any text to every connection), ``await
+    relay.push(event)`` (a live event to every open subscription). Module constants:
+    ``ESC_NOTICE`` (one string with every escape), ``ESC_STRINGS`` (each alone),
+    ``ESC_INFO``, ``flood_frames()``.
     """
 
     def __init__(
@@ -570,11 +579,6 @@ class HostileRelay:
         self._server.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 2)
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                await asyncio.sleep(0.01)
 
     def _http(self, ws: Any, request: Any) -> Any:
         if request.headers.get("Upgrade", "").lower() == "websocket":

@@ -141,23 +141,10 @@ class FakeRelay:
             await ws.send(frame)
 
 
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Await a condition by polling the event loop (never a fixed sleep)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
-
-
 @pytest.fixture
 def fake_relay() -> type[FakeRelay]:
     """The :class:`FakeRelay` class: ``async with fake_relay(stored=[...]) as relay``."""
     return FakeRelay
-
-
-@pytest.fixture
-def until() -> Callable[..., Any]:
-    """``await until(lambda: condition, timeout=5)``."""
-    return wait_for
 
 
 # ---- running the real CLI in-process ------------------------------------------------------

@@ -11,7 +11,6 @@ import os
 import signal
 import socket
 import stat
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 from shieldmutual.client import agent
 from shieldmutual.client.config import Paths
 from shieldmutual.shared import nip19, nip49
+from tests.waiting import until_sync
 
 PASSPHRASE = "test passphrase"
 
@@ -33,13 +33,6 @@ def _alive(pid: int) -> bool:
     with contextlib.suppress(OSError):  # a zombie is gone for our purposes
         return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
     return True
-
-
-def _until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -84,14 +77,14 @@ def test_lock_wipes_and_exits(unlocked: Any, mas: Any, mas_home: Path) -> None:
     assert sock.exists()
     done = mas("lock", passphrase=None)
     assert done.code == 0 and "forgot" in done.stderr
-    _until(lambda: not _alive(pid) and not sock.exists())
+    until_sync(lambda: not _alive(pid) and not sock.exists(), timeout=15)
     assert mas("id", "list", passphrase=None).code == 4
     assert "no agent" in mas("lock", passphrase=None).stderr
 
 
 def test_the_lifetime_ends_by_itself(unlocked: Any, mas: Any) -> None:
     pid = unlocked("2s")
-    _until(lambda: not _alive(pid))
+    until_sync(lambda: not _alive(pid), timeout=15)
     assert mas("id", "list", passphrase=None).code == 4
 
 

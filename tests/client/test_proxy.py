@@ -24,6 +24,7 @@ from shieldmutual.client.pool import Pool, PoolOptions, Status
 from shieldmutual.client.pool_connect import check_proxy
 from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
+from tests.waiting import until
 
 KEY = SecretKey(bytes.fromhex("44" * 32))
 CONNECT = re.compile(r"^socks5 \S+ -> (\S+):(\d+)$")
@@ -89,12 +90,6 @@ def by_name(url: str) -> tuple[str, int]:
     """``ws://127.0.0.1:PORT`` -> ``(ws://localhost:PORT, PORT)``: a name for socks5h."""
     port = int(url.rsplit(":", 1)[1])
     return f"ws://localhost:{port}", port
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.01)
 
 
 async def test_every_pool_connection_goes_through_the_proxy_by_name(

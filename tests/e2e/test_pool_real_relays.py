@@ -10,6 +10,7 @@ from typing import Any
 from shieldmutual.client.pool import Pool, PoolOptions, RelayState, Status
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
+from tests.waiting import until
 
 KEY = SecretKey.generate()
 OPTIONS = PoolOptions(connect_timeout=3, ok_timeout=5, eose_timeout=10, backoff_base=0.1)
@@ -17,12 +18,6 @@ OPTIONS = PoolOptions(connect_timeout=3, ok_timeout=5, eose_timeout=10, backoff_
 
 def note(text: str, created_at: int | None = None) -> Event:
     return sign(KEY, 1, text, [["t", "mas-pool-e2e"]], created_at)
-
-
-async def until(predicate: Any, timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.02)
 
 
 def test_publish_and_fetch_across_three_relays(relays: Any) -> None:

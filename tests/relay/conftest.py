@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -14,22 +13,6 @@ import pytest
 from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.store.postgres import PostgresStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
-
-Until = Callable[..., Awaitable[None]]
-
-
-async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-def until() -> Until:
-    """``await until(lambda: condition, timeout=10)``: poll the relay's state until the
-    condition holds, failing with TimeoutError after ``timeout`` seconds."""
-    return _until
-
 
 Http = Callable[..., Awaitable[tuple[int, dict[str, str], bytes]]]
 

@@ -7,12 +7,7 @@ import asyncio
 import pytest
 
 from shieldmutual.relay.trim import Trimmer
-
-
-async def wait_for(condition, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
+from tests.waiting import until
 
 
 def anon_kib() -> int:
@@ -34,7 +29,7 @@ async def test_a_trim_returns_freed_heap_to_the_system() -> None:
     blocks.clear()
     before = anon_kib()
     trimmer.request()
-    await wait_for(lambda: trimmer.trims == 1)
+    await until(lambda: trimmer.trims == 1)
     after = anon_kib()
     assert held - after > 20_000, (held, before, after)  # most of ~60 MiB came back
     assert after < before
@@ -46,9 +41,9 @@ async def test_requests_fold_into_at_most_one_trim_per_interval() -> None:
         pytest.skip("this C library has no malloc_trim (not glibc)")
     for _ in range(50):
         trimmer.request()
-    await wait_for(lambda: trimmer.trims >= 1)
+    await until(lambda: trimmer.trims >= 1)
     trimmer.request()  # within the interval: not dropped, deferred
-    await wait_for(lambda: trimmer.trims == 2)
+    await until(lambda: trimmer.trims == 2)
     await asyncio.sleep(0)
     assert trimmer.trims == 2
 
@@ -64,4 +59,4 @@ async def test_a_trim_waits_for_the_clients_cancelled_work() -> None:
         await asyncio.sleep(0)
     assert not trimmer.scheduled and trimmer.trims == 0
     release.set()
-    await wait_for(lambda: trimmer.trims == 1)
+    await until(lambda: trimmer.trims == 1)

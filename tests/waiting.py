@@ -1,0 +1,54 @@
+"""The one way a test waits for something: poll a condition against a deadline.
+
+A fixed sleep is either too short on a loaded CI machine or wastes time everywhere else;
+a condition polled every few milliseconds returns as soon as it holds and fails with what
+was awaited. ``until`` is for async tests (the event loop keeps running the relay, pool or
+server under test between checks); ``until_sync`` for sync tests waiting on another
+process or thread. Test modules import them (``from tests.waiting import until``); ``until``
+is also a fixture (tests/conftest.py) for the tests that take it as one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from collections.abc import Callable
+
+POLL = 0.01  # seconds between checks: short beside any timeout, cheap beside a test
+TIMEOUT = 10.0  # default deadline: generous on 2 loaded cores, only ever spent on failure
+
+
+def _describe(condition: Callable[[], object], what: str) -> str:
+    """``what``, else the condition's source line (a lambda reads well in a failure)."""
+    if what:
+        return what
+    try:
+        return inspect.getsource(condition).strip()
+    except (OSError, TypeError):
+        return repr(condition)
+
+
+def _timed_out(condition: Callable[[], object], timeout: float, what: str) -> AssertionError:
+    return AssertionError(
+        f"timed out after {timeout:g} s waiting for: {_describe(condition, what)}"
+    )
+
+
+async def until(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "") -> None:
+    """Return once ``condition()`` is true; AssertionError naming ``what`` (or the
+    condition's source) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise _timed_out(condition, timeout, what)
+        await asyncio.sleep(POLL)
+
+
+def until_sync(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "") -> None:
+    """:func:`until` for sync tests: blocks this thread between checks."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise _timed_out(condition, timeout, what)
+        time.sleep(POLL)
