@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from shieldmutual.shared import kinds, nip19
+from shieldmutual.client.cli.fmt import short_npub
+from shieldmutual.shared import kinds
 from shieldmutual.shared.profile import Profile, latest_profiles
 from shieldmutual.shared.untrusted import one_line
 
@@ -35,12 +36,6 @@ class Source(StrEnum):
     PETNAME = "petname"
     PROFILE = "profile"
     NPUB = "npub"
-
-
-def short_npub(pubkey: str) -> str:
-    """An npub shortened to its start and end: enough to tell people apart at a glance."""
-    npub = nip19.npub_encode(pubkey)
-    return f"{npub[:12]}…{npub[-6:]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client.cli.contacts import person
+from shieldmutual.client.cli.fmt import short_npub
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
 from shieldmutual.client.handles import Handle
-from shieldmutual.client.names import NO_NAMES, Names, short_npub
+from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.helping import how_to_help

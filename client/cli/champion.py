@@ -31,7 +31,7 @@ from shieldmutual.client.champions import (
     package_items,
     release_item,
 )
-from shieldmutual.client.cli import champion_act, champion_watch, common, requestdraft
+from shieldmutual.client.cli import champion_act, champion_watch, common, fmt, requestdraft
 from shieldmutual.client.cli.contacts import local_names
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import RelayError
@@ -39,7 +39,6 @@ from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.private_send import Outgoing, dm_relays
 from shieldmutual.client.timeparse import parse_duration
 from shieldmutual.client.vault import Vault
-from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.behalf import check_not_example
 from shieldmutual.shared.aid.champion import check_interval, format_duration, watch
 from shieldmutual.shared.aid.markdown import parse_template
@@ -70,7 +69,7 @@ def _send(state: common.State, relays: list[str], items: list[Outgoing], json_: 
         for item, report in sent:
             state.emit_json(
                 {
-                    "champion": nip19.npub_encode(item.to) if item.to else None,
+                    "champion": fmt.npub(item.to) if item.to else None,
                     "message": item.what,
                     "acks": report.acks,
                     "relays": len(report.results),
@@ -134,7 +133,7 @@ def add_cmd(
             raise RelayError("no relay accepted the hand-over; nothing was recorded")
         mine.to_vault(data)
     state.note(
-        f"{nip19.npub_encode(champion)} is your champion; check in every "
+        f"{fmt.npub(champion)} is your champion; check in every "
         f"{format_duration(mine.interval)} with `mas checkin`"
     )
 
@@ -157,7 +156,7 @@ def list_cmd(
             state.emit_json(
                 {
                     "role": "my-champion",
-                    "npub": nip19.npub_encode(pubkey),
+                    "npub": fmt.npub(pubkey),
                     "petname": names.petnames.get(pubkey),
                     "added_at": info.get("added_at"),
                     "interval": mine.interval,
@@ -166,23 +165,21 @@ def list_cmd(
             )
         for member in members.values():
             row = watch(member, now).to_dict(now)
-            state.emit_json(
-                {"role": "i-champion", **row, "member": nip19.npub_encode(member.pubkey)}
-            )
+            state.emit_json({"role": "i-champion", **row, "member": fmt.npub(member.pubkey)})
         for pubkey in championing.pending:
-            state.emit_json({"role": "pending", "member": nip19.npub_encode(pubkey)})
+            state.emit_json({"role": "pending", "member": fmt.npub(pubkey)})
         return
     if mine.champions:
         table = Table(title="Your champions", title_justify="left", show_edge=False)
         for column in ("petname", "npub", "added"):
             table.add_column(column)
         for pubkey, info in mine.champions.items():
-            added = time.strftime("%Y-%m-%d", time.localtime(info.get("added_at", 0)))
+            added = fmt.day(info.get("added_at", 0))
             petname = names.petnames.get(pubkey, "")
-            table.add_row(petname, nip19.npub_encode(pubkey), added)
+            table.add_row(petname, fmt.npub(pubkey), added)
         state.out.print(table, markup=False, highlight=False)
         last = mine.last_checkin
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last)) if last else "never"
+        when = fmt.moment(last or None, "never")
         state.note(f"check-in every {format_duration(mine.interval)}; last sent: {when}")
     if members:
         state.out.print(champion_watch.watch_table(list(members.values()), now, names))
@@ -210,7 +207,7 @@ def remove_cmd(
     with Vault(state.home, secret).edit() as data:
         mine = MyChampions.from_vault(data)
         if champion not in mine.champions:
-            raise ChampionError(f"{nip19.npub_encode(champion)} is not one of your champions")
+            raise ChampionError(f"{fmt.npub(champion)} is not one of your champions")
         revocation = mine.revoke(secret, now)
         removed = mine.champions.pop(champion)
         items = [
@@ -227,7 +224,7 @@ def remove_cmd(
             "no relay accepted the revocation; your remaining champions hold it in their "
             "new package and publish it if they act for you"
         )
-    state.note(f"{nip19.npub_encode(champion)} removed; the emergency key they held is revoked")
+    state.note(f"{fmt.npub(champion)} removed; the emergency key they held is revoked")
 
 
 @checkin_app.command("checkin")

@@ -37,7 +37,7 @@ from shieldmutual.client.champions import (
     published_request,
     sign_version,
 )
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, fmt
 from shieldmutual.client.cli.champion_watch import MemberArg, sync
 from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.helping import (
@@ -53,7 +53,7 @@ from shieldmutual.client.private_send import Outgoing
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.client.vault import Vault
 from shieldmutual.shared import event as event_mod
-from shieldmutual.shared import nip17, nip19
+from shieldmutual.shared import nip17
 from shieldmutual.shared.aid.behalf import activation_notice, add_fact
 from shieldmutual.shared.aid.champion import Health, Member, Package, format_duration, watch
 from shieldmutual.shared.aid.comments import RequestRef, Update, update_template
@@ -78,14 +78,10 @@ def _held(
     held = members.get(member)
     if held is None:
         raise ChampionError(
-            f"you hold no champion hand-over from {nip19.npub_encode(member)} that you "
+            f"you hold no champion hand-over from {fmt.npub(member)} that you "
             "accepted (a waiting one needs `mas champion accept` first)"
         )
     return held
-
-
-def _when(stamp: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
 
 
 # ---- activate ----------------------------------------------------------------------------
@@ -97,7 +93,7 @@ def _require_overdue_or_reason(
     if health is Health.OVERDUE or reason:
         return
     raise InvalidError(
-        f"{nip19.npub_encode(member)} is not overdue (last check-in {_when(seen)}, "
+        f"{fmt.npub(member)} is not overdue (last check-in {fmt.moment(seen)}, "
         f"{format_duration(at - seen)} ago): activate early only when a person confirmed "
         "they need help, and say how with --reason - (stdin or $EDITOR; it goes only to "
         "the member, never published)"
@@ -106,9 +102,7 @@ def _require_overdue_or_reason(
 
 def _notice(secret: SecretKey, member: str, naddr: str, title: str, reason: str) -> Event:
     """The member's private message: which champion activated, when, and why."""
-    text = activation_notice(
-        nip19.npub_encode(secret.public_hex), int(time.time()), title, naddr, reason
-    )
+    text = activation_notice(fmt.npub(secret.public_hex), int(time.time()), title, naddr, reason)
     rumor = nip17.dm_rumor(secret.public_hex, [member], text)
     return nip17.wrap_dm(secret, rumor, include_self=False)[member]
 
@@ -177,7 +171,7 @@ def activate_cmd(
     state.err.print(
         Text.assemble(
             ("About to publish, signed by the emergency key, for ", "bold"),
-            (nip19.npub_encode(member_hex), "bold"),
+            (fmt.npub(member_hex), "bold"),
             edits,
             f"\n  {request.title}\n  {request.summary}\n",
             f"  facts: {facts or '(none added)'}\n  relays: {', '.join(targets)}",
@@ -208,7 +202,7 @@ def activate_cmd(
         state.emit_json(
             {
                 "naddr": naddr,
-                "member": nip19.npub_encode(member_hex),
+                "member": fmt.npub(member_hex),
                 "edited": current is not None,
                 "overdue": seen.health is Health.OVERDUE,
                 "notice_acks": told.acks if told else 0,
@@ -257,7 +251,7 @@ def _edit_published(
     """Fetch the version relays hold, let ``edit`` sign what to publish, publish it
     without authenticating as the champion, and show what each relay said."""
     package, state = acting.package, acting.state
-    npub = nip19.npub_encode(acting.member)
+    npub = fmt.npub(acting.member)
 
     async def go() -> tuple[aid.RequestRecord, PublishReport | None]:
         async with state.anonymous_pools(acting.targets)() as pool:

@@ -30,14 +30,13 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client.champions import Championing, inbox, member_relays
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, fmt
 from shieldmutual.client.cli.contacts import local_names, person
 from shieldmutual.client.cli.events import pubkey_hex
-from shieldmutual.client.names import NO_NAMES, Names, short_npub
+from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.client.notify import Message, Notifier
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.client.vault import Vault
-from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.alarm import (
     Due,
     Episode,
@@ -53,10 +52,6 @@ from shieldmutual.shared.keys import SecretKey
 STYLE = {Health.OK: "green", Health.DUE: "yellow", Health.OVERDUE: "bold red"}
 
 
-def _when(stamp: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
-
-
 def watch_table(members: Sequence[Member], now: int, names: Names = NO_NAMES) -> Table:
     table = Table(title="Members you champion", title_justify="left", show_edge=False)
     for column in ("member", "last check-in", "every", "overdue at", "status"):
@@ -68,9 +63,9 @@ def watch_table(members: Sequence[Member], now: int, names: Names = NO_NAMES) ->
             status = f"OVERDUE by {format_duration(now - w.overdue_at)}"
         table.add_row(
             person(names, member.pubkey),
-            f"{_when(w.last_seen)} ({format_duration(now - w.last_seen)} ago)",
+            f"{fmt.moment(w.last_seen)} ({format_duration(now - w.last_seen)} ago)",
             format_duration(w.interval),
-            _when(w.overdue_at),
+            fmt.moment(w.overdue_at),
             Text(status, style=STYLE[w.health]),
         )
     return table
@@ -81,7 +76,7 @@ def alarm_lines(members: Sequence[Member], now: int, names: Names = NO_NAMES) ->
     for member in members:
         w = watch(member, now)
         if w.health is Health.OVERDUE:
-            npub = nip19.npub_encode(member.pubkey)
+            npub = fmt.npub(member.pubkey)
             who = names.petnames.get(member.pubkey, npub)
             lines.append(
                 f"ALARM: {who} has not checked in for {format_duration(now - w.last_seen)}. "
@@ -114,7 +109,7 @@ def _episodes(data: dict[str, Any]) -> list[Episode]:
 
 def _message(due: Due, names: Names, now: int) -> Message:
     member = due.episode.member
-    subject, body = notice_text(due, names.petnames.get(member) or short_npub(member), now)
+    subject, body = notice_text(due, names.petnames.get(member) or fmt.short_npub(member), now)
     return Message(str(due.notice), subject, body)
 
 
@@ -159,7 +154,7 @@ async def sync(state: common.State, secret: SecretKey, relays: list[str]) -> Cha
 def note_pending(state: common.State, championing: Championing) -> None:
     """Say which hand-overs wait for a yes; nothing is watched or alarmed for them."""
     for pubkey in championing.pending:
-        npub = nip19.npub_encode(pubkey)
+        npub = fmt.npub(pubkey)
         state.warn(
             f"{npub} asks you to be their champion; nothing is watched for them until you "
             f"`mas champion accept {npub}` (or `mas champion decline {npub}`)"
@@ -206,7 +201,7 @@ def watch_cmd(
     def emit_json(members: dict[str, Member]) -> None:
         for member in members.values():
             row = watch(member, clock()).to_dict(clock())
-            npub, petname = nip19.npub_encode(member.pubkey), names.petnames.get(member.pubkey)
+            npub, petname = fmt.npub(member.pubkey), names.petnames.get(member.pubkey)
             state.emit_json({**row, "member": npub, "member_petname": petname})
 
     if once:
@@ -285,7 +280,7 @@ def _consent_cmd(ctx: typer.Context, member: str, as_: str | None, yes: bool) ->
         else:
             championing.decline(member_hex)
         championing.to_vault(data)
-    npub = nip19.npub_encode(member_hex)
+    npub = fmt.npub(member_hex)
     state.note(
         f"you champion {npub}: `mas champion watch` keeps an eye on their check-ins"
         if yes

@@ -32,7 +32,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
 import orjson
 import typer
 
-from shieldmutual.client.cli import plain
+from shieldmutual.client.cli import fmt, plain
 from shieldmutual.client.cli.exitcodes import EXIT_AUTH as EXIT_AUTH
 from shieldmutual.client.cli.exitcodes import EXIT_FAILURE as EXIT_FAILURE
 from shieldmutual.client.cli.exitcodes import EXIT_INTERRUPTED as EXIT_INTERRUPTED
@@ -283,7 +283,7 @@ class State:
             from shieldmutual.shared.keys import SecretKey
 
             secret = SecretKey.generate()
-            self.note(f"signing with a throwaway key {_npub(secret.public_hex)} (not stored)")
+            self.note(f"signing with a throwaway key {fmt.npub(secret.public_hex)} (not stored)")
             return secret
         name = self.identity_name(as_)
         return self.unlocker.secret(self.keystore, name)
@@ -376,12 +376,6 @@ def _console(stderr: bool) -> Console:
     if not console.is_terminal:
         console = Console(stderr=stderr, highlight=False, width=max(console.width, 160))
     return console
-
-
-def _npub(pubkey: str) -> str:
-    from shieldmutual.shared import nip19
-
-    return nip19.npub_encode(pubkey)
 
 
 def state(ctx: typer.Context) -> State:

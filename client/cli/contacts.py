@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, fmt
 from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.contacts import Contacts, check_petname
 from shieldmutual.client.errors import IdentityError, PassphraseError
-from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
 
 if TYPE_CHECKING:  # types only: `contacts list` loads neither websockets, rich nor profiles
@@ -103,9 +102,9 @@ def add(
     book.add(name, pubkey)
     book.save()
     if state.want_json(json_):
-        state.emit_json({"petname": name, "pubkey": pubkey, "npub": nip19.npub_encode(pubkey)})
+        state.emit_json({"petname": name, "pubkey": pubkey, "npub": fmt.npub(pubkey)})
     else:
-        state.note(f"{name} is {nip19.npub_encode(pubkey)}")
+        state.note(f"{name} is {fmt.npub(pubkey)}")
 
 
 CONTACT_COLUMNS = (Column("petname", style="bold"), Column("npub", overflow="fold"))
@@ -118,13 +117,13 @@ def list_(ctx: typer.Context, json_: common.JsonOption = False) -> None:
     book = Contacts.load(state.home)
     if state.want_json(json_):
         for name, pubkey in sorted(book.names.items()):
-            npub = nip19.npub_encode(pubkey)
+            npub = fmt.npub(pubkey)
             state.emit_json({"petname": name, "pubkey": pubkey, "npub": npub})
         return
     if not book.names:
         state.note("no contacts yet: `mas contacts add NAME NPUB`")
         return
-    rows = [[name, nip19.npub_encode(pubkey)] for name, pubkey in sorted(book.names.items())]
+    rows = [[name, fmt.npub(pubkey)] for name, pubkey in sorted(book.names.items())]
     state.print_table(CONTACT_COLUMNS, rows)
 
 

@@ -16,7 +16,6 @@ stdout: one JSON line per message with ``--json``, else a table; stderr: relay r
 
 from __future__ import annotations
 
-import time
 from typing import Annotated
 
 import typer
@@ -24,12 +23,12 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client import champions
-from shieldmutual.client.cli import common, contacts, render
+from shieldmutual.client.cli import common, contacts, fmt, render
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.private_send import Outgoing, dm_relays
-from shieldmutual.shared import kinds, nip17, nip19
+from shieldmutual.shared import kinds, nip17
 from shieldmutual.shared.aid.champion import CHECKIN, PACKAGE, RELEASE
 from shieldmutual.shared.aid.common import labels, normalize_text
 from shieldmutual.shared.errors import InvalidError
@@ -39,10 +38,6 @@ app = typer.Typer(
     help="Private messages (NIP-17): send, read, and where to receive them.", no_args_is_help=True
 )
 CHAMPION_LABELS = frozenset({PACKAGE, CHECKIN, RELEASE})
-
-
-def _when(stamp: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
 
 
 @app.command("send")
@@ -84,7 +79,7 @@ def send_cmd(
         state.emit_json(
             {
                 "id": rumor.id,
-                "to": nip19.npub_encode(recipient),
+                "to": fmt.npub(recipient),
                 "results": [r.to_dict() for rep in results.values() for r in rep.results],
             }
         )
@@ -137,9 +132,9 @@ def read_cmd(
             state.emit_json(
                 {
                     "id": m.id,
-                    "from": nip19.npub_encode(m.sender),
+                    "from": fmt.npub(m.sender),
                     "from_petname": names.petnames.get(m.sender),
-                    "to": [nip19.npub_encode(p) for p in m.recipients],
+                    "to": [fmt.npub(p) for p in m.recipients],
                     "created_at": m.created_at,
                     "subject": m.subject,
                     "content": m.content,
@@ -155,7 +150,7 @@ def read_cmd(
         to = Text(", ").join(you if p == me else contacts.person(names, p) for p in m.recipients)
         body = f"[{m.subject}] {m.content}" if m.subject else m.content
         who = you if m.sender == me else contacts.person(names, m.sender)
-        table.add_row(_when(m.created_at), who, to, render.untrusted(body, multiline=True))
+        table.add_row(fmt.moment(m.created_at), who, to, render.untrusted(body, multiline=True))
     state.out.print(table, markup=False, highlight=False)
     state.note(f"{len(messages)} messages")
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shieldmutual.client import agent
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, fmt
 from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
 from shieldmutual.client.keystore import Identity, parse_secret
@@ -90,7 +90,7 @@ def new(
     state = common.state(ctx)
     secret = SecretKey.generate()
     if throwaway and name is None:
-        npub = nip19.npub_encode(secret.public_hex)
+        npub = fmt.npub(secret.public_hex)
         nsec = nip19.nsec_encode(secret.secret) if reveal else None
         if state.want_json(json_):
             state.emit_json({"npub": npub, "pubkey": secret.public_hex, "nsec": nsec})
@@ -200,7 +200,7 @@ def list_(ctx: typer.Context, json_: common.JsonOption = False) -> None:
             "*" if ident.name == default else "",
             ident.name,
             ident.npub,
-            time.strftime("%Y-%m-%d", time.localtime(ident.created_at)),
+            fmt.day(ident.created_at),
             "throwaway" if ident.throwaway else "",
         ]
         for ident in identities
@@ -250,7 +250,7 @@ def _show_profile(state: common.State, pubkey: str, profile: Profile | None, jso
 
     if state.want_json(json_):
         fields = profile.to_dict() if profile else {"pubkey": pubkey, "created_at": None}
-        state.emit_json({**fields, "npub": nip19.npub_encode(pubkey)})
+        state.emit_json({**fields, "npub": fmt.npub(pubkey)})
         return
     if profile is None:
         state.note("no profile published on these relays yet")
@@ -408,7 +408,7 @@ def unlock(
     if state.want_json(json_):
         state.emit_json({"pid": pid, "expires_at": expires_at, "identities": len(secrets)})
         return
-    until = time.strftime("%Y-%m-%d %H:%M", time.localtime(expires_at))
+    until = fmt.moment(expires_at)
     state.note(f"unlocked until {until} (agent pid {pid}); `mas lock` forgets the keys sooner")
 
 

@@ -9,13 +9,12 @@ the query a feed sends, like any other search.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, fmt
 from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.state import LocalState
@@ -74,7 +73,6 @@ def pick_definition(
 ) -> aid.SocietyRecord:
     """The one definition to use: the only one, else mine; several others need --by."""
     from shieldmutual.client import aid
-    from shieldmutual.client.cli import aidrender
 
     if not records:
         raise aid.NotFoundError(
@@ -83,7 +81,7 @@ def pick_definition(
     mine = [r for r in records if r.event.pubkey == me]
     if len(records) == 1 or mine:
         return (mine or records)[0]
-    authors = ", ".join(aidrender.short_npub(r.event.pubkey) for r in records)
+    authors = ", ".join(fmt.short_npub(r.event.pubkey) for r in records)
     raise ClientError(f"mas-{slug} is described by several people ({authors}): choose with --by")
 
 
@@ -359,7 +357,7 @@ def following(ctx: typer.Context, json_: common.JsonOption = False) -> None:
         rows = [
             [
                 f"mas-{f.slug}",
-                time.strftime("%Y-%m-%d", time.gmtime(f.since)),
+                fmt.day(f.since),
                 " ".join(f"mas-{m}" for m in f.members),
             ]
             for f in entries

@@ -21,11 +21,11 @@ from typing import Annotated, Any
 import typer
 
 from shieldmutual.client import aid
-from shieldmutual.client.cli import common, contacts, whoisview
+from shieldmutual.client.cli import common, contacts, fmt, whoisview
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.names import Names, short_npub
+from shieldmutual.client.names import Names
 from shieldmutual.client.pool import Pool, PublishReport
-from shieldmutual.shared import kinds, nip19
+from shieldmutual.shared import kinds
 from shieldmutual.shared.aid import capital
 from shieldmutual.shared.aid.comments import parse_confirmation
 from shieldmutual.shared.aid.common import Address, labels
@@ -169,7 +169,7 @@ def whois(
     relays = state.relays(relay)
 
     async def go() -> tuple[list[Event], bool]:
-        with state.status(f"asking {len(relays)} relays about {short_npub(pubkey)}…"):
+        with state.status(f"asking {len(relays)} relays about {fmt.short_npub(pubkey)}…"):
             return await gather(lambda: state.pool(relays), pubkey, mine, timeout)
 
     events, answered = common.run(go())
@@ -231,7 +231,7 @@ def vouch(
     secret = state.signer(as_)
     if secret.public_hex == subject:
         raise InvalidError("a vouch for yourself means nothing")
-    state.warn(f"this publicly links you with {nip19.npub_encode(subject)}")
+    state.warn(f"this publicly links you with {fmt.npub(subject)}")
 
     async def go() -> PublishReport:
         async with state.pool(relays) as pool:

@@ -12,7 +12,6 @@ person), reports, help confirmed, vouches. No score, no total across kinds.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -20,11 +19,10 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from shieldmutual.client.cli import render
+from shieldmutual.client.cli import fmt, render
 from shieldmutual.client.cli.aidrender import handle_columns, id_column
 from shieldmutual.client.cli.contacts import person
 from shieldmutual.client.names import Names
-from shieldmutual.shared import nip19
 from shieldmutual.shared.aid import capital
 
 REVOKED_KEY = "by an emergency key they revoked: does not speak for them"
@@ -37,7 +35,7 @@ def _money(amount: Any, currency: str | None) -> str | None:
 def _help(h: capital.HelpFact, names: Names) -> dict[str, Any]:
     return {
         "recipient": h.recipient,
-        "recipient_npub": nip19.npub_encode(h.recipient),
+        "recipient_npub": fmt.npub(h.recipient),
         **names.fields(h.recipient, "recipient_"),
         "request": str(h.request),
         "amount": _money(h.amount, h.currency),
@@ -69,7 +67,7 @@ def capital_dict(
     vouch_rows = [
         {
             "voucher": v.voucher,
-            "voucher_npub": nip19.npub_encode(v.voucher),
+            "voucher_npub": fmt.npub(v.voucher),
             **names.fields(v.voucher, "voucher_"),
             "trusted": v.trusted,
             "why_trusted": why.get(v.voucher),
@@ -80,7 +78,7 @@ def capital_dict(
     ]
     return {
         "pubkey": facts.pubkey,
-        "npub": nip19.npub_encode(facts.pubkey),
+        "npub": fmt.npub(facts.pubkey),
         **names.fields(facts.pubkey),
         "profile": profile.to_dict() if (profile := names.profiles.get(facts.pubkey)) else None,
         "yours": why.get(facts.pubkey) == "your identity",
@@ -122,10 +120,6 @@ def capital_dict(
         "help_confirmed": [_help(h, names) for h in facts.help_confirmed],
         "vouches": vouch_rows,
     }
-
-
-def _date(when: int | None) -> str:
-    return "—" if when is None else time.strftime("%Y-%m-%d", time.gmtime(when))
 
 
 def _times(count: int, one: str, many: str = "") -> str:
@@ -193,7 +187,7 @@ def render_capital(console: Console, data: dict[str, Any], names: Names) -> None
     summary.add_column(style="bold")
     summary.add_column()
     by_status = ", ".join(f"{n} {s}" for s, n in data["requests_by_status"].items() if n)
-    summary.add_row("first seen", _date(data["first_seen"]))
+    summary.add_row("first seen", fmt.day(data["first_seen"], "—"))
     summary.add_row(
         "requests made", f"{len(data['requests'])}" + (f" ({by_status})" * bool(by_status))
     )
@@ -222,7 +216,7 @@ def render_capital(console: Console, data: dict[str, Any], names: Names) -> None
                 note = Text("by a verified champion" if r["by_champion"] else "")
             table.add_row(
                 str(r["number"]),
-                _date(r["published_at"]),
+                fmt.day(r["published_at"]),
                 render.untrusted(r["title"]),
                 r["status"],
                 report,
@@ -234,14 +228,14 @@ def render_capital(console: Console, data: dict[str, Any], names: Names) -> None
         table = _table("help confirmed", "date", "confirmed by", "amount")
         for h in data["help_confirmed"]:
             amount = render.untrusted(h["amount"] or "—")
-            table.add_row(_date(h["created_at"]), person(names, h["recipient"]), amount)
+            table.add_row(fmt.day(h["created_at"]), person(names, h["recipient"]), amount)
         parts.append(table)
     if data["vouches"]:
         table = _table("vouches", "date", "from", "trusted", "reason")
         for v in data["vouches"]:
             mark = render.untrusted(v["why_trusted"] if v["trusted"] else "", "green")
             reason = render.untrusted(v["reason"])
-            table.add_row(_date(v["created_at"]), person(names, v["voucher"]), mark, reason)
+            table.add_row(fmt.day(v["created_at"]), person(names, v["voucher"]), mark, reason)
         parts.append(table)
     if not (data["requests"] or data["reports"] or data["pledges_made"] or data["vouches"]):
         parts.append(Text("No public history on these relays: weigh that yourself.", style="dim"))
