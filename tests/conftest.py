@@ -16,6 +16,8 @@ pytest-asyncio (``asyncio_mode = "auto"`` in pyproject.toml).
 ``relay_process(...)``       factory: the real ``mas-relay`` console script as a
                              subprocess on port 0; returns a :class:`RelayProcess`
                              once its ready line was read (never a fixed sleep).
+``module_relay_process``,    the same for a module-scoped fixture (a story told once and
+``module_passphrase_fd``     read by several tests): they last until the module ends.
 ``until``                    ``await until(lambda: cond)``: tests/waiting.py's poll.
 ``keys``                     a few fixed secret keys: ``keys.alice``, ``keys.bob``...
 ``note``                     ``note(key, "text", kind=1, tags=[...], at=None)``: signed event
@@ -349,18 +351,15 @@ class MasResult:
         return [orjson.loads(line) for line in self.lines]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mas_result() -> type[MasResult]:
     """The :class:`MasResult` class, for fixtures and tests that run `mas` themselves."""
     return MasResult
 
 
-@pytest.fixture
-def passphrase_fd() -> Iterator[Callable[..., int]]:
-    """``passphrase_fd("pw")``: the read end of a pipe holding that passphrase, for
-    ``MAS_PASSPHRASE_FD`` (and ``pass_fds``), closed when the test ends. The line is there
-    ``copies`` times, one for each `mas` of a shell pipeline. Never an environment variable:
-    those are readable in /proc/PID/environ."""
+@contextlib.contextmanager
+def passphrase_pipes() -> Iterator[Callable[..., int]]:
+    """The ``passphrase_fd`` factory; every pipe it made is closed on exit."""
     fds: list[int] = []
 
     def make(passphrase: str, copies: int = 64) -> int:
@@ -370,9 +369,28 @@ def passphrase_fd() -> Iterator[Callable[..., int]]:
         fds.append(read)
         return read
 
-    yield make
-    for fd in fds:
-        os.close(fd)
+    try:
+        yield make
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+@pytest.fixture
+def passphrase_fd() -> Iterator[Callable[..., int]]:
+    """``passphrase_fd("pw")``: the read end of a pipe holding that passphrase, for
+    ``MAS_PASSPHRASE_FD`` (and ``pass_fds``), closed when the test ends. The line is there
+    ``copies`` times, one for each `mas` of a shell pipeline. Never an environment variable:
+    those are readable in /proc/PID/environ."""
+    with passphrase_pipes() as make:
+        yield make
+
+
+@pytest.fixture(scope="module")
+def module_passphrase_fd() -> Iterator[Callable[..., int]]:
+    """``passphrase_fd`` for a module-scoped fixture: pipes closed after the module."""
+    with passphrase_pipes() as make:
+        yield make
 
 
 # ---- the console script as a subprocess ----------------------------------------------
@@ -421,16 +439,15 @@ class RelayProcess:
             self.proc.wait(timeout=10)
 
 
-@pytest.fixture
-def relay_process(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
-    """``proc = relay_process("--config", path)``: ``mas-relay --host 127.0.0.1 --port 0
-    --db <tmp>/relay.db [args]``, ready (its URL in ``proc.url``). Killed at teardown
-    if the test left it running."""
+@contextlib.contextmanager
+def relay_processes(folder: Path) -> Iterator[Callable[..., RelayProcess]]:
+    """The ``relay_process`` factory with its databases in ``folder``; every process it
+    started is killed on exit."""
     started: list[RelayProcess] = []
     exe = Path(sys.executable).parent / "mas-relay"
 
     def start(*args: str, db: Path | None = None) -> RelayProcess:
-        path = db or tmp_path / f"process{len(started)}.db"
+        path = db or folder / f"process{len(started)}.db"
         cmd = [str(exe), "--host", "127.0.0.1", "--port", "0", "--db", str(path), *args]
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -441,9 +458,30 @@ def relay_process(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
         relay.wait_ready()
         return relay
 
-    yield start
-    for relay in started:
-        relay.kill()
+    try:
+        yield start
+    finally:
+        for relay in started:
+            relay.kill()
+
+
+@pytest.fixture
+def relay_process(tmp_path: Path) -> Iterator[Callable[..., RelayProcess]]:
+    """``proc = relay_process("--config", path)``: ``mas-relay --host 127.0.0.1 --port 0
+    --db <tmp>/relay.db [args]``, ready (its URL in ``proc.url``). Killed at teardown
+    if the test left it running."""
+    with relay_processes(tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def module_relay_process(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., RelayProcess]]:
+    """``relay_process`` for a module-scoped fixture (a story run once, then read by
+    several tests); its relays live until the module's last test."""
+    with relay_processes(tmp_path_factory.mktemp("relays")) as start:
+        yield start
 
 
 # ---- a hostile relay (client defences: escapes, huge frames, silence, floods) ---------

@@ -75,40 +75,46 @@ class RelayNode:
                     raise
 
 
-@pytest.fixture
-def relays(tmp_path: Path, relay_process: Callable[..., Any]) -> Callable[..., list[RelayNode]]:
-    """``relays(3)``: that many fresh relays (killed at the end of the test).
-
-    ``relays(1, config="[policy]\nauth_required = true")`` passes a relay TOML config.
-    """
+def relay_nodes(folder: Path, relay_process: Callable[..., Any]) -> Callable[..., list[RelayNode]]:
+    """The ``relays`` factory: databases and configs in ``folder``, processes started with
+    ``relay_process`` (which kills them)."""
     count_so_far = 0
 
     def make(count: int, config: str | None = None) -> list[RelayNode]:
         nonlocal count_so_far
         args: list[str] = []
         if config is not None:
-            config_file = tmp_path / f"relay-config{count_so_far}.toml"
+            config_file = folder / f"relay-config{count_so_far}.toml"
             config_file.write_text(config)
             args = ["--config", str(config_file)]
         nodes = []
         for _ in range(count):
-            nodes.append(RelayNode(relay_process, tmp_path / f"node{count_so_far}.db", args))
+            nodes.append(RelayNode(relay_process, folder / f"node{count_so_far}.db", args))
             count_so_far += 1
         return nodes
 
     return make
 
 
+@pytest.fixture
+def relays(tmp_path: Path, relay_process: Callable[..., Any]) -> Callable[..., list[RelayNode]]:
+    """``relays(3)``: that many fresh relays (killed at the end of the test).
+
+    ``relays(1, config="[policy]\nauth_required = true")`` passes a relay TOML config.
+    """
+    return relay_nodes(tmp_path, relay_process)
+
+
 # A community relay that carries mutual aid traffic only (relay/policy.py's aid rule).
 RELAY_CONFIGS = {"open": None, "aid-only": "[policy]\naid_only = true\n"}
 
 
-@pytest.fixture(params=list(RELAY_CONFIGS))
+@pytest.fixture(scope="module", params=list(RELAY_CONFIGS))
 def relay_config(request: pytest.FixtureRequest) -> str | None:
     """The relay TOML for ``relays(n, config=relay_config)``: a test that asks for it runs
     once on open relays and once on aid-only ones, since the project's own traffic must
     pass both; ``@pytest.mark.parametrize("relay_config", ["aid-only"], indirect=True)``
-    picks one."""
+    picks one. Module-scoped, so a module-scoped story can be told once per relay kind."""
     return RELAY_CONFIGS[request.param]
 
 
@@ -118,13 +124,12 @@ def relay_config(request: pytest.FixtureRequest) -> str | None:
 PASSPHRASE = "e2e passphrase"
 
 
-@pytest.fixture
-def mas_env(tmp_path: Path) -> dict[str, str]:
-    """The environment of every `mas` here; the passphrase is not in it (see ``spawn``)."""
+def environment(folder: Path) -> dict[str, str]:
+    """The ``mas_env`` of a test (or a module) whose files are in ``folder``."""
     env = dict(os.environ)
     env.pop("MAS_PASSPHRASE", None)
     env.update(
-        MAS_HOME=str(tmp_path / "mas-home"),
+        MAS_HOME=str(folder / "mas-home"),
         MAS_SCRYPT_LOG_N="4",
         MAS_PRIVATE_DELAY="0:0.05",  # private items still go apart, just not for minutes
         COLUMNS="200",
@@ -133,10 +138,13 @@ def mas_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def spawn(passphrase_fd: Callable[..., int]) -> Callable[..., dict[str, Any]]:
-    """``subprocess.run([mas, ...], **spawn(env))``: ``env`` plus MAS_PASSPHRASE_FD naming
-    a pipe that holds the passphrase, and ``pass_fds`` to hand that pipe to the child
-    (and to every `mas` of a shell pipeline it starts). ``passphrase=None``: no pipe."""
+def mas_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of every `mas` here; the passphrase is not in it (see ``spawn``)."""
+    return environment(tmp_path)
+
+
+def spawner(passphrase_fd: Callable[..., int]) -> Callable[..., dict[str, Any]]:
+    """The ``spawn`` helper, its pipes made by ``passphrase_fd``."""
 
     def kwargs(env: dict[str, str], passphrase: str | None = PASSPHRASE) -> dict[str, Any]:
         if passphrase is None:
@@ -148,10 +156,15 @@ def spawn(passphrase_fd: Callable[..., int]) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def run_mas(mas_result: type[Any], spawn: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
-    """``run_mas(env, *args, input=None, timeout=60, passphrase=PASSPHRASE)``: the installed
-    ``mas`` script with ``env`` as its whole environment (plus the passphrase pipe), run to
-    completion; a :class:`MasResult`."""
+def spawn(passphrase_fd: Callable[..., int]) -> Callable[..., dict[str, Any]]:
+    """``subprocess.run([mas, ...], **spawn(env))``: ``env`` plus MAS_PASSPHRASE_FD naming
+    a pipe that holds the passphrase, and ``pass_fds`` to hand that pipe to the child
+    (and to every `mas` of a shell pipeline it starts). ``passphrase=None``: no pipe."""
+    return spawner(passphrase_fd)
+
+
+def mas_runner(mas_result: type[Any], spawn: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
+    """The ``run_mas`` function over ``spawn``."""
 
     def run(
         env: dict[str, str],
@@ -172,6 +185,14 @@ def run_mas(mas_result: type[Any], spawn: Callable[..., dict[str, Any]]) -> Call
         return mas_result(result.returncode, result.stdout, result.stderr)
 
     return run
+
+
+@pytest.fixture
+def run_mas(mas_result: type[Any], spawn: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
+    """``run_mas(env, *args, input=None, timeout=60, passphrase=PASSPHRASE)``: the installed
+    ``mas`` script with ``env`` as its whole environment (plus the passphrase pipe), run to
+    completion; a :class:`MasResult`."""
+    return mas_runner(mas_result, spawn)
 
 
 @pytest.fixture
@@ -206,6 +227,23 @@ class Person:
         return done
 
 
+def people_at(
+    folder: Path, mas_env: dict[str, str], run_mas: Callable[..., Any]
+) -> Callable[..., Person]:
+    """The ``person`` factory with every home in ``folder``."""
+
+    def make(name: str, *relays: str, env: Mapping[str, str] | None = None) -> Person:
+        home = str(folder / f"home-{name}")
+        someone = Person(name, {**mas_env, **(env or {}), "MAS_HOME": home}, run_mas)
+        made = someone("id", "new", name, "--json").json_lines()[0]
+        someone.npub, someone.pubkey = made["npub"], made["pubkey"]
+        if relays:
+            someone("relays", "add", *relays)
+        return someone
+
+    return make
+
+
 @pytest.fixture
 def person(
     tmp_path: Path, mas_env: dict[str, str], run_mas: Callable[..., Any]
@@ -213,15 +251,29 @@ def person(
     """``person("sam", *relay_urls, env={...})``: MAS_HOME ``home-sam`` under tmp_path,
     ``mas_env`` updated with ``env``, an identity named "sam", and these relays added
     (none: no ``relays add``)."""
+    return people_at(tmp_path, mas_env, run_mas)
 
-    def make(name: str, *relays: str, env: Mapping[str, str] | None = None) -> Person:
-        home = str(tmp_path / f"home-{name}")
-        someone = Person(name, {**mas_env, **(env or {}), "MAS_HOME": home}, run_mas)
-        made = someone("id", "new", name, "--json").json_lines()[0]
-        someone.npub, someone.pubkey = made["npub"], made["pubkey"]
-        if relays:
-            someone("relays", "add", *relays)
-        return someone
+
+@pytest.fixture(scope="module")
+def module_networks(
+    tmp_path_factory: pytest.TempPathFactory,
+    module_relay_process: Callable[..., Any],
+    module_passphrase_fd: Callable[..., int],
+    mas_result: type[Any],
+) -> Callable[[], SimpleNamespace]:
+    """For a module-scoped fixture, so a long story runs once and several tests read what
+    it left: each call a fresh network in a folder of its own, ``net.relays(2)``,
+    ``net.person("sam", url)`` and ``net.emergency_request`` as the function-scoped
+    fixtures of those names give them. Its relays live until the module's last test."""
+    run = mas_runner(mas_result, spawner(module_passphrase_fd))
+
+    def make() -> SimpleNamespace:
+        folder = tmp_path_factory.mktemp("network")
+        return SimpleNamespace(
+            relays=relay_nodes(folder, module_relay_process),
+            person=people_at(folder, environment(folder), run),
+            emergency_request=write_emergency_request(folder),
+        )
 
     return make
 
@@ -387,10 +439,8 @@ def terminal(spawn: Callable[..., dict[str, Any]]) -> Iterator[Callable[..., Ter
         each.close()
 
 
-@pytest.fixture
-def emergency_request(tmp_path: Path) -> Path:
-    """The request file a member hands a champion (``mas champion add --request``): what
-    the champion publishes for them should they stop checking in."""
+def write_emergency_request(folder: Path) -> Path:
+    """``emergency.md`` in ``folder``: see ``emergency_request``."""
     request = AidRequest(
         title="Sam has been detained",
         summary="Sam was detained; a lawyer is needed before the hearing.",
@@ -399,9 +449,16 @@ def emergency_request(tmp_path: Path) -> Path:
         language="en",
         societies=("leeds-care",),
     )
-    path = tmp_path / "emergency.md"
+    path = folder / "emergency.md"
     path.write_text(render_template(request), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def emergency_request(tmp_path: Path) -> Path:
+    """The request file a member hands a champion (``mas champion add --request``): what
+    the champion publishes for them should they stop checking in."""
+    return write_emergency_request(tmp_path)
 
 
 @pytest.fixture
