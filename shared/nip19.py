@@ -368,3 +368,36 @@ def decode(text: str) -> tuple[str, Decoded]:
     if hrp not in parsers:
         raise EncodingError(f"unsupported NIP-19 prefix {hrp!r}")
     return hrp, parsers[hrp](data)
+
+
+# ---- what a person types for a key or an event id -------------------------------------
+
+
+def pubkey_hex(text: str) -> str:
+    """A public key as a person may give it: hex (any case), npub or nprofile, ``nostr:`` too."""
+    return _hex_or_nip19(text, "a public key", ("npub1", "nprofile1"), Profile, "pubkey")
+
+
+def event_id_hex(text: str) -> str:
+    """An event id as a person may give it: hex (any case), note or nevent, ``nostr:`` too."""
+    return _hex_or_nip19(text, "an event id", ("note1", "nevent1"), EventPointer, "id")
+
+
+def _hex_or_nip19(
+    text: str, expected: str, prefixes: tuple[str, str], pointer: type, attr: str
+) -> str:
+    """Hex, or NIP-19: the bare form (first of ``prefixes``) or a ``pointer``'s ``attr``.
+    ``expected`` is what errors call it, with its article ("a public key")."""
+    value = text.strip()
+    if value.lower().startswith((*prefixes, URI_SCHEME)):
+        kind, decoded = decode(value)
+        if kind == prefixes[0][:-1] and isinstance(decoded, str):
+            return decoded
+        if isinstance(decoded, pointer):
+            return str(getattr(decoded, attr))
+        raise EncodingError(f"expected {expected}, got {kind}")
+    lowered = value.lower()
+    if len(lowered) != 64 or any(c not in "0123456789abcdef" for c in lowered):
+        what = expected.split(" ", 1)[1]
+        raise EncodingError(f"{what} must be 64 hex characters or NIP-19 ({value[:20]!r})")
+    return lowered

@@ -33,7 +33,6 @@ from shieldmutual.client.champions import (
 )
 from shieldmutual.client.cli import champion_act, champion_watch, common, fmt, requestdraft
 from shieldmutual.client.cli.contacts import local_names
-from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.private_send import Outgoing, dm_relays
@@ -42,6 +41,7 @@ from shieldmutual.client.vault import Vault
 from shieldmutual.shared.aid.behalf import check_not_example
 from shieldmutual.shared.aid.champion import check_interval, format_duration, watch
 from shieldmutual.shared.aid.markdown import parse_template
+from shieldmutual.shared.nip19 import pubkey_hex
 
 app = typer.Typer(
     help="Champions: people who ask for help on your behalf if you go silent.",

@@ -39,7 +39,6 @@ from shieldmutual.client.champions import (
 )
 from shieldmutual.client.cli import common, fmt
 from shieldmutual.client.cli.champion_watch import MemberArg, sync
-from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.helping import (
     ReportFromOption,
     ReportSummaryOption,
@@ -62,6 +61,7 @@ from shieldmutual.shared.aid.request import Status, parse_request
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.nip19 import pubkey_hex
 
 NOT_YET = "nothing is published for {npub} yet: `mas champion activate {npub}` first"
 

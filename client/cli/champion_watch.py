@@ -32,7 +32,6 @@ from rich.text import Text
 from shieldmutual.client.champions import Championing, inbox, member_relays
 from shieldmutual.client.cli import common, fmt
 from shieldmutual.client.cli.contacts import local_names, person
-from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.client.notify import Message, Notifier
 from shieldmutual.client.timeparse import parse_time
@@ -48,6 +47,7 @@ from shieldmutual.shared.aid.alarm import (
 )
 from shieldmutual.shared.aid.champion import Health, Member, format_duration, watch
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.nip19 import pubkey_hex
 
 STYLE = {Health.OK: "green", Health.DUE: "yellow", Health.OVERDUE: "bold red"}
 

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from shieldmutual.client.cli import common
-from shieldmutual.client.cli.events import event_id_hex, pubkey_hex
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.nip19 import event_id_hex, pubkey_hex
 
 app = typer.Typer()
 encode_app = typer.Typer(

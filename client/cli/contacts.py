@@ -58,7 +58,7 @@ def local_names(state: common.State) -> Names:
 
 def resolve(state: common.State, who: str) -> str:
     """A pubkey from npub/nprofile/hex, one of your identities' names, or a petname."""
-    from shieldmutual.client.cli.events import pubkey_hex
+    from shieldmutual.shared.nip19 import pubkey_hex
 
     try:
         return pubkey_hex(who)
@@ -88,7 +88,7 @@ def add(
     json_: common.JsonOption = False,
 ) -> None:
     """Give someone a petname; it is shown wherever they appear, and never published."""
-    from shieldmutual.client.cli.events import pubkey_hex
+    from shieldmutual.shared.nip19 import pubkey_hex
 
     state = common.state(ctx)
     check_petname(name)

@@ -18,7 +18,7 @@ from shieldmutual.client.errors import RelayError
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip19
-from shieldmutual.shared.errors import EncodingError, EventError, InvalidError
+from shieldmutual.shared.errors import EventError, InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
@@ -43,40 +43,6 @@ def parse_tag(text: str) -> list[str]:
     return [key, *rest.split(";")] if sep else [key]
 
 
-def pubkey_hex(text: str) -> str:
-    """A public key from hex, npub or nprofile."""
-    return _hex_or_nip19(text, "a public key", ("npub1", "nprofile1"), nip19.Profile, "pubkey")
-
-
-def event_id_hex(text: str) -> str:
-    """An event id from hex, note or nevent."""
-    return _hex_or_nip19(text, "an event id", ("note1", "nevent1"), nip19.EventPointer, "id")
-
-
-def _hex_or_nip19(
-    text: str, expected: str, prefixes: tuple[str, str], pointer: type, attr: str
-) -> str:
-    """Hex, or NIP-19 (``nostr:`` too): the bare form (first of ``prefixes``) or a ``pointer``'s
-    ``attr``. ``expected`` is what errors call it, with its article ("a public key")."""
-    value = text.strip()
-    lowered = value.lower()
-    if lowered.startswith((*prefixes, "nostr:")):
-        kind, decoded = nip19.decode(value)
-        if kind == prefixes[0][:-1] and isinstance(decoded, str):
-            return decoded
-        if isinstance(decoded, pointer):
-            return str(getattr(decoded, attr))
-        raise EncodingError(f"expected {expected}, got {kind}")
-    return _hex64(value, expected.split(" ", 1)[1])
-
-
-def _hex64(value: str, what: str) -> str:
-    lowered = value.lower()
-    if len(lowered) != 64 or any(c not in "0123456789abcdef" for c in lowered):
-        raise EncodingError(f"{what} must be 64 hex characters or NIP-19 ({value[:20]!r})")
-    return lowered
-
-
 def build_filter(
     *,
     kinds: Iterable[int] = (),
@@ -94,9 +60,9 @@ def build_filter(
     if kinds:
         data["kinds"] = sorted(set(kinds))
     if authors:
-        data["authors"] = sorted({pubkey_hex(a) for a in authors})
+        data["authors"] = sorted({nip19.pubkey_hex(a) for a in authors})
     if ids:
-        data["ids"] = sorted({event_id_hex(i) for i in ids})
+        data["ids"] = sorted({nip19.event_id_hex(i) for i in ids})
     for text in tags:
         key, sep, value = text.partition("=")
         if not sep:
@@ -104,9 +70,9 @@ def build_filter(
         if len(key) != 1 or not key.isalpha():
             raise InvalidError(f"tag filter {text!r}: the key must be one letter (e.g. t=food)")
         if key == "p":
-            value = pubkey_hex(value)
+            value = nip19.pubkey_hex(value)
         elif key == "e":
-            value = event_id_hex(value)
+            value = nip19.event_id_hex(value)
         data.setdefault("#" + key, []).append(value)
     if since is not None:
         data["since"] = parse_time(since, now)
@@ -202,8 +168,8 @@ def event_cmd(
     state = common.state(ctx)
     json_out = state.want_json(json_)
     extra_tags = [parse_tag(t) for t in tag or []]
-    extra_tags += [["e", event_id_hex(x)] for x in e or []]
-    extra_tags += [["p", pubkey_hex(x)] for x in p or []]
+    extra_tags += [["e", nip19.event_id_hex(x)] for x in e or []]
+    extra_tags += [["p", nip19.pubkey_hex(x)] for x in p or []]
     if d is not None:
         extra_tags.append(["d", d])
     when = parse_time(created_at) if created_at is not None else None

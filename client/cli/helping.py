@@ -31,7 +31,6 @@ import typer
 
 from shieldmutual.client import aid
 from shieldmutual.client.cli import common
-from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.client.private_send import Outgoing
@@ -53,6 +52,7 @@ from shieldmutual.shared.aid.report import Report, report_identifier, report_tem
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.nip19 import pubkey_hex
 
 app = typer.Typer()
 

@@ -22,7 +22,6 @@ import typer
 
 from shieldmutual.client import aid
 from shieldmutual.client.cli import common, contacts, offerdraft, offerrender
-from shieldmutual.client.cli.events import pubkey_hex
 from shieldmutual.client.cli.feed import (
     answered,
     feed_filter,
@@ -57,6 +56,7 @@ from shieldmutual.shared.aid.offer import (
 from shieldmutual.shared.aid.request import Status, new_identifier
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import InvalidError
+from shieldmutual.shared.nip19 import pubkey_hex
 
 app = typer.Typer(help="Offers of help: give, list, show, take up, close.", no_args_is_help=True)
 

@@ -309,7 +309,6 @@ def list_(
     """
     from shieldmutual.client import aid
     from shieldmutual.client.cli import aidrender, contacts
-    from shieldmutual.client.cli.events import pubkey_hex
     from shieldmutual.client.cli.feed import (
         answered,
         feed_filter,
@@ -324,6 +323,7 @@ def list_(
     from shieldmutual.client.state import LocalState
     from shieldmutual.shared.aid.feed import REQUEST
     from shieldmutual.shared.aid.society import mas_tag
+    from shieldmutual.shared.nip19 import pubkey_hex
 
     state = common.state(ctx)
     tags = [mas_tag(parse_slug(s)) for s in society or ()]

@@ -194,7 +194,7 @@ def show(
     """Every published definition of a society (several people may describe one)."""
     from shieldmutual.client import aid
     from shieldmutual.client.cli import aidrender
-    from shieldmutual.client.cli.events import pubkey_hex
+    from shieldmutual.shared.nip19 import pubkey_hex
 
     state = common.state(ctx)
     slug = parse_slug(tag)
@@ -288,7 +288,7 @@ def follow(
     any query) and its member societies are followed through it.
     """
     from shieldmutual.client import aid
-    from shieldmutual.client.cli.events import pubkey_hex
+    from shieldmutual.shared.nip19 import pubkey_hex
 
     state = common.state(ctx)
     slugs = [parse_slug(t) for t in tags]

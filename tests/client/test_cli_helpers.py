@@ -8,9 +8,9 @@ import io
 import pytest
 
 from shieldmutual.client.cli.common import aiter_thread, read_json_values
-from shieldmutual.client.cli.events import build_filter, event_id_hex, parse_tag, pubkey_hex
+from shieldmutual.client.cli.events import build_filter, parse_tag
 from shieldmutual.shared import nip19
-from shieldmutual.shared.errors import EncodingError, FilterError, InvalidError
+from shieldmutual.shared.errors import FilterError, InvalidError
 
 PK = "ab" * 32
 EID = "cd" * 32
@@ -24,19 +24,6 @@ def test_parse_tag() -> None:
     assert parse_tag("flag") == ["flag"]
     with pytest.raises(InvalidError):
         parse_tag("=v")
-
-
-def test_keys_and_ids_from_any_form() -> None:
-    assert pubkey_hex(PK.upper()) == PK
-    assert pubkey_hex(nip19.npub_encode(PK)) == PK
-    assert pubkey_hex("nostr:" + nip19.nprofile_encode(PK, ["wss://r"])) == PK
-    assert event_id_hex(nip19.note_encode(EID)) == EID
-    assert event_id_hex(nip19.nevent_encode(EID, [], PK, 1)) == EID
-    for bad in ["", "ab", nip19.note_encode(EID)]:
-        with pytest.raises(EncodingError):
-            pubkey_hex(bad)
-    with pytest.raises(EncodingError):
-        event_id_hex(nip19.npub_encode(PK))
 
 
 def test_build_filter() -> None:

@@ -353,3 +353,20 @@ def test_interop_naddr():
         [nostr_sdk.RelayUrl.parse(r) for r in RELAYS],
     )
     assert nip19.naddr_decode(made.to_bech32()) == AddressPointer("my-post", FIATJAF, 30023, RELAYS)
+
+
+KEY = "ab" * 32
+EVENT_ID = "cd" * 32
+
+
+def test_keys_and_ids_from_any_form() -> None:
+    assert nip19.pubkey_hex(KEY.upper()) == KEY
+    assert nip19.pubkey_hex(nip19.npub_encode(KEY)) == KEY
+    assert nip19.pubkey_hex("nostr:" + nip19.nprofile_encode(KEY, ["wss://r"])) == KEY
+    assert nip19.event_id_hex(nip19.note_encode(EVENT_ID)) == EVENT_ID
+    assert nip19.event_id_hex(nip19.nevent_encode(EVENT_ID, [], KEY, 1)) == EVENT_ID
+    for bad in ["", "ab", nip19.note_encode(EVENT_ID)]:
+        with pytest.raises(EncodingError):
+            nip19.pubkey_hex(bad)
+    with pytest.raises(EncodingError):
+        nip19.event_id_hex(nip19.npub_encode(KEY))
