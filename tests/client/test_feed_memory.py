@@ -3,8 +3,6 @@ same newest ones the feed keeps, so a long back-fill holds one capped set of eve
 
 from __future__ import annotations
 
-import asyncio
-
 from shieldmutual.client.feed import FeedReader
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import kinds
@@ -22,18 +20,13 @@ def request(i: int) -> Event:
     return sign(KEY, kinds.CLASSIFIED, "Help with the rent.", tags, NOW - i)
 
 
-def test_a_long_backfill_keeps_one_set_of_the_newest_requests() -> None:
-    async def go() -> None:
-        reader = FeedReader(
-            Pool(["ws://127.0.0.1:9"]), ["mas-north"], Feed(FeedFilter()), stream=False
-        )
-        total = MAX_ITEMS + MAX_ITEMS // 2
-        for i in range(total):  # newest first, as relays answer a REQ
-            reader._take(request(i))
-        kept = {e.id for e in reader._known.values()}
-        shown = {item.event.id for item in reader.feed.items.values()}
-        assert len(shown) > MAX_ITEMS // 2  # the requests were read and kept
-        assert kept <= shown  # nothing held only for pointers: one set of events
-        assert min(e.created_at for e in reader._known.values()) > NOW - total
-
-    asyncio.run(go())
+async def test_a_long_backfill_keeps_one_set_of_the_newest_requests() -> None:
+    reader = FeedReader(Pool(["ws://127.0.0.1:9"]), ["mas-north"], Feed(FeedFilter()), stream=False)
+    total = MAX_ITEMS + MAX_ITEMS // 2
+    for i in range(total):  # newest first, as relays answer a REQ
+        reader._take(request(i))
+    kept = {e.id for e in reader._known.values()}
+    shown = {item.event.id for item in reader.feed.items.values()}
+    assert len(shown) > MAX_ITEMS // 2  # the requests were read and kept
+    assert kept <= shown  # nothing held only for pointers: one set of events
+    assert min(e.created_at for e in reader._known.values()) > NOW - total
