@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
+from collections.abc import Iterator
 
 import pytest
 
@@ -69,18 +69,12 @@ def test_read_json_values_lines_and_pretty_printed() -> None:
         list(read_json_values(io.StringIO('{"a": 1}\n{"b": \n')))
 
 
-def test_aiter_thread_delivers_in_order_and_raises() -> None:
-    async def collect(items: object) -> list[int]:
-        return [x async for x in aiter_thread(iter(items))]  # type: ignore[call-overload]
+async def test_aiter_thread_delivers_in_order_and_raises() -> None:
+    assert [x async for x in aiter_thread(iter(range(3000)))] == list(range(3000))
 
-    assert asyncio.run(collect(range(3000))) == list(range(3000))
-
-    def failing():  # type: ignore[no-untyped-def]
+    def failing() -> Iterator[int]:
         yield 1
         raise InvalidError("boom")
 
-    async def drain() -> list[int]:
-        return [x async for x in aiter_thread(failing())]
-
     with pytest.raises(InvalidError, match="boom"):
-        asyncio.run(drain())
+        [x async for x in aiter_thread(failing())]
