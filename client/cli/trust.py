@@ -14,39 +14,21 @@ between two people, so the command says so before it publishes it.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 import typer
 
-from shieldmutual.client import aid
+from shieldmutual.client import whois as public_record
 from shieldmutual.client.cli import common, contacts, fmt, whoisview
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.names import Names
-from shieldmutual.client.pool import Pool, PublishReport
-from shieldmutual.shared import kinds
 from shieldmutual.shared.aid import capital
-from shieldmutual.shared.aid.comments import parse_confirmation
-from shieldmutual.shared.aid.common import Address, labels
 from shieldmutual.shared.aid.feed import REQUEST
-from shieldmutual.shared.aid.vouch import VOUCH, Vouch, parse_vouch, vouch_template
-from shieldmutual.shared.errors import AidError, InvalidError
-from shieldmutual.shared.event import Event
+from shieldmutual.shared.aid.vouch import Vouch
+from shieldmutual.shared.aid.whois import trusted_by
+from shieldmutual.shared.errors import InvalidError
 
 app = typer.Typer()
-
-# Kinds that say something about a person's history; the earliest of them is "first seen".
-HISTORY_KINDS = (
-    kinds.METADATA,
-    kinds.TEXT_NOTE,
-    kinds.GENERIC_REPOST,
-    kinds.COMMENT,
-    kinds.LABEL,
-    kinds.LONG_FORM,
-    kinds.CLASSIFIED,
-    kinds.COMMUNITY,
-)
 
 WhoArg = Annotated[
     str,
@@ -57,95 +39,6 @@ WhoArg = Annotated[
 TimeoutOption = Annotated[
     float | None, typer.Option("--timeout", min=0.1, help="Seconds to wait for each relay.")
 ]
-
-
-# ---- pure helpers (unit-tested) -------------------------------------------------------
-
-
-def whois_filters(pubkey: str) -> list[dict[str, Any]]:
-    """The person's own history and what others said about them.
-
-    Requests published by a champion name the member with a ``p`` tag, so they come
-    with the ``#p`` query; the member's attestation comes with the history.
-    """
-    return [
-        {"authors": [pubkey], "kinds": list(HISTORY_KINDS)},
-        {"kinds": [kinds.COMMENT, kinds.LABEL, kinds.CLASSIFIED], "#p": [pubkey]},
-    ]
-
-
-def vouches_filter(mine: str) -> dict[str, Any]:
-    """The vouches one of your identities published (one identity per query)."""
-    return {"kinds": [kinds.LABEL], "authors": [mine], "#l": [VOUCH]}
-
-
-def trusted_by(
-    mine: Collection[str], events: Iterable[Event], contacts: Mapping[str, str] | None = None
-) -> dict[str, str]:
-    """Whom the reader trusts, and why: their own identities, their contacts (pubkey ->
-    petname) and whom their identities vouched for."""
-    why = {pubkey: "your identity" for pubkey in mine}
-    for pubkey in contacts or {}:
-        why.setdefault(pubkey, "your contact")
-    for event in events:
-        if event.pubkey not in mine or event.kind != kinds.LABEL:
-            continue
-        if VOUCH not in labels(event.tags) or not event.is_valid():
-            continue
-        try:
-            why.setdefault(parse_vouch(event).subject, "you vouched for them")
-        except AidError:
-            continue
-    return why
-
-
-def requests_to_resolve(pubkey: str, events: Iterable[Event]) -> list[Address]:
-    """Requests behind confirmations that name ``pubkey`` but are signed by someone
-    other than the request's author: a beneficiary's confirmation counts only if the
-    request (published by a champion) says so, and that request may not be fetched yet."""
-    wanted: dict[Address, None] = {}
-    for event in events:
-        if event.kind != kinds.COMMENT or "received" not in labels(event.tags):
-            continue
-        try:
-            confirmation = parse_confirmation(event)
-        except AidError:
-            continue
-        address = confirmation.request.address
-        if confirmation.helper == pubkey and event.pubkey != address.pubkey:
-            wanted[address] = None
-    return list(wanted)
-
-
-# ---- commands -------------------------------------------------------------------------
-
-
-async def gather(
-    connect: Callable[[], Pool], pubkey: str, mine: Collection[str], timeout: float | None
-) -> tuple[list[Event], bool]:
-    """Everything relays hold about ``pubkey`` (two rounds at most); whether any answered.
-
-    The person, and each of your identities' vouches, are asked for on connections of
-    their own: one REQ (or one socket) naming two of your identities, even a throwaway,
-    would tell the relay they are the same person.
-    """
-
-    async def ask(filters: list[dict[str, Any]]) -> tuple[list[Event], bool]:
-        async with connect() as pool, pool.subscribe(filters, eose_timeout=timeout) as sub:
-            events = [event async for event in sub]
-        return events, any(s.eose_after is not None for s in sub.stats.values())
-
-    rounds = await asyncio.gather(
-        ask(whois_filters(pubkey)), *(ask([vouches_filter(me)]) for me in sorted(mine))
-    )
-    events = [event for found, _ in rounds for event in found]
-    missing = requests_to_resolve(pubkey, events)
-    if missing:
-        filters = [
-            {"kinds": [a.kind], "authors": [a.pubkey], "#d": [a.identifier]} for a in missing
-        ]
-        events += (await ask(filters))[0]
-    return events, rounds[0][1]
 
 
 @app.command("whois")
@@ -168,17 +61,15 @@ def whois(
     mine = {ident.pubkey for ident in state.keystore.list()}
     relays = state.relays(relay)
 
-    async def go() -> tuple[list[Event], bool]:
-        with state.status(f"asking {len(relays)} relays about {fmt.short_npub(pubkey)}…"):
-            return await gather(lambda: state.pool(relays), pubkey, mine, timeout)
-
-    events, answered = common.run(go())
-    if not answered:
+    connect = partial(state.pool, relays)
+    with state.status(f"asking {len(relays)} relays about {fmt.short_npub(pubkey)}…"):
+        record = common.run(public_record.gather(connect, pubkey, mine, timeout))
+    if not record.answered:
         raise RelayError("no relay answered")
     petnames = contacts.local_names(state)
-    why = trusted_by(mine, events, petnames.petnames)  # identities' names are mine already
-    facts = capital.summarize(pubkey, events, trusted=why.keys())
-    names = common.run(profiles(state, relays, petnames, facts))
+    why = trusted_by(mine, record.events, petnames.petnames)  # identities' names are mine
+    facts = capital.summarize(pubkey, record.events, trusted=why.keys())
+    names = common.run(public_record.names_shown(connect, petnames, facts))
     data = whoisview.capital_dict(facts, why, names, mine, relays)
     listed = [(r.address, r.title, relays[:3]) for r in facts.requests]
     handles = common.remember(state, REQUEST, listed)
@@ -188,21 +79,6 @@ def whois(
         state.emit_json(data)
     else:
         whoisview.render_capital(state.out, data, names)
-
-
-async def profiles(
-    state: common.State,
-    relays: list[str],
-    names: Names,
-    facts: capital.SocialCapital,
-) -> Names:
-    """Profile names of the people shown, in one REQ on a connection of its own. The set
-    comes only from public events about the person, so anyone asking about them sends the
-    same query; leaving your own identities out would name them by their absence."""
-    shown = {facts.pubkey, *(h.recipient for h in facts.help_confirmed)}
-    shown |= {v.voucher for v in facts.vouches}
-    async with state.pool(relays) as pool:
-        return await contacts.lookup(pool, names, shown)
 
 
 @app.command("vouch")
@@ -227,15 +103,11 @@ def vouch(
     state = common.state(ctx)
     subject = contacts.resolve(state, who)
     relays = state.relays(relay)
-    template = vouch_template(Vouch(subject, " ".join(reason.split("\n")).strip()))
+    said = Vouch(subject, " ".join(reason.split("\n")).strip())
     secret = state.signer(as_)
     if secret.public_hex == subject:
         raise InvalidError("a vouch for yourself means nothing")
     state.warn(f"this publicly links you with {fmt.npub(subject)}")
 
-    async def go() -> PublishReport:
-        async with state.pool(relays) as pool:
-            return await aid.publish(pool, secret, template)
-
-    report = common.run(go())
+    report = common.run(public_record.vouch(partial(state.pool, relays), secret, said))
     common.show_nevent(state, report, min_acks, json_, relays, subject=subject)

@@ -9,13 +9,13 @@ from typing import Any
 from rich.console import Console
 
 from shieldmutual.client.cli.champion_watch import alarm_lines, watch_table
+from shieldmutual.client.cli.fmt import short_npub
 from shieldmutual.client.names import (
     Names,
     Source,
     fetch_profiles,
     lookup,
     petnames,
-    short_npub,
 )
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import kinds, nip19

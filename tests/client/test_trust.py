@@ -15,22 +15,18 @@ from typing import Any
 
 import pytest
 
-from shieldmutual.client.cli import trust
-from shieldmutual.client.names import short_npub
+from shieldmutual.client.cli.fmt import short_npub
 from shieldmutual.shared import nip19
-from shieldmutual.shared.aid.comments import Confirmation, RequestRef, confirmation_template
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.report import Report, report_template
 from shieldmutual.shared.aid.request import AidRequest, Status, request_event_template
 from shieldmutual.shared.aid.vouch import (
     Attestation,
     Revocation,
-    Vouch,
     attestation_template,
     revocation_template,
-    vouch_template,
 )
-from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
 
 FOOD = AidRequest(
@@ -76,46 +72,6 @@ def world(relay_process: Any, person: Any, push: Any, keys: Any) -> SimpleNamesp
         assert vouched.code == 0, vouched.stderr
     return SimpleNamespace(url=relay.url, r=r, request=request, naddr=naddr, sam=sam, bob=bob,
                            carol=carol, dave=dave)  # fmt: skip
-
-
-# ---- pure helpers ------------------------------------------------------------------------
-
-
-def test_filters_ask_for_history_mentions_and_own_vouches(keys: Any) -> None:
-    pk = keys.bob.public_hex
-    history, about = trust.whois_filters(pk)
-    assert history["authors"] == [pk] and 30402 in history["kinds"] and 1985 in history["kinds"]
-    assert about == {"kinds": [1111, 1985, 30402], "#p": [pk]}
-    mine = trust.vouches_filter(keys.alice.public_hex)
-    assert mine == {"kinds": [1985], "authors": [keys.alice.public_hex], "#l": ["vouch"]}
-
-
-def test_trusted_by_counts_only_valid_vouches_by_your_identities(keys: Any) -> None:
-    mine = {keys.alice.public_hex}
-    good = sign(keys.alice, *vouch_template(Vouch(keys.dave.public_hex)))
-    theirs = sign(keys.carol, *vouch_template(Vouch(keys.bob.public_hex)))
-    forged_data = {
-        **sign(keys.alice, *vouch_template(Vouch(keys.carol.public_hex))).to_dict(),
-        "sig": "00" * 64,
-    }
-    forged = Event.from_dict(forged_data)
-    why = trust.trusted_by(mine, [good, theirs, forged])
-    assert why == {
-        keys.alice.public_hex: "your identity",
-        keys.dave.public_hex: "you vouched for them",
-    }
-
-
-def test_requests_to_resolve_only_confirmations_by_someone_else(keys: Any) -> None:
-    address = Address(30402, keys.dave.public_hex, "x")
-    ref = RequestRef(address)
-    helper = keys.bob.public_hex
-    template = confirmation_template(Confirmation(ref, helper=helper), helper_consents=True)
-    by_author = sign(keys.dave, *template)
-    by_member = sign(keys.carol, *template)
-    assert trust.requests_to_resolve(helper, [by_author]) == []
-    assert trust.requests_to_resolve(helper, [by_member, by_member]) == [address]
-    assert trust.requests_to_resolve(keys.carol.public_hex, [by_member]) == []
 
 
 # ---- the commands against a real relay ----------------------------------------------------

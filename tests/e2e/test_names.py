@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shieldmutual.client.names import short_npub
+from shieldmutual.client.cli.fmt import short_npub
 from shieldmutual.shared.aid.markdown import render_template
 from shieldmutual.shared.aid.request import AidRequest
 
