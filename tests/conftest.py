@@ -618,7 +618,7 @@ class HostileRelay:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), 2)
 
-    def _http(self, ws: Any, request: Any) -> Any:
+    def _http(self, _ws: Any, request: Any) -> Any:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return None
         self.http_requests += 1
@@ -753,7 +753,7 @@ class SmtpInbox:
         self._arrived = threading.Condition()
         self._controller: Any = None
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         with self._arrived:
             content = envelope.original_content or b""
             self.received.append((str(envelope.mail_from), list(envelope.rcpt_tos), content))

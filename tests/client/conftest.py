@@ -44,7 +44,7 @@ class FakeRelay:
         self,
         stored: list[dict[str, Any]] | None = None,
         *,
-        ok: OkRule | None = lambda e: (True, ""),
+        ok: OkRule | None = lambda _event: (True, ""),
         eose: bool = True,
         challenge: str | None = None,
         require_auth: bool = False,

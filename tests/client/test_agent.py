@@ -104,9 +104,7 @@ def test_a_wrong_passphrase_starts_no_agent(mas: Any, mas_home: Path) -> None:
     assert not agent.socket_path(Paths.resolve({"MAS_HOME": str(mas_home)})).exists()
 
 
-def test_the_agent_keeps_no_secret_in_its_environment_or_command_line(
-    unlocked: Any, mas_home: Path
-) -> None:
+def test_the_agent_keeps_no_secret_in_its_environment_or_command_line(unlocked: Any) -> None:
     pid = unlocked()
     for name in ("environ", "cmdline"):
         raw = Path(f"/proc/{pid}/{name}").read_bytes()

@@ -36,7 +36,8 @@ def plain(inbox: SmtpInbox, **options: Any) -> mailer.MailSettings:
     )
 
 
-def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+def authenticate(_server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> Any:
+    """aiosmtpd's authenticator: it calls this with all five, positionally."""
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
         USER.encode(),
         PASSWORD.encode(),
@@ -173,7 +174,7 @@ async def test_a_password_file_others_can_read_is_refused(
 
 
 def test_settings_are_sealed_and_the_password_never_shown(tmp_path: Path) -> None:
-    home = Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda create: bytes(range(32)))
+    home = Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda _create: bytes(range(32)))
     settings = mailer.MailSettings(
         host="smtp.society.example", sender=SENDER, username=USER, password=PASSWORD
     )

@@ -18,7 +18,7 @@ RELAY = "wss://relay.society.example"
 
 
 def home(folder: Path) -> Home:
-    return Home(Paths.resolve({"MAS_HOME": str(folder)}), lambda create: bytes(range(32)))
+    return Home(Paths.resolve({"MAS_HOME": str(folder)}), lambda _create: bytes(range(32)))
 
 
 def entry(address: str = LIST, **changes: Any) -> ListEntry:

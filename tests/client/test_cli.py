@@ -102,7 +102,7 @@ def test_import_bad_secret(mas: Any, secret: str) -> None:
     one_line_error(result)
 
 
-def test_throwaway(mas: Any, mas_home: Path) -> None:
+def test_throwaway(mas: Any) -> None:
     shown = mas("id", "new", "--throwaway", "--json").json_lines()[0]
     assert shown["npub"].startswith("npub1") and shown["nsec"] is None
     assert mas("id", "list", "--json").lines == []  # nothing stored

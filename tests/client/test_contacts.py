@@ -16,7 +16,7 @@ from shieldmutual.shared.errors import InvalidError
 
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
-    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda create: bytes(range(32)))
+    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda _create: bytes(range(32)))
 
 
 def test_petnames_round_trip_sealed(home: Home, keys: SimpleNamespace) -> None:

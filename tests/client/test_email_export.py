@@ -79,7 +79,7 @@ class Inbox:
     port: int = 0
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    async def handle_DATA(self, _server: SMTP, _session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or b""
         self.received.append((str(envelope.mail_from), list(envelope.rcpt_tos), content))
         return "250 OK"

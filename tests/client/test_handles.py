@@ -32,7 +32,7 @@ PK = "ab" * 32
 
 
 def home(tmp_path: Path) -> Home:
-    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda create: bytes(range(32)))
+    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda _create: bytes(range(32)))
 
 
 def address(d: str) -> Address:

@@ -25,7 +25,7 @@ HOME_KEY = bytes(range(32))
 
 
 def _home(tmp_path: Path) -> Home:
-    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda create: HOME_KEY)
+    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda _create: HOME_KEY)
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_security_byte_records_how_the_key_was_handled(store: Keystore) -> None:
     assert gen[1] == 4  # log_n as configured
 
 
-def test_tampered_pubkey_is_detected(plain: Keystore, tmp_path: Path) -> None:
+def test_tampered_pubkey_is_detected(plain: Keystore) -> None:
     plain.add("alice", SECRET, "p")
     path = plain.directory / "identities.json"
     other = SecretKey.generate().public_hex

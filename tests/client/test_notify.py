@@ -46,7 +46,7 @@ def _script(path: Path, text: str) -> Path:
 
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
-    return Home(Paths.resolve({"MAS_HOME": str(tmp_path / "home")}), lambda create: bytes(32))
+    return Home(Paths.resolve({"MAS_HOME": str(tmp_path / "home")}), lambda _create: bytes(32))
 
 
 def test_a_hook_gets_the_text_on_stdin_its_own_argv_and_an_empty_environment(

@@ -15,7 +15,7 @@ from shieldmutual.shared.errors import AidError
 
 
 def home(tmp_path: Path) -> Home:
-    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda create: bytes(range(32)))
+    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda _create: bytes(range(32)))
 
 
 def test_follow_round_trip_and_file_mode(tmp_path: Path) -> None:

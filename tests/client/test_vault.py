@@ -22,7 +22,7 @@ from shieldmutual.shared.keys import SecretKey
 
 def _home(tmp_path: Path) -> Home:
     """A fresh Home each call, as each process would make its own."""
-    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda create: bytes(range(32)))
+    return Home(Paths.resolve({"MAS_HOME": str(tmp_path)}), lambda _create: bytes(range(32)))
 
 
 def _sizes(root: Path) -> dict[str, int]:

@@ -55,7 +55,7 @@ def _aid_only(someone: Any) -> None:
 
 @ONLY_AID
 def test_every_other_publishing_command_is_carried(
-    relays: Any, relay_config: str, person: Callable[..., Any], tmp_path: Path
+    relays: Any, relay_config: str, person: Callable[..., Any]
 ) -> None:
     (relay,) = relays(1, config=relay_config)
     sam, bob = person("sam", relay.url), person("bob", relay.url)

@@ -53,11 +53,11 @@ async def uniffi_loop() -> AsyncIterator[None]:
     nostr_sdk.uniffi_set_event_loop(None)  # type: ignore[arg-type]
 
 
+@pytest.mark.usefixtures("uniffi_loop")
 async def test_rust_nostr_client_sync_against_our_relay(
     start_relay: Callable[..., Awaitable[Relay]],
     connect: Callable[..., Awaitable[Any]],
     tmp_path: Path,
-    uniffi_loop: None,
 ) -> None:
     relay = await start_relay(rate_limits={"events_per_second": 0})
     keys = nostr_sdk.Keys.generate()

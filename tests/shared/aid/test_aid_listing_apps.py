@@ -45,14 +45,14 @@ def shopstr(tags: Tags) -> bool:
     return currency and image and not warned
 
 
-def coracle(tags: Tags) -> bool:
+def coracle(_tags: Tags) -> bool:
     """coracle-social/coracle@ed85a43, src/app/shared/NoteContent.svelte renders every
     kind 30402 through NoteContentKind30402.svelte (title, Sold/Available chip from
     ``status``, price, location, summary, content): no tag is required."""
     return True
 
 
-def iris(tags: Tags) -> bool:
+def iris(_tags: Tags) -> bool:
     """irislib/iris-client@30afb07, src/pages/market/utils.ts: the market feed asks for
     ``kinds: [30402]`` (from people within follow distance 3, or by ``#g`` / search);
     src/shared/components/market/MarketListing.tsx shows title, price when present, the

@@ -175,7 +175,7 @@ def _links_and_html(markdown: str) -> list[tuple[str, str, str]]:
     """What a renderer that allows everything finds: (type, href, text) of every link,
     image and raw HTML token."""
     md = MarkdownIt("commonmark", {"html": True})
-    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    md.validateLink = lambda _url: True  # type: ignore[method-assign]
     found = []
     for block in md.parse(markdown):
         if block.type == "html_block":

@@ -90,7 +90,7 @@ def test_an_offer_is_not_a_request(people: People) -> None:
         read_listing(event)
 
 
-def test_a_request_is_not_an_offer(people: People, request_event: Event) -> None:
+def test_a_request_is_not_an_offer(request_event: Event) -> None:
     assert not is_offer(request_event)
     with pytest.raises(AidError, match="without exactly the label"):
         parse_offer(request_event)
