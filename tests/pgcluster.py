@@ -89,7 +89,7 @@ class Cluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{database}"
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """A server-side command, as the unprivileged user when we are root."""
         ids: dict[str, object] = {}
         if self.user is not None:
@@ -156,7 +156,7 @@ class Cluster:
         return f"{self.url('tests')}?search_path={name}"
 
     def stop(self) -> None:
-        self._run(
+        self.run(
             str(self.bindir / "pg_ctl"),
             "stop",
             "-D",
@@ -178,7 +178,7 @@ def start_cluster() -> Cluster:
         os.chown(root, user.pw_uid, user.pw_gid)
     cluster = Cluster(bindir, root, 0, user)
     try:
-        cluster._run(
+        cluster.run(
             str(bindir / "initdb"),
             "-D",
             str(cluster.data),
@@ -196,7 +196,7 @@ def start_cluster() -> Cluster:
                 f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {root} -c fsync=on"
                 " -c max_connections=200 -c shared_buffers=32MB"
             )
-            done = cluster._run(
+            done = cluster.run(
                 str(bindir / "pg_ctl"),
                 "start",
                 "-D",
