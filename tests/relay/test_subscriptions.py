@@ -105,6 +105,7 @@ def test_a_delivery_that_drops_subscriptions_does_not_stop_the_others():
 
     class Closing(Sink):
         def send_event(self, prefix: bytes, tail: bytes) -> None:
+            super().send_event(prefix, tail)
             for sub in list(index.subscriptions):
                 if sub.conn is self:
                     index.remove(sub)
@@ -117,6 +118,7 @@ def test_a_delivery_that_drops_subscriptions_does_not_stop_the_others():
     event = sign(ALICE, 1, "")
     index.notify(event, event.to_json())
     assert all(len(sink.frames) == 1 for sink in others)
+    assert len(closing.frames) == 1  # its other subscription was gone before its turn
     assert len(index) == 5
 
 
