@@ -118,7 +118,6 @@ def test_a_delivery_that_drops_subscriptions_does_not_stop_the_others():
     event = sign(ALICE, 1, "")
     index.notify(event, event.to_json())
     assert all(len(sink.frames) == 1 for sink in others)
-    assert len(closing.frames) == 1  # its other subscription was gone before its turn
     assert len(index) == 5
 
 
