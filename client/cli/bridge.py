@@ -34,7 +34,7 @@ from shieldmutual.client.bridge_state import (
     BridgeRecord,
     ListEntry,
 )
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, textin
 from shieldmutual.client.errors import ConfigError
 from shieldmutual.client.pool import Pool
 from shieldmutual.client.timeparse import parse_time
@@ -80,7 +80,7 @@ def smtp(
         raise typer.BadParameter("--from is required with --host")
     password = None
     if password_stdin:
-        if common.stdin_is_terminal():  # a person typing: no echo
+        if textin.stdin_is_terminal():  # a person typing: no echo
             password = getpass.getpass("SMTP password: ")
         else:
             password = sys.stdin.readline().rstrip("\r\n")

@@ -31,7 +31,7 @@ from shieldmutual.client.champions import (
     package_items,
     release_item,
 )
-from shieldmutual.client.cli import champion_act, champion_watch, common, fmt, requestdraft
+from shieldmutual.client.cli import champion_act, champion_watch, common, fmt, requestdraft, textin
 from shieldmutual.client.cli.contacts import local_names
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
@@ -98,7 +98,7 @@ def add_cmd(
     """Name a champion and hand them, privately, what they need to act for you."""
     state = common.state(ctx)
     champion = pubkey_hex(npub)
-    markdown = common.read_source(request) if request else None
+    markdown = textin.read_source(request) if request else None
     if markdown is not None:
         # Refused before anything is sent: a broken file, or the unedited template (it once
         # went out as someone's emergency request with the example's story and addresses).

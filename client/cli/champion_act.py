@@ -37,7 +37,7 @@ from shieldmutual.client.champions import (
     published_request,
     sign_version,
 )
-from shieldmutual.client.cli import common, fmt
+from shieldmutual.client.cli import common, fmt, textin
 from shieldmutual.client.cli.champion_watch import MemberArg, sync
 from shieldmutual.client.cli.helping import (
     ReportFromOption,
@@ -141,13 +141,13 @@ def activate_cmd(
     """Publish a member's emergency request on their behalf, signed by their emergency key."""
     state = common.state(ctx)
     member_hex = pubkey_hex(member)
-    if facts == reason == "-" and not common.stdin_is_terminal():
+    if facts == reason == "-" and not textin.stdin_is_terminal():
         raise InvalidError(
             "--facts - and --reason - cannot both read stdin: add facts later with "
             "`mas champion fact`, or run it in a terminal ($EDITOR)"
         )
-    facts = common.private_text(facts, "activation facts").strip()
-    why = normalize_text(common.private_text(reason, "the reason"))
+    facts = textin.private_text(facts, "activation facts").strip()
+    why = normalize_text(textin.private_text(reason, "the reason"))
     at = parse_time(now) if now else int(time.time())
     relays, secret = state.relays_and_signer(relay, as_)
     # The latest check-ins first: a stale record would make a member who checked in an
@@ -178,7 +178,7 @@ def activate_cmd(
         )
     )
     if not yes:
-        if not common.stdin_is_terminal():
+        if not textin.stdin_is_terminal():
             raise InvalidError(
                 "activation needs a person's confirmation: run it in a terminal or pass --yes"
             )
@@ -285,7 +285,7 @@ def _request_naddr(package: Package) -> Callable[[Event], str]:
 def _text(what: str) -> str:
     """Public text a champion writes: stdin, or $EDITOR in a terminal (it may name people
     who would rather not be in a shell history)."""
-    return common.nonempty_text(common.private_text("-", what), what)
+    return textin.nonempty_text(textin.private_text("-", what), what)
 
 
 def update_cmd(

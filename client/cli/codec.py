@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, textin
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
@@ -35,7 +35,7 @@ def _values(args: list[str] | None) -> Iterator[str]:
     if args:
         yield from args
         return
-    if common.stdin_is_terminal():
+    if textin.stdin_is_terminal():
         raise InvalidError("give a value, or pipe values on stdin")
     for line in sys.stdin:
         if line.strip():

@@ -1,38 +1,34 @@
-"""What every command module shares: the per-invocation state, common options, helpers.
+"""What every command module shares: the per-invocation state and the common options.
 
 A new command group module needs only::
 
     import typer
-    XX = typer.Typer(help="...", no_args_is_help=True)
+    app = typer.Typer(help="...", no_args_is_help=True)
 
     @app.command()
     def something(ctx: typer.Context, relay: common.RelayOption = None,
                   as_: common.AsOption = None, json_: common.JsonOption = False) -> None:
         state = common.state(ctx)
-        secret = state.signer(as_)                      # unlocks the identity once
-        async def go(): async with state.pool(relay) as pool: ...
-        common.run(go())
+        relays, secret = state.relays_and_signer(relay, as_)  # unlocks the identity once
+        result = common.run(client_module.do(partial(state.pool, relays), secret, ...))
 
-and one line in cli/main.py's ``COMMAND_GROUPS``. Raise ShieldError subclasses (or
+where ``client_module.do`` is a named client function (client/, no typer or rich), and
+one line in cli/main.py's ``COMMAND_GROUPS``. Raise ShieldError subclasses (or
 ``typer.Exit(code)``) for failures; main()'s error boundary prints them on one line.
+Output is cli/output.py (State's base), text read from people cli/textin.py, JSON read
+from stdin cli/stdinjson.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import sys
-import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import orjson
 import typer
 
-from shieldmutual.client.cli import fmt, plain
+from shieldmutual.client.cli import fmt
 from shieldmutual.client.cli.exitcodes import EXIT_AUTH as EXIT_AUTH
 from shieldmutual.client.cli.exitcodes import EXIT_FAILURE as EXIT_FAILURE
 from shieldmutual.client.cli.exitcodes import EXIT_INTERRUPTED as EXIT_INTERRUPTED
@@ -40,10 +36,9 @@ from shieldmutual.client.cli.exitcodes import EXIT_OK as EXIT_OK
 from shieldmutual.client.cli.exitcodes import EXIT_OVERDUE as EXIT_OVERDUE
 from shieldmutual.client.cli.exitcodes import EXIT_RELAYS as EXIT_RELAYS
 from shieldmutual.client.cli.exitcodes import EXIT_USAGE as EXIT_USAGE
+from shieldmutual.client.cli.output import Output
 from shieldmutual.client.config import Config, Paths, normalize_relays
 from shieldmutual.client.errors import ConfigError, IdentityError, PassphraseError, RelayError
-from shieldmutual.shared.errors import InvalidError
-from shieldmutual.shared.untrusted import json_text, visible
 
 if TYPE_CHECKING:  # imported where used: most commands need few of them (start-up time)
     from rich.console import Console
@@ -92,7 +87,7 @@ MinAcksOption = Annotated[
 
 
 @dataclass
-class State:
+class State(Output):
     """Per-invocation state, made by the root callback and found with :func:`state`."""
 
     paths: Paths
@@ -109,18 +104,6 @@ class State:
     _unlocker: Unlocker | None = None
     _home: Home | None = None
     _spinner: Status | None = None  # the progress line on stderr, when one is shown
-
-    @property
-    def out(self) -> Console:
-        if self._out is None:
-            self._out = _console(stderr=False)
-        return self._out
-
-    @property
-    def err(self) -> Console:
-        if self._err is None:
-            self._err = _console(stderr=True)
-        return self._err
 
     # -- configuration: a plain half (no passphrase) and a sealed half --
 
@@ -288,95 +271,6 @@ class State:
         name = self.identity_name(as_)
         return self.unlocker.secret(self.keystore, name)
 
-    # -- messages on stderr --
-
-    # Messages often quote a relay or an event, so they go through the text door too.
-
-    def note(self, message: str) -> None:
-        self._stderr(visible(message, multiline=True), "dim")
-
-    def warn(self, message: str) -> None:
-        self._stderr(visible(f"warning: {message}", multiline=True), "yellow")
-
-    def _stderr(self, text: str, style: str) -> None:
-        """One message on stderr, styled on a terminal: without rich when rich would write
-        exactly that (cli/plain.py: no rich import for a note), else through rich."""
-        look = plain.look(sys.stderr) if self._err is None else None
-        written = None if look is None else plain.note(text, look, style)
-        if written is None:
-            self.err.print(text, style=style, markup=False, highlight=False)
-        else:
-            sys.stderr.write(written)
-            sys.stderr.flush()
-
-    def print_table(self, columns: Sequence[plain.Column], rows: Sequence[Sequence[str]]) -> None:
-        """A table on stdout (cells are external text: shown through the text door); to a
-        pipe or a terminal without rich when rich would write the same (cli/plain.py)."""
-        rows = [[visible(cell) for cell in row] for row in rows]
-        look = plain.look(sys.stdout)
-        if look is not plain.PIPE and self._spinner is not None:
-            look = None  # on a terminal, rich prints the table above its progress line
-        written = None if look is None else plain.table(columns, rows, look)
-        if written is None:
-            from shieldmutual.client.cli import render
-
-            self.out.print(render.table(columns, rows))
-        else:
-            self.emit_line(written.removesuffix("\n"))
-
-    def status(self, message: str) -> contextlib.AbstractContextManager[Any]:
-        """A spinner on stderr while waiting, only when a person is watching."""
-        if not self.json and not plain.is_plain(sys.stderr) and self.err.is_terminal:
-            self._spinner = self.err.status(message)
-            return self._spinner
-        return contextlib.nullcontext()
-
-    # -- stdout --
-
-    def emit_json(self, value: Any) -> None:
-        """One JSON line on stdout, flushed at once so pipes see it as it arrives."""
-        self.emit_encoded(orjson.dumps(value))
-
-    def emit_encoded(self, encoded: bytes) -> None:
-        """Encoded JSON (an event's ``to_json()``) as one line, with C1, DEL and bidi
-        characters as ``\\u`` escapes: the same JSON value, but safe on a terminal."""
-        self.emit_line(json_text(encoded.decode()))
-
-    def emit_text(self, text: str) -> None:
-        """Text meant for files and pipes (a request file, an export) as it is; on a
-        terminal, through the text door, since a stranger wrote part of it."""
-        if self.out_is_terminal:
-            text = visible(text, multiline=True)
-        stream = _stdout()
-        stream.write(text)
-        stream.flush()
-
-    def emit_line(self, text: str) -> None:
-        stream = _stdout()
-        stream.write(text + "\n")
-        stream.flush()
-
-    @property
-    def out_is_terminal(self) -> bool:
-        """What rich calls a terminal (for ``stdout``), asked without loading rich."""
-        return not plain.is_plain(sys.stdout) and self.out.is_terminal
-
-
-def _stdout() -> IO[str]:
-    """stdout itself, also while a spinner is shown: rich's live display then swaps in a
-    proxy that would print through the stderr console, wrapping long JSON lines."""
-    return getattr(sys.stdout, "rich_proxied_file", sys.stdout)
-
-
-def _console(stderr: bool) -> Console:
-    """A console that does not wrap tables at 80 columns when writing to a file or pipe."""
-    from rich.console import Console
-
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, width=max(console.width, 160))
-    return console
-
 
 def state(ctx: typer.Context) -> State:
     root = ctx.find_root()
@@ -390,33 +284,6 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     import asyncio
 
     return asyncio.run(coro)
-
-
-def stdin_is_terminal() -> bool:
-    try:
-        return sys.stdin.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def argument_text(text: str | None, what: str) -> str:
-    """Public words from the argument, else from stdin (never waiting on a terminal that
-    nobody knows is being read), normalized and not empty."""
-    if text is None:
-        if stdin_is_terminal():
-            raise InvalidError(f"give the {what} as an argument or on stdin")
-        text = sys.stdin.read()
-    return nonempty_text(text, what)
-
-
-def nonempty_text(text: str, what: str) -> str:
-    """``text`` with LF line ends and outer space off, refused when nothing is left of it."""
-    from shieldmutual.shared.aid.common import normalize_text
-
-    words = normalize_text(text)
-    if not words:
-        raise InvalidError(f"the {what} is empty")
-    return words
 
 
 # ---- requests and offers named by handle, title or naddr -------------------------------
@@ -475,76 +342,6 @@ def remember(state: State, kind: str, rows: list[tuple[Any, str, list[str]]]) ->
     return handles
 
 
-# ---- JSON values from stdin ------------------------------------------------------------
-
-MAX_VALUE = 4 * 2**20
-
-
-def read_json_values(stream: IO[str]) -> Iterator[tuple[int, Any]]:
-    """(line number, value) for each JSON value, one per line or spread over several lines.
-
-    A line that does not parse is joined with the next ones until the value is complete,
-    so pretty-printed JSON works too; what is still incomplete at the end is an error.
-    """
-    buffer = ""
-    start = 0
-    for number, line in enumerate(stream, 1):
-        if not buffer and not line.strip():
-            continue
-        if not buffer:
-            start = number
-        buffer += line
-        try:
-            value = orjson.loads(buffer)
-        except orjson.JSONDecodeError:
-            if len(buffer) > MAX_VALUE:
-                raise InvalidError(f"stdin line {start}: not valid JSON") from None
-            continue
-        buffer = ""
-        yield start, value
-    if buffer.strip():
-        try:
-            orjson.loads(buffer)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidError(f"stdin line {start}: not valid JSON ({exc})") from None
-
-
-async def aiter_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
-    """Consume a blocking iterator (stdin) in a daemon thread, as items arrive.
-
-    A daemon thread rather than ``to_thread``: a read blocked on a pipe that never closes
-    must not keep the process alive after the command has finished or failed.
-    """
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    slots = threading.Semaphore(1024)  # back-pressure: at most this many items read ahead
-
-    def put(item: tuple[str, Any]) -> None:
-        slots.acquire()
-        loop.call_soon_threadsafe(queue.put_nowait, item)
-
-    def pump() -> None:
-        try:
-            for item in iterator:
-                put(("item", item))
-            put(("end", None))
-        except BaseException as exc:
-            with contextlib.suppress(RuntimeError):  # the loop may be closed already
-                put(("error", exc))
-
-    threading.Thread(target=pump, name="mas-stdin", daemon=True).start()
-    while True:
-        kind, value = await queue.get()
-        slots.release()
-        if kind == "end":
-            return
-        if kind == "error":
-            raise value
-        yield value
-
-
 # ---- publishing: what every command that publishes one event prints ------------------
 
 
@@ -599,52 +396,3 @@ def nevent(event: Event, relays: list[str]) -> str:
     from shieldmutual.shared import nip19
 
     return nip19.nevent_encode(event.id, tuple(relays[:3]), event.pubkey, event.kind)
-
-
-def private_text(value: str | None, what: str) -> str:
-    """Text that may be private (a DM, a private pledge's note, activation facts): ``-``
-    reads it from stdin, or from $EDITOR when stdin is a terminal. Never from the command
-    line, where `ps` and the shell history would show it to others."""
-    if value is None:
-        return ""
-    if value != "-":
-        raise InvalidError(
-            f"{what} on the command line shows in `ps` and shell history: pass - and write it "
-            "on stdin (or in $EDITOR)"
-        )
-    if not stdin_is_terminal():
-        return sys.stdin.read()
-    return _edit()
-
-
-def _edit() -> str:
-    """$VISUAL or $EDITOR (else vi) on an empty temporary file, 0600 and removed after:
-    the text is on disk only while the editor has it open, as with `git commit`."""
-    import shlex
-    import subprocess
-    import tempfile
-
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    fd, name = tempfile.mkstemp(prefix="mas-", suffix=".txt")
-    os.close(fd)
-    try:
-        subprocess.run([*shlex.split(editor), name], check=True)
-        return Path(name).read_text(encoding="utf-8")
-    except (OSError, ValueError, subprocess.CalledProcessError) as exc:
-        raise InvalidError(f"the editor failed ({exc}); pipe the text on stdin instead") from None
-    finally:
-        os.unlink(name)
-
-
-def read_source(path: Path) -> str:
-    """Markdown (a report, a request file) from a file, or from stdin for ``-``; a file
-    that cannot be read or is not UTF-8 is bad input (exit 2), like any bad argument."""
-    where = "stdin" if str(path) == "-" else str(path)
-    try:
-        return sys.stdin.read() if where == "stdin" else path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidError(
-            f"{where}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
-        ) from None
-    except OSError as exc:
-        raise InvalidError(f"{where}: {exc.strerror or exc}") from None

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client import champions
-from shieldmutual.client.cli import common, contacts, fmt, render
+from shieldmutual.client.cli import common, contacts, fmt, render, textin
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
@@ -61,7 +61,7 @@ def send_cmd(
     """Send a private message. Relays see only a one-time key and the recipient."""
     state = common.state(ctx)
     recipient = contacts.resolve(state, to)
-    text = normalize_text(common.private_text(message, "a private message"))
+    text = normalize_text(textin.private_text(message, "a private message"))
     if not text:
         raise InvalidError("the message is empty")
     relays, secret = state.relays_and_signer(relay, as_)

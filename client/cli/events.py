@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shieldmutual.client.cli import common, filteropts
+from shieldmutual.client.cli import common, filteropts, stdinjson, textin
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared import event as event_mod
@@ -184,11 +184,11 @@ def event_cmd(
             secret.append(state.signer(as_, throwaway))
         return secret[0]
 
-    from_stdin = content is None and not common.stdin_is_terminal()
+    from_stdin = content is None and not textin.stdin_is_terminal()
 
     async def events() -> Any:
         if from_stdin:
-            async for line, value in common.aiter_thread(common.read_json_values(sys.stdin)):
+            async for line, value in stdinjson.aiter_thread(stdinjson.read_json_values(sys.stdin)):
                 try:
                     yield event_from_stdin(
                         value, signer=signer, kind=kind, tags=extra_tags, created_at=when
@@ -362,7 +362,7 @@ def verify_cmd(ctx: typer.Context, json_: common.JsonOption = False) -> None:
     state = common.state(ctx)
     json_out = state.want_json(json_)
     total = bad = 0
-    for line, value in common.read_json_values(sys.stdin):
+    for line, value in stdinjson.read_json_values(sys.stdin):
         total += 1
         event_id = value.get("id") if isinstance(value, dict) else None
         try:

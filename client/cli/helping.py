@@ -30,7 +30,7 @@ from typing import Annotated
 import typer
 
 from shieldmutual.client import aid
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, textin
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.client.private_send import Outgoing
@@ -182,7 +182,7 @@ def pledge(
     target = common.request_pointer(state, naddr)
     given_at = common.request_pointer(state, offer, "offer") if offer is not None else None
     note = normalize_text(
-        common.private_text(message, "a private pledge's note") if private else message or ""
+        textin.private_text(message, "a private pledge's note") if private else message or ""
     )
     relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
@@ -283,7 +283,7 @@ def update(
 ) -> None:
     """Post short news under your request (plain text). Long accounts: `mas report`."""
     state = common.state(ctx)
-    news = common.argument_text(text, "update")
+    news = textin.argument_text(text, "update")
     target = common.request_pointer(state, naddr)
     relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
@@ -313,7 +313,7 @@ ReportSummaryOption = Annotated[str, typer.Option("--summary", help="One line fo
 
 def read_report(source: Path, title: str | None) -> tuple[str, str]:
     """(title, body) of a report file; ``--title`` wins over its first line's '# ...'."""
-    heading, body = split_title(common.read_source(source))
+    heading, body = split_title(textin.read_source(source))
     the_title = (title or heading or "").strip()
     if not the_title:
         raise InvalidError(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shieldmutual.client import agent
-from shieldmutual.client.cli import common, fmt
+from shieldmutual.client.cli import common, fmt, textin
 from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
 from shieldmutual.client.keystore import Identity, parse_secret
@@ -130,7 +130,7 @@ def import_(
             "a secret is never taken on the command line (shell history, process lists): "
             "pipe it on stdin or type it at the prompt"
         )
-    if common.stdin_is_terminal():
+    if textin.stdin_is_terminal():
         import getpass
 
         text = getpass.getpass("Secret key (nsec, hex or ncryptsec): ")
@@ -332,7 +332,7 @@ def profile(
 def _confirm(state: common.State, question: str, yes: bool) -> None:
     if yes:
         return
-    if not common.stdin_is_terminal():
+    if not textin.stdin_is_terminal():
         raise InvalidError("this needs a confirmation: run it in a terminal or add --yes")
     if not typer.confirm(question, default=False, err=True):
         raise typer.Exit(common.EXIT_FAILURE)

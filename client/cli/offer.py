@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from shieldmutual.client import aid
-from shieldmutual.client.cli import common, contacts, offerdraft, offerrender
+from shieldmutual.client.cli import common, contacts, offerdraft, offerrender, textin
 from shieldmutual.client.cli.feed import (
     answered,
     feed_filter,
@@ -76,7 +76,7 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Publish without the p
 def _fields(from_: Path | None, flags: dict[str, str | None]) -> tuple[dict[str, str], str]:
     """The offer file's front matter (when given) under the flags given, and its description:
     ``new`` and ``update`` read their input alike."""
-    fields, body = read_offer_file(common.read_source(from_)) if from_ else ({}, "")
+    fields, body = read_offer_file(textin.read_source(from_)) if from_ else ({}, "")
     return fields | {k: v.strip() for k, v in flags.items() if v is not None}, body
 
 
@@ -336,7 +336,7 @@ def reply(
     Everyone sees it and who wrote it; for a private word, `mas dm send` to its author.
     """
     state = common.state(ctx)
-    words = common.argument_text(text, "reply")
+    words = textin.argument_text(text, "reply")
     pointer = common.request_pointer(state, naddr, "offer")
     relays, secret = state.relays_and_signer(relay, as_, pointer.relays)
 

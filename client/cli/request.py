@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, textin
 from shieldmutual.client.cli import requestdraft as draft
 from shieldmutual.client.cli.filteropts import (
     LanguageFilterOpt,
@@ -149,8 +149,8 @@ def new(
         lightning=lightning, onchain=onchain, other=other, call=call, signwave=signwave,
         image=image,
     )  # fmt: skip
-    base = common.read_source(from_) if from_ is not None else ""
-    bare = from_ is None and not fields and story is None and common.stdin_is_terminal()
+    base = textin.read_source(from_) if from_ is not None else ""
+    bare = from_ is None and not fields and story is None and textin.stdin_is_terminal()
     asked = interactive or bare or resume
     drafted = None
     if asked:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shieldmutual.client.cli import common
+from shieldmutual.client.cli import common, textin
 from shieldmutual.client.errors import ClientError
 from shieldmutual.shared.aid.common import coarse_geohash
 from shieldmutual.shared.errors import InvalidError
@@ -263,7 +263,7 @@ def edit_request(
     if found.address.pubkey != author:
         raise ClientError("only the request's author can edit it (use --as to pick that identity)")
     current = found.request
-    base = common.read_source(base_file) if base_file is not None else render_template(current)
+    base = textin.read_source(base_file) if base_file is not None else render_template(current)
     changed = parse_template(compose(base, edit, story=story, details=details))
     changed = replace(
         changed,
