@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-import time
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -11,22 +11,19 @@ import typer
 from shieldmutual.client import agent
 from shieldmutual.client.cli import common, fmt, textin
 from shieldmutual.client.cli.plain import Column
-from shieldmutual.client.errors import IdentityError, PassphraseError, RelayError
+from shieldmutual.client.errors import IdentityError, PassphraseError
 from shieldmutual.client.keystore import Identity, parse_secret
-from shieldmutual.client.timeparse import parse_duration
 from shieldmutual.shared import nip19, nip49
 from shieldmutual.shared.errors import CryptoError, InvalidError
 from shieldmutual.shared.keys import SecretKey
 
 if TYPE_CHECKING:  # types only: `id list` must load neither websockets nor profiles
-    from shieldmutual.client.pool import PublishReport
     from shieldmutual.shared.profile import Profile
 
 app = typer.Typer(
     help="Identities: create, import, list, choose, show, profile, export, remove.",
     no_args_is_help=True,
 )
-agent_app = typer.Typer()
 
 NameArg = Annotated[str | None, typer.Argument(metavar="NAME", help="Identity name.")]
 
@@ -290,9 +287,8 @@ def profile(
     Fields you do not pass keep their published value, including fields other apps
     wrote. A profile is public: it links this identity to the name and address in it.
     """
-    from shieldmutual.client.names import profiles_filter
-    from shieldmutual.shared.event import sign
-    from shieldmutual.shared.profile import WRITABLE, latest_profiles, merge, profile_template
+    from shieldmutual.client import profiles
+    from shieldmutual.shared.profile import WRITABLE, merge
 
     state = common.state(ctx)
     changes = {"name": name, "about": about, "picture": picture, "lud16": lud16}
@@ -303,30 +299,15 @@ def profile(
     ident = state.keystore.get(state.identity_name(as_))
     secret = None if show else state.unlocker.secret(state.keystore, ident.name)
 
-    async def go() -> tuple[Profile | None, dict[str, Any], PublishReport | None]:
-        async with state.pool(relays) as pool:
-            async with pool.subscribe([profiles_filter([ident.pubkey])]) as sub:
-                found = latest_profiles([event async for event in sub])
-            if not any(s.eose_after is not None for s in sub.stats.values()):
-                # Publishing now could replace fields we never saw with nothing.
-                raise RelayError("no relay answered; the published profile is unknown")
-            current = found.get(ident.pubkey)
-            fields = merge(current.fields if current else {}, changes)
-            if secret is None:
-                return current, fields, None
-            # A replaceable event of the same second as the current one would lose to it
-            # whenever its id sorts higher (NIP-01): two quick edits must both land.
-            when = max(int(time.time()), current.created_at + 1 if current else 0)
-            event = sign(secret, *profile_template(fields), created_at=when)
-            return current, fields, await pool.publish(event)
-
-    current, fields, report = common.run(go())
-    if report is None:
-        _show_profile(state, ident.pubkey, current, json_)
+    edit = common.run(
+        profiles.edit_profile(partial(state.pool, relays), ident.pubkey, changes, secret)
+    )
+    if edit.report is None:
+        _show_profile(state, ident.pubkey, edit.current, json_)
         return
     state.note("a profile is public: anyone can read it and link it to this identity")
-    shown = {k: fields.get(k) for k in WRITABLE}
-    common.show_nevent(state, report, min_acks, json_, relays, profile=shown)
+    shown = {k: edit.fields.get(k) for k in WRITABLE}
+    common.show_nevent(state, edit.report, min_acks, json_, relays, profile=shown)
 
 
 def _confirm(state: common.State, question: str, yes: bool) -> None:
@@ -376,47 +357,3 @@ def remove(
         state.config.identity = None
         state.save_config()
     state.note(f"removed identity {name}")
-
-
-# ---- the agent -------------------------------------------------------------------
-
-
-@agent_app.command("unlock")
-def unlock(
-    ctx: typer.Context,
-    for_: Annotated[
-        str,
-        typer.Option("--for", metavar="DURATION", help="How long to stay unlocked, e.g. 8h."),
-    ] = "8h",
-    json_: common.JsonOption = False,
-) -> None:
-    """Ask the passphrase once; an agent keeps this home unlocked for later commands."""
-    state = common.state(ctx)
-    seconds = parse_duration(for_)
-    path = state.paths.home_key_file
-    if not path.exists():
-        raise IdentityError("nothing to unlock yet: create an identity with `mas id new NAME`")
-    state.unlocker.passphrase()  # asked and checked even when an agent already runs
-    secrets = []
-    for ident in state.keystore.list():
-        try:
-            secrets.append(state.unlocker.secret(state.keystore, ident.name))
-        except PassphraseError:
-            state.warn(f"identity {ident.name} has another passphrase; it stays locked")
-    expires_at = int(time.time()) + seconds
-    pid = agent.start(state.paths, state.home.key(), secrets, expires_at)
-    if state.want_json(json_):
-        state.emit_json({"pid": pid, "expires_at": expires_at, "identities": len(secrets)})
-        return
-    until = fmt.moment(expires_at)
-    state.note(f"unlocked until {until} (agent pid {pid}); `mas lock` forgets the keys sooner")
-
-
-@agent_app.command("lock")
-def lock(ctx: typer.Context) -> None:
-    """Make the agent forget this home's keys and exit."""
-    state = common.state(ctx)
-    if agent.lock(state.paths):
-        state.note("locked: the agent forgot the keys")
-    else:
-        state.note("no agent was running for this home")

@@ -66,11 +66,10 @@ COMMAND_GROUPS: dict[str, Entry] = {
         "Identities: create, import, list, choose, show, profile, export, remove.",
     ),
     "unlock": _command(
-        "identity",
+        "unlock",
         "Ask the passphrase once; an agent keeps this home unlocked for later commands.",
-        "agent_app",
     ),
-    "lock": _command("identity", "Make the agent forget this home's keys and exit.", "agent_app"),
+    "lock": _command("unlock", "Make the agent forget this home's keys and exit."),
     "init": _command(
         "init", "Set up step by step: an identity, relays, and where request pages are."
     ),
