@@ -49,24 +49,30 @@ Design:
   with ``auth-required:`` (or ``restricted:`` before AUTH), read through strfry's
   ``ERROR: `` wrapper (shared/nip01prefix.py). Without a key it never authenticates.
 
-The parts: ``pool_connect`` (dialling, proxy, backoff), ``pool_relay`` (one relay's
-socket, publishing), ``pool_subscription`` (merged subscriptions); this module is the
-options and the :class:`Pool` that ties them together, and the names callers import.
+The parts, along nostr-tools' seams: ``pool_connect`` (dialling, proxy, backoff),
+``pool_socket`` (one relay's websocket, reconnecting), ``pool_relay`` (one relay's Nostr
+side: REQs, OKs, AUTH via ``pool_ok`` and ``pool_auth``), ``pool_subscription`` (merged
+subscriptions), ``pool_report`` (publish results), ``pool_options``; the calls between
+them are the protocols of ``pool_protocols``. This module is the :class:`Pool` that ties
+them together, and the names callers import.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool_options import PoolOptions as PoolOptions
+from shieldmutual.client.pool_protocols import Closable
 from shieldmutual.client.pool_report import PublishReport as PublishReport
 from shieldmutual.client.pool_report import PublishResult as PublishResult
 from shieldmutual.client.pool_report import Status as Status
 from shieldmutual.client.pool_subscription import EOSE as EOSE
+from shieldmutual.client.pool_subscription import Marker as Marker
 from shieldmutual.client.pool_subscription import RelayState as RelayState
 from shieldmutual.client.pool_subscription import RelaySubStats as RelaySubStats
 from shieldmutual.client.pool_subscription import Subscription
@@ -76,33 +82,6 @@ from shieldmutual.shared.keys import SecretKey
 
 if TYPE_CHECKING:
     from shieldmutual.client.pool_relay import RelayConnection
-
-
-@dataclass(frozen=True, slots=True)
-class PoolOptions:
-    """Timeouts in seconds. ``resume_slack`` covers clock skew and silent connection death.
-
-    ``eose_grace``: once a relay has sent EOSE, the others get at most
-    ``max(eose_grace, 2 x the slowest EOSE so far)`` more before the subscription's EOSE,
-    so one silent relay never stalls a command. ``queue_limit``: events a subscription
-    holds for a slow reader before the relay's socket stops being read (backpressure, so
-    a flood costs bounded memory). ``proxy``: ``socks5h://HOST:PORT`` carries every
-    connection (see pool_connect).
-    """
-
-    connect_timeout: float = 5.0
-    ok_timeout: float = 10.0
-    eose_timeout: float = 10.0
-    eose_grace: float = 1.0
-    backoff_base: float = 0.25
-    backoff_max: float = 30.0
-    resume_slack: int = 60
-    rate_limit_wait: float = 30.0  # keep retrying a "rate-limited:" publish this long
-    seen_limit: int = 100_000  # event ids a subscription remembers for de-duplication
-    queue_limit: int = 1000
-    ping_interval: float | None = 20.0
-    max_message_size: int = 4 * 2**20
-    proxy: str | None = None
 
 
 # Paging (Pool.fetch_paged). Relays cap the results of one filter (ours and strfry at 500,
@@ -134,7 +113,7 @@ class Pool:
         self.options = options or PoolOptions()
         self.auth = auth
         self._connections: dict[str, RelayConnection] = {}
-        self._subscriptions: set[Subscription] = set()
+        self._subscriptions: set[Closable] = set()
         self.lagging: set[str] = set()
         # Told each relay that becomes lagging, with why (the CLI names it on stderr), and
         # the relays a grace is running for (the CLI's progress line names them).
@@ -162,6 +141,13 @@ class Pool:
 
             conn = self._connections[url] = RelayConnection(url, self.options, self.auth)
         return conn
+
+    def track(self, sub: Closable) -> None:
+        """``sub`` started: :meth:`close` ends it."""
+        self._subscriptions.add(sub)
+
+    def untrack(self, sub: Closable) -> None:
+        self._subscriptions.discard(sub)
 
     def lag(self, url: str, why: str) -> None:
         """``url`` let a grace run out: later calls do not wait for it."""

@@ -13,18 +13,15 @@ import collections
 import dataclasses
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence, Set
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from enum import Enum, StrEnum
+from typing import Any
 
 from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool_protocols import SubscriptionHost
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
-
-if TYPE_CHECKING:
-    from shieldmutual.client.pool import Pool
-
 
 # ---- subscriptions: per-relay state --------------------------------------------------
 
@@ -68,16 +65,13 @@ class RelaySubStats:
         }
 
 
-class _Marker:
-    def __init__(self, name: str) -> None:
-        self.name = name
+class Marker(Enum):
+    """What :meth:`Subscription.items` yields besides events."""
 
-    def __repr__(self) -> str:
-        return self.name
+    EOSE = "eose"  # once, at the overall end of stored events
 
 
-EOSE = _Marker("EOSE")  # yielded once by Subscription.items() at the overall EOSE
-_END = _Marker("END")
+EOSE = Marker.EOSE
 
 
 # ---- subscriptions ---------------------------------------------------------------------
@@ -88,7 +82,7 @@ class Subscription:
 
     def __init__(
         self,
-        pool: Pool,
+        pool: SubscriptionHost,
         filters: Sequence[Filter],
         relays: Sequence[str],
         *,
@@ -110,7 +104,8 @@ class Subscription:
         self._seen: set[str] = set()
         self._seen_order: collections.deque[str] = collections.deque()
         # Unbounded only for markers: events beyond queue_limit pause the relays' reading.
-        self._queue: asyncio.Queue[Event | _Marker] = asyncio.Queue()
+        # None ends the iteration.
+        self._queue: asyncio.Queue[Event | Marker | None] = asyncio.Queue()
         self._backlog = 0  # events in the queue
         self._room = asyncio.Event()
         self._room.set()
@@ -129,10 +124,20 @@ class Subscription:
     def duplicates(self) -> int:
         return sum(s.duplicates for s in self.stats.values())
 
+    @property
+    def backlog(self) -> int:
+        """Events delivered and not yet taken by the reader."""
+        return self._backlog
+
+    @property
+    def remembered(self) -> Set[str]:
+        """The ids remembered for de-duplication (at most ``seen_limit``, the newest)."""
+        return self._seen
+
     # -- lifecycle --
 
     async def start(self) -> Subscription:
-        self._pool._subscriptions.add(self)
+        self._pool.track(self)
         self._started = time.monotonic()
         self._deadline = asyncio.get_running_loop().create_task(self._eose_deadline())
         await asyncio.gather(
@@ -145,12 +150,12 @@ class Subscription:
         if self._closed:
             return False
         self._closed = True
-        self._pool._subscriptions.discard(self)
+        self._pool.untrack(self)
         if self._deadline is not None and self._deadline is not asyncio.current_task():
             self._deadline.cancel()
         self._cancel_grace()
         self._room.set()  # nobody reads any more: no relay may wait for that
-        self._queue.put_nowait(_END)
+        self._queue.put_nowait(None)
         return True
 
     async def _detach_all(self) -> None:
@@ -233,12 +238,12 @@ class Subscription:
 
     # -- consuming --
 
-    async def items(self) -> AsyncIterator[Event | _Marker]:
+    async def items(self) -> AsyncIterator[Event | Marker]:
         """Events, plus the :data:`EOSE` marker once, at the overall end of stored events."""
         limit = self._pool.options.queue_limit
         while True:
             item = await self._queue.get()
-            if item is _END:
+            if item is None:
                 return
             if isinstance(item, Event):
                 self._backlog -= 1
@@ -251,9 +256,9 @@ class Subscription:
             if isinstance(item, Event):
                 yield item
 
-    # -- called by RelayConnection --
+    # -- the Subscriber protocol (client/pool_protocols.py): called by RelayConnection --
 
-    def _filters_for(self, url: str) -> tuple[Filter, ...]:
+    def filters_for(self, url: str) -> tuple[Filter, ...]:
         since = self.stats[url].resume_since
         if since is None:
             return self.filters
@@ -261,7 +266,7 @@ class Subscription:
             dataclasses.replace(f, since=max(f.since or 0, since), limit=None) for f in self.filters
         )
 
-    def _on_req_sent(self, url: str) -> None:
+    def req_sent(self, url: str) -> None:
         stats = self.stats[url]
         stats.req_eosed = False
         if stats.status in (RelayState.CONNECTING, RelayState.UNREACHABLE, RelayState.CLOSED):
@@ -275,7 +280,7 @@ class Subscription:
         self.stats[url].duplicates += 1
         return True
 
-    def _on_event(self, url: str, event: Event) -> bool:
+    def on_event(self, url: str, event: Event) -> bool:
         """Take one event; True when the reader is now ``queue_limit`` events behind."""
         if self.duplicate(url, event.id):
             return False
@@ -302,10 +307,10 @@ class Subscription:
         """Until the reader has taken half of its backlog (or the subscription ended)."""
         await self._room.wait()
 
-    def _on_invalid(self, url: str) -> None:
+    def on_invalid(self, url: str) -> None:
         self.stats[url].invalid += 1
 
-    def _on_eose(self, url: str) -> None:
+    def on_eose(self, url: str) -> None:
         stats = self.stats[url]
         stats.req_eosed = True
         stats.status = RelayState.EOSE
@@ -316,10 +321,10 @@ class Subscription:
         self._answered(stats)
         self._arm_grace()
 
-    def _on_closed(self, url: str, message: str) -> None:
+    def on_closed(self, url: str, message: str) -> None:
         self._end(url, RelayState.CLOSED, message)
 
-    def _on_unreachable(self, url: str, message: str) -> None:
+    def on_unreachable(self, url: str, message: str) -> None:
         self._end(url, RelayState.UNREACHABLE, message)
 
     def _end(self, url: str, status: RelayState, message: str) -> None:
@@ -334,7 +339,7 @@ class Subscription:
             stats.answered = True
             self._check_eose()
 
-    def _on_disconnect(self, url: str, last_alive: float) -> None:
+    def on_disconnect(self, url: str, last_alive: float) -> None:
         stats = self.stats[url]
         if stats.req_eosed:
             stats.resume_since = max(0, int(last_alive) - self._pool.options.resume_slack)

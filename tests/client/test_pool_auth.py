@@ -18,7 +18,7 @@ import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from shieldmutual.client.pool import Pool, PoolOptions, RelayState, Status
-from shieldmutual.client.pool_relay import AUTH_HOLD
+from shieldmutual.client.pool_auth import AUTH_HOLD
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
@@ -104,36 +104,41 @@ class DialectRelay:
             async for raw in ws:
                 msg = orjson.loads(raw)
                 if msg[0] == "REQ":
-                    self.reqs.append(msg)
-                    filters = [Filter.from_dict(f) for f in msg[2:]]
-                    restricted = all(f.kinds and f.kinds <= RESTRICTED_KINDS for f in filters)
-                    if restricted and (state["authed"] is None or self.always_refuse):
-                        self.refused += 1
-                        if self.closed_first:
-                            await send("CLOSED", msg[1], self.refusal)
-                        await challenge()
-                        if not self.closed_first:
-                            await send("CLOSED", msg[1], self.refusal)
-                        continue
-                    for event in self.stored:
-                        if any(f.matches(event) for f in filters):
-                            await send("EVENT", msg[1], event.to_dict())
-                    await send("EOSE", msg[1])
+                    await self._req(msg, state, send, challenge)
                 elif msg[0] == "EVENT":
-                    event = Event.from_dict(msg[1])
-                    if ["-"] in event.tags and state["authed"] != event.pubkey:
-                        self.refused += 1
-                        await challenge()
-                        await send("OK", event.id, False, self.ok_refusal)
-                        continue
-                    self.events.append(event)
-                    await send("OK", event.id, True, "")
+                    await self._event(Event.from_dict(msg[1]), state, send, challenge)
                 elif msg[0] == "AUTH":
                     auth = Event.from_dict(msg[1])
                     self.auths.append(auth)
                     # Checked beside later messages, as khatru handles each in its own
                     # goroutine: a REQ right behind the AUTH is read before it is accepted.
                     answers.add(asyncio.get_running_loop().create_task(answer_auth(auth)))
+
+    async def _req(self, msg: list[Any], state: dict[str, Any], send: Any, challenge: Any) -> None:
+        self.reqs.append(msg)
+        filters = [Filter.from_dict(f) for f in msg[2:]]
+        restricted = all(f.kinds and f.kinds <= RESTRICTED_KINDS for f in filters)
+        if restricted and (state["authed"] is None or self.always_refuse):
+            self.refused += 1
+            if self.closed_first:
+                await send("CLOSED", msg[1], self.refusal)
+            await challenge()
+            if not self.closed_first:
+                await send("CLOSED", msg[1], self.refusal)
+            return
+        for event in self.stored:
+            if any(f.matches(event) for f in filters):
+                await send("EVENT", msg[1], event.to_dict())
+        await send("EOSE", msg[1])
+
+    async def _event(self, event: Event, state: dict[str, Any], send: Any, challenge: Any) -> None:
+        if ["-"] in event.tags and state["authed"] != event.pubkey:
+            self.refused += 1
+            await challenge()
+            await send("OK", event.id, False, self.ok_refusal)
+            return
+        self.events.append(event)
+        await send("OK", event.id, True, "")
 
     async def _accept(self, state: dict[str, Any], auth: Event, send: Any) -> None:
         await asyncio.sleep(self.auth_delay)  # how long this relay takes to check an AUTH

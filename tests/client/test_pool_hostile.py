@@ -113,7 +113,7 @@ async def test_a_flood_of_valid_events_keeps_memory_bounded(hostile_relay: Any) 
             async with pool.subscribe([{"kinds": [1]}], stream=True) as sub:
                 async for _ in sub:
                     got += 1
-                    most_queued = max(most_queued, sub._queue.qsize())
+                    most_queued = max(most_queued, sub.backlog)
                     if got % 5 == 0:  # a reader slower than the socket (as rendering is)
                         await asyncio.sleep(0.001)
                     if got == count:
@@ -123,7 +123,7 @@ async def test_a_flood_of_valid_events_keeps_memory_bounded(hostile_relay: Any) 
             tracemalloc.stop()
     assert got == count and sub.received == count
     assert most_queued <= options.queue_limit
-    assert len(sub._seen) <= options.seen_limit
+    assert len(sub.remembered) <= options.seen_limit
     # The old queue peaked at 8.6 MiB here (~0.8 KiB per event; 100k: the finding).
     assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"
 
