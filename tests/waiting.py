@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 POLL = 0.01  # seconds between checks: short beside any timeout, cheap beside a test
 TIMEOUT = 10.0  # default deadline: generous on 2 loaded cores, only ever spent on failure
@@ -35,14 +35,25 @@ def _timed_out(condition: Callable[[], object], timeout: float, what: str) -> As
     )
 
 
-async def until(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "") -> None:
-    """Return once ``condition()`` is true; AssertionError naming ``what`` (or the
-    condition's source) after ``timeout`` seconds."""
+async def until(
+    condition: Callable[[], object | Awaitable[object]],
+    timeout: float = TIMEOUT,
+    what: str = "",
+    every: float = POLL,
+) -> None:
+    """Return once ``condition()`` is true (awaited first when it is a coroutine, e.g. a
+    COUNT to a relay); AssertionError naming ``what`` (or the condition's source) after
+    ``timeout`` seconds. ``every``: seconds between checks, longer for costly ones."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        held = condition()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
         if time.monotonic() > deadline:
             raise _timed_out(condition, timeout, what)
-        await asyncio.sleep(POLL)
+        await asyncio.sleep(every)
 
 
 def until_sync(condition: Callable[[], object], timeout: float = TIMEOUT, what: str = "") -> None:

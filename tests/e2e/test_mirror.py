@@ -17,6 +17,7 @@ import pytest
 
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
+from tests.waiting import until
 
 ALICE = SecretKey(bytes([1]) * 32)
 BOB = SecretKey(bytes([2]) * 32)
@@ -149,9 +150,7 @@ async def test_three_relays_converge_after_one_is_killed_and_restarted(community
     # though r2 lists them no more and the peers' tombstones refuse them anyway.
     log = community.procs[2].log
     later = sum("reconciled with" in line for line in log) + 2
-    async with asyncio.timeout(CONVERGE):
-        while sum("reconciled with" in line for line in log) < later:
-            await asyncio.sleep(0.05)
+    await until(lambda: sum("reconciled with" in line for line in log) >= later, CONVERGE)
     await converge(connect, [r0], now_held | {note.id})
     await converge(connect, [r1, r2], now_held)
 

@@ -18,6 +18,7 @@ from websockets.asyncio.server import serve
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.negentropy import Negentropy, Storage
+from tests.waiting import until
 
 ALICE = SecretKey(bytes([1]) * 32)
 BOB = SecretKey(bytes([2]) * 32)
@@ -163,9 +164,11 @@ async def test_an_interrupted_sync_is_finished_by_running_it_again(
     await publish(connect, a.url, *events)
     first = mas_stream("sync", "--from", a.url, "--to", b.url, "--json")
     watcher = await connect(b.url)
-    async with asyncio.timeout(20):
-        while await watcher.count("n", {"kinds": [30402]}) < 20:
-            await asyncio.sleep(0.05)
+
+    async def twenty_copied() -> bool:
+        return await watcher.count("n", {"kinds": [30402]}) >= 20
+
+    await until(twenty_copied, timeout=20, every=0.05)
     assert first.interrupt() == 130
     held = await watcher.count("n", {"kinds": [30402]})
     assert 20 <= held < 150

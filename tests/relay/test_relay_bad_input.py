@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from shieldmutual.shared.event import sign
+from tests.waiting import until
 
 NO_RATES = {"events_per_second": 0.0, "reqs_per_second": 0.0}
 
@@ -182,9 +183,7 @@ async def test_a_reader_that_stops_reading_is_closed_and_others_are_unaffected(
     await asyncio.wait_for(reader, 30)
     assert received == [e.id for e in events]
     # The stuck connection was closed by the relay; the two others are open.
-    async with asyncio.timeout(10):
-        while len(relay.connections) != 2:
-            await asyncio.sleep(0.05)
+    await until(lambda: len(relay.connections) == 2)
 
 
 async def test_max_connections_answers_503_over_the_limit(start_relay, connect):

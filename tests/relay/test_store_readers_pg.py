@@ -18,6 +18,7 @@ import pytest
 
 from shieldmutual.relay.store.postgres_readers import FairPool, open_pool
 from shieldmutual.shared.errors import StoreError
+from tests.waiting import until
 
 TIMEOUT = 5.0
 QUICK = "SELECT $1::text"
@@ -84,9 +85,7 @@ async def test_one_owner_holds_one_connection_and_others_pass(server: Server) ->
     assert await server.running() == {"a0"}
     for task in flood:
         task.cancel()
-    async with asyncio.timeout(TIMEOUT):
-        while not (all(t.done() for t in flood) and pool.idle == 2):
-            await asyncio.sleep(0.01)
+    await until(lambda: all(t.done() for t in flood) and pool.idle == 2, TIMEOUT)
     # The running statement was stopped on the server; the queued ones never ran.
     await server.until_running(set())
     assert len(charged) == 1
@@ -104,9 +103,7 @@ async def test_waiting_owners_are_served_round_robin(server: Server) -> None:
         served.append(name)
 
     queued = [spawn(quick(name)) for name in ("a1", "a2", "a3", "b1", "b2", "c1")]
-    async with asyncio.timeout(TIMEOUT):
-        while pool.queued < 6:
-            await asyncio.sleep(0.01)
+    await until(lambda: pool.queued >= 6, TIMEOUT)
     blocker.cancel()
     await asyncio.wait_for(asyncio.gather(*queued), TIMEOUT)
     assert served == ["a1", "b1", "c1", "a2", "b2", "a3"]
@@ -155,9 +152,7 @@ async def test_closing_fails_the_waiting_statements(server: Server) -> None:
     running = spawn(pool.fetch(endless("x"), [], "x"))
     await server.until_running({"x"})
     waiting = spawn(pool.fetch(QUICK, ["w"], "w"))
-    async with asyncio.timeout(TIMEOUT):
-        while pool.queued < 1:
-            await asyncio.sleep(0.01)
+    await until(lambda: pool.queued >= 1, TIMEOUT)
     running.cancel()
     closing = spawn(pool.close())
     with pytest.raises(StoreError, match="not open"):
