@@ -29,7 +29,7 @@ import bisect
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,16 +166,15 @@ class Handles:
             return self._by_number(int(value), what)
         hexed = _SHORT_ID.fullmatch(value)
         if hexed is not None:
-            found = self._matching(what, lambda c, e: digest(c).startswith(hexed[1].lower()))
+            prefix = hexed[1].lower()
+            found = self._matching(what, lambda c: digest(c).startswith(prefix))
             if found or value.startswith("#"):
                 return self._one(found, value, what)
         wanted = value.casefold()
-        exact = self._matching(what, lambda c, e: " ".join(e.title.split()).casefold() == wanted)
+        exact = self._titled(what, lambda title: " ".join(title.split()).casefold() == wanted)
         if exact:
             return self._one(exact, value, what)
-        return self._one(
-            self._matching(what, lambda c, e: wanted in e.title.casefold()), value, what
-        )
+        return self._one(self._titled(what, lambda title: wanted in title.casefold()), value, what)
 
     def _by_number(self, number: int, kind: str) -> tuple[Address, tuple[str, ...]]:
         rows = self.last.get(kind, [])
@@ -187,8 +186,13 @@ class Handles:
             raise InvalidError(f"your last {kind} listing has rows 1 to {len(rows)}, not {number}")
         return self._pointer(rows[number - 1])
 
-    def _matching(self, kind: str, test: Any) -> list[str]:
-        return [c for c, e in self.entries.items() if e.kind == kind and test(c, e)]
+    def _matching(self, kind: str, test: Callable[[str], bool]) -> list[str]:
+        """The coordinates of ``kind`` that pass ``test``."""
+        return [c for c, e in self.entries.items() if e.kind == kind and test(c)]
+
+    def _titled(self, kind: str, test: Callable[[str], bool]) -> list[str]:
+        """The coordinates of ``kind`` whose title passes ``test``."""
+        return [c for c, e in self.entries.items() if e.kind == kind and test(e.title)]
 
     def _one(self, found: list[str], value: str, kind: str) -> tuple[Address, tuple[str, ...]]:
         if len(found) == 1:

@@ -22,19 +22,18 @@ edit one request, and a later champion's facts come after the earlier one's.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Annotated
 
 import typer
 from rich.text import Text
 
-from shieldmutual.client import aid
+from shieldmutual.client import aid, behalf
 from shieldmutual.client.champions import (
     ChampionError,
     Championing,
     activation,
-    published_request,
     sign_version,
 )
 from shieldmutual.client.cli import common, fmt, textin
@@ -47,7 +46,6 @@ from shieldmutual.client.cli.helping import (
     spending_report,
 )
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.client.private_send import Outgoing
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.client.vault import Vault
@@ -62,8 +60,6 @@ from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.nip19 import pubkey_hex
-
-NOT_YET = "nothing is published for {npub} yet: `mas champion activate {npub}` first"
 
 
 def _held(
@@ -160,11 +156,7 @@ def activate_cmd(
     targets = list(dict.fromkeys([*relays, *package.relays]))
     connect = state.anonymous_pools(targets)
 
-    async def fetch() -> aid.RequestRecord | None:
-        async with connect() as pool:
-            return await published_request(pool, package)
-
-    current = common.run(fetch())
+    current = common.run(behalf.fetch_published(connect, package))
     act = activation(package, facts, int(time.time()), current)
     request = parse_request(act.request)
     edits = " (editing the version another champion published)" if current else ""
@@ -186,11 +178,7 @@ def activate_cmd(
             "Publish this request now? A person should have confirmed the emergency", abort=True
         )
 
-    async def go() -> list[PublishReport]:
-        async with connect() as pool:
-            return [await pool.publish(event) for event in act.events]
-
-    reports = common.run(go())
+    reports = common.run(behalf.publish_in_order(connect, act.events))
     request_report = reports[act.events.index(act.request)]
     naddr = request.naddr(act.request.pubkey, package.relays[:2])
     told = None
@@ -242,36 +230,23 @@ def _acting(ctx: typer.Context, member: str, relay: list[str] | None, as_: str |
     return Acting(state, member_hex, package, list(dict.fromkeys([*relays, *package.relays])))
 
 
-Edit = Callable[[aid.RequestRecord, Pool], Awaitable[Event | None]]
-
-
 def _edit_published(
-    acting: Acting, edit: Edit, json_: bool, pointer: Callable[[Event], str]
+    acting: Acting, edit: behalf.Edit, json_: bool, pointer: Callable[[Event], str]
 ) -> None:
-    """Fetch the version relays hold, let ``edit`` sign what to publish, publish it
-    without authenticating as the champion, and show what each relay said."""
+    """Edit the version relays hold (client/behalf.py), without authenticating as the
+    champion, and show what each relay said."""
     package, state = acting.package, acting.state
-    npub = fmt.npub(acting.member)
-
-    async def go() -> tuple[aid.RequestRecord, PublishReport | None]:
-        async with state.anonymous_pools(acting.targets)() as pool:
-            current = await published_request(pool, package)
-            if current is None:
-                raise ChampionError(NOT_YET.format(npub=npub))
-            # Hints name the member's relay only: the champion's would point at them.
-            current = replace(current, relays=package.relays[:1])
-            event = await edit(current, pool)
-            return current, (await pool.publish(event) if event is not None else None)
-
-    current, report = common.run(go())
-    naddr = current.naddr(package.relays[:2])
-    if report is None:
+    connect = state.anonymous_pools(acting.targets)
+    edited = common.run(behalf.edit_published(connect, package, edit))
+    naddr = edited.record.naddr(package.relays[:2])
+    if edited.report is None:
         state.note("nothing changed; nothing published")
         state.emit_line(naddr)
         return
-    common.show_published(
-        state, report, 1, state.want_json(json_), pointer(report.event), member=npub, request=naddr
-    )
+    json_out = state.want_json(json_)
+    npub = fmt.npub(acting.member)
+    shown = pointer(edited.report.event)
+    common.show_published(state, edited.report, 1, json_out, shown, member=npub, request=naddr)
 
 
 def _nevent(package: Package) -> Callable[[Event], str]:
@@ -300,7 +275,8 @@ def update_cmd(
     acting = _acting(ctx, member, relay, as_)
     package = acting.package
 
-    async def edit(current: aid.RequestRecord, pool: Pool) -> Event:
+    async def edit(published: behalf.Published) -> Event:
+        current = published.record
         ref = RequestRef.of(current.event, current.relays[0] if current.relays else "")
         return event_mod.sign(package.emergency_key, *update_template(Update(ref, news)))
 
@@ -322,8 +298,8 @@ def fact_cmd(
     acting = _acting(ctx, member, relay, as_)
     package = acting.package
 
-    async def edit(current: aid.RequestRecord, pool: Pool) -> Event:
-        now = int(time.time())
+    async def edit(published: behalf.Published) -> Event:
+        current, now = published.record, int(time.time())
         return sign_version(package, add_fact(current.request, fact, now), now, current.event)
 
     _edit_published(acting, edit, json_, _request_naddr(package))
@@ -341,7 +317,8 @@ def status_cmd(
     acting = _acting(ctx, member, relay, as_)
     package = acting.package
 
-    async def edit(current: aid.RequestRecord, pool: Pool) -> Event | None:
+    async def edit(published: behalf.Published) -> Event | None:
+        current = published.record
         changed = replace(current.request, status=status)
         if changed == current.request:
             return None
@@ -365,10 +342,10 @@ def report_cmd(
     acting = _acting(ctx, member, relay, as_)
     package = acting.package
 
-    async def edit(current: aid.RequestRecord, pool: Pool) -> Event:
-        thread = await aid.fetch_thread(pool, current)
+    async def edit(published: behalf.Published) -> Event:
+        thread = await published.thread()
         emergency = package.emergency_key
-        event, _ = spending_report(emergency, current, thread, the_title, body, summary)
+        event, _ = spending_report(emergency, published.record, thread, the_title, body, summary)
         return event
 
     def pointer(event: Event) -> str:
