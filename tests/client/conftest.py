@@ -28,6 +28,7 @@ from shieldmutual.shared.aid.helping import Payment
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
+from tests import pooled
 
 OkRule = Callable[[dict[str, Any]], tuple[bool, str] | None]
 
@@ -231,22 +232,10 @@ def person(tmp_path: Path, mas: Callable[..., Any]) -> Callable[..., Person]:
     return make
 
 
-def store_events(url: str, *events: Event) -> None:
-    """Store signed events on a relay through the client pool (setup for a test)."""
-
-    async def go() -> None:
-        async with Pool([url]) as pool:
-            for event in events:
-                report = await pool.publish(event)
-                assert report.ok(), report.results
-
-    asyncio.run(go())
-
-
 @pytest.fixture
 def push() -> Callable[..., None]:
     """``push(relay.url, event, ...)``: store signed events before the CLI runs."""
-    return store_events
+    return pooled.push
 
 
 def _count_fetches(pool: Pool) -> list[int]:

@@ -8,7 +8,6 @@ client.aid, the same code `mas request show` uses.
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,15 +17,14 @@ import pytest
 
 from shieldmutual.client import aid
 from shieldmutual.client.cli import helping
-from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip17, nip19, nip59
 from shieldmutual.shared.aid.comments import parse_pledge
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.helping import CallFlood, Payment
 from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.errors import AidError, InvalidError
-from shieldmutual.shared.event import Event, sign
-from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.event import sign
+from tests.pooled import pull, with_pool
 
 RENT = AidRequest(
     title="Rent after the raid",
@@ -49,19 +47,7 @@ def one_line_error(run: Any) -> str:
 
 
 def load(url: str, naddr: str) -> tuple[aid.RequestRecord, aid.Thread]:
-    async def go() -> tuple[aid.RequestRecord, aid.Thread]:
-        async with Pool([url]) as pool:
-            return await aid.load_request(pool, naddr)
-
-    return asyncio.run(go())
-
-
-def fetch(url: str, flt: dict[str, Any], auth: SecretKey | None = None) -> list[Event]:
-    async def go() -> list[Event]:
-        async with Pool([url], auth=auth) as pool:
-            return await pool.fetch([flt])
-
-    return asyncio.run(go())
+    return with_pool(url, lambda pool: aid.load_request(pool, naddr))
 
 
 @pytest.fixture
@@ -180,12 +166,12 @@ def test_private_pledge_reaches_only_the_requester(
     assert story.sam.npub in result["pointer"]
 
     # Nothing public: no comment by Bob, no event by Bob at all.
-    assert fetch(story.url, {"authors": [story.bob.pubkey]}) == []
+    assert pull(story.url, {"authors": [story.bob.pubkey]}) == []
     # Only Sam, authenticated, gets the wrap; Carol gets nothing.
-    assert fetch(story.url, {"kinds": [1059]}, auth=keys.carol) == []
-    (wrap,) = fetch(story.url, {"kinds": [1059], "#p": [story.sam.pubkey]}, auth=keys.alice)
+    assert pull(story.url, {"kinds": [1059]}, auth=keys.carol) == []
+    (wrap,) = pull(story.url, {"kinds": [1059], "#p": [story.sam.pubkey]}, auth=keys.alice)
     assert wrap.id == result["id"]
-    assert [e.id for e in fetch(inbox.url, {"kinds": [1059]}, auth=keys.alice)] == [wrap.id]
+    assert [e.id for e in pull(inbox.url, {"kinds": [1059]}, auth=keys.alice)] == [wrap.id]
     opened = nip59.unwrap(keys.alice, wrap)
     assert opened.sender == story.bob.pubkey
     pledge = parse_pledge(opened.rumor)

@@ -6,7 +6,6 @@ into another society; what the relay then holds is checked event by event.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,21 +13,13 @@ from typing import Any
 
 import pytest
 
-from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.markdown import parse_template
 from shieldmutual.shared.aid.notes import parse_announcement, parse_syndication
 from shieldmutual.shared.aid.request import Status, parse_request, request_event_template
 from shieldmutual.shared.aid.vouch import Attestation, attestation_template
 from shieldmutual.shared.event import Event, sign
-
-
-def stored(url: str, flt: dict[str, Any]) -> list[Event]:
-    async def go() -> list[Event]:
-        async with Pool([url]) as pool:
-            return await pool.fetch([flt])
-
-    return asyncio.run(go())
+from tests.pooled import pull
 
 
 def one_line_error(run: Any) -> str:
@@ -57,9 +48,9 @@ def test_template_then_new_publishes_request_and_announcement(story: Any) -> Non
     pointer = nip19.naddr_decode(story.naddr)
     assert pointer.kind == 30402 and pointer.relays == (story.relay.url,)
     assert "preview" in story.made.stderr and "accepted" in story.made.stderr
-    (event,) = stored(story.relay.url, {"kinds": [30402]})
+    (event,) = pull(story.relay.url, {"kinds": [30402]})
     assert parse_request(event).title == parsed.title and event.d_tag == pointer.identifier
-    (note,) = stored(story.relay.url, {"kinds": [1]})
+    (note,) = pull(story.relay.url, {"kinds": [1]})
     announcement = parse_announcement(note)
     assert str(announcement.request) == f"30402:{event.pubkey}:{event.d_tag}"
     assert "#mas-example" in note.content
@@ -86,7 +77,7 @@ def test_update_close_and_only_the_author_edits(story: Any, person: Any, keys: A
     closed = story.sam("request", "close", story.naddr, "--json", "--yes", *r)
     assert closed.code == 0, closed.stderr
     assert closed.json_lines()[0]["naddr"].startswith("naddr1")
-    events = stored(story.relay.url, {"kinds": [30402]})
+    events = pull(story.relay.url, {"kinds": [30402]})
     assert len(events) == 1  # the relay keeps only the latest version of the address
     latest = parse_request(events[0])
     assert latest.status is Status.CLOSED
@@ -110,14 +101,14 @@ def test_new_from_flags_with_preview_and_prompt(relay_process: Any, person: Any,
              "-r", relay.url)  # fmt: skip
     declined = sam(*flags, input="n\n")
     assert declined.code == 1 and "error: nothing was published" in declined.stderr
-    assert stored(relay.url, {"kinds": [30402]}) == []
+    assert pull(relay.url, {"kinds": [30402]}) == []
     accepted = sam(*flags, "--no-announce", input="y\n")
     assert accepted.code == 0, accepted.stderr
-    (event,) = stored(relay.url, {"kinds": [30402]})
+    (event,) = pull(relay.url, {"kinds": [30402]})
     made = parse_request(event)
     assert made.geohash == "gcnht"  # cut to 5 characters for privacy
     assert made.story == "Jo was arrested at the protest.\n\nBail is set."
-    assert stored(relay.url, {"kinds": [1]}) == []
+    assert pull(relay.url, {"kinds": [1]}) == []
 
     missing = sam("request", "new", "--title", "x", "--yes", "-r", relay.url)
     assert missing.code == 2 and "missing" in one_line_error(missing)
@@ -134,7 +125,7 @@ def test_interactive_prompts(relay_process: Any, person: Any, keys: Any) -> None
     ])  # fmt: skip
     done = sam("request", "new", "-i", "-r", relay.url, input=answers)
     assert done.code == 0, done.stderr
-    (event,) = stored(relay.url, {"kinds": [30402]})
+    (event,) = pull(relay.url, {"kinds": [30402]})
     made = parse_request(event)
     assert made.title == "Food for the week" and made.societies == ("hull-aid",)
     assert made.story == "We ran out of food." and made.amount is None
@@ -145,7 +136,7 @@ def test_list_relay_request_and_champion_attribution(story: Any, person: Any, ke
     carol = person("carol", keys.carol)
     relayed = carol("relay-request", story.naddr, "--to", "mas-north", *r, "--json")
     assert relayed.code == 0, relayed.stderr
-    (repost,) = stored(story.relay.url, {"kinds": [16]})
+    (repost,) = pull(story.relay.url, {"kinds": [16]})
     syndication = parse_syndication(repost)
     assert syndication.targets == ("north",) and syndication.embedded_event() is not None
 

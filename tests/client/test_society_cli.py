@@ -7,21 +7,11 @@ held before, and the follow lives only in a 0600 file under MAS_HOME.
 
 from __future__ import annotations
 
-import asyncio
 import stat
 from typing import Any
 
-from shieldmutual.client.pool import Pool
 from shieldmutual.shared import nip19
-from shieldmutual.shared.event import Event
-
-
-def everything(url: str) -> list[Event]:
-    async def go() -> list[Event]:
-        async with Pool([url]) as pool:
-            return await pool.fetch([{"limit": 5000}])
-
-    return asyncio.run(go())
+from tests.pooled import pull
 
 
 def test_follow_is_local_only(mas: Any, mas_home: Any) -> None:
@@ -67,11 +57,11 @@ def test_create_show_list_and_follow_a_syndicate_publishing_nothing(
     unknown = mas("society", "show", "mas-nowhere", *r)
     assert unknown.code == 1 and "no relay holds a definition" in unknown.stderr
 
-    before = {e.id for e in everything(relay.url)}
+    before = {e.id for e in pull(relay.url, {"limit": 5000})}
     followed = mas("follow", "mas-north", "--members", *r, "--json")
     assert followed.code == 0, followed.stderr
     assert followed.json_lines()[0]["members"] == ["leeds-care", "york-care"]
-    assert {e.id for e in everything(relay.url)} == before  # following published nothing
+    assert {e.id for e in pull(relay.url, {"limit": 5000})} == before  # following published nothing
 
     listed = {row["tag"]: row for row in mas("society", "list", "--json", *r).json_lines()}
     assert set(listed) == {"mas-leeds-care", "mas-york-care", "mas-north"}
@@ -81,4 +71,4 @@ def test_create_show_list_and_follow_a_syndicate_publishing_nothing(
 
     local_only = mas("society", "create", "quiet", "--no-publish")
     assert local_only.code == 0 and local_only.stdout.strip() == "mas-quiet"
-    assert {e.id for e in everything(relay.url)} == before
+    assert {e.id for e in pull(relay.url, {"limit": 5000})} == before
