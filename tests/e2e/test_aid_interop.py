@@ -8,7 +8,6 @@ nostr_sdk (no Shield Mutual code involved) with a ``mas-`` hashtag shows up in `
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ The van carries food to forty households every Saturday.
 ISO_4217ISH = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 
-def test_a_request_by_mas_is_a_verified_nip99_listing_in_rust_nostr(
+async def test_a_request_by_mas_is_a_verified_nip99_listing_in_rust_nostr(
     mas: Any, relays: Any, rust_nostr: Any, tmp_path: Path
 ) -> None:
     (relay,) = relays(1)
@@ -61,7 +60,7 @@ def test_a_request_by_mas_is_a_verified_nip99_listing_in_rust_nostr(
         .author(coordinate.public_key())
         .identifier(coordinate.identifier())
     )
-    (event,) = asyncio.run(rust_nostr.fetch(relay.url, flt))
+    (event,) = await rust_nostr.fetch(relay.url, flt)
     assert event.verify() and event.verify_id() and event.verify_signature()
     mine = nip19.naddr_decode(naddr)
     assert event.author().to_hex() == mine.pubkey
@@ -84,7 +83,7 @@ def test_a_request_by_mas_is_a_verified_nip99_listing_in_rust_nostr(
     assert "## Story" in event.content() and "van@pay.example" in event.content()
 
 
-def test_a_listing_signed_by_rust_nostr_shows_up_in_mas_feed(
+async def test_a_listing_signed_by_rust_nostr_shows_up_in_mas_feed(
     mas: Any, relays: Any, rust_nostr: Any
 ) -> None:
     (relay,) = relays(1)
@@ -104,7 +103,7 @@ def test_a_listing_signed_by_rust_nostr_shows_up_in_mas_feed(
         .tags([nostr_sdk.Tag.parse(tag) for tag in tags])
         .finalize(keys)
     )
-    sent = asyncio.run(rust_nostr.send(relay.url, listing))
+    sent = await rust_nostr.send(relay.url, listing)
     assert len(sent.success) == 1, sent.failed
 
     assert mas("follow", "mas-cardiff-care").code == 0

@@ -6,7 +6,6 @@ it; events nostr_sdk signs and publishes are read, verified and re-published by 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import nostr_sdk
@@ -15,7 +14,7 @@ import orjson
 from shieldmutual.shared.event import Event
 
 
-def test_nostr_sdk_reads_and_verifies_what_mas_publishes(
+async def test_nostr_sdk_reads_and_verifies_what_mas_publishes(
     mas: Any, relays: Any, rust_nostr: Any
 ) -> None:
     (relay,) = relays(1)
@@ -28,7 +27,7 @@ def test_nostr_sdk_reads_and_verifies_what_mas_publishes(
     assert published.code == 0, published.stderr
     event_id = published.json_lines()[0]["id"]
 
-    theirs = asyncio.run(rust_nostr.fetch(relay.url, nostr_sdk.Filter().hashtag("mas-interop")))
+    theirs = await rust_nostr.fetch(relay.url, nostr_sdk.Filter().hashtag("mas-interop"))
     assert len(theirs) == 1
     event = theirs[0]
     assert event.verify() and event.verify_id() and event.verify_signature()
@@ -38,7 +37,7 @@ def test_nostr_sdk_reads_and_verifies_what_mas_publishes(
     assert tags == [["t", "mas-interop"], ["summary", "one", "two"]]
 
 
-def test_mas_reads_verifies_and_republishes_what_nostr_sdk_signs(
+async def test_mas_reads_verifies_and_republishes_what_nostr_sdk_signs(
     mas: Any, relays: Any, rust_nostr: Any
 ) -> None:
     source, target = relays(2)
@@ -48,7 +47,7 @@ def test_mas_reads_verifies_and_republishes_what_nostr_sdk_signs(
         .tags([nostr_sdk.Tag.hashtag("mas-interop")])
         .finalize(keys)
     )
-    output = asyncio.run(rust_nostr.send(source.url, theirs))
+    output = await rust_nostr.send(source.url, theirs)
     assert len(output.success) == 1, output.failed
 
     read = mas("req", "-r", source.url, "-t", "mas-interop")
@@ -64,5 +63,5 @@ def test_mas_reads_verifies_and_republishes_what_nostr_sdk_signs(
     republished = mas("event", "-r", target.url, "--json", input=theirs.as_json())
     assert republished.code == 0, republished.stderr
     assert republished.json_lines()[0]["id"] == ours.id  # passed on unchanged
-    copy = asyncio.run(rust_nostr.fetch(target.url, nostr_sdk.Filter().id(theirs.id())))
+    copy = await rust_nostr.fetch(target.url, nostr_sdk.Filter().id(theirs.id()))
     assert [e.id().to_hex() for e in copy] == [ours.id]

@@ -9,7 +9,6 @@ ordinary NIP-99 reader (rust-nostr) sees a free listing with a title and an `alt
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +57,7 @@ def garden(relays: Callable[..., list[Any]], person: Callable[..., Any]) -> Call
     return make
 
 
-def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> None:
+async def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> None:
     relay, sam, bob, request = garden()
     (made,) = bob("--json", "offer", "new", "--from", "-", "--yes", input=OFFER_FILE).json_lines()
     offer = made["naddr"]
@@ -120,7 +119,7 @@ def test_offer_new_list_show_feed_pledge_close(garden: Any, rust_nostr: Any) -> 
     flt = (
         nostr_sdk.Filter().kind(nostr_sdk.Kind(30402)).author(nostr_sdk.PublicKey.parse(bob.pubkey))
     )
-    (listing,) = asyncio.run(rust_nostr.fetch(relay.url, flt))
+    (listing,) = await rust_nostr.fetch(relay.url, flt)
     assert listing.verify()
     named = {tag[0]: tag for tag in orjson.loads(listing.as_json())["tags"]}
     assert named["alt"] == ["alt", "Offer of help (free, mutual aid): Lawnmower to lend"]
