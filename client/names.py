@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from shieldmutual.client.cli.fmt import short_npub
 from shieldmutual.shared import kinds
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.profile import Profile, latest_profiles
 from shieldmutual.shared.untrusted import one_line
 
@@ -88,8 +89,8 @@ def petnames(contacts: Mapping[str, str], identities: Iterable[tuple[str, str]])
 PROFILES_AT_ONCE = 250  # authors in one profile REQ: under a relay's message size and cap
 
 
-def profiles_filter(pubkeys: Collection[str]) -> dict[str, Any]:
-    return {"kinds": [kinds.METADATA], "authors": sorted(pubkeys)}
+def profiles_filter(pubkeys: Collection[str]) -> Filter:
+    return Filter(kinds=frozenset({kinds.METADATA}), authors=frozenset(pubkeys))
 
 
 async def fetch_profiles(pool: Pool, pubkeys: Collection[str]) -> dict[str, Profile]:

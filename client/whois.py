@@ -9,15 +9,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
 
 from shieldmutual.client import aid
 from shieldmutual.client.names import Names, lookup
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared.aid.capital import SocialCapital
 from shieldmutual.shared.aid.vouch import Vouch, vouch_template
-from shieldmutual.shared.aid.whois import requests_to_resolve, vouches_filter, whois_filters
+from shieldmutual.shared.aid.whois import (
+    requests_filter,
+    requests_to_resolve,
+    vouches_filter,
+    whois_filters,
+)
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 
@@ -39,7 +44,7 @@ async def gather(
     would tell the relay they are the same person.
     """
 
-    async def ask(filters: list[dict[str, Any]]) -> Record:
+    async def ask(filters: list[Filter]) -> Record:
         async with connect() as pool, pool.subscribe(filters, eose_timeout=timeout) as sub:
             events = [event async for event in sub]
         return Record(events, any(s.eose_after is not None for s in sub.stats.values()))
@@ -50,10 +55,7 @@ async def gather(
     events = [event for found in rounds for event in found.events]
     missing = requests_to_resolve(pubkey, events)
     if missing:
-        filters = [
-            {"kinds": [a.kind], "authors": [a.pubkey], "#d": [a.identifier]} for a in missing
-        ]
-        events += (await ask(filters)).events
+        events += (await ask(requests_filter(missing))).events
     return Record(events, rounds[0].answered)
 
 

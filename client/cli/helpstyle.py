@@ -63,23 +63,34 @@ class _Deferred(RuntimeParam):
             return value
         if self.annotation == list[str] and all(isinstance(v, str) for v in value):
             return list(value)
-        return build_runtime_param(self.descriptor)._coerce_value(value, param, ctx)
+        return build_runtime_param(self.descriptor).coerce(value, param, ctx)
 
 
-def _deferred(param: TyperOption | TyperArgument) -> RuntimeParam:
-    if param._runtime_param is None:
+def _deferred(param: CleanOption | CleanArgument) -> RuntimeParam:
+    """The parameter's conversion, made on first use and kept. Typer caches its own in a
+    private attribute; these classes keep theirs in a public one instead of reaching in."""
+    if param.deferred is None:
         desc = param.type_descriptor
         if desc.file_annotation is not None or desc.parameter_info.parser is not None:
-            param._runtime_param = build_runtime_param(desc)  # typer's own, as before
+            param.deferred = build_runtime_param(desc)  # typer's own, as before
         else:
-            param._runtime_param = _Deferred(desc.parameter_info, desc.annotation, desc)
-    return param._runtime_param
+            param.deferred = _Deferred(desc.parameter_info, desc.annotation, desc)
+    return param.deferred
+
+
+# display_type_rich(ctx=...) is typer's hook; what is shown never depends on the context,
+# so the overrides take whatever typer passes and use none of it.
 
 
 class CleanOption(TyperOption):
     """A flag shows no value; a valued option shows its metavar; ranges stay unsaid."""
 
-    def display_type_rich(self, ctx: Any) -> str | None:
+    deferred: RuntimeParam | None = None
+
+    def get_runtime_param(self) -> RuntimeParam:
+        return _deferred(self)
+
+    def display_type_rich(self, *_: object, **__: object) -> str | None:
         if self.is_flag or self.count:
             return None
         return self.metavar or _metavar(self)
@@ -87,18 +98,17 @@ class CleanOption(TyperOption):
     def _get_number_range_help_str(self) -> str | None:
         return None
 
-    def get_runtime_param(self) -> RuntimeParam:
-        return _deferred(self)
-
 
 class CleanArgument(TyperArgument):
     """``NPUB`` when required and ``[NPUB]`` when not, as click and man pages write them."""
 
-    def display_type_rich(self, ctx: Any) -> str | None:
-        return None
+    deferred: RuntimeParam | None = None
 
     def get_runtime_param(self) -> RuntimeParam:
         return _deferred(self)
+
+    def display_type_rich(self, *_: object, **__: object) -> str | None:
+        return None
 
     def _usage_display_name(self) -> str:
         name = self.display_name_raw.strip("[].").upper()  # some metavars say it already

@@ -310,7 +310,7 @@ def profile(
     common.show_nevent(state, edit.report, min_acks, json_, relays, profile=shown)
 
 
-def _confirm(state: common.State, question: str, yes: bool) -> None:
+def _confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if not textin.stdin_is_terminal():
@@ -336,7 +336,7 @@ def export(
         state.emit_line(state.keystore.ncryptsec(name))
         return
     state.keystore.get(name)
-    _confirm(state, f"Print the secret key of {name} in clear?", yes)
+    _confirm(f"Print the secret key of {name} in clear?", yes)
     secret = state.unlocker.secret(state.keystore, name)
     state.warn("anyone who sees this nsec can act as you; keep it off screens and logs")
     state.emit_line(nip19.nsec_encode(secret.secret))
@@ -351,7 +351,7 @@ def remove(
     """Delete an identity's key file (export it first if you may need it again)."""
     state = common.state(ctx)
     ident = state.keystore.get(name)
-    _confirm(state, f"Delete identity {ident.name} ({ident.npub}) for good?", yes)
+    _confirm(f"Delete identity {ident.name} ({ident.npub}) for good?", yes)
     state.keystore.remove(name)
     if state.config.identity == name:
         state.config.identity = None

@@ -218,33 +218,33 @@ def _unwrap(exc: BaseException) -> BaseException:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `mas` console script (``argv`` None: the process's own, and the
-    process ends here); returns the exit code to a caller passing ``argv``."""
-    code = invoke(argv)
-    if argv is None:
-        end_process(code)
-    return code
-
-
-def end_process(code: int) -> None:
-    """Exit at once once the command is done, when nothing else is running: the
-    interpreter's teardown (freeing every object of typer, cryptography and the rest, one
-    by one) took ~20 ms, a fifth of a local command's time, for a process that ends
-    anyway. Output is flushed and exit handlers (atexit, weakref finalizers) still run;
-    a flush that fails, or a non-daemon thread still alive, gets the ordinary exit."""
-    import threading
-
-    main_thread = threading.main_thread()
-    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
-        return
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return
+    process ends quickly after it: :class:`QuickEnd`); returns the exit code."""
+    if argv is not None:
+        return invoke(argv)
     import atexit
 
-    atexit._run_exitfuncs()  # what the ordinary exit runs first
-    os._exit(code)
+    end = QuickEnd()
+    atexit.register(end.now)  # registered first, so it runs after every other exit handler
+    end.code = invoke(argv)
+    return end.code
+
+
+class QuickEnd:
+    """Exit at once once the command is done: the interpreter's teardown (freeing every
+    object of typer, cryptography and the rest, one by one) took ~20 ms, a fifth of a
+    local command's time, for a process that ends anyway. It runs as the last exit
+    handler, so threads were joined and exit handlers (atexit, weakref finalizers) ran as
+    in an ordinary exit; a flush that fails gets the ordinary exit."""
+
+    code = EXIT_OK
+
+    def now(self) -> None:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            return
+        os._exit(self.code)
 
 
 def invoke(argv: list[str] | None = None) -> int:

@@ -49,7 +49,7 @@ class LazyGroup(TyperGroup):
         self.commands = {n: TyperCommand(n, help=e.help) for n, e in COMMAND_GROUPS.items()}
         self._listing = False
 
-    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+    def get_command(self, _ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in COMMAND_GROUPS:
             return None
         return self.commands[cmd_name] if self._listing else load(cmd_name)
@@ -110,7 +110,7 @@ def root(
             "never direct (or MAS_PROXY).",
         ),
     ] = None,
-    version: Annotated[
+    _version_asked: Annotated[  # answered by its eager callback, before any command
         bool,
         typer.Option(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."

@@ -8,7 +8,6 @@ identities, their contacts and whom their identities vouched for.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.comments import parse_confirmation
@@ -16,6 +15,7 @@ from shieldmutual.shared.aid.common import Address, labels
 from shieldmutual.shared.aid.vouch import VOUCH, parse_vouch
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
 
 # Kinds that say something about a person's history; the earliest of them is "first seen".
 HISTORY_KINDS = (
@@ -30,21 +30,38 @@ HISTORY_KINDS = (
 )
 
 
-def whois_filters(pubkey: str) -> list[dict[str, Any]]:
+def whois_filters(pubkey: str) -> list[Filter]:
     """The person's own history and what others said about them.
 
     Requests published by a champion name the member with a ``p`` tag, so they come
     with the ``#p`` query; the member's attestation comes with the history.
     """
     return [
-        {"authors": [pubkey], "kinds": list(HISTORY_KINDS)},
-        {"kinds": [kinds.COMMENT, kinds.LABEL, kinds.CLASSIFIED], "#p": [pubkey]},
+        Filter(authors=frozenset({pubkey}), kinds=frozenset(HISTORY_KINDS)),
+        Filter(
+            kinds=frozenset({kinds.COMMENT, kinds.LABEL, kinds.CLASSIFIED}),
+            tags={"p": frozenset({pubkey})},
+        ),
     ]
 
 
-def vouches_filter(mine: str) -> dict[str, Any]:
+def vouches_filter(mine: str) -> Filter:
     """The vouches one of your identities published (one identity per query)."""
-    return {"kinds": [kinds.LABEL], "authors": [mine], "#l": [VOUCH]}
+    return Filter(
+        kinds=frozenset({kinds.LABEL}), authors=frozenset({mine}), tags={"l": frozenset({VOUCH})}
+    )
+
+
+def requests_filter(addresses: Iterable[Address]) -> list[Filter]:
+    """The current versions of the requests at ``addresses``, one filter each."""
+    return [
+        Filter(
+            kinds=frozenset({a.kind}),
+            authors=frozenset({a.pubkey}),
+            tags={"d": frozenset({a.identifier})},
+        )
+        for a in addresses
+    ]
 
 
 def trusted_by(

@@ -327,7 +327,7 @@ def test_a_group_builds_only_the_command_that_runs(monkeypatch: pytest.MonkeyPat
 
 
 def test_the_console_script_ends_at_once_yet_writes_everything(tmp_path: Path) -> None:
-    """`mas` skips the interpreter's teardown (cli/main.end_process): its output still
+    """`mas` skips the interpreter's teardown (cli/main.QuickEnd): its output still
     arrives whole and its exit code is the command's."""
     env = {**os.environ, "MAS_HOME": str(tmp_path), "COLUMNS": "100"}
     exe = str(Path(sys.executable).with_name("mas"))

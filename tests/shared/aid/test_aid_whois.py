@@ -8,6 +8,7 @@ from shieldmutual.shared.aid.comments import Confirmation, RequestRef, confirmat
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.vouch import Vouch, vouch_template
 from shieldmutual.shared.aid.whois import (
+    requests_filter,
     requests_to_resolve,
     trusted_by,
     vouches_filter,
@@ -18,11 +19,17 @@ from shieldmutual.shared.event import Event, sign
 
 def test_filters_ask_for_history_mentions_and_own_vouches(keys: Any) -> None:
     pk = keys.bob.public_hex
-    history, about = whois_filters(pk)
+    history, about = (f.to_dict() for f in whois_filters(pk))
     assert history["authors"] == [pk] and 30402 in history["kinds"] and 1985 in history["kinds"]
     assert about == {"kinds": [1111, 1985, 30402], "#p": [pk]}
-    mine = vouches_filter(keys.alice.public_hex)
+    mine = vouches_filter(keys.alice.public_hex).to_dict()
     assert mine == {"kinds": [1985], "authors": [keys.alice.public_hex], "#l": ["vouch"]}
+
+
+def test_requests_filter_asks_each_address_by_kind_author_and_d(keys: Any) -> None:
+    address = Address(30402, keys.dave.public_hex, "rent")
+    (only,) = requests_filter([address])
+    assert only.to_dict() == {"kinds": [30402], "authors": [keys.dave.public_hex], "#d": ["rent"]}
 
 
 def test_trusted_by_counts_only_valid_vouches_by_your_identities(keys: Any) -> None:
