@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -171,3 +172,10 @@ async def _round_trip(check: RelayCheck, timeout: float, proxy: str | None) -> N
         check.error = f"no answer within {timeout:g}s"
     except Exception as exc:
         check.error = describe(exc, timeout, proxy)
+
+
+async def check_relays(
+    relays: Sequence[str], timeout: float = 5.0, proxy: str | None = None
+) -> list[RelayCheck]:
+    """Every relay checked at once (:func:`check_relay`), in the order given."""
+    return list(await asyncio.gather(*(check_relay(r, timeout, proxy) for r in relays)))

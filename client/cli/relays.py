@@ -72,16 +72,10 @@ def add_relays(state: common.State, urls: list[str], timeout: float | None) -> N
 
 def _check(state: common.State, urls: list[str], timeout: float) -> list[RelayCheck]:
     """Every relay checked at once, each within ``timeout`` seconds."""
-    import asyncio
+    from shieldmutual.client.relayinfo import check_relays
 
-    from shieldmutual.client.relayinfo import check_relay
-
-    async def go() -> list[RelayCheck]:
-        waiting = ", ".join(urls)
-        with state.status(f"checking {waiting}…"):
-            return await asyncio.gather(*(check_relay(u, timeout, state.proxy) for u in urls))
-
-    return common.run(go())
+    with state.status(f"checking {', '.join(urls)}…"):
+        return common.run(check_relays(urls, timeout, state.proxy))
 
 
 @app.command("remove")
