@@ -42,7 +42,7 @@ async def until(
     every: float = POLL,
 ) -> None:
     """Return once ``condition()`` is true (awaited first when it is a coroutine, e.g. a
-    COUNT to a relay); AssertionError naming ``what`` (or the condition's source) after
+    COUNT to a relay); :class:`TimedOut` naming ``what`` (or the condition's source) after
     ``timeout`` seconds. ``every``: seconds between checks, longer for costly ones."""
     deadline = time.monotonic() + timeout
     while True:

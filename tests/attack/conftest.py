@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import inspect
 import shutil
 import socket
 import time
@@ -44,6 +45,7 @@ from shieldmutual.relay.config import Config
 from shieldmutual.relay.server import Relay
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
+from tests import waiting
 
 # The issue's bound on this 2-core box: the canary's REQ->EOSE p99 while under attack.
 CANARY_P99_MS = 100.0
@@ -194,23 +196,21 @@ class Arena:
     async def until(
         self, predicate: Callable[[], bool | Awaitable[bool]], timeout: float, what: str
     ) -> None:
-        """Poll ``predicate`` until true; fails on timeout, or at once when RSS goes over
-        budget or the relay dies."""
-        deadline = time.monotonic() + timeout
-        while True:
+        """Poll ``predicate`` until true; fails on timeout (saying how much memory the
+        relay holds), or at once when RSS goes over budget or the relay dies."""
+
+        async def holds() -> bool:
             self.check_budget()
             result = predicate()
-            if not isinstance(result, bool):
-                result = await result
-            if result:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"timed out after {timeout} s waiting for {what} "
-                    f"(relay RSS {self.rss / 2**20:.0f} MiB of which anonymous "
-                    f"{self.anon / 2**20:.0f}; {self.rss_at_start / 2**20:.0f} MiB at start)"
-                )
-            await asyncio.sleep(RSS_POLL)  # polling interval of a condition with a deadline
+            return bool(await result if inspect.isawaitable(result) else result)
+
+        try:
+            await waiting.until(holds, timeout, what, every=RSS_POLL)
+        except waiting.TimedOut as timed_out:
+            raise waiting.TimedOut(
+                f"{timed_out} (relay RSS {self.rss / 2**20:.0f} MiB of which anonymous "
+                f"{self.anon / 2**20:.0f}; {self.rss_at_start / 2**20:.0f} MiB at start)"
+            ) from None
 
     async def canary_rounds(self, rounds: int, timeout: float = 30.0) -> None:
         """Let the canary complete ``rounds`` more rounds (the attack's duration)."""
