@@ -29,10 +29,14 @@ def _describe(condition: Callable[[], object], what: str) -> str:
         return repr(condition)
 
 
-def _timed_out(condition: Callable[[], object], timeout: float, what: str) -> AssertionError:
-    return AssertionError(
-        f"timed out after {timeout:g} s waiting for: {_describe(condition, what)}"
-    )
+class TimedOut(AssertionError):
+    """The condition did not hold in time (an AssertionError, so pytest shows it as a
+    failed check; its own class, so a caller can add what it knows to the message)."""
+
+
+def _timed_out(condition: Callable[[], object], timeout: float, what: str) -> TimedOut:
+    awaited = _describe(condition, what)
+    return TimedOut(f"timed out after {timeout:g} s waiting for: {awaited}")
 
 
 async def until(
