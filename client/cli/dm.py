@@ -16,28 +16,26 @@ stdout: one JSON line per message with ``--json``, else a table; stderr: relay r
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from shieldmutual.client import champions
+from shieldmutual.client import dms
 from shieldmutual.client.cli import common, contacts, fmt, render, textin
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.pool import PublishReport
-from shieldmutual.client.private_send import Outgoing, dm_relays
-from shieldmutual.shared import kinds, nip17
-from shieldmutual.shared.aid.champion import CHECKIN, PACKAGE, RELEASE
-from shieldmutual.shared.aid.common import labels, normalize_text
+from shieldmutual.client.private_send import Outgoing
+from shieldmutual.shared import nip17
+from shieldmutual.shared.aid.common import normalize_text
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.untrusted import visible
 
 app = typer.Typer(
     help="Private messages (NIP-17): send, read, and where to receive them.", no_args_is_help=True
 )
-CHAMPION_LABELS = frozenset({PACKAGE, CHECKIN, RELEASE})
 
 
 @app.command("send")
@@ -109,21 +107,8 @@ def read_cmd(
     only = contacts.resolve(state, from_) if from_ else None
     relays, secret = state.relays_and_signer(relay, as_)
 
-    async def go() -> list[nip17.DirectMessage]:
-        async with state.pool(relays, auth=secret) as pool:
-            opened = await champions.inbox(pool, secret)
-        out = []
-        for item in opened:
-            if item.rumor.kind != kinds.DIRECT_MESSAGE:
-                continue
-            if not all_ and set(labels(item.rumor.tags)) & CHAMPION_LABELS:
-                continue
-            if only is not None and item.sender != only:
-                continue
-            out.append(nip17.parse_dm(item))
-        return out
-
-    messages = common.run(go())
+    connect = partial(state.pool, relays, auth=secret)
+    messages = common.run(dms.read_messages(connect, secret, only, champion_traffic=all_))
     # Petnames only: asking relays for your correspondents' profiles would tell them
     # who writes to you, which the gift wraps exist to hide.
     names = contacts.local_names(state)
@@ -171,22 +156,13 @@ def relays_cmd(
     if urls:
         event = nip17.dm_relay_list(secret, normalize_relays(urls))
 
-        async def publish() -> PublishReport:
-            async with state.pool(relays) as pool:
-                return await pool.publish(event)
-
-        report = common.run(publish())
+        report = common.run(dms.publish_relay_list(partial(state.pool, relays), event))
         render.print_stderr(state.err, render.publish_table(report, 1))
         if not report.ok():
             raise RelayError("no relay accepted the DM relay list")
         found = nip17.parse_dm_relay_list(event)
     else:
-
-        async def lookup() -> list[str]:
-            async with state.pool(relays) as pool:
-                return await dm_relays(pool, secret.public_hex)
-
-        found = common.run(lookup())
+        found = common.run(dms.relay_list(partial(state.pool, relays), secret.public_hex))
     if state.want_json(json_):
         state.emit_json({"relays": found})
     else:
