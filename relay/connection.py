@@ -5,7 +5,7 @@ is the boundary between the client's bytes and the rest of the relay: any fault 
 handling a message is logged and ends only this connection (1011), never the relay.
 Expected refusals never reach it: every malformed or refused message is answered with
 the NIP-01 reply that names it (``OK false``, ``CLOSED`` or ``NOTICE``), see
-:data:`~shieldmutual.relay.ingest.BAD_ID` and the messages below.
+:data:`~shieldmutual.shared.nip01prefix.BAD_ID` and the messages below.
 
 Work that waits (saving an event, querying stored events, counting) runs in tasks so
 one connection can pipeline EVENTs and a slow query never holds up its CLOSE. At most
@@ -43,7 +43,6 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from shieldmutual.relay import policy
-from shieldmutual.relay.ingest import check_auth as check_auth_event
 from shieldmutual.relay.limits import Bucket, TimeBucket
 from shieldmutual.relay.negentropy import NegSessions, is_neg_message
 from shieldmutual.relay.outgoing import Outgoing
@@ -63,6 +62,7 @@ from shieldmutual.shared.messages import (
     ParseError,
     parse_client_message,
 )
+from shieldmutual.shared.nip42 import check_auth
 
 if TYPE_CHECKING:
     from shieldmutual.relay.server import Relay
@@ -482,7 +482,7 @@ class Connection(Outgoing):
         if not self.event_bucket.take():
             self.send(ok_frame(event.id, False, "rate-limited: too many AUTH attempts"))
             return
-        refusal = check_auth_event(event, self.challenge, self.relay.addresses, int(time.time()))
+        refusal = check_auth(event, self.challenge, self.relay.addresses, int(time.time()))
         if refusal is None:
             self.authed.add(event.pubkey)
             log.debug("connection %d: authenticated a key", self.number)

@@ -10,27 +10,21 @@ than a microsecond while a BIP-340 check costs about 40. Signature checks run in
 batches on one worker thread: libsecp256k1 releases the GIL, so the event loop keeps
 reading sockets and encoding frames while the thread verifies (about 1.8x the accept
 rate of verifying inline on two cores; ``[server] verify_threads = 0`` turns it off).
-
-NIP-42 AUTH events are checked here too (:func:`check_auth`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Set
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
-from urllib.parse import urlsplit
 
 from shieldmutual.relay import policy
 from shieldmutual.relay.store.base import EventStore, SaveResult
 from shieldmutual.shared.event import Event
-from shieldmutual.shared.kinds import CLIENT_AUTH, is_ephemeral
+from shieldmutual.shared.kinds import is_ephemeral
+from shieldmutual.shared.nip01prefix import BAD_ID, BAD_SIGNATURE
 
-BAD_ID = "invalid: event id does not match its content"
-BAD_SIGNATURE = "invalid: event signature is not valid"
 EPHEMERAL_OK = SaveResult(True, "")
-AUTH_WINDOW = 600  # seconds either side of now an AUTH event may be dated
 
 
 def _signatures_valid(events: list[Event]) -> list[bool]:
@@ -141,52 +135,3 @@ class Ingest:
         delivered when it first arrived, so only new events go out."""
         if result.accepted and not result.message:
             self.index.notify(event, raw)
-
-
-# ---- NIP-42 ----------------------------------------------------------------------
-
-
-def _default_port(scheme: str) -> int | None:
-    return {"ws": 80, "http": 80, "wss": 443, "https": 443}.get(scheme)
-
-
-def relay_address(url: str) -> tuple[str, int | None] | None:
-    """``(host, port)`` of a relay URL, lower-cased, port None when the scheme's default;
-    None when it is not a URL with a host."""
-    try:
-        parts = urlsplit(url.strip() if "://" in url else "ws://" + url.strip())
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return None
-    if not host:
-        return None
-    if port is not None and port == _default_port(parts.scheme.lower()):
-        port = None
-    return host.lower(), port
-
-
-def check_auth(
-    event: Event,
-    challenge: str,
-    addresses: Set[tuple[str, int | None]],
-    now: int,
-) -> str | None:
-    """None when ``event`` is a valid NIP-42 answer to ``challenge`` for this relay,
-    else the ``invalid:`` message for the OK. ``addresses`` are the relay's own
-    ``(host, port)`` pairs (its configured URLs, else its listen address)."""
-    if event.kind != CLIENT_AUTH:
-        return f"invalid: AUTH event must be kind {CLIENT_AUTH}"
-    if not event.id_matches():
-        return BAD_ID
-    if abs(event.created_at - now) > AUTH_WINDOW:
-        return f"invalid: AUTH event must be dated within {AUTH_WINDOW // 60} minutes of now"
-    if event.first_tag("challenge") != challenge:
-        return "invalid: AUTH challenge does not match the one this connection was sent"
-    relay_url = event.first_tag("relay")
-    if relay_url is None:
-        return "invalid: AUTH event needs a 'relay' tag"
-    if relay_address(relay_url) not in addresses:
-        return "invalid: AUTH event names another relay"
-    if not event.signature_valid():
-        return BAD_SIGNATURE
-    return None

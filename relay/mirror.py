@@ -44,12 +44,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 from shieldmutual.relay import policy
-from shieldmutual.relay.ingest import relay_address
 from shieldmutual.shared.aid.traffic import aid_filters
 from shieldmutual.shared.errors import BlockedError, ShieldError, StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.negclient import NegError, Reconciliation
+from shieldmutual.shared.relayurl import relay_address
 from shieldmutual.shared.untrusted import one_line
 
 if TYPE_CHECKING:

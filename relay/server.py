@@ -42,7 +42,7 @@ from websockets.http11 import Request, Response
 from shieldmutual.relay import nip11, policy
 from shieldmutual.relay.config import Config
 from shieldmutual.relay.connection import Connection
-from shieldmutual.relay.ingest import Ingest, Verifier, relay_address
+from shieldmutual.relay.ingest import Ingest, Verifier
 from shieldmutual.relay.logs import LogLimiter
 from shieldmutual.relay.mirror import Mirror
 from shieldmutual.relay.outgoing import WRITE_BUFFER
@@ -51,6 +51,7 @@ from shieldmutual.relay.store.factory import store_for
 from shieldmutual.relay.subscriptions import Index
 from shieldmutual.relay.trim import Trimmer
 from shieldmutual.relay.web import Web, base_url
+from shieldmutual.shared.relayurl import relay_address
 
 if TYPE_CHECKING:
     from shieldmutual.relay.fanout_pg import PgFanout

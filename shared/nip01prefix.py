@@ -1,9 +1,15 @@
-"""The machine-readable prefix of an ``OK`` or ``CLOSED`` message (NIP-01), read as
-relays really send it.
+"""The machine-readable prefix of an ``OK`` or ``CLOSED`` message (NIP-01): written by
+one builder per prefix, and read as relays really send it.
 
-NIP-01 says the message starts with ``prefix:``, but relays wrap it: strfry sends every
-CLOSED as ``ERROR: auth-required: requested filter requires authentication``, others
-vary case and spacing. A client that only compares the first word gives up where it
+Writing: every refusal the relay sends is ``<prefix>: <reason>``; building it with
+:func:`invalid`, :func:`blocked`, ... instead of by hand means a prefix cannot be
+misspelt (a client would not recognise ``rate-limit:``) and each prefix's users can be
+found by name. Refusals are strings rather than exceptions because the relay's rules
+return them on the hot path, where raising costs more than returning.
+
+Reading: NIP-01 says the message starts with ``prefix:``, but relays wrap it: strfry
+sends every CLOSED as ``ERROR: auth-required: requested filter requires authentication``,
+others vary case and spacing. A client that only compares the first word gives up where it
 should authenticate, so the prefix is the first standard one among the message's
 leading ``word:`` parts; a generic ``error:`` counts only when nothing more specific
 follows it.
@@ -12,21 +18,46 @@ follows it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Literal, get_args
 
 # The prefixes NIP-01 (and NIP-42 for auth-required) define.
-STANDARD = frozenset(
-    {
-        "auth-required",
-        "blocked",
-        "duplicate",
-        "error",
-        "invalid",
-        "mute",
-        "pow",
-        "rate-limited",
-        "restricted",
-    }
-)
+Prefix = Literal[
+    "auth-required",
+    "blocked",
+    "duplicate",
+    "error",
+    "invalid",
+    "mute",
+    "pow",
+    "rate-limited",
+    "restricted",
+]
+STANDARD: frozenset[str] = frozenset(get_args(Prefix))
+
+
+def _builder(prefix: Prefix) -> Callable[[str], str]:
+    head = f"{prefix}: "
+
+    def build(reason: str) -> str:
+        return head + reason
+
+    return build
+
+
+auth_required = _builder("auth-required")
+blocked = _builder("blocked")
+duplicate = _builder("duplicate")
+error = _builder("error")
+invalid = _builder("invalid")
+pow_ = _builder("pow")  # the trailing _ keeps the builtin pow() usable
+rate_limited = _builder("rate-limited")
+restricted = _builder("restricted")
+
+# Refusals more than one layer sends (the EVENT path and the NIP-42 check).
+BAD_ID = invalid("event id does not match its content")
+BAD_SIGNATURE = invalid("event signature is not valid")
+
 _GENERIC = "error"
 _LEADING = re.compile(r"\s*([A-Za-z][A-Za-z0-9_-]*)\s*:")
 _MAX_PARTS = 3  # "ERROR: auth-required: ..." is two; a reason's own colons come later

@@ -17,6 +17,10 @@ from shieldmutual.shared.untrusted import is_hidden
 
 MAX_URL = 512
 _LOCAL = ("localhost", "::1")
+_DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
+
+RelayAddress = tuple[str, int | None]
+"""``(host, port)``: what two URLs of the same relay have in common."""
 
 
 def is_local_host(host: str) -> bool:
@@ -58,3 +62,24 @@ def normalize_relay_url(url: str) -> str:
     netloc = host if port is None else f"{host}:{port}"
     path = "" if parts.path == "/" else parts.path
     return urlunsplit((scheme, netloc, path, parts.query, ""))
+
+
+def relay_address(url: str) -> RelayAddress | None:
+    """``(host, port)`` of a relay URL, lower-cased, port None when the scheme's default;
+    None when it is not a URL with a host.
+
+    Lenient on purpose (any scheme, no scheme, a path): the relay compares a NIP-42
+    ``relay`` tag or a mirror's URL with its own addresses, and only host and port decide
+    whether they name the same relay.
+    """
+    text = url.strip()
+    try:
+        parts = urlsplit(text if "://" in text else "ws://" + text)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not host:
+        return None
+    if port is not None and port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+        port = None
+    return host.lower(), port

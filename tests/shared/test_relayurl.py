@@ -15,7 +15,7 @@ from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.nip17 import parse_dm_relay_list
-from shieldmutual.shared.relayurl import normalize_relay_url
+from shieldmutual.shared.relayurl import normalize_relay_url, relay_address
 
 HOSTILE_URLS = [
     "wss://relay.example\x1b]0;pwned\x07",
@@ -89,3 +89,23 @@ def test_a_champion_package_with_a_hostile_relay_is_refused(url: str) -> None:
     assert check_package(package) == package
     with pytest.raises(AidError, match="relay must be"):
         Package.from_dict({**package.to_dict(), "relays": ["wss://relay.example", url]})
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("ws://127.0.0.1:7777", ("127.0.0.1", 7777)),
+        ("WS://Relay.Example.org:7777/", ("relay.example.org", 7777)),
+        ("wss://relay.example.org", ("relay.example.org", None)),
+        ("wss://relay.example.org:443/nostr", ("relay.example.org", None)),
+        ("ws://relay.example.org:80", ("relay.example.org", None)),
+        ("ws://[::1]:7777", ("::1", 7777)),
+        ("relay.example.org:7777", ("relay.example.org", 7777)),
+        ("ws://", None),
+        ("ws://host:notaport", None),
+    ],
+)
+def test_relay_address_is_host_and_port_with_the_default_port_as_none(
+    url: str, address: tuple[str, int | None] | None
+) -> None:
+    assert relay_address(url) == address
