@@ -247,27 +247,34 @@ def feed_child(urls: list[str], n: int) -> None:
     print(orjson.dumps({"shown": shown, "wall": wall, "cpu": cpu, "rss": rss}).decode())
 
 
-def feed_runs(urls: list[str], n: int, repeat: int, code: str | None) -> list[dict]:
-    """``repeat`` feed runs, each in a fresh child process (``code``: PYTHONPATH for it)."""
+def feed_runs(
+    urls: list[str], n: int, repeat: int, code: str | None, profile: str | None = None
+) -> list[dict]:
+    """``repeat`` feed runs, each in a fresh child process (``code``: PYTHONPATH for it;
+    ``profile``: a file for py-spy's collapsed stacks of the child, 200 Hz)."""
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = code
+    spy = [] if profile is None else ["py-spy", "record", "-r", "200", "-f", "raw", "-o"]
     runs = []
-    for _ in range(repeat):
+    for i in range(repeat):
+        prefix = [*spy, f"{profile}.{i}", "--"] if spy else []
         out = subprocess.run(
-            [sys.executable, __file__, "--feed-child", str(n), *urls],
+            [*prefix, sys.executable, __file__, "--feed-child", str(n), *urls],
             check=True,
             capture_output=True,
             env=env,
         ).stdout
-        run = orjson.loads(out.splitlines()[-1])
+        run = orjson.loads(next(x for x in reversed(out.splitlines()) if x.startswith(b"{")))
         if run["shown"] < min(n, 10_000):  # the feed keeps its newest 10,000 items
             raise RuntimeError(f"the feed showed {run['shown']} items of {n}")
         runs.append(run)
     return runs
 
 
-def feed_bench(urls: list[str], n: int, repeat: int, compare: str | None) -> None:
+def feed_bench(
+    urls: list[str], n: int, repeat: int, compare: str | None, profile: str | None = None
+) -> None:
     if len(urls) < 3:
         raise SystemExit("--feed needs --relays 3 or more")
     requests = make_requests(n)
@@ -282,7 +289,12 @@ def feed_bench(urls: list[str], n: int, repeat: int, compare: str | None) -> Non
     results: dict[str, list[dict]] = {label: [] for label in codes}
     for _ in range(repeat):
         for label, code in codes.items():
-            results[label] += feed_runs(urls[:3], n, 1, code)
+            where = (
+                None
+                if profile is None
+                else f"{profile}-{'old' if code else 'new'}-{len(results[label])}"
+            )
+            results[label] += feed_runs(urls[:3], n, 1, code, where)
     print(f"feed: {n:,} requests over 3 relays ({2 * n:,} copies in), median of {repeat}")
     for label, runs in results.items():
         wall = statistics.median(r["wall"] for r in runs)
@@ -431,6 +443,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--relay-code", metavar="DIR", help="PYTHONPATH for the relays (a fixed copy)"
     )
+    parser.add_argument(
+        "--profile", metavar="PREFIX", help="--feed: py-spy each run to PREFIX-<code>-<round>.0"
+    )
     parser.add_argument("--feed-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("urls", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -464,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
             urls = [p.url for p in procs]
             one = urls[:1]
             if args.feed is not None:
-                feed_bench(urls, args.feed, repeat, args.compare)
+                feed_bench(urls, args.feed, repeat, args.compare, args.profile)
                 return 0
             if args.fanout is not None:
                 fanout_bench(urls, args.samples)

@@ -70,6 +70,7 @@ from shieldmutual.shared.aid.thread import (
 from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED
 from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 if TYPE_CHECKING:
@@ -120,6 +121,15 @@ def _usable_relays(hints: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(good))
 
 
+def address_filter(address: Address) -> Filter:
+    """Every version of the addressable event at ``address`` (NIP-01 ``#d``)."""
+    return Filter(
+        kinds=frozenset({address.kind}),
+        authors=frozenset({address.pubkey}),
+        tags={"d": frozenset({address.identifier})},
+    )
+
+
 def _targets(pool: Pool, hints: Sequence[str] = ()) -> list[str]:
     """The pool's relays, then the usable hints (a malformed hint must not fail a query)."""
     return list(dict.fromkeys([*pool.relays, *_usable_relays(hints)]))
@@ -152,8 +162,7 @@ async def fetch_request(
     ``read=parse_offer``, its record's ``request`` then being the :class:`Offer`."""
     address = pointer.address
     relays = _targets(pool, pointer.relays)
-    flt = {"kinds": [address.kind], "authors": [address.pubkey], "#d": [address.identifier]}
-    async with pool.subscribe([flt], relays) as sub:
+    async with pool.subscribe([address_filter(address)], relays) as sub:
         events = [e async for e in sub if e.d_tag == address.identifier]
     if not events and not any(s.eose_after is not None for s in sub.stats.values()):
         raise RelayError(f"no relay answered (asked {len(relays)}) for {address}")
@@ -186,7 +195,7 @@ async def fetch_thread(
     the one request the user opened (naming it is inherent to opening a link), paged
     past a relay's result cap so a busy thread is counted whole."""
     filters = thread_filters(found.address, found.request.beneficiary)
-    events = await pool.fetch_paged(filters, _targets(pool, found.relays))
+    events = await pool.fetch_paged(map(Filter.from_dict, filters), _targets(pool, found.relays))
     return build_thread(found, events, private)
 
 
@@ -212,7 +221,8 @@ async def fetch_said(
     pool: Pool, since: int | None = None, *, labels_since: int | None = None
 ) -> list[Event]:
     """The events of :func:`said_filters`, paged past each relay's result cap."""
-    return await pool.fetch_paged(said_filters(since, labels_since=labels_since))
+    filters = said_filters(since, labels_since=labels_since)
+    return await pool.fetch_paged(map(Filter.from_dict, filters))
 
 
 def split_threads(records: Sequence[RequestRecord], events: Iterable[Event]) -> dict[str, Thread]:
@@ -281,7 +291,7 @@ async def fetch_societies(
     if authors:
         flt["authors"] = list(authors)
     records = []
-    for event in current_versions(await pool.fetch([flt])):
+    for event in current_versions(await pool.fetch([Filter.from_dict(flt)])):
         try:
             society = parse_society(event)
         except AidError:

@@ -54,6 +54,7 @@ from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
 
 SLACK = 600  # seconds an event may reach a relay after its created_at and still be mailed
 HOUR = 3600
@@ -228,9 +229,10 @@ class Bridge:
         events: list[Event] = []
         for start in range(0, len(coordinates), BATCH):
             chunk = coordinates[start : start + BATCH]
+            about = frozenset(chunk)
             filters = [
-                {"kinds": [kinds.COMMENT], "#A": chunk, "since": since},
-                {"kinds": [kinds.LONG_FORM], "#a": chunk, "since": since},
+                Filter(kinds=frozenset({kinds.COMMENT}), tags={"A": about}, since=since),
+                Filter(kinds=frozenset({kinds.LONG_FORM}), tags={"a": about}, since=since),
             ]
             events += await pool.fetch(filters)
         return events

@@ -54,6 +54,7 @@ from shieldmutual.shared.aid.vouch import (
 )
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 DEFAULT_INTERVAL = 24 * 3600
@@ -75,7 +76,8 @@ async def inbox(pool: Pool, me: SecretKey) -> list[nip59.Unwrapped]:
     empty inbox must mean "nothing there", never "could not look".
     """
     wraps = []
-    async with pool.subscribe([{"kinds": [kinds.GIFT_WRAP], "#p": [me.public_hex]}]) as sub:
+    inbox = Filter(kinds=frozenset({kinds.GIFT_WRAP}), tags={"p": frozenset({me.public_hex})})
+    async with pool.subscribe([inbox]) as sub:
         wraps = [event async for event in sub]
     if not any(s.eose_after is not None for s in sub.stats.values()):
         why = "; ".join(f"{s.relay}: {s.status} {s.message}".strip() for s in sub.stats.values())

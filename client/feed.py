@@ -32,18 +32,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shieldmutual.client.aid import NotFoundError, RequestPointer, fetch_request
 from shieldmutual.client.errors import RelayError
-from shieldmutual.client.pool import EOSE, Pool, Subscription
+from shieldmutual.client.pool import Marker, Pool
+from shieldmutual.client.pool_subscription import Subscription
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import MUTUAL_AID, Address, values
 from shieldmutual.shared.aid.feed import MAX_ITEMS, Feed, FeedItem, Via
 from shieldmutual.shared.aid.notes import parse_announcement, parse_syndication
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
 
 # Requests fetched at once for announcements and syndications: a relay flooding pointers
 # must not make us hold (and send) a query per pointer. Past this one is skipped; a later
@@ -53,18 +56,33 @@ MAX_AUTHORS = 10_000  # authors kept for the profile lookup (a flood of keys sta
 QUEUE_SIZE = 1000  # events and fetched requests waiting for the reader
 
 
-def follow_filters(since: int | None = None) -> list[dict[str, Any]]:
+def follow_filters(since: int | None = None) -> list[Filter]:
     """The feed's REQ: the same for everybody, whatever they follow."""
-    window = {} if since is None else {"since": since}
     return [
-        {"kinds": [kinds.CLASSIFIED], **window},
-        {"kinds": [kinds.GENERIC_REPOST, kinds.TEXT_NOTE], "#t": [MUTUAL_AID], **window},
+        Filter(kinds=frozenset({kinds.CLASSIFIED}), since=since),
+        Filter(
+            kinds=frozenset({kinds.GENERIC_REPOST, kinds.TEXT_NOTE}),
+            tags={"t": frozenset({MUTUAL_AID})},
+            since=since,
+        ),
     ]
 
 
 def followed(event: Event, tags: Collection[str]) -> bool:
     """Whether ``event`` carries one of the followed tags (case as NIP-12 hashtags)."""
     return any(value.lower() in tags for value in values(event.tags, "t"))
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A request fetched by address for a pointer (not from the feed's own query)."""
+
+    event: Event
+
+
+# What the reader's queue carries: an event of the subscription, a fetched request, the
+# stored events' end, or None at the subscription's end.
+_Message = Event | _Found | Marker | None
 
 
 class FeedReader:
@@ -92,7 +110,7 @@ class FeedReader:
         self.authors: dict[str, None] = {}  # every request's author, in arrival order
         self.on_author: Callable[[str], None] | None = None  # told of each new one
         # Bounded, so a relay flooding events waits on this reader instead of filling it.
-        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue(QUEUE_SIZE)
+        self._queue: asyncio.Queue[_Message] = asyncio.Queue(QUEUE_SIZE)
         self._pending: set[asyncio.Task[None]] = set()
         self._resolving: dict[str, None] = {}  # addresses fetched once already, oldest first
         self._waiters: set[asyncio.Task[None]] = set()
@@ -101,28 +119,43 @@ class FeedReader:
         self._deferred: dict[str, RequestPointer] = {}  # pointers met before the stored EOSE
         self._stored_done = False
 
-    async def items(self) -> AsyncIterator[FeedItem | object]:
+    @property
+    def known(self) -> Mapping[str, Event]:
+        """The latest request per address, followed or not (as bounded as the feed)."""
+        return self._known
+
+    @property
+    def resolving(self) -> int:
+        """Requests being fetched by address right now (at most MAX_RESOLVING)."""
+        return len(self._pending)
+
+    @property
+    def backlog(self) -> int:
+        """Events and fetched requests waiting for the reader."""
+        return self._queue.qsize()
+
+    async def items(self) -> AsyncIterator[FeedItem | Marker]:
         """New or changed items as they arrive; :data:`EOSE` once, after the stored ones."""
         async with self.subscription as sub:
             pump = asyncio.get_running_loop().create_task(self._pump(sub))
             try:
                 while True:
                     message = await self._queue.get()
-                    what = message[0]
-                    if what in ("eose", "end") and not self._stored_done:
-                        self._stored_done = True
-                        self._resolve_deferred()
-                    if what == "event":
-                        item = self._take(message[1])
-                    elif what == "found":
-                        item = self._take_request(message[1])
-                    elif self._pending:  # "eose" / "end": first let resolutions finish
-                        self._requeue_after_pending(message)
-                        continue
-                    elif what == "eose":
-                        item = EOSE
-                    else:
-                        return
+                    item: FeedItem | Marker | None
+                    if isinstance(message, Event):
+                        item = self.take(message)
+                    elif isinstance(message, _Found):
+                        item = self._take_request(message.event)
+                    else:  # the stored events' end, or the subscription's
+                        if not self._stored_done:
+                            self._stored_done = True
+                            self._resolve_deferred()
+                        if self._pending:  # first let the resolutions finish
+                            self._requeue_after_pending(message)
+                            continue
+                        if message is None:
+                            return
+                        item = message
                     if item is not None:
                         yield item
             finally:
@@ -133,10 +166,10 @@ class FeedReader:
 
     async def _pump(self, sub: Subscription) -> None:
         async for item in sub.items():
-            await self._queue.put(("eose",) if item is EOSE else ("event", item))
-        await self._queue.put(("end",))
+            await self._queue.put(item)
+        await self._queue.put(None)
 
-    def _requeue_after_pending(self, message: tuple[Any, ...]) -> None:
+    def _requeue_after_pending(self, message: Marker | None) -> None:
         waiting = set(self._pending)
 
         async def later() -> None:
@@ -147,8 +180,9 @@ class FeedReader:
         self._waiters.add(task)
         task.add_done_callback(self._waiters.discard)
 
-    def _take(self, event: Event) -> FeedItem | None:
-        """A stored or live event from the subscription."""
+    def take(self, event: Event) -> FeedItem | None:
+        """A stored or live event from the subscription (verified, matching its filters):
+        the item to show, if anything changed."""
         if event.kind == kinds.CLASSIFIED:
             return self._take_request(event)
         try:
@@ -258,4 +292,4 @@ class FeedReader:
             found = await fetch_request(self.pool, pointer)
         except (NotFoundError, AidError, RelayError):
             return
-        await self._queue.put(("found", found.event))
+        await self._queue.put(_Found(found.event))

@@ -6,7 +6,7 @@ client/pool_connect.py like every other (``--proxy`` carries it too). The protoc
 steps are shared/negclient.py's, shared with relay mirroring::
 
     async with NegSession(url, proxy=None, timeout=10) as neg:
-        ids = await neg.ids({"kinds": [30402]})      # every id the relay holds for it
+        ids = await neg.ids(flt)                     # every id the relay holds for it
         neg.sent, neg.received                       # bytes of NEG frames
 
 A relay without NIP-77 answers NEG-OPEN with a NOTICE (or NEG-ERR, CLOSED or nothing):
@@ -28,7 +28,9 @@ from websockets.exceptions import WebSocketException
 
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool_connect import describe, open_websocket
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
+from shieldmutual.shared.messages import ClientAuth
 from shieldmutual.shared.negclient import NegError, Reconciliation
 from shieldmutual.shared.nip42 import auth_event
 
@@ -69,7 +71,7 @@ class NegSession:
         if self._ws is not None:
             await self._ws.close()
 
-    async def ids(self, filter_: dict[str, Any]) -> set[str]:
+    async def ids(self, filter_: Filter) -> set[str]:
         """Every id the relay holds for ``filter_`` (reconciled against nothing)."""
         try:
             return await self._ids(filter_)
@@ -79,9 +81,10 @@ class NegSession:
         await self._authenticate()
         return await self._ids(filter_)
 
-    async def _ids(self, filter_: dict[str, Any]) -> set[str]:
+    async def _ids(self, filter_: Filter) -> set[str]:
         assert self._ws is not None, "use NegSession in async with"
-        rec = Reconciliation(f"sync-{next(self._numbers)}", filter_, ())
+        # The filter becomes JSON here, for the NEG-OPEN frame (shared/negclient.py).
+        rec = Reconciliation(f"sync-{next(self._numbers)}", filter_.to_dict(), ())
         try:
             frame = rec.open_frame()
             while True:
@@ -106,7 +109,7 @@ class NegSession:
             raise RelayError(f"{self.url} asks for AUTH but sent no challenge")
         event = auth_event(self.auth, self.url, self._challenge)
         try:
-            await self._ws.send(orjson.dumps(["AUTH", event.to_dict()]).decode())
+            await self._ws.send(ClientAuth(event).encode())
             ok, _ = await self._answer(event.id, verb="OK")
         except (NegError, OSError, WebSocketException) as exc:
             raise RelayError(f"{self.url}: AUTH got no answer ({exc})") from None

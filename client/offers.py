@@ -23,6 +23,7 @@ from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.feed import read_listing
 from shieldmutual.shared.aid.offer import Reply, parse_offer, parse_reply
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.filter import Filter
 
 MAX_ANSWERS = 50  # answered requests looked up (one filter each) for one offer
 
@@ -57,9 +58,10 @@ async def fetch_offer(pool: Pool, naddr: str | aid.RequestPointer) -> aid.Reques
 
 async def fetch_offer_thread(pool: Pool, found: aid.RequestRecord) -> OfferThread:
     coordinate, author = str(found.address), found.address.pubkey
-    filters: list[dict] = [
-        {"kinds": [kinds.COMMENT], "authors": [author], "#q": [coordinate]},
-        {"kinds": [kinds.COMMENT], "#A": [coordinate]},
+    comments = frozenset({kinds.COMMENT})
+    filters = [
+        Filter(kinds=comments, authors=frozenset({author}), tags={"q": frozenset({coordinate})}),
+        Filter(kinds=comments, tags={"A": frozenset({coordinate})}),
     ]
     pledges, replies = [], []
     for event in sorted(await pool.fetch(filters), key=lambda e: (e.created_at, e.id)):
@@ -93,7 +95,7 @@ async def _titles(pool: Pool, addresses: set[Address]) -> dict[Address, str]:
     """The current title of each request, in one query."""
     if not addresses:
         return {}
-    lookups = [{"kinds": [a.kind], "authors": [a.pubkey], "#d": [a.identifier]} for a in addresses]
+    lookups = [aid.address_filter(a) for a in addresses]
     titles = {}
     for event in aid.current_versions(await pool.fetch(lookups)):
         try:

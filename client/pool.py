@@ -7,15 +7,18 @@ The public API (everything else is internal)::
         report.acks, report.ok(min_acks=2)
         for r in report.results: r.relay, r.status, r.message, r.elapsed
 
-        async with pool.subscribe([{"kinds": [1]}], stream=True) as sub:
+        async with pool.subscribe([Filter(kinds=frozenset({1}))], stream=True) as sub:
             async for event in sub:                     # verified, de-duplicated Events
                 ...
             # or: async for item in sub.items(): item is an Event or the EOSE marker
             sub.eose                        # asyncio.Event: overall end of stored events
             sub.stats["ws://a"].status      # per-relay eose / timeout / unreachable ...
 
-        events = await pool.fetch([{"authors": [pk]}])  # stored events until overall EOSE
-        events = await pool.fetch_paged([{"kinds": [1111]}])  # past a relay's result cap
+        events = await pool.fetch([flt])           # stored events until overall EOSE
+        events = await pool.fetch_paged([flt])     # past a relay's result cap
+
+Filters are :class:`~shieldmutual.shared.filter.Filter` objects from end to end: built
+once by the caller, matched as they are, encoded only into the REQ frame.
 
 Design:
 
@@ -62,7 +65,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
@@ -90,10 +93,6 @@ if TYPE_CHECKING:
 PAGE = 500
 FULL = 100
 MAX_PAGED = 5_000
-
-
-def _as_filter(value: Filter | Mapping[str, Any]) -> Filter:
-    return value if isinstance(value, Filter) else Filter.from_dict(dict(value))
 
 
 # ---- the pool --------------------------------------------------------------------------
@@ -213,7 +212,7 @@ class Pool:
 
     def subscribe(
         self,
-        filters: Iterable[Filter | Mapping[str, Any]],
+        filters: Iterable[Filter],
         relays: Iterable[str] | None = None,
         *,
         stream: bool = False,
@@ -227,7 +226,7 @@ class Pool:
         """
         return Subscription(
             self,
-            [_as_filter(f) for f in filters],
+            list(filters),
             self._targets(relays),
             stream=stream,
             eose_timeout=self.options.eose_timeout if eose_timeout is None else eose_timeout,
@@ -235,7 +234,7 @@ class Pool:
 
     async def fetch(
         self,
-        filters: Iterable[Filter | Mapping[str, Any]],
+        filters: Iterable[Filter],
         relays: Iterable[str] | None = None,
         *,
         eose_timeout: float | None = None,
@@ -247,7 +246,7 @@ class Pool:
 
     async def fetch_paged(
         self,
-        filters: Iterable[Filter | Mapping[str, Any]],
+        filters: Iterable[Filter],
         relays: Iterable[str] | None = None,
         *,
         max_events: int = MAX_PAGED,
@@ -257,7 +256,7 @@ class Pool:
         second is asked again, so nothing sharing it is lost; ids de-duplicate), until a
         page brings nothing new or ``max_events`` came for that filter. One REQ a page;
         a filter with its own ``limit`` is sent once, as it is."""
-        given = [_as_filter(f) for f in filters]
+        given = list(filters)
         todo = [replace(f, limit=PAGE) if f.limit is None else f for f in given]
         pageable = [f.limit is None for f in given]
         found: dict[str, Event] = {}

@@ -31,6 +31,7 @@ from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import kinds, nip17, nip19
 from shieldmutual.shared.errors import EventError
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
 
 DEFAULT_DELAY = (5.0, 120.0)
 DELAY_ENV = "MAS_PRIVATE_DELAY"
@@ -76,7 +77,9 @@ def random_delay(low: float, high: float) -> float:
 
 async def dm_relays(pool: Pool, pubkey: str) -> list[str]:
     """The relays ``pubkey`` asked to receive DMs on (their newest kind 10050), or []."""
-    events = await pool.fetch([{"kinds": [kinds.DM_RELAY_LIST], "authors": [pubkey], "limit": 1}])
+    events = await pool.fetch(
+        [Filter(kinds=frozenset({kinds.DM_RELAY_LIST}), authors=frozenset({pubkey}), limit=1)]
+    )
     for event in events:  # newest first
         try:
             return nip17.parse_dm_relay_list(event)

@@ -101,7 +101,7 @@ async def list_ids(
     ids: set[str] = set()
     async with NegSession(url, proxy=proxy, timeout=timeout, auth=auth) as neg:
         for flt in filters:
-            ids |= await neg.ids(flt.to_dict())
+            ids |= await neg.ids(flt)
             progress(f"listing {url}", len(ids), 0)
     return ids, neg.sent + neg.received
 
@@ -170,7 +170,7 @@ async def _copy(
     for start in range(0, len(missing), FETCH_BATCH):
         batch = missing[start : start + FETCH_BATCH]
         asked = set(batch)
-        query = {"ids": batch, "limit": len(batch)}
+        query = Filter(ids=frozenset(batch), limit=len(batch))
         async with pool.subscribe([query], [summary.source]) as sub:
             events = [event async for event in sub]  # signatures checked there
         if sub.stats[summary.source].eose_after is None:

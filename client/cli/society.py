@@ -19,7 +19,7 @@ from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import kinds, nip19
-from shieldmutual.shared.aid.common import Address
+from shieldmutual.shared.aid.common import MUTUAL_AID, Address
 from shieldmutual.shared.aid.society import (
     Society,
     mas_tag,
@@ -29,6 +29,7 @@ from shieldmutual.shared.aid.society import (
     validate_slug,
 )
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.filter import Filter
 
 if TYPE_CHECKING:  # `following` and `unfollow` are local: they must not load the pool
     from shieldmutual.client import aid
@@ -244,7 +245,11 @@ def list_(
     async def go() -> tuple[list[aid.SocietyRecord], Counter[str]]:
         async with state.pool(relays) as pool:
             with state.status("discovering societies…"):
-                flt = {"kinds": [kinds.CLASSIFIED], "#t": ["mutualaid"], "limit": limit}
+                flt = Filter(
+                    kinds=frozenset({kinds.CLASSIFIED}),
+                    tags={"t": frozenset({MUTUAL_AID})},
+                    limit=limit,
+                )
                 records, requests = await asyncio.gather(
                     aid.fetch_societies(pool), pool.fetch([flt])
                 )

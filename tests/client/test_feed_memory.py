@@ -24,9 +24,9 @@ async def test_a_long_backfill_keeps_one_set_of_the_newest_requests() -> None:
     reader = FeedReader(Pool(["ws://127.0.0.1:9"]), ["mas-north"], Feed(FeedFilter()), stream=False)
     total = MAX_ITEMS + MAX_ITEMS // 2
     for i in range(total):  # newest first, as relays answer a REQ
-        reader._take(request(i))
-    kept = {e.id for e in reader._known.values()}
+        reader.take(request(i))
+    kept = {e.id for e in reader.known.values()}
     shown = {item.event.id for item in reader.feed.items.values()}
     assert len(shown) > MAX_ITEMS // 2  # the requests were read and kept
     assert kept <= shown  # nothing held only for pointers: one set of events
-    assert min(e.created_at for e in reader._known.values()) > NOW - total
+    assert min(e.created_at for e in reader.known.values()) > NOW - total

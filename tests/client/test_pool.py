@@ -17,6 +17,7 @@ import pytest
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import EOSE, Pool, PoolOptions, RelayState, Status
 from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 KEY = SecretKey(bytes.fromhex("22" * 32))
@@ -75,7 +76,7 @@ async def test_a_silent_relay_does_not_delay_the_others(fake_relay: Any) -> None
         Pool([silent.url, good.url], options=options) as pool,
     ):
         start = time.monotonic()
-        async with pool.subscribe([{"kinds": [1]}]) as sub:
+        async with pool.subscribe([Filter.from_dict({"kinds": [1]})]) as sub:
             first = await anext(aiter(sub))
             # Delivered while the silent relay is still being waited for.
             assert first.content == "first" and not sub.eose.is_set()
@@ -105,7 +106,7 @@ async def test_subscription_dedupes_verifies_and_counts(fake_relay: Any) -> None
         fake_relay([b.to_dict(), c.to_dict(), wrong_kind.to_dict(), bad_shape]) as r2,
     ):
         async with Pool([r1.url, r2.url], options=FAST) as pool:
-            sub = pool.subscribe([{"kinds": [1]}])
+            sub = pool.subscribe([Filter.from_dict({"kinds": [1]})])
             async with sub:
                 items = [item async for item in sub.items()]
         events = [i for i in items if isinstance(i, Event)]
@@ -125,7 +126,7 @@ async def test_a_forged_copy_cannot_suppress_the_genuine_event(fake_relay: Any) 
     async with fake_relay([forged(genuine)]) as liar, fake_relay([genuine.to_dict()]) as ok:
         async with Pool([liar.url, ok.url], options=FAST) as pool:
             # The liar answers first: its connection is opened and its REQ sent first.
-            events = await pool.fetch([{"ids": [genuine.id]}])
+            events = await pool.fetch([Filter.from_dict({"ids": [genuine.id]})])
         assert events == [genuine]
 
 
@@ -138,7 +139,7 @@ async def test_unreachable_and_closed_relays_count_towards_eose(fake_relay: Any)
         options = PoolOptions(eose_timeout=10, connect_timeout=2, backoff_base=0.05)
         async with Pool([good.url, dead, closing.url], options=options) as pool:
             start = time.monotonic()
-            async with pool.subscribe([{"kinds": [1]}]) as sub:
+            async with pool.subscribe([Filter.from_dict({"kinds": [1]})]) as sub:
                 events = [e async for e in sub]
             assert time.monotonic() - start < 5
         assert len(events) == 1
@@ -155,7 +156,7 @@ async def test_stream_resumes_after_a_drop_with_since_and_without_limit(
     async with fake_relay([old.to_dict()]) as relay:
         options = PoolOptions(eose_timeout=5, backoff_base=0.05, resume_slack=10)
         async with Pool([relay.url], options=options) as pool:
-            sub = pool.subscribe([{"kinds": [1], "limit": 5}], stream=True)
+            sub = pool.subscribe([Filter.from_dict({"kinds": [1], "limit": 5})], stream=True)
             async with sub:
                 items = aiter(sub.items())
                 assert (await anext(items)).content == "old"
@@ -180,7 +181,7 @@ async def test_drop_before_eose_repeats_the_original_filters(fake_relay: Any, un
     async with fake_relay(eose=False) as relay:
         options = PoolOptions(eose_timeout=5, backoff_base=0.05)
         async with Pool([relay.url], options=options) as pool:
-            sub = pool.subscribe([{"kinds": [1], "limit": 5}], stream=True)
+            sub = pool.subscribe([Filter.from_dict({"kinds": [1], "limit": 5})], stream=True)
             async with sub:
                 await until(lambda: len(relay.reqs) == 1)
                 await relay.drop_all()
@@ -221,7 +222,7 @@ async def test_nip42_auth_then_retry(fake_relay: Any) -> None:
     stored = [note("secret stuff").to_dict()]
     async with fake_relay(stored, challenge="chal-1", require_auth=True) as relay:
         async with Pool([relay.url], options=FAST, auth=KEY) as pool:
-            events = await pool.fetch([{"kinds": [1]}])
+            events = await pool.fetch([Filter.from_dict({"kinds": [1]})])
         assert [e.content for e in events] == ["secret stuff"]
         auth = Event.from_dict(relay.auth_events[0])
         assert auth.kind == 22242 and auth.is_valid()
@@ -233,13 +234,13 @@ async def test_nip42_auth_then_retry(fake_relay: Any) -> None:
 async def test_subscription_ids_differ_per_relay(fake_relay: Any) -> None:
     async with fake_relay() as r1, fake_relay() as r2:
         async with Pool([r1.url, r2.url], options=FAST) as pool:
-            await pool.fetch([{"kinds": [1]}])
+            await pool.fetch([Filter.from_dict({"kinds": [1]})])
         assert r1.reqs[0][1] != r2.reqs[0][1]
 
 
 async def test_malformed_messages_do_not_break_the_connection(fake_relay: Any, until: Any) -> None:
     async with fake_relay(eose=False) as relay, Pool([relay.url], options=FAST) as pool:
-        sub = pool.subscribe([{"kinds": [1]}], stream=True)
+        sub = pool.subscribe([Filter.from_dict({"kinds": [1]})], stream=True)
         async with sub:
             await until(lambda: relay.reqs)
             sub_id = relay.reqs[0][1]
@@ -255,13 +256,13 @@ async def test_no_relays_is_a_relay_error() -> None:
         with pytest.raises(RelayError):
             await pool.publish(note("x"))
         with pytest.raises(RelayError):
-            pool.subscribe([{"kinds": [1]}])
+            pool.subscribe([Filter.from_dict({"kinds": [1]})])
 
 
 async def test_close_ends_open_subscriptions(fake_relay: Any) -> None:
     async with fake_relay(eose=False) as relay:
         pool = Pool([relay.url], options=FAST)
-        sub = await pool.subscribe([{"kinds": [1]}], stream=True).start()
+        sub = await pool.subscribe([Filter.from_dict({"kinds": [1]})], stream=True).start()
         consumer = asyncio.ensure_future(asyncio.wait_for(_drain(sub), 5))
         await pool.close()
         assert await consumer == []
@@ -284,7 +285,7 @@ async def test_a_relay_that_never_completes_the_handshake_times_out() -> None:
         result = (await pool.publish(note("x"))).results[0]
         assert result.status is Status.TIMEOUT
         assert result.message == "no connection within 0.5s"
-        async with pool.subscribe([{"kinds": [1]}]) as sub:
+        async with pool.subscribe([Filter.from_dict({"kinds": [1]})]) as sub:
             assert [e async for e in sub] == []
         assert sub.stats[url].status is RelayState.UNREACHABLE
         for writer in held:
@@ -296,7 +297,7 @@ async def test_the_seen_set_is_bounded(fake_relay: Any) -> None:
     async with fake_relay([e.to_dict() for e in events]) as relay:
         options = PoolOptions(seen_limit=3, eose_timeout=5)
         async with Pool([relay.url], options=options) as pool:
-            sub = pool.subscribe([{"kinds": [1]}])
+            sub = pool.subscribe([Filter.from_dict({"kinds": [1]})])
             async with sub:
                 got = [e async for e in sub]
         assert len(got) == 5

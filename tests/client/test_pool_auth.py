@@ -156,8 +156,8 @@ def wrap_for(recipient: SecretKey, text: str = "a wrapped message") -> Event:
     return sign(SENDER, 1059, text, [["p", recipient.public_hex]])
 
 
-def inbox(key: SecretKey) -> list[dict[str, Any]]:
-    return [{"kinds": [1059], "#p": [key.public_hex]}]
+def inbox(key: SecretKey) -> list[Filter]:
+    return [Filter(kinds=frozenset({1059}), tags={"p": frozenset({key.public_hex})})]
 
 
 async def test_strfry_refusal_with_its_error_prefix_is_answered_with_auth_and_a_retry() -> None:
@@ -182,7 +182,7 @@ async def test_a_challenge_already_received_is_answered_before_a_req_that_needs_
         DialectRelay([wrap, public], on_connect=True, auth_delay=0.3) as relay,
         Pool([relay.url], options=FAST, auth=ME) as pool,
     ):
-        assert [e.id for e in await pool.fetch([{"kinds": [1]}])] == [public.id]
+        assert [e.id for e in await pool.fetch([Filter.from_dict({"kinds": [1]})])] == [public.id]
         assert [e.id for e in await pool.fetch(inbox(ME))] == [wrap.id]
         assert relay.refused == 0
         assert len(relay.auths) == 1
@@ -246,7 +246,7 @@ async def test_restricted_after_auth_is_final() -> None:
         ) as relay,
         Pool([relay.url], options=FAST, auth=ME) as pool,
     ):
-        assert [e.id for e in await pool.fetch([{"kinds": [1]}])] == [public.id]
+        assert [e.id for e in await pool.fetch([Filter.from_dict({"kinds": [1]})])] == [public.id]
         async with pool.subscribe(inbox(ME)) as sub:
             assert [e async for e in sub] == []
         assert sub.stats[relay.url].message == "restricted: no"
@@ -274,7 +274,7 @@ async def test_a_relay_that_never_answers_auth_holds_a_req_only_briefly() -> Non
         DialectRelay([wrap, public], on_connect=True, silent_auth=True) as relay,
         Pool([relay.url], options=patient, auth=ME) as pool,
     ):
-        assert [e.id for e in await pool.fetch([{"kinds": [1]}])] == [public.id]
+        assert [e.id for e in await pool.fetch([Filter.from_dict({"kinds": [1]})])] == [public.id]
         clock = asyncio.get_running_loop().time
         start = clock()
         assert [e.id for e in await pool.fetch(inbox(ME))] == [wrap.id]

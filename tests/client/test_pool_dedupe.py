@@ -11,6 +11,7 @@ import pytest
 
 from shieldmutual.client.pool import EOSE, Pool, PoolOptions, RelayState
 from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 KEY = SecretKey(bytes.fromhex("33" * 32))
@@ -54,7 +55,7 @@ async def test_an_event_from_three_relays_is_verified_once(
         fake_relay(stored) as c,
         Pool([a.url, b.url, c.url], options=OPTIONS) as pool,
     ):
-        sub = pool.subscribe([{"kinds": [1]}])
+        sub = pool.subscribe([Filter.from_dict({"kinds": [1]})])
         async with sub:
             items = [item async for item in sub.items()]
     got = [i for i in items if isinstance(i, Event)]
@@ -72,7 +73,7 @@ async def test_forged_copies_in_a_batch_cannot_suppress_the_genuine_events(fake_
         fake_relay([e.to_dict() for e in events]) as honest,
         Pool([liar.url, honest.url], options=OPTIONS) as pool,
     ):
-        sub = pool.subscribe([{"kinds": [1]}])
+        sub = pool.subscribe([Filter.from_dict({"kinds": [1]})])
         async with sub:
             got = [e async for e in sub]
     assert sorted(e.id for e in got) == sorted(e.id for e in events)
@@ -89,7 +90,7 @@ async def test_one_relay_s_events_arrive_in_order_and_before_its_eose(fake_relay
         fake_relay([e.to_dict() for e in events]) as relay,
         Pool([relay.url], options=OPTIONS) as pool,
     ):
-        sub = pool.subscribe([{"kinds": [1]}])
+        sub = pool.subscribe([Filter.from_dict({"kinds": [1]})])
         async with sub:
             items = [item async for item in sub.items()]
     assert items[:-1] == events  # the relay's order, every event before EOSE
@@ -109,5 +110,5 @@ async def test_a_decoy_id_key_cannot_suppress_another_relay_s_event(fake_relay: 
         fake_relay([second.to_dict()]) as honest,
         Pool([liar.url, honest.url], options=OPTIONS) as pool,
     ):
-        got = await pool.fetch([{"kinds": [1]}])
+        got = await pool.fetch([Filter.from_dict({"kinds": [1]})])
     assert sorted(e.id for e in got) == sorted([first.id, second.id])

@@ -26,6 +26,7 @@ from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.feed import Feed, FeedFilter
 from shieldmutual.shared.aid.notes import Announcement, announcement_template
 from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 KEY = SecretKey(bytes.fromhex("33" * 32))
@@ -41,7 +42,7 @@ async def test_a_relay_sending_oversize_frames_is_held_off_not_hammered(
     async with (
         hostile_relay(oversize=TEN_MB) as bad,
         Pool([bad.url], options=FAST) as pool,
-        pool.subscribe([{"kinds": [1]}], stream=True) as sub,
+        pool.subscribe([Filter.from_dict({"kinds": [1]})], stream=True) as sub,
     ):
         await until(lambda: sub.stats[bad.url].answered, timeout=5)
         stats = sub.stats[bad.url]
@@ -55,7 +56,7 @@ async def test_a_relay_sending_oversize_frames_is_held_off_not_hammered(
         (result,) = report.results
         assert result.status is Status.UNREACHABLE
         assert result.message == "sent a frame over our 4 MiB limit"
-        events = await pool.fetch([{"kinds": [1]}])
+        events = await pool.fetch([Filter.from_dict({"kinds": [1]})])
         assert events == [] and time.monotonic() - start < 1
         assert bad.connections == 1
     warnings = [r for r in caplog.records if r.levelname == "WARNING" and bad.url in r.message]
@@ -88,7 +89,7 @@ async def test_a_relay_that_never_sends_eose_does_not_stall_a_fetch(
         Pool([honest.url, silent.url], options=FAST) as pool,
     ):
         start = time.monotonic()
-        async with pool.subscribe([{"kinds": [1]}]) as sub:
+        async with pool.subscribe([Filter.from_dict({"kinds": [1]})]) as sub:
             events = [event async for event in sub]
         elapsed = time.monotonic() - start
     assert {e.id for e in events} == {e.id for e in stored}
@@ -110,7 +111,7 @@ async def test_a_flood_of_valid_events_keeps_memory_bounded(hostile_relay: Any) 
         got = most_queued = 0
         tracemalloc.start()
         try:
-            async with pool.subscribe([{"kinds": [1]}], stream=True) as sub:
+            async with pool.subscribe([Filter.from_dict({"kinds": [1]})], stream=True) as sub:
                 async for _ in sub:
                     got += 1
                     most_queued = max(most_queued, sub.backlog)
@@ -185,9 +186,9 @@ async def test_a_flood_of_announcements_does_not_become_a_flood_of_queries(
 
         def done() -> bool:
             nonlocal most
-            most = max(most, len(reader._pending))
-            caught_up = reader.subscription.received == count and reader._queue.empty()
-            return caught_up and not reader._pending
+            most = max(most, reader.resolving)
+            caught_up = reader.subscription.received == count and not reader.backlog
+            return caught_up and not reader.resolving
 
         async def read_all() -> None:
             async for _ in reader.items():

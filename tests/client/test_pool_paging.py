@@ -7,6 +7,7 @@ from typing import Any
 
 from shieldmutual.client.pool import FULL, Pool, PoolOptions
 from shieldmutual.shared.event import sign
+from shieldmutual.shared.filter import Filter
 
 OPTIONS = PoolOptions(connect_timeout=3, ok_timeout=3, eose_timeout=3)
 COMMENTS = {"kinds": [1111], "#L": ["mas"]}
@@ -22,7 +23,7 @@ async def test_a_relay_that_ignores_until_costs_one_more_page_not_a_loop(
 ) -> None:
     stored = comments(keys, FULL + 50)  # a full page, sent again whatever the filter says
     async with hostile_relay(stored) as relay, Pool([relay.url], options=OPTIONS) as pool:
-        found = await pool.fetch_paged([COMMENTS])
+        found = await pool.fetch_paged([Filter.from_dict(COMMENTS)])
     assert sorted(e.id for e in found) == sorted(e.id for e in stored)
     assert len(relay.reqs) == 2
     (first,), (second,) = (req[2:] for req in relay.reqs)
@@ -34,8 +35,8 @@ async def test_a_page_short_of_full_or_a_filter_with_its_own_limit_is_asked_once
     hostile_relay: Any, keys: Any
 ) -> None:
     async with hostile_relay(comments(keys, FULL - 1)) as relay, Pool([relay.url]) as pool:
-        assert len(await pool.fetch_paged([COMMENTS])) == FULL - 1
+        assert len(await pool.fetch_paged([Filter.from_dict(COMMENTS)])) == FULL - 1
         assert len(relay.reqs) == 1
     async with hostile_relay(comments(keys, FULL + 1)) as relay, Pool([relay.url]) as pool:
-        await pool.fetch_paged([{**COMMENTS, "limit": FULL + 1}])
+        await pool.fetch_paged([Filter.from_dict({**COMMENTS, "limit": FULL + 1})])
         assert len(relay.reqs) == 1

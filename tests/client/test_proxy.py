@@ -23,6 +23,7 @@ from shieldmutual.client.errors import ConfigError
 from shieldmutual.client.pool import Pool, PoolOptions, Status
 from shieldmutual.client.pool_connect import check_proxy
 from shieldmutual.shared.event import sign
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 from tests.waiting import until
 
@@ -101,7 +102,7 @@ async def test_every_pool_connection_goes_through_the_proxy_by_name(
         (url1, port1), (url2, port2) = by_name(one.url), by_name(two.url)
         async with Pool([url1, url2], options=options) as pool:
             report = await pool.publish(sign(KEY, 1, "hello", []))
-            events = await pool.fetch([{"kinds": [1]}])
+            events = await pool.fetch([Filter.from_dict({"kinds": [1]})])
         assert [r.status for r in report.results] == [Status.ACCEPTED] * 2
         assert [e.id for e in events] == [stored.id]
         await until(lambda: len(socks_proxy.to(port1)) + len(socks_proxy.to(port2)) >= 2)
@@ -186,6 +187,8 @@ async def test_the_real_relay_through_the_proxy_with_auth(
     async with Pool([url], options=options, auth=keys.bob) as pool:
         report = await pool.publish(event)
         assert report.ok(), report.results
-        assert [e.id for e in await pool.fetch([{"ids": [event.id]}])] == [event.id]
+        assert [e.id for e in await pool.fetch([Filter.from_dict({"ids": [event.id]})])] == [
+            event.id
+        ]
     await until(lambda: bool(socks_proxy.to(port)))  # pproxy's log line may trail
     assert socks_proxy.to(port) == ["localhost"]

@@ -17,6 +17,7 @@ import orjson
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 
@@ -94,7 +95,8 @@ async def test_dm_cli_interoperates_with_rust_nostr(
     alice("dm", "send", rust.public_key().to_bech32(), input="from mas")
     their_secret = SecretKey(bytes.fromhex(rust.secret_key().to_hex()))
     async with Pool([relay.url], auth=their_secret) as pool:
-        wraps = await pool.fetch([{"kinds": [kinds.GIFT_WRAP], "#p": [their_secret.public_hex]}])
+        inbox = {"p": frozenset({their_secret.public_hex})}
+        wraps = await pool.fetch([Filter(kinds=frozenset({kinds.GIFT_WRAP}), tags=inbox)])
     (wrap,) = wraps
     gift = nostr_sdk.UnwrappedGift.from_gift_wrap(
         rust, nostr_sdk.Event.from_json(wrap.to_json().decode())

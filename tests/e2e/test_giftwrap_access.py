@@ -18,6 +18,7 @@ from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import Pool, PoolOptions, RelayState
 from shieldmutual.shared import kinds, nip17, nip59
 from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 OPTIONS = PoolOptions(connect_timeout=5, ok_timeout=5, eose_timeout=5)
@@ -41,20 +42,22 @@ async def test_wraps_reach_only_their_authenticated_recipient(relays: Any) -> No
         assert (await anonymous.publish(wrap)).ok()
         assert (await anonymous.publish(note)).ok()
 
-        wanted = [{"kinds": [kinds.GIFT_WRAP], "#p": [bob.public_hex]}]
+        wanted = [Filter.from_dict({"kinds": [kinds.GIFT_WRAP], "#p": [bob.public_hex]})]
         async with anonymous.subscribe(wanted) as sub:
             assert [e async for e in sub] == []
         stats = sub.stats[relay.url]
         assert stats.status is RelayState.CLOSED and stats.message.startswith("auth-required:")
         # A mixed filter is answered, without the wrap.
-        mixed = await anonymous.fetch([{"kinds": [kinds.TEXT_NOTE, kinds.GIFT_WRAP]}])
+        mixed = await anonymous.fetch(
+            [Filter.from_dict({"kinds": [kinds.TEXT_NOTE, kinds.GIFT_WRAP]})]
+        )
         assert [e.id for e in mixed] == [note.id]
         with pytest.raises(RelayError, match="auth-required"):
             await champions.inbox(anonymous, bob)
 
     async with _pool(relay.url, auth=carol) as as_carol:
         assert await as_carol.fetch(wanted) == []
-        assert await as_carol.fetch([{"kinds": [kinds.GIFT_WRAP]}]) == []
+        assert await as_carol.fetch([Filter.from_dict({"kinds": [kinds.GIFT_WRAP]})]) == []
         assert await champions.inbox(as_carol, carol) == []
 
     async with _pool(relay.url, auth=bob) as as_bob:
@@ -80,7 +83,8 @@ async def test_dms_interoperate_with_rust_nostr_through_the_relay(relays: Any) -
     assert (message.sender, message.content) == (bob.public_hex, "from rust-nostr to mas")
 
     async with _pool(relay.url, auth=bob) as as_bob:
-        (stored,) = await as_bob.fetch([{"kinds": [kinds.GIFT_WRAP], "#p": [bob.public_hex]}])
+        mine = Filter(kinds=frozenset({kinds.GIFT_WRAP}), tags={"p": frozenset({bob.public_hex})})
+        (stored,) = await as_bob.fetch([mine])
     gift = nostr_sdk.UnwrappedGift.from_gift_wrap(
         _sdk_keys(bob), nostr_sdk.Event.from_json(stored.to_json().decode())
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from shieldmutual.client.pool import Pool, PoolOptions, RelayState, Status
 from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 from tests.waiting import until
 
@@ -33,7 +34,7 @@ async def test_publish_and_fetch_across_three_relays(relays: Any) -> None:
         # Different relays hold different subsets: the merged view has them all, once.
         only = note("only on r2")
         assert (await pool.publish(only, [r2.url])).acks == 1
-        fetched = await pool.fetch([{"#t": ["mas-pool-e2e"]}])
+        fetched = await pool.fetch([Filter.from_dict({"#t": ["mas-pool-e2e"]})])
         assert len(fetched) == 31 and len({e.id for e in fetched}) == 31
         assert fetched == sorted(fetched, key=lambda e: (-e.created_at, e.id))
 
@@ -45,7 +46,7 @@ async def test_subscription_survives_a_relay_restart(relays: Any) -> None:
     async with Pool(urls, options=OPTIONS) as pool:
         stored = note("stored before", int(time.time()) - 10)
         assert (await pool.publish(stored)).acks == 3
-        sub = pool.subscribe([{"#t": ["mas-pool-e2e"]}], stream=True)
+        sub = pool.subscribe([Filter.from_dict({"#t": ["mas-pool-e2e"]})], stream=True)
         got: list[Event] = []
 
         async def consume() -> None:
