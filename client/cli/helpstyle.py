@@ -218,7 +218,8 @@ def group(app: typer.Typer) -> Any:
 
     commands = LazyCommands(build)
     for info in app.registered_commands:
-        commands.declare(info.name or typer.main.get_command_name(info.callback.__name__), info)
+        callback = getattr(info.callback, "__name__", "")  # typer types it optional
+        commands.declare(info.name or typer.main.get_command_name(callback), info)
     for name, sub_group in built.commands.items():
         commands[name] = sub_group
     built.commands = commands

@@ -76,14 +76,14 @@ COMMAND_GROUPS: dict[str, Entry] = {
     "relays": _group("relays", "The relays mas uses by default, and their health."),
     "config": _group("configure", "Client settings."),
     "event": _command(
-        "events",
+        "event",
         "Sign an event from flags, or events from JSON on stdin, and publish to every relay.",
     ),
     "req": _command(
-        "events",
+        "req",
         "Query relays; verified, de-duplicated events as JSON lines on stdout.",
     ),
-    "verify": _command("events", "Check the id and signature of each event on stdin."),
+    "verify": _command("verify", "Check the id and signature of each event on stdin."),
     "decode": _command(
         "codec",
         "NIP-19 (npub, nsec, note, nprofile, nevent, naddr, with or without nostr:) -> hex/JSON.",

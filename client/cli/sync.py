@@ -19,8 +19,8 @@ from typing import Annotated
 import typer
 
 from shieldmutual.client.cli import common, filteropts
-from shieldmutual.client.cli.events import build_filter
 from shieldmutual.client.errors import RelayError
+from shieldmutual.client.flagfilter import build_filter
 from shieldmutual.client.sync import Progress, Summary, SyncPlan, sync
 from shieldmutual.shared.aid.traffic import aid_filters
 from shieldmutual.shared.errors import InvalidError

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shieldmutual.client.cli.events import build_filter, parse_tag
+from shieldmutual.client.cli.event import parse_tag
 from shieldmutual.client.cli.stdinjson import aiter_thread, read_json_values
+from shieldmutual.client.flagfilter import build_filter
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import FilterError, InvalidError
 

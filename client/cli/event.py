@@ -1,28 +1,26 @@
-"""`mas event`, `mas req`, `mas verify`: nak's generic commands.
+"""`mas event`: sign an event from flags, or events from JSON on stdin, and publish them.
 
-stdout carries only JSON lines (events, or results with --json), each flushed as it is
-written, so ``mas req ... | mas event -r other-relay`` re-publishes as events arrive.
-Everything for people (tables, progress, summaries) goes to stderr.
+One of nak's generic commands with `mas req` and `mas verify`: stdout carries only JSON
+lines (events, or results with --json), each flushed as it is written, so
+``mas req ... | mas event -r other-relay`` re-publishes as events arrive. Everything for
+people (tables, progress) goes to stderr.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shieldmutual.client.cli import common, filteropts, stdinjson, textin
+from shieldmutual.client.cli import common, stdinjson, textin
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import EventError, InvalidError
 from shieldmutual.shared.event import Event
-from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
-from shieldmutual.shared.untrusted import one_line
 
 if TYPE_CHECKING:  # decode and encode use this module's parsers without the pool
     from shieldmutual.client.pool import Pool, PublishReport
@@ -32,57 +30,12 @@ app = typer.Typer()
 MAX_IN_FLIGHT = 64
 
 
-# ---- pure helpers (unit-tested) -------------------------------------------------------
-
-
 def parse_tag(text: str) -> list[str]:
     """``key=value`` -> ``[key, value]``; ``key=v1;v2;v3`` -> ``[key, v1, v2, v3]`` (nak)."""
     key, sep, rest = text.partition("=")
     if not key:
         raise InvalidError(f"tag {text!r} must look like key=value")
     return [key, *rest.split(";")] if sep else [key]
-
-
-def build_filter(
-    *,
-    kinds: Iterable[int] = (),
-    authors: Iterable[str] = (),
-    ids: Iterable[str] = (),
-    tags: Iterable[str] = (),
-    since: str | None = None,
-    until: str | None = None,
-    limit: int | None = None,
-    search: str | None = None,
-    now: int | None = None,
-) -> Filter:
-    """A filter from `mas req` flags. A tag without ``=`` is a hashtag (``#t``)."""
-    data: dict[str, Any] = {}
-    if kinds:
-        data["kinds"] = sorted(set(kinds))
-    if authors:
-        data["authors"] = sorted({nip19.pubkey_hex(a) for a in authors})
-    if ids:
-        data["ids"] = sorted({nip19.event_id_hex(i) for i in ids})
-    for text in tags:
-        key, sep, value = text.partition("=")
-        if not sep:
-            key, value = "t", text
-        if len(key) != 1 or not key.isalpha():
-            raise InvalidError(f"tag filter {text!r}: the key must be one letter (e.g. t=food)")
-        if key == "p":
-            value = nip19.pubkey_hex(value)
-        elif key == "e":
-            value = nip19.event_id_hex(value)
-        data.setdefault("#" + key, []).append(value)
-    if since is not None:
-        data["since"] = parse_time(since, now)
-    if until is not None:
-        data["until"] = parse_time(until, now)
-    if limit is not None:
-        data["limit"] = limit
-    if search is not None:
-        data["search"] = search
-    return Filter.from_dict(data)
 
 
 TEMPLATE_FIELDS = frozenset({"kind", "content", "tags", "created_at"})
@@ -276,116 +229,3 @@ async def _publish_all(
     if not count:
         raise InvalidError("no events on stdin (or pass -c CONTENT)")
     return failures
-
-
-# ---- mas req ------------------------------------------------------------------------------
-
-
-@app.command("req")
-def req_cmd(
-    ctx: typer.Context,
-    kind: filteropts.KindOpt = None,
-    author: filteropts.AuthorOpt = None,
-    id_: Annotated[
-        list[str] | None,
-        typer.Option("-i", "--id", metavar="ID", help="Event id, hex or note (repeat)."),
-    ] = None,
-    tag: filteropts.TagOpt = None,
-    since: filteropts.SinceOpt = None,
-    until: filteropts.UntilOpt = None,
-    limit: Annotated[int | None, typer.Option("-l", "--limit", min=0)] = None,
-    search: Annotated[str | None, typer.Option("--search", help="NIP-50 search.")] = None,
-    stream: Annotated[
-        bool, typer.Option("--stream", help="Keep following new events after the stored ones.")
-    ] = False,
-    timeout: Annotated[
-        float | None, typer.Option("--timeout", min=0.1, help="Seconds to wait for EOSE.")
-    ] = None,
-    relay: common.RelayOption = None,
-    auth: common.AuthOption = False,
-    as_: common.AsOption = None,
-) -> None:
-    """Query relays; verified, de-duplicated events as JSON lines on stdout.
-
-    Without --stream it stops when every relay has sent its stored events (EOSE) or timed
-    out, and exits 3 if none answered. With --stream it follows new events, reconnecting
-    to relays that drop and resuming without loss, until interrupted.
-    """
-    state = common.state(ctx)
-    flt = build_filter(
-        kinds=kind or (),
-        authors=author or (),
-        ids=id_ or (),
-        tags=tag or (),
-        since=since,
-        until=until,
-        limit=limit,
-        search=search,
-    )
-    relays = state.relays(relay)
-    auth_key = state.signer(as_) if auth else None
-
-    async def go() -> bool:
-        from shieldmutual.client.cli import render
-        from shieldmutual.client.pool import EOSE
-
-        async with state.pool(relays, auth=auth_key) as pool:
-            sub = pool.subscribe([flt], stream=stream, eose_timeout=timeout)
-            async with sub:
-                with state.status(f"waiting for {len(relays)} relays…") as spinner:
-                    async for item in sub.items():
-                        if item is EOSE:
-                            if spinner is not None:
-                                spinner.stop()
-                            if stream:
-                                state.note("end of stored events; following new ones")
-                            continue
-                        state.emit_encoded(item.to_json())  # type: ignore[union-attr]
-            render.print_stderr(state.err, render.subscription_summary(sub))
-            return any(s.eose_after is not None for s in sub.stats.values())
-
-    if not common.run(go()):
-        raise RelayError("no relay answered")
-
-
-# ---- mas verify ---------------------------------------------------------------------------
-
-
-@app.command("verify")
-def verify_cmd(ctx: typer.Context, json_: common.JsonOption = False) -> None:
-    """Check the id and signature of each event on stdin.
-
-    Valid events are passed through to stdout unchanged, so it can sit in a pipe; each
-    invalid one is reported on stderr. With --json: one result line per event instead.
-    Exits 1 if any event is invalid.
-    """
-    state = common.state(ctx)
-    json_out = state.want_json(json_)
-    total = bad = 0
-    for line, value in stdinjson.read_json_values(sys.stdin):
-        total += 1
-        event_id = value.get("id") if isinstance(value, dict) else None
-        try:
-            event = Event.from_dict(value)
-            event.verify()
-        except InvalidError as exc:
-            bad += 1
-            if json_out:
-                state.emit_json({"id": event_id, "valid": False, "error": str(exc)})
-            else:
-                state.err.print(
-                    one_line(f"invalid (stdin line {line}) {event_id or ''}: {exc}"),
-                    style="red",
-                    markup=False,
-                    highlight=False,
-                )
-            continue
-        if json_out:
-            state.emit_json({"id": event.id, "valid": True, "error": None})
-        else:
-            state.emit_encoded(event.to_json())
-    if not total:
-        raise InvalidError("no events on stdin")
-    state.note(f"{total - bad} valid, {bad} invalid")
-    if bad:
-        raise typer.Exit(common.EXIT_FAILURE)
