@@ -64,6 +64,7 @@ from shieldmutual.shared import event as nostr_event
 from shieldmutual.shared.aid.feed import Feed, FeedFilter
 from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 READY = re.compile(rb"mas-relay ready on (ws://\S+)")
@@ -194,7 +195,7 @@ async def direct_fetch(url: str, flt: dict, n: int, verify: bool) -> None:
 
 async def pool_fetch(urls: list[str], flt: dict, n: int) -> None:
     async with Pool(urls, options=OPTIONS) as pool:
-        events = await pool.fetch([flt])
+        events = await pool.fetch([Filter.from_dict(flt)])
     if len(events) != n:
         raise RuntimeError(f"pool fetch got {len(events)} events, expected {n}")
 
@@ -223,7 +224,7 @@ def make_requests(n: int) -> list[Event]:
     return events
 
 
-async def feed_once(urls: list[str], n: int) -> int:
+async def feed_once(urls: list[str]) -> int:
     """Read the feed as `mas feed` does until the stored events end; the items shown."""
     shown = 0
     async with Pool(urls, options=OPTIONS) as pool:
@@ -235,13 +236,13 @@ async def feed_once(urls: list[str], n: int) -> int:
     return shown
 
 
-def feed_child(urls: list[str], n: int) -> None:
+def feed_child(urls: list[str]) -> None:
     """One feed run in this (fresh) process: wall, CPU and peak RSS as one JSON line.
     The pool's socket code is imported first: the figure is the reading, not start-up."""
     import shieldmutual.client.pool_relay  # noqa: F401
 
     start, cpu = time.perf_counter(), time.process_time()
-    shown = asyncio.run(feed_once(urls, n))
+    shown = asyncio.run(feed_once(urls))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(orjson.dumps({"shown": shown, "wall": wall, "cpu": cpu, "rss": rss}).decode())
@@ -450,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("urls", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.feed_child is not None:
-        feed_child(args.urls, args.feed_child)
+        feed_child(args.urls)
         return 0
     if args.fanout is not None:
         args.relays = args.fanout
@@ -505,10 +506,10 @@ def main(argv: list[str] | None = None) -> int:
             stored = make_events(n, "bench-fanin", "fanin")
             asyncio.run(direct_publish(urls, stored))
             flt = {"kinds": [1], "#t": ["bench-fanin"], "limit": n}
-            t_raw = best_of(repeat, lambda i: direct_fetch(one[0], flt, n, verify=False))
-            t_ver = best_of(repeat, lambda i: direct_fetch(one[0], flt, n, verify=True))
-            t_f1 = best_of(repeat, lambda i: pool_fetch(one, flt, n))
-            t_fk = best_of(repeat, lambda i: pool_fetch(urls, flt, n))
+            t_raw = best_of(repeat, lambda _i: direct_fetch(one[0], flt, n, verify=False))
+            t_ver = best_of(repeat, lambda _i: direct_fetch(one[0], flt, n, verify=True))
+            t_f1 = best_of(repeat, lambda _i: pool_fetch(one, flt, n))
+            t_fk = best_of(repeat, lambda _i: pool_fetch(urls, flt, n))
 
             print(f"fan-in: one REQ for {n:,} stored events, until EOSE (distinct events/s)")
             row("direct, 1 relay, parse only", n, t_raw)
