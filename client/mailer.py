@@ -30,7 +30,6 @@ accepted it (``send`` returned).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import smtplib
 import ssl
@@ -43,12 +42,12 @@ from typing import Any
 
 from shieldmutual.client.errors import ClientError, ConfigError
 from shieldmutual.client.vault import Home
+from shieldmutual.shared.relayurl import is_local_host
 
 SETTINGS_FILE = "mail.sealed"
 PURPOSE = "mail-settings"
 SECURITIES = ("starttls", "tls", "plain")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "plain": 25}
-LOOPBACK_NAMES = ("localhost",)
 
 
 class MailError(ClientError):
@@ -78,7 +77,7 @@ class MailSettings:
             raise ConfigError(f"SMTP host {self.host!r} is not a host name")
         if self.security not in SECURITIES:
             raise ConfigError(f"SMTP security must be one of {', '.join(SECURITIES)}")
-        if self.security == "plain" and not is_loopback(self.host):
+        if self.security == "plain" and not is_local_host(self.host):
             raise ConfigError("SMTP without TLS is allowed only to a loopback host")
         if self.port is not None and not 0 < self.port < 65536:
             raise ConfigError(f"SMTP port {self.port} is out of range")
@@ -120,15 +119,6 @@ class MailSettings:
             secret = f" (password in {self.password_file})"
         where = f"{self.host}:{self.effective_port} {self.security}"
         return f"{where}{login}{secret}, from {self.sender}"
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_address(address: str) -> None:

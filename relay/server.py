@@ -51,7 +51,7 @@ from shieldmutual.relay.store.factory import store_for
 from shieldmutual.relay.subscriptions import Index
 from shieldmutual.relay.trim import Trimmer
 from shieldmutual.relay.web import Web, base_url
-from shieldmutual.shared.relayurl import relay_address
+from shieldmutual.shared.relayurl import LOOPBACK_NAMES, relay_address
 
 if TYPE_CHECKING:
     from shieldmutual.relay.fanout_pg import PgFanout
@@ -65,9 +65,8 @@ CORS = (
     ("Access-Control-Allow-Methods", "GET, OPTIONS"),
 )
 PING_TIMEOUT = 20.0
-_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 _ANY = frozenset({"0.0.0.0", "::", ""})
-_ANY_OR_LOOPBACK = _LOOPBACK | _ANY
+_ANY_OR_LOOPBACK = LOOPBACK_NAMES | _ANY
 
 
 def default_db_path() -> Path:
@@ -233,7 +232,7 @@ class Relay:
             return frozenset(a for url in configured if (a := relay_address(url)) is not None)
         hosts = {server.host.strip("[]").lower()}
         if hosts & _ANY_OR_LOOPBACK:
-            hosts |= _LOOPBACK
+            hosts |= LOOPBACK_NAMES
         if hosts & _ANY:
             log.warning(
                 "no [server] url set: AUTH accepts only ws://localhost:%d; set url to the"

@@ -10,13 +10,15 @@ cleaned-up URL would be a different relay than the one its author named.
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.untrusted import is_hidden
 
 MAX_URL = 512
-_LOCAL = ("localhost", "::1")
+# The names a loopback listener is reached by (the relay accepts AUTH naming any of them).
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _DEFAULT_PORTS = {"ws": 80, "http": 80, "wss": 443, "https": 443}
 
 RelayAddress = tuple[str, int | None]
@@ -24,14 +26,26 @@ RelayAddress = tuple[str, int | None]
 
 
 def is_local_host(host: str) -> bool:
-    """Loopback by name: such relays are dialled with ``ws://`` and never via a proxy."""
-    return host in _LOCAL or host.startswith("127.")
+    """``localhost`` or a loopback IP literal (127.0.0.0/8, ::1, bracketed or not).
+
+    Such relays are dialled with ``ws://`` and never via a proxy, and a mail server so
+    named may be spoken to without TLS. Only literals count: ``127.0.0.1.nip.io`` is a
+    DNS name that may point anywhere, and dialling it outside the proxy would reveal
+    the user's address to whoever owns it.
+    """
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def normalize_relay_url(url: str) -> str:
     """``ws://`` or ``wss://`` URL, lowercase scheme and host, no bare trailing slash.
 
-    A URL without a scheme gets ``wss://``, or ``ws://`` for localhost and 127.x hosts;
+    A URL without a scheme gets ``wss://``, or ``ws://`` for a loopback host;
     spaces around it (a paste) are dropped. Raises :class:`InvalidError`.
     """
     text = url.strip(" ")

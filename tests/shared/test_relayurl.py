@@ -15,7 +15,7 @@ from shieldmutual.shared.errors import AidError, InvalidError
 from shieldmutual.shared.event import sign
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.nip17 import parse_dm_relay_list
-from shieldmutual.shared.relayurl import normalize_relay_url, relay_address
+from shieldmutual.shared.relayurl import is_local_host, normalize_relay_url, relay_address
 
 HOSTILE_URLS = [
     "wss://relay.example\x1b]0;pwned\x07",
@@ -109,3 +109,26 @@ def test_relay_address_is_host_and_port_with_the_default_port_as_none(
     url: str, address: tuple[str, int | None] | None
 ) -> None:
     assert relay_address(url) == address
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LocalHost", "127.0.0.1", "127.8.9.10", "::1", "[::1]", "0:0:0:0:0:0:0:1"]
+)
+def test_loopback_hosts_are_local(host: str) -> None:
+    assert is_local_host(host)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1.nip.io", "127.evil.example", "relay.example", "10.0.0.1", "::2", "", "127."],
+)
+def test_a_dns_name_that_starts_like_loopback_is_not_local(host: str) -> None:
+    """Finding: ``host.startswith("127.")`` took the DNS name ``127.0.0.1.nip.io`` (any
+    address its owner likes) for this machine, so a relay named so in a society or a
+    nevent hint was dialled without the environment's proxy, revealing the user's IP."""
+    assert not is_local_host(host)
+
+
+def test_a_scheme_less_dns_name_that_starts_like_loopback_gets_wss() -> None:
+    assert normalize_relay_url("127.0.0.1.nip.io:7777") == "wss://127.0.0.1.nip.io:7777"
+    assert normalize_relay_url("127.0.0.1:7777") == "ws://127.0.0.1:7777"
