@@ -13,7 +13,7 @@ from typing import Any
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import InvalidError
-from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.filter import TAG_LETTERS, Filter
 
 
 def build_filter(
@@ -40,7 +40,7 @@ def build_filter(
         key, sep, value = text.partition("=")
         if not sep:
             key, value = "t", text
-        if len(key) != 1 or not key.isalpha():
+        if key not in TAG_LETTERS:
             raise InvalidError(f"tag filter {text!r}: the key must be one letter (e.g. t=food)")
         if key == "p":
             value = nip19.pubkey_hex(value)

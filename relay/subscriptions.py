@@ -30,7 +30,7 @@ from itertools import chain
 from typing import Protocol
 
 from shieldmutual.shared.event import Event
-from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.filter import TAG_LETTERS, Filter
 from shieldmutual.shared.messages import event_prefix
 
 
@@ -196,7 +196,7 @@ class Index:
             found |= bucket
         if self._tags:
             for tag in event.tags:
-                if len(tag) > 1 and len(tag[0]) == 1 and tag[0].isalpha():
+                if len(tag) > 1 and tag[0] in TAG_LETTERS:
                     bucket = self._tags.get((tag[0], tag[1]))
                     if bucket:
                         found |= bucket

@@ -14,6 +14,7 @@ otherwise group them with the public events that arrived alongside them.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,9 @@ from shieldmutual.shared.event import MAX_KIND, Event
 from shieldmutual.shared.hexid import is_hex64
 from shieldmutual.shared.kinds import GIFT_WRAP
 
-_TAG_KEY = re.compile(r"#[A-Za-z]\Z").match
+# NIP-01: a tag can be named in a filter (``#x``) and is indexed when its name is one
+# letter a-z or A-Z. A set, so the relay's per-event checks are one lookup.
+TAG_LETTERS = frozenset(string.ascii_letters)
 # Letters and digits only, as SQLite FTS5's unicode61 tokenizer splits words.
 _WORD = re.compile(r"[^\W_]+")
 # Tags whose values are event ids or public keys, so must be exact hex (NIP-01).
@@ -97,7 +100,7 @@ class Filter:
                 if not isinstance(value, str):
                     raise FilterError("filter 'search' must be a string")
                 values["search"] = value
-            elif _TAG_KEY(key):
+            elif len(key) == 2 and key[0] == "#" and key[1] in TAG_LETTERS:
                 tags[key[1]] = _strings(key, value, hex64=key[1] in _HEX_TAGS)
             else:
                 raise FilterError(f"unknown filter field {key!r}")

@@ -32,7 +32,7 @@ from itertools import groupby
 from shieldmutual.relay.store.base import SaveResult
 from shieldmutual.shared import nip40
 from shieldmutual.shared.event import Event
-from shieldmutual.shared.filter import searchable_text
+from shieldmutual.shared.filter import TAG_LETTERS, searchable_text
 from shieldmutual.shared.hexid import is_hex64
 from shieldmutual.shared.kinds import (
     DELETION,
@@ -68,8 +68,7 @@ def address_of(event: Event) -> str | None:
 
 
 def _is_index_tag(tag: list[str]) -> bool:
-    name = tag[0]
-    return len(tag) > 1 and len(name) == 1 and name.isascii() and name.isalpha()
+    return len(tag) > 1 and tag[0] in TAG_LETTERS
 
 
 def index_tags(event: Event) -> list[tuple[str, str]]:

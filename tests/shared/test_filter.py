@@ -47,6 +47,9 @@ def note(**kw: object) -> Event:
         ({"#p": ["B" * 64]}, "filter '#p' values must be 64 lowercase hex characters"),
         ({"#t": "mas-x"}, "filter '#t' must be an array"),
         ({"#tt": ["x"]}, "unknown filter field '#tt'"),
+        ({"#é": ["x"]}, "unknown filter field '#é'"),
+        ({"#1": ["x"]}, "unknown filter field '#1'"),
+        ({"#": ["x"]}, "unknown filter field '#'"),
         ({"author": [HEX_A]}, "unknown filter field 'author'"),
     ],
 )
