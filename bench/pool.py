@@ -248,11 +248,23 @@ def feed_child(urls: list[str]) -> None:
     print(orjson.dumps({"shown": shown, "wall": wall, "cpu": cpu, "rss": rss}).decode())
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def feed_runs(
-    urls: list[str], n: int, repeat: int, code: str | None, profile: str | None = None
+    urls: list[str],
+    n: int,
+    repeat: int,
+    code: str | None,
+    profile: str | None = None,
+    relays: tuple[int, ...] = (),
 ) -> list[dict]:
     """``repeat`` feed runs, each in a fresh child process (``code``: PYTHONPATH for it;
-    ``profile``: a file for py-spy's collapsed stacks of the child, 200 Hz)."""
+    ``profile``: a file for py-spy's collapsed stacks of the child, 200 Hz); with the CPU
+    the ``relays`` (pids) spent meanwhile, to see who holds the 2 cores."""
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = code
@@ -260,6 +272,7 @@ def feed_runs(
     runs = []
     for i in range(repeat):
         prefix = [*spy, f"{profile}.{i}", "--"] if spy else []
+        before = sum(process_cpu(pid) for pid in relays)
         out = subprocess.run(
             [*prefix, sys.executable, __file__, "--feed-child", str(n), *urls],
             check=True,
@@ -267,6 +280,7 @@ def feed_runs(
             env=env,
         ).stdout
         run = orjson.loads(next(x for x in reversed(out.splitlines()) if x.startswith(b"{")))
+        run["relay_cpu"] = sum(process_cpu(pid) for pid in relays) - before
         if run["shown"] < min(n, 10_000):  # the feed keeps its newest 10,000 items
             raise RuntimeError(f"the feed showed {run['shown']} items of {n}")
         runs.append(run)
@@ -274,7 +288,12 @@ def feed_runs(
 
 
 def feed_bench(
-    urls: list[str], n: int, repeat: int, compare: str | None, profile: str | None = None
+    urls: list[str],
+    n: int,
+    repeat: int,
+    compare: str | None,
+    profile: str | None = None,
+    relays: tuple[int, ...] = (),
 ) -> None:
     if len(urls) < 3:
         raise SystemExit("--feed needs --relays 3 or more")
@@ -295,15 +314,17 @@ def feed_bench(
                 if profile is None
                 else f"{profile}-{'old' if code else 'new'}-{len(results[label])}"
             )
-            results[label] += feed_runs(urls[:3], n, 1, code, where)
+            results[label] += feed_runs(urls[:3], n, 1, code, where, relays[:3])
     print(f"feed: {n:,} requests over 3 relays ({2 * n:,} copies in), median of {repeat}")
     for label, runs in results.items():
         wall = statistics.median(r["wall"] for r in runs)
         cpu = statistics.median(r["cpu"] for r in runs)
         rss = statistics.median(r["rss"] for r in runs)
+        relay_cpu = statistics.median(r["relay_cpu"] for r in runs)
         print(
             f"  {label[-24:]:<24} {n / wall:>8,.0f} ev/s {wall * 1000:7.0f} ms"
             f"  client CPU {cpu / n * 1e6:5.0f} us/ev  peak RSS {rss / 2**20:6.1f} MiB"
+            f"  relays' CPU {relay_cpu / n * 1e6:5.0f} us/ev"
         )
         print(
             "    runs: "
@@ -480,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
             urls = [p.url for p in procs]
             one = urls[:1]
             if args.feed is not None:
-                feed_bench(urls, args.feed, repeat, args.compare, args.profile)
+                pids = tuple(p.proc.pid for p in procs)
+                feed_bench(urls, args.feed, repeat, args.compare, args.profile, pids)
                 return 0
             if args.fanout is not None:
                 fanout_bench(urls, args.samples)
