@@ -9,7 +9,7 @@ the query a feed sends, like any other search.
 
 from __future__ import annotations
 
-from collections import Counter
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,21 +19,17 @@ from shieldmutual.client.cli.plain import Column
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import kinds, nip19
-from shieldmutual.shared.aid.common import MUTUAL_AID, Address
+from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.society import (
     Society,
     mas_tag,
     slug_from_tag,
-    society_event_template,
-    society_slugs,
     validate_slug,
 )
 from shieldmutual.shared.errors import AidError
-from shieldmutual.shared.filter import Filter
 
 if TYPE_CHECKING:  # `following` and `unfollow` are local: they must not load the pool
     from shieldmutual.client import aid
-    from shieldmutual.client.pool import Pool
 
 app = typer.Typer(
     help="Mutual aid societies: a society is its tag, mas-<slug>; definitions describe it.",
@@ -67,23 +63,6 @@ def member_address(text: str) -> Address | None:
             raise AidError(f"--member {text!r} is not a society definition (kind 34550)")
         return Address(pointer.kind, pointer.pubkey, validate_slug(pointer.identifier))
     return None
-
-
-def pick_definition(
-    records: list[aid.SocietyRecord], slug: str, me: str | None = None
-) -> aid.SocietyRecord:
-    """The one definition to use: the only one, else mine; several others need --by."""
-    from shieldmutual.client import aid
-
-    if not records:
-        raise aid.NotFoundError(
-            f"no relay holds a definition of mas-{slug}; pass its naddr or 34550:<pubkey>:{slug}"
-        )
-    mine = [r for r in records if r.event.pubkey == me]
-    if len(records) == 1 or mine:
-        return (mine or records)[0]
-    authors = ", ".join(fmt.short_npub(r.event.pubkey) for r in records)
-    raise ClientError(f"mas-{slug} is described by several people ({authors}): choose with --by")
 
 
 def society_dict(record: aid.SocietyRecord | None, slug: str, **extra: Any) -> dict[str, Any]:
@@ -139,7 +118,7 @@ def create(
     syndicate, its member societies) is published. It names no people: a society has no
     membership list. --no-publish only checks the slug and prints the tag.
     """
-    from shieldmutual.client import aid
+    from shieldmutual.client import societies
 
     state = common.state(ctx)
     slug = parse_slug(slug)
@@ -153,35 +132,20 @@ def create(
         return
     relays, secret = state.relays_and_signer(relay, as_)
 
-    async def go() -> tuple[Any, str]:
-        async with state.pool(relays) as pool:
-            members = [await _member(pool, text, secret.public_hex) for text in member or ()]
-            society = Society(
-                slug,
-                (name or slug).strip(),
-                (description or "").strip(),
-                language,
-                tuple(society_relay or ()),
-                tuple(members),
-            )
-            report = await aid.publish(pool, secret, society_event_template(society))
-            return report, society.address(secret.public_hex).naddr(relays[:3])
-
-    report, naddr = common.run(go())
+    society = Society(
+        slug,
+        (name or slug).strip(),
+        (description or "").strip(),
+        language,
+        tuple(society_relay or ()),
+    )
+    wanted = [member_address(text) or parse_slug(text) for text in member or ()]
+    connect = partial(state.pool, relays)
+    published, report = common.run(societies.publish_definition(connect, secret, society, wanted))
+    naddr = published.address(secret.public_hex).naddr(relays[:3])
     common.show_published(
         state, report, min_acks, json_out, naddr, tag=mas_tag(slug), published=True
     )
-
-
-async def _member(pool: Pool, text: str, me: str) -> Address:
-    from shieldmutual.client import aid
-
-    address = member_address(text)
-    if address is not None:
-        return address
-    slug = parse_slug(text)
-    record = pick_definition(await aid.fetch_societies(pool, [slug]), slug, me)
-    return record.society.address(record.event.pubkey)
 
 
 @app.command("show")
@@ -193,7 +157,7 @@ def show(
     json_: common.JsonOption = False,
 ) -> None:
     """Every published definition of a society (several people may describe one)."""
-    from shieldmutual.client import aid
+    from shieldmutual.client import aid, societies
     from shieldmutual.client.cli import aidrender
     from shieldmutual.shared.nip19 import pubkey_hex
 
@@ -202,12 +166,8 @@ def show(
     authors = [pubkey_hex(by)] if by else []
     relays = state.relays(relay)
 
-    async def go() -> list[aid.SocietyRecord]:
-        async with state.pool(relays) as pool:
-            with state.status(f"looking for mas-{slug}…"):
-                return await aid.fetch_societies(pool, [slug], authors)
-
-    records = common.run(go())
+    with state.status(f"looking for mas-{slug}…"):
+        records = common.run(societies.definitions(partial(state.pool, relays), slug, authors))
     if not records:
         raise aid.NotFoundError(
             f"no relay holds a definition of mas-{slug} (a society needs none: its tag is enough)"
@@ -234,29 +194,15 @@ def list_(
 
     * marks the societies you follow.
     """
-    import asyncio
-
-    from shieldmutual.client import aid
+    from shieldmutual.client import societies
     from shieldmutual.client.cli import aidrender
 
     state = common.state(ctx)
     relays = state.relays(relay)
 
-    async def go() -> tuple[list[aid.SocietyRecord], Counter[str]]:
-        async with state.pool(relays) as pool:
-            with state.status("discovering societies…"):
-                flt = Filter(
-                    kinds=frozenset({kinds.CLASSIFIED}),
-                    tags={"t": frozenset({MUTUAL_AID})},
-                    limit=limit,
-                )
-                records, requests = await asyncio.gather(
-                    aid.fetch_societies(pool), pool.fetch([flt])
-                )
-        counts = Counter(s for e in aid.current_versions(requests) for s in society_slugs(e.tags))
-        return records, counts
-
-    records, counts = common.run(go())
+    with state.status("discovering societies…"):
+        found = common.run(societies.discover(partial(state.pool, relays), limit))
+    records, counts = found.records, found.requests
     followed = set(LocalState.load(state.home).follows)
     rows = [society_dict(r, r.society.slug, requests=counts[r.society.slug]) for r in records]
     defined = {r.society.slug for r in records}
@@ -292,7 +238,6 @@ def follow(
     With --members, a syndicate's definition is looked up on the relays (a read, like
     any query) and its member societies are followed through it.
     """
-    from shieldmutual.client import aid
     from shieldmutual.shared.nip19 import pubkey_hex
 
     state = common.state(ctx)
@@ -302,14 +247,10 @@ def follow(
         authors = [pubkey_hex(by)] if by else []
         relays = state.relays(relay)
 
-        async def go() -> None:
-            async with state.pool(relays) as pool:
-                for slug in slugs:
-                    found = await aid.fetch_societies(pool, [slug], authors)
-                    record = pick_definition(found, slug)
-                    expanded[slug] = [m.identifier for m in record.society.members]
+        from shieldmutual.client import societies  # only here: following is local
 
-        common.run(go())
+        connect = partial(state.pool, relays)
+        expanded.update(common.run(societies.syndicate_members(connect, slugs, authors)))
     local = LocalState.load(state.home)
     changed = {slug: local.follow(slug, expanded[slug]) for slug in slugs}
     local.save()
