@@ -23,6 +23,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from shieldmutual.client import dms
 from shieldmutual.client.champions import (
     ChampionError,
     Championing,
@@ -35,7 +36,7 @@ from shieldmutual.client.cli import champion_act, champion_watch, common, fmt, r
 from shieldmutual.client.cli.contacts import local_names
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
-from shieldmutual.client.private_send import Outgoing, dm_relays
+from shieldmutual.client.private_send import Outgoing
 from shieldmutual.client.timeparse import parse_duration
 from shieldmutual.client.vault import Vault
 from shieldmutual.shared.aid.behalf import check_not_example
@@ -122,11 +123,8 @@ def add_cmd(
             mine.new_emergency_key(secret, now)
         others = [c for c in mine.champions if c != champion] if changed else []
 
-        async def lookup() -> list[str]:
-            async with state.anonymous_pools(relays)() as pool:
-                return await dm_relays(pool, champion)
-
-        mine.champions[champion] = {"added_at": now, "relays": common.run(lookup())}
+        theirs = common.run(dms.relay_list(state.anonymous_pools(relays), champion))
+        mine.champions[champion] = {"added_at": now, "relays": theirs}
         items = package_items(secret, mine, [champion, *others], relays, now)
         failed = _send(state, relays, items, json_)
         if any(item.to == champion for item, _ in failed):
