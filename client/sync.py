@@ -187,3 +187,16 @@ async def _copy(
         summary.gone += len(asked)
         done += len(asked)
         await asyncio.gather(*(publish(event) for event in wanted))
+
+
+async def sync_between(
+    connect: Callable[[], Pool],
+    plan: SyncPlan,
+    *,
+    proxy: str | None,
+    timeout: float,
+    progress: Progress = _quiet,
+) -> list[Summary]:
+    """:func:`sync` on a pool of its own (``connect``: the two relays, with AUTH if any)."""
+    async with connect() as pool:
+        return await sync(pool, plan, proxy=proxy, timeout=timeout, progress=progress)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -21,7 +22,7 @@ import typer
 from shieldmutual.client.cli import common, filteropts
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.flagfilter import build_filter
-from shieldmutual.client.sync import Progress, Summary, SyncPlan, sync
+from shieldmutual.client.sync import Progress, Summary, SyncPlan, sync_between
 from shieldmutual.shared.aid.traffic import aid_filters
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.filter import Filter
@@ -64,11 +65,11 @@ def _progress_bar(state: common.State, show: bool) -> Iterator[Progress | None]:
     if not show or not state.err.is_terminal:
         yield None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=state.err, transient=False) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -122,13 +123,11 @@ def sync_cmd(
     timeout = state.plain_config.timeouts.eose
     auth_key = state.signer(as_) if auth else None
 
-    async def go() -> list[Summary]:
-        async with state.pool([plan.source, plan.target], auth=auth_key) as pool:
-            with _progress_bar(state, not as_json) as bar:
-                kwargs = {"progress": bar} if bar is not None else {}
-                return await sync(pool, plan, proxy=state.proxy, timeout=timeout, **kwargs)
-
-    summaries = common.run(go())
+    connect = partial(state.pool, [plan.source, plan.target], auth=auth_key)
+    with _progress_bar(state, not as_json) as bar:
+        kwargs = {"progress": bar} if bar is not None else {}
+        ran = sync_between(connect, plan, proxy=state.proxy, timeout=timeout, **kwargs)
+        summaries = common.run(ran)
     for summary in summaries:
         if as_json:
             state.emit_json(summary.to_dict())
