@@ -20,13 +20,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.waiting import TimedOut, until_sync
 
 HERE = Path(__file__).parent
 START_TIMEOUT = 30.0
@@ -69,18 +70,20 @@ def _free_port() -> int:
 
 def _listening(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
     """Wait until ``port`` accepts connections (or the process died)."""
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
+
+    def accepting() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"relay exited {proc.returncode}: {log.read_text()[-2000:]}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError as exc:
-            if time.monotonic() > deadline:
-                tail = log.read_text()[-2000:]
-                raise TimeoutError(f"relay not listening on {port}: {tail}") from exc
-            time.sleep(0.05)  # polling a condition, with a deadline
+        except OSError:
+            return False
+        return True
+
+    try:
+        until_sync(accepting, START_TIMEOUT, f"a relay listening on port {port}")
+    except TimedOut as timed_out:
+        raise TimedOut(f"{timed_out}: {log.read_text()[-2000:]}") from None
 
 
 def _subprocess(cmd: list[str], port: int, log: Path, cwd: Path) -> Iterator[str]:
