@@ -21,10 +21,7 @@ from typing import Protocol
 from shieldmutual.relay import policy
 from shieldmutual.relay.store.base import EventStore, SaveResult
 from shieldmutual.shared.event import Event
-from shieldmutual.shared.kinds import is_ephemeral
 from shieldmutual.shared.nip01prefix import BAD_ID, BAD_SIGNATURE
-
-EPHEMERAL_OK = SaveResult(True, "")
 
 
 def _signatures_valid(events: list[Event]) -> list[bool]:
@@ -118,16 +115,14 @@ class Ingest:
         return policy.check(self.rules, event, ctx)
 
     async def accept(self, event: Event, raw: bytes) -> SaveResult:
-        """Signature, then store (ephemeral events are not stored). The caller sends
-        the OK, then calls :meth:`fan_out`, so the publisher hears first.
+        """Signature, then store (which answers ephemeral events without keeping them).
+        The caller sends the OK, then calls :meth:`fan_out`, so the publisher hears first.
 
         Raises :class:`~shieldmutual.shared.errors.StoreError` when the store fails;
         nothing was acknowledged then.
         """
         if not await self.verifier.verify(event):
             return SaveResult(False, BAD_SIGNATURE)
-        if is_ephemeral(event.kind):
-            return EPHEMERAL_OK
         return await self.store.save(event, raw)
 
     def fan_out(self, event: Event, raw: bytes, result: SaveResult) -> None:

@@ -51,7 +51,9 @@ class EventStore(Protocol):
 
     async def save(self, event: Event, raw: bytes) -> SaveResult:
         """Store a verified event (``raw`` is its JSON) once committed, applying
-        replaceable/addressable rules, NIP-09 deletions (kind 5) and tombstones."""
+        replaceable/addressable rules, NIP-09 deletions (kind 5) and tombstones.
+        Ephemeral kinds are answered as stored at once and never written: this is the
+        one place that skips them."""
 
     def query(
         self,

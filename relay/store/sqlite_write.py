@@ -38,7 +38,6 @@ from shieldmutual.shared.kinds import (
     DELETION,
     GIFT_WRAP,
     is_addressable,
-    is_ephemeral,
     is_replaceable,
 )
 
@@ -95,8 +94,6 @@ def deletion_targets(deletion: Event) -> tuple[list[bytes], list[tuple[int, str]
 
 def save_event(db: sqlite3.Connection, event: Event, raw: bytes) -> SaveResult:
     """Store ``event`` unless it is known, deleted or superseded; apply it if a deletion."""
-    if is_ephemeral(event.kind):
-        return STORED
     event_id = bytes.fromhex(event.id)
     pubkey = bytes.fromhex(event.pubkey)
     if db.execute("SELECT 1 FROM events WHERE id = ?", (event_id,)).fetchone():
@@ -147,7 +144,7 @@ def save_events(db: sqlite3.Connection, batch: Sequence[tuple[Event, bytes]]) ->
 
 def _is_plain(item: tuple[Event, bytes]) -> bool:
     event = item[0]
-    return event.kind != DELETION and not is_ephemeral(event.kind) and address_of(event) is None
+    return event.kind != DELETION and address_of(event) is None
 
 
 def _known(db: sqlite3.Connection, sql: str, ids: list[bytes]) -> set[tuple[bytes, ...]]:
