@@ -51,9 +51,10 @@ class Server:
         return {row[0].rsplit("'", 2)[1] for row in rows}
 
     async def until_running(self, names: set[str]) -> None:
-        async with asyncio.timeout(TIMEOUT):
-            while await self.running() != names:
-                await asyncio.sleep(0.01)
+        async def exactly() -> bool:
+            return await self.running() == names
+
+        await until(exactly, TIMEOUT, f"exactly {sorted(names)} running on the server")
 
 
 @pytest.fixture
