@@ -5,7 +5,6 @@ converged, and no gift wrap copied (none is mirrored by default)."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,7 +16,7 @@ import pytest
 
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.keys import SecretKey
-from tests.waiting import until
+from tests.waiting import TimedOut, until
 
 ALICE = SecretKey(bytes([1]) * 32)
 BOB = SecretKey(bytes([2]) * 32)
@@ -88,17 +87,18 @@ async def converge(
     """Seconds until every relay holds exactly ``expected``, each id once."""
     began = time.monotonic()
     seen: dict[str, list[str]] = {}
+
+    async def converged() -> bool:
+        seen.update({url: await stored_ids(connect, url) for url in urls})
+        return all(sorted(ids) == sorted(expected) for ids in seen.values())
+
     try:
-        async with asyncio.timeout(CONVERGE):
-            while True:
-                seen = {url: await stored_ids(connect, url) for url in urls}
-                if all(sorted(ids) == sorted(expected) for ids in seen.values()):
-                    return time.monotonic() - began
-                await asyncio.sleep(0.05)
-    except TimeoutError:
+        await until(converged, CONVERGE, every=0.05)
+    except TimedOut:
         missing = {url: expected - set(ids) for url, ids in seen.items()}
         extra = {url: set(ids) - expected for url, ids in seen.items()}
-        raise AssertionError(f"no convergence: missing {missing}, extra {extra}") from None
+        raise TimedOut(f"no convergence: missing {missing}, extra {extra}") from None
+    return time.monotonic() - began
 
 
 async def publish(connect: Callable[..., Awaitable[Any]], url: str, *events: Event) -> None:
