@@ -6,6 +6,8 @@ back on the same port and database, as a crash and a restart would. ``mas(...)``
 the installed console script with MAS_HOME in a temporary folder; ``mas_stream(...)``
 starts one in the background (e.g. ``req --stream``). ``person("sam", url)`` is someone
 at their own computer: their own MAS_HOME, a new identity, these relays.
+``module_networks()`` gives the same relays and people to a module-scoped fixture, so a
+long story is told once and checked by several tests (tests/e2e/test_champions.py).
 """
 
 from __future__ import annotations
