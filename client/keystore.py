@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from shieldmutual.client.config import write_private
 from shieldmutual.client.errors import IdentityError, PassphraseError
 from shieldmutual.client.vault import Home
-from shieldmutual.shared import nip19, nip49
+from shieldmutual.shared import hexid, nip19, nip49
 from shieldmutual.shared.errors import CryptoError, EncodingError
 from shieldmutual.shared.keys import SecretKey
 
@@ -42,7 +42,6 @@ SEALED_FILE = "identities.sealed"
 PLAIN_FILE = "identities.json"
 PURPOSE = "identities"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
 
 
 def check_name(name: str) -> str:
@@ -102,8 +101,8 @@ def parse_secret(text: str) -> ParsedSecret:
         if hrp != nip49.PREFIX:
             raise EncodingError("not an ncryptsec")
         return ParsedSecret("ncryptsec", ncryptsec=lowered)
-    if _HEX64.match(value):
-        return ParsedSecret("hex", SecretKey.from_hex(lowered))
+    if (hexed := hexid.normalise(value)) is not None:
+        return ParsedSecret("hex", SecretKey.from_hex(hexed))
     raise EncodingError("a secret key must be an nsec, 64 hex characters or an ncryptsec")
 
 

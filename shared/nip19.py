@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from shieldmutual.shared import hexid
 from shieldmutual.shared.errors import EncodingError
 
 _CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -396,8 +397,8 @@ def _hex_or_nip19(
         if isinstance(decoded, pointer):
             return str(getattr(decoded, attr))
         raise EncodingError(f"expected {expected}, got {kind}")
-    lowered = value.lower()
-    if len(lowered) != 64 or any(c not in "0123456789abcdef" for c in lowered):
+    lowered = hexid.normalise(value)
+    if lowered is None:
         what = expected.split(" ", 1)[1]
         raise EncodingError(f"{what} must be 64 hex characters or NIP-19 ({value[:20]!r})")
     return lowered
