@@ -1,8 +1,9 @@
-"""The seams between the pool's parts, as nostr-tools draws them: a relay connection
-(client/pool_relay.py), a subscription over several of them (client/pool_subscription.py)
-and the pool that owns both (client/pool.py). Each part calls the others only through
-these protocols, so none reaches into another's state and each can be read, and tested,
-on its own."""
+"""The seams between the pool's parts, as nostr-tools draws them: a relay's websocket
+(client/pool_socket.py) and its Nostr side (client/pool_relay.py), a subscription over
+several relays (client/pool_subscription.py) and the pool that owns them (client/pool.py).
+Each part calls the others only through these protocols, so none reaches into another's
+state and each can be read, and tested, on its own. mypy checks that each part satisfies
+the protocol it is passed as."""
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
 
-class Subscriber(Protocol):
+class Backpressure(Protocol):
+    """What a socket waits on before reading further, when a reader fell behind."""
+
+    async def caught_up(self) -> None:
+        """Returns once the reader has room again."""
+
+
+class Subscriber(Backpressure, Protocol):
     """What a relay connection tells a subscription attached to it. ``url`` names the
     relay, since one subscription hears from several connections."""
 
@@ -33,9 +41,6 @@ class Subscriber(Protocol):
     def on_event(self, url: str, event: Event) -> bool:
         """An event; True when the reader is so far behind that reading must pause."""
 
-    async def caught_up(self) -> None:
-        """Returns once the reader has room again (see :meth:`on_event`)."""
-
     def on_invalid(self, url: str) -> None:
         """A frame for this subscription that could not be read."""
 
@@ -50,11 +55,6 @@ class Subscriber(Protocol):
 
     def on_disconnect(self, url: str, last_alive: float) -> None:
         """The socket dropped; ``last_alive`` is the wall-clock time of its last frame."""
-
-
-class Backpressure(Protocol):
-    async def caught_up(self) -> None:
-        """Returns once the reader has room again."""
 
 
 class SocketOwner(Protocol):
