@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from shieldmutual.client import dms
 from shieldmutual.client.champions import (
@@ -32,7 +31,15 @@ from shieldmutual.client.champions import (
     package_items,
     release_item,
 )
-from shieldmutual.client.cli import champion_act, champion_watch, common, fmt, requestdraft, textin
+from shieldmutual.client.cli import (
+    champion_act,
+    champion_watch,
+    championrender,
+    common,
+    fmt,
+    requestdraft,
+    textin,
+)
 from shieldmutual.client.cli.contacts import local_names
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.pool import PublishReport
@@ -168,19 +175,13 @@ def list_cmd(
             state.emit_json({"role": "pending", "member": fmt.npub(pubkey)})
         return
     if mine.champions:
-        table = Table(title="Your champions", title_justify="left", show_edge=False)
-        for column in ("petname", "npub", "added"):
-            table.add_column(column)
-        for pubkey, info in mine.champions.items():
-            added = fmt.day(info.get("added_at", 0))
-            petname = names.petnames.get(pubkey, "")
-            table.add_row(petname, fmt.npub(pubkey), added)
+        table = championrender.champions_table(mine, names)
         state.out.print(table, markup=False, highlight=False)
         last = mine.last_checkin
         when = fmt.moment(last or None, "never")
         state.note(f"check-in every {format_duration(mine.interval)}; last sent: {when}")
     if members:
-        state.out.print(champion_watch.watch_table(list(members.values()), now, names))
+        state.out.print(championrender.watch_table(list(members.values()), now, names))
     champion_watch.note_pending(state, championing)
     if not mine.champions and not members and not championing.pending:
         state.note("no champions, and you champion nobody (`mas champion add NPUB`)")

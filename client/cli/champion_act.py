@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from shieldmutual.client import aid, behalf
 from shieldmutual.client.champions import (
@@ -36,7 +35,7 @@ from shieldmutual.client.champions import (
     activation,
     sign_version,
 )
-from shieldmutual.client.cli import common, fmt, textin
+from shieldmutual.client.cli import championrender, common, fmt, textin
 from shieldmutual.client.cli.champion_watch import MemberArg, sync
 from shieldmutual.client.cli.helping import (
     ReportFromOption,
@@ -159,16 +158,8 @@ def activate_cmd(
     current = common.run(behalf.fetch_published(connect, package))
     act = activation(package, facts, int(time.time()), current)
     request = parse_request(act.request)
-    edits = " (editing the version another champion published)" if current else ""
-    state.err.print(
-        Text.assemble(
-            ("About to publish, signed by the emergency key, for ", "bold"),
-            (fmt.npub(member_hex), "bold"),
-            edits,
-            f"\n  {request.title}\n  {request.summary}\n",
-            f"  facts: {facts or '(none added)'}\n  relays: {', '.join(targets)}",
-        )
-    )
+    preview = championrender.activation_preview(member_hex, request, facts, targets, current)
+    state.err.print(preview)
     if not yes:
         if not textin.stdin_is_terminal():
             raise InvalidError(

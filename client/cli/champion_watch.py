@@ -24,14 +24,11 @@ from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 import typer
-from rich.console import Group
 from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from shieldmutual.client.champions import Championing, inbox, member_relays
-from shieldmutual.client.cli import common, fmt
-from shieldmutual.client.cli.contacts import local_names, person
+from shieldmutual.client.cli import championrender, common, fmt
+from shieldmutual.client.cli.contacts import local_names
 from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.client.notify import Message, Notifier
 from shieldmutual.client.timeparse import parse_time
@@ -48,27 +45,6 @@ from shieldmutual.shared.aid.alarm import (
 from shieldmutual.shared.aid.champion import Health, Member, format_duration, watch
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.nip19 import pubkey_hex
-
-STYLE = {Health.OK: "green", Health.DUE: "yellow", Health.OVERDUE: "bold red"}
-
-
-def watch_table(members: Sequence[Member], now: int, names: Names = NO_NAMES) -> Table:
-    table = Table(title="Members you champion", title_justify="left", show_edge=False)
-    for column in ("member", "last check-in", "every", "overdue at", "status"):
-        table.add_column(column, overflow="fold")
-    for member in sorted(members, key=lambda m: watch(m, now).overdue_at):
-        w = watch(member, now)
-        status = str(w.health)
-        if w.health is Health.OVERDUE:
-            status = f"OVERDUE by {format_duration(now - w.overdue_at)}"
-        table.add_row(
-            person(names, member.pubkey),
-            f"{fmt.moment(w.last_seen)} ({format_duration(now - w.last_seen)} ago)",
-            format_duration(w.interval),
-            fmt.moment(w.overdue_at),
-            Text(status, style=STYLE[w.health]),
-        )
-    return table
 
 
 def alarm_lines(members: Sequence[Member], now: int, names: Names = NO_NAMES) -> list[str]:
@@ -211,7 +187,7 @@ def watch_cmd(
         if state.want_json(json_):
             emit_json(members)
         else:
-            state.out.print(watch_table(list(members.values()), clock(), names))
+            state.out.print(championrender.watch_table(list(members.values()), clock(), names))
         alarms = alarm_lines(list(members.values()), clock(), names)
         for line in alarms:
             state.err.print(line, style="bold red", markup=False, highlight=False)
@@ -260,12 +236,9 @@ def _live(
                         if last_json.get(pubkey) != status:
                             last_json[pubkey] = status
                             emit_json({pubkey: member})
-                alarms = [
-                    Text(line, style="bold red")
-                    for line in alarm_lines(list(members.values()), now, names)
-                ]
-                table = watch_table(list(members.values()), now, names)
-                live.update(Group(table, *alarms), refresh=True)
+                lines = alarm_lines(list(members.values()), now, names)
+                view = championrender.live_view(members.values(), now, names, lines)
+                live.update(view, refresh=True)
                 time.sleep(1)  # the redraw tick of a live view, not a wait in a test
 
 

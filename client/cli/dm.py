@@ -20,11 +20,9 @@ from functools import partial
 from typing import Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from shieldmutual.client import dms
-from shieldmutual.client.cli import common, contacts, fmt, render, textin
+from shieldmutual.client.cli import common, contacts, dmrender, fmt, render, textin
 from shieldmutual.client.config import normalize_relays
 from shieldmutual.client.errors import RelayError
 from shieldmutual.client.private_send import Outgoing
@@ -126,16 +124,7 @@ def read_cmd(
                 }
             )
         return
-    table = Table(show_edge=False, pad_edge=False)
-    for column in ("when", "from", "to", "message"):
-        table.add_column(column, overflow="fold")
-    me = secret.public_hex
-    you = Text("you")
-    for m in messages:
-        to = Text(", ").join(you if p == me else contacts.person(names, p) for p in m.recipients)
-        body = f"[{m.subject}] {m.content}" if m.subject else m.content
-        who = you if m.sender == me else contacts.person(names, m.sender)
-        table.add_row(fmt.moment(m.created_at), who, to, render.untrusted(body, multiline=True))
+    table = dmrender.messages_table(messages, names, secret.public_hex)
     state.out.print(table, markup=False, highlight=False)
     state.note(f"{len(messages)} messages")
 

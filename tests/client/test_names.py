@@ -8,7 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
-from shieldmutual.client.cli.champion_watch import alarm_lines, watch_table
+from shieldmutual.client.cli.champion_watch import alarm_lines
+from shieldmutual.client.cli.championrender import watch_table
 from shieldmutual.client.cli.fmt import short_npub
 from shieldmutual.client.names import (
     Names,
