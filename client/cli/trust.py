@@ -70,15 +70,13 @@ def whois(
     why = trusted_by(mine, record.events, petnames.petnames)  # identities' names are mine
     facts = capital.summarize(pubkey, record.events, trusted=why.keys())
     names = common.run(public_record.names_shown(connect, petnames, facts))
-    data = whoisview.capital_dict(facts, why, names, mine, relays)
     listed = [(r.address, r.title, relays[:3]) for r in facts.requests]
     handles = common.remember(state, REQUEST, listed)
-    for row in data["requests"]:
-        row.update(handles[row["address"]].fields())
+    view = whoisview.WhoisView(facts, why, names, mine, relays, handles)
     if state.want_json(json_):
-        state.emit_json(data)
+        state.emit_json(whoisview.capital_dict(view))
     else:
-        whoisview.render_capital(state.out, data, names)
+        whoisview.render_capital(state.out, view)
 
 
 @app.command("vouch")

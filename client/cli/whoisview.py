@@ -12,7 +12,9 @@ person), reports, help confirmed, vouches. No score, no total across kinds.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console, Group
@@ -20,16 +22,39 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client.cli import fmt, render
-from shieldmutual.client.cli.aidrender import handle_columns, id_column
+from shieldmutual.client.cli.aidrender import handle_cells, handle_columns, id_column
 from shieldmutual.client.cli.contacts import person
+from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import Names
 from shieldmutual.shared.aid import capital
 
 REVOKED_KEY = "by an emergency key they revoked: does not speak for them"
 
 
-def _money(amount: Any, currency: str | None) -> str | None:
-    return None if amount is None else f"{amount} {currency}"
+@dataclass(frozen=True, slots=True)
+class WhoisView:
+    """What `mas whois` shows about one person, for one reader: the facts, whom the reader
+    trusts and why, how people are named, the reader's identities, the relays asked (the
+    naddrs' hints), and the handles the requests were given (by address)."""
+
+    facts: capital.SocialCapital
+    why: Mapping[str, str]
+    names: Names
+    mine: Collection[str]
+    relays: Sequence[str] = ()
+    handles: Mapping[str, Handle] = field(default_factory=dict)
+
+    @property
+    def yours(self) -> bool:
+        return self.why.get(self.facts.pubkey) == "your identity"
+
+    def vouches(self) -> list[capital.VouchFact]:
+        """Trusted vouches first, then newest first."""
+        return sorted(self.facts.vouches, key=lambda v: (not v.trusted, -v.created_at))
+
+
+def _money(amount: Decimal | None, currency: str | None) -> str | None:
+    return fmt.money(amount, currency) or None
 
 
 def _help(h: capital.HelpFact, names: Names) -> dict[str, Any]:
@@ -53,17 +78,11 @@ def _pledge(p: capital.PledgeFact, mine: Collection[str]) -> dict[str, Any]:
     }
 
 
-def capital_dict(
-    facts: capital.SocialCapital,
-    why: dict[str, str],
-    names: Names,
-    mine: Collection[str],
-    relays: Iterable[str] = (),
-) -> dict[str, Any]:
+def capital_dict(view: WhoisView) -> dict[str, Any]:
     """The JSON form of `mas whois`: the answers, then the facts; no totals across kinds."""
-    hints = tuple(relays)[:3]
+    facts, why, names, mine = view.facts, view.why, view.names, view.mine
+    hints = tuple(view.relays)[:3]
     answers = capital.answer(facts, mine)
-    vouches = sorted(facts.vouches, key=lambda v: (not v.trusted, -v.created_at))
     vouch_rows = [
         {
             "voucher": v.voucher,
@@ -74,14 +93,14 @@ def capital_dict(
             "reason": v.reason,
             "created_at": v.created_at,
         }
-        for v in vouches
+        for v in view.vouches()
     ]
     return {
         "pubkey": facts.pubkey,
         "npub": fmt.npub(facts.pubkey),
         **names.fields(facts.pubkey),
         "profile": profile.to_dict() if (profile := names.profiles.get(facts.pubkey)) else None,
-        "yours": why.get(facts.pubkey) == "your identity",
+        "yours": view.yours,
         "answers": {
             "helped_me": {
                 "answer": bool(answers.helped_me),
@@ -109,6 +128,7 @@ def capital_dict(
                 "by_champion": r.by_champion,
                 "revoked_key": r.revoked_key,
                 "reported": r.reported,
+                **(view.handles[str(r.address)].fields() if str(r.address) in view.handles else {}),
             }
             for r in facts.requests
         ],
@@ -132,40 +152,40 @@ def _answer(yes: bool, evidence: list[str], otherwise: str) -> Text:
     return Text.assemble(("Not that we can see", "bold"), ": " + "; ".join(evidence or [otherwise]))
 
 
-def answers_grid(data: dict[str, Any], names: Names) -> Table:
+def answers_grid(view: WhoisView) -> Table:
     """The three questions, answered plainly, with the evidence behind each answer."""
-    a = data["answers"]
+    a = capital.answer(view.facts, view.mine)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
-    mine, pledged = a["helped_me"]["confirmed_by_you"], a["helped_me"]["pledged_to_you"]
+    mine, pledged = a.helped_me, a.pledged_to_me
     evidence = [f"you confirmed their help {_times(len(mine), 'time')}"] if mine else []
     if pledged:
         evidence.append(f"{_times(len(pledged), 'public pledge')} to your requests (promises)")
     grid.add_row("Have they helped you?", _answer(bool(mine), evidence, "no help you confirmed"))
-    others = a["paid_forward"]["confirmed_by_others"]
+    others = a.paid_forward
     evidence = []
     if others:
-        people = len({h["recipient"] for h in others})
+        people = len({h.recipient for h in others})
         evidence.append(f"{_times(people, 'person', 'people')} confirmed their help")
-    if a["paid_forward"]["pledged_to_others"]:
-        count = len(a["paid_forward"]["pledged_to_others"])
+    if a.pledged_to_others:
+        count = len(a.pledged_to_others)
         evidence.append(f"{_times(count, 'public pledge')} to others (promises)")
     grid.add_row(
         "Have they helped others?", _answer(bool(others), evidence, "no confirmed help to others")
     )
-    vouchers = a["vouched_by_trusted"]["vouchers"]
+    vouchers = [v for v in view.vouches() if v.trusted]
     text = Text()
     if vouchers:
         text.append("Yes", "bold green")
         text.append(": ")
         for n, v in enumerate(vouchers):
             text.append(", " if n else "")
-            text.append_text(person(names, v["voucher"]))
-            text.append_text(render.untrusted(f" ({v['why_trusted']})", "green"))
+            text.append_text(person(view.names, v.voucher))
+            text.append_text(render.untrusted(f" ({view.why.get(v.voucher)})", "green"))
     else:
         text.append("No", "bold")
-        vouches = _times(len(data["vouches"]), "vouch", "vouches")
+        vouches = _times(len(view.facts.vouches), "vouch", "vouches")
         text.append(f": {vouches}, none from people you trust")
     grid.add_row("Do people you trust vouch for them?", text)
     return grid
@@ -178,65 +198,75 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
-def render_capital(console: Console, data: dict[str, Any], names: Names) -> None:
-    """The answers, then the facts, for people; no score, no total."""
-    head = Text.assemble(("whois ", "bold"), person(names, data["pubkey"]), "  ", data["npub"])
-    if data["yours"]:
-        head.append("  (one of your identities)", style="cyan")
+def _summary(facts: capital.SocialCapital) -> Table:
     summary = Table.grid(padding=(0, 2))
     summary.add_column(style="bold")
     summary.add_column()
-    by_status = ", ".join(f"{n} {s}" for s, n in data["requests_by_status"].items() if n)
-    summary.add_row("first seen", fmt.day(data["first_seen"], "—"))
+    counts = facts.requests_by_status().items()
+    by_status = ", ".join(f"{n} {s}" for s, n in counts if n)
+    summary.add_row("first seen", fmt.day(facts.first_seen, "—"))
     summary.add_row(
-        "requests made", f"{len(data['requests'])}" + (f" ({by_status})" * bool(by_status))
+        "requests made", f"{len(facts.requests)}" + (f" ({by_status})" * bool(by_status))
     )
-    summary.add_row("reports published", str(len(data["reports"])))
-    summary.add_row("pledges made", str(data["pledges_made"]))
-    summary.add_row("help confirmed", f"{len(data['help_confirmed'])} (by the people helped)")
-    trusted = sum(v["trusted"] for v in data["vouches"])
-    summary.add_row("vouches", f"{len(data['vouches'])} ({trusted} from people you trust)")
+    summary.add_row("reports published", str(len(facts.reports)))
+    summary.add_row("pledges made", str(facts.pledges_made))
+    summary.add_row("help confirmed", f"{len(facts.help_confirmed)} (by the people helped)")
+    trusted = sum(v.trusted for v in facts.vouches)
+    summary.add_row("vouches", f"{len(facts.vouches)} ({trusted} from people you trust)")
+    return summary
+
+
+def _requests(view: WhoisView) -> Table:
+    table = Table(title="requests", title_justify="left", show_edge=False, pad_edge=False)
+    handle_columns(table)
+    for column in ("published", "title", "status", "report", ""):
+        table.add_column(column, overflow="fold")
+    id_column(table)
+    for r in view.facts.requests:
+        status = str(r.status)
+        report = "yes" if r.reported else ("—" if status == "open" else "none yet")
+        if r.revoked_key:
+            note = Text(REVOKED_KEY, style="red")
+        else:
+            note = Text("by a verified champion" if r.by_champion else "")
+        number, handle = handle_cells(view.handles.get(str(r.address)))
+        title = render.untrusted(r.title)
+        table.add_row(number, fmt.day(r.published_at), title, status, report, note, handle)
+    return table
+
+
+def render_capital(console: Console, view: WhoisView) -> None:
+    """The answers, then the facts, for people; no score, no total."""
+    facts, names = view.facts, view.names
+    head = Text.assemble(
+        ("whois ", "bold"), person(names, facts.pubkey), "  ", fmt.npub(facts.pubkey)
+    )
+    if view.yours:
+        head.append("  (one of your identities)", style="cyan")
     parts: list[Any] = [head]
-    about = data["profile"] or {}
-    for label, key in (("about", "about"), ("zaps to", "lud16")):
-        if about.get(key):
-            parts.append(Text.assemble((f"{label}: ", "dim"), render.untrusted(about[key])))
-    parts += [answers_grid(data, names), Text(""), summary]
-    if data["requests"]:
-        table = Table(title="requests", title_justify="left", show_edge=False, pad_edge=False)
-        handle_columns(table)
-        for column in ("published", "title", "status", "report", ""):
-            table.add_column(column, overflow="fold")
-        id_column(table)
-        for r in data["requests"]:
-            report = "yes" if r["reported"] else ("—" if r["status"] == "open" else "none yet")
-            if r["revoked_key"]:
-                note = Text(REVOKED_KEY, style="red")
-            else:
-                note = Text("by a verified champion" if r["by_champion"] else "")
-            table.add_row(
-                str(r["number"]),
-                fmt.day(r["published_at"]),
-                render.untrusted(r["title"]),
-                r["status"],
-                report,
-                note,
-                r["handle"],
-            )
-        parts.append(table)
-    if data["help_confirmed"]:
+    profile = names.profiles.get(facts.pubkey)
+    for label, value in (
+        ("about", profile and profile.about),
+        ("zaps to", profile and profile.lud16),
+    ):
+        if value:
+            parts.append(Text.assemble((f"{label}: ", "dim"), render.untrusted(value)))
+    parts += [answers_grid(view), Text(""), _summary(facts)]
+    if facts.requests:
+        parts.append(_requests(view))
+    if facts.help_confirmed:
         table = _table("help confirmed", "date", "confirmed by", "amount")
-        for h in data["help_confirmed"]:
-            amount = render.untrusted(h["amount"] or "—")
-            table.add_row(fmt.day(h["created_at"]), person(names, h["recipient"]), amount)
+        for h in facts.help_confirmed:
+            amount = render.untrusted(_money(h.amount, h.currency) or "—")
+            table.add_row(fmt.day(h.created_at), person(names, h.recipient), amount)
         parts.append(table)
-    if data["vouches"]:
+    if facts.vouches:
         table = _table("vouches", "date", "from", "trusted", "reason")
-        for v in data["vouches"]:
-            mark = render.untrusted(v["why_trusted"] if v["trusted"] else "", "green")
-            reason = render.untrusted(v["reason"])
-            table.add_row(fmt.day(v["created_at"]), person(names, v["voucher"]), mark, reason)
+        for v in view.vouches():
+            mark = render.untrusted((view.why.get(v.voucher) or "") if v.trusted else "", "green")
+            reason = render.untrusted(v.reason)
+            table.add_row(fmt.day(v.created_at), person(names, v.voucher), mark, reason)
         parts.append(table)
-    if not (data["requests"] or data["reports"] or data["pledges_made"] or data["vouches"]):
+    if not (facts.requests or facts.reports or facts.pledges_made or facts.vouches):
         parts.append(Text("No public history on these relays: weigh that yourself.", style="dim"))
     console.print(Group(*parts), markup=False, highlight=False)
