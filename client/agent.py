@@ -80,7 +80,8 @@ def socket_path(paths: Paths) -> Path:
 
 
 def _peer_uid(sock: socket.socket) -> int:
-    return _CRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size))[1]
+    uid: int = _CRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CRED.size))[1]
+    return uid
 
 
 def _read_line(sock: socket.socket) -> bytes:

@@ -64,7 +64,9 @@ class Message:
 
 
 class Channel(Protocol):
-    spec: str  # as given to --notify: the key under which deliveries are remembered
+    @property
+    def spec(self) -> str:
+        """As given to --notify: the key under which deliveries are remembered."""
 
     def send(self, message: Message) -> None:
         """Deliver, or raise NotifyError with a one-line reason."""

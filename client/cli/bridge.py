@@ -18,7 +18,7 @@ import getpass
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -224,7 +224,7 @@ def run(
         raise ConfigError("no lists: add one with `mas bridge email add LIST --society SLUG`")
     settings = mailer.load_settings(state.home)
 
-    def connect(relays: list[str] | tuple[str, ...]) -> Pool:
+    def connect(relays: Sequence[str]) -> Pool:
         return state.pool(list(relays))
 
     def report(outcome: bridge_mod.Outcome) -> None:
