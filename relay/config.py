@@ -25,20 +25,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from shieldmutual.shared.errors import InvalidError, ShieldError
-from shieldmutual.shared.filter import Filter, FilterError
+from shieldmutual.shared.errors import ConfigError, FilterError, InvalidError
+from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.hexid import is_hex64
 from shieldmutual.shared.messages import MAX_SUBSCRIPTION_ID
 from shieldmutual.shared.relayurl import normalize_relay_url
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7777
-
-
-class ConfigError(ShieldError):
-    """The configuration file or a flag is not usable."""
-
-    prefix = "error"
 
 
 @dataclass(frozen=True, slots=True)

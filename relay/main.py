@@ -33,12 +33,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from shieldmutual.relay import config as config_mod
-from shieldmutual.relay.config import DEFAULT_HOST, DEFAULT_PORT, Config, ConfigError
+from shieldmutual.relay.config import DEFAULT_HOST, DEFAULT_PORT, Config
 from shieldmutual.relay.server import Relay, db_path, default_db_path
 from shieldmutual.relay.store.factory import describe
 from shieldmutual.relay.web import base_url
 from shieldmutual.relay.workers import Supervisor, reserve_port
-from shieldmutual.shared.errors import StoreError
+from shieldmutual.shared.errors import ConfigError, StoreError
 from shieldmutual.shared.version import VERSION
 
 log = logging.getLogger("shieldmutual.relay")

@@ -9,24 +9,38 @@ lookup table, and the CLI prints ``str(error)`` as its one-line message.
     │   ├── EventError               an event that does not parse, hash or verify
     │   ├── FilterError              a REQ/COUNT filter that breaks NIP-01 rules
     │   ├── MessageError             a client<->relay message of the wrong shape
+    │   │   ├── ParseError           ... with the ids readable before the fault (messages.py)
+    │   │   └── NegentropyError      a NIP-77 message we cannot read (negentropy.py)
     │   ├── EncodingError            NIP-19 / hex / bech32 input that does not decode
-    │   └── AidError                 a mutual aid event or template that breaks docs/PROTOCOL.md
+    │   ├── AidError                 a mutual aid event or template that breaks docs/PROTOCOL.md
+    │   └── ConfigError              a relay or client setting (file, flag) that makes no sense
     ├── CryptoError       error:     decryption or MAC failure (NIP-44, NIP-49 passphrase)
-    ├── BlockedError      blocked:   refused by policy for who sent it or what it is
-    ├── RateLimitedError  rate-limited: too much, too fast
-    ├── RestrictedError   restricted: allowed only to someone else (e.g. not the author)
-    ├── AuthRequiredError auth-required: NIP-42 authentication needed first
-    ├── PowError          pow:       not enough NIP-13 proof of work
-    └── StoreError        error:     storage failed; nothing was acknowledged
+    ├── BlockedError      blocked:   refused for what it asks (a query with too many results)
+    ├── NegError          error:     a relay refused a reconciliation (NEG-ERR) (negclient.py)
+    ├── StoreError        error:     storage failed; nothing was acknowledged
+    └── ClientError                  the client's own failures: client/errors.py's tree,
+                                     NotFoundError (client/aid.py), ChampionError
+                                     (client/champions.py), MailError (client/mailer.py)
+
+Only what code raises is here. The relay's refusals of an event or a request (rate
+limits, ``restricted:``, ``auth-required:``, ``pow:``, most ``blocked:``) are not
+exceptions but strings its rules return, built by shared/nip01prefix.py's per-prefix
+builders: a rule runs for every event, and returning a string costs less than raising.
+Two relay modules keep a private exception that never leaves them: relay/web.py's
+``WebError`` (an HTTP status) and relay/mirror.py's ``PeerGone`` (a peer hung up).
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from shieldmutual.shared.nip01prefix import Prefix
 
 
 class ShieldError(Exception):
     """Base of every error Shield Mutual raises deliberately."""
 
-    prefix = "error"
+    prefix: ClassVar[Prefix] = "error"
 
     def wire(self) -> str:
         """The message as a relay puts it on the wire: ``"<prefix>: <message>"``."""
@@ -57,28 +71,17 @@ class AidError(InvalidError):
     pass
 
 
+class ConfigError(InvalidError):
+    """One class for the relay's TOML and flags and the client's config and options:
+    both are a person's input, refused before anything runs (mas exits 2)."""
+
+
 class CryptoError(ShieldError):
     prefix = "error"
 
 
 class BlockedError(ShieldError):
     prefix = "blocked"
-
-
-class RateLimitedError(ShieldError):
-    prefix = "rate-limited"
-
-
-class RestrictedError(ShieldError):
-    prefix = "restricted"
-
-
-class AuthRequiredError(ShieldError):
-    prefix = "auth-required"
-
-
-class PowError(ShieldError):
-    prefix = "pow"
 
 
 class StoreError(ShieldError):

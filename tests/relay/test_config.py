@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from shieldmutual.relay import config as config_mod
-from shieldmutual.relay.config import Config, ConfigError
+from shieldmutual.relay.config import Config
+from shieldmutual.shared.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

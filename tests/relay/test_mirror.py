@@ -15,9 +15,10 @@ from websockets.asyncio.server import serve
 
 from shieldmutual.relay import config as config_mod
 from shieldmutual.relay import policy
-from shieldmutual.relay.config import Config, ConfigError
+from shieldmutual.relay.config import Config
 from shieldmutual.relay.mirror import peer_label
 from shieldmutual.relay.server import Relay
+from shieldmutual.shared.errors import ConfigError
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey

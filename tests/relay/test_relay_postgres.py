@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 
-from shieldmutual.relay.config import ConfigError, from_dict
+from shieldmutual.relay.config import from_dict
 from shieldmutual.relay.server import Relay
 from shieldmutual.relay.store.factory import describe
 from shieldmutual.relay.store.postgres import PostgresStore
 from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.shared.errors import ConfigError
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.nip59 import make_rumor, wrap
