@@ -32,6 +32,13 @@ app = typer.Typer(
 )
 
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="The petname you give them.")]
+# A person, in any form :func:`resolve` takes.
+PersonArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="NPUB", help="npub, nprofile, hex, one of your identity names, or a petname."
+    ),
+]
 STYLE = {"petname": "bold", "profile": "italic", "npub": ""}  # by names.Source (a StrEnum)
 
 

@@ -74,7 +74,7 @@ COMMAND_GROUPS: dict[str, Entry] = {
         "init", "Set up step by step: an identity, relays, and where request pages are."
     ),
     "relays": _group("relays", "The relays mas uses by default, and their health."),
-    "config": _group("configure", "Client settings."),
+    "config": _group("config", "Client settings."),
     "event": _command(
         "event",
         "Sign an event from flags, or events from JSON on stdin, and publish to every relay.",
@@ -110,11 +110,11 @@ COMMAND_GROUPS: dict[str, Entry] = {
         "Publish (or edit) the spending report of your request: a NIP-23 article.",
     ),
     "whois": _command(
-        "trust",
+        "whois",
         "The public record about a person, computed here from what relays hold.",
     ),
     "vouch": _command(
-        "trust",
+        "vouch",
         "Say in public, under your key, that you know and trust this person.",
     ),
     "society": _group(
@@ -122,19 +122,16 @@ COMMAND_GROUPS: dict[str, Entry] = {
         "Mutual aid societies: a society is its tag, mas-<slug>; definitions describe it.",
     ),
     "follow": _command(
-        "society",
+        "follow",
         "Follow societies in your feed. Kept on this device only: nothing is published.",
-        "follows",
     ),
     "unfollow": _command(
-        "society",
+        "follow",
         "Stop following societies (local only, like following).",
-        "follows",
     ),
     "following": _command(
-        "society",
+        "follow",
         "The societies you follow (from this device's local state).",
-        "follows",
     ),
     "request": _group("request", "Aid requests: ask for help, read, list, edit and close."),
     "relay-request": _command(

@@ -1,4 +1,4 @@
-"""`mas society create/show/list` and `mas follow/unfollow/following`.
+"""`mas society create/show/list` (following them is cli/follow.py).
 
 A society *is* its tag, ``mas-<slug>``: creating one needs nothing but a slug, and a
 published definition (NIP-72 kind 34550: name, description, language, relays, and for a
@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shieldmutual.client.cli import common, fmt
-from shieldmutual.client.cli.plain import Column
-from shieldmutual.client.errors import ClientError
+from shieldmutual.client.cli import common
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import kinds, nip19
 from shieldmutual.shared.aid.common import Address
@@ -35,7 +33,6 @@ app = typer.Typer(
     help="Mutual aid societies: a society is its tag, mas-<slug>; definitions describe it.",
     no_args_is_help=True,
 )
-follows = typer.Typer()
 
 TagArg = Annotated[str, typer.Argument(metavar="mas-SLUG", help="The society's tag (or slug).")]
 TagsArg = Annotated[list[str], typer.Argument(metavar="mas-SLUG...", help="Society tags.")]
@@ -216,98 +213,3 @@ def list_(
             state.out.print(aidrender.societies_table(rows))
         else:
             state.note("no societies found on these relays")
-
-
-# ---- mas follow / unfollow / following ----------------------------------------------------
-
-
-@follows.command("follow")
-def follow(
-    ctx: typer.Context,
-    tags: TagsArg,
-    members: Annotated[
-        bool,
-        typer.Option("--members", help="Also follow a syndicate's member societies (looked up)."),
-    ] = False,
-    by: ByOption = None,
-    relay: common.RelayOption = None,
-    json_: common.JsonOption = False,
-) -> None:
-    """Follow societies in your feed. Kept on this device only: nothing is published.
-
-    With --members, a syndicate's definition is looked up on the relays (a read, like
-    any query) and its member societies are followed through it.
-    """
-    from shieldmutual.shared.nip19 import pubkey_hex
-
-    state = common.state(ctx)
-    slugs = [parse_slug(t) for t in tags]
-    expanded: dict[str, list[str]] = {slug: [] for slug in slugs}
-    if members:
-        authors = [pubkey_hex(by)] if by else []
-        relays = state.relays(relay)
-
-        from shieldmutual.client import societies  # only here: following is local
-
-        connect = partial(state.pool, relays)
-        expanded.update(common.run(societies.syndicate_members(connect, slugs, authors)))
-    local = LocalState.load(state.home)
-    changed = {slug: local.follow(slug, expanded[slug]) for slug in slugs}
-    local.save()
-    for slug in slugs:
-        entry = local.follows[slug]
-        if state.want_json(json_):
-            state.emit_json({"tag": mas_tag(slug), "members": list(entry.members),
-                             "changed": changed[slug]})  # fmt: skip
-        else:
-            also = f" (and {', '.join(f'mas-{m}' for m in entry.members)})" if entry.members else ""
-            state.emit_line(f"following mas-{slug}{also}")
-    state.note(f"kept locally in {local.path}; nothing was published")
-
-
-@follows.command("unfollow")
-def unfollow(ctx: typer.Context, tags: TagsArg, json_: common.JsonOption = False) -> None:
-    """Stop following societies (local only, like following)."""
-    state = common.state(ctx)
-    slugs = [parse_slug(t) for t in tags]
-    local = LocalState.load(state.home)
-    missing = [f"mas-{s}" for s in slugs if s not in local.follows]
-    if missing:
-        raise ClientError(f"not following {', '.join(missing)} (see `mas following`)")
-    for slug in slugs:
-        local.unfollow(slug)
-        if state.want_json(json_):
-            state.emit_json({"tag": mas_tag(slug), "following": False})
-        else:
-            state.emit_line(f"no longer following mas-{slug}")
-    local.save()
-
-
-FOLLOW_COLUMNS = tuple(
-    Column(header, overflow="fold")
-    for header in ("tag", "since", "also follows (syndicate members)")
-)
-
-
-@follows.command("following")
-def following(ctx: typer.Context, json_: common.JsonOption = False) -> None:
-    """The societies you follow (from this device's local state)."""
-    state = common.state(ctx)
-    local = LocalState.load(state.home)
-    entries = sorted(local.follows.values(), key=lambda f: f.slug)
-    if state.want_json(json_):
-        for f in entries:
-            state.emit_json({"tag": mas_tag(f.slug), "since": f.since,
-                             "members": list(f.members), "tags": list(f.tags)})  # fmt: skip
-    elif entries:
-        rows = [
-            [
-                f"mas-{f.slug}",
-                fmt.day(f.since),
-                " ".join(f"mas-{m}" for m in f.members),
-            ]
-            for f in entries
-        ]
-        state.print_table(FOLLOW_COLUMNS, rows)
-    else:
-        state.note("not following any society yet: `mas follow mas-<slug>`")

@@ -1,15 +1,13 @@
-"""`mas whois` and `mas vouch`: the public record about a person, weighed by the reader.
+"""`mas whois`: the public record about a person, weighed by the reader.
 
 There is no central score (docs/PROTOCOL.md §15): `mas whois` fetches what the relays
-hold about one pubkey and summarizes it locally with ``shared.aid.capital.summarize``:
-requests made and how they ended, spending reports, pledges made, help that recipients
-confirmed, vouches received, first seen; cli/whoisview.py answers from them whether
-they helped you, helped others, and are vouched for by people *you* trust. "Trust" is
-local too: your own identities, your contacts (petnames, client/contacts.py) and the
-people your identities vouched for. No follow list of people is published anywhere.
-
-`mas vouch` publishes a NIP-32 label under your own key. A vouch is a public link
-between two people, so the command says so before it publishes it.
+hold about one pubkey (client/whois.py) and summarizes it locally with
+``shared.aid.capital.summarize``: requests made and how they ended, spending reports,
+pledges made, help that recipients confirmed, vouches received, first seen;
+cli/whoisview.py answers from them whether they helped you, helped others, and are
+vouched for by people *you* trust. "Trust" is local too (shared/aid/whois.py): your own
+identities, your contacts (petnames, client/contacts.py) and the people your identities
+vouched for. No follow list of people is published anywhere.
 """
 
 from __future__ import annotations
@@ -24,18 +22,10 @@ from shieldmutual.client.cli import common, contacts, fmt, whoisview
 from shieldmutual.client.errors import RelayError
 from shieldmutual.shared.aid import capital
 from shieldmutual.shared.aid.feed import REQUEST
-from shieldmutual.shared.aid.vouch import Vouch
 from shieldmutual.shared.aid.whois import trusted_by
-from shieldmutual.shared.errors import InvalidError
 
 app = typer.Typer()
 
-WhoArg = Annotated[
-    str,
-    typer.Argument(
-        metavar="NPUB", help="npub, nprofile, hex, one of your identity names, or a petname."
-    ),
-]
 TimeoutOption = Annotated[
     float | None, typer.Option("--timeout", min=0.1, help="Seconds to wait for each relay.")
 ]
@@ -44,7 +34,7 @@ TimeoutOption = Annotated[
 @app.command("whois")
 def whois(
     ctx: typer.Context,
-    who: WhoArg,
+    who: contacts.PersonArg,
     relay: common.RelayOption = None,
     timeout: TimeoutOption = None,
     json_: common.JsonOption = False,
@@ -77,35 +67,3 @@ def whois(
         state.emit_json(whoisview.capital_dict(view))
     else:
         whoisview.render_capital(state.out, view)
-
-
-@app.command("vouch")
-def vouch(
-    ctx: typer.Context,
-    who: WhoArg,
-    reason: Annotated[
-        str, typer.Option("--reason", help="Why you trust them (public, optional).")
-    ] = "",
-    relay: common.RelayOption = None,
-    min_acks: Annotated[
-        int, typer.Option("--min-acks", min=1, help="Fail unless this many relays accept it.")
-    ] = 1,
-    as_: common.AsOption = None,
-    json_: common.JsonOption = False,
-) -> None:
-    """Say in public, under your key, that you know and trust this person.
-
-    A vouch is a public link between the two of you: vouch only where being linked is
-    safe. Withdraw it with `mas event -k 5 -e <id>` (a NIP-09 deletion).
-    """
-    state = common.state(ctx)
-    subject = contacts.resolve(state, who)
-    relays = state.relays(relay)
-    said = Vouch(subject, " ".join(reason.split("\n")).strip())
-    secret = state.signer(as_)
-    if secret.public_hex == subject:
-        raise InvalidError("a vouch for yourself means nothing")
-    state.warn(f"this publicly links you with {fmt.npub(subject)}")
-
-    report = common.run(public_record.vouch(partial(state.pool, relays), secret, said))
-    common.show_nevent(state, report, min_acks, json_, relays, subject=subject)
