@@ -41,8 +41,8 @@ from shieldmutual.relay.store.base import EventStore
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid import atom, webpage
 from shieldmutual.shared.aid.common import MUTUAL_AID, Address, check_geohash, check_language
-from shieldmutual.shared.aid.feed import OFFER, REQUEST, FeedFilter, read_item
-from shieldmutual.shared.aid.offer import Offer
+from shieldmutual.shared.aid.feed import REQUEST, FeedFilter, read_item
+from shieldmutual.shared.aid.offer import OFFER, Offer
 from shieldmutual.shared.aid.request import AidRequest, Status
 from shieldmutual.shared.aid.society import Society, mas_tag, parse_society
 from shieldmutual.shared.aid.society import validate_slug as check_slug

@@ -162,13 +162,15 @@ class Supervisor:
             sentinels = {w.process.sentinel: w for w in waiting.values()}
             for ready in wait([*waiting, *sentinels, self._wake_read], left):
                 if ready in waiting:
-                    worker = waiting.pop(ready)  # type: ignore[call-overload]
+                    worker = waiting.pop(ready)
                     try:
                         lines = worker.pipe.recv()
                     except EOFError:  # it exited before saying it was ready
-                        return self._failed(worker)
+                        self._failed(worker)
+                        return None
                 elif ready in sentinels:
-                    return self._failed(sentinels[ready])  # type: ignore[index]
+                    self._failed(sentinels[ready])
+                    return None
                 else:
                     self._drain_wake()
         return None if self.stopping else lines

@@ -94,7 +94,7 @@ class SecretKey:
 
 @lru_cache(maxsize=65536)
 def _parse_xonly(pubkey: bytes) -> object | None:
-    parsed = ffi.new("secp256k1_xonly_pubkey *")
+    parsed: object = ffi.new("secp256k1_xonly_pubkey *")  # a cffi pointer, opaque here
     if not lib.secp256k1_xonly_pubkey_parse(_CTX, parsed, pubkey):
         return None
     return parsed

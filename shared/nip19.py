@@ -9,7 +9,7 @@ accept hex or raw bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from shieldmutual.shared import hexid
@@ -365,7 +365,11 @@ def decode(text: str) -> tuple[str, Decoded]:
         if len(data) != 32:
             raise EncodingError(f"{hrp} data must be 32 bytes, got {len(data)}")
         return hrp, data.hex()
-    parsers = {"nprofile": _nprofile, "nevent": _nevent, "naddr": _naddr}
+    parsers: dict[str, Callable[[bytes], Decoded]] = {
+        "nprofile": _nprofile,
+        "nevent": _nevent,
+        "naddr": _naddr,
+    }
     if hrp not in parsers:
         raise EncodingError(f"unsupported NIP-19 prefix {hrp!r}")
     return hrp, parsers[hrp](data)
