@@ -16,8 +16,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from shieldmutual.client.cli.contacts import person
 from shieldmutual.client.cli.fmt import short_npub
+from shieldmutual.client.cli.peoplerender import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
 from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import NO_NAMES, Names

@@ -12,7 +12,7 @@ from rich.text import Text
 from shieldmutual.client import aid
 from shieldmutual.client.champions import MyChampions
 from shieldmutual.client.cli import fmt
-from shieldmutual.client.cli.contacts import person
+from shieldmutual.client.cli.peoplerender import person
 from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.shared.aid.champion import Health, Member, format_duration, watch
 from shieldmutual.shared.aid.request import AidRequest

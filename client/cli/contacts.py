@@ -2,8 +2,8 @@
 
 Also what every command that shows or names a person uses: :func:`local_names` (your
 petnames: contacts and identities), :func:`lookup` (plus the profiles of the people on
-screen, one batched REQ), :func:`person` (the Rich text, through render's door) and
-:func:`resolve` (a person given as an npub, an identity name or a petname).
+screen, one batched REQ) and :func:`resolve` (a person given as an npub, an identity name
+or a petname). How a person is drawn on a terminal is cli/peoplerender.py.
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from shieldmutual.client.errors import IdentityError, PassphraseError
 from shieldmutual.shared.errors import InvalidError
 
 if TYPE_CHECKING:  # types only: `contacts list` loads neither websockets, rich nor profiles
-    from rich.text import Text
-
     from shieldmutual.client.names import Names
     from shieldmutual.client.pool import Pool
 
@@ -39,14 +37,6 @@ PersonArg = Annotated[
         metavar="NPUB", help="npub, nprofile, hex, one of your identity names, or a petname."
     ),
 ]
-STYLE = {"petname": "bold", "profile": "italic", "npub": ""}  # by names.Source (a StrEnum)
-
-
-def person(names: Names, pubkey: str) -> Text:
-    """How a person is shown: a petname plain, a stranger's profile name as ``~name (npub…)``."""
-    from shieldmutual.client.cli import render
-
-    return render.untrusted(names.show(pubkey), STYLE[names.source(pubkey)])
 
 
 def local_names(state: common.State) -> Names:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client.cli import fmt, render
-from shieldmutual.client.cli.contacts import person
+from shieldmutual.client.cli.peoplerender import person
 from shieldmutual.client.names import Names
 from shieldmutual.shared.nip17 import DirectMessage
 

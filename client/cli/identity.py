@@ -243,8 +243,6 @@ def _field_option(help_: str) -> Any:
 
 
 def _show_profile(state: common.State, pubkey: str, profile: Profile | None, json_: bool) -> None:
-    from shieldmutual.shared.profile import WRITABLE
-
     if state.want_json(json_):
         fields = profile.to_dict() if profile else {"pubkey": pubkey, "created_at": None}
         state.emit_json({**fields, "npub": fmt.npub(pubkey)})
@@ -252,17 +250,9 @@ def _show_profile(state: common.State, pubkey: str, profile: Profile | None, jso
     if profile is None:
         state.note("no profile published on these relays yet")
         return
-    from rich.table import Table
+    from shieldmutual.client.cli.peoplerender import profile_grid
 
-    from shieldmutual.client.cli import render
-
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    for name in WRITABLE:
-        value = getattr(profile, name)
-        if value is not None:
-            table.add_row(name, render.untrusted(value, multiline=True))
+    table = profile_grid(profile)
     state.out.print(table, markup=False, highlight=False)
 
 

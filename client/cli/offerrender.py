@@ -22,7 +22,7 @@ from shieldmutual.client.cli.aidrender import (
     line_start,
     status_text,
 )
-from shieldmutual.client.cli.contacts import person
+from shieldmutual.client.cli.peoplerender import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
 from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import NO_NAMES, Names

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from shieldmutual.client.cli import fmt, render
 from shieldmutual.client.cli.aidrender import handle_cells, handle_columns, id_column
-from shieldmutual.client.cli.contacts import person
+from shieldmutual.client.cli.peoplerender import person
 from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import Names
 from shieldmutual.shared.aid import capital
