@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from typing import Annotated
 
@@ -38,8 +39,9 @@ def sync_filters(
     window = build_filter(since=since, until=until)
     if kinds or authors or tags:
         return [build_filter(kinds=kinds, authors=authors, tags=tags, since=since, until=until)]
-    extra = window.to_dict()
-    return [Filter.from_dict({**f, **extra}) for f in aid_filters()]
+    return [
+        replace(Filter.from_dict(f), since=window.since, until=window.until) for f in aid_filters()
+    ]
 
 
 def _plan(
