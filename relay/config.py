@@ -79,6 +79,23 @@ class ServerConfig:
     uvloop: bool = True
     log_level: str = "INFO"
 
+    def check(self) -> None:
+        """Refuse values the relay cannot run with (each table checks its own)."""
+        if self.port > 65535:
+            raise ConfigError("[server] port must be at most 65535")
+        if self.store_readers < 1 or self.store_batch_max < 1 or self.max_count < 1:
+            raise ConfigError(
+                "[server] store_readers, store_batch_max and max_count must be at least 1"
+            )
+        if self.max_query_seconds <= 0:
+            raise ConfigError("[server] max_query_seconds must be more than 0")
+        for url in {self.url, *self.urls} - {""}:
+            _check_url(url)
+        if self.max_connection_memory < 1024 * 1024:
+            raise ConfigError("[server] max_connection_memory must be at least 1 MiB")
+        if self.max_memory < self.max_connection_memory:
+            raise ConfigError("[server] max_memory must be at least max_connection_memory")
+
 
 @dataclass(frozen=True, slots=True)
 class LimitsConfig:
@@ -100,6 +117,16 @@ class LimitsConfig:
     max_sync_events: int = 100_000
     neg_idle_timeout: float = 60.0
 
+    def check(self) -> None:
+        if not 1 <= self.max_subid_length <= MAX_SUBSCRIPTION_ID:
+            raise ConfigError(f"[limits] max_subid_length must be 1 to {MAX_SUBSCRIPTION_ID}")
+        if not 0 < self.default_limit <= self.max_limit:
+            raise ConfigError("[limits] need 0 < default_limit <= max_limit")
+        if self.max_message_length < 1024:
+            raise ConfigError("[limits] max_message_length must be at least 1024")
+        if self.min_pow_difficulty > 256:
+            raise ConfigError("[limits] min_pow_difficulty must be at most 256")
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimitsConfig:
@@ -115,6 +142,10 @@ class RateLimitsConfig:
     query_seconds_per_second: float = 0.5
     query_seconds_burst: float = 5.0
 
+    def check(self) -> None:
+        if self.query_seconds_per_second and not self.query_seconds_burst:
+            raise ConfigError("[rate_limits] query_seconds_burst must be more than 0")
+
 
 @dataclass(frozen=True, slots=True)
 class PolicyConfig:
@@ -125,6 +156,12 @@ class PolicyConfig:
     # When not empty only these authors may publish (a private relay).
     allowed_pubkeys: frozenset[str] = frozenset()
 
+    def check(self) -> None:
+        _hex64(self.blocked_pubkeys, "[policy] blocked_pubkeys")
+        _hex64(self.allowed_pubkeys, "[policy] allowed_pubkeys")
+        if not all(type(k) is int and 0 <= k <= 65535 for k in self.blocked_kinds):
+            raise ConfigError("[policy] blocked_kinds must list kinds from 0 to 65535")
+
 
 @dataclass(frozen=True, slots=True)
 class InfoConfig:
@@ -134,6 +171,10 @@ class InfoConfig:
     contact: str = ""
     icon: str = ""
     software: str = "shieldmutual mas-relay"
+
+    def check(self) -> None:
+        if self.pubkey:
+            _hex64(frozenset([self.pubkey]), "[info] pubkey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +192,11 @@ class WebConfig:
     # Requests and offers on one society page or feed, newest first.
     max_items: int = 100
 
+    def check(self) -> None:
+        _check_base_url(self.base_url)
+        if not 1 <= self.max_items <= 1000:
+            raise ConfigError("[web] max_items must be 1 to 1000")
+
 
 @dataclass(frozen=True, slots=True)
 class MirrorConfig:
@@ -165,6 +211,17 @@ class MirrorConfig:
     # serves to this relay, which without AUTH are none of ours).
     gift_wraps: bool = False
 
+    def check(self) -> None:
+        for url in self.peers:
+            try:
+                if not isinstance(url, str):
+                    raise InvalidError(f"{url!r} is not a string")
+                normalize_relay_url(url)
+            except InvalidError as exc:
+                raise ConfigError(f"[mirror] peers: {exc}") from None
+        if not self.interval:
+            raise ConfigError("[mirror] interval must be more than 0")
+
 
 @dataclass(frozen=True, slots=True)
 class StoreConfig:
@@ -174,6 +231,11 @@ class StoreConfig:
     # max_count and max_query_seconds apply to either. Never logged (it may hold a
     # password): only its host and database are shown.
     url: str = ""
+
+    def check(self) -> None:
+        # The URL is not repeated in the message: it may hold a password.
+        if self.url and urlsplit(self.url).scheme not in ("postgresql", "postgres"):
+            raise ConfigError('[store] url must be a postgresql:// URL (or "" for SQLite)')
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,15 +314,19 @@ def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
         except TypeError:
             raise ConfigError(f"{where} must be a list of plain values") from None
     if isinstance(default, tuple):  # filters: a list of tables
-        if isinstance(value, tuple) and all(isinstance(f, Filter) for f in value):
-            return value  # already built (Config.replace)
-        if not isinstance(value, list):
-            raise ConfigError(f"{where} must be a list of filters")
-        try:
-            return tuple(Filter.from_dict(item) for item in value)
-        except FilterError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
+        return _filters(where, value)
     raise ConfigError(f"{where}: unsupported setting")  # pragma: no cover
+
+
+def _filters(where: str, value: Any) -> tuple[Filter, ...]:
+    if isinstance(value, tuple) and all(isinstance(f, Filter) for f in value):
+        return value  # already built (Config.replace)
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list of filters")
+    try:
+        return tuple(Filter.from_dict(item) for item in value)
+    except FilterError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _build(section: str, values: dict[str, Any]) -> Any:
@@ -275,7 +341,7 @@ def _build(section: str, values: dict[str, Any]) -> Any:
             raise ConfigError(f"unknown setting [{section}] {key}")
         out[key] = _coerce(section, key, value, getattr(defaults, key))
     built = cls(**out)
-    _check(section, built)
+    built.check()
     return built
 
 
@@ -305,61 +371,6 @@ def _check_base_url(url: str) -> None:
     ok = ok and not (parts.query or parts.fragment or parts.username or parts.password)
     if url and not (ok and url.isprintable() and " " not in url):
         raise ConfigError(f"[web] base_url must be an http:// or https:// URL, not {url!r}")
-
-
-def _check(section: str, built: Any) -> None:
-    if isinstance(built, ServerConfig):
-        if built.port > 65535:
-            raise ConfigError("[server] port must be at most 65535")
-        if built.store_readers < 1 or built.store_batch_max < 1 or built.max_count < 1:
-            raise ConfigError(
-                "[server] store_readers, store_batch_max and max_count must be at least 1"
-            )
-        if built.max_query_seconds <= 0:
-            raise ConfigError("[server] max_query_seconds must be more than 0")
-        for url in {built.url, *built.urls} - {""}:
-            _check_url(url)
-        if built.max_connection_memory < 1024 * 1024:
-            raise ConfigError("[server] max_connection_memory must be at least 1 MiB")
-        if built.max_memory < built.max_connection_memory:
-            raise ConfigError("[server] max_memory must be at least max_connection_memory")
-    elif isinstance(built, LimitsConfig):
-        if not 1 <= built.max_subid_length <= MAX_SUBSCRIPTION_ID:
-            raise ConfigError(f"[limits] max_subid_length must be 1 to {MAX_SUBSCRIPTION_ID}")
-        if not 0 < built.default_limit <= built.max_limit:
-            raise ConfigError("[limits] need 0 < default_limit <= max_limit")
-        if built.max_message_length < 1024:
-            raise ConfigError("[limits] max_message_length must be at least 1024")
-        if built.min_pow_difficulty > 256:
-            raise ConfigError("[limits] min_pow_difficulty must be at most 256")
-    elif isinstance(built, RateLimitsConfig):
-        if built.query_seconds_per_second and not built.query_seconds_burst:
-            raise ConfigError("[rate_limits] query_seconds_burst must be more than 0")
-    elif isinstance(built, PolicyConfig):
-        _hex64(built.blocked_pubkeys, "[policy] blocked_pubkeys")
-        _hex64(built.allowed_pubkeys, "[policy] allowed_pubkeys")
-        if not all(type(k) is int and 0 <= k <= 65535 for k in built.blocked_kinds):
-            raise ConfigError("[policy] blocked_kinds must list kinds from 0 to 65535")
-    elif isinstance(built, WebConfig):
-        _check_base_url(built.base_url)
-        if not 1 <= built.max_items <= 1000:
-            raise ConfigError("[web] max_items must be 1 to 1000")
-    elif isinstance(built, MirrorConfig):
-        for url in built.peers:
-            try:
-                if not isinstance(url, str):
-                    raise InvalidError(f"{url!r} is not a string")
-                normalize_relay_url(url)
-            except InvalidError as exc:
-                raise ConfigError(f"[mirror] peers: {exc}") from None
-        if not built.interval:
-            raise ConfigError("[mirror] interval must be more than 0")
-    elif isinstance(built, StoreConfig) and built.url:
-        # The URL is not repeated in the message: it may hold a password.
-        if urlsplit(built.url).scheme not in ("postgresql", "postgres"):
-            raise ConfigError('[store] url must be a postgresql:// URL (or "" for SQLite)')
-    elif isinstance(built, InfoConfig) and built.pubkey:
-        _hex64(frozenset([built.pubkey]), "[info] pubkey")
 
 
 def from_dict(data: dict[str, Any]) -> Config:

@@ -133,7 +133,7 @@ class Supervisor:
             os.close(self._wake_read)
             os.close(self._wake_write)
 
-    def _on_signal(self, signum: int, _frame: object) -> None:
+    def _on_signal(self, _signum: int, _frame: object) -> None:
         self.stopping = True
 
     def _spawn(self, number: int) -> _Worker:
