@@ -50,6 +50,7 @@ from shieldmutual.shared.aid.thread import current_versions, thread_filters, thr
 from shieldmutual.shared.errors import AidError, EncodingError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.nip01prefix import error, invalid, rate_limited
 from shieldmutual.shared.nip19 import naddr_decode
 from shieldmutual.shared.version import VERSION
 
@@ -61,6 +62,9 @@ CACHE_SIZE = 64
 THREAD_LIMIT = 500  # events of each kind in one request's thread
 SOCIETIES_LIMIT = 500
 DESCRIPTIONS_SHOWN = 5
+# Error bodies are one line that starts with a NIP-01 prefix, like the relay's refusals.
+_TOO_MANY = rate_limited("too many page requests; try again shortly\n").encode()
+_FAILED = error("the page could not be made\n").encode()
 
 # (status, body, content type, extra headers); server.py makes it a Response.
 Answer = tuple[int, bytes, str, tuple[tuple[str, str], ...]]
@@ -105,7 +109,7 @@ def _matches(if_none_match: str, etag: str) -> bool:
 def _one(query: dict[str, list[str]], name: str) -> str | None:
     found = query.get(name)
     if found and len(found) > 1:
-        raise WebError(400, f"invalid: give {name} once")
+        raise WebError(400, invalid(f"give {name} once"))
     return found[0] if found else None
 
 
@@ -132,15 +136,14 @@ class Web:
     async def answer(self, target: str, headers: Headers) -> Answer:
         """The answer to ``GET target``; never raises (a failure is a 500 line)."""
         if not self.bucket.take():
-            reason = b"rate-limited: too many page requests; try again shortly\n"
-            return 429, reason, TEXT, (("Retry-After", "1"),)
+            return 429, _TOO_MANY, TEXT, (("Retry-After", "1"),)
         try:
             return await self._route(target, headers.get("If-None-Match", ""))
         except WebError as exc:
             return exc.status, f"{exc}\n".encode(), TEXT, ()
         except Exception:
             log.exception("a page could not be made")  # no path: it may name a visitor's interest
-            return 500, b"error: the page could not be made\n", TEXT, ()
+            return 500, _FAILED, TEXT, ()
 
     async def _route(self, target: str, if_none_match: str) -> Answer:
         parts = urlsplit(target)
@@ -216,7 +219,7 @@ class Web:
         try:
             pointer = naddr_decode(text)
         except (EncodingError, ValueError) as exc:
-            raise WebError(400, f"invalid: not an naddr ({exc})") from None
+            raise WebError(400, invalid(f"not an naddr ({exc})")) from None
         if pointer.kind != kinds.CLASSIFIED:  # gift wraps, articles...: never a page
             raise WebError(404, "not found: not an aid request")
         address = Address(pointer.kind, pointer.pubkey, pointer.identifier)
@@ -257,7 +260,7 @@ class Web:
             place = check_geohash(place) if place else None
             lang = check_language(lang) if lang else None
         except AidError as exc:
-            raise WebError(400, f"invalid: {exc}") from None
+            raise WebError(400, exc.wire()) from None
         descriptions, listings = await self._society_events(slug)
         chooser = FeedFilter(lang, place, frozenset({Status.OPEN}), frozenset({REQUEST, OFFER}))
         shown = [e for e in listings if chooser.matches(e.item)][: self.config.web.max_items]
@@ -333,7 +336,7 @@ def _slug(text: str) -> str:
     try:
         return check_slug(text)
     except AidError as exc:
-        raise WebError(400, f"invalid: {exc}") from None
+        raise WebError(400, exc.wire()) from None
 
 
 def _id(item: AidRequest | Offer) -> str:
