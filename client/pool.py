@@ -78,7 +78,7 @@ from shieldmutual.client.pool_subscription import EOSE as EOSE
 from shieldmutual.client.pool_subscription import Marker as Marker
 from shieldmutual.client.pool_subscription import RelayState as RelayState
 from shieldmutual.client.pool_subscription import RelaySubStats as RelaySubStats
-from shieldmutual.client.pool_subscription import Subscription
+from shieldmutual.client.pool_subscription import Subscription as Subscription
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
