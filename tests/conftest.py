@@ -38,12 +38,8 @@ import email.policy
 import importlib.util
 import itertools
 import os
-import queue
-import re
-import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -59,6 +55,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import serve
 
+from bench.harness import RelayProcess
 from shieldmutual.relay.config import Config
 from shieldmutual.relay.server import Relay, http_response
 from shieldmutual.shared.event import Event, sign
@@ -67,7 +64,6 @@ from shieldmutual.shared.negentropy import Negentropy, Storage
 from tests import waiting
 
 TIMEOUT = 5.0
-READY = re.compile(r"mas-relay ready on (ws://\S+)")
 _barriers = itertools.count(1)
 
 
@@ -396,64 +392,14 @@ def module_passphrase_fd() -> Iterator[Callable[..., int]]:
 # ---- the console script as a subprocess ----------------------------------------------
 
 
-class RelayProcess:
-    """A running ``mas-relay``; ``url`` from its ready line, ``log`` its stderr lines."""
-
-    def __init__(self, proc: subprocess.Popen[str], db: Path) -> None:
-        self.proc = proc
-        self.db = db
-        self.url = ""
-        self.log: list[str] = []
-        self._lines: queue.Queue[str | None] = queue.Queue()
-        assert proc.stderr is not None
-        threading.Thread(target=self._pump, args=(proc.stderr,), daemon=True).start()
-
-    def _pump(self, stream: Any) -> None:
-        for line in stream:
-            self.log.append(line)
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def wait_ready(self, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise TimeoutError(f"mas-relay not ready in {timeout}s: {self.log}") from None
-            if line is None:
-                raise RuntimeError(f"mas-relay exited: {''.join(self.log)}")
-            match = READY.search(line)
-            if match:
-                self.url = match.group(1)
-                return self.url
-
-    def terminate(self, timeout: float = 20.0) -> int:
-        """SIGTERM, then the exit status (waits at most ``timeout``)."""
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=timeout)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-
 @contextlib.contextmanager
 def relay_processes(folder: Path) -> Iterator[Callable[..., RelayProcess]]:
     """The ``relay_process`` factory with its databases in ``folder``; every process it
-    started is killed on exit."""
+    started (and whatever those started) is killed on exit."""
     started: list[RelayProcess] = []
-    exe = Path(sys.executable).parent / "mas-relay"
 
     def start(*args: str, db: Path | None = None) -> RelayProcess:
-        path = db or folder / f"process{len(started)}.db"
-        cmd = [str(exe), "--host", "127.0.0.1", "--port", "0", "--db", str(path), *args]
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        relay = RelayProcess(proc, path)
+        relay = RelayProcess.mas_relay(db or folder / f"process{len(started)}.db", *args)
         started.append(relay)
         relay.wait_ready()
         return relay
@@ -462,7 +408,7 @@ def relay_processes(folder: Path) -> Iterator[Callable[..., RelayProcess]]:
         yield start
     finally:
         for relay in started:
-            relay.kill()
+            relay.close()
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.waiting import TimedOut, until_sync
+from bench.harness import RelayProcess, free_port
 
 HERE = Path(__file__).parent
 START_TIMEOUT = 30.0
@@ -62,39 +60,12 @@ class CompatRelay:
     url: str
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _listening(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-    """Wait until ``port`` accepts connections (or the process died)."""
-
-    def accepting() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"relay exited {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        except OSError:
-            return False
-        return True
-
+def _subprocess(cmd: list[str], port: int, cwd: Path) -> Iterator[str]:
+    relay = RelayProcess(cmd, cwd=cwd)
     try:
-        until_sync(accepting, START_TIMEOUT, f"a relay listening on port {port}")
-    except TimedOut as timed_out:
-        raise TimedOut(f"{timed_out}: {log.read_text()[-2000:]}") from None
-
-
-def _subprocess(cmd: list[str], port: int, log: Path, cwd: Path) -> Iterator[str]:
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    try:
-        _listening(proc, port, log)
-        yield f"ws://127.0.0.1:{port}"
+        yield relay.wait_listening(port, START_TIMEOUT)
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
+        relay.close()
 
 
 NOSTR_RELAY_CONFIG = """\
@@ -128,22 +99,22 @@ relay {{
 
 
 def _nostr_relay(tmp: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     config = tmp / "nostr-relay.yaml"
     config.write_text(NOSTR_RELAY_CONFIG.format(db=tmp / "nostr-relay.sqlite3", port=port))
     exe = str(Path(sys.executable).parent / "nostr-relay")
     cmd = [exe, "-c", str(config), "serve", "--use-uvicorn"]
-    yield from _subprocess(cmd, port, tmp / "nostr-relay.log", tmp)
+    yield from _subprocess(cmd, port, tmp)
 
 
 def _strfry(tmp: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     db = tmp / "strfry-db"
     db.mkdir()
     config = tmp / "strfry.conf"
     config.write_text(STRFRY_CONFIG.format(db=db, port=port))
     cmd = [STRFRY_BIN, f"--config={config}", "relay"]
-    yield from _subprocess(cmd, port, tmp / "strfry.log", tmp)
+    yield from _subprocess(cmd, port, tmp)
 
 
 def _start(name: str, tmp_path: Path, relay_process: Callable[..., Any]) -> Iterator[CompatRelay]:

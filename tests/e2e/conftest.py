@@ -58,7 +58,7 @@ class RelayNode:
         self.args = args
         self.proc = start(*args, db=db)
         self.url: str = self.proc.url
-        self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
+        self.port: int = self.proc.port
 
     def kill(self) -> None:
         """SIGKILL, as a crash: no goodbye to clients."""

@@ -3,14 +3,13 @@ and asyncio's own where uvloop cannot be imported."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import RelayProcess
+from bench.harness import RelayProcess
 
 pytest.importorskip("uvloop", reason="the default only differs where uvloop is installed")
 
@@ -45,15 +44,11 @@ def test_uvloop_false_keeps_asyncios_loop(relay_process: Any, tmp_path: Path) ->
 def test_without_uvloop_the_relay_runs_on_asyncio(tmp_path: Path) -> None:
     cmd = [sys.executable, "-c", WITHOUT_UVLOOP, "--host", "127.0.0.1", "--port", "0"]
     cmd += ["--db", str(tmp_path / "relay.db"), "--config", _config(tmp_path)]
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    relay = RelayProcess(proc, tmp_path / "relay.db")
+    relay = RelayProcess(cmd, db=tmp_path / "relay.db")
     try:
         relay.wait_ready()
         [loop] = _loops(relay)
     finally:
-        relay.kill()
+        relay.close()
     assert loop.startswith("asyncio.")
     assert any("uvloop is not installed" in line for line in relay.log)
