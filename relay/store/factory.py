@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from shieldmutual.relay.config import Config
@@ -16,11 +17,22 @@ from shieldmutual.relay.store.sqlite import SQLiteStore
 from shieldmutual.shared.errors import StoreError
 
 
+class _Options(TypedDict):
+    """The [server] settings both stores take, so each keyword keeps its own type."""
+
+    batch_max: int
+    readers: int
+    default_limit: int
+    max_limit: int
+    max_count: int
+    max_query_seconds: float
+
+
 def store_for(config: Config, sqlite_path: Callable[[Config], Path]) -> EventStore:
     """The configured store, unopened; ``sqlite_path`` (which may create the file's
     folder) is called only when no PostgreSQL URL is configured."""
     server = config.server
-    options = {
+    options: _Options = {
         "batch_max": server.store_batch_max,
         "readers": server.store_readers,
         "default_limit": config.limits.default_limit,
