@@ -46,7 +46,7 @@ from shieldmutual.relay import policy
 from shieldmutual.relay.limits import Bucket, TimeBucket
 from shieldmutual.relay.negentropy import NegSessions, is_neg_message
 from shieldmutual.relay.outgoing import Outgoing
-from shieldmutual.relay.store.base import CountResult, SaveResult
+from shieldmutual.relay.store.base import SaveResult
 from shieldmutual.relay.subscriptions import Subscription
 from shieldmutual.relay.trim import TRIM_AFTER
 from shieldmutual.shared.errors import ShieldError
@@ -60,6 +60,12 @@ from shieldmutual.shared.messages import (
     ClientEvent,
     ClientReq,
     ParseError,
+    auth_frame,
+    closed_frame,
+    count_frame,
+    eose_frame,
+    notice_frame,
+    ok_frame,
     parse_client_message,
 )
 from shieldmutual.shared.nip42 import check_auth
@@ -81,32 +87,6 @@ _numbers = itertools.count(1)
 SHUTTING_DOWN = "error: the relay is shutting down"
 AUTH_FOR_WRAPS = "auth-required: gift wraps (kind 1059) are served only to their recipient"
 AUTH_FOR_ALL = "auth-required: this relay serves only authenticated clients"
-
-
-# ---- frames ----------------------------------------------------------------------
-
-
-def ok_frame(event_id: str, accepted: bool, message: str) -> bytes:
-    return orjson.dumps(["OK", event_id, accepted, message])
-
-
-def closed_frame(sub_id: str, message: str) -> bytes:
-    return orjson.dumps(["CLOSED", sub_id, message])
-
-
-def notice_frame(message: str) -> bytes:
-    return orjson.dumps(["NOTICE", message])
-
-
-def eose_frame(sub_id: str) -> bytes:
-    return orjson.dumps(["EOSE", sub_id])
-
-
-def count_frame(sub_id: str, result: CountResult) -> bytes:
-    body: dict[str, object] = {"count": result.count}
-    if result.approximate:
-        body["approximate"] = True
-    return orjson.dumps(["COUNT", sub_id, body])
 
 
 def stored_id(raw: bytes) -> bytes:
@@ -168,7 +148,7 @@ class Connection(Outgoing):
         relay = self.relay
         relay.connections.add(self)
         try:
-            await self.ws.send(orjson.dumps(["AUTH", self.challenge]), text=True)
+            await self.ws.send(auth_frame(self.challenge), text=True)
             handled = 0
             while True:
                 message = await self.ws.recv()
@@ -463,7 +443,7 @@ class Connection(Outgoing):
             self._failed("count", exc)
             self.send(closed_frame(sub_id, _wire(exc, "error: the count failed")))
             return
-        self.send(count_frame(sub_id, result))
+        self.send(count_frame(sub_id, result.count, result.approximate))
 
     def _failed(self, what: str, exc: Exception) -> None:
         """Log a failed save, query or count once, rate-limited per cause; a traceback

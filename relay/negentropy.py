@@ -33,6 +33,7 @@ import orjson
 
 from shieldmutual.shared.errors import BlockedError, ShieldError
 from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.messages import neg_err_frame, neg_msg_frame
 from shieldmutual.shared.negentropy import (
     BYTES_PER_ITEM,
     MIN_FRAME_SIZE_LIMIT,
@@ -54,14 +55,6 @@ OFF_LOOP_ITEMS = 20_000
 OFF_LOOP_BYTES = 16_384
 # Room in a websocket message for the JSON around a NEG-MSG's hex.
 _ENVELOPE = 1024
-
-
-def neg_msg_frame(sub_id: str, message: bytes) -> bytes:
-    return orjson.dumps(["NEG-MSG", sub_id, message.hex()])
-
-
-def neg_err_frame(sub_id: str, reason: str) -> bytes:
-    return orjson.dumps(["NEG-ERR", sub_id, reason])
 
 
 @dataclass(eq=False)

@@ -89,7 +89,7 @@ class RelayEvent:
     event: Event
 
     def encode(self) -> str:
-        return _text(["EVENT", self.subscription_id, self.event.to_dict()])
+        return event_frame(self.subscription_id, self.event.to_json()).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ class RelayOk:
     message: str = ""
 
     def encode(self) -> str:
-        return _text(["OK", self.event_id, self.accepted, self.message])
+        return ok_frame(self.event_id, self.accepted, self.message).decode()
 
     @property
     def prefix(self) -> str:
@@ -112,7 +112,7 @@ class RelayEose:
     subscription_id: str
 
     def encode(self) -> str:
-        return _text(["EOSE", self.subscription_id])
+        return eose_frame(self.subscription_id).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ class RelayClosed:
     message: str
 
     def encode(self) -> str:
-        return _text(["CLOSED", self.subscription_id, self.message])
+        return closed_frame(self.subscription_id, self.message).decode()
 
     @property
     def prefix(self) -> str:
@@ -134,7 +134,7 @@ class RelayNotice:
     message: str
 
     def encode(self) -> str:
-        return _text(["NOTICE", self.message])
+        return notice_frame(self.message).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,23 +142,25 @@ class RelayAuth:
     challenge: str
 
     def encode(self) -> str:
-        return _text(["AUTH", self.challenge])
+        return auth_frame(self.challenge).decode()
 
 
 @dataclass(frozen=True, slots=True)
 class RelayCount:
     subscription_id: str
     count: int
+    approximate: bool = False  # NIP-45: the relay stopped counting at a cap
 
     def encode(self) -> str:
-        return _text(["COUNT", self.subscription_id, {"count": self.count}])
+        return count_frame(self.subscription_id, self.count, self.approximate).decode()
 
 
 RelayMessage = RelayEvent | RelayOk | RelayEose | RelayClosed | RelayNotice | RelayAuth | RelayCount
 
 
-def _text(value: Any) -> str:
-    return orjson.dumps(value).decode()
+# ---- the relay's frames, as bytes ------------------------------------------------
+# The relay sends these straight to the socket; the classes above encode through them,
+# so there is one spelling of each frame.
 
 
 def event_prefix(subscription_id: str) -> bytes:
@@ -170,6 +172,46 @@ def event_prefix(subscription_id: str) -> bytes:
 def event_frame(subscription_id: str, event_json: bytes) -> bytes:
     """``["EVENT",<sub>,<event>]`` around JSON encoded once for all subscribers."""
     return event_prefix(subscription_id) + event_json + b"]"
+
+
+def ok_frame(event_id: str, accepted: bool, message: str) -> bytes:
+    return orjson.dumps(["OK", event_id, accepted, message])
+
+
+def closed_frame(subscription_id: str, message: str) -> bytes:
+    return orjson.dumps(["CLOSED", subscription_id, message])
+
+
+def notice_frame(message: str) -> bytes:
+    return orjson.dumps(["NOTICE", message])
+
+
+def eose_frame(subscription_id: str) -> bytes:
+    return orjson.dumps(["EOSE", subscription_id])
+
+
+def auth_frame(challenge: str) -> bytes:
+    return orjson.dumps(["AUTH", challenge])
+
+
+def count_frame(subscription_id: str, count: int, approximate: bool = False) -> bytes:
+    body: dict[str, object] = {"count": count}
+    if approximate:
+        body["approximate"] = True
+    return orjson.dumps(["COUNT", subscription_id, body])
+
+
+def neg_msg_frame(subscription_id: str, message: bytes) -> bytes:
+    """NIP-77's ``["NEG-MSG", <sub>, <hex>]``."""
+    return orjson.dumps(["NEG-MSG", subscription_id, message.hex()])
+
+
+def neg_err_frame(subscription_id: str, reason: str) -> bytes:
+    return orjson.dumps(["NEG-ERR", subscription_id, reason])
+
+
+def _text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 # ---- parsing ---------------------------------------------------------------------
@@ -271,5 +313,5 @@ def parse_relay_message(text: str | bytes) -> RelayMessage:
         body = data[2] if len(data) > 2 else None
         if not isinstance(body, dict) or type(body.get("count")) is not int:
             raise ParseError('COUNT must carry {"count": <integer>}', subscription_id=sub_id)
-        return RelayCount(sub_id, body["count"])
+        return RelayCount(sub_id, body["count"], body.get("approximate") is True)
     raise ParseError(f"unknown message type {verb[:32]!r}")
