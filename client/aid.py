@@ -69,12 +69,12 @@ from shieldmutual.shared.aid.thread import (
 )
 from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED
 from shieldmutual.shared.errors import AidError, InvalidError
-from shieldmutual.shared.event import Event
+from shieldmutual.shared.event import Event, Rumor
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
 if TYPE_CHECKING:
-    from shieldmutual.shared.nip59 import Rumor, Unwrapped
+    from shieldmutual.shared.nip59 import Unwrapped
 
 
 class NotFoundError(ClientError):

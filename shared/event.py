@@ -69,16 +69,35 @@ def _has_other_controls(tags: Tags, content: str) -> bool:
     )
 
 
-class EventFields:
-    """What a signed :class:`Event` and an unsigned rumor share: the dict form and tag look-ups."""
+@dataclass(frozen=True, slots=True)
+class Rumor:
+    """An unsigned event with its id (NIP-59's rumor, a template once authored).
 
-    __slots__ = ()
+    A signed :class:`Event` is a rumor plus ``sig``, so everything that reads an event's
+    fields (the aid parsers, NIP-13, NIP-40) takes a ``Rumor`` and accepts both.
+    """
+
     id: str
     pubkey: str
     created_at: int
     kind: int
     tags: Tags
     content: str
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Rumor:
+        """Parse a rumor (no ``sig``); a missing id is computed, a wrong one is refused."""
+        if not isinstance(data, dict):
+            raise EventError("rumor must be a JSON object")
+        try:
+            pubkey, created_at, kind, tags, content = (data[f] for f in _FIELDS[1:6])
+        except KeyError as exc:
+            raise EventError(f"rumor is missing field {exc.args[0]!r}") from None
+        _check_body(pubkey, created_at, kind, tags, content)
+        expected = compute_id(pubkey, created_at, kind, tags, content)
+        if data.get("id") and data["id"] != expected:
+            raise EventError("rumor id does not match its content")
+        return cls(expected, pubkey, created_at, kind, tags, content)
 
     def to_dict(self) -> dict[str, Any]:
         """The NIP-01 fields but ``sig``, in NIP-01 order (a literal: this is on the hot path)."""
@@ -90,6 +109,9 @@ class EventFields:
             "tags": self.tags,
             "content": self.content,
         }
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
 
     def tag_values(self, name: str) -> list[str]:
         """Second element of every tag called ``name``, in order."""
@@ -103,15 +125,9 @@ class EventFields:
 
 
 @dataclass(frozen=True, slots=True)
-class Event(EventFields):
+class Event(Rumor):
     """A signed event. Construct through :func:`sign`, :meth:`from_dict` or :meth:`from_json`."""
 
-    id: str
-    pubkey: str
-    created_at: int
-    kind: int
-    tags: Tags
-    content: str
     sig: str
 
     @classmethod
@@ -125,17 +141,9 @@ class Event(EventFields):
             raise EventError(f"event is missing field {exc.args[0]!r}") from None
         if not isinstance(id_, str) or not is_hex64(id_):
             raise EventError("event id must be 64 lowercase hex characters")
-        if not isinstance(pubkey, str) or not is_hex64(pubkey):
-            raise EventError("event pubkey must be 64 lowercase hex characters")
         if not isinstance(sig, str) or not _HEX128(sig):
             raise EventError("event sig must be 128 lowercase hex characters")
-        if type(created_at) is not int or not 0 <= created_at < 2**63:
-            raise EventError("event created_at must be a non-negative integer")
-        if type(kind) is not int or not 0 <= kind <= MAX_KIND:
-            raise EventError(f"event kind must be an integer from 0 to {MAX_KIND}")
-        if not isinstance(content, str):
-            raise EventError("event content must be a string")
-        _check_tags(tags)
+        _check_body(pubkey, created_at, kind, tags, content)
         return cls(id_, pubkey, created_at, kind, tags, content, sig)
 
     @classmethod
@@ -147,12 +155,9 @@ class Event(EventFields):
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
-        data = EventFields.to_dict(self)
+        data = Rumor.to_dict(self)
         data["sig"] = self.sig
         return data
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(self.to_dict())
 
     def id_matches(self) -> bool:
         args = (self.pubkey, self.created_at, self.kind, self.tags, self.content)
@@ -183,7 +188,25 @@ class Event(EventFields):
         return self.first_tag("d") or ""
 
 
-def _check_tags(tags: Any) -> None:
+def _check_body(pubkey: Any, created_at: Any, kind: Any, tags: Any, content: Any) -> None:
+    """The field rules a rumor and a signed event share (everything but ``id`` and ``sig``)."""
+    if not isinstance(pubkey, str) or not is_hex64(pubkey):
+        raise EventError("event pubkey must be 64 lowercase hex characters")
+    _check_time_kind_content(created_at, kind, content)
+    check_tags(tags)
+
+
+def _check_time_kind_content(created_at: Any, kind: Any, content: Any) -> None:
+    if type(created_at) is not int or not 0 <= created_at < 2**63:
+        raise EventError("event created_at must be a non-negative integer")
+    if type(kind) is not int or not 0 <= kind <= MAX_KIND:
+        raise EventError(f"event kind must be an integer from 0 to {MAX_KIND}")
+    if not isinstance(content, str):
+        raise EventError("event content must be a string")
+
+
+def check_tags(tags: Any) -> None:
+    """Raise :class:`EventError` unless ``tags`` is a list of non-empty lists of strings."""
     if not isinstance(tags, list):
         raise EventError("event tags must be an array")
     for tag in tags:
@@ -202,19 +225,14 @@ def sign(
     created_at: int | None = None,
 ) -> Event:
     """Build, hash and sign an event. ``created_at`` defaults to now."""
-    # A str is a Sequence[str] too: keep it whole so _check_tags rejects it, not split it.
+    # A str is a Sequence[str] too: keep it whole so check_tags rejects it, not split it.
     tag_list: Any = (
         tags if isinstance(tags, str) else [t if isinstance(t, str) else list(t) for t in tags]
     )
-    _check_tags(tag_list)
+    check_tags(tag_list)
     when = int(time.time()) if created_at is None else created_at
     # The same rules as from_dict: never sign what we would refuse to parse.
-    if type(when) is not int or not 0 <= when < 2**63:
-        raise EventError("event created_at must be a non-negative integer")
-    if type(kind) is not int or not 0 <= kind <= MAX_KIND:
-        raise EventError(f"event kind must be an integer from 0 to {MAX_KIND}")
-    if not isinstance(content, str):
-        raise EventError("event content must be a string")
+    _check_time_kind_content(when, kind, content)
     pubkey = secret.public_hex
     id_bytes = sha256(serialize(pubkey, when, kind, tag_list, content)).digest()
     return Event(id_bytes.hex(), pubkey, when, kind, tag_list, content, secret.sign(id_bytes).hex())

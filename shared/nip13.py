@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shieldmutual.shared.event import EventFields
+from shieldmutual.shared.event import Rumor
 
 MAX_DIFFICULTY = 256  # an id is 256 bits
 _DECIMAL = re.compile(r"[0-9]+\Z").match
@@ -15,7 +15,7 @@ def difficulty(event_id: str) -> int:
     return MAX_DIFFICULTY - int(event_id, 16).bit_length()
 
 
-def committed_target(event: EventFields) -> str | None:
+def committed_target(event: Rumor) -> str | None:
     """The target of the first ``nonce`` tag that names one, as sent; ``None`` without.
 
     A nonce commits to a target so that a lucky hash above what its miner aimed for

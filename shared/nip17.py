@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from shieldmutual.shared import kinds, nip59
 from shieldmutual.shared.errors import EventError, InvalidError
-from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.event import Event, Rumor, sign
 from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.relayurl import normalize_relay_url
 
@@ -41,7 +41,7 @@ def dm_rumor(
     subject: str | None = None,
     reply_to: str | None = None,
     created_at: int | None = None,
-) -> nip59.Rumor:
+) -> Rumor:
     """The unsigned kind 14 chat message with a ``p`` per recipient."""
     if not recipients:
         raise EventError("a direct message needs at least one recipient")
@@ -55,7 +55,7 @@ def dm_rumor(
     return nip59.make_rumor(sender, kinds.DIRECT_MESSAGE, message, tags, created_at)
 
 
-def wrap_dm(sender: SecretKey, rumor: nip59.Rumor, include_self: bool = True) -> dict[str, Event]:
+def wrap_dm(sender: SecretKey, rumor: Rumor, include_self: bool = True) -> dict[str, Event]:
     """One gift wrap per recipient (and one for the sender unless asked not to)."""
     targets = list(dict.fromkeys(rumor.tag_values("p")))
     if include_self and sender.public_hex not in targets:

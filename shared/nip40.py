@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from shieldmutual.shared.event import EventFields
+from shieldmutual.shared.event import Rumor
 
 # The largest value an INTEGER (SQLite) or bigint (PostgreSQL) column holds.
 MAX_INT64 = 2**63 - 1
@@ -17,7 +17,7 @@ MAX_INT64 = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}\Z").match
 
 
-def expiration(event: EventFields) -> int | None:
+def expiration(event: Rumor) -> int | None:
     """The first ``expiration`` tag's Unix time, or ``None`` when the event never expires.
 
     A value that is not a plain decimal number (sign, space, fraction, other scripts'
@@ -31,7 +31,7 @@ def expiration(event: EventFields) -> int | None:
     return when if when <= MAX_INT64 else None
 
 
-def is_expired(event: EventFields, now: int) -> bool:
+def is_expired(event: Rumor, now: int) -> bool:
     """NIP-40: an event is expired from its expiration timestamp on."""
     when = expiration(event)
     return when is not None and when <= now

@@ -25,13 +25,12 @@ import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
 from shieldmutual.shared import kinds, nip44
 from shieldmutual.shared.errors import CryptoError, EventError
-from shieldmutual.shared.event import Event, EventFields, Tags, _check_tags, compute_id, sign
+from shieldmutual.shared.event import Event, Rumor, check_tags, compute_id, sign
 from shieldmutual.shared.keys import SecretKey
 
 # NIP-59: "created_at SHOULD be tweaked ... up to two days in the past".
@@ -41,33 +40,6 @@ MAX_TWEAK = 2 * 24 * 60 * 60
 # last still under the common 64 KiB event limit. The smallest holds every check-in, DM,
 # pledge and a hand-over with a request file of a few KB, so these all look alike.
 SEAL_BUCKETS = (8192, 20480, 40960)
-
-
-@dataclass(frozen=True, slots=True)
-class Rumor(EventFields):
-    """An unsigned event with its id: what the sender really said, and deniable."""
-
-    id: str
-    pubkey: str
-    created_at: int
-    kind: int
-    tags: Tags
-    content: str
-
-    def to_json(self) -> str:
-        return orjson.dumps(self.to_dict()).decode()
-
-    @classmethod
-    def from_dict(cls, data: Any) -> Rumor:
-        """Parse a rumor; a missing id is computed, a wrong one is refused."""
-        if not isinstance(data, dict):
-            raise EventError("rumor must be a JSON object")
-        probe = {**data, "id": data.get("id") or "0" * 64, "sig": "0" * 128}
-        shape = Event.from_dict(probe)  # the same field checks as a signed event
-        expected = compute_id(shape.pubkey, shape.created_at, shape.kind, shape.tags, shape.content)
-        if data.get("id") and data["id"] != expected:
-            raise EventError("rumor id does not match its content")
-        return cls(expected, shape.pubkey, shape.created_at, shape.kind, shape.tags, shape.content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +61,7 @@ def make_rumor(
 ) -> Rumor:
     """An unsigned event by ``author`` (hex pubkey), stamped with the real time."""
     tag_list = [list(tag) for tag in tags]
-    _check_tags(tag_list)
+    check_tags(tag_list)
     when = int(time.time()) if created_at is None else created_at
     event_id = compute_id(author, when, kind, tag_list, content)
     return Rumor(event_id, author, when, kind, tag_list, content)
@@ -115,7 +87,7 @@ def seal(author: SecretKey, recipient: str, rumor: Rumor, now: int | None = None
     """Kind 13 by the real author, no tags, the rumor NIP-44-encrypted to ``recipient``."""
     if rumor.pubkey != author.public_hex:
         raise EventError("a seal must be signed by the rumor's author")
-    content = _encrypt(author, recipient, rumor.to_json())
+    content = _encrypt(author, recipient, rumor.to_json().decode())
     return sign(author, kinds.SEAL, content, [], random_past(now))
 
 

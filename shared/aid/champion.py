@@ -46,9 +46,9 @@ from shieldmutual.shared.aid.markdown import parse_template
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.vouch import parse_attestation, parse_revocation
 from shieldmutual.shared.errors import AidError, EventError, InvalidError
-from shieldmutual.shared.event import Event
+from shieldmutual.shared.event import Event, Rumor
 from shieldmutual.shared.keys import SecretKey
-from shieldmutual.shared.nip59 import Rumor, make_rumor
+from shieldmutual.shared.nip59 import make_rumor
 
 PACKAGE, CHECKIN, RELEASE = "champion-package", "checkin", "champion-release"
 MIN_INTERVAL = 1  # seconds; tests use tiny intervals, people use hours
@@ -83,7 +83,7 @@ def _rumor(
     rumor = make_rumor(
         member, kinds.DIRECT_MESSAGE, content, [["p", champion], *label_tags(label), *extra], now
     )
-    if len(rumor.to_json().encode()) > MAX_RUMOR:
+    if len(rumor.to_json()) > MAX_RUMOR:
         raise AidError(f"message is too long for a gift wrap (more than {MAX_RUMOR} bytes)")
     return rumor
 

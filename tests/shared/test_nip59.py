@@ -10,7 +10,7 @@ import pytest
 
 from shieldmutual.shared import kinds, nip44, nip59
 from shieldmutual.shared.errors import CryptoError, EventError
-from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.event import Event, Rumor, sign
 from shieldmutual.shared.keys import SecretKey
 
 ALICE, BOB, EVE = SecretKey.generate(), SecretKey.generate(), SecretKey.generate()
@@ -59,11 +59,40 @@ def test_rumor_is_unsigned_and_its_id_is_checked():
         nip59.Rumor.from_dict({**rumor.to_dict(), "content": "changed"})
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kind": "14"}, "kind"),
+        ({"pubkey": "A" * 64}, "pubkey"),
+        ({"tags": [["p", 1]]}, "tag"),
+        ({"created_at": -1}, "created_at"),
+        ({"content": None}, "content"),
+    ],
+)
+def test_a_rumor_is_checked_by_its_own_rules_without_a_signature(change, message):
+    """Issue 16 point 8: no zero-signature shim; the rumor's field rules are the event's."""
+    with pytest.raises(EventError, match=message):
+        Rumor.from_dict({**_rumor().to_dict(), **change})
+    data = {k: v for k, v in _rumor().to_dict().items() if k != "kind"}
+    with pytest.raises(EventError, match="rumor is missing field 'kind'"):
+        Rumor.from_dict(data)
+
+
+def test_a_signed_event_is_a_rumor_with_a_signature():
+    """One unsigned event type: whatever reads a rumor reads a signed event too."""
+    event = sign(ALICE, 1, "hi", [["t", "x"]])
+    assert isinstance(event, Rumor)
+    assert Rumor.from_dict(event.to_dict()).to_dict() == {
+        k: v for k, v in event.to_dict().items() if k != "sig"
+    }
+    assert nip59.Rumor is Rumor
+
+
 def test_a_rumor_claiming_another_author_is_refused():
     """Eve seals a rumor that says Alice wrote it: the seal's signer gives her away."""
     forged = _rumor(author=ALICE)
     key = nip44.get_conversation_key(EVE.secret, BOB.public_key)
-    bad_seal = sign(EVE, kinds.SEAL, nip44.encrypt(forged.to_json(), key), [])
+    bad_seal = sign(EVE, kinds.SEAL, nip44.encrypt(forged.to_json().decode(), key), [])
     wrapped = nip59.gift_wrap(bad_seal, BOB.public_hex)
     with pytest.raises(EventError, match="impersonation"):
         nip59.unwrap(BOB, wrapped)
