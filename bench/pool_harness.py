@@ -101,7 +101,8 @@ async def direct_publish(urls: list[str], events: list[Event]) -> None:
     """The floor: one socket per relay, every EVENT pipelined, wait for every OK."""
 
     async def one(url: str) -> None:
-        async with connect(url, compression=None, max_size=None) as ws:
+        # No keepalive pings: a relay busy storing a large batch may not answer one in time.
+        async with connect(url, compression=None, max_size=None, ping_interval=None) as ws:
             waiting = {e.id for e in events}
             for event in events:
                 await ws.send(b'["EVENT",' + event.to_json() + b"]", text=True)
