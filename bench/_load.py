@@ -1,4 +1,4 @@
-"""Load-generator plumbing for bench/relay.py: a lean websocket client and worker processes.
+"""Load-generator plumbing for bench.relay: a lean websocket client and worker processes.
 
 The client is a bare :class:`asyncio.Protocol` rather than the ``websockets`` client: a
 benchmark that receives tens of thousands of frames a second must not spend its CPU on a
@@ -126,26 +126,32 @@ class WsClient(asyncio.Protocol):
             if mask is not None:
                 payload = apply_mask(payload, mask)
             pos = end
-            opcode = b0 & 0x0F
-            if opcode in (0x1, 0x2):
-                if b0 & 0x80:
-                    self.handle(payload)
-                else:
-                    self._frag = [payload]
-            elif opcode == 0x0 and self._frag is not None:
-                self._frag.append(payload)
-                if b0 & 0x80:
-                    self.handle(b"".join(self._frag))
-                    self._frag = None
-            elif opcode == 0x9:  # ping: both servers close connections that never pong
-                self.transport.write(frame(payload, 0xA))
-            elif opcode == 0x8:
-                self.transport.write(frame(payload[:2], 0x8))
-                self.transport.close()
+            if not self._frame(b0, payload):
                 break
         if pos:
             del buf[:pos]
         self.after_data()
+
+    def _frame(self, b0: int, payload: bytes) -> bool:
+        """One received frame (first byte ``b0``); False once it closed the connection."""
+        opcode = b0 & 0x0F
+        if opcode in (0x1, 0x2):
+            if b0 & 0x80:
+                self.handle(payload)
+            else:
+                self._frag = [payload]
+        elif opcode == 0x0 and self._frag is not None:
+            self._frag.append(payload)
+            if b0 & 0x80:
+                self.handle(b"".join(self._frag))
+                self._frag = None
+        elif opcode == 0x9:  # ping: both servers close connections that never pong
+            self.transport.write(frame(payload, 0xA))
+        elif opcode == 0x8:
+            self.transport.write(frame(payload[:2], 0x8))
+            self.transport.close()
+            return False
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.opened.done():

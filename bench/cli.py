@@ -2,7 +2,7 @@
 
 Not a test. Run from the repository root with the project installed:
 
-    python bench/cli.py [--n 16] [--only following] [--tty]
+    python -m bench.cli [--n 16] [--only following] [--tty]
 
 Each command runs ``--n`` times as a subprocess of the installed `mas` console script,
 as a person's daily use would: no MAS_HOME (the platform's directories, under a throwaway

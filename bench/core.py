@@ -2,7 +2,7 @@
 
 Not a test. Run from the repository root with the project installed:
 
-    python bench/core.py [--n 20000] [--repeat 3] [--authors 200] [--seed 1]
+    python -m bench.core [--n 20000] [--repeat 3] [--authors 200] [--seed 1]
 
 Every figure is the best of ``--repeat`` runs timed with ``time.perf_counter``. The
 headline is the cost of accepting an event off the wire (``Event.from_json`` then
@@ -103,41 +103,30 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:>12,.0f}/s  ({seconds * 1e6 / count:7.2f} µs each)"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=20000, help="events (default 20000)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs, best kept (default 3)")
-    parser.add_argument("--authors", type=int, default=200, help="distinct authors (default 200)")
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
-    n, repeat = args.n, args.repeat
+Spec = tuple[int, int, str, list[list[str]], int]
 
-    print("Shield Mutual core benchmark (shared/)")
-    print(f"  platform : {platform.platform()}")
-    print(f"  machine  : {platform.machine()} {_cpu_model()}")
-    print(f"  cpus     : {os.cpu_count()}")
-    print(f"  python   : {platform.python_implementation()} {sys.version.split()[0]}")
-    print(f"  events   : {n:,} from {args.authors} authors, best of {repeat}")
-    print()
 
-    secrets, specs = make_specs(n, args.authors, args.seed)
-
-    # --- sign --------------------------------------------------------------------------
+def sign_all(
+    secrets: list[keys.SecretKey], specs: list[Spec], repeat: int
+) -> tuple[list[Event], float]:
+    """Every event signed (id + BIP-340 signature), and the best time to sign them all."""
     signed: list[Event] = []
 
-    def sign_all() -> None:
+    def run() -> None:
         signed.clear()
         for author, kind, content, tags, created_at in specs:
             signed.append(event.sign(secrets[author], kind, content, tags, created_at))
 
-    t_sign = best_of(repeat, sign_all)
-    texts = [ev.to_json() for ev in signed]
-    raw = [(bytes.fromhex(e.pubkey), bytes.fromhex(e.id), bytes.fromhex(e.sig)) for e in signed]
-    size = sum(map(len, texts))
-    print(f"  wire size: {size / n:.0f} bytes/event on average, {size / 1e6:.1f} MB in total")
-    print()
+    return signed, best_of(repeat, run)
 
-    # --- accept off the wire vs the bare floor, interleaved in the same run -------------
+
+def accept_times(
+    signed: list[Event], texts: list[bytes], parsed: list[Event], repeat: int
+) -> tuple[float, float, float, float]:
+    """Accept off the wire (from_json + verify), the bare signature check, from_json alone
+    and the id recomputation alone: interleaved in the same rounds, so all see one load."""
+    raw = [(bytes.fromhex(e.pubkey), bytes.fromhex(e.id), bytes.fromhex(e.sig)) for e in signed]
+
     def parse_verify() -> None:
         for text in texts:
             Event.from_json(text).verify()
@@ -145,8 +134,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     def parse_only() -> None:
         for text in texts:
             Event.from_json(text)
-
-    parsed = [Event.from_json(text) for text in texts]
 
     def id_only() -> None:
         for ev in parsed:
@@ -165,10 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         t_full = min(t_full, best_of(1, parse_verify))
         t_parse = min(t_parse, best_of(1, parse_only))
         t_id = min(t_id, best_of(1, id_only))
+    return t_full, t_bare, t_parse, t_id
 
-    # --- filters -----------------------------------------------------------------------
+
+def sample_filters(signed: list[Event]) -> list[Filter]:
     some_authors = sorted({ev.pubkey for ev in signed[:50]})
-    filters = [
+    return [
         Filter.from_dict({"kinds": [1], "authors": some_authors[:10]}),
         Filter.from_dict({"#t": ["food", "flood"], "since": 1_710_000_000}),
         Filter.from_dict({"ids": [ev.id for ev in signed[:100]]}),
@@ -177,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         Filter.from_dict({"search": "water urgent", "kinds": [1, 30402]}),
         Filter.from_dict({}),
     ]
+
+
+def match_time(filters: list[Filter], parsed: list[Event], repeat: int) -> tuple[int, float]:
+    """Hits of every filter on every event, and the best time to evaluate them all."""
     hits = [0]
 
     def match_all() -> None:
@@ -189,6 +182,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         hits[0] = count
 
     t_match = best_of(repeat, match_all)
+    return hits[0], t_match
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=20000, help="events (default 20000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs, best kept (default 3)")
+    parser.add_argument("--authors", type=int, default=200, help="distinct authors (default 200)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    n, repeat = args.n, args.repeat
+
+    print("Shield Mutual core benchmark (shared/)")
+    print(f"  platform : {platform.platform()}")
+    print(f"  machine  : {platform.machine()} {_cpu_model()}")
+    print(f"  cpus     : {os.cpu_count()}")
+    print(f"  python   : {platform.python_implementation()} {sys.version.split()[0]}")
+    print(f"  events   : {n:,} from {args.authors} authors, best of {repeat}")
+    print()
+
+    secrets, specs = make_specs(n, args.authors, args.seed)
+    signed, t_sign = sign_all(secrets, specs, repeat)
+    texts = [ev.to_json() for ev in signed]
+    size = sum(map(len, texts))
+    print(f"  wire size: {size / n:.0f} bytes/event on average, {size / 1e6:.1f} MB in total")
+    print()
+    parsed = [Event.from_json(text) for text in texts]
+    t_full, t_bare, t_parse, t_id = accept_times(signed, texts, parsed, repeat)
+    filters = sample_filters(signed)
+    hits, t_match = match_time(filters, parsed, repeat)
     evaluations = n * len(filters)
 
     ratio = t_full / t_bare
@@ -201,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"  filter.matches ({len(filters)} filters)          "
         + rate(evaluations, t_match)
-        + f"  [{hits[0]:,} hits]"
+        + f"  [{hits:,} hits]"
     )
     print()
     print(

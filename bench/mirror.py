@@ -3,7 +3,7 @@ downloading everything.
 
 Not a test. Run from the repository root with the project installed:
 
-    python bench/mirror.py [--events 20000] [--missing 0.001,0.01,0.1]
+    python -m bench.mirror [--events 20000] [--missing 0.001,0.01,0.1]
 
 Relay A holds ``--events`` aid events (NIP-22 comments under requests, about 750 bytes
 of JSON each, spread over 30 days); relay B holds the same minus a random share

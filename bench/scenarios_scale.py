@@ -1,4 +1,4 @@
-"""Issue 15's larger scenarios, side by side with strfry: bench/relay.py's load generator at scale.
+"""Issue 15's larger scenarios, side by side with strfry: bench.relay's load generator at scale.
 
     ingest-50k  50,000 signed events over 8 pipelined connections (window 500 each).
     sizes       the query scenario (2,000 REQs of four shapes, 8 connections) on a store of
@@ -14,7 +14,7 @@ Every scenario runs on a fresh relay subprocess and temporary store, per relay, 
 whole set --rounds times; the table shows the median of the rounds, the load average
 before each scenario and ours/strfry. Usage:
 
-    python bench/scenarios_scale.py --strfry /path/to/strfry [--relays ours,strfry]
+    python -m bench.scenarios_scale --strfry /path/to/strfry [--relays ours,strfry]
         [--scenarios ingest-50k,sizes,fanout-1k,idle-10k] [--store-sizes 20000,100000,500000]
         [--rounds 3] [--profile DIR] [--json FILE]
 
@@ -37,11 +37,16 @@ from typing import Any
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _load
-
-import relay as bench  # bench/relay.py: data set, scenarios, relay subprocesses, profiler
+from bench import _load
+from bench.relay.dataset import Dataset
+from bench.relay.fanout import scenario_fanout
+from bench.relay.ingest import scenario_ingest
+from bench.relay.procfs import log, raise_nofile, rss_kb
+from bench.relay.profiler import Profiler, summarize_profile
+from bench.relay.query import scenario_query
+from bench.relay.relays import Relay, find_exe, mas_relay_exe
+from bench.relay.report import brief, fnum, ratio, ratio_pair
+from bench.relay.script import git_describe, script_parser
 
 SCENARIOS = ("ingest-50k", "sizes", "fanout-1k", "idle-10k")
 
@@ -63,10 +68,10 @@ class IdleSubscriber(_load.WsClient):
             self.eose.set_exception(ConnectionError("closed before EOSE"))
 
 
-async def scenario_idle_subscribed(relay: bench.Relay, count: int) -> dict[str, Any]:
+async def scenario_idle_subscribed(relay: Relay, count: int) -> dict[str, Any]:
     """RSS growth per idle connection holding one subscription; measured once every
     subscription has its EOSE, so each connection's state on the relay is complete."""
-    before = bench.rss_kb(relay.pid)
+    before = rss_kb(relay.pid)
     t0 = time.perf_counter()
     factories = [lambda i=i: IdleSubscriber(i) for i in range(count)]
     clients = await _load.connect_many(relay.port, factories, parallel=100)
@@ -76,7 +81,7 @@ async def scenario_idle_subscribed(relay: bench.Relay, count: int) -> dict[str, 
     if subs:
         await asyncio.wait([s.eose for s in subs], timeout=120)
     open_s = time.perf_counter() - t0
-    after = bench.rss_kb(relay.pid)
+    after = rss_kb(relay.pid)
     ready = [s for s in subs if s.eose.done() and s.eose.exception() is None and s.is_open]
     for s in subs:
         s.close()
@@ -91,7 +96,7 @@ async def scenario_idle_subscribed(relay: bench.Relay, count: int) -> dict[str, 
 
 
 async def on_fresh_relay(
-    relay: bench.Relay, name: str, args: argparse.Namespace, steps: list[tuple[str, Any]]
+    relay: Relay, args: argparse.Namespace, steps: list[tuple[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """Run ``steps`` (label, coroutine function of the relay) on one fresh relay process,
     each under the profiler when asked; a failed step is recorded, not raised."""
@@ -100,28 +105,28 @@ async def on_fresh_relay(
     try:
         for label, step in steps:
             load = os.getloadavg()[0]
-            bench.log(f"{relay.name}: {label} ... (1-min load average {load:.2f})")
+            log(f"{relay.name}: {label} ... (1-min load average {load:.2f})")
             prof = None
             if args.profile and relay.name in args.profile_relays:
                 path = Path(args.profile) / f"{relay.name}-{label}.txt"
-                prof = bench.Profiler(args.py_spy, path, relay.pid)
+                prof = Profiler(args.py_spy, path, relay.pid)
             try:
                 out[label] = await step(relay)
             except Exception as exc:
                 out[label] = {"error": repr(exc)}
-                bench.log(f"{relay.name}: {label} failed: {exc!r}\n{relay.log_tail()}")
+                log(f"{relay.name}: {label} failed: {exc!r}\n{relay.log_tail()}")
             finally:
                 if prof:
                     prof.stop()
             out[label]["loadavg"] = load
-            bench.log(f"{relay.name}: {label} {bench._brief(out[label])}")
+            log(f"{relay.name}: {label} {brief(out[label])}")
     finally:
         relay.stop()
     return out
 
 
 async def one_round(
-    relays: list[bench.Relay], args: argparse.Namespace, data: dict[str, bench.Dataset]
+    relays: list[Relay], args: argparse.Namespace, data: dict[str, Dataset]
 ) -> dict[str, dict[str, dict[str, Any]]]:
     res: dict[str, dict[str, dict[str, Any]]] = {r.name: {} for r in relays}
     for relay in relays:
@@ -130,35 +135,32 @@ async def one_round(
             d = data["ingest-50k"]
             r |= await on_fresh_relay(
                 relay,
-                "ingest-50k",
                 args,
-                [("ingest-50k", lambda rl, d=d: bench.scenario_ingest(rl, d, 8, args.window))],
+                [("ingest-50k", lambda rl, d=d: scenario_ingest(rl, d, 8, args.window))],
             )
         if "sizes" in args.scenarios:
             for size in args.store_sizes:
                 d = data[f"size-{size}"]
                 r |= await on_fresh_relay(
                     relay,
-                    f"size-{size}",
                     args,
                     [
                         (
                             f"prefill-{size}",
-                            lambda rl, d=d: bench.scenario_ingest(rl, d, 4, args.window),
+                            lambda rl, d=d: scenario_ingest(rl, d, 4, args.window),
                         ),
-                        (f"query-{size}", lambda rl, d=d: bench.scenario_query(rl, d, 8)),
+                        (f"query-{size}", lambda rl, d=d: scenario_query(rl, d, 8)),
                     ],
                 )
         if "fanout-1k" in args.scenarios:
             d = data["fanout"]
             r |= await on_fresh_relay(
                 relay,
-                "fanout-1k",
                 args,
                 [
                     (
                         "fanout-1k",
-                        lambda rl, d=d: bench.scenario_fanout(
+                        lambda rl, d=d: scenario_fanout(
                             rl, d, args.subs, args.procs, args.rate, args.seconds, True
                         ),
                     )
@@ -167,7 +169,6 @@ async def one_round(
         if "idle-10k" in args.scenarios:
             r |= await on_fresh_relay(
                 relay,
-                "idle-10k",
                 args,
                 [("idle-10k", lambda rl: scenario_idle_subscribed(rl, args.conns))],
             )
@@ -209,7 +210,7 @@ def report(
         rows += [(f"{scn}-{size}", key, d) for scn, key, d in SIZE_ROWS]
     rows += ROWS[2:]
     head = ["scenario", "metric", *names]
-    pair = bench.ratio_pair(names)
+    pair = ratio_pair(names)
     if pair:
         head.append("ours/" + pair[1])
     head.append("load avg")
@@ -219,9 +220,9 @@ def report(
         if not any(per[n] and any(per[n]) for n in names):
             continue
         vals = {n: median_of(per[n], key) for n in names}
-        cells = [scn, key, *(bench.fnum(vals[n], digits) for n in names)]
+        cells = [scn, key, *(fnum(vals[n], digits) for n in names)]
         if pair:
-            cells.append(bench.ratio(vals[pair[0]], vals[pair[1]]))
+            cells.append(ratio(vals[pair[0]], vals[pair[1]]))
         loads = [r["loadavg"] for n in names for r in per[n] if "loadavg" in r]
         cells.append(f"{min(loads):.1f}-{max(loads):.1f}" if loads else "-")
         lines.append("| " + " | ".join(cells) + " |")
@@ -244,9 +245,13 @@ def with_delivery_share(rounds: list[dict[str, dict[str, dict[str, Any]]]]) -> N
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = bench.script_parser(__doc__)
+    p = script_parser(__doc__)
     p.add_argument("--relays", default="ours,strfry", help="comma list: ours, strfry")
-    p.add_argument("--strfry", help="strfry executable, built from upstream outside the repo")
+    p.add_argument(
+        "--strfry",
+        default=os.environ.get("STRFRY_BIN"),
+        help="strfry executable, built from upstream outside the repo (default $STRFRY_BIN)",
+    )
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--store-sizes", default="20000,100000,500000")
     p.add_argument("--rounds", type=int, default=1, help="repeat everything; table = median")
@@ -272,34 +277,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return a
 
 
-def make_relays(args: argparse.Namespace) -> list[bench.Relay]:
+def make_relays(args: argparse.Namespace) -> list[Relay]:
     relays = []
     for name in args.relays:
         if name == "ours":
-            exe = bench.mas_relay_exe(args.mas_relay)
+            exe = mas_relay_exe(args.mas_relay)
             if exe:
-                relays.append(bench.Relay("ours", exe))
+                relays.append(Relay("ours", exe))
         elif name == "strfry":
-            exe = bench.find_exe(args.strfry, None, "strfry")
+            exe = find_exe(args.strfry, None, "strfry")
             if exe:
-                relays.append(bench.Relay("strfry", exe))
+                relays.append(Relay("strfry", exe))
             else:
                 print("strfry: not found (pass --strfry PATH); skipped")
         else:
-            print(f"relay {name!r} not supported here (bench/relay.py runs nostr-relay); skipped")
+            print(f"relay {name!r} not supported here (bench.relay runs nostr-relay); skipped")
     return relays
 
 
-def datasets(args: argparse.Namespace) -> dict[str, bench.Dataset]:
+def datasets(args: argparse.Namespace) -> dict[str, Dataset]:
     """Signed once, untimed, and shared by every relay and round: the same events for all."""
     out = {}
     if "ingest-50k" in args.scenarios:
-        out["ingest-50k"] = bench.Dataset(50_000, 0, args.seed)
+        out["ingest-50k"] = Dataset(50_000, 0, args.seed)
     if "sizes" in args.scenarios:
         for size in args.store_sizes:
-            out[f"size-{size}"] = bench.Dataset(size, 2000, args.seed)
+            out[f"size-{size}"] = Dataset(size, 2000, args.seed)
     if "fanout-1k" in args.scenarios:
-        out["fanout"] = bench.Dataset(1, 0, args.seed)  # only its author signs live events
+        out["fanout"] = Dataset(1, 0, args.seed)  # only its author signs live events
     return out
 
 
@@ -310,14 +315,14 @@ async def amain(args: argparse.Namespace) -> int:
         f"{platform.python_implementation()} {platform.python_version()}"
     )
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    print(f"source: {bench.git_describe()}; 1-min load average {os.getloadavg()[0]:.2f} at start")
-    print(bench.raise_nofile(2 * args.conns + 1000))
+    print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f} at start")
+    print(raise_nofile(2 * args.conns + 1000))
     relays = make_relays(args)
     if not relays:
         print("no relay to benchmark")
         return 1
     if args.profile:
-        args.py_spy = bench.find_exe(args.py_spy, None, "py-spy")
+        args.py_spy = find_exe(args.py_spy, None, "py-spy")
         if not args.py_spy:
             print("py-spy not found: profiling off")
             args.profile = None
@@ -328,7 +333,7 @@ async def amain(args: argparse.Namespace) -> int:
     print(f"data: signed in {time.perf_counter() - t0:.1f} s (untimed)")
     rounds = []
     for k in range(args.rounds):
-        bench.log(f"round {k + 1} of {args.rounds}")
+        log(f"round {k + 1} of {args.rounds}")
         rounds.append(await one_round(relays, args, data))
     with_delivery_share(rounds)
     names = [r.name for r in relays]
@@ -338,7 +343,7 @@ async def amain(args: argparse.Namespace) -> int:
     if args.profile:
         for path in sorted(Path(args.profile).glob("*.txt")):
             print(f"\nprofile {path.stem}: {path}")
-            print(bench.summarize_profile(path))
+            print(summarize_profile(path))
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "rounds": rounds}, indent=2))
     return 0

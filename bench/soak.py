@@ -4,7 +4,7 @@ Issue 10 saw REQ->EOSE p50/p99 go from 1.3/5.6 ms to 3.3/48.8 ms over a 10-minut
 50-connection soak while RSS rose steadily (42 -> 98 MB, ~3.7 MB/min). This script
 repeats that load for longer and says whether it still happens:
 
-* one fresh ``mas-relay`` subprocess on a temporary database (bench/relay.py's ``Relay``),
+* one fresh ``mas-relay`` subprocess on a temporary database (bench.relay's ``Relay``),
   default settings except log level WARNING, unless ``--config`` is given;
 * ``--conns`` well-behaved connections (default 50). Each one, every ``--interval``
   seconds (jittered), publishes a signed kind-1 note and runs one small REQ of four
@@ -18,8 +18,8 @@ repeats that load for longer and says whether it still happens:
   quarter of the first half's, or under ``--flat-mb-per-min``; latency holds when the
   median p99 of the last half is within 2x (+ 5 ms) of the first half's.
 
-Usage:  python bench/soak.py [--minutes 60] [--conns 50] [--json-out FILE]
-        python bench/soak.py --minutes 2     # smoke run
+Usage:  python -m bench.soak [--minutes 60] [--conns 50] [--json-out FILE]
+        python -m bench.soak --minutes 2     # smoke run
 Only 127.0.0.1 is ever contacted; the run ends after ``--minutes`` plus shutdown.
 """
 
@@ -41,11 +41,10 @@ from typing import Any
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _load
-
-import relay as relay_bench  # bench/relay.py: the subprocess, RSS and CPU helpers
+from bench import _load
+from bench.relay.procfs import cpu_seconds, log, pct
+from bench.relay.relays import Relay, mas_relay_exe
+from bench.relay.script import git_describe, script_parser
 from shieldmutual.shared import event as nostr_event
 from shieldmutual.shared import keys
 
@@ -213,7 +212,7 @@ def summarize(
     window: Window, minute: float, mem: dict[str, int], cpu: float, seconds: float
 ) -> Sample:
     eose, ok, live = sorted(window.eose_ms), sorted(window.ok_ms), sorted(window.live_ms)
-    p = relay_bench.pct
+    p = pct
     return Sample(
         minute=round(minute, 2),
         rss_mb=round(mem["VmRSS"] / 1024, 1),
@@ -318,11 +317,11 @@ class Canary:
 
 
 async def soak(args: argparse.Namespace) -> int:
-    exe = relay_bench.mas_relay_exe(args.mas_relay)
+    exe = mas_relay_exe(args.mas_relay)
     if not exe:
         return 1
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
-        relay = relay_bench.Relay("ours", exe, relay_config(args.config, tmp))
+        relay = Relay("ours", exe, relay_config(args.config, tmp))
         await relay.start()
         try:
             samples = await drive(relay, args)
@@ -346,30 +345,29 @@ async def soak(args: argparse.Namespace) -> int:
     return 0 if passed else 2
 
 
-async def drive(relay: relay_bench.Relay, args: argparse.Namespace) -> list[Sample]:
+async def drive(relay: Relay, args: argparse.Namespace) -> list[Sample]:
     stats = [Window()]
     stop = asyncio.Event()
     users = [asyncio.create_task(user(relay.port, n, args, stats, stop)) for n in range(args.conns)]
     samples: list[Sample] = []
-    assert relay.tmp is not None
-    db = Path(relay.tmp.name) / "relay.db"  # where bench/relay.py's Relay keeps it
+    db = relay.db
     start = last = time.monotonic()
-    cpu_last = relay_bench.cpu_seconds(relay.pid)
+    cpu_last = cpu_seconds(relay.pid)
     end = start + 60 * args.minutes
-    relay_bench.log(f"soak: {args.conns} connections for {args.minutes:g} min on port {relay.port}")
+    log(f"soak: {args.conns} connections for {args.minutes:g} min on port {relay.port}")
     try:
         while (now := time.monotonic()) < end:
             await asyncio.sleep(min(args.sample_seconds, end - now))  # the sampling clock
-            if relay.proc is None or relay.proc.poll() is not None:
+            if not relay.running:
                 raise RuntimeError(f"mas-relay exited:\n{relay.log_tail()}")
             window, stats[0] = stats[0], Window()
-            now, cpu = time.monotonic(), relay_bench.cpu_seconds(relay.pid)
+            now, cpu = time.monotonic(), cpu_seconds(relay.pid)
             mem = memory_kb(relay.pid)
             mem["db"] = db.stat().st_size // 1024  # the file alone: the WAL is recycled
             sample = summarize(window, (now - start) / 60, mem, cpu - cpu_last, now - last)
             last, cpu_last = now, cpu
             samples.append(sample)
-            relay_bench.log(
+            log(
                 f"{sample.minute:6.1f} min  RSS {sample.rss_mb:.1f} MB "
                 f"(anon {sample.anon_mb:.1f}, store {sample.db_mb:.1f})  "
                 f"EOSE p50/p99 {sample.eose_p50_ms:.1f}/{sample.eose_p99_ms:.1f} ms  "
@@ -384,7 +382,7 @@ async def drive(relay: relay_bench.Relay, args: argparse.Namespace) -> list[Samp
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = relay_bench.script_parser(__doc__)
+    p = script_parser(__doc__)
     p.add_argument("--minutes", type=float, default=60.0, help="length of the soak")
     p.add_argument("--conns", type=int, default=50, help="well-behaved connections")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between a user's rounds")
@@ -403,7 +401,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main() -> int:
     args = parse_args()
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    print(f"source: {relay_bench.git_describe()}")
+    print(f"source: {git_describe()}")
     return _load.run(soak(args), args.uvloop)
 
 

@@ -1,6 +1,6 @@
 """Micro-benchmark of a store alone: ingest rate and REQ-shaped query latency.
 
-    python bench/store.py [--events 20000] [--queries 2000] [--in-flight 500]
+    python -m bench.store [--events 20000] [--queries 2000] [--in-flight 500]
                           [--store sqlite|postgres|both] [--pg-url postgresql://...]
 
 ``--store postgres`` without ``--pg-url`` starts a throwaway local cluster with the

@@ -1,6 +1,6 @@
 """mas-relay on SQLite vs PostgreSQL with 1 and 2 worker processes (issue 14).
 
-bench/relay.py's ingest, query and fan-out scenarios (its load generators, data set and
+bench.relay's ingest, query and fan-out scenarios (its load generators, data set and
 figures), run against three set-ups of mas-relay, each a fresh subprocess and a fresh
 database:
 
@@ -12,7 +12,7 @@ database:
 PostgreSQL is a throwaway cluster from the distribution's binaries (tests/pgcluster.py,
 the tests' own), on this machine, with fsync on. Usage:
 
-    python bench/workers.py [--quick] [--events N] [--reqs M] [--subs S] [--rate R]
+    python -m bench.workers [--quick] [--events N] [--reqs M] [--subs S] [--rate R]
                             [--seconds T] [--setups sqlite-1,pg-1,pg-2]
 
 Only 127.0.0.1 is ever contacted. This is a benchmark that prints figures, not a test.
@@ -20,25 +20,24 @@ Only 127.0.0.1 is ever contacted. This is a benchmark that prints figures, not a
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
 import platform
 import shlex
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import _load
-
-import relay as bench  # bench/relay.py: scenarios, data set, relay subprocess
+from bench import _load
+from bench.relay.dataset import Dataset
+from bench.relay.relays import Relay, find_exe
+from bench.relay.report import fnum
+from bench.relay.run import bench_relay
+from bench.relay.script import git_describe, script_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = """\
-# Written by bench/workers.py: bench/relay.py's settings (rate limits off, log level
+# Written by bench/workers.py: bench.relay's settings (rate limits off, log level
 # WARNING), plus the store.
 [rate_limits]
 events_per_second = 0
@@ -59,11 +58,13 @@ def load_pgcluster() -> Any:
     return module
 
 
-class Setup(bench.Relay):
-    """bench/relay.py's mas-relay subprocess with a store and a worker count."""
+class Setup(Relay):
+    """bench.relay's mas-relay subprocess with a store and a worker count (ready, as every
+    mas-relay there, once its ready line says all the workers are up)."""
 
     def __init__(self, name: str, exe: str, workers: int, pg: Any, uvloop: bool) -> None:
         super().__init__(name, exe, None, uvloop)
+        self.is_mas_relay = True
         self.workers = workers
         self.pg = pg  # the cluster, or None for SQLite
 
@@ -75,35 +76,25 @@ class Setup(bench.Relay):
         argv += ["--db", str(workdir / "relay.db"), "--config", str(config)]
         return [*argv, "--workers", str(self.workers)] if self.workers > 1 else argv
 
-    async def start(self, timeout: float = 60.0) -> None:
-        """Ready once the ready line is logged: a first handshake may reach the first
-        worker up while the second is still starting."""
-        await super().start(timeout)
-        deadline = time.monotonic() + timeout
-        while "mas-relay ready on" not in self.log_path.read_text(errors="replace"):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.log_tail()}")
-            await asyncio.sleep(0.05)
-
 
 def cpu(r: dict[str, Any]) -> str:
     """Cores busy: the relay's processes, and the whole machine (PostgreSQL and the load
     generator included)."""
-    return f"{bench.fnum(r.get('relay_cpu'), 2)} / {bench.fnum(r.get('machine_cpu'), 2)}"
+    return f"{fnum(r.get('relay_cpu'), 2)} / {fnum(r.get('machine_cpu'), 2)}"
 
 
 def row(name: str, r: dict[str, Any]) -> str:
     ing, qry, fan = r.get("ingest", {}), r.get("query", {}), r.get("fanout", {})
     cells = [
         name,
-        bench.fnum(ing.get("events_per_s")),
+        fnum(ing.get("events_per_s")),
         cpu(ing),
-        bench.fnum(qry.get("reqs_per_s")),
-        bench.fnum(qry.get("median_ms"), 1),
+        fnum(qry.get("reqs_per_s")),
+        fnum(qry.get("median_ms"), 1),
         cpu(qry),
         f"{fan.get('delivered', 0):,}/{fan.get('expected', 0):,}",
-        bench.fnum(fan.get("median_ms"), 1),
-        bench.fnum(fan.get("p99_ms"), 1),
+        fnum(fan.get("median_ms"), 1),
+        fnum(fan.get("p99_ms"), 1),
         cpu(fan),
     ]
     errors = [f"{s}: {v['error']}" for s, v in r.items() if isinstance(v, dict) and "error" in v]
@@ -125,8 +116,8 @@ async def amain(args: Any) -> int:
         f"{platform.python_implementation()} {platform.python_version()}"
     )
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
-    print(f"source: {bench.git_describe()}; 1-min load average {os.getloadavg()[0]:.2f}")
-    exe = bench.find_exe(args.mas_relay, None, "mas-relay")
+    print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f}")
+    exe = find_exe(args.mas_relay, None, "mas-relay")
     if not exe:
         print("mas-relay not found (pass --mas-relay PATH)")
         return 1
@@ -135,7 +126,7 @@ async def amain(args: Any) -> int:
     if cluster is not None:
         version = cluster.psql("SHOW server_version").strip()
         print(f"PostgreSQL {version}: throwaway cluster, fsync on, 127.0.0.1 TCP")
-    data = bench.Dataset(args.events, args.reqs, args.seed)
+    data = Dataset(args.events, args.reqs, args.seed)
     print(
         f"data: {len(data.events):,} events, {len(data.reqs):,} REQs; fan-out {args.subs} "
         f"subscribers, {args.rate:g} events/s for {args.seconds:g} s"
@@ -146,7 +137,7 @@ async def amain(args: Any) -> int:
             store, _, workers = name.partition("-")
             setup = Setup(name, exe, int(workers), cluster if store == "pg" else None, args.uvloop)
             try:
-                results[name] = await bench.bench_relay(setup, data, args)
+                results[name] = await bench_relay(setup, data, args)
             finally:
                 setup.stop()
     finally:
@@ -160,7 +151,7 @@ async def amain(args: Any) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> Any:
-    p = bench.script_parser(__doc__)
+    p = script_parser(__doc__)
     p.add_argument("--quick", action="store_true", help="smoke run: small N everywhere")
     p.add_argument("--setups", default="sqlite-1,pg-1,pg-2")
     p.add_argument("--events", type=int, help="ingest N (default 20000; quick 2000)")

@@ -19,7 +19,7 @@ Printed per scenario: RSS before / peak / after, whether the relay closed the
 attackers, the canary's REQ->EOSE p99. The issue's figures: 2.16 GB, 8.24 GB and
 6.81 GB, never closed, memory not returned.
 
-Usage:  python bench/attack/memory.py [--events 11000] [--seconds 10]
+Usage:  python -m bench.attack.memory [--events 11000] [--seconds 10]
 Only 127.0.0.1 is ever contacted.
 """
 
@@ -37,13 +37,11 @@ from typing import Any
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import _load
-import soak  # bench/soak.py: the well-behaved user that serves as the canary
-from query_flood import seed  # publishing within the default event burst
-
-import relay as relay_bench  # bench/relay.py: the subprocess and its helpers
+from bench import _load, soak
+from bench.attack.query_flood import seed
+from bench.relay.procfs import log, pct, rss_kb
+from bench.relay.relays import Relay, mas_relay_exe
+from bench.relay.script import run_script, script_parser
 from shieldmutual.shared import event as nostr_event
 from shieldmutual.shared import keys
 
@@ -86,20 +84,6 @@ class Attacker(_load.WsClient):
         return True
 
 
-class RelayOnDb(relay_bench.Relay):
-    """bench/relay.py's mas-relay subprocess, on a database file of our choosing."""
-
-    def __init__(self, exe: str, config: str, db: Path) -> None:
-        super().__init__("ours", exe, config)
-        self.db = db
-
-    def argv(self, workdir: Path) -> list[str]:
-        return [
-            self.exe, "--host", _load.HOST, "--port", str(self.port), "--db", str(self.db),
-            "--config", str(self.config),
-        ]  # fmt: skip
-
-
 def copy_db(src: Path, dest: Path) -> Path:
     for suffix in ("", "-wal", "-shm"):
         if Path(f"{src}{suffix}").exists():
@@ -112,7 +96,7 @@ async def scenario(
 ) -> dict[str, Any]:
     count, slow = SCENARIOS[name]
     with tempfile.TemporaryDirectory(prefix="attack-memory-") as tmp:
-        relay = RelayOnDb(exe, config, copy_db(db, Path(tmp) / "relay.db"))
+        relay = Relay("ours", exe, config, db=copy_db(db, Path(tmp) / "relay.db"))
         await relay.start()
         try:
             return await attack(relay, count, slow, args)
@@ -120,11 +104,9 @@ async def scenario(
             relay.stop()
 
 
-async def attack(
-    relay: relay_bench.Relay, count: int, slow: bool, args: argparse.Namespace
-) -> dict[str, Any]:
+async def attack(relay: Relay, count: int, slow: bool, args: argparse.Namespace) -> dict[str, Any]:
     canary = soak.Canary(relay.port, 1)
-    before = relay_bench.rss_kb(relay.pid) * 1024
+    before = rss_kb(relay.pid) * 1024
     attackers = [await _load.connect(relay.port, lambda: Attacker(slow)) for _ in range(count)]
     for a in attackers:
         a.start()
@@ -132,7 +114,7 @@ async def attack(
     end = time.monotonic() + args.seconds
     while time.monotonic() < end and not capped:
         await asyncio.sleep(0.05)  # RSS sampling clock
-        peak = max(peak, relay_bench.rss_kb(relay.pid) * 1024)
+        peak = max(peak, rss_kb(relay.pid) * 1024)
         capped = peak > args.rss_cap
     closed = await asyncio.gather(*(a.closed_by_relay(5.0) for a in attackers))
     for a in attackers:
@@ -141,7 +123,7 @@ async def attack(
     end = time.monotonic() + args.settle
     while time.monotonic() < end:
         await asyncio.sleep(0.1)  # RSS sampling clock
-        after = relay_bench.rss_kb(relay.pid) * 1024
+        after = rss_kb(relay.pid) * 1024
     window = await canary.stop()
     eose = sorted(window.eose_ms)
     return {
@@ -150,14 +132,14 @@ async def attack(
         "rss_after_mib": after / MiB,
         "stopped_at_cap": capped,
         "closed_by_relay": f"{sum(closed)}/{count}",
-        "canary_p99_ms": relay_bench.pct(eose, 0.99),
+        "canary_p99_ms": pct(eose, 0.99),
         "canary_reqs": len(eose),
         "canary_errors": sum(window.errors.values()),
     }
 
 
 async def run(args: argparse.Namespace) -> int:
-    exe = relay_bench.mas_relay_exe(args.mas_relay)
+    exe = mas_relay_exe(args.mas_relay)
     if not exe:
         return 1
     with tempfile.TemporaryDirectory(prefix="attack-memory-seed-") as tmp:
@@ -170,13 +152,13 @@ async def run(args: argparse.Namespace) -> int:
             nostr_event.sign(author, 1, f"{i} {filler}", [], start + i).to_json()
             for i in range(args.events)
         ]
-        seeder = RelayOnDb(exe, config, saved)
+        seeder = Relay("ours", exe, config, db=saved)
         await seeder.start()
         try:
             seconds = await seed(seeder.port, events)
         finally:
             seeder.stop()  # SIGTERM: a clean stop, everything committed
-        relay_bench.log(f"seeded {args.events:,} notes of ~8 KB in {seconds:.1f} s")
+        log(f"seeded {args.events:,} notes of ~8 KB in {seconds:.1f} s")
         print(f"{'scenario':<10} {'RSS before':>10} {'peak':>8} {'after':>8} closed  canary p99")
         failed = False
         for name in args.scenarios.split(","):
@@ -193,14 +175,14 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = relay_bench.script_parser(__doc__)
+    p = script_parser(__doc__)
     p.add_argument("--events", type=int, default=11_000)
     p.add_argument("--seconds", type=float, default=10.0, help="length of each attack")
     p.add_argument("--settle", type=float, default=5.0, help="seconds to watch RSS after")
     p.add_argument("--rss-cap", type=int, default=2 * 1024 * MiB, help="bytes; stop a scenario")
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--config", help="--config FILE for mas-relay (default: see soak.py)")
-    return relay_bench.run_script(p, run)
+    return run_script(p, run)
 
 
 if __name__ == "__main__":

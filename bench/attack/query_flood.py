@@ -17,7 +17,7 @@ Printed: the canary's REQ->EOSE p50/p99/max in each phase and the first rounds a
 the attacker left. PASS when the p99 under attack and every REQ after it are under
 100 ms (the issue's bound on a 2-core machine).
 
-Usage:  python bench/attack/query_flood.py [--events 100000] [--attack-seconds 10]
+Usage:  python -m bench.attack.query_flood [--events 100000] [--attack-seconds 10]
 Only 127.0.0.1 is ever contacted.
 """
 
@@ -29,16 +29,14 @@ import hashlib
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import _load
-import soak  # bench/soak.py: the well-behaved user that serves as the canary
-
-import relay as relay_bench  # bench/relay.py: the subprocess and its helpers
+from bench import _load, soak
+from bench.relay.ingest import Pipeliner
+from bench.relay.procfs import log, pct
+from bench.relay.relays import Relay, mas_relay_exe
+from bench.relay.script import run_script, script_parser
 from shieldmutual.shared import event as nostr_event
 from shieldmutual.shared import keys
 
@@ -75,7 +73,7 @@ async def seed(port: int, events: list[bytes]) -> float:
 
     async def one(share: list[bytes]) -> None:
         async with gate:
-            client = await _load.connect(port, lambda: relay_bench.Pipeliner(share, len(share)))
+            client = await _load.connect(port, lambda: Pipeliner(share, len(share)))
             client.start()
             await asyncio.wait_for(client.done, 300)
             client.close()
@@ -100,7 +98,7 @@ def phase(label: str, ms: list[float]) -> str:
     ordered = sorted(ms)
     if not ordered:
         return f"{label:<28} no REQs"
-    p = relay_bench.pct
+    p = pct
     return (
         f"{label:<28} {len(ordered):5d} REQs  p50 {p(ordered, 0.5):7.1f}  "
         f"p99 {p(ordered, 0.99):7.1f}  max {ordered[-1]:7.1f} ms"
@@ -108,11 +106,11 @@ def phase(label: str, ms: list[float]) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    exe = relay_bench.mas_relay_exe(args.mas_relay)
+    exe = mas_relay_exe(args.mas_relay)
     if not exe:
         return 1
     with tempfile.TemporaryDirectory(prefix="query-flood-") as tmp:
-        relay = relay_bench.Relay("ours", exe, soak.relay_config(args.config, tmp))
+        relay = Relay("ours", exe, soak.relay_config(args.config, tmp))
         await relay.start()
         try:
             return await attack(relay, args)
@@ -120,9 +118,9 @@ async def run(args: argparse.Namespace) -> int:
             relay.stop()
 
 
-async def attack(relay: relay_bench.Relay, args: argparse.Namespace) -> int:
+async def attack(relay: Relay, args: argparse.Namespace) -> int:
     seconds = await seed(relay.port, notes(args.events))
-    relay_bench.log(f"seeded {args.events:,} notes in {seconds:.1f} s")
+    log(f"seeded {args.events:,} notes in {seconds:.1f} s")
     canary = soak.Canary(relay.port, 0)
     await asyncio.sleep(args.quiet_seconds)  # phase length, not a wait for a condition
     quiet = canary.take()
@@ -148,7 +146,7 @@ async def attack(relay: relay_bench.Relay, args: argparse.Namespace) -> int:
     errors = {**quiet.errors, **during.errors, **after.errors}
     if errors:
         print(f"canary errors: {errors}")
-    p99 = relay_bench.pct(sorted(during.eose_ms), 0.99)
+    p99 = pct(sorted(during.eose_ms), 0.99)
     passed = not errors and p99 < BOUND_MS and max(after.eose_ms, default=1e9) < BOUND_MS
     verdict = "PASS" if passed else "FAIL"
     print(f"verdict (p99 under attack and every REQ after < {BOUND_MS:g} ms): {verdict}")
@@ -156,13 +154,13 @@ async def attack(relay: relay_bench.Relay, args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    p = relay_bench.script_parser(__doc__)
+    p = script_parser(__doc__)
     p.add_argument("--events", type=int, default=100_000)
     p.add_argument("--quiet-seconds", type=float, default=3.0)
     p.add_argument("--attack-seconds", type=float, default=10.0)
     p.add_argument("--after-seconds", type=float, default=3.0)
     p.add_argument("--config", help="--config FILE for mas-relay (default: see soak.py)")
-    return relay_bench.run_script(p, run)
+    return run_script(p, run)
 
 
 if __name__ == "__main__":

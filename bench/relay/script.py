@@ -1,0 +1,54 @@
+"""What every bench script's command line shares: ``--mas-relay``, its docstring as the
+help, and the line saying which commit's code is measured."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from bench import _load
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def script_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A bench script's command line: its docstring as the help, and ``--mas-relay``."""
+    p = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--mas-relay", help="mas-relay executable (default: next to this python)")
+    return p
+
+
+def run_script(
+    parser: argparse.ArgumentParser, run: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+) -> int:
+    """A bench script's main: parse its command line, say what source is measured, run."""
+    args = parser.parse_args()
+    print(f"source: {git_describe()}")
+    return int(_load.run(run(args)))
+
+
+def git_describe() -> str:
+    """The commit the benchmarked code comes from, and whether the tree differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "log", "-1", "--format=%h %cs"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "relay", "shared"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "not a git checkout"
+    return f"git {head}" + (" + uncommitted changes in relay/ or shared/" if dirty else "")
