@@ -2,7 +2,7 @@
 
 Not a test. Run from the repository root with the project installed:
 
-    python bench/pool.py [--events 1000] [--relays 3] [--repeat 3]
+    python -m bench.pool [--events 1000] [--relays 3] [--repeat 3]
 
 Starts ``--relays`` fresh ``mas-relay`` processes on 127.0.0.1 (``--port 0``, a temporary
 SQLite file each) and measures, best of ``--repeat`` runs, in the same process and run:
@@ -19,13 +19,14 @@ fan-in    the same N events stored on every relay, one REQ (kind + tag, limit N)
             from every relay; the pool verifies the first copy and drops the rest)
           events/s of distinct events delivered, and pool time / direct (+verify) time.
 
-feed      (``--feed N``, issue 15; bench/pool_feed.py) N aid requests read as ``mas feed``
+feed      (``--feed N``, issue 15; bench.pool_feed) N aid requests read as ``mas feed``
           reads them, over 3 relays, each run in a fresh child process.
 
-publish-one (``--fanout 10``, issue 15; bench/pool_fanout.py) one event at a time to 1 and
+publish-one (``--fanout 10``, issue 15; bench.pool_fanout) one event at a time to 1 and
           to all ``--fanout`` relays: the median wall time and the ratio (target <= 1.2x).
 
-The relays, the pool's options and the events come from bench/pool_harness.py.
+The relays run through bench.harness; the pool's options and the events come from
+bench.pool_harness.
 
 Each row also gives this process's CPU time per event (the client side only; the relays
 are other processes): on a shared 2-core machine the relays and the client compete for
@@ -48,11 +49,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
-from pool_fanout import fanout_bench
-from pool_feed import feed_bench
-from pool_harness import BENCH_RELAY_CONFIG, OPTIONS, RelayProc, direct_publish, make_events
 from websockets.asyncio.client import connect
 
+from bench.harness import RelayProcess
+from bench.pool_fanout import fanout_bench
+from bench.pool_feed import feed_bench
+from bench.pool_harness import BENCH_RELAY_CONFIG, OPTIONS, direct_publish, make_events
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
@@ -162,8 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         if Path(args.relay_exe).name == "mas-relay":
             config = Path(tmp) / "relay.toml"
             config.write_text(BENCH_RELAY_CONFIG)
+        config_args = [] if config is None else ["--config", str(config)]
+        env = None if args.relay_code is None else {**os.environ, "PYTHONPATH": args.relay_code}
         procs = [
-            RelayProc(Path(tmp) / f"r{i}.sqlite", args.relay_exe, config, args.relay_code)
+            RelayProcess.mas_relay(
+                Path(tmp) / f"r{i}.sqlite", *config_args, exe=args.relay_exe, env=env
+            )
             for i in range(k)
         ]
         try:
@@ -172,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             urls = [p.url for p in procs]
             one = urls[:1]
             if args.feed is not None:
-                pids = tuple(p.proc.pid for p in procs)
+                pids = tuple(p.pid for p in procs)
                 feed_bench(urls, args.feed, repeat, args.compare, args.profile, pids)
                 return 0
             if args.fanout is not None:
@@ -214,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             print("process only: on a shared machine it is steadier than wall time.")
         finally:
             for proc in procs:
-                proc.stop()
+                proc.close(grace=10.0)
     return 0
 
 

@@ -9,9 +9,9 @@ import statistics
 import time
 
 import orjson
-from pool_harness import OPTIONS, make_events
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.pool_harness import OPTIONS, make_events
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared.event import Event
 

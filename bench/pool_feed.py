@@ -20,8 +20,8 @@ from hashlib import sha256
 from pathlib import Path
 
 import orjson
-from pool_harness import OPTIONS, direct_publish, gather
 
+from bench.pool_harness import OPTIONS, direct_publish, gather
 from shieldmutual.client.feed import FeedReader
 from shieldmutual.client.pool import EOSE, Pool
 from shieldmutual.shared import event as nostr_event
@@ -29,6 +29,8 @@ from shieldmutual.shared.aid.feed import Feed, FeedFilter
 from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def make_requests(n: int) -> list[Event]:
@@ -102,10 +104,11 @@ def feed_runs(
         prefix = [*spy, f"{profile}.{i}", "--"] if spy else []
         before = sum(process_cpu(pid) for pid in relays)
         out = subprocess.run(
-            [*prefix, sys.executable, __file__, *urls],
+            [*prefix, sys.executable, "-m", "bench.pool_feed", *urls],
             check=True,
             capture_output=True,
             env=env,
+            cwd=REPO,  # where -m finds the bench package
         ).stdout
         run = orjson.loads(next(x for x in reversed(out.splitlines()) if x.startswith(b"{")))
         run["relay_cpu"] = sum(process_cpu(pid) for pid in relays) - before

@@ -3,7 +3,7 @@
 tests/attack/test_memory.py runs these attacks on 4,000 notes of 8 KB; this is closer
 to the issue's sizes. One ``mas-relay`` subprocess per scenario (default settings, log
 level WARNING, ``--config`` to change them) on one store of ``--events`` notes of ~8 KB
-seeded through the relay within the default event burst, and a canary (bench/soak.py's
+seeded through the relay within the default event burst, and a canary (bench.wellbehaved's
 well-behaved user) beside each attack:
 
   stalled-1   one client that stops reading, 20 REQs with limit 5000
@@ -37,11 +37,12 @@ from typing import Any
 
 import orjson
 
-from bench import _load, soak
+from bench import _load
 from bench.attack.query_flood import seed
 from bench.relay.procfs import log, pct, rss_kb
 from bench.relay.relays import Relay, mas_relay_exe
 from bench.relay.script import run_script, script_parser
+from bench.wellbehaved import Canary, relay_config
 from shieldmutual.shared import event as nostr_event
 from shieldmutual.shared import keys
 
@@ -105,7 +106,7 @@ async def scenario(
 
 
 async def attack(relay: Relay, count: int, slow: bool, args: argparse.Namespace) -> dict[str, Any]:
-    canary = soak.Canary(relay.port, 1)
+    canary = Canary(relay.port, 1)
     before = rss_kb(relay.pid) * 1024
     attackers = [await _load.connect(relay.port, lambda: Attacker(slow)) for _ in range(count)]
     for a in attackers:
@@ -143,7 +144,7 @@ async def run(args: argparse.Namespace) -> int:
     if not exe:
         return 1
     with tempfile.TemporaryDirectory(prefix="attack-memory-seed-") as tmp:
-        config = soak.relay_config(args.config, tmp)
+        config = relay_config(args.config, tmp)
         saved = Path(tmp) / "seed.db"
         filler = "mutual aid " * 740
         author = keys.SecretKey(hashlib.sha256(b"attack-memory").digest())
@@ -181,7 +182,7 @@ def main() -> int:
     p.add_argument("--settle", type=float, default=5.0, help="seconds to watch RSS after")
     p.add_argument("--rss-cap", type=int, default=2 * 1024 * MiB, help="bytes; stop a scenario")
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
-    p.add_argument("--config", help="--config FILE for mas-relay (default: see soak.py)")
+    p.add_argument("--config", help="--config FILE for mas-relay (default: bench.wellbehaved)")
     return run_script(p, run)
 
 

@@ -5,7 +5,7 @@ the issue measured. One ``mas-relay`` subprocess with its default settings (log 
 WARNING) is seeded through its own front door (each seeding connection stays within
 the default event burst), then:
 
-1. a canary (bench/soak.py's well-behaved user: a note and a small REQ every ~0.175 s)
+1. a canary (bench.wellbehaved's well-behaved user: a note and a small REQ every ~0.175 s)
    runs alone for ``--quiet-seconds``;
 2. one attacker sends a burst of 100 COUNT/REQ of ten full-scan filters each (the
    default REQ burst), then 10 a second (the default rate) for ``--attack-seconds``,
@@ -32,11 +32,12 @@ import time
 
 import orjson
 
-from bench import _load, soak
+from bench import _load
 from bench.relay.ingest import Pipeliner
 from bench.relay.procfs import log, pct
 from bench.relay.relays import Relay, mas_relay_exe
 from bench.relay.script import run_script, script_parser
+from bench.wellbehaved import Canary, relay_config
 from shieldmutual.shared import event as nostr_event
 from shieldmutual.shared import keys
 
@@ -110,7 +111,7 @@ async def run(args: argparse.Namespace) -> int:
     if not exe:
         return 1
     with tempfile.TemporaryDirectory(prefix="query-flood-") as tmp:
-        relay = Relay("ours", exe, soak.relay_config(args.config, tmp))
+        relay = Relay("ours", exe, relay_config(args.config, tmp))
         await relay.start()
         try:
             return await attack(relay, args)
@@ -121,7 +122,7 @@ async def run(args: argparse.Namespace) -> int:
 async def attack(relay: Relay, args: argparse.Namespace) -> int:
     seconds = await seed(relay.port, notes(args.events))
     log(f"seeded {args.events:,} notes in {seconds:.1f} s")
-    canary = soak.Canary(relay.port, 0)
+    canary = Canary(relay.port, 0)
     await asyncio.sleep(args.quiet_seconds)  # phase length, not a wait for a condition
     quiet = canary.take()
     attacker = await _load.connect(relay.port, Attacker)
@@ -159,7 +160,7 @@ def main() -> int:
     p.add_argument("--quiet-seconds", type=float, default=3.0)
     p.add_argument("--attack-seconds", type=float, default=10.0)
     p.add_argument("--after-seconds", type=float, default=3.0)
-    p.add_argument("--config", help="--config FILE for mas-relay (default: see soak.py)")
+    p.add_argument("--config", help="--config FILE for mas-relay (default: bench.wellbehaved)")
     return run_script(p, run)
 
 
