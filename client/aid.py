@@ -49,16 +49,15 @@ from shieldmutual.client.errors import ClientError, RelayError
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import kinds, nip19
-from shieldmutual.shared.aid.comments import parse_pledge
+from shieldmutual.shared.aid.comments import Pledge
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     NAMESPACE,
     Address,
-    EventLike,
     EventTemplate,
-    labels,
 )
 from shieldmutual.shared.aid.feed import read_listing
+from shieldmutual.shared.aid.parse import read_as
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import Society, mas_tag, parse_society
 from shieldmutual.shared.aid.thread import (
@@ -181,16 +180,14 @@ async def fetch_request(
 
 
 def build_thread(
-    found: RequestRecord, events: Iterable[Event], private: Iterable[EventLike] = ()
+    found: RequestRecord, events: Iterable[Event], private: Iterable[Rumor] = ()
 ) -> Thread:
     """Pure: :func:`thread_of` the record's request (tested without relays); ``private``
     comes from :func:`private_pledges`."""
     return thread_of(found.request, found.address, events, private)
 
 
-async def fetch_thread(
-    pool: Pool, found: RequestRecord, private: Iterable[EventLike] = ()
-) -> Thread:
+async def fetch_thread(pool: Pool, found: RequestRecord, private: Iterable[Rumor] = ()) -> Thread:
     """Pledges, confirmations, updates, reports, syndications and the champion check of
     the one request the user opened (naming it is inherent to opening a link), paged
     past a relay's result cap so a busy thread is counted whole."""
@@ -255,14 +252,9 @@ def private_pledges(opened: Iterable[Unwrapped], address: Address) -> list[Rumor
     """The kind 14 rumors labelled ``pledge`` for ``address`` in a recipient's inbox."""
     found = []
     for item in opened:
-        rumor = item.rumor
-        if rumor.kind != kinds.DIRECT_MESSAGE or "pledge" not in labels(rumor.tags):
-            continue
-        try:
-            if parse_pledge(rumor).request.address == address:
-                found.append(rumor)
-        except AidError:
-            continue
+        pledge = read_as(item.rumor, Pledge)
+        if pledge is not None and pledge.private and pledge.request.address == address:
+            found.append(item.rumor)
     return found
 
 

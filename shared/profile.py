@@ -25,8 +25,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.common import EventLike, EventTemplate, check_line, check_text
+from shieldmutual.shared.aid.common import EventTemplate, check_line, check_text
 from shieldmutual.shared.errors import AidError, InvalidError
+from shieldmutual.shared.event import Rumor
 
 # The fields `mas id profile` writes; others already in a profile are kept as they are.
 WRITABLE = ("name", "about", "picture", "lud16")
@@ -96,7 +97,7 @@ def _usable(name: str, value: object) -> str | None:
         return None
 
 
-def parse_profile(event: EventLike) -> Profile:
+def parse_profile(event: Rumor) -> Profile:
     """A kind 0's profile; fields that fail our checks read as absent. ``name`` falls
     back to NIP-24's ``display_name`` (some apps write only that)."""
     if event.kind != kinds.METADATA:
@@ -121,7 +122,7 @@ def parse_profile(event: EventLike) -> Profile:
     )
 
 
-def latest_profiles(events: Iterable[EventLike]) -> dict[str, Profile]:
+def latest_profiles(events: Iterable[Rumor]) -> dict[str, Profile]:
     """The newest readable profile of each author (kind 0 is replaceable: NIP-01 keeps
     the newest, and the lowest id on a tie)."""
     found: dict[str, tuple[tuple[int, str], Profile]] = {}

@@ -16,17 +16,15 @@ own attestation for that emergency key is among the events.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.comments import parse_confirmation, parse_pledge
-from shieldmutual.shared.aid.common import Address, check_hex64, labels
-from shieldmutual.shared.aid.report import parse_report
-from shieldmutual.shared.aid.request import AidRequest, Status, parse_request
-from shieldmutual.shared.aid.vouch import parse_attestation, parse_revocation, parse_vouch
-from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.aid.comments import Confirmation, Pledge
+from shieldmutual.shared.aid.common import Address, check_hex64
+from shieldmutual.shared.aid.parse import read_aid_event
+from shieldmutual.shared.aid.report import Report
+from shieldmutual.shared.aid.request import AidRequest, Status
+from shieldmutual.shared.aid.vouch import Attestation, Revocation, Vouch
 from shieldmutual.shared.event import Event
 
 
@@ -105,9 +103,95 @@ class SocialCapital:
         return tuple(v for v in self.vouches if v.trusted)
 
 
-def _label_of(event: Event) -> str | None:
-    found = labels(event.tags)
-    return found[0] if len(found) == 1 else None
+def _emergency_keys(pubkey: str, ordered: list[Event]) -> tuple[set[str], set[str]]:
+    """The emergency keys ``pubkey`` attested and never revoked, and those it revoked."""
+    attested: set[str] = set()
+    revoked: set[str] = set()
+    for event in ordered:
+        if event.pubkey == pubkey:
+            item = read_aid_event(event)
+            if isinstance(item, Attestation):
+                attested.add(item.emergency_key)
+            elif isinstance(item, Revocation):
+                revoked.add(item.emergency_key)
+    return attested - revoked, revoked
+
+
+@dataclass
+class _Facts:
+    """What :func:`summarize` gathers about one person, event by event (oldest first)."""
+
+    pubkey: str
+    emergency_keys: set[str]
+    revoked: set[str]
+    trusted: Collection[str]
+    requests: dict[Address, tuple[AidRequest, bool]] = field(default_factory=dict)
+    reports: dict[Address, Address] = field(default_factory=dict)
+    all_requests: dict[Address, AidRequest] = field(default_factory=dict)
+    pledges: list[PledgeFact] = field(default_factory=list)
+    helped: list[HelpFact] = field(default_factory=list)
+    vouches: dict[str, VouchFact] = field(default_factory=dict)
+
+    def add(self, event: Event) -> None:
+        item, mine = read_aid_event(event), event.pubkey == self.pubkey
+        if isinstance(item, AidRequest):
+            self._request(event, item)
+        elif isinstance(item, Report) and mine:
+            self.reports[item.address(event.pubkey)] = item.request
+        elif isinstance(item, Pledge) and mine and not item.private:
+            fact = PledgeFact(
+                item.request.address, item.amount, item.currency, item.action, event.created_at
+            )
+            self.pledges.append(fact)
+        elif isinstance(item, Confirmation) and item.helper == self.pubkey:
+            self.helped.append(
+                HelpFact(
+                    event.pubkey,
+                    item.request.address,
+                    item.amount,
+                    item.currency,
+                    event.created_at,
+                )
+            )
+        elif isinstance(item, Vouch) and item.subject == self.pubkey:
+            trust = event.pubkey in self.trusted
+            self.vouches[event.pubkey] = VouchFact(
+                event.pubkey, event.created_at, trust, item.reason
+            )
+
+    def confirmed_by_recipient(self, fact: HelpFact) -> bool:
+        """Only the request's author, or the member a champion spoke for, can confirm."""
+        if fact.recipient == fact.request.pubkey:
+            return True
+        request = self.all_requests.get(fact.request)
+        return request is not None and request.beneficiary == fact.recipient
+
+    def capital(self, first_seen: int | None) -> SocialCapital:
+        reported = set(self.reports.values())
+        facts = tuple(
+            RequestFact(
+                address, r.title, r.status, r.published_at, champion, address in reported,
+                revoked_key=address.pubkey in self.revoked,
+            )
+            for address, (r, champion) in self.requests.items()
+        )  # fmt: skip
+        return SocialCapital(
+            pubkey=self.pubkey,
+            first_seen=first_seen,
+            requests=facts,
+            reports=tuple(self.reports),
+            pledges=tuple(self.pledges),
+            help_confirmed=tuple(f for f in self.helped if self.confirmed_by_recipient(f)),
+            vouches=tuple(self.vouches.values()),
+        )
+
+    def _request(self, event: Event, request: AidRequest) -> None:
+        address = request.address(event.pubkey)
+        self.all_requests[address] = request
+        for_them = request.beneficiary == self.pubkey
+        champion = for_them and event.pubkey in self.emergency_keys
+        if event.pubkey == self.pubkey or champion or (for_them and event.pubkey in self.revoked):
+            self.requests[address] = (request, champion)
 
 
 def summarize(
@@ -122,95 +206,13 @@ def summarize(
     unique = {e.id: e for e in events if not verify or e.is_valid()}
     ordered = sorted(unique.values(), key=lambda e: (e.created_at, e.id))
     first_seen = min((e.created_at for e in ordered if e.pubkey == pubkey), default=None)
-
-    emergency_keys: set[str] = set()
-    revoked: set[str] = set()
-    for event in ordered:
-        if event.kind == kinds.LABEL and event.pubkey == pubkey:
-            with suppress(AidError):
-                emergency_keys.add(parse_attestation(event).emergency_key)
-            with suppress(AidError):
-                revoked.add(parse_revocation(event).emergency_key)
-    emergency_keys -= revoked  # a removed champion's key speaks for nobody, but what it
-    # published in their name is still shown, marked, so a reader is not misled by it
-
-    requests: dict[Address, tuple[AidRequest, bool]] = {}
-    reports: dict[Address, Address] = {}
-    all_requests: dict[Address, AidRequest] = {}
-    pledges: list[PledgeFact] = []
-    helped: list[HelpFact] = []
-    vouches: dict[str, VouchFact] = {}
+    # A removed champion's key speaks for nobody, but what it published in their name is
+    # still shown, marked, so a reader is not misled by it.
+    emergency_keys, revoked = _emergency_keys(pubkey, ordered)
+    facts = _Facts(pubkey, emergency_keys, revoked, trusted)
     for event in ordered:  # oldest first, so a later version of an address wins
-        try:
-            if event.kind == kinds.CLASSIFIED:
-                request = parse_request(event)
-                address = request.address(event.pubkey)
-                all_requests[address] = request
-                for_them = request.beneficiary == pubkey
-                champion = for_them and event.pubkey in emergency_keys
-                if event.pubkey == pubkey or champion or (for_them and event.pubkey in revoked):
-                    requests[address] = (request, champion)
-            elif event.kind == kinds.LONG_FORM and event.pubkey == pubkey:
-                report = parse_report(event)
-                reports[report.address(event.pubkey)] = report.request
-            elif event.kind == kinds.COMMENT and _label_of(event) == "pledge":
-                if event.pubkey == pubkey:
-                    pledge = parse_pledge(event)  # counts only if it is a well-formed pledge
-                    pledges.append(
-                        PledgeFact(
-                            pledge.request.address,
-                            pledge.amount,
-                            pledge.currency,
-                            pledge.action,
-                            event.created_at,
-                        )
-                    )
-            elif event.kind == kinds.COMMENT and _label_of(event) == "received":
-                confirmation = parse_confirmation(event)
-                if confirmation.helper == pubkey:
-                    helped.append(
-                        HelpFact(
-                            event.pubkey,
-                            confirmation.request.address,
-                            confirmation.amount,
-                            confirmation.currency,
-                            event.created_at,
-                        )
-                    )
-            elif event.kind == kinds.LABEL and _label_of(event) == "vouch":
-                vouch = parse_vouch(event)
-                if vouch.subject == pubkey:
-                    trust = event.pubkey in trusted
-                    vouches[event.pubkey] = VouchFact(
-                        event.pubkey, event.created_at, trust, vouch.reason
-                    )
-        except AidError:
-            continue
-
-    def by_recipient(fact: HelpFact) -> bool:
-        # Only the request's author, or the member a champion spoke for, can confirm.
-        if fact.recipient == fact.request.pubkey:
-            return True
-        request = all_requests.get(fact.request)
-        return request is not None and request.beneficiary == fact.recipient
-
-    reported = set(reports.values())
-    facts = tuple(
-        RequestFact(
-            address, r.title, r.status, r.published_at, champion, address in reported,
-            revoked_key=address.pubkey in revoked,
-        )
-        for address, (r, champion) in requests.items()
-    )  # fmt: skip
-    return SocialCapital(
-        pubkey=pubkey,
-        first_seen=first_seen,
-        requests=facts,
-        reports=tuple(reports),
-        pledges=tuple(pledges),
-        help_confirmed=tuple(f for f in helped if by_recipient(f)),
-        vouches=tuple(vouches.values()),
-    )
+        facts.add(event)
+    return facts.capital(first_seen)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,16 +24,16 @@ that runs a little late does not raise the alarm. Pure: no I/O; ``now`` is a par
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 import orjson
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.behalf import add_fact
 from shieldmutual.shared.aid.common import (
-    EventLike,
     check_relay,
     first,
     label_tags,
@@ -69,7 +69,7 @@ def check_interval(seconds: int) -> int:
 def format_duration(seconds: int) -> str:
     """``1d 2h``, ``12h``, ``45m``, ``30s``: the two largest units, for people."""
     seconds = abs(int(seconds))
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if seconds >= size or (unit == "s" and not parts):
             parts.append(f"{seconds // size}{unit}")
@@ -129,7 +129,7 @@ class Package:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> Package:
+    def from_dict(cls, data: dict[str, Any]) -> Package:
         return check_package(
             cls(
                 str(data["member"]),
@@ -202,7 +202,7 @@ def _interval(tags: list[list[str]], what: str) -> int:
     return check_interval(int(raw))
 
 
-def parse_package(rumor: EventLike) -> Package:
+def parse_package(rumor: Rumor) -> Package:
     """A hand-over, from the rumor of an unwrapped gift (whose author unwrap proved)."""
     require_kind(rumor, kinds.DIRECT_MESSAGE, "champion package")
     require_label(rumor, PACKAGE, "champion package")
@@ -254,23 +254,28 @@ def release_rumor(member: str, champion: str, now: int | None = None) -> Rumor:
     return _rumor(member, champion, RELEASE, text, [], now)
 
 
-def parse_checkin(rumor: EventLike) -> CheckIn:
+def parse_checkin(rumor: Rumor) -> CheckIn:
     require_kind(rumor, kinds.DIRECT_MESSAGE, "check-in")
     require_label(rumor, CHECKIN, "check-in")
     return CheckIn(rumor.pubkey, rumor.created_at, _interval(rumor.tags, "check-in"))
 
 
-def parse_release(rumor: EventLike) -> Release:
+def parse_release(rumor: Rumor) -> Release:
     require_kind(rumor, kinds.DIRECT_MESSAGE, "champion release")
     require_label(rumor, RELEASE, "champion release")
     return Release(rumor.pubkey, rumor.created_at)
 
 
 Message = Package | CheckIn | Release
-_PARSERS = {PACKAGE: parse_package, CHECKIN: parse_checkin, RELEASE: parse_release}
+# Champion labels and their parsers; shared/aid/parse.py's dispatcher reads this table.
+PARSERS: dict[str, Callable[[Rumor], Message]] = {
+    PACKAGE: parse_package,
+    CHECKIN: parse_checkin,
+    RELEASE: parse_release,
+}
 
 
-def parse_message(rumor: EventLike) -> Message | None:
+def parse_message(rumor: Rumor) -> Message | None:
     """The champion message in a rumor, or None for anything else (a plain DM...).
 
     Pass the rumor of an unwrapped gift: :func:`~shieldmutual.shared.nip59.unwrap`
@@ -278,10 +283,10 @@ def parse_message(rumor: EventLike) -> Message | None:
     """
     if rumor.kind != kinds.DIRECT_MESSAGE:
         return None
-    found = [label for label in labels(rumor.tags) if label in _PARSERS]
+    found = [label for label in labels(rumor.tags) if label in PARSERS]
     if len(found) != 1:
         return None
-    return _PARSERS[found[0]](rumor)
+    return PARSERS[found[0]](rumor)
 
 
 # ---- what a champion knows about each member ---------------------------------------------

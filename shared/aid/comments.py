@@ -16,14 +16,13 @@ help someone in trouble can itself be dangerous.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
     Address,
-    EventLike,
     EventTemplate,
     Origin,
     Tags,
@@ -45,6 +44,7 @@ from shieldmutual.shared.aid.common import (
     values,
 )
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.event import Rumor
 
 PLEDGE, RECEIVED, UPDATE = "pledge", "received", "update"
 _LABELS = (PLEDGE, RECEIVED, UPDATE)
@@ -68,7 +68,7 @@ class RequestRef:
             check_relay(self.relay)
 
     @classmethod
-    def of(cls, event: EventLike, relay: str = "") -> RequestRef:
+    def of(cls, event: Rumor, relay: str = "") -> RequestRef:
         return cls(Address.of(event), event.id, relay)
 
     @property
@@ -121,7 +121,7 @@ def comment_tags(ref: RequestRef) -> Tags:
     return _root_tags(ref) + _request_parent_tags(ref)
 
 
-def parse_root(event: EventLike, what: str) -> RequestRef:
+def parse_root(event: Rumor, what: str) -> RequestRef:
     tags = event.tags
     root = first_full(tags, "A")
     if root is None or first(tags, "K") != str(kinds.CLASSIFIED):
@@ -137,7 +137,7 @@ def parse_root(event: EventLike, what: str) -> RequestRef:
     return RequestRef(address, event_id, relay)
 
 
-def _require_label(event: EventLike, kind: int, label: str, what: str) -> None:
+def _require_label(event: Rumor, kind: int, label: str, what: str) -> None:
     if event.kind != kind:
         raise AidError(f"{what} must be kind {kind}, got {event.kind}")
     found = [value for value in labels(event.tags) if value in _LABELS]
@@ -207,7 +207,7 @@ def pledge_template(pledge: Pledge) -> EventTemplate:
     return EventTemplate(kind, pledge.content(), tags)
 
 
-def parse_pledge(event: EventLike) -> Pledge:
+def parse_pledge(event: Rumor) -> Pledge:
     """A public pledge (kind 1111) or an unwrapped private one (kind 14 rumor)."""
     private = event.kind == kinds.DIRECT_MESSAGE
     _require_label(event, kinds.DIRECT_MESSAGE if private else kinds.COMMENT, PLEDGE, "pledge")
@@ -275,7 +275,7 @@ def confirmation_template(c: Confirmation, *, helper_consents: bool = False) -> 
     return EventTemplate(kinds.COMMENT, c.note or c.default_note(), tags)
 
 
-def parse_confirmation(event: EventLike) -> Confirmation:
+def parse_confirmation(event: Rumor) -> Confirmation:
     _require_label(event, kinds.COMMENT, RECEIVED, "confirmation")
     ref = parse_root(event, "confirmation")
     amount, currency = _money(event.tags)
@@ -307,9 +307,18 @@ def update_template(update: Update) -> EventTemplate:
     return EventTemplate(kinds.COMMENT, update.text, tags)
 
 
-def parse_update(event: EventLike) -> Update:
+def parse_update(event: Rumor) -> Update:
     _require_label(event, kinds.COMMENT, UPDATE, "update")
     return Update(parse_root(event, "update"), normalize_text(event.content), Origin.of(event))
+
+
+Comment = Pledge | Confirmation | Update
+# Comment labels and their parsers; shared/aid/parse.py's dispatcher reads this table.
+PARSERS: dict[str, Callable[[Rumor], Comment]] = {
+    PLEDGE: parse_pledge,
+    RECEIVED: parse_confirmation,
+    UPDATE: parse_update,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,46 +334,3 @@ class Progress:
     received: Mapping[str, Decimal] = field(default_factory=dict)
     updates: tuple[Update, ...] = ()
     private_pledges: int = 0
-
-
-def tally(address: Address, recipients: Collection[str], events: Iterable[EventLike]) -> Progress:
-    """Progress of one request from its comments; only ``recipients`` may confirm or update.
-
-    ``recipients`` is the request's author plus its beneficiary when a champion published
-    it. Invalid or unrelated events are skipped; each event id counts once. Signatures
-    are the caller's to check (the relay pool verifies what it receives). Kind 14 rumors
-    (private pledges) count only when the caller passes them: the recipient, who
-    unwrapped them, and nobody else.
-    """
-    pledged: dict[str, Decimal] = {}
-    received: dict[str, Decimal] = {}
-    seen: set[str] = set()
-    pledges = confirmations = private = 0
-    updates: list[Update] = []
-    for event in events:
-        if event.id in seen:
-            continue
-        seen.add(event.id)
-        found = [v for v in labels(event.tags) if v in _LABELS]
-        parser = {PLEDGE: parse_pledge, RECEIVED: parse_confirmation, UPDATE: parse_update}
-        try:
-            item = parser[found[0]](event) if len(found) == 1 else None
-        except AidError:
-            continue
-        if item is None or item.request.address != address:
-            continue
-        if isinstance(item, Pledge):
-            pledges += 1
-            private += item.private
-            if item.amount is not None and item.currency is not None:
-                pledged[item.currency] = pledged.get(item.currency, Decimal(0)) + item.amount
-        elif event.pubkey not in recipients:
-            continue
-        elif isinstance(item, Confirmation):
-            confirmations += 1
-            if item.amount is not None and item.currency is not None:
-                received[item.currency] = received.get(item.currency, Decimal(0)) + item.amount
-        elif isinstance(item, Update):
-            updates.append(item)
-    updates.sort(key=lambda u: u.origin.created_at if u.origin else 0)
-    return Progress(pledges, pledged, confirmations, received, tuple(updates), private)

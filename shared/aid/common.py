@@ -1,8 +1,8 @@
 """Pieces every aid event shares: templates, origins, coordinates, labels and validators.
 
 Builders return an unsigned :class:`EventTemplate` so the caller's key (or a remote
-signer) signs; parsers accept anything shaped like an event (:class:`EventLike`), so the
-unsigned rumor inside a NIP-59 gift wrap parses exactly like a signed event. Every
+signer) signs; parsers take a :class:`~shieldmutual.shared.event.Rumor`, and a signed
+event is one, so the rumor inside a NIP-59 gift wrap parses exactly like a signed event. Every
 validator raises :class:`AidError` with a one-line message the CLI can print as is.
 """
 
@@ -14,10 +14,11 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import AidError, EncodingError, InvalidError
+from shieldmutual.shared.event import Rumor
 from shieldmutual.shared.hexid import is_hex64
 from shieldmutual.shared.relayurl import normalize_relay_url
 
@@ -47,23 +48,6 @@ class EventTemplate(NamedTuple):
     tags: Tags
 
 
-class EventLike(Protocol):
-    """What a parser reads: a signed :class:`~shieldmutual.shared.event.Event` or a rumor."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def pubkey(self) -> str: ...
-    @property
-    def created_at(self) -> int: ...
-    @property
-    def kind(self) -> int: ...
-    @property
-    def tags(self) -> Tags: ...
-    @property
-    def content(self) -> str: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a parsed object came from; builders ignore it, parsers always fill it."""
@@ -73,7 +57,7 @@ class Origin:
     created_at: int
 
     @classmethod
-    def of(cls, event: EventLike) -> Origin:
+    def of(cls, event: Rumor) -> Origin:
         return cls(event.id, event.pubkey, event.created_at)
 
 
@@ -114,7 +98,7 @@ class Address:
         return address
 
     @classmethod
-    def of(cls, event: EventLike) -> Address:
+    def of(cls, event: Rumor) -> Address:
         return cls(event.kind, event.pubkey, d_tag(event.tags))
 
     def naddr(self, relays: Sequence[str] = ()) -> str:
@@ -176,12 +160,12 @@ def labels(tags: Tags, namespace: str = NAMESPACE) -> list[str]:
     return [t[1] for t in tags if len(t) > 2 and t[0] == "l" and t[2] == namespace]
 
 
-def require_kind(event: EventLike, kind: int, what: str) -> None:
+def require_kind(event: Rumor, kind: int, what: str) -> None:
     if event.kind != kind:
         raise AidError(f"{what} must be kind {kind}, got {event.kind}")
 
 
-def require_label(event: EventLike, label: str, what: str) -> None:
+def require_label(event: Rumor, label: str, what: str) -> None:
     if label not in labels(event.tags):
         raise AidError(f"{what} must carry the label {label!r} in namespace {NAMESPACE!r}")
 

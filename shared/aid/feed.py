@@ -21,11 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.common import MUTUAL_AID, Address, EventLike, Origin, Tags, values
-from shieldmutual.shared.aid.offer import OFFER, Offer, is_offer, parse_offer
+from shieldmutual.shared.aid.common import MUTUAL_AID, Address, Origin, values
+from shieldmutual.shared.aid.offer import OFFER, Offer
+from shieldmutual.shared.aid.parse import parse_listing
 from shieldmutual.shared.aid.request import AidRequest, Status, parse_request
 from shieldmutual.shared.aid.society import society_slugs
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.event import Rumor
 
 REQUEST = "request"
 ITEM_TYPES = (REQUEST, OFFER)
@@ -33,19 +35,8 @@ UNTITLED = "(untitled listing)"
 UNKNOWN_PLACE = "(no location given)"
 
 
-@dataclass(frozen=True, slots=True)
-class _Shim:
+def _completed(event: Rumor) -> Rumor:
     """The same event with tags completed for parsing (never signed or published)."""
-
-    id: str
-    pubkey: str
-    created_at: int
-    kind: int
-    tags: Tags
-    content: str
-
-
-def _completed(event: EventLike) -> _Shim:
     blank = {"title", "summary", "location"}
     tags = [
         list(t)
@@ -66,7 +57,7 @@ def _completed(event: EventLike) -> _Shim:
     tags += [[name, value] for name, value in fill.items() if name not in have]
     if MUTUAL_AID not in values(tags, "t"):
         tags.append(["t", MUTUAL_AID])
-    return _Shim(event.id, event.pubkey, event.created_at, event.kind, tags, event.content)
+    return Rumor(event.id, event.pubkey, event.created_at, event.kind, tags, event.content)
 
 
 def _zero_price(tag: list[str]) -> bool:
@@ -74,7 +65,7 @@ def _zero_price(tag: list[str]) -> bool:
     return tag[0] == "price" and len(tag) > 1 and tag[1].strip().strip("0.") == ""
 
 
-def read_listing(event: EventLike) -> AidRequest:
+def read_listing(event: Rumor) -> AidRequest:
     """An aid request from a kind 30402 event; foreign ``mas-`` listings are completed.
 
     Our own requests parse strictly. A listing from another app is accepted when it
@@ -92,9 +83,9 @@ def read_listing(event: EventLike) -> AidRequest:
     return parse_request(_completed(event))
 
 
-def read_item(event: EventLike) -> AidRequest | Offer:
+def read_item(event: Rumor) -> AidRequest | Offer:
     """A feed's listing: an offer of help when labelled so, else :func:`read_listing`."""
-    return parse_offer(event) if is_offer(event) else read_listing(event)
+    return parse_listing(event, read_listing)
 
 
 def item_type(listing: AidRequest | Offer) -> str:
@@ -139,7 +130,7 @@ class Via:
 class FeedItem:
     """One request (or offer: ``request`` is then the :class:`Offer`) as the feed shows it."""
 
-    event: EventLike
+    event: Rumor
     request: AidRequest | Offer
     via: tuple[Via, ...] = ()
     version: int = 1  # how many versions of this address the feed has shown
@@ -172,7 +163,7 @@ class Feed:
     hidden: set[str] = field(default_factory=set)  # addresses the filter rejects now
     limit: int = MAX_ITEMS
 
-    def offer(self, event: EventLike, via: Via | None = None) -> FeedItem | None:
+    def offer(self, event: Rumor, via: Via | None = None) -> FeedItem | None:
         """Take a request event (direct or reposted); the item to show if anything changed.
 
         ``None`` when it is an older or the same version without a new syndication, when

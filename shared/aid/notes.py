@@ -23,7 +23,6 @@ from shieldmutual.shared.aid.comments import RequestRef
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventLike,
     EventTemplate,
     Origin,
     check_relay,
@@ -37,7 +36,7 @@ from shieldmutual.shared.aid.common import (
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import society_slugs, society_tags, validate_slug
 from shieldmutual.shared.errors import AidError, InvalidError
-from shieldmutual.shared.event import Event
+from shieldmutual.shared.event import Event, Rumor
 
 _NADDR = re.compile(r"nostr:(naddr1[02-9ac-hj-np-z]+)")
 
@@ -84,7 +83,7 @@ def announcement_template(announcement: Announcement) -> EventTemplate:
     return EventTemplate(kinds.TEXT_NOTE, content, tags)
 
 
-def parse_announcement(event: EventLike) -> Announcement:
+def parse_announcement(event: Rumor) -> Announcement:
     require_kind(event, kinds.TEXT_NOTE, "announcement")
     if MUTUAL_AID not in values(event.tags, "t"):
         raise AidError("announcement must carry ['t', 'mutualaid']")
@@ -165,7 +164,7 @@ def syndication_template(syndication: Syndication) -> EventTemplate:
     return EventTemplate(kinds.GENERIC_REPOST, syndication.embedded, tags)
 
 
-def parse_syndication(event: EventLike) -> Syndication:
+def parse_syndication(event: Rumor) -> Syndication:
     require_kind(event, kinds.GENERIC_REPOST, "syndication")
     if first(event.tags, "k") != str(kinds.CLASSIFIED):
         raise AidError("syndication must carry ['k', '30402']")

@@ -32,7 +32,6 @@ from shieldmutual.shared.aid.comments import MAX_NOTE, RequestRef, comment_tags,
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventLike,
     EventTemplate,
     Origin,
     Tags,
@@ -74,6 +73,7 @@ from shieldmutual.shared.aid.society import (
     validate_slug,
 )
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.event import Rumor
 
 OFFER = "offer"  # the ``mas`` label that makes a 30402 listing an offer
 # Kinds of help, written as ``t`` tags so NIP-99 apps show them as categories.
@@ -181,7 +181,7 @@ class Offer:
         return f"{self.description}\n\n{_TAKE_IT_UP_LINE}\n\n{free}\n\n{ways}\n"
 
 
-def is_offer(event: EventLike) -> bool:
+def is_offer(event: Rumor) -> bool:
     """Whether a kind 30402 event says it is an offer (the parser still has the last word)."""
     return event.kind == kinds.CLASSIFIED and OFFER in labels(event.tags)
 
@@ -205,7 +205,7 @@ def _description(content: str) -> str:
     return "\n".join(lines[:cut]).strip()
 
 
-def parse_offer(event: EventLike) -> Offer:
+def parse_offer(event: Rumor) -> Offer:
     """Kind 30402 labelled ``offer`` back into an :class:`Offer`, by docs/PROTOCOL.md's rules."""
     require_kind(event, kinds.CLASSIFIED, "offer")
     tags, what = event.tags, "offer"
@@ -254,7 +254,7 @@ def reply_template(reply: Reply) -> EventTemplate:
     return EventTemplate(kinds.COMMENT, reply.text, comment_tags(reply.offer))
 
 
-def parse_reply(event: EventLike) -> Reply:
+def parse_reply(event: Rumor) -> Reply:
     require_kind(event, kinds.COMMENT, "reply")
     if labels(event.tags):
         raise AidError("a labelled comment (a pledge, an update...) is not a reply")

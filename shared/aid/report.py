@@ -18,7 +18,6 @@ from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventLike,
     EventTemplate,
     Origin,
     check_line,
@@ -37,6 +36,7 @@ from shieldmutual.shared.aid.common import (
 )
 from shieldmutual.shared.aid.society import society_slugs, society_tags, validate_slug
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.event import Rumor
 
 REPORT = "report"
 
@@ -110,7 +110,7 @@ def report_template(report: Report, *, now: int | None = None) -> EventTemplate:
     return EventTemplate(kinds.LONG_FORM, report.body + "\n", tags)
 
 
-def parse_report(event: EventLike) -> Report:
+def parse_report(event: Rumor) -> Report:
     require_kind(event, kinds.LONG_FORM, "spending report")
     require_label(event, REPORT, "spending report")
     if MUTUAL_AID not in values(event.tags, "t"):

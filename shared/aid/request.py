@@ -26,7 +26,6 @@ from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventLike,
     EventTemplate,
     Origin,
     Tags,
@@ -69,6 +68,7 @@ from shieldmutual.shared.aid.society import (
     validate_slug,
 )
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.event import Rumor
 
 STATUS_NAMESPACE = "mas.status"
 BENEFICIARY = "beneficiary"
@@ -288,7 +288,7 @@ class AidRequest:
         return "\n\n".join(parts) + "\n"
 
     @classmethod
-    def from_event(cls, event: EventLike) -> AidRequest:
+    def from_event(cls, event: Rumor) -> AidRequest:
         return parse_request(event)
 
 
@@ -354,7 +354,7 @@ def hashtags_of(tags: Tags) -> tuple[str, ...]:
     return tuple(hashtags)
 
 
-def parse_request(event: EventLike) -> AidRequest:
+def parse_request(event: Rumor) -> AidRequest:
     """Kind 30402 back into an :class:`AidRequest`, enforcing the rules of docs/PROTOCOL.md."""
     require_kind(event, kinds.CLASSIFIED, "aid request")
     tags = event.tags

@@ -21,7 +21,6 @@ from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventLike,
     EventTemplate,
     Origin,
     Tags,
@@ -38,6 +37,7 @@ from shieldmutual.shared.aid.common import (
     values,
 )
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.event import Rumor
 
 MAS_PREFIX = "mas-"
 MAX_SLUG = 48
@@ -146,7 +146,7 @@ def society_event_template(society: Society) -> EventTemplate:
     return EventTemplate(kinds.COMMUNITY, "", tags)
 
 
-def parse_society(event: EventLike) -> Society:
+def parse_society(event: Rumor) -> Society:
     """A kind 34550 definition back into a :class:`Society`, checking our rules."""
     require_kind(event, kinds.COMMUNITY, "society definition")
     slug = validate_slug(one(event.tags, "d", "society definition"))

@@ -8,26 +8,20 @@ verified champion request speaks for, may confirm, update or report.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.comments import (
-    Confirmation,
-    Pledge,
-    Progress,
-    Update,
-    parse_confirmation,
-    parse_pledge,
-    tally,
-)
-from shieldmutual.shared.aid.common import Address, EventLike, labels
-from shieldmutual.shared.aid.notes import Syndication, parse_syndication
-from shieldmutual.shared.aid.report import Report, parse_report
+from shieldmutual.shared.aid.comments import Comment, Confirmation, Pledge, Progress, Update
+from shieldmutual.shared.aid.common import Address
+from shieldmutual.shared.aid.notes import Syndication
+from shieldmutual.shared.aid.parse import read_aid_event, read_as
+from shieldmutual.shared.aid.report import Report
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.vouch import ChampionCheck, ChampionStatus, check_champion
-from shieldmutual.shared.errors import AidError
-from shieldmutual.shared.event import Event
+from shieldmutual.shared.event import Event, Rumor
 
 
 def latest(events: Iterable[Event]) -> Event | None:
@@ -62,11 +56,11 @@ class Thread:
         return self.progress.updates
 
 
-def thread_filters(address: Address, beneficiary: str | None = None) -> list[dict]:
+def thread_filters(address: Address, beneficiary: str | None = None) -> list[dict[str, Any]]:
     """Comments, syndications and reports of ``address``, and the champion check
     (the beneficiary's attestations and revocations of the request's key)."""
     coordinate = str(address)
-    filters: list[dict] = [
+    filters: list[dict[str, Any]] = [
         {"kinds": [kinds.COMMENT], "#A": [coordinate]},
         {"kinds": [kinds.GENERIC_REPOST, kinds.LONG_FORM], "#a": [coordinate]},
     ]
@@ -79,7 +73,7 @@ def thread_of(
     request: AidRequest,
     address: Address,
     events: Iterable[Event],
-    private: Iterable[EventLike] = (),
+    private: Iterable[Rumor] = (),
 ) -> Thread:
     """Sort the events fetched about ``request`` (at ``address``) into a :class:`Thread`.
 
@@ -89,23 +83,18 @@ def thread_of(
     champion = check_champion(request, [e for e in events if e.kind == kinds.LABEL])
     member = champion.member if champion.status is ChampionStatus.VERIFIED else None
     recipients = frozenset({address.pubkey, *([member] if member else [])})
-    comments: list[EventLike] = [e for e in events if e.kind == kinds.COMMENT]
+    comments: list[Rumor] = [e for e in events if e.kind == kinds.COMMENT]
     comments += [r for r in private if r.kind == kinds.DIRECT_MESSAGE]
     pledges: list[Pledge] = []
     confirmations: list[Confirmation] = []
     for event in sorted(comments, key=lambda e: (e.created_at, e.id)):
-        found_labels = labels(event.tags)
-        try:
-            if "pledge" in found_labels:
-                pledge = parse_pledge(event)
-                if pledge.request.address == address:
-                    pledges.append(pledge)
-            elif "received" in found_labels and event.pubkey in recipients:
-                confirmation = parse_confirmation(event)
-                if confirmation.request.address == address:
-                    confirmations.append(confirmation)
-        except AidError:
+        item = read_aid_event(event)
+        if not isinstance(item, Pledge | Confirmation) or item.request.address != address:
             continue
+        if isinstance(item, Pledge):
+            pledges.append(item)
+        elif event.pubkey in recipients:
+            confirmations.append(item)
     return Thread(
         recipients=recipients,
         champion=champion,
@@ -123,26 +112,49 @@ def _reports(
 ) -> tuple[Report, ...]:
     """Latest version of each recipient's report about ``address``, oldest first."""
     mine = [e for e in events if e.kind == kinds.LONG_FORM and e.pubkey in recipients]
-    reports = []
-    for event in reversed(current_versions(mine)):
-        try:
-            report = parse_report(event)
-        except AidError:
-            continue
-        if report.request == address:
-            reports.append(report)
-    return tuple(reports)
+    found = (read_as(event, Report) for event in reversed(current_versions(mine)))
+    return tuple(report for report in found if report and report.request == address)
 
 
 def _syndications(address: Address, events: list[Event]) -> tuple[Syndication, ...]:
-    found = []
-    for event in sorted(events, key=lambda e: (e.created_at, e.id)):
-        if event.kind != kinds.GENERIC_REPOST:
+    ordered = sorted(events, key=lambda e: (e.created_at, e.id))
+    found = (read_as(e, Syndication) for e in ordered if e.kind == kinds.GENERIC_REPOST)
+    return tuple(s for s in found if s and s.request.address == address)
+
+
+def tally(address: Address, recipients: Collection[str], events: Iterable[Rumor]) -> Progress:
+    """Progress of one request from its comments; only ``recipients`` may confirm or update.
+
+    ``recipients`` is the request's author plus its beneficiary when a champion published
+    it. Invalid or unrelated events are skipped; each event id counts once. Signatures
+    are the caller's to check (the relay pool verifies what it receives). Kind 14 rumors
+    (private pledges) count only when the caller passes them: the recipient, who
+    unwrapped them, and nobody else.
+    """
+    pledged: dict[str, Decimal] = {}
+    received: dict[str, Decimal] = {}
+    seen: set[str] = set()
+    pledges = confirmations = private = 0
+    updates: list[Update] = []
+    for event in events:
+        if event.id in seen:
             continue
-        try:
-            syndication = parse_syndication(event)
-        except AidError:
+        seen.add(event.id)
+        item = read_aid_event(event)
+        if not isinstance(item, Comment) or item.request.address != address:
             continue
-        if syndication.request.address == address:
-            found.append(syndication)
-    return tuple(found)
+        if isinstance(item, Pledge):
+            pledges += 1
+            private += item.private
+            if item.amount is not None and item.currency is not None:
+                pledged[item.currency] = pledged.get(item.currency, Decimal(0)) + item.amount
+        elif event.pubkey not in recipients:
+            continue
+        elif isinstance(item, Confirmation):
+            confirmations += 1
+            if item.amount is not None and item.currency is not None:
+                received[item.currency] = received.get(item.currency, Decimal(0)) + item.amount
+        elif isinstance(item, Update):
+            updates.append(item)
+    updates.sort(key=lambda u: u.origin.created_at if u.origin else 0)
+    return Progress(pledges, pledged, confirmations, received, tuple(updates), private)

@@ -21,13 +21,12 @@ publishes with E anyway is shown as revoked. The champion check query
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
-    EventLike,
     EventTemplate,
     Origin,
     check_hex64,
@@ -41,11 +40,12 @@ from shieldmutual.shared.aid.common import (
 )
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.event import Rumor
 
 VOUCH, EMERGENCY_KEY, REVOKED = "vouch", "emergency-key", "emergency-key-revoked"
 
 
-def _single_target(event: EventLike, label: str, what: str) -> tuple[str, str]:
+def _single_target(event: Rumor, label: str, what: str) -> tuple[str, str]:
     """Kind 1985 with exactly our one label and exactly one ``p`` target: (pubkey, relay)."""
     require_kind(event, kinds.LABEL, what)
     if labels(event.tags) != [label]:
@@ -78,7 +78,7 @@ def vouch_template(vouch: Vouch) -> EventTemplate:
     return EventTemplate(kinds.LABEL, vouch.reason, tags)
 
 
-def parse_vouch(event: EventLike) -> Vouch:
+def parse_vouch(event: Rumor) -> Vouch:
     subject, relay = _single_target(event, VOUCH, "vouch")
     if subject == event.pubkey:
         raise AidError("a vouch for oneself means nothing")
@@ -103,7 +103,7 @@ def attestation_template(attestation: Attestation) -> EventTemplate:
     return EventTemplate(kinds.LABEL, attestation.note, tags)
 
 
-def parse_attestation(event: EventLike) -> Attestation:
+def parse_attestation(event: Rumor) -> Attestation:
     key, _relay = _single_target(event, EMERGENCY_KEY, "attestation")
     if key == event.pubkey:
         raise AidError("an attestation names a different key than its author's")
@@ -128,9 +128,18 @@ def revocation_template(revocation: Revocation) -> EventTemplate:
     return EventTemplate(kinds.LABEL, revocation.reason, tags)
 
 
-def parse_revocation(event: EventLike) -> Revocation:
+def parse_revocation(event: Rumor) -> Revocation:
     key, _relay = _single_target(event, REVOKED, "revocation")
     return Revocation(key, normalize_text(event.content), Origin.of(event))
+
+
+Trust = Vouch | Attestation | Revocation
+# Trust labels and their parsers; shared/aid/parse.py's dispatcher reads this table.
+PARSERS: dict[str, Callable[[Rumor], Trust]] = {
+    VOUCH: parse_vouch,
+    EMERGENCY_KEY: parse_attestation,
+    REVOKED: parse_revocation,
+}
 
 
 class ChampionStatus(StrEnum):
@@ -150,7 +159,7 @@ class ChampionCheck:
     revocation: Revocation | None = None
 
 
-def check_champion(request: AidRequest, label_events: Iterable[EventLike]) -> ChampionCheck:
+def check_champion(request: AidRequest, label_events: Iterable[Rumor]) -> ChampionCheck:
     """Verify a champion-published request against the member's kind 1985 labels.
 
     ``label_events`` are events from the champion check query (others are ignored); their
@@ -182,7 +191,7 @@ def check_champion(request: AidRequest, label_events: Iterable[EventLike]) -> Ch
     return ChampionCheck(ChampionStatus.UNVERIFIED, member)
 
 
-def champion_for(request: AidRequest, attestations: Iterable[EventLike]) -> str | None:
+def champion_for(request: AidRequest, attestations: Iterable[Rumor]) -> str | None:
     """The member a champion-published request speaks for, if a valid, unrevoked
     attestation exists (see :func:`check_champion` for the reason when it does not).
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.comments import parse_confirmation
-from shieldmutual.shared.aid.common import Address, labels
-from shieldmutual.shared.aid.vouch import VOUCH, parse_vouch
-from shieldmutual.shared.errors import AidError
+from shieldmutual.shared.aid.comments import Confirmation
+from shieldmutual.shared.aid.common import Address
+from shieldmutual.shared.aid.parse import read_as
+from shieldmutual.shared.aid.vouch import VOUCH, Vouch
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 
@@ -75,12 +75,9 @@ def trusted_by(
     for event in events:
         if event.pubkey not in mine or event.kind != kinds.LABEL:
             continue
-        if VOUCH not in labels(event.tags) or not event.is_valid():
-            continue
-        try:
-            why.setdefault(parse_vouch(event).subject, "you vouched for them")
-        except AidError:
-            continue
+        vouch = read_as(event, Vouch)
+        if vouch is not None and event.is_valid():
+            why.setdefault(vouch.subject, "you vouched for them")
     return why
 
 
@@ -90,11 +87,8 @@ def requests_to_resolve(pubkey: str, events: Iterable[Event]) -> list[Address]:
     request (published by a champion) says so, and that request may not be fetched yet."""
     wanted: dict[Address, None] = {}
     for event in events:
-        if event.kind != kinds.COMMENT or "received" not in labels(event.tags):
-            continue
-        try:
-            confirmation = parse_confirmation(event)
-        except AidError:
+        confirmation = read_as(event, Confirmation)
+        if confirmation is None:
             continue
         address = confirmation.request.address
         if confirmation.helper == pubkey and event.pubkey != address.pubkey:

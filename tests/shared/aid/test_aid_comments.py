@@ -20,10 +20,10 @@ from shieldmutual.shared.aid.comments import (
     parse_pledge,
     parse_update,
     pledge_template,
-    tally,
     update_template,
 )
 from shieldmutual.shared.aid.common import Address
+from shieldmutual.shared.aid.thread import tally
 from shieldmutual.shared.errors import AidError
 
 People = Any  # the conftest's People fixture

@@ -15,7 +15,6 @@ from shieldmutual.shared.aid.comments import (
     RequestRef,
     confirmation_template,
     pledge_template,
-    tally,
 )
 from shieldmutual.shared.aid.progress import (
     DAY,
@@ -31,6 +30,7 @@ from shieldmutual.shared.aid.progress import (
     time_left,
 )
 from shieldmutual.shared.aid.request import AidRequest, Status
+from shieldmutual.shared.aid.thread import tally
 from shieldmutual.shared.aid.vouch import ChampionCheck, ChampionStatus
 
 People = Any  # the conftest's People fixture
