@@ -101,7 +101,7 @@ def parse_secret(text: str) -> ParsedSecret:
         if hrp != nip49.PREFIX:
             raise EncodingError("not an ncryptsec")
         return ParsedSecret("ncryptsec", ncryptsec=lowered)
-    if (hexed := hexid.normalise(value)) is not None:
+    if (hexed := hexid.normalize(value)) is not None:
         return ParsedSecret("hex", SecretKey.from_hex(hexed))
     raise EncodingError("a secret key must be an nsec, 64 hex characters or an ncryptsec")
 

@@ -401,7 +401,7 @@ def _hex_or_nip19(
         if isinstance(decoded, pointer):
             return str(getattr(decoded, attr))
         raise EncodingError(f"expected {expected}, got {kind}")
-    lowered = hexid.normalise(value)
+    lowered = hexid.normalize(value)
     if lowered is None:
         what = expected.split(" ", 1)[1]
         raise EncodingError(f"{what} must be 64 hex characters or NIP-19 ({value[:20]!r})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shieldmutual.shared.hexid import is_hex64, normalise
+from shieldmutual.shared.hexid import is_hex64, normalize
 
 
 @pytest.mark.parametrize("value", ["0" * 64, "f" * 64, "0123456789abcdef" * 4])
@@ -33,10 +33,10 @@ def test_anything_else_fails(value: str):
     ("typed", "wire"),
     [("AB" * 32, "ab" * 32), ("aB" * 32, "ab" * 32), ("0123456789abcdef" * 4,) * 2],
 )
-def test_what_a_person_types_is_normalised_to_lowercase(typed: str, wire: str) -> None:
-    assert normalise(typed) == wire
+def test_what_a_person_types_is_normalized_to_lowercase(typed: str, wire: str) -> None:
+    assert normalize(typed) == wire
 
 
 @pytest.mark.parametrize("typed", ["A" * 63, "G" * 64, " " + "A" * 64, "\u212a" * 64, ""])
-def test_what_is_not_64_hex_normalises_to_none(typed: str) -> None:
-    assert normalise(typed) is None
+def test_what_is_not_64_hex_normalizes_to_none(typed: str) -> None:
+    assert normalize(typed) is None
