@@ -34,25 +34,25 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
-import orjson
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from shieldmutual.relay import policy
+from shieldmutual.relay.backfill import backfill, take_pending
+from shieldmutual.relay.host import Host
 from shieldmutual.relay.limits import Bucket, TimeBucket
 from shieldmutual.relay.negentropy import NegSessions, is_neg_message
 from shieldmutual.relay.outgoing import Outgoing
-from shieldmutual.relay.store.base import SaveResult
+from shieldmutual.relay.store.base import EventStore, SaveResult
 from shieldmutual.relay.subscriptions import Subscription
 from shieldmutual.relay.trim import TRIM_AFTER
 from shieldmutual.shared.errors import ShieldError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
-from shieldmutual.shared.kinds import GIFT_WRAP
 from shieldmutual.shared.messages import (
     ClientAuth,
     ClientClose,
@@ -63,45 +63,23 @@ from shieldmutual.shared.messages import (
     auth_frame,
     closed_frame,
     count_frame,
-    eose_frame,
     notice_frame,
     ok_frame,
     parse_client_message,
 )
 from shieldmutual.shared.nip42 import check_auth
 
-if TYPE_CHECKING:
-    from shieldmutual.relay.server import Relay
-
 log = logging.getLogger("shieldmutual.relay")
 
 MAX_BUSY = 1000  # in-flight saves/queries per connection before reading pauses
 YIELD_EVERY = 32  # messages handled back to back before letting other connections run
-_WRAPS = frozenset({GIFT_WRAP})
-# What the relay holds per stored event id remembered while a REQ sends its stored
-# results (to drop live events it already sent): bytes object, set slot, hash.
-ID_BYTES = 120
-ID_PREFIX = b'{"id":"'  # how Event.to_json, and so every row our store wrote, begins
 _numbers = itertools.count(1)
 
-SHUTTING_DOWN = "error: the relay is shutting down"
-AUTH_FOR_WRAPS = "auth-required: gift wraps (kind 1059) are served only to their recipient"
-AUTH_FOR_ALL = "auth-required: this relay serves only authenticated clients"
 
-
-def stored_id(raw: bytes) -> bytes:
-    """The id of a stored event's JSON; ours always begins ``{"id":"<64 hex>"``, anything
-    else is parsed (and raises when it is not JSON)."""
-    if raw.startswith(ID_PREFIX):
-        return raw[7:71]
-    return str(orjson.loads(raw)["id"]).encode()
-
-
-class Connection(Outgoing):
+class Connection(Outgoing[Host]):
     """The relay side of one websocket."""
 
     __slots__ = (
-        "_reading",
         "_reads",
         "_room",
         "_tasks",
@@ -114,12 +92,13 @@ class Connection(Outgoing):
         "neg",
         "page_size",
         "query_time",
+        "reading",
         "req_bucket",
         "saving",
         "subs",
     )
 
-    def __init__(self, relay: Relay, ws: ServerConnection) -> None:
+    def __init__(self, relay: Host, ws: ServerConnection) -> None:
         super().__init__(relay, ws, next(_numbers))
         config = relay.config
         self.limits = config.limits
@@ -133,7 +112,7 @@ class Connection(Outgoing):
         self.query_time = TimeBucket(rates.query_seconds_per_second, rates.query_seconds_burst)
         # A page of the largest events may take a quarter of the budget.
         self.page_size = max(8, min(256, self.max_held // (4 * self.limits.max_event_size)))
-        self._reading = asyncio.Lock()  # one result page in flight per connection
+        self.reading = asyncio.Lock()  # one result page in flight per connection
         # in-flight work
         self.busy = 0
         self.saving = 0  # bytes of events being saved, also charged to the budget
@@ -204,13 +183,13 @@ class Connection(Outgoing):
     def handle(self, message: str | bytes) -> None:
         """Answer one message; never raises for anything the client sent."""
         if isinstance(message, bytes):
-            self._invalid("invalid: binary frames are not supported; send JSON as text")
+            self.invalid("invalid: binary frames are not supported; send JSON as text")
             return
         limit = self.limits.max_message_length
         if len(message) * 4 > limit:  # only then can its UTF-8 form be over the limit
             size = len(message.encode("utf-8", "surrogatepass"))
             if size > limit:
-                self._invalid(f"invalid: message is {size} bytes, more than {limit}")
+                self.invalid(f"invalid: message is {size} bytes, more than {limit}")
                 return
         if is_neg_message(message):
             self.neg.handle(message)
@@ -236,22 +215,22 @@ class Connection(Outgoing):
         message = exc.wire()
         event_id = exc.event_id
         if event_id is not None and 0 < len(event_id) <= 64:
-            self._count_invalid()
+            self.count_invalid()
             self.send(ok_frame(event_id, False, message))
         elif exc.subscription_id is not None:
-            self._count_invalid()
+            self.count_invalid()
             old = self.subs.pop(exc.subscription_id, None)
             if old is not None:
                 self._drop(old)
             self.send(closed_frame(exc.subscription_id, message))
         else:
-            self._invalid(message)
+            self.invalid(message)
 
-    def _invalid(self, message: str) -> None:
-        if self._count_invalid():
+    def invalid(self, message: str) -> None:
+        if self.count_invalid():
             self.send(notice_frame(message))
 
-    def _count_invalid(self) -> bool:
+    def count_invalid(self) -> bool:
         """Take a token for a malformed message; False when the connection was closed."""
         if self.invalid_bucket.take():
             return True
@@ -266,7 +245,7 @@ class Connection(Outgoing):
             self.send(ok_frame(event.id, False, f"rate-limited: at most {rate:g} events a second"))
             return
         if self.relay.stopping:
-            self.send(ok_frame(event.id, False, SHUTTING_DOWN))
+            self.send(ok_frame(event.id, False, policy.SHUTTING_DOWN))
             return
         raw = event.to_json()
         ctx = policy.Context(self.relay.config, int(time.time()), self.authed, len(raw))
@@ -277,48 +256,45 @@ class Connection(Outgoing):
         # Held until saved; past a quarter of the budget the read loop pauses instead.
         self.saving += len(raw)
         self.hold(len(raw))
-        self._spawn(self._accept(event, raw), durable=True)
+        self.spawn(self._accept(event, raw), durable=True)
 
     async def _accept(self, event: Event, raw: bytes) -> None:
         try:
             result = await self.relay.ingest.accept(event, raw)
         except Exception as exc:
-            self._failed("save", exc)
+            self.failed("save", exc)
             result = SaveResult(False, _wire(exc, "error: could not store the event"))
         finally:
             self.saving -= len(raw)
-            self._release(len(raw))
+            self.release(len(raw))
         self.send(ok_frame(event.id, result.accepted, result.message))
         self.relay.ingest.fan_out(event, raw, result)
 
     # ---- REQ / CLOSE -----------------------------------------------------------
 
-    def _filters_refusal(self, sub_id: str, filters: Sequence[Filter]) -> str | None:
-        """Checks shared by REQ and COUNT; the CLOSED message, or None."""
-        limits = self.limits
-        if len(sub_id) > limits.max_subid_length:
-            return f"invalid: subscription id is longer than {limits.max_subid_length}"
-        if not self.req_bucket.take():
-            rate = self.relay.config.rate_limits.reqs_per_second
-            return f"rate-limited: at most {rate:g} REQ or COUNT a second"
-        if not self.query_time.open():
-            rate = self.relay.config.rate_limits.query_seconds_per_second
-            return f"rate-limited: query time used up (at most {rate:g} s of queries a second)"
-        if self.relay.stopping:
-            return SHUTTING_DOWN
-        if self.relay.config.policy.auth_required and not self.authed:
-            return AUTH_FOR_ALL
-        if len(filters) > limits.max_filters:
-            return f"invalid: at most {limits.max_filters} filters in one request"
-        if not self.authed and all(f.kinds == _WRAPS for f in filters):
-            return AUTH_FOR_WRAPS  # NIP-42: say why, rather than an empty answer
-        return None
+    @property
+    def store(self) -> EventStore:
+        return self.relay.store
+
+    def ask(self, sub_id: str, filters: Sequence[Filter]) -> str | None:
+        """The refusal of a REQ, COUNT or NEG-OPEN (policy's filter rules), or None."""
+        relay = self.relay
+        ask = policy.Ask(
+            relay.config,
+            sub_id,
+            filters,
+            self.authed,
+            self.req_bucket,
+            self.query_time,
+            relay.stopping,
+        )
+        return policy.check_filters(relay.filter_rules, ask)
 
     def on_req(self, sub_id: str, filters: Sequence[Filter]) -> None:
         old = self.subs.pop(sub_id, None)
         if old is not None:  # a reused id replaces the old subscription
             self._drop(old)
-        refusal = self._filters_refusal(sub_id, filters)
+        refusal = self.ask(sub_id, filters)
         if refusal is None and len(self.subs) >= self.limits.max_subscriptions:
             refusal = (
                 f"blocked: at most {self.limits.max_subscriptions} open subscriptions;"
@@ -330,68 +306,18 @@ class Connection(Outgoing):
         sub = Subscription(self, sub_id, filters)
         self.subs[sub_id] = sub
         self.relay.index.add(sub)  # live first, so nothing slips between query and EOSE
-        sub.task = self._spawn(self._backfill(sub), read=True)
+        sub.task = self.spawn(self._backfill(sub), read=True)
 
     async def _backfill(self, sub: Subscription) -> None:
-        """Stored results, EOSE, then the live events held meanwhile. Any failure ends
-        the subscription with CLOSED: never silence, never a slot held for nothing."""
-        sent: set[bytes] = set()  # ids sent, to drop live events the results held
+        """Any failure ends the subscription with CLOSED: never silence, never a slot
+        held for nothing."""
         try:
-            await self._send_stored(sub, sent)
+            await backfill(self, sub)
         except ConnectionClosed:
             return
         except Exception as exc:
-            self._failed("query", exc)
+            self.failed("query", exc)
             self._end(sub, _wire(exc, "error: the query failed"))
-            return
-        finally:
-            self._release(len(sent) * ID_BYTES)
-        self.send(eose_frame(sub.sub_id))
-        for event_id, frame in self._take_pending(sub):
-            if event_id.encode() not in sent:
-                self.send(frame)
-        sub.task = None  # done: kept, the task would stay with the subscription (~1 KB)
-
-    async def _send_stored(self, sub: Subscription, sent: set[bytes]) -> None:
-        pace = self.max_held // 4
-        pages = self.relay.store.query(
-            sub.filters,
-            int(time.time()),
-            viewer=frozenset(self.authed),
-            owner=self,
-            page_size=self.page_size,
-            cost=self.query_time.charge,
-        )
-        try:
-            while True:
-                async with self._reading:
-                    if self.out_bytes > pace:
-                        await self._wait_drained()
-                    page = await anext(pages, None)
-                    if page is None:
-                        return
-                    # While a page is sent its rows are counted twice (here and queued):
-                    # at most one page over.
-                    held = sum(map(len, page))
-                    self.hold(held)
-                    try:
-                        for raw in page:
-                            if self.out_bytes > pace:
-                                await self._wait_drained()
-                            if not raw.startswith(ID_PREFIX):
-                                stored_id(raw)  # parsed before it is framed: corrupt rows raise
-                            self.send(sub.prefix + raw + b"]")
-                    finally:
-                        self._release(held)
-                    if sub.pending:
-                        # Live events arrived meanwhile: remember which ids the results
-                        # held, so none is sent twice. (An event committed just before this
-                        # page was read but delivered live only after it ended would be.)
-                        known = len(sent)
-                        sent.update(map(stored_id, page))
-                        self.hold((len(sent) - known) * ID_BYTES)
-        finally:
-            await pages.aclose()
 
     def _end(self, sub: Subscription, message: str) -> None:
         """Close a subscription from the relay's side."""
@@ -406,15 +332,7 @@ class Connection(Outgoing):
         if isinstance(task, asyncio.Task) and not task.done():
             task.cancel()  # the store drops a queued statement, interrupts a running one
         sub.task = None
-        self._take_pending(sub)
-
-    def _take_pending(self, sub: Subscription) -> list[tuple[str, bytes]]:
-        """End the subscription's holding back of live events: what it held, released
-        from the memory budget."""
-        pending, sub.pending = sub.pending, None
-        self._release(sub.pending_bytes)
-        sub.pending_bytes = 0
-        return pending or []
+        take_pending(self, sub)
 
     def on_close(self, sub_id: str) -> None:
         sub = self.subs.pop(sub_id, None)
@@ -424,11 +342,11 @@ class Connection(Outgoing):
     # ---- COUNT -----------------------------------------------------------------
 
     def on_count(self, sub_id: str, filters: Sequence[Filter]) -> None:
-        refusal = self._filters_refusal(sub_id, filters)
+        refusal = self.ask(sub_id, filters)
         if refusal is not None:
             self.send(closed_frame(sub_id, refusal))
             return
-        self._spawn(self._count(sub_id, filters), read=True)
+        self.spawn(self._count(sub_id, filters), read=True)
 
     async def _count(self, sub_id: str, filters: Sequence[Filter]) -> None:
         try:
@@ -440,12 +358,12 @@ class Connection(Outgoing):
                 cost=self.query_time.charge,
             )
         except Exception as exc:
-            self._failed("count", exc)
+            self.failed("count", exc)
             self.send(closed_frame(sub_id, _wire(exc, "error: the count failed")))
             return
         self.send(count_frame(sub_id, result.count, result.approximate))
 
-    def _failed(self, what: str, exc: Exception) -> None:
+    def failed(self, what: str, exc: Exception) -> None:
         """Log a failed save, query or count once, rate-limited per cause; a traceback
         only for what the store did not expect."""
         logs = self.relay.logs
@@ -468,23 +386,15 @@ class Connection(Outgoing):
             log.debug("connection %d: authenticated a key", self.number)
         self.send(ok_frame(event.id, refusal is None, refusal or ""))
 
-    # ---- what this connection may see -----------------------------------------
-
-    def can_see(self, event: Event) -> bool:
-        if event.kind != GIFT_WRAP:
-            return True
-        authed = self.authed
-        return bool(authed) and any(p in authed for p in event.tag_values("p"))
-
     # ---- tasks -----------------------------------------------------------------
 
-    def _spawn(
-        self, coro: object, *, durable: bool = False, read: bool = False
+    def spawn(
+        self, coro: Coroutine[Any, Any, None], *, durable: bool = False, read: bool = False
     ) -> asyncio.Task[None]:
         """Run ``coro`` as this connection's work; ``durable`` work (saves) also
         counts for the relay's shutdown, which waits for it; ``read`` work (queries,
         counts) is cancelled when the client leaves."""
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        task = asyncio.get_running_loop().create_task(coro)
         self.busy += 1
         self._tasks.add(task)
         task.add_done_callback(self._done)

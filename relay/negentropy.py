@@ -3,7 +3,7 @@
 ``["NEG-OPEN", sub, filter, hex]`` reads the set the filter selects through
 :meth:`EventStore.items` (the same visibility as REQ: expired events and gift wraps not
 addressed to the authenticated keys are not in it) after the same checks as REQ
-(rate limits, query time, AUTH rules, see ``Connection._filters_refusal``), and answers
+(rate limits, query time, AUTH rules: policy's filter rules), and answers
 ``["NEG-MSG", sub, hex]``; each ``NEG-MSG`` gets the next reply. ``NEG-ERR`` ends a
 session from the relay's side with a NIP-01 prefixed reason: ``blocked:`` for a set over
 ``[limits] max_sync_events`` (strfry's "too many query results") or too many sessions,
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from shieldmutual.relay.policy import query_time_used_up
 from shieldmutual.shared.errors import BlockedError, ShieldError
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.messages import neg_err_frame, neg_msg_frame
@@ -92,12 +93,12 @@ class NegSessions:
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            self.conn._invalid(f"invalid: message is not valid JSON: {exc}")
+            self.conn.invalid(f"invalid: message is not valid JSON: {exc}")
             return
         verb = data[0] if isinstance(data, list) and data else None
         sub_id = data[1] if isinstance(data, list) and len(data) > 1 else None
         if not isinstance(sub_id, str) or not 1 <= len(sub_id) <= self.conn.limits.max_subid_length:
-            self.conn._invalid(f"invalid: {str(verb)[:32]} needs a subscription id")
+            self.conn.invalid(f"invalid: {str(verb)[:32]} needs a subscription id")
             return
         if verb == "NEG-CLOSE":
             self.close(sub_id)
@@ -121,7 +122,7 @@ class NegSessions:
         except ShieldError as exc:
             self._refuse(sub_id, exc.wire())
             return
-        refusal = self.conn._filters_refusal(sub_id, filters)
+        refusal = self.conn.ask(sub_id, filters)
         if refusal is None and len(self._sessions) >= self.max_sessions:
             refusal = f"blocked: at most {self.max_sessions} negentropy sessions; NEG-CLOSE one"
         if refusal is not None:
@@ -145,8 +146,7 @@ class NegSessions:
             self._end(session, exc.wire())
             return
         if not self.conn.query_time.open():
-            rate = self.conn.relay.config.rate_limits.query_seconds_per_second
-            self._end(session, f"rate-limited: query time used up (at most {rate:g} s a second)")
+            self._end(session, query_time_used_up(self.conn.relay.config))
             return
         self._touch(session)
         self._spawn(session, lambda: self._answer(session, message))
@@ -162,7 +162,7 @@ class NegSessions:
         for task in session.tasks:
             if task is not current:
                 task.cancel()  # the store drops or interrupts its statement
-        self.conn._release(session.held)
+        self.conn.release(session.held)
         session.held = 0
         session.negentropy = None
 
@@ -173,7 +173,7 @@ class NegSessions:
     # ---- work --------------------------------------------------------------------
 
     def _spawn(self, session: _Session, work: Callable[[], Awaitable[bytes]]) -> None:
-        task = self.conn._spawn(self._run(session, work), read=True)
+        task = self.conn.spawn(self._run(session, work), read=True)
         session.tasks.add(task)
         task.add_done_callback(session.tasks.discard)
 
@@ -188,11 +188,11 @@ class NegSessions:
                 self._end(session, exc.wire())
                 return
             except ShieldError as exc:
-                self.conn._failed("negentropy", exc)
+                self.conn.failed("negentropy", exc)
                 self._end(session, exc.wire())
                 return
             except Exception as exc:
-                self.conn._failed("negentropy", exc)
+                self.conn.failed("negentropy", exc)
                 self._end(session, "error: the reconciliation failed")
                 return
             if self._sessions.get(session.sub_id) is session:
@@ -263,7 +263,7 @@ class NegSessions:
 
     def _refuse(self, sub_id: str, reason: str) -> None:
         """A malformed NEG message with a readable id: NEG-ERR, counted as invalid."""
-        if self.conn._count_invalid():
+        if self.conn.count_invalid():
             self.conn.send(neg_err_frame(sub_id, reason))
 
 

@@ -25,15 +25,15 @@ import functools
 import logging
 import struct
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.protocol import State
 
-if TYPE_CHECKING:
-    from shieldmutual.relay.server import Relay
+from shieldmutual.relay.config import Config
+from shieldmutual.relay.logs import LogLimiter
 
 # Bytes in a socket's write buffer below which frames skip the queue (websockets'
 # write_limit, set in server.py, is the high-water mark the queued path waits on).
@@ -52,9 +52,31 @@ def text_header(size: int) -> bytes:
     return _HEAD64.pack(0x81, 127, size)
 
 
-class Outgoing:
+class Budget(Protocol):
+    """What the sending side needs of the relay: its config, logs and the memory sum."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def logs(self) -> LogLimiter: ...
+
+    @property
+    def max_memory(self) -> int: ...
+
+    held: int  # bytes held for all connections
+
+    def reclaim(self) -> None:
+        """Over ``max_memory``: close the connection holding the most."""
+
+
+B = TypeVar("B", bound=Budget)
+
+
+class Outgoing(Generic[B]):
     """Frames to one client and the bytes held for it; :class:`Connection
-    <shieldmutual.relay.connection.Connection>` adds everything else."""
+    <shieldmutual.relay.connection.Connection>` adds everything else. ``relay`` is
+    whatever relay-side object the subclass needs (a :class:`Budget` at least)."""
 
     # Slots: one of these per open connection, ten thousand idle ones included.
     __slots__ = (
@@ -77,7 +99,7 @@ class Outgoing:
         "ws",
     )
 
-    def __init__(self, relay: Relay, ws: ServerConnection, number: int) -> None:
+    def __init__(self, relay: B, ws: ServerConnection, number: int) -> None:
         self.relay = relay
         self.ws = ws
         self.number = number
@@ -115,7 +137,8 @@ class Outgoing:
         else:
             self.relay.reclaim()
 
-    def _release(self, size: int) -> None:
+    def release(self, size: int) -> None:
+        """Give back bytes charged with :meth:`hold` (sent, saved or dropped)."""
         self.held -= size
         self.relay.held -= size
 
@@ -147,7 +170,7 @@ class Outgoing:
         size = len(frame)
         self.hold(size)
         if self.closing:  # that was over the budget, which let go of everything
-            self._release(size)
+            self.release(size)
             return
         if not self.out:
             ws = self.ws
@@ -194,7 +217,7 @@ class Outgoing:
         ):
             self.hold(size)
             if self.closing:
-                self._release(size)
+                self.release(size)
                 return
             batch += (text_header(size), prefix, tail)
             self._unflushed += size
@@ -204,7 +227,7 @@ class Outgoing:
     def _flush(self) -> None:
         """Write every frame framed for this socket in one call."""
         self._flush_scheduled = False
-        self._release(self._unflushed)
+        self.release(self._unflushed)
         self._unflushed = 0
         batch = self._batch
         if batch:
@@ -234,7 +257,7 @@ class Outgoing:
         """Let go of everything held for the connection; it is going away."""
         if self.out:
             self.out.clear()
-        self._release(self.out_bytes)
+        self.release(self.out_bytes)
         self.out_bytes = 0
 
     async def _close(self, code: int, reason: str) -> None:
@@ -268,7 +291,7 @@ class Outgoing:
                 while out:
                     frame = out.popleft()
                     self.out_bytes -= len(frame)
-                    self._release(len(frame))
+                    self.release(len(frame))
                     if self._flush_scheduled:
                         self._flush()  # frames of the fast path are older than this one
                     try:
@@ -296,7 +319,7 @@ class Outgoing:
             if not future.done():
                 future.set_result(None)
 
-    async def _wait_drained(self) -> None:
+    async def wait_drained(self) -> None:
         if self.closing:
             raise ConnectionClosed(None, None)
         future = asyncio.get_running_loop().create_future()

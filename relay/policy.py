@@ -1,10 +1,19 @@
 """What the relay accepts: small reject functions, khatru style.
 
-Each function looks at one verified event and the :class:`Context` of the connection
-that sent it and returns ``None`` to let it through or a NIP-01 prefixed message that
-goes back verbatim in ``["OK", <id>, false, <message>]``. :func:`build` picks the
-functions the configuration turns on, cheapest first; :func:`check` runs them in order
-and the first refusal wins. A new rule is a new function plus one line in :func:`build`.
+Events: each ``reject_*`` function looks at one event, parsed and with its id checked
+but before its signature is (the rules are cheaper than a Schnorr verification, so a
+refused event never costs one), and the :class:`Context` of the connection that sent it,
+and returns ``None`` to let it through or a NIP-01 prefixed message that goes back
+verbatim in ``["OK", <id>, false, <message>]``. :func:`build` picks the functions the
+configuration turns on, cheapest first; :func:`check` runs them in order and the first
+refusal wins. A new rule is a new function plus one line in :func:`build`.
+
+Filters: every refusal a REQ, COUNT or NEG-OPEN can get for what it asks is a
+``reject_filter_*`` function of an :class:`Ask`, listed cheapest first by
+:func:`build_filter_rules` and run by :func:`check_filters`; the message goes back in
+``CLOSED`` (``NEG-ERR``). The request rate and the store-time budget are two of them,
+so the token buckets are spent here and nowhere else. (Open-subscription and
+negentropy-session slots are the connection's, checked where they are held.)
 
 Aid-only mode (``[policy] aid_only = true``) is for community relays that carry mutual
 aid traffic and nothing else: the project's own events, and what ordinary Nostr apps
@@ -48,15 +57,18 @@ add PoW (``min_pow_difficulty``), ``auth_required``, ``allowed_pubkeys`` or
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 
+from shieldmutual.relay import access
 from shieldmutual.relay.config import Config
+from shieldmutual.relay.limits import Bucket, TimeBucket
 from shieldmutual.shared import kinds, nip13, nip40
 from shieldmutual.shared.aid.common import MUTUAL_AID, NAMESPACE, labels
 from shieldmutual.shared.aid.society import MAS_PREFIX
 from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED, VOUCH
 from shieldmutual.shared.event import Event
+from shieldmutual.shared.filter import Filter
 
 # Kinds the aid workflows need even without a society tag (see the module docstring).
 AID_SUPPORT_KINDS = frozenset(
@@ -217,7 +229,7 @@ def reject_not_aid(event: Event, ctx: Context) -> str | None:
 
 def reject_gift_wrap_without_recipient(event: Event, ctx: Context) -> str | None:
     """A wrap is served only to its ``p`` recipient; without one nobody could read it."""
-    if event.kind == kinds.GIFT_WRAP and not event.tag_values("p"):
+    if event.kind == kinds.GIFT_WRAP and not access.recipients(event):
         return "invalid: a gift wrap needs a 'p' tag naming its recipient"
     return None
 
@@ -264,6 +276,96 @@ def check(rules: list[Reject], event: Event, ctx: Context) -> str | None:
     """The first refusal, or None when every rule lets the event through."""
     for rule in rules:
         message = rule(event, ctx)
+        if message is not None:
+            return message
+    return None
+
+
+# ---- filters: REQ, COUNT, NEG-OPEN -----------------------------------------------
+
+SHUTTING_DOWN = "error: the relay is shutting down"
+
+
+@dataclass(slots=True)
+class Ask:
+    """What a filter rule may know about a REQ, COUNT or NEG-OPEN and its connection."""
+
+    config: Config
+    sub_id: str
+    filters: Sequence[Filter]
+    authed: Set[str]
+    requests: Bucket  # REQ/COUNT/NEG-OPEN per second
+    query_time: TimeBucket  # seconds of store time
+    stopping: bool
+
+
+FilterReject = Callable[[Ask], str | None]
+
+
+def reject_filter_long_sub_id(ask: Ask) -> str | None:
+    limit = ask.config.limits.max_subid_length
+    if len(ask.sub_id) > limit:
+        return f"invalid: subscription id is longer than {limit}"
+    return None
+
+
+def reject_filter_rate(ask: Ask) -> str | None:
+    """Takes a token: every request that gets this far counts, refused later or not."""
+    if not ask.requests.take():
+        rate = ask.config.rate_limits.reqs_per_second
+        return f"rate-limited: at most {rate:g} REQ or COUNT a second"
+    return None
+
+
+def query_time_used_up(config: Config) -> str:
+    """Also the end of a NIP-77 session whose NEG-MSG finds the budget spent."""
+    rate = config.rate_limits.query_seconds_per_second
+    return f"rate-limited: query time used up (at most {rate:g} s of queries a second)"
+
+
+def reject_filter_query_time(ask: Ask) -> str | None:
+    return None if ask.query_time.open() else query_time_used_up(ask.config)
+
+
+def reject_filter_shutting_down(ask: Ask) -> str | None:
+    return SHUTTING_DOWN if ask.stopping else None
+
+
+def reject_filter_unauthenticated(ask: Ask) -> str | None:
+    if not ask.authed:
+        return "auth-required: this relay serves only authenticated clients"
+    return None
+
+
+def reject_filter_too_many(ask: Ask) -> str | None:
+    limit = ask.config.limits.max_filters
+    if len(ask.filters) > limit:
+        return f"invalid: at most {limit} filters in one request"
+    return None
+
+
+def reject_filter_wraps_unauthenticated(ask: Ask) -> str | None:
+    return access.refusal(ask.filters, ask.authed)
+
+
+def build_filter_rules(config: Config) -> list[FilterReject]:
+    """The filter rules this configuration turns on, cheapest first."""
+    rules: list[FilterReject] = [
+        reject_filter_long_sub_id,
+        reject_filter_rate,
+        reject_filter_query_time,
+        reject_filter_shutting_down,
+    ]
+    if config.policy.auth_required:
+        rules.append(reject_filter_unauthenticated)
+    rules += [reject_filter_too_many, reject_filter_wraps_unauthenticated]
+    return rules
+
+
+def check_filters(rules: list[FilterReject], ask: Ask) -> str | None:
+    """The first refusal, or None when the request may run."""
+    for rule in rules:
+        message = rule(ask)
         if message is not None:
             return message
     return None

@@ -30,7 +30,7 @@ import time
 from collections.abc import Awaitable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import platformdirs
@@ -45,7 +45,7 @@ from shieldmutual.relay.connection import Connection
 from shieldmutual.relay.ingest import Ingest, Verifier
 from shieldmutual.relay.logs import LogLimiter
 from shieldmutual.relay.mirror import Mirror
-from shieldmutual.relay.outgoing import WRITE_BUFFER
+from shieldmutual.relay.outgoing import WRITE_BUFFER, Outgoing
 from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.store.factory import store_for
 from shieldmutual.relay.subscriptions import Index
@@ -136,7 +136,8 @@ class Relay:
         self.verifier = Verifier(server.verify_threads)
         fanout = self.fanout or self.index
         self.ingest = Ingest(self.store, fanout, policy.build(config), self.verifier)
-        self.connections: set[Connection] = set()
+        self.filter_rules = policy.build_filter_rules(config)
+        self.connections: set[Outgoing[Any]] = set()
         # Bytes held for all connections (each charges its own budget and this sum).
         self.held = 0
         self.max_memory = server.max_memory
@@ -251,7 +252,7 @@ class Relay:
         Connections already closing are letting go of theirs and do not count.
         """
         releasing = 0
-        biggest: Connection | None = None
+        biggest: Outgoing[Any] | None = None
         for conn in self.connections:
             if conn.closing:
                 releasing += conn.held

@@ -13,8 +13,8 @@ The event's JSON was encoded once by ingest; every subscription keeps its own
 ``["EVENT",<sub id>,`` prefix, so a delivery is handed to the connection as two shared
 byte strings and framed there without building the message (see
 :meth:`Outgoing.send_event <shieldmutual.relay.outgoing.Outgoing.send_event>`).
-Whether a connection may see an event (others' gift wraps) is asked of the connection
-(``can_see``, the one place that rule lives).
+Whether a connection may see an event (others' gift wraps) is
+:func:`~shieldmutual.relay.access.audience`'s, the one place that rule lives.
 
 While a subscription is still sending stored events its live events wait in
 ``pending`` and go out right after EOSE, minus any the stored results already held, so
@@ -25,10 +25,11 @@ that cannot keep up rather than hold events for it without bound.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Set
 from itertools import chain
 from typing import Protocol
 
+from shieldmutual.relay.access import audience
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import TAG_LETTERS, Filter
 from shieldmutual.shared.messages import event_prefix
@@ -37,8 +38,9 @@ from shieldmutual.shared.messages import event_prefix
 class Subscriber(Protocol):
     """The side of a connection the index talks to."""
 
-    def can_see(self, event: Event) -> bool:
-        """False for events this connection may not receive (others' gift wraps)."""
+    @property
+    def authed(self) -> Set[str]:
+        """The keys it proved with NIP-42 (who may see a gift wrap is theirs to ask)."""
 
     def send(self, frame: bytes) -> None:
         """Queue a frame without waiting."""
@@ -213,7 +215,6 @@ class Index:
         # delivery may close a connection over its budget, which drops its subscriptions.
         subs = list(matched[0]) if len(matched) == 1 else list(dict.fromkeys(chain(*matched)))
         tail = raw + b"]"
-        for sub in subs:
-            if sub.conn.can_see(event):
-                sub.deliver(event, tail)
+        for sub in audience(event, subs):
+            sub.deliver(event, tail)
         return len(subs)

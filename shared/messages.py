@@ -280,7 +280,8 @@ def parse_client_message(text: str | bytes) -> ClientMessage:
 def _str_at(data: list[Any], index: int, what: str) -> str:
     if len(data) <= index or not isinstance(data[index], str):
         raise ParseError(f"{data[0]} needs {what} as a string")
-    return data[index]
+    value: str = data[index]
+    return value
 
 
 def parse_relay_message(text: str | bytes) -> RelayMessage:

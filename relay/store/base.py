@@ -16,7 +16,7 @@ statement and interrupts a running one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -64,7 +64,7 @@ class EventStore(Protocol):
         owner: object = None,
         page_size: int = 256,
         cost: Cost | None = None,
-    ) -> AsyncIterator[list[bytes]]:
+    ) -> AsyncGenerator[list[bytes], None]:
         """Pages of raw JSON of stored events matching any filter: each filter's own
         ``limit``, the union without duplicates, newest first, ties by lowest id; events
         expired (NIP-40) at ``now`` and gift wraps not addressed to ``viewer`` are never

@@ -10,13 +10,13 @@ stores check and the query built on them (:class:`PagedStore`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Self
 
+from shieldmutual.relay.access import Visible, for_viewer
 from shieldmutual.relay.store.base import Cost
-from shieldmutual.relay.store.sqlite_query import Visible, for_viewer
 from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.filter import Filter
 
@@ -155,7 +155,7 @@ class PagedStore(ABC):
         owner: object = None,
         page_size: int = 256,
         cost: Cost | None = None,
-    ) -> AsyncIterator[list[bytes]]:
+    ) -> AsyncGenerator[list[bytes], None]:
         """Pages of at most ``page_size`` events, see
         :meth:`~shieldmutual.relay.store.base.EventStore.query` and :func:`pages`."""
         if page_size < 1:

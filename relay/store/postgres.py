@@ -28,6 +28,7 @@ from typing import Any
 
 import asyncpg
 
+from shieldmutual.relay.access import Visible
 from shieldmutual.relay.store import postgres_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
 from shieldmutual.relay.store.paging import PagedStore, PageRow, read_errors, visible
@@ -39,7 +40,7 @@ from shieldmutual.relay.store.postgres_schema import (
     SCHEMA_LOCK,
     SCHEMA_VERSION,
 )
-from shieldmutual.relay.store.sqlite_query import Visible
+from shieldmutual.relay.store.sqlite_write import STORED
 from shieldmutual.shared.errors import BlockedError, StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
@@ -141,12 +142,14 @@ class PostgresStore(PagedStore):
     async def save(self, event: Event, raw: bytes) -> SaveResult:
         """Queue the event; return once its transaction has committed."""
         if is_ephemeral(event.kind):
-            return postgres_write.STORED
-        return await self._submit(event, postgres_write.row(event, raw))
+            return STORED
+        result: SaveResult = await self._submit(event, postgres_write.row(event, raw))
+        return result
 
     async def delete_expired(self, now: int) -> int:
         """Through the writer queue, like saves."""
-        return await self._submit(now, None)
+        removed: int = await self._submit(now, None)
+        return removed
 
     async def _submit(self, what: Event | int, row: postgres_write.Row | None) -> Any:
         if self._closed or self._writer_task is None:

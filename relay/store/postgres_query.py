@@ -6,8 +6,8 @@ indexes serve directly. Lists are bound as one array parameter each (``= ANY($n)
 unlike SQLite no filter is ever too big for one statement and none is split.
 
 Who may see what is part of the WHERE clause, so it applies before ``LIMIT`` and
-before counting: the gift-wrap rule is :func:`.sqlite_query.for_viewer`'s (shared by
-both stores), and a wrap it still has to check per row is a row only when one of its
+before counting: the gift-wrap rule is :func:`~shieldmutual.relay.access.for_viewer`'s
+(shared by both stores), and a wrap it still has to check per row is a row only when one of its
 ``p`` tags names a viewer key. Results are read a page at a time with keyset
 pagination after a ``(created_at, id)`` cursor; a page of several filters glues their
 parts with ``UNION ALL`` and tags each row with the filters that returned it, as in
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from shieldmutual.relay.access import Visible
 from shieldmutual.relay.store.postgres_schema import index_key, lexeme
-from shieldmutual.relay.store.sqlite_query import Visible
 from shieldmutual.shared.filter import search_terms
 from shieldmutual.shared.kinds import GIFT_WRAP
 

@@ -35,12 +35,12 @@ from typing import Any, NamedTuple, TypeVar, cast
 
 import aiosqlite
 
+from shieldmutual.relay.access import Visible
 from shieldmutual.relay.store import sqlite_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
 from shieldmutual.relay.store.paging import PagedStore, read_errors, visible
 from shieldmutual.relay.store.sqlite_query import (
     Part,
-    Visible,
     batches,
     compile_filter,
     count_sql,
@@ -333,7 +333,7 @@ class SQLiteStore(PagedStore):
         ]
         readers = self._readers_or_fail()
         if len(parts) == 1:  # the usual REQ: already sorted, every row the filter's
-            tags = (parts[0].tag,)
+            tags: tuple[int, ...] = (parts[0].tag,)
             fetched = await readers.fetch(*page_sql(parts[0]), owner=owner, cost=cost)
             return [(created_at, event_id, raw, tags) for created_at, event_id, raw in fetched]
         rows: dict[bytes, PageRow] = {}
@@ -342,7 +342,7 @@ class SQLiteStore(PagedStore):
             for created_at, event_id, raw, found in fetched:
                 tags = tuple(int(tag) for tag in found.split(","))
                 if event_id in rows:
-                    tags += rows[event_id][3]
+                    tags = (*tags, *rows[event_id][3])
                 rows[event_id] = (created_at, event_id, raw, tags)
         return sorted(rows.values(), key=_newest_first)[:size]
 
@@ -413,7 +413,7 @@ class SQLiteStore(PagedStore):
             readers = self._readers_or_fail()
             for v in visible(filters, viewer):
                 limit = None if v.filter.limit is None else min(v.filter.limit, cap + 1)
-                fetched = []
+                fetched: list[Iterable[tuple[Any, ...]]] = []
                 for part in compile_filter(v, now, limit):
                     sql = f"SELECT created_at, id FROM ({part.sql}) LIMIT ?"
                     params = [*part.params, cap + 1]

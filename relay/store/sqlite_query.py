@@ -16,11 +16,11 @@ way round for selective tags such as ``#e`` and ``#p``.
 
 Who may see what is part of the WHERE clause, so it applies before ``LIMIT``: a gift
 wrap (kind 1059) is a row only for a reader one of whose keys is in its ``p`` tags
-(:func:`for_viewer`). Results are read a page at a time with keyset pagination: a
-part can start after a ``(created_at, id)`` cursor. A page glues the parts with
-``UNION ALL``, tags each row with the filters that returned it (so every filter's
-own limit can be counted down across pages), keeps the newest ``page`` distinct rows
-and reads the raw JSON only for those.
+(:func:`~shieldmutual.relay.access.for_viewer`). Results are read a page at a time with
+keyset pagination: a part can start after a ``(created_at, id)`` cursor. A page glues
+the parts with ``UNION ALL``, tags each row with the filters that returned it (so every
+filter's own limit can be counted down across pages), keeps the newest ``page``
+distinct rows and reads the raw JSON only for those.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from shieldmutual.relay.access import Visible
 from shieldmutual.shared.filter import Filter, search_terms
 from shieldmutual.shared.kinds import GIFT_WRAP
 
@@ -40,9 +42,6 @@ _BUDGET = MAX_VARIABLES - 1
 MAX_PARTS = 200
 
 
-_WRAPS = frozenset({GIFT_WRAP})
-
-
 @dataclass(frozen=True, slots=True)
 class Part:
     """One filter's SELECT of ``created_at, id, rid`` and its bound values; ``tag``
@@ -51,34 +50,6 @@ class Part:
     sql: str
     params: list[object]
     tag: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Visible:
-    """A filter as one viewer may run it; ``viewer`` is set when the SQL must still
-    check each kind 1059 row's ``p`` tags against it."""
-
-    filter: Filter
-    viewer: frozenset[str] | None = None
-
-
-def for_viewer(f: Filter, viewer: frozenset[str]) -> Visible | None:
-    """``f`` restricted to the gift wraps addressed to ``viewer``; None: nothing left.
-
-    A filter that cannot return kind 1059 runs as is. One that asks only for wraps
-    and names no ``p`` gets ``#p: viewer``, which is exactly the rule and walks the
-    tag index. Otherwise each candidate wrap is checked in the SQL.
-    """
-    if f.kinds is not None and GIFT_WRAP not in f.kinds:
-        return Visible(f)
-    if not viewer:
-        if f.kinds is None:
-            return Visible(f, viewer)
-        rest = f.kinds - _WRAPS
-        return Visible(dataclasses.replace(f, kinds=rest)) if rest else None
-    if f.kinds == _WRAPS and "p" not in f.tags:
-        return Visible(dataclasses.replace(f, tags={**f.tags, "p": viewer}))
-    return Visible(f, viewer)
 
 
 def fts_query(search: str) -> str | None:
@@ -189,7 +160,8 @@ def _wrap_rule(viewer: frozenset[str], params: list[object]) -> str:
 def _halves(v: Visible) -> list[Visible]:
     """Split the filter's longest list in two; the union of the halves is the filter."""
     f = v.filter
-    lists: dict[str, Collection[object]] = {
+    # Any: the values go back into the field they came from (ids, authors, kinds or a tag).
+    lists: dict[str, Collection[Any]] = {
         name: values
         for name, values in (("ids", f.ids), ("authors", f.authors), ("kinds", f.kinds))
         if values is not None

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from shieldmutual.relay.subscriptions import Index, Subscription
-from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.event import sign
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 
@@ -22,9 +22,6 @@ class Sink:
         self.frames: list[bytes] = []
         self.authed = authed or set()
         self.held = 0
-
-    def can_see(self, event: Event) -> bool:
-        return event.kind != 1059 or bool(set(event.tag_values("p")) & self.authed)
 
     def send(self, frame: bytes) -> None:
         self.frames.append(frame)
@@ -64,7 +61,7 @@ def test_each_filter_is_filed_under_its_most_selective_key():
     assert index.notify(tagged, tagged.to_json()) == 2  # "tag" once despite two tags
 
 
-def test_notify_frames_the_json_once_per_subscription_and_respects_can_see():
+def test_notify_frames_the_json_once_per_subscription_and_hides_others_wraps():
     index = Index()
     alice_sink, bob_sink = Sink({ALICE.public_hex}), Sink()
     live(index, alice_sink, "a", {"kinds": [1059]}, {"#p": [ALICE.public_hex]})
