@@ -24,7 +24,7 @@ description, read with the request file's strict front matter parser.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shieldmutual.shared import kinds
@@ -35,8 +35,6 @@ from shieldmutual.shared.aid.common import (
     EventTemplate,
     Origin,
     Tags,
-    check_geohash,
-    check_language,
     check_line,
     check_text,
     check_timestamp,
@@ -50,6 +48,15 @@ from shieldmutual.shared.aid.common import (
     require_kind,
     values,
 )
+from shieldmutual.shared.aid.listing import (
+    check_listing,
+    check_unique,
+    hashtags_of,
+    listing_fields,
+    listing_head_tags,
+    listing_place_tags,
+    publish_time,
+)
 from shieldmutual.shared.aid.markdown import (
     FENCE,
     file_time_text,
@@ -57,21 +64,7 @@ from shieldmutual.shared.aid.markdown import (
     parse_file_time,
     split_list,
 )
-from shieldmutual.shared.aid.request import (
-    NIP99_STATUS,
-    STATUS_NAMESPACE,
-    Status,
-    check_hashtag,
-    check_listing_lines,
-    hashtags_of,
-    listing_fields,
-    listing_head_tags,
-    listing_place_tags,
-    published,
-)
-from shieldmutual.shared.aid.society import (
-    validate_slug,
-)
+from shieldmutual.shared.aid.request import NIP99_STATUS, STATUS_NAMESPACE, Status
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Rumor
 
@@ -111,44 +104,20 @@ class Offer:
     origin: Origin | None = None
 
     def __post_init__(self) -> None:
-        check_listing_lines(self)
+        check_listing(self)
         check_text(self.description, "description", empty=False)
         if any(line.rstrip() == _TAKE_IT_UP_LINE for line in self.description.split("\n")):
             raise AidError(f"description must not contain the generated {_TAKE_IT_UP_LINE!r}")
-        if not self.categories:
-            raise AidError(f"an offer has at least one category: {', '.join(CATEGORIES)}")
-        for category in self.categories:
-            if category not in CATEGORIES:
-                raise AidError(f"category must be one of {', '.join(CATEGORIES)}, got {category!r}")
-        if self.language is not None:
-            check_language(self.language)
-        if self.geohash is not None:
-            check_geohash(self.geohash)  # coarse only: at most 5 characters
+        _check_categories(self.categories, self.hashtags)
         if self.availability:
             check_line(self.availability, "availability", 200)
         if self.until is not None:
             check_timestamp(self.until, "until")
-        if self.published_at is not None:
-            check_timestamp(self.published_at, "published_at")
         for way in self.contact:
             check_token(way, "contact")
         if self.status not in (Status.OPEN, Status.CLOSED):
             raise AidError("an offer is open or closed")
-        for slug in self.societies:
-            validate_slug(slug)
-        for tag in self.hashtags:
-            if check_hashtag(tag) in CATEGORIES:
-                raise AidError(f"{tag!r} is a category: give it as a category, not a tag")
-        for what, items in (
-            ("categories", self.categories),
-            ("contact", self.contact),
-            ("societies", self.societies),
-            ("hashtags", self.hashtags),
-        ):
-            if len(set(items)) != len(items):
-                raise AidError(f"{what} must not repeat")
-        if self.identifier:
-            check_line(self.identifier, "identifier (d)", 100)
+        check_unique(("categories", self.categories), ("contact", self.contact))
 
     def address(self, pubkey: str) -> Address:
         return Address(kinds.CLASSIFIED, pubkey, self.identifier)
@@ -231,9 +200,20 @@ def parse_offer(event: Rumor) -> Offer:
     )
 
 
+def _check_categories(categories: tuple[str, ...], hashtags: tuple[str, ...]) -> None:
+    if not categories:
+        raise AidError(f"an offer has at least one category: {', '.join(CATEGORIES)}")
+    for category in categories:
+        if category not in CATEGORIES:
+            raise AidError(f"category must be one of {', '.join(CATEGORIES)}, got {category!r}")
+    for tag in hashtags:
+        if tag in CATEGORIES:
+            raise AidError(f"{tag!r} is a category: give it as a category, not a tag")
+
+
 def offer_event_template(offer: Offer, *, now: int | None = None) -> EventTemplate:
     """The unsigned kind 30402 event. A first publication gets ``published_at = now``."""
-    offer = published(offer, now)
+    offer = replace(offer, published_at=publish_time(offer.published_at, now))
     return EventTemplate(kinds.CLASSIFIED, offer.content(), offer.to_tags())
 
 

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import re
 import secrets
-import time
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
@@ -31,9 +29,7 @@ from shieldmutual.shared.aid.common import (
     Tags,
     check_amount,
     check_currency,
-    check_geohash,
     check_hex64,
-    check_language,
     check_line,
     check_text,
     check_timestamp,
@@ -43,7 +39,6 @@ from shieldmutual.shared.aid.common import (
     label_tags,
     labels,
     normalize_text,
-    one,
     parse_amount,
     parse_timestamp,
     require_kind,
@@ -59,13 +54,13 @@ from shieldmutual.shared.aid.helping import (
     parse_action,
     parse_payment,
 )
-from shieldmutual.shared.aid.society import (
-    MAS_PREFIX,
-    language_of,
-    language_tags,
-    society_slugs,
-    society_tags,
-    validate_slug,
+from shieldmutual.shared.aid.listing import (
+    check_listing,
+    hashtags_of,
+    listing_fields,
+    listing_head_tags,
+    listing_place_tags,
+    publish_time,
 )
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Rumor
@@ -99,82 +94,6 @@ def new_identifier() -> str:
     return secrets.token_hex(8)
 
 
-def geohash_tags(geohash: str) -> Tags:
-    """Every prefix as its own ``g`` tag, so exact-match ``#g`` filters work at any size."""
-    return [["g", geohash[:n]] for n in range(len(geohash), 0, -1)]
-
-
-class _Listing(Protocol):
-    """What requests and offers (both NIP-99 listings) share in their tags."""
-
-    title: str
-    summary: str
-    location: str
-    language: str | None
-    geohash: str | None
-    societies: tuple[str, ...]
-    identifier: str
-    published_at: int | None
-
-
-_L = TypeVar("_L", bound=_Listing)
-
-
-def check_listing_lines(listing: _Listing) -> None:
-    """The one-line fields every listing has, within the same limits for offers and requests."""
-    check_line(listing.title, "title", 200)
-    check_line(listing.summary, "summary", 500)
-    check_line(listing.location, "location", 200)
-
-
-def listing_head_tags(listing: _Listing, what: str) -> Tags:
-    """The NIP-99 tags every listing starts with; ``identifier`` and ``published_at`` set."""
-    if not listing.identifier:
-        raise AidError(f"{what} has no identifier (d); use new_identifier()")
-    if listing.published_at is None:
-        raise AidError(f"{what} has no published_at")
-    return [
-        ["d", listing.identifier],
-        ["title", listing.title],
-        ["summary", listing.summary],
-        ["published_at", str(listing.published_at)],
-        ["location", listing.location],
-    ]
-
-
-def listing_place_tags(listing: _Listing) -> Tags:
-    """Language, coarse geohash and societies: where and to whom a listing speaks."""
-    tags: Tags = []
-    if listing.language:
-        tags += language_tags(listing.language)
-    if listing.geohash:
-        tags += geohash_tags(listing.geohash)
-    return tags + society_tags(listing.societies)
-
-
-def listing_fields(tags: Tags, what: str) -> dict[str, Any]:
-    """The fields every listing reads from its tags alike, as keyword arguments."""
-    return {
-        # Outer spaces from other apps are harmless; everything else must already be right.
-        "title": one(tags, "title", what).strip(),
-        "summary": one(tags, "summary", what).strip(),
-        "location": one(tags, "location", what).strip(),
-        "language": language_of(tags),
-        "geohash": geohash_of(tags),
-        "societies": society_slugs(tags),
-        "identifier": one(tags, "d", what),
-        "published_at": parse_timestamp(one(tags, "published_at", what), "published_at"),
-    }
-
-
-def published(listing: _L, now: int | None) -> _L:
-    """``listing`` as published: a first publication gets ``published_at = now``."""
-    if listing.published_at is not None:
-        return listing
-    when = int(time.time()) if now is None else check_timestamp(now, "now")
-    return replace(listing, published_at=when)
-
-
 @dataclass(frozen=True, slots=True)
 class AidRequest:
     """One aid request. ``identifier`` is the ``d`` tag; set it with :func:`new_identifier`."""
@@ -203,46 +122,25 @@ class AidRequest:
     origin: Origin | None = None
 
     def __post_init__(self) -> None:
-        check_listing_lines(self)
+        check_listing(self)
         for what, text in (("story", self.story), ("details", self.details)):
-            check_text(text, what, empty=what == "details")
-            for line in text.split("\n"):
-                if line.rstrip() in _HEADING_LINES:
-                    raise AidError(f"{what} must not contain the fixed heading {line.rstrip()!r}")
+            _check_section(text, what)
         if (self.amount is None) != (self.currency is None):
             raise AidError("amount and currency go together: give both or neither")
         if self.amount is not None:
             check_amount(self.amount)
             check_currency(self.currency)
-        for what, stamp in (("deadline", self.deadline), ("published_at", self.published_at)):
+        for what, stamp in (("deadline", self.deadline), ("expiration", self.expiration)):
             if stamp is not None:
                 check_timestamp(stamp, what)
-        if self.expiration is not None:
-            check_timestamp(self.expiration, "expiration")
-        if self.language is not None:
-            check_language(self.language)
-        if self.geohash is not None:
-            check_geohash(self.geohash)
         if not isinstance(self.status, Status):
             raise AidError(f"status must be one of {', '.join(Status)}")
-        for slug in self.societies:
-            validate_slug(slug)
-        for tag in self.hashtags:
-            check_hashtag(tag)
-        for what, items in (("societies", self.societies), ("hashtags", self.hashtags)):
-            if len(set(items)) != len(items):
-                raise AidError(f"{what} must not repeat")
         for url in self.images:
             if not _URL(check_line(url, "image URL", 1000)):
                 raise AidError(f"image must be an http(s) URL, got {url!r}")
-        if self.identifier:
-            check_line(self.identifier, "identifier (d)", 100)
         if self.beneficiary is not None:
             check_hex64(self.beneficiary, "beneficiary")
-        if not all(isinstance(p, Payment) for p in self.payments):
-            raise AidError("payments must be Payment objects")
-        if not all(isinstance(a, CallFlood | SignWave | OtherAction) for a in self.actions):
-            raise AidError("actions must be CallFlood, SignWave or OtherAction objects")
+        _check_help(self.payments, self.actions)
 
     def address(self, pubkey: str) -> Address:
         return Address(kinds.CLASSIFIED, pubkey, self.identifier)
@@ -292,13 +190,19 @@ class AidRequest:
         return parse_request(event)
 
 
-def check_hashtag(tag: object) -> str:
-    text = check_line(tag, "hashtag", 64)
-    if text != text.lower() or any(c in text for c in " #,") or text.startswith(MAS_PREFIX):
-        raise AidError(f"hashtag must be lowercase, without spaces, '#', ',' or 'mas-': {tag!r}")
-    if text == MUTUAL_AID:
-        raise AidError(f"{MUTUAL_AID!r} is added automatically")
-    return text
+def _check_section(text: str, what: str) -> None:
+    """Story or details: text that cannot fake one of the fixed headings."""
+    check_text(text, what, empty=what == "details")
+    for line in text.split("\n"):
+        if line.rstrip() in _HEADING_LINES:
+            raise AidError(f"{what} must not contain the fixed heading {line.rstrip()!r}")
+
+
+def _check_help(payments: tuple[Payment, ...], actions: tuple[Action, ...]) -> None:
+    if not all(isinstance(p, Payment) for p in payments):
+        raise AidError("payments must be Payment objects")
+    if not all(isinstance(a, CallFlood | SignWave | OtherAction) for a in actions):
+        raise AidError("actions must be CallFlood, SignWave or OtherAction objects")
 
 
 def split_sections(text: str) -> tuple[str, dict[str, str]]:
@@ -328,30 +232,6 @@ def _status(tags: Tags) -> Status:
     if nip99 in _FROM_NIP99:
         return _FROM_NIP99[nip99]
     raise AidError("request has no status label ['l', 'open|funded|closed', 'mas.status']")
-
-
-def geohash_of(tags: Tags) -> str | None:
-    """The one coarse geohash the ``g`` tags spell (each a prefix of the longest)."""
-    found = values(tags, "g")
-    if not found:
-        return None
-    longest = check_geohash(max(found, key=len))  # refuses more than MAX_GEOHASH
-    if any(not longest.startswith(g) for g in found):
-        raise AidError("'g' tags must all be prefixes of one coarse geohash")
-    return longest
-
-
-def hashtags_of(tags: Tags) -> tuple[str, ...]:
-    """The free hashtags (not ``mutualaid`` or a society), lowercased, without repeats."""
-    hashtags: list[str] = []
-    for tag in values(tags, "t"):
-        low = tag.lower()
-        if low != MUTUAL_AID and not low.startswith(MAS_PREFIX) and low not in hashtags:
-            try:
-                hashtags.append(check_hashtag(low))
-            except AidError:
-                continue  # hashtags are decoration; a foreign odd one must not hide an event
-    return tuple(hashtags)
 
 
 def parse_request(event: Rumor) -> AidRequest:
@@ -401,5 +281,5 @@ def parse_request(event: Rumor) -> AidRequest:
 
 def request_event_template(request: AidRequest, *, now: int | None = None) -> EventTemplate:
     """The unsigned kind 30402 event. A first publication gets ``published_at = now``."""
-    request = published(request, now)
+    request = replace(request, published_at=publish_time(request.published_at, now))
     return EventTemplate(kinds.CLASSIFIED, request.content(), request.to_tags())
