@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shieldmutual.client.config import normalize_relay_url
-from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.errors import NotFoundError, RelayError
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import kinds, nip19
@@ -74,10 +74,6 @@ from shieldmutual.shared.keys import SecretKey
 
 if TYPE_CHECKING:
     from shieldmutual.shared.nip59 import Unwrapped
-
-
-class NotFoundError(ClientError):
-    """No relay holds a valid version of what was asked for (exit 1)."""
 
 
 @dataclass(frozen=True, slots=True)

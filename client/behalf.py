@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from shieldmutual.client import aid
-from shieldmutual.client.champions import ChampionError, published_request
+from shieldmutual.client.champions import published_request
+from shieldmutual.client.errors import ChampionError
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.champion import Package

@@ -41,7 +41,7 @@ from shieldmutual.client.bridge_state import (
     BridgeRecord,
     ListEntry,
 )
-from shieldmutual.client.errors import RelayError
+from shieldmutual.client.errors import MailError, RelayError
 from shieldmutual.client.feed import FeedReader
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import kinds
@@ -150,7 +150,7 @@ class Bridge:
         for address in sorted(self.record.lists):
             try:
                 await self._one_list(self.record.lists[address], outcome)
-            except (RelayError, mailer.MailError) as exc:
+            except (RelayError, MailError) as exc:
                 outcome.errors.append(f"{address}: {exc}")
         return outcome
 

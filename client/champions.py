@@ -25,7 +25,7 @@ from typing import Any
 
 from shieldmutual.client import aid
 from shieldmutual.client.aid import RequestRecord
-from shieldmutual.client.errors import ClientError, RelayError
+from shieldmutual.client.errors import ChampionError, NotFoundError, RelayError
 from shieldmutual.client.pool import Pool
 from shieldmutual.client.private_send import Outgoing
 from shieldmutual.shared import kinds, nip59
@@ -59,10 +59,6 @@ from shieldmutual.shared.keys import SecretKey
 
 DEFAULT_INTERVAL = 24 * 3600
 REVOCATION_NOTE = "This emergency key no longer speaks for me."
-
-
-class ChampionError(ClientError):
-    """A champion command that cannot proceed (unknown champion, no package...)."""
 
 
 # ---- gift wraps over relays ---------------------------------------------------------------
@@ -335,7 +331,7 @@ async def published_request(pool: Pool, package: Package) -> RequestRecord | Non
     Champions always edit this one, so two acting one after the other edit one request."""
     try:
         return await aid.fetch_request(pool, aid.RequestPointer(emergency_address(package)))
-    except aid.NotFoundError:
+    except NotFoundError:
         return None
 
 

@@ -13,9 +13,9 @@
         │   └── RelayDown      one relay's socket is gone (client/pool_ok.py; never
         │                      leaves the pool)
         ├── NotifyError        a --notify channel could not deliver (reported)     exit 1
-        ├── NotFoundError      no relay holds what was asked for (client/aid.py)  exit 1
-        ├── ChampionError      a champion command cannot proceed (client/champions.py)
-        └── MailError          the SMTP server refused or is unreachable (client/mailer.py)
+        ├── NotFoundError      no relay holds what was asked for                   exit 1
+        ├── ChampionError      a champion command cannot proceed                   exit 1
+        └── MailError          the SMTP server refused or is unreachable          exit 1
 
 The CLI's one error boundary (cli/main.py) turns any of these into ``error: <message>``.
 """
@@ -49,3 +49,19 @@ class RelayError(ClientError):
 
 class NotifyError(ClientError):
     """An alarm or notice could not be delivered on one --notify channel."""
+
+
+class NotFoundError(ClientError):
+    """No relay holds a valid version of what was asked for."""
+
+
+class ChampionError(ClientError):
+    """A champion command that cannot proceed (unknown champion, no package...)."""
+
+
+class MailError(ClientError):
+    """The SMTP server refused or could not be reached; ``temporary`` means try again later."""
+
+    def __init__(self, message: str, *, temporary: bool) -> None:
+        super().__init__(message)
+        self.temporary = temporary

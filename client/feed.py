@@ -36,8 +36,8 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from dataclasses import dataclass
 from typing import Any
 
-from shieldmutual.client.aid import NotFoundError, RequestPointer, fetch_request
-from shieldmutual.client.errors import RelayError
+from shieldmutual.client.aid import RequestPointer, fetch_request
+from shieldmutual.client.errors import NotFoundError, RelayError
 from shieldmutual.client.pool import Marker, Pool
 from shieldmutual.client.pool_subscription import Subscription
 from shieldmutual.shared import kinds

@@ -40,7 +40,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from shieldmutual.client.errors import ClientError, ConfigError
+from shieldmutual.client.errors import ConfigError, MailError
 from shieldmutual.client.vault import Home
 from shieldmutual.shared.relayurl import is_local_host
 
@@ -48,14 +48,6 @@ SETTINGS_FILE = "mail.sealed"
 PURPOSE = "mail-settings"
 SECURITIES = ("starttls", "tls", "plain")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "plain": 25}
-
-
-class MailError(ClientError):
-    """The server refused or could not be reached; ``temporary`` means try again later."""
-
-    def __init__(self, message: str, *, temporary: bool) -> None:
-        super().__init__(message)
-        self.temporary = temporary
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from shieldmutual.client import mailer
-from shieldmutual.client.errors import ConfigError, NotifyError
+from shieldmutual.client.errors import ConfigError, MailError, NotifyError
 from shieldmutual.client.vault import Home
 from shieldmutual.shared.aid.export import text_email
 from shieldmutual.shared.aid.request import AidRequest
@@ -129,7 +129,7 @@ class Email:
                 message.subject, message.body, to=self.address, sender=self.settings.sender
             )
             asyncio.run(mailer.send(self.settings, mail, [self.address]))
-        except (mailer.MailError, AidError) as exc:
+        except (MailError, AidError) as exc:
             raise NotifyError(f"email {self.address}: {exc}") from None
 
 

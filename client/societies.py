@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from shieldmutual.client import aid
 from shieldmutual.client.cli.fmt import short_npub
-from shieldmutual.client.errors import ClientError
+from shieldmutual.client.errors import ClientError, NotFoundError
 from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import MUTUAL_AID, Address
@@ -32,7 +32,7 @@ def pick_definition(
 ) -> aid.SocietyRecord:
     """The one definition to use: the only one, else mine; several others need --by."""
     if not records:
-        raise aid.NotFoundError(
+        raise NotFoundError(
             f"no relay holds a definition of mas-{slug}; pass its naddr or 34550:<pubkey>:{slug}"
         )
     mine = [r for r in records if r.event.pubkey == me]

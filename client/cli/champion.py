@@ -24,7 +24,6 @@ import typer
 
 from shieldmutual.client import dms
 from shieldmutual.client.champions import (
-    ChampionError,
     Championing,
     MyChampions,
     checkin_items,
@@ -41,7 +40,7 @@ from shieldmutual.client.cli import (
     textin,
 )
 from shieldmutual.client.cli.contacts import local_names
-from shieldmutual.client.errors import RelayError
+from shieldmutual.client.errors import ChampionError, RelayError
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.private_send import Outgoing
 from shieldmutual.client.timeparse import parse_duration

@@ -30,7 +30,6 @@ import typer
 
 from shieldmutual.client import aid, behalf
 from shieldmutual.client.champions import (
-    ChampionError,
     Championing,
     activation,
     sign_version,
@@ -44,7 +43,7 @@ from shieldmutual.client.cli.helping import (
     read_report,
     spending_report,
 )
-from shieldmutual.client.errors import RelayError
+from shieldmutual.client.errors import ChampionError, RelayError
 from shieldmutual.client.private_send import Outgoing
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.client.vault import Vault

@@ -154,8 +154,9 @@ def show(
     json_: common.JsonOption = False,
 ) -> None:
     """Every published definition of a society (several people may describe one)."""
-    from shieldmutual.client import aid, societies
+    from shieldmutual.client import societies
     from shieldmutual.client.cli import aidrender
+    from shieldmutual.client.errors import NotFoundError
     from shieldmutual.shared.nip19 import pubkey_hex
 
     state = common.state(ctx)
@@ -166,7 +167,7 @@ def show(
     with state.status(f"looking for mas-{slug}…"):
         records = common.run(societies.definitions(partial(state.pool, relays), slug, authors))
     if not records:
-        raise aid.NotFoundError(
+        raise NotFoundError(
             f"no relay holds a definition of mas-{slug} (a society needs none: its tag is enough)"
         )
     following = slug in LocalState.load(state.home).follows

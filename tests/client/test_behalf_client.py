@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from shieldmutual.client import behalf
-from shieldmutual.client.champions import ChampionError, activation, sign_version
+from shieldmutual.client.champions import activation, sign_version
+from shieldmutual.client.errors import ChampionError
 from shieldmutual.client.pool import Pool, PoolOptions
 from shieldmutual.shared.aid.champion import Package
 from shieldmutual.shared.aid.markdown import render_template

@@ -13,7 +13,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from shieldmutual.client import mailer
 from shieldmutual.client.config import Paths
-from shieldmutual.client.errors import ConfigError
+from shieldmutual.client.errors import ConfigError, MailError
 from shieldmutual.client.vault import Home
 from tests.certs import self_signed
 from tests.conftest import SmtpInbox
@@ -80,14 +80,14 @@ async def test_an_untrusted_certificate_or_a_wrong_password_is_not_retried(
     untrusted = mailer.MailSettings(
         host=inbox.host, sender=SENDER, port=inbox.port, username=USER, password=PASSWORD
     )
-    with pytest.raises(mailer.MailError, match="TLS") as failed:
+    with pytest.raises(MailError, match="TLS") as failed:
         await mailer.send(untrusted, message(), [LIST])
     assert not failed.value.temporary
     wrong = mailer.MailSettings(
         host=inbox.host, sender=SENDER, port=inbox.port, username=USER, password="guess",
         ca_file=str(cert),
     )  # fmt: skip
-    with pytest.raises(mailer.MailError, match="login") as failed:
+    with pytest.raises(MailError, match="login") as failed:
         await mailer.send(wrong, message(), [LIST])
     assert not failed.value.temporary and inbox.received == []
 
@@ -96,7 +96,7 @@ async def test_a_server_without_starttls_is_refused_rather_than_sent_in_the_clea
     smtp_inbox: SmtpInbox,
 ) -> None:
     settings = mailer.MailSettings(host=smtp_inbox.host, sender=SENDER, port=smtp_inbox.port)
-    with pytest.raises(mailer.MailError, match="STARTTLS") as failed:
+    with pytest.raises(MailError, match="STARTTLS") as failed:
         await mailer.send(settings, message(), [LIST])
     assert not failed.value.temporary and smtp_inbox.received == []
 
@@ -154,7 +154,7 @@ async def test_a_refusal_is_not_retried() -> None:
         waited.append(seconds)
 
     try:
-        with pytest.raises(mailer.MailError, match="554") as failed:
+        with pytest.raises(MailError, match="554") as failed:
             await mailer.deliver(plain(inbox), message(), [LIST], mailer.Retry(), sleep)
     finally:
         controller.stop()
@@ -168,7 +168,7 @@ async def test_a_password_file_others_can_read_is_refused(
     secret.write_text(PASSWORD + "\n")
     secret.chmod(0o644)
     settings = plain(smtp_inbox, username=USER, password_file=str(secret))
-    with pytest.raises(mailer.MailError, match="0600"):
+    with pytest.raises(MailError, match="0600"):
         await mailer.send(settings, message(), [LIST])
     assert smtp_inbox.received == []
 

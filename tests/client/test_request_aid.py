@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 
 from shieldmutual.client.aid import (
-    NotFoundError,
     fetch_societies,
     load_request,
     parse_pointer,
     publish,
     require_acks,
 )
-from shieldmutual.client.errors import RelayError
+from shieldmutual.client.errors import NotFoundError, RelayError
 from shieldmutual.client.pool import Pool, PoolOptions
 from shieldmutual.shared.aid.comments import (
     Confirmation,
