@@ -18,9 +18,8 @@ lookup table, and the CLI prints ``str(error)`` as its one-line message.
     ├── BlockedError      blocked:   refused for what it asks (a query with too many results)
     ├── NegError          error:     a relay refused a reconciliation (NEG-ERR) (negclient.py)
     ├── StoreError        error:     storage failed; nothing was acknowledged
-    └── ClientError                  the client's own failures: client/errors.py's tree,
-                                     NotFoundError (client/aid.py), ChampionError
-                                     (client/champions.py), MailError (client/mailer.py)
+    └── ClientError                  the client's own failures (client/errors.py's tree:
+                                     RelayError, NotFoundError, ChampionError, MailError...)
 
 Only what code raises is here. The relay's refusals of an event or a request (rate
 limits, ``restricted:``, ``auth-required:``, ``pow:``, most ``blocked:``) are not
