@@ -46,10 +46,10 @@ from shieldmutual.shared.aid.markdown import (
     markdown_source,
     payment_uris,
     render_markdown,
-    safe_markdown,
 )
 from shieldmutual.shared.aid.progress import Standing, standing_dict
 from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.aid.safemarkdown import safe_markdown
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.untrusted import is_hidden
 
@@ -151,7 +151,8 @@ def _markdown_it(payments: frozenset[str] = frozenset()) -> MarkdownIt:
 
 def safe_html(markdown: str, payments: frozenset[str] = frozenset()) -> str:
     """Markdown from strangers (a report, a society's description) as escaped HTML."""
-    return _markdown_it(payments).render(safe_markdown(markdown, payments))
+    rendered: str = _markdown_it(payments).render(safe_markdown(markdown, payments))
+    return rendered
 
 
 def qr_svg(text: str) -> str:
@@ -186,7 +187,8 @@ def html_body(
     """The request as escaped HTML (its Markdown, then a QR code per payment), for
     :func:`render_html` and the relay's request pages."""
     markdown = render_markdown(request, progress=progress, notice=notice, now=now)
-    return _markdown_it(payment_uris(request)).render(markdown) + _payment_codes(request)
+    rendered: str = _markdown_it(payment_uris(request)).render(markdown)
+    return rendered + _payment_codes(request)
 
 
 def render_html(request: AidRequest, **view: Unpack[View]) -> str:

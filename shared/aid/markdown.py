@@ -9,15 +9,12 @@ a float, dates turn into objects). Every line is either blank, a ``#`` comment, 
 
 :func:`render_markdown` is the export (blog, email, social media): title, summary, the
 key facts, the same sections as the event, and optionally progress and a link. The text
-comes from strangers and blogs render Markdown with raw HTML on, so it goes out through
-:func:`safe_markdown`: no tag survives as HTML, no link but http(s)/mailto, and no link
-text that names another address than the link's.
+comes from strangers, so exports pass it through
+:func:`~shieldmutual.shared.aid.safemarkdown.safe_markdown`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection
 from datetime import UTC, date, datetime, time
 from typing import TypedDict, Unpack
 
@@ -42,6 +39,7 @@ from shieldmutual.shared.aid.request import (
     Status,
     split_sections,
 )
+from shieldmutual.shared.aid.safemarkdown import safe_markdown
 from shieldmutual.shared.errors import AidError
 
 FENCE = "---"
@@ -270,69 +268,6 @@ def blank_template() -> str:
         .replace("location: -", "location:")
         .replace(f"## {STORY}\n\n-", f"## {STORY}\n\n")
     )
-
-
-# A link or image as strangers write it: ``[text](url "title")``; the url has no spaces
-# or angle brackets and balanced parentheses one deep (anything else is caught by the
-# check in safe_markdown).
-_LINK = re.compile(
-    r"!?\[(?P<text>[^\[\]\n]*)\]\(\s*(?P<url>(?:[^()\s<>]|\([^()\s<>]*\))*)(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'))?\s*\)"
-    r"|(?P<lt><)"
-)
-_REFERENCE = re.compile(r"^( {0,3})\[(?=[^\]\n]*\]:)", re.MULTILINE)
-_SAFE_LINK = ("http://", "https://", "mailto:")
-_ADDRESS_LIKE = re.compile(r"[a-z][a-z0-9+.-]*:|www\.|\S+@\S+\.|\S+\.[a-z]{2,}(/|\Z)", re.I).search
-_MARKDOWN_PUNCTUATION = re.compile(r"([\\\[\]()<>!`])")
-
-
-def _allowed(url: str, payments: Collection[str]) -> bool:
-    """http(s) and mailto, or exactly one of the request's own payment URIs (from its
-    tags): a ``lightning:`` link in the story to any other address is dropped."""
-    return url.lower().startswith(_SAFE_LINK) or url in payments
-
-
-def _link(match: re.Match[str], payments: Collection[str] = ()) -> str:
-    if match["lt"]:
-        return "&lt;"  # no raw HTML, no <autolink> from outside
-    text, url = match["text"].replace("<", "&lt;").strip(), match["url"]
-    if not _allowed(url, payments):
-        return text  # javascript:, data:, file:... the words stay, the link goes
-    # The true address is what readers see and what the link goes to: an autolink, after
-    # the words, or instead of them when they look like an address themselves.
-    if not text or _ADDRESS_LIKE(text) or text == url.removeprefix("mailto:"):
-        return f"<{url}>"
-    return f"{text} (<{url}>)"
-
-
-def _inert(markdown: str, payments: Collection[str] = ()) -> bool:
-    """True when a CommonMark renderer that allows everything finds no raw HTML, no
-    image and no link but an http(s)/mailto (or own payment URI) autolink, whose text is
-    its address."""
-    from markdown_it import MarkdownIt  # only exports need it: `mas` imports per command
-
-    md = MarkdownIt("commonmark", {"html": True})
-    md.validateLink = lambda url: True  # type: ignore[method-assign]
-    tokens = md.parse(markdown)
-    for token in [*tokens, *(c for t in tokens for c in t.children or ())]:
-        if token.type in ("html_block", "html_inline", "image"):
-            return False
-        if token.type == "link_open" and (
-            token.markup != "autolink" or not _allowed(str(token.attrGet("href")), payments)
-        ):
-            return False
-    return True
-
-
-def safe_markdown(markdown: str, payments: Collection[str] = ()) -> str:
-    """Markdown from strangers made fit for a blog: raw HTML escaped (``<`` is ``&lt;``),
-    links to anything but http(s), mailto and the exact ``payments`` URIs dropped (their
-    words kept), every kept link shown with its true address, images as links, reference
-    definitions made literal. Should anything still parse as HTML or as another link,
-    every Markdown punctuation character is escaped instead, so nothing is a link at all."""
-    out = _REFERENCE.sub(r"\1\\[", _LINK.sub(lambda m: _link(m, payments), markdown))
-    if _inert(out, payments):
-        return out
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", markdown)
 
 
 class Links(TypedDict, total=False):

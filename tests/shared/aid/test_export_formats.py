@@ -51,7 +51,7 @@ def test_html_escapes_everything_and_drops_scripts_images_and_bad_links(
     page = render_html(hostile, link="nostr:naddr1x")
     assert "<script" not in page and "<img" not in page and 'href="javascript' not in page
     assert "&lt;script&gt;" in page and "<title>Rent &lt;b&gt;now&lt;/b&gt;</title>" in page
-    # a kept link shows its true address (shared/aid/markdown.py: safe_markdown)
+    # a kept link shows its true address (shared/aid/safemarkdown.py)
     assert 'lawyer (<a href="https://lawyer.example">https://lawyer.example</a>)' in page
     assert '<a href="nostr:naddr1x">' in page and '<html lang="en">' in page
 
