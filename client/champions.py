@@ -29,6 +29,7 @@ from shieldmutual.client.errors import ChampionError, NotFoundError, RelayError
 from shieldmutual.client.pool import Pool
 from shieldmutual.client.private_send import Outgoing
 from shieldmutual.shared import kinds, nip59
+from shieldmutual.shared.aid.behalf import emergency_identifier, emergency_request
 from shieldmutual.shared.aid.champion import (
     ATTESTATION_NOTE,
     Member,
@@ -36,8 +37,6 @@ from shieldmutual.shared.aid.champion import (
     Package,
     by_consent,
     checkin_rumor,
-    emergency_identifier,
-    emergency_request,
     fold,
     package_rumor,
     parse_message,

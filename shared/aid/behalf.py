@@ -9,6 +9,8 @@ the request they published with the member's emergency key E.
   Details section, dated, never replacing earlier ones (:func:`add_fact`). The client
   always edits the version relays hold now, so two champions acting one after the other
   edit one request.
+* :func:`emergency_request` is the member's request as a champion publishes it, under
+  one ``d`` every champion shares (:func:`emergency_identifier`).
 * :func:`activation_notice` is what the member is told, privately, after an activation.
 
 Pure: no I/O; times are parameters.
@@ -16,9 +18,11 @@ Pure: no I/O; times are parameters.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from shieldmutual.shared.aid.champion import Package
 from shieldmutual.shared.aid.draft import example_request
 from shieldmutual.shared.aid.helping import CallFlood
 from shieldmutual.shared.aid.request import AidRequest
@@ -83,4 +87,27 @@ def activation_notice(champion_npub: str, at: int, title: str, naddr: str, reaso
     return text + (
         "\n\nIf you are safe and did not want this, remove this champion (`mas champion "
         "remove`): that revokes the key, and clients then show the request as not yours."
+    )
+
+
+def emergency_identifier(package: Package) -> str:
+    """The request's ``d``: the file's own id, else one derived from E, so that every
+    champion who activates edits the same request instead of publishing another one."""
+    derived = hashlib.sha256(b"mas emergency request " + package.emergency_key.public_key)
+    return package.request.identifier or derived.hexdigest()[:16]
+
+
+def emergency_request(
+    package: Package, facts: str = "", now: int = 0, current: AidRequest | None = None
+) -> AidRequest:
+    """The member's request as a champion publishes it: the member as beneficiary, the
+    champion's facts appended to Details, dated ``now``. ``current`` is the version relays
+    hold, if any: it is the base, so a second activation keeps the first one's facts."""
+    request = add_fact(current if current is not None else package.request, facts, now)
+    published = current.published_at if current is not None else None
+    return replace(
+        request,
+        beneficiary=package.member,
+        identifier=emergency_identifier(package),
+        published_at=published or now,
     )

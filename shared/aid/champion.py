@@ -23,7 +23,6 @@ that runs a little late does not raise the alarm. Pure: no I/O; ``now`` is a par
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -32,7 +31,6 @@ from typing import Any
 import orjson
 
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.behalf import add_fact
 from shieldmutual.shared.aid.common import (
     check_relay,
     first,
@@ -382,29 +380,3 @@ def watch(member: Member, now: int) -> Watch:
     overdue = due + grace(member.interval)
     health = Health.OVERDUE if now > overdue else Health.DUE if now > due else Health.OK
     return Watch(member.pubkey, member.last_seen, member.interval, due, overdue, health)
-
-
-# ---- activation ------------------------------------------------------------------------------
-
-
-def emergency_identifier(package: Package) -> str:
-    """The request's ``d``: the file's own id, else one derived from E, so that every
-    champion who activates edits the same request instead of publishing another one."""
-    derived = hashlib.sha256(b"mas emergency request " + package.emergency_key.public_key)
-    return package.request.identifier or derived.hexdigest()[:16]
-
-
-def emergency_request(
-    package: Package, facts: str = "", now: int = 0, current: AidRequest | None = None
-) -> AidRequest:
-    """The member's request as a champion publishes it: the member as beneficiary, the
-    champion's facts appended to Details, dated ``now``. ``current`` is the version relays
-    hold, if any: it is the base, so a second activation keeps the first one's facts."""
-    request = add_fact(current if current is not None else package.request, facts, now)
-    published = current.published_at if current is not None else None
-    return replace(
-        request,
-        beneficiary=package.member,
-        identifier=emergency_identifier(package),
-        published_at=published or now,
-    )

@@ -12,9 +12,11 @@ from shieldmutual.shared.aid.behalf import (
     activation_notice,
     add_fact,
     check_not_example,
+    emergency_identifier,
+    emergency_request,
     example_leftovers,
 )
-from shieldmutual.shared.aid.champion import Package, emergency_identifier, emergency_request
+from shieldmutual.shared.aid.champion import Package
 from shieldmutual.shared.aid.draft import example_request
 from shieldmutual.shared.aid.helping import CallFlood, Payment
 from shieldmutual.shared.aid.markdown import parse_template, render_template

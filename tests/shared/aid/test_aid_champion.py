@@ -10,6 +10,7 @@ import pytest
 
 from shieldmutual.shared import kinds, nip17, nip59
 from shieldmutual.shared.aid import champion
+from shieldmutual.shared.aid.behalf import emergency_request
 from shieldmutual.shared.aid.champion import (
     CheckIn,
     Health,
@@ -18,7 +19,6 @@ from shieldmutual.shared.aid.champion import (
     Release,
     by_consent,
     checkin_rumor,
-    emergency_request,
     fold,
     package_rumor,
     parse_message,
