@@ -28,6 +28,7 @@ from shieldmutual.client.aid import RequestRecord
 from shieldmutual.client.errors import ChampionError, NotFoundError, RelayError
 from shieldmutual.client.pool import Pool
 from shieldmutual.client.private_send import Outgoing
+from shieldmutual.client.vault import VaultRecord
 from shieldmutual.shared import kinds, nip59
 from shieldmutual.shared.aid.behalf import emergency_identifier, emergency_request
 from shieldmutual.shared.aid.champion import (
@@ -97,7 +98,7 @@ class MyChampions:
     last_checkin: int | None = None
 
     @classmethod
-    def from_vault(cls, data: dict[str, Any]) -> MyChampions:
+    def from_vault(cls, data: VaultRecord) -> MyChampions:
         raw = data.get("member") or {}
         attestation = raw.get("attestation")
         return cls(
@@ -110,7 +111,7 @@ class MyChampions:
             raw.get("last_checkin"),
         )
 
-    def to_vault(self, data: dict[str, Any]) -> None:
+    def to_vault(self, data: VaultRecord) -> None:
         data["member"] = {
             "emergency": self.emergency,
             "attestation": self.attestation.to_dict() if self.attestation else None,
@@ -234,7 +235,7 @@ class Championing:
     declined: dict[str, int] = field(default_factory=dict)  # member -> package time
 
     @classmethod
-    def from_vault(cls, data: dict[str, Any]) -> Championing:
+    def from_vault(cls, data: VaultRecord) -> Championing:
         members = {
             pubkey: Member(
                 Package.from_dict(raw["package"]), int(raw["last_seen"]), int(raw["interval"])
@@ -247,7 +248,7 @@ class Championing:
         accepted = set(consent.get("accepted", ())) | set(members)
         return cls(members, pending, accepted, dict(consent.get("declined", {})))
 
-    def to_vault(self, data: dict[str, Any]) -> None:
+    def to_vault(self, data: VaultRecord) -> None:
         data["championing"] = {
             pubkey: {
                 "package": m.package.to_dict(),

@@ -33,9 +33,9 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from shieldmutual.client.config import Paths, private_dir, write_private
 from shieldmutual.client.errors import ConfigError
@@ -54,6 +54,54 @@ ENTRY_FLOOR = 1024
 
 # (create) -> the home key; create=True makes one (asking for a new passphrase) if needed.
 HomeKeySource = Callable[[bool], bytes]
+
+
+class MemberRecord(TypedDict, total=False):
+    """As a member: my emergency key E, its attestation, my champions and check-ins
+    (written by ``client.champions.MyChampions.to_vault``)."""
+
+    emergency: str | None  # E's secret, hex
+    attestation: dict[str, Any] | None  # the signed event
+    request_markdown: str | None
+    interval: int
+    champions: dict[str, dict[str, Any]]  # pubkey -> what I told them
+    revocations: list[dict[str, Any]]  # signed events
+    last_checkin: int | None
+
+
+class ChampionedRecord(TypedDict):
+    """As a champion: one member's hand-over and when they last checked in."""
+
+    package: dict[str, Any]  # shared.aid.champion.Package.to_dict()
+    last_seen: int
+    interval: int
+
+
+class ConsentRecord(TypedDict, total=False):
+    accepted: list[str]  # members whose hand-over I accepted
+    declined: dict[str, int]  # member -> the declined package's time
+
+
+class VaultRecord(TypedDict, total=False):
+    """One identity's entry, as sealed: the parts are optional so older entries (and an
+    empty one) read as they are; ``version`` says which layout wrote it."""
+
+    version: int
+    member: MemberRecord
+    championing: dict[str, ChampionedRecord]
+    pending: dict[str, dict[str, Any]]  # member -> Package.to_dict() awaiting consent
+    consent: ConsentRecord
+    alarms: list[dict[str, Any]]  # client.cli.champion_watch episodes
+
+
+def _vault_record(where: Path, data: dict[str, Any]) -> VaultRecord:
+    """The entry as its typed record; refused when a newer version wrote it (its layout
+    is unknown here, and rewriting it would drop what this version does not know)."""
+    version = data.get("version", VERSION)
+    if not isinstance(version, int) or version > VERSION:
+        raise ConfigError(f"{where}: written by a newer mas (vault version {version})")
+    # The parts are checked where they are read (each record's from_vault).
+    return cast(VaultRecord, data)
 
 
 @contextlib.contextmanager
@@ -84,7 +132,7 @@ def _decode(path: Path, text: bytes) -> dict[str, Any]:
     return data
 
 
-def _encode(data: dict[str, Any]) -> bytes:
+def _encode(data: Mapping[str, Any]) -> bytes:
     return json.dumps({**data, "version": VERSION}, sort_keys=True).encode()
 
 
@@ -149,7 +197,7 @@ class Vault:
         old = hashlib.sha256(f"shieldmutual vault {secret.public_hex}".encode()).hexdigest()
         self._legacy = home.paths.state_dir / LEGACY_FOLDER / f"{old[:24]}.sealed"
 
-    def load(self) -> dict[str, Any]:
+    def load(self) -> VaultRecord:
         """The document, or an empty one when nothing was saved yet."""
         if self._legacy.exists():  # move it in now, so it is never read from two places
             with self.edit() as data:
@@ -158,7 +206,7 @@ class Vault:
         return self._open(self._entries())
 
     @contextlib.contextmanager
-    def edit(self) -> Iterator[dict[str, Any]]:
+    def edit(self) -> Iterator[VaultRecord]:
         """Load under an exclusive lock, let the caller change it, save unless it raised;
         an older per-identity file is deleted only once its content is saved here."""
         with locked(self.path):
@@ -176,7 +224,7 @@ class Vault:
             raise ConfigError(f"{self.path}: sealed file is damaged")
         return entries
 
-    def _open(self, entries: dict[str, str]) -> dict[str, Any]:
+    def _open(self, entries: dict[str, str]) -> VaultRecord:
         entry = entries.get(self.slot)
         if entry is None:
             return {"version": VERSION}
@@ -186,14 +234,15 @@ class Vault:
             raise ConfigError(f"{self.path}: sealed file is damaged") from None
         return self._unseal(self.path, blob)
 
-    def _read_legacy(self) -> dict[str, Any]:
+    def _read_legacy(self) -> VaultRecord:
         return self._unseal(self._legacy, self._legacy.read_bytes())
 
-    def _unseal(self, where: Path, blob: bytes) -> dict[str, Any]:
+    def _unseal(self, where: Path, blob: bytes) -> VaultRecord:
         try:
-            return _decode(where, atrest.open_sealed(self.secret, PURPOSE, blob))
+            data = _decode(where, atrest.open_sealed(self.secret, PURPOSE, blob))
         except CryptoError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+        return _vault_record(where, data)
 
     def _drop_legacy(self) -> None:
         if not self._legacy.exists():

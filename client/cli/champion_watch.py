@@ -32,7 +32,7 @@ from shieldmutual.client.cli.contacts import local_names
 from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.client.notify import Message, Notifier
 from shieldmutual.client.timeparse import parse_time
-from shieldmutual.client.vault import Vault
+from shieldmutual.client.vault import Vault, VaultRecord
 from shieldmutual.shared.aid.alarm import (
     Due,
     Episode,
@@ -79,7 +79,7 @@ NotifyOption = Annotated[
 ]
 
 
-def _episodes(data: dict[str, Any]) -> list[Episode]:
+def _episodes(data: VaultRecord) -> list[Episode]:
     return [Episode.from_dict(raw) for raw in data.get("alarms") or ()]
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from shieldmutual.client.config import Paths
 from shieldmutual.client.errors import ConfigError
-from shieldmutual.client.vault import HOME_PURPOSE, Home, Vault
+from shieldmutual.client.vault import HOME_PURPOSE, VERSION, Home, Vault
 from shieldmutual.shared import atrest
 from shieldmutual.shared.keys import SecretKey
 
@@ -211,3 +211,17 @@ def test_a_failed_first_edit_keeps_the_old_file(tmp_path: Path) -> None:
     assert old.exists()
     assert Vault(_home(tmp_path), secret).load()["n"] == 1
     assert not old.exists()
+
+
+def test_the_entry_is_a_versioned_record_and_a_newer_one_is_left_alone(tmp_path: Path) -> None:
+    """Issue 16 point 8: entries are typed VaultRecords; one written before versions
+    existed opens, one a newer mas wrote is refused rather than rewritten without its
+    unknown parts."""
+    old, new = SecretKey.generate(), SecretKey.generate()
+    _legacy_file(tmp_path, old, {"member": {"interval": 3600}})
+    assert Vault(_home(tmp_path), old).load()["member"] == {"interval": 3600}
+    assert Vault(_home(tmp_path), old).load() == {"member": {"interval": 3600}, "version": VERSION}
+    newer = _legacy_file(tmp_path, new, {"member": {}, "version": VERSION + 1})
+    with pytest.raises(ConfigError, match="newer mas"):
+        Vault(_home(tmp_path), new).load()
+    assert newer.exists()
