@@ -54,7 +54,6 @@ from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     NAMESPACE,
     Address,
-    EventTemplate,
 )
 from shieldmutual.shared.aid.feed import read_listing
 from shieldmutual.shared.aid.parse import read_as
@@ -68,7 +67,7 @@ from shieldmutual.shared.aid.thread import (
 )
 from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED
 from shieldmutual.shared.errors import AidError, InvalidError
-from shieldmutual.shared.event import Event, Rumor
+from shieldmutual.shared.event import Event, EventTemplate, Rumor
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.keys import SecretKey
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -67,6 +67,16 @@ def _has_other_controls(tags: Tags, content: str) -> bool:
     return bool(_OTHER_CONTROLS(content)) or any(
         _OTHER_CONTROLS(value) for tag in tags for value in tag
     )
+
+
+class EventTemplate(NamedTuple):
+    """What a builder says before anyone authors it (no pubkey, time or id, as in
+    nostr-tools): ``sign(key, *template)`` makes an :class:`Event` of it,
+    ``nip59.make_rumor(pubkey, *template)`` a :class:`Rumor`."""
+
+    kind: int
+    content: str
+    tags: Tags
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.common import EventTemplate, check_line, check_text
+from shieldmutual.shared.aid.common import check_line, check_text
 from shieldmutual.shared.errors import AidError, InvalidError
-from shieldmutual.shared.event import Rumor
+from shieldmutual.shared.event import EventTemplate, Rumor
 
 # The fields `mas id profile` writes; others already in a profile are kept as they are.
 WRITABLE = ("name", "about", "picture", "lud16")

@@ -23,7 +23,6 @@ from decimal import Decimal
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
     Address,
-    EventTemplate,
     Origin,
     Tags,
     check_amount,
@@ -44,7 +43,7 @@ from shieldmutual.shared.aid.common import (
     values,
 )
 from shieldmutual.shared.errors import AidError
-from shieldmutual.shared.event import Rumor
+from shieldmutual.shared.event import EventTemplate, Rumor
 
 PLEDGE, RECEIVED, UPDATE = "pledge", "received", "update"
 _LABELS = (PLEDGE, RECEIVED, UPDATE)

@@ -1,8 +1,9 @@
 """Pieces every aid event shares: templates, origins, coordinates, labels and validators.
 
-Builders return an unsigned :class:`EventTemplate` so the caller's key (or a remote
-signer) signs; parsers take a :class:`~shieldmutual.shared.event.Rumor`, and a signed
-event is one, so the rumor inside a NIP-59 gift wrap parses exactly like a signed event. Every
+Builders return an unsigned :class:`~shieldmutual.shared.event.EventTemplate` so the
+caller's key (or a remote signer) signs; parsers take a
+:class:`~shieldmutual.shared.event.Rumor`, and a signed event is one, so the rumor
+inside a NIP-59 gift wrap parses exactly like a signed event. Every
 validator raises :class:`AidError` with a one-line message the CLI can print as is.
 """
 
@@ -14,7 +15,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any
 
 from shieldmutual.shared import nip19
 from shieldmutual.shared.errors import AidError, EncodingError, InvalidError
@@ -38,14 +39,6 @@ _CURRENCY = re.compile(r"[A-Za-z][A-Za-z0-9]{2,7}\Z").match
 _LANGUAGE = re.compile(r"[a-z]{2}\Z").match
 # Characters that would break a one-line field: C0/C1 controls, surrogates, line breaks.
 _BREAKING = frozenset({"Cc", "Cs", "Zl", "Zp"})
-
-
-class EventTemplate(NamedTuple):
-    """An unsigned event: ``event.sign(key, *template)`` signs it."""
-
-    kind: int
-    content: str
-    tags: Tags
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from shieldmutual.shared.aid.comments import RequestRef
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventTemplate,
     Origin,
     check_relay,
     check_text,
@@ -36,7 +35,7 @@ from shieldmutual.shared.aid.common import (
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import society_slugs, society_tags, validate_slug
 from shieldmutual.shared.errors import AidError, InvalidError
-from shieldmutual.shared.event import Event, Rumor
+from shieldmutual.shared.event import Event, EventTemplate, Rumor
 
 _NADDR = re.compile(r"nostr:(naddr1[02-9ac-hj-np-z]+)")
 

@@ -32,7 +32,6 @@ from shieldmutual.shared.aid.comments import MAX_NOTE, RequestRef, comment_tags,
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventTemplate,
     Origin,
     Tags,
     check_line,
@@ -66,7 +65,7 @@ from shieldmutual.shared.aid.markdown import (
 )
 from shieldmutual.shared.aid.request import NIP99_STATUS, STATUS_NAMESPACE, Status
 from shieldmutual.shared.errors import AidError
-from shieldmutual.shared.event import Rumor
+from shieldmutual.shared.event import EventTemplate, Rumor
 
 OFFER = "offer"  # the ``mas`` label that makes a 30402 listing an offer
 # Kinds of help, written as ``t`` tags so NIP-99 apps show them as categories.

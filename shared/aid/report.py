@@ -18,7 +18,6 @@ from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventTemplate,
     Origin,
     check_line,
     check_relay,
@@ -36,7 +35,7 @@ from shieldmutual.shared.aid.common import (
 )
 from shieldmutual.shared.aid.society import society_slugs, society_tags, validate_slug
 from shieldmutual.shared.errors import AidError
-from shieldmutual.shared.event import Rumor
+from shieldmutual.shared.event import EventTemplate, Rumor
 
 REPORT = "report"
 

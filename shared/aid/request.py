@@ -24,7 +24,6 @@ from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventTemplate,
     Origin,
     Tags,
     check_amount,
@@ -63,7 +62,7 @@ from shieldmutual.shared.aid.listing import (
     publish_time,
 )
 from shieldmutual.shared.errors import AidError
-from shieldmutual.shared.event import Rumor
+from shieldmutual.shared.event import EventTemplate, Rumor
 
 STATUS_NAMESPACE = "mas.status"
 BENEFICIARY = "beneficiary"

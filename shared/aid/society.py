@@ -21,7 +21,6 @@ from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
     MUTUAL_AID,
     Address,
-    EventTemplate,
     Origin,
     Tags,
     check_language,
@@ -37,7 +36,7 @@ from shieldmutual.shared.aid.common import (
     values,
 )
 from shieldmutual.shared.errors import AidError
-from shieldmutual.shared.event import Rumor
+from shieldmutual.shared.event import EventTemplate, Rumor
 
 MAS_PREFIX = "mas-"
 MAX_SLUG = 48

@@ -27,7 +27,6 @@ from enum import StrEnum
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import (
-    EventTemplate,
     Origin,
     check_hex64,
     check_relay,
@@ -40,7 +39,7 @@ from shieldmutual.shared.aid.common import (
 )
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.errors import AidError
-from shieldmutual.shared.event import Rumor
+from shieldmutual.shared.event import EventTemplate, Rumor
 
 VOUCH, EMERGENCY_KEY, REVOKED = "vouch", "emergency-key", "emergency-key-revoked"
 

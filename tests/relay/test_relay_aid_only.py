@@ -25,7 +25,7 @@ from shieldmutual.shared.aid.comments import (
     pledge_template,
     update_template,
 )
-from shieldmutual.shared.aid.common import NAMESPACE, Address, EventTemplate, label_tags
+from shieldmutual.shared.aid.common import NAMESPACE, Address, label_tags
 from shieldmutual.shared.aid.report import Report, report_template
 from shieldmutual.shared.aid.request import AidRequest, new_identifier, request_event_template
 from shieldmutual.shared.aid.vouch import (
@@ -37,7 +37,7 @@ from shieldmutual.shared.aid.vouch import (
     revocation_template,
     vouch_template,
 )
-from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.event import Event, EventTemplate, sign
 from shieldmutual.shared.keys import SecretKey
 
 ASKER, HELPER, STRANGER = (SecretKey(bytes([i]) * 32) for i in (7, 8, 9))

@@ -8,10 +8,9 @@ from decimal import Decimal
 import pytest
 
 from shieldmutual.shared.aid.comments import RequestRef
-from shieldmutual.shared.aid.common import EventTemplate
 from shieldmutual.shared.aid.helping import CallFlood, Payment
 from shieldmutual.shared.aid.request import AidRequest, request_event_template
-from shieldmutual.shared.event import Event, sign
+from shieldmutual.shared.event import Event, EventTemplate, sign
 from shieldmutual.shared.keys import SecretKey
 
 NOW = 1_700_000_000

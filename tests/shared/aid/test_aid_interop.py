@@ -25,7 +25,7 @@ from shieldmutual.shared.aid.comments import (
     pledge_template,
     update_template,
 )
-from shieldmutual.shared.aid.common import Address, EventTemplate
+from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.notes import (
     Announcement,
     Syndication,
@@ -45,7 +45,7 @@ from shieldmutual.shared.aid.vouch import (
     parse_vouch,
     vouch_template,
 )
-from shieldmutual.shared.event import sign
+from shieldmutual.shared.event import EventTemplate, sign
 from shieldmutual.shared.keys import SecretKey
 
 Case = tuple[str, Callable[..., tuple[Any, EventTemplate]], Callable[[Any], Any]]
