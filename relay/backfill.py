@@ -1,4 +1,5 @@
-"""REQ back-fill: a subscription's stored results, EOSE, then the hand-off to live.
+"""Stored reads of a connection: REQ back-fill (a subscription's stored results, EOSE,
+then the hand-off to live) and COUNT.
 
 A subscription is indexed for live events *before* its stored results are read, so
 nothing committed in between is missed; the live events that match meanwhile wait in
@@ -9,22 +10,27 @@ Stored results are read one page at a time, at most one page per connection (the
 connection's ``reading`` lock), and the next page only once the send queue has drained
 below a quarter of the budget, so a large REQ is paced by its reader. The store is
 given the reader's keys (:mod:`~shieldmutual.relay.access`), so no page holds a wrap
-addressed to somebody else.
+addressed to somebody else, and COUNT is one store call whose answer is what that reader
+could be served. Each statement's seconds are charged to the connection's query-time
+bucket (``[rate_limits] query_seconds_*``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from typing import Protocol
 
 import orjson
+from websockets.exceptions import ConnectionClosed
 
 from shieldmutual.relay.limits import TimeBucket
 from shieldmutual.relay.store.base import EventStore
 from shieldmutual.relay.subscriptions import Subscription
-from shieldmutual.shared.messages import eose_frame
+from shieldmutual.shared.errors import ShieldError
+from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.messages import closed_frame, count_frame, eose_frame
 
 # What the relay holds per stored event id remembered while a REQ sends its stored
 # results (to drop live events it already sent): bytes object, set slot, hash.
@@ -63,6 +69,12 @@ class Reader(Protocol):
     async def wait_drained(self) -> None:
         """Until the send queue drained; raises ConnectionClosed when it closed."""
 
+    def failed(self, what: str, exc: Exception) -> None:
+        """Log a failed read, rate-limited."""
+
+    def end(self, sub: Subscription, message: str) -> None:
+        """Close a subscription from the relay's side with CLOSED ``message``."""
+
 
 def stored_id(raw: bytes) -> bytes:
     """The id of a stored event's JSON; ours always begins ``{"id":"<64 hex>"``, anything
@@ -73,11 +85,17 @@ def stored_id(raw: bytes) -> bytes:
 
 
 async def backfill(conn: Reader, sub: Subscription) -> None:
-    """Stored results, EOSE, then the live events held meanwhile. Raises what the
-    store raised (the connection ends the subscription with CLOSED)."""
+    """Stored results, EOSE, then the live events held meanwhile. Any failure ends the
+    subscription with CLOSED: never silence, never a slot held for nothing."""
     sent: set[bytes] = set()  # ids sent, to drop live events the results held
     try:
         await _send_stored(conn, sub, sent)
+    except ConnectionClosed:
+        return
+    except Exception as exc:
+        conn.failed("query", exc)
+        conn.end(sub, failure(exc, "error: the query failed"))
+        return
     finally:
         conn.release(len(sent) * ID_BYTES)
     conn.send(eose_frame(sub.sub_id))
@@ -136,3 +154,25 @@ def take_pending(conn: Reader, sub: Subscription) -> list[tuple[str, bytes]]:
     conn.release(sub.pending_bytes)
     sub.pending_bytes = 0
     return pending or []
+
+
+async def count(conn: Reader, sub_id: str, filters: Sequence[Filter]) -> None:
+    """COUNT: one store call, answered with COUNT or, when it fails, CLOSED."""
+    try:
+        result = await conn.store.count(
+            filters,
+            int(time.time()),
+            viewer=frozenset(conn.authed),
+            owner=conn,
+            cost=conn.query_time.charge,
+        )
+    except Exception as exc:
+        conn.failed("count", exc)
+        conn.send(closed_frame(sub_id, failure(exc, "error: the count failed")))
+        return
+    conn.send(count_frame(sub_id, result.count, result.approximate))
+
+
+def failure(exc: Exception, fallback: str) -> str:
+    """The CLOSED/OK message for a failure: the error's own when it is one of ours."""
+    return exc.wire() if isinstance(exc, ShieldError) else fallback

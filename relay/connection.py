@@ -13,15 +13,11 @@ one connection can pipeline EVENTs and a slow query never holds up its CLOSE. At
 per connection; beyond that the loop stops reading, which pushes back on the client
 through TCP.
 
-Sending, and the memory budget, are :class:`~shieldmutual.relay.outgoing.Outgoing`'s.
-Stored results are read one page at a time, at most one page per connection, and the
-next page only once the send queue has drained, so a large REQ is paced by its reader;
-live events never wait, so a client that reads slower than they arrive goes over its
-memory budget and is closed with 1008, which releases everything held for it at once.
-
-Store time: each REQ/COUNT's statements are charged, in seconds, to a token bucket
-(``[rate_limits] query_seconds_*``); when it is empty new ones are refused. A query or
-count that fails for any reason ends with ``CLOSED "error: ..."``, logged (rate-limited),
+Stages: sending and the memory budget are :class:`~shieldmutual.relay.outgoing.Outgoing`'s,
+stored reads (REQ back-fill, COUNT) :mod:`~shieldmutual.relay.backfill`'s, refusals
+:mod:`~shieldmutual.relay.policy`'s, gift-wrap visibility :mod:`~shieldmutual.relay.access`'s
+and NIP-77 :mod:`~shieldmutual.relay.negentropy`'s; this module reads and dispatches.
+A query or count that fails ends with ``CLOSED "error: ..."``, logged (rate-limited),
 and frees its subscription slot.
 
 Nothing here logs an IP address or any client identifier: connections are numbered.
@@ -42,7 +38,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from shieldmutual.relay import policy
-from shieldmutual.relay.backfill import backfill, take_pending
+from shieldmutual.relay.backfill import backfill, count, failure, take_pending
 from shieldmutual.relay.host import Host
 from shieldmutual.relay.limits import Bucket, TimeBucket
 from shieldmutual.relay.negentropy import NegSessions, is_neg_message
@@ -62,7 +58,6 @@ from shieldmutual.shared.messages import (
     ParseError,
     auth_frame,
     closed_frame,
-    count_frame,
     notice_frame,
     ok_frame,
     parse_client_message,
@@ -263,7 +258,7 @@ class Connection(Outgoing[Host]):
             result = await self.relay.ingest.accept(event, raw)
         except Exception as exc:
             self.failed("save", exc)
-            result = SaveResult(False, _wire(exc, "error: could not store the event"))
+            result = SaveResult(False, failure(exc, "error: could not store the event"))
         finally:
             self.saving -= len(raw)
             self.release(len(raw))
@@ -306,20 +301,9 @@ class Connection(Outgoing[Host]):
         sub = Subscription(self, sub_id, filters)
         self.subs[sub_id] = sub
         self.relay.index.add(sub)  # live first, so nothing slips between query and EOSE
-        sub.task = self.spawn(self._backfill(sub), read=True)
+        sub.task = self.spawn(backfill(self, sub), read=True)
 
-    async def _backfill(self, sub: Subscription) -> None:
-        """Any failure ends the subscription with CLOSED: never silence, never a slot
-        held for nothing."""
-        try:
-            await backfill(self, sub)
-        except ConnectionClosed:
-            return
-        except Exception as exc:
-            self.failed("query", exc)
-            self._end(sub, _wire(exc, "error: the query failed"))
-
-    def _end(self, sub: Subscription, message: str) -> None:
+    def end(self, sub: Subscription, message: str) -> None:
         """Close a subscription from the relay's side."""
         if self.subs.get(sub.sub_id) is sub:
             del self.subs[sub.sub_id]
@@ -346,22 +330,7 @@ class Connection(Outgoing[Host]):
         if refusal is not None:
             self.send(closed_frame(sub_id, refusal))
             return
-        self.spawn(self._count(sub_id, filters), read=True)
-
-    async def _count(self, sub_id: str, filters: Sequence[Filter]) -> None:
-        try:
-            result = await self.relay.store.count(
-                filters,
-                int(time.time()),
-                viewer=frozenset(self.authed),
-                owner=self,
-                cost=self.query_time.charge,
-            )
-        except Exception as exc:
-            self.failed("count", exc)
-            self.send(closed_frame(sub_id, _wire(exc, "error: the count failed")))
-            return
-        self.send(count_frame(sub_id, result.count, result.approximate))
+        self.spawn(count(self, sub_id, filters), read=True)
 
     def failed(self, what: str, exc: Exception) -> None:
         """Log a failed save, query or count once, rate-limited per cause; a traceback
@@ -422,8 +391,3 @@ class Connection(Outgoing[Host]):
             and self.saving <= self.max_held // 8
         ):
             room.set_result(None)
-
-
-def _wire(exc: Exception, fallback: str) -> str:
-    """The CLOSED/OK message for a failure: the error's own when it is one of ours."""
-    return exc.wire() if isinstance(exc, ShieldError) else fallback

@@ -25,12 +25,15 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence, Set
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from shieldmutual.relay.config import LimitsConfig
+from shieldmutual.relay.host import Host
+from shieldmutual.relay.limits import TimeBucket
 from shieldmutual.relay.policy import query_time_used_up
 from shieldmutual.shared.errors import BlockedError, ShieldError
 from shieldmutual.shared.filter import Filter
@@ -43,8 +46,46 @@ from shieldmutual.shared.negentropy import (
     Storage,
 )
 
-if TYPE_CHECKING:
-    from shieldmutual.relay.connection import Connection
+
+class Peer(Protocol):
+    """The side of a connection its NIP-77 sessions use."""
+
+    held: int
+    max_held: int
+
+    @property
+    def relay(self) -> Host: ...
+
+    @property
+    def limits(self) -> LimitsConfig: ...
+
+    @property
+    def authed(self) -> Set[str]: ...
+
+    @property
+    def query_time(self) -> TimeBucket: ...
+
+    def ask(self, sub_id: str, filters: Sequence[Filter]) -> str | None:
+        """The refusal of a NEG-OPEN (the same filter rules as REQ), or None."""
+
+    def send(self, frame: bytes) -> None: ...
+
+    def hold(self, size: int) -> None: ...
+
+    def release(self, size: int) -> None: ...
+
+    def invalid(self, message: str) -> None:
+        """NOTICE a malformed message (rate-limited)."""
+
+    def count_invalid(self) -> bool:
+        """Take a token for a malformed message; False when the connection was closed."""
+
+    def spawn(
+        self, coro: Coroutine[Any, Any, None], *, durable: bool = False, read: bool = False
+    ) -> asyncio.Task[None]: ...
+
+    def failed(self, what: str, exc: Exception) -> None: ...
+
 
 T = TypeVar("T")
 
@@ -72,7 +113,7 @@ class _Session:
 class NegSessions:
     """The NIP-77 sessions of one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Peer) -> None:
         self.conn = conn
         limits = conn.limits
         self.max_sessions = limits.max_neg_sessions

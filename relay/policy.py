@@ -99,13 +99,13 @@ class Context:
 Reject = Callable[[Event, Context], str | None]
 
 
-def reject_kind_22242(event: Event, ctx: Context) -> str | None:
+def reject_kind_22242(event: Event, _ctx: Context) -> str | None:
     if event.kind == kinds.CLIENT_AUTH:
         return "invalid: kind 22242 is only for AUTH messages"
     return None
 
 
-def reject_event_too_large(event: Event, ctx: Context) -> str | None:
+def reject_event_too_large(_event: Event, ctx: Context) -> str | None:
     limit = ctx.config.limits.max_event_size
     if ctx.size > limit:
         return f"invalid: event is {ctx.size} bytes, more than {limit}"
@@ -160,7 +160,7 @@ def reject_insufficient_pow(event: Event, ctx: Context) -> str | None:
     return None
 
 
-def reject_unauthenticated(event: Event, ctx: Context) -> str | None:
+def reject_unauthenticated(_event: Event, ctx: Context) -> str | None:
     # A mirrored event was fetched by the relay itself from a peer its operator named.
     if not ctx.authed and not ctx.mirrored:
         return "auth-required: this relay accepts events only from authenticated clients"
@@ -213,7 +213,7 @@ def is_aid_traffic(event: Event) -> bool:
     )
 
 
-def reject_not_aid(event: Event, ctx: Context) -> str | None:
+def reject_not_aid(event: Event, _ctx: Context) -> str | None:
     if event.kind in FOLLOW_LISTS:
         return (
             f"blocked: this relay keeps no follow or interest lists (kind {event.kind}); "
@@ -227,7 +227,7 @@ def reject_not_aid(event: Event, ctx: Context) -> str | None:
     return None
 
 
-def reject_gift_wrap_without_recipient(event: Event, ctx: Context) -> str | None:
+def reject_gift_wrap_without_recipient(event: Event, _ctx: Context) -> str | None:
     """A wrap is served only to its ``p`` recipient; without one nobody could read it."""
     if event.kind == kinds.GIFT_WRAP and not access.recipients(event):
         return "invalid: a gift wrap needs a 'p' tag naming its recipient"

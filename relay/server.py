@@ -347,7 +347,7 @@ class Relay:
         await Connection(self, ws).run()
 
     def _process_request(
-        self, ws: ServerConnection, request: Request
+        self, _ws: ServerConnection, request: Request
     ) -> Response | Awaitable[Response] | None:
         """Plain HTTP on the websocket port: NIP-11, a page for browsers, CORS."""
         headers = request.headers

@@ -209,7 +209,8 @@ class PostgresStore(PagedStore):
     async def _apply(self, batch: list[Item]) -> list[Any]:
         """The batch's saves in one mas_save call, then any expiry sweep, one commit."""
         db = self._writer
-        saves = [(what, row) for what, row, _ in batch if isinstance(what, Event)]
+        # An event's item always has its row; only the expiry sweep's has none.
+        saves = [(e, row) for e, row, _ in batch if isinstance(e, Event) and row is not None]
         async with db.transaction():
             answers = iter(
                 await postgres_write.save_rows(db, [r for _, r in saves], [e for e, _ in saves])

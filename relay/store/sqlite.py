@@ -38,7 +38,7 @@ import aiosqlite
 from shieldmutual.relay.access import Visible
 from shieldmutual.relay.store import sqlite_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
-from shieldmutual.relay.store.paging import PagedStore, read_errors, visible
+from shieldmutual.relay.store.paging import PagedStore, PageRow, read_errors, visible
 from shieldmutual.relay.store.sqlite_query import (
     Part,
     batches,
@@ -65,7 +65,6 @@ from shieldmutual.shared.kinds import is_ephemeral
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], Any]
 # created_at, id, raw and the tags of the filters that returned the row
-PageRow = tuple[int, bytes, bytes, tuple[int, ...]]
 
 
 class _Save(NamedTuple):

@@ -174,8 +174,13 @@ def _halves(v: Visible) -> list[Visible]:
     if name.startswith("#"):
         fs = [dataclasses.replace(f, tags={**f.tags, name[1:]: half}) for half in halves]
     else:
-        fs = [dataclasses.replace(f, **{name: half}) for half in halves]
+        fs = [dataclasses.replace(f, **_field(name, half)) for half in halves]
     return [Visible(half, v.viewer) for half in fs]
+
+
+def _field(name: str, values: frozenset[Any]) -> dict[str, Any]:
+    """``{name: values}`` for ``dataclasses.replace``, whose field is chosen at run time."""
+    return {name: values}
 
 
 def compile_filter(
