@@ -23,7 +23,6 @@ whatever it is, reaches the caller as :class:`StoreError`.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +38,7 @@ from shieldmutual.relay.access import Visible
 from shieldmutual.relay.store import sqlite_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
 from shieldmutual.relay.store.paging import PagedStore, PageRow, read_errors, visible
+from shieldmutual.relay.store.sqlite_file import lock, open_writer
 from shieldmutual.relay.store.sqlite_query import (
     Part,
     batches,
@@ -51,11 +51,7 @@ from shieldmutual.relay.store.sqlite_query import (
 )
 from shieldmutual.relay.store.sqlite_readers import ReaderPool
 from shieldmutual.relay.store.sqlite_schema import (
-    PAGE_SIZE,
     READER_PRAGMAS,
-    SCHEMA,
-    SCHEMA_VERSION,
-    WRITER_PRAGMAS,
 )
 from shieldmutual.shared.errors import BlockedError, StoreError
 from shieldmutual.shared.event import Event
@@ -105,27 +101,6 @@ def _item_set(
     return sorted(found)
 
 
-def _lock(path: Path) -> int:
-    """An exclusive ``flock`` on ``<db>.lock`` for as long as the store is open: two relays
-    on one file would each batch and checkpoint as if alone. A lock file beside the
-    database rather than the database itself: SQLite's own locks are POSIX record locks,
-    which flock emulates on NFS, so locking the database could block SQLite itself. The
-    file holds the holder's pid for the error message; the kernel drops the lock when
-    the process dies, however it dies."""
-    lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        os.close(fd)
-        by = f" (pid {holder})" if holder.isdigit() else ""
-        raise StoreError(f"{path.resolve()} is in use by another relay{by}") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd
-
-
 class SQLiteStore(PagedStore):
     """:class:`~shieldmutual.relay.store.base.EventStore` in one SQLite file (WAL).
 
@@ -168,10 +143,10 @@ class SQLiteStore(PagedStore):
 
     async def open(self) -> None:
         """Create the schema if the file is new, then start the writer and the readers."""
-        self._lock = _lock(self._path)
+        self._lock = lock(self._path)
         loop = asyncio.get_running_loop()
         try:
-            self._writer = await loop.run_in_executor(self._thread, self._open_writer)
+            self._writer = await loop.run_in_executor(self._thread, open_writer, self._path)
         except BaseException:  # a newer schema, a damaged file: the file is free again
             self._unlock()
             raise
@@ -186,44 +161,6 @@ class SQLiteStore(PagedStore):
             readers.append(reader)
         self._readers = ReaderPool(readers, self._max_query_seconds)
         self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
-
-    def _open_writer(self) -> sqlite3.Connection:
-        db = sqlite3.connect(
-            self._path, isolation_level=None, check_same_thread=False, cached_statements=256
-        )
-        for pragma in WRITER_PRAGMAS:
-            db.execute(pragma)
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            db.executescript(f"BEGIN; {SCHEMA} COMMIT;")
-        elif version == 1:
-            self._migrate_from_1(db)
-        elif version != SCHEMA_VERSION:
-            db.close()
-            raise StoreError(
-                f"{self._path} has schema version {version}, expected {SCHEMA_VERSION}"
-            )
-        return db
-
-    @staticmethod
-    def _migrate_from_1(db: sqlite3.Connection) -> None:
-        """Re-key a schema 1 file (see :func:`sqlite_write.rekey`), then rewrite the whole
-        file (VACUUM) with 64 KiB pages and empty the WAL, so no page or frame keeps the
-        old numbering or the overflow pages laid out in arrival order."""
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            sqlite_write.rekey(db)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            db.close()
-            raise
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.execute("PRAGMA journal_mode = DELETE")  # a WAL file's page size is fixed
-        db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-        db.execute("VACUUM")
-        db.execute("PRAGMA journal_mode = WAL")
 
     async def close(self) -> None:
         """Write everything already queued, then close the readers and the writer (last,
