@@ -9,6 +9,8 @@ people (tables, progress) goes to stderr.
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -22,12 +24,10 @@ from shieldmutual.shared.errors import EventError, InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
 
-if TYPE_CHECKING:  # decode and encode use this module's parsers without the pool
-    from shieldmutual.client.pool import Pool, PublishReport
+if TYPE_CHECKING:
+    from shieldmutual.client.pool import PublishReport
 
 app = typer.Typer()
-
-MAX_IN_FLIGHT = 64
 
 
 def parse_tag(text: str) -> list[str]:
@@ -138,94 +138,80 @@ def event_cmd(
         return secret[0]
 
     from_stdin = content is None and not textin.stdin_is_terminal()
+    if from_stdin:
+        events = _from_stdin(signer, kind, extra_tags, when)
+    else:  # signed now: a passphrase prompt must not share the terminal with a spinner
+        signed = event_mod.sign(
+            signer(), 1 if kind is None else kind, content or "", extra_tags, when
+        )
+        events = _just(signed)
+    if relays is None:  # --dry-run
+        common.run(_print_all(state, events))
+        return
+    from shieldmutual.client.publish import publish_each  # the pool: not for --dry-run
 
-    async def events() -> Any:
-        if from_stdin:
-            async for line, value in stdinjson.aiter_thread(stdinjson.read_json_values(sys.stdin)):
-                try:
-                    yield event_from_stdin(
-                        value, signer=signer, kind=kind, tags=extra_tags, created_at=when
-                    )
-                except InvalidError as exc:
-                    raise type(exc)(f"stdin line {line}: {exc}") from None
-            return
-        yield event_mod.sign(signer(), 1 if kind is None else kind, content or "", extra_tags, when)
-
-    auth_key = signer() if auth and not dry_run else None
-    failures = common.run(
-        _publish_all(state, events(), relays, min_acks, json_out, from_stdin, auth_key)
-    )
-    if failures:
+    shown = _Shown(state, min_acks, json_out, many=from_stdin)
+    connect = partial(state.pool, relays, auth=signer() if auth else None)
+    if from_stdin:
+        count = common.run(publish_each(connect, events, shown.report))
+    else:
+        with state.status(f"publishing to {len(relays)} relays…"):
+            count = common.run(publish_each(connect, events, shown.report))
+    if not count:
+        raise InvalidError("no events on stdin (or pass -c CONTENT)")
+    if shown.failures:
         raise RelayError(
-            f"{failures} event(s) reached fewer than {min_acks} relay(s)"
-            if failures > 1 or from_stdin
+            f"{shown.failures} event(s) reached fewer than {min_acks} relay(s)"
+            if shown.failures > 1 or from_stdin
             else f"fewer than {min_acks} relay(s) accepted the event"
         )
 
 
-async def _publish_all(
-    state: common.State,
-    events: Any,
-    relays: list[str] | None,
-    min_acks: int,
-    json_out: bool,
-    many: bool,
-    auth: SecretKey | None = None,
-) -> int:
-    """Publish as events arrive, up to MAX_IN_FLIGHT at once; the number that failed."""
-    import asyncio
+async def _from_stdin(
+    signer: Callable[[], SecretKey], kind: int | None, tags: list[list[str]], when: int | None
+) -> AsyncIterator[Event]:
+    """Each JSON value on stdin as a signed event, read as it arrives."""
+    async for line, value in stdinjson.aiter_thread(stdinjson.read_json_values(sys.stdin)):
+        try:
+            yield event_from_stdin(value, signer=signer, kind=kind, tags=tags, created_at=when)
+        except InvalidError as exc:
+            raise type(exc)(f"stdin line {line}: {exc}") from None
 
-    from shieldmutual.client.cli import render
 
-    count = failures = 0
-    if relays is None:  # --dry-run
-        async for event in events:
-            state.emit_encoded(event.to_json())
-            count += 1
-        if not count:
-            raise InvalidError("no events on stdin")
-        return 0
-    slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+async def _just(event: Event) -> AsyncIterator[Event]:
+    yield event
 
-    def show(report: PublishReport) -> None:
-        """Per-relay results on stderr, and on stdout only what the relays hold: the
-        event, or with --json its per-relay rows."""
-        nonlocal failures
-        held = report.ok(min_acks)
-        failures += not held
-        if json_out and held:
+
+async def _print_all(state: common.State, events: AsyncIterator[Event]) -> None:
+    """--dry-run: the signed events on stdout, nothing published."""
+    count = 0
+    async for event in events:
+        state.emit_encoded(event.to_json())
+        count += 1
+    if not count:
+        raise InvalidError("no events on stdin")
+
+
+class _Shown:
+    """What `mas event` shows of each report: per-relay results on stderr, and on stdout
+    only what the relays hold (the event, or with --json its per-relay rows)."""
+
+    def __init__(self, state: common.State, min_acks: int, json_out: bool, many: bool) -> None:
+        self.state, self.min_acks, self.json_out, self.many = state, min_acks, json_out, many
+        self.failures = 0
+
+    def report(self, report: PublishReport) -> None:
+        from shieldmutual.client.cli import render
+
+        state = self.state
+        held = report.ok(self.min_acks)
+        self.failures += not held
+        if self.json_out and held:
             for r in report.results:
                 state.emit_json(r.to_dict())
-        elif many:
-            render.print_stderr(state.err, render.publish_line(report, min_acks))
+        elif self.many:
+            render.print_stderr(state.err, render.publish_line(report, self.min_acks))
         else:
-            render.print_stderr(state.err, render.publish_table(report, min_acks))
-        if held and not json_out:
+            render.print_stderr(state.err, render.publish_table(report, self.min_acks))
+        if held and not self.json_out:
             state.emit_encoded(report.event.to_json())
-
-    async def one(pool: Pool, event: Event) -> None:
-        try:
-            show(await pool.publish(event))
-        finally:
-            slots.release()
-
-    pending: set[asyncio.Task[None]] = set()
-    async with state.pool(relays, auth=auth) as pool:
-        try:
-            async for event in events:
-                await slots.acquire()
-                count += 1
-                if many:
-                    task = asyncio.get_running_loop().create_task(one(pool, event))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
-                else:
-                    with state.status(f"publishing to {len(relays)} relays…"):
-                        await one(pool, event)
-        finally:
-            # Bad input stops reading, but what was already sent still gets its answers.
-            if pending:
-                await asyncio.gather(*pending)
-    if not count:
-        raise InvalidError("no events on stdin (or pass -c CONTENT)")
-    return failures
