@@ -45,11 +45,12 @@ from shieldmutual.client.errors import MailError, RelayError
 from shieldmutual.client.feed import FeedReader
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.comments import parse_update
+from shieldmutual.shared.aid.comments import Update
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.export import email_message, render_text, text_email
 from shieldmutual.shared.aid.feed import Feed, FeedFilter, FeedItem
-from shieldmutual.shared.aid.report import parse_report
+from shieldmutual.shared.aid.parse import read_aid_event
+from shieldmutual.shared.aid.report import Report
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import mas_tag
 from shieldmutual.shared.errors import AidError
@@ -244,18 +245,13 @@ class Bridge:
         not reach a list in the society's name."""
         items = []
         for event in events:
-            try:
-                if event.kind == kinds.COMMENT and UPDATE in entry.extras:
-                    update = parse_update(event)
-                    address, body, key, kind = update.request.address, update.text, "u:", UPDATE
-                    key += event.id
-                elif event.kind == kinds.LONG_FORM and REPORT in entry.extras:
-                    report = parse_report(event)
-                    address, body = report.request, f"{report.title}\n\n{report.body}"
-                    key, kind = f"p:{Address.of(event)}", REPORT  # an edited report: once
-                else:
-                    continue
-            except AidError:
+            item = read_aid_event(event)
+            if isinstance(item, Update) and UPDATE in entry.extras:
+                address, body, key, kind = item.request.address, item.text, "u:" + event.id, UPDATE
+            elif isinstance(item, Report) and REPORT in entry.extras:
+                address, body = item.request, f"{item.title}\n\n{item.body}"
+                key, kind = f"p:{Address.of(event)}", REPORT  # an edited report: once
+            else:
                 continue
             coordinate = str(address)
             title = titles.get(coordinate, "")
