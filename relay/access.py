@@ -25,8 +25,9 @@ from typing import Protocol, TypeVar
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.kinds import GIFT_WRAP
+from shieldmutual.shared.nip01prefix import auth_required
 
-AUTH_FOR_WRAPS = "auth-required: gift wraps (kind 1059) are served only to their recipient"
+AUTH_FOR_WRAPS = auth_required("gift wraps (kind 1059) are served only to their recipient")
 _WRAPS = frozenset({GIFT_WRAP})
 
 

@@ -31,6 +31,7 @@ from shieldmutual.relay.subscriptions import Subscription
 from shieldmutual.shared.errors import ShieldError
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.messages import closed_frame, count_frame, eose_frame
+from shieldmutual.shared.nip01prefix import error
 
 # What the relay holds per stored event id remembered while a REQ sends its stored
 # results (to drop live events it already sent): bytes object, set slot, hash.
@@ -94,7 +95,7 @@ async def backfill(conn: Reader, sub: Subscription) -> None:
         return
     except Exception as exc:
         conn.failed("query", exc)
-        conn.end(sub, failure(exc, "error: the query failed"))
+        conn.end(sub, failure(exc, error("the query failed")))
         return
     finally:
         conn.release(len(sent) * ID_BYTES)
@@ -168,7 +169,7 @@ async def count(conn: Reader, sub_id: str, filters: Sequence[Filter]) -> None:
         )
     except Exception as exc:
         conn.failed("count", exc)
-        conn.send(closed_frame(sub_id, failure(exc, "error: the count failed")))
+        conn.send(closed_frame(sub_id, failure(exc, error("the count failed"))))
         return
     conn.send(count_frame(sub_id, result.count, result.approximate))
 

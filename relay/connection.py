@@ -62,6 +62,7 @@ from shieldmutual.shared.messages import (
     ok_frame,
     parse_client_message,
 )
+from shieldmutual.shared.nip01prefix import blocked, error, invalid, rate_limited
 from shieldmutual.shared.nip42 import check_auth
 
 log = logging.getLogger("shieldmutual.relay")
@@ -178,13 +179,13 @@ class Connection(Outgoing[Host]):
     def handle(self, message: str | bytes) -> None:
         """Answer one message; never raises for anything the client sent."""
         if isinstance(message, bytes):
-            self.invalid("invalid: binary frames are not supported; send JSON as text")
+            self.invalid(invalid("binary frames are not supported; send JSON as text"))
             return
         limit = self.limits.max_message_length
         if len(message) * 4 > limit:  # only then can its UTF-8 form be over the limit
             size = len(message.encode("utf-8", "surrogatepass"))
             if size > limit:
-                self.invalid(f"invalid: message is {size} bytes, more than {limit}")
+                self.invalid(invalid(f"message is {size} bytes, more than {limit}"))
                 return
         if is_neg_message(message):
             self.neg.handle(message)
@@ -229,7 +230,7 @@ class Connection(Outgoing[Host]):
         """Take a token for a malformed message; False when the connection was closed."""
         if self.invalid_bucket.take():
             return True
-        self.close(CloseCode.POLICY_VIOLATION, "rate-limited: too many invalid messages")
+        self.close(CloseCode.POLICY_VIOLATION, rate_limited("too many invalid messages"))
         return False
 
     # ---- EVENT -----------------------------------------------------------------
@@ -237,7 +238,7 @@ class Connection(Outgoing[Host]):
     def on_event(self, event: Event) -> None:
         if not self.event_bucket.take():
             rate = self.relay.config.rate_limits.events_per_second
-            self.send(ok_frame(event.id, False, f"rate-limited: at most {rate:g} events a second"))
+            self.send(ok_frame(event.id, False, rate_limited(f"at most {rate:g} events a second")))
             return
         if self.relay.stopping:
             self.send(ok_frame(event.id, False, policy.SHUTTING_DOWN))
@@ -258,7 +259,7 @@ class Connection(Outgoing[Host]):
             result = await self.relay.ingest.accept(event, raw)
         except Exception as exc:
             self.failed("save", exc)
-            result = SaveResult(False, failure(exc, "error: could not store the event"))
+            result = SaveResult(False, failure(exc, error("could not store the event")))
         finally:
             self.saving -= len(raw)
             self.release(len(raw))
@@ -291,9 +292,8 @@ class Connection(Outgoing[Host]):
             self._drop(old)
         refusal = self.ask(sub_id, filters)
         if refusal is None and len(self.subs) >= self.limits.max_subscriptions:
-            refusal = (
-                f"blocked: at most {self.limits.max_subscriptions} open subscriptions;"
-                " CLOSE one first"
+            refusal = blocked(
+                f"at most {self.limits.max_subscriptions} open subscriptions; CLOSE one first"
             )
         if refusal is not None:
             self.send(closed_frame(sub_id, refusal))
@@ -347,7 +347,7 @@ class Connection(Outgoing[Host]):
 
     def on_auth(self, event: Event) -> None:
         if not self.event_bucket.take():
-            self.send(ok_frame(event.id, False, "rate-limited: too many AUTH attempts"))
+            self.send(ok_frame(event.id, False, rate_limited("too many AUTH attempts")))
             return
         refusal = check_auth(event, self.challenge, self.relay.addresses, int(time.time()))
         if refusal is None:

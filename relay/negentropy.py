@@ -45,6 +45,7 @@ from shieldmutual.shared.negentropy import (
     NegentropyError,
     Storage,
 )
+from shieldmutual.shared.nip01prefix import blocked, error, invalid
 
 
 class Peer(Protocol):
@@ -134,12 +135,12 @@ class NegSessions:
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            self.conn.invalid(f"invalid: message is not valid JSON: {exc}")
+            self.conn.invalid(invalid(f"message is not valid JSON: {exc}"))
             return
         verb = data[0] if isinstance(data, list) and data else None
         sub_id = data[1] if isinstance(data, list) and len(data) > 1 else None
         if not isinstance(sub_id, str) or not 1 <= len(sub_id) <= self.conn.limits.max_subid_length:
-            self.conn.invalid(f"invalid: {str(verb)[:32]} needs a subscription id")
+            self.conn.invalid(invalid(f"{str(verb)[:32]} needs a subscription id"))
             return
         if verb == "NEG-CLOSE":
             self.close(sub_id)
@@ -148,13 +149,13 @@ class NegSessions:
         elif verb == "NEG-MSG":
             self._message(sub_id, data)
         else:
-            self._refuse(sub_id, f"invalid: unknown message type {str(verb)[:32]!r}")
+            self._refuse(sub_id, invalid(f"unknown message type {str(verb)[:32]!r}"))
 
     def _open(self, sub_id: str, data: list[Any]) -> None:
         self.close(sub_id)  # a reused id replaces the old session
         if len(data) != 4 or not isinstance(data[2], dict):
             self._refuse(
-                sub_id, "invalid: NEG-OPEN takes a subscription id, a filter and a message"
+                sub_id, invalid("NEG-OPEN takes a subscription id, a filter and a message")
             )
             return
         try:
@@ -165,7 +166,7 @@ class NegSessions:
             return
         refusal = self.conn.ask(sub_id, filters)
         if refusal is None and len(self._sessions) >= self.max_sessions:
-            refusal = f"blocked: at most {self.max_sessions} negentropy sessions; NEG-CLOSE one"
+            refusal = blocked(f"at most {self.max_sessions} negentropy sessions; NEG-CLOSE one")
         if refusal is not None:
             self.conn.send(neg_err_frame(sub_id, refusal))
             return
@@ -234,7 +235,7 @@ class NegSessions:
                 return
             except Exception as exc:
                 self.conn.failed("negentropy", exc)
-                self._end(session, "error: the reconciliation failed")
+                self._end(session, error("the reconciliation failed"))
                 return
             if self._sessions.get(session.sub_id) is session:
                 self.conn.send(neg_msg_frame(session.sub_id, reply))

@@ -69,6 +69,15 @@ from shieldmutual.shared.aid.society import MAS_PREFIX
 from shieldmutual.shared.aid.vouch import EMERGENCY_KEY, REVOKED, VOUCH
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.nip01prefix import (
+    auth_required,
+    blocked,
+    error,
+    invalid,
+    pow_,
+    rate_limited,
+    restricted,
+)
 
 # Kinds the aid workflows need even without a society tag (see the module docstring).
 AID_SUPPORT_KINDS = frozenset(
@@ -101,49 +110,49 @@ Reject = Callable[[Event, Context], str | None]
 
 def reject_kind_22242(event: Event, _ctx: Context) -> str | None:
     if event.kind == kinds.CLIENT_AUTH:
-        return "invalid: kind 22242 is only for AUTH messages"
+        return invalid("kind 22242 is only for AUTH messages")
     return None
 
 
 def reject_event_too_large(_event: Event, ctx: Context) -> str | None:
     limit = ctx.config.limits.max_event_size
     if ctx.size > limit:
-        return f"invalid: event is {ctx.size} bytes, more than {limit}"
+        return invalid(f"event is {ctx.size} bytes, more than {limit}")
     return None
 
 
 def reject_too_many_tags(event: Event, ctx: Context) -> str | None:
     limit = ctx.config.limits.max_event_tags
     if len(event.tags) > limit:
-        return f"invalid: event has {len(event.tags)} tags, more than {limit}"
+        return invalid(f"event has {len(event.tags)} tags, more than {limit}")
     return None
 
 
 def reject_content_too_long(event: Event, ctx: Context) -> str | None:
     limit = ctx.config.limits.max_content_length
     if len(event.content) > limit:
-        return f"invalid: content is {len(event.content)} characters, more than {limit}"
+        return invalid(f"content is {len(event.content)} characters, more than {limit}")
     return None
 
 
 def reject_created_at_out_of_range(event: Event, ctx: Context) -> str | None:
     limits = ctx.config.limits
     if limits.created_at_upper_limit and event.created_at > ctx.now + limits.created_at_upper_limit:
-        return (
-            "invalid: created_at is too far in the future "
+        return invalid(
+            "created_at is too far in the future "
             f"(more than {limits.created_at_upper_limit} s ahead)"
         )
     # The lower limit is for clients publishing now; an authentic older event copied
     # from a peer is history the peer already accepted.
     too_old = event.created_at < ctx.now - limits.created_at_lower_limit
     if limits.created_at_lower_limit and too_old and not ctx.mirrored:
-        return f"invalid: created_at is too old (more than {limits.created_at_lower_limit} s ago)"
+        return invalid(f"created_at is too old (more than {limits.created_at_lower_limit} s ago)")
     return None
 
 
 def reject_expired(event: Event, ctx: Context) -> str | None:
     if nip40.is_expired(event, ctx.now):
-        return "invalid: event has expired"
+        return invalid("event has expired")
     return None
 
 
@@ -151,44 +160,44 @@ def reject_insufficient_pow(event: Event, ctx: Context) -> str | None:
     wanted = ctx.config.limits.min_pow_difficulty
     have = nip13.difficulty(event.id)
     if have < wanted:
-        return f"pow: difficulty {have} is less than {wanted}"
+        return pow_(f"difficulty {have} is less than {wanted}")
     target = nip13.committed_target(event)
     if target is not None:
         bits = nip13.target_bits(target)
         if bits is None or bits < wanted:
-            return f"pow: committed target {target[:8]!r} is less than {wanted}"
+            return pow_(f"committed target {target[:8]!r} is less than {wanted}")
     return None
 
 
 def reject_unauthenticated(_event: Event, ctx: Context) -> str | None:
     # A mirrored event was fetched by the relay itself from a peer its operator named.
     if not ctx.authed and not ctx.mirrored:
-        return "auth-required: this relay accepts events only from authenticated clients"
+        return auth_required("this relay accepts events only from authenticated clients")
     return None
 
 
 def reject_protected(event: Event, ctx: Context) -> str | None:
     """NIP-70: an event with a ``["-"]`` tag only from its authenticated author."""
     if event.pubkey not in ctx.authed and any(tag[0] == "-" for tag in event.tags):
-        return "auth-required: this event may only be published by its author"
+        return auth_required("this event may only be published by its author")
     return None
 
 
 def reject_blocked_pubkey(event: Event, ctx: Context) -> str | None:
     if event.pubkey in ctx.config.policy.blocked_pubkeys:
-        return "blocked: this public key may not publish here"
+        return blocked("this public key may not publish here")
     return None
 
 
 def reject_blocked_kind(event: Event, ctx: Context) -> str | None:
     if event.kind in ctx.config.policy.blocked_kinds:
-        return f"blocked: kind {event.kind} is not accepted here"
+        return blocked(f"kind {event.kind} is not accepted here")
     return None
 
 
 def reject_not_allowed(event: Event, ctx: Context) -> str | None:
     if event.pubkey not in ctx.config.policy.allowed_pubkeys:
-        return "restricted: only listed authors may publish here"
+        return restricted("only listed authors may publish here")
     return None
 
 
@@ -215,13 +224,13 @@ def is_aid_traffic(event: Event) -> bool:
 
 def reject_not_aid(event: Event, _ctx: Context) -> str | None:
     if event.kind in FOLLOW_LISTS:
-        return (
-            f"blocked: this relay keeps no follow or interest lists (kind {event.kind}); "
+        return blocked(
+            f"this relay keeps no follow or interest lists (kind {event.kind}); "
             "they would list members"
         )
     if not is_aid_traffic(event):
-        return (
-            "blocked: this relay only accepts mutual aid traffic (a 't' tag "
+        return blocked(
+            "this relay only accepts mutual aid traffic (a 't' tag "
             f"'{MAS_PREFIX}<society>' or '{MUTUAL_AID}', or an 'a' tag naming an aid request)"
         )
     return None
@@ -230,14 +239,14 @@ def reject_not_aid(event: Event, _ctx: Context) -> str | None:
 def reject_gift_wrap_without_recipient(event: Event, _ctx: Context) -> str | None:
     """A wrap is served only to its ``p`` recipient; without one nobody could read it."""
     if event.kind == kinds.GIFT_WRAP and not access.recipients(event):
-        return "invalid: a gift wrap needs a 'p' tag naming its recipient"
+        return invalid("a gift wrap needs a 'p' tag naming its recipient")
     return None
 
 
 def reject_mirrored_gift_wrap(event: Event, ctx: Context) -> str | None:
     """Gift wraps are copied from peers only when ``[mirror] gift_wraps`` opts in."""
     if ctx.mirrored and event.kind == kinds.GIFT_WRAP:
-        return "blocked: gift wraps are not mirrored here"
+        return blocked("gift wraps are not mirrored here")
     return None
 
 
@@ -283,7 +292,7 @@ def check(rules: list[Reject], event: Event, ctx: Context) -> str | None:
 
 # ---- filters: REQ, COUNT, NEG-OPEN -----------------------------------------------
 
-SHUTTING_DOWN = "error: the relay is shutting down"
+SHUTTING_DOWN = error("the relay is shutting down")
 
 
 @dataclass(slots=True)
@@ -305,7 +314,7 @@ FilterReject = Callable[[Ask], str | None]
 def reject_filter_long_sub_id(ask: Ask) -> str | None:
     limit = ask.config.limits.max_subid_length
     if len(ask.sub_id) > limit:
-        return f"invalid: subscription id is longer than {limit}"
+        return invalid(f"subscription id is longer than {limit}")
     return None
 
 
@@ -313,14 +322,14 @@ def reject_filter_rate(ask: Ask) -> str | None:
     """Takes a token: every request that gets this far counts, refused later or not."""
     if not ask.requests.take():
         rate = ask.config.rate_limits.reqs_per_second
-        return f"rate-limited: at most {rate:g} REQ or COUNT a second"
+        return rate_limited(f"at most {rate:g} REQ or COUNT a second")
     return None
 
 
 def query_time_used_up(config: Config) -> str:
     """Also the end of a NIP-77 session whose NEG-MSG finds the budget spent."""
     rate = config.rate_limits.query_seconds_per_second
-    return f"rate-limited: query time used up (at most {rate:g} s of queries a second)"
+    return rate_limited(f"query time used up (at most {rate:g} s of queries a second)")
 
 
 def reject_filter_query_time(ask: Ask) -> str | None:
@@ -333,14 +342,14 @@ def reject_filter_shutting_down(ask: Ask) -> str | None:
 
 def reject_filter_unauthenticated(ask: Ask) -> str | None:
     if not ask.authed:
-        return "auth-required: this relay serves only authenticated clients"
+        return auth_required("this relay serves only authenticated clients")
     return None
 
 
 def reject_filter_too_many(ask: Ask) -> str | None:
     limit = ask.config.limits.max_filters
     if len(ask.filters) > limit:
-        return f"invalid: at most {limit} filters in one request"
+        return invalid(f"at most {limit} filters in one request")
     return None
 
 

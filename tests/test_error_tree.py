@@ -1,17 +1,20 @@
 """The error tree tells the truth (issue 16 point 7): every exception class the code
 defines is in the documented tree (shared/errors.py's and client/errors.py's docstrings),
-every class in it is raised somewhere or is the base of one that is, and there is one
-ConfigError for relay and client."""
+every class in it is raised somewhere or is the base of one that is, there is one
+ConfigError for relay and client, and the relay's refusals are built by
+shared/nip01prefix.py's builders rather than spelt by hand."""
 
 from __future__ import annotations
 
 import ast
 import re
+import tokenize
 from pathlib import Path
 
 from shieldmutual.client import errors as client_errors
 from shieldmutual.relay import config as relay_config
 from shieldmutual.shared import errors as shared_errors
+from shieldmutual.shared.nip01prefix import STANDARD
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted(
@@ -65,3 +68,26 @@ def test_the_relay_and_the_client_share_one_config_error() -> None:
     assert relay_config.ConfigError is client_errors.ConfigError is shared_errors.ConfigError
     assert issubclass(shared_errors.ConfigError, shared_errors.InvalidError)
     assert shared_errors.ConfigError("x").wire() == "invalid: x"
+
+
+def _prefixed_literals(path: Path) -> list[str]:
+    """String literals (not docstrings) that start with a NIP-01 prefix, as written."""
+    found = []
+    with path.open(encoding="utf-8") as source:
+        for token in tokenize.generate_tokens(source.readline):
+            if token.type == tokenize.STRING and not token.string.lstrip("fFbBrR").startswith(
+                ('"""', "'''")
+            ):
+                body = token.string.lstrip("fFbBrR")[1:]
+                if re.match(rf"({'|'.join(map(re.escape, STANDARD))}): ", body):
+                    found.append(f"{path.relative_to(ROOT)}:{token.start[0]}: {token.string}")
+    return found
+
+
+def test_refusals_are_built_by_the_prefix_builders_not_written_by_hand() -> None:
+    """Point 7's choice: the relay's refusals are strings from shared/nip01prefix.py's
+    builders (invalid(), blocked(), ...), so no prefix is spelt by hand. (The CLI's own
+    ``error: <message>`` line on stderr is not a NIP-01 message.)"""
+    wire = [p for p in SOURCES if not p.is_relative_to(ROOT / "client")]
+    by_hand = [line for path in wire for line in _prefixed_literals(path)]
+    assert not by_hand, "use shared/nip01prefix's builders:\n" + "\n".join(by_hand)

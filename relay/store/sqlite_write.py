@@ -40,12 +40,13 @@ from shieldmutual.shared.kinds import (
     is_addressable,
     is_replaceable,
 )
+from shieldmutual.shared.nip01prefix import blocked, duplicate
 
 STORED = SaveResult(True, "")
-DUPLICATE = SaveResult(True, "duplicate: already have this event")
+DUPLICATE = SaveResult(True, duplicate("already have this event"))
 # Not stored, and harmless to the client: what it sent is obsolete here, so "duplicate".
-SUPERSEDED = SaveResult(False, "duplicate: a newer version of this event is already stored")
-DELETED = SaveResult(False, "blocked: this event was deleted by its author")
+SUPERSEDED = SaveResult(False, duplicate("a newer version of this event is already stored"))
+DELETED = SaveResult(False, blocked("this event was deleted by its author"))
 
 # A rid is created_at (clamped to 32 bits, beyond 2106 all alike) and 31 random bits.
 _RID_RANDOM_BITS = 31
