@@ -202,17 +202,13 @@ def _check_body(pubkey: Any, created_at: Any, kind: Any, tags: Any, content: Any
     """The field rules a rumor and a signed event share (everything but ``id`` and ``sig``)."""
     if not isinstance(pubkey, str) or not is_hex64(pubkey):
         raise EventError("event pubkey must be 64 lowercase hex characters")
-    _check_time_kind_content(created_at, kind, content)
-    check_tags(tags)
-
-
-def _check_time_kind_content(created_at: Any, kind: Any, content: Any) -> None:
     if type(created_at) is not int or not 0 <= created_at < 2**63:
         raise EventError("event created_at must be a non-negative integer")
     if type(kind) is not int or not 0 <= kind <= MAX_KIND:
         raise EventError(f"event kind must be an integer from 0 to {MAX_KIND}")
     if not isinstance(content, str):
         raise EventError("event content must be a string")
+    check_tags(tags)
 
 
 def check_tags(tags: Any) -> None:
@@ -239,10 +235,9 @@ def sign(
     tag_list: Any = (
         tags if isinstance(tags, str) else [t if isinstance(t, str) else list(t) for t in tags]
     )
-    check_tags(tag_list)
     when = int(time.time()) if created_at is None else created_at
-    # The same rules as from_dict: never sign what we would refuse to parse.
-    _check_time_kind_content(when, kind, content)
     pubkey = secret.public_hex
+    # The same rules as from_dict: never sign what we would refuse to parse.
+    _check_body(pubkey, when, kind, tag_list, content)
     id_bytes = sha256(serialize(pubkey, when, kind, tag_list, content)).digest()
     return Event(id_bytes.hex(), pubkey, when, kind, tag_list, content, secret.sign(id_bytes).hex())
