@@ -19,7 +19,7 @@ activation, then new versions of that one request, updates and the spending repo
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from shieldmutual.client.aid import RequestRecord
 from shieldmutual.client.errors import ChampionError, NotFoundError, RelayError
 from shieldmutual.client.pool import Pool
 from shieldmutual.client.private_send import Outgoing
-from shieldmutual.client.vault import VaultRecord
+from shieldmutual.client.vault import Vault, VaultRecord
 from shieldmutual.shared import kinds, nip59
 from shieldmutual.shared.aid.behalf import emergency_identifier, emergency_request
 from shieldmutual.shared.aid.champion import (
@@ -294,6 +294,24 @@ class Championing:
 def member_relays(members: Iterable[Member]) -> list[str]:
     """Where accepted members publish: a champion watches these besides their own relays."""
     return list(dict.fromkeys(url for m in members for url in m.package.relays))
+
+
+async def refresh(
+    vault: Vault, me: SecretKey, relays: Sequence[str], connect: Callable[[Sequence[str]], Pool]
+) -> Championing:
+    """Read our gift wraps from our relays and the accepted members' relays (``connect``
+    authenticates as ``me``: relays serve wraps only to their recipient) and record what
+    they say in the vault. A pending hand-over's relays are never dialled: that is the
+    stranger's lure."""
+    known = Championing.from_vault(vault.load())
+    targets = list(dict.fromkeys([*relays, *member_relays(known.members.values())]))
+    async with connect(targets) as pool:
+        opened = await inbox(pool, me)
+    with vault.edit() as data:
+        championing = Championing.from_vault(data)
+        championing.apply(opened)
+        championing.to_vault(data)
+    return championing
 
 
 @dataclass(frozen=True, slots=True)

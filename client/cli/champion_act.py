@@ -68,7 +68,7 @@ def _held(
     which is why the edits after activation use the record `watch` keeps."""
     members = Championing.from_vault(Vault(state.home, secret).load()).members
     if fresh or member not in members:
-        members = common.run(sync(state, secret, relays)).members
+        members = sync(state, secret, relays).members
     held = members.get(member)
     if held is None:
         raise ChampionError(

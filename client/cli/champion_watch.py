@@ -26,11 +26,12 @@ from typing import Annotated, Any
 import typer
 from rich.live import Live
 
-from shieldmutual.client.champions import Championing, inbox, member_relays
+from shieldmutual.client.champions import Championing, refresh
 from shieldmutual.client.cli import championrender, common, fmt
 from shieldmutual.client.cli.contacts import local_names
 from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.client.notify import Message, Notifier
+from shieldmutual.client.pool import Pool
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.client.vault import Vault, VaultRecord
 from shieldmutual.shared.aid.alarm import (
@@ -112,19 +113,13 @@ def tell(
     return episodes
 
 
-async def sync(state: common.State, secret: SecretKey, relays: list[str]) -> Championing:
-    """Read our gift wraps from our relays and the accepted members' relays; update the
-    vault. A pending hand-over's relays are never dialled: that is the stranger's lure."""
-    vault = Vault(state.home, secret)
-    known = Championing.from_vault(vault.load())
-    targets = list(dict.fromkeys([*relays, *member_relays(known.members.values())]))
-    async with state.pool(targets, auth=secret) as pool:
-        opened = await inbox(pool, secret)
-    with vault.edit() as data:
-        championing = Championing.from_vault(data)
-        championing.apply(opened)
-        championing.to_vault(data)
-    return championing
+def sync(state: common.State, secret: SecretKey, relays: list[str]) -> Championing:
+    """The champion's record brought up to date from the relays (champions.refresh)."""
+
+    def connect(urls: Sequence[str]) -> Pool:
+        return state.pool(list(urls), auth=secret)
+
+    return common.run(refresh(Vault(state.home, secret), secret, relays, connect))
 
 
 def note_pending(state: common.State, championing: Championing) -> None:
@@ -181,7 +176,7 @@ def watch_cmd(
             state.emit_json({**row, "member": npub, "member_petname": petname})
 
     if once:
-        championing = common.run(sync(state, secret, relays))
+        championing = sync(state, secret, relays)
         note_pending(state, championing)
         members = championing.members
         if state.want_json(json_):
@@ -220,7 +215,7 @@ def _live(
     last_json: dict[str, str] = {}
     with Live(console=state.err, auto_refresh=False, transient=False) as live:
         while True:
-            members = common.run(sync(state, secret, relays)).members
+            members = sync(state, secret, relays).members
             deadline = time.monotonic() + refresh
             while time.monotonic() < deadline:
                 now = clock()
