@@ -76,7 +76,6 @@ class Connection(Outgoing[Host]):
     """The relay side of one websocket."""
 
     __slots__ = (
-        "_reads",
         "_room",
         "_tasks",
         "authed",
@@ -113,8 +112,9 @@ class Connection(Outgoing[Host]):
         self.busy = 0
         self.saving = 0  # bytes of events being saved, also charged to the budget
         self._room: asyncio.Future[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._reads: set[asyncio.Task[None]] = set()  # REQ and COUNT work, cancelled on leave
+        # In-flight work, True for reads (REQ, COUNT, NIP-77), which are cancelled when the
+        # client leaves. One container, not two: there is one per connection, idle or not.
+        self._tasks: dict[asyncio.Task[None], bool] = {}
         self.neg = NegSessions(self)  # NIP-77
 
     # ---- the read loop ---------------------------------------------------------
@@ -156,7 +156,8 @@ class Connection(Outgoing[Host]):
     def _cleanup(self) -> None:
         self.closing = True
         self._release_all()
-        for task in self._reads:  # the client left: its queries are of no use
+        reads = [task for task, read in self._tasks.items() if read]
+        for task in reads:  # the client left: its queries are of no use
             task.cancel()
         if self._writer is not None:
             self._writer.cancel()
@@ -165,7 +166,7 @@ class Connection(Outgoing[Host]):
                 future.cancel()
         self.relay.connections.discard(self)
         if self.peak >= TRIM_AFTER:
-            self.relay.trimmer.request_after(self._reads)
+            self.relay.trimmer.request_after(reads)
 
     def _release_all(self) -> None:
         """Drop every subscription too. (A result page in flight is released by its
@@ -365,17 +366,14 @@ class Connection(Outgoing[Host]):
         counts) is cancelled when the client leaves."""
         task = asyncio.get_running_loop().create_task(coro)
         self.busy += 1
-        self._tasks.add(task)
+        self._tasks[task] = read
         task.add_done_callback(self._done)
         if durable:
             self.relay.track(task)
-        if read:
-            self._reads.add(task)
         return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._reads.discard(task)
+        self._tasks.pop(task, None)
         self.busy -= 1
         if not task.cancelled():
             exc = task.exception()

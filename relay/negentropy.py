@@ -114,6 +114,16 @@ class _Session:
 class NegSessions:
     """The NIP-77 sessions of one connection."""
 
+    # One per connection, ten thousand idle ones included.
+    __slots__ = (
+        "_sessions",
+        "conn",
+        "frame_size_limit",
+        "idle_timeout",
+        "max_events",
+        "max_sessions",
+    )
+
     def __init__(self, conn: Peer) -> None:
         self.conn = conn
         limits = conn.limits
