@@ -6,7 +6,7 @@ check) is delivered to the local index at once, as before, and also announced wi
 ``NOTIFY`` on one channel; every process ``LISTEN``s on its own connection and hands
 the events of *other* processes to its local index exactly as if it had accepted them
 itself, so gift-wrap visibility and every other delivery rule stay in the one place
-they live (``Index.notify`` and ``Connection.can_see``).
+they live (``Index.notify`` and ``access.audience``).
 
 * **Channel.** One per schema (``mas_relay_`` and a hash of ``current_schema()``), so
   relays on different schemas of one database stay apart, as their stores do.
