@@ -43,7 +43,8 @@ from shieldmutual.client.pool_subscription import Subscription
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import MUTUAL_AID, Address, values
 from shieldmutual.shared.aid.feed import MAX_ITEMS, Feed, FeedItem, Via
-from shieldmutual.shared.aid.notes import parse_announcement, parse_syndication
+from shieldmutual.shared.aid.notes import Announcement, Syndication
+from shieldmutual.shared.aid.parse import read_aid_event
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
@@ -184,17 +185,15 @@ class FeedReader:
         """A stored or live event from the subscription (verified, matching its filters):
         the item to show, if anything changed."""
         if event.kind == kinds.CLASSIFIED:
-            return self._take_request(event)
-        try:
-            if event.kind == kinds.GENERIC_REPOST:
-                return self._take_repost(event)
-            if event.kind == kinds.TEXT_NOTE:
-                announcement = parse_announcement(event)
-                wanted = followed(event, self.tags)
-                hints = self._hints(announcement.relays) if wanted else ()
-                return self._point(RequestPointer(announcement.request, hints), None, wanted)
-        except AidError:
-            return None  # an ordinary note or repost that merely carries a mas- hashtag
+            return self._take_request(event)  # other apps' listings are read leniently
+        # An ordinary note or repost that merely carries a mas- hashtag reads as None.
+        item = read_aid_event(event)
+        if isinstance(item, Syndication):
+            return self._take_repost(event, item)
+        if isinstance(item, Announcement):
+            wanted = followed(event, self.tags)
+            hints = self._hints(item.relays) if wanted else ()
+            return self._point(RequestPointer(item.request, hints), None, wanted)
         return None
 
     def _take_request(self, event: Event) -> FeedItem | None:
@@ -226,15 +225,17 @@ class FeedReader:
         for key in by_age[: len(known) - MAX_ITEMS + MAX_ITEMS // 10]:
             del known[key]
 
-    def _take_repost(self, event: Event) -> FeedItem | None:
+    def _take_repost(self, event: Event, syndication: Syndication) -> FeedItem | None:
         """A syndication: the embedded copy, and the latest version where it is known."""
-        syndication = parse_syndication(event)
         ref = syndication.request
         if not followed(event, self.tags):
             return self._point(RequestPointer(ref.address), None, False)
         pointer = RequestPointer(ref.address, self._hints((ref.relay,) if ref.relay else ()))
         via = Via(event.pubkey, syndication.targets, event.id)
-        embedded = syndication.embedded_event()
+        try:
+            embedded = syndication.embedded_event()
+        except AidError:
+            return None  # a repost whose copy does not check out shows nothing
         item = self.feed.offer(embedded, via) if embedded is not None else None
         # The shared copy may be an old version (open, since funded): the latest too.
         return self._point(pointer, via, True) or item
