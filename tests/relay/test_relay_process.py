@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.harness import RelayProcess
 from shieldmutual.shared.event import sign
 
 EXE = str(Path(sys.executable).parent / "mas-relay")
@@ -59,19 +60,15 @@ def test_a_taken_port_exits_1(tmp_path):
 
 def test_default_store_is_in_the_platform_data_directory(tmp_path):
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
-    proc = subprocess.Popen(
-        [EXE, "--port", "0"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+    relay = RelayProcess([EXE, "--port", "0"], env=env)
     try:
-        assert proc.stderr is not None
-        # The ready line ends the start-up block (blocks until it comes, or exit: EOF).
-        line = next(line for line in proc.stderr if not line.startswith("  "))
+        relay.wait_ready()
+        # The ready line ends the start-up block.
+        line = next(line for line in relay.log if not line.startswith("  "))
         assert re.fullmatch(r"mas-relay ready on ws://127\.0\.0\.1:\d+\n", line), line
         assert (tmp_path / "data" / "shieldmutual" / "relay.db").is_file()
     finally:
-        proc.terminate()
-        assert proc.wait(timeout=20) == 0
+        assert relay.terminate() == 0
 
 
 async def test_sigterm_commits_every_acknowledged_event(relay_process, connect, keys, tmp_path):
