@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import platform
-import shlex
 import statistics
 import sys
 import time
@@ -46,7 +45,7 @@ from bench.relay.profiler import Profiler, summarize_profile
 from bench.relay.query import scenario_query
 from bench.relay.relays import Relay, find_exe, mas_relay_exe
 from bench.relay.report import brief, fnum, ratio, ratio_pair
-from bench.relay.script import git_describe, script_parser
+from bench.relay.script import command_line, git_describe, script_parser
 
 SCENARIOS = ("ingest-50k", "sizes", "fanout-1k", "idle-10k")
 
@@ -314,7 +313,7 @@ async def amain(args: argparse.Namespace) -> int:
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
         f"{platform.python_implementation()} {platform.python_version()}"
     )
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"command: {command_line()}")
     print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f} at start")
     print(raise_nofile(2 * args.conns + 1000))
     relays = make_relays(args)

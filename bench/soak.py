@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shlex
 import statistics
 import sys
 import tempfile
@@ -39,7 +38,7 @@ from pathlib import Path
 from bench import _load
 from bench.relay.procfs import cpu_seconds, log, pct
 from bench.relay.relays import Relay, mas_relay_exe
-from bench.relay.script import git_describe, script_parser
+from bench.relay.script import command_line, git_describe, script_parser
 from bench.wellbehaved import REPLY_TIMEOUT, Window, relay_config, user
 
 
@@ -239,7 +238,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"command: {command_line()}")
     print(f"source: {git_describe()}")
     return _load.run(soak(args), args.uvloop)
 

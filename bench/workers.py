@@ -23,7 +23,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from bench.relay.dataset import Dataset
 from bench.relay.relays import Relay, find_exe
 from bench.relay.report import fnum
 from bench.relay.run import bench_relay
-from bench.relay.script import git_describe, script_parser
+from bench.relay.script import command_line, git_describe, script_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = """\
@@ -115,7 +114,7 @@ async def amain(args: Any) -> int:
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
         f"{platform.python_implementation()} {platform.python_version()}"
     )
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"command: {command_line()}")
     print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f}")
     exe = find_exe(args.mas_relay, None, "mas-relay")
     if not exe:

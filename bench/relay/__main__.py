@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import platform
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from bench.relay.profiler import summarize_profile
 from bench.relay.relays import Relay, find_exe, runs_help
 from bench.relay.report import report
 from bench.relay.run import bench_relay
-from bench.relay.script import git_describe, script_parser
+from bench.relay.script import command_line, git_describe, script_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -179,7 +178,7 @@ async def amain(args: argparse.Namespace) -> int:
         f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
         f"{platform.python_implementation()} {platform.python_version()}"
     )
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"command: {command_line()}")
     print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f} at start")
     print(raise_nofile(2 * args.conns + 1000))
     relays = make_relays(args)

@@ -4,7 +4,9 @@ help, and the line saying which commit's code is measured."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import subprocess
+import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -52,3 +54,16 @@ def git_describe() -> str:
     except (OSError, subprocess.SubprocessError):
         return "not a git checkout"
     return f"git {head}" + (" + uncommitted changes in relay/ or shared/" if dirty else "")
+
+
+def command_line() -> str:
+    """How this bench was started, as the command that runs it again from the repo root
+    (``python -m bench.<name> ...``; under ``-m``, ``sys.argv[0]`` is the module's file)."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        parts = script.relative_to(REPO).with_suffix("").parts
+    except ValueError:
+        return shlex.join([sys.executable, *sys.argv])
+    if parts[-1] == "__main__":
+        parts = parts[:-1]
+    return shlex.join([sys.executable, "-m", ".".join(parts), *sys.argv[1:]])
