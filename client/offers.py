@@ -22,6 +22,7 @@ from shieldmutual.shared.aid.comments import parse_pledge
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.feed import read_listing
 from shieldmutual.shared.aid.offer import Reply, parse_offer, parse_reply
+from shieldmutual.shared.aid.thread import current_versions
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.filter import Filter
 
@@ -97,7 +98,7 @@ async def _titles(pool: Pool, addresses: set[Address]) -> dict[Address, str]:
         return {}
     lookups = [aid.address_filter(a) for a in addresses]
     titles = {}
-    for event in aid.current_versions(await pool.fetch(lookups)):
+    for event in current_versions(await pool.fetch(lookups)):
         try:
             titles[Address.of(event)] = read_listing(event).title
         except AidError:
