@@ -22,12 +22,15 @@ async def run_query(
     *,
     stream: bool = False,
     timeout: float | None = None,
+    on_asked: Callable[[], None] = lambda: None,
 ) -> Subscription:
     """Query until the overall EOSE, or with ``stream`` until cancelled; the finished
-    subscription (its per-relay stats say who answered)."""
+    subscription (its per-relay stats say who answered). ``on_asked`` runs once the
+    query is on its way (where the CLI starts its "waiting" line)."""
     async with connect() as pool:
         sub = pool.subscribe(filters, stream=stream, eose_timeout=timeout)
         async with sub:
+            on_asked()
             async for item in sub.items():
                 if item is EOSE:
                     on_stored_end()

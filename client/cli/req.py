@@ -6,8 +6,9 @@ stdout carries only the events, each flushed as it arrives (so ``mas req ... | m
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,15 +70,22 @@ def req_cmd(
     def emit(event: Event) -> None:
         state.emit_encoded(event.to_json())
 
-    with state.status(f"waiting for {len(relays)} relays…") as spinner:
+    with contextlib.ExitStack() as shown:
+        spinner: list[Any] = []
+
+        def asked() -> None:  # only once the REQ is out: drawn while connecting, the
+            # line would share the terminal with the first events
+            spinner.append(shown.enter_context(state.status(f"waiting for {len(relays)} relays…")))
 
         def stored_end() -> None:
-            if spinner is not None:
-                spinner.stop()
+            if spinner and spinner[0] is not None:
+                spinner[0].stop()
             if stream:
                 state.note("end of stored events; following new ones")
 
-        ran = query.run_query(connect, [flt], emit, stored_end, stream=stream, timeout=timeout)
+        ran = query.run_query(
+            connect, [flt], emit, stored_end, stream=stream, timeout=timeout, on_asked=asked
+        )
         sub = common.run(ran)
     from shieldmutual.client.cli import render
 
