@@ -284,7 +284,7 @@ def make_relays(args: argparse.Namespace) -> list[Relay]:
             if exe:
                 relays.append(Relay("ours", exe))
         elif name == "strfry":
-            exe = find_exe(args.strfry, None, "strfry")
+            exe = find_exe(args.strfry, "strfry")
             if exe:
                 relays.append(Relay("strfry", exe))
             else:
@@ -321,7 +321,7 @@ async def amain(args: argparse.Namespace) -> int:
         print("no relay to benchmark")
         return 1
     if args.profile:
-        args.py_spy = find_exe(args.py_spy, None, "py-spy")
+        args.py_spy = find_exe(args.py_spy, "py-spy")
         if not args.py_spy:
             print("py-spy not found: profiling off")
             args.profile = None

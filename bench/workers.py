@@ -116,7 +116,7 @@ async def amain(args: Any) -> int:
     )
     print(f"command: {command_line()}")
     print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f}")
-    exe = find_exe(args.mas_relay, None, "mas-relay")
+    exe = find_exe(args.mas_relay, "mas-relay")
     if not exe:
         print("mas-relay not found (pass --mas-relay PATH)")
         return 1

@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def ours(args: argparse.Namespace) -> list[Relay]:
-    exe = find_exe(args.mas_relay, None, "mas-relay")
+    exe = find_exe(args.mas_relay, "mas-relay")
     if not exe:
         print("ours: mas-relay not found (pass --mas-relay PATH); skipped")
         return []
@@ -108,7 +108,7 @@ def ours(args: argparse.Namespace) -> list[Relay]:
 
 
 def strfry(args: argparse.Namespace) -> list[Relay]:
-    exe = find_exe(args.strfry, None, "strfry")
+    exe = find_exe(args.strfry, "strfry")
     if not exe:
         print("strfry: not found (pass --strfry PATH or set STRFRY_BIN); skipped")
         return []
@@ -117,7 +117,7 @@ def strfry(args: argparse.Namespace) -> list[Relay]:
 
 
 def nostr_relay(args: argparse.Namespace) -> list[Relay]:
-    exe = find_exe(args.nostr_relay, None, "nostr-relay")
+    exe = find_exe(args.nostr_relay, "nostr-relay")
     if not exe:
         print(
             "nostr-relay: not found (pip install nostr-relay into its own venv and pass "
@@ -148,7 +148,7 @@ def setup_profile(args: argparse.Namespace) -> None:
     """``--profile DIR``: py-spy found (else profiling off) and DIR made."""
     if not args.profile:
         return
-    args.py_spy = find_exe(args.py_spy, None, "py-spy")
+    args.py_spy = find_exe(args.py_spy, "py-spy")
     if not args.py_spy:
         print("py-spy not found: profiling off")
         args.profile = None

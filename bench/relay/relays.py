@@ -184,11 +184,10 @@ class Relay:
             self.tmp = None
 
 
-def find_exe(given: str | None, default: Path | None, name: str) -> str | None:
+def find_exe(given: str | None, name: str) -> str | None:
+    """``given`` if it exists, else ``name`` beside this python, else on PATH."""
     if given:
         return given if Path(given).exists() else None
-    if default and default.exists():
-        return str(default)
     sibling = Path(sys.executable).with_name(name)
     if sibling.exists():
         return str(sibling)
@@ -197,7 +196,7 @@ def find_exe(given: str | None, default: Path | None, name: str) -> str | None:
 
 def mas_relay_exe(given: str | None) -> str | None:
     """The mas-relay to run (``--mas-relay``, else next to this python); None, said, if none."""
-    exe = find_exe(given, None, "mas-relay")
+    exe = find_exe(given, "mas-relay")
     if not exe:
         print("mas-relay not found (pass --mas-relay PATH)")
     return exe
