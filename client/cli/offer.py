@@ -22,16 +22,10 @@ import typer
 
 from shieldmutual.client import aid
 from shieldmutual.client.cli import common, contacts, offerdraft, offerrender, textin
-from shieldmutual.client.cli.feed import (
-    answered,
-    feed_filter,
-    item_naddr,
-    listed,
-    read_stored,
-)
+from shieldmutual.client.cli.feed import feed_filter, item_naddr, listed
 from shieldmutual.client.cli.filteropts import LanguageFilterOpt, PlaceFilterOpt, SocietyFilterOpt
 from shieldmutual.client.cli.society import parse_slug
-from shieldmutual.client.errors import RelayError
+from shieldmutual.client.feedthreads import Listing, list_stored
 from shieldmutual.client.names import Names
 from shieldmutual.client.offers import OfferThread, fetch_offer, fetch_offer_thread
 from shieldmutual.client.pool import PublishReport
@@ -40,7 +34,7 @@ from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.comments import RequestRef
 from shieldmutual.shared.aid.common import coarse_geohash
-from shieldmutual.shared.aid.feed import REQUEST
+from shieldmutual.shared.aid.feed import REQUEST, FeedItem
 from shieldmutual.shared.aid.offer import (
     OFFER,
     Offer,
@@ -235,29 +229,31 @@ def list_(
     flt = replace(feed_filter(language, place, statuses), types=frozenset({OFFER}))
     relays = state.relays(relay)
 
-    names = contacts.local_names(state)
     now = int(time.time())
 
-    async def go() -> tuple[list, Names]:
+    def kept(item: FeedItem) -> bool:
+        until = item.request.until if isinstance(item.request, Offer) else None
+        return (who is None or item.event.pubkey == who) and (
+            closed or until is None or until >= now
+        )
+
+    async def collect() -> Listing:
         async with state.pool(relays) as pool:
             with state.status("collecting offers…"):
-                found, sub, authors = await read_stored(pool, tags or ["mutualaid"], flt)
-                if not answered(sub):
-                    raise RelayError("no relay answered")
-                items = [
-                    i for i in found
-                    if (who is None or i.event.pubkey == who)
-                    and (closed or i.request.until is None or i.request.until >= now)
-                ][:limit]  # fmt: skip
-                return items, await contacts.lookup(pool, names, authors)  # names no row
+                names = contacts.local_names(state)
+                return await list_stored(
+                    pool, tags or ["mutualaid"], flt, names, keep=kept, limit=limit
+                )
 
-    items, named = common.run(go())
+    found = common.run(collect())
+    items, named = found.items, found.names
     naddrs = {str(i.address): item_naddr(i, relays) for i in items}
     handles = common.remember(state, OFFER, [listed(i, relays) for i in items])
     if state.want_json(json_):
         for item in items:
             key = str(item.address)
             by = named.fields(item.event.pubkey, "author_")
+            assert isinstance(item.request, Offer)  # the filter lets offers only through
             listing = offer_dict(item.request, naddrs[key])
             state.emit_json(
                 {**listing, **handles[key].fields(), **by, "event": item.event.to_dict()}

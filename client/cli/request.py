@@ -31,8 +31,10 @@ from shieldmutual.shared.errors import InvalidError
 # the pool, the feed, rich or QR codes (issue 13: local commands answer at once).
 if TYPE_CHECKING:
     from shieldmutual.client import aid
+    from shieldmutual.client.feedthreads import Listing
     from shieldmutual.client.names import Names
     from shieldmutual.client.pool import PublishReport
+    from shieldmutual.shared.aid.feed import FeedItem
     from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer(
@@ -307,19 +309,10 @@ def list_(
     Includes requests relayed into them (syndications); newest first. Each row shows its
     progress and warns of a request from a revoked or unattested emergency key.
     """
-    from shieldmutual.client import aid
     from shieldmutual.client.cli import aidrender, contacts
-    from shieldmutual.client.cli.feed import (
-        answered,
-        feed_filter,
-        item_dict,
-        item_naddr,
-        item_record,
-        listed,
-        read_stored,
-    )
+    from shieldmutual.client.cli.feed import feed_filter, item_dict, item_naddr, listed
     from shieldmutual.client.cli.society import parse_slug
-    from shieldmutual.client.errors import RelayError
+    from shieldmutual.client.feedthreads import list_stored
     from shieldmutual.client.state import LocalState
     from shieldmutual.shared.aid.feed import REQUEST
     from shieldmutual.shared.aid.society import mas_tag
@@ -332,21 +325,18 @@ def list_(
     who = pubkey_hex(author) if author else None
     relays = state.relays(relay)
 
-    async def go() -> tuple[list, dict[str, aid.Thread], Names]:
+    async def collect() -> Listing:
         async with state.pool(relays) as pool:
             with state.status("collecting requests…"):
-                items, sub, authors = await read_stored(pool, tags, flt)
-                if not answered(sub):
-                    raise RelayError("no relay answered")
-                items = [i for i in items if who is None or i.event.pubkey == who][:limit]
-                # Queries that name no row (PROTOCOL §16.9): what was said about every
-                # request, and every author's profile, sorted out here.
-                threads = await aid.fetch_threads(pool, [item_record(i) for i in items])
-                named = await contacts.lookup(pool, names, authors)
-        return items, threads, named
+                return await list_stored(
+                    pool, tags, flt, contacts.local_names(state), keep=by_author, limit=limit
+                )
 
-    names = contacts.local_names(state)
-    items, threads, names = common.run(go())
+    def by_author(item: FeedItem) -> bool:
+        return who is None or item.event.pubkey == who
+
+    found = common.run(collect())
+    items, threads, names = found.items, found.threads, found.names
     naddrs = {str(i.address): item_naddr(i, relays) for i in items}
     handles = common.remember(state, REQUEST, [listed(i, relays) for i in items])
     if state.want_json(json_):

@@ -1,5 +1,6 @@
-"""The feed's ThreadBatches against a real relay: a burst of rows costs a few REQs, never
-one per event, and a refresh brings the rows' new pledges."""
+"""The feed's reading without the CLI (client/feedthreads.py) against a real relay:
+ThreadBatches' burst of rows costs a few REQs, never one per event, and a refresh brings
+the rows' new pledges; list_stored gives a list command its rows, threads and names."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from shieldmutual.client.aid import publish, require_acks
-from shieldmutual.client.cli.feed import ThreadBatches
+from shieldmutual.client.errors import RelayError
+from shieldmutual.client.feedthreads import ThreadBatches, list_stored
 from shieldmutual.client.pool import Pool, PoolOptions
 from shieldmutual.shared.aid.comments import Pledge, RequestRef, pledge_template
-from shieldmutual.shared.aid.feed import Feed, FeedItem
+from shieldmutual.shared.aid.feed import Feed, FeedFilter, FeedItem
 from shieldmutual.shared.aid.request import AidRequest, request_event_template
 from shieldmutual.shared.event import sign
 
@@ -75,3 +79,34 @@ async def test_a_burst_of_rows_costs_few_queries_and_refresh_updates(
             assert batches.threads[key].progress.pledged == {"GBP": Decimal(15)}
         finally:
             runner.cancel()
+
+
+async def test_list_stored_keeps_limits_and_sorts_out_threads(relay: Any, keys: Any) -> None:
+    mine = [sign(keys.alice, *request_event_template(a_request(n))) for n in range(3)]
+    theirs = sign(keys.bob, *request_event_template(a_request(9)))
+    tags = ["mas-leeds-care"]
+    async with Pool([relay.url], options=OPTIONS) as pool:
+        for event in (*mine, theirs):
+            require_acks(await pool.publish(event))
+        ref = RequestRef.of(mine[0], relay.url)
+        require_acks(await publish(pool, keys.bob, pledge_template(Pledge(ref, Decimal(7), "GBP"))))
+
+        everything = await list_stored(pool, tags, FeedFilter())
+        assert {i.event.id for i in everything.items} == {e.id for e in (*mine, theirs)}
+
+        def by_alice(item: FeedItem) -> bool:
+            return item.event.pubkey == keys.alice.public_hex
+
+        two = await list_stored(pool, tags, FeedFilter(), keep=by_alice, limit=2)
+        assert len(two.items) == 2 and all(by_alice(i) for i in two.items)
+        first = await list_stored(pool, tags, FeedFilter(), keep=by_alice)
+        threads = first.threads
+        assert set(threads) == {str(i.address) for i in first.items}
+        pledged = threads[str(Feed().offer(mine[0]).address)].progress.pledged  # type: ignore[union-attr]
+        assert pledged == {"GBP": Decimal(7)}
+
+
+async def test_list_stored_says_when_no_relay_answered(unused_tcp_port: int) -> None:
+    async with Pool([f"ws://127.0.0.1:{unused_tcp_port}"], options=OPTIONS) as pool:
+        with pytest.raises(RelayError, match="no relay answered"):
+            await list_stored(pool, ["mas-leeds-care"], FeedFilter())

@@ -25,7 +25,7 @@ from shieldmutual.client.cli.requestprompt import CLEAR
 from shieldmutual.shared.aid.request import AidRequest, parse_request
 from shieldmutual.shared.event import Event
 from tests.client.conftest import PASSPHRASE
-from tests.client.test_request_cli import stored
+from tests.pooled import pull as stored
 
 MAS = Path(sys.executable).parent / "mas"
 TITLE, SUMMARY = "Food for the week", "Two kids, no shifts this week."
