@@ -174,24 +174,18 @@ async def fetch_request(
     raise NotFoundError(f"no relay holds the request {address}")
 
 
-def build_thread(
-    found: RequestRecord, events: Iterable[Event], private: Iterable[Rumor] = ()
-) -> Thread:
-    """Pure: :func:`thread_of` the record's request (tested without relays); ``private``
-    comes from :func:`private_pledges`."""
-    return thread_of(found.request, found.address, events, private)
-
-
 async def fetch_thread(pool: Pool, found: RequestRecord, private: Iterable[Rumor] = ()) -> Thread:
     """Pledges, confirmations, updates, reports, syndications and the champion check of
     the one request the user opened (naming it is inherent to opening a link), paged
     past a relay's result cap so a busy thread is counted whole."""
     filters = thread_filters(found.address, found.request.beneficiary)
     events = await pool.fetch_paged(map(Filter.from_dict, filters), _targets(pool, found.relays))
-    return build_thread(found, events, private)
+    return thread_of(found.request, found.address, events, private)
 
 
-def said_filters(since: int | None = None, *, labels_since: int | None = None) -> list[dict]:
+def said_filters(
+    since: int | None = None, *, labels_since: int | None = None
+) -> list[dict[str, Any]]:
     """What was said about every request, the same query for every reader: all ``mas``
     comments (pledges, confirmations, updates), all ``mutualaid`` syndications and
     reports, and every emergency-key attestation and revocation. Naming the requests
@@ -231,7 +225,8 @@ def split_threads(records: Sequence[RequestRecord], events: Iterable[Event]) -> 
             if coordinate in by_address:
                 by_address[coordinate].append(event)
     return {
-        str(r.address): build_thread(r, [*by_address[str(r.address)], *shared]) for r in records
+        str(r.address): thread_of(r.request, r.address, [*by_address[str(r.address)], *shared])
+        for r in records
     }
 
 
@@ -274,7 +269,10 @@ async def fetch_societies(
     Several people may describe the same slug; all are returned, newest first, and the
     caller (the user) chooses whose description to believe.
     """
-    flt: dict = {"kinds": [kinds.COMMUNITY], "#t": [mas_tag(s) for s in slugs] or ["mutualaid"]}
+    flt: dict[str, Any] = {
+        "kinds": [kinds.COMMUNITY],
+        "#t": [mas_tag(s) for s in slugs] or ["mutualaid"],
+    }
     if authors:
         flt["authors"] = list(authors)
     records = []

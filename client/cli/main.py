@@ -135,9 +135,8 @@ COMMAND_GROUPS: dict[str, Entry] = {
     ),
     "request": _group("request", "Aid requests: ask for help, read, list, edit and close."),
     "relay-request": _command(
-        "request",
+        "relayrequest",
         "Relay (syndicate) a request into other societies, so their followers see it.",
-        "top",
     ),
     "offer": _group("offer", "Offers of help: give, list, show, take up, close."),
     "feed": _command(

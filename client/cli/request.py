@@ -1,4 +1,4 @@
-"""`mas request template/new/show/list/update/close` and `mas relay-request`.
+"""`mas request template/new/show/list/update/close`.
 
 A request is a NIP-99 listing (kind 30402) published to every relay with a kind 1
 announcement for apps that show only notes; editing republishes the same address.
@@ -32,15 +32,14 @@ from shieldmutual.shared.errors import InvalidError
 if TYPE_CHECKING:
     from shieldmutual.client import aid
     from shieldmutual.client.feedthreads import Listing
-    from shieldmutual.client.names import Names
     from shieldmutual.client.pool import PublishReport
+    from shieldmutual.client.requests import RequestView
     from shieldmutual.shared.aid.feed import FeedItem
     from shieldmutual.shared.keys import SecretKey
 
 app = typer.Typer(
     help="Aid requests: ask for help, read, list, edit and close.", no_args_is_help=True
 )
-top = typer.Typer()
 
 FromOpt = Annotated[
     Path | None, typer.Option("--from", metavar="FILE", help="A request file ('-' for stdin).")
@@ -137,6 +136,7 @@ def new(
     from dataclasses import replace
 
     from shieldmutual.client.cli import requestprompt as prompt
+    from shieldmutual.client.requests import publish_request
     from shieldmutual.client.state import LocalState
     from shieldmutual.shared import event as event_mod
     from shieldmutual.shared.aid.draft import compose
@@ -179,15 +179,13 @@ def new(
             state.emit_encoded(announcement.to_json())
             return
 
-        async def go() -> tuple[PublishReport, PublishReport | None]:
+        async def send() -> tuple[PublishReport, PublishReport | None]:
             async with state.pool(relays) as pool:
                 with state.status(f"publishing to {len(relays)} relays…"):
-                    report = await pool.publish(event)
-                    if not announce or not report.ok(min_acks):
-                        return report, None
-                    return report, await pool.publish(announcement)
+                    noted = announcement if announce else None
+                    return await publish_request(pool, event, noted, min_acks)
 
-        report, noted = common.run(go())
+        report, noted = common.run(send())
         pages = state.page_base([r.relay for r in report.results if r.ok])
         draft.show_request(state, report, min_acks, state.want_json(json_), noted, pages)
 
@@ -214,14 +212,6 @@ def viewer_key(state: common.State, as_: str | None, author: str) -> SecretKey |
     return state.signer(as_)
 
 
-def people_shown(found: aid.RequestRecord, thread: aid.Thread) -> set[str]:
-    """Whose names `request show` shows: the author, public pledgers, the member a
-    champion speaks for, and who relayed it."""
-    origins = [*thread.pledges, *thread.syndications]
-    shown = {found.event.pubkey, *(o.origin.pubkey for o in origins if o.origin)}
-    return shown | ({thread.champion.member} if thread.champion.member else set())
-
-
 @app.command("show")
 def show(
     ctx: typer.Context,
@@ -246,39 +236,35 @@ def show(
 
     When you are its author, progress also counts the private pledges sent to you.
     """
-    from shieldmutual.client import aid, champions
     from shieldmutual.client.cli import aidrender, contacts
     from shieldmutual.client.cli.export import view_dict
     from shieldmutual.client.cli.qr import payment_codes
     from shieldmutual.client.errors import RelayError
+    from shieldmutual.client.requests import read_request, with_private_pledges
 
     state = common.state(ctx)
     if qr and state.want_json(json_):
         raise InvalidError("--qr is for people; with --json each payment already has its uri")
     pointer = common.request_pointer(state, naddr)
     relays = state.relays(relay, pointer.relays)
-    names = contacts.local_names(state)
 
-    async def go() -> tuple[aid.RequestRecord, aid.Thread, Names]:
+    async def read() -> RequestView:
         async with state.pool(relays) as pool:
             with state.status("fetching the request and what was said about it…"):
-                found, thread = await aid.load_request(pool, pointer)
-                # Public names only: private pledges are added below, never looked up.
-                named = await contacts.lookup(pool, names, people_shown(found, thread))
-        me = viewer_key(state, as_, found.address.pubkey) if private else None
+                view = await read_request(pool, pointer, contacts.local_names(state))
+        me = viewer_key(state, as_, view.found.address.pubkey) if private else None
         if me is None:
-            return found, thread, named
+            return view
         async with state.pool(relays, auth=me) as mine:
             with state.status("reading the private pledges sent to you…"):
                 try:
-                    opened = await champions.inbox(mine, me)
+                    return await with_private_pledges(mine, me, view)
                 except RelayError as exc:  # the public figures still stand on their own
                     state.warn(f"private pledges not counted: {exc}")
-                    return found, thread
-            rumors = aid.private_pledges(opened, found.address)
-            return found, aid.build_thread(found, thread.events, rumors), named
+                    return view
 
-    found, thread, names = common.run(go())
+    view = common.run(read())
+    found, thread, names = view.found, view.thread, view.names
     link = found.naddr()
     if state.want_json(json_):
         author = names.fields(found.event.pubkey, "author_")
@@ -410,56 +396,3 @@ def close(
     draft.edit_request(
         state, naddr, edit, relay=relay, yes=yes, min_acks=min_acks, as_=as_, json_out=json_
     )
-
-
-# ---- relay-request ---------------------------------------------------------------------------
-
-
-@top.command("relay-request")
-def relay_request(
-    ctx: typer.Context,
-    naddr: common.NaddrArg,
-    to: Annotated[
-        list[str],
-        typer.Option("--to", metavar="mas-SLUG", help="Society to relay it into (repeat)."),
-    ],
-    relay: common.RelayOption = None,
-    min_acks: common.MinAcksOption = 1,
-    as_: common.AsOption = None,
-    json_: common.JsonOption = False,
-) -> None:
-    """Relay (syndicate) a request into other societies, so their followers see it.
-
-    Publishes a NIP-18 repost (kind 16) carrying the exact signed request; anyone may
-    relay any request. Prints the repost's nevent.
-    """
-    from shieldmutual.client import aid
-    from shieldmutual.client.cli.society import parse_slug
-    from shieldmutual.client.pages import page_link
-    from shieldmutual.shared.aid.notes import Syndication, syndication_template
-    from shieldmutual.shared.aid.society import mas_tag
-
-    state = common.state(ctx)
-    targets = tuple(dict.fromkeys(parse_slug(t) for t in to))
-    pointer = common.request_pointer(state, naddr)
-    relays, secret = state.relays_and_signer(relay, as_)
-
-    async def go() -> tuple[aid.RequestRecord, PublishReport]:
-        async with state.pool(relays) as pool:
-            found = await aid.fetch_request(pool, pointer)
-            already = [f"mas-{t}" for t in targets if t in found.request.societies]
-            if already:
-                state.warn(f"the request is already in {', '.join(already)}")
-            hint = found.relays[0] if found.relays else ""
-            template = syndication_template(Syndication.of(found.event, targets, hint))
-            return found, await aid.publish(pool, secret, template)
-
-    found, report = common.run(go())
-    acked = [r.relay for r in report.results if r.ok]
-    pointer = common.nevent(report.event, acked)
-    base = state.page_base(acked)
-    page = page_link(base, found.naddr()) if base else None
-    common.show_published(state, report, min_acks, state.want_json(json_), pointer,
-                   into=[mas_tag(t) for t in targets], page=page)  # fmt: skip
-    if page and not state.want_json(json_):
-        state.note(f"page: {page}")
