@@ -5,6 +5,8 @@ for requests (whose ``fetch_request`` finds an offer too, with ``read=parse_offe
 
     found = await fetch_offer(pool, "naddr1...")     # aid.RequestRecord, .request: Offer
     thread = await fetch_offer_thread(pool, found)   # OfferThread: answers, replies
+    view = await read_offer(pool, pointer, names)    # OfferView: both, and people's names
+    report = await reply_to_offer(pool, secret, pointer, "I can help on Sunday")
 
 *Answers* are the requests the offer's author answered with it (their pledges citing it
 with ``q``; anyone else's citation promises nothing of the author's, so it is ignored).
@@ -16,15 +18,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shieldmutual.client import aid
-from shieldmutual.client.pool import Pool
+from shieldmutual.client.names import NO_NAMES, Names, lookup
+from shieldmutual.client.pool import Pool, PublishReport
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.comments import parse_pledge
+from shieldmutual.shared.aid.comments import RequestRef, parse_pledge
 from shieldmutual.shared.aid.common import Address
 from shieldmutual.shared.aid.feed import read_listing
-from shieldmutual.shared.aid.offer import Reply, parse_offer, parse_reply
+from shieldmutual.shared.aid.offer import Offer, Reply, parse_offer, parse_reply, reply_template
 from shieldmutual.shared.aid.thread import current_versions
 from shieldmutual.shared.errors import AidError
 from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.keys import SecretKey
 
 MAX_ANSWERS = 50  # answered requests looked up (one filter each) for one offer
 
@@ -104,3 +108,31 @@ async def _titles(pool: Pool, addresses: set[Address]) -> dict[Address, str]:
         except AidError:
             continue
     return titles
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    """An offer as `mas offer show` shows it: the offer, its thread, and the names of its
+    author and of those who replied."""
+
+    found: aid.RequestRecord
+    offer: Offer
+    thread: OfferThread
+    names: Names
+
+
+async def read_offer(pool: Pool, pointer: aid.RequestPointer, names: Names = NO_NAMES) -> OfferView:
+    found = await fetch_offer(pool, pointer)
+    assert isinstance(found.request, Offer)  # read with parse_offer
+    thread = await fetch_offer_thread(pool, found)
+    people = {found.event.pubkey, *(r.origin.pubkey for r in thread.replies if r.origin)}
+    return OfferView(found, found.request, thread, await lookup(pool, names, people))
+
+
+async def reply_to_offer(
+    pool: Pool, secret: SecretKey, pointer: aid.RequestPointer, words: str
+) -> PublishReport:
+    """A public NIP-22 comment under the offer, signed by ``secret``."""
+    found = await fetch_offer(pool, pointer)
+    ref = RequestRef.of(found.event, found.relays[0] if found.relays else "")
+    return await aid.publish(pool, secret, reply_template(Reply(ref, words)))

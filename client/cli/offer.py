@@ -26,26 +26,22 @@ from shieldmutual.client.cli.feed import feed_filter, item_naddr, listed
 from shieldmutual.client.cli.filteropts import LanguageFilterOpt, PlaceFilterOpt, SocietyFilterOpt
 from shieldmutual.client.cli.society import parse_slug
 from shieldmutual.client.feedthreads import Listing, list_stored
-from shieldmutual.client.names import Names
-from shieldmutual.client.offers import OfferThread, fetch_offer, fetch_offer_thread
+from shieldmutual.client.offers import OfferView, fetch_offer, read_offer, reply_to_offer
 from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.state import LocalState
 from shieldmutual.shared import event as event_mod
 from shieldmutual.shared import nip19
-from shieldmutual.shared.aid.comments import RequestRef
 from shieldmutual.shared.aid.common import coarse_geohash
 from shieldmutual.shared.aid.feed import REQUEST, FeedItem
 from shieldmutual.shared.aid.offer import (
     OFFER,
     Offer,
-    Reply,
     offer_dict,
     offer_event_template,
     offer_fields,
     offer_from_fields,
     read_offer_file,
     render_offer_file,
-    reply_template,
 )
 from shieldmutual.shared.aid.request import Status, new_identifier
 from shieldmutual.shared.aid.society import mas_tag
@@ -276,21 +272,16 @@ def show(
     pointer = common.request_pointer(state, naddr, "offer")
     relays = state.relays(relay, pointer.relays)
 
-    names = contacts.local_names(state)
-
-    async def go() -> tuple[aid.RequestRecord, OfferThread, Names]:
+    async def read() -> OfferView:
         async with state.pool(relays) as pool:
             with state.status("fetching the offer…"):
-                found = await fetch_offer(pool, pointer)
-                thread = await fetch_offer_thread(pool, found)
-                repliers = (r.origin.pubkey for r in thread.replies if r.origin)
-                people = {found.event.pubkey, *repliers}
-                return found, thread, await contacts.lookup(pool, names, people)
+                return await read_offer(pool, pointer, contacts.local_names(state))
 
-    found, thread, named = common.run(go())
+    view = common.run(read())
+    found, offer, thread, named = view.found, view.offer, view.thread, view.names
     link = found.naddr()
     answered = [
-        (a.request, a.title or "", nip19.naddr_decode(a.naddr).relays) for a in thread.answers
+        (a.request, a.title or "", list(nip19.naddr_decode(a.naddr).relays)) for a in thread.answers
     ]
     handles = common.remember(state, REQUEST, answered)  # the answered requests, numbered
     if state.want_json(json_):
@@ -300,7 +291,7 @@ def show(
             for r in thread.replies if r.origin
         ]  # fmt: skip
         state.emit_json({
-            **offer_dict(found.request, link),
+            **offer_dict(offer, link),
             **named.fields(found.event.pubkey, "author_"),
             "answered": [
                 {**a.to_dict(), **handles[str(a.request)].fields()} for a in thread.answers
@@ -309,10 +300,8 @@ def show(
             "event": found.event.to_dict(),
         })  # fmt: skip
     else:
-        view = offerrender.offer_view(
-            found.request, found.event.pubkey, link, thread, named, handles
-        )
-        state.out.print(view)
+        drawn = offerrender.offer_view(offer, found.event.pubkey, link, thread, named, handles)
+        state.out.print(drawn)
 
 
 @app.command("reply")
@@ -336,13 +325,11 @@ def reply(
     pointer = common.request_pointer(state, naddr, "offer")
     relays, secret = state.relays_and_signer(relay, as_, pointer.relays)
 
-    async def go() -> PublishReport:
+    async def send() -> PublishReport:
         async with state.pool(relays) as pool:
-            found = await fetch_offer(pool, pointer)
-            ref = RequestRef.of(found.event, found.relays[0] if found.relays else "")
-            return await aid.publish(pool, secret, reply_template(Reply(ref, words)))
+            return await reply_to_offer(pool, secret, pointer, words)
 
-    common.show_nevent(state, common.run(go()), min_acks, json_, relays)
+    common.show_nevent(state, common.run(send()), min_acks, json_, relays)
 
 
 # ---- update / close ------------------------------------------------------------------------
