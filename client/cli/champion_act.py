@@ -41,9 +41,9 @@ from shieldmutual.client.cli.helping import (
     ReportSummaryOption,
     ReportTitleOption,
     read_report,
-    spending_report,
 )
 from shieldmutual.client.errors import ChampionError, RelayError
+from shieldmutual.client.helping import spending_report
 from shieldmutual.client.private_send import Outgoing
 from shieldmutual.client.timeparse import parse_time
 from shieldmutual.client.vault import Vault

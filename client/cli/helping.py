@@ -22,36 +22,21 @@ the per-relay table.
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from shieldmutual.client import aid
+from shieldmutual.client import helping as client
 from shieldmutual.client.cli import common, textin
-from shieldmutual.client.errors import ClientError
-from shieldmutual.client.pool import Pool, PublishReport
+from shieldmutual.client.helping import Promise
+from shieldmutual.client.pool import PublishReport
 from shieldmutual.client.private_send import Outgoing
-from shieldmutual.shared import event as event_mod
-from shieldmutual.shared import nip19, nip59
-from shieldmutual.shared.aid.comments import (
-    Confirmation,
-    Pledge,
-    RequestRef,
-    Update,
-    confirmation_template,
-    pledge_template,
-    update_template,
-)
+from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.common import check_currency, normalize_text, parse_amount
-from shieldmutual.shared.aid.helping import CallFlood, SignWave
-from shieldmutual.shared.aid.offer import parse_offer
-from shieldmutual.shared.aid.report import Report, report_identifier, report_template, split_title
+from shieldmutual.shared.aid.report import Report, split_title
 from shieldmutual.shared.errors import InvalidError
-from shieldmutual.shared.event import Event
-from shieldmutual.shared.keys import SecretKey
 from shieldmutual.shared.nip19 import pubkey_hex
 
 app = typer.Typer()
@@ -67,7 +52,7 @@ MessageOption = Annotated[
 ]
 
 
-# ---- pure helpers (unit-tested) -------------------------------------------------------
+# ---- option checks (unit-tested) -----------------------------------------------------
 
 
 def money(amount: str | None, currency: str | None) -> tuple[Decimal | None, str | None]:
@@ -77,61 +62,6 @@ def money(amount: str | None, currency: str | None) -> tuple[Decimal | None, str
     if amount is None or currency is None:
         return None, None
     return parse_amount(amount.strip()), check_currency(currency.strip())
-
-
-def action_types(found: aid.RequestRecord) -> list[str]:
-    """The action types a request asks people to join, in its order."""
-    names = []
-    for action in found.request.actions:
-        if isinstance(action, CallFlood):
-            names.append("call")
-        elif isinstance(action, SignWave):
-            names.append("signwave")
-        else:
-            names.append(action.type)
-    return list(dict.fromkeys(names))
-
-
-def require_recipient(signer: str, found: aid.RequestRecord, thread: aid.Thread, what: str) -> None:
-    """Only the person helped may confirm, update or report; refuse before publishing."""
-    if signer in thread.recipients:
-        return
-    who = "the request's author"
-    if thread.champion.member:
-        who += " or the member a verified champion published it for"
-    raise ClientError(
-        f"only {who} can publish a {what} for this request; clients ignore anyone else's "
-        f"(use --as to pick the identity that made it)"
-    )
-
-
-async def load_as_recipient(
-    state: common.State, pool: Pool, pointer: aid.RequestPointer, signer: SecretKey, what: str
-) -> tuple[aid.RequestRecord, aid.Thread]:
-    """The request and its thread, refusing unless ``signer`` may publish a ``what`` for it."""
-    with state.status("finding the request…"):
-        found, thread = await aid.load_request(pool, pointer)
-    require_recipient(signer.public_hex, found, thread, what)
-    return found, thread
-
-
-# ---- publishing and output --------------------------------------------------------------
-
-
-def _ref(found: aid.RequestRecord) -> RequestRef:
-    return RequestRef.of(found.event, found.relays[0] if found.relays else "")
-
-
-# ---- mas pledge ------------------------------------------------------------------------
-
-
-async def _own_offer(pool: Pool, pointer: aid.RequestPointer, secret: SecretKey) -> RequestRef:
-    """The helper's own offer at ``pointer`` (shared/aid/offer.py), to cite in a pledge:
-    pointing at someone else's offer would promise their help in their name."""
-    found = await aid.fetch_request(pool, pointer, read=parse_offer)
-    if found.address.pubkey != secret.public_hex:
-        raise ClientError("--offer must be one of your own offers (use --as for its identity)")
-    return _ref(found)
 
 
 @app.command("pledge")
@@ -186,28 +116,20 @@ def pledge(
     )
     relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
-    async def go() -> tuple[PublishReport | Outgoing, str]:
+    promise = Promise(value, unit, action, note, given_at)
+
+    async def send() -> PublishReport | Outgoing:
         async with state.pool(relays) as pool:
             with state.status("finding the request…"):
-                found = await aid.fetch_request(pool, target)
-            if action is not None and action not in action_types(found):
-                asked = ", ".join(action_types(found)) or "none"
-                raise InvalidError(f"the request asks for no {action!r} action (it asks: {asked})")
-            given = await _own_offer(pool, given_at, secret) if given_at is not None else None
-            promise = Pledge(_ref(found), value, unit, action, note, private, offer=given)
-            template = pledge_template(promise)
-            if private:
-                recipient = found.address.pubkey
-                rumor = nip59.make_rumor(secret.public_hex, *template)
-                wrap = nip59.wrap(secret, recipient, rumor)
-                item = Outgoing(wrap, "private pledge", recipient, lookup=True)
-                return item, "private pledge gift-wrapped to " + nip19.npub_encode(recipient)
-            report = await aid.publish(pool, secret, template)
-            return report, common.nevent(report.event, relays)
+                return await client.pledge(pool, secret, target, promise, private=private)
 
-    sent, pointer = common.run(go())
-    # Sent apart, on a connection of its own with its own delay (client/private_send.py).
-    report = state.send_private(relays, [sent])[0] if isinstance(sent, Outgoing) else sent
+    sent = common.run(send())
+    if isinstance(sent, Outgoing):
+        pointer = "private pledge gift-wrapped to " + nip19.npub_encode(sent.to or "")
+        # Sent apart, on a connection of its own with its own delay (client/private_send.py).
+        report = state.send_private(relays, [sent])[0]
+    else:
+        pointer, report = common.nevent(sent.event, relays), sent
     common.show_published(state, report, min_acks, state.want_json(json_), pointer, private=private)
 
 
@@ -251,18 +173,15 @@ def confirm(
     target = common.request_pointer(state, naddr)
     relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
-    async def go() -> PublishReport:
+    async def send() -> PublishReport:
         async with state.pool(relays) as pool:
-            found, thread = await load_as_recipient(state, pool, target, secret, "confirmation")
-            pledge_id = None
-            if helper_key is not None:
-                theirs = [p for p in thread.pledges if p.origin and p.origin.pubkey == helper_key]
-                pledge_id = theirs[-1].origin.id if theirs and theirs[-1].origin else None
-            c = Confirmation(_ref(found), value, unit, helper_key, pledge_id, note)
-            template = confirmation_template(c, helper_consents=helper_consents)
-            return await aid.publish(pool, secret, template)
+            with state.status("finding the request…"):
+                return await client.confirm(
+                    pool, secret, target, Promise(value, unit, note=note),
+                    helper=helper_key, helper_consents=helper_consents,
+                )  # fmt: skip
 
-    report = common.run(go())
+    report = common.run(send())
     common.show_nevent(state, report, min_acks, json_, relays, helper=helper_key)
 
 
@@ -287,12 +206,12 @@ def update(
     target = common.request_pointer(state, naddr)
     relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
-    async def go() -> PublishReport:
+    async def send() -> PublishReport:
         async with state.pool(relays) as pool:
-            found, _ = await load_as_recipient(state, pool, target, secret, "update")
-            return await aid.publish(pool, secret, update_template(Update(_ref(found), news)))
+            with state.status("finding the request…"):
+                return await client.post_update(pool, secret, target, news)
 
-    report = common.run(go())
+    report = common.run(send())
     common.show_nevent(state, report, min_acks, json_, relays)
 
 
@@ -324,38 +243,6 @@ def read_report(source: Path, title: str | None) -> tuple[str, str]:
     return the_title, body
 
 
-def spending_report(
-    secret: SecretKey,
-    found: aid.RequestRecord,
-    thread: aid.Thread,
-    title: str,
-    body: str,
-    summary: str,
-) -> tuple[Event, Report]:
-    """The report of ``found`` signed by ``secret``: a new version of the signer's earlier
-    one if there is one (the member's, or the emergency key's when champions act)."""
-    identifier = report_identifier(found.address)
-    earlier = [
-        r for r in thread.reports
-        if r.identifier == identifier and r.origin and r.origin.pubkey == secret.public_hex
-    ]  # fmt: skip
-    spending = Report(
-        title=title,
-        body=body,
-        request=found.address,
-        summary=summary.strip(),
-        societies=found.request.societies,
-        identifier=identifier,
-        published_at=earlier[-1].published_at if earlier else None,
-        relay=found.relays[0] if found.relays else "",
-    )
-    # An edit must be newer than the version relays hold, even within the same second.
-    when = int(time.time())
-    if earlier and earlier[-1].origin:
-        when = max(when, earlier[-1].origin.created_at + 1)
-    return event_mod.sign(secret, *report_template(spending), created_at=when), spending
-
-
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
@@ -378,13 +265,12 @@ def report_cmd(
     target = common.request_pointer(state, naddr)
     relays, secret = state.relays_and_signer(relay, as_, target.relays)
 
-    async def go() -> tuple[PublishReport, Report]:
+    async def send() -> tuple[PublishReport, Report]:
         async with state.pool(relays) as pool:
-            found, thread = await load_as_recipient(state, pool, target, secret, "spending report")
-            event, spending = spending_report(secret, found, thread, the_title, body, summary)
-            return await pool.publish(event), spending
+            with state.status("finding the request…"):
+                return await client.publish_report(pool, secret, target, the_title, body, summary)
 
-    published, spending = common.run(go())
+    published, spending = common.run(send())
     address = spending.address(published.event.pubkey)
     common.show_published(
         state, published, min_acks, state.want_json(json_), address.naddr(tuple(relays[:3])),

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from shieldmutual.client import aid
+from shieldmutual.client import helping as client_helping
 from shieldmutual.client.cli import helping
 from shieldmutual.shared import nip17, nip19, nip59
 from shieldmutual.shared.aid.comments import parse_pledge
@@ -81,7 +82,7 @@ def test_money_is_checked_before_any_key_is_unlocked() -> None:
 
 def test_action_types_of_a_request(keys: Any) -> None:
     found = aid.RequestRecord(sign(keys.alice, *request_event_template(RENT)), RENT)
-    assert helping.action_types(found) == ["call"]
+    assert client_helping.action_types(found) == ["call"]
 
 
 # ---- the commands against a real relay ----------------------------------------------------
