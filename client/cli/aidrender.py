@@ -43,8 +43,9 @@ from shieldmutual.shared.aid.request import AidRequest, Status
 from shieldmutual.shared.aid.vouch import ChampionCheck, ChampionStatus
 
 if TYPE_CHECKING:  # types only: `following` shows a table without loading the pool
-    from shieldmutual.client.aid import RequestRecord, SocietyRecord, Thread
+    from shieldmutual.client.aid import RequestRecord, SocietyRecord
     from shieldmutual.shared.aid.feed import FeedItem
+    from shieldmutual.shared.aid.thread import Thread
 
 STATUS_STYLE = {Status.OPEN: "green", Status.FUNDED: "cyan", Status.CLOSED: "dim"}
 STATE_STYLE = {
@@ -197,13 +198,20 @@ def request_view(
     return Panel(Group(*parts), expand=False)
 
 
+def asked(item: FeedItem) -> AidRequest:
+    """A request row's request (offers have their own table and lines, offerrender.py)."""
+    if not isinstance(item.request, AidRequest):
+        raise TypeError(f"{item.address} is an offer, not a request")
+    return item.request
+
+
 def _figures(
     item: FeedItem, threads: Mapping[str, Thread], now: int
 ) -> tuple[Standing | None, ChampionCheck | None]:
     thread = threads.get(str(item.address))
     if thread is None:
         return None, None
-    return standing(item.request, thread.progress, now), thread.champion
+    return standing(asked(item), thread.progress, now), thread.champion
 
 
 def _cell(figures: Standing | None, *, received: bool) -> str:
@@ -255,7 +263,7 @@ def requests_table(
     table.add_column("societies", overflow="fold")
     id_column(table)
     for item in items:
-        r = item.request
+        r = asked(item)
         societies = {*r.societies, *(s for v in item.via for s in v.into)}
         figures, check = _figures(item, threads, at)
         status = status_text(r.status)
@@ -298,7 +306,7 @@ def feed_line(
     handle: Handle | None = None,
 ) -> Text:
     """One line per request for a feed piped to a file (not a terminal)."""
-    r = item.request
+    r = asked(item)
     via = "".join(f" (via mas-{', mas-'.join(v.into)})" for v in item.via[-1:])
     start = line_start(handle, new, item.version)
     text = untrusted(f"{start} {r.status.value:<6} {r.title}")

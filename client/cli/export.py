@@ -34,6 +34,7 @@ from shieldmutual.shared.aid.export import (
 from shieldmutual.shared.aid.markdown import render_markdown
 from shieldmutual.shared.aid.progress import champion_dict, standing
 from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.aid.thread import Thread
 from shieldmutual.shared.untrusted import json_text
 
 app = typer.Typer()
@@ -47,7 +48,7 @@ class Format(StrEnum):
     JSON = "json"
 
 
-def thread_dicts(request: AidRequest, thread: aid.Thread, now: int | None = None) -> dict[str, Any]:
+def thread_dicts(request: AidRequest, thread: Thread, now: int | None = None) -> dict[str, Any]:
     """``progress`` (progress_dict with the stable standing keys) and ``champion`` (status,
     member and the notice sentence): the keys every JSON view of a request shares."""
     at = int(time.time()) if now is None else now
@@ -58,7 +59,7 @@ def thread_dicts(request: AidRequest, thread: aid.Thread, now: int | None = None
 
 
 def view_dict(
-    found: aid.RequestRecord, thread: aid.Thread, naddr: str, now: int | None = None
+    found: aid.RequestRecord, thread: Thread, naddr: str, now: int | None = None
 ) -> dict[str, Any]:
     """A request and its thread as JSON (`mas request show --json`, `mas export --format json`)."""
 
@@ -105,7 +106,7 @@ def view_dict(
 def render(
     fmt: Format,
     found: aid.RequestRecord,
-    thread: aid.Thread,
+    thread: Thread,
     naddr: str,
     to: str | None = None,
     sender: str | None = None,
@@ -168,7 +169,7 @@ def export(
     pointer = common.request_pointer(state, naddr)
     relays = state.relays(relay, pointer.relays)
 
-    async def go() -> tuple[aid.RequestRecord, aid.Thread]:
+    async def go() -> tuple[aid.RequestRecord, Thread]:
         async with state.pool(relays) as pool:
             with state.status("fetching the request…"):
                 return await aid.load_request(pool, pointer)

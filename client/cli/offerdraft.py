@@ -81,7 +81,8 @@ def edit(
     found = common.run(fetch())
     if found.address.pubkey != author:
         raise ClientError("only the offer's author can change it (use --as for that identity)")
-    current: Offer = replace(found.request, origin=None)  # type: ignore[type-var]
+    assert isinstance(found.request, Offer)  # fetch_offer reads with parse_offer
+    current = replace(found.request, origin=None)
     changed = replace(
         change(current), identifier=current.identifier, published_at=current.published_at
     )

@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from typing import IO, NamedTuple
+from typing import IO, Literal, NamedTuple
 
 # Narrower than any console rich makes for a pipe, so rich would never wrap or shrink.
 MAX_WIDTH = 159
@@ -35,7 +35,7 @@ class Column(NamedTuple):
 
     header: str
     style: str = ""
-    overflow: str = "ellipsis"  # rich's default; "fold" for identifiers
+    overflow: Literal["fold", "crop", "ellipsis", "ignore"] = "ellipsis"  # "fold": identifiers
 
 
 class Look(NamedTuple):

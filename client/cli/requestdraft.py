@@ -9,7 +9,7 @@ unpublished everywhere: relays keep copies, and NIP-09 deletion is only a reques
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -165,7 +165,7 @@ def ask_to_publish(
     """What every listing (a request, an offer) shows before it goes public for good."""
     from rich.panel import Panel
 
-    from shieldmutual.client.cli import aidrender
+    from shieldmutual.client.cli import fmt
     from shieldmutual.shared.aid.society import mas_tag
 
     if not society_slugs:
@@ -176,7 +176,7 @@ def ask_to_publish(
     if stdin_used:
         raise InvalidError(f"the {noun} was read from stdin, so confirm with --yes instead")
     societies = " ".join(mas_tag(s) for s in society_slugs)
-    question = f"{what} to {len(relays)} relay(s) as {aidrender.short_npub(author)} {societies}?"
+    question = f"{what} to {len(relays)} relay(s) as {fmt.short_npub(author)} {societies}?"
     try:
         agreed = typer.confirm(question, err=True)
     except typer.Abort:
@@ -232,7 +232,7 @@ def show_request(
 def edit_request(
     state: common.State,
     naddr: str,
-    edit: dict,
+    edit: Mapping[str, str | list[str]],
     *,
     relay: list[str] | None,
     yes: bool,
