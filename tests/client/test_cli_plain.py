@@ -15,8 +15,10 @@ import pty
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import rich.console
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -250,8 +252,24 @@ def test_only_a_utf8_pipe_without_forced_colour_is_plain(monkeypatch: pytest.Mon
         assert not plain.is_plain(terminal)
 
 
+@pytest.fixture
+def stdout_consoles(monkeypatch: pytest.MonkeyPatch) -> list[Console]:
+    """Every rich Console made for stdout from now on (rich's class, recorded): a table
+    written past rich makes none."""
+    made: list[Console] = []
+
+    class Recorded(Console):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if not self.stderr:
+                made.append(self)
+
+    monkeypatch.setattr(rich.console, "Console", Recorded)
+    return made
+
+
 def test_a_stranger_s_cell_reaches_the_terminal_through_the_text_door(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stdout_consoles: list[Console]
 ) -> None:
     """Issue 9's rule holds on the plain path: a listing's cells pass the same door as on
     rich's (State.print_table), so a title escape, a bidi override or markup written by a
@@ -265,7 +283,7 @@ def test_a_stranger_s_cell_reaches_the_terminal_through_the_text_door(
         state = common.State(Paths(tmp_path / "config.toml", tmp_path / "keys", tmp_path))
         columns = [plain.Column("name", style="bold"), plain.Column("npub", overflow="fold")]
         state.print_table(columns, [[hostile, "npub1x"]])
-        assert state._out is None  # written on the plain path, not by rich
+        assert stdout_consoles == []  # written on the plain path, not by rich
         shown = os.read(leader, 65536).decode().replace("\r", "")
     rows = [[visible(hostile), "npub1x"]]
     assert shown == _rich_terminal(200, "256", False, render.table(columns, rows))
@@ -274,7 +292,7 @@ def test_a_stranger_s_cell_reaches_the_terminal_through_the_text_door(
 
 
 def test_while_a_progress_line_is_shown_rich_prints_the_table(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stdout_consoles: list[Console]
 ) -> None:
     """On a terminal with rich's spinner running on stderr, a table written past rich would
     land on the spinner's line; rich prints it above the spinner instead."""
@@ -286,4 +304,4 @@ def test_while_a_progress_line_is_shown_rich_prints_the_table(
         state = common.State(Paths(tmp_path / "config.toml", tmp_path / "keys", tmp_path))
         with state.status("waiting"):
             state.print_table([plain.Column("relay")], [["wss://relay.example.org"]])
-        assert state._out is not None  # the table went through rich's console
+        assert stdout_consoles  # the table went through rich's console
