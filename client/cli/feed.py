@@ -29,7 +29,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.live import Live
-from rich.text import Text
 
 from shieldmutual.client.cli import aidrender, common, contacts, feedrender, offerrender
 from shieldmutual.client.cli.export import thread_dicts
@@ -153,8 +152,8 @@ class FeedScreen:
     def live(self, tags: Sequence[str]) -> Live | None:
         """The live table's screen, for a terminal that is not asked for JSON."""
         if not self.json_out and self.state.out.is_terminal:
-            waiting = Text(f"waiting for requests in {' '.join(tags)}…", style="dim")
-            self.view = Live(waiting, console=self.state.out, auto_refresh=False)
+            first = feedrender.waiting(tags)
+            self.view = Live(first, console=self.state.out, auto_refresh=False)
         return self.view
 
     def ring(self) -> None:

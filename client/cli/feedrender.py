@@ -17,6 +17,11 @@ from shieldmutual.shared.aid.offer import OFFER
 from shieldmutual.shared.aid.thread import Thread
 
 
+def waiting(tags: Sequence[str]) -> Text:
+    """The live view before the first row."""
+    return Text(f"waiting for requests in {' '.join(tags)}…", style="dim")
+
+
 def relay_states(pool: Pool, sub: Subscription) -> Text:
     """One line under the live table with each relay's state, so a relay that went
     quiet is seen rather than guessed at from rows that stopped coming."""

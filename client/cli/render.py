@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -161,3 +162,8 @@ def subscription_summary(sub: Subscription) -> Text:
 
 def print_stderr(console: Console, renderable: Text | Table | Group | str) -> None:
     console.print(renderable, markup=False, highlight=False)
+
+
+def preview(shown: RenderableType) -> Panel:
+    """What a listing will look like, framed, before the question to publish it."""
+    return Panel(shown, title="preview")

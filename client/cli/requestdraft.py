@@ -163,14 +163,12 @@ def ask_to_publish(
     noun: str = "request",
 ) -> None:
     """What every listing (a request, an offer) shows before it goes public for good."""
-    from rich.panel import Panel
-
-    from shieldmutual.client.cli import fmt
+    from shieldmutual.client.cli import fmt, render
     from shieldmutual.shared.aid.society import mas_tag
 
     if not society_slugs:
         state.warn("no society tag: only people who search for it will find it (--society)")
-    state.err.print(Panel(preview, title="preview"))
+    state.err.print(render.preview(preview))
     if yes:
         return
     if stdin_used:
