@@ -169,12 +169,12 @@ def export(
     pointer = common.request_pointer(state, naddr)
     relays = state.relays(relay, pointer.relays)
 
-    async def go() -> tuple[aid.RequestRecord, Thread]:
+    async def fetch() -> tuple[aid.RequestRecord, Thread]:
         async with state.pool(relays) as pool:
             with state.status("fetching the request…"):
                 return await aid.load_request(pool, pointer)
 
-    found, thread = common.run(go())
+    found, thread = common.run(fetch())
     base = state.page_base(list(found.relays))
     page = page_link(base, found.naddr()) if base else None
     text = render(fmt, found, thread, found.naddr(), to, sender, progress=progress, page=page)

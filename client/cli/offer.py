@@ -98,11 +98,11 @@ def template(
         pointer = common.request_pointer(state, naddr, "offer")
         relays = state.relays(relay, pointer.relays)
 
-        async def go() -> aid.RequestRecord:
+        async def fetch() -> aid.RequestRecord:
             async with state.pool(relays) as pool:
                 return await fetch_offer(pool, pointer)
 
-        state.emit_text(render_offer_file(common.run(go()).request))  # type: ignore[arg-type]
+        state.emit_text(render_offer_file(common.run(fetch()).request))  # type: ignore[arg-type]
         return
     example = Offer(
         title="Lawnmower to lend",

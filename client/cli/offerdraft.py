@@ -47,12 +47,12 @@ def publish(
 ) -> None:
     """``event`` to every relay; its naddr (hinting the relays that took it) on stdout."""
 
-    async def go() -> PublishReport:
+    async def send() -> PublishReport:
         async with state.pool(relays) as pool:
             with state.status(f"publishing to {len(relays)} relays…"):
                 return await pool.publish(event)
 
-    report = common.run(go())
+    report = common.run(send())
     hints = [r.relay for r in report.results if r.ok][:3]
     naddr = Address.of(event).naddr(hints)
     common.show_published(state, report, min_acks, state.want_json(json_), naddr, naddr=naddr)

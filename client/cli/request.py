@@ -78,11 +78,11 @@ def template(
     pointer = common.request_pointer(state, naddr)
     relays = state.relays(relay, pointer.relays)
 
-    async def go() -> aid.RequestRecord:
+    async def fetch() -> aid.RequestRecord:
         async with state.pool(relays) as pool:
             return await aid.fetch_request(pool, pointer)
 
-    state.emit_text(render_template(common.run(go()).request))
+    state.emit_text(render_template(common.run(fetch()).request))
 
 
 @app.command("new")

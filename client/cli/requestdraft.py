@@ -282,8 +282,8 @@ def edit_request(
     when = max(int(time.time()), found.event.created_at + 1)
     event = event_mod.sign(secret, *request_event_template(changed), created_at=when)
 
-    async def go() -> PublishReport:
+    async def send() -> PublishReport:
         async with state.pool(relays) as pool:
             return await pool.publish(event)
 
-    show_request(state, common.run(go()), min_acks, json_out)
+    show_request(state, common.run(send()), min_acks, json_out)
