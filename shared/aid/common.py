@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -37,8 +36,13 @@ _TOKEN = re.compile(r"[a-z][a-z0-9-]{0,31}\Z").match
 _AMOUNT = re.compile(r"(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?\Z").match
 _CURRENCY = re.compile(r"[A-Za-z][A-Za-z0-9]{2,7}\Z").match
 _LANGUAGE = re.compile(r"[a-z]{2}\Z").match
-# Characters that would break a one-line field: C0/C1 controls, surrogates, line breaks.
-_BREAKING = frozenset({"Cc", "Cs", "Zl", "Zp"})
+# Characters that would break a one-line field: the code points of Unicode categories Cc
+# (C0/C1 controls), Cs (surrogates), Zl and Zp (line and paragraph separators). Unicode's
+# stability policy freezes these sets, so one precompiled class answers as a per-character
+# `unicodedata.category` loop would, several times faster on the feed's parsing path.
+LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
+# Multi-line text: the same set less \n and \t.
+TEXT_BREAKING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +199,7 @@ def _check_str(value: object, what: str, max_len: int, empty: bool, outer: str) 
 def check_line(value: object, what: str, max_len: int = MAX_LINE, *, empty: bool = False) -> str:
     """One line of text: no line breaks or controls, no outer spaces, bounded length."""
     value = _check_str(value, what, max_len, empty, "spaces")
-    if any(unicodedata.category(c) in _BREAKING for c in value):
+    if LINE_BREAKING.search(value):
         raise AidError(f"{what} must be one line without control characters")
     return value
 
@@ -203,9 +207,9 @@ def check_line(value: object, what: str, max_len: int = MAX_LINE, *, empty: bool
 def check_text(value: object, what: str, max_len: int = MAX_TEXT, *, empty: bool = True) -> str:
     """Multi-line text: ``\\n`` line breaks only (no ``\\r``), no outer blank space."""
     value = _check_str(value, what, max_len, empty, "blank space")
-    bad = [c for c in value if c != "\n" and c != "\t" and unicodedata.category(c) in _BREAKING]
+    bad = TEXT_BREAKING.search(value)
     if bad:
-        raise AidError(f"{what} contains control character {bad[0]!r}")
+        raise AidError(f"{what} contains control character {bad.group()!r}")
     return value
 
 
