@@ -114,22 +114,51 @@ def hinted(name: str, value: str, relay: str = "") -> list[str]:
     return [name, value, relay] if relay else [name, value]
 
 
+class IndexedTags(list[list[str]]):
+    """An event's tags with their ``name -> tags`` index, built in one pass.
+
+    A parser asks for some fifteen names per event (the feed parses every request it
+    shows); with the index each is a dict lookup, not a scan of every tag. It is still the
+    plain list, so every helper takes it or a bare list alike. Built for one parse and
+    never changed: the index does not follow edits.
+    """
+
+    __slots__ = ("by_name",)
+
+    def __init__(self, tags: Tags) -> None:
+        super().__init__(tags)
+        self.by_name: dict[str, list[list[str]]] = {}
+        for tag in tags:
+            if len(tag) > 1:
+                self.by_name.setdefault(tag[0], []).append(tag)
+
+
+def indexed(tags: Tags) -> IndexedTags:
+    """``tags`` with their index (as they are when already indexed)."""
+    return tags if isinstance(tags, IndexedTags) else IndexedTags(tags)
+
+
+def _named(tags: Tags, name: str) -> list[list[str]]:
+    """The tags called ``name`` that have a value."""
+    if isinstance(tags, IndexedTags):
+        return tags.by_name.get(name, [])
+    return [tag for tag in tags if len(tag) > 1 and tag[0] == name]
+
+
 def values(tags: Tags, name: str) -> list[str]:
-    return [tag[1] for tag in tags if len(tag) > 1 and tag[0] == name]
+    return [tag[1] for tag in _named(tags, name)]
 
 
 def first(tags: Tags, name: str) -> str | None:
-    for tag in tags:
-        if len(tag) > 1 and tag[0] == name:
-            return tag[1]
-    return None
+    found = first_full(tags, name)
+    return None if found is None else found[1]
 
 
 def first_full(tags: Tags, name: str) -> list[str] | None:
-    for tag in tags:
-        if len(tag) > 1 and tag[0] == name:
-            return tag
-    return None
+    if isinstance(tags, IndexedTags):
+        found = tags.by_name.get(name)
+        return found[0] if found else None
+    return next((tag for tag in tags if len(tag) > 1 and tag[0] == name), None)
 
 
 def one(tags: Tags, name: str, what: str) -> str:
@@ -154,7 +183,7 @@ def labels(tags: Tags, namespace: str = NAMESPACE) -> list[str]:
     """``l`` values marked with ``namespace`` (NIP-32: the mark must match an ``L``)."""
     if namespace not in values(tags, "L"):
         return []
-    return [t[1] for t in tags if len(t) > 2 and t[0] == "l" and t[2] == namespace]
+    return [t[1] for t in _named(tags, "l") if len(t) > 2 and t[2] == namespace]
 
 
 def require_kind(event: Rumor, kind: int, what: str) -> None:

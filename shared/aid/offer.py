@@ -39,6 +39,7 @@ from shieldmutual.shared.aid.common import (
     check_timestamp,
     check_token,
     first,
+    indexed,
     label_tags,
     labels,
     normalize_text,
@@ -176,7 +177,7 @@ def _description(content: str) -> str:
 def parse_offer(event: Rumor) -> Offer:
     """Kind 30402 labelled ``offer`` back into an :class:`Offer`, by docs/PROTOCOL.md's rules."""
     require_kind(event, kinds.CLASSIFIED, "offer")
-    tags, what = event.tags, "offer"
+    tags, what = indexed(event.tags), "offer"
     if MUTUAL_AID not in values(tags, "t"):
         raise AidError("not an offer: kind 30402 without ['t', 'mutualaid']")
     if labels(tags) != [OFFER]:

@@ -35,6 +35,7 @@ from shieldmutual.shared.aid.common import (
     first,
     first_full,
     format_amount,
+    indexed,
     label_tags,
     labels,
     normalize_text,
@@ -236,7 +237,7 @@ def _status(tags: Tags) -> Status:
 def parse_request(event: Rumor) -> AidRequest:
     """Kind 30402 back into an :class:`AidRequest`, enforcing the rules of docs/PROTOCOL.md."""
     require_kind(event, kinds.CLASSIFIED, "aid request")
-    tags = event.tags
+    tags = indexed(event.tags)  # some fifteen lookups follow
     what = "aid request"
     if MUTUAL_AID not in values(tags, "t"):
         raise AidError("not an aid request: kind 30402 without ['t', 'mutualaid']")
