@@ -29,26 +29,13 @@ from shieldmutual.shared.aid.comments import (
     pledge_template,
     update_template,
 )
-from shieldmutual.shared.aid.helping import CallFlood, SignWave
+from shieldmutual.shared.aid.helping import action_types
 from shieldmutual.shared.aid.offer import parse_offer
 from shieldmutual.shared.aid.report import Report, report_identifier, report_template
 from shieldmutual.shared.aid.thread import Thread
 from shieldmutual.shared.errors import InvalidError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.keys import SecretKey
-
-
-def action_types(found: aid.RequestRecord) -> list[str]:
-    """The action types a request asks people to join, in its order."""
-    names = []
-    for action in found.request.actions:
-        if isinstance(action, CallFlood):
-            names.append("call")
-        elif isinstance(action, SignWave):
-            names.append("signwave")
-        else:
-            names.append(action.type)
-    return list(dict.fromkeys(names))
 
 
 def require_recipient(signer: str, thread: Thread, what: str) -> None:
@@ -104,9 +91,12 @@ async def pledge(
     """A public pledge, published; or a private one, gift-wrapped to the request's author
     and returned to be sent apart (client/private_send.py), on its own connection."""
     found = await aid.fetch_request(pool, target)
-    if promise.action is not None and promise.action not in action_types(found):
-        asked = ", ".join(action_types(found)) or "none"
-        raise InvalidError(f"the request asks for no {promise.action!r} action (it asks: {asked})")
+    asked = action_types(found.request.actions)
+    if promise.action is not None and promise.action not in asked:
+        asked_for = ", ".join(asked) or "none"
+        raise InvalidError(
+            f"the request asks for no {promise.action!r} action (it asks: {asked_for})"
+        )
     given = await own_offer(pool, promise.offer, secret) if promise.offer is not None else None
     template = pledge_template(
         Pledge(ref(found), promise.amount, promise.currency, promise.action, promise.note,

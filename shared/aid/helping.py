@@ -104,6 +104,20 @@ class OtherAction:
 Action = CallFlood | SignWave | OtherAction
 
 
+def action_types(actions: tuple[Action, ...]) -> list[str]:
+    """The types of ``actions`` a request asks people to join, in its order, each once
+    (what `mas pledge --action` accepts)."""
+    names = []
+    for action in actions:
+        if isinstance(action, CallFlood):
+            names.append("call")
+        elif isinstance(action, SignWave):
+            names.append("signwave")
+        else:
+            names.append(action.type)
+    return list(dict.fromkeys(names))
+
+
 def parse_payment(tag: list[str]) -> Payment:
     if len(tag) < 3:
         raise AidError("payment must be ['payment', method, value]")
