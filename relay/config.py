@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from shieldmutual.shared.errors import ConfigError, FilterError, InvalidError
+from shieldmutual.relay.configvalues import check_base_url, check_ws_url, coerce, require_hex64
+from shieldmutual.shared.errors import ConfigError, InvalidError
 from shieldmutual.shared.filter import Filter
-from shieldmutual.shared.hexid import is_hex64
 from shieldmutual.shared.messages import MAX_SUBSCRIPTION_ID
 from shieldmutual.shared.relayurl import normalize_relay_url
 
@@ -90,7 +90,7 @@ class ServerConfig:
         if self.max_query_seconds <= 0:
             raise ConfigError("[server] max_query_seconds must be more than 0")
         for url in {self.url, *self.urls} - {""}:
-            _check_url(url)
+            check_ws_url(url)
         if self.max_connection_memory < 1024 * 1024:
             raise ConfigError("[server] max_connection_memory must be at least 1 MiB")
         if self.max_memory < self.max_connection_memory:
@@ -157,8 +157,8 @@ class PolicyConfig:
     allowed_pubkeys: frozenset[str] = frozenset()
 
     def check(self) -> None:
-        _hex64(self.blocked_pubkeys, "[policy] blocked_pubkeys")
-        _hex64(self.allowed_pubkeys, "[policy] allowed_pubkeys")
+        require_hex64(self.blocked_pubkeys, "[policy] blocked_pubkeys")
+        require_hex64(self.allowed_pubkeys, "[policy] allowed_pubkeys")
         if not all(type(k) is int and 0 <= k <= 65535 for k in self.blocked_kinds):
             raise ConfigError("[policy] blocked_kinds must list kinds from 0 to 65535")
 
@@ -174,7 +174,7 @@ class InfoConfig:
 
     def check(self) -> None:
         if self.pubkey:
-            _hex64(frozenset([self.pubkey]), "[info] pubkey")
+            require_hex64(frozenset([self.pubkey]), "[info] pubkey")
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +193,7 @@ class WebConfig:
     max_items: int = 100
 
     def check(self) -> None:
-        _check_base_url(self.base_url)
+        check_base_url(self.base_url)
         if not 1 <= self.max_items <= 1000:
             raise ConfigError("[web] max_items must be 1 to 1000")
 
@@ -286,49 +286,6 @@ _REPLACED = {
 }
 
 
-def _coerce(section: str, key: str, value: Any, default: Any) -> Any:
-    where = f"[{section}] {key}"
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false")
-        return value
-    if isinstance(default, int):
-        if type(value) is not int:
-            raise ConfigError(f"{where} must be an integer")
-        if value < 0:
-            raise ConfigError(f"{where} must not be negative")
-        return value
-    if isinstance(default, float):
-        if type(value) not in (int, float) or value < 0:
-            raise ConfigError(f"{where} must be a non-negative number")
-        return float(value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string")
-        return value
-    if isinstance(default, frozenset):
-        if not isinstance(value, list | tuple | set | frozenset):
-            raise ConfigError(f"{where} must be a list")
-        try:
-            return frozenset(value)
-        except TypeError:
-            raise ConfigError(f"{where} must be a list of plain values") from None
-    if isinstance(default, tuple):  # filters: a list of tables
-        return _filters(where, value)
-    raise ConfigError(f"{where}: unsupported setting")  # pragma: no cover
-
-
-def _filters(where: str, value: Any) -> tuple[Filter, ...]:
-    if isinstance(value, tuple) and all(isinstance(f, Filter) for f in value):
-        return value  # already built (Config.replace)
-    if not isinstance(value, list):
-        raise ConfigError(f"{where} must be a list of filters")
-    try:
-        return tuple(Filter.from_dict(item) for item in value)
-    except FilterError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
 def _build(section: str, values: dict[str, Any]) -> Any:
     cls = _SECTIONS[section]
     defaults = cls()
@@ -339,38 +296,10 @@ def _build(section: str, values: dict[str, Any]) -> Any:
             raise ConfigError(f"[{section}] {key} is no longer used: {_REPLACED[section][key]}")
         if key not in known:
             raise ConfigError(f"unknown setting [{section}] {key}")
-        out[key] = _coerce(section, key, value, getattr(defaults, key))
+        out[key] = coerce(section, key, value, getattr(defaults, key))
     built = cls(**out)
     built.check()
     return built
-
-
-def _hex64(values: frozenset[str], where: str) -> None:
-    for value in values:
-        if not isinstance(value, str) or not is_hex64(value):
-            raise ConfigError(f"{where} must list 64-character lowercase hex public keys")
-
-
-def _check_url(url: object) -> None:
-    try:
-        parts = urlsplit(url) if isinstance(url, str) else None
-        ok = parts is not None and parts.scheme in ("ws", "wss") and bool(parts.hostname)
-        ok = ok and parts is not None and parts.port != 0
-    except ValueError:  # a port that is not a number
-        ok = False
-    if not ok:
-        raise ConfigError(f"[server] url and urls must be ws:// or wss:// URLs, not {url!r}")
-
-
-def _check_base_url(url: str) -> None:
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
-    except ValueError:
-        ok = False
-    ok = ok and not (parts.query or parts.fragment or parts.username or parts.password)
-    if url and not (ok and url.isprintable() and " " not in url):
-        raise ConfigError(f"[web] base_url must be an http:// or https:// URL, not {url!r}")
 
 
 def from_dict(data: dict[str, Any]) -> Config:
