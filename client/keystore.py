@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from shieldmutual.client.config import write_private
 from shieldmutual.client.errors import IdentityError, PassphraseError
 from shieldmutual.client.vault import Home
-from shieldmutual.shared import hexid, nip19, nip49
+from shieldmutual.shared import bech32, hexid, nip19, nip49
 from shieldmutual.shared.errors import CryptoError, EncodingError
 from shieldmutual.shared.keys import SecretKey
 
@@ -97,7 +97,7 @@ def parse_secret(text: str) -> ParsedSecret:
     if lowered.startswith("nsec1"):
         return ParsedSecret("nsec", SecretKey.from_hex(nip19.nsec_decode(value)))
     if lowered.startswith(nip49.PREFIX + "1"):
-        hrp, _ = nip19.bech32_decode(value)
+        hrp, _ = bech32.decode(value)
         if hrp != nip49.PREFIX:
             raise EncodingError("not an ncryptsec")
         return ParsedSecret("ncryptsec", ncryptsec=lowered)
@@ -275,7 +275,7 @@ class Keystore:
     def reseal(self, name: str, secret: SecretKey, passphrase: str) -> None:
         """Seal ``name``'s secret again under ``passphrase`` (keeping its security byte)."""
         records = dict(self._load())
-        _, data = nip19.bech32_decode(self.ncryptsec(name))
+        _, data = bech32.decode(self.ncryptsec(name))
         sealed = nip49.encrypt(secret.secret, passphrase, self.log_n, data[42])
         records[name] = {**records[name], "ncryptsec": sealed}
         self._save(records)

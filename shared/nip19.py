@@ -1,9 +1,7 @@
-"""Bech32 (BIP-173) and the NIP-19 entities: npub, nsec, note, nprofile, nevent, naddr.
+"""The NIP-19 entities: npub, nsec, note, nprofile, nevent, naddr (the codec is
+:mod:`~shieldmutual.shared.bech32`).
 
-The bech32 codec is written out here because it is forty lines and the reference
-``bech32`` package is unmaintained and enforces BIP-173's 90-character cap, which
-nprofile/nevent/naddr routinely exceed (NIP-19 allows up to 5000). 32-byte keys and
-ids are returned as lowercase hex, the form NIP-01 events and filters use; encoders
+32-byte keys and ids are returned as lowercase hex, the form NIP-01 events and filters use; encoders
 accept hex or raw bytes.
 """
 
@@ -12,100 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from shieldmutual.shared import hexid
+from shieldmutual.shared import bech32, hexid
 from shieldmutual.shared.errors import EncodingError
 
-_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
-_CHAR_VALUE = {char: value for value, char in enumerate(_CHARSET)}
-_GENERATORS = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
-# NIP-19: "Bech32-formatted strings SHOULD be limited in size to 5000 characters."
-MAX_LENGTH = 5000
 URI_SCHEME = "nostr:"
-# BIP-350: the checksum constant of bech32m (segwit v1+ addresses); bech32's is 1.
-BECH32M_CONST = 0x2BC830A3
-
 TLV_SPECIAL, TLV_RELAY, TLV_AUTHOR, TLV_KIND = 0, 1, 2, 3
 _Tlv = dict[int, list[bytes]]
-
-
-# --- bech32 -------------------------------------------------------------------------
-
-
-def _polymod(values: Iterable[int]) -> int:
-    check = 1
-    for value in values:
-        top = check >> 25
-        check = (check & 0x1FFFFFF) << 5 ^ value
-        for bit, generator in enumerate(_GENERATORS):
-            if top >> bit & 1:
-                check ^= generator
-    return check
-
-
-def _hrp_expand(hrp: str) -> list[int]:
-    return [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
-
-
-def _convert_bits(data: Iterable[int], from_bits: int, to_bits: int, pad: bool) -> bytes:
-    """Regroup bits; when unpadding, leftover bits must be fewer than ``from_bits`` and zero."""
-    acc = bits = 0
-    out = bytearray()
-    mask = (1 << to_bits) - 1
-    for value in data:
-        acc = (acc << from_bits | value) & 0xFFFFFF
-        bits += from_bits
-        while bits >= to_bits:
-            bits -= to_bits
-            out.append(acc >> bits & mask)
-    if pad:
-        if bits:
-            out.append(acc << (to_bits - bits) & mask)
-    elif bits >= from_bits or acc << (to_bits - bits) & mask:
-        raise EncodingError("bech32 data has invalid padding")
-    return bytes(out)
-
-
-def bech32_encode(hrp: str, data: bytes) -> str:
-    """Lowercase bech32 (not bech32m) of ``data`` under human-readable part ``hrp``."""
-    words = list(_convert_bits(data, 8, 5, pad=True))
-    check = _polymod([*_hrp_expand(hrp), *words, 0, 0, 0, 0, 0, 0]) ^ 1
-    words += [check >> 5 * (5 - i) & 31 for i in range(6)]
-    text = hrp + "1" + "".join(_CHARSET[w] for w in words)
-    if len(text) > MAX_LENGTH:
-        raise EncodingError(f"bech32 string would be {len(text)} characters, over {MAX_LENGTH}")
-    return text
-
-
-def bech32_words(text: str, *, bech32m: bool = False) -> tuple[str, list[int]]:
-    """(lowercase hrp, 5-bit data words without the checksum) after BIP-173's checks, or
-    BIP-350's checksum when ``bech32m``. Payment codes (BOLT11, segwit addresses) need the
-    words: their data is not always whole bytes."""
-    if not isinstance(text, str):
-        raise EncodingError("bech32 input must be a string")
-    if len(text) > MAX_LENGTH:
-        raise EncodingError(f"bech32 string is longer than {MAX_LENGTH} characters")
-    if any(not 33 <= ord(c) <= 126 for c in text):
-        raise EncodingError("bech32 string contains characters outside printable ASCII")
-    if text.lower() != text and text.upper() != text:
-        raise EncodingError("bech32 string mixes upper and lower case")
-    text = text.lower()
-    sep = text.rfind("1")
-    if sep < 1 or sep + 7 > len(text):
-        raise EncodingError("bech32 string has no prefix or is too short for a checksum")
-    hrp = text[:sep]
-    try:
-        words = [_CHAR_VALUE[c] for c in text[sep + 1 :]]
-    except KeyError as exc:
-        raise EncodingError(f"bech32 string contains invalid character {exc.args[0]!r}") from None
-    if _polymod(_hrp_expand(hrp) + words) != (BECH32M_CONST if bech32m else 1):
-        raise EncodingError("bech32 checksum is invalid")
-    return hrp, words[:-6]
-
-
-def bech32_decode(text: str) -> tuple[str, bytes]:
-    """Split a bech32 string into (lowercase hrp, data bytes), checking BIP-173 rules."""
-    hrp, words = bech32_words(text)
-    return hrp, _convert_bits(words, 5, 8, pad=False)
 
 
 # --- NIP-19 typed values -----------------------------------------------------------
@@ -162,14 +72,14 @@ def _strip_uri(text: str) -> str:
 
 
 def _decode_expecting(text: str, prefix: str) -> bytes:
-    hrp, data = bech32_decode(_strip_uri(text))
+    hrp, data = bech32.decode(_strip_uri(text))
     if hrp != prefix:
         raise EncodingError(f"expected {prefix}, got {hrp}")
     return data
 
 
 def _encode_bare(prefix: str, value: str | bytes, what: str) -> str:
-    return bech32_encode(prefix, _raw32(value, what))
+    return bech32.encode(prefix, _raw32(value, what))
 
 
 def _decode_bare(text: str, prefix: str) -> str:
@@ -282,7 +192,7 @@ def _relays(tlv: _Tlv, prefix: str) -> tuple[str, ...]:
 
 def nprofile_encode(pubkey: str | bytes, relays: Iterable[str] = ()) -> str:
     items = [(TLV_SPECIAL, _raw32(pubkey, "public key")), *_relay_items(relays)]
-    return bech32_encode("nprofile", _tlv(items))
+    return bech32.encode("nprofile", _tlv(items))
 
 
 def nprofile_decode(text: str) -> Profile:
@@ -306,7 +216,7 @@ def nevent_encode(
         items.append((TLV_AUTHOR, _raw32(author, "author")))
     if kind is not None:
         items.append((TLV_KIND, _kind_bytes(kind)))
-    return bech32_encode("nevent", _tlv(items))
+    return bech32.encode("nevent", _tlv(items))
 
 
 def nevent_decode(text: str) -> EventPointer:
@@ -335,7 +245,7 @@ def naddr_encode(
         (TLV_AUTHOR, _raw32(pubkey, "author")),
         (TLV_KIND, _kind_bytes(kind)),
     ]
-    return bech32_encode("naddr", _tlv(items))
+    return bech32.encode("naddr", _tlv(items))
 
 
 def naddr_decode(text: str) -> AddressPointer:
@@ -360,7 +270,7 @@ Decoded = str | Profile | EventPointer | AddressPointer
 
 def decode(text: str) -> tuple[str, Decoded]:
     """Any NIP-19 entity, with or without ``nostr:``: (prefix, hex string or pointer)."""
-    hrp, data = bech32_decode(_strip_uri(text))
+    hrp, data = bech32.decode(_strip_uri(text))
     if hrp in ("npub", "nsec", "note"):
         if len(data) != 32:
             raise EncodingError(f"{hrp} data must be 32 bytes, got {len(data)}")

@@ -8,7 +8,7 @@ import unicodedata
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from shieldmutual.shared import keys, nip19
+from shieldmutual.shared import bech32, keys
 from shieldmutual.shared.errors import CryptoError, EncodingError
 from shieldmutual.shared.xchacha import xchacha20poly1305_decrypt, xchacha20poly1305_encrypt
 
@@ -42,11 +42,11 @@ def encrypt(secret: bytes, password: str, log_n: int = 16, key_security: int = K
     sealed = xchacha20poly1305_encrypt(
         _symmetric_key(password, salt, log_n), nonce, bytes(secret), ad
     )
-    return nip19.bech32_encode(PREFIX, bytes([VERSION, log_n]) + salt + nonce + ad + sealed)
+    return bech32.encode(PREFIX, bytes([VERSION, log_n]) + salt + nonce + ad + sealed)
 
 
 def _payload(ncryptsec: str) -> bytes:
-    hrp, data = nip19.bech32_decode(ncryptsec.strip())
+    hrp, data = bech32.decode(ncryptsec.strip())
     if hrp != PREFIX:
         raise EncodingError(f"expected {PREFIX}, got {hrp}")
     if len(data) != _LENGTH:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shieldmutual.shared import nip19
+from shieldmutual.shared import bech32
 from shieldmutual.shared.errors import AidError, EncodingError
 
 LIGHTNING, BITCOIN = "lightning", "bitcoin"
@@ -65,7 +65,7 @@ def _one_case(value: str, what: str) -> str:
 
 def _bech32(value: str, what: str) -> tuple[str, list[int]]:
     try:
-        return nip19.bech32_words(value)
+        return bech32.words(value)
     except EncodingError as exc:
         raise AidError(f"{what} is not valid ({exc}): {value!r}") from None
 
@@ -122,7 +122,7 @@ def _segwit(code: str, what: str) -> tuple[str, list[int]]:
     problem = "not bech32"
     for bech32m in (False, True):
         try:
-            hrp, words = nip19.bech32_words(code, bech32m=bech32m)
+            hrp, words = bech32.words(code, bech32m=bech32m)
         except EncodingError as exc:
             problem = str(exc)
             continue

@@ -19,7 +19,7 @@ import pytest
 
 from shieldmutual.client import agent
 from shieldmutual.client.config import Paths
-from shieldmutual.shared import nip19, nip49
+from shieldmutual.shared import bech32, nip19, nip49
 from tests.waiting import until_sync
 
 PASSPHRASE = "test passphrase"
@@ -180,8 +180,8 @@ def test_import_takes_no_secret_argument(mas: Any) -> None:
 
 def test_a_costly_ncryptsec_is_refused_before_any_question(mas: Any) -> None:
     """log_n 22 took 16 s and 4 GiB before anything was asked."""
-    _, data = nip19.bech32_decode(nip49.encrypt(bytes.fromhex("11" * 32), "p", log_n=4))
-    heavy = nip19.bech32_encode("ncryptsec", data[:1] + bytes([22]) + data[2:])
+    _, data = bech32.decode(nip49.encrypt(bytes.fromhex("11" * 32), "p", log_n=4))
+    heavy = bech32.encode("ncryptsec", data[:1] + bytes([22]) + data[2:])
     done = mas("id", "import", "x", input=heavy + "\n", passphrase=None)
     assert done.code == 2, done.stderr  # no passphrase was available: it was never asked
     assert "--allow-log-n 22" in done.stderr

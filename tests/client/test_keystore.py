@@ -14,7 +14,7 @@ from shieldmutual.client.errors import IdentityError, PassphraseError
 from shieldmutual.client.keystore import Keystore, check_name, parse_secret, scrypt_log_n
 from shieldmutual.client.unlock import Passphrases, refuse_passphrase_env
 from shieldmutual.client.vault import Home
-from shieldmutual.shared import nip19, nip49
+from shieldmutual.shared import bech32, nip19, nip49
 from shieldmutual.shared.errors import CryptoError, EncodingError
 from shieldmutual.shared.keys import SecretKey
 
@@ -105,8 +105,8 @@ def test_add_ncryptsec_keeps_it_and_checks_the_passphrase(store: Keystore) -> No
 def test_security_byte_records_how_the_key_was_handled(store: Keystore) -> None:
     store.add("gen", SecretKey.generate(), "p")
     store.add("pasted", SECRET, "p", handled_securely=False)
-    _, gen = nip19.bech32_decode(store.ncryptsec("gen"))
-    _, pasted = nip19.bech32_decode(store.ncryptsec("pasted"))
+    _, gen = bech32.decode(store.ncryptsec("gen"))
+    _, pasted = bech32.decode(store.ncryptsec("pasted"))
     assert gen[42] == nip49.KEY_SECURE
     assert pasted[42] == nip49.KEY_INSECURE
     assert gen[1] == 4  # log_n as configured
@@ -186,8 +186,8 @@ def test_log_n_from_environment() -> None:
 def test_an_imported_ncryptsec_above_the_safe_cost_is_refused_unless_allowed(
     store: Keystore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, data = nip19.bech32_decode(nip49.encrypt(SECRET.secret, "p", log_n=4))
-    heavy = nip19.bech32_encode("ncryptsec", data[:1] + bytes([22]) + data[2:])
+    _, data = bech32.decode(nip49.encrypt(SECRET.secret, "p", log_n=4))
+    heavy = bech32.encode("ncryptsec", data[:1] + bytes([22]) + data[2:])
     monkeypatch.setattr(nip49, "Scrypt", None)  # any scrypt work would fail the test
     with pytest.raises(EncodingError, match="--allow-log-n 22"):
         store.add_ncryptsec("x", heavy, "p")
@@ -230,7 +230,7 @@ def test_reseal_keeps_the_key_and_its_security_byte(store: Keystore) -> None:
     store.add("alice", SECRET, "old", handled_securely=False)
     store.reseal("alice", SECRET, "new")
     assert store.unlock("alice", "new") == SECRET
-    _, data = nip19.bech32_decode(store.ncryptsec("alice"))
+    _, data = bech32.decode(store.ncryptsec("alice"))
     assert data[42] == nip49.KEY_INSECURE
     with pytest.raises(PassphraseError):
         store.unlock("alice", "old")

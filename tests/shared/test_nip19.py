@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shieldmutual.shared import nip19
+from shieldmutual.shared import bech32, nip19
 from shieldmutual.shared.errors import EncodingError
 from shieldmutual.shared.nip19 import AddressPointer, EventPointer, Profile
 
@@ -96,8 +96,8 @@ def test_uri_prefix_whitespace_and_upper_case_are_accepted(text):
     ],
 )
 def test_bip173_valid_vectors(text, hrp, data):
-    assert nip19.bech32_decode(text) == (hrp, bytes.fromhex(data))
-    assert nip19.bech32_encode(hrp, bytes.fromhex(data)) == text.lower()
+    assert bech32.decode(text) == (hrp, bytes.fromhex(data))
+    assert bech32.encode(hrp, bytes.fromhex(data)) == text.lower()
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_bip173_valid_vectors(text, hrp, data):
 )
 def test_bip173_invalid_vectors(text):
     with pytest.raises(EncodingError):
-        nip19.bech32_decode(text)
+        bech32.decode(text)
 
 
 def test_bip173_length_cap_is_lifted_as_nip19_says():
@@ -128,18 +128,18 @@ def test_bip173_length_cap_is_lifted_as_nip19_says():
         "an84characterslonghumanreadablepartthatcontainsthenumber1andtheexcludedcharactersbio"
         "1569pvx"
     )
-    hrp, data = nip19.bech32_decode(text)
+    hrp, data = bech32.decode(text)
     assert (len(text), hrp[:4], data) == (91, "an84", b"")
 
 
 def test_length_limit_is_5000():
-    long = nip19.bech32_encode("x", bytes(3000))
-    assert len(long) <= nip19.MAX_LENGTH
-    assert nip19.bech32_decode(long) == ("x", bytes(3000))
+    long = bech32.encode("x", bytes(3000))
+    assert len(long) <= bech32.MAX_LENGTH
+    assert bech32.decode(long) == ("x", bytes(3000))
     with pytest.raises(EncodingError, match="over 5000"):
-        nip19.bech32_encode("x", bytes(3200))
+        bech32.encode("x", bytes(3200))
     with pytest.raises(EncodingError, match="longer than 5000"):
-        nip19.bech32_decode("x1" + "q" * 5000)
+        bech32.decode("x1" + "q" * 5000)
 
 
 # --- errors ------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_wrong_prefix_says_what_was_expected():
 
 @pytest.mark.parametrize("size", [0, 31, 33, 64])
 def test_bare_entities_must_hold_32_bytes(size):
-    text = nip19.bech32_encode("note", bytes(size))
+    text = bech32.encode("note", bytes(size))
     with pytest.raises(EncodingError, match=f"note data must be 32 bytes, got {size}"):
         nip19.note_decode(text)
     with pytest.raises(EncodingError, match="must be 32 bytes"):
@@ -192,27 +192,27 @@ def bech32_of_words(hrp: str, words: list[int]) -> str:
 
 def test_invalid_characters_and_padding():
     with pytest.raises(EncodingError, match="invalid character 'b'"):
-        nip19.bech32_decode("npub1b" + NPUB[6:])
+        bech32.decode("npub1b" + NPUB[6:])
     # 32 bytes need 52 words, with 4 spare bits that must be zero.
     words = [0] * 52
     assert bech32_of_words("npub", words) == nip19.npub_encode(bytes(32))
-    assert nip19.bech32_decode(bech32_of_words("npub", words)) == ("npub", bytes(32))
+    assert bech32.decode(bech32_of_words("npub", words)) == ("npub", bytes(32))
     with pytest.raises(EncodingError, match="padding"):
-        nip19.bech32_decode(bech32_of_words("npub", [*words[:-1], 1]))
+        bech32.decode(bech32_of_words("npub", [*words[:-1], 1]))
     with pytest.raises(EncodingError, match="padding"):
-        nip19.bech32_decode(bech32_of_words("npub", [*words, 0, 0]))  # a whole spare word
+        bech32.decode(bech32_of_words("npub", [*words, 0, 0]))  # a whole spare word
 
 
 def test_unknown_prefix():
     with pytest.raises(EncodingError, match="unsupported NIP-19 prefix 'nrelay'"):
-        nip19.decode(nip19.bech32_encode("nrelay", b"\x00\x03abc"))
+        nip19.decode(bech32.encode("nrelay", b"\x00\x03abc"))
 
 
 # --- TLV rules ---------------------------------------------------------------------------
 
 
 def _raw(prefix: str, *items: tuple[int, bytes]) -> str:
-    return nip19.bech32_encode(prefix, b"".join(bytes((t, len(v))) + v for t, v in items))
+    return bech32.encode(prefix, b"".join(bytes((t, len(v))) + v for t, v in items))
 
 
 def test_unknown_tlv_types_are_ignored():
@@ -245,9 +245,9 @@ def test_known_tlv_with_wrong_length_or_truncated():
     with pytest.raises(EncodingError, match="nevent kind must be 4 bytes, got 2"):
         nip19.nevent_decode(_raw("nevent", (0, bytes.fromhex(ID)), (3, b"\x00\x01")))
     with pytest.raises(EncodingError, match="truncated"):
-        nip19.nevent_decode(nip19.bech32_encode("nevent", b"\x00\x20" + bytes(31)))
+        nip19.nevent_decode(bech32.encode("nevent", b"\x00\x20" + bytes(31)))
     with pytest.raises(EncodingError, match="truncated"):
-        nip19.nevent_decode(nip19.bech32_encode("nevent", b"\x00\x20" + bytes(32) + b"\x01"))
+        nip19.nevent_decode(bech32.encode("nevent", b"\x00\x20" + bytes(32) + b"\x01"))
     with pytest.raises(EncodingError, match="not valid UTF-8"):
         nip19.nprofile_decode(_raw("nprofile", (0, bytes.fromhex(FIATJAF)), (1, b"\xff")))
 
@@ -314,7 +314,7 @@ def test_naddr_round_trip(identifier, pubkey, kind, relays):
 
 @given(st.binary(max_size=300), st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1))
 def test_bech32_round_trip(data, hrp):
-    assert nip19.bech32_decode(nip19.bech32_encode(hrp, data)) == (hrp, data)
+    assert bech32.decode(bech32.encode(hrp, data)) == (hrp, data)
 
 
 # --- interop with rust-nostr ---------------------------------------------------------------

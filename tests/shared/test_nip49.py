@@ -7,7 +7,7 @@ import unicodedata
 import nostr_sdk
 import pytest
 
-from shieldmutual.shared import nip19, nip49
+from shieldmutual.shared import bech32, nip19, nip49
 from shieldmutual.shared.errors import CryptoError, EncodingError
 from shieldmutual.shared.keys import SecretKey
 
@@ -21,7 +21,7 @@ SECRET = bytes.fromhex("67dea2ed018072d675f5415ecfaed7d2597555e202d85b3d65ea4e58
 
 def test_spec_vector_decrypts():
     assert nip49.decrypt(SPEC_NCRYPTSEC, "nostr").hex() == SPEC_SECRET
-    hrp, data = nip19.bech32_decode(SPEC_NCRYPTSEC)
+    hrp, data = bech32.decode(SPEC_NCRYPTSEC)
     assert (hrp, len(data), data[0], data[1]) == ("ncryptsec", 91, 0x02, 16)
 
 
@@ -38,7 +38,7 @@ def test_round_trip_and_layout(security):
     text = nip49.encrypt(SECRET, "correct horse", log_n=4, key_security=security)
     assert text.startswith("ncryptsec1")
     assert nip49.decrypt(text, "correct horse") == SECRET
-    _, data = nip19.bech32_decode(text)
+    _, data = bech32.decode(text)
     assert (len(data), data[0], data[1], data[42]) == (91, 0x02, 4, security)
 
 
@@ -46,7 +46,7 @@ def test_default_key_security_is_unknown_and_encryption_is_randomised():
     first = nip49.encrypt(SECRET, "pw", log_n=4)
     second = nip49.encrypt(SECRET, "pw", log_n=4)
     assert first != second
-    assert nip19.bech32_decode(first)[1][42] == nip49.KEY_UNKNOWN
+    assert bech32.decode(first)[1][42] == nip49.KEY_UNKNOWN
 
 
 def test_wrong_password():
@@ -67,16 +67,16 @@ def test_password_is_nfkc_normalized():
 
 
 def _reencode(text: str, index: int, value: int) -> str:
-    _, data = nip19.bech32_decode(text)
+    _, data = bech32.decode(text)
     changed = bytearray(data)
     changed[index] = value
-    return nip19.bech32_encode("ncryptsec", bytes(changed))
+    return bech32.encode("ncryptsec", bytes(changed))
 
 
 def test_tampering_is_detected():
     text = nip49.encrypt(SECRET, "pw", log_n=4, key_security=nip49.KEY_SECURE)
     for index, value in ((42, nip49.KEY_INSECURE), (50, 0), (90, 0), (5, 0), (30, 0)):
-        original = nip19.bech32_decode(text)[1][index]
+        original = bech32.decode(text)[1][index]
         tampered = _reencode(text, index, value if value != original else value + 1)
         with pytest.raises(CryptoError, match="wrong passphrase or corrupted"):
             nip49.decrypt(tampered, "pw")
@@ -93,7 +93,7 @@ def test_malformed_ncryptsec():
     with pytest.raises(EncodingError, match="expected ncryptsec, got nsec"):
         nip49.decrypt(nip19.nsec_encode(SECRET), "pw")
     with pytest.raises(EncodingError, match="must be 91 bytes, got 90"):
-        nip49.decrypt(nip19.bech32_encode("ncryptsec", bytes(90)), "pw")
+        nip49.decrypt(bech32.encode("ncryptsec", bytes(90)), "pw")
     with pytest.raises(EncodingError, match="checksum"):
         nip49.decrypt(text[:-1] + ("q" if text[-1] != "q" else "p"), "pw")
 
@@ -124,7 +124,7 @@ def test_interop_with_nostr_sdk_both_ways():
         nostr_sdk.SecretKey.from_bytes(key.secret), "p\u00e4ssword", 4, nostr_sdk.KeySecurity.MEDIUM
     ).to_bech32()
     assert nip49.decrypt(theirs, "p\u00e4ssword") == key.secret
-    assert nip19.bech32_decode(theirs)[1][42] == nip49.KEY_SECURE
+    assert bech32.decode(theirs)[1][42] == nip49.KEY_SECURE
 
 
 # --- the log_n policy: an untrusted ncryptsec must not cost gigabytes before any question ----
@@ -132,8 +132,8 @@ def test_interop_with_nostr_sdk_both_ways():
 
 def _with_log_n(text: str, log_n: int) -> str:
     """The same ncryptsec claiming another scrypt cost (what an attacker can paste)."""
-    _, data = nip19.bech32_decode(text)
-    return nip19.bech32_encode(nip49.PREFIX, data[:1] + bytes([log_n]) + data[2:])
+    _, data = bech32.decode(text)
+    return bech32.encode(nip49.PREFIX, data[:1] + bytes([log_n]) + data[2:])
 
 
 def test_log_n_above_the_safe_limit_is_refused_before_scrypt(monkeypatch: pytest.MonkeyPatch):

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from shieldmutual.shared import nip19
+from shieldmutual.shared import bech32
 from shieldmutual.shared.aid.draft import example_request
 from shieldmutual.shared.aid.export import render_html
 from shieldmutual.shared.aid.helping import Payment, how_to_help
@@ -21,8 +21,8 @@ P2WSH_TESTNET = "tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7"
 TAPROOT = "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0"
 P2PKH = "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"
 P2SH = "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy"
-LNURL = nip19.bech32_encode("lnurl", b"https://pay.example/lnurlp/sam")
-INVOICE = nip19.bech32_encode("lnbc2500u", bytes(range(90)))
+LNURL = bech32.encode("lnurl", b"https://pay.example/lnurlp/sam")
+INVOICE = bech32.encode("lnbc2500u", bytes(range(90)))
 OFFER = "lno1qcp4256ypqpq86q2pucnq42ngssx2an9wfujqerp0y2pqun4wd68jtn00fkxzcnn9ehhyec6qgqsz"
 
 
@@ -90,7 +90,7 @@ SMUGGLED_BITCOIN = [
     # BIP-350's invalid vectors: version 1 under a bech32 checksum, 0 under bech32m
     "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqh2y7hd",
     "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kemeawh",
-    nip19.bech32_encode("bc", bytes(1)),  # version 0 with no program
+    bech32.encode("bc", bytes(1)),  # version 0 with no program
     "bc1qsamexampleaddressxxxxxxxxxxxxxxxxxxxx",
     "0x52908400098527886E0F7030069857D2E4169EE7",
     P2PKH + " ",
