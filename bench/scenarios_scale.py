@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -40,12 +39,12 @@ from bench import _load
 from bench.relay.dataset import Dataset
 from bench.relay.fanout import scenario_fanout
 from bench.relay.ingest import scenario_ingest
-from bench.relay.procfs import log, raise_nofile, rss_kb
+from bench.relay.procfs import log, rss_kb
 from bench.relay.profiler import Profiler, summarize_profile
 from bench.relay.query import scenario_query
 from bench.relay.relays import Relay, find_exe, mas_relay_exe
 from bench.relay.report import brief, fnum, ratio, ratio_pair
-from bench.relay.script import command_line, git_describe, script_parser
+from bench.relay.script import print_preamble, script_parser
 
 SCENARIOS = ("ingest-50k", "sizes", "fanout-1k", "idle-10k")
 
@@ -309,13 +308,7 @@ def datasets(args: argparse.Namespace) -> dict[str, Dataset]:
 
 async def amain(args: argparse.Namespace) -> int:
     print("Shield Mutual relay benchmark, issue 15 scenarios")
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
-        f"{platform.python_implementation()} {platform.python_version()}"
-    )
-    print(f"command: {command_line()}")
-    print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f} at start")
-    print(raise_nofile(2 * args.conns + 1000))
+    print_preamble(args.conns)
     relays = make_relays(args)
     if not relays:
         print("no relay to benchmark")

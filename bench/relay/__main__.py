@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,12 @@ from typing import Any
 from bench import _load
 from bench.relay import __doc__ as DOC
 from bench.relay.dataset import Dataset
-from bench.relay.procfs import log, raise_nofile
+from bench.relay.procfs import log
 from bench.relay.profiler import summarize_profile
 from bench.relay.relays import Relay, find_exe, runs_help
 from bench.relay.report import report
 from bench.relay.run import bench_relay
-from bench.relay.script import command_line, git_describe, script_parser
+from bench.relay.script import print_preamble, script_parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -174,13 +173,7 @@ def print_profiles(
 
 async def amain(args: argparse.Namespace) -> int:
     print("Shield Mutual relay benchmark")
-    print(
-        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
-        f"{platform.python_implementation()} {platform.python_version()}"
-    )
-    print(f"command: {command_line()}")
-    print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f} at start")
-    print(raise_nofile(2 * args.conns + 1000))
+    print_preamble(args.conns)
     relays = make_relays(args)
     if not relays:
         print("no relay to benchmark")

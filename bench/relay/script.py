@@ -4,6 +4,8 @@ help, and the line saying which commit's code is measured."""
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import _load
+from bench.relay.procfs import raise_nofile
 
 REPO = Path(__file__).resolve().parent.parent.parent
 
@@ -67,3 +70,15 @@ def command_line() -> str:
     if parts[-1] == "__main__":
         parts = parts[:-1]
     return shlex.join([sys.executable, "-m", ".".join(parts), *sys.argv[1:]])
+
+
+def print_preamble(conns: int) -> None:
+    """The lines every relay bench prints first: the machine, the command line, the
+    source and its load, and the open-files limit raised for ``conns`` connections."""
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
+    print(f"command: {command_line()}")
+    print(f"source: {git_describe()}; 1-min load average {os.getloadavg()[0]:.2f} at start")
+    print(raise_nofile(2 * conns + 1000))
