@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Self
+from typing import NamedTuple, Self
 
 from shieldmutual.relay.access import Visible, for_viewer
 from shieldmutual.relay.store.base import Cost
@@ -22,8 +22,20 @@ from shieldmutual.shared.filter import Filter
 
 # created_at, id, raw and the tags (filter numbers) of the filters that returned the row
 PageRow = tuple[int, bytes, bytes, Sequence[int]]
+
+
+class Fetched(NamedTuple):
+    """A page's rows, newest first, and ``short``: for each filter every part of whose
+    statement returned fewer rows than it asked for (it has nothing more after the
+    cursor), the ``created_at`` of its oldest row, ``None`` when it returned none. A
+    filter missing from ``short`` may have more."""
+
+    rows: list[PageRow]
+    short: dict[int, int | None]
+
+
 # The newest ``size`` distinct rows after a cursor, for the filters with limit left.
-FetchPage = Callable[[dict[int, int], "tuple[int, bytes] | None"], Awaitable[list[PageRow]]]
+FetchPage = Callable[[dict[int, int], "tuple[int, bytes] | None"], Awaitable[Fetched]]
 
 
 @contextmanager
@@ -68,10 +80,16 @@ async def pages(
     are taken off its remaining limit. A row counts only for the filters with some limit
     left, since each piece of a filter too big for one statement (SQLite) returns up to
     the filter's whole limit.
+
+    A filter that is short (see :class:`Fetched`) and all of whose rows are on the page
+    (its oldest is newer than the cursor, so the page's cut kept it) is exhausted and
+    not run again: without that rule a filter that never fills its limit, such as
+    ``{kinds:[1,6], #t:[mutualaid]}`` beside many kind 30402 events tagged ``mutualaid``,
+    re-reads everything older on every page and a REQ costs O(N^2/page) (issue 15).
     """
     before: tuple[int, bytes] | None = None
     while remaining:
-        rows = await fetch(remaining, before)
+        rows, short = await fetch(remaining, before)
         page = []
         for _, _, raw, tags in rows:
             live = [tag for tag in tags if remaining.get(tag, 0) > 0]
@@ -79,19 +97,32 @@ async def pages(
                 page.append(raw)
             for tag in live:
                 remaining[tag] -= 1
-        remaining = {tag: left for tag, left in remaining.items() if left > 0}
         if page:
             yield page
         if len(rows) < page_size:
             return
         before = (rows[-1][0], rows[-1][1])
+        remaining = {
+            tag: left
+            for tag, left in remaining.items()
+            if left > 0 and not _exhausted(short, tag, before[0])
+        }
+
+
+def _exhausted(short: dict[int, int | None], tag: int, cursor_time: int) -> bool:
+    """Whether filter ``tag`` gave all it has: short, and its oldest row strictly newer
+    than the cursor (a tie with the cursor's time may have been cut: keep it running)."""
+    if tag not in short:
+        return False
+    oldest = short[tag]
+    return oldest is None or oldest > cursor_time
 
 
 class PagedStore(ABC):
     """The part of an :class:`~shieldmutual.relay.store.base.EventStore` that does not
     depend on the database: its settings, checked once, the count of commits, the
     ``async with`` lifecycle and the paged query. A store supplies ``open``, ``close``
-    and :meth:`_fetch_page`, the one statement that reads a page.
+    and :meth:`fetch_page`, the one statement that reads a page.
 
     A filter without ``limit`` gets ``default_limit`` results (an ``ids`` filter: as many
     as it names), none more than ``max_limit``; COUNT stops at ``max_count``; a read
@@ -165,17 +196,15 @@ class PagedStore(ABC):
             plans = visible(filters, viewer)
             limits = [limit_of(v.filter, self._default_limit, self._max_limit) for v in plans]
 
-        async def fetch(
-            remaining: dict[int, int], before: tuple[int, bytes] | None
-        ) -> list[PageRow]:
+        async def fetch(remaining: dict[int, int], before: tuple[int, bytes] | None) -> Fetched:
             with read_errors():
-                return await self._fetch_page(plans, remaining, now, before, page_size, owner, cost)
+                return await self.fetch_page(plans, remaining, now, before, page_size, owner, cost)
 
         async for page in pages(dict(enumerate(limits)), fetch, page_size):
             yield page
 
     @abstractmethod
-    async def _fetch_page(
+    async def fetch_page(
         self,
         plans: list[Visible],
         remaining: dict[int, int],
@@ -184,6 +213,8 @@ class PagedStore(ABC):
         size: int,
         owner: object,
         cost: Cost | None,
-    ) -> list[PageRow]:
+    ) -> Fetched:
         """The newest ``size`` distinct rows before ``before`` of the filters (numbered as
-        in ``plans``) that have some of their limit left in ``remaining``."""
+        in ``plans``) that have some of their limit left in ``remaining``, and which of
+        them are short (:class:`Fetched`). Public so that a test can drive :func:`pages`
+        with a real store's statement."""

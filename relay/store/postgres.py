@@ -31,7 +31,7 @@ import asyncpg
 from shieldmutual.relay.access import Visible
 from shieldmutual.relay.store import postgres_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
-from shieldmutual.relay.store.paging import PagedStore, PageRow, read_errors, visible
+from shieldmutual.relay.store.paging import Fetched, PagedStore, PageRow, read_errors, visible
 from shieldmutual.relay.store.postgres_query import count_sql, items_sql, page_sql
 from shieldmutual.relay.store.postgres_readers import FairPool, open_pool
 from shieldmutual.relay.store.postgres_schema import (
@@ -231,7 +231,7 @@ class PostgresStore(PagedStore):
             raise StoreError("the store is not open")
         return self._readers
 
-    async def _fetch_page(
+    async def fetch_page(
         self,
         plans: list[Visible],
         remaining: dict[int, int],
@@ -240,11 +240,25 @@ class PostgresStore(PagedStore):
         size: int,
         owner: object,
         cost: Cost | None,
-    ) -> list[PageRow]:
-        """See :meth:`.paging.PagedStore._fetch_page`: one statement for the whole page."""
+    ) -> Fetched:
+        """See :meth:`.paging.PagedStore.fetch_page`: one statement for the whole page."""
         parts = [(tag, plans[tag], left) for tag, left in remaining.items()]
         sql, params = page_sql(parts, now, before, size)
-        return await self._pool().fetch(sql, params, owner, cost)
+        fetched = await self._pool().fetch(sql, params, owner, cost)
+        if len(parts) == 1:  # a lone filter short of its limit leaves the page short
+            return Fetched(fetched, {})
+        rows: list[PageRow] = []
+        short: dict[int, int | None] = dict.fromkeys(remaining)
+        for row in fetched:
+            if row[2] is not None:
+                rows.append(row)
+                continue
+            tag, count = row[3]  # a filter's marker: oldest time, [tag, row count]
+            if count >= min(remaining[tag], size):
+                del short[tag]
+            else:
+                short[tag] = row[0]
+        return Fetched(rows, short)
 
     async def count(
         self,

@@ -137,7 +137,9 @@ def page_sql(
 ) -> tuple[str, list[object]]:
     """``created_at, id, raw, tags`` of the newest ``size`` distinct rows of the
     filters ``(tag, plan, limit)``, newest first, ``tags`` the filters that returned
-    each row (an int array)."""
+    each row (an int array); of several filters, then for each one that returned rows
+    a marker row ``oldest created_at, NULL, NULL, [tag, row count]``, which tells
+    :func:`.paging.pages` whether the filter has more."""
     p = Params()
     if len(parts) == 1:
         tag, v, limit = parts[0]
@@ -153,10 +155,12 @@ def page_sql(
         for tag, v, limit in parts
     )
     sql = (
-        f"WITH u AS (SELECT created_at, id, array_agg(f) AS fs FROM ({union}) AS a"
+        f"WITH a AS MATERIALIZED ({union}),"
+        " u AS (SELECT created_at, id, array_agg(f) AS fs FROM a"
         f" GROUP BY created_at, id ORDER BY created_at DESC, id LIMIT {p.add(size, 'bigint')})"
         " SELECT u.created_at, u.id, e.raw, u.fs FROM u JOIN events AS e ON e.id = u.id"
-        " ORDER BY u.created_at DESC, u.id"
+        " UNION ALL SELECT min(created_at), NULL, NULL, ARRAY[f, count(*)::int] FROM a"
+        " GROUP BY f ORDER BY created_at DESC, id"
     )
     return sql, p.values
 

@@ -37,7 +37,7 @@ import aiosqlite
 from shieldmutual.relay.access import Visible
 from shieldmutual.relay.store import sqlite_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
-from shieldmutual.relay.store.paging import PagedStore, PageRow, read_errors, visible
+from shieldmutual.relay.store.paging import Fetched, PagedStore, PageRow, read_errors, visible
 from shieldmutual.relay.store.sqlite_file import lock, open_writer
 from shieldmutual.relay.store.sqlite_query import (
     Part,
@@ -85,6 +85,24 @@ def _apply(db: sqlite3.Connection, works: list[Work | _Save]) -> list[Any]:
 def _newest_first(row: tuple[Any, ...]) -> tuple[int, bytes]:
     """Rows start with ``created_at, id``: newest first, ties by lowest id."""
     return -row[0], row[1]
+
+
+def _short(
+    remaining: dict[int, int], size: int, marks: Iterable[tuple[int, int, int]]
+) -> dict[int, int | None]:
+    """The filters every part of which returned fewer rows than its limit, with their
+    oldest row's time (see :class:`.paging.Fetched`), from the parts' markers ``(tag,
+    rows, oldest)``; a part without a marker returned nothing."""
+    short: dict[int, int | None] = dict.fromkeys(remaining)
+    for tag, count, oldest in marks:
+        if tag not in short:
+            continue
+        if count >= min(remaining[tag], size):
+            del short[tag]
+            continue
+        previous = short[tag]
+        short[tag] = oldest if previous is None else min(previous, oldest)
+    return short
 
 
 def _item_set(
@@ -250,7 +268,7 @@ class SQLiteStore(PagedStore):
 
     # ---- reads -------------------------------------------------------------------
 
-    async def _fetch_page(
+    async def fetch_page(
         self,
         plans: list[Visible],
         remaining: dict[int, int],
@@ -259,8 +277,8 @@ class SQLiteStore(PagedStore):
         size: int,
         owner: object,
         cost: Cost | None,
-    ) -> list[PageRow]:
-        """See :meth:`.paging.PagedStore._fetch_page`: sorted, with the tags of the filters
+    ) -> Fetched:
+        """See :meth:`.paging.PagedStore.fetch_page`: sorted, with the tags of the filters
         that returned each row."""
         parts = [
             part
@@ -271,16 +289,25 @@ class SQLiteStore(PagedStore):
         if len(parts) == 1:  # the usual REQ: already sorted, every row the filter's
             tags: tuple[int, ...] = (parts[0].tag,)
             fetched = await readers.fetch(*page_sql(parts[0]), owner=owner, cost=cost)
-            return [(created_at, event_id, raw, tags) for created_at, event_id, raw in fetched]
-        rows: dict[bytes, PageRow] = {}
+            # A lone filter short of its limit leaves the page short: pages() stops anyway.
+            rows: list[PageRow] = [
+                (created_at, event_id, raw, tags) for created_at, event_id, raw in fetched
+            ]
+            return Fetched(rows, {})
+        found_rows: dict[bytes, PageRow] = {}
+        marks: list[tuple[int, int, int]] = []
         for batch in batches(parts):
             fetched = await readers.fetch(*union_page_sql(batch, size), owner=owner, cost=cost)
             for created_at, event_id, raw, found in fetched:
+                if raw is None:  # a part's marker: oldest time, row count, part number
+                    marks.append((batch[found].tag, event_id, created_at))
+                    continue
                 tags = tuple(int(tag) for tag in found.split(","))
-                if event_id in rows:
-                    tags = (*tags, *rows[event_id][3])
-                rows[event_id] = (created_at, event_id, raw, tags)
-        return sorted(rows.values(), key=_newest_first)[:size]
+                if event_id in found_rows:
+                    tags = (*tags, *found_rows[event_id][3])
+                found_rows[event_id] = (created_at, event_id, raw, tags)
+        page = sorted(found_rows.values(), key=_newest_first)[:size]
+        return Fetched(page, _short(remaining, size, marks))
 
     async def count(
         self,

@@ -221,15 +221,21 @@ def page_sql(part: Part) -> tuple[str, list[object]]:
 
 def union_page_sql(parts: Sequence[Part], size: int) -> tuple[str, list[object]]:
     """``created_at, id, raw, tags`` of the newest ``size`` distinct rows of the parts,
-    ``tags`` listing (comma-separated) the tags of the parts that returned the row.
-    Unsorted: the caller merges and sorts the page, cheaper than sorting raw JSON."""
+    ``tags`` listing (comma-separated) the tags of the parts that returned the row; then,
+    for each part that returned rows, a marker row ``oldest created_at, row count, NULL,
+    part number`` (its place in ``parts``), which tells :func:`.paging.pages` whether the
+    part has more. Unsorted: the caller merges and sorts the page, cheaper than sorting
+    raw JSON."""
     union = " UNION ALL ".join(
-        f"SELECT created_at, id, rid, {part.tag} AS f FROM ({part.sql})" for part in parts
+        f"SELECT created_at, id, rid, {part.tag} AS f, {number} AS n FROM ({part.sql})"
+        for number, part in enumerate(parts)
     )
     sql = (
-        f"WITH u AS (SELECT created_at, id, rid, group_concat(f) AS fs FROM ({union})"
+        f"WITH a AS MATERIALIZED ({union}),"
+        " u AS (SELECT created_at, id, rid, group_concat(f) AS fs FROM a"
         " GROUP BY rid ORDER BY created_at DESC, id LIMIT ?)"
         " SELECT u.created_at, u.id, e.raw, u.fs FROM u CROSS JOIN events AS e ON e.rid = u.rid"
+        " UNION ALL SELECT min(created_at), count(*), NULL, n FROM a GROUP BY n"
     )
     return sql, [value for part in parts for value in part.params] + [size]
 
