@@ -39,6 +39,7 @@ from shieldmutual.relay.store.postgres_schema import (
     SCHEMA,
     SCHEMA_LOCK,
     SCHEMA_VERSION,
+    check_postgres,
 )
 from shieldmutual.relay.store.sqlite_write import STORED
 from shieldmutual.shared.errors import BlockedError, StoreError
@@ -107,6 +108,7 @@ class PostgresStore(PagedStore):
         self._writer_task = asyncio.create_task(self._write_loop(), name="postgres-writer")
 
     async def _create_schema(self) -> None:
+        check_postgres(self._writer.get_server_version().major)
         async with self._writer.transaction():
             await self._writer.execute(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
             await self._writer.execute(SCHEMA)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import searchable_text
 from shieldmutual.shared.kinds import GIFT_WRAP
@@ -188,6 +189,18 @@ END $fn$;
 # Two relays (or workers) opening one new database at once would both run CREATE TABLE
 # IF NOT EXISTS and one could fail on the catalog's unique index: one lock serializes it.
 SCHEMA_LOCK = 0x5348_4D55  # "SHMU"
+
+
+# The page statement materializes its union (``WITH ... AS MATERIALIZED``, PostgreSQL 12).
+MIN_POSTGRES = 12
+
+
+def check_postgres(major: int) -> None:
+    """Refuse, with the versions, a server too old for the store's statements."""
+    if major < MIN_POSTGRES:
+        raise StoreError(
+            f"the PostgreSQL store needs PostgreSQL {MIN_POSTGRES} or later; the server is {major}"
+        )
 
 
 def index_key(text: str) -> bytes:

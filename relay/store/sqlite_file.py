@@ -17,6 +17,19 @@ from shieldmutual.relay.store.sqlite_schema import (
 )
 from shieldmutual.shared.errors import StoreError
 
+# The page statement materializes its union (``WITH ... AS MATERIALIZED``, SQLite 3.35) to
+# tell which filters are exhausted; FTS5 and the JSON functions are older than that.
+MIN_SQLITE = (3, 35, 0)
+
+
+def check_sqlite(version: tuple[int, int, int]) -> None:
+    """Refuse, with the versions, an SQLite library too old for the store's statements
+    (Python links the system's; an old distribution's would fail on the first REQ)."""
+    if version < MIN_SQLITE:
+        have = ".".join(map(str, version))
+        need = ".".join(map(str, MIN_SQLITE))
+        raise StoreError(f"the SQLite store needs SQLite {need} or later; this Python has {have}")
+
 
 def lock(path: Path) -> int:
     """An exclusive ``flock`` on ``<db>.lock`` for as long as the store is open: two relays
@@ -41,6 +54,7 @@ def lock(path: Path) -> int:
 
 def open_writer(path: Path) -> sqlite3.Connection:
     """The writer connection: pragmas, then a new file's schema or an old one migrated."""
+    check_sqlite(sqlite3.sqlite_version_info)
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=256)
     for pragma in WRITER_PRAGMAS:
         db.execute(pragma)
