@@ -83,7 +83,7 @@ async def download_all(url: str) -> tuple[int, int, float]:
         for number, flt in enumerate(aid_filters()):
             until: int | None = None
             while True:
-                page = {**flt, "limit": PAGE, **({"until": until} if until else {})}
+                page = {**flt.to_dict(), "limit": PAGE, **({"until": until} if until else {})}
                 sub = f"all-{number}"
                 await ws.send(orjson.dumps(["REQ", sub, page]).decode())
                 fresh = 0

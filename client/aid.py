@@ -179,13 +179,11 @@ async def fetch_thread(pool: Pool, found: RequestRecord, private: Iterable[Rumor
     the one request the user opened (naming it is inherent to opening a link), paged
     past a relay's result cap so a busy thread is counted whole."""
     filters = thread_filters(found.address, found.request.beneficiary)
-    events = await pool.fetch_paged(map(Filter.from_dict, filters), _targets(pool, found.relays))
+    events = await pool.fetch_paged(filters, _targets(pool, found.relays))
     return thread_of(found.request, found.address, events, private)
 
 
-def said_filters(
-    since: int | None = None, *, labels_since: int | None = None
-) -> list[dict[str, Any]]:
+def said_filters(since: int | None = None, *, labels_since: int | None = None) -> list[Filter]:
     """What was said about every request, the same query for every reader: all ``mas``
     comments (pledges, confirmations, updates), all ``mutualaid`` syndications and
     reports, and every emergency-key attestation and revocation. Naming the requests
@@ -194,12 +192,18 @@ def said_filters(
     ``since`` windows the first three as the feed's own query is windowed; the champion
     labels only by ``labels_since`` (a refresh), since an attestation predates its request.
     """
-    window = {} if since is None else {"since": since}
-    labelled = {} if labels_since is None else {"since": labels_since}
     return [
-        {"kinds": [kinds.COMMENT], "#L": [NAMESPACE], **window},
-        {"kinds": [kinds.GENERIC_REPOST, kinds.LONG_FORM], "#t": [MUTUAL_AID], **window},
-        {"kinds": [kinds.LABEL], "#l": [EMERGENCY_KEY, REVOKED], **labelled},
+        Filter(kinds=frozenset([kinds.COMMENT]), tags={"L": frozenset([NAMESPACE])}, since=since),
+        Filter(
+            kinds=frozenset([kinds.GENERIC_REPOST, kinds.LONG_FORM]),
+            tags={"t": frozenset([MUTUAL_AID])},
+            since=since,
+        ),
+        Filter(
+            kinds=frozenset([kinds.LABEL]),
+            tags={"l": frozenset([EMERGENCY_KEY, REVOKED])},
+            since=labels_since,
+        ),
     ]
 
 
@@ -208,7 +212,7 @@ async def fetch_said(
 ) -> list[Event]:
     """The events of :func:`said_filters`, paged past each relay's result cap."""
     filters = said_filters(since, labels_since=labels_since)
-    return await pool.fetch_paged(map(Filter.from_dict, filters))
+    return await pool.fetch_paged(filters)
 
 
 def split_threads(records: Sequence[RequestRecord], events: Iterable[Event]) -> dict[str, Thread]:

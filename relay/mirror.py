@@ -79,7 +79,7 @@ class PeerGone(Exception):
 
 
 def default_filters(gift_wraps: bool) -> tuple[Filter, ...]:
-    return tuple(Filter.from_dict(f) for f in aid_filters(gift_wraps=gift_wraps))
+    return tuple(aid_filters(gift_wraps=gift_wraps))
 
 
 def peer_label(url: str, number: int) -> str:

@@ -30,7 +30,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from dataclasses import replace
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from websockets.datastructures import Headers
@@ -164,19 +164,20 @@ class Web:
 
     # ---- reading the store -----------------------------------------------------
 
-    async def _fetch(self, filters: Sequence[dict[str, Any]]) -> list[Event]:
+    async def _fetch(self, filters: Sequence[Filter]) -> list[Event]:
         """Every event matching ``filters`` (each with a limit), as one store owner."""
-        parsed = [Filter.from_dict(f) for f in filters]
         events: list[Event] = []
-        async for page in self.store.query(parsed, int(time.time()), owner=self):
+        async for page in self.store.query(filters, int(time.time()), owner=self):
             events += [Event.from_json(raw) for raw in page]
         return events
 
     async def _listings(self, tag: str | None) -> list[webpage.Listing]:
         """Current versions of aid listings (of the society ``tag``), newest first."""
-        flt: dict[str, Any] = {"kinds": [kinds.CLASSIFIED], "limit": 3 * self.config.web.max_items}
-        if tag:
-            flt["#t"] = [tag]
+        flt = Filter(
+            kinds=frozenset([kinds.CLASSIFIED]),
+            tags={"t": frozenset([tag])} if tag else {},
+            limit=3 * self.config.web.max_items,
+        )
         found = []
         for event in current_versions(await self._fetch([flt])):
             try:
@@ -223,12 +224,14 @@ class Web:
         if pointer.kind != kinds.CLASSIFIED:  # gift wraps, articles...: never a page
             raise WebError(404, "not found: not an aid request")
         address = Address(pointer.kind, pointer.pubkey, pointer.identifier)
-        flt = {
-            "kinds": [address.kind],
-            "authors": [address.pubkey],
-            "#d": [address.identifier],
-            "limit": 10,
-        }
+        flt = Filter.from_dict(
+            {
+                "kinds": [address.kind],
+                "authors": [address.pubkey],
+                "#d": [address.identifier],
+                "limit": 10,
+            }
+        )
         request, version = None, None
         # The newest version that reads as a request (as the client finds it).
         for event in sorted(await self._fetch([flt]), key=lambda e: (-e.created_at, e.id)):
@@ -242,7 +245,7 @@ class Web:
         if request is None or version is None:
             raise WebError(404, "not found: this relay holds no aid request at that address")
         about = thread_filters(address, request.beneficiary)
-        events = await self._fetch([{**f, "limit": THREAD_LIMIT} for f in about])
+        events = await self._fetch([replace(f, limit=THREAD_LIMIT) for f in about])
         now = int(time.time())
         # "3 days left" moves on: a page with an open deadline changes every minute.
         clock = now // 60 if request.deadline is not None and request.deadline > now else None
@@ -276,7 +279,11 @@ class Web:
     async def _society_events(self, slug: str) -> tuple[list[Society], list[webpage.Listing]]:
         """The society's descriptions and listings; 404 when the relay has neither."""
         definitions = await self._fetch(
-            [{"kinds": [kinds.COMMUNITY], "#d": [slug], "#t": [mas_tag(slug)], "limit": 50}]
+            [
+                Filter.from_dict(
+                    {"kinds": [kinds.COMMUNITY], "#d": [slug], "#t": [mas_tag(slug)], "limit": 50}
+                )
+            ]
         )
         descriptions = []
         for event in current_versions(definitions):
@@ -311,7 +318,13 @@ class Web:
 
     async def _index(self, if_none_match: str) -> Answer:
         definitions = await self._fetch(
-            [{"kinds": [kinds.COMMUNITY], "#t": [MUTUAL_AID], "limit": SOCIETIES_LIMIT}]
+            [
+                Filter(
+                    kinds=frozenset([kinds.COMMUNITY]),
+                    tags={"t": frozenset([MUTUAL_AID])},
+                    limit=SOCIETIES_LIMIT,
+                )
+            ]
         )
         names: dict[str, str] = {}
         for event in current_versions(definitions):

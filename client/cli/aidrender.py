@@ -16,13 +16,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from shieldmutual.client.cli.fmt import short_npub
+from shieldmutual.client.cli.fmt import day, money, short_npub
 from shieldmutual.client.cli.peoplerender import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
 from shieldmutual.client.handles import Handle
 from shieldmutual.client.names import NO_NAMES, Names
 from shieldmutual.shared import nip19
-from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.helping import how_to_help
 from shieldmutual.shared.aid.progress import (
     STATE_SENTENCE,
@@ -56,14 +55,8 @@ STATE_STYLE = {
 }
 
 
-def day(stamp: int | None) -> str:
-    return "" if stamp is None else time.strftime("%Y-%m-%d", time.gmtime(stamp))
-
-
 def asking(request: AidRequest) -> str:
-    if request.amount is None:
-        return ""
-    return f"{format_amount(request.amount)} {request.currency}"
+    return money(request.amount, request.currency)
 
 
 def status_text(status: Status) -> Text:
@@ -139,7 +132,7 @@ def progress_table(figures: Standing) -> Table:
     style = STATE_STYLE[figures.state]
     table.add_row("state", Text(STATE_SENTENCE[figures.state], style=style))
     if figures.asked is not None:
-        table.add_row("asked", untrusted(f"{format_amount(figures.asked)} {figures.currency}"))
+        table.add_row("asked", untrusted(money(figures.asked, figures.currency)))
     received = f"{received_text(figures)} in {counted(figures.confirmations, 'confirmation')}"
     table.add_row("received", untrusted(received))
     pledged = f"{pledged_text(figures)} in {counted(figures.pledges, 'pledge')}"
@@ -171,7 +164,7 @@ def request_view(
             table.add_column(column, overflow="fold")
         for pledge in thread.pledges:
             o = pledge.origin
-            amount = f"{format_amount(pledge.amount)} {pledge.currency}" if pledge.amount else ""
+            amount = money(pledge.amount, pledge.currency) if pledge.amount else ""
             table.add_row(
                 day(o.created_at if o else None),
                 person(names, o.pubkey) if o else "",

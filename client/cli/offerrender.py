@@ -15,13 +15,13 @@ from rich.table import Table
 from rich.text import Text
 
 from shieldmutual.client.cli.aidrender import (
-    day,
     handle_cells,
     handle_columns,
     id_column,
     line_start,
     status_text,
 )
+from shieldmutual.client.cli.fmt import day
 from shieldmutual.client.cli.peoplerender import person
 from shieldmutual.client.cli.render import untrusted, untrusted_markdown
 from shieldmutual.client.handles import Handle

@@ -39,9 +39,7 @@ def sync_filters(
     window = build_filter(since=since, until=until)
     if kinds or authors or tags:
         return [build_filter(kinds=kinds, authors=authors, tags=tags, since=since, until=until)]
-    return [
-        replace(Filter.from_dict(f), since=window.since, until=window.until) for f in aid_filters()
-    ]
+    return [replace(f, since=window.since, until=window.until) for f in aid_filters()]
 
 
 def _plan(

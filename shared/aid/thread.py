@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.comments import Comment, Confirmation, Pledge, Progress, Update
@@ -22,6 +21,7 @@ from shieldmutual.shared.aid.report import Report
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.vouch import ChampionCheck, ChampionStatus, check_champion
 from shieldmutual.shared.event import Event, Rumor
+from shieldmutual.shared.filter import Filter
 
 
 def latest(events: Iterable[Event]) -> Event | None:
@@ -56,16 +56,22 @@ class Thread:
         return self.progress.updates
 
 
-def thread_filters(address: Address, beneficiary: str | None = None) -> list[dict[str, Any]]:
+def thread_filters(address: Address, beneficiary: str | None = None) -> list[Filter]:
     """Comments, syndications and reports of ``address``, and the champion check
     (the beneficiary's attestations and revocations of the request's key)."""
-    coordinate = str(address)
-    filters: list[dict[str, Any]] = [
-        {"kinds": [kinds.COMMENT], "#A": [coordinate]},
-        {"kinds": [kinds.GENERIC_REPOST, kinds.LONG_FORM], "#a": [coordinate]},
+    coordinate = frozenset([str(address)])
+    filters = [
+        Filter(kinds=frozenset([kinds.COMMENT]), tags={"A": coordinate}),
+        Filter(kinds=frozenset([kinds.GENERIC_REPOST, kinds.LONG_FORM]), tags={"a": coordinate}),
     ]
     if beneficiary is not None:
-        filters.append({"kinds": [kinds.LABEL], "authors": [beneficiary], "#p": [address.pubkey]})
+        filters.append(
+            Filter(
+                kinds=frozenset([kinds.LABEL]),
+                authors=frozenset([beneficiary]),
+                tags={"p": frozenset([address.pubkey])},
+            )
+        )
     return filters
 
 

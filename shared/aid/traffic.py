@@ -11,10 +11,9 @@ relay serves them only to their recipient, and mirroring them is an operator's c
 
 from __future__ import annotations
 
-from typing import Any
-
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import MUTUAL_AID, NAMESPACE
+from shieldmutual.shared.filter import Filter
 
 # Listings, societies, comments (pledges, updates), reports, and what they need around
 # them: profiles, deletions, relay lists and DM relay lists.
@@ -32,10 +31,10 @@ AID_KINDS = (
 MARKED_KINDS = (kinds.TEXT_NOTE, kinds.GENERIC_REPOST)
 
 
-def aid_filters(*, gift_wraps: bool = False) -> list[dict[str, Any]]:
+def aid_filters(*, gift_wraps: bool = False) -> list[Filter]:
     """The filters of all mutual aid traffic (gift wraps only when asked for)."""
     return [
-        {"kinds": [*AID_KINDS, *([kinds.GIFT_WRAP] if gift_wraps else [])]},
-        {"kinds": list(MARKED_KINDS), "#t": [MUTUAL_AID]},
-        {"kinds": [kinds.LABEL], "#L": [NAMESPACE]},
+        Filter(kinds=frozenset([*AID_KINDS, *([kinds.GIFT_WRAP] if gift_wraps else [])])),
+        Filter(kinds=frozenset(MARKED_KINDS), tags={"t": frozenset([MUTUAL_AID])}),
+        Filter(kinds=frozenset([kinds.LABEL]), tags={"L": frozenset([NAMESPACE])}),
     ]
