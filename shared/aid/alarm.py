@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from shieldmutual.shared.aid.champion import Health, Watch, format_duration
+from shieldmutual.shared.aid.utcdates import utc_minute
 from shieldmutual.shared.errors import AidError
 
 
@@ -119,10 +119,6 @@ def prune(episodes: Iterable[Episode], channels: Collection[str]) -> list[Episod
     return [e for e in episodes if not e.over or (e.alarmed - e.cleared) & wanted]
 
 
-def _utc(stamp: int) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def notice_text(due: Due, who: str, now: int) -> tuple[str, str]:
     """(subject, body) of a notice. ``who`` is how the champion calls the member (a
     petname or a short npub); nothing of the member's package is in it."""
@@ -130,14 +126,14 @@ def notice_text(due: Due, who: str, now: int) -> tuple[str, str]:
     if due.notice is Notice.ALARM:
         return (
             f"Shield Mutual alarm: {who} has not checked in",
-            f"{who} has not checked in since {_utc(episode.since)} "
+            f"{who} has not checked in since {utc_minute(episode.since)} "
             f"({format_duration(now - episode.since)} ago; overdue since "
-            f"{_utc(episode.overdue_at)}).\n\n"
+            f"{utc_minute(episode.overdue_at)}).\n\n"
             "Find out what happened. Nothing has been published. If they need help, "
             "`mas champion watch` on your computer shows how to act.\n",
         )
     return (
         f"Shield Mutual all-clear: {who} is no longer overdue",
         f"{who} is no longer overdue (they checked in, or no longer need you as a "
-        f"champion); the alarm of {_utc(episode.overdue_at)} is over.\n",
+        f"champion); the alarm of {utc_minute(episode.overdue_at)} is over.\n",
     )

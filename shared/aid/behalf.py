@@ -20,19 +20,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from shieldmutual.shared.aid.champion import Package
 from shieldmutual.shared.aid.draft import example_request
 from shieldmutual.shared.aid.helping import CallFlood
 from shieldmutual.shared.aid.request import AidRequest
+from shieldmutual.shared.aid.utcdates import utc_minute
 from shieldmutual.shared.errors import AidError
 
 FACT_PREFIX = "Added by a champion on"
-
-
-def _stamp(at: int) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def example_leftovers(request: AidRequest) -> list[str]:
@@ -71,7 +67,7 @@ def add_fact(request: AidRequest, facts: str, now: int) -> AidRequest:
     facts = facts.strip()
     if not facts:
         return request
-    added = f"{FACT_PREFIX} {_stamp(now)}:\n\n{facts}"
+    added = f"{FACT_PREFIX} {utc_minute(now)}:\n\n{facts}"
     details = f"{request.details}\n\n{added}" if request.details else added
     return replace(request, details=details)
 
@@ -80,7 +76,7 @@ def activation_notice(champion_npub: str, at: int, title: str, naddr: str, reaso
     """The private message a member gets after a champion activated their request."""
     text = (
         f"{champion_npub}, one of your champions, published your emergency request "
-        f"{title!r} on {_stamp(at)}, signed by your emergency key: {naddr}"
+        f"{title!r} on {utc_minute(at)}, signed by your emergency key: {naddr}"
     )
     if reason.strip():
         text += f"\n\nTheir reason:\n\n{reason.strip()}"

@@ -40,6 +40,7 @@ from shieldmutual.shared.aid.request import (
     split_sections,
 )
 from shieldmutual.shared.aid.safemarkdown import safe_markdown
+from shieldmutual.shared.aid.utcdates import utc_day
 from shieldmutual.shared.errors import AidError
 
 FENCE = "---"
@@ -325,7 +326,7 @@ def markdown_source(
         lines = [f"- {line}" for line in summary_lines(figures)]
         for update in progress.updates:
             stamp = update.origin.created_at if update.origin else None
-            day = f"{datetime.fromtimestamp(stamp, UTC):%Y-%m-%d}: " if stamp else ""
+            day = f"{utc_day(stamp)}: " if stamp else ""
             lines.append(f"- Update {day}{update.text}".replace("\n", " "))
         parts.append(f"## {PROGRESS}\n\n" + "\n".join(lines))
     if page or link:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 from shieldmutual.shared.aid.comments import Progress
 from shieldmutual.shared.aid.common import format_amount
 from shieldmutual.shared.aid.request import AidRequest, Status
+from shieldmutual.shared.aid.utcdates import utc_day
 from shieldmutual.shared.aid.vouch import ChampionCheck, ChampionStatus
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -156,8 +156,7 @@ def deadline_text(s: Standing) -> str:
     """``"3 days left (2026-12-03)"``, ``"deadline passed (2026-11-01)"``, or ""."""
     if s.deadline is None:
         return ""
-    date = datetime.fromtimestamp(s.deadline, UTC).strftime("%Y-%m-%d")
-    return f"{time_left(s.seconds_left)} ({date})"
+    return f"{time_left(s.seconds_left)} ({utc_day(s.deadline)})"
 
 
 def summary_lines(s: Standing) -> list[str]:

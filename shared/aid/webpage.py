@@ -23,7 +23,6 @@ import hashlib
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from shieldmutual.shared import nip19
 from shieldmutual.shared.aid.common import Address
@@ -33,6 +32,7 @@ from shieldmutual.shared.aid.progress import champion_notice, short_summary, sta
 from shieldmutual.shared.aid.request import AidRequest
 from shieldmutual.shared.aid.society import Society
 from shieldmutual.shared.aid.thread import Thread
+from shieldmutual.shared.aid.utcdates import utc_day
 from shieldmutual.shared.aid.vouch import ChampionStatus
 from shieldmutual.shared.untrusted import visible
 
@@ -105,10 +105,6 @@ def _document(
     return visible(page, multiline=True)
 
 
-def _day(stamp: int) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d")
-
-
 def _champion_block(thread: Thread) -> str:
     check = thread.champion
     if check.status is ChampionStatus.NONE or check.member is None:
@@ -123,7 +119,7 @@ def _reports_block(thread: Thread) -> str:
     parts = []
     for report in thread.reports:
         stamp = report.origin.created_at if report.origin else None
-        day = f" ({_day(stamp)})" if stamp else ""
+        day = f" ({utc_day(stamp)})" if stamp else ""
         parts.append(f"<article>\n<h3>{_e(report.title)}{day}</h3>\n{safe_html(report.body)}")
         parts.append("</article>\n")
     return "<h2>Reports</h2>\n" + "".join(parts) if parts else ""
@@ -164,7 +160,7 @@ class Listing:
 def _listing_item(site: Site, listing: Listing) -> str:
     item = listing.item
     stamp = item.origin.created_at if item.origin else None
-    when = f" <small>{_day(stamp)}</small>" if stamp else ""
+    when = f" <small>{utc_day(stamp)}</small>" if stamp else ""
     place = f" — {_e(item.location)}" if item.location else ""
     if isinstance(item, AidRequest):
         link = f'<a href="{_e(site.request_url(listing.address))}">{_e(item.title)}</a>'
