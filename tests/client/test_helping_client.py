@@ -14,27 +14,18 @@ from shieldmutual.client.aid import load_request, parse_pointer, require_acks
 from shieldmutual.client.errors import ClientError
 from shieldmutual.client.pool import Pool, PoolOptions, PublishReport
 from shieldmutual.client.private_send import Outgoing
-from shieldmutual.shared.aid.request import AidRequest, request_event_template
+from shieldmutual.shared.aid.request import request_event_template
 from shieldmutual.shared.event import sign
 
 OPTIONS = PoolOptions(connect_timeout=3, ok_timeout=3, eose_timeout=3)
-REQUEST = AidRequest(
-    title="Rent after the raid",
-    summary="Two weeks of work lost.",
-    story="The social centre was raided.",
-    location="Leeds, UK",
-    amount=Decimal(300),
-    currency="GBP",
-    societies=("leeds-care",),
-    identifier="rent",
-)
 
 
-async def test_pledge_confirm_and_refused_update(relay: Any, keys: Any) -> None:
-    event = sign(keys.alice, *request_event_template(REQUEST))
+async def test_pledge_confirm_and_refused_update(relay: Any, keys: Any, rent_request: Any) -> None:
+    request = rent_request()
+    event = sign(keys.alice, *request_event_template(request))
     async with Pool([relay.url], options=OPTIONS) as pool:
         require_acks(await pool.publish(event))
-        target = parse_pointer(REQUEST.address(event.pubkey).naddr((relay.url,)))
+        target = parse_pointer(request.address(event.pubkey).naddr((relay.url,)))
 
         promise = helping.Promise(Decimal(20), "GBP", note="for the rent")
         sent = await helping.pledge(pool, keys.bob, target, promise, private=False)

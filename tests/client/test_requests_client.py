@@ -4,7 +4,6 @@ the author's view failing over to the public one."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,25 +18,16 @@ from shieldmutual.client.requests import (
     with_private_pledges,
 )
 from shieldmutual.shared.aid.notes import Announcement, announcement_template
-from shieldmutual.shared.aid.request import AidRequest, request_event_template
+from shieldmutual.shared.aid.request import request_event_template
 from shieldmutual.shared.event import sign
 
 OPTIONS = PoolOptions(connect_timeout=3, ok_timeout=3, eose_timeout=3)
-REQUEST = AidRequest(
-    title="Rent after the raid",
-    summary="Two weeks of work lost.",
-    story="The social centre was raided.",
-    location="Leeds, UK",
-    amount=Decimal(300),
-    currency="GBP",
-    societies=("leeds-care",),
-    identifier="rent",
-)
 
 
-async def test_publish_read_and_relay_a_request(relay: Any, keys: Any) -> None:
-    event = sign(keys.alice, *request_event_template(REQUEST))
-    note = sign(keys.alice, *announcement_template(Announcement.of(REQUEST, event.pubkey)))
+async def test_publish_read_and_relay_a_request(relay: Any, keys: Any, rent_request: Any) -> None:
+    request = rent_request()
+    event = sign(keys.alice, *request_event_template(request))
+    note = sign(keys.alice, *announcement_template(Announcement.of(request, event.pubkey)))
     async with Pool([relay.url], options=OPTIONS) as pool:
         report, noted = await publish_request(pool, event, note)
         require_acks(report)
@@ -45,7 +35,7 @@ async def test_publish_read_and_relay_a_request(relay: Any, keys: Any) -> None:
         _, none = await publish_request(pool, event, None)
         assert none is None  # --no-announce publishes the request alone
 
-        pointer = parse_pointer(REQUEST.address(event.pubkey).naddr((relay.url,)))
+        pointer = parse_pointer(request.address(event.pubkey).naddr((relay.url,)))
         view = await read_request(pool, pointer)
         assert view.found.event.id == event.id and view.thread.pledges == ()
 
@@ -59,13 +49,14 @@ async def test_publish_read_and_relay_a_request(relay: Any, keys: Any) -> None:
 
 
 async def test_private_pledges_fail_with_a_relay_error(
-    relay: Any, keys: Any, unused_tcp_port: int
+    relay: Any, keys: Any, unused_tcp_port: int, rent_request: Any
 ) -> None:
-    event = sign(keys.alice, *request_event_template(REQUEST))
+    request = rent_request()
+    event = sign(keys.alice, *request_event_template(request))
     async with Pool([relay.url], options=OPTIONS) as pool:
         require_acks(await pool.publish(event))
         view = await read_request(
-            pool, parse_pointer(REQUEST.address(event.pubkey).naddr((relay.url,)))
+            pool, parse_pointer(request.address(event.pubkey).naddr((relay.url,)))
         )
     async with Pool([f"ws://127.0.0.1:{unused_tcp_port}"], options=OPTIONS) as dead:
         with pytest.raises(RelayError):
