@@ -38,8 +38,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 
 from shieldmutual.relay import policy
-from shieldmutual.relay.backfill import backfill, count, failure, take_pending
+from shieldmutual.relay.backfill import count, failure, take_pending
 from shieldmutual.relay.host import Host
+from shieldmutual.relay.ingest import Outcome
 from shieldmutual.relay.limits import Bucket, TimeBucket
 from shieldmutual.relay.negentropy import NegSessions, is_neg_message
 from shieldmutual.relay.outgoing import Outgoing
@@ -253,19 +254,20 @@ class Connection(Outgoing[Host]):
         # Held until saved; past a quarter of the budget the read loop pauses instead.
         self.saving += len(raw)
         self.hold(len(raw))
-        self.spawn(self._accept(event, raw), durable=True)
+        self.busy += 1
+        self.relay.ingest.submit(event, raw, self._saved)
 
-    async def _accept(self, event: Event, raw: bytes) -> None:
-        try:
-            result = await self.relay.ingest.accept(event, raw)
-        except Exception as exc:
-            self.failed("save", exc)
-            result = SaveResult(False, failure(exc, error("could not store the event")))
-        finally:
-            self.saving -= len(raw)
-            self.release(len(raw))
-        self.send(ok_frame(event.id, result.accepted, result.message))
-        self.relay.ingest.fan_out(event, raw, result)
+    def _saved(self, event: Event, raw: bytes, outcome: Outcome) -> None:
+        """The event's OK, once committed (or refused), then its live fan-out."""
+        self.saving -= len(raw)
+        self.release(len(raw))
+        self.busy -= 1
+        if isinstance(outcome, Exception):
+            self.failed("save", outcome)
+            outcome = SaveResult(False, failure(outcome, error("could not store the event")))
+        self.send(ok_frame(event.id, outcome.accepted, outcome.message))
+        self.relay.ingest.fan_out(event, raw, outcome)
+        self._make_room()
 
     # ---- REQ / CLOSE -----------------------------------------------------------
 
@@ -302,7 +304,7 @@ class Connection(Outgoing[Host]):
         sub = Subscription(self, sub_id, filters)
         self.subs[sub_id] = sub
         self.relay.index.add(sub)  # live first, so nothing slips between query and EOSE
-        sub.task = self.spawn(backfill(self, sub), read=True)
+        self.relay.backfills.submit(self, sub)
 
     def end(self, sub: Subscription, message: str) -> None:
         """Close a subscription from the relay's side."""
@@ -313,6 +315,7 @@ class Connection(Outgoing[Host]):
 
     def _drop(self, sub: Subscription) -> None:
         self.relay.index.remove(sub)
+        self.relay.backfills.forget(self, sub)
         task = sub.task
         if isinstance(task, asyncio.Task) and not task.done():
             task.cancel()  # the store drops a queued statement, interrupts a running one
@@ -358,18 +361,13 @@ class Connection(Outgoing[Host]):
 
     # ---- tasks -----------------------------------------------------------------
 
-    def spawn(
-        self, coro: Coroutine[Any, Any, None], *, durable: bool = False, read: bool = False
-    ) -> asyncio.Task[None]:
-        """Run ``coro`` as this connection's work; ``durable`` work (saves) also
-        counts for the relay's shutdown, which waits for it; ``read`` work (queries,
-        counts) is cancelled when the client leaves."""
+    def spawn(self, coro: Coroutine[Any, Any, None], *, read: bool = False) -> asyncio.Task[None]:
+        """Run ``coro`` as this connection's work; ``read`` work (queries, counts) is
+        cancelled when the client leaves. (Saves are the ingest's batches, not tasks.)"""
         task = asyncio.get_running_loop().create_task(coro)
         self.busy += 1
         self._tasks[task] = read
         task.add_done_callback(self._done)
-        if durable:
-            self.relay.track(task)
         return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
@@ -381,6 +379,10 @@ class Connection(Outgoing[Host]):
                 self.relay.logs.log(
                     logging.ERROR, "task", "connection %d: task failed", self.number, exc_info=exc
                 )
+        self._make_room()
+
+    def _make_room(self) -> None:
+        """Resume a paused read loop once half its in-flight work is done."""
         room = self._room
         if (
             room is not None

@@ -7,9 +7,9 @@ and a test could serve a connection from something smaller than a whole relay.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Protocol
 
+from shieldmutual.relay.backfill import Gate
 from shieldmutual.relay.ingest import Ingest
 from shieldmutual.relay.outgoing import Budget, Outgoing
 from shieldmutual.relay.policy import FilterReject
@@ -31,6 +31,10 @@ class Host(Budget, Protocol):
     def ingest(self) -> Ingest: ...
 
     @property
+    def backfills(self) -> Gate:
+        """Who back-fills now (:class:`~shieldmutual.relay.backfill.Gate`)."""
+
+    @property
     def trimmer(self) -> Trimmer: ...
 
     @property
@@ -46,6 +50,3 @@ class Host(Budget, Protocol):
 
     @property
     def connections(self) -> set[Outgoing[Any]]: ...
-
-    def track(self, task: asyncio.Task[None]) -> None:
-        """Work the relay's stop must wait for (saving an event)."""

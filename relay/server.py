@@ -40,6 +40,7 @@ from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
 from shieldmutual.relay import nip11, policy
+from shieldmutual.relay.backfill import Gate
 from shieldmutual.relay.config import Config
 from shieldmutual.relay.connection import Connection
 from shieldmutual.relay.ingest import Ingest, Verifier
@@ -127,6 +128,7 @@ class Relay:
         server = config.server
         self.store: EventStore = store or store_for(config, db_path)
         self.index = Index()
+        self.backfills = Gate()  # REQs' stored results, a bounded number of clients at once
         # Processes sharing one PostgreSQL database hear each other's live events.
         self.fanout: PgFanout | None = None
         if config.store.url:
@@ -146,7 +148,6 @@ class Relay:
         # (host, port) pairs a NIP-42 AUTH event may name: set once listening.
         self.addresses: frozenset[tuple[str, int | None]] = frozenset()
         self.stopping = False
-        self._inflight: set[asyncio.Task[None]] = set()
         self._server: Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.mirror: Mirror | None = None
@@ -261,11 +262,6 @@ class Relay:
         if biggest is not None and self.held - releasing > self.max_memory:
             biggest.too_slow(f"the relay is over its memory budget of {self.max_memory} bytes")
 
-    def track(self, task: asyncio.Task[None]) -> None:
-        """Remember work that must finish before shutdown (saving an event)."""
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
-
     async def stop(self) -> None:
         """Graceful stop; idempotent (later callers wait for the first)."""
         if self._stopped is not None:
@@ -288,9 +284,7 @@ class Relay:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
-        if self._inflight:
-            log.info("finishing %d events being saved", len(self._inflight))
-            await asyncio.wait(set(self._inflight), timeout=timeout)
+        await self.ingest.finish(timeout)  # the events being saved are answered
         if self.connections:
             flush = min(timeout, 2.0)
             await asyncio.gather(*(c.shutdown(flush) for c in list(self.connections)))
