@@ -82,7 +82,7 @@ class Peer(Protocol):
         """Take a token for a malformed message; False when the connection was closed."""
 
     def spawn(
-        self, coro: Coroutine[Any, Any, None], *, durable: bool = False, read: bool = False
+        self, coro: Coroutine[Any, Any, None], *, read: bool = False
     ) -> asyncio.Task[None]: ...
 
     def failed(self, what: str, exc: Exception) -> None: ...

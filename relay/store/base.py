@@ -16,6 +16,7 @@ statement and interrupts a running one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -54,6 +55,13 @@ class EventStore(Protocol):
         replaceable/addressable rules, NIP-09 deletions (kind 5) and tombstones.
         Ephemeral kinds are answered as stored at once and never written: this is the
         one place that skips them."""
+
+    def save_many(
+        self, items: Sequence[tuple[Event, bytes]]
+    ) -> asyncio.Future[list[SaveResult | BaseException]]:
+        """:meth:`save` for each of ``items``, as one future of their outcomes in order
+        (an exception in place of an event that could not be written): a batch of
+        EVENTs costs the relay's loop one future, not a task per event."""
 
     def query(
         self,

@@ -9,6 +9,7 @@ stores check and the query built on them (:class:`PagedStore`).
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,8 +17,9 @@ from types import TracebackType
 from typing import NamedTuple, Self
 
 from shieldmutual.relay.access import Visible, for_viewer
-from shieldmutual.relay.store.base import Cost
+from shieldmutual.relay.store.base import Cost, SaveResult
 from shieldmutual.shared.errors import StoreError
+from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 
 # created_at, id, raw and the tags (filter numbers) of the filters that returned the row
@@ -164,6 +166,18 @@ class PagedStore(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+    @abstractmethod
+    async def save(self, event: Event, raw: bytes) -> SaveResult: ...
+
+    def save_many(
+        self, items: Sequence[tuple[Event, bytes]]
+    ) -> asyncio.Future[list[SaveResult | BaseException]]:
+        """One :meth:`save` per event, gathered; a store whose writer queues plain
+        futures does better (:meth:`.sqlite.SQLiteStore.save_many`)."""
+        return asyncio.gather(
+            *(self.save(event, raw) for event, raw in items), return_exceptions=True
+        )
 
     async def __aenter__(self) -> Self:
         await self.open()
