@@ -105,14 +105,25 @@ class Gate:
     and memory budget. Until its back-fills end, its new REQs start at once beside them.
     """
 
-    __slots__ = ("_alive", "_inside", "_waiting", "limit", "peak")
+    __slots__ = ("_alive", "_inside", "_limit", "_waiting", "peak")
 
     def __init__(self, limit: int = BACKFILLING) -> None:
-        self.limit = limit
+        self._limit = limit
         self.peak = 0  # the most connections admitted at once (for tests and benches)
         self._alive: dict[Reader, int] = {}  # back-fills started and not ended, per connection
         self._inside: set[Reader] = set()  # connections holding a place
         self._waiting: dict[Reader, list[Subscription]] = {}  # in order of asking
+
+    @property
+    def limit(self) -> int:
+        """Connections back-filling at once at most."""
+        return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        """A new limit, applied at once (a test closes the gate with 0 to hold REQs at it)."""
+        self._limit = value
+        self._admit_next()
 
     @property
     def admitted(self) -> int:
@@ -129,7 +140,7 @@ class Gate:
         else once the connection's turn comes."""
         if conn in self._alive:
             self._start(conn, sub)
-        elif self._waiting or len(self._inside) >= self.limit:
+        elif self._waiting or len(self._inside) >= self._limit:
             self._waiting.setdefault(conn, []).append(sub)
         else:
             self._admit(conn, [sub])
@@ -155,7 +166,7 @@ class Gate:
             self._start(conn, sub)
 
     def _admit_next(self) -> None:
-        while self._waiting and len(self._inside) < self.limit:
+        while self._waiting and len(self._inside) < self._limit:
             conn = next(iter(self._waiting))
             self._admit(conn, self._waiting.pop(conn))
 

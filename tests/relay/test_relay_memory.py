@@ -232,3 +232,26 @@ async def test_relay_wide_budget_closes_the_connection_holding_the_most(
     assert any("the relay is over its memory budget" in r.getMessage() for r in caplog.records)
     assert not any(c.closing for c in relay.connections)  # the second one is still served
     second.ws.transport.abort()  # it never reads: no closing handshake to wait for
+
+
+async def test_a_client_that_stops_reading_holds_no_place_at_the_back_fill_gate(
+    start_relay, connect, keys, until
+):
+    """Issue 15's gate (at most ``limit`` connections back-fill at once) must not become
+    issue 10's starvation: a back-fill stalled on its client steps out of the gate, so
+    with room for one connection and no stall timeout another client is still served."""
+    relay = await start_relay(
+        rate_limits=NO_RATES, server={"max_connection_memory": MIB, "stall_timeout": 0.0}
+    )
+    publisher = await connect(relay.url)
+    await publish_all(publisher, big_events(keys.alice, 60))
+    relay.backfills.limit = 1
+    stuck = await stuck_client(connect, relay)
+    for i in range(5):  # 9 MB asked for: more than the kernel's buffers take
+        await stuck.send("REQ", f"s{i}", {"kinds": [1]})
+    await until(lambda: any(len(c.subs) == 5 for c in relay.connections))
+    conn = server_side(relay, 5)
+    await until(lambda: conn.out_bytes > MIB // 4)  # stalled at its pace
+    assert relay.backfills.admitted == 0
+    assert len(await publisher.req("other", {"kinds": [1], "limit": 3}, timeout=5)) == 3
+    stuck.ws.transport.abort()
