@@ -10,12 +10,14 @@ the client's CPU per event, peak RSS, and the relays' CPU per event meanwhile.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from hashlib import sha256
 from pathlib import Path
 
@@ -54,10 +56,12 @@ def make_requests(n: int) -> list[Event]:
     return events
 
 
-async def feed_once(urls: list[str]) -> int:
-    """Read the feed as `mas feed` does until the stored events end; the items shown."""
+async def feed_once(urls: list[str], inline: bool = False) -> int:
+    """Read the feed as `mas feed` does until the stored events end; the items shown.
+    ``inline``: every signature checked on the loop (no worker process)."""
     shown = 0
-    async with Pool(urls, options=OPTIONS) as pool:
+    options = replace(OPTIONS, offload_after=None) if inline else OPTIONS
+    async with Pool(urls, options=options) as pool:
         reader = FeedReader(pool, ["mas-bench-feed"], Feed(FeedFilter()), stream=False)
         async for item in reader.items():
             if item is EOSE:
@@ -66,16 +70,41 @@ async def feed_once(urls: list[str]) -> int:
     return shown
 
 
-def feed_child(urls: list[str]) -> None:
+def feed_child(args: list[str]) -> None:
     """One feed run in this (fresh) process: wall, CPU and peak RSS as one JSON line.
     The pool's socket code is imported first: the figure is the reading, not start-up."""
     import shieldmutual.client.pool_relay  # noqa: F401
 
+    paused = [0.0, 0.0]  # seconds in the cyclic garbage collector, and when it started
+
+    def collecting(phase: str, _info: dict) -> None:
+        if phase == "start":
+            paused[1] = time.perf_counter()
+        else:
+            paused[0] += time.perf_counter() - paused[1]
+
+    gc.callbacks.append(collecting)
     start, cpu = time.perf_counter(), time.process_time()
-    shown = asyncio.run(feed_once(urls))
+    inline = args[:1] == ["--inline"]
+    shown = asyncio.run(feed_once(args[inline:], inline))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(orjson.dumps({"shown": shown, "wall": wall, "cpu": cpu, "rss": rss}).decode())
+    # The signature worker (client/verifier.py), waited for when the pool closed: its CPU
+    # is the client's too, and its peak RSS is reported beside the client's own.
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(
+        orjson.dumps(
+            {
+                "shown": shown,
+                "wall": wall,
+                "cpu": cpu + worker.ru_utime + worker.ru_stime,
+                "worker_cpu": worker.ru_utime + worker.ru_stime,
+                "rss": rss,
+                "worker_rss": worker.ru_maxrss * 1024,
+                "gc": paused[0],
+            }
+        ).decode()
+    )
 
 
 def process_cpu(pid: int) -> float:
@@ -91,6 +120,7 @@ def feed_runs(
     code: str | None,
     profile: str | None = None,
     relays: tuple[int, ...] = (),
+    flags: tuple[str, ...] = (),
 ) -> list[dict]:
     """``repeat`` feed runs, each in a fresh child process (``code``: PYTHONPATH for it;
     ``profile``: a file for py-spy's collapsed stacks of the child, 200 Hz); with the CPU
@@ -104,7 +134,7 @@ def feed_runs(
         prefix = [*spy, f"{profile}.{i}", "--"] if spy else []
         before = sum(process_cpu(pid) for pid in relays)
         out = subprocess.run(
-            [*prefix, sys.executable, "-m", "bench.pool_feed", *urls],
+            [*prefix, sys.executable, "-m", "bench.pool_feed", *flags, *urls],
             check=True,
             capture_output=True,
             env=env,
@@ -135,31 +165,38 @@ def feed_bench(
         placed[i % 3].append(event)
         placed[(i + 1) % 3].append(event)
     asyncio.run(gather(*(direct_publish([urls[r]], placed[r]) for r in range(3))))
-    codes = {"this tree": None} if compare is None else {"this tree": None, compare: compare}
-    # Rounds alternate between the two client codes, so both see the same load.
+    # With --compare, this tree also with every signature checked on the loop, to show
+    # the worker process's part apart from the rest.
+    codes: dict[str, tuple[str | None, tuple[str, ...]]] = {"this tree": (None, ())}
+    if compare is not None:
+        codes["this tree, checks inline"] = (None, ("--inline",))
+        codes[compare] = (compare, ())
+    # Rounds alternate between the client codes, so all see the same load.
     results: dict[str, list[dict]] = {label: [] for label in codes}
     for _ in range(repeat):
-        for label, code in codes.items():
-            where = (
-                None
-                if profile is None
-                else f"{profile}-{'old' if code else 'new'}-{len(results[label])}"
-            )
-            results[label] += feed_runs(urls[:3], n, 1, code, where, relays[:3])
+        for i, (label, (code, flags)) in enumerate(codes.items()):
+            where = None if profile is None else f"{profile}-{i}-{len(results[label])}"
+            results[label] += feed_runs(urls[:3], n, 1, code, where, relays[:3], flags)
     print(f"feed: {n:,} requests over 3 relays ({2 * n:,} copies in), median of {repeat}")
     for label, runs in results.items():
         wall = statistics.median(r["wall"] for r in runs)
         cpu = statistics.median(r["cpu"] for r in runs)
         rss = statistics.median(r["rss"] for r in runs)
         relay_cpu = statistics.median(r["relay_cpu"] for r in runs)
+        worker_cpu = statistics.median(r.get("worker_cpu", 0.0) for r in runs)
+        worker_rss = statistics.median(r.get("worker_rss", 0) for r in runs)
         print(
             f"  {label[-24:]:<24} {n / wall:>8,.0f} ev/s {wall * 1000:7.0f} ms"
-            f"  client CPU {cpu / n * 1e6:5.0f} us/ev  peak RSS {rss / 2**20:6.1f} MiB"
+            f"  client CPU {cpu / n * 1e6:5.0f} us/ev (worker {worker_cpu / n * 1e6:3.0f})"
+            f"  peak RSS {rss / 2**20:6.1f} MiB (worker {worker_rss / 2**20:4.1f})"
             f"  relays' CPU {relay_cpu / n * 1e6:5.0f} us/ev"
         )
         print(
             "    runs: "
-            + ", ".join(f"{n / r['wall']:,.0f} ev/s {r['rss'] / 2**20:.1f} MiB" for r in runs)
+            + ", ".join(
+                f"{n / r['wall']:,.0f} ev/s {r['rss'] / 2**20:.1f} MiB gc {r.get('gc', 0):.2f} s"
+                for r in runs
+            )
         )
     print(f"  load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

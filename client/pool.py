@@ -85,6 +85,7 @@ from shieldmutual.shared.keys import SecretKey
 
 if TYPE_CHECKING:
     from shieldmutual.client.pool_relay import RelayConnection
+    from shieldmutual.client.verifier import Verifier
 
 
 # Paging (Pool.fetch_paged). Relays cap the results of one filter (ours and strfry at 500,
@@ -113,6 +114,7 @@ class Pool:
         self.auth = auth
         self._connections: dict[str, RelayConnection] = {}
         self._subscriptions: set[Closable] = set()
+        self._verifier: Verifier | None = None
         self.lagging: set[str] = set()
         # Told each relay that becomes lagging, with why (the CLI names it on stderr), and
         # the relays a grace is running for (the CLI's progress line names them).
@@ -140,6 +142,21 @@ class Pool:
 
             conn = self._connections[url] = RelayConnection(url, self.options, self.auth)
         return conn
+
+    @property
+    def verifier_pid(self) -> int | None:
+        """The signature worker's process id while it runs (long subscriptions start it,
+        short commands never do; it ends with the pool)."""
+        verifier = self._verifier
+        return verifier.pid if verifier is not None and verifier.running else None
+
+    def verifier(self) -> Verifier:
+        """The signature worker shared by this pool's subscriptions, started on first call."""
+        if self._verifier is None:
+            from shieldmutual.client.verifier import Verifier
+
+            self._verifier = Verifier()
+        return self._verifier
 
     def track(self, sub: Closable) -> None:
         """``sub`` started: :meth:`close` ends it."""
@@ -282,3 +299,6 @@ class Pool:
             await sub.close()
         await asyncio.gather(*(c.close() for c in self._connections.values()))
         self._connections.clear()
+        if self._verifier is not None:
+            await self._verifier.close()
+            self._verifier = None

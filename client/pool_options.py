@@ -14,7 +14,10 @@ class PoolOptions:
     ``max(eose_grace, 2 x the slowest EOSE so far)`` more before the subscription's EOSE,
     so one silent relay never stalls a command. ``queue_limit``: events a subscription
     holds for a slow reader before the relay's socket stops being read (backpressure, so
-    a flood costs bounded memory). ``proxy``: ``socks5h://HOST:PORT`` carries every
+    a flood costs bounded memory). ``offload_after``: events a subscription delivers,
+    checking their signatures itself, before it hands the checks to a worker process
+    (client/verifier.py; None: never), so only long reads such as a feed pay for starting
+    one. ``proxy``: ``socks5h://HOST:PORT`` carries every
     connection (see pool_connect).
     """
 
@@ -28,6 +31,7 @@ class PoolOptions:
     rate_limit_wait: float = 30.0  # keep retrying a "rate-limited:" publish this long
     seen_limit: int = 100_000  # event ids a subscription remembers for de-duplication
     queue_limit: int = 1000
+    offload_after: int | None = 2000
     ping_interval: float | None = 20.0
     max_message_size: int = 4 * 2**20
     proxy: str | None = None

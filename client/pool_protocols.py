@@ -17,6 +17,8 @@ from shieldmutual.shared.filter import Filter
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
 
+    from shieldmutual.client.verifier import Verifier
+
 
 class Backpressure(Protocol):
     """What a socket waits on before reading further, when a reader fell behind."""
@@ -120,3 +122,6 @@ class SubscriptionHost(Protocol):
 
     def answered(self, url: str) -> None:
         """``url`` answered: it holds up later calls again."""
+
+    def verifier(self) -> Verifier:
+        """The pool's signature worker (client/verifier.py), started on first call."""

@@ -19,7 +19,9 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from shieldmutual.client.errors import RelayError
+from shieldmutual.client.pool_order import InOrder
 from shieldmutual.client.pool_protocols import SubscriptionHost
+from shieldmutual.client.verifier import Verifier
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 
@@ -110,6 +112,10 @@ class Subscription:
         self._room = asyncio.Event()
         self._room.set()
         self._grace: asyncio.TimerHandle | None = None
+        # Signatures checked by the pool's worker process once this subscription has
+        # delivered offload_after events; meanwhile events keep their order in _line.
+        self._verifier: Verifier | None = None
+        self._line = InOrder(self._take, self.duplicate, self._matches, pool.options.queue_limit)
         self._sub_ids: dict[str, str] = {url: secrets.token_hex(8) for url in relays}
         self._started = 0.0
         self._deadline: asyncio.Task[None] | None = None
@@ -154,6 +160,7 @@ class Subscription:
         if self._deadline is not None and self._deadline is not asyncio.current_task():
             self._deadline.cancel()
         self._cancel_grace()
+        self._line.clear()
         self._room.set()  # nobody reads any more: no relay may wait for that
         self._queue.put_nowait(None)
         return True
@@ -247,7 +254,7 @@ class Subscription:
                 return
             if isinstance(item, Event):
                 self._backlog -= 1
-                if self._backlog <= limit // 2:
+                if self._backlog + len(self._line) <= limit // 2:
                     self._room.set()
             yield item
 
@@ -281,13 +288,40 @@ class Subscription:
         return True
 
     def on_event(self, url: str, event: Event) -> bool:
-        """Take one event; True when the reader is now ``queue_limit`` events behind."""
+        """Take one event; True when the events queued for the reader and those in line
+        for their signature checks are now ``queue_limit`` in all."""
         if self.duplicate(url, event.id):
             return False
-        stats = self.stats[url]
-        if not event.is_valid() or not any(f.matches(event) for f in self._match):
-            stats.invalid += 1
+        verifier = self._checker()
+        if verifier is None and not len(self._line):
+            self._take(url, event, event.is_valid() and self._matches(event))
+        else:
+            self._line.event(url, event, verifier, self)
+        limit = self._pool.options.queue_limit
+        if self._backlog + len(self._line) < limit:
             return False
+        self._room.clear()
+        return True
+
+    def _checker(self) -> Verifier | None:
+        """The worker process, once it is up; asked for after ``offload_after`` events."""
+        verifier = self._verifier
+        if verifier is not None:
+            return verifier if verifier.ready and not self._closed else None
+        after = self._pool.options.offload_after
+        if after is not None and self.received >= after and not self._closed:
+            self._verifier = self._pool.verifier()
+        return None
+
+    def _matches(self, event: Event) -> bool:
+        return any(f.matches(event) for f in self._match)
+
+    def _take(self, url: str, event: Event, valid: bool) -> None:
+        """Deliver a checked event (``valid``: id, signature and filters), or count it."""
+        stats = self.stats[url]
+        if not valid:
+            stats.invalid += 1
+            return
         self._seen.add(event.id)
         self._seen_order.append(event.id)
         if len(self._seen_order) > self._pool.options.seen_limit:
@@ -295,13 +329,18 @@ class Subscription:
         stats.events += 1
         self.received += 1
         if self._closed:
-            return False
+            return
         self._queue.put_nowait(event)
         self._backlog += 1
-        if self._backlog < self._pool.options.queue_limit:
-            return False
-        self._room.clear()
-        return True
+
+    def checked(self) -> None:
+        """Verdicts came back from the worker: deliver what they release, in order."""
+        if self._closed:
+            return
+        self._line.drain()
+        limit = self._pool.options.queue_limit
+        if self._backlog + len(self._line) <= limit // 2:
+            self._room.set()
 
     async def caught_up(self) -> None:
         """Until the reader has taken half of its backlog (or the subscription ended)."""
@@ -311,6 +350,9 @@ class Subscription:
         self.stats[url].invalid += 1
 
     def on_eose(self, url: str) -> None:
+        self._line.call(lambda: self._eose(url))
+
+    def _eose(self, url: str) -> None:
         stats = self.stats[url]
         stats.req_eosed = True
         stats.status = RelayState.EOSE
@@ -322,9 +364,10 @@ class Subscription:
         self._arm_grace()
 
     def on_closed(self, url: str, message: str) -> None:
-        self._end(url, RelayState.CLOSED, message)
+        self._line.call(lambda: self._end(url, RelayState.CLOSED, message))
 
     def on_unreachable(self, url: str, message: str) -> None:
+        self._line.catch_up()
         self._end(url, RelayState.UNREACHABLE, message)
 
     def _end(self, url: str, status: RelayState, message: str) -> None:
@@ -340,6 +383,7 @@ class Subscription:
             self._check_eose()
 
     def on_disconnect(self, url: str, last_alive: float) -> None:
+        self._line.catch_up()  # what the relay sent before counts before it reconnects
         stats = self.stats[url]
         if stats.req_eosed:
             stats.resume_since = max(0, int(last_alive) - self._pool.options.resume_slack)

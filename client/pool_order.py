@@ -1,0 +1,138 @@
+"""A subscription's events in arrival order while their signatures are checked elsewhere.
+
+Once a subscription's signatures go to the worker process (client/verifier.py), an event
+is delivered only when its verdict is in, and nothing may overtake it: later events, and a
+relay's EOSE or CLOSED after them, wait in this line. Everything else is decided as the
+synchronous path decides it, at the same point of the order:
+
+* a copy of an id whose check is in flight is held, not checked again; at its turn it is
+  a duplicate if the first copy was delivered, else it is checked then (a relay forging
+  an id must not suppress the genuine copy, and must not cost a second check either);
+* the id (sha256 of the serialization) and the filters are checked at arrival, on the
+  loop; only the signature waits;
+* a line that reaches its limit with signals (EOSE, CLOSED) is caught up inline, so a
+  flood of them costs bounded memory; events pause the socket instead (the caller's
+  backpressure), so the line holds at most ``limit`` of them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+
+from shieldmutual.client.verifier import Batch, Verifier, Waiter
+from shieldmutual.shared.event import Event
+
+
+class _Check:
+    """One event in line: ``batch``/``index`` locate its verdict; neither for a copy held
+    behind another relay's copy of the same id."""
+
+    __slots__ = ("batch", "event", "index", "url")
+
+    def __init__(self, url: str, event: Event, batch: Batch | None = None, index: int = 0):
+        self.url = url
+        self.event = event
+        self.batch = batch
+        self.index = index
+
+
+class InOrder:
+    """The line; ``take(url, event, valid)`` delivers or counts an event as the
+    subscription's synchronous path does, ``duplicate(url, id)`` is its seen check,
+    ``matches`` its filters."""
+
+    def __init__(
+        self,
+        take: Callable[[str, Event, bool], None],
+        duplicate: Callable[[str, str], bool],
+        matches: Callable[[Event], bool],
+        limit: int,
+    ) -> None:
+        self._take = take
+        self._duplicate = duplicate
+        self._matches = matches  # the subscription's filters
+        self._limit = limit
+        self._line: deque[_Check | Callable[[], None]] = deque()
+        self._checking: set[str] = set()  # ids whose signature check is in flight
+
+    def __len__(self) -> int:
+        return len(self._line)
+
+    def event(self, url: str, event: Event, verifier: Verifier | None, waiter: Waiter) -> None:
+        """An event not seen before, in line behind what came before it."""
+        if event.id in self._checking:
+            self._line.append(_Check(url, event))
+        elif verifier is None:
+            self._checking.add(event.id)
+            self._line.append(_Check(url, event, _INLINE, int(self._valid(event))))
+        elif not event.id_matches() or not self._matches(event):
+            self._take(url, event, False)  # counted now, as the synchronous path would
+        else:
+            self._checking.add(event.id)
+            batch, index = verifier.submit(event.pubkey, event.id, event.sig, waiter)
+            self._line.append(_Check(url, event, batch, index))
+
+    def _valid(self, event: Event) -> bool:
+        """The synchronous path's whole check, inline."""
+        return event.is_valid() and self._matches(event)
+
+    def call(self, signal: Callable[[], None]) -> None:
+        """A relay's signal (EOSE, CLOSED): after the events before it."""
+        if not self._line:
+            signal()
+            return
+        if len(self._line) >= self._limit:
+            self.catch_up()
+            signal()
+            return
+        self._line.append(signal)
+
+    def drain(self) -> None:
+        """Deliver from the head while verdicts are in."""
+        line = self._line
+        while line:
+            head = line[0]
+            if isinstance(head, _Check):
+                if head.batch is not None and not head.batch.done:
+                    return
+                line.popleft()
+                self._settle(head)
+            else:
+                line.popleft()
+                head()
+
+    def catch_up(self) -> None:
+        """Settle the whole line now, checking inline what the worker has not answered (a
+        socket dropped: its state must be current before it reconnects)."""
+        line = self._line
+        while line:
+            head = line.popleft()
+            if isinstance(head, _Check):
+                self._settle(head, inline=head.batch is not None and not head.batch.done)
+            else:
+                head()
+
+    def clear(self) -> None:
+        """Forget the line (the subscription ended: nobody reads it)."""
+        self._line.clear()
+        self._checking.clear()
+
+    def _settle(self, check: _Check, inline: bool = False) -> None:
+        url, event, batch = check.url, check.event, check.batch
+        if batch is None:  # a copy held behind another relay's: decided only now
+            if not self._duplicate(url, event.id):
+                self._take(url, event, self._valid(event))
+            return
+        self._checking.discard(event.id)
+        if batch is _INLINE:
+            self._take(url, event, check.index == 1)
+            return
+        verdict = None if inline else batch.valid(check.index)
+        self._take(url, event, event.signature_valid() if verdict is None else verdict)
+
+
+# The batch of events checked inline while the line was not empty (the worker not up yet,
+# or gone): ``index`` is then the verdict itself.
+_INLINE = Batch()
+_INLINE.done = True
