@@ -67,7 +67,9 @@ class ServerConfig:
     # Read-only SQLite connections. One client holds at most one at a time, so with 4
     # a client running costly queries leaves three to everybody else.
     store_readers: int = 4
-    store_batch_max: int = 500
+    # Saves per write transaction (SQLite also ends one at 4 MiB of events): 2,000 took
+    # 9% less CPU per event than 500 at ingest (issue 15).
+    store_batch_max: int = 2000
     # COUNT stops counting here and answers {"approximate": true} (NIP-45).
     max_count: int = 10_000
     # A read statement running longer is interrupted: CLOSED "error: ...".

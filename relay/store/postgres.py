@@ -69,7 +69,7 @@ class PostgresStore(PagedStore):
         self,
         url: str,
         *,
-        batch_max: int = 500,
+        batch_max: int = 2000,
         readers: int = 4,
         default_limit: int = 500,
         max_limit: int = 5000,

@@ -49,16 +49,18 @@ from shieldmutual.relay.store.sqlite_query import (
     rows_sql,
     union_page_sql,
 )
-from shieldmutual.relay.store.sqlite_readers import ReaderPool
-from shieldmutual.relay.store.sqlite_schema import (
-    READER_PRAGMAS,
-)
+from shieldmutual.relay.store.sqlite_readers import Inline, ReaderPool
+from shieldmutual.relay.store.sqlite_schema import INLINE_PRAGMAS, READER_PRAGMAS
 from shieldmutual.shared.errors import BlockedError, StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
 from shieldmutual.shared.kinds import is_ephemeral
 
 T = TypeVar("T")
+# A transaction also ends past this many bytes of events: thousands of small events
+# share a commit (fewer index pages rewritten per event), while large ones (64 KB gift
+# wraps) never make one transaction grow the WAL far past its checkpoint size.
+BATCH_BYTES = 4 * 1024 * 1024
 Work = Callable[[sqlite3.Connection], Any]
 # created_at, id, raw and the tags of the filters that returned the row
 
@@ -138,7 +140,7 @@ class SQLiteStore(PagedStore):
         self,
         path: str | Path,
         *,
-        batch_max: int = 500,
+        batch_max: int = 2000,
         readers: int = 4,
         default_limit: int = 500,
         max_limit: int = 5000,
@@ -183,7 +185,10 @@ class SQLiteStore(PagedStore):
             for pragma in READER_PRAGMAS:
                 await reader.execute_fetchall(pragma)
             readers.append(reader)
-        self._readers = ReaderPool(readers, self._max_query_seconds)
+        inline = sqlite3.connect(uri, uri=True, isolation_level=None, cached_statements=256)
+        for pragma in INLINE_PRAGMAS:
+            inline.execute(pragma).fetchall()
+        self._readers = ReaderPool(readers, self._max_query_seconds, Inline(inline))
         self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
     async def close(self) -> None:
@@ -246,9 +251,11 @@ class SQLiteStore(PagedStore):
         while True:
             batch: list[tuple[Work | _Save, asyncio.Future[Any]]] = []
             item = await self._queue.get()
+            size = 0
             while item is not None:
                 batch.append(item)
-                if len(batch) == self._batch_max or self._queue.empty():
+                size += len(item[0].raw) if isinstance(item[0], _Save) else 0
+                if len(batch) == self._batch_max or size >= BATCH_BYTES or self._queue.empty():
                     break
                 item = self._queue.get_nowait()
             if batch:

@@ -5,12 +5,14 @@ committed. Real relay, real websockets, real SQLite (and PostgreSQL for ``save_m
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from shieldmutual.relay.store.base import SaveResult
+from shieldmutual.relay.store.sqlite import BATCH_BYTES, SQLiteStore
 from shieldmutual.shared.event import Event, sign
 from shieldmutual.shared.nip01prefix import BAD_SIGNATURE
-from tests.relay.test_store import MakeStore
+from tests.relay.test_store import MakeStore, note
 from tests.relay.test_store_batch import mixed_batch
 
 FORGED_EVERY = 25
@@ -99,3 +101,17 @@ async def test_save_many_gives_the_answers_of_one_save_at_a_time(make_store: Mak
         assert got == expected
         assert store.commits == 1  # type: ignore[attr-defined]
     assert SaveResult(True, "duplicate: already have this event") in got
+
+
+async def test_a_transaction_ends_at_its_byte_cap(tmp_path: Path) -> None:
+    """Large events do not all share one commit: a few MiB of events per transaction."""
+    big = [note(content="x" * 60_000, at=1000 + i) for i in range(150)]
+    small = [note(content=f"small {i}", at=1000 + i) for i in range(300)]
+    async with SQLiteStore(tmp_path / "cap.db") as store:
+        answers = await store.save_many([(e, e.to_json()) for e in big])
+        assert set(answers) == {SaveResult(True, "")}
+        # 150 x 60 KB is about 9 MB: at least 3 transactions, not one.
+        assert store.commits >= len(big) * 60_000 // BATCH_BYTES + 1
+        commits = store.commits
+        await store.save_many([(e, e.to_json()) for e in small])
+        assert store.commits == commits + 1  # small events still share one
