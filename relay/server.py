@@ -66,6 +66,7 @@ CORS = (
     ("Access-Control-Allow-Methods", "GET, OPTIONS"),
 )
 PING_TIMEOUT = 20.0
+NO_HEADERS = Headers()  # an open connection's request headers: one shared, never written
 _ANY = frozenset({"0.0.0.0", "::", ""})
 _ANY_OR_LOOPBACK = LOOPBACK_NAMES | _ANY
 
@@ -334,10 +335,13 @@ class Relay:
     # ---- connections -----------------------------------------------------------
 
     async def _handler(self, ws: ServerConnection) -> None:
-        # The handshake's response (headers and all, ~1.5 KB) is of no use once the
-        # connection is open, and idle connections are many. (The request stays: websockets
-        # tells an open connection by it.)
+        # The handshake's response and request headers (~1.5 KB each, more from a browser)
+        # are of no use once the connection is open, and idle connections are many; nor
+        # is a proxy's X-Forwarded-For kept. (The request stays: websockets tells an open
+        # connection by it.)
         ws.response = None
+        if ws.request is not None:
+            ws.request.headers = NO_HEADERS
         await Connection(self, ws).run()
 
     def _process_request(

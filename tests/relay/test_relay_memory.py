@@ -255,3 +255,13 @@ async def test_a_client_that_stops_reading_holds_no_place_at_the_back_fill_gate(
     assert relay.backfills.admitted == 0
     assert len(await publisher.req("other", {"kinds": [1], "limit": 3}, timeout=5)) == 3
     stuck.ws.transport.abort()
+
+
+async def test_an_open_connection_keeps_no_handshake_headers(relay, connect):
+    """Issue 15: ten thousand idle connections each kept their handshake's request
+    headers (~1.5 KB from a browser, a proxy's X-Forwarded-For among them)."""
+    client = await connect(relay.url, additional_headers={"X-Forwarded-For": "203.0.113.7"})
+    assert await client.req("s", {"kinds": [1]}) == []
+    (conn,) = relay.connections
+    assert conn.ws.request is not None and list(conn.ws.request.headers.raw_items()) == []
+    assert conn.ws.response is None
