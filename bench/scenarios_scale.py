@@ -246,6 +246,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = script_parser(__doc__)
     p.add_argument("--relays", default="ours,strfry", help="comma list: ours, strfry")
     p.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also run mas-relay as 'ours-before' with PYTHONPATH=DIR (a copy of an older "
+        "commit laid out as DIR/shieldmutual/{shared,relay,client}); rounds alternate which "
+        "runs first",
+    )
+    p.add_argument(
         "--strfry",
         default=os.environ.get("STRFRY_BIN"),
         help="strfry executable, built from upstream outside the repo (default $STRFRY_BIN)",
@@ -282,6 +289,8 @@ def make_relays(args: argparse.Namespace) -> list[Relay]:
             exe = mas_relay_exe(args.mas_relay)
             if exe:
                 relays.append(Relay("ours", exe))
+                if args.before:
+                    relays.append(Relay("ours-before", exe, pythonpath=args.before))
         elif name == "strfry":
             exe = find_exe(args.strfry, "strfry")
             if exe:
@@ -326,7 +335,8 @@ async def amain(args: argparse.Namespace) -> int:
     rounds = []
     for k in range(args.rounds):
         log(f"round {k + 1} of {args.rounds}")
-        rounds.append(await one_round(relays, args, data))
+        order = relays if k % 2 == 0 else relays[::-1]  # neither always runs first
+        rounds.append(await one_round(order, args, data))
     with_delivery_share(rounds)
     names = [r.name for r in relays]
     print()
