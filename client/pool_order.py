@@ -119,17 +119,22 @@ class InOrder:
         self._checking.clear()
 
     def _settle(self, check: _Check, inline: bool = False) -> None:
+        """Decide one event at its turn. Its id may have been delivered meanwhile by a
+        copy ahead of it (held behind a forged one, then checked): then it is a
+        duplicate, as it would be on the synchronous path."""
         url, event, batch = check.url, check.event, check.batch
-        if batch is None:  # a copy held behind another relay's: decided only now
-            if not self._duplicate(url, event.id):
-                self._take(url, event, self._valid(event))
+        if batch is not None:
+            self._checking.discard(event.id)
+        if self._duplicate(url, event.id):
             return
-        self._checking.discard(event.id)
-        if batch is _INLINE:
-            self._take(url, event, check.index == 1)
-            return
-        verdict = None if inline else batch.valid(check.index)
-        self._take(url, event, event.signature_valid() if verdict is None else verdict)
+        if batch is None:  # a copy held behind another relay's: checked only now
+            valid = self._valid(event)
+        elif batch is _INLINE:
+            valid = check.index == 1
+        else:
+            verdict = None if inline else batch.valid(check.index)
+            valid = event.signature_valid() if verdict is None else verdict
+        self._take(url, event, valid)
 
 
 # The batch of events checked inline while the line was not empty (the worker not up yet,

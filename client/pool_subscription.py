@@ -306,12 +306,12 @@ class Subscription:
     def _checker(self) -> Verifier | None:
         """The worker process, once it is up; asked for after ``offload_after`` events."""
         verifier = self._verifier
-        if verifier is not None:
-            return verifier if verifier.ready and not self._closed else None
-        after = self._pool.options.offload_after
-        if after is not None and self.received >= after and not self._closed:
-            self._verifier = self._pool.verifier()
-        return None
+        if verifier is None:
+            after = self._pool.options.offload_after
+            if after is None or self.received < after or self._closed:
+                return None
+            verifier = self._verifier = self._pool.verifier()
+        return verifier if verifier.ready and not self._closed else None
 
     def _matches(self, event: Event) -> bool:
         return any(f.matches(event) for f in self._match)

@@ -66,6 +66,7 @@ class Verifier:
     def __init__(self) -> None:
         self.pid: int | None = None
         self.ready = False  # the worker is up: checks may go to it
+        self.answered = 0  # signatures the worker has checked
         self._proc: asyncio.subprocess.Process | None = None
         self._batch: Batch | None = None  # being filled in this loop iteration
         self._sent: deque[Batch] = deque()  # sent, answers awaited in order
@@ -95,6 +96,7 @@ class Verifier:
             return
         proc = self._proc
         if not self.ready or proc is None or proc.stdin is None or proc.stdin.is_closing():
+            self.ready = False  # the worker's end of the pipe closed: it is gone
             _answer(batch, None)
             return
         batch.size = len(batch.records)
@@ -125,6 +127,7 @@ class Verifier:
                     self._wake.clear()
                     await self._wake.wait()
                 verdicts = await proc.stdout.readexactly(self._sent[0].size)
+                self.answered += len(verdicts)
                 _answer(self._sent.popleft(), verdicts)
         except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
             if not self._closed:
