@@ -40,7 +40,10 @@ Design:
   ``seen_limit`` ids for de-duplication.
 * A subscription verifies every event (id and signature) and checks it matches one of its
   filters before it counts as seen; only then is its id added to the de-duplication set,
-  so a relay that forges an id cannot suppress the genuine event from another relay.
+  so a relay that forges an id cannot suppress the genuine event from another relay. A
+  long read (past ``offload_after`` events) has the signatures checked in batches by one
+  worker process per pool (client/verifier.py), its events kept in arrival order meanwhile
+  (client/pool_order.py); the worker ends when the pool closes.
 * Resume: after a relay answered EOSE, a reconnect sends the filters again with
   ``since = last activity - resume_slack`` and without ``limit``; anything re-sent is
   dropped by the de-duplication set. Before EOSE, the original filters are sent again.
