@@ -169,3 +169,14 @@ def test_pending_subscription_holds_events_and_charges_their_bytes():
     assert sink.frames == [] and sub.pending is not None and len(sub.pending) == 1
     frame_size = len(sub.pending[0][1])
     assert sink.held == sub.pending_bytes == frame_size
+
+
+def test_filters_naming_the_same_tags_in_another_order_are_one_group():
+    index = Index()
+    sink = Sink()
+    live(index, sink, "tp", {"#t": ["river"], "#p": [BOB.public_hex], "kinds": [1]})
+    live(index, sink, "pt", {"kinds": [1], "#p": [BOB.public_hex], "#t": ["river"]})
+    live(index, sink, "t", {"#t": ["river"], "kinds": [1]})
+    event = sign(ALICE, 1, "", [["t", "river"], ["p", BOB.public_hex]])
+    assert sorted(len(group.subs) for group in index.candidates(event)) == [1, 2]
+    assert index.notify(event, event.to_json()) == 3
