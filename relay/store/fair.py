@@ -45,11 +45,21 @@ class FairScheduler(Generic[T]):
         """Requests waiting for an item."""
         return sum(len(queue) for queue in self._waiting.values())
 
+    def ready(self, owner: object) -> bool:
+        """Whether :meth:`acquire` would hand ``owner`` an item at once: one is free and
+        the owner holds none and waits for none (nobody's turn is taken)."""
+        return (
+            bool(self._free)
+            and not self._closed
+            and owner not in self._holding
+            and owner not in self._waiting
+        )
+
     async def acquire(self, owner: object) -> T:
         """An item for ``owner`` once its turn comes; give it back with :meth:`release`."""
         if self._closed:
             raise StoreError("the store is not open")
-        if self._free and owner not in self._holding and owner not in self._waiting:
+        if self.ready(owner):
             self._holding.add(owner)
             return self._free.pop()
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()

@@ -123,3 +123,7 @@ READER_PRAGMAS = (
     "PRAGMA cache_size = -16384",
     "PRAGMA mmap_size = 268435456",
 )
+
+# The event loop's own read connection (sqlite_readers.Inline) never waits for a lock:
+# a statement that finds the file busy is run again by a reader, which may wait.
+INLINE_PRAGMAS = (*READER_PRAGMAS, "PRAGMA busy_timeout = 0")
