@@ -21,6 +21,7 @@ from shieldmutual.relay.store.base import Cost, SaveResult
 from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
+from shieldmutual.shared.kinds import is_ephemeral
 
 # created_at, id, raw and the tags (filter numbers) of the filters that returned the row
 PageRow = tuple[int, bytes, bytes, Sequence[int]]
@@ -92,13 +93,7 @@ async def pages(
     before: tuple[int, bytes] | None = None
     while remaining:
         rows, short = await fetch(remaining, before)
-        page = []
-        for _, _, raw, tags in rows:
-            live = [tag for tag in tags if remaining.get(tag, 0) > 0]
-            if live:
-                page.append(raw)
-            for tag in live:
-                remaining[tag] -= 1
+        page = _count_down(rows, remaining)
         if page:
             yield page
         if len(rows) < page_size:
@@ -109,6 +104,23 @@ async def pages(
             for tag, left in remaining.items()
             if left > 0 and not _exhausted(short, tag, before[0])
         }
+
+
+def _count_down(rows: list[PageRow], remaining: dict[int, int]) -> list[bytes]:
+    """The page's events: the rows that count for some filter with limit left, taken off
+    those filters' limits in order."""
+    if len(remaining) == 1:  # the usual REQ: every row is its one filter's
+        ((tag, left),) = remaining.items()
+        remaining[tag] = left - min(left, len(rows))
+        return [row[2] for row in rows[:left]]
+    page = []
+    for _, _, raw, tags in rows:
+        live = [tag for tag in tags if remaining.get(tag, 0) > 0]
+        if live:
+            page.append(raw)
+        for tag in live:
+            remaining[tag] -= 1
+    return page
 
 
 def _exhausted(short: dict[int, int | None], tag: int, cursor_time: int) -> bool:
@@ -167,17 +179,20 @@ class PagedStore(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
-    @abstractmethod
-    async def save(self, event: Event, raw: bytes) -> SaveResult: ...
-
     def save_many(
         self, items: Sequence[tuple[Event, bytes]]
     ) -> asyncio.Future[list[SaveResult | BaseException]]:
-        """One :meth:`save` per event, gathered; a store whose writer queues plain
-        futures does better (:meth:`.sqlite.SQLiteStore.save_many`)."""
-        return asyncio.gather(
-            *(self.save(event, raw) for event, raw in items), return_exceptions=True
-        )
+        """Every event queued for the writer at once, a plain future each (no task);
+        ephemeral kinds are answered at once, never written."""
+        futures = [
+            _stored() if is_ephemeral(event.kind) else self._queue_save(event, raw)
+            for event, raw in items
+        ]
+        return asyncio.gather(*futures, return_exceptions=True)
+
+    @abstractmethod
+    def _queue_save(self, event: Event, raw: bytes) -> asyncio.Future[SaveResult]:
+        """Queue a (non-ephemeral) save for the writer: resolved after its commit."""
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -232,3 +247,9 @@ class PagedStore(ABC):
         in ``plans``) that have some of their limit left in ``remaining``, and which of
         them are short (:class:`Fetched`). Public so that a test can drive :func:`pages`
         with a real store's statement."""
+
+
+def _stored() -> asyncio.Future[SaveResult]:
+    future: asyncio.Future[SaveResult] = asyncio.get_running_loop().create_future()
+    future.set_result(SaveResult(True, ""))
+    return future

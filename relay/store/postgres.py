@@ -153,12 +153,18 @@ class PostgresStore(PagedStore):
         removed: int = await self._submit(now, None)
         return removed
 
+    def _queue_save(self, event: Event, raw: bytes) -> asyncio.Future[SaveResult]:
+        return self._enqueue(event, postgres_write.row(event, raw))
+
     async def _submit(self, what: Event | int, row: postgres_write.Row | None) -> Any:
+        return await self._enqueue(what, row)
+
+    def _enqueue(self, what: Event | int, row: postgres_write.Row | None) -> asyncio.Future[Any]:
         if self._closed or self._writer_task is None:
             raise StoreError("the store is not open")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((what, row, future))
-        return await future
+        return future
 
     async def _write_loop(self) -> None:
         while True:

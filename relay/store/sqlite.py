@@ -84,12 +84,6 @@ def _apply(db: sqlite3.Connection, works: list[Work | _Save]) -> list[Any]:
     return results
 
 
-def _answered(result: SaveResult) -> asyncio.Future[SaveResult]:
-    future: asyncio.Future[SaveResult] = asyncio.get_running_loop().create_future()
-    future.set_result(result)
-    return future
-
-
 def _newest_first(row: tuple[Any, ...]) -> tuple[int, bytes]:
     """Rows start with ``created_at, id``: newest first, ties by lowest id."""
     return -row[0], row[1]
@@ -225,17 +219,8 @@ class SQLiteStore(PagedStore):
         """Through the writer queue, like saves, so it never contends for the write lock."""
         return await self._submit(partial(sqlite_write.delete_expired, now=now))
 
-    def save_many(
-        self, items: Sequence[tuple[Event, bytes]]
-    ) -> asyncio.Future[list[SaveResult | BaseException]]:
-        """:meth:`save` for each, queued at once: a future per event, no task."""
-        futures = [
-            self._enqueue(_Save(event, raw))
-            if not is_ephemeral(event.kind)
-            else _answered(sqlite_write.STORED)
-            for event, raw in items
-        ]
-        return asyncio.gather(*futures, return_exceptions=True)
+    def _queue_save(self, event: Event, raw: bytes) -> asyncio.Future[SaveResult]:
+        return self._enqueue(_Save(event, raw))
 
     async def _submit(self, work: Callable[[sqlite3.Connection], T] | _Save) -> T:
         return cast(T, await self._enqueue(work))
