@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -176,8 +178,7 @@ async def test_short_reads_never_start_the_worker(
     """Finding: starting a process costs tens of ms, so a command reading a few events
     (`mas req`, `request show`) must check them inline; a read past ``offload_after``
     starts the worker."""
-    options = replace(WORKER, offload_after=PoolOptions().offload_after)
-    assert options.offload_after == 2000
+    options = replace(WORKER, offload_after=2000)  # the default where there are 2 cores
     async with hostile_relay(genuine(1999)) as short, Pool([short.url], options=options) as pool:
         items, sub = await read(pool)
         assert len(items) == 2000 and sub.received == 1999
@@ -252,3 +253,17 @@ async def test_the_worker_answers_batches_in_order(until: Callable[..., Any]) ->
     verdicts = [batch.valid(index) for batch, index in (*first, *second)]
     assert verdicts == [True] * 5 + [False] * 8 + [True] * 5
     assert told.times == 2 and verifier.answered == 18
+
+
+def test_one_core_never_starts_the_worker() -> None:
+    """Finding: on one core the worker cannot run beside the loop, it only adds work: the
+    default is then to check inline."""
+    script = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+        "from shieldmutual.client.pool_options import PoolOptions;"
+        "print(PoolOptions().offload_after)"
+    )
+    one = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    assert one.stdout.strip() == b"None"
+    if len(os.sched_getaffinity(0)) > 1:
+        assert PoolOptions().offload_after == 2000
