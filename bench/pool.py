@@ -138,13 +138,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fanout", type=int, metavar="K", help="only publish-one to 1 vs K")
     parser.add_argument("--samples", type=int, default=200, help="events for --fanout")
     parser.add_argument(
-        "--compare", metavar="DIR", help="--feed: also the client code at DIR (a PYTHONPATH)"
+        "--compare",
+        metavar="DIR",
+        help="--feed: also the client code at DIR (a PYTHONPATH), and this tree with every"
+        " signature checked inline (no worker process)",
     )
     parser.add_argument(
         "--relay-code", metavar="DIR", help="PYTHONPATH for the relays (a fixed copy)"
     )
     parser.add_argument(
-        "--profile", metavar="PREFIX", help="--feed: py-spy each run to PREFIX-<code>-<round>.0"
+        "--profile",
+        metavar="PREFIX",
+        help="--feed: py-spy each run to PREFIX-<variant>-<round>.0 (variants as printed, from 0)",
     )
     args = parser.parse_args(argv)
     if args.fanout is not None:
