@@ -74,6 +74,9 @@ class Reader(Protocol):
 
     def send(self, frame: bytes) -> None: ...
 
+    def send_events(self, prefix: bytes, raws: Sequence[bytes], start: int) -> int:
+        """Frames ``prefix + raw + b"]"`` from ``raws[start]`` on; how many went (>= 1)."""
+
     def hold(self, size: int) -> None: ...
 
     def release(self, size: int) -> None: ...
@@ -246,11 +249,13 @@ async def _send_stored(conn: Reader, sub: Subscription, sent: set[bytes], gate: 
                 conn.hold(held)
                 try:
                     for raw in page:
-                        if conn.out_bytes > pace:
-                            await _drained(conn, gate)
                         if not raw.startswith(ID_PREFIX):
                             stored_id(raw)  # parsed before it is framed: corrupt rows raise
-                        conn.send(sub.prefix + raw + b"]")
+                    done = 0
+                    while done < len(page):
+                        if conn.out_bytes > pace:
+                            await _drained(conn, gate)
+                        done += conn.send_events(sub.prefix, page, done)
                 finally:
                     conn.release(held)
                 if sub.pending:

@@ -25,6 +25,8 @@ import functools
 import logging
 import struct
 from collections import deque
+from collections.abc import Sequence
+from itertools import islice
 from typing import Generic, Protocol, TypeVar
 
 from websockets.asyncio.server import ServerConnection
@@ -223,6 +225,33 @@ class Outgoing(Generic[B]):
             self._unflushed += size
             return
         self.send(prefix + tail)
+
+    def send_events(self, prefix: bytes, raws: Sequence[bytes], start: int = 0) -> int:
+        """:meth:`send` of ``prefix + raw + b"]"`` for each of ``raws[start:]`` while they
+        fit in this iteration's write: a page of stored events is charged once and
+        listed as pieces, no frame copied until the one join per socket (issue 15).
+        Returns how many were sent, at least one; the caller sends the rest once its
+        pace allows."""
+        self.send(prefix + raws[start] + b"]")
+        batch = self._batch
+        if batch is None or self.out or not self._flush_scheduled:
+            return 1  # compression, or queued: one frame at a time, as send() does
+        room = self._space - self._unflushed
+        pieces: list[bytes] = []
+        total = 0
+        for raw in islice(raws, start + 1, None):
+            size = len(prefix) + len(raw) + 1
+            if total + size >= room:
+                break
+            pieces += (text_header(size), prefix, raw, b"]")
+            total += size
+        self.hold(total)
+        if self.closing:  # over the budget, which let go of everything
+            self.release(total)
+            return len(raws) - start
+        batch += pieces
+        self._unflushed += total
+        return 1 + len(pieces) // 4
 
     def _flush(self) -> None:
         """Write every frame framed for this socket in one call."""
