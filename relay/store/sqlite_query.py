@@ -50,6 +50,9 @@ class Part:
     sql: str
     params: list[object]
     tag: int = 0
+    # The same statement reading ``raw`` instead of ``rid`` when it walks one index range
+    # in time order (see :func:`page_sql`); None otherwise.
+    raw_sql: str | None = None
 
 
 def fts_query(search: str) -> str | None:
@@ -97,15 +100,19 @@ def select(
         where += ["t.name = ?", _in("t.value", values, params)]
         # One event can carry several of the values; one value names an event once.
         distinct = "DISTINCT " if len(values) > 1 and limit is not None else ""
+        ordered = len(values) == 1
     elif f.ids is None and search is not None:
         source = "search_text CROSS JOIN events AS e ON e.rid = search_text.rowid"
         when = "e.created_at"
         params.append(search)
         where.append("search_text MATCH ?")
         search = None
+        ordered = False
     else:
         source = f"events AS e INDEXED BY {_events_index(f)}"
         when = "e.created_at"
+        # An ids filter's sort sees every row it names: in order only if all are kept.
+        ordered = _one(f.authors) and _one(f.kinds) if f.ids is None else len(f.ids) <= (limit or 0)
     if f.ids is not None:
         where.append(_in("e.id", [bytes.fromhex(i) for i in f.ids], params))
     if f.authors is not None:
@@ -137,12 +144,20 @@ def select(
     # NIP-40: an event is expired from its expiration timestamp on.
     where.append("(e.expiration IS NULL OR e.expiration > ?)")
     params.append(now)
-    sql = f"SELECT {distinct}{when} AS created_at, e.id, e.rid FROM {source} WHERE "
-    sql += " AND ".join(where)
-    if limit is not None:
-        sql += f" ORDER BY {when} DESC, e.id LIMIT ?"
-        params.append(limit)
-    return Part(sql, params, tag)
+    head = f"SELECT {distinct}{when} AS created_at, e.id, "
+    body = f" FROM {source} WHERE " + " AND ".join(where)
+    if limit is None:
+        return Part(head + "e.rid" + body, params, tag)
+    body += f" ORDER BY {when} DESC, e.id LIMIT ?"
+    params.append(limit)
+    raw_sql = head + "e.raw" + body if ordered else None
+    return Part(head + "e.rid" + body, params, tag, raw_sql)
+
+
+def _one(values: Collection[object] | None) -> bool:
+    """A list the index walks in time order: absent or a single value (with more, its
+    ranges are merged by a sort that sees every matching row)."""
+    return values is None or len(values) == 1
 
 
 def _wrap_rule(viewer: frozenset[str], params: list[object]) -> str:
@@ -214,7 +229,12 @@ def batches(parts: Sequence[Part]) -> Iterator[list[Part]]:
 
 def page_sql(part: Part) -> tuple[str, list[object]]:
     """``created_at, id, raw`` of one part's rows, newest first: the usual REQ, whose
-    page is exactly what its one part returns (its limit is at most the page)."""
+    page is exactly what its one part returns (its limit is at most the page). A part
+    in time order reads ``raw`` as it goes (issue 15: ~20% less SQLite time on the
+    bench's four shapes); any other is cut to its limit before any ``raw`` is read, as
+    its sort may see every matching row."""
+    if part.raw_sql is not None:
+        return part.raw_sql, part.params
     sql = f"SELECT created_at, id, raw FROM events WHERE rid IN (SELECT rid FROM ({part.sql}))"
     return f"{sql} ORDER BY created_at DESC, id", part.params
 
