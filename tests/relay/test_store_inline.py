@@ -34,12 +34,12 @@ class InlinePools(Pools):
     """Pools whose statements are tried on a loop-side connection first."""
 
     async def open_inline(
-        self, readers: int, max_seconds: float = 30.0
+        self, readers: int, max_seconds: float = 30.0, **inline_options: float
     ) -> tuple[ReaderPool, Inline]:
         pool = await self.open(readers, max_seconds)
         db = sqlite3.connect(self.path.as_uri() + "?mode=ro", uri=True)
         db.create_function("started", 1, self._mark_inline)
-        pool.inline = inline = Inline(db)
+        pool.inline = inline = Inline(db, **inline_options)
         return pool, inline
 
     def _mark_inline(self, name: str) -> int:  # runs on the loop's thread
@@ -75,6 +75,19 @@ async def test_a_statement_past_the_budget_is_run_again_by_a_reader(pools: Inlin
     assert pools.started == ["inline:long", "long"]
     assert (inline.answered, inline.handed_on) == (0, 1)
     assert len(costs) == 2  # the attempt on the loop is charged too
+
+
+async def test_stopped_statements_may_waste_only_their_share_of_the_loop(
+    pools: InlinePools,
+) -> None:
+    """Slow statements (an attacker's) are tried on the loop only while the time they
+    wasted there is within its share; past it every statement goes to a reader."""
+    pool, inline = await pools.open_inline(readers=1, share=0.0, burst=0.0001)
+    for name in ("long1", "long2"):
+        assert await asyncio.wait_for(pool.fetch(LONG, [name], "o"), TIMEOUT) == [(1000001,)]
+    assert await pool.fetch(QUICK, ["q"], "o") == [(0,)]
+    assert pools.started == ["inline:long1", "long1", "long2", "q"]
+    assert (inline.answered, inline.handed_on) == (0, 1)
 
 
 async def test_an_endless_statement_is_still_interrupted_at_the_deadline(
