@@ -21,7 +21,7 @@ from shieldmutual.relay.store.sqlite_readers import Inline, ReaderPool
 from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.filter import Filter
 from tests.relay.test_store import ALICE, NOW, note
-from tests.relay.test_store_readers import ENDLESS, QUICK, TIMEOUT, Pools, spawn
+from tests.relay.test_store_readers import ENDLESS, QUICK, TIMEOUT, Pools, readers_db, spawn
 
 # Counts to a million: far past the inline budget, yet it ends on its own.
 LONG = (
@@ -49,10 +49,7 @@ class InlinePools(Pools):
 
 @pytest.fixture
 async def pools(tmp_path: Path) -> AsyncIterator[InlinePools]:
-    path = tmp_path / "readers.db"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE t (x)")
-    made = InlinePools(path)
+    made = InlinePools(readers_db(tmp_path))
     yield made
     await made.close()
 

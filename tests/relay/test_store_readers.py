@@ -75,12 +75,17 @@ class Pools:
             await pool.close()
 
 
-@pytest.fixture
-async def pools(tmp_path: Path) -> AsyncIterator[Pools]:
+def readers_db(tmp_path: Path) -> Path:
+    """A database file with one table, for the pools' statements."""
     path = tmp_path / "readers.db"
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE t (x)")
-    made = Pools(path)
+    return path
+
+
+@pytest.fixture
+async def pools(tmp_path: Path) -> AsyncIterator[Pools]:
+    made = Pools(readers_db(tmp_path))
     yield made
     await made.close()
 
