@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -157,6 +158,14 @@ def _runner(config: Config) -> Callable[..., None]:
     return asyncio.run
 
 
+def _say(line: str) -> None:
+    """One line on stderr in one write(): the workers share the parent's stderr, and the
+    separate writes of print (the text, then the newline) interleaved two workers' lines
+    into one (seen in CI). A pipe write under PIPE_BUF bytes is never split."""
+    sys.stderr.flush()
+    os.write(sys.stderr.fileno(), f"{line}\n".encode(errors="backslashreplace"))
+
+
 def run_worker(config: Config, number: int, parent: Connection, lifeline: Connection) -> None:
     """One of ``--workers``' processes (started by relay/workers.py with spawn): a whole
     relay that tells the parent its ready lines instead of printing them, and stops when
@@ -165,7 +174,7 @@ def run_worker(config: Config, number: int, parent: Connection, lifeline: Connec
     try:
         _runner(config)(run(config, number, parent.send, lifeline))
     except (OSError, StoreError) as exc:
-        print(f"mas-relay: worker {number} cannot start: {exc}", file=sys.stderr, flush=True)
+        _say(f"mas-relay: worker {number} cannot start: {exc}")
         sys.exit(1)
     except KeyboardInterrupt:  # a second Ctrl-C during shutdown
         sys.exit(130)
