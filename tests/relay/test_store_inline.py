@@ -21,7 +21,15 @@ from shieldmutual.relay.store.sqlite_readers import Inline, ReaderPool
 from shieldmutual.shared.errors import StoreError
 from shieldmutual.shared.filter import Filter
 from tests.relay.test_store import ALICE, NOW, note
-from tests.relay.test_store_readers import ENDLESS, QUICK, TIMEOUT, Pools, readers_db, spawn
+from tests.relay.test_store_readers import (
+    ENDLESS,
+    QUICK,
+    TIMEOUT,
+    Pools,
+    queue_behind_a_blocker,
+    readers_db,
+    spawn,
+)
 
 # Counts to a million: far past the inline budget, yet it ends on its own.
 LONG = (
@@ -118,15 +126,7 @@ async def test_an_owner_holding_a_reader_waits_its_turn_instead(pools: InlinePoo
 async def test_waiting_owners_are_still_served_round_robin(pools: InlinePools) -> None:
     """With every reader busy nothing runs on the loop: the line keeps its order."""
     pool, inline = await pools.open_inline(readers=1)
-    blocker = spawn(pool.fetch(ENDLESS, ["x"], owner="x"))
-    await pools.until(lambda: pools.started == ["inline:x", "x"])
-    queued = [
-        spawn(pool.fetch(QUICK, [name], owner=name[0]))
-        for name in ("a1", "a2", "a3", "b1", "b2", "c1")
-    ]
-    await pools.until(lambda: pool.queued == 6)
-    blocker.cancel()
-    await asyncio.wait_for(asyncio.gather(*queued), TIMEOUT)
+    await queue_behind_a_blocker(pools, pool)
     assert pools.started == ["inline:x", "x", "a1", "b1", "c1", "a2", "b2", "a3"]
     assert inline.answered == 0
 

@@ -111,10 +111,11 @@ async def test_one_owner_holds_one_reader_and_others_pass(pools: Pools) -> None:
     assert await pool.fetch(QUICK, ["after"], owner="attacker") == [(0,)]
 
 
-async def test_waiting_owners_are_served_round_robin(pools: Pools) -> None:
-    pool = await pools.open(readers=1)
+async def queue_behind_a_blocker(pools: Pools, pool: ReaderPool) -> None:
+    """Owner x holds the only reader while a1-a3, b1, b2 and c1 (owners a, b, c) queue
+    in that order; then x lets go and every queued statement runs."""
     blocker = spawn(pool.fetch(ENDLESS, ["x"], owner="x"))
-    await pools.until(lambda: pools.started == ["x"])
+    await pools.until(lambda: pools.started[-1:] == ["x"])
     queued = [
         spawn(pool.fetch(QUICK, [name], owner=name[0]))
         for name in ("a1", "a2", "a3", "b1", "b2", "c1")
@@ -122,6 +123,11 @@ async def test_waiting_owners_are_served_round_robin(pools: Pools) -> None:
     await pools.until(lambda: pool.queued == 6)
     blocker.cancel()
     await asyncio.wait_for(asyncio.gather(*queued), TIMEOUT)
+
+
+async def test_waiting_owners_are_served_round_robin(pools: Pools) -> None:
+    pool = await pools.open(readers=1)
+    await queue_behind_a_blocker(pools, pool)
     assert pools.started == ["x", "a1", "b1", "c1", "a2", "b2", "a3"]
 
 
