@@ -45,39 +45,16 @@ def _signatures_valid(events: list[Event]) -> list[bool]:
 
 
 class Verifier:
-    """BIP-340 checks in batches on one worker thread.
+    """BIP-340 checks in batches on one worker thread (:meth:`Ingest.submit` forms the
+    batches: every event submitted while one is being checked joins the next), so under
+    load each thread hop carries hundreds of signatures and costs nothing per event."""
 
-    Every event submitted while a batch is being checked joins the next batch, so under
-    load each thread hop carries hundreds of signatures and costs nothing per event,
-    and an idle relay pays one hop (tens of microseconds) per event.
-    """
-
-    def __init__(self, threads: int = 1, batch_max: int = 512) -> None:
+    def __init__(self, threads: int = 1) -> None:
         self._executor = (
             ThreadPoolExecutor(max_workers=threads, thread_name_prefix="verify")
             if threads > 0
             else None
         )
-        self._batch_max = batch_max
-        self._pending: list[tuple[Event, asyncio.Future[bool]]] = []
-        self._workers = 0
-        self._threads = threads
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def verify(self, event: Event) -> asyncio.Future[bool]:
-        """A future resolved with whether the signature holds."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[bool] = loop.create_future()
-        if self._executor is None:
-            future.set_result(event.signature_valid())
-            return future
-        self._pending.append((event, future))
-        if self._workers < self._threads:
-            self._workers += 1
-            task = loop.create_task(self._drain())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return future
 
     async def check(self, events: list[Event]) -> list[bool]:
         """Whether each signature holds, checked in one hop to the worker thread."""
@@ -88,18 +65,6 @@ class Verifier:
             return await loop.run_in_executor(self._executor, _signatures_valid, events)
         except RuntimeError:  # the executor was shut down: check here instead
             return _signatures_valid(events)
-
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                batch = self._pending[: self._batch_max]
-                del self._pending[: self._batch_max]
-                results = await self.check([event for event, _ in batch])
-                for (_, future), valid in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(valid)
-        finally:
-            self._workers -= 1
 
     def close(self) -> None:
         if self._executor is not None:
@@ -192,15 +157,24 @@ class Ingest:
         self._keep(saving)
 
     async def accept(self, event: Event, raw: bytes) -> SaveResult:
-        """Signature, then store (which answers ephemeral events without keeping them).
+        """:meth:`submit` awaited: signature, then store (which answers ephemeral events
+        without keeping them), batched with the connections' events.
         The caller sends the OK, then calls :meth:`fan_out`, so the publisher hears first.
 
         Raises :class:`~shieldmutual.shared.errors.StoreError` when the store fails;
         nothing was acknowledged then.
         """
-        if not await self.verifier.verify(event):
-            return SaveResult(False, BAD_SIGNATURE)
-        return await self.store.save(event, raw)
+        answer: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+
+        def done(_event: Event, _raw: bytes, outcome: Outcome) -> None:
+            if not answer.done():  # the caller may have been cancelled meanwhile
+                answer.set_result(outcome)
+
+        self.submit(event, raw, done)
+        outcome = await answer
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     def fan_out(self, event: Event, raw: bytes, result: SaveResult) -> None:
         """Deliver an event just accepted to live subscriptions; a duplicate was
