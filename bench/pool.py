@@ -22,8 +22,10 @@ fan-in    the same N events stored on every relay, one REQ (kind + tag, limit N)
 feed      (``--feed N``, issue 15; bench.pool_feed) N aid requests read as ``mas feed``
           reads them, over 3 relays, each run in a fresh child process.
 
-publish-one (``--fanout 10``, issue 15; bench.pool_fanout) one event at a time to 1 and
-          to all ``--fanout`` relays: the median wall time and the ratio (target <= 1.2x).
+publish-one (``--fanout 10 [--rtt 0,10,50]``, issue 15; bench.pool_fanout) one event at a
+          time to 1 and to all ``--fanout`` relays, directly and through a delay proxy
+          (bench.rtt_proxy): the median wall time, the ratio (target <= 1.2x) and the
+          client's CPU per publish.
 
 The relays run through bench.harness; the pool's options and the events come from
 bench.pool_harness.
@@ -138,10 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fanout", type=int, metavar="K", help="only publish-one to 1 vs K")
     parser.add_argument("--samples", type=int, default=200, help="events for --fanout")
     parser.add_argument(
+        "--rtt",
+        default="0",
+        help="--fanout: round trips in ms, e.g. 0,10,50: the relays behind bench.rtt_proxy",
+    )
+    parser.add_argument(
         "--compare",
         metavar="DIR",
-        help="--feed: also the client code at DIR (a PYTHONPATH), and this tree with every"
-        " signature checked inline (no worker process)",
+        help="--feed, --fanout: also the client code at DIR (a PYTHONPATH); --feed also this"
+        " tree with every signature checked inline (no worker process)",
     )
     parser.add_argument(
         "--relay-code", metavar="DIR", help="PYTHONPATH for the relays (a fixed copy)"
@@ -149,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         metavar="PREFIX",
-        help="--feed: py-spy each run to PREFIX-<variant>-<round>.0 (variants as printed, from 0)",
+        help="--feed, --fanout: py-spy each run to PREFIX-... (variants as printed, from 0)",
     )
     args = parser.parse_args(argv)
     if args.fanout is not None:
@@ -187,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                 feed_bench(urls, args.feed, repeat, args.compare, args.profile, pids)
                 return 0
             if args.fanout is not None:
-                fanout_bench(urls, args.samples)
+                pids = tuple(p.pid for p in procs)
+                rtts = [float(x) for x in args.rtt.split(",")]
+                fanout_bench(urls, args.samples, repeat, rtts, args.compare, args.profile, pids)
                 return 0
 
             # Fresh events for every run, signed before the clock starts.

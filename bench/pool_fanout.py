@@ -1,31 +1,53 @@
 """The publish-one scenario of bench/pool.py (issue 15): one event at a time to 1 and to
 K relays: a direct floor (a websocket per relay, no pool), the pool over open connections,
-and a new pool per event (connect, publish, close, as one ``mas`` command does)."""
+and a new pool per event (connect, publish, close, as one ``mas`` command does).
+
+With ``--rtt MS[,MS...]`` the relays are also reached through bench/rtt_proxy.py (a
+loopback proxy that delays every byte by half the round trip each way), as they are over
+a network; 0 is the relays direct. Each measurement runs in a fresh child process (this
+file run as a script, ``PYTHONPATH`` the client code under test), so ``--compare DIR``
+alternates rounds of this tree and DIR's client in the same run, and the client's CPU per
+publish is the child's own (the proxy and the relays are other processes, shown apart).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
+import subprocess
+import sys
 import time
+from urllib.parse import urlsplit
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.pool_feed import REPO, process_cpu
 from bench.pool_harness import OPTIONS, make_events
+from bench.rtt_proxy import Proxy
 from shieldmutual.client.pool import Pool
 from shieldmutual.shared.event import Event
 
+MODES = ("direct", "open", "new")
+HOW = {
+    "direct": "direct (a socket per relay, no pool: the floor)",
+    "open": "pool, connections open",
+    "new": "new pool per event (connect + publish + close, as one `mas` command)",
+}
 
-async def publish_one_by_one(
-    urls: list[str], events: list[Event], cold: bool
-) -> tuple[list[float], float]:
+
+Timed = tuple[list[float], float]
+
+
+async def publish_one_by_one(urls: list[str], events: list[Event], cold: bool) -> Timed:
     """Each event published alone, as `mas` does: ``cold``, a new pool each (connections
     opened, the event sent, every OK awaited, the pool closed); else over open connections.
     The wall time of each, and this process's CPU seconds for all of them."""
     walls = []
     cpu = 0.0
     async with Pool(urls, options=OPTIONS) as warm:
-        await warm.publish(make_events(1, "bench-warm", f"warm-{len(urls)}-{cold}")[0])
+        await warm.publish(make_events(1, "bench-warm", f"warm-{urls}-{cold}-{time.time()}")[0])
         for event in events:
             start, started = time.perf_counter(), time.process_time()
             if cold:
@@ -49,47 +71,115 @@ async def _ok(ws: ClientConnection, event_id: str) -> None:
             return
 
 
-async def direct_one_by_one(urls: list[str], events: list[Event]) -> list[float]:
+async def direct_one_by_one(urls: list[str], events: list[Event]) -> Timed:
     """The floor: a socket per relay opened beforehand, each event sent to all at once,
     until every relay's OK is in."""
     walls = []
+    cpu = 0.0
     sockets = [await connect(u, compression=None, max_size=None) for u in urls]
     try:
         for event in events:
             frame = b'["EVENT",' + event.to_json() + b"]"
-            start = time.perf_counter()
+            start, started = time.perf_counter(), time.process_time()
             await asyncio.gather(*(ws.send(frame, text=True) for ws in sockets))
             await asyncio.gather(*(_ok(ws, event.id) for ws in sockets))
             walls.append(time.perf_counter() - start)
+            cpu += time.process_time() - started
     finally:
         for ws in sockets:
             await ws.close()
-    return walls
+    return walls, cpu
 
 
-def fanout_bench(urls: list[str], samples: int) -> None:
+def fanout_child(argv: list[str]) -> None:
+    """One round in this (fresh) process: every mode to 1 relay and to all of ``urls``;
+    each mode's wall times and this process's CPU seconds, as one JSON line."""
+    samples, seed, urls = int(argv[0]), argv[1], argv[2:]
+    out = {}
+    for mode in MODES:
+        for k in (1, len(urls)):
+            events = make_events(samples, "bench-one", f"{seed}-{mode}-{k}")
+            if mode == "direct":
+                walls, cpu = asyncio.run(direct_one_by_one(urls[:k], events))
+            else:
+                walls, cpu = asyncio.run(publish_one_by_one(urls[:k], events, mode == "new"))
+            out[f"{mode}-{k}"] = {"walls": walls, "cpu": cpu}
+    print(orjson.dumps(out).decode())
+
+
+def _child(urls: list[str], samples: int, seed: str, code: str | None, profile: str | None) -> dict:
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = code
+    spy = [] if profile is None else ["py-spy", "record", "-r", "200", "-f", "raw", "-o", profile]
+    child = [sys.executable, "-m", "bench.pool_fanout", str(samples), seed, *urls]
+    out = subprocess.run(
+        [*spy, "--", *child] if spy else child,
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=REPO,
+    ).stdout
+    result: dict = orjson.loads(next(x for x in reversed(out.splitlines()) if x.startswith(b"{")))
+    return result
+
+
+def _report(k: int, samples: int, runs: dict[str, list[dict]]) -> None:
+    for mode in MODES:
+        print(f"  {HOW[mode]}")
+        for label, rounds in runs.items():
+            one = statistics.median(w for r in rounds for w in r[f"{mode}-1"]["walls"])
+            many = statistics.median(w for r in rounds for w in r[f"{mode}-{k}"]["walls"])
+            c1 = statistics.median(r[f"{mode}-1"]["cpu"] for r in rounds) / samples * 1e3
+            ck = statistics.median(r[f"{mode}-{k}"]["cpu"] for r in rounds) / samples * 1e3
+            print(
+                f"    {label[-16:]:<16} 1: {one * 1e3:7.2f} ms  {k}: {many * 1e3:7.2f} ms"
+                f"  x{many / one:5.2f}   client CPU {c1:5.2f} / {ck:5.2f} ms per publish"
+            )
+
+
+def fanout_bench(
+    urls: list[str],
+    samples: int,
+    repeat: int,
+    rtts: list[float],
+    compare: str | None,
+    profile: str | None,
+    relays: tuple[int, ...],
+) -> None:
     k = len(urls)
-    print(f"publish one event to 1 vs {k} relays (median of {samples} events)")
-    d1 = statistics.median(
-        asyncio.run(direct_one_by_one(urls[:1], make_events(samples, "d", "d1")))
-    )
-    dk = statistics.median(asyncio.run(direct_one_by_one(urls, make_events(samples, "d", "dk"))))
-    print("  direct (a socket per relay, no pool: the floor the relays allow on this machine)")
-    print(f"    to 1 relay   {d1 * 1000:7.2f} ms")
-    print(f"    to {k} relays {dk * 1000:7.2f} ms   x{dk / d1:.2f}")
-    for cold in (False, True):
-        seed = f"{cold}-{time.time()}"
-        one = asyncio.run(
-            publish_one_by_one(urls[:1], make_events(samples, "bench-one", f"1-{seed}"), cold)
-        )
-        many = asyncio.run(
-            publish_one_by_one(urls, make_events(samples, "bench-one", f"k-{seed}"), cold)
-        )
-        m1, mk = statistics.median(one[0]), statistics.median(many[0])
-        c1, ck = one[1] / samples * 1e3, many[1] / samples * 1e3
-        how = "new pool per event (connect + publish + close)" if cold else "connections open"
-        print(f"  {how}")
-        print(f"    to 1 relay   {m1 * 1000:7.2f} ms   client CPU {c1:5.2f} ms/event")
+    codes: dict[str, str | None] = {"this tree": None}
+    if compare is not None:
+        codes[compare] = compare
+    targets = [urlsplit(u).port or 0 for u in urls]
+    print(f"publish one event to 1 vs {k} relays: median of {samples} events x {repeat} rounds")
+    for rtt in rtts:
+        proxy = Proxy(rtt, targets) if rtt > 0 else None
+        via = urls if proxy is None else [f"ws://127.0.0.1:{proxy.ports[t]}" for t in targets]
+        runs: dict[str, list[dict]] = {label: [] for label in codes}
+        relay_cpu = sum(process_cpu(p) for p in relays)
+        proxy_cpu = 0.0 if proxy is None else process_cpu(proxy.proc.pid)
+        try:
+            for i in range(repeat):  # rounds alternate between the client codes
+                for j, (label, code) in enumerate(codes.items()):
+                    spy = None if profile is None else f"{profile}-rtt{rtt:g}-{j}-{i}"
+                    seed = f"{rtt}-{i}-{j}-{time.time()}"
+                    runs[label].append(_child(via, samples, seed, code, spy))
+            if proxy is not None:
+                proxy_cpu = process_cpu(proxy.proc.pid) - proxy_cpu
+        finally:
+            if proxy is not None:
+                proxy.close()
+        relay_cpu = sum(process_cpu(p) for p in relays) - relay_cpu
+        # A round sends each mode's events to 1 and to k relays, and the pools a warm-up.
+        copies = repeat * len(codes) * (len(MODES) * samples + 2) * (1 + k)
+        print(f"rtt {rtt:g} ms (load {' '.join(f'{x:.2f}' for x in os.getloadavg())})")
+        _report(k, samples, runs)
         print(
-            f"    to {k} relays {mk * 1000:7.2f} ms   x{mk / m1:.2f}  client CPU {ck:5.2f} ms/event"
+            f"  relays' CPU {relay_cpu / copies * 1e3:.3f} ms per stored copy;"
+            f" proxy CPU {proxy_cpu / copies * 1e3:.3f} ms per copy (both ways)"
         )
+
+
+if __name__ == "__main__":
+    fanout_child(sys.argv[1:])
