@@ -16,7 +16,7 @@ before each scenario and ours/strfry. Usage:
 
     python -m bench.scenarios_scale --strfry /path/to/strfry [--relays ours,strfry]
         [--scenarios ingest-50k,sizes,fanout-1k,idle-10k] [--store-sizes 20000,100000,500000]
-        [--rounds 3] [--profile DIR] [--json FILE]
+        [--rounds 3] [--reqs 2000] [--stores DIR] [--profile DIR] [--json FILE]
 
 Only 127.0.0.1 is ever contacted. This is a benchmark that prints figures, not a test.
 """
@@ -123,6 +123,30 @@ async def on_fresh_relay(
     return out
 
 
+async def on_sized_store(
+    relay: Relay, args: argparse.Namespace, size: int, d: Dataset
+) -> dict[str, dict[str, Any]]:
+    """Prefill a fresh store with ``size`` events, then query it; with ``--stores``, a
+    store kept by an earlier run with the same seed is copied in instead of prefilled
+    (mas-relay's trees share theirs: the file format is the same)."""
+    steps: list[tuple[str, Any]] = [
+        (f"query-{size}", lambda rl: scenario_query(rl, d, 8)),
+    ]
+    kept = None
+    if args.stores:
+        kind = "ours" if relay.is_mas_relay else relay.name
+        kept = Path(args.stores) / f"{kind}-{size}-seed{args.seed}"
+    if kept is not None and kept.exists():
+        relay.seed = kept
+    else:
+        relay.keep = kept
+        steps.insert(0, (f"prefill-{size}", lambda rl: scenario_ingest(rl, d, 4, args.window)))
+    try:
+        return await on_fresh_relay(relay, args, steps)
+    finally:
+        relay.seed = relay.keep = None
+
+
 async def one_round(
     relays: list[Relay], args: argparse.Namespace, data: dict[str, Dataset]
 ) -> dict[str, dict[str, dict[str, Any]]]:
@@ -138,18 +162,7 @@ async def one_round(
             )
         if "sizes" in args.scenarios:
             for size in args.store_sizes:
-                d = data[f"size-{size}"]
-                r |= await on_fresh_relay(
-                    relay,
-                    args,
-                    [
-                        (
-                            f"prefill-{size}",
-                            lambda rl, d=d: scenario_ingest(rl, d, 4, args.window),
-                        ),
-                        (f"query-{size}", lambda rl, d=d: scenario_query(rl, d, 8)),
-                    ],
-                )
+                r |= await on_sized_store(relay, args, size, data[f"size-{size}"])
         if "fanout-1k" in args.scenarios:
             d = data["fanout"]
             r |= await on_fresh_relay(
@@ -267,6 +280,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=5.0, help="fan-out-1k duration")
     p.add_argument("--conns", type=int, default=10000, help="idle subscribed connections")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--reqs", type=int, default=2000, help="REQs of the sizes scenario's query")
+    p.add_argument(
+        "--stores",
+        metavar="DIR",
+        help="keep each prefilled store in DIR and reuse it in later runs (same seed): "
+        "the query of a 500k store without its minutes of prefill; no prefill row then",
+    )
     p.add_argument("--profile", metavar="DIR", help="py-spy record each scenario into DIR")
     p.add_argument("--profile-relays", default="ours")
     p.add_argument("--py-spy", help="py-spy executable (default: next to this python)")
@@ -309,7 +329,7 @@ def datasets(args: argparse.Namespace) -> dict[str, Dataset]:
         out["ingest-50k"] = Dataset(50_000, 0, args.seed)
     if "sizes" in args.scenarios:
         for size in args.store_sizes:
-            out[f"size-{size}"] = Dataset(size, 2000, args.seed)
+            out[f"size-{size}"] = Dataset(size, args.reqs, args.seed)
     if "fanout-1k" in args.scenarios:
         out["fanout"] = Dataset(1, 0, args.seed)  # only its author signs live events
     return out

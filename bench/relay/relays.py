@@ -113,6 +113,11 @@ class Relay:
         self.process: RelayProcess | None = None
         self.port = 0
         self.tmp: tempfile.TemporaryDirectory[str] | None = None
+        # A folder holding a store filled by an earlier run, copied in by start (``seed``),
+        # or the folder where stop keeps a copy of this run's store (``keep``):
+        # bench.scenarios_scale --stores, so a 500k store is prefilled once, not every run.
+        self.seed: Path | None = None
+        self.keep: Path | None = None
 
     def argv(self, workdir: Path) -> list[str]:
         if self.is_mas_relay:
@@ -155,10 +160,17 @@ class Relay:
         """mas-relay's database: the one given, else relay.db in its temporary folder."""
         return self.given_db or self.workdir / "relay.db"
 
+    @property
+    def store(self) -> Path:
+        """Where the relay keeps its events: mas-relay's file, strfry's LMDB folder."""
+        return self.db if self.is_mas_relay else self.workdir / "strfry-db"
+
     async def start(self, timeout: float = 60.0) -> None:
         """Ready when mas-relay prints its ready line (every worker is up), or when
         another relay accepts connections on its port."""
         self.tmp = tempfile.TemporaryDirectory(prefix=f"bench-{self.name}-")
+        if self.seed is not None:
+            copy_store(self.seed / self.store.name, self.store)
         self.port = free_port()
         env = {**os.environ, "PYTHONPATH": self.pythonpath} if self.pythonpath else None
         self.process = RelayProcess(self.argv(self.workdir), cwd=self.workdir, env=env)
@@ -179,9 +191,27 @@ class Relay:
         if self.process is not None:
             self.process.close(grace=10.0)
         self.process = None
+        if self.tmp is not None and self.keep is not None and self.store.exists():
+            partial = self.keep.with_name(self.keep.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)  # left by an interrupted run
+            partial.mkdir(parents=True)
+            copy_store(self.store, partial / self.store.name)
+            partial.rename(self.keep)  # whole or absent: a later run never seeds a half
         if self.tmp is not None:
             self.tmp.cleanup()
             self.tmp = None
+
+
+def copy_store(src: Path, dst: Path) -> None:
+    """Copy a stopped relay's store: a folder (strfry) or a SQLite file, with its WAL if
+    one was left."""
+    if src.is_dir():
+        shutil.copytree(src, dst)
+        return
+    shutil.copyfile(src, dst)
+    wal = src.with_name(src.name + "-wal")
+    if wal.exists():
+        shutil.copyfile(wal, dst.with_name(dst.name + "-wal"))
 
 
 def find_exe(given: str | None, name: str) -> str | None:
