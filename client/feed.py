@@ -43,7 +43,7 @@ from shieldmutual.client.errors import NotFoundError, RelayError
 from shieldmutual.client.pool import Marker, Pool
 from shieldmutual.client.pool_subscription import Subscription
 from shieldmutual.shared import kinds
-from shieldmutual.shared.aid.common import MUTUAL_AID, Address, values
+from shieldmutual.shared.aid.common import MUTUAL_AID, Address
 from shieldmutual.shared.aid.feed import MAX_ITEMS, Feed, FeedItem, Via
 from shieldmutual.shared.aid.notes import Announcement, Syndication
 from shieldmutual.shared.aid.parse import read_aid_event
@@ -91,8 +91,13 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def followed(event: Event, tags: Collection[str]) -> bool:
-    """Whether ``event`` carries one of the followed tags (case as NIP-12 hashtags)."""
-    return any(value.lower() in tags for value in values(event.tags, "t"))
+    """Whether ``event`` carries one of the followed tags (case as NIP-12 hashtags). A plain
+    loop: called for every request the feed reads, and 4x cheaper than ``any`` over
+    ``values`` (issue 15)."""
+    for tag in event.tags:  # noqa: SIM110 (a loop: see the docstring)
+        if len(tag) > 1 and tag[0] == "t" and tag[1].lower() in tags:
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +241,9 @@ class FeedReader:
             if self.on_author is not None:
                 self.on_author(event.pubkey)
         if followed(event, self.tags):
-            return self.feed.offer(event)
+            return self.feed.offer(event, address=key)
         if key in self._wanted:
-            return self.feed.offer(event, self._wanted[key])
+            return self.feed.offer(event, self._wanted[key], address=key)
         return None
 
     def _forget_oldest_known(self) -> None:
@@ -278,7 +283,7 @@ class FeedReader:
                     del self._wanted[old]
         known = self._known.get(key)
         if known is not None:
-            return self.feed.offer(known, via) if wanted else None
+            return self.feed.offer(known, via, address=key) if wanted else None
         if self._stored_done:
             self._spawn(key, self._resolve_pointer(pointer))
         elif key in self._deferred:

@@ -163,18 +163,21 @@ class Feed:
     hidden: set[str] = field(default_factory=set)  # addresses the filter rejects now
     limit: int = MAX_ITEMS
 
-    def offer(self, event: Rumor, via: Via | None = None) -> FeedItem | None:
+    def offer(
+        self, event: Rumor, via: Via | None = None, *, address: str | None = None
+    ) -> FeedItem | None:
         """Take a request event (direct or reposted); the item to show if anything changed.
 
         ``None`` when it is an older or the same version without a new syndication, when
-        it is not a readable request, or when the filter hides it.
+        it is not a readable request, or when the filter hides it. ``address``: the
+        event's ``str(Address.of(event))`` when the caller has it already.
         """
         try:
-            request = read_item(event)
+            key = str(Address.of(event)) if address is None else address
         except AidError:
-            return None
-        key = str(Address.of(event))
+            return None  # not addressable, so not a listing either
         current = self.items.get(key)
+        newer = new_via = False
         if current is not None:
             newer = (event.created_at, _neg(event.id)) > (
                 current.event.created_at,
@@ -182,7 +185,12 @@ class Feed:
             )
             new_via = via is not None and via.id not in {v.id for v in current.via}
             if not newer and not new_via:
-                return None
+                return None  # decided before the parse: a stale copy is not read again
+        try:
+            request = read_item(event)
+        except AidError:
+            return None
+        if current is not None:
             vias = current.via + ((via,) if new_via and via is not None else ())
             item = (
                 FeedItem(event, request, vias, current.version + 1)
