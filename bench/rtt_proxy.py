@@ -7,9 +7,10 @@ Not a test. Run as its own process (so its CPU is not the client's), it listens 
 
 Every byte is forwarded after half the round trip (``--rtt`` ms), in order, in each
 direction; a new connection also waits one round trip before its first byte goes on, as
-TCP's handshake costs one on a network (the kernel accepts here at once). Each connection
-has its own four tasks (a reader and a writer each way), so one connection's delays never
-hold up another's: the proxy adds latency, not serialization. Nothing leaves 127.0.0.1.
+TCP's handshake costs one on a network (the kernel accepts here at once). Bytes wait in
+the loop's timers, not in a queue per connection: no connection's delay holds up
+another's, and a forwarded chunk costs one callback (uvloop), so the proxy adds latency,
+not serialization or much CPU. Nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -19,84 +20,94 @@ import asyncio
 import contextlib
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import cast
 
 import uvloop
 
 REPO = Path(__file__).resolve().parent.parent
 
-CHUNK = 1 << 16
 
+class _Side(asyncio.Protocol):
+    """One end of a proxied connection: what it receives goes out on ``peer`` ``delay``
+    seconds later, by a timer of the loop (no task, no queue: uvloop's timers, libuv's, run
+    those due at the same time in the order they were set, so bytes stay in order)."""
 
-async def _read(reader: asyncio.StreamReader, queue: asyncio.Queue[tuple[float, bytes]]) -> None:
-    loop = asyncio.get_running_loop()
-    while data := await reader.read(CHUNK):
-        queue.put_nowait((loop.time(), data))
-    queue.put_nowait((loop.time(), b""))
+    def __init__(self, delay: float, not_before: float = 0.0) -> None:
+        self.delay = delay
+        self.not_before = not_before
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Side | None = None
+        self.early: list[bytes] = []  # received before the peer's connection was made
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's: not a subclass
 
-async def _write(
-    writer: asyncio.StreamWriter,
-    queue: asyncio.Queue[tuple[float, bytes]],
-    delay: float,
-    not_before: float,
-) -> None:
-    """Each chunk ``delay`` seconds after it was read (and not before ``not_before``); the
-    queue is in arrival order, so the release times are in order too."""
-    loop = asyncio.get_running_loop()
-    while True:
-        arrived, data = await queue.get()
-        wait = max(arrived + delay, not_before) - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        if not data:
-            with contextlib.suppress(OSError):
-                writer.write_eof()
+    def data_received(self, data: bytes) -> None:
+        if self.peer is None:
+            self.early.append(data)
             return
-        writer.write(data)
-        await writer.drain()
+        self._forward(data)
 
-
-async def _pipe(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float, not_before: float
-) -> None:
-    queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-    await asyncio.gather(_read(reader, queue), _write(writer, queue, delay, not_before))
-
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
-
-
-def handler(target: int, rtt: float) -> Handler:
-    async def serve(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+    def _forward(self, data: bytes) -> None:
         loop = asyncio.get_running_loop()
-        # The handshake's round trip: the first byte reaches the relay 1.5 RTT after the
-        # client's connect, as SYN, SYN-ACK and ACK + data would on a network.
-        handshake = loop.time() + rtt
-        try:
-            relay_r, relay_w = await asyncio.open_connection("127.0.0.1", target)
-        except OSError:
-            client_w.close()
-            return
-        try:
-            await asyncio.gather(
-                _pipe(client_r, relay_w, rtt / 2, handshake + rtt / 2),
-                _pipe(relay_r, client_w, rtt / 2, 0.0),
-            )
-        except OSError:
-            pass
-        finally:
-            for w in (relay_w, client_w):
-                w.close()
+        assert self.peer is not None and self.peer.transport is not None
+        when = max(loop.time() + self.delay, self.not_before)
+        loop.call_at(when, self.peer.transport.write, data)
 
-    return serve
+    def eof_received(self) -> bool:
+        self._later(lambda peer: peer.write_eof() if peer.can_write_eof() else peer.close())
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: ARG002 (either way)
+        self._later(lambda peer: peer.close())
+
+    def _later(self, act: Callable[[asyncio.Transport], None]) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None and not peer.transport.is_closing():
+            loop = asyncio.get_running_loop()
+            when = max(loop.time() + self.delay, self.not_before)
+            loop.call_at(when, act, peer.transport)
+
+    def pair(self, peer: _Side) -> None:
+        self.peer, peer.peer = peer, self
+        for data in self.early:
+            self._forward(data)
+        self.early.clear()
+
+
+def _client_side(target: int, rtt: float) -> _Side:
+    """The protocol for one client's connection: it dials the relay, then pairs them.
+    The first byte reaches the relay 1.5 RTT after the client's connect, as SYN, SYN-ACK
+    and ACK + data would on a network (the kernel accepted here at once)."""
+    loop = asyncio.get_running_loop()
+    client = _Side(rtt / 2, loop.time() + rtt + rtt / 2)
+
+    async def dial() -> None:
+        try:
+            _, relay = await loop.create_connection(partial(_Side, rtt / 2), "127.0.0.1", target)
+        except OSError:
+            if client.transport is not None:
+                client.transport.close()
+            return
+        relay.pair(client)
+        client.pair(relay)
+
+    dials.add(task := loop.create_task(dial()))
+    task.add_done_callback(dials.discard)
+    return client
+
+
+dials: set[asyncio.Task[None]] = set()  # held until done (the loop keeps weak references)
 
 
 async def run(targets: list[int], rtt: float) -> None:
     servers = []
     for target in targets:
-        server = await asyncio.start_server(handler(target, rtt), "127.0.0.1", 0)
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(partial(_client_side, target, rtt), "127.0.0.1", 0)
         servers.append(server)
         port = server.sockets[0].getsockname()[1]
         print(f"LISTEN {port} -> {target}", flush=True)
