@@ -44,7 +44,7 @@ from shieldmutual.client.pool import Marker, Pool
 from shieldmutual.client.pool_subscription import Subscription
 from shieldmutual.shared import kinds
 from shieldmutual.shared.aid.common import MUTUAL_AID, Address
-from shieldmutual.shared.aid.feed import MAX_ITEMS, Feed, FeedItem, Via
+from shieldmutual.shared.aid.feed import MAX_ITEMS, Ages, Feed, FeedItem, Via
 from shieldmutual.shared.aid.notes import Announcement, Syndication
 from shieldmutual.shared.aid.parse import read_aid_event
 from shieldmutual.shared.errors import AidError
@@ -142,6 +142,7 @@ class FeedReader:
         self._resolving: dict[str, None] = {}  # addresses fetched once already, oldest first
         self._waiters: set[asyncio.Task[None]] = set()
         self._known: dict[str, Event] = {}  # latest request per address, followed or not
+        self._known_ages = Ages()  # trims _known as Feed trims its items (see _take_request)
         self._wanted: dict[str, Via | None] = {}  # addresses a followed pointer names
         self._deferred: dict[str, RequestPointer] = {}  # pointers met before the stored EOSE
         self._stored_done = False
@@ -234,8 +235,12 @@ class FeedReader:
         known = self._known.get(key)
         if known is None or (event.created_at, event.id) > (known.created_at, known.id):
             self._known[key] = event
-            if len(self._known) > MAX_ITEMS:  # as bounded as the feed it fills
-                self._forget_oldest_known()
+            # As bounded as the feed it fills, and trimmed the same way (by created_at), so
+            # both keep the same newest requests: one set of events in memory. (Dropping
+            # the first arrived, relays sending newest first, kept the oldest here and the
+            # newest there: twice the events, issue 15.)
+            self._known_ages[key] = event.created_at
+            self._known_ages.trim(self._known, MAX_ITEMS)
         if event.pubkey not in self.authors and len(self.authors) < MAX_AUTHORS:
             self.authors[event.pubkey] = None
             if self.on_author is not None:
@@ -245,16 +250,6 @@ class FeedReader:
         if key in self._wanted:
             return self.feed.offer(event, self._wanted[key], address=key)
         return None
-
-    def _forget_oldest_known(self) -> None:
-        """Drop the oldest tenth by ``created_at``, as Feed trims its items: both then keep
-        the same newest requests, one set of events in memory. (Dropping the first
-        arrived, relays sending newest first, kept the oldest here and the newest there:
-        twice the events, issue 15.)"""
-        known = self._known
-        by_age = sorted(known, key=lambda key: known[key].created_at)
-        for key in by_age[: len(known) - MAX_ITEMS + MAX_ITEMS // 10]:
-            del known[key]
 
     def _take_repost(self, event: Event, syndication: Syndication) -> FeedItem | None:
         """A syndication: the embedded copy, and the latest version where it is known."""
