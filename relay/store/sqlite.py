@@ -32,8 +32,6 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, cast
 
-import aiosqlite
-
 from shieldmutual.relay.access import Visible
 from shieldmutual.relay.store import sqlite_write
 from shieldmutual.relay.store.base import Cost, CountResult, SaveResult
@@ -49,8 +47,7 @@ from shieldmutual.relay.store.sqlite_query import (
     rows_sql,
     union_page_sql,
 )
-from shieldmutual.relay.store.sqlite_readers import Inline, ReaderPool
-from shieldmutual.relay.store.sqlite_schema import INLINE_PRAGMAS, READER_PRAGMAS
+from shieldmutual.relay.store.sqlite_readers import ReaderPool, open_pool
 from shieldmutual.shared.errors import BlockedError, StoreError
 from shieldmutual.shared.event import Event
 from shieldmutual.shared.filter import Filter
@@ -170,19 +167,7 @@ class SQLiteStore(PagedStore):
         except BaseException:  # a newer schema, a damaged file: the file is free again
             self._unlock()
             raise
-        uri = self._path.resolve().as_uri() + "?mode=ro"
-        readers = []
-        for _ in range(self._reader_count):
-            reader = await aiosqlite.connect(
-                uri, uri=True, isolation_level=None, cached_statements=256
-            )
-            for pragma in READER_PRAGMAS:
-                await reader.execute_fetchall(pragma)
-            readers.append(reader)
-        inline = sqlite3.connect(uri, uri=True, isolation_level=None, cached_statements=256)
-        for pragma in INLINE_PRAGMAS:
-            inline.execute(pragma).fetchall()
-        self._readers = ReaderPool(readers, self._max_query_seconds, Inline(inline))
+        self._readers = await open_pool(self._path, self._reader_count, self._max_query_seconds)
         self._writer_task = asyncio.create_task(self._write_loop(), name="sqlite-writer")
 
     async def close(self) -> None:

@@ -40,12 +40,14 @@ import asyncio
 import contextlib
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from shieldmutual.relay.store.base import Cost
 from shieldmutual.relay.store.fair import FairScheduler
+from shieldmutual.relay.store.sqlite_schema import INLINE_PRAGMAS, READER_PRAGMAS
 from shieldmutual.shared.errors import StoreError
 
 # Seconds between interrupts of a statement past its deadline that has not ended yet.
@@ -110,6 +112,10 @@ class Inline:
             return None
         self.answered += 1
         return rows
+
+    def setting(self, name: str) -> Any:
+        """``PRAGMA name`` on this connection (for tests and diagnostics)."""
+        return self._db.execute(f"PRAGMA {name}").fetchone()[0]
 
     def close(self) -> None:
         self._db.close()
@@ -238,6 +244,17 @@ class ReaderPool:
             with contextlib.suppress(ValueError):  # closed meanwhile
                 await reader.interrupt()
 
+    async def setting(self, name: str) -> list[Any]:
+        """``PRAGMA name`` as each connection reports it, the readers' then the loop's
+        (for tests and diagnostics: every one must have been opened alike)."""
+        answers = []
+        for reader in self._readers:
+            (row,) = await reader.execute_fetchall(f"PRAGMA {name}")
+            answers.append(row[0])
+        if self.inline is not None:
+            answers.append(self.inline.setting(name))
+        return answers
+
     async def close(self) -> None:
         """Fail the waiting statements, then close every reader (after its statement)."""
         self._fair.close()
@@ -246,3 +263,19 @@ class ReaderPool:
         inline, self.inline = self.inline, None
         if inline is not None:
             inline.close()
+
+
+async def open_pool(path: Path, count: int, max_seconds: float) -> ReaderPool:
+    """``count`` readers and the loop's connection on the file at ``path``, read-only,
+    each with its pragmas (sqlite_schema)."""
+    uri = path.resolve().as_uri() + "?mode=ro"
+    readers = []
+    for _ in range(count):
+        reader = await aiosqlite.connect(uri, uri=True, isolation_level=None, cached_statements=256)
+        for pragma in READER_PRAGMAS:
+            await reader.execute_fetchall(pragma)
+        readers.append(reader)
+    inline = sqlite3.connect(uri, uri=True, isolation_level=None, cached_statements=256)
+    for pragma in INLINE_PRAGMAS:
+        inline.execute(pragma).fetchall()
+    return ReaderPool(readers, max_seconds, Inline(inline))

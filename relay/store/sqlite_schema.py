@@ -115,13 +115,21 @@ WRITER_PRAGMAS = (
     "PRAGMA wal_autocheckpoint = 64",
 )
 
+# Readers map the whole file, up to SQLite's build ceiling (2 GiB in stock builds, which
+# clamp the setting), so every page is read in place. At 256 MiB a 500k-event store (~600
+# MB) read everything past its first 256 MiB, where the newest events and index pages are
+# (the file grows at its end), through each connection's pager: a 64 KiB copy per page
+# missed (issue 15). Address space, not memory: the pages are the kernel's page cache,
+# shared by every connection and the OS's to evict.
+READER_MMAP_SIZE = 1 << 40
+
 READER_PRAGMAS = (
     "PRAGMA busy_timeout = 5000",
     "PRAGMA temp_store = MEMORY",
     # 16 MiB each: the file is read through mmap (page cache, shared), so a reader's
     # own cache holds WAL frames and temporary b-trees; 4 readers by default.
     "PRAGMA cache_size = -16384",
-    "PRAGMA mmap_size = 268435456",
+    f"PRAGMA mmap_size = {READER_MMAP_SIZE}",
 )
 
 # The event loop's own read connection (sqlite_readers.Inline) never waits for a lock:

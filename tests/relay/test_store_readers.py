@@ -17,7 +17,9 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from shieldmutual.relay.store.sqlite_readers import ReaderPool
+from shieldmutual.relay.store.sqlite import SQLiteStore
+from shieldmutual.relay.store.sqlite_readers import ReaderPool, open_pool
+from shieldmutual.relay.store.sqlite_schema import READER_MMAP_SIZE
 from shieldmutual.shared.errors import StoreError
 
 TIMEOUT = 5.0
@@ -210,3 +212,19 @@ async def test_closing_fails_the_waiting_statements(pools: Pools) -> None:
     await asyncio.wait_for(closing, TIMEOUT)
     with pytest.raises(StoreError, match="not open"):
         await pool.fetch(QUICK, ["late"], "o")
+
+
+async def test_every_connection_maps_the_whole_file(tmp_path: Path) -> None:
+    """Issue 15: each reader and the loop's connection map the file up to SQLite's
+    ceiling, not 256 MiB, so a 500k-event store (~600 MB) is read in place by all."""
+    path = tmp_path / "relay.db"
+    async with SQLiteStore(path, readers=3):  # the real schema and writer
+        pool = await open_pool(path, 3, 1.0)
+        try:
+            mapped = await pool.setting("mmap_size")
+        finally:
+            await pool.close()
+    with sqlite3.connect(readers_db(tmp_path)) as db:  # this build's ceiling for the setting
+        ceiling = db.execute(f"PRAGMA mmap_size = {READER_MMAP_SIZE}").fetchone()[0]
+    assert ceiling > 1 << 28  # the build can map more than the old 256 MiB
+    assert mapped == [ceiling] * 4
