@@ -37,8 +37,9 @@ class Subscriber(Backpressure, Protocol):
     def req_sent(self, url: str) -> None:
         """The REQ went out; stored events follow."""
 
-    def duplicate(self, url: str, event_id: str) -> bool:
-        """Whether ``event_id`` was delivered already: then the frame is dropped unread."""
+    def on_frame(self, url: str, event_id: str, frame: bytes) -> bool | None:
+        """An EVENT frame read only as far as its id: None to parse it and call on_event;
+        else taken unread (True: reading must pause)."""
 
     def on_event(self, url: str, event: Event) -> bool:
         """An event; True when the reader is so far behind that reading must pause."""

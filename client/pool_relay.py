@@ -103,8 +103,10 @@ class RelayConnection:
     def received(self, raw: bytes) -> Subscriber | None:
         """Hand one message to whoever waits for it; the subscription to wait for when an
         event left its reader too far behind."""
-        if self._copy_seen(raw):
-            return None
+        known = self._known_copy(raw)
+        if known is not None:
+            holder, pause = known
+            return holder if pause else None
         try:
             msg = parse_relay_message(raw)
         except ParseError as exc:
@@ -148,21 +150,23 @@ class RelayConnection:
         else:
             self._closed_by_relay(sub_id, sub, msg.message)
 
-    def _copy_seen(self, raw: bytes) -> bool:
-        """An EVENT frame of an id its subscription has delivered already, found without
-        parsing it: the other relays' copies cost two byte searches, not a JSON parse and
-        an Event. The id is the first ``"id":"`` key (a JSON string cannot hold an
-        unescaped quote), so a relay can only make us drop its own frame, never another
-        relay's copy."""
+    def _known_copy(self, raw: bytes) -> tuple[Subscriber, bool] | None:
+        """An EVENT frame of an id its subscription has already (delivered, or another
+        relay's copy being checked), taken without parsing it: the other relays' copies
+        cost two byte searches, not a JSON parse and an Event. Its subscription, and
+        whether reading must pause; None when the frame must be parsed. The id is the
+        first ``"id":"`` key (a JSON string cannot hold an unescaped quote), so a relay can
+        only make us drop its own frame, never another relay's copy."""
         if not raw.startswith(_EVENT_HEAD):
-            return False
+            return None
         end = raw.find(b'"', len(_EVENT_HEAD))
         sub = self._subs.get(raw[len(_EVENT_HEAD) : end].decode("ascii", "replace"))
         at = raw.find(_ID_KEY, end)
         if sub is None or at < 0:
-            return False
+            return None
         start = at + len(_ID_KEY)
-        return sub.duplicate(self.url, raw[start : start + 64].decode("ascii", "replace"))
+        pause = sub.on_frame(self.url, raw[start : start + 64].decode("ascii", "replace"), raw)
+        return None if pause is None else (sub, pause)
 
     # -- NIP-42 --
 

@@ -115,7 +115,9 @@ class Subscription:
         # Signatures checked by the pool's worker process once this subscription has
         # delivered offload_after events; meanwhile events keep their order in _line.
         self._verifier: Verifier | None = None
-        self._line = InOrder(self._take, self.duplicate, self._matches, pool.options.queue_limit)
+        self._line = InOrder(
+            self._take, self.duplicate, self._matches, self.on_invalid, pool.options.queue_limit
+        )
         self._sub_ids: dict[str, str] = {url: secrets.token_hex(8) for url in relays}
         self._started = 0.0
         self._deadline: asyncio.Task[None] | None = None
@@ -287,6 +289,17 @@ class Subscription:
         self.stats[url].duplicates += 1
         return True
 
+    def on_frame(self, url: str, event_id: str, frame: bytes) -> bool | None:
+        """An EVENT frame read only as far as its id: None when the id is new (parse it
+        and call :meth:`on_event`); else it was taken unread, a duplicate or a copy held
+        behind the one being checked, and True means reading must pause."""
+        if self.duplicate(url, event_id):
+            return False
+        if not self._line.checking(event_id):
+            return None
+        self._line.copy(url, event_id, frame)
+        return self._full()
+
     def on_event(self, url: str, event: Event) -> bool:
         """Take one event; True when the events queued for the reader and those in line
         for their signature checks are now ``queue_limit`` in all."""
@@ -297,6 +310,10 @@ class Subscription:
             self._take(url, event, event.is_valid() and self._matches(event))
         else:
             self._line.event(url, event, verifier, self)
+        return self._full()
+
+    def _full(self) -> bool:
+        """Whether the reader's queue and the line now hold ``queue_limit`` events."""
         limit = self._pool.options.queue_limit
         if self._backlog + len(self._line) < limit:
             return False

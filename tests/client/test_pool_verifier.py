@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 
 from shieldmutual.client.pool import EOSE, Pool, PoolOptions
@@ -267,3 +268,37 @@ def test_one_core_never_starts_the_worker() -> None:
     assert one.stdout.strip() == b"None"
     if len(os.sched_getaffinity(0)) > 1:
         assert PoolOptions().offload_after == 2000
+
+
+def frame(event: Event) -> bytes:
+    """An EVENT frame as relays write it (no spaces: the pool reads its id from the bytes)."""
+    return orjson.dumps(["EVENT", "s", event.to_dict()])
+
+
+async def test_copies_of_an_id_in_flight_are_held_unread(until: Callable[..., Any]) -> None:
+    """Finding (issue 15): a copy arriving while the first copy of its id was at the worker
+    was parsed (JSON and Event) only to be dropped at its turn: a third of the copies in a
+    feed over 3 relays. Now it waits as its frame's bytes, and is parsed only if the copy
+    ahead of it is not delivered. The subscription (real, with the real worker) is handed
+    frames directly, so the copies are surely in flight: an unreadable copy behind a
+    delivered one is a duplicate (never parsed), a genuine one behind a forgery is read
+    and delivered."""
+    first, second, third = genuine(3)
+    pool = await ready_pool(["ws://127.0.0.1:9"], WORKER, until)
+    async with pool:
+        sub = pool.subscribe(KIND_1)
+        url = next(iter(sub.stats))
+        assert sub.on_event(url, replace(first, sig=second.sig)) is False  # a forgery first
+        assert sub.on_frame(url, first.id, frame(first)) is False  # held, unread
+        assert sub.on_frame(url, first.id, b'["EVENT","s",{"id":"' + first.id.encode()) is False
+        assert sub.on_event(url, second) is False
+        assert sub.on_frame(url, second.id, b'["EVENT","s",{"id":"' + second.id.encode()) is False
+        assert sub.on_frame(url, third.id, frame(third)) is None  # a new id: parse it
+        delivered: list[Event | object] = []
+        async with asyncio.timeout(10):
+            async for item in sub.items():
+                delivered.append(item)
+                if len(delivered) == 2:
+                    break
+    assert delivered == [first, second]
+    assert counts(sub) == {url: (2, 1, 2)}  # the forgery invalid, the unreadable copies dupes
