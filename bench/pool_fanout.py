@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -107,7 +108,9 @@ def fanout_child(argv: list[str]) -> None:
     print(orjson.dumps(out).decode())
 
 
-def _child(urls: list[str], samples: int, seed: str, code: str | None, profile: str | None) -> dict:
+def _child(
+    urls: list[str], samples: int, seed: str, code: str | None, profile: str | None
+) -> dict[str, Any]:
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = code
@@ -120,11 +123,13 @@ def _child(urls: list[str], samples: int, seed: str, code: str | None, profile: 
         env=env,
         cwd=REPO,
     ).stdout
-    result: dict = orjson.loads(next(x for x in reversed(out.splitlines()) if x.startswith(b"{")))
+    result: dict[str, Any] = orjson.loads(
+        next(x for x in reversed(out.splitlines()) if x.startswith(b"{"))
+    )
     return result
 
 
-def _report(k: int, samples: int, runs: dict[str, list[dict]]) -> None:
+def _report(k: int, samples: int, runs: dict[str, list[dict[str, Any]]]) -> None:
     for mode in MODES:
         print(f"  {HOW[mode]}")
         for label, rounds in runs.items():
@@ -156,7 +161,7 @@ def fanout_bench(
     for rtt in rtts:
         proxy = Proxy(rtt, targets) if rtt > 0 else None
         via = urls if proxy is None else [f"ws://127.0.0.1:{proxy.ports[t]}" for t in targets]
-        runs: dict[str, list[dict]] = {label: [] for label in codes}
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label in codes}
         relay_cpu = sum(process_cpu(p) for p in relays)
         proxy_cpu = 0.0 if proxy is None else process_cpu(proxy.proc.pid)
         try:
