@@ -117,3 +117,21 @@ async def test_tls_certificates_are_verified(tmp_path: Path) -> None:
         with pytest.raises(RelayError, match="certificate"):
             await fetch_info(url, timeout=5)
     assert server.requests == []  # nothing was asked of a relay we could not verify
+
+
+async def test_every_relay_asked_at_once_is_verified(tmp_path: Path) -> None:
+    """The TLS context is built once per process and shared by every fetch (issue 15: one
+    per relay cost `mas request new` ~20-30 ms of CPU per relay); shared, it still refuses
+    each relay whose certificate it cannot verify, before asking anything."""
+    servers = [KeepAliveServer() for _ in range(3)]
+    async with contextlib.AsyncExitStack() as stack:
+        urls = [
+            await stack.enter_async_context(s.serving(tls=_server_context(tmp_path)))
+            for s in servers
+        ]
+        for _ in range(2):
+            results = await asyncio.gather(
+                *(fetch_info(url, timeout=5) for url in urls), return_exceptions=True
+            )
+            assert all(isinstance(r, RelayError) and "certificate" in str(r) for r in results)
+    assert all(server.requests == [] for server in servers)
