@@ -187,7 +187,12 @@ async def one_round(
 
 
 def median_of(rounds: list[dict[str, Any]], key: str) -> Any:
-    vals = [r[key] for r in rounds if isinstance(r.get(key), int | float) and r[key] == r[key]]
+    """The median over the rounds that ended without an error."""
+    vals = [
+        r[key]
+        for r in rounds
+        if not r.get("error") and isinstance(r.get(key), int | float) and r[key] == r[key]
+    ]
     return statistics.median(vals) if vals else None
 
 
