@@ -94,28 +94,32 @@ async def direct_one_by_one(urls: list[str], events: list[Event]) -> Timed:
 
 def fanout_child(argv: list[str]) -> None:
     """One round in this (fresh) process: every mode to 1 relay and to all of ``urls``;
-    each mode's wall times and this process's CPU seconds, as one JSON line."""
-    samples, seed, urls = int(argv[0]), argv[1], argv[2:]
+    each mode's wall times, this process's CPU seconds, and the CPU seconds the relays
+    and the proxy (``others``: their pids) spent meanwhile, as one JSON line."""
+    samples, seed, others, urls = int(argv[0]), argv[1], argv[2], argv[3:]
+    pids = [int(p) for p in others.split(",") if p]
     out = {}
     for mode in MODES:
         for k in (1, len(urls)):
             events = make_events(samples, "bench-one", f"{seed}-{mode}-{k}")
+            before = sum(process_cpu(p) for p in pids)
             if mode == "direct":
                 walls, cpu = asyncio.run(direct_one_by_one(urls[:k], events))
             else:
                 walls, cpu = asyncio.run(publish_one_by_one(urls[:k], events, mode == "new"))
-            out[f"{mode}-{k}"] = {"walls": walls, "cpu": cpu}
+            others_cpu = sum(process_cpu(p) for p in pids) - before
+            out[f"{mode}-{k}"] = {"walls": walls, "cpu": cpu, "others": others_cpu}
     print(orjson.dumps(out).decode())
 
 
 def _child(
-    urls: list[str], samples: int, seed: str, code: str | None, profile: str | None
+    urls: list[str], samples: int, seed: str, code: str | None, profile: str | None, pids: str
 ) -> dict[str, Any]:
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = code
     spy = [] if profile is None else ["py-spy", "record", "-r", "200", "-f", "raw", "-o", profile]
-    child = [sys.executable, "-m", "bench.pool_fanout", str(samples), seed, *urls]
+    child = [sys.executable, "-m", "bench.pool_fanout", str(samples), seed, pids, *urls]
     out = subprocess.run(
         [*spy, "--", *child] if spy else child,
         check=True,
@@ -130,16 +134,23 @@ def _child(
 
 
 def _report(k: int, samples: int, runs: dict[str, list[dict[str, Any]]]) -> None:
+    """Per mode and client code: the median wall time to 1 and to k relays, their ratio,
+    and the CPU per publish of the client and of the relays and proxy together (the
+    cores' work that a round trip must also cover when they all share 2 cores)."""
     for mode in MODES:
         print(f"  {HOW[mode]}")
         for label, rounds in runs.items():
             one = statistics.median(w for r in rounds for w in r[f"{mode}-1"]["walls"])
             many = statistics.median(w for r in rounds for w in r[f"{mode}-{k}"]["walls"])
-            c1 = statistics.median(r[f"{mode}-1"]["cpu"] for r in rounds) / samples * 1e3
-            ck = statistics.median(r[f"{mode}-{k}"]["cpu"] for r in rounds) / samples * 1e3
+            cpu = [
+                statistics.median(r[f"{mode}-{n}"][what] for r in rounds) / samples * 1e3
+                for what in ("cpu", "others")
+                for n in (1, k)
+            ]
             print(
                 f"    {label[-16:]:<16} 1: {one * 1e3:7.2f} ms  {k}: {many * 1e3:7.2f} ms"
-                f"  x{many / one:5.2f}   client CPU {c1:5.2f} / {ck:5.2f} ms per publish"
+                f"  x{many / one:5.2f}   CPU per publish: client {cpu[0]:5.2f} / {cpu[1]:5.2f}"
+                f" ms, relays + proxy {cpu[2]:5.2f} / {cpu[3]:5.2f} ms"
             )
 
 
@@ -162,6 +173,7 @@ def fanout_bench(
         proxy = Proxy(rtt, targets) if rtt > 0 else None
         via = urls if proxy is None else [f"ws://127.0.0.1:{proxy.ports[t]}" for t in targets]
         runs: dict[str, list[dict[str, Any]]] = {label: [] for label in codes}
+        pids = ",".join(str(p) for p in (*relays, *([proxy.proc.pid] if proxy else [])))
         relay_cpu = sum(process_cpu(p) for p in relays)
         proxy_cpu = 0.0 if proxy is None else process_cpu(proxy.proc.pid)
         try:
@@ -169,7 +181,7 @@ def fanout_bench(
                 for j, (label, code) in enumerate(codes.items()):
                     spy = None if profile is None else f"{profile}-rtt{rtt:g}-{j}-{i}"
                     seed = f"{rtt}-{i}-{j}-{time.time()}"
-                    runs[label].append(_child(via, samples, seed, code, spy))
+                    runs[label].append(_child(via, samples, seed, code, spy, pids))
             if proxy is not None:
                 proxy_cpu = process_cpu(proxy.proc.pid) - proxy_cpu
         finally:
